@@ -16,18 +16,18 @@
 
 enum gm_error {
     GM_OK = 0,
-    GM_EINVAL = GM_E_BASE - 1,     /* input does not follow the contract */
-    GM_ETOOBIG = GM_E_BASE - 2,    /* input larger than its bound */
-    GM_EDECODE = GM_E_BASE - 3,    /* bytes are not a valid protobuf message */
-    GM_EJSON = GM_E_BASE - 4,      /* text is not valid JSON */
-    GM_ENOTFOUND = GM_E_BASE - 5,  /* a looked-up thing does not exist */
-    GM_EIO = GM_E_BASE - 6,        /* I/O failed; errno-less library failure */
-    GM_ECORRUPT = GM_E_BASE - 7,   /* stored data failed its integrity check */
-    GM_EDB = GM_E_BASE - 8,        /* a database (LMDB, Postgres) failed */
-    GM_EREDIS = GM_E_BASE - 9,     /* Redis failed */
-    GM_EKAFKA = GM_E_BASE - 10,    /* Kafka failed */
+    GM_EINVAL = GM_E_BASE - 1,        /* input does not follow the contract */
+    GM_ETOOBIG = GM_E_BASE - 2,       /* input larger than its bound */
+    GM_EDECODE = GM_E_BASE - 3,       /* bytes are not a valid protobuf message */
+    GM_EJSON = GM_E_BASE - 4,         /* text is not valid JSON */
+    GM_ENOTFOUND = GM_E_BASE - 5,     /* a looked-up thing does not exist */
+    GM_EIO = GM_E_BASE - 6,           /* I/O failed; errno-less library failure */
+    GM_ECORRUPT = GM_E_BASE - 7,      /* stored data failed its integrity check */
+    GM_EDB = GM_E_BASE - 8,           /* a database (LMDB, Postgres) failed */
+    GM_EREDIS = GM_E_BASE - 9,        /* Redis failed */
+    GM_EKAFKA = GM_E_BASE - 10,       /* Kafka failed */
     GM_EUNSUPPORTED = GM_E_BASE - 11, /* built without the needed feature */
-    GM_EREJECTED = GM_E_BASE - 12, /* the fold rejected an event */
+    GM_EREJECTED = GM_E_BASE - 12,    /* the fold rejected an event */
     GM_ELAST = GM_E_BASE - 13,
 };
 

@@ -80,11 +80,12 @@ gm__log_write(enum gm_log_level level, const char *fmt, ...)
     struct tm tm;
     gmtime_r(&now.tv_sec, &tm);
 
-    size_t len = (size_t)snprintf(line, sizeof line,
-                                  "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\",\"level\":\"%s\","
-                                  "\"msg\":\"",
-                                  tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                                  tm.tm_min, tm.tm_sec, now.tv_nsec / 1000000, level_names[level]);
+    size_t len =
+        (size_t)snprintf(line, sizeof line,
+                         "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\",\"level\":\"%s\","
+                         "\"msg\":\"",
+                         tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                         tm.tm_sec, now.tv_nsec / 1000000, level_names[level]);
     len = escape(line, len, sizeof line - 64, msg);
     line[len++] = '"';
     if (thread_ctx && *thread_ctx) {

@@ -63,8 +63,7 @@ check_str(const char *s, const char *field, bool required, size_t max, struct gm
         return gm_err_where(err, field),
                gm_err_set(err, GM_EINVAL, "%s: %zu bytes, at most %zu allowed", field, len, max);
     if (!utf8_valid(s ? s : "", len))
-        return gm_err_where(err, field),
-               gm_err_set(err, GM_EINVAL, "%s: not valid UTF-8", field);
+        return gm_err_where(err, field), gm_err_set(err, GM_EINVAL, "%s: not valid UTF-8", field);
     return 0;
 }
 
@@ -117,19 +116,19 @@ validate_body(const Gamification__V1__Event *ev, struct gm_err *err)
     }
     case GAMIFICATION__V1__EVENT__BODY_RULES_PUBLISHED: {
         const Gamification__V1__RulesPublished *b = ev->rules_published;
-        if ((rc = check_str(b->rules_yaml, "rules_published.rules_yaml", true, GM_RULES_MAX,
-                            err)) ||
+        if ((rc =
+                 check_str(b->rules_yaml, "rules_published.rules_yaml", true, GM_RULES_MAX, err)) ||
             (rc = check_str(b->comment, "rules_published.comment", false, GM_TEXT_MAX, err)))
             return rc;
         return 0;
     }
     case GAMIFICATION__V1__EVENT__BODY_USER_SETTINGS:
-        return check_str(ev->user_settings->timezone, "user_settings.timezone", false,
-                         GM_SHORT_MAX, err);
+        return check_str(ev->user_settings->timezone, "user_settings.timezone", false, GM_SHORT_MAX,
+                         err);
     case GAMIFICATION__V1__EVENT__BODY_ADJUSTMENT: {
         const Gamification__V1__Adjustment *b = ev->adjustment;
-        if (b->exp && (rc = check_range(b->exp->value, -GM_AMOUNT_MAX, GM_AMOUNT_MAX,
-                                        "adjustment.exp", err)))
+        if (b->exp &&
+            (rc = check_range(b->exp->value, -GM_AMOUNT_MAX, GM_AMOUNT_MAX, "adjustment.exp", err)))
             return rc;
         if (b->coins && (rc = check_range(b->coins->value, -GM_AMOUNT_MAX, GM_AMOUNT_MAX,
                                           "adjustment.coins", err)))
@@ -178,8 +177,7 @@ gm_event_validate(const Gamification__V1__Event *ev, struct gm_err *err)
 }
 
 int
-gm_event_decode(const uint8_t *buf, size_t len, Gamification__V1__Event **out,
-                struct gm_err *err)
+gm_event_decode(const uint8_t *buf, size_t len, Gamification__V1__Event **out, struct gm_err *err)
 {
     *out = NULL;
     if (len > GM_EVENT_MAX)
@@ -199,8 +197,7 @@ gm_event_decode(const uint8_t *buf, size_t len, Gamification__V1__Event **out,
 }
 
 int
-gm_event_encode(const Gamification__V1__Event *ev, uint8_t **out, size_t *len,
-                struct gm_err *err)
+gm_event_encode(const Gamification__V1__Event *ev, uint8_t **out, size_t *len, struct gm_err *err)
 {
     *out = NULL;
     *len = 0;
@@ -232,8 +229,8 @@ const char *
 gm_event_body_name(const Gamification__V1__Event *ev)
 {
     const ProtobufCFieldDescriptor *f =
-        ev->body_case ? protobuf_c_message_descriptor_get_field(&gamification__v1__event__descriptor,
-                                                                (unsigned)ev->body_case)
+        ev->body_case ? protobuf_c_message_descriptor_get_field(
+                            &gamification__v1__event__descriptor, (unsigned)ev->body_case)
                       : NULL;
     return f ? f->name : "none";
 }

@@ -16,15 +16,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define GM_ID_MAX 128            /* bytes in any id */
-#define GM_SHORT_MAX 64          /* bytes in source and timezone */
-#define GM_TEXT_MAX 1024         /* bytes in a reason or comment */
-#define GM_GROUPS_MAX 32         /* group_ids per event */
-#define GM_RULES_MAX (1 << 20)   /* bytes of rules YAML in RulesPublished */
-#define GM_EVENT_MAX (GM_RULES_MAX + 64 * 1024) /* bytes of one encoded event */
-#define GM_TIME_MIN 946684800LL  /* 2000-01-01T00:00:00Z */
-#define GM_TIME_MAX 7258118400LL /* 2200-01-01T00:00:00Z */
-#define GM_AMOUNT_MAX 1000000000 /* |exp| and |coins| of an adjustment */
+#define GM_ID_MAX     128                        /* bytes in any id */
+#define GM_SHORT_MAX  64                         /* bytes in source and timezone */
+#define GM_TEXT_MAX   1024                       /* bytes in a reason or comment */
+#define GM_GROUPS_MAX 32                         /* group_ids per event */
+#define GM_RULES_MAX  (1 << 20)                  /* bytes of rules YAML in RulesPublished */
+#define GM_EVENT_MAX  (GM_RULES_MAX + 64 * 1024) /* bytes of one encoded event */
+#define GM_TIME_MIN   946684800LL                /* 2000-01-01T00:00:00Z */
+#define GM_TIME_MAX   7258118400LL               /* 2200-01-01T00:00:00Z */
+#define GM_AMOUNT_MAX 1000000000                 /* |exp| and |coins| of an adjustment */
 
 /*
  * Decodes and validates one encoded event. On success *out is new; free it

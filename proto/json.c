@@ -214,8 +214,8 @@ set_value(const ProtobufCFieldDescriptor *f, json_t *v, const char *path, void *
     case PROTOBUF_C_TYPE_ENUM: {
         const ProtobufCEnumDescriptor *ed = f->descriptor;
         if (json_is_string(v)) {
-            const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value_by_name(
-                ed, json_string_value(v));
+            const ProtobufCEnumValue *ev =
+                protobuf_c_enum_descriptor_get_value_by_name(ed, json_string_value(v));
             if (!ev) {
                 gm_err_set(err, GM_EINVAL, "%s: unknown value \"%.64s\" for enum %s", path,
                            json_string_value(v), ed->name);
@@ -299,8 +299,7 @@ set_field(ProtobufCMessage *m, const ProtobufCFieldDescriptor *f, json_t *v, con
     if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
         uint32_t *which = (uint32_t *)(base + f->quantifier_offset);
         if (*which != 0) {
-            gm_err_set(err, GM_EINVAL, "%s: another member of the same oneof is already set",
-                       path);
+            gm_err_set(err, GM_EINVAL, "%s: another member of the same oneof is already set", path);
             return gm_err_where(err, path);
         }
         *which = f->id;
@@ -398,8 +397,7 @@ gm_pb_from_json(const ProtobufCMessageDescriptor *desc, const char *text, size_t
     json_error_t jerr;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root)
-        return gm_err_setpos(err, GM_EJSON, jerr.line, jerr.column, "invalid JSON: %s",
-                             jerr.text);
+        return gm_err_setpos(err, GM_EJSON, jerr.line, jerr.column, "invalid JSON: %s", jerr.text);
     int rc;
     if (!json_is_object(root))
         rc = gm_err_set(err, GM_EINVAL, "expected a JSON object, got %s", json_type_name(root));
@@ -435,9 +433,8 @@ value_to_json(const ProtobufCFieldDescriptor *f, const void *src)
         return json_boolean(*(const protobuf_c_boolean *)src);
     case PROTOBUF_C_TYPE_ENUM: {
         int val = *(const int *)src;
-        const ProtobufCEnumValue *ev =
-            protobuf_c_enum_descriptor_get_value((const ProtobufCEnumDescriptor *)f->descriptor,
-                                                 val);
+        const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(
+            (const ProtobufCEnumDescriptor *)f->descriptor, val);
         return ev ? json_string(ev->name) : json_integer(val);
     }
     case PROTOBUF_C_TYPE_STRING: {
@@ -503,8 +500,7 @@ gm_pb_to_json_value(const ProtobufCMessage *msg)
                 continue;
             v = json_array();
             for (size_t k = 0; k < n; k++) {
-                json_t *item =
-                    value_to_json(f, *(char *const *)src + k * elem_size(f->type));
+                json_t *item = value_to_json(f, *(char *const *)src + k * elem_size(f->type));
                 if (!item || json_array_append_new(v, item)) {
                     json_decref(v);
                     goto fail;
@@ -515,8 +511,7 @@ gm_pb_to_json_value(const ProtobufCMessage *msg)
                 if (*(const uint32_t *)(base + f->quantifier_offset) != f->id)
                     continue;
             } else if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->quantifier_offset &&
-                       f->type != PROTOBUF_C_TYPE_STRING &&
-                       f->type != PROTOBUF_C_TYPE_MESSAGE) {
+                       f->type != PROTOBUF_C_TYPE_STRING && f->type != PROTOBUF_C_TYPE_MESSAGE) {
                 if (!*(const protobuf_c_boolean *)(base + f->quantifier_offset))
                     continue;
             } else if (is_default(f, src)) {
@@ -548,8 +543,7 @@ gm_pb_to_json(const ProtobufCMessage *msg)
 }
 
 int
-gm_event_from_json(const char *text, size_t len, Gamification__V1__Event **out,
-                   struct gm_err *err)
+gm_event_from_json(const char *text, size_t len, Gamification__V1__Event **out, struct gm_err *err)
 {
     ProtobufCMessage *m = NULL;
     *out = NULL;

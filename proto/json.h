@@ -18,16 +18,16 @@
 #include <jansson.h>
 #include <protobuf-c/protobuf-c.h>
 
-#define GM_JSON_MAX (2 * GM_EVENT_MAX) /* bytes of one JSON document */
-#define GM_JSON_REPEATED_MAX 1024      /* elements of one repeated field */
+#define GM_JSON_MAX          (2 * GM_EVENT_MAX) /* bytes of one JSON document */
+#define GM_JSON_REPEATED_MAX 1024               /* elements of one repeated field */
 
 /*
  * Builds a message of type desc from a parsed JSON object. Borrows v. On
  * success *out is new; free with protobuf_c_message_free_unpacked(*out,
  * NULL). Errors: GM_EINVAL with err->where the JSON path of the field.
  */
-int gm_pb_from_json_value(const ProtobufCMessageDescriptor *desc, json_t *v,
-                          ProtobufCMessage **out, struct gm_err *err);
+int gm_pb_from_json_value(const ProtobufCMessageDescriptor *desc, json_t *v, ProtobufCMessage **out,
+                          struct gm_err *err);
 
 /*
  * Parses text (len bytes, one JSON object) into a message of type desc.

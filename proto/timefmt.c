@@ -67,8 +67,8 @@ int
 gm_time_parse_rfc3339(const char *s, size_t len, int64_t *seconds, int32_t *nanos)
 {
     int year, month, day, hour, min, sec;
-    if (len < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') ||
-        s[13] != ':' || s[16] != ':')
+    if (len < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') || s[13] != ':' ||
+        s[16] != ':')
         return GM_EINVAL;
     if (digits(s, 4, &year) || digits(s + 5, 2, &month) || digits(s + 8, 2, &day) ||
         digits(s + 11, 2, &hour) || digits(s + 14, 2, &min) || digits(s + 17, 2, &sec))
@@ -113,8 +113,7 @@ gm_time_parse_rfc3339(const char *s, size_t len, int64_t *seconds, int32_t *nano
     if (i != len)
         return GM_EINVAL;
 
-    *seconds = gm_days_from_civil(year, month, day) * 86400 + hour * 3600 + min * 60 + sec -
-               offset;
+    *seconds = gm_days_from_civil(year, month, day) * 86400 + hour * 3600 + min * 60 + sec - offset;
     *nanos = ns;
     return 0;
 }
@@ -123,8 +122,7 @@ int
 gm_time_format_rfc3339(int64_t seconds, int32_t nanos, char *buf)
 {
     /* 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z */
-    if (seconds < -62135596800LL || seconds > 253402300799LL || nanos < 0 ||
-        nanos > 999999999)
+    if (seconds < -62135596800LL || seconds > 253402300799LL || nanos < 0 || nanos > 999999999)
         return GM_EINVAL;
     int64_t days = seconds >= 0 ? seconds / 86400 : -((-seconds + 86399) / 86400);
     int64_t rem = seconds - days * 86400;

@@ -1,2 +1,5 @@
 #include <criterion/criterion.h>
-Test(codec, placeholder_build) { cr_assert(1); }
+Test(codec, placeholder_build)
+{
+    cr_assert(1);
+}

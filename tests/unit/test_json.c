@@ -1,2 +1,5 @@
 #include <criterion/criterion.h>
-Test(json, placeholder_build) { cr_assert(1); }
+Test(json, placeholder_build)
+{
+    cr_assert(1);
+}

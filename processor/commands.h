@@ -1,0 +1,12 @@
+/*
+ * commands.h: the subcommands of the `gamify` command. Each takes the
+ * arguments after its name (argv[0] is the subcommand name) and returns the
+ * process exit code: 0 success, 1 the work found problems (bad lines, rule
+ * errors), 2 usage or I/O errors.
+ */
+#ifndef GM_COMMANDS_H
+#define GM_COMMANDS_H
+
+int gm_cmd_events(int argc, char **argv);
+
+#endif
