@@ -395,7 +395,7 @@ gm_pb_from_json(const ProtobufCMessageDescriptor *desc, const char *text, size_t
         return gm_err_set(err, GM_ETOOBIG, "JSON of %zu bytes exceeds the %d byte limit", len,
                           GM_JSON_MAX);
     json_error_t jerr;
-    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (!root)
         return gm_err_setpos(err, GM_EJSON, jerr.line, jerr.column, "invalid JSON: %s", jerr.text);
     int rc;
