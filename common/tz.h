@@ -11,6 +11,7 @@
 
 #include "err.h"
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct gm_tz;
@@ -20,7 +21,9 @@ struct gm_tz;
  * the zoneinfo directory (GAMIFY_ZONEINFO, else /usr/share/zoneinfo) on first
  * use. The result is borrowed and valid for the life of the process.
  * Thread-safe. Errors: GM_ENOTFOUND (no such zone, or a name that is not a
- * plain relative path such as "../x"), GM_ECORRUPT (not a TZif file).
+ * plain relative path such as "../x"), GM_ECORRUPT (not a TZif file, or an
+ * inconsistent one), -errno when the file exists but cannot be read. "UTC" is
+ * built in and needs no file. Zones are cached per (directory, name).
  */
 int gm_tz_get(const char *name, const struct gm_tz **out, struct gm_err *err);
 
@@ -32,5 +35,23 @@ int64_t gm_tz_local_day(const struct gm_tz *tz, int64_t utc_seconds);
 
 /* The zone's name as given to gm_tz_get; borrowed. */
 const char *gm_tz_name(const struct gm_tz *tz);
+
+/*
+ * Parses a TZif image (RFC 8536 / RFC 9636, versions 1 to 4) named name into
+ * a zone outside the cache; for fuzzing and tests. Borrows buf. Returns new
+ * in *out; free with gm_tz_free. Errors: GM_ECORRUPT, GM_EINVAL (name longer
+ * than 64 bytes).
+ */
+int gm_tz_parse(const char *name, const void *buf, size_t len, struct gm_tz **out,
+                struct gm_err *err);
+
+/* Frees a zone from gm_tz_parse; accepts NULL. Never pass a cached zone. */
+void gm_tz_free(struct gm_tz *tz);
+
+/*
+ * Frees every cached zone, invalidating all pointers gm_tz_get returned; for
+ * tests and leak checkers only, with no other thread using zones.
+ */
+void gm_tz_cache_clear_for_tests(void);
 
 #endif

@@ -10,12 +10,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* One command per line. */
+/* clang-format off */
 static const struct {
     const char *name;
     int (*run)(int argc, char **argv);
 } commands[] = {
     {"events", gm_cmd_events},
+    {"produce", gm_cmd_produce},
+    {"rules", gm_cmd_rules},
+    {"replay", gm_cmd_replay},
+    {"dump", gm_cmd_dump},
+    {"digest", gm_cmd_digest},
+    {"dlq", gm_cmd_dlq},
 };
+/* clang-format on */
 
 static void
 usage(FILE *to)
@@ -27,6 +36,14 @@ usage(FILE *to)
                 "                          prints each bad line with its number and reason\n"
                 "  events normalize [FILE|-]\n"
                 "                          print each event back in canonical JSON\n"
+                "  rules check FILE        validate a rules file; errors as FILE:LINE:COLUMN\n"
+                "  produce --log URI [FILE|-]  append JSON-lines events to a log as protobuf\n"
+                "  replay --log URI --state DIR [--rules FILE]\n"
+                "                          fold a log into state (resumes where it stopped)\n"
+                "  dump --state DIR [--user ID]\n"
+                "                          the audit view: one JSON line per learner\n"
+                "  digest --state DIR      SHA-256 of the canonical state\n"
+                "  dlq list --state DIR    the dead letters, one JSON line each\n"
                 "  version                 print the version\n"
                 "  help                    this text\n");
 }

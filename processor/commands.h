@@ -8,5 +8,11 @@
 #define GM_COMMANDS_H
 
 int gm_cmd_events(int argc, char **argv);
+int gm_cmd_produce(int argc, char **argv);
+int gm_cmd_rules(int argc, char **argv);
+int gm_cmd_replay(int argc, char **argv);
+int gm_cmd_dump(int argc, char **argv);
+int gm_cmd_digest(int argc, char **argv);
+int gm_cmd_dlq(int argc, char **argv);
 
 #endif

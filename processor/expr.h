@@ -2,9 +2,10 @@
  * expr.h: the criteria / `when` expression language of the rules file.
  *
  * Integers, the names below, comparisons (== != < <= > >=), `and`, `or`,
- * `not` and parentheses, e.g. `lessons_completed >= 10 and current_streak
- * >= 7`. Compiled once when the rules are loaded; evaluation is pure integer
- * work with no allocation. Errors point at the 1-based column.
+ * `not`, parentheses and saturating `+`/`-`, e.g. `lessons_completed >= 10
+ * and current_streak >= 7`. Compiled once when the rules are loaded;
+ * evaluation is pure integer work with no allocation. Errors point at the
+ * 1-based column.
  */
 #ifndef GM_EXPR_H
 #define GM_EXPR_H
@@ -12,6 +13,7 @@
 #include "err.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* The names an expression may use: per-learner counters, then event fields. */
@@ -44,6 +46,9 @@ enum gm_var {
 /* The name of a variable as written in rules ("lessons_completed"). */
 const char *gm_var_name(enum gm_var v);
 
+/* Looks up a variable by its name (name[0..len)); 0, or GM_ENOTFOUND. */
+int gm_var_from_name(const char *name, size_t len, enum gm_var *out);
+
 struct gm_expr;
 
 /*
@@ -60,6 +65,9 @@ bool gm_expr_eval(const struct gm_expr *e, const int64_t vars[GM_VAR_COUNT]);
 
 /* The source text e was compiled from; borrowed, valid until gm_expr_free. */
 const char *gm_expr_source(const struct gm_expr *e);
+
+/* The mask (1u << enum gm_var) of the names e reads. */
+unsigned gm_expr_vars(const struct gm_expr *e);
 
 /* Frees e; NULL is fine. */
 void gm_expr_free(struct gm_expr *e);

@@ -7,8 +7,16 @@
  * ".seg"), so a reader seeks in O(1). Each frame is a 4-byte little-endian
  * payload length, a 4-byte little-endian CRC32C of the length bytes and the
  * payload, then the payload. Appenders on one machine serialise on a lock
- * file; a writer opening the log detects a torn tail (short or bad last
- * frame) and cuts it. Readers follow the tail as the log grows.
+ * file (DIR/LOCK, flock); a writer opening the log detects a torn tail
+ * (short or bad last frame) and cuts it. Readers follow the tail as the log
+ * grows. docs/internals/filelog.md says how it works.
+ *
+ * Locking: by default the lock is held only while gm_filelog_open checks
+ * the tail and during each gm_filelog_append, which first re-reads the tail
+ * under the lock (another appender may have written or rolled since), so
+ * several long-lived appender processes interleave whole append calls
+ * safely. opts.hold_lock keeps the lock from open to close instead (other
+ * appenders then wait for the close).
  */
 #ifndef GM_FILELOG_H
 #define GM_FILELOG_H
@@ -30,49 +38,78 @@ enum gm_fsync_policy {
 struct gm_filelog_opts {
     uint64_t segment_bytes; /* roll to a new segment past this; 0: 64 MiB */
     enum gm_fsync_policy fsync;
+    bool hold_lock; /* hold DIR/LOCK from open to close, not per append */
 };
 
 struct gm_filelog;
 
 /*
  * Opens DIR for appending, creating it if needed, taking the appenders'
- * lock (waits for another appender to finish), and cutting a torn tail.
- * opts may be NULL for defaults. *out is new; close with gm_filelog_close.
+ * lock (waits for another appender to finish), and cutting a torn tail. A
+ * bad frame in the last segment that is followed by more (non-zero) data is
+ * not a torn tail: GM_ECORRUPT, nothing is cut. opts may be NULL for
+ * defaults. *out is new; close with gm_filelog_close.
  */
 int gm_filelog_open(const char *dir, const struct gm_filelog_opts *opts, struct gm_filelog **out,
                     struct gm_err *err);
 
 /*
- * Appends n records in order; on success *first_offset (may be NULL) is the
- * offset of the first. Either all n are written (and synced per the policy)
- * or an error is returned and the log is cut back to where it was.
+ * Appends n records in order (borrows recs); on success *first_offset (may
+ * be NULL) is the offset of the first. Either all n are written (and synced
+ * per the policy) or an error is returned and the log is cut back to where
+ * it was. Records of one call are contiguous even with other appenders.
+ * Errors: GM_ETOOBIG (a record over GM_FILELOG_RECORD_MAX; nothing written),
+ * GM_ECORRUPT (another appender left a bad frame), -errno.
  */
 int gm_filelog_append(struct gm_filelog *log, const void *const *recs, const size_t *lens, size_t n,
                       uint64_t *first_offset);
 
-/* The offset the next record appended will get. */
+/*
+ * The end of the log as this appender last saw it (after open or its last
+ * append): the offset its next record gets unless another appender writes
+ * first.
+ */
 uint64_t gm_filelog_end(const struct gm_filelog *log);
 
 /* Releases the lock and closes; NULL is fine. */
 void gm_filelog_close(struct gm_filelog *log);
 
+/* The reason for the last failed call on log ("" if none); borrowed. */
+const char *gm_filelog_errmsg(const struct gm_filelog *log);
+
 struct gm_filelog_reader;
 
-/* Opens a reader at offset from (0: the start; must be a frame start). */
+/*
+ * Opens a reader at offset from (0: the start; must be a frame start). DIR
+ * must exist (it may hold no segment yet). Errors: GM_EINVAL (from is past
+ * the end, before the first segment, or not a frame start), -errno. *out is
+ * new; close with gm_filelog_reader_close.
+ */
 int gm_filelog_reader_open(const char *dir, uint64_t from, struct gm_filelog_reader **out,
                            struct gm_err *err);
 
 /*
  * Reads the next record. Returns 1 with *data (borrowed until the next call)
  * and *len, *offset the record's offset and *next the offset after it; 0 at
- * the current end of the log (including a frame still being written);
- * GM_ECORRUPT for a bad frame that is not at the tail.
+ * the current end of the log (including a frame still being written, or a
+ * torn tail the next appender will cut); GM_ECORRUPT for a bad frame that is
+ * not at the tail (gm_filelog_reader_errmsg says where); -errno. After
+ * GM_ECORRUPT the reader stays at the bad frame.
  */
 int gm_filelog_reader_next(struct gm_filelog_reader *r, const uint8_t **data, size_t *len,
                            uint64_t *offset, uint64_t *next);
 
-/* Waits up to timeout_ms for the log to grow (inotify). 1: maybe new data. */
+/*
+ * Waits up to timeout_ms (-1: no limit) for the log to grow (inotify).
+ * Returns 1: maybe new data (call reader_next); 0: timed out; -errno.
+ */
 int gm_filelog_reader_wait(struct gm_filelog_reader *r, int timeout_ms);
+
+/* The offset of the next record the reader will return. */
+uint64_t gm_filelog_reader_pos(const struct gm_filelog_reader *r);
+
+/* Why the last reader call failed ("" if none); borrowed. */
+const char *gm_filelog_reader_errmsg(const struct gm_filelog_reader *r);
 
 /* Closes; NULL is fine. */
 void gm_filelog_reader_close(struct gm_filelog_reader *r);

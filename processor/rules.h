@@ -18,6 +18,11 @@
 
 #define GM_RULES_MAX_LEVELS 10000
 #define GM_RULES_MAX_ITEMS  1000 /* badges, rewards, bonuses, milestones each */
+#define GM_RULES_MAX_BYTES  (1 << 20) /* source size; equals GM_RULES_MAX of codec.h */
+#define GM_RULES_MAX_EXP    1000000000000000LL /* bound of a level threshold (10^15) */
+#define GM_RULES_MAX_AMOUNT 1000000000LL       /* bound of one exp/coins/cost/stock (10^9) */
+#define GM_RULES_MAX_PERCENT 10000             /* bound of one bonus exp_percent */
+#define GM_RULES_MAX_ERRORS 1000 /* errors reported, then one "too many errors" */
 
 struct gm_bonus {
     struct gm_expr *when; /* never NULL */
@@ -45,7 +50,7 @@ struct gm_milestone {
 struct gm_badge_def {
     char *id;
     char *name;
-    char *icon;
+    char *icon; /* "" when absent */
     struct gm_expr *criteria; /* counters only */
 };
 
@@ -72,7 +77,9 @@ struct gm_rules {
     char *timezone; /* IANA name; default for learners and leaderboard periods */
 
     /* thresholds[i] is the EXP needed to reach level i + 1; thresholds[0] == 0;
-     * n_levels entries; the last is the cap. A `formula` is expanded here. */
+     * n_levels entries; the last is the cap. A `formula` is expanded here,
+     * up to max_level or the last level whose threshold is at most
+     * GM_RULES_MAX_EXP, whichever comes first. Strictly increasing. */
     int64_t *thresholds;
     size_t n_levels;
     int64_t level_up_coins;
@@ -124,5 +131,11 @@ const struct gm_reward_def *gm_rules_find_reward(const struct gm_rules *r, const
 
 /* Frees r; NULL is fine. */
 void gm_rules_free(struct gm_rules *r);
+
+/* The name of a reward type as written in rules ("streak_freeze"); static. */
+const char *gm_reward_type_name(enum gm_reward_type t);
+
+/* Looks up a reward type by name; 0, or GM_ENOTFOUND. */
+int gm_reward_type_from_name(const char *name, enum gm_reward_type *out);
 
 #endif

@@ -1,0 +1,116 @@
+/*
+ * store.h: the LMDB state of one log (or one Kafka partition): learner
+ * state, dedupe ids, first-completion keys, redemptions, the ledger, the
+ * change feed, leaderboard scores, dead letters and meta (source offset,
+ * rules history), all in one environment so that one write transaction
+ * commits a batch of events together with the source offset.
+ *
+ * Use: open, then for each batch begin, apply every record, commit with the
+ * offset after the last record. A crash before commit loses the batch and
+ * nothing else: the next run resumes from the committed offset.
+ */
+#ifndef GM_STORE_H
+#define GM_STORE_H
+
+#include "err.h"
+#include "rules.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define GM_STORE_DEFAULT_WINDOW (30LL * 86400)
+
+struct gm_store_opts {
+    int64_t dedupe_window_s; /* 0: 30 days of event time */
+    size_t map_size;         /* initial LMDB map size; 0: 64 MiB; grows by itself */
+    bool no_sync;            /* commit without fsync (tests, what-if replays) */
+};
+
+struct gm_store_stats {
+    uint64_t applied;      /* events folded */
+    uint64_t duplicates;   /* skipped: event id already seen */
+    uint64_t dead_letters; /* stored as dead letters (all reasons) */
+    uint64_t too_late;     /* of which TOO_LATE */
+    uint64_t rejected;     /* of which rejected by the fold */
+    uint64_t rules_published;
+    uint64_t map_resizes;
+};
+
+struct gm_store;
+
+/*
+ * Opens (creating if needed) the state in directory dir. *out is new;
+ * close with gm_store_close. Errors: -errno, GM_EDB with err filled.
+ */
+int gm_store_open(const char *dir, const struct gm_store_opts *opts, struct gm_store **out,
+                  struct gm_err *err);
+
+/*
+ * Uses yaml as the rules when the state has none yet (the log has published
+ * none); stores it, so later runs need no --rules. Returns 0 (also when
+ * rules are already stored and yaml is ignored), GM_EINVAL with err for bad
+ * rules.
+ */
+int gm_store_seed_rules(struct gm_store *s, const char *yaml, size_t len, struct gm_err *err);
+
+/* True when the state has rules (seeded or published). */
+bool gm_store_has_rules(const struct gm_store *s);
+
+/* The committed source offset: where the next run resumes. */
+uint64_t gm_store_offset(const struct gm_store *s);
+
+/* Starts a batch (one LMDB write transaction). */
+int gm_store_begin(struct gm_store *s, struct gm_err *err);
+
+/*
+ * Applies one record of the batch: decode (JSON line when json, else
+ * protobuf), validate, dedupe, fold, write. A record that cannot be applied
+ * becomes a dead letter with its reason and offset; that is not an error.
+ * Errors are operational only (LMDB failed; the batch must be aborted).
+ */
+int gm_store_apply(struct gm_store *s, const uint8_t *data, size_t len, bool json, uint64_t offset,
+                   struct gm_err *err);
+
+/*
+ * Stores a record the caller could not even read (e.g. a JSON line over the
+ * size limit) as a dead letter of the open batch, with reason and detail.
+ */
+int gm_store_dead_letter(struct gm_store *s, const uint8_t *data, size_t len, bool json,
+                         uint64_t offset, const char *reason, const char *detail,
+                         struct gm_err *err);
+
+/* Commits the batch with next_offset as the source offset. */
+int gm_store_commit(struct gm_store *s, uint64_t next_offset, struct gm_err *err);
+
+/* Abandons the batch; NULL-safe, and harmless without a batch. */
+void gm_store_abort(struct gm_store *s);
+
+/* Counters since open. */
+const struct gm_store_stats *gm_store_stats(const struct gm_store *s);
+
+/*
+ * Writes the audit view (DESIGN section 3): one JSON object per learner per
+ * line, sorted by userId; only user when not NULL. Returns 0 or GM_ENOTFOUND
+ * for an unknown user.
+ */
+int gm_store_dump(struct gm_store *s, FILE *to, const char *user);
+
+/* SHA-256 of the canonical state (independent of batching and offsets). */
+int gm_store_digest(struct gm_store *s, unsigned char out[32]);
+
+/* Writes the dead letters as JSON lines. */
+int gm_store_dlq_list(struct gm_store *s, FILE *to);
+
+/*
+ * Benchmarks and tests: stores n synthetic dedupe ids ("preload-%012llu")
+ * seen at event time t, in batches of its own, as if n events had been
+ * folded (their effects are not). Fails if a batch is open.
+ */
+int gm_store_preload_dedupe(struct gm_store *s, uint64_t n, int64_t t, struct gm_err *err);
+
+/* Closes; aborts an open batch; NULL is fine. */
+void gm_store_close(struct gm_store *s);
+
+#endif

@@ -1,0 +1,497 @@
+/*
+ * test_fold.c: the pure fold, rule by rule: each test builds a learner's
+ * state, folds events written as JSON and checks the state and the changes
+ * the fold asks the store to write. Expected values are worked by hand from
+ * the fold order in ../shared/examples/rules.yaml.
+ */
+#include "fold.h"
+#include "helpers.h"
+#include "json.h"
+#include "rules.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#define RULES_BASE                                                                                 \
+    "version: 1\n"                                                                                 \
+    "timezone: UTC\n"                                                                              \
+    "levels:\n"                                                                                    \
+    "  thresholds: [0, 100, 250, 500, 1000]\n"                                                     \
+    "  level_up_coins: 50\n"                                                                       \
+    "activities:\n"                                                                                \
+    "  lesson_completed:\n"                                                                        \
+    "    exp: 20\n"                                                                                \
+    "    coins: 5\n"                                                                               \
+    "    bonuses:\n"                                                                               \
+    "      - when: score >= 90\n"                                                                  \
+    "        exp: 10\n"                                                                            \
+    "        coins: 1\n"                                                                           \
+    "      - when: current_streak >= 3\n"                                                          \
+    "        exp_percent: 50\n"                                                                    \
+    "  tournament_result:\n"                                                                       \
+    "    win:  { exp: 50, coins: 20 }\n"                                                           \
+    "    draw: { exp: 20, coins: 5 }\n"                                                            \
+    "    loss: { exp: 10, coins: 0 }\n"                                                            \
+    "caps:\n"                                                                                      \
+    "  exp_per_day: 100\n"                                                                         \
+    "streaks:\n"                                                                                   \
+    "  qualifying: [lesson_completed, tournament_result]\n"                                        \
+    "  milestones:\n"                                                                              \
+    "    - { days: 3, coins: 30 }\n"                                                               \
+    "badges:\n"                                                                                    \
+    "  - id: first-steps\n"                                                                        \
+    "    name: First Steps\n"                                                                      \
+    "    icon: x\n"                                                                                \
+    "    criteria: lessons_completed >= 1\n"                                                       \
+    "  - id: collector\n"                                                                          \
+    "    name: Collector\n"                                                                        \
+    "    icon: x\n"                                                                                \
+    "    criteria: badges >= 2\n"                                                                  \
+    "  - id: regular\n"                                                                            \
+    "    name: Regular\n"                                                                          \
+    "    icon: x\n"                                                                                \
+    "    criteria: lesson_completions >= 2\n"                                                      \
+    "rewards:\n"                                                                                   \
+    "  - id: freeze\n"                                                                             \
+    "    name: Freeze\n"                                                                           \
+    "    cost: 10\n"                                                                               \
+    "    type: streak_freeze\n"                                                                    \
+    "    per_user_limit: 2\n"                                                                      \
+    "  - id: hat\n"                                                                                \
+    "    name: Hat\n"                                                                              \
+    "    cost: 40\n"                                                                               \
+    "    type: cosmetic\n"                                                                         \
+    "    stock: 1\n"                                                                               \
+    "  - id: old\n"                                                                                \
+    "    name: Old\n"                                                                              \
+    "    cost: 1\n"                                                                                \
+    "    type: physical\n"                                                                         \
+    "    active: false\n"
+
+static struct gm_rules *rules;
+static Gamify__Internal__UserState *st;
+static struct gm_fold_out out;
+/* The last event folded: out borrows its strings, so it lives until the next. */
+static Gamification__V1__Event *last_ev;
+
+static void
+setup(void)
+{
+    struct gm_err *errs = NULL;
+    size_t n = 0;
+    int rc = gm_rules_parse(RULES_BASE, strlen(RULES_BASE), &rules, &errs, &n);
+    cr_assert_eq(rc, 0, "rules: %s", n ? errs[0].msg : "?");
+    st = malloc(sizeof *st);
+    gamify__internal__user_state__init(st);
+    st->user_id = strdup("u1");
+    st->level = 1;
+    gm_fold_out_init(&out);
+}
+
+static void
+teardown(void)
+{
+    gamify__internal__user_state__free_unpacked(st, NULL);
+    gm_rules_free(rules);
+    gm_fold_out_deinit(&out);
+    gm_event_free(last_ev);
+    last_ev = NULL;
+}
+
+TestSuite(fold, .init = setup, .fini = teardown);
+
+/* Folds one JSON event; first_time and the redemption lookups as given. */
+static int
+fold_full(const char *js, bool first_time, const Gamify__Internal__Redemption *prior,
+          int64_t stock_used)
+{
+    Gamification__V1__Event *ev;
+    struct gm_err err;
+    cr_assert_eq(gm_event_from_json(js, strlen(js), &ev, &err), 0, "%s: %s", js, err.msg);
+    gm_fold_out_reset(&out);
+    struct gm_fold_in in = {.rules = rules,
+                            .ev = ev,
+                            .first_time = first_time,
+                            .prior = prior,
+                            .stock_used = stock_used};
+    int rc = gm_fold_apply(&in, st, &out);
+    gm_event_free(last_ev);
+    last_ev = ev;
+    return rc;
+}
+
+static char *
+lesson(const char *id, const char *when, const char *lesson_id, int score)
+{
+    static char buf[512];
+    snprintf(buf, sizeof buf,
+             "{\"eventId\":\"%s\",\"userId\":\"u1\",\"occurredAt\":\"%s\","
+             "\"lessonCompleted\":{\"lessonId\":\"%s\",\"score\":%d}}",
+             id, when, lesson_id, score);
+    return buf;
+}
+
+static int
+fold_lesson(const char *when, const char *lesson_id, int score, bool first)
+{
+    return fold_full(lesson("e", when, lesson_id, score), first, NULL, 0);
+}
+
+static size_t
+count_out(enum gm_outbound_kind kind)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < out.n_outbound; i++)
+        n += out.outbound[i].kind == kind;
+    return n;
+}
+
+Test(fold, first_completion_earns_base_and_bonus)
+{
+    cr_assert_eq(fold_lesson("2026-11-23T09:00:00Z", "l1", 95, true), 0);
+    cr_assert_eq(st->exp, 30, "20 base + 10 flat bonus");
+    cr_assert_eq(st->coins, 6, "5 base + 1 bonus coin");
+    cr_assert_eq(st->coins_earned, 6);
+    cr_assert_eq(st->lessons_completed, 1);
+    cr_assert_eq(st->lesson_completions, 1);
+    cr_assert(out.mark_first);
+    cr_assert_eq(out.n_ledger, 1);
+    cr_assert_str_eq(out.ledger[0].kind, "lesson");
+    cr_assert_eq(out.ledger[0].exp_delta, 30);
+    cr_assert(out.boards);
+    cr_assert_eq(out.board_delta, 30);
+}
+
+Test(fold, repeat_completion_earns_nothing_but_counts)
+{
+    fold_lesson("2026-11-23T09:00:00Z", "l1", 95, true);
+    cr_assert_eq(fold_lesson("2026-11-23T10:00:00Z", "l1", 95, false), 0);
+    cr_assert_eq(st->exp, 30);
+    cr_assert_eq(st->coins, 6);
+    cr_assert_eq(st->lessons_completed, 1);
+    cr_assert_eq(st->lesson_completions, 2);
+    cr_assert_not(out.mark_first);
+    cr_assert_eq(out.n_ledger, 0);
+    cr_assert_not(out.boards);
+    /* lesson_completions >= 2 earns "regular" even without EXP, then collector */
+    cr_assert_eq(count_out(GM_OUT_BADGE_EARNED), 2);
+    cr_assert_str_eq(st->badges[1]->id, "regular");
+    cr_assert_str_eq(st->badges[2]->id, "collector");
+}
+
+Test(fold, streak_next_day_gap_same_day_earlier_day)
+{
+    fold_lesson("2026-11-01T10:00:00Z", "a", 0, true);
+    cr_assert_eq(st->current_streak, 1, "first activity starts at 1");
+    cr_assert_eq(count_out(GM_OUT_STREAK_UPDATED), 1);
+    fold_lesson("2026-11-01T23:00:00Z", "b", 0, true);
+    cr_assert_eq(st->current_streak, 1, "same day");
+    cr_assert_eq(count_out(GM_OUT_STREAK_UPDATED), 0);
+    fold_lesson("2026-11-02T00:30:00Z", "c", 0, true);
+    cr_assert_eq(st->current_streak, 2, "next day");
+    fold_lesson("2026-10-30T00:30:00Z", "d", 0, true);
+    cr_assert_eq(st->current_streak, 2, "an earlier day changes nothing");
+    cr_assert_eq(st->last_active_day, 20759, "2026-11-02 stays the last day");
+    fold_lesson("2026-11-05T08:00:00Z", "e", 0, true);
+    cr_assert_eq(st->current_streak, 1, "gap of two days resets");
+    cr_assert_eq(st->longest_streak, 2);
+}
+
+Test(fold, freezes_cover_gaps_only_when_enough)
+{
+    fold_lesson("2026-11-01T10:00:00Z", "a", 0, true);
+    st->freezes_held = 2;
+    fold_lesson("2026-11-04T10:00:00Z", "b", 0, true); /* missed 2, 3 */
+    cr_assert_eq(st->current_streak, 2);
+    cr_assert_eq(st->freezes_held, 0);
+    cr_assert_eq(out.outbound[0].c, 2, "two freezes used");
+    st->freezes_held = 1;
+    fold_lesson("2026-11-07T10:00:00Z", "c", 0, true); /* missed 5, 6: one freeze is not enough */
+    cr_assert_eq(st->current_streak, 1);
+    cr_assert_eq(st->freezes_held, 1, "freezes are kept when they cannot bridge the gap");
+}
+
+Test(fold, milestone_pays_on_reaching_and_again_after_reset)
+{
+    fold_lesson("2026-11-01T10:00:00Z", "a", 0, true);
+    fold_lesson("2026-11-02T10:00:00Z", "b", 0, true);
+    int64_t coins = st->coins;
+    fold_lesson("2026-11-03T10:00:00Z", "c", 0, true);
+    cr_assert_eq(st->current_streak, 3);
+    /* base 20 + 50% of 20 = 30 exp (streak 3 seen by the bonus); 5 coins + 30 milestone */
+    cr_assert_eq(st->coins - coins, 35);
+    cr_assert_str_eq(out.ledger[0].kind, "milestone");
+    fold_lesson("2026-11-10T10:00:00Z", "d", 0, true);
+    fold_lesson("2026-11-11T10:00:00Z", "e", 0, true);
+    coins = st->coins;
+    fold_lesson("2026-11-12T10:00:00Z", "f", 0, true);
+    cr_assert_eq(st->current_streak, 3);
+    cr_assert_eq(st->coins - coins, 35, "paid again after the reset");
+}
+
+Test(fold, percent_bonus_rounds_down_and_sees_streak_after_step_two)
+{
+    fold_lesson("2026-11-01T10:00:00Z", "a", 0, true);
+    fold_lesson("2026-11-02T10:00:00Z", "b", 0, true);
+    int64_t exp = st->exp;
+    /* the third day makes current_streak 3 before the bonus is judged */
+    fold_lesson("2026-11-03T10:00:00Z", "c", 95, true);
+    cr_assert_eq(st->exp - exp, 20 + 10 + 20 * 50 / 100);
+}
+
+Test(fold, daily_cap_drops_excess_and_late_events_count_toward_latest_day)
+{
+    fold_full("{\"eventId\":\"t1\",\"userId\":\"u1\",\"occurredAt\":\"2026-11-05T10:00:00Z\","
+              "\"tournamentResult\":{\"tournamentId\":\"t1\",\"outcome\":\"WIN\"}}",
+              true, NULL, 0);
+    fold_full("{\"eventId\":\"t2\",\"userId\":\"u1\",\"occurredAt\":\"2026-11-05T11:00:00Z\","
+              "\"tournamentResult\":{\"tournamentId\":\"t2\",\"outcome\":\"WIN\"}}",
+              true, NULL, 0);
+    cr_assert_eq(st->exp, 100);
+    cr_assert_eq(st->cap_exp, 100);
+    /* an earlier-dated event counts toward 2026-11-05's tally: all capped */
+    fold_full("{\"eventId\":\"t3\",\"userId\":\"u1\",\"occurredAt\":\"2026-11-04T11:00:00Z\","
+              "\"tournamentResult\":{\"tournamentId\":\"t3\",\"outcome\":\"DRAW\"}}",
+              true, NULL, 0);
+    cr_assert_eq(st->exp, 100);
+    cr_assert_eq(st->coins, 20 + 20 + 5 + 50, "coins are not capped; level 2 paid 50");
+    cr_assert_eq(out.ledger[0].capped_exp, 20);
+    cr_assert_eq(out.ledger[0].exp_delta, 0);
+    cr_assert_eq(st->tournaments_played, 3);
+    cr_assert_eq(st->tournament_wins, 2);
+    /* a new day opens a new tally */
+    fold_full("{\"eventId\":\"t4\",\"userId\":\"u1\",\"occurredAt\":\"2026-11-06T00:00:00Z\","
+              "\"tournamentResult\":{\"tournamentId\":\"t4\",\"outcome\":\"LOSS\"}}",
+              true, NULL, 0);
+    cr_assert_eq(st->exp, 110);
+    cr_assert_eq(st->tournament_losses, 1);
+}
+
+Test(fold, repeated_tournament_changes_nothing)
+{
+    const char *js = "{\"eventId\":\"x\",\"userId\":\"u1\",\"occurredAt\":\"2026-11-05T10:00:00Z\","
+                     "\"tournamentResult\":{\"tournamentId\":\"t1\",\"outcome\":\"WIN\"}}";
+    fold_full(js, true, NULL, 0);
+    fold_full(js, false, NULL, 0);
+    cr_assert_eq(st->tournaments_played, 1);
+    cr_assert_eq(st->exp, 50);
+    cr_assert_not(out.touched);
+    cr_assert_eq(out.n_outbound, 0);
+}
+
+Test(fold, multi_level_jump_pays_each_level)
+{
+    cr_assert_eq(fold_full("{\"eventId\":\"a\",\"userId\":\"u1\",\"occurredAt\":"
+                           "\"2026-11-05T10:00:00Z\",\"adjustment\":{\"exp\":600}}",
+                           false, NULL, 0),
+                 0);
+    cr_assert_eq(st->level, 4, "0/100/250/500 reached");
+    cr_assert_eq(count_out(GM_OUT_LEVEL_UP), 3);
+    cr_assert_eq(out.outbound[0].a, 2);
+    cr_assert_eq(out.outbound[2].a, 4);
+    cr_assert_eq(st->coins, 150);
+    cr_assert_eq(st->coins_earned, 150);
+    cr_assert_eq(out.board_delta, 600, "adjustment EXP counts on leaderboards");
+    /* exactly at the threshold */
+    fold_full("{\"eventId\":\"b\",\"userId\":\"u1\",\"occurredAt\":\"2026-11-05T10:00:00Z\","
+              "\"adjustment\":{\"exp\":400}}",
+              false, NULL, 0);
+    cr_assert_eq(st->exp, 1000);
+    cr_assert_eq(st->level, 5, "level-up is exact at the threshold");
+    fold_full("{\"eventId\":\"c\",\"userId\":\"u1\",\"occurredAt\":\"2026-11-05T10:00:00Z\","
+              "\"adjustment\":{\"exp\":5000}}",
+              false, NULL, 0);
+    cr_assert_eq(st->level, 5, "the last level is the cap");
+    fold_full("{\"eventId\":\"d\",\"userId\":\"u1\",\"occurredAt\":\"2026-11-05T10:00:00Z\","
+              "\"adjustment\":{\"exp\":-5900}}",
+              false, NULL, 0);
+    cr_assert_eq(st->exp, 100);
+    cr_assert_eq(st->level, 5, "levels never go down");
+}
+
+Test(fold, adjustment_below_zero_is_rejected)
+{
+    fold_full("{\"eventId\":\"a\",\"userId\":\"u1\",\"occurredAt\":\"2026-11-05T10:00:00Z\","
+              "\"adjustment\":{\"coins\":30}}",
+              false, NULL, 0);
+    cr_assert_eq(st->coins_earned, 30, "positive coins are earned");
+    fold_full("{\"eventId\":\"b\",\"userId\":\"u1\",\"occurredAt\":\"2026-11-05T10:00:00Z\","
+              "\"adjustment\":{\"coins\":-31}}",
+              false, NULL, 0);
+    cr_assert(out.rejected);
+    cr_assert_str_eq(out.reason, "ADJUSTMENT_BELOW_ZERO");
+    cr_assert(strstr(out.detail, "coins 30-31"), "%s", out.detail);
+    cr_assert_eq(st->coins, 30, "nothing changed");
+    fold_full("{\"eventId\":\"c\",\"userId\":\"u1\",\"occurredAt\":\"2026-11-05T10:00:00Z\","
+              "\"adjustment\":{\"exp\":-1}}",
+              false, NULL, 0);
+    cr_assert(out.rejected);
+    fold_full("{\"eventId\":\"d\",\"userId\":\"u1\",\"occurredAt\":\"2026-11-05T10:00:00Z\","
+              "\"adjustment\":{\"coins\":-30,\"reason\":\"refund\"}}",
+              false, NULL, 0);
+    cr_assert_not(out.rejected);
+    cr_assert_eq(st->coins, 0);
+    cr_assert_eq(st->coins_earned, 30, "negative coins are not earnings");
+    cr_assert_str_eq(out.ledger[0].detail, "refund");
+}
+
+Test(fold, badge_fixpoint_awards_collector_in_the_same_event)
+{
+    fold_lesson("2026-11-01T10:00:00Z", "a", 0, true);
+    cr_assert_eq(st->n_badges, 1);
+    cr_assert_str_eq(st->badges[0]->id, "first-steps");
+    fold_lesson("2026-11-01T11:00:00Z", "b", 0, true);
+    /* regular (lesson_completions >= 2) makes badges 2, then collector */
+    cr_assert_eq(st->n_badges, 3);
+    cr_assert_str_eq(st->badges[1]->id, "regular");
+    cr_assert_str_eq(st->badges[2]->id, "collector");
+    cr_assert_eq(count_out(GM_OUT_BADGE_EARNED), 2);
+}
+
+static Gamify__Internal__Redemption *
+redeem(const char *rid, const char *reward, const Gamify__Internal__Redemption *prior,
+       int64_t stock_used)
+{
+    char js[512];
+    snprintf(js, sizeof js,
+             "{\"eventId\":\"%s\",\"userId\":\"u1\",\"occurredAt\":\"2026-11-05T10:00:00Z\","
+             "\"redeemReward\":{\"redemptionId\":\"%s\",\"rewardId\":\"%s\"}}",
+             rid, rid, reward);
+    cr_assert_eq(fold_full(js, false, prior, stock_used), 0);
+    return out.redemption ? &out.new_redemption : NULL;
+}
+
+Test(fold, redemption_checks_in_order)
+{
+    st->coins = 35;
+    Gamify__Internal__Redemption *r = redeem("r1", "nope", NULL, 0);
+    cr_assert_not(r->completed);
+    cr_assert_eq(r->reason, GAMIFICATION__V1__REJECTION_REASON__UNKNOWN_REWARD);
+    r = redeem("r2", "old", NULL, 0);
+    cr_assert_eq(r->reason, GAMIFICATION__V1__REJECTION_REASON__UNKNOWN_REWARD, "inactive");
+    r = redeem("r3", "hat", NULL, 1);
+    cr_assert_eq(r->reason, GAMIFICATION__V1__REJECTION_REASON__OUT_OF_STOCK,
+                 "stock before balance");
+    r = redeem("r4", "hat", NULL, 0);
+    cr_assert_eq(r->reason, GAMIFICATION__V1__REJECTION_REASON__INSUFFICIENT_COINS);
+    cr_assert_eq(st->coins, 35, "no deduction without the reward");
+    cr_assert_eq(count_out(GM_OUT_REDEMPTION_REJECTED), 1);
+    r = redeem("r5", "freeze", NULL, 0);
+    cr_assert(r->completed);
+    cr_assert(!out.stock_taken, "freezes have no stock");
+    r = redeem("r6", "freeze", NULL, 0);
+    cr_assert(r->completed);
+    cr_assert_eq(st->freezes_held, 2);
+    cr_assert_eq(st->coins, 15);
+    cr_assert_eq(st->coins_spent, 20);
+    cr_assert_eq(st->redemptions, 2);
+    r = redeem("r7", "freeze", NULL, 0);
+    cr_assert_eq(r->reason, GAMIFICATION__V1__REJECTION_REASON__LIMIT_REACHED,
+                 "limit before balance");
+}
+
+Test(fold, repeated_redemption_id_changes_nothing)
+{
+    st->coins = 100;
+    Gamify__Internal__Redemption prior = GAMIFY__INTERNAL__REDEMPTION__INIT;
+    prior.completed = true;
+    prior.redemption_id = "r1";
+    prior.reward_id = "hat";
+    cr_assert_null(redeem("r1", "hat", &prior, 0));
+    cr_assert_eq(st->coins, 100);
+    cr_assert_not(out.touched);
+    cr_assert_not(out.stock_taken);
+    Gamify__Internal__Redemption *r = redeem("r2", "hat", NULL, 0);
+    cr_assert(r->completed);
+    cr_assert(out.stock_taken);
+    cr_assert_eq(st->coins, 60);
+    cr_assert_eq(st->n_holdings, 1);
+    cr_assert_eq(st->holdings[0]->count, 1);
+}
+
+Test(fold, used_freezes_free_the_per_user_limit)
+{
+    st->coins = 100;
+    redeem("r1", "freeze", NULL, 0);
+    redeem("r2", "freeze", NULL, 0);
+    fold_lesson("2026-11-01T10:00:00Z", "a", 0, true);
+    fold_lesson("2026-11-03T10:00:00Z", "b", 0, true); /* uses one */
+    cr_assert_eq(st->freezes_held, 1);
+    Gamify__Internal__Redemption *r = redeem("r3", "freeze", NULL, 0);
+    cr_assert(r->completed, "a used freeze is no longer held");
+}
+
+Test(fold, timezones_and_settings)
+{
+    /* 23:30 UTC on 11-01 is 00:30 on 11-02 in Berlin (CET, +1) */
+    fold_full("{\"eventId\":\"a\",\"userId\":\"u1\",\"occurredAt\":\"2026-11-01T10:00:00Z\","
+              "\"timezone\":\"Europe/Berlin\",\"lessonCompleted\":{\"lessonId\":\"a\"}}",
+              true, NULL, 0);
+    cr_assert_str_eq(st->timezone, "Europe/Berlin");
+    fold_lesson("2026-11-01T23:30:00Z", "b", 0, true);
+    cr_assert_eq(st->current_streak, 2, "already the next local day in Berlin");
+    fold_full("{\"eventId\":\"s\",\"userId\":\"u1\",\"occurredAt\":\"2026-11-02T12:00:00Z\","
+              "\"userSettings\":{\"timezone\":\"America/New_York\",\"leaderboardOptOut\":true}}",
+              false, NULL, 0);
+    cr_assert_str_eq(st->timezone, "America/New_York");
+    cr_assert(st->opt_out);
+    fold_full("{\"eventId\":\"s2\",\"userId\":\"u1\",\"occurredAt\":\"2026-11-02T12:00:00Z\","
+              "\"userSettings\":{\"leaderboardOptOut\":false}}",
+              false, NULL, 0);
+    cr_assert_str_eq(st->timezone, "America/New_York", "no zone: unchanged");
+    cr_assert_not(st->opt_out);
+    fold_full("{\"eventId\":\"s3\",\"userId\":\"u1\",\"occurredAt\":\"2026-11-02T12:00:00Z\","
+              "\"userSettings\":{\"timezone\":\"Mars/Olympus_Mons\"}}",
+              false, NULL, 0);
+    cr_assert(out.rejected);
+    cr_assert_str_eq(out.reason, "UNKNOWN_TIMEZONE");
+}
+
+Test(fold, dst_changes_the_local_day)
+{
+    /* New York: 2026-11-01 06:00Z ends DST. 03:59Z on 11-02 is 22:59 EST on 11-01. */
+    fold_full("{\"eventId\":\"a\",\"userId\":\"u1\",\"occurredAt\":\"2026-10-31T03:30:00Z\","
+              "\"timezone\":\"America/New_York\",\"lessonCompleted\":{\"lessonId\":\"a\"}}",
+              true, NULL, 0);
+    /* 2026-10-30 23:30 EDT (-4) */
+    cr_assert_eq(st->last_active_day, 20756);
+    fold_lesson("2026-11-02T04:59:00Z", "b", 0, true); /* 11-01 23:59 EST */
+    cr_assert_eq(st->last_active_day, 20758);
+    cr_assert_eq(st->current_streak, 1, "10-31 was missed");
+}
+
+Test(fold, leaderboard_periods_and_groups)
+{
+    fold_full("{\"eventId\":\"a\",\"userId\":\"u1\",\"occurredAt\":\"2026-11-29T23:00:00Z\","
+              "\"groupIds\":[\"c1\",\"c2\",\"c1\"],\"lessonCompleted\":{\"lessonId\":\"a\"}}",
+              true, NULL, 0);
+    cr_assert(out.boards);
+    cr_assert_eq(out.n_groups, 2, "a group named twice counts once");
+    cr_assert_str_eq(out.groups[0], "c1");
+    cr_assert_str_eq(out.groups[1], "c2");
+    cr_assert_str_eq(out.week, "2026-W48");
+    cr_assert_str_eq(out.month, "2026-11");
+}
+
+Test(fold, iso_weeks_at_year_ends)
+{
+    char w[GM_PERIOD_KEY_MAX], m[GM_PERIOD_KEY_MAX];
+    int64_t wi, mi, wi2, mi2;
+    /* 2026-01-01 is a Thursday: week 1 of 2026 */
+    gm_fold_periods(20454, w, m, &wi, &mi);
+    cr_assert_str_eq(w, "2026-W01");
+    cr_assert_str_eq(m, "2026-01");
+    /* 2027-01-01 is a Friday: it belongs to 2026-W53 */
+    gm_fold_periods(20819, w, m, &wi2, &mi2);
+    cr_assert_str_eq(w, "2026-W53");
+    cr_assert_str_eq(m, "2027-01");
+    cr_assert_eq(mi2 - mi, 12);
+    /* 2024-12-30 (Monday) is 2025-W01 */
+    gm_fold_periods(20087, w, m, &wi, &mi);
+    cr_assert_str_eq(w, "2025-W01");
+    /* consecutive Mondays are consecutive indexes */
+    gm_fold_periods(20094, w, m, &wi2, &mi2);
+    cr_assert_eq(wi2, wi + 1);
+    cr_assert_str_eq(w, "2025-W02");
+}
