@@ -1,14 +1,12 @@
 /*
  * store.c: the LMDB state. One environment, named databases:
  *
- *   profiles     user_id -> UserState
+ *   profiles     user_id -> UserState (with the learner's leaderboard scores)
  *   first        user_id NUL ('L'|'T') activity id -> "" (first completions)
  *   dedupe       event_id -> be64 occurred_at
  *   dedupe_time  be64 occurred_at event_id -> ""  (to prune by event time)
  *   redemptions  user_id NUL redemption_id -> Redemption
  *   stock        reward_id -> be64 completed redemptions
- *   boards       user_id NUL period NUL board -> be64 score  (a learner's
- *                scores share a page, so one event touches one page)
  *   ledger       be64 seq -> LedgerEntry
  *   changes      be64 seq -> Change  (the projectors' feed)
  *   deadletters  be64 seq -> DeadLetter
@@ -37,7 +35,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define DEFAULT_MAP_SIZE (64u << 20)
+#define DEFAULT_MAP_SIZE ((size_t)1 << 30)
 
 struct meta {
     uint64_t offset;
@@ -62,8 +60,8 @@ struct pending {
 
 struct gm_store {
     MDB_env *env;
-    MDB_dbi profiles, first, dedupe, dedupe_time, redemptions, stock, boards, ledger, changes,
-        deadletters, rules_db, meta_db;
+    MDB_dbi profiles, first, dedupe, dedupe_time, redemptions, stock, ledger, changes, deadletters,
+        rules_db, meta_db;
     MDB_txn *txn;
     struct gm_store_opts opts;
     size_t map_size;
@@ -244,12 +242,17 @@ gm_store_open(const char *dir, const struct gm_store_opts *opts, struct gm_store
         const char *name;
         MDB_dbi *dbi;
     } dbs[] = {
-        {"profiles", &s->profiles},       {"first", &s->first},
-        {"dedupe", &s->dedupe},           {"dedupe_time", &s->dedupe_time},
-        {"redemptions", &s->redemptions}, {"stock", &s->stock},
-        {"boards", &s->boards},           {"ledger", &s->ledger},
-        {"changes", &s->changes},         {"deadletters", &s->deadletters},
-        {"rules", &s->rules_db},          {"meta", &s->meta_db},
+        {"profiles", &s->profiles},
+        {"first", &s->first},
+        {"dedupe", &s->dedupe},
+        {"dedupe_time", &s->dedupe_time},
+        {"redemptions", &s->redemptions},
+        {"stock", &s->stock},
+        {"ledger", &s->ledger},
+        {"changes", &s->changes},
+        {"deadletters", &s->deadletters},
+        {"rules", &s->rules_db},
+        {"meta", &s->meta_db},
     };
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
         if ((rc = mdb_dbi_open(txn, dbs[i].name, MDB_CREATE, dbs[i].dbi))) {
@@ -497,49 +500,62 @@ period_index(const char *p, size_t len, bool *weekly, int64_t *index)
     return -1;
 }
 
-/* Drops finished periods past keep_weeks / keep_months; records them in ch. */
+static bool
+period_expired(const struct gm_store *s, const char *period)
+{
+    bool weekly;
+    int64_t idx;
+    if (period_index(period, strlen(period), &weekly, &idx))
+        return false; /* "all" */
+    return weekly ? idx < s->meta.week_index - s->rules->keep_weeks
+                  : idx < s->meta.month_index - s->rules->keep_months;
+}
+
+/*
+ * Drops finished periods past keep_weeks / keep_months from every learner;
+ * the names of the periods dropped are added to *names (new strings).
+ */
 static int
-prune_periods(struct gm_store *s, Gamify__Internal__Change *ch, char ***names, size_t *n_names)
+prune_periods(struct gm_store *s, char ***names, size_t *n_names)
 {
     MDB_cursor *cur;
-    int rc = mdb_cursor_open(s->txn, s->boards, &cur);
+    int rc = mdb_cursor_open(s->txn, s->profiles, &cur);
     if (rc)
         return rc;
     MDB_val k, v;
-    rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-    while (rc == 0) {
-        /* user NUL period NUL board */
-        const char *key = k.mv_data;
-        const char *p = memchr(key, 0, k.mv_size);
-        const char *end = p ? memchr(p + 1, 0, k.mv_size - (size_t)(p + 1 - key)) : NULL;
-        bool weekly, drop = false;
-        int64_t idx;
-        size_t plen = end ? (size_t)(end - p - 1) : 0;
-        if (end && period_index(p + 1, plen, &weekly, &idx) == 0) {
-            drop = weekly ? idx < s->meta.week_index - s->rules->keep_weeks
-                          : idx < s->meta.month_index - s->rules->keep_months;
+    while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
+        Gamify__Internal__UserState *st =
+            gamify__internal__user_state__unpack(NULL, v.mv_size, v.mv_data);
+        if (!st) {
+            rc = MDB_CORRUPTED;
+            break;
         }
-        if (drop) {
+        size_t kept = 0;
+        for (size_t i = 0; i < st->n_scores; i++) {
+            Gamify__Internal__BoardScore *bs = st->scores[i];
+            if (!period_expired(s, bs->period)) {
+                st->scores[kept++] = bs;
+                continue;
+            }
             bool known = false;
-            for (size_t i = 0; i < *n_names && !known; i++)
-                known = strncmp((*names)[i], p + 1, plen) == 0 && (*names)[i][plen] == '\0';
+            for (size_t j = 0; j < *n_names && !known; j++)
+                known = strcmp((*names)[j], bs->period) == 0;
             if (!known) {
                 *names = realloc(*names, (*n_names + 1) * sizeof **names);
-                (*names)[*n_names] = strndup(p + 1, plen);
-                (*n_names)++;
+                (*names)[(*n_names)++] = strdup(bs->period);
             }
-            if ((rc = mdb_cursor_del(cur, 0)))
-                break;
-            rc = mdb_cursor_get(cur, &k, &v, MDB_GET_CURRENT);
-            if (rc == EINVAL || rc == MDB_NOTFOUND)
-                rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-            continue;
+            gamify__internal__board_score__free_unpacked(bs, NULL);
         }
-        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+        if (kept != st->n_scores) {
+            st->n_scores = kept;
+            MDB_val key = k;
+            rc = put_msg(s->txn, s->profiles, &key, &st->base, MDB_CURRENT);
+        }
+        gamify__internal__user_state__free_unpacked(st, NULL);
+        if (rc)
+            break;
     }
     mdb_cursor_close(cur);
-    ch->pruned_periods = *names;
-    ch->n_pruned_periods = *n_names;
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
@@ -564,7 +580,9 @@ advance_periods(struct gm_store *s)
     Gamify__Internal__Change ch = GAMIFY__INTERNAL__CHANGE__INIT;
     char **names = NULL;
     size_t n = 0;
-    int rc = prune_periods(s, &ch, &names, &n);
+    int rc = prune_periods(s, &names, &n);
+    ch.pruned_periods = names;
+    ch.n_pruned_periods = n;
     if (rc == 0 && n > 0) {
         ch.seq = s->meta.change_seq;
         ch.occurred_at = s->meta.newest_time;
@@ -691,32 +709,29 @@ free_outbound(struct outbound_set *set)
     free(set->items);
 }
 
-/* Adds delta to one (period, board) score of the user; appends to scores. */
-static int
-add_score(struct gm_store *s, const char *period, const char *board, const char *user,
-          int64_t delta, Gamify__Internal__BoardScore *slot)
+/* Adds delta to the learner's (board, period) score; returns the entry. */
+static Gamify__Internal__BoardScore *
+add_score(Gamify__Internal__UserState *st, const char *board, const char *period, int64_t delta)
 {
-    uint8_t kb[GM_PERIOD_KEY_MAX + 2 * GM_ID_MAX + 4];
-    size_t klen = join_key(kb, sizeof kb, user, period, board);
-    MDB_val k = {klen, kb}, v;
-    int64_t score = 0;
-    int rc = mdb_get(s->txn, s->boards, &k, &v);
-    if (rc == 0 && v.mv_size == 8)
-        score = (int64_t)get_be64(v.mv_data);
-    else if (rc && rc != MDB_NOTFOUND)
-        return rc;
-    score += delta;
-    uint8_t vb[8];
-    put_be64(vb, (uint64_t)score);
-    v.mv_size = 8;
-    v.mv_data = vb;
-    if ((rc = mdb_put(s->txn, s->boards, &k, &v, 0)))
-        return rc;
-    gamify__internal__board_score__init(slot);
-    slot->board = (char *)board;
-    slot->period = (char *)period;
-    slot->score = score;
-    return 0;
+    for (size_t i = 0; i < st->n_scores; i++) {
+        Gamify__Internal__BoardScore *bs = st->scores[i];
+        if (strcmp(bs->board, board) == 0 && strcmp(bs->period, period) == 0) {
+            bs->score += delta;
+            return bs;
+        }
+    }
+    Gamify__Internal__BoardScore *bs = malloc(sizeof *bs);
+    if (!bs)
+        abort();
+    gamify__internal__board_score__init(bs);
+    bs->board = strdup(board);
+    bs->period = strdup(period);
+    bs->score = delta;
+    st->scores = realloc(st->scores, (st->n_scores + 1) * sizeof *st->scores);
+    if (!bs->board || !bs->period || !st->scores)
+        abort();
+    st->scores[st->n_scores++] = bs;
+    return bs;
 }
 
 static int
@@ -726,7 +741,6 @@ fold_event(struct gm_store *s, const struct pending *rec, const Gamification__V1
     Gamify__Internal__UserState *st = NULL;
     Gamify__Internal__Redemption *prior = NULL;
     struct outbound_set obs = {0};
-    Gamify__Internal__BoardScore scores[(1 + GM_GROUPS_MAX) * 3];
     Gamify__Internal__BoardScore *score_ptrs[(1 + GM_GROUPS_MAX) * 3];
     Gamify__Internal__LedgerEntry *ledger = NULL, **ledger_ptrs = NULL;
     struct gm_fold_out *fo = &s->fo;
@@ -835,11 +849,7 @@ fold_event(struct gm_store *s, const struct pending *rec, const Gamification__V1
         for (size_t b = 0; b <= fo->n_groups; b++) {
             const char *board = b == 0 ? "global" : fo->groups[b - 1];
             for (size_t p = 0; p < n_periods; p++) {
-                if ((rc = add_score(s, periods[p], board, ev->user_id, fo->board_delta,
-                                    &scores[n_scores])))
-                    goto out;
-                score_ptrs[n_scores] = &scores[n_scores];
-                n_scores++;
+                score_ptrs[n_scores++] = add_score(st, board, periods[p], fo->board_delta);
             }
         }
     }
@@ -869,7 +879,7 @@ fold_event(struct gm_store *s, const struct pending *rec, const Gamification__V1
         }
     }
 
-    if (fo->touched) {
+    if (fo->touched || n_scores) {
         if ((rc = put_msg(s->txn, s->profiles, &uk, &st->base, 0)))
             goto out;
     }
@@ -881,6 +891,9 @@ fold_event(struct gm_store *s, const struct pending *rec, const Gamification__V1
         ch.user_id = ev->user_id;
         ch.event_id = ev->event_id;
         ch.occurred_at = ev->occurred_at->seconds;
+        /* the snapshot carries only the scores this event changed */
+        size_t all_scores = st->n_scores;
+        st->n_scores = 0;
         ch.profile = st;
         ch.scores = score_ptrs;
         ch.n_scores = n_scores;
@@ -889,7 +902,9 @@ fold_event(struct gm_store *s, const struct pending *rec, const Gamification__V1
         ch.n_ledger = fo->n_ledger;
         ch.outbound = obs.items;
         ch.n_outbound = obs.n;
-        if ((rc = put_seq_msg(s, s->changes, s->meta.change_seq, &ch.base)))
+        rc = put_seq_msg(s, s->changes, s->meta.change_seq, &ch.base);
+        st->n_scores = all_scores;
+        if (rc)
             goto out;
         s->meta.change_seq++;
     }
@@ -1300,9 +1315,9 @@ gm_store_digest(struct gm_store *s, unsigned char out[32])
         const char *name;
         MDB_dbi dbi;
     } dbs[] = {
-        {"profiles", s->profiles},       {"first", s->first},    {"dedupe", s->dedupe},
-        {"redemptions", s->redemptions}, {"stock", s->stock},    {"boards", s->boards},
-        {"ledger", s->ledger},           {"rules", s->rules_db},
+        {"profiles", s->profiles},       {"first", s->first}, {"dedupe", s->dedupe},
+        {"redemptions", s->redemptions}, {"stock", s->stock}, {"ledger", s->ledger},
+        {"rules", s->rules_db},
     };
     int rc = 0;
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0] && rc == 0; i++) {

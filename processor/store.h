@@ -24,7 +24,7 @@
 
 struct gm_store_opts {
     int64_t dedupe_window_s; /* 0: 30 days of event time */
-    size_t map_size;         /* initial LMDB map size; 0: 64 MiB; grows by itself */
+    size_t map_size;         /* initial LMDB map size; 0: 1 GiB; grows by itself */
     bool no_sync;            /* commit without fsync (tests, what-if replays) */
 };
 
