@@ -37,6 +37,8 @@ usage(FILE *to)
                 "  events normalize [FILE|-]\n"
                 "                          print each event back in canonical JSON\n"
                 "  rules check FILE        validate a rules file; errors as FILE:LINE:COLUMN\n"
+                "  rules publish --log file:DIR FILE\n"
+                "                          append the rules to the log (they apply from there)\n"
                 "  produce --log URI [FILE|-]  append JSON-lines events to a log as protobuf\n"
                 "  replay --log URI --state DIR [--rules FILE]\n"
                 "                          fold a log into state (resumes where it stopped)\n"

@@ -1182,6 +1182,93 @@ gm_store_preload_dedupe(struct gm_store *s, uint64_t n, int64_t t, struct gm_err
     return 0;
 }
 
+/* ---- projector cursors and the change feed ---- */
+
+static size_t
+cursor_key(char *buf, size_t cap, const char *name)
+{
+    int n = snprintf(buf, cap, "cursor:%s", name);
+    return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
+}
+
+int
+gm_store_cursor_get(struct gm_store *s, const char *name, int64_t *seq)
+{
+    char kb[128];
+    MDB_val k = {cursor_key(kb, sizeof kb, name), kb}, v;
+    MDB_txn *txn;
+    *seq = 0;
+    if (!k.mv_size || mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn))
+        return GM_EDB;
+    int rc = mdb_get(txn, s->meta_db, &k, &v);
+    if (rc == 0 && v.mv_size == 8)
+        *seq = (int64_t)get_be64(v.mv_data);
+    mdb_txn_abort(txn);
+    return rc == 0 || rc == MDB_NOTFOUND ? 0 : GM_EDB;
+}
+
+int
+gm_store_cursor_set(struct gm_store *s, const char *name, int64_t seq, struct gm_err *err)
+{
+    if (s->txn)
+        return gm_err_set(err, GM_EINVAL, "a batch is open");
+    char kb[128];
+    uint8_t vb[8];
+    put_be64(vb, (uint64_t)seq);
+    MDB_val k = {cursor_key(kb, sizeof kb, name), kb}, v = {8, vb};
+    if (!k.mv_size)
+        return gm_err_set(err, GM_EINVAL, "cursor name too long");
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    if (rc)
+        return lmdb_error(err, rc, "begin");
+    if ((rc = mdb_put(txn, s->meta_db, &k, &v, 0))) {
+        mdb_txn_abort(txn);
+        return lmdb_error(err, rc, "cursor");
+    }
+    if ((rc = mdb_txn_commit(txn)))
+        return lmdb_error(err, rc, "commit");
+    return 0;
+}
+
+int
+gm_store_outbound_foreach(struct gm_store *s, int64_t *seq,
+                          int (*fn)(void *ctx, const Gamification__V1__OutboundEvent *oev),
+                          void *ctx)
+{
+    MDB_txn *txn;
+    if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn))
+        return GM_EDB;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, s->changes, &cur);
+    if (rc) {
+        mdb_txn_abort(txn);
+        return GM_EDB;
+    }
+    uint8_t kb[8];
+    put_be64(kb, (uint64_t)*seq);
+    MDB_val k = {8, kb}, v;
+    int result = 0;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && result == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        Gamify__Internal__Change *ch = gamify__internal__change__unpack(NULL, v.mv_size, v.mv_data);
+        if (!ch) {
+            result = GM_ECORRUPT;
+            break;
+        }
+        for (size_t i = 0; i < ch->n_outbound && result == 0; i++)
+            result = fn(ctx, ch->outbound[i]);
+        if (result == 0)
+            *seq = (int64_t)get_be64(k.mv_data) + 1;
+        gamify__internal__change__free_unpacked(ch, NULL);
+    }
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    if (result)
+        return result;
+    return rc == MDB_NOTFOUND ? 0 : GM_EDB;
+}
+
 /* ---- reading: dump, digest, dead letters ---- */
 
 static json_t *

@@ -13,6 +13,7 @@
 #define GM_STORE_H
 
 #include "err.h"
+#include "outbound.pb-c.h"
 #include "rules.h"
 
 #include <stdbool.h>
@@ -109,6 +110,24 @@ int gm_store_dlq_list(struct gm_store *s, FILE *to);
  * folded (their effects are not). Fails if a batch is open.
  */
 int gm_store_preload_dedupe(struct gm_store *s, uint64_t n, int64_t t, struct gm_err *err);
+
+/*
+ * A projector's cursor: the sequence number of the next change-feed record
+ * it has not processed (0 when it has never run). Stored in the state under
+ * name; setting it is its own small transaction (no batch may be open).
+ */
+int gm_store_cursor_get(struct gm_store *s, const char *name, int64_t *seq);
+int gm_store_cursor_set(struct gm_store *s, const char *name, int64_t seq, struct gm_err *err);
+
+/*
+ * Calls fn for every outbound event of the change feed from sequence *seq
+ * on, in order, and leaves *seq after the last change read. The message
+ * passed to fn is borrowed for the call. Stops early and returns fn's
+ * result when it is not 0.
+ */
+int gm_store_outbound_foreach(struct gm_store *s, int64_t *seq,
+                              int (*fn)(void *ctx, const Gamification__V1__OutboundEvent *oev),
+                              void *ctx);
 
 /* Closes; aborts an open batch; NULL is fine. */
 void gm_store_close(struct gm_store *s);

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Command-line behaviour that the scenarios do not cover:
+#   run.sh GAMIFY EXAMPLES_DIR CHECK    (CHECK: out, publish)
+set -euo pipefail
+gamify=$1 examples=$2 check=$3
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+case $check in
+out)
+    # outbound events of the shared example, each written once
+    "$gamify" replay --quiet --log "jsonl:$examples/events.jsonl" --state "$tmp/st" \
+        --rules "$examples/rules.yaml" --out "jsonl:$tmp/out.jsonl"
+    ids=$(sed 's/^{"eventId":"\([^"]*\)".*/\1/' "$tmp/out.jsonl" | tr '\n' ' ')
+    want="01JDX0000000000000000000A1:streak 01JDX0000000000000000000A1:badge:first-steps "
+    want+="01JDX0000000000000000000A3:streak 01JDX0000000000000000000B1:streak "
+    want+="01JDX0000000000000000000C1:rejected 01JDX0000000000000000000C3:redeemed "
+    [ "$ids" = "$want" ] || fail "outbound ids: got '$ids'"
+    grep -q '"redemptionRejected":{"redemptionId":"r-0001","rewardId":"wizard-hat","reason":"INSUFFICIENT_COINS"}' \
+        "$tmp/out.jsonl" || fail "rejection not published"
+    "$gamify" replay --quiet --log "jsonl:$examples/events.jsonl" --state "$tmp/st" \
+        --out "jsonl:$tmp/out.jsonl"
+    [ "$(wc -l < "$tmp/out.jsonl")" = 6 ] || fail "a resumed replay wrote outbound events again"
+    # to a file log: the same count of records
+    "$gamify" replay --quiet --log "jsonl:$examples/events.jsonl" --state "$tmp/st2" \
+        --rules "$examples/rules.yaml" --out "file:$tmp/outlog"
+    [ -n "$(ls "$tmp/outlog"/*.seg)" ] || fail "no outbound file log"
+    ;;
+publish)
+    head -n 3 "$examples/events.jsonl" > "$tmp/a.jsonl"
+    printf '%s\n' '{"eventId":"later","userId":"u-cy","occurredAt":"2026-11-24T10:00:00Z","lessonCompleted":{"lessonId":"x"}}' > "$tmp/b.jsonl"
+    "$gamify" produce --log "file:$tmp/log" "$tmp/a.jsonl" 2>/dev/null
+    sed 's/^    exp: 20$/    exp: 70/' "$examples/rules.yaml" > "$tmp/rules2.yaml"
+    grep -q '    exp: 70' "$tmp/rules2.yaml" || fail "could not derive the second rules file"
+    printf 'version: 2\n' > "$tmp/bad.yaml"
+    if "$gamify" rules publish --log "file:$tmp/log" "$tmp/bad.yaml" 2>/dev/null; then
+        fail "bad rules were published"
+    fi
+    "$gamify" rules publish --log "file:$tmp/log" --user ops --comment "more exp" \
+        --at 2026-11-24T00:00:00Z "$tmp/rules2.yaml" > "$tmp/pub.txt"
+    grep -q '^published .* as event rules-[0-9a-f]*-1795478400 by ops at offset ' "$tmp/pub.txt" ||
+        fail "publish said: $(cat "$tmp/pub.txt")"
+    "$gamify" produce --log "file:$tmp/log" "$tmp/b.jsonl" 2>/dev/null
+    "$gamify" replay --log "file:$tmp/log" --state "$tmp/st" --rules "$examples/rules.yaml" \
+        2> "$tmp/replay.txt"
+    grep -q ', 1 rules published;' "$tmp/replay.txt" || fail "$(cat "$tmp/replay.txt")"
+    # before the publication: 20 + 10 (score 95) + 20; after it: 70
+    "$gamify" dump --state "$tmp/st" --user u-ada | grep -q '"exp":50,' || fail "u-ada changed"
+    "$gamify" dump --state "$tmp/st" --user u-cy | grep -q '"exp":70,' || fail "new rules not applied"
+    if "$gamify" dump --state "$tmp/st" --user ops >/dev/null 2>&1; then
+        fail "the publisher became a learner"
+    fi
+    ;;
+*)
+    fail "unknown check $check"
+    ;;
+esac
+echo "ok: $check"
