@@ -188,20 +188,15 @@ replay(int argc, char **argv)
     const char *log_uri = env_or("GAMIFY_LOG", NULL), *state = env_or("GAMIFY_STATE", NULL);
     const char *rules = env_or("GAMIFY_RULES", NULL), *out_uri = env_or("GAMIFY_OUT", NULL);
     struct out_sink sink = {0};
-    long batch = 10000;
+    long batch = 50000;
     bool quiet = false;
     struct gm_store_opts opts = {0};
     static const struct option longopts[] = {
-        {"log", required_argument, NULL, 'l'},
-        {"state", required_argument, NULL, 's'},
-        {"rules", required_argument, NULL, 'r'},
-        {"batch", required_argument, NULL, 'b'},
-        {"no-sync", no_argument, NULL, 'n'},
-        {"window-days", required_argument, NULL, 'w'},
-        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},
-        {"out", required_argument, NULL, 'o'},
-        {NULL, 0, NULL, 0},
+        {"log", required_argument, NULL, 'l'},   {"state", required_argument, NULL, 's'},
+        {"rules", required_argument, NULL, 'r'}, {"batch", required_argument, NULL, 'b'},
+        {"no-sync", no_argument, NULL, 'n'},     {"window-days", required_argument, NULL, 'w'},
+        {"quiet", no_argument, NULL, 'q'},       {"help", no_argument, NULL, 'h'},
+        {"out", required_argument, NULL, 'o'},   {NULL, 0, NULL, 0},
     };
     int c;
     optind = 1;

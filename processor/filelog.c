@@ -902,8 +902,10 @@ gm_filelog_reader_open(const char *dir, uint64_t from, struct gm_filelog_reader 
                         from, base + size);
         goto out;
     }
-    if (from - base < size) {
-        /* Check that from is a frame start: its checksum must hold. */
+    if (from != base && from - base < size) {
+        /* Check that from is a frame start: its checksum must hold. A
+         * segment's first byte always is one; a bad frame there is for
+         * reader_next to judge (torn tail or corruption), not an error here. */
         enum frame_state st;
         const uint8_t *payload;
         uint32_t len;

@@ -222,7 +222,11 @@ gm_store_open(const char *dir, const struct gm_store_opts *opts, struct gm_store
         rc = lmdb_error(err, rc, "environment");
         goto fail;
     }
-    unsigned flags = MDB_NORDAHEAD | (s->opts.no_sync ? MDB_NOSYNC : 0);
+    /* MDB_NOMETASYNC: one fsync per commit instead of two. A machine crash
+     * may then undo the last committed batch, never corrupt the state; the
+     * batch's offset goes back with it, so the next run folds it again from
+     * the log. gm_store_close syncs, so a clean stop loses nothing. */
+    unsigned flags = MDB_NORDAHEAD | MDB_NOMETASYNC | (s->opts.no_sync ? MDB_NOSYNC : 0);
     if ((rc = mdb_env_open(s->env, dir, flags, 0644))) {
         gm_err_set(err, GM_EDB, "cannot open state in %s: %s", dir, mdb_strerror(rc));
         rc = GM_EDB;
@@ -302,8 +306,11 @@ gm_store_close(struct gm_store *s)
     if (!s)
         return;
     gm_store_abort(s);
-    if (s->env)
+    if (s->env) {
+        if (!s->opts.no_sync)
+            mdb_env_sync(s->env, 1);
         mdb_env_close(s->env);
+    }
     gm_rules_free(s->rules);
     free(s->pend);
     gm_fold_out_deinit(&s->fo);
@@ -500,6 +507,27 @@ period_index(const char *p, size_t len, bool *weekly, int64_t *index)
     return -1;
 }
 
+/* One entry of a learner's packed scores; pointers into the buffer. */
+struct score_entry {
+    const char *board, *period;
+    size_t board_len, period_len;
+};
+
+/* Reads the entry at p (len bytes left); returns its size, 0 if malformed. */
+static size_t
+score_next(const uint8_t *p, size_t len, struct score_entry *e)
+{
+    if (len < 1 || len < 1 + (size_t)p[0] + 1)
+        return 0;
+    e->board_len = p[0];
+    e->board = (const char *)p + 1;
+    size_t at = 1 + e->board_len;
+    e->period_len = p[at];
+    e->period = (const char *)p + at + 1;
+    at += 1 + e->period_len;
+    return len < at + 8 ? 0 : at + 8;
+}
+
 static bool
 period_expired(const struct gm_store *s, const char *period)
 {
@@ -530,24 +558,35 @@ prune_periods(struct gm_store *s, char ***names, size_t *n_names)
             rc = MDB_CORRUPTED;
             break;
         }
-        size_t kept = 0;
-        for (size_t i = 0; i < st->n_scores; i++) {
-            Gamify__Internal__BoardScore *bs = st->scores[i];
-            if (!period_expired(s, bs->period)) {
-                st->scores[kept++] = bs;
-                continue;
+        ProtobufCBinaryData *sp = &st->scores_packed;
+        size_t w = 0;
+        bool changed = false;
+        for (size_t r = 0; r < sp->len;) {
+            struct score_entry e;
+            size_t n = score_next(sp->data + r, sp->len - r, &e);
+            if (!n) {
+                rc = MDB_CORRUPTED;
+                break;
             }
-            bool known = false;
-            for (size_t j = 0; j < *n_names && !known; j++)
-                known = strcmp((*names)[j], bs->period) == 0;
-            if (!known) {
-                *names = realloc(*names, (*n_names + 1) * sizeof **names);
-                (*names)[(*n_names)++] = strdup(bs->period);
+            char period[GM_PERIOD_KEY_MAX];
+            snprintf(period, sizeof period, "%.*s", (int)e.period_len, e.period);
+            if (period_expired(s, period)) {
+                bool known = false;
+                for (size_t j = 0; j < *n_names && !known; j++)
+                    known = strcmp((*names)[j], period) == 0;
+                if (!known) {
+                    *names = realloc(*names, (*n_names + 1) * sizeof **names);
+                    (*names)[(*n_names)++] = strdup(period);
+                }
+                changed = true;
+            } else {
+                memmove(sp->data + w, sp->data + r, n);
+                w += n;
             }
-            gamify__internal__board_score__free_unpacked(bs, NULL);
+            r += n;
         }
-        if (kept != st->n_scores) {
-            st->n_scores = kept;
+        if (rc == 0 && changed) {
+            sp->len = w;
             MDB_val key = k;
             rc = put_msg(s->txn, s->profiles, &key, &st->base, MDB_CURRENT);
         }
@@ -709,29 +748,43 @@ free_outbound(struct outbound_set *set)
     free(set->items);
 }
 
-/* Adds delta to the learner's (board, period) score; returns the entry. */
-static Gamify__Internal__BoardScore *
+/*
+ * Adds delta to the learner's (board, period) score in its packed scores
+ * (see state.proto) and returns the new score.
+ */
+static int64_t
 add_score(Gamify__Internal__UserState *st, const char *board, const char *period, int64_t delta)
 {
-    for (size_t i = 0; i < st->n_scores; i++) {
-        Gamify__Internal__BoardScore *bs = st->scores[i];
-        if (strcmp(bs->board, board) == 0 && strcmp(bs->period, period) == 0) {
-            bs->score += delta;
-            return bs;
+    ProtobufCBinaryData *sp = &st->scores_packed;
+    size_t blen = strlen(board), plen = strlen(period);
+    for (size_t r = 0; r < sp->len;) {
+        struct score_entry e;
+        size_t n = score_next(sp->data + r, sp->len - r, &e);
+        if (!n)
+            break; /* a corrupt tail is replaced by the new entry below */
+        if (e.board_len == blen && e.period_len == plen && memcmp(e.board, board, blen) == 0 &&
+            memcmp(e.period, period, plen) == 0) {
+            int64_t score = (int64_t)get_be64(sp->data + r + n - 8) + delta;
+            put_be64(sp->data + r + n - 8, (uint64_t)score);
+            return score;
         }
+        r += n;
     }
-    Gamify__Internal__BoardScore *bs = malloc(sizeof *bs);
-    if (!bs)
+    size_t add = 1 + blen + 1 + plen + 8;
+    uint8_t *data = realloc(sp->data, sp->len + add);
+    if (!data)
         abort();
-    gamify__internal__board_score__init(bs);
-    bs->board = strdup(board);
-    bs->period = strdup(period);
-    bs->score = delta;
-    st->scores = realloc(st->scores, (st->n_scores + 1) * sizeof *st->scores);
-    if (!bs->board || !bs->period || !st->scores)
-        abort();
-    st->scores[st->n_scores++] = bs;
-    return bs;
+    uint8_t *p = data + sp->len;
+    *p++ = (uint8_t)blen;
+    memcpy(p, board, blen);
+    p += blen;
+    *p++ = (uint8_t)plen;
+    memcpy(p, period, plen);
+    p += plen;
+    put_be64(p, (uint64_t)delta);
+    sp->data = data;
+    sp->len += add;
+    return delta;
 }
 
 static int
@@ -741,6 +794,7 @@ fold_event(struct gm_store *s, const struct pending *rec, const Gamification__V1
     Gamify__Internal__UserState *st = NULL;
     Gamify__Internal__Redemption *prior = NULL;
     struct outbound_set obs = {0};
+    Gamify__Internal__BoardScore scores[(1 + GM_GROUPS_MAX) * 3];
     Gamify__Internal__BoardScore *score_ptrs[(1 + GM_GROUPS_MAX) * 3];
     Gamify__Internal__LedgerEntry *ledger = NULL, **ledger_ptrs = NULL;
     struct gm_fold_out *fo = &s->fo;
@@ -849,11 +903,17 @@ fold_event(struct gm_store *s, const struct pending *rec, const Gamification__V1
         for (size_t b = 0; b <= fo->n_groups; b++) {
             const char *board = b == 0 ? "global" : fo->groups[b - 1];
             for (size_t p = 0; p < n_periods; p++) {
-                score_ptrs[n_scores++] = add_score(st, board, periods[p], fo->board_delta);
+                Gamify__Internal__BoardScore *bs = &scores[n_scores];
+                gamify__internal__board_score__init(bs);
+                bs->board = (char *)board;
+                bs->period = (char *)periods[p];
+                bs->score = add_score(st, board, periods[p], fo->board_delta);
+                score_ptrs[n_scores++] = bs;
             }
         }
     }
 
+    int64_t ledger_first = s->meta.ledger_seq;
     if (fo->n_ledger) {
         ledger = calloc(fo->n_ledger, sizeof *ledger);
         ledger_ptrs = calloc(fo->n_ledger, sizeof *ledger_ptrs);
@@ -891,20 +951,16 @@ fold_event(struct gm_store *s, const struct pending *rec, const Gamification__V1
         ch.user_id = ev->user_id;
         ch.event_id = ev->event_id;
         ch.occurred_at = ev->occurred_at->seconds;
-        /* the snapshot carries only the scores this event changed */
-        size_t all_scores = st->n_scores;
-        st->n_scores = 0;
-        ch.profile = st;
+        /* No learner snapshot and no ledger copies: the projectors read the
+         * learner's current record and the ledger range named here. */
         ch.scores = score_ptrs;
         ch.n_scores = n_scores;
         ch.redemption = fo->redemption ? &fo->new_redemption : NULL;
-        ch.ledger = ledger_ptrs;
-        ch.n_ledger = fo->n_ledger;
+        ch.ledger_first = ledger_first;
+        ch.ledger_count = (int64_t)fo->n_ledger;
         ch.outbound = obs.items;
         ch.n_outbound = obs.n;
-        rc = put_seq_msg(s, s->changes, s->meta.change_seq, &ch.base);
-        st->n_scores = all_scores;
-        if (rc)
+        if ((rc = put_seq_msg(s, s->changes, s->meta.change_seq, &ch.base)))
             goto out;
         s->meta.change_seq++;
     }

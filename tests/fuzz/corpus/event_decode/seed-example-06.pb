@@ -1,0 +1,3 @@
+
+01JDX0000000000000000000B3u-bobðŽšØ"settingsr
+America/New_York

@@ -1,0 +1,204 @@
+/*
+ * fuzz_filelog.c: the bytes as the only segment of a file log
+ * (DIR/00000000000000000000.seg), as a crash, a full disk or a bad disk
+ * leaves it. Checks what filelog.h and docs/internals/filelog.md promise:
+ *
+ * - a reader from 0 returns whole, good records and then either the end (0)
+ *   or GM_ECORRUPT, and stays at a bad frame;
+ * - an appender opening the log agrees with the reader ("Readers agree with
+ *   that table"): GM_ECORRUPT exactly when the reader found corruption, and
+ *   then nothing is cut; otherwise the torn tail is cut, its end is where
+ *   the reader stopped, and the segment holds exactly the records read;
+ * - after an append, the reader that stopped at the torn tail reads the new
+ *   record afresh, and a new reader reads every record, then the end.
+ *
+ * The segment is written into a fresh mkdtemp folder under $TMPDIR (the
+ * script runs with /dev/shm) and removed after.
+ */
+#include "filelog.h"
+#include "fuzz.h"
+#include "log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SEG0 "00000000000000000000.seg"
+
+/* Writes data to dir/SEG0; aborts on I/O errors (the harness, not the log). */
+static void
+write_segment(const char *dir, const uint8_t *data, size_t size)
+{
+    char path[4096];
+    GM_FUZZ_CHECK(snprintf(path, sizeof path, "%s/%s", dir, SEG0) < (int)sizeof path, "path fits");
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    GM_FUZZ_CHECK(fd >= 0, "creating the segment file");
+    size_t done = 0;
+    while (done < size) {
+        ssize_t n = write(fd, data + done, size - done);
+        GM_FUZZ_CHECK(n > 0, "writing the segment file");
+        done += (size_t)n;
+    }
+    close(fd);
+}
+
+/* Reads dir/SEG0 whole; *out is new (free with free()). */
+static void
+read_segment(const char *dir, uint8_t **out, size_t *len)
+{
+    char path[4096];
+    GM_FUZZ_CHECK(snprintf(path, sizeof path, "%s/%s", dir, SEG0) < (int)sizeof path, "path fits");
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    GM_FUZZ_CHECK(fd >= 0, "opening the segment file");
+    struct stat st;
+    GM_FUZZ_CHECK(fstat(fd, &st) == 0, "fstat of the segment file");
+    uint8_t *buf = malloc((size_t)st.st_size + 1);
+    if (!buf)
+        abort();
+    size_t done = 0;
+    while (done < (size_t)st.st_size) {
+        ssize_t n = read(fd, buf + done, (size_t)st.st_size - done);
+        GM_FUZZ_CHECK(n > 0, "reading the segment file");
+        done += (size_t)n;
+    }
+    close(fd);
+    *out = buf;
+    *len = done;
+}
+
+static void
+remove_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *e;
+        char path[4096];
+        while ((e = readdir(d))) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                continue;
+            if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) < (int)sizeof path)
+                unlink(path);
+        }
+        closedir(d);
+    }
+    rmdir(dir);
+}
+
+/*
+ * Reads records with r until it returns 0 or an error; returns that and sets
+ * *n_recs and *end (the offset after the last record). Every record is a
+ * whole frame lying inside the input, so the loop is bounded by size / 8.
+ */
+static int
+read_all(struct gm_filelog_reader *r, const uint8_t *data, size_t size, size_t *n_recs,
+         uint64_t *end)
+{
+    const uint8_t *rec;
+    size_t len;
+    uint64_t off, next;
+    int rc;
+    *n_recs = 0;
+    *end = gm_filelog_reader_pos(r);
+    while ((rc = gm_filelog_reader_next(r, &rec, &len, &off, &next)) == 1) {
+        GM_FUZZ_CHECK(off == *end && next == off + 8 + len, "records are contiguous frames");
+        GM_FUZZ_CHECK(next <= size, "a record lies inside the segment");
+        GM_FUZZ_CHECK(len == 0 || memcmp(rec, data + off + 8, len) == 0,
+                      "a record is the payload bytes on disk");
+        GM_FUZZ_CHECK(gm_filelog_reader_pos(r) == next, "the reader moves past the record");
+        *end = next;
+        (*n_recs)++;
+        GM_FUZZ_CHECK(*n_recs <= size / 8 + 1, "the reader makes progress");
+    }
+    return rc;
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static bool quiet;
+    struct gm_filelog_reader *r1 = NULL, *r2 = NULL;
+    struct gm_filelog *log = NULL;
+    struct gm_err err;
+    uint8_t *after = NULL;
+    size_t after_len = 0, n1 = 0, n2 = 0;
+    uint64_t end1 = 0, end2 = 0;
+    char dir[4096];
+
+    if (size > GM_FUZZ_INPUT_MAX)
+        return 0;
+    if (!quiet) {
+        gm_log_set_level(GM_LOG_OFF); /* a cut warns; thousands of times here */
+        quiet = true;
+    }
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/gm-fuzz-filelog.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    GM_FUZZ_CHECK(mkdtemp(dir), "mkdtemp");
+    write_segment(dir, data, size);
+
+    gm_err_clear(&err);
+    int rc = gm_filelog_reader_open(dir, 0, &r1, &err);
+    GM_FUZZ_CHECK(rc == 0 && r1, "a reader opens at 0 whatever the segment holds");
+    int verdict = read_all(r1, data, size, &n1, &end1);
+    GM_FUZZ_CHECK(verdict == 0 || verdict == GM_ECORRUPT, "the reader ends at 0 or GM_ECORRUPT");
+    if (verdict == GM_ECORRUPT) {
+        GM_FUZZ_CHECK(gm_filelog_reader_errmsg(r1)[0], "corruption says where");
+        GM_FUZZ_CHECK(gm_filelog_reader_pos(r1) == end1, "the reader stays at the bad frame");
+        const uint8_t *rec;
+        size_t len;
+        uint64_t off, next;
+        GM_FUZZ_CHECK(gm_filelog_reader_next(r1, &rec, &len, &off, &next) == GM_ECORRUPT,
+                      "the reader stays at the bad frame");
+    }
+
+    struct gm_filelog_opts opts = {.fsync = GM_FSYNC_NONE};
+    gm_err_clear(&err);
+    rc = gm_filelog_open(dir, &opts, &log, &err);
+    if (verdict == GM_ECORRUPT) {
+        GM_FUZZ_CHECK(rc == GM_ECORRUPT && !log, "the appender sees the corruption the reader saw");
+        read_segment(dir, &after, &after_len);
+        GM_FUZZ_CHECK(after_len == size && (size == 0 || memcmp(after, data, size) == 0),
+                      "nothing is cut from a corrupt log");
+        goto out;
+    }
+    if (rc)
+        fprintf(stderr, "gm_filelog_open: %s\n", err.msg);
+    GM_FUZZ_CHECK(rc == 0 && log, "a log the reader read to its end opens for appending");
+    GM_FUZZ_CHECK(gm_filelog_end(log) == end1, "the appender cuts where the reader stopped");
+    read_segment(dir, &after, &after_len);
+    GM_FUZZ_CHECK(after_len == end1 && (end1 == 0 || memcmp(after, data, end1) == 0),
+                  "the cut keeps exactly the good records");
+
+    static const char rec[] = "fuzz";
+    const void *recs[1] = {rec};
+    size_t lens[1] = {sizeof rec - 1};
+    uint64_t first = 0;
+    rc = gm_filelog_append(log, recs, lens, 1, &first);
+    GM_FUZZ_CHECK(rc == 0 && first == end1, "an append after the cut lands at the cut");
+
+    /* The reader that stopped at the torn tail reads the new record afresh. */
+    const uint8_t *got;
+    size_t got_len;
+    uint64_t off, next;
+    rc = gm_filelog_reader_next(r1, &got, &got_len, &off, &next);
+    GM_FUZZ_CHECK(rc == 1 && off == end1 && got_len == lens[0] && memcmp(got, rec, got_len) == 0,
+                  "an old reader reads the appended record");
+    GM_FUZZ_CHECK(gm_filelog_reader_next(r1, &got, &got_len, &off, &next) == 0, "then the end");
+
+    free(after);
+    read_segment(dir, &after, &after_len);
+    GM_FUZZ_CHECK(gm_filelog_reader_open(dir, 0, &r2, &err) == 0, "a new reader opens");
+    rc = read_all(r2, after, after_len, &n2, &end2);
+    GM_FUZZ_CHECK(rc == 0 && n2 == n1 + 1 && end2 == after_len,
+                  "a new reader reads every record, then the end");
+out:
+    free(after);
+    gm_filelog_reader_close(r2);
+    gm_filelog_close(log);
+    gm_filelog_reader_close(r1);
+    remove_dir(dir);
+    return 0;
+}
