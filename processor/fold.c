@@ -480,6 +480,7 @@ redeem(const struct gm_fold_in *in, Gamify__Internal__UserState *st, struct gm_f
     if (reason) {
         red->completed = false;
         red->reason = reason;
+        out->touched = true; /* the learner exists, if only with a refusal */
         push_out(out, (struct gm_outbound){.kind = GM_OUT_REDEMPTION_REJECTED,
                                            .a = reason,
                                            .id = rr->redemption_id,

@@ -315,6 +315,7 @@ build_message(const ProtobufCMessageDescriptor *desc, json_t *v, const char *pat
               ProtobufCMessage **out, struct gm_err *err)
 {
     int rc = 0;
+    bool *seen = NULL;
     *out = NULL;
     if (desc == &google__protobuf__timestamp__descriptor) {
         int64_t sec;
@@ -350,6 +351,12 @@ build_message(const ProtobufCMessageDescriptor *desc, json_t *v, const char *pat
         rc = type_error(err, path, "an object", v);
         goto out;
     }
+    /* A field given twice, under its JSON and its proto name, is an error
+     * (as in protobuf's own JSON parsers): silently keeping the last would
+     * also leak the first value. */
+    seen = calloc(desc->n_fields ? desc->n_fields : 1, sizeof *seen);
+    if (!seen)
+        abort();
     const char *key;
     json_t *val;
     json_object_foreach(v, key, val)
@@ -365,12 +372,19 @@ build_message(const ProtobufCMessageDescriptor *desc, json_t *v, const char *pat
             rc = gm_err_where(err, fpath);
             goto out;
         }
+        if (seen[f - desc->fields]) {
+            gm_err_set(err, GM_EINVAL, "%s: field %s given twice", fpath, f->name);
+            rc = gm_err_where(err, fpath);
+            goto out;
+        }
+        seen[f - desc->fields] = true;
         if (json_is_null(val))
             continue; /* proto3: null means the default */
         if ((rc = set_field(m, f, val, fpath, err)))
             goto out;
     }
 out:
+    free(seen);
     if (rc) {
         protobuf_c_message_free_unpacked(m, NULL);
         return rc;
