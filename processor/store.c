@@ -798,6 +798,7 @@ fold_event(struct gm_store *s, const struct pending *rec, const Gamification__V1
     Gamify__Internal__BoardScore *score_ptrs[(1 + GM_GROUPS_MAX) * 3];
     Gamify__Internal__LedgerEntry *ledger = NULL, **ledger_ptrs = NULL;
     struct gm_fold_out *fo = &s->fo;
+    bool first_inserted = false;
     gm_fold_out_reset(fo);
 
     /* the learner */
@@ -830,10 +831,14 @@ fold_event(struct gm_store *s, const struct pending *rec, const Gamification__V1
         fk.mv_size = join_key(kb, sizeof kb, ev->user_id, lesson ? "L" : "T",
                               lesson ? ev->lesson_completed->lesson_id
                                      : ev->tournament_result->tournament_id);
-        rc = mdb_get(s->txn, s->first, &fk, &v);
-        if (rc && rc != MDB_NOTFOUND)
+        /* Inserting the key tells whether it is new; taken back below if
+         * the fold does not keep it. */
+        MDB_val empty = {0, ""};
+        rc = mdb_put(s->txn, s->first, &fk, &empty, MDB_NOOVERWRITE);
+        if (rc && rc != MDB_KEYEXIST)
             goto out;
-        in.first_time = rc == MDB_NOTFOUND;
+        in.first_time = rc == 0;
+        first_inserted = in.first_time;
     } else if (ev->body_case == GAMIFICATION__V1__EVENT__BODY_REDEEM_REWARD) {
         fk.mv_size = join_key(kb, sizeof kb, ev->user_id, ev->redeem_reward->redemption_id, NULL);
         rc = mdb_get(s->txn, s->redemptions, &fk, &v);
@@ -856,6 +861,13 @@ fold_event(struct gm_store *s, const struct pending *rec, const Gamification__V1
     }
 
     rc = gm_fold_apply(&in, st, fo);
+    if (first_inserted && (rc || fo->rejected || !fo->mark_first)) {
+        int drc = mdb_del(s->txn, s->first, &fk, NULL);
+        if (drc) {
+            rc = drc;
+            goto out;
+        }
+    }
     if (rc == GM_ENOTFOUND) {
         rc = dead_letter(s, rec, "UNKNOWN_TIMEZONE",
                          "a time zone of the learner or the rules is not installed", ev->event_id);
@@ -869,11 +881,6 @@ fold_event(struct gm_store *s, const struct pending *rec, const Gamification__V1
     s->stats.applied++;
 
     /* writes */
-    if (fo->mark_first) {
-        MDB_val empty = {0, ""};
-        if ((rc = mdb_put(s->txn, s->first, &fk, &empty, 0)))
-            goto out;
-    }
     if (fo->redemption) {
         if ((rc = put_msg(s->txn, s->redemptions, &fk, &fo->new_redemption.base, 0)))
             goto out;
@@ -1027,26 +1034,26 @@ apply_one(struct gm_store *s, const struct pending *rec)
                          ev->event_id);
         goto out;
     }
-    rc = mdb_get(s->txn, s->dedupe, &idk, &v);
-    if (rc == 0) {
-        s->stats.duplicates++;
-        rc = 0;
-        goto out;
-    }
-    if (rc != MDB_NOTFOUND)
-        goto out;
     bool is_rules = ev->body_case == GAMIFICATION__V1__EVENT__BODY_RULES_PUBLISHED;
     if (!s->rules && !is_rules) {
+        /* nothing but rules can have been marked seen yet: no dedupe needed */
         rc = dead_letter(s, rec, "NO_RULES", "no rules published or seeded yet", ev->event_id);
         goto out;
     }
 
-    /* mark the id seen, in the same transaction as its effects */
+    /* Mark the id seen, in the same transaction as its effects; the put
+     * itself tells a duplicate (one tree descent, not a get and a put). */
     uint8_t tb[8];
     put_be64(tb, (uint64_t)t);
     v.mv_size = 8;
     v.mv_data = tb;
-    if ((rc = mdb_put(s->txn, s->dedupe, &idk, &v, 0)))
+    rc = mdb_put(s->txn, s->dedupe, &idk, &v, MDB_NOOVERWRITE);
+    if (rc == MDB_KEYEXIST) {
+        s->stats.duplicates++;
+        rc = 0;
+        goto out;
+    }
+    if (rc)
         goto out;
     uint8_t tk[8 + GM_ID_MAX];
     memcpy(tk, tb, 8);
