@@ -2,12 +2,10 @@
  * cmd_state.c: the commands that fold a log into state and read it back:
  * `gamify replay`, `gamify dump`, `gamify digest` and `gamify dlq list`.
  */
-#include "codec.h"
 #include "commands.h"
-#include "filelog.h"
-#include "json.h"
 #include "log.h"
 #include "logsrc.h"
+#include "pump.h"
 #include "store.h"
 
 #include <errno.h>
@@ -18,7 +16,6 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 static double
 now_s(void)
@@ -80,114 +77,12 @@ open_existing(const char *dir, struct gm_store **st)
     return 0;
 }
 
-/*
- * Where `replay --out` writes outbound events: jsonl:PATH (JSON lines,
- * appended) or file:DIR (protobuf OutboundEvent records in a file log).
- */
-struct out_sink {
-    FILE *jsonl;
-    struct gm_filelog *log;
-    uint8_t **bufs;
-    size_t *lens;
-    size_t n, cap;
-    uint64_t written;
-};
-
-static int
-sink_flush(struct out_sink *o)
-{
-    int rc = 0;
-    if (o->log && o->n)
-        rc = gm_filelog_append(o->log, (const void *const *)o->bufs, o->lens, o->n, NULL);
-    for (size_t i = 0; i < o->n; i++)
-        free(o->bufs[i]);
-    o->n = 0;
-    if (rc == 0 && o->jsonl && (fflush(o->jsonl) || fsync(fileno(o->jsonl))))
-        rc = -errno;
-    return rc;
-}
-
-static int
-sink_write(void *ctx, const Gamification__V1__OutboundEvent *oev)
-{
-    struct out_sink *o = ctx;
-    o->written++;
-    if (o->jsonl) {
-        char *js = gm_pb_to_json(&oev->base);
-        if (!js)
-            return GM_EINVAL;
-        int bad = fprintf(o->jsonl, "%s\n", js) < 0;
-        free(js);
-        return bad ? GM_EIO : 0;
-    }
-    if (o->n == o->cap) {
-        o->cap = o->cap ? o->cap * 2 : 256;
-        o->bufs = realloc(o->bufs, o->cap * sizeof *o->bufs);
-        o->lens = realloc(o->lens, o->cap * sizeof *o->lens);
-        if (!o->bufs || !o->lens)
-            abort();
-    }
-    gm_outbound_encode(oev, &o->bufs[o->n], &o->lens[o->n]);
-    o->n++;
-    return o->n >= 1000 ? sink_flush(o) : 0;
-}
-
-static int
-sink_open(struct out_sink *o, const char *uri, struct gm_err *err)
-{
-    memset(o, 0, sizeof *o);
-    enum gm_log_scheme scheme;
-    const char *rest;
-    int rc = gm_log_uri_parse(uri, &scheme, &rest, err);
-    if (rc)
-        return rc;
-    if (scheme == GM_LOG_JSONL) {
-        o->jsonl = strcmp(rest, "-") == 0 ? stdout : fopen(rest, "a");
-        if (!o->jsonl)
-            return gm_err_set(err, -errno, "%s: %s", rest, strerror(errno));
-        return 0;
-    }
-    if (scheme == GM_LOG_FILE)
-        return gm_filelog_open(rest, NULL, &o->log, err);
-    return gm_err_set(err, GM_EUNSUPPORTED, "--out %s: only jsonl: and file: are supported here",
-                      uri);
-}
-
-static void
-sink_close(struct out_sink *o)
-{
-    sink_flush(o);
-    if (o->jsonl && o->jsonl != stdout)
-        fclose(o->jsonl);
-    gm_filelog_close(o->log);
-    free(o->bufs);
-    free(o->lens);
-}
-
-/* Writes the outbound events committed since the last call; advances the
- * state's cursor for this output after they are durable. */
-static int
-publish_outbound(struct gm_store *st, struct out_sink *o, const char *uri, struct gm_err *err)
-{
-    char name[256];
-    snprintf(name, sizeof name, "out:%s", uri);
-    int64_t seq;
-    int rc = gm_store_cursor_get(st, name, &seq);
-    if (rc == 0)
-        rc = gm_store_outbound_foreach(st, &seq, sink_write, o);
-    if (rc == 0)
-        rc = sink_flush(o);
-    if (rc)
-        return gm_err_set(err, rc, "writing outbound events to %s: %s", uri, gm_strerror(rc));
-    return gm_store_cursor_set(st, name, seq, err);
-}
-
 static int
 replay(int argc, char **argv)
 {
     const char *log_uri = env_or("GAMIFY_LOG", NULL), *state = env_or("GAMIFY_STATE", NULL);
     const char *rules = env_or("GAMIFY_RULES", NULL), *out_uri = env_or("GAMIFY_OUT", NULL);
-    struct out_sink sink = {0};
+    struct gm_outsink *sink = NULL;
     long batch = 50000;
     bool quiet = false;
     struct gm_store_opts opts = {0};
@@ -279,7 +174,7 @@ replay(int argc, char **argv)
             goto out;
         }
     }
-    if (out_uri && (rc = sink_open(&sink, out_uri, &err))) {
+    if (out_uri && (rc = gm_outsink_open(out_uri, &sink, &err))) {
         fprintf(stderr, "gamify replay: %s\n", err.msg);
         goto out;
     }
@@ -288,45 +183,17 @@ replay(int argc, char **argv)
         fprintf(stderr, "gamify replay: %s\n", err.msg);
         goto out;
     }
-    bool json = gm_logsrc_format(src) == GM_RECORD_JSON;
     uint64_t records = 0, next = from;
     double start = now_s(), last_report = start;
-    bool more = true;
-    while (more) {
-        if ((rc = gm_store_begin(st, &err)))
+    for (;;) {
+        size_t n = 0;
+        if ((rc = gm_pump_batch(st, src, log_uri, (size_t)batch, NULL, &n, &next, &err)))
             break;
-        long n = 0;
-        while (n < batch) {
-            struct gm_record rec;
-            int got = gm_logsrc_next(src, &rec);
-            if (got == 0) {
-                more = false;
-                break;
-            }
-            if (got == GM_ETOOBIG) {
-                rc = gm_store_dead_letter(st, (const uint8_t *)"", 0, json, rec.offset, "DECODE",
-                                          gm_logsrc_errmsg(src), &err);
-            } else if (got < 0) {
-                gm_err_set(&err, got, "reading %s at offset %llu: %s", log_uri,
-                           (unsigned long long)next, gm_logsrc_errmsg(src));
-                rc = got;
-            } else {
-                rc = gm_store_apply(st, rec.data, rec.len, json, rec.offset, &err);
-            }
-            if (rc)
-                break;
-            next = rec.next;
-            n++;
-            records++;
-        }
-        if (rc) {
-            gm_store_abort(st);
+        records += n;
+        if (out_uri && (rc = gm_outsink_publish(sink, st, &err)))
             break;
-        }
-        if ((rc = gm_store_commit(st, next, &err)))
-            break;
-        if (out_uri && (rc = publish_outbound(st, &sink, out_uri, &err)))
-            break;
+        if (n < (size_t)batch)
+            break; /* the end of the log */
         double t = now_s();
         if (!quiet && t - last_report >= 1.0) {
             fprintf(stderr, "replay: %llu records, %.0f records/s, offset %llu\n",
@@ -352,10 +219,11 @@ replay(int argc, char **argv)
                 (unsigned long long)ss->applied, (unsigned long long)ss->duplicates,
                 (unsigned long long)ss->dead_letters, (unsigned long long)ss->too_late,
                 (unsigned long long)ss->rejected, (unsigned long long)ss->rules_published,
-                (unsigned long long)next, ru.ru_maxrss / 1024, (unsigned long long)sink.written);
+                (unsigned long long)next, ru.ru_maxrss / 1024,
+                (unsigned long long)gm_outsink_written(sink));
     code = 0;
 out:
-    sink_close(&sink);
+    gm_outsink_close(sink);
     gm_logsrc_close(src);
     gm_store_close(st);
     return code;

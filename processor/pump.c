@@ -1,0 +1,171 @@
+/*
+ * pump.c: one batch from a log source into the store, and outbound events
+ * from the change feed to an output. See pump.h.
+ */
+#include "pump.h"
+
+#include "codec.h"
+#include "filelog.h"
+#include "json.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int
+gm_pump_batch(struct gm_store *st, struct gm_logsrc *src, const char *uri, size_t max,
+              const volatile sig_atomic_t *stop, size_t *n, uint64_t *next, struct gm_err *err)
+{
+    bool json = gm_logsrc_format(src) == GM_RECORD_JSON;
+    int rc = 0;
+    *n = 0;
+    bool open = false;
+    while (*n < max && !(stop && *stop)) {
+        struct gm_record rec;
+        int got = gm_logsrc_next(src, &rec);
+        if (got == 0)
+            break;
+        if (!open) {
+            if ((rc = gm_store_begin(st, err)))
+                return rc;
+            open = true;
+        }
+        if (got == GM_ETOOBIG) {
+            rc = gm_store_dead_letter(st, (const uint8_t *)"", 0, json, rec.offset, "DECODE",
+                                      gm_logsrc_errmsg(src), err);
+        } else if (got < 0) {
+            rc = gm_err_set(err, got, "reading %s at offset %llu: %s", uri,
+                            (unsigned long long)*next, gm_logsrc_errmsg(src));
+        } else {
+            rc = gm_store_apply(st, rec.data, rec.len, json, rec.offset, err);
+        }
+        if (rc) {
+            gm_store_abort(st);
+            *n = 0;
+            return rc;
+        }
+        *next = rec.next;
+        (*n)++;
+    }
+    if (!open)
+        return 0;
+    return gm_store_commit(st, *next, err);
+}
+
+/*
+ * Where `replay --out` writes outbound events: jsonl:PATH (JSON lines,
+ * appended) or file:DIR (protobuf OutboundEvent records in a file log).
+ */
+struct gm_outsink {
+    char *uri;
+    FILE *jsonl;
+    struct gm_filelog *log;
+    uint8_t **bufs;
+    size_t *lens;
+    size_t n, cap;
+    uint64_t written;
+};
+
+static int
+sink_flush(struct gm_outsink *o)
+{
+    int rc = 0;
+    if (o->log && o->n)
+        rc = gm_filelog_append(o->log, (const void *const *)o->bufs, o->lens, o->n, NULL);
+    for (size_t i = 0; i < o->n; i++)
+        free(o->bufs[i]);
+    o->n = 0;
+    if (rc == 0 && o->jsonl && (fflush(o->jsonl) || fsync(fileno(o->jsonl))))
+        rc = -errno;
+    return rc;
+}
+
+static int
+sink_write(void *ctx, const Gamification__V1__OutboundEvent *oev)
+{
+    struct gm_outsink *o = ctx;
+    o->written++;
+    if (o->jsonl) {
+        char *js = gm_pb_to_json(&oev->base);
+        if (!js)
+            return GM_EINVAL;
+        int bad = fprintf(o->jsonl, "%s\n", js) < 0;
+        free(js);
+        return bad ? GM_EIO : 0;
+    }
+    if (o->n == o->cap) {
+        o->cap = o->cap ? o->cap * 2 : 256;
+        o->bufs = realloc(o->bufs, o->cap * sizeof *o->bufs);
+        o->lens = realloc(o->lens, o->cap * sizeof *o->lens);
+        if (!o->bufs || !o->lens)
+            abort();
+    }
+    gm_outbound_encode(oev, &o->bufs[o->n], &o->lens[o->n]);
+    o->n++;
+    return o->n >= 1000 ? sink_flush(o) : 0;
+}
+
+int
+gm_outsink_open(const char *uri, struct gm_outsink **out, struct gm_err *err)
+{
+    struct gm_outsink *o = calloc(1, sizeof *o);
+    if (!o)
+        abort();
+    *out = o;
+    o->uri = strdup(uri);
+    enum gm_log_scheme scheme;
+    const char *rest;
+    int rc = gm_log_uri_parse(uri, &scheme, &rest, err);
+    if (rc)
+        return rc;
+    if (scheme == GM_LOG_JSONL) {
+        o->jsonl = strcmp(rest, "-") == 0 ? stdout : fopen(rest, "a");
+        if (!o->jsonl)
+            return gm_err_set(err, -errno, "%s: %s", rest, strerror(errno));
+        return 0;
+    }
+    if (scheme == GM_LOG_FILE)
+        return gm_filelog_open(rest, NULL, &o->log, err);
+    return gm_err_set(err, GM_EUNSUPPORTED, "--out %s: only jsonl: and file: are supported here",
+                      uri);
+}
+
+void
+gm_outsink_close(struct gm_outsink *o)
+{
+    if (!o)
+        return;
+    sink_flush(o);
+    if (o->jsonl && o->jsonl != stdout)
+        fclose(o->jsonl);
+    gm_filelog_close(o->log);
+    free(o->bufs);
+    free(o->lens);
+    free(o->uri);
+    free(o);
+}
+
+uint64_t
+gm_outsink_written(const struct gm_outsink *o)
+{
+    return o ? o->written : 0;
+}
+
+int
+gm_outsink_publish(struct gm_outsink *o, struct gm_store *st, struct gm_err *err)
+{
+    const char *uri = o->uri;
+    char name[256];
+    snprintf(name, sizeof name, "out:%s", uri);
+    int64_t seq;
+    int rc = gm_store_cursor_get(st, name, &seq);
+    if (rc == 0)
+        rc = gm_store_outbound_foreach(st, &seq, sink_write, o);
+    if (rc == 0)
+        rc = sink_flush(o);
+    if (rc)
+        return gm_err_set(err, rc, "writing outbound events to %s: %s", uri, gm_strerror(rc));
+    return gm_store_cursor_set(st, name, seq, err);
+}

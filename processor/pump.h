@@ -1,0 +1,47 @@
+/*
+ * pump.h: moving records from a log into the state, shared by `gamify
+ * replay` and gamify-processor: one batch at a time from a log source into
+ * the store, and outbound events from the change feed to an output.
+ */
+#ifndef GM_PUMP_H
+#define GM_PUMP_H
+
+#include "err.h"
+#include "logsrc.h"
+#include "store.h"
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Folds up to max records of src into st as one batch and commits it with
+ * the offset after the last record. *n is the number of records folded (0:
+ * none was available; nothing is committed) and *next the new offset. When
+ * stop is not NULL it is checked between records: once set, the batch ends
+ * early and is committed. uri names the source in errors. A record the
+ * source cannot return whole (GM_ETOOBIG) becomes a dead letter.
+ */
+int gm_pump_batch(struct gm_store *st, struct gm_logsrc *src, const char *uri, size_t max,
+                  const volatile sig_atomic_t *stop, size_t *n, uint64_t *next, struct gm_err *err);
+
+struct gm_outsink;
+
+/* Opens an output for outbound events: jsonl:PATH (appended) or file:DIR. */
+int gm_outsink_open(const char *uri, struct gm_outsink **out, struct gm_err *err);
+
+/*
+ * Writes the outbound events committed since the last call (the state keeps
+ * a cursor per output URI) and makes them durable before moving the cursor.
+ * A crash in between writes some again: their ids are stable, so consumers
+ * dedupe.
+ */
+int gm_outsink_publish(struct gm_outsink *o, struct gm_store *st, struct gm_err *err);
+
+/* Outbound events written since open; 0 for NULL. */
+uint64_t gm_outsink_written(const struct gm_outsink *o);
+
+/* Flushes and closes; NULL is fine. */
+void gm_outsink_close(struct gm_outsink *o);
+
+#endif
