@@ -329,6 +329,12 @@ gm_store_offset(const struct gm_store *s)
     return s->meta_committed.offset;
 }
 
+int64_t
+gm_store_newest_time(const struct gm_store *s)
+{
+    return s->meta_committed.has_newest ? s->meta_committed.newest_time : 0;
+}
+
 const struct gm_store_stats *
 gm_store_stats(const struct gm_store *s)
 {

@@ -88,6 +88,9 @@ int gm_store_commit(struct gm_store *s, uint64_t next_offset, struct gm_err *err
 /* Abandons the batch; NULL-safe, and harmless without a batch. */
 void gm_store_abort(struct gm_store *s);
 
+/* The newest event time folded (seconds), or 0 before the first. */
+int64_t gm_store_newest_time(const struct gm_store *s);
+
 /* Counters since open. */
 const struct gm_store_stats *gm_store_stats(const struct gm_store *s);
 

@@ -1,0 +1,215 @@
+/*
+ * metrics.c: the Prometheus endpoint of gamify-processor (libmicrohttpd,
+ * one internal polling thread). See metrics.h.
+ */
+#include "metrics.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct gm_metrics_server {
+    struct MHD_Daemon *daemon;
+    struct gm_metrics *m;
+};
+
+static const uint64_t size_bounds[GM_METRICS_BUCKETS] = {1,     10,     100,     1000,
+                                                         10000, 100000, 1000000, 10000000};
+static const uint64_t ms_bounds[GM_METRICS_BUCKETS] = {1, 2, 5, 10, 50, 100, 500, 1000};
+
+void
+gm_metrics_batch(struct gm_metrics *m, uint64_t n, uint64_t us)
+{
+    atomic_fetch_add(&m->batches, 1);
+    atomic_fetch_add(&m->records, n);
+    atomic_fetch_add(&m->batch_us_sum, us);
+    for (int i = 0; i < GM_METRICS_BUCKETS; i++) {
+        if (n <= size_bounds[i])
+            atomic_fetch_add(&m->batch_size_le[i], 1);
+        if (us <= ms_bounds[i] * 1000)
+            atomic_fetch_add(&m->batch_ms_le[i], 1);
+    }
+}
+
+/* Appends to a growing text buffer. */
+struct text {
+    char *buf;
+    size_t len, cap;
+};
+
+static void add(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+add(struct text *t, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
+        va_end(ap);
+        if (n >= 0 && (size_t)n < t->cap - t->len) {
+            t->len += (size_t)n;
+            return;
+        }
+        t->cap = t->cap * 2 + (size_t)(n > 0 ? n : 64);
+        t->buf = realloc(t->buf, t->cap);
+        if (!t->buf)
+            abort();
+    }
+}
+
+static void
+counter(struct text *t, const char *name, const char *help, uint64_t v)
+{
+    add(t, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name, name,
+        (unsigned long long)v);
+}
+
+static void
+gauge(struct text *t, const char *name, const char *help, int64_t v)
+{
+    add(t, "# HELP %s %s\n# TYPE %s gauge\n%s %lld\n", name, help, name, name, (long long)v);
+}
+
+static char *
+render(struct gm_metrics *m, size_t *len)
+{
+    struct text t = {malloc(4096), 0, 4096};
+    if (!t.buf)
+        abort();
+    counter(&t, "gamify_events_folded_total", "Events folded into the state.",
+            atomic_load(&m->applied));
+    counter(&t, "gamify_duplicates_total", "Events skipped because their id was seen.",
+            atomic_load(&m->duplicates));
+    counter(&t, "gamify_dead_letters_total", "Records stored as dead letters.",
+            atomic_load(&m->dead_letters));
+    counter(&t, "gamify_records_total", "Log records read.", atomic_load(&m->records));
+    uint64_t batches = atomic_load(&m->batches);
+    add(&t, "# HELP gamify_batch_size Records per committed batch.\n"
+            "# TYPE gamify_batch_size histogram\n");
+    for (int i = 0; i < GM_METRICS_BUCKETS; i++)
+        add(&t, "gamify_batch_size_bucket{le=\"%llu\"} %llu\n", (unsigned long long)size_bounds[i],
+            (unsigned long long)atomic_load(&m->batch_size_le[i]));
+    add(&t,
+        "gamify_batch_size_bucket{le=\"+Inf\"} %llu\ngamify_batch_size_sum %llu\n"
+        "gamify_batch_size_count %llu\n",
+        (unsigned long long)batches, (unsigned long long)atomic_load(&m->records),
+        (unsigned long long)batches);
+    add(&t, "# HELP gamify_batch_seconds Time to fold and commit one batch.\n"
+            "# TYPE gamify_batch_seconds histogram\n");
+    for (int i = 0; i < GM_METRICS_BUCKETS; i++)
+        add(&t, "gamify_batch_seconds_bucket{le=\"%g\"} %llu\n", (double)ms_bounds[i] / 1000.0,
+            (unsigned long long)atomic_load(&m->batch_ms_le[i]));
+    add(&t,
+        "gamify_batch_seconds_bucket{le=\"+Inf\"} %llu\ngamify_batch_seconds_sum %.6f\n"
+        "gamify_batch_seconds_count %llu\n",
+        (unsigned long long)batches, (double)atomic_load(&m->batch_us_sum) / 1e6,
+        (unsigned long long)batches);
+    uint64_t off = atomic_load(&m->offset), end = atomic_load(&m->log_end);
+    gauge(&t, "gamify_source_offset", "Committed source offset (bytes of the file log).",
+          (int64_t)off);
+    gauge(&t, "gamify_lag_bytes", "Log bytes not yet folded.",
+          end > off ? (int64_t)(end - off) : 0);
+    gauge(&t, "gamify_lag_seconds",
+          "Wall clock minus the event time of the newest folded event (0 when idle).",
+          atomic_load(&m->lag_seconds));
+    gauge(&t, "gamify_lmdb_bytes", "Size of the LMDB data file.",
+          (int64_t)atomic_load(&m->lmdb_bytes));
+    gauge(&t, "gamify_ready", "1 once the processor has caught up with the log.",
+          atomic_load(&m->ready) ? 1 : 0);
+    *len = t.len;
+    return t.buf;
+}
+
+static enum MHD_Result
+answer(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+       const char *version, const char *upload_data, size_t *upload_size, void **req_cls)
+{
+    (void)version;
+    (void)upload_data;
+    (void)upload_size;
+    (void)req_cls;
+    struct gm_metrics_server *srv = cls;
+    unsigned status = MHD_HTTP_OK;
+    char *body;
+    size_t len;
+    const char *type = "text/plain; charset=utf-8";
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+        status = MHD_HTTP_METHOD_NOT_ALLOWED;
+        body = strdup("only GET\n");
+    } else if (strcmp(url, "/metrics") == 0) {
+        body = render(srv->m, &len);
+        type = "text/plain; version=0.0.4; charset=utf-8";
+        goto send;
+    } else if (strcmp(url, "/healthz") == 0) {
+        body = strdup("ok\n");
+    } else if (strcmp(url, "/readyz") == 0) {
+        bool ready = atomic_load(&srv->m->ready);
+        status = ready ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE;
+        body = strdup(ready ? "ready\n" : "catching up\n");
+    } else {
+        status = MHD_HTTP_NOT_FOUND;
+        body = strdup("not found: try /metrics, /healthz, /readyz\n");
+    }
+    len = strlen(body);
+send:;
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(resp, "Content-Type", type);
+    enum MHD_Result r = MHD_queue_response(conn, status, resp);
+    MHD_destroy_response(resp);
+    return r;
+}
+
+int
+gm_metrics_serve(struct gm_metrics *m, const char *addr, struct gm_metrics_server **out,
+                 struct gm_err *err)
+{
+    *out = NULL;
+    const char *colon = strrchr(addr, ':');
+    if (!colon)
+        return gm_err_set(err, GM_EINVAL, "metrics address \"%s\" is not HOST:PORT", addr);
+    char host[64];
+    size_t hlen = (size_t)(colon - addr);
+    if (hlen >= sizeof host)
+        return gm_err_set(err, GM_EINVAL, "metrics host too long");
+    memcpy(host, addr, hlen);
+    host[hlen] = '\0';
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || port < 1 || port > 65535)
+        return gm_err_set(err, GM_EINVAL, "metrics port in \"%s\" is not 1..65535", addr);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    if (!*host || !strcmp(host, "0.0.0.0"))
+        sa.sin_addr.s_addr = htonl(INADDR_ANY);
+    else if (!strcmp(host, "localhost"))
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    else if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+        return gm_err_set(err, GM_EINVAL, "metrics host \"%s\" is not an IPv4 address", host);
+    struct gm_metrics_server *srv = calloc(1, sizeof *srv);
+    if (!srv)
+        abort();
+    srv->m = m;
+    srv->daemon =
+        MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, answer,
+                         srv, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_CONNECTION_LIMIT, 64u,
+                         MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
+    if (!srv->daemon) {
+        free(srv);
+        return gm_err_set(err, GM_EIO, "cannot serve metrics on %s (in use?)", addr);
+    }
+    *out = srv;
+    return 0;
+}
+
+void
+gm_metrics_stop(struct gm_metrics_server *srv)
+{
+    if (!srv)
+        return;
+    MHD_stop_daemon(srv->daemon);
+    free(srv);
+}

@@ -1,0 +1,49 @@
+/*
+ * metrics.h: the processor's counters and gauges, and the HTTP endpoint
+ * that serves them (libmicrohttpd): /metrics in the Prometheus text format,
+ * /healthz (the process is alive) and /readyz (it has caught up with the
+ * log once since it started).
+ *
+ * The main loop writes the values; the HTTP thread reads them. Every field
+ * is a C11 atomic, so no lock is needed and a scrape never stalls folding.
+ */
+#ifndef GM_METRICS_H
+#define GM_METRICS_H
+
+#include "err.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define GM_METRICS_BUCKETS 8
+
+struct gm_metrics {
+    atomic_uint_fast64_t applied, duplicates, dead_letters, batches, records;
+    atomic_uint_fast64_t batch_size_le[GM_METRICS_BUCKETS]; /* 1, 10, 100, ... 10^7 */
+    atomic_uint_fast64_t batch_us_sum;                      /* commit-inclusive latency */
+    atomic_uint_fast64_t batch_ms_le[GM_METRICS_BUCKETS];   /* 1, 2, 5, 10, 50, 100, 500, 1000 */
+    atomic_uint_fast64_t offset, log_end;                   /* source offsets (bytes) */
+    atomic_int_fast64_t last_event_time;                    /* occurred_at of the newest folded */
+    atomic_int_fast64_t lag_seconds;                        /* wall clock minus it */
+    atomic_uint_fast64_t lmdb_bytes;
+    atomic_bool ready;
+};
+
+/* Records one batch of n records that took us microseconds. */
+void gm_metrics_batch(struct gm_metrics *m, uint64_t n, uint64_t us);
+
+struct gm_metrics_server;
+
+/*
+ * Serves m on addr ("HOST:PORT", e.g. "127.0.0.1:9464" or ":9464"). m is
+ * borrowed and must outlive the server. Errors: GM_EINVAL (bad address),
+ * GM_EIO (cannot listen).
+ */
+int gm_metrics_serve(struct gm_metrics *m, const char *addr, struct gm_metrics_server **out,
+                     struct gm_err *err);
+
+/* Stops serving; NULL is fine. */
+void gm_metrics_stop(struct gm_metrics_server *srv);
+
+#endif

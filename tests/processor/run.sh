@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# gamify-processor end to end on the embedded file log (no servers needed):
+#   run.sh BUILD_ROOT EXAMPLES_DIR CHECK     (CHECK: follow, restart, config)
+set -euo pipefail
+build=$1 examples=$2 check=$3
+gamify=$build/processor/gamify
+proc=$build/processor/gamify-processor
+gen=$build/tests/bench/gen_events
+tmp=$(mktemp -d)
+pid=
+cleanup() {
+    [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+fail() {
+    echo "FAIL: $*" >&2
+    [ -f "$tmp/proc.err" ] && tail -n 20 "$tmp/proc.err" >&2
+    exit 1
+}
+
+port() { echo $((20000 + RANDOM % 30000)); }
+
+# http PORT PATH: the body of a GET (no curl needed)
+http() {
+    exec 3<>"/dev/tcp/127.0.0.1/$1" || return 1
+    printf 'GET %s HTTP/1.0\r\nHost: x\r\n\r\n' "$2" >&3
+    sed '1,/^\r$/d' <&3
+    exec 3<&-
+}
+
+metric() { http "$mport" /metrics | sed -n "s/^$1 //p"; }
+
+start() {
+    mport=$(port)
+    "$proc" --log "file:$tmp/log" --state "$tmp/state" --rules "$examples/rules.yaml" \
+        --metrics "127.0.0.1:$mport" --idle-wait-ms 100 "$@" 2>>"$tmp/proc.err" &
+    pid=$!
+    for _ in $(seq 100); do
+        http "$mport" /healthz 2>/dev/null | grep -q ok && return 0
+        sleep 0.1
+    done
+    fail "the processor did not come up"
+}
+
+# wait_offset END: until the processor has committed up to END (60 s at most)
+wait_offset() {
+    for _ in $(seq 600); do
+        [ "$(metric gamify_source_offset)" = "$1" ] && return 0
+        kill -0 "$pid" 2>/dev/null || fail "the processor died"
+        sleep 0.1
+    done
+    fail "the processor did not reach offset $1 (at $(metric gamify_source_offset))"
+}
+
+stop_ok() {
+    kill -TERM "$pid"
+    local rc=0
+    wait "$pid" || rc=$?
+    pid=
+    [ "$rc" = 0 ] || fail "exit status $rc after SIGTERM"
+    grep -q '"msg":"stopping at offset' "$tmp/proc.err" || fail "no stop message"
+}
+
+produce() { "$gamify" produce --log "file:$tmp/log" "$1" 2>&1 | sed -n 's/.*log end offset //p'; }
+
+compare_with_replay() {
+    "$gamify" replay --quiet --no-sync --rules "$examples/rules.yaml" --log "file:$tmp/log" \
+        --state "$tmp/replayed"
+    [ "$("$gamify" digest --state "$tmp/state")" = "$("$gamify" digest --state "$tmp/replayed")" ] ||
+        fail "the processor's state differs from a replay of the same log"
+    cmp -s <("$gamify" dump --state "$tmp/state") <("$gamify" dump --state "$tmp/replayed") ||
+        fail "dumps differ"
+}
+
+case $check in
+follow)
+    "$gen" --events 20000 --users 500 --seed 21 > "$tmp/all.jsonl"
+    split -n l/4 "$tmp/all.jsonl" "$tmp/part."
+    start
+    [ "$(http "$mport" /nope | head -c 9)" = "not found" ] || fail "unknown path"
+    for part in "$tmp"/part.*; do
+        end=$(produce "$part")
+        sleep 0.2
+    done
+    wait_offset "$end"
+    [ "$(http "$mport" /readyz)" = ready ] || fail "not ready after catching up"
+    [ "$(metric gamify_events_folded_total)" -gt 19000 ] || fail "too few events folded"
+    [ "$(metric gamify_batch_size_count)" -ge 2 ] || fail "expected several batches"
+    stop_ok
+    compare_with_replay
+    ;;
+restart)
+    "$gen" --events 100000 --users 5000 --seed 22 > "$tmp/all.jsonl"
+    end=$(produce "$tmp/all.jsonl")
+    start --batch-max 2000
+    sleep 1
+    stop_ok
+    mid=$("$gamify" dump --state "$tmp/state" | wc -l)
+    echo "stopped once with $mid learners folded"
+    start --batch-max 2000
+    wait_offset "$end"
+    stop_ok
+    [ "$(grep -c '"msg":"stopping at offset' "$tmp/proc.err")" = 2 ] || fail "two stops expected"
+    compare_with_replay
+    ;;
+config)
+    out=$("$proc" --log "file:$tmp/log" --state "$tmp/state" --check-config)
+    grep -q '^batch-max = 20000  # default$' <<<"$out" || fail "defaults: $out"
+    printf 'batch-max = 77\n# a comment\nidle-wait-ms = 5\n' > "$tmp/p.conf"
+    out=$(GAMIFY_IDLE_WAIT_MS=9 "$proc" --config "$tmp/p.conf" --log "file:$tmp/log" \
+        --state "$tmp/state" --check-config)
+    grep -q '^batch-max = 77  # file$' <<<"$out" || fail "file: $out"
+    grep -q '^idle-wait-ms = 9  # env$' <<<"$out" || fail "env over file: $out"
+    out=$(GAMIFY_BATCH_MAX=5 "$proc" --log "file:$tmp/log" --state "$tmp/state" --batch-max 6 \
+        --check-config)
+    grep -q '^batch-max = 6  # flag$' <<<"$out" || fail "flag over env: $out"
+    expect_error() {
+        local want=$1
+        shift
+        local err rc=0
+        err=$("$proc" "$@" --check-config 2>&1 >/dev/null) || rc=$?
+        [ "$rc" = 2 ] || fail "exit $rc for $*"
+        grep -q -- "$want" <<<"$err" || fail "for $*: expected '$want', got '$err'"
+    }
+    expect_error "--log is required" --state "$tmp/state"
+    expect_error "outside 1..1000000" --log "file:$tmp/log" --state s --batch-max 0
+    expect_error "not an integer" --log "file:$tmp/log" --state s --batch-max ten
+    expect_error "unknown flag --bogus" --log "file:$tmp/log" --state s --bogus 1
+    expect_error "not true or false" --log "file:$tmp/log" --state s --sync=maybe
+    expect_error "only file:DIR" --log kafka://127.0.0.1:9092/events --state s
+    expect_error "not built yet" --log "file:$tmp/log" --state s --postgres host=x
+    printf 'version: 2\n' > "$tmp/bad.yaml"
+    expect_error "bad.yaml:" --log "file:$tmp/log" --state s --rules "$tmp/bad.yaml"
+    printf 'nonsense line\n' > "$tmp/bad.conf"
+    expect_error "bad.conf:1: expected name = value" --config "$tmp/bad.conf"
+    "$proc" --help | grep -q -- '--idle-wait-ms N  (GAMIFY_IDLE_WAIT_MS)' || fail "help"
+    ;;
+*)
+    fail "unknown check $check"
+    ;;
+esac
+echo "ok: $check"
