@@ -429,7 +429,8 @@ check_tail(struct gm_filelog *log, uint64_t from)
         if (st == FR_EOF)
             break;
         if (st == FR_BADCRC && off + FRAME_HDR + len < size) {
-            rc = rest_is_zero(log->segfd, off);
+            /* A header that reached the disk before its payload: zeros after it. */
+            rc = rest_is_zero(log->segfd, off + FRAME_HDR);
             if (rc < 0)
                 goto out;
             if (!rc) {
@@ -993,7 +994,7 @@ gm_filelog_reader_next(struct gm_filelog_reader *r, const uint8_t **data, size_t
             return reader_fail(r, rc, "%s: %s", r->dir, strerror(-rc));
         bool at_tail = st == FR_SHORT || off + FRAME_HDR + n >= size;
         if (!at_tail) {
-            rc = rest_is_zero(r->segfd, off);
+            rc = rest_is_zero(r->segfd, off + FRAME_HDR);
             if (rc < 0)
                 return reader_fail(r, rc, "%s: read: %s", r->dir, strerror(-rc));
             at_tail = rc == 1;

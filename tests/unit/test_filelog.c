@@ -397,6 +397,31 @@ Test(filelog, zero_filled_tail_is_cut)
     cr_assert_eq(count_records(), 6);
 }
 
+Test(filelog, header_then_zeroed_payload_is_cut)
+{
+    /* A crash can leave a frame's header on disk with its payload pages
+     * still zero: a torn tail, not corruption. */
+    uint64_t off[5];
+    uint64_t end = five_records(off);
+    char seg[400];
+    seg_path(seg, sizeof seg, 0);
+    FILE *f = fopen(seg, "r+b");
+    cr_assert_not_null(f);
+    cr_assert_eq(fseek(f, (long)end, SEEK_SET), 0);
+    const uint8_t header[8] = {16, 0, 0, 0, 0xde, 0xad, 0xbe, 0xef};
+    cr_assert_eq(fwrite(header, 1, sizeof header, f), sizeof header);
+    static const uint8_t zeros[200];
+    cr_assert_eq(fwrite(zeros, 1, sizeof zeros, f), sizeof zeros);
+    fclose(f);
+    cr_assert_eq(count_records(), 5, "readers stop at the torn frame");
+    struct gm_filelog *log = open_log(0);
+    cr_assert_eq(gm_filelog_end(log), end, "the appender cuts it");
+    cr_assert_eq(file_size_of(seg), end);
+    append_str(log, "next");
+    gm_filelog_close(log);
+    cr_assert_eq(count_records(), 6);
+}
+
 Test(filelog, bad_checksum_in_the_middle_is_corruption)
 {
     uint64_t off[5];
