@@ -48,6 +48,25 @@ slurp(const char *path, size_t *len)
     return buf;
 }
 
+/* A "Name:   N kB" line of /proc/self/status, in MiB; -1 if unknown. */
+static long
+status_mib(const char *name)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kb = -1;
+    size_t n = strlen(name);
+    while (f && fgets(line, sizeof line, f)) {
+        if (strncmp(line, name, n) == 0 && line[n] == ':') {
+            kb = strtol(line + n + 1, NULL, 10);
+            break;
+        }
+    }
+    if (f)
+        fclose(f);
+    return kb < 0 ? -1 : kb / 1024;
+}
+
 static const char *
 env_or(const char *name, const char *fallback)
 {
@@ -214,13 +233,14 @@ replay(int argc, char **argv)
         fprintf(stderr,
                 "replay: done: %llu records in %.2f s (%.0f/s): %llu applied, %llu duplicates, "
                 "%llu dead letters (%llu too late, %llu rejected), %llu rules published; "
-                "offset %llu; peak RSS %ld MiB; %llu outbound events written\n",
+                "offset %llu; peak RSS %ld MiB (now %ld MiB heap, %ld MiB mapped state); "
+                "%llu outbound events written\n",
                 (unsigned long long)records, secs, secs > 0 ? (double)records / secs : 0.0,
                 (unsigned long long)ss->applied, (unsigned long long)ss->duplicates,
                 (unsigned long long)ss->dead_letters, (unsigned long long)ss->too_late,
                 (unsigned long long)ss->rejected, (unsigned long long)ss->rules_published,
-                (unsigned long long)next, ru.ru_maxrss / 1024,
-                (unsigned long long)gm_outsink_written(sink));
+                (unsigned long long)next, ru.ru_maxrss / 1024, status_mib("RssAnon"),
+                status_mib("RssFile"), (unsigned long long)gm_outsink_written(sink));
     code = 0;
 out:
     gm_outsink_close(sink);

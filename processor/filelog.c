@@ -254,7 +254,7 @@ static int
 frame_at(struct rbuf *rb, uint64_t off, enum frame_state *st, const uint8_t **payload,
          uint32_t *len)
 {
-    const uint8_t *p;
+    const uint8_t *p = NULL;
     ssize_t got = rbuf_get(rb, off, FRAME_HDR, &p);
     if (got < 0)
         return (int)got;
@@ -409,7 +409,7 @@ static int
 check_tail(struct gm_filelog *log, uint64_t from)
 {
     int rc;
-    uint64_t size, off = from;
+    uint64_t size = 0, off = from;
     struct rbuf rb;
     rbuf_init(&rb, log->segfd);
     char name[SEG_NAME_SIZE];
@@ -478,7 +478,7 @@ static int
 refresh_tail(struct gm_filelog *log)
 {
     int rc;
-    uint64_t size;
+    uint64_t size = 0;
     bool moved = false;
     for (;;) {
         if ((rc = file_size(log->segfd, &size)) < 0)
@@ -887,7 +887,7 @@ gm_filelog_reader_open(const char *dir, uint64_t from, struct gm_filelog_reader 
                         from, bases[0]);
         goto out;
     }
-    uint64_t base = bases[i - 1], size;
+    uint64_t base = bases[i - 1], size = 0;
     bool last = i == nb;
     if ((rc = reader_open_segment(r, base)) < 0) {
         gm_err_set(err, rc, "%s: opening segment %" PRIu64 ": %s", dir, base, strerror(-rc));
@@ -989,7 +989,7 @@ gm_filelog_reader_next(struct gm_filelog_reader *r, const uint8_t **data, size_t
                                "%s/%s: corrupt frame at offset %" PRIu64 ": length %" PRIu32
                                " is over the limit of %u",
                                r->dir, name, r->pos, n, GM_FILELOG_RECORD_MAX);
-        uint64_t size;
+        uint64_t size = 0;
         if ((rc = file_size(r->segfd, &size)) < 0)
             return reader_fail(r, rc, "%s: %s", r->dir, strerror(-rc));
         bool at_tail = st == FR_SHORT || off + FRAME_HDR + n >= size;
