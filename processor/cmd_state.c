@@ -204,11 +204,15 @@ replay(int argc, char **argv)
     }
     uint64_t records = 0, next = from;
     double start = now_s(), last_report = start;
+    long peak_heap = 0;
     for (;;) {
         size_t n = 0;
         if ((rc = gm_pump_batch(st, src, log_uri, (size_t)batch, NULL, &n, &next, &err)))
             break;
         records += n;
+        long heap = status_mib("RssAnon"); /* sampled per batch: the batch is the peak */
+        if (heap > peak_heap)
+            peak_heap = heap;
         if (out_uri && (rc = gm_outsink_publish(sink, st, &err)))
             break;
         if (n < (size_t)batch)
@@ -233,14 +237,14 @@ replay(int argc, char **argv)
         fprintf(stderr,
                 "replay: done: %llu records in %.2f s (%.0f/s): %llu applied, %llu duplicates, "
                 "%llu dead letters (%llu too late, %llu rejected), %llu rules published; "
-                "offset %llu; peak RSS %ld MiB (now %ld MiB heap, %ld MiB mapped state); "
+                "offset %llu; peak RSS %ld MiB (peak heap %ld MiB, mapped state now %ld MiB); "
                 "%llu outbound events written\n",
                 (unsigned long long)records, secs, secs > 0 ? (double)records / secs : 0.0,
                 (unsigned long long)ss->applied, (unsigned long long)ss->duplicates,
                 (unsigned long long)ss->dead_letters, (unsigned long long)ss->too_late,
                 (unsigned long long)ss->rejected, (unsigned long long)ss->rules_published,
-                (unsigned long long)next, ru.ru_maxrss / 1024, status_mib("RssAnon"),
-                status_mib("RssFile"), (unsigned long long)gm_outsink_written(sink));
+                (unsigned long long)next, ru.ru_maxrss / 1024, peak_heap, status_mib("RssFile"),
+                (unsigned long long)gm_outsink_written(sink));
     code = 0;
 out:
     gm_outsink_close(sink);
