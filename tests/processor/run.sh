@@ -104,6 +104,27 @@ restart)
     [ "$(grep -c '"msg":"stopping at offset' "$tmp/proc.err")" = 2 ] || fail "two stops expected"
     compare_with_replay
     ;;
+bad-records)
+    # bad records between good ones: dead letters, and the good ones folded
+    head -n 5 "$examples/events.jsonl" > "$tmp/first.jsonl"
+    tail -n +6 "$examples/events.jsonl" > "$tmp/rest.jsonl"
+    start
+    produce "$tmp/first.jsonl" > /dev/null
+    "$build/tests/processor/append_bad_records" "$tmp/log"
+    end=$(produce "$tmp/rest.jsonl")
+    wait_offset "$end"
+    [ "$(metric gamify_dead_letters_total)" = 4 ] || fail "4 dead letters expected"
+    stop_ok
+    reasons=$("$gamify" dlq list --state "$tmp/state" | sed 's/.*"reason":"\([A-Z_]*\)".*/\1/' | tr '\n' ' ')
+    [ "$reasons" = "DECODE DECODE INVALID INVALID " ] || fail "reasons: $reasons"
+    "$gamify" dlq list --state "$tmp/state" | grep -q '"detail":"body: missing or unknown' ||
+        fail "unknown body not named"
+    "$gamify" dlq list --state "$tmp/state" | grep -q '"detail":"event_id: 200 bytes, at most 128' ||
+        fail "oversized id not named"
+    [ "$("$gamify" dump --state "$tmp/state" | wc -l)" = 2 ] || fail "the good learners"
+    "$gamify" dump --state "$tmp/state" --user u-ada | grep -q '"exp":50,"level":1,"coins":110,' ||
+        fail "u-ada not folded around the bad records"
+    ;;
 config)
     out=$("$proc" --log "file:$tmp/log" --state "$tmp/state" --check-config)
     grep -q '^batch-max = 20000  # default$' <<<"$out" || fail "defaults: $out"
