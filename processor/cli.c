@@ -46,6 +46,8 @@ usage(FILE *to)
                 "                          the audit view: one JSON line per learner\n"
                 "  digest --state DIR      SHA-256 of the canonical state\n"
                 "  dlq list --state DIR    the dead letters, one JSON line each\n"
+                "  dlq requeue --state DIR --log file:DIR [--reason R]\n"
+                "                          append dead letters to the log again, once fixed\n"
                 "  version                 print the version\n"
                 "  help                    this text\n");
 }

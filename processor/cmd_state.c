@@ -2,7 +2,10 @@
  * cmd_state.c: the commands that fold a log into state and read it back:
  * `gamify replay`, `gamify dump`, `gamify digest` and `gamify dlq list`.
  */
+#include "codec.h"
 #include "commands.h"
+#include "filelog.h"
+#include "json.h"
 #include "log.h"
 #include "logsrc.h"
 #include "pump.h"
@@ -334,11 +337,121 @@ gm_cmd_digest(int argc, char **argv)
     return 0;
 }
 
+/* Re-appends dead letters to a file log, converting JSON lines to
+ * protobuf; a record that still does not decode is kept. */
+struct requeue {
+    struct gm_filelog *log;
+    size_t kept;
+};
+
+static int
+requeue_one(void *ctx, const Gamify__Internal__DeadLetter *dl)
+{
+    struct requeue *rq = ctx;
+    struct gm_err err;
+    gm_err_clear(&err);
+    Gamification__V1__Event *ev = NULL;
+    int rc = dl->json ? gm_event_from_json((const char *)dl->record.data, dl->record.len, &ev, &err)
+                      : gm_event_decode(dl->record.data, dl->record.len, &ev, &err);
+    if (rc) {
+        fprintf(stderr, "gamify dlq requeue: kept dead letter %lld (%s): %s\n", (long long)dl->seq,
+                dl->reason, err.msg);
+        rq->kept++;
+        return 0;
+    }
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    rc = gm_event_encode(ev, &buf, &len, &err);
+    gm_event_free(ev);
+    if (rc == 0) {
+        const void *recs[1] = {buf};
+        rc = gm_filelog_append(rq->log, recs, &len, 1, NULL);
+    }
+    free(buf);
+    if (rc) {
+        fprintf(stderr, "gamify dlq requeue: append failed: %s\n", gm_strerror(rc));
+        return rc;
+    }
+    return 1;
+}
+
+static int
+dlq_requeue(int argc, char **argv)
+{
+    const char *state = env_or("GAMIFY_STATE", NULL), *log_uri = env_or("GAMIFY_LOG", NULL);
+    const char *reason = NULL;
+    long long seq = -1;
+    static const struct option longopts[] = {
+        {"state", required_argument, NULL, 's'},  {"log", required_argument, NULL, 'l'},
+        {"reason", required_argument, NULL, 'r'}, {"seq", required_argument, NULL, 'n'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+    };
+    const char *usage = "usage: gamify dlq requeue --state DIR --log file:DIR [--reason R] "
+                        "[--seq N]\n"
+                        "Appends the dead letters (those of one reason, or one by its seq) to the\n"
+                        "log again and removes them from the state, once the cause is fixed\n"
+                        "(rules published, time zone installed); records that still do not\n"
+                        "decode are kept.\n";
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        if (c == 's')
+            state = optarg;
+        else if (c == 'l')
+            log_uri = optarg;
+        else if (c == 'r')
+            reason = optarg;
+        else if (c == 'n')
+            seq = strtoll(optarg, NULL, 10);
+        else if (c == 'h') {
+            printf("%s", usage);
+            return 0;
+        } else {
+            fprintf(stderr, "%s", usage);
+            return 2;
+        }
+    }
+    if (!log_uri) {
+        fprintf(stderr, "%s", usage);
+        return 2;
+    }
+    struct gm_err err;
+    gm_err_clear(&err);
+    enum gm_log_scheme scheme;
+    const char *dir;
+    if (gm_log_uri_parse(log_uri, &scheme, &dir, &err) || scheme != GM_LOG_FILE) {
+        fprintf(stderr, "gamify dlq requeue: --log must be file:DIR\n");
+        return 2;
+    }
+    struct gm_store *st;
+    int code = open_existing(state, &st);
+    if (code)
+        return code;
+    struct requeue rq = {0};
+    size_t n = 0;
+    int rc = gm_filelog_open(dir, NULL, &rq.log, &err);
+    if (rc == 0)
+        rc = gm_store_dlq_take(st, reason, seq, requeue_one, &rq, &n, &err);
+    gm_filelog_close(rq.log);
+    gm_store_close(st);
+    if (rc) {
+        fprintf(stderr, "gamify dlq requeue: %s\n", err.msg[0] ? err.msg : gm_strerror(rc));
+        return 2;
+    }
+    printf("requeued %zu dead letters to %s; kept %zu that still do not decode\n", n, log_uri,
+           rq.kept);
+    return rq.kept ? 1 : 0;
+}
+
 int
 gm_cmd_dlq(int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[1], "requeue") == 0)
+        return dlq_requeue(argc - 1, argv + 1);
     if (argc < 2 || strcmp(argv[1], "list") != 0) {
-        fprintf(stderr, "usage: gamify dlq list --state DIR\n");
+        fprintf(stderr, "usage: gamify dlq list --state DIR\n"
+                        "       gamify dlq requeue --state DIR --log file:DIR [--reason R] "
+                        "[--seq N]\n");
         return 2;
     }
     const char *state;

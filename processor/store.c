@@ -1501,6 +1501,68 @@ gm_store_digest(struct gm_store *s, unsigned char out[32])
 }
 
 int
+gm_store_dlq_take(struct gm_store *s, const char *reason, int64_t seq,
+                  int (*fn)(void *ctx, const Gamify__Internal__DeadLetter *dl), void *ctx,
+                  size_t *n, struct gm_err *err)
+{
+    *n = 0;
+    if (s->txn)
+        return gm_err_set(err, GM_EINVAL, "a batch is open");
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    if (rc)
+        return lmdb_error(err, rc, "begin");
+    MDB_cursor *cur;
+    if ((rc = mdb_cursor_open(txn, s->deadletters, &cur))) {
+        mdb_txn_abort(txn);
+        return lmdb_error(err, rc, "cursor");
+    }
+    MDB_val k, v;
+    int result = 0;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    while (rc == 0) {
+        Gamify__Internal__DeadLetter *dl =
+            gamify__internal__dead_letter__unpack(NULL, v.mv_size, v.mv_data);
+        bool take = false;
+        if (dl && (!reason || strcmp(dl->reason, reason) == 0) && (seq < 0 || dl->seq == seq)) {
+            result = fn(ctx, dl);
+            take = result == 1;
+        }
+        if (dl)
+            gamify__internal__dead_letter__free_unpacked(dl, NULL);
+        if (result < 0)
+            break;
+        if (take) {
+            if ((rc = mdb_cursor_del(cur, 0)))
+                break;
+            (*n)++;
+            rc = mdb_cursor_get(cur, &k, &v, MDB_GET_CURRENT);
+            if (rc == 0)
+                continue;
+            if (rc != EINVAL && rc != MDB_NOTFOUND)
+                break;
+        }
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    if (result < 0) {
+        mdb_txn_abort(txn);
+        *n = 0;
+        return result;
+    }
+    if (rc != MDB_NOTFOUND) {
+        mdb_txn_abort(txn);
+        *n = 0;
+        return lmdb_error(err, rc, "dead letters");
+    }
+    if ((rc = mdb_txn_commit(txn))) {
+        *n = 0;
+        return lmdb_error(err, rc, "commit");
+    }
+    return 0;
+}
+
+int
 gm_store_dlq_list(struct gm_store *s, FILE *to)
 {
     MDB_txn *txn;

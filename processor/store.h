@@ -14,6 +14,7 @@
 
 #include "err.h"
 #include "outbound.pb-c.h"
+#include "state.pb-c.h"
 #include "rules.h"
 
 #include <stdbool.h>
@@ -103,6 +104,17 @@ int gm_store_dump(struct gm_store *s, FILE *to, const char *user);
 
 /* SHA-256 of the canonical state (independent of batching and offsets). */
 int gm_store_digest(struct gm_store *s, unsigned char out[32]);
+
+/*
+ * For each dead letter (in order) whose reason equals reason (NULL: any) and
+ * whose sequence number equals seq (-1: any), calls fn; deletes it when fn
+ * returns 1, keeps it when 0, and stops with fn's error when negative (what
+ * was deleted before stays deleted only if the whole call succeeds). *n is
+ * the number deleted. No batch may be open.
+ */
+int gm_store_dlq_take(struct gm_store *s, const char *reason, int64_t seq,
+                      int (*fn)(void *ctx, const Gamify__Internal__DeadLetter *dl), void *ctx,
+                      size_t *n, struct gm_err *err);
 
 /* Writes the dead letters as JSON lines. */
 int gm_store_dlq_list(struct gm_store *s, FILE *to);

@@ -125,6 +125,29 @@ bad-records)
     "$gamify" dump --state "$tmp/state" --user u-ada | grep -q '"exp":50,"level":1,"coins":110,' ||
         fail "u-ada not folded around the bad records"
     ;;
+requeue)
+    # events before any rules wait as NO_RULES dead letters; after the rules
+    # are published, a requeue folds them
+    mport=$(port)
+    "$proc" --log "file:$tmp/log" --state "$tmp/state" --metrics "127.0.0.1:$mport" \
+        --idle-wait-ms 100 2>>"$tmp/proc.err" &
+    pid=$!
+    end=$(produce "$examples/events.jsonl")
+    wait_offset "$end"
+    [ "$(metric gamify_dead_letters_total)" = 10 ] || fail "10 NO_RULES dead letters expected"
+    "$gamify" rules publish --log "file:$tmp/log" --user ops "$examples/rules.yaml" > /dev/null
+    out=$("$gamify" dlq requeue --state "$tmp/state" --log "file:$tmp/log" --reason NO_RULES)
+    [ "$out" = "requeued 10 dead letters to file:$tmp/log; kept 0 that still do not decode" ] ||
+        fail "requeue said: $out"
+    [ -z "$("$gamify" dlq list --state "$tmp/state")" ] || fail "dead letters left"
+    end=$(wc -c < "$tmp/log/00000000000000000000.seg")
+    wait_offset "$end"
+    stop_ok
+    "$gamify" dump --state "$tmp/state" --user u-ada |
+        grep -q '"exp":50,"level":1,"coins":110,"coinsEarned":610,"coinsSpent":500,' ||
+        fail "u-ada after the requeue: $("$gamify" dump --state "$tmp/state" --user u-ada)"
+    [ "$("$gamify" dump --state "$tmp/state" | wc -l)" = 2 ] || fail "two learners expected"
+    ;;
 config)
     out=$("$proc" --log "file:$tmp/log" --state "$tmp/state" --check-config)
     grep -q '^batch-max = 20000  # default$' <<<"$out" || fail "defaults: $out"
