@@ -20,6 +20,23 @@ struct gm_metrics_server {
 static const uint64_t size_bounds[GM_METRICS_BUCKETS] = {1,     10,     100,     1000,
                                                          10000, 100000, 1000000, 10000000};
 static const uint64_t ms_bounds[GM_METRICS_BUCKETS] = {1, 2, 5, 10, 50, 100, 500, 1000};
+static const uint64_t lag_bounds_ms[GM_METRICS_LAG_BUCKETS] = {1,   2,   5,   10,   25,   50,
+                                                               100, 250, 500, 1000, 2500, 10000};
+
+void
+gm_metrics_event_lag(struct gm_metrics *m, int64_t ms)
+{
+    uint64_t v = ms > 0 ? (uint64_t)ms : 0;
+    atomic_fetch_add(&m->event_lag_count, 1);
+    atomic_fetch_add(&m->event_lag_ms_sum, v);
+    uint64_t max = atomic_load(&m->event_lag_ms_max);
+    while (v > max && !atomic_compare_exchange_weak(&m->event_lag_ms_max, &max, v))
+        ;
+    for (int i = 0; i < GM_METRICS_LAG_BUCKETS; i++) {
+        if (v <= lag_bounds_ms[i])
+            atomic_fetch_add(&m->event_lag_le[i], 1);
+    }
+}
 
 void
 gm_metrics_batch(struct gm_metrics *m, uint64_t n, uint64_t us)
@@ -109,6 +126,22 @@ render(struct gm_metrics *m, size_t *len)
         "gamify_batch_seconds_count %llu\n",
         (unsigned long long)batches, (double)atomic_load(&m->batch_us_sum) / 1e6,
         (unsigned long long)batches);
+    uint64_t lag_n = atomic_load(&m->event_lag_count);
+    add(&t, "# HELP gamify_event_lag_seconds From an event's occurred_at to the commit that "
+            "folded it.\n# TYPE gamify_event_lag_seconds histogram\n");
+    for (int i = 0; i < GM_METRICS_LAG_BUCKETS; i++)
+        add(&t, "gamify_event_lag_seconds_bucket{le=\"%g\"} %llu\n",
+            (double)lag_bounds_ms[i] / 1000.0,
+            (unsigned long long)atomic_load(&m->event_lag_le[i]));
+    add(&t,
+        "gamify_event_lag_seconds_bucket{le=\"+Inf\"} %llu\ngamify_event_lag_seconds_sum %.3f\n"
+        "gamify_event_lag_seconds_count %llu\n",
+        (unsigned long long)lag_n, (double)atomic_load(&m->event_lag_ms_sum) / 1000.0,
+        (unsigned long long)lag_n);
+    add(&t,
+        "# HELP gamify_event_lag_max_seconds The largest event lag seen.\n"
+        "# TYPE gamify_event_lag_max_seconds gauge\ngamify_event_lag_max_seconds %.3f\n",
+        (double)atomic_load(&m->event_lag_ms_max) / 1000.0);
     uint64_t off = atomic_load(&m->offset), end = atomic_load(&m->log_end);
     gauge(&t, "gamify_source_offset", "Committed source offset (bytes of the file log).",
           (int64_t)off);

@@ -16,7 +16,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define GM_METRICS_BUCKETS 8
+#define GM_METRICS_BUCKETS     8
+#define GM_METRICS_LAG_BUCKETS 12
 
 struct gm_metrics {
     atomic_uint_fast64_t applied, duplicates, dead_letters, batches, records;
@@ -28,7 +29,13 @@ struct gm_metrics {
     atomic_int_fast64_t lag_seconds;                        /* wall clock minus it */
     atomic_uint_fast64_t lmdb_bytes;
     atomic_bool ready;
+    /* per event: commit time minus occurred_at */
+    atomic_uint_fast64_t event_lag_le[GM_METRICS_LAG_BUCKETS];
+    atomic_uint_fast64_t event_lag_count, event_lag_ms_sum, event_lag_ms_max;
 };
+
+/* Records the lag of one event, in milliseconds (negative counts as 0). */
+void gm_metrics_event_lag(struct gm_metrics *m, int64_t ms);
 
 /* Records one batch of n records that took us microseconds. */
 void gm_metrics_batch(struct gm_metrics *m, uint64_t n, uint64_t us);

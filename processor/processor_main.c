@@ -174,6 +174,13 @@ run(const struct gm_config *cfg)
         double t1 = now_s();
         if (n > 0) {
             const struct gm_store_stats *ss = gm_store_stats(st);
+            const int64_t *times;
+            size_t n_times = gm_store_last_batch_times(st, &times);
+            int64_t commit_ms = (int64_t)(t1 * 1000.0);
+            for (size_t i = 0; i < n_times; i++) {
+                if (times[i])
+                    gm_metrics_event_lag(&m, commit_ms - times[i]);
+            }
             gm_metrics_batch(&m, n, (uint64_t)((t1 - t0) * 1e6));
             atomic_store(&m.applied, ss->applied);
             atomic_store(&m.duplicates, ss->duplicates);

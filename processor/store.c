@@ -56,6 +56,7 @@ struct pending {
     size_t len;
     bool json;
     uint64_t offset;
+    int64_t event_ms; /* occurred_at in milliseconds; 0 until decoded */
 };
 
 struct gm_store {
@@ -70,6 +71,8 @@ struct gm_store {
     struct pending *pend;
     size_t n_pend, cap_pend;
     struct gm_store_stats stats, stats_at_begin;
+    int64_t *batch_ms; /* event times of the last committed batch */
+    size_t n_batch_ms, cap_batch_ms;
     struct gm_fold_out fo;
 };
 
@@ -313,6 +316,7 @@ gm_store_close(struct gm_store *s)
     }
     gm_rules_free(s->rules);
     free(s->pend);
+    free(s->batch_ms);
     gm_fold_out_deinit(&s->fo);
     free(s);
 }
@@ -327,6 +331,13 @@ uint64_t
 gm_store_offset(const struct gm_store *s)
 {
     return s->meta_committed.offset;
+}
+
+size_t
+gm_store_last_batch_times(const struct gm_store *s, const int64_t **ms)
+{
+    *ms = s->batch_ms;
+    return s->n_batch_ms;
 }
 
 int64_t
@@ -1033,6 +1044,7 @@ apply_one(struct gm_store *s, const struct pending *rec)
     /* Too late first: ids older than the window may already be pruned, so
      * they are never consulted, and pruning time cannot change an outcome. */
     int64_t t = ev->occurred_at->seconds;
+    ((struct pending *)rec)->event_ms = t * 1000 + ev->occurred_at->nanos / 1000000;
     MDB_val idk = {strlen(ev->event_id), ev->event_id}, v;
     if (s->meta.has_newest && t < s->meta.newest_time - s->opts.dedupe_window_s) {
         s->stats.too_late++;
@@ -1138,6 +1150,7 @@ gm_store_apply(struct gm_store *s, const uint8_t *data, size_t len, bool json, u
     p->len = len;
     p->json = json;
     p->offset = offset;
+    p->event_ms = 0;
     int rc = apply_one(s, p);
     if (rc == MDB_MAP_FULL)
         return grow_and_replay(s, err);
@@ -1194,6 +1207,15 @@ gm_store_commit(struct gm_store *s, uint64_t next_offset, struct gm_err *err)
         }
     }
     s->meta_committed = s->meta;
+    if (s->cap_batch_ms < s->n_pend) {
+        s->cap_batch_ms = s->n_pend;
+        s->batch_ms = realloc(s->batch_ms, s->cap_batch_ms * sizeof *s->batch_ms);
+        if (!s->batch_ms)
+            abort();
+    }
+    for (size_t i = 0; i < s->n_pend; i++)
+        s->batch_ms[i] = s->pend[i].event_ms;
+    s->n_batch_ms = s->n_pend;
     if (s->rules_committed != s->rules)
         gm_rules_free(s->rules_committed);
     s->rules_committed = s->rules;

@@ -89,6 +89,13 @@ int gm_store_commit(struct gm_store *s, uint64_t next_offset, struct gm_err *err
 /* Abandons the batch; NULL-safe, and harmless without a batch. */
 void gm_store_abort(struct gm_store *s);
 
+/*
+ * The occurred_at times, in milliseconds, of the records of the last
+ * committed batch (0 for records that did not decode); *ms is borrowed until
+ * the next commit. For lag metrics.
+ */
+size_t gm_store_last_batch_times(const struct gm_store *s, const int64_t **ms);
+
 /* The newest event time folded (seconds), or 0 before the first. */
 int64_t gm_store_newest_time(const struct gm_store *s);
 
