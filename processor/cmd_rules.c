@@ -111,12 +111,10 @@ rules_publish(int argc, char **argv)
     }
 
     /* the text exactly as checked */
-    FILE *f = fopen(path, "rb");
-    char *yaml = calloc(1, GM_RULES_MAX + 2);
-    size_t len = f ? fread(yaml, 1, GM_RULES_MAX + 1, f) : 0;
-    if (f)
-        fclose(f);
-    if (!f || len > GM_RULES_MAX) {
+    char *yaml;
+    size_t len;
+    int rrc = gm_rules_read_text(path, &yaml, &len);
+    if (rrc || len > GM_RULES_MAX) {
         fprintf(stderr, "gamify rules publish: cannot read %s (or larger than %d bytes)\n", path,
                 GM_RULES_MAX);
         free(yaml);

@@ -9,6 +9,7 @@
 #include "log.h"
 #include "logsrc.h"
 #include "pump.h"
+#include "rules.h"
 #include "store.h"
 
 #include <errno.h>
@@ -26,29 +27,6 @@ now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Reads a whole file; returns new text (free with free()) or NULL. */
-static char *
-slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    size_t got;
-    while ((got = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n == cap) {
-            if (cap >= (size_t)16 << 20)
-                break; /* far beyond any rules file: the parser rejects it */
-            buf = realloc(buf, cap *= 2);
-        }
-    }
-    fclose(f);
-    *len = n;
-    return buf;
 }
 
 /* A "Name:   N kB" line of /proc/self/status, in MiB; -1 if unknown. */
@@ -183,9 +161,9 @@ replay(int argc, char **argv)
     }
     if (rules) {
         size_t len;
-        char *text = slurp(rules, &len);
-        if (!text) {
-            fprintf(stderr, "gamify replay: %s: %s\n", rules, strerror(errno));
+        char *text;
+        if ((rc = gm_rules_read_text(rules, &text, &len))) {
+            fprintf(stderr, "gamify replay: %s: %s\n", rules, strerror(-rc));
             goto out;
         }
         rc = gm_store_seed_rules(st, text, len, &err);

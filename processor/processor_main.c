@@ -128,13 +128,13 @@ run(const struct gm_config *cfg)
     if ((rc = gm_store_open(dir, &opts, &st, &err)))
         goto fail;
     if (rules) {
-        FILE *f = fopen(rules, "rb");
-        char *yaml = calloc(1, (1 << 20) + 2);
-        size_t len = f ? fread(yaml, 1, (1 << 20) + 1, f) : 0;
-        if (f)
-            fclose(f);
-        rc = f ? gm_store_seed_rules(st, yaml, len, &err)
-               : gm_err_set(&err, -errno, "--rules %s: %s", rules, strerror(errno));
+        char *yaml;
+        size_t len;
+        if ((rc = gm_rules_read_text(rules, &yaml, &len))) {
+            gm_err_set(&err, rc, "--rules %s: %s", rules, strerror(-rc));
+            goto fail;
+        }
+        rc = gm_store_seed_rules(st, yaml, len, &err);
         free(yaml);
         if (rc)
             goto fail;

@@ -1320,34 +1320,46 @@ out:
 }
 
 int
+gm_rules_read_text(const char *path, char **text, size_t *len)
+{
+    *text = NULL;
+    *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -errno;
+    /* One byte past the bound, so that a too-large file is reported as such. */
+    char *buf = malloc((size_t)GM_RULES_MAX_BYTES + 2);
+    if (!buf)
+        abort();
+    errno = 0;
+    size_t n = fread(buf, 1, (size_t)GM_RULES_MAX_BYTES + 1, f);
+    int rc = ferror(f) ? (errno ? -errno : -EIO) : 0;
+    fclose(f);
+    if (rc) {
+        free(buf);
+        return rc;
+    }
+    buf[n] = '\0';
+    *text = buf;
+    *len = n;
+    return 0;
+}
+
+int
 gm_rules_load(const char *path, struct gm_rules **out, struct gm_err **errs, size_t *n_errs)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    int rc;
-
     *out = NULL;
     if (errs)
         *errs = NULL;
     if (n_errs)
         *n_errs = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return -errno;
-    /* One byte past the bound, so that a too-large file is reported as such. */
-    buf = malloc((size_t)GM_RULES_MAX_BYTES + 1);
-    if (!buf)
-        abort();
-    errno = 0;
-    len = fread(buf, 1, (size_t)GM_RULES_MAX_BYTES + 1, f);
-    if (ferror(f)) {
-        rc = errno ? -errno : -EIO;
-        goto out;
-    }
+    char *buf;
+    size_t len;
+    int rc = gm_rules_read_text(path, &buf, &len);
+    if (rc)
+        return rc;
     rc = gm_rules_parse(buf, len, out, errs, n_errs);
-out:
     free(buf);
-    fclose(f);
     return rc;
 }
 

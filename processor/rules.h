@@ -120,6 +120,14 @@ struct gm_rules {
 int gm_rules_parse(const char *yaml, size_t len, struct gm_rules **out, struct gm_err **errs,
                    size_t *n_errs);
 
+/*
+ * Reads a rules file's text as it is (for seeding and publishing, which
+ * store the text itself). Reads at most one byte past GM_RULES_MAX_BYTES, so
+ * that parsing reports an oversized file. *text is new and NUL-terminated
+ * (free with free()). Returns 0 or -errno.
+ */
+int gm_rules_read_text(const char *path, char **text, size_t *len);
+
 /* Reads and parses a file; as gm_rules_parse, plus -errno for I/O errors. */
 int gm_rules_load(const char *path, struct gm_rules **out, struct gm_err **errs, size_t *n_errs);
 
