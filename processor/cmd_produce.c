@@ -2,7 +2,9 @@
  * cmd_produce.c: `gamify produce --log URI [--fsync none|batch|always]
  * [FILE|-]`: JSON-lines events in (proto3 JSON mapping), one protobuf
  * record per good line appended to the file log, in batches so that one
- * append call (one write, one fdatasync) carries many events. A bad line is
+ * append call (one write, one fdatasync) carries many events, or produced
+ * to a Kafka topic (kafka://HOST:PORT/TOPIC: key = user_id, murmur2
+ * partitioner, idempotent producer, flushed at the end). A bad line is
  * reported as FILE:LINE: reason and skipped whole; the good ones still go
  * in. Exit 0: all good; 1: some bad lines; 2: usage or I/O error.
  */
@@ -10,6 +12,7 @@
 #include "commands.h"
 #include "filelog.h"
 #include "json.h"
+#include "kafka.h"
 #include "logsrc.h"
 
 #include <inttypes.h>
@@ -32,7 +35,8 @@ usage(FILE *to)
 {
     fprintf(to, "usage: gamify produce --log URI [--fsync none|batch|always] [FILE|-]\n"
                 "  appends one protobuf record per JSON-lines event of FILE (default: stdin)\n"
-                "  to the log (file:DIR); environment: GAMIFY_LOG, GAMIFY_FSYNC\n");
+                "  to the log (file:DIR or kafka://HOST:PORT[,HOST:PORT]/TOPIC); environment: "
+                "GAMIFY_LOG, GAMIFY_FSYNC\n");
 }
 
 static int
@@ -77,6 +81,7 @@ gm_cmd_produce(int argc, char **argv)
     char *src_uri = NULL;
     struct gm_logsrc *src = NULL;
     struct gm_filelog *log = NULL;
+    struct gm_kafka_producer *kp = NULL;
     struct batch *b = calloc(1, sizeof *b);
     size_t produced = 0, bad = 0;
     const char *dir = NULL;
@@ -135,13 +140,16 @@ gm_cmd_produce(int argc, char **argv)
         fprintf(stderr, "gamify produce: %s\n", err.msg);
         goto out;
     }
-    if (scheme != GM_LOG_FILE) {
-        fprintf(stderr, "gamify produce: %s: %s\n", uri,
-                scheme == GM_LOG_KAFKA ? "Kafka logs are not supported yet; use file:DIR"
-                                       : "jsonl: is an input format only; use file:DIR");
+    if (scheme == GM_LOG_JSONL) {
+        fprintf(stderr, "gamify produce: %s: jsonl: is an input format only; use file:DIR\n", uri);
         goto out;
     }
-    if (gm_filelog_open(dir, &opts, &log, &err) < 0) {
+    if (scheme == GM_LOG_KAFKA) {
+        if (gm_kafka_producer_new(dir, &kp, &err) < 0) {
+            fprintf(stderr, "gamify produce: %s\n", err.msg);
+            goto out;
+        }
+    } else if (gm_filelog_open(dir, &opts, &log, &err) < 0) {
         fprintf(stderr, "gamify produce: %s\n", err.msg);
         goto out;
     }
@@ -177,13 +185,26 @@ gm_cmd_produce(int argc, char **argv)
         rc = gm_event_from_json((const char *)rec.data, rec.len, &ev, &err);
         if (rc == 0)
             rc = gm_event_encode(ev, &buf, &len, &err);
-        gm_event_free(ev);
         if (rc < 0) {
+            gm_event_free(ev);
             bad++;
             fprintf(stderr, "%s:%" PRIu64 ": %s\n", path, rec.line,
                     err.msg[0] ? err.msg : gm_strerror(rc));
             continue;
         }
+        if (kp) {
+            /* the key places all of a user's events in one partition */
+            rc = gm_kafka_produce(kp, ev->user_id, buf, len, &err);
+            gm_event_free(ev);
+            free(buf);
+            if (rc < 0) {
+                fprintf(stderr, "gamify produce: %s\n", err.msg);
+                goto out;
+            }
+            produced++;
+            continue;
+        }
+        gm_event_free(ev);
         b->recs[b->n] = buf;
         b->lens[b->n] = len;
         b->n++;
@@ -195,15 +216,29 @@ gm_cmd_produce(int argc, char **argv)
             produced += n;
         }
     }
-    size_t n = b->n;
-    if (flush(log, dir, b) < 0)
-        goto out;
-    produced += n;
+    if (kp) {
+        uint64_t failed = 0;
+        gm_err_clear(&err);
+        int rc = gm_kafka_producer_flush(kp, 90000, &failed, &err);
+        if (rc < 0 || failed) {
+            fprintf(stderr, "gamify produce: %s\n", err.msg);
+            produced -= failed < produced ? (size_t)failed : produced;
+            goto out;
+        }
+    } else {
+        size_t n = b->n;
+        if (flush(log, dir, b) < 0)
+            goto out;
+        produced += n;
+    }
     ret = bad ? 1 : 0;
 out:
     if (log)
         fprintf(stderr, "produced %zu events, %zu bad lines, log end offset %" PRIu64 "\n",
                 produced, bad, gm_filelog_end(log));
+    if (kp)
+        fprintf(stderr, "produced %zu events, %zu bad lines, to %s\n", produced, bad, uri);
+    gm_kafka_producer_free(kp);
     for (size_t i = 0; b && i < b->n; i++)
         free(b->recs[i]);
     free(b);

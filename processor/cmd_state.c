@@ -1,6 +1,11 @@
 /*
  * cmd_state.c: the commands that fold a log into state and read it back:
  * `gamify replay`, `gamify dump`, `gamify digest` and `gamify dlq list`.
+ *
+ * A state folder of a Kafka-fed processor holds one state per partition
+ * (partition-N subfolders). dump merges their learners sorted by userId;
+ * digest is then the SHA-256 of that merged dump text, since per-partition
+ * digests cannot be combined into the digest of a single replay.
  */
 #include "codec.h"
 #include "commands.h"
@@ -13,7 +18,9 @@
 #include "store.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <getopt.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -263,6 +270,127 @@ state_args(int argc, char **argv, const char **state, const char **user, const c
     return -1;
 }
 
+/*
+ * Fills *dirs (new; free each and the array) with the partition-N
+ * subfolders of state, in partition order; *n is 0 for a plain state.
+ */
+static void
+partition_dirs(const char *state, char ***dirs, size_t *n)
+{
+    *dirs = NULL;
+    *n = 0;
+    DIR *d = state ? opendir(state) : NULL;
+    struct dirent *de;
+    long *ids = NULL;
+    size_t cap = 0;
+    while (d && (de = readdir(d))) {
+        char *end;
+        if (strncmp(de->d_name, "partition-", 10) != 0)
+            continue;
+        long id = strtol(de->d_name + 10, &end, 10);
+        if (end == de->d_name + 10 || *end || id < 0)
+            continue;
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 16;
+            *dirs = realloc(*dirs, cap * sizeof **dirs);
+            ids = realloc(ids, cap * sizeof *ids);
+            if (!*dirs || !ids)
+                abort();
+        }
+        size_t i = (*n)++;
+        while (i > 0 && ids[i - 1] > id) {
+            ids[i] = ids[i - 1];
+            (*dirs)[i] = (*dirs)[i - 1];
+            i--;
+        }
+        ids[i] = id;
+        if (asprintf(&(*dirs)[i], "%s/%s", state, de->d_name) < 0)
+            abort();
+    }
+    if (d)
+        closedir(d);
+    free(ids);
+}
+
+static int
+line_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * The merged dump of a partitioned state: every partition's lines (one
+ * learner each, starting {"userId":"...) sorted bytewise, so by userId.
+ * *text is new (free with free()). Returns 0, GM_ENOTFOUND (user given and
+ * in no partition) or a process exit code > 0 after reporting.
+ */
+static int
+merged_dump(char **dirs, size_t n_dirs, const char *user, char **text, size_t *len)
+{
+    char **lines = NULL;
+    size_t n_lines = 0, cap = 0;
+    int rc = 0, found = 0;
+    *text = NULL;
+    *len = 0;
+    for (size_t i = 0; i < n_dirs && rc == 0; i++) {
+        struct gm_store *st;
+        char *buf = NULL;
+        size_t size = 0;
+        if ((rc = open_existing(dirs[i], &st)))
+            break;
+        FILE *f = open_memstream(&buf, &size);
+        if (!f)
+            abort();
+        int drc = gm_store_dump(st, f, user);
+        fclose(f);
+        gm_store_close(st);
+        if (drc == 0)
+            found = 1;
+        else if (drc != GM_ENOTFOUND) {
+            fprintf(stderr, "gamify: %s: %s\n", dirs[i], gm_strerror(drc));
+            rc = 2;
+        }
+        for (char *line = buf, *nl; rc == 0 && line < buf + size; line = nl + 1) {
+            nl = memchr(line, '\n', (size_t)(buf + size - line));
+            if (!nl)
+                nl = buf + size;
+            if (n_lines == cap) {
+                cap = cap ? 2 * cap : 1024;
+                lines = realloc(lines, cap * sizeof *lines);
+                if (!lines)
+                    abort();
+            }
+            lines[n_lines] = strndup(line, (size_t)(nl - line));
+            if (!lines[n_lines++])
+                abort();
+        }
+        free(buf);
+    }
+    if (rc == 0) {
+        qsort(lines, n_lines, sizeof *lines, line_cmp);
+        FILE *f = open_memstream(text, len);
+        if (!f)
+            abort();
+        for (size_t i = 0; i < n_lines; i++)
+            fprintf(f, "%s\n", lines[i]);
+        fclose(f);
+        if (user && !found)
+            rc = GM_ENOTFOUND;
+    }
+    for (size_t i = 0; i < n_lines; i++)
+        free(lines[i]);
+    free(lines);
+    return rc;
+}
+
+static void
+free_dirs(char **dirs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(dirs[i]);
+    free(dirs);
+}
+
 int
 gm_cmd_replay(int argc, char **argv)
 {
@@ -276,6 +404,23 @@ gm_cmd_dump(int argc, char **argv)
     int code = state_args(argc, argv, &state, &user, "gamify dump --state DIR [--user ID]");
     if (code >= 0)
         return code;
+    char **dirs;
+    size_t n_dirs;
+    partition_dirs(state, &dirs, &n_dirs);
+    if (n_dirs > 0) {
+        char *text;
+        size_t len;
+        code = merged_dump(dirs, n_dirs, user, &text, &len);
+        free_dirs(dirs, n_dirs);
+        if (code == 0 || code == GM_ENOTFOUND)
+            fwrite(text, 1, len, stdout);
+        free(text);
+        if (code == GM_ENOTFOUND) {
+            fprintf(stderr, "gamify dump: no learner %s\n", user);
+            return 1;
+        }
+        return code;
+    }
     struct gm_store *st;
     if ((code = open_existing(state, &st)))
         return code;
@@ -299,12 +444,31 @@ gm_cmd_digest(int argc, char **argv)
     int code = state_args(argc, argv, &state, NULL, "gamify digest --state DIR");
     if (code >= 0)
         return code;
-    struct gm_store *st;
-    if ((code = open_existing(state, &st)))
-        return code;
     unsigned char md[32];
-    int rc = gm_store_digest(st, md);
-    gm_store_close(st);
+    int rc;
+    char **dirs;
+    size_t n_dirs;
+    partition_dirs(state, &dirs, &n_dirs);
+    if (n_dirs > 0) {
+        /* partitioned: the SHA-256 of the merged dump (see the top) */
+        char *text;
+        size_t len;
+        code = merged_dump(dirs, n_dirs, NULL, &text, &len);
+        free_dirs(dirs, n_dirs);
+        unsigned int md_len = 0;
+        if (code == 0 && !EVP_Digest(text, len, md, &md_len, EVP_sha256(), NULL))
+            code = 2;
+        free(text);
+        if (code)
+            return code;
+        rc = 0;
+    } else {
+        struct gm_store *st;
+        if ((code = open_existing(state, &st)))
+            return code;
+        rc = gm_store_digest(st, md);
+        gm_store_close(st);
+    }
     if (rc) {
         fprintf(stderr, "gamify digest: %s\n", gm_strerror(rc));
         return 2;

@@ -8,8 +8,17 @@
  * When the log has nothing new it waits on inotify, so an append wakes it
  * within milliseconds. SIGTERM or SIGINT ends the batch in progress,
  * commits it and exits 0.
+ *
+ * With a kafka:// log the processor is one member of a consumer group: each
+ * partition it is assigned gets its own state, STATE/partition-N, opened at
+ * the assignment and closed at the revocation, and is read from the offset
+ * stored in that state (LMDB is the truth; offsets committed to Kafka only
+ * show lag). A batch is per partition: it grows while records come and is
+ * committed when the poll comes back empty or it reaches batch-max.
  */
 #include "config.h"
+#include "gm_config.h"
+#include "kafka.h"
 #include "log.h"
 #include "logsrc.h"
 #include "metrics.h"
@@ -26,7 +35,8 @@
 #include <time.h>
 
 static const struct gm_setting settings[] = {
-    {"log", GM_SET_STRING, NULL, 0, 0, true, "the event log: file:DIR (kafka:// comes later)"},
+    {"log", GM_SET_STRING, NULL, 0, 0, true,
+     "the event log: file:DIR or kafka://HOST:PORT[,HOST:PORT]/TOPIC"},
     {"state", GM_SET_STRING, NULL, 0, 0, true, "the state folder (LMDB)"},
     {"rules", GM_SET_STRING, NULL, 0, 0, false, "rules file used when the log has published none"},
     {"postgres", GM_SET_STRING, NULL, 0, 0, false,
@@ -41,6 +51,10 @@ static const struct gm_setting settings[] = {
     {"window-days", GM_SET_INT, "30", 1, 3650, false, "dedupe window in days of event time"},
     {"sync", GM_SET_BOOL, "true", 0, 0, false, "fsync at each commit"},
     {"log-level", GM_SET_STRING, "info", 0, 0, false, "debug, info, warn or error"},
+    {"group", GM_SET_STRING, "gamify-processor", 0, 0, false,
+     "Kafka consumer group (kafka:// logs)"},
+    {"kafka-session-timeout-ms", GM_SET_INT, "45000", 1000, 3600000, false,
+     "Kafka group session timeout: how soon a dead member's partitions move"},
 };
 #define N_SETTINGS (sizeof settings / sizeof settings[0])
 
@@ -71,8 +85,20 @@ check(const struct gm_config *cfg, struct gm_err *err)
     int rc = gm_log_uri_parse(gm_config_str(cfg, "log"), &scheme, &rest, err);
     if (rc)
         return rc;
-    if (scheme != GM_LOG_FILE)
-        return gm_err_set(err, GM_EUNSUPPORTED, "--log: only file:DIR logs are followed so far");
+    if (scheme == GM_LOG_JSONL)
+        return gm_err_set(err, GM_EUNSUPPORTED,
+                          "--log: jsonl: is for replays; use file:DIR or "
+                          "kafka://HOST:PORT/TOPIC");
+    if (scheme == GM_LOG_KAFKA) {
+        char *brokers = NULL, *topic = NULL;
+        rc = gm_kafka_uri_split(rest, &brokers, &topic, err);
+        free(brokers);
+        free(topic);
+        if (rc)
+            return rc;
+        if (!GM_HAVE_KAFKA)
+            return gm_err_set(err, GM_EUNSUPPORTED, "--log: built without Kafka support");
+    }
     if (gm_log_parse_level(gm_config_str(cfg, "log-level"), &level))
         return gm_err_set(err, GM_EINVAL, "--log-level: \"%s\" is not debug, info, warn or error",
                           gm_config_str(cfg, "log-level"));
@@ -225,6 +251,284 @@ out:
     return code;
 }
 
+/* One assigned Kafka partition and its state. */
+struct kpart {
+    int32_t id;
+    struct gm_store *st;
+    bool in_batch;
+    size_t n;            /* records in the open batch */
+    uint64_t next;       /* committed: the next Kafka offset to read */
+    uint64_t batch_next; /* after the last record applied (== next without a batch) */
+    double t0, last_progress;
+    bool rebuilding;
+};
+
+/* The processor on a Kafka log: the partitions it holds now. */
+struct kproc {
+    const char *dir;
+    struct gm_store_opts opts;
+    char *rules;
+    size_t rules_len;
+    struct kpart *parts;
+    size_t n_parts, cap;
+    struct gm_metrics *m;
+    struct gm_outsink *sink;
+    struct gm_kafka_consumer *c;
+    uint64_t closed_applied, closed_dups, closed_dead; /* of partitions given up */
+    int failed;
+    struct gm_err err;
+};
+
+static struct kpart *
+kpart_find(struct kproc *k, int32_t id)
+{
+    for (size_t i = 0; i < k->n_parts; i++) {
+        if (k->parts[i].id == id)
+            return &k->parts[i];
+    }
+    return NULL;
+}
+
+/* Sums the counters of every partition into the metrics. */
+static void
+kproc_metrics(struct kproc *k)
+{
+    uint64_t applied = k->closed_applied, dups = k->closed_dups, dead = k->closed_dead, off = 0;
+    int64_t newest = 0;
+    for (size_t i = 0; i < k->n_parts; i++) {
+        const struct gm_store_stats *ss = gm_store_stats(k->parts[i].st);
+        applied += ss->applied;
+        dups += ss->duplicates;
+        dead += ss->dead_letters;
+        off += k->parts[i].next;
+        int64_t t = gm_store_newest_time(k->parts[i].st);
+        if (t > newest)
+            newest = t;
+    }
+    atomic_store(&k->m->applied, applied);
+    atomic_store(&k->m->duplicates, dups);
+    atomic_store(&k->m->dead_letters, dead);
+    atomic_store(&k->m->offset, off);
+    atomic_store(&k->m->last_event_time, newest);
+}
+
+/* Commits the open batch of p (if any) to LMDB, then shows it to Kafka. */
+static int
+kpart_commit(struct kproc *k, struct kpart *p, struct gm_err *err)
+{
+    if (!p->in_batch)
+        return 0;
+    double t1 = now_s();
+    int rc = gm_store_commit(p->st, p->batch_next, err);
+    p->in_batch = false;
+    if (rc)
+        return rc;
+    p->next = p->batch_next;
+    const int64_t *times;
+    size_t n_times = gm_store_last_batch_times(p->st, &times);
+    for (size_t i = 0; i < n_times; i++) {
+        if (times[i])
+            gm_metrics_event_lag(k->m, (int64_t)(t1 * 1000.0) - times[i]);
+    }
+    gm_metrics_batch(k->m, p->n, (uint64_t)((now_s() - p->t0) * 1e6));
+    kproc_metrics(k);
+    gm_kafka_commit_async(k->c, p->id, p->next);
+    if (k->sink && (rc = gm_outsink_publish(k->sink, p->st, err)))
+        return rc;
+    if (p->rebuilding && t1 - p->last_progress >= 2.0) {
+        gm_log(GM_LOG_INFO, "partition %d: rebuilding, at offset %llu", (int)p->id,
+               (unsigned long long)p->next);
+        p->last_progress = t1;
+    }
+    return 0;
+}
+
+static int
+on_assigned(void *ctx, int32_t partition, uint64_t *next)
+{
+    struct kproc *k = ctx;
+    char path[4096];
+    struct gm_store *st = NULL;
+    int rc;
+    if (mkdir(k->dir, 0755) && errno != EEXIST) {
+        rc = gm_err_set(&k->err, -errno, "cannot create %s: %s", k->dir, strerror(errno));
+        goto out;
+    }
+    snprintf(path, sizeof path, "%s/partition-%d", k->dir, (int)partition);
+    if ((rc = gm_store_open(path, &k->opts, &st, &k->err)))
+        goto out;
+    if (k->rules && (rc = gm_store_seed_rules(st, k->rules, k->rules_len, &k->err)))
+        goto out;
+    if (k->n_parts == k->cap) {
+        k->cap = k->cap ? 2 * k->cap : 16;
+        k->parts = realloc(k->parts, k->cap * sizeof *k->parts);
+        if (!k->parts)
+            abort();
+    }
+    struct kpart *p = &k->parts[k->n_parts++];
+    *p = (struct kpart){.id = partition, .st = st, .next = gm_store_offset(st)};
+    p->batch_next = p->next;
+    p->rebuilding = p->next == 0;
+    p->last_progress = now_s();
+    st = NULL;
+    *next = p->next;
+    if (p->rebuilding)
+        gm_log(GM_LOG_INFO,
+               "partition %d assigned with a new state at %s: rebuilding it from "
+               "the start of the partition",
+               (int)partition, path);
+    else
+        gm_log(GM_LOG_INFO, "partition %d assigned: resuming %s at offset %llu", (int)partition,
+               path, (unsigned long long)p->next);
+    kproc_metrics(k);
+out:
+    gm_store_close(st);
+    if (rc) {
+        k->failed = rc;
+        gm_log(GM_LOG_ERROR, "partition %d: %s", (int)partition, k->err.msg);
+    }
+    return rc;
+}
+
+static void
+on_revoked(void *ctx, int32_t partition)
+{
+    struct kproc *k = ctx;
+    struct kpart *p = kpart_find(k, partition);
+    if (!p)
+        return;
+    struct gm_err err;
+    gm_err_clear(&err);
+    int rc = k->failed ? 0 : kpart_commit(k, p, &err);
+    if (rc) {
+        gm_log(GM_LOG_ERROR, "partition %d: commit at revocation: %s", (int)partition, err.msg);
+        if (!k->failed) {
+            k->failed = rc;
+            k->err = err;
+        }
+    }
+    const struct gm_store_stats *ss = gm_store_stats(p->st);
+    k->closed_applied += ss->applied;
+    k->closed_dups += ss->duplicates;
+    k->closed_dead += ss->dead_letters;
+    gm_log(GM_LOG_INFO, "partition %d revoked at offset %llu", (int)partition,
+           (unsigned long long)p->next);
+    gm_store_close(p->st);
+    *p = k->parts[--k->n_parts];
+    kproc_metrics(k);
+}
+
+static int
+run_kafka(const struct gm_config *cfg, const char *rest)
+{
+    static struct gm_metrics m;
+    static char ctx[96];
+    struct kproc k = {.dir = gm_config_str(cfg, "state"), .m = &m};
+    k.opts = (struct gm_store_opts){.dedupe_window_s = gm_config_int(cfg, "window-days") * 86400,
+                                    .no_sync = !gm_config_bool(cfg, "sync")};
+    const char *rules = gm_config_str(cfg, "rules"), *out_uri = gm_config_str(cfg, "out");
+    const char *metrics_addr = gm_config_str(cfg, "metrics");
+    size_t batch_max = (size_t)gm_config_int(cfg, "batch-max");
+    struct gm_metrics_server *srv = NULL;
+    struct gm_err err;
+    gm_err_clear(&err);
+    gm_err_clear(&k.err);
+    int code = 1, rc = 0;
+
+    if (rules && (rc = gm_rules_read_text(rules, &k.rules, &k.rules_len))) {
+        gm_err_set(&err, rc, "--rules %s: %s", rules, strerror(-rc));
+        goto fail;
+    }
+    if (!rules)
+        gm_log(GM_LOG_WARN, "no --rules: a partition whose state has none turns events into "
+                            "NO_RULES dead letters until rules are published");
+    if (out_uri && (rc = gm_outsink_open(out_uri, &k.sink, &err)))
+        goto fail;
+    if (metrics_addr && (rc = gm_metrics_serve(&m, metrics_addr, &srv, &err)))
+        goto fail;
+    struct gm_kafka_handlers h = {.ctx = &k, .assigned = on_assigned, .revoked = on_revoked};
+    if ((rc = gm_kafka_consumer_new(rest, gm_config_str(cfg, "group"),
+                                    (int)gm_config_int(cfg, "kafka-session-timeout-ms"), &h, &k.c,
+                                    &err)))
+        goto fail;
+    gm_log(GM_LOG_INFO, "joining group %s on kafka://%s; partition states under %s",
+           gm_config_str(cfg, "group"), rest, k.dir);
+
+    while (!stop) {
+        struct gm_kafka_msg msg;
+        rc = gm_kafka_poll(k.c, 100, &msg, &err);
+        if (rc < 0)
+            goto fail;
+        if (rc == 0) {
+            /* the log has nothing ready: commit what was gathered */
+            for (size_t i = 0; i < k.n_parts; i++) {
+                if ((rc = kpart_commit(&k, &k.parts[i], &err)))
+                    goto fail;
+                k.parts[i].rebuilding = false;
+            }
+            atomic_store(&m.lag_seconds, 0);
+            atomic_store(&m.log_end, atomic_load(&m.offset));
+            if (!atomic_load(&m.ready)) {
+                atomic_store(&m.ready, true);
+                gm_log(GM_LOG_INFO, "caught up with the log");
+            }
+            continue;
+        }
+        struct kpart *p = kpart_find(&k, msg.partition);
+        if (!p || msg.offset < p->batch_next)
+            continue; /* not ours (any more), or folded already */
+        snprintf(ctx, sizeof ctx, "\"partition\":%d,\"offset\":%llu", (int)p->id,
+                 (unsigned long long)msg.offset);
+        gm_log_set_context(ctx);
+        if (!p->in_batch) {
+            if ((rc = gm_store_begin(p->st, &err)))
+                goto fail;
+            p->in_batch = true;
+            p->n = 0;
+            p->t0 = now_s();
+        }
+        if ((rc = gm_store_apply(p->st, msg.data, msg.len, false, msg.offset, &err)))
+            goto fail;
+        p->batch_next = msg.offset + 1;
+        p->n++;
+        if (p->n >= batch_max || now_s() - p->t0 >= 1.0) {
+            if ((rc = kpart_commit(&k, p, &err)))
+                goto fail;
+        }
+        gm_log_set_context(NULL);
+    }
+    gm_log_set_context(NULL);
+    for (size_t i = 0; i < k.n_parts; i++) {
+        if ((rc = kpart_commit(&k, &k.parts[i], &err)))
+            goto fail;
+    }
+    gm_log(GM_LOG_INFO, "stopping after a signal; leaving the group");
+    code = 0;
+    goto out;
+fail:
+    gm_log_set_context(NULL);
+    gm_log(GM_LOG_ERROR, "%s", err.msg[0] ? err.msg : gm_strerror(rc));
+    /* nothing half-done may be committed at the revocation below */
+    k.failed = rc ? rc : GM_EKAFKA;
+    for (size_t i = 0; i < k.n_parts; i++) {
+        gm_store_abort(k.parts[i].st);
+        k.parts[i].in_batch = false;
+    }
+out:
+    gm_kafka_consumer_close(k.c); /* revokes: the stores close there */
+    for (size_t i = 0; i < k.n_parts; i++)
+        gm_store_close(k.parts[i].st);
+    if (code == 0 && k.failed) {
+        gm_log(GM_LOG_ERROR, "%s", k.err.msg);
+        code = 1;
+    }
+    free(k.parts);
+    free(k.rules);
+    gm_metrics_stop(srv);
+    gm_outsink_close(k.sink);
+    return code;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -261,7 +565,10 @@ main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    int code = run(&cfg);
+    enum gm_log_scheme scheme;
+    const char *rest;
+    gm_log_uri_parse(gm_config_str(&cfg, "log"), &scheme, &rest, NULL);
+    int code = scheme == GM_LOG_KAFKA ? run_kafka(&cfg, rest) : run(&cfg);
     gm_config_deinit(&cfg);
     return code;
 }

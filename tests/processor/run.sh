@@ -172,7 +172,8 @@ config)
     expect_error "not an integer" --log "file:$tmp/log" --state s --batch-max ten
     expect_error "unknown flag --bogus" --log "file:$tmp/log" --state s --bogus 1
     expect_error "not true or false" --log "file:$tmp/log" --state s --sync=maybe
-    expect_error "only file:DIR" --log kafka://127.0.0.1:9092/events --state s
+    expect_error "expected kafka://HOST:PORT" --log kafka://127.0.0.1:9092 --state s
+    expect_error "jsonl: is for replays" --log jsonl:/x --state s
     expect_error "not built yet" --log "file:$tmp/log" --state s --postgres host=x
     printf 'version: 2\n' > "$tmp/bad.yaml"
     expect_error "bad.yaml:" --log "file:$tmp/log" --state s --rules "$tmp/bad.yaml"

@@ -1,0 +1,433 @@
+/*
+ * kafka.c: the Kafka adapter (see kafka.h). librdkafka errors become
+ * GM_EKAFKA here, with the librdkafka message as context. The consumer
+ * assigns partitions itself in the rebalance callback, at the offsets its
+ * owner keeps with the state, so a partition moving between instances
+ * resumes where its LMDB says, whatever Kafka's committed offset is.
+ */
+#include "kafka.h"
+#include "gm_config.h"
+#include "log.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+int
+gm_kafka_uri_split(const char *rest, char **brokers, char **topic, struct gm_err *err)
+{
+    const char *slash = rest ? strchr(rest, '/') : NULL;
+    if (!slash || slash == rest || !slash[1] || strchr(slash + 1, '/'))
+        return gm_err_set(err, GM_EINVAL,
+                          "kafka://%s: expected kafka://HOST:PORT[,HOST:PORT]/TOPIC",
+                          rest ? rest : "");
+    *brokers = strndup(rest, (size_t)(slash - rest));
+    *topic = strdup(slash + 1);
+    if (!*brokers || !*topic)
+        abort();
+    return 0;
+}
+
+#if GM_HAVE_KAFKA
+
+#include <librdkafka/rdkafka.h>
+
+struct gm_kafka_producer {
+    rd_kafka_t *rk;
+    rd_kafka_topic_t *rkt;
+    uint64_t failed;
+    char first_error[256];
+    bool all_down; /* every broker unreachable (error callback) */
+    char down_reason[256];
+};
+
+struct gm_kafka_consumer {
+    rd_kafka_t *rk;
+    char *topic;
+    struct gm_kafka_handlers h;
+    rd_kafka_message_t *last; /* the record handed out by the last poll */
+    int failed;               /* a handler's error, reported by the next poll */
+    struct gm_err herr;
+};
+
+static int
+conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, struct gm_err *err)
+{
+    char errstr[512];
+    if (rd_kafka_conf_set(conf, name, value, errstr, sizeof errstr) != RD_KAFKA_CONF_OK)
+        return gm_err_set(err, GM_EKAFKA, "kafka setting %s=%s: %s", name, value, errstr);
+    return 0;
+}
+
+static void
+on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    struct gm_kafka_producer *p = opaque;
+    if (m->err) {
+        if (p->failed++ == 0)
+            snprintf(p->first_error, sizeof p->first_error, "%s", rd_kafka_err2str(m->err));
+    }
+}
+
+static void
+on_producer_error(rd_kafka_t *rk, int e, const char *reason, void *opaque)
+{
+    (void)rk;
+    struct gm_kafka_producer *p = opaque;
+    if (e == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+        p->all_down = true;
+        snprintf(p->down_reason, sizeof p->down_reason, "%s", reason);
+    }
+}
+
+/*
+ * Fails fast when no broker answers (a wrong address), before any input is
+ * read: a metadata request, retried until one succeeds, every broker is
+ * down, or timeout_ms passes.
+ */
+static int
+producer_check(struct gm_kafka_producer *p, const char *brokers, int timeout_ms, struct gm_err *err)
+{
+    for (int waited = 0; waited < timeout_ms; waited += 200) {
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_resp_err_t e = rd_kafka_metadata(p->rk, 0, p->rkt, &md, 200);
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            rd_kafka_metadata_destroy(md);
+            return 0;
+        }
+        rd_kafka_poll(p->rk, 0);
+        if (p->all_down)
+            return gm_err_set(err, GM_EKAFKA, "no Kafka broker reachable at %s: %s", brokers,
+                              p->down_reason);
+    }
+    return gm_err_set(err, GM_EKAFKA, "no Kafka broker at %s answered within %d ms", brokers,
+                      timeout_ms);
+}
+
+int
+gm_kafka_producer_new(const char *rest, struct gm_kafka_producer **out, struct gm_err *err)
+{
+    char *brokers = NULL, *topic = NULL, errstr[512];
+    struct gm_kafka_producer *p = NULL;
+    rd_kafka_conf_t *conf = NULL;
+    int rc = gm_kafka_uri_split(rest, &brokers, &topic, err);
+    if (rc)
+        goto out;
+    p = calloc(1, sizeof *p);
+    if (!p)
+        abort();
+    conf = rd_kafka_conf_new();
+    if ((rc = conf_set(conf, "bootstrap.servers", brokers, err)) ||
+        (rc = conf_set(conf, "partitioner", "murmur2_random", err)) ||
+        (rc = conf_set(conf, "enable.idempotence", "true", err)) ||
+        (rc = conf_set(conf, "linger.ms", "20", err)) ||
+        (rc = conf_set(conf, "message.timeout.ms", "60000", err)))
+        goto out;
+    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    rd_kafka_conf_set_error_cb(conf, on_producer_error);
+    rd_kafka_conf_set_opaque(conf, p);
+    p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    if (!p->rk) {
+        rc = gm_err_set(err, GM_EKAFKA, "kafka producer: %s", errstr);
+        goto out;
+    }
+    conf = NULL; /* owned by rk now */
+    p->rkt = rd_kafka_topic_new(p->rk, topic, NULL);
+    if (!p->rkt) {
+        rc = gm_err_set(err, GM_EKAFKA, "kafka topic %s: %s", topic,
+                        rd_kafka_err2str(rd_kafka_last_error()));
+        goto out;
+    }
+    if ((rc = producer_check(p, brokers, 10000, err)))
+        goto out;
+    *out = p;
+    p = NULL;
+out:
+    if (conf)
+        rd_kafka_conf_destroy(conf);
+    gm_kafka_producer_free(p);
+    free(brokers);
+    free(topic);
+    return rc;
+}
+
+int
+gm_kafka_produce(struct gm_kafka_producer *p, const char *key, const void *val, size_t len,
+                 struct gm_err *err)
+{
+    for (;;) {
+        if (rd_kafka_produce(p->rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, (void *)val, len,
+                             key, strlen(key), NULL) == 0)
+            break;
+        rd_kafka_resp_err_t e = rd_kafka_last_error();
+        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            return gm_err_set(err, GM_EKAFKA, "kafka produce: %s", rd_kafka_err2str(e));
+        rd_kafka_poll(p->rk, 100);
+    }
+    rd_kafka_poll(p->rk, 0);
+    return 0;
+}
+
+int
+gm_kafka_producer_flush(struct gm_kafka_producer *p, int timeout_ms, uint64_t *failed,
+                        struct gm_err *err)
+{
+    rd_kafka_resp_err_t e = rd_kafka_flush(p->rk, timeout_ms);
+    *failed = p->failed;
+    if (e)
+        return gm_err_set(err, GM_EKAFKA, "kafka flush: %s (%d records still queued)",
+                          rd_kafka_err2str(e), rd_kafka_outq_len(p->rk));
+    char errstr[256];
+    e = rd_kafka_fatal_error(p->rk, errstr, sizeof errstr);
+    if (e)
+        return gm_err_set(err, GM_EKAFKA, "kafka producer: %s", errstr);
+    if (p->failed)
+        gm_err_set(err, GM_EKAFKA, "kafka delivery failed: %s", p->first_error);
+    return 0;
+}
+
+void
+gm_kafka_producer_free(struct gm_kafka_producer *p)
+{
+    if (!p)
+        return;
+    if (p->rkt)
+        rd_kafka_topic_destroy(p->rkt);
+    if (p->rk)
+        rd_kafka_destroy(p->rk);
+    free(p);
+}
+
+/* Runs inside rd_kafka_consumer_poll and rd_kafka_consumer_close. */
+static void
+on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e, rd_kafka_topic_partition_list_t *parts,
+             void *opaque)
+{
+    struct gm_kafka_consumer *c = opaque;
+    if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        for (int i = 0; i < parts->cnt; i++) {
+            uint64_t next = 0;
+            int rc =
+                c->failed ? c->failed : c->h.assigned(c->h.ctx, parts->elems[i].partition, &next);
+            if (rc < 0 && !c->failed) {
+                c->failed = rc;
+                gm_err_set(&c->herr, rc, "partition %d: cannot take it over",
+                           (int)parts->elems[i].partition);
+            }
+            parts->elems[i].offset = next ? (int64_t)next : RD_KAFKA_OFFSET_BEGINNING;
+        }
+        if (c->failed) {
+            rd_kafka_assign(rk, NULL);
+            return;
+        }
+        rd_kafka_assign(rk, parts);
+    } else {
+        if (e != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
+            gm_log(GM_LOG_WARN, "kafka rebalance error: %s", rd_kafka_err2str(e));
+        /* A record handed out before the revoke must not outlive it. */
+        if (c->last) {
+            rd_kafka_message_destroy(c->last);
+            c->last = NULL;
+        }
+        for (int i = 0; i < parts->cnt; i++)
+            c->h.revoked(c->h.ctx, parts->elems[i].partition);
+        rd_kafka_assign(rk, NULL);
+    }
+}
+
+int
+gm_kafka_consumer_new(const char *rest, const char *group, int session_timeout_ms,
+                      const struct gm_kafka_handlers *h, struct gm_kafka_consumer **out,
+                      struct gm_err *err)
+{
+    char *brokers = NULL, errstr[512], session[32];
+    struct gm_kafka_consumer *c = NULL;
+    rd_kafka_conf_t *conf = NULL;
+    rd_kafka_topic_partition_list_t *topics = NULL;
+    c = calloc(1, sizeof *c);
+    if (!c)
+        abort();
+    c->h = *h;
+    int rc = gm_kafka_uri_split(rest, &brokers, &c->topic, err);
+    if (rc)
+        goto out;
+    snprintf(session, sizeof session, "%d", session_timeout_ms);
+    conf = rd_kafka_conf_new();
+    if ((rc = conf_set(conf, "bootstrap.servers", brokers, err)) ||
+        (rc = conf_set(conf, "group.id", group, err)) ||
+        (rc = conf_set(conf, "enable.auto.commit", "false", err)) ||
+        (rc = conf_set(conf, "auto.offset.reset", "earliest", err)) ||
+        (rc = conf_set(conf, "session.timeout.ms", session, err)) ||
+        (rc = conf_set(conf, "heartbeat.interval.ms", session_timeout_ms >= 9000 ? "3000" : "1000",
+                       err)))
+        goto out;
+    rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+    rd_kafka_conf_set_opaque(conf, c);
+    c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+    if (!c->rk) {
+        rc = gm_err_set(err, GM_EKAFKA, "kafka consumer: %s", errstr);
+        goto out;
+    }
+    conf = NULL; /* owned by rk now */
+    rd_kafka_poll_set_consumer(c->rk);
+    topics = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(topics, c->topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(c->rk, topics);
+    if (e) {
+        rc = gm_err_set(err, GM_EKAFKA, "kafka subscribe to %s: %s", c->topic, rd_kafka_err2str(e));
+        goto out;
+    }
+    *out = c;
+    c = NULL;
+out:
+    if (topics)
+        rd_kafka_topic_partition_list_destroy(topics);
+    if (conf)
+        rd_kafka_conf_destroy(conf);
+    if (c) {
+        if (c->rk)
+            rd_kafka_destroy(c->rk);
+        free(c->topic);
+        free(c);
+    }
+    free(brokers);
+    return rc;
+}
+
+int
+gm_kafka_poll(struct gm_kafka_consumer *c, int timeout_ms, struct gm_kafka_msg *msg,
+              struct gm_err *err)
+{
+    if (c->last) {
+        rd_kafka_message_destroy(c->last);
+        c->last = NULL;
+    }
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, timeout_ms);
+    if (c->failed) {
+        if (m)
+            rd_kafka_message_destroy(m);
+        *err = c->herr;
+        return c->failed;
+    }
+    if (!m)
+        return 0;
+    if (m->err) {
+        char errstr[256];
+        rd_kafka_resp_err_t fe = rd_kafka_fatal_error(c->rk, errstr, sizeof errstr);
+        if (fe) {
+            rd_kafka_message_destroy(m);
+            return gm_err_set(err, GM_EKAFKA, "kafka consumer: %s", errstr);
+        }
+        gm_log(GM_LOG_WARN, "kafka: %s", rd_kafka_message_errstr(m));
+        rd_kafka_message_destroy(m);
+        return 0;
+    }
+    c->last = m;
+    msg->partition = m->partition;
+    msg->offset = (uint64_t)m->offset;
+    msg->data = m->payload;
+    msg->len = m->len;
+    return 1;
+}
+
+void
+gm_kafka_commit_async(struct gm_kafka_consumer *c, int32_t partition, uint64_t next)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, c->topic, partition)->offset = (int64_t)next;
+    rd_kafka_resp_err_t e = rd_kafka_commit(c->rk, l, 1);
+    if (e)
+        gm_log(GM_LOG_DEBUG, "kafka offset commit (lag only): %s", rd_kafka_err2str(e));
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+void
+gm_kafka_consumer_close(struct gm_kafka_consumer *c)
+{
+    if (!c)
+        return;
+    if (c->last)
+        rd_kafka_message_destroy(c->last);
+    c->last = NULL;
+    rd_kafka_consumer_close(c->rk);
+    rd_kafka_destroy(c->rk);
+    free(c->topic);
+    free(c);
+}
+
+#else /* !GM_HAVE_KAFKA */
+
+int
+gm_kafka_producer_new(const char *rest, struct gm_kafka_producer **out, struct gm_err *err)
+{
+    (void)rest;
+    (void)out;
+    return gm_err_set(err, GM_EUNSUPPORTED, "built without Kafka support (librdkafka)");
+}
+
+int
+gm_kafka_produce(struct gm_kafka_producer *p, const char *key, const void *val, size_t len,
+                 struct gm_err *err)
+{
+    (void)p;
+    (void)key;
+    (void)val;
+    (void)len;
+    return gm_err_set(err, GM_EUNSUPPORTED, "built without Kafka support");
+}
+
+int
+gm_kafka_producer_flush(struct gm_kafka_producer *p, int timeout_ms, uint64_t *failed,
+                        struct gm_err *err)
+{
+    (void)p;
+    (void)timeout_ms;
+    *failed = 0;
+    return gm_err_set(err, GM_EUNSUPPORTED, "built without Kafka support");
+}
+
+void
+gm_kafka_producer_free(struct gm_kafka_producer *p)
+{
+    (void)p;
+}
+
+int
+gm_kafka_consumer_new(const char *rest, const char *group, int session_timeout_ms,
+                      const struct gm_kafka_handlers *h, struct gm_kafka_consumer **out,
+                      struct gm_err *err)
+{
+    (void)rest;
+    (void)group;
+    (void)session_timeout_ms;
+    (void)h;
+    (void)out;
+    return gm_err_set(err, GM_EUNSUPPORTED, "built without Kafka support (librdkafka)");
+}
+
+int
+gm_kafka_poll(struct gm_kafka_consumer *c, int timeout_ms, struct gm_kafka_msg *msg,
+              struct gm_err *err)
+{
+    (void)c;
+    (void)timeout_ms;
+    (void)msg;
+    return gm_err_set(err, GM_EUNSUPPORTED, "built without Kafka support");
+}
+
+void
+gm_kafka_commit_async(struct gm_kafka_consumer *c, int32_t partition, uint64_t next)
+{
+    (void)c;
+    (void)partition;
+    (void)next;
+}
+
+void
+gm_kafka_consumer_close(struct gm_kafka_consumer *c)
+{
+    (void)c;
+}
+
+#endif
