@@ -331,6 +331,17 @@ gm_kafka_poll(struct gm_kafka_consumer *c, int timeout_ms, struct gm_kafka_msg *
     return 1;
 }
 
+int
+gm_kafka_high_watermark(struct gm_kafka_consumer *c, int32_t partition, int64_t *high)
+{
+    int64_t low = 0;
+    *high = 0;
+    if (rd_kafka_get_watermark_offsets(c->rk, c->topic, partition, &low, high) ||
+        *high == RD_KAFKA_OFFSET_INVALID)
+        return GM_ENOTFOUND;
+    return 0;
+}
+
 void
 gm_kafka_commit_async(struct gm_kafka_consumer *c, int32_t partition, uint64_t next)
 {
@@ -414,6 +425,15 @@ gm_kafka_poll(struct gm_kafka_consumer *c, int timeout_ms, struct gm_kafka_msg *
     (void)timeout_ms;
     (void)msg;
     return gm_err_set(err, GM_EUNSUPPORTED, "built without Kafka support");
+}
+
+int
+gm_kafka_high_watermark(struct gm_kafka_consumer *c, int32_t partition, int64_t *high)
+{
+    (void)c;
+    (void)partition;
+    *high = 0;
+    return GM_ENOTFOUND;
 }
 
 void

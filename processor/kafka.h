@@ -82,6 +82,13 @@ int gm_kafka_poll(struct gm_kafka_consumer *c, int timeout_ms, struct gm_kafka_m
 
 /* Commits next as the group's offset of partition, asynchronously (for lag
  * monitoring only; failures are logged at debug level). */
+/*
+ * The partition's high watermark (the offset the next record produced will
+ * get) as last seen in fetch responses; no broker round trip. Returns 0, or
+ * GM_ENOTFOUND while none is known yet.
+ */
+int gm_kafka_high_watermark(struct gm_kafka_consumer *c, int32_t partition, int64_t *high);
+
 void gm_kafka_commit_async(struct gm_kafka_consumer *c, int32_t partition, uint64_t next);
 
 /* Leaves the group (revoking through the handlers) and frees. NULL is fine. */

@@ -150,6 +150,12 @@ render(struct gm_metrics *m, size_t *len)
     gauge(&t, "gamify_lag_seconds",
           "Wall clock minus the event time of the newest folded event (0 when idle).",
           atomic_load(&m->lag_seconds));
+    int64_t lag_records = atomic_load(&m->lag_records);
+    if (lag_records >= 0)
+        gauge(&t, "gamify_lag_records",
+              "Kafka records not yet folded: the assigned partitions' high watermarks minus "
+              "their next offsets.",
+              lag_records);
     gauge(&t, "gamify_lmdb_bytes", "Size of the LMDB data file.",
           (int64_t)atomic_load(&m->lmdb_bytes));
     gauge(&t, "gamify_ready", "1 once the processor has caught up with the log.",

@@ -185,6 +185,7 @@ run(const struct gm_config *cfg)
     if (metrics_addr && (rc = gm_metrics_serve(&m, metrics_addr, &srv, &err)))
         goto fail;
     atomic_store(&m.offset, offset);
+    atomic_store(&m.lag_records, -1); /* a file log has bytes, not records, to lag by */
     atomic_store(&m.lmdb_bytes, file_size(dir));
     gm_log(GM_LOG_INFO, "following %s from offset %llu into %s", log_uri,
            (unsigned long long)offset, dir);
@@ -305,6 +306,16 @@ kproc_metrics(struct kproc *k)
         if (t > newest)
             newest = t;
     }
+    /* records lag, from the watermarks librdkafka last saw (no round trip) */
+    int64_t lag = 0;
+    for (size_t i = 0; i < k->n_parts && lag >= 0; i++) {
+        int64_t high;
+        if (gm_kafka_high_watermark(k->c, k->parts[i].id, &high))
+            lag = -1;
+        else if (high > (int64_t)k->parts[i].next)
+            lag += high - (int64_t)k->parts[i].next;
+    }
+    atomic_store(&k->m->lag_records, lag);
     atomic_store(&k->m->applied, applied);
     atomic_store(&k->m->duplicates, dups);
     atomic_store(&k->m->dead_letters, dead);

@@ -97,6 +97,13 @@ while :; do
     sleep 0.5
 done
 [ "$(ls -d "$tmp"/state1/partition-* | wc -l)" = 4 ] || fail "the survivor holds not 4 partitions"
+# caught up: no records left behind the high watermarks
+for _ in $(seq 20); do
+    lag=$(metric "${ports[1]}" gamify_lag_records)
+    [ "$lag" = 0 ] && break
+    sleep 0.5
+done
+[ "$lag" = 0 ] || fail "gamify_lag_records is '${lag:-absent}' after catching up"
 # the killed member had partitions of its own: the survivor took them over
 moved=$(ls -d "$tmp"/state2/partition-* 2>/dev/null | wc -l)
 [ "$moved" -ge 1 ] || fail "the killed instance held no partition"
