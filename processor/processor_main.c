@@ -479,7 +479,10 @@ run_kafka(const struct gm_config *cfg, const char *rest)
             }
             atomic_store(&m.lag_seconds, 0);
             atomic_store(&m.log_end, atomic_load(&m.offset));
-            if (!atomic_load(&m.ready)) {
+            kproc_metrics(&k);
+            /* ready: holding partitions, with nothing left behind their
+             * high watermarks (as far as librdkafka has seen them) */
+            if (!atomic_load(&m.ready) && k.n_parts > 0 && atomic_load(&m.lag_records) == 0) {
                 atomic_store(&m.ready, true);
                 gm_log(GM_LOG_INFO, "caught up with the log");
             }

@@ -104,6 +104,7 @@ for _ in $(seq 20); do
     sleep 0.5
 done
 [ "$lag" = 0 ] || fail "gamify_lag_records is '${lag:-absent}' after catching up"
+[ "$(http "${ports[1]}" /readyz)" = ready ] || fail "not ready after catching up"
 # the killed member had partitions of its own: the survivor took them over
 moved=$(ls -d "$tmp"/state2/partition-* 2>/dev/null | wc -l)
 [ "$moved" -ge 1 ] || fail "the killed instance held no partition"
