@@ -1,0 +1,1 @@
+/* execute.c: being written (issue 5). */

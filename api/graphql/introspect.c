@@ -1,0 +1,1 @@
+/* introspect.c: being written (issue 5). */
