@@ -111,9 +111,25 @@ static const char builtin_sdl[] =
     "}\n"
     "\"Where a directive may appear.\"\n"
     "enum __DirectiveLocation {\n"
-    "  QUERY MUTATION SUBSCRIPTION FIELD FRAGMENT_DEFINITION FRAGMENT_SPREAD INLINE_FRAGMENT\n"
-    "  VARIABLE_DEFINITION SCHEMA SCALAR OBJECT FIELD_DEFINITION ARGUMENT_DEFINITION INTERFACE\n"
-    "  UNION ENUM ENUM_VALUE INPUT_OBJECT INPUT_FIELD_DEFINITION\n"
+    "  \"On a query operation.\" QUERY\n"
+    "  \"On a mutation operation.\" MUTATION\n"
+    "  \"On a subscription operation.\" SUBSCRIPTION\n"
+    "  \"On a field in a selection set.\" FIELD\n"
+    "  \"On a fragment definition.\" FRAGMENT_DEFINITION\n"
+    "  \"On a fragment spread.\" FRAGMENT_SPREAD\n"
+    "  \"On an inline fragment.\" INLINE_FRAGMENT\n"
+    "  \"On a variable definition.\" VARIABLE_DEFINITION\n"
+    "  \"On the schema definition.\" SCHEMA\n"
+    "  \"On a scalar type definition.\" SCALAR\n"
+    "  \"On an object type definition.\" OBJECT\n"
+    "  \"On a field definition.\" FIELD_DEFINITION\n"
+    "  \"On an argument definition.\" ARGUMENT_DEFINITION\n"
+    "  \"On an interface type definition.\" INTERFACE\n"
+    "  \"On a union type definition.\" UNION\n"
+    "  \"On an enum type definition.\" ENUM\n"
+    "  \"On an enum value definition.\" ENUM_VALUE\n"
+    "  \"On an input object type definition.\" INPUT_OBJECT\n"
+    "  \"On an input object field definition.\" INPUT_FIELD_DEFINITION\n"
     "}\n";
 
 static const char *const dloc_names[GM_GQL_DLOC_COUNT] = {
@@ -882,15 +898,23 @@ gm_gql_schema_new(const char *src, size_t len, struct gm_gql_schema **out, struc
 
     /*
      * Directives before types: the SDL elements' directives are checked
-     * against them. graphql-js lists the SDL's directives first, then the
-     * specified ones.
+     * against them. The specified ones are built first, so that the SDL's
+     * own directive arguments may carry @deprecated; graphql-js lists the
+     * SDL's directives first, so the list is then rotated into that order.
      */
-    for (const struct gm_gql_definition *d = udoc->definitions; d; d = d->next)
-        if (d->kind == GM_GQL_DEF_DIRECTIVE && (rc = build_directive(&b, d, true)) < 0)
-            goto out;
     for (const struct gm_gql_definition *d = bdoc->definitions; d; d = d->next)
         if (d->kind == GM_GQL_DEF_DIRECTIVE && (rc = build_directive(&b, d, false)) < 0)
             goto out;
+    size_t n_specified = b.n_dirs;
+    for (const struct gm_gql_definition *d = udoc->definitions; d; d = d->next)
+        if (d->kind == GM_GQL_DEF_DIRECTIVE && (rc = build_directive(&b, d, true)) < 0)
+            goto out;
+    if (n_specified > 0 && b.n_dirs > n_specified) {
+        struct gm_gql_sdirective **spec = xalloc(&b, n_specified * sizeof(*spec));
+        memcpy(spec, b.dirs, n_specified * sizeof(*spec));
+        memmove(b.dirs, b.dirs + n_specified, (b.n_dirs - n_specified) * sizeof(*spec));
+        memcpy(b.dirs + (b.n_dirs - n_specified), spec, n_specified * sizeof(*spec));
+    }
     for (size_t i = N_BUILTIN_SCALARS; i < b.n_defs; i++)
         if ((rc = build_type(&b, b.defs[i], b.def_node[i], i >= b.first_sdl)) < 0)
             goto out;

@@ -286,6 +286,28 @@ Test(gql_schema, deprecation_and_specified_by)
     gm_gql_schema_free(s);
 }
 
+/* An SDL directive's own argument may be deprecated; SDL directives list first. */
+Test(gql_schema, directive_argument_deprecation)
+{
+    static const char sdl[] = "directive @cost(weight: Int @deprecated(reason: \"use w\"), w: Int)"
+                              " on FIELD_DEFINITION\n"
+                              "type Query { a: Int @cost(w: 2) }\n";
+    struct gm_gql_schema *s = NULL;
+    struct gm_err err;
+    cr_assert_eq(gm_gql_schema_new(sdl, strlen(sdl), &s, &err), 0, "%s", err.msg);
+    cr_assert_eq(s->n_directives, 5);
+    cr_assert_str_eq(s->directives[0]->name, "cost");
+    cr_assert_str_eq(s->directives[1]->name, "include");
+    cr_assert_str_eq(s->directives[4]->name, "specifiedBy");
+    const struct gm_gql_sdirective *cost = gm_gql_schema_directive(s, "cost");
+    cr_assert_eq(cost->n_args, 2);
+    cr_assert_str_eq(cost->args[0].deprecation, "use w");
+    cr_assert_null(cost->args[1].deprecation);
+    gm_gql_schema_free(s);
+    expect_error("directive @d(x: Int @skip(if: true)) on FIELD type Query { a: Int }", 1, 21,
+                 "Directive \"@skip\" may not be used on ARGUMENT_DEFINITION.");
+}
+
 Test(gql_schema, errors)
 {
     expect_error("type Query { a: Nope }", 1, 17, "Unknown type \"Nope\".");
