@@ -1,1 +1,266 @@
-/* cache.c: being written (issue 5). */
+/*
+ * cache.c: the engine and its cache of prepared documents (execute.h).
+ *
+ * gm_gql_prepare parses and validates a document once and keeps it, in an
+ * arena of its own, in a bounded LRU cache keyed by a 64-bit hash of the
+ * text; a hit compares the whole text, so a hash collision can only cost a
+ * miss. Entries are refcounted: the cache holds one reference and every
+ * caller of gm_gql_prepare another, so an entry evicted while a request
+ * still runs it is freed by that request's release. The engine's mutex
+ * guards the table and the LRU list; parsing and validation run outside it.
+ * Documents with errors are never cached.
+ */
+#include "exec_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_ENTRIES 1024
+#define DEFAULT_BUDGET  (8u * 1024 * 1024)
+
+/* A fast 64-bit hash of text (8 bytes a step, then a final mix). */
+static uint64_t
+text_hash(const char *s, size_t n)
+{
+    const uint64_t m = 0x9e3779b97f4a7c15ull;
+    uint64_t h = 0xcbf29ce484222325ull ^ (n * m);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        h = (h ^ w) * m;
+        h ^= h >> 29;
+    }
+    uint64_t w = 0;
+    memcpy(&w, s + i, n - i);
+    h = (h ^ w) * m;
+    h ^= h >> 32;
+    h *= 0xd6e8feb86659fd93ull;
+    h ^= h >> 32;
+    return h;
+}
+
+struct gm_gql_engine *
+gm_gql_engine_new(const struct gm_gql_schema *s, const struct gm_gql_engine_opts *opts)
+{
+    struct gm_gql_engine *e = calloc(1, sizeof(*e));
+    if (!e)
+        abort();
+    e->schema = s;
+    if (opts)
+        e->opts = *opts;
+    if (!e->opts.cache_entries)
+        e->opts.cache_entries = DEFAULT_ENTRIES;
+    if (!e->opts.arena_budget)
+        e->opts.arena_budget = DEFAULT_BUDGET;
+    e->n_buckets = 16;
+    while (e->n_buckets < 2 * e->opts.cache_entries && e->n_buckets < ((size_t)1 << 30))
+        e->n_buckets *= 2;
+    e->buckets = calloc(e->n_buckets, sizeof(*e->buckets));
+    if (!e->buckets)
+        abort();
+    pthread_mutex_init(&e->lock, NULL);
+    return e;
+}
+
+static void
+prepared_free(struct gm_gql_prepared *p)
+{
+    pthread_mutex_destroy(&p->plan_lock);
+    gm_arena_deinit(&p->arena);
+    free(p);
+}
+
+static void
+prepared_unref(struct gm_gql_prepared *p)
+{
+    if (atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) == 1)
+        prepared_free(p);
+}
+
+void
+gm_gql_engine_free(struct gm_gql_engine *e)
+{
+    if (!e)
+        return;
+    struct gm_gql_prepared *p = e->lru_head;
+    while (p) {
+        struct gm_gql_prepared *next = p->lnext;
+        p->in_cache = false;
+        prepared_unref(p);
+        p = next;
+    }
+    pthread_mutex_destroy(&e->lock);
+    free(e->buckets);
+    free(e);
+}
+
+/* Under the lock: unlinks p from its bucket and the LRU list. */
+static void
+unlink_entry(struct gm_gql_engine *e, struct gm_gql_prepared *p)
+{
+    struct gm_gql_prepared **pp = &e->buckets[p->hash & (e->n_buckets - 1)];
+    while (*pp != p)
+        pp = &(*pp)->hnext;
+    *pp = p->hnext;
+    if (p->lprev)
+        p->lprev->lnext = p->lnext;
+    else
+        e->lru_head = p->lnext;
+    if (p->lnext)
+        p->lnext->lprev = p->lprev;
+    else
+        e->lru_tail = p->lprev;
+    p->hnext = p->lprev = p->lnext = NULL;
+    p->in_cache = false;
+    e->n_entries--;
+}
+
+/* Under the lock: moves p to the front of the LRU list. */
+static void
+touch(struct gm_gql_engine *e, struct gm_gql_prepared *p)
+{
+    if (e->lru_head == p)
+        return;
+    p->lprev->lnext = p->lnext;
+    if (p->lnext)
+        p->lnext->lprev = p->lprev;
+    else
+        e->lru_tail = p->lprev;
+    p->lprev = NULL;
+    p->lnext = e->lru_head;
+    e->lru_head->lprev = p;
+    e->lru_head = p;
+}
+
+/* Under the lock: the cached entry for the text, or NULL. */
+static struct gm_gql_prepared *
+lookup(struct gm_gql_engine *e, uint64_t h, const char *src, size_t len)
+{
+    for (struct gm_gql_prepared *p = e->buckets[h & (e->n_buckets - 1)]; p; p = p->hnext)
+        if (p->hash == h && p->len == len && memcmp(p->text, src, len) == 0)
+            return p;
+    return NULL;
+}
+
+/* Parses, validates and indexes src into a new entry (one reference), or NULL with errs. */
+static int
+build(struct gm_gql_engine *e, const char *src, size_t len, uint64_t h, struct gm_arena *a,
+      struct gm_gql_errors *errs, struct gm_gql_prepared **out)
+{
+    struct gm_gql_prepared *p = calloc(1, sizeof(*p));
+    if (!p)
+        abort();
+    gm_arena_init(&p->arena, GM__GQL_PREPARED_BUDGET);
+    pthread_mutex_init(&p->plan_lock, NULL);
+    atomic_init(&p->refs, 1);
+    p->hash = h;
+    p->len = len;
+    struct gm_err err;
+    gm_err_clear(&err);
+    int rc = gm_gql_parse(src, len, &e->opts.parse, &p->arena, &p->doc, &err);
+    if (rc < 0) {
+        struct gm_gql_loc loc = {err.line, err.column, 0};
+        gm_gql_errors_add(errs, a, rc == GM_ETOOBIG ? GM_GQL_CODE_COMPLEX : GM_GQL_CODE_PARSE, &loc,
+                          err.line ? 1 : 0, NULL, "%s", err.msg);
+        goto out;
+    }
+    rc = gm_gql_validate(e->schema, p->doc, &e->opts.validate, a, errs);
+    if (rc < 0)
+        goto out;
+    p->text = gm_arena_strndup(&p->arena, src, len);
+    rc = p->text ? gm__gql_prepared_index(e->schema, p) : GM_ETOOBIG;
+    if (rc < 0)
+        gm_gql_errors_add(errs, a, GM_GQL_CODE_COMPLEX, NULL, 0, NULL,
+                          "The document is too large to prepare.");
+out:
+    if (rc < 0) {
+        prepared_free(p);
+        p = NULL;
+    }
+    *out = p;
+    return rc;
+}
+
+int
+gm_gql_prepare(struct gm_gql_engine *e, const char *src, size_t len, struct gm_arena *a,
+               struct gm_gql_errors *errs, struct gm_gql_prepared **out)
+{
+    *out = NULL;
+    uint64_t h = text_hash(src, len);
+    struct gm_gql_prepared *p;
+    if (!e->opts.cache_off) {
+        pthread_mutex_lock(&e->lock);
+        p = lookup(e, h, src, len);
+        if (p) {
+            touch(e, p);
+            atomic_fetch_add_explicit(&p->refs, 1, memory_order_relaxed);
+            e->hits++;
+        } else {
+            e->misses++;
+        }
+        pthread_mutex_unlock(&e->lock);
+        if (p) {
+            *out = p;
+            return 0;
+        }
+    }
+    int rc = build(e, src, len, h, a, errs, &p);
+    if (rc < 0)
+        return rc;
+    if (e->opts.cache_off) {
+        *out = p;
+        return 0;
+    }
+    struct gm_gql_prepared *evicted = NULL;
+    pthread_mutex_lock(&e->lock);
+    struct gm_gql_prepared *other = lookup(e, h, src, len);
+    if (other) {
+        /* Another thread prepared the same text meanwhile: share its entry. */
+        touch(e, other);
+        atomic_fetch_add_explicit(&other->refs, 1, memory_order_relaxed);
+        pthread_mutex_unlock(&e->lock);
+        prepared_unref(p);
+        *out = other;
+        return 0;
+    }
+    if (e->n_entries >= e->opts.cache_entries) {
+        evicted = e->lru_tail;
+        unlink_entry(e, evicted);
+    }
+    struct gm_gql_prepared **bucket = &e->buckets[h & (e->n_buckets - 1)];
+    p->hnext = *bucket;
+    *bucket = p;
+    p->lnext = e->lru_head;
+    if (e->lru_head)
+        e->lru_head->lprev = p;
+    e->lru_head = p;
+    if (!e->lru_tail)
+        e->lru_tail = p;
+    p->in_cache = true;
+    e->n_entries++;
+    atomic_fetch_add_explicit(&p->refs, 1, memory_order_relaxed); /* the cache's */
+    pthread_mutex_unlock(&e->lock);
+    if (evicted)
+        prepared_unref(evicted);
+    *out = p;
+    return 0;
+}
+
+void
+gm_gql_prepared_release(struct gm_gql_engine *e, struct gm_gql_prepared *p)
+{
+    (void)e;
+    if (p)
+        prepared_unref(p);
+}
+
+void
+gm_gql_engine_stats(struct gm_gql_engine *e, struct gm_gql_engine_stats *out)
+{
+    pthread_mutex_lock(&e->lock);
+    out->cache_hits = e->hits;
+    out->cache_misses = e->misses;
+    out->cache_entries = e->n_entries;
+    pthread_mutex_unlock(&e->lock);
+}

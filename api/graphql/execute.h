@@ -94,10 +94,11 @@ struct gm_gql_rval *gm_gql_rval_list(struct gm_gql_rctx *ctx, struct gm_gql_rval
 /* ---- resolver context ---- */
 
 struct gm_gql_rctx {
-    struct gm_arena *arena;            /* the request's */
-    void *context;                     /* the caller's, from gm_gql_exec_params */
-    void *field_data;                  /* bound with the resolver */
-    const struct gm_gql_sfield *field; /* the field being resolved */
+    struct gm_arena *arena;             /* the request's */
+    const struct gm_gql_schema *schema; /* the engine's */
+    void *context;                      /* the caller's, from gm_gql_exec_params */
+    void *field_data;                   /* bound with the resolver */
+    const struct gm_gql_sfield *field;  /* the field being resolved */
     const struct gm_gql_stype *parent_type;
     const void *parent;                  /* the parent object (the root value at the top) */
     const struct gm_gql_ival **args;     /* field->n_args coerced values; NULL = not given */
@@ -126,7 +127,10 @@ struct gm_gql_engine_opts {
     struct gm_gql_limits parse;     /* parser limits (ast.h); zero = defaults */
     struct gm_gql_vlimits validate; /* validation limits (validate.h); zero = defaults */
     size_t cache_entries;           /* prepared documents kept (LRU); 0 = 1024 */
-    size_t arena_budget;            /* bytes a request's arena may hold; 0 = 8 MiB */
+    bool cache_off;                 /* every prepare parses and validates (benchmarks) */
+    /* Bytes a request's arena may hold; 0 = 8 MiB. Applied by gm_gql_execute to an arena
+       initialised without a budget. */
+    size_t arena_budget;
 };
 
 struct gm_gql_engine;
@@ -190,7 +194,8 @@ int gm_gql_execute(struct gm_gql_engine *e, const struct gm_gql_prepared *p,
 
 /*
  * prepare + execute in one call; syntax and validation errors become a
- * response without data. Returns as gm_gql_execute.
+ * response without data. Returns as gm_gql_execute (0 for a response with
+ * syntax or validation errors).
  */
 int gm_gql_run(struct gm_gql_engine *e, const char *src, size_t len,
                const struct gm_gql_exec_params *params, struct gm_arena *a,
