@@ -16,7 +16,11 @@
  * are NUL-terminated too. Lists are singly linked through `next`, in source
  * order. Every node has `loc`, the line and column (1-based, columns in code
  * points, see lexer.h) and byte offset of its first token: error locations
- * of the validator and executor come from there.
+ * of the validator and executor come from there. Where graphql-js points
+ * an error at a name inside a node (an operation's or fragment's name, a
+ * type condition, a variable's name), the node keeps that token's location
+ * too (`name_loc`, `type_condition_loc`), since comments, commas and line
+ * breaks may stand between a keyword and its name.
  */
 #ifndef GM_GQL_AST_H
 #define GM_GQL_AST_H
@@ -49,10 +53,11 @@ struct gm_gql_object_field;
 
 struct gm_gql_value {
     enum gm_gql_value_kind kind;
-    struct gm_gql_loc loc;
-    struct gm_gql_value *next; /* the next item of the enclosing list */
-    const char *str;           /* see the kinds; NULL for BOOLEAN, NULL, LIST, OBJECT */
-    size_t len;                /* bytes of str */
+    struct gm_gql_loc loc;      /* VARIABLE: of the "$" */
+    struct gm_gql_loc name_loc; /* VARIABLE: of the name after the "$"; else loc */
+    struct gm_gql_value *next;  /* the next item of the enclosing list */
+    const char *str;            /* see the kinds; NULL for BOOLEAN, NULL, LIST, OBJECT */
+    size_t len;                 /* bytes of str */
     bool boolean;
     bool block;                         /* STRING written as a """block string""" */
     struct gm_gql_value *items;         /* LIST */
@@ -100,7 +105,8 @@ struct gm_gql_type {
 struct gm_gql_var_def {
     struct gm_gql_loc loc; /* of the "$" */
     struct gm_gql_var_def *next;
-    const char *name; /* without "$" */
+    const char *name;           /* without "$" */
+    struct gm_gql_loc name_loc; /* of the name after the "$" */
     struct gm_gql_type *type;
     struct gm_gql_value *default_value; /* NULL when absent; constant */
     struct gm_gql_directive *directives;
@@ -124,10 +130,12 @@ struct gm_gql_selection {
     enum gm_gql_selection_kind kind;
     struct gm_gql_loc loc; /* FIELD: of the alias or name; else of the "..." */
     struct gm_gql_selection *next;
-    const char *alias;            /* FIELD: NULL without an alias */
-    const char *name;             /* FIELD: the field; FRAGMENT_SPREAD: the fragment */
-    const char *type_condition;   /* INLINE_FRAGMENT: NULL without `on Type` */
-    struct gm_gql_argument *args; /* FIELD */
+    const char *alias;                    /* FIELD: NULL without an alias */
+    const char *name;                     /* FIELD: the field; FRAGMENT_SPREAD: the fragment */
+    struct gm_gql_loc name_loc;           /* FIELD, FRAGMENT_SPREAD: of name (after any alias) */
+    const char *type_condition;           /* INLINE_FRAGMENT: NULL without `on Type` */
+    struct gm_gql_loc type_condition_loc; /* of type_condition; zeros without one */
+    struct gm_gql_argument *args;         /* FIELD */
     struct gm_gql_directive *directives;
     struct gm_gql_selection_set *selection_set; /* FIELD (NULL for a leaf), INLINE_FRAGMENT */
 };
@@ -183,10 +191,11 @@ struct gm_gql_name_ref {
 
 /* `query: Query` inside `schema { }`. */
 struct gm_gql_root_type_def {
-    struct gm_gql_loc loc;
+    struct gm_gql_loc loc; /* of the operation keyword */
     struct gm_gql_root_type_def *next;
     enum gm_gql_op_type op;
     const char *type_name;
+    struct gm_gql_loc type_name_loc; /* of type_name */
 };
 
 enum gm_gql_def_kind {
@@ -209,6 +218,12 @@ enum gm_gql_def_kind {
 struct gm_gql_definition {
     enum gm_gql_def_kind kind;
     struct gm_gql_loc loc; /* of the first token after the description */
+    /*
+     * Of the first token, the description included: graphql-js's location
+     * of the definition (ExecutableDefinitions reports it). loc without a
+     * description.
+     */
+    struct gm_gql_loc start_loc;
     struct gm_gql_definition *next;
     /* Type system definitions: the description, NULL when absent. */
     const char *description;
@@ -216,6 +231,7 @@ struct gm_gql_definition {
     bool description_block;
     /* NULL for an anonymous operation and for SCHEMA. */
     const char *name;
+    struct gm_gql_loc name_loc; /* of name (after the "@" for DIRECTIVE); loc without one */
     struct gm_gql_directive *directives;
     /* OPERATION */
     enum gm_gql_op_type op;
@@ -225,6 +241,7 @@ struct gm_gql_definition {
     struct gm_gql_selection_set *selection_set;
     /* FRAGMENT */
     const char *type_condition;
+    struct gm_gql_loc type_condition_loc; /* of the type after `on` */
     /* OBJECT, INTERFACE: `implements A & B` and the fields */
     struct gm_gql_name_ref *interfaces;
     struct gm_gql_field_def *fields;

@@ -10,12 +10,10 @@
 #include "lexer.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-
-/* Longest source slice quoted in an escape error. */
-#define SLICE_MAX 24
 
 static int
 column_at(struct gm_gql_lexer *lx, size_t pos)
@@ -299,15 +297,39 @@ hex4(const struct gm_gql_lexer *lx, size_t pos, size_t end)
     return v;
 }
 
-static int
-bad_unicode_escape(struct gm_gql_lexer *lx, size_t pos, size_t end, struct gm_err *err)
+static bool
+is_scalar_value(uint32_t v)
 {
-    /* Quote the escape up to end, not splitting a UTF-8 sequence. */
-    if (end - pos > SLICE_MAX)
-        end = pos + SLICE_MAX;
-    while (end < lx->len && end > pos && ((unsigned char)lx->src[end] & 0xC0) == 0x80)
-        end++;
-    return syntax_error(lx, pos, err, "Invalid Unicode escape sequence: \"%.*s\".",
+    return v <= 0xD7FF || (v >= 0xE000 && v <= 0x10FFFF);
+}
+
+/*
+ * The end of graphql-js's body.slice(pos, pos + units): units UTF-16 code
+ * units of the source from pos, which may run past the string's end (the
+ * quote, a line break) up to the end of the document. A character outside
+ * the BMP counts two; where graphql-js would cut one in half (a lone
+ * surrogate, which UTF-8 cannot carry) the slice stops before it.
+ */
+static size_t
+slice_end(const struct gm_gql_lexer *lx, size_t pos, size_t units)
+{
+    while (pos < lx->len) {
+        size_t n = utf8_len((unsigned char)lx->src[pos]);
+        size_t u = n == 4 ? 2 : 1;
+        if (u > units)
+            break;
+        units -= u;
+        pos += n;
+    }
+    return pos;
+}
+
+/* "Invalid ... escape sequence" quoting units UTF-16 code units from pos. */
+static int
+bad_escape(struct gm_gql_lexer *lx, size_t pos, size_t units, const char *what, struct gm_err *err)
+{
+    size_t end = slice_end(lx, pos, units);
+    return syntax_error(lx, pos, err, "Invalid %s escape sequence: \"%.*s\".", what,
                         (int)(end - pos), lx->src + pos);
 }
 
@@ -344,8 +366,7 @@ read_string(struct gm_gql_lexer *lx, struct gm_gql_token *tok, struct gm_err *er
             p++;
             continue;
         }
-        if (p + 1 >= end)
-            break; /* a backslash at the end of the line: unterminated */
+        /* A backslash before a line break or the end is a bad escape too. */
         int e = peek(lx, p + 1);
         const char *simple = NULL;
         switch (e) {
@@ -375,11 +396,8 @@ read_string(struct gm_gql_lexer *lx, struct gm_gql_token *tok, struct gm_err *er
             break;
         case 'u':
             break;
-        default: {
-            size_t l = 1 + utf8_len((unsigned char)e);
-            return syntax_error(lx, p, err, "Invalid character escape sequence: \"%.*s\".", (int)l,
-                                lx->src + p);
-        }
+        default:
+            return bad_escape(lx, p, 2, "character", err);
         }
         if (simple) {
             out[n++] = simple[0];
@@ -387,42 +405,48 @@ read_string(struct gm_gql_lexer *lx, struct gm_gql_token *tok, struct gm_err *er
             continue;
         }
         if (peek(lx, p + 2) == '{') {
-            /* \u{...}: one to six hex digits naming a Unicode scalar value. */
-            size_t r = p + 3;
+            /*
+             * \u{...} as graphql-js reads it: at most 12 characters
+             * (\u{00000000}), hex digits while the value fits in 31 bits,
+             * then "}" after at least one digit, naming a Unicode scalar
+             * value. The message quotes up to the character that failed.
+             */
+            size_t size = 3;
             uint32_t v = 0;
-            int digits = 0;
-            int h;
-            while (r < end && (h = hex_val(peek(lx, r))) >= 0) {
-                if (v <= 0x10FFFF)
-                    v = v * 16 + (uint32_t)h;
-                digits++;
-                r++;
+            bool ok = false;
+            while (size < 12) {
+                int ch = peek(lx, p + size++);
+                if (ch == '}') {
+                    ok = size >= 5 && is_scalar_value(v);
+                    break;
+                }
+                int h = hex_val(ch);
+                if (h < 0)
+                    break;
+                v = (v << 4) | (uint32_t)h;
+                if (v & 0x80000000u)
+                    break;
             }
-            if (r >= end || peek(lx, r) != '}' || digits == 0 || v > 0x10FFFF ||
-                (v >= 0xD800 && v <= 0xDFFF))
-                return bad_unicode_escape(lx, p, r < end ? r + 1 : end, err);
+            if (!ok)
+                return bad_escape(lx, p, size, "Unicode", err);
             put_utf8(out, &n, v);
-            p = r + 1;
+            p += size;
             continue;
         }
         long v = hex4(lx, p + 2, end);
-        if (v < 0)
-            return bad_unicode_escape(lx, p, p + 6 < end ? p + 6 : end, err);
-        if (v >= 0xD800 && v <= 0xDBFF) {
-            /* A leading surrogate must be followed by \u and a trailing one. */
-            long t = -1;
-            if (peek(lx, p + 6) == '\\' && peek(lx, p + 7) == 'u')
-                t = hex4(lx, p + 8, end);
-            if (t < 0xDC00 || t > 0xDFFF)
-                return bad_unicode_escape(lx, p, p + 6, err);
-            put_utf8(out, &n, 0x10000 + (((uint32_t)v - 0xD800) << 10) + ((uint32_t)t - 0xDC00));
-            p += 12;
+        if (v >= 0 && is_scalar_value((uint32_t)v)) {
+            put_utf8(out, &n, (uint32_t)v);
+            p += 6;
             continue;
         }
-        if (v >= 0xDC00 && v <= 0xDFFF)
-            return bad_unicode_escape(lx, p, p + 6, err);
-        put_utf8(out, &n, (uint32_t)v);
-        p += 6;
+        /* A leading surrogate must be followed by \u and a trailing one. */
+        if (v < 0xD800 || v > 0xDBFF || peek(lx, p + 6) != '\\' || peek(lx, p + 7) != 'u')
+            return bad_escape(lx, p, 6, "Unicode", err);
+        long t = hex4(lx, p + 8, end);
+        if (t < 0xDC00 || t > 0xDFFF)
+            return bad_escape(lx, p, 6, "Unicode", err);
+        put_utf8(out, &n, 0x10000 + (((uint32_t)v - 0xD800) << 10) + ((uint32_t)t - 0xDC00));
+        p += 12;
     }
     if (end >= lx->len || peek(lx, end) != '"')
         return syntax_error(lx, end, err, "Unterminated string.");

@@ -231,6 +231,7 @@ parse_value(struct parser *p, bool is_const, struct gm_gql_value **out)
     int rc;
     NEW(p, v);
     v->loc = tok_loc(&p->tok);
+    v->name_loc = v->loc;
     *out = v;
     switch (p->tok.kind) {
     case GM_TOK_BRACKET_L:
@@ -279,7 +280,7 @@ parse_value(struct parser *p, bool is_const, struct gm_gql_value **out)
             return unexpected(p);
         }
         v->kind = GM_GQL_VALUE_VARIABLE;
-        if ((rc = advance(p)) < 0 || (rc = parse_name(p, &v->str, NULL)) < 0)
+        if ((rc = advance(p)) < 0 || (rc = parse_name(p, &v->str, &v->name_loc)) < 0)
             return rc;
         v->len = strlen(v->str);
         return 0;
@@ -376,13 +377,14 @@ parse_selection(struct parser *p, struct gm_gql_selection **out)
             return rc;
         if (at(p, GM_TOK_NAME) && !at_keyword(p, "on")) {
             s->kind = GM_GQL_SEL_FRAGMENT_SPREAD;
-            if ((rc = parse_name(p, &s->name, NULL)) < 0)
+            if ((rc = parse_name(p, &s->name, &s->name_loc)) < 0)
                 return rc;
             return parse_directives(p, false, &s->directives);
         }
         s->kind = GM_GQL_SEL_INLINE_FRAGMENT;
         if (at_keyword(p, "on")) {
-            if ((rc = advance(p)) < 0 || (rc = parse_name(p, &s->type_condition, NULL)) < 0)
+            if ((rc = advance(p)) < 0 ||
+                (rc = parse_name(p, &s->type_condition, &s->type_condition_loc)) < 0)
                 return rc;
         }
         if ((rc = parse_directives(p, false, &s->directives)) < 0)
@@ -390,11 +392,11 @@ parse_selection(struct parser *p, struct gm_gql_selection **out)
         return parse_selection_set(p, &s->selection_set);
     }
     s->kind = GM_GQL_SEL_FIELD;
-    if ((rc = parse_name(p, &s->name, NULL)) < 0)
+    if ((rc = parse_name(p, &s->name, &s->name_loc)) < 0)
         return rc;
     if (at(p, GM_TOK_COLON)) {
         s->alias = s->name;
-        if ((rc = advance(p)) < 0 || (rc = parse_name(p, &s->name, NULL)) < 0)
+        if ((rc = advance(p)) < 0 || (rc = parse_name(p, &s->name, &s->name_loc)) < 0)
             return rc;
     }
     if (at(p, GM_TOK_PAREN_L) && (rc = parse_arguments(p, false, &s->args)) < 0)
@@ -458,7 +460,8 @@ parse_var_defs(struct parser *p, struct gm_gql_var_def **out)
         struct gm_gql_var_def *vd;
         NEW(p, vd);
         vd->loc = tok_loc(&p->tok);
-        if ((rc = expect(p, GM_TOK_DOLLAR)) < 0 || (rc = parse_name(p, &vd->name, NULL)) < 0 ||
+        if ((rc = expect(p, GM_TOK_DOLLAR)) < 0 ||
+            (rc = parse_name(p, &vd->name, &vd->name_loc)) < 0 ||
             (rc = expect(p, GM_TOK_COLON)) < 0 || (rc = parse_type(p, &vd->type)) < 0 ||
             (rc = skip(p, GM_TOK_EQUALS, &found)) < 0)
             return rc;
@@ -484,7 +487,7 @@ parse_operation(struct parser *p, struct gm_gql_definition *d)
     }
     if ((rc = parse_op_type(p, &d->op)) < 0)
         return rc;
-    if (at(p, GM_TOK_NAME) && (rc = parse_name(p, &d->name, NULL)) < 0)
+    if (at(p, GM_TOK_NAME) && (rc = parse_name(p, &d->name, &d->name_loc)) < 0)
         return rc;
     if (at(p, GM_TOK_PAREN_L) && (rc = parse_var_defs(p, &d->var_defs)) < 0)
         return rc;
@@ -502,8 +505,8 @@ parse_fragment(struct parser *p, struct gm_gql_definition *d)
         return rc;
     if (at_keyword(p, "on"))
         return unexpected(p);
-    if ((rc = parse_name(p, &d->name, NULL)) < 0 || (rc = expect_keyword(p, "on")) < 0 ||
-        (rc = parse_name(p, &d->type_condition, NULL)) < 0 ||
+    if ((rc = parse_name(p, &d->name, &d->name_loc)) < 0 || (rc = expect_keyword(p, "on")) < 0 ||
+        (rc = parse_name(p, &d->type_condition, &d->type_condition_loc)) < 0 ||
         (rc = parse_directives(p, false, &d->directives)) < 0)
         return rc;
     return parse_selection_set(p, &d->selection_set);
@@ -689,7 +692,7 @@ parse_directive_def(struct parser *p, struct gm_gql_definition *d)
     bool found;
     d->kind = GM_GQL_DEF_DIRECTIVE;
     if ((rc = advance(p)) < 0 || (rc = expect(p, GM_TOK_AT)) < 0 ||
-        (rc = parse_name(p, &d->name, NULL)) < 0)
+        (rc = parse_name(p, &d->name, &d->name_loc)) < 0)
         return rc;
     if (at(p, GM_TOK_PAREN_L) &&
         (rc = parse_input_value_defs(p, GM_TOK_PAREN_L, GM_TOK_PAREN_R, &d->args)) < 0)
@@ -732,7 +735,7 @@ parse_schema_def(struct parser *p, struct gm_gql_definition *d)
         NEW(p, r);
         r->loc = tok_loc(&p->tok);
         if ((rc = parse_op_type(p, &r->op)) < 0 || (rc = expect(p, GM_TOK_COLON)) < 0 ||
-            (rc = parse_name(p, &r->type_name, NULL)) < 0)
+            (rc = parse_name(p, &r->type_name, &r->type_name_loc)) < 0)
             return rc;
         *tail = r;
         tail = &r->next;
@@ -757,7 +760,7 @@ parse_type_def(struct parser *p, struct gm_gql_definition *d)
         d->kind = GM_GQL_DEF_ENUM;
     else
         d->kind = GM_GQL_DEF_INPUT_OBJECT;
-    if ((rc = advance(p)) < 0 || (rc = parse_name(p, &d->name, NULL)) < 0)
+    if ((rc = advance(p)) < 0 || (rc = parse_name(p, &d->name, &d->name_loc)) < 0)
         return rc;
     if ((d->kind == GM_GQL_DEF_OBJECT || d->kind == GM_GQL_DEF_INTERFACE) &&
         (rc = parse_implements(p, &d->interfaces)) < 0)
@@ -789,10 +792,12 @@ parse_definition(struct parser *p, struct gm_gql_definition **out)
     NEW(p, d);
     *out = d;
     struct gm_gql_token desc_tok = p->tok;
+    d->start_loc = tok_loc(&p->tok);
     if ((rc = parse_description(p, &d->description, &d->description_len, &d->description_block)) <
         0)
         return rc;
     d->loc = tok_loc(&p->tok);
+    d->name_loc = d->loc;
     if (at_keyword(p, "schema"))
         return parse_schema_def(p, d);
     if (at_keyword(p, "scalar") || at_keyword(p, "type") || at_keyword(p, "interface") ||

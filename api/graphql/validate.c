@@ -14,11 +14,11 @@
  * parser bounds; nothing here recurses through fragment spreads (those
  * rules live in validate_frags.c and validate_overlap.c).
  *
- * The AST keeps one location per node, of its first token, but some
- * graphql-js errors point at a name inside a node (the name of an
- * operation, a fragment, a fragment spread, a variable, a type condition).
- * We place those one space after the keyword before them, which is exact
- * for documents written the usual way (`query Q`, `...F`, `... on T`).
+ * Some graphql-js errors point at a name inside a node (the name of an
+ * operation, a fragment, a fragment spread, a variable definition, a type
+ * condition); those come from the name locations the parser records
+ * (ast.h), never from the node's location plus the keyword's length:
+ * comments, commas and line breaks may stand between the two.
  */
 #include "validate_int.h"
 
@@ -86,14 +86,6 @@ gm__vtoo_complex(struct gm__vctx *c)
     c->aborted = true;
 }
 
-struct gm_gql_loc
-gm__vloc_add(struct gm_gql_loc loc, size_t cols)
-{
-    loc.column += (int)cols;
-    loc.offset += cols;
-    return loc;
-}
-
 struct gm__vfrag *
 gm__vfrag_get(struct gm__vctx *c, const char *name)
 {
@@ -128,43 +120,6 @@ const char *
 gm__vtype_str(const struct gm_gql_tref *t, char *buf, size_t n)
 {
     return gm_gql_tref_str(t, buf, n);
-}
-
-/* The location of the name after a keyword and a space (see the top). */
-static struct gm_gql_loc
-op_name_loc(const struct gm_gql_definition *def)
-{
-    return gm__vloc_add(def->loc, strlen(gm_gql_op_name(def->op)) + 1);
-}
-
-static struct gm_gql_loc
-frag_name_loc(const struct gm_gql_definition *def)
-{
-    return gm__vloc_add(def->loc, strlen("fragment "));
-}
-
-static struct gm_gql_loc
-frag_cond_loc(const struct gm_gql_definition *def)
-{
-    return gm__vloc_add(frag_name_loc(def), strlen(def->name) + strlen(" on "));
-}
-
-static struct gm_gql_loc
-spread_name_loc(const struct gm_gql_selection *sel)
-{
-    return gm__vloc_add(sel->loc, 3);
-}
-
-static struct gm_gql_loc
-inline_cond_loc(const struct gm_gql_selection *sel)
-{
-    return gm__vloc_add(sel->loc, strlen("... on "));
-}
-
-static struct gm_gql_loc
-var_name_loc(const struct gm_gql_var_def *vd)
-{
-    return gm__vloc_add(vd->loc, 1);
 }
 
 /* ---- directives ---- */
@@ -806,10 +761,8 @@ walk_spread(struct walker *w, const struct gm_gql_selection *sel, struct gm_gql_
     struct gm__vctx *c = w->c;
     if (w->main) {
         struct gm__vfrag *f = gm__vfrag_get(c, sel->name);
-        if (!f) {
-            struct gm_gql_loc loc = spread_name_loc(sel);
-            gm__vreport(c, &loc, 1, "Unknown fragment \"%s\".", sel->name);
-        }
+        if (!f)
+            gm__vreport(c, &sel->name_loc, 1, "Unknown fragment \"%s\".", sel->name);
         /* PossibleFragmentSpreads */
         struct gm_gql_stype *ft = f ? gm__vtype(c, f->def->type_condition) : NULL;
         if (is_composite(ft) && parent && !gm_gql_types_overlap(ft, parent))
@@ -832,9 +785,9 @@ walk_inline(struct walker *w, const struct gm_gql_selection *sel, struct gm_gql_
     if (!is_output(itype))
         itype = NULL;
     if (w->main) {
-        struct gm_gql_loc cloc = inline_cond_loc(sel);
+        const struct gm_gql_loc *cloc = &sel->type_condition_loc;
         if (cond && !is_composite(cond))
-            gm__vreport(c, &cloc, 1, "Fragment cannot condition on non composite type \"%s\".",
+            gm__vreport(c, cloc, 1, "Fragment cannot condition on non composite type \"%s\".",
                         cond->name);
         if (is_composite(itype) && parent && !gm_gql_types_overlap(itype, parent))
             gm__vreport(c, &sel->loc, 1,
@@ -843,7 +796,7 @@ walk_inline(struct walker *w, const struct gm_gql_selection *sel, struct gm_gql_
                         parent->name, itype->name);
         rule_unique_directives(c, sel->directives, NULL);
         if (sel->type_condition)
-            rule_known_type(c, sel->type_condition, cloc, false);
+            rule_known_type(c, sel->type_condition, *cloc, false);
     }
     walk_directives(w, sel->directives, GM_GQL_DLOC_INLINE_FRAGMENT, fdef, parent);
     if (!c->aborted)
@@ -1057,7 +1010,7 @@ rule_unique_variables(struct gm__vctx *c, const struct gm_gql_definition *def)
     n = 0;
     for (const struct gm_gql_var_def *vd = def->var_defs; vd; vd = vd->next, n++) {
         names[n] = vd->name;
-        locs[n] = var_name_loc(vd);
+        locs[n] = vd->name_loc;
     }
     report_duplicates(c, names, locs, n, "variable", "$");
 }
@@ -1187,7 +1140,8 @@ walk_operation(struct walker *w, struct gm__vop *op)
         if (def->name) {
             void *prev = NULL;
             if (gm__vmap_get(&w->op_names, def->name, NULL, &prev)) {
-                struct gm_gql_loc locs[2] = {op_name_loc(prev), op_name_loc(def)};
+                const struct gm_gql_definition *first = prev;
+                struct gm_gql_loc locs[2] = {first->name_loc, def->name_loc};
                 gm__vreport(c, locs, 2, "There can be only one operation named \"%s\".", def->name);
             } else if (gm__vmap_put(&w->op_names, c->a, def->name, NULL, (void *)def) < 0) {
                 gm__voom(c);
@@ -1215,21 +1169,22 @@ walk_fragment(struct walker *w, const struct gm_gql_definition *def)
     struct gm__vctx *c = w->c;
     struct gm_gql_stype *cond = gm__vtype(c, def->type_condition);
     if (w->main) {
-        struct gm_gql_loc cloc = frag_cond_loc(def);
+        const struct gm_gql_loc *cloc = &def->type_condition_loc;
         if (cond && !is_composite(cond))
-            gm__vreport(c, &cloc, 1,
+            gm__vreport(c, cloc, 1,
                         "Fragment \"%s\" cannot condition on non composite type \"%s\".", def->name,
                         cond->name);
         void *prev = NULL;
         if (gm__vmap_get(&w->frag_names, def->name, NULL, &prev)) {
-            struct gm_gql_loc locs[2] = {frag_name_loc(prev), frag_name_loc(def)};
+            const struct gm_gql_definition *first = prev;
+            struct gm_gql_loc locs[2] = {first->name_loc, def->name_loc};
             gm__vreport(c, locs, 2, "There can be only one fragment named \"%s\".", def->name);
         } else if (gm__vmap_put(&w->frag_names, c->a, def->name, NULL, (void *)def) < 0) {
             gm__voom(c);
         }
         gm__vrule_fragment_cycles(c, def);
         rule_unique_directives(c, def->directives, NULL);
-        rule_known_type(c, def->type_condition, cloc, false);
+        rule_known_type(c, def->type_condition, *cloc, false);
     }
     walk_directives(w, def->directives, GM_GQL_DLOC_FRAGMENT_DEFINITION, NULL, NULL);
     if (!c->aborted)
@@ -1301,8 +1256,7 @@ walk_sdl(struct walker *w, const struct gm_gql_definition *def)
         seen = type_directive_map(c, "");
         sdl_directives(w, def->directives, GM_GQL_DLOC_SCHEMA, seen);
         for (const struct gm_gql_root_type_def *r = def->root_types; r && !c->aborted; r = r->next)
-            rule_known_type(c, r->type_name,
-                            gm__vloc_add(r->loc, strlen(gm_gql_op_name(r->op)) + 2), true);
+            rule_known_type(c, r->type_name, r->type_name_loc, true);
         return;
     case GM_GQL_DEF_SCALAR:
         sdl_directives(w, def->directives, GM_GQL_DLOC_SCALAR, type_directive_map(c, def->name));
@@ -1400,10 +1354,11 @@ walk_document(struct gm__vctx *c)
     for (const struct gm_gql_definition *d = c->doc->definitions; d && !c->aborted; d = d->next) {
         if (d->kind == GM_GQL_DEF_OPERATION || d->kind == GM_GQL_DEF_FRAGMENT)
             continue;
+        /* graphql-js's definition node starts at its description. */
         if (d->kind == GM_GQL_DEF_SCHEMA)
-            gm__vreport(c, &d->loc, 1, "The schema definition is not executable.");
+            gm__vreport(c, &d->start_loc, 1, "The schema definition is not executable.");
         else
-            gm__vreport(c, &d->loc, 1, "The \"%s\" definition is not executable.", d->name);
+            gm__vreport(c, &d->start_loc, 1, "The \"%s\" definition is not executable.", d->name);
     }
     size_t op = 0;
     for (const struct gm_gql_definition *d = c->doc->definitions; d && !c->aborted; d = d->next) {

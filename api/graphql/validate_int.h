@@ -123,9 +123,6 @@ const struct gm_gql_tref *gm__vtype_from_ast(struct gm__vctx *c, const struct gm
 /* inspect(type): "[Int!]!" into buf. */
 const char *gm__vtype_str(const struct gm_gql_tref *t, char *buf, size_t n);
 
-/* Where a name follows its keyword; see validate.c (the AST keeps no name locations). */
-struct gm_gql_loc gm__vloc_add(struct gm_gql_loc loc, size_t cols);
-
 /* validate_frags.c */
 /* getFragmentSpreads: the spreads under ss, in graphql-js's order. */
 const struct gm__vvec *gm__vspreads(struct gm__vctx *c, const struct gm_gql_selection_set *ss);

@@ -638,6 +638,53 @@ function addLimited(name, src) {
     add('ok', 'lim-root-fields-20-allowed', s + '}\n');
 }
 
+// ---- names away from their keyword: comments, commas, tabs, line breaks, CRLF -------------------
+// graphql-js points these errors at the name token (an operation's or
+// fragment's name, a spread's name, a type condition, a variable's name), at
+// a definition's description, or at a root operation type's name; nothing
+// may be guessed from the keyword's position.
+add('validation', 'val-layout-duplicate-operation-name', 'query # first\n  Dup { __typename }\nquery\n\n\tDup\n{ __typename }\n', { expect: 'There can be only one operation named "Dup".' });
+add('validation', 'val-layout-duplicate-operation-commas', 'query,,A,{ __typename }\nmutation , # m\n  A { __typename }\n', { expect: 'There can be only one operation named "A".' });
+add('validation', 'val-layout-duplicate-operation-crlf', 'query\r\n  Q { __typename }\r\nquery\r\n  Q { __typename }\r\n', { expect: 'There can be only one operation named "Q".' });
+add('validation', 'val-layout-duplicate-fragment-name', '{ userProfile { ...P } }\nfragment\nP\non\nUserProfile { exp }\nfragment ,, P # again\n on UserProfile { level }\n', { expect: 'There can be only one fragment named "P".' });
+add('validation', 'val-layout-duplicate-fragment-thrice', 'fragment F on Query { __typename }\nfragment # 2\nF on Query { __typename }\nfragment\nF on Query { __typename }\n{ ...F }\n', { expect: 'There can be only one fragment named "F".' });
+add('validation', 'val-layout-unknown-fragment-comment', '{ userProfile { ... # spread\n  Missing } }\n', { expect: 'Unknown fragment "Missing".' });
+add('validation', 'val-layout-unknown-fragment-newlines', '{ userProfile { ...\n\n   Missing @include(if: true) } }\n', { expect: 'Unknown fragment "Missing".' });
+add('validation', 'val-layout-unused-fragment-indented', '{ __typename }\n  fragment\n  Unused on Reward { id }\n', { expect: 'Fragment "Unused" is never used.' });
+add('validation', 'val-layout-fragment-cycle', '{ rewards { ...A } }\nfragment A on Reward { ... \n B }\nfragment B on Reward { ...,A }\n', { expect: 'Cannot spread fragment "A" within itself via "B".' });
+add('validation', 'val-layout-fragment-unknown-type', '{ userProfile { ...P } }\nfragment P on\n  # t\n  Profile { exp }\n', { expect: 'Unknown type "Profile".' });
+add('validation', 'val-layout-fragment-unknown-type-tabs', '{ userProfile { ...\t\tF } }\nfragment\t\tF\t\ton\t\tUserProfil\t{ exp }\n', { expect: 'Unknown type "UserProfil". Did you mean "UserProfile"?' });
+add('validation', 'val-layout-inline-unknown-type', '{ userProfile { ...on Learner { exp } ... on\n\tLearner2 { exp } } }\n', { expect: 'Unknown type "Learner2".' });
+add('validation', 'val-layout-fragment-on-scalar', '{ userProfile { exp { ...F } } }\nfragment F\n on\n Int { __typename }\n', { expect: 'Fragment "F" cannot condition on non composite type "Int".' });
+add('validation', 'val-layout-inline-fragment-on-enum', '{ leaderboard { period { ...on,LeaderboardPeriod { __typename } } } }\n', { expect: 'Fragment cannot condition on non composite type "LeaderboardPeriod".' });
+add('validation', 'val-layout-impossible-spread', '{ streaks { ...\n B } }\nfragment\n B on Badge { id }\n', { expect: 'Fragment "B" cannot be spread here as objects of type "Streak" can never be of type "Badge".' });
+add('validation', 'val-layout-unused-variable', 'query Q($\n  unused: Int) { __typename }\n', { expect: 'Variable "$unused" is never used in operation "Q".' });
+add('validation', 'val-layout-unused-variable-anonymous', 'query ($ x: Int) { __typename }\n', { expect: 'Variable "$x" is never used.' });
+add('validation', 'val-layout-unused-variable-name-after-comment', 'mutation\n#c\nM($id: ID) { __typename }\n', { expect: 'Variable "$id" is never used in operation "M".' });
+add('validation', 'val-layout-undefined-variable', 'query\n  Q { userProfile(userId: $ id) { exp } }\n', { expect: 'Variable "$id" is not defined by operation "Q".' });
+add('validation', 'val-layout-duplicate-variables', 'query Q($ a: Int, $\ta: Int, $a: Int) { leaderboard(first: $a) { totalCount } }\n', { expect: 'There can be only one variable named "$a".' });
+add('validation', 'val-layout-non-input-variable', 'query Q($p:\n  UserProfile) { userProfile { exp } }\n', { expect: 'Variable "$p" cannot be non-input type "UserProfile".' });
+add('validation', 'val-layout-variable-position', 'mutation\n#c\nM($ id: ID) { redeemReward(rewardId: $\nid) { status } }\n', { expect: 'Variable "$id" of type "ID" used in position expecting type "ID!".' });
+add('validation', 'val-layout-unknown-type-in-list', 'query Q($id: [\n Strin ]) { __typename }\n', { expect: 'Unknown type "Strin". Did you mean "String" or "Streak"?' });
+add('validation', 'val-exec-type-with-description', '{ __typename }\n"desc"\ntype Extra { a: Int }\n', { expect: 'The "Extra" definition is not executable.' });
+add('validation', 'val-exec-scalar-with-block-description', '{ __typename }\n"""\nblock\n"""  scalar Url\n', { expect: 'The "Url" definition is not executable.' });
+add('validation', 'val-exec-directive-with-description', '"d" directive @x on FIELD\n{ __typename }\n', { expect: 'The "x" definition is not executable.' });
+add('validation', 'val-exec-schema-unknown-root-type', '{ __typename }\nschema { query\n:Qery }\n', { expect: 'Unknown type "Qery". Did you mean "Query"?' });
+
+// ---- escapes as graphql-js reads them: the message quotes the source from the backslash ----------
+add('syntax', 'syn-braced-escape-nine-digits', '{ userProfile(userId: "\\u{000000041}") { exp } }\n', { expect: 'Invalid Unicode escape sequence: "\\u{000000041".' });
+add('ok', 'lex-braced-escape-eight-digits', '{ userProfile(userId: "\\u{00000041}") { userId } }\n');
+add('syntax', 'syn-braced-escape-overflow', '{ userProfile(userId: "\\u{FFFFFFFFF}") { exp } }\n', { expect: 'Invalid Unicode escape sequence: "\\u{FFFFFFFF".' });
+add('syntax', 'syn-braced-escape-at-quote', '{ userProfile(userId: "\\u{12") { exp } }\n', { expect: 'Invalid Unicode escape sequence: "\\u{12"".' });
+add('syntax', 'syn-braced-escape-non-ascii', '{ userProfile(userId: "\\u{1\u2615}") { exp } }\n', { expect: 'Invalid Unicode escape sequence: "\\u{1\u2615".' });
+add('syntax', 'syn-short-unicode-escape-at-eof', '{ userProfile(userId: "\\u1', { expect: 'Invalid Unicode escape sequence: "\\u1".' });
+add('syntax', 'syn-short-unicode-escape-non-ascii', '{ userProfile(userId: "\\u1\u00e9\u2615xyz") { exp } }\n', { expect: 'Invalid Unicode escape sequence: "\\u1\u00e9\u2615x".' });
+add('syntax', 'syn-surrogate-bad-trailing', '{ userProfile(userId: "\\uD800\\u0041") { exp } }\n', { expect: 'Invalid Unicode escape sequence: "\\uD800".' });
+add('syntax', 'syn-char-escape-non-ascii', '{ userProfile(userId: "a\\\u00e9") { exp } }\n', { expect: 'Invalid character escape sequence: "\\\u00e9".' });
+add('syntax', 'syn-backslash-at-end-of-line', '{ userProfile(userId: "abc\\\n") { exp } }\n', { expect: 'Invalid character escape sequence: "\\' });
+add('syntax', 'syn-backslash-before-crlf', '{ userProfile(userId: "abc\\\r\n") { exp } }\r\n', { expect: 'Invalid character escape sequence: "\\' });
+add('syntax', 'syn-backslash-at-eof', '{ userProfile(userId: "abc\\', { expect: 'Invalid character escape sequence: "\\".' });
+
 // ---- writing ---------------------------------------------------------------------------------------
 const names = new Set();
 fs.mkdirSync(OUT, { recursive: true });

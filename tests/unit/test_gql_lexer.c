@@ -167,6 +167,7 @@ Test(gql_lexer, strings)
     expect_string("\"nul \\u0000 inside\"", "nul \0 inside", 12, GM_TOK_STRING);
     expect_string("\"\\u{1F600}\"", "\xf0\x9f\x98\x80", 4, GM_TOK_STRING);
     expect_string("\"\\u{41}\\u{0000041}\"", "AA", 2, GM_TOK_STRING);
+    expect_string("\"\\u{00000041}\"", "A", 1, GM_TOK_STRING); /* 8 digits, the most */
     expect_string("\"\\u{10FFFF}\"", "\xf4\x8f\xbf\xbf", 4, GM_TOK_STRING);
     expect_string("\"\\uD83D\\uDE00\"", "\xf0\x9f\x98\x80", 4, GM_TOK_STRING);
     expect_string("\"\\ud83d\\ude00!\"", "\xf0\x9f\x98\x80!", 5, GM_TOK_STRING);
@@ -288,12 +289,25 @@ static const struct bad bad_inputs[] = {
     {"\"", 0, 1, 2, "Unterminated string."},
     {"\"abc\ndef\"", 0, 1, 5, "Unterminated string."},
     {"\"abc\rdef\"", 0, 1, 5, "Unterminated string."},
-    {"x\n  \"ab\\", 0, 2, 7, "Unterminated string."},
-    {"\"ab\\\n\"", 0, 1, 5, "Unterminated string."},
+    /* A backslash before a line break or the end is an escape, as in graphql-js. */
+    {"x\n  \"ab\\", 0, 2, 6, "Invalid character escape sequence: \"\\\"."},
+    {"\"ab\\\n\"", 0, 1, 4, "Invalid character escape sequence: \"\\\n\"."},
+    {"\"ab\\\r\n\"", 0, 1, 4, "Invalid character escape sequence: \"\\\r\"."},
     {"\"\\x\"", 0, 1, 2, "Invalid character escape sequence: \"\\x\"."},
     {"\"ok \\z\"", 0, 1, 5, "Invalid character escape sequence: \"\\z\"."},
     {"\"\\\xc3\xa9\"", 0, 1, 2, "Invalid character escape sequence: \"\\\xc3\xa9\"."},
-    {"\"\\u12\"", 0, 1, 2, "Invalid Unicode escape sequence: \"\\u12\"."},
+    /* The message quotes six characters from the backslash, past the string's end. */
+    {"\"\\u12\"", 0, 1, 2, "Invalid Unicode escape sequence: \"\\u12\"\"."},
+    {"\"\\u12\") { a }", 0, 1, 2, "Invalid Unicode escape sequence: \"\\u12\")\"."},
+    {"\"\\u1\n\"", 0, 1, 2, "Invalid Unicode escape sequence: \"\\u1\n\"\"."},
+    {"\"\\u\"", 0, 1, 2, "Invalid Unicode escape sequence: \"\\u\"\"."},
+    {"\"\\u1", 0, 1, 2, "Invalid Unicode escape sequence: \"\\u1\"."},
+    {"\"\\u1\xc3\xa9\xe2\x98\x95xyz\"", 0, 1, 2,
+     "Invalid Unicode escape sequence: \"\\u1\xc3\xa9\xe2\x98\x95x\"."},
+    /* graphql-js would quote half of the emoji (a lone surrogate): we stop before it. */
+    {"\"\\u1\xc3\xa9\xe2\x98\x95\xf0\x9f\x98\x80x\"", 0, 1, 2,
+     "Invalid Unicode escape sequence: \"\\u1\xc3\xa9\xe2\x98\x95\"."},
+    {"\"\\uD83D\\uDE0\"", 0, 1, 2, "Invalid Unicode escape sequence: \"\\uD83D\"."},
     {"\"\\uXYZW\"", 0, 1, 2, "Invalid Unicode escape sequence: \"\\uXYZW\"."},
     {"\"\\u12G4 \"", 0, 1, 2, "Invalid Unicode escape sequence: \"\\u12G4\"."},
     {"\"\\uD83D\"", 0, 1, 2, "Invalid Unicode escape sequence: \"\\uD83D\"."},
@@ -302,12 +316,20 @@ static const struct bad bad_inputs[] = {
     {"\"\\uD83D\\uD83D\"", 0, 1, 2, "Invalid Unicode escape sequence: \"\\uD83D\"."},
     {"\"\\uDE00\"", 0, 1, 2, "Invalid Unicode escape sequence: \"\\uDE00\"."},
     {"\"\\u{110000}\"", 0, 1, 2, "Invalid Unicode escape sequence: \"\\u{110000}\"."},
-    {"\"\\u{FFFFFFFFFFFF}\"", 0, 1, 2, "Invalid Unicode escape sequence: \"\\u{FFFFFFFFFFFF}\"."},
+    /* Braced: at most 8 digits (12 characters), the value within 31 bits. */
+    {"\"\\u{FFFFFFFFFFFF}\"", 0, 1, 2, "Invalid Unicode escape sequence: \"\\u{FFFFFFFF\"."},
+    {"\"\\u{80000000}\"", 0, 1, 2, "Invalid Unicode escape sequence: \"\\u{80000000\"."},
+    {"\"\\u{7FFFFFFF}\"", 0, 1, 2, "Invalid Unicode escape sequence: \"\\u{7FFFFFFF}\"."},
+    {"\"\\u{000000041}\"", 0, 1, 2, "Invalid Unicode escape sequence: \"\\u{000000041\"."},
+    {"\"\\u{0000000041}\"", 0, 1, 2, "Invalid Unicode escape sequence: \"\\u{000000004\"."},
+    {"\"\\u{110000\n}\"", 0, 1, 2, "Invalid Unicode escape sequence: \"\\u{110000\n\"."},
+    {"\"\\u{\"", 0, 1, 2, "Invalid Unicode escape sequence: \"\\u{\"\"."},
+    {"\"\\u{1\xe2\x98\x95}\"", 0, 1, 2, "Invalid Unicode escape sequence: \"\\u{1\xe2\x98\x95\"."},
     {"\"\\u{}\"", 0, 1, 2, "Invalid Unicode escape sequence: \"\\u{}\"."},
     {"\"\\u{D800}\"", 0, 1, 2, "Invalid Unicode escape sequence: \"\\u{D800}\"."},
     {"\"\\u{DFFF}\"", 0, 1, 2, "Invalid Unicode escape sequence: \"\\u{DFFF}\"."},
     {"\"\\u{12x}\"", 0, 1, 2, "Invalid Unicode escape sequence: \"\\u{12x\"."},
-    {"\"\\u{1F600\"", 0, 1, 2, "Invalid Unicode escape sequence: \"\\u{1F600\"."},
+    {"\"\\u{1F600\"", 0, 1, 2, "Invalid Unicode escape sequence: \"\\u{1F600\"\"."},
     {"\"\\u{D83D}\\u{DE00}\"", 0, 1, 2, "Invalid Unicode escape sequence: \"\\u{D83D}\"."},
     /* Block strings */
     {"\"\"\"abc", 0, 1, 7, "Unterminated string."},

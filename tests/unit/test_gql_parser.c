@@ -185,6 +185,103 @@ Test(gql_parser, operation_kitchen_sink)
     gm_arena_deinit(&a);
 }
 
+/*
+ * Asserts loc is at line:column and at the byte offset of the first
+ * occurrence of token in src after from (so a wrong token is caught too).
+ */
+static void
+expect_loc_at(struct gm_gql_loc loc, int line, int column, const char *src, const char *from,
+              const char *token)
+{
+    const char *start = strstr(src, from);
+    cr_assert_not_null(start, "'%s' not in the source", from);
+    const char *at = strstr(start, token);
+    cr_assert_not_null(at, "'%s' not after '%s'", token, from);
+    cr_assert_eq(loc.line, line, "%s: line %d, want %d", token, loc.line, line);
+    cr_assert_eq(loc.column, column, "%s: column %d, want %d", token, loc.column, column);
+    cr_assert_eq(loc.offset, (size_t)(at - src), "%s: offset %zu, want %td", token, loc.offset,
+                 at - src);
+}
+
+/*
+ * The locations of the names inside nodes (ast.h: name_loc,
+ * type_condition_loc, type_name_loc, start_loc), with comments, commas,
+ * tabs and line breaks between each keyword and its name.
+ */
+Test(gql_parser, name_locations)
+{
+    struct gm_arena a;
+    gm_arena_init(&a, 0);
+    const char *src = "query # c\n"             /* 1 */
+                      "  Q(\n"                  /* 2 */
+                      "  $\n"                   /* 3 */
+                      "  v: ID) { a: # al\n"    /* 4 */
+                      "  f(x: $\n"              /* 5 */
+                      "    v) ...\n"            /* 6 */
+                      "  F ... on\n"            /* 7 */
+                      "  T { g } ... { k } }\n" /* 8 */
+                      "fragment\n"              /* 9 */
+                      "F\n"                     /* 10 */
+                      "on,\tT { h }\n"          /* 11 */
+                      "\"desc\"\n"              /* 12 */
+                      "type\n"                  /* 13 */
+                      "  X { a: Int }\n"        /* 14 */
+                      "schema { query\n"        /* 15 */
+                      ":Qery }\n"               /* 16 */
+                      "directive\n"             /* 17 */
+                      "@\n"                     /* 18 */
+                      "d on FIELD\n"            /* 19 */
+                      "{ z }\n";                /* 20 */
+    struct gm_gql_document *doc = parse_ok(&a, src);
+    const struct gm_gql_definition *op = doc->definitions;
+    expect_loc_at(op->loc, 1, 1, src, "query", "query");
+    expect_loc_at(op->start_loc, 1, 1, src, "query", "query");
+    expect_loc_at(op->name_loc, 2, 3, src, "# c", "Q");
+    const struct gm_gql_var_def *vd = op->var_defs;
+    expect_loc_at(vd->loc, 3, 3, src, "Q(", "$");
+    expect_loc_at(vd->name_loc, 4, 3, src, "Q(", "v");
+    const struct gm_gql_selection *f = op->selection_set->selections;
+    cr_assert_str_eq(f->alias, "a");
+    expect_loc_at(f->loc, 4, 12, src, "{ a", "a");
+    expect_loc_at(f->name_loc, 5, 3, src, "# al", "f");
+    const struct gm_gql_value *var = f->args->value;
+    cr_assert_eq(var->kind, GM_GQL_VALUE_VARIABLE);
+    expect_loc_at(var->loc, 5, 8, src, "f(x", "$");
+    expect_loc_at(var->name_loc, 6, 5, src, "f(x", "v");
+    const struct gm_gql_selection *spread = f->next;
+    cr_assert_eq(spread->kind, GM_GQL_SEL_FRAGMENT_SPREAD);
+    expect_loc_at(spread->loc, 6, 8, src, "v)", "...");
+    expect_loc_at(spread->name_loc, 7, 3, src, "v)", "F");
+    const struct gm_gql_selection *inl = spread->next;
+    cr_assert_eq(inl->kind, GM_GQL_SEL_INLINE_FRAGMENT);
+    expect_loc_at(inl->loc, 7, 5, src, "F ...", "...");
+    expect_loc_at(inl->type_condition_loc, 8, 3, src, "F ...", "T");
+    const struct gm_gql_selection *untyped = inl->next;
+    cr_assert_null(untyped->type_condition);
+    cr_assert_eq(untyped->type_condition_loc.line, 0);
+    const struct gm_gql_definition *frag = op->next;
+    expect_loc_at(frag->loc, 9, 1, src, "fragment", "fragment");
+    expect_loc_at(frag->name_loc, 10, 1, src, "fragment", "F");
+    expect_loc_at(frag->type_condition_loc, 11, 5, src, "on,", "T");
+    const struct gm_gql_definition *type = frag->next;
+    expect_loc_at(type->start_loc, 12, 1, src, "\"desc\"", "\"desc\"");
+    expect_loc_at(type->loc, 13, 1, src, "\"desc\"", "type");
+    expect_loc_at(type->name_loc, 14, 3, src, "\"desc\"", "X");
+    const struct gm_gql_definition *schema = type->next;
+    cr_assert_eq(schema->kind, GM_GQL_DEF_SCHEMA);
+    expect_loc_at(schema->root_types->loc, 15, 10, src, "schema", "query");
+    expect_loc_at(schema->root_types->type_name_loc, 16, 2, src, "schema", "Qery");
+    const struct gm_gql_definition *dir = schema->next;
+    expect_loc_at(dir->loc, 17, 1, src, "directive", "directive");
+    expect_loc_at(dir->name_loc, 19, 1, src, "@\n", "d");
+    /* No name: name_loc is the definition's loc. */
+    const struct gm_gql_definition *sh = dir->next;
+    cr_assert(sh->shorthand);
+    expect_loc_at(sh->name_loc, 20, 1, src, "d on", "{");
+    expect_loc_at(sh->start_loc, 20, 1, src, "d on", "{");
+    gm_arena_deinit(&a);
+}
+
 Test(gql_parser, values)
 {
     struct gm_arena a;

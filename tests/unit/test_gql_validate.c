@@ -409,6 +409,100 @@ Test(gql_validate, subscription_unsupported)
     check("subscription { rewards { id } }", "");
 }
 
+/*
+ * Errors that graphql-js points at a name inside a node (an operation's or
+ * fragment's name, a spread's name, a type condition, a variable's name), at
+ * a definition's description or at a root operation type's name, with
+ * comments, commas, tabs, CRLF and line breaks between the keyword and the
+ * name: the location is the name token's, never the keyword's plus its length.
+ */
+Test(gql_validate, name_locations_operations)
+{
+    check("query # first\n  Dup { __typename }\nquery\n\n\tDup\n{ __typename }\n",
+          "2:3,5:2 There can be only one operation named \"Dup\".\n");
+    check("query,,A,{ __typename }\nmutation , # m\n  A { __typename }\n",
+          "1:8,3:3 There can be only one operation named \"A\".\n");
+    check("query\r\n  Q { __typename }\r\nquery\r\n  Q { __typename }\r\n",
+          "2:3,4:3 There can be only one operation named \"Q\".\n");
+}
+
+Test(gql_validate, name_locations_fragments)
+{
+    check("{ userProfile { ...P } }\nfragment\nP\non\nUserProfile { exp }\n"
+          "fragment ,, P # again\n on UserProfile { level }\n",
+          "3:1,6:13 There can be only one fragment named \"P\".\n");
+    check("fragment F on Query { __typename }\nfragment # 2\nF on Query { __typename }\n"
+          "fragment\nF on Query { __typename }\n{ ...F }\n",
+          "1:10,3:1 There can be only one fragment named \"F\".\n"
+          "1:10,5:1 There can be only one fragment named \"F\".\n");
+    check("{ userProfile { ... # spread\n  Missing } }\n", "2:3 Unknown fragment \"Missing\".\n");
+    check("{ userProfile { ...\n\n   Missing @include(if: true) } }\n",
+          "3:4 Unknown fragment \"Missing\".\n");
+    /* These point at the definition or the spread, where the node starts. */
+    check("{ __typename }\n  fragment\n  Unused on Reward { id }\n",
+          "2:3 Fragment \"Unused\" is never used.\n");
+    check(
+        "{ rewards { ...A } }\nfragment A on Reward { ... \n B }\nfragment B on Reward { ...,A }\n",
+        "2:24,4:24 Cannot spread fragment \"A\" within itself via \"B\".\n");
+    check("{ streaks { ...\n B } }\nfragment\n B on Badge { id }\n",
+          "1:13 Fragment \"B\" cannot be spread here as objects of type \"Streak\" can never be "
+          "of type \"Badge\".\n");
+}
+
+Test(gql_validate, name_locations_type_conditions)
+{
+    check("{ userProfile { ...P } }\nfragment P on\n  # t\n  Profile { exp }\n",
+          "4:3 Unknown type \"Profile\".\n");
+    check("{ userProfile { ...\t\tF } }\nfragment\t\tF\t\ton\t\tUserProfil\t{ exp }\n",
+          "2:18 Unknown type \"UserProfil\". Did you mean \"UserProfile\"?\n");
+    check("{ userProfile { ...on Learner { exp } ... on\n\tLearner2 { exp } } }\n",
+          "1:23 Unknown type \"Learner\".\n"
+          "2:2 Unknown type \"Learner2\".\n");
+    check("{ userProfile { exp { ...F } } }\nfragment F\n on\n Int { __typename }\n",
+          "1:21 Field \"exp\" must not have a selection since type \"Int!\" has no subfields.\n"
+          "4:2 Fragment \"F\" cannot condition on non composite type \"Int\".\n");
+    check("{ leaderboard { period { ...on,LeaderboardPeriod { __typename } } } }\n",
+          "1:24 Field \"period\" must not have a selection since type \"LeaderboardPeriod!\" has "
+          "no subfields.\n"
+          "1:32 Fragment cannot condition on non composite type \"LeaderboardPeriod\".\n");
+}
+
+Test(gql_validate, name_locations_variables)
+{
+    check("query Q($ a: Int, $\ta: Int, $a: Int) { leaderboard(first: $a) { totalCount } }\n",
+          "1:11,1:21,1:30 There can be only one variable named \"$a\".\n");
+    /* These point at the "$" of the definition or the usage. */
+    check("query Q($\n  unused: Int) { __typename }\n",
+          "1:9 Variable \"$unused\" is never used in operation \"Q\".\n");
+    check("query ($ x: Int) { __typename }\n", "1:8 Variable \"$x\" is never used.\n");
+    check("mutation\n#c\nM($id: ID) { __typename }\n",
+          "3:3 Variable \"$id\" is never used in operation \"M\".\n");
+    check("query\n  Q { userProfile(userId: $ id) { exp } }\n",
+          "2:27,1:1 Variable \"$id\" is not defined by operation \"Q\".\n");
+    check("mutation\n#c\nM($ id: ID) { redeemReward(rewardId: $\nid) { status } }\n",
+          "3:3,3:38 Variable \"$id\" of type \"ID\" used in position expecting type \"ID!\".\n");
+    check("query Q($p:\n  UserProfile) { userProfile { exp } }\n",
+          "2:3 Variable \"$p\" cannot be non-input type \"UserProfile\".\n"
+          "1:9 Variable \"$p\" is never used in operation \"Q\".\n");
+    check("query Q($id: [\n Strin ]) { __typename }\n",
+          "2:2 Unknown type \"Strin\". Did you mean \"String\" or \"Streak\"?\n"
+          "1:9 Variable \"$id\" is never used in operation \"Q\".\n");
+}
+
+Test(gql_validate, name_locations_type_system)
+{
+    /* graphql-js's definition starts at its description. */
+    check("{ __typename }\n\"desc\"\ntype Extra { a: Int }\n",
+          "2:1 The \"Extra\" definition is not executable.\n");
+    check("{ __typename }\n\"\"\"\nblock\n\"\"\"  scalar Url\n",
+          "2:1 The \"Url\" definition is not executable.\n");
+    check("\"d\" directive @x on FIELD\n{ __typename }\n",
+          "1:1 The \"x\" definition is not executable.\n");
+    check("{ __typename }\nschema { query\n:Qery }\n",
+          "2:1 The schema definition is not executable.\n"
+          "3:2 Unknown type \"Qery\". Did you mean \"Query\"?\n");
+}
+
 Test(gql_validate, introspection_fields)
 {
     check("{ __typename __schema { queryType { name } } __type(name: \"Reward\") { name fields { "
