@@ -22,10 +22,16 @@
  */
 #include "validate_int.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
-#define MAX_RECURSE 4000
+/*
+ * Nested sub-selection comparisons; a frame holds about 2 KiB of stack in a
+ * sanitizer build, so this stays well inside a thread's stack. Documents
+ * within the depth limit nest far less.
+ */
+#define MAX_RECURSE 400
 #define MSG_CAP     2048 /* error.c keeps 1023 bytes of a message */
 
 /* One field of a collected set. */
@@ -71,6 +77,8 @@ struct ostate {
     struct gm__vmap collected; /* selection set -> struct ocollect * */
     struct gm__vmap names;     /* fragment name -> the interned name */
     struct gm__vmap pairs;     /* (name, name), ordered -> 1 + mutually exclusive */
+    struct gm__vmap active;    /* fragment -> whose fields are being compared, nesting count */
+    struct gm__vmap cyclic;    /* fragment -> 1 + whether it spreads itself (memo) */
     int depth;
 };
 
@@ -82,6 +90,69 @@ spend(struct gm__vctx *c, long cost)
     c->overlap_budget -= cost;
     if (c->overlap_budget < 0) {
         gm__vtoo_complex(c);
+        return false;
+    }
+    return true;
+}
+
+/*
+ * Whether fragment f reaches itself through its spreads (a depth-first
+ * search with an explicit stack, remembered per fragment).
+ */
+static bool
+frag_cyclic(struct gm__vctx *c, struct ostate *st, struct gm__vfrag *f)
+{
+    void *memo = NULL;
+    if (gm__vmap_get(&st->cyclic, f->name, NULL, &memo))
+        return (uintptr_t)memo == 2;
+    bool found = false;
+    struct gm__vmap seen;
+    gm__vmap_init(&seen, true);
+    struct gm__vvec todo = {0};
+    if (gm__vvec_push(&todo, c->a, f) < 0)
+        goto oom;
+    while (todo.n && !found) {
+        struct gm__vfrag *g = (struct gm__vfrag *)todo.v[--todo.n];
+        const struct gm__vvec *sp = gm__vspreads(c, g->def->selection_set);
+        for (size_t i = 0; i < sp->n && !found; i++) {
+            const struct gm_gql_selection *s = (const struct gm_gql_selection *)sp->v[i];
+            if (strcmp(s->name, f->name) == 0) {
+                found = true;
+                break;
+            }
+            struct gm__vfrag *h = gm__vfrag_get(c, s->name);
+            if (!h || gm__vmap_get(&seen, h->name, NULL, NULL))
+                continue;
+            if (gm__vmap_put(&seen, c->a, h->name, NULL, NULL) < 0 ||
+                gm__vvec_push(&todo, c->a, h) < 0)
+                goto oom;
+        }
+    }
+    if (gm__vmap_put(&st->cyclic, c->a, f->name, NULL, (void *)(uintptr_t)(found ? 2 : 1)) < 0)
+        goto oom;
+    return found;
+oom:
+    gm__voom(c);
+    return true;
+}
+
+/*
+ * Marks fragment f's fields as being compared (delta +1) or done (-1).
+ * Returns false, marking nothing, when f's fields are already being
+ * compared further out and f spreads itself: comparing them again would
+ * only unfold the cycle forever (graphql-js 16 overflows its stack there).
+ * The cycle itself is NoFragmentCycles' error.
+ */
+static bool
+frag_mark(struct gm__vctx *c, struct ostate *st, struct gm__vfrag *f, int delta)
+{
+    void *n = NULL;
+    gm__vmap_get(&st->active, f->name, NULL, &n);
+    if (delta > 0 && n && frag_cyclic(c, st, f))
+        return false;
+    if (gm__vmap_put(&st->active, c->a, f->name, NULL, (void *)((uintptr_t)n + (uintptr_t)delta)) <
+        0) {
+        gm__voom(c);
         return false;
     }
     return true;
@@ -526,9 +597,10 @@ faf_enter(struct gm__vctx *c, struct ostate *st, struct conflicts *cs, bool excl
     if (!f || !spend(c, 1))
         return false;
     struct ocollect *cr2 = collect_fragment(c, st, f);
-    if (!cr2 || cr2 == cr)
+    if (!cr2 || cr2 == cr || !frag_mark(c, st, f, 1))
         return false;
     between(c, st, cs, excl, cr, cr2);
+    frag_mark(c, st, f, -1);
     struct faf_frame *fr = gm__valloc(c, sizeof(*fr));
     if (!fr || gm__vvec_push(stack, c->a, fr) < 0) {
         gm__voom(c);
@@ -583,9 +655,15 @@ fp_enter(struct gm__vctx *c, struct ostate *st, struct conflicts *cs, bool excl,
         return;
     struct ocollect *cr1 = collect_fragment(c, st, f1);
     struct ocollect *cr2 = cr1 ? collect_fragment(c, st, f2) : NULL;
-    if (!cr1 || !cr2)
+    if (!cr1 || !cr2 || !frag_mark(c, st, f1, 1))
         return;
+    if (!frag_mark(c, st, f2, 1)) {
+        frag_mark(c, st, f1, -1);
+        return;
+    }
     between(c, st, cs, excl, cr1, cr2);
+    frag_mark(c, st, f2, -1);
+    frag_mark(c, st, f1, -1);
     struct fp_frame *fr = gm__valloc(c, sizeof(*fr));
     if (!fr || gm__vvec_push(stack, c->a, fr) < 0) {
         gm__voom(c);
@@ -673,6 +751,8 @@ gm__vrule_overlap(struct gm__vctx *c, struct gm_gql_stype *parent,
         gm__vmap_init(&st->collected, false);
         gm__vmap_init(&st->names, true);
         gm__vmap_init(&st->pairs, false);
+        gm__vmap_init(&st->active, true);
+        gm__vmap_init(&st->cyclic, true);
         c->overlap = st;
     }
     struct conflicts cs = {0};

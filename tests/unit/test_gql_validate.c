@@ -992,3 +992,23 @@ Test(gql_validate, hostile_same_fields, .timeout = 30)
     free(first);
     free(src);
 }
+
+/*
+ * A fragment that spreads itself inside a field it also selects makes
+ * OverlappingFieldsCanBeMerged compare ever deeper sub-selections (found by
+ * fuzz_graphql; graphql-js 16.8.2 throws "Maximum call stack size exceeded"
+ * on it). The cycle is reported and the comparison stops without
+ * exhausting the stack.
+ */
+Test(gql_validate, overlap_through_self_spread)
+{
+    int rc;
+    char *got = run("fragment B on Query{userProfile{...B userProfile{...B}}}", NULL, &rc);
+    cr_assert_eq(rc, GM_EINVAL, "rc %d: %s", rc, got);
+    cr_assert(strstr(got, "Cannot spread fragment \"B\" within itself.") != NULL, "%s", got);
+    free(got);
+    got = run("{...B} fragment B on Query{userProfile{...B userProfile{...B}}}", NULL, &rc);
+    cr_assert_eq(rc, GM_EINVAL, "rc %d: %s", rc, got);
+    cr_assert(strstr(got, "Cannot spread fragment \"B\" within itself.") != NULL, "%s", got);
+    free(got);
+}
