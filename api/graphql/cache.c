@@ -9,14 +9,20 @@
  * still runs it is freed by that request's release. The engine's mutex
  * guards the table and the LRU list; parsing and validation run outside it.
  * Documents with errors are never cached.
+ *
+ * The cache is bounded by entries and by bytes: an entry counts its arena
+ * (the document, its index and the plans executions add to it later,
+ * reported through gm__gql_cache_grew), so that many large documents
+ * cannot hold cache_entries times the prepared budget.
  */
 #include "exec_int.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#define DEFAULT_ENTRIES 1024
-#define DEFAULT_BUDGET  (8u * 1024 * 1024)
+#define DEFAULT_ENTRIES     1024
+#define DEFAULT_BUDGET      (8u * 1024 * 1024)
+#define DEFAULT_CACHE_BYTES ((size_t)64 * 1024 * 1024)
 
 /* A fast 64-bit hash of text (8 bytes a step, then a final mix). */
 static uint64_t
@@ -53,6 +59,8 @@ gm_gql_engine_new(const struct gm_gql_schema *s, const struct gm_gql_engine_opts
         e->opts.cache_entries = DEFAULT_ENTRIES;
     if (!e->opts.arena_budget)
         e->opts.arena_budget = DEFAULT_BUDGET;
+    if (!e->opts.cache_bytes)
+        e->opts.cache_bytes = DEFAULT_CACHE_BYTES;
     e->n_buckets = 16;
     while (e->n_buckets < 2 * e->opts.cache_entries && e->n_buckets < ((size_t)1 << 30))
         e->n_buckets *= 2;
@@ -114,6 +122,63 @@ unlink_entry(struct gm_gql_engine *e, struct gm_gql_prepared *p)
     p->hnext = p->lprev = p->lnext = NULL;
     p->in_cache = false;
     e->n_entries--;
+    e->bytes -= p->charged;
+    p->charged = 0;
+}
+
+/*
+ * Under the lock: unlinks entries from the LRU tail while the cache holds
+ * too many or too many bytes. Returns them chained through hnext, for
+ * release_evicted once the lock is dropped.
+ */
+static struct gm_gql_prepared *
+evict_over(struct gm_gql_engine *e)
+{
+    struct gm_gql_prepared *evicted = NULL;
+    while (e->lru_tail &&
+           (e->n_entries > e->opts.cache_entries || e->bytes > e->opts.cache_bytes)) {
+        struct gm_gql_prepared *p = e->lru_tail;
+        unlink_entry(e, p);
+        p->hnext = evicted;
+        evicted = p;
+    }
+    return evicted;
+}
+
+/* Drops the cache's references of the entries evict_over returned. */
+static void
+release_evicted(struct gm_gql_prepared *p)
+{
+    while (p) {
+        struct gm_gql_prepared *next = p->hnext;
+        p->hnext = NULL;
+        prepared_unref(p);
+        p = next;
+    }
+}
+
+/* What p costs the cache when its arena holds reserved bytes. */
+static size_t
+entry_bytes(size_t reserved)
+{
+    return reserved + sizeof(struct gm_gql_prepared);
+}
+
+void
+gm__gql_cache_grew(struct gm_gql_engine *e, struct gm_gql_prepared *p, size_t reserved)
+{
+    if (p->engine != e)
+        return;
+    struct gm_gql_prepared *evicted = NULL;
+    pthread_mutex_lock(&e->lock);
+    /* Reports can arrive out of order from threads building plans: keep the largest. */
+    if (p->in_cache && entry_bytes(reserved) > p->charged) {
+        e->bytes += entry_bytes(reserved) - p->charged;
+        p->charged = entry_bytes(reserved);
+        evicted = evict_over(e);
+    }
+    pthread_mutex_unlock(&e->lock);
+    release_evicted(evicted);
 }
 
 /* Under the lock: moves p to the front of the LRU list. */
@@ -156,6 +221,7 @@ build(struct gm_gql_engine *e, const char *src, size_t len, uint64_t h, struct g
     atomic_init(&p->refs, 1);
     p->hash = h;
     p->len = len;
+    p->engine = e;
     struct gm_err err;
     gm_err_clear(&err);
     int rc = gm_gql_parse(src, len, &e->opts.parse, &p->arena, &p->doc, &err);
@@ -224,10 +290,6 @@ gm_gql_prepare(struct gm_gql_engine *e, const char *src, size_t len, struct gm_a
         *out = other;
         return 0;
     }
-    if (e->n_entries >= e->opts.cache_entries) {
-        evicted = e->lru_tail;
-        unlink_entry(e, evicted);
-    }
     struct gm_gql_prepared **bucket = &e->buckets[h & (e->n_buckets - 1)];
     p->hnext = *bucket;
     *bucket = p;
@@ -239,10 +301,14 @@ gm_gql_prepare(struct gm_gql_engine *e, const char *src, size_t len, struct gm_a
         e->lru_tail = p;
     p->in_cache = true;
     e->n_entries++;
+    /* p is not shared yet: its arena is stable to read. */
+    p->charged = entry_bytes(gm_arena_reserved(&p->arena));
+    e->bytes += p->charged;
     atomic_fetch_add_explicit(&p->refs, 1, memory_order_relaxed); /* the cache's */
+    /* The least recently used go first; p itself last, when it alone is too big. */
+    evicted = evict_over(e);
     pthread_mutex_unlock(&e->lock);
-    if (evicted)
-        prepared_unref(evicted);
+    release_evicted(evicted);
     *out = p;
     return 0;
 }
@@ -262,5 +328,6 @@ gm_gql_engine_stats(struct gm_gql_engine *e, struct gm_gql_engine_stats *out)
     out->cache_hits = e->hits;
     out->cache_misses = e->misses;
     out->cache_entries = e->n_entries;
+    out->cache_bytes = e->bytes;
     pthread_mutex_unlock(&e->lock);
 }

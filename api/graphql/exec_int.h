@@ -63,6 +63,8 @@ struct gm_gql_prepared {
     struct gm_gql_prepared *lprev;
     struct gm_gql_prepared *lnext;
     bool in_cache;
+    size_t charged;                     /* bytes counted in engine->bytes while in the cache */
+    const struct gm_gql_engine *engine; /* the engine that built it */
     uint64_t hash;
     const char *text; /* in arena */
     size_t len;
@@ -86,6 +88,7 @@ struct gm_gql_engine {
     struct gm_gql_prepared *lru_head; /* most recently used */
     struct gm_gql_prepared *lru_tail;
     size_t n_entries;
+    size_t bytes; /* sum of the entries' charged */
     uint64_t hits;
     uint64_t misses;
 };
@@ -98,6 +101,13 @@ struct gm_gql_engine {
  * Returns 0 or GM_ETOOBIG past the arena's budget.
  */
 int gm__gql_prepared_index(const struct gm_gql_schema *s, struct gm_gql_prepared *p);
+
+/*
+ * Tells the cache that p's arena now holds reserved bytes (plans were
+ * added to it), so that it evicts past its byte budget. Takes e's lock
+ * (the cache never takes a plan lock). No-op when p is not in e's cache.
+ */
+void gm__gql_cache_grew(struct gm_gql_engine *e, struct gm_gql_prepared *p, size_t reserved);
 
 /* Formats a finite double as JavaScript's String(number) does; returns the length. */
 size_t gm__gql_fmt_number(char *buf, size_t n, double d);

@@ -16,6 +16,7 @@
  * does no collecting and no coercion of literal arguments.
  */
 #include "exec_int.h"
+#include "validate_int.h" /* gm__vnatural_cmp, for suggestion order */
 
 #include <errno.h>
 #include <inttypes.h>
@@ -32,6 +33,10 @@
  * the parser's depth limit (introspection is exempt from the validator's).
  */
 #define MAX_EXEC_DEPTH 256
+/* Variable coercion stops after this many errors (graphql-js's execute passes maxErrors: 50). */
+#define MAX_VAR_ERRORS 50
+/* Request-local plans remembered per execution (more are rebuilt per object). */
+#define PLAN_MEMO 32
 /* Status of a completion: the position must become null, the error is recorded. */
 #define PROP 1
 
@@ -114,19 +119,26 @@ gm__gql_fmt_number(char *buf, size_t n, double d)
         return (size_t)snprintf(buf, n, "0");
     if (fabs(d) < 1e21 && d == trunc(d))
         return (size_t)snprintf(buf, n, "%.0f", d);
-    int len = 0;
-    for (int prec = 1; prec <= 17; prec++) {
-        len = snprintf(buf, n, "%.*g", prec, d);
-        if (strtod(buf, NULL) == d)
+    /* The shortest digits that read back as d, in C's "d.ddde-07" form. */
+    char e[40];
+    int prec = 1;
+    for (; prec < 17; prec++) {
+        snprintf(e, sizeof(e), "%.*e", prec - 1, d);
+        if (strtod(e, NULL) == d)
             break;
     }
-    /* C writes "1e-07"; JavaScript "1e-7". */
-    char *e = strchr(buf, 'e');
-    if (e && (e[2] == '0') && e[3]) {
-        memmove(e + 2, e + 3, strlen(e + 3) + 1);
-        len--;
-    }
-    return (size_t)len;
+    snprintf(e, sizeof(e), "%.*e", prec - 1, d);
+    const char *ep = strchr(e, 'e');
+    int x = ep ? atoi(ep + 1) : 0;
+    /*
+     * JavaScript's Number::toString: positional from 1e-7 (exclusive) up to
+     * 1e21, where C's %g already switches to an exponent below 1e-4.
+     */
+    if (x >= -6 && x <= 20)
+        return (size_t)snprintf(buf, n, "%.*f", prec - 1 - x > 0 ? prec - 1 - x : 0, d);
+    /* "1.5e-7", "1e+21": the mantissa, then the exponent without leading zeros. */
+    return (size_t)snprintf(buf, n, "%.*se%c%d", ep ? (int)(ep - e) : (int)strlen(e), e,
+                            x < 0 ? '-' : '+', x < 0 ? -x : x);
 }
 
 static void
@@ -281,8 +293,16 @@ sb_quoted(struct sbuf *b, const char *s, size_t n)
         if (c == '"' || c == '\\') {
             char e[2] = {'\\', (char)c};
             sb_put(b, e, 2);
+        } else if (c == '\b') {
+            sb_put(b, "\\b", 2);
+        } else if (c == '\t') {
+            sb_put(b, "\\t", 2);
         } else if (c == '\n') {
             sb_put(b, "\\n", 2);
+        } else if (c == '\f') {
+            sb_put(b, "\\f", 2);
+        } else if (c == '\r') {
+            sb_put(b, "\\r", 2);
         } else if (c < 0x20) {
             sb_printf(b, "\\u%04x", c);
         } else {
@@ -292,7 +312,11 @@ sb_quoted(struct sbuf *b, const char *s, size_t n)
     sb_put(b, "\"", 1);
 }
 
-/* graphql-js's inspect() of a JSON value. */
+/*
+ * graphql-js's inspect() of a JSON value. Arrays and objects nested two
+ * deep print as [Array] and [Object] (its MAX_RECURSIVE_DEPTH counts the
+ * value itself).
+ */
 static void
 sb_inspect(struct sbuf *b, const json_t *v, int depth)
 {
@@ -327,7 +351,7 @@ sb_inspect(struct sbuf *b, const json_t *v, int depth)
             sb_cstr(b, "[]");
             break;
         }
-        if (depth > 2) {
+        if (depth >= 2) {
             sb_cstr(b, "[Array]");
             break;
         }
@@ -350,7 +374,7 @@ sb_inspect(struct sbuf *b, const json_t *v, int depth)
             sb_cstr(b, "{}");
             break;
         }
-        if (depth > 2) {
+        if (depth >= 2) {
             sb_cstr(b, "[Object]");
             break;
         }
@@ -380,7 +404,198 @@ sb_tref(struct sbuf *b, const struct gm_gql_tref *t)
     sb_cstr(b, gm_gql_tref_str(t, tmp, sizeof(tmp)));
 }
 
+/* ---- "Did you mean" (graphql-js's suggestionList and didYouMean) ---- */
+
+/*
+ * The UTF-16 code units of the lower-cased s[0..len), as graphql-js's
+ * LexicalDistance compares them, into out (NULL: count only); *orig gets
+ * the length in units before lower-casing (the threshold's). Names are
+ * ASCII, so of the other characters only those that toLowerCase() turns
+ * into ASCII matter: U+212A KELVIN SIGN ("k") and U+0130 ("i" + U+0307).
+ * The rest stand as units that match no name's; invalid bytes as U+FFFD.
+ */
+static size_t
+lower_units(const char *s, size_t len, uint16_t *out, size_t *orig)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t n = 0, o = 0, i = 0;
+    while (i < len) {
+        uint32_t cp = u[i];
+        size_t l = cp < 0x80 ? 1 : utf8_len(u + i, len - i);
+        if (l == 0) {
+            cp = 0xfffd;
+            l = 1;
+        } else if (l > 1) {
+            cp = u[i] & (0xff >> (l + 1));
+            for (size_t k = 1; k < l; k++)
+                cp = cp << 6 | (u[i + k] & 0x3f);
+        }
+        i += l;
+        uint16_t unit[2];
+        size_t nu = 1;
+        o += cp >= 0x10000 ? 2 : 1;
+        if (cp >= 'A' && cp <= 'Z') {
+            unit[0] = (uint16_t)(cp + 32);
+        } else if (cp == 0x212a) {
+            unit[0] = 'k';
+        } else if (cp == 0x130) {
+            unit[0] = 'i';
+            unit[1] = 0x307;
+            nu = 2;
+        } else if (cp >= 0x10000) {
+            unit[0] = (uint16_t)(0xd800 + ((cp - 0x10000) >> 10));
+            unit[1] = (uint16_t)(0xdc00 + ((cp - 0x10000) & 0x3ff));
+            nu = 2;
+        } else {
+            unit[0] = (uint16_t)cp;
+        }
+        for (size_t k = 0; k < nu; k++, n++)
+            if (out)
+                out[n] = unit[k];
+    }
+    *orig = o;
+    return n;
+}
+
+/*
+ * graphql-js's LexicalDistance.measure: the optimal string alignment
+ * distance between the lower-cased texts a (la units) and b, or -1 above
+ * threshold. rows has room for 3 * (min(la, lb) + 1) cells.
+ */
+static int
+lexical_distance(const uint16_t *a, size_t la, const uint16_t *b, size_t lb, int threshold,
+                 int *rows)
+{
+    if (la < lb) {
+        const uint16_t *t = a;
+        a = b;
+        b = t;
+        size_t tl = la;
+        la = lb;
+        lb = tl;
+    }
+    if (la - lb > (size_t)threshold)
+        return -1;
+    int *r[3] = {rows, rows + lb + 1, rows + 2 * (lb + 1)};
+    for (size_t j = 0; j <= lb; j++)
+        r[0][j] = (int)j;
+    for (size_t i = 1; i <= la; i++) {
+        int *up = r[(i - 1) % 3];
+        int *cur = r[i % 3];
+        int smallest = cur[0] = (int)i;
+        for (size_t j = 1; j <= lb; j++) {
+            int cost = a[i - 1] == b[j - 1] ? 0 : 1;
+            int cell = up[j] + 1;
+            if (cur[j - 1] + 1 < cell)
+                cell = cur[j - 1] + 1;
+            if (up[j - 1] + cost < cell)
+                cell = up[j - 1] + cost;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                r[(i - 2) % 3][j - 2] + 1 < cell)
+                cell = r[(i - 2) % 3][j - 2] + 1;
+            if (cell < smallest)
+                smallest = cell;
+            cur[j] = cell;
+        }
+        if (smallest > threshold)
+            return -1;
+    }
+    int d = r[la % 3][lb];
+    return d <= threshold ? d : -1;
+}
+
+/*
+ * graphql-js's suggestionList(input, options): the options (ASCII names)
+ * within lexical distance of input[0..len), closest first, then in natural
+ * order, into out (room for n). Scratch in a; none when a is full.
+ */
+static size_t
+suggest(struct gm_arena *a, const char *input, size_t len, const char *const *options, size_t n,
+        const char **out)
+{
+    size_t orig;
+    size_t lin = lower_units(input, len, NULL, &orig);
+    int threshold = (int)(orig * 4 / 10) + 1;
+    size_t max_opt = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strlen(options[i]) > max_opt)
+            max_opt = strlen(options[i]);
+    /* No option is near in length: skip decoding a long input. */
+    if (n == 0 || (lin > max_opt && lin - max_opt > (size_t)threshold))
+        return 0;
+    uint16_t *in = gm_arena_alloc(a, (lin ? lin : 1) * sizeof(*in));
+    uint16_t *opt = gm_arena_alloc(a, (max_opt ? max_opt : 1) * sizeof(*opt));
+    int *dist = gm_arena_alloc(a, n * sizeof(*dist));
+    size_t short_len = lin < max_opt ? lin : max_opt;
+    int *rows = gm_arena_alloc(a, 3 * (short_len + 1) * sizeof(*rows));
+    if (!in || !opt || !dist || !rows)
+        return 0;
+    lower_units(input, len, in, &orig);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *o = options[i];
+        size_t lo = strlen(o);
+        int d;
+        if (lo == len && memcmp(o, input, len) == 0) {
+            d = 0;
+        } else {
+            bool same = lo == lin;
+            for (size_t j = 0; j < lo; j++) {
+                unsigned char c = (unsigned char)o[j];
+                opt[j] = c >= 'A' && c <= 'Z' ? (uint16_t)(c + 32) : c;
+                same = same && opt[j] == in[j];
+            }
+            d = same ? 1 : lexical_distance(opt, lo, in, lin, threshold, rows);
+        }
+        if (d < 0)
+            continue;
+        /* Insertion sort, stable as JavaScript's. */
+        size_t at = k;
+        while (at > 0 &&
+               (dist[at - 1] > d || (dist[at - 1] == d && gm__vnatural_cmp(out[at - 1], o) > 0))) {
+            out[at] = out[at - 1];
+            dist[at] = dist[at - 1];
+            at--;
+        }
+        out[at] = o;
+        dist[at] = d;
+        k++;
+    }
+    return k;
+}
+
+/* graphql-js's didYouMean([sub,] suggestions): appends " Did you mean ...?" when any. */
+static void
+sb_did_you_mean(struct sbuf *b, const char *sub, const char *const *sugg, size_t n)
+{
+    if (n == 0)
+        return;
+    sb_cstr(b, " Did you mean ");
+    if (sub)
+        sb_printf(b, "%s ", sub);
+    if (n > 5)
+        n = 5;
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            sb_cstr(b, n == 2 ? " or " : i + 1 == n ? ", or " : ", ");
+        sb_printf(b, "\"%s\"", sugg[i]);
+    }
+    sb_cstr(b, "?");
+}
+
 /* ---- execution state ---- */
+
+/* An argument error: message and the node it concerns. */
+struct argerr {
+    struct sbuf msg;
+    struct gm_gql_loc loc;
+};
+
+/* A plan built for one request where the prepared document's slot cannot keep it. */
+struct plan_memo {
+    const void *slot;
+    const struct gm__gql_plan *plan;
+};
 
 struct exec {
     struct gm_gql_engine *e;
@@ -391,8 +606,13 @@ struct exec {
     struct gm_arena *a;
     struct jbuf out;
     struct gm_gql_errors errs;
-    const struct gm_gql_ival **vars; /* op->n_vars; NULL: no value */
-    int depth;                       /* objects being completed */
+    const struct gm_gql_ival **vars;  /* op->n_vars; NULL: no value */
+    struct argerr argerr;             /* scratch of argument coercion, reported at once */
+    struct plan_memo memo[PLAN_MEMO]; /* plans of shared slots built for this request only */
+    size_t n_memo;
+    size_t var_errors; /* errors of CoerceVariableValues so far */
+    bool vars_aborted; /* past MAX_VAR_ERRORS: coercion stopped */
+    int depth;         /* objects being completed */
     bool oom;
 };
 
@@ -501,6 +721,30 @@ struct vctx {
     bool failed;
 };
 
+/*
+ * Records an error of CoerceVariableValues at loc (NULL: none). As
+ * graphql-js's getVariableValues with maxErrors, the error past the limit
+ * becomes "Too many errors..." and coercion stops (vars_aborted).
+ */
+__attribute__((format(printf, 3, 4))) static void
+var_error(struct exec *ex, const struct gm_gql_loc *loc, const char *fmt, ...)
+{
+    if (ex->vars_aborted)
+        return;
+    if (ex->var_errors >= MAX_VAR_ERRORS) {
+        ex->vars_aborted = true;
+        gm_gql_errors_add(&ex->errs, ex->a, GM_GQL_CODE_INPUT, NULL, 0, NULL,
+                          "Too many errors processing variables, error limit reached. Execution "
+                          "aborted.");
+        return;
+    }
+    ex->var_errors++;
+    va_list ap;
+    va_start(ap, fmt);
+    gm_gql_errors_addv(&ex->errs, ex->a, GM_GQL_CODE_INPUT, loc, loc ? 1 : 0, NULL, fmt, ap);
+    va_end(ap);
+}
+
 __attribute__((format(printf, 4, 5))) static void
 vc_error(struct vctx *vc, const struct ipath *path, const json_t *invalid, const char *fmt, ...)
 {
@@ -521,15 +765,34 @@ vc_error(struct vctx *vc, const struct ipath *path, const json_t *invalid, const
     va_end(ap);
     (void)n;
     vc->failed = true;
-    gm_gql_errors_add(&vc->ex->errs, vc->ex->a, GM_GQL_CODE_INPUT, &vc->vd->loc, 1, NULL, "%s",
-                      m.p);
+    var_error(vc->ex, &vc->vd->loc, "%s", m.p);
 }
 
 static const struct gm_gql_ival *lit_coerce(struct exec *ex, struct gm_arena *a,
                                             const struct gm_gql_value *v,
                                             const struct gm_gql_tref *t, int depth);
 
-static const struct gm_gql_ival *
+/*
+ * graphql-js's didYouMeanEnumValue: appends to b the values of enum t near
+ * input[0..len). Returns GM_ETOOBIG when a is full.
+ */
+static int
+enum_did_you_mean(struct gm_arena *a, const struct gm_gql_stype *t, const char *input, size_t len,
+                  struct sbuf *b)
+{
+    size_t n = t->n_values ? t->n_values : 1;
+    const char **names = gm_arena_alloc(a, n * sizeof(*names));
+    const char **sugg = gm_arena_alloc(a, n * sizeof(*sugg));
+    if (!names || !sugg)
+        return GM_ETOOBIG;
+    for (size_t i = 0; i < t->n_values; i++)
+        names[i] = t->values[i].name;
+    sb_did_you_mean(b, "the enum value", sugg, suggest(a, input, len, names, t->n_values, sugg));
+    return 0;
+}
+
+/* Not inlined: its message buffer would weigh on json_coerce's recursion. */
+__attribute__((noinline)) static const struct gm_gql_ival *
 json_leaf(struct vctx *vc, const json_t *v, const struct gm_gql_stype *t, const struct ipath *path)
 {
     struct gm_arena *a = vc->ex->a;
@@ -537,16 +800,23 @@ json_leaf(struct vctx *vc, const json_t *v, const struct gm_gql_stype *t, const 
     m.p[0] = '\0';
     struct gm_gql_ival *r = NULL;
     if (t->kind == GM_GQL_ENUM) {
+        /* graphql-js's parseValue suggests values near the input, or near its inspect(). */
+        struct sbuf dym = {.len = 0};
+        dym.p[0] = '\0';
         if (!json_is_string(v)) {
             sb_inspect(&m, v, 0);
-            vc_error(vc, path, v, "Enum \"%s\" cannot represent non-string value: %s.", t->name,
-                     m.p);
+            if (enum_did_you_mean(a, t, m.p, m.len, &dym) < 0)
+                return NULL;
+            vc_error(vc, path, v, "Enum \"%s\" cannot represent non-string value: %s.%s", t->name,
+                     m.p, dym.p);
             return NULL;
         }
         const struct gm_gql_senum_value *ev = gm_gql_enum_value(t, json_string_value(v));
         if (!ev || strlen(ev->name) != json_string_length(v)) {
-            vc_error(vc, path, v, "Value \"%s\" does not exist in \"%s\" enum.",
-                     json_string_value(v), t->name);
+            if (enum_did_you_mean(a, t, json_string_value(v), json_string_length(v), &dym) < 0)
+                return NULL;
+            vc_error(vc, path, v, "Value \"%s\" does not exist in \"%s\" enum.%s",
+                     json_string_value(v), t->name, dym.p);
             return NULL;
         }
         r = ival_new(a, GM_GQL_I_ENUM);
@@ -621,9 +891,9 @@ json_leaf(struct vctx *vc, const json_t *v, const struct gm_gql_stype *t, const 
             }
             return r;
         }
+        /* Number.isInteger: 1e21 is one too, and String() writes it "1e+21". */
         if (json_is_integer(v) ||
-            (json_is_real(v) && json_real_value(v) == trunc(json_real_value(v)) &&
-             fabs(json_real_value(v)) < 1e21)) {
+            (json_is_real(v) && json_real_value(v) == trunc(json_real_value(v)))) {
             char num[40];
             size_t n = gm__gql_fmt_number(num, sizeof(num), json_number_value(v));
             if (json_is_integer(v))
@@ -667,22 +937,48 @@ json_leaf(struct vctx *vc, const json_t *v, const struct gm_gql_stype *t, const 
     return NULL;
 }
 
+/*
+ * Reports key of object v as no field of input type nt, with graphql-js's
+ * suggestions. Returns GM_ETOOBIG when the arena is full. Not inlined:
+ * json_coerce recurses.
+ */
+__attribute__((noinline)) static int
+unknown_field(struct vctx *vc, const struct ipath *path, const json_t *v,
+              const struct gm_gql_stype *nt, const char *key)
+{
+    struct gm_arena *a = vc->ex->a;
+    size_t cap = nt->n_input_fields ? nt->n_input_fields : 1;
+    const char **sugg = gm_arena_alloc(a, cap * sizeof(*sugg));
+    const char **names = gm_arena_alloc(a, cap * sizeof(*names));
+    if (!sugg || !names)
+        return GM_ETOOBIG;
+    for (size_t i = 0; i < nt->n_input_fields; i++)
+        names[i] = nt->input_fields[i].name;
+    size_t ns = suggest(a, key, strlen(key), names, nt->n_input_fields, sugg);
+    struct sbuf dym = {.len = 0};
+    dym.p[0] = '\0';
+    sb_did_you_mean(&dym, NULL, sugg, ns);
+    vc_error(vc, path, v, "Field \"%s\" is not defined by type \"%s\".%s", key, nt->name, dym.p);
+    return 0;
+}
+
 /* Returns the coerced value, or NULL after reporting (or when the arena is full). */
 static const struct gm_gql_ival *
 json_coerce(struct vctx *vc, const json_t *v, const struct gm_gql_tref *t, const struct ipath *path,
             int depth)
 {
     struct gm_arena *a = vc->ex->a;
+    if (vc->ex->vars_aborted)
+        return NULL;
     if (depth > MAX_INPUT_DEPTH) {
         vc_error(vc, path, v, "Value nests too deeply.");
         return NULL;
     }
     if (t->kind == GM_GQL_TYPE_NON_NULL) {
         if (!v || json_is_null(v)) {
-            struct sbuf m = {.len = 0};
-            m.p[0] = '\0';
-            sb_tref(&m, t);
-            vc_error(vc, path, v, "Expected non-nullable type \"%s\" not to be null.", m.p);
+            char ts[256];
+            vc_error(vc, path, v, "Expected non-nullable type \"%s\" not to be null.",
+                     gm_gql_tref_str(t, ts, sizeof(ts)));
             return NULL;
         }
         return json_coerce(vc, v, t->of, path, depth + 1);
@@ -738,17 +1034,16 @@ json_coerce(struct vctx *vc, const json_t *v, const struct gm_gql_tref *t, const
             const struct gm_gql_ival *c;
             if (!fv) {
                 if (f->default_value) {
+                    /* The schema's defaults are checked: only a full arena fails here. */
                     c = lit_coerce(vc->ex, a, f->default_value, f->type, depth + 1);
                     if (!c)
-                        continue;
+                        return NULL;
                 } else {
                     if (f->type->kind == GM_GQL_TYPE_NON_NULL) {
-                        struct sbuf m = {.len = 0};
-                        m.p[0] = '\0';
-                        sb_tref(&m, f->type);
+                        char ts[256];
                         vc_error(vc, path, v,
                                  "Field \"%s\" of required type \"%s\" was not provided.", f->name,
-                                 m.p);
+                                 gm_gql_tref_str(f->type, ts, sizeof(ts)));
                         ok = false;
                     }
                     continue;
@@ -769,7 +1064,8 @@ json_coerce(struct vctx *vc, const json_t *v, const struct gm_gql_tref *t, const
         json_object_foreach((json_t *)v, key, item)
         {
             if (!gm_gql_input_field(nt, key)) {
-                vc_error(vc, path, v, "Field \"%s\" is not defined by type \"%s\".", key, nt->name);
+                if (unknown_field(vc, path, v, nt, key) < 0)
+                    return NULL;
                 ok = false;
             }
         }
@@ -1022,12 +1318,6 @@ has_vars(const struct gm_gql_value *v)
 
 /* ---- argument coercion (CoerceArgumentValues) ---- */
 
-/* An argument error: message and the node it concerns. */
-struct argerr {
-    struct sbuf msg;
-    struct gm_gql_loc loc;
-};
-
 /*
  * Coerces the arguments given in `given` for n definitions defs into out
  * (n slots, allocated by the caller). node_loc is where "not provided"
@@ -1133,35 +1423,59 @@ grow(struct gm_arena *a, void *arrp, size_t *cap, size_t n, size_t size)
     return true;
 }
 
-/* graphql-js's shouldIncludeNode. */
+/*
+ * The `if` of directive d (@skip or @include; NULL: absent) into *cond,
+ * left alone when there is no boolean. Returns false after an argument
+ * error (c->failed, c->err).
+ */
+static bool
+directive_if(struct exec *ex, struct coll *c, const struct gm_gql_directive *d, bool *cond)
+{
+    if (!d)
+        return true;
+    const struct gm_gql_sdirective *sd = gm_gql_schema_directive(ex->s, d->name);
+    const struct gm_gql_ival *vals[4] = {NULL};
+    if (!sd || sd->n_args > 4)
+        return true;
+    if (coerce_args(ex, ex->a, sd->args, sd->n_args, d->args, d->loc, vals, &c->err) < 0) {
+        c->failed = true;
+        return false;
+    }
+    const struct gm_gql_ival *v = sd->n_args ? vals[0] : NULL;
+    if (v && v->kind == GM_GQL_I_BOOL)
+        *cond = v->b;
+    return true;
+}
+
+/*
+ * graphql-js's shouldIncludeNode: the first @skip is decided before the
+ * first @include, whatever their order in the document, so an @include
+ * whose argument fails is not looked at when @skip already excludes.
+ */
 static bool
 should_include(struct exec *ex, struct coll *c, const struct gm_gql_directive *dirs)
 {
+    const struct gm_gql_directive *skip = NULL, *include = NULL;
     for (const struct gm_gql_directive *d = dirs; d; d = d->next) {
-        bool skip = strcmp(d->name, "skip") == 0;
-        if (!skip && strcmp(d->name, "include") != 0)
+        if (strcmp(d->name, "skip") == 0) {
+            if (!skip)
+                skip = d;
+        } else if (strcmp(d->name, "include") == 0) {
+            if (!include)
+                include = d;
+        } else {
             continue;
-        const struct gm_gql_sdirective *sd = gm_gql_schema_directive(ex->s, d->name);
-        if (!sd)
-            continue;
+        }
+        /* Whether or not it is evaluated: the decision may depend on variables. */
         for (const struct gm_gql_argument *g = d->args; g; g = g->next)
             if (has_vars(g->value))
                 c->uses_vars = true;
-        const struct gm_gql_ival *vals[4] = {NULL};
-        if (sd->n_args > 4)
-            continue;
-        int rc = coerce_args(ex, ex->a, sd->args, sd->n_args, d->args, d->loc, vals, &c->err);
-        if (rc < 0) {
-            c->failed = true;
-            return false;
-        }
-        const struct gm_gql_ival *v = sd->n_args ? vals[0] : NULL;
-        bool cond = v && v->kind == GM_GQL_I_BOOL && v->b;
-        if (skip && cond)
-            return false;
-        if (!skip && !cond)
-            return false;
     }
+    bool skip_if = false, include_if = true;
+    if (!directive_if(ex, c, skip, &skip_if) || skip_if)
+        return false;
+    if (!directive_if(ex, c, include, &include_if) || !include_if)
+        return false;
     return true;
 }
 
@@ -1315,11 +1629,8 @@ materialize(struct exec *ex, struct coll *c, const struct gm_gql_stype *t, struc
             pf->args = gm_arena_alloc(a, (f->n_args ? f->n_args : 1) * sizeof(*pf->args));
             if (!pf->args)
                 return NULL;
-            struct argerr *err = gm_arena_alloc(ex->a, sizeof(*err));
-            if (!err)
-                return NULL;
-            pf->args_static =
-                coerce_args(ex, a, f->args, f->n_args, sel->args, sel->loc, pf->args, err) == 0;
+            pf->args_static = coerce_args(ex, a, f->args, f->n_args, sel->args, sel->loc, pf->args,
+                                          &ex->argerr) == 0;
         }
         const struct gm_gql_stype *nt = gm_gql_tref_named(f->type);
         if (nt->kind == GM_GQL_OBJECT)
@@ -1352,6 +1663,10 @@ get_plan(struct exec *ex, _Atomic(const struct gm__gql_plan *) *slot, atomic_boo
     const struct gm__gql_plan *plan = atomic_load_explicit(slot, memory_order_acquire);
     if (plan)
         return plan;
+    /* Built earlier in this request (it depends on the variables): list items reuse it. */
+    for (size_t i = 0; i < ex->n_memo; i++)
+        if (ex->memo[i].slot == slot)
+            return ex->memo[i].plan;
     memset(c, 0, sizeof(*c));
     if (set)
         collect(ex, c, set, t);
@@ -1361,6 +1676,7 @@ get_plan(struct exec *ex, _Atomic(const struct gm__gql_plan *) *slot, atomic_boo
         return NULL;
     struct gm_gql_prepared *p = (struct gm_gql_prepared *)ex->p;
     if (cacheable && !c->uses_vars && !atomic_load_explicit(dynamic, memory_order_relaxed)) {
+        size_t grown = 0;
         pthread_mutex_lock(&p->plan_lock);
         plan = atomic_load_explicit(slot, memory_order_acquire);
         if (!plan) {
@@ -1368,8 +1684,12 @@ get_plan(struct exec *ex, _Atomic(const struct gm__gql_plan *) *slot, atomic_boo
             if (np)
                 atomic_store_explicit(slot, np, memory_order_release);
             plan = np;
+            grown = gm_arena_reserved(&p->arena);
         }
         pthread_mutex_unlock(&p->plan_lock);
+        /* The cache counts the document's arena: tell it that plans were added. */
+        if (grown)
+            gm__gql_cache_grew(ex->e, p, grown);
         if (plan)
             return plan;
         /* The prepared document's budget is spent: build per request. */
@@ -1377,8 +1697,14 @@ get_plan(struct exec *ex, _Atomic(const struct gm__gql_plan *) *slot, atomic_boo
     if (c->uses_vars)
         atomic_store_explicit(dynamic, true, memory_order_relaxed);
     plan = materialize(ex, c, t, ex->a, false);
-    if (!plan)
+    if (!plan) {
         ex->oom = true;
+        return NULL;
+    }
+    if (!cacheable)
+        atomic_store_explicit(slot, plan, memory_order_relaxed); /* the slot is this request's */
+    else if (ex->n_memo < PLAN_MEMO)
+        ex->memo[ex->n_memo++] = (struct plan_memo){slot, plan};
     return plan;
 }
 
@@ -1435,6 +1761,9 @@ complete_leaf(struct exec *ex, const struct gm__gql_pfield *pf, const struct gm_
     switch (t->scalar) {
     case GM_GQL_SC_INT: {
         double d;
+        /* graphql-js's messages show a string as the string, quoted (inspect()). */
+        struct sbuf shown = {.len = 0};
+        shown.p[0] = '\0';
         switch (v->kind) {
         case GM_GQL_R_INT:
             if (v->i > INT32_MAX || v->i < INT32_MIN) {
@@ -1457,11 +1786,10 @@ complete_leaf(struct exec *ex, const struct gm__gql_pfield *pf, const struct gm_
             memcpy(tmp, v->s, l);
             tmp[l] = '\0';
             d = l ? strtod(tmp, &end) : NAN;
+            sb_quoted(&shown, v->s, v->len);
             if (!end || *end || v->len != l) {
-                struct sbuf m = {.len = 0};
-                m.p[0] = '\0';
-                sb_quoted(&m, v->s, v->len);
-                field_error(ex, pf, path, NULL, "Int cannot represent non-integer value: %s", m.p);
+                field_error(ex, pf, path, NULL, "Int cannot represent non-integer value: %s",
+                            shown.p);
                 return PROP;
             }
             break;
@@ -1473,7 +1801,8 @@ complete_leaf(struct exec *ex, const struct gm__gql_pfield *pf, const struct gm_
         if (!isfinite(d) || d != trunc(d)) {
             gm__gql_fmt_number(num, sizeof(num), d);
             field_error(ex, pf, path, NULL, "Int cannot represent non-integer value: %s",
-                        isnan(d)   ? "NaN"
+                        shown.len  ? shown.p
+                        : isnan(d) ? "NaN"
                         : isinf(d) ? (d > 0 ? "Infinity" : "-Infinity")
                                    : num);
             return PROP;
@@ -1481,7 +1810,8 @@ complete_leaf(struct exec *ex, const struct gm__gql_pfield *pf, const struct gm_
         if (d > 2147483647.0 || d < -2147483648.0) {
             gm__gql_fmt_number(num, sizeof(num), d);
             field_error(ex, pf, path, NULL,
-                        "Int cannot represent non 32-bit signed integer value: %s", num);
+                        "Int cannot represent non 32-bit signed integer value: %s",
+                        shown.len ? shown.p : num);
             return PROP;
         }
         jb_int(b, (int64_t)d);
@@ -1586,6 +1916,25 @@ complete_leaf(struct exec *ex, const struct gm__gql_pfield *pf, const struct gm_
     return PROP;
 }
 
+/*
+ * The plan of pf's sub-selection on object type rt (pf->sub[slot]), or
+ * NULL after recording the error. Not inlined: its collection state is
+ * large and complete_object recurses.
+ */
+__attribute__((noinline)) static const struct gm__gql_plan *
+sub_plan(struct exec *ex, const struct gm__gql_pfield *pf, size_t slot,
+         const struct gm_gql_stype *rt, const struct gm_gql_path *path)
+{
+    struct coll c;
+    /* Only a cached parent's slots outlive the request. */
+    const struct gm__gql_plan *plan = get_plan(ex, &pf->sub[slot], (atomic_bool *)&pf->sub_dynamic,
+                                               pf->cached, pf->nodes, pf->n_nodes, NULL, rt, &c);
+    if (!plan && c.failed)
+        gm_gql_errors_add(&ex->errs, ex->a, GM_GQL_CODE_INPUT, &c.err.loc, 1, path, "%s",
+                          c.err.msg.p);
+    return plan;
+}
+
 static int
 complete_object(struct exec *ex, const struct gm__gql_pfield *pf, const struct gm_gql_stype *ptype,
                 const struct gm_gql_stype *t, const struct gm_gql_rval *v,
@@ -1628,18 +1977,8 @@ complete_object(struct exec *ex, const struct gm__gql_pfield *pf, const struct g
         return PROP;
     }
     const struct gm__gql_plan *plan = atomic_load_explicit(&pf->sub[slot], memory_order_acquire);
-    if (!plan) {
-        struct coll c;
-        /* Only a cached parent's slots outlive the request. */
-        plan = get_plan(ex, &pf->sub[slot], (atomic_bool *)&pf->sub_dynamic, pf->cached, pf->nodes,
-                        pf->n_nodes, NULL, rt, &c);
-        if (!plan) {
-            if (c.failed)
-                gm_gql_errors_add(&ex->errs, ex->a, GM_GQL_CODE_INPUT, &c.err.loc, 1, path, "%s",
-                                  c.err.msg.p);
-            return PROP;
-        }
-    }
+    if (!plan && !(plan = sub_plan(ex, pf, slot, rt, path)))
+        return PROP;
     ex->depth++;
     int rc = exec_fields(ex, plan, rt, v->obj, path);
     ex->depth--;
@@ -1728,8 +2067,8 @@ exec_field(struct exec *ex, const struct gm__gql_pfield *pf, const struct gm_gql
     const struct gm_gql_ival **args = pf->args;
     if (!pf->args_static) {
         args = gm_arena_alloc(ex->a, (f->n_args ? f->n_args : 1) * sizeof(*args));
-        struct argerr *err = gm_arena_alloc(ex->a, sizeof(*err));
-        if (!args || !err) {
+        struct argerr *err = &ex->argerr;
+        if (!args) {
             ex->oom = true;
             return null_or_prop(ex, f->type);
         }
@@ -1847,6 +2186,19 @@ static const char too_big[] =
     "{\"errors\":[{\"message\":\"The response is larger than the request's memory budget.\","
     "\"extensions\":{\"code\":\"" GM_GQL_CODE_COMPLEX "\"}}]}";
 
+/*
+ * The response past the budget. Static text, so that it exists even when
+ * the arena was full before the request started (execute.h).
+ */
+static void
+set_too_big(struct gm_gql_response *resp)
+{
+    resp->json = too_big;
+    resp->len = sizeof(too_big) - 1;
+    resp->has_data = false;
+    resp->n_errors = 1;
+}
+
 int
 gm_gql_errors_response(const struct gm_gql_errors *errs, struct gm_arena *a,
                        struct gm_gql_response *resp)
@@ -1910,17 +2262,17 @@ coerce_vars(struct exec *ex)
     if (in && !json_is_object(in))
         in = NULL;
     bool ok = true;
-    for (size_t i = 0; i < op->n_vars; i++) {
+    for (size_t i = 0; i < op->n_vars && !ex->vars_aborted; i++) {
         const struct gm_gql_var_def *vd = op->var_defs[i];
         const struct gm_gql_tref *t = op->var_types[i];
         struct vctx vc = {ex, vd, false};
         char *ts = NULL;
         if (!t || !gm_gql_tref_is_input(t)) {
             ts = gm_gql_print_type(vd->type);
-            gm_gql_errors_add(&ex->errs, ex->a, GM_GQL_CODE_INPUT, &vd->loc, 1, NULL,
-                              "Variable \"$%s\" expected value of type \"%s\" which cannot be "
-                              "used as an input type.",
-                              vd->name, ts ? ts : "");
+            var_error(ex, &vd->loc,
+                      "Variable \"$%s\" expected value of type \"%s\" which cannot be used as an "
+                      "input type.",
+                      vd->name, ts ? ts : "");
             free(ts);
             ok = false;
             continue;
@@ -1931,9 +2283,9 @@ coerce_vars(struct exec *ex)
                 ex->vars[i] = lit_coerce(ex, ex->a, vd->default_value, t, 0);
             } else if (t->kind == GM_GQL_TYPE_NON_NULL) {
                 ts = gm_gql_print_type(vd->type);
-                gm_gql_errors_add(&ex->errs, ex->a, GM_GQL_CODE_INPUT, &vd->loc, 1, NULL,
-                                  "Variable \"$%s\" of required type \"%s\" was not provided.",
-                                  vd->name, ts ? ts : "");
+                var_error(ex, &vd->loc,
+                          "Variable \"$%s\" of required type \"%s\" was not provided.", vd->name,
+                          ts ? ts : "");
                 free(ts);
                 ok = false;
             }
@@ -1941,20 +2293,22 @@ coerce_vars(struct exec *ex)
         }
         if (json_is_null(v) && t->kind == GM_GQL_TYPE_NON_NULL) {
             ts = gm_gql_print_type(vd->type);
-            gm_gql_errors_add(&ex->errs, ex->a, GM_GQL_CODE_INPUT, &vd->loc, 1, NULL,
-                              "Variable \"$%s\" of non-null type \"%s\" must not be null.",
-                              vd->name, ts ? ts : "");
+            var_error(ex, &vd->loc, "Variable \"$%s\" of non-null type \"%s\" must not be null.",
+                      vd->name, ts ? ts : "");
             free(ts);
             ok = false;
             continue;
         }
         ex->vars[i] = json_coerce(&vc, v, t, NULL, 0);
         if (vc.failed || !ex->vars[i]) {
+            /* No error recorded: the arena's budget ran out (answered as GM_ETOOBIG). */
+            if (!vc.failed && !ex->vars_aborted)
+                ex->oom = true;
             ex->vars[i] = NULL;
             ok = false;
         }
     }
-    return ok;
+    return ok && !ex->vars_aborted;
 }
 
 /* Finishes resp: `{"errors":[...],"data":...}` from the data written at data_off. */
@@ -2011,8 +2365,6 @@ gm_gql_execute(struct gm_gql_engine *e, const struct gm_gql_prepared *p,
     size_t saved_budget = a->budget;
     if (!a->budget)
         a->budget = e->opts.arena_budget;
-    /* Room for the fallback response, taken before anything can fill the arena. */
-    char *fallback = gm_arena_alloc(a, sizeof(too_big));
     int rc = 0;
     const char *msg = NULL;
     ex.op = select_op(p, ex.params->operation_name, &msg);
@@ -2059,13 +2411,8 @@ gm_gql_execute(struct gm_gql_engine *e, const struct gm_gql_prepared *p,
     }
     rc = finish(&ex, data_off, true, resp);
 out:
-    if (rc == GM_ETOOBIG && fallback) {
-        memcpy(fallback, too_big, sizeof(too_big));
-        resp->json = fallback;
-        resp->len = sizeof(too_big) - 1;
-        resp->has_data = false;
-        resp->n_errors = 1;
-    }
+    if (rc == GM_ETOOBIG)
+        set_too_big(resp);
     a->budget = saved_budget;
     return rc;
 }
@@ -2079,16 +2426,11 @@ gm_gql_run(struct gm_gql_engine *e, const char *src, size_t len,
     struct gm_gql_prepared *p = NULL;
     gm_gql_errors_init(&errs);
     memset(resp, 0, sizeof(*resp));
-    char *fallback = gm_arena_alloc(a, sizeof(too_big));
     int rc = gm_gql_prepare(e, src, len, a, &errs, &p);
     if (rc < 0) {
         rc = gm_gql_errors_response(&errs, a, resp);
-        if (rc < 0 && fallback) {
-            memcpy(fallback, too_big, sizeof(too_big));
-            resp->json = fallback;
-            resp->len = sizeof(too_big) - 1;
-            resp->n_errors = 1;
-        }
+        if (rc < 0)
+            set_too_big(resp);
         return rc < 0 ? rc : 0;
     }
     rc = gm_gql_execute(e, p, params, a, resp);
@@ -2187,6 +2529,8 @@ gm_gql_rval_obj(struct gm_gql_rval *v, const void *obj, const struct gm_gql_styp
 struct gm_gql_rval *
 gm_gql_rval_list(struct gm_gql_rctx *ctx, struct gm_gql_rval *v, size_t n)
 {
+    if (n > SIZE_MAX / sizeof(struct gm_gql_rval))
+        return NULL; /* n * size would wrap to a small block */
     struct gm_gql_rval *items = gm_arena_alloc(ctx->arena, (n ? n : 1) * sizeof(*items));
     if (!items)
         return NULL;

@@ -127,7 +127,10 @@ struct gm_gql_engine_opts {
     struct gm_gql_limits parse;     /* parser limits (ast.h); zero = defaults */
     struct gm_gql_vlimits validate; /* validation limits (validate.h); zero = defaults */
     size_t cache_entries;           /* prepared documents kept (LRU); 0 = 1024 */
-    bool cache_off;                 /* every prepare parses and validates (benchmarks) */
+    /* Bytes the kept documents may hold, their arenas with the plans built later included
+       (LRU eviction past it); 0 = 64 MiB. A document larger than this is not kept. */
+    size_t cache_bytes;
+    bool cache_off; /* every prepare parses and validates (benchmarks) */
     /* Bytes a request's arena may hold; 0 = 8 MiB. Applied by gm_gql_execute to an arena
        initialised without a budget. */
     size_t arena_budget;
@@ -174,7 +177,7 @@ struct gm_gql_exec_params {
 
 /* A response: `{"errors":[...],"data":...}` as GraphQL over HTTP sends it. */
 struct gm_gql_response {
-    char *json; /* NUL-terminated, in the request's arena */
+    const char *json; /* NUL-terminated, in the request's arena (static text past the budget) */
     size_t len;
     bool has_data; /* false for request errors (bad operation name, variables) */
     size_t n_errors;
@@ -209,6 +212,7 @@ struct gm_gql_engine_stats {
     uint64_t cache_hits;
     uint64_t cache_misses;
     size_t cache_entries;
+    size_t cache_bytes; /* what the kept documents hold (see gm_gql_engine_opts) */
 };
 void gm_gql_engine_stats(struct gm_gql_engine *e, struct gm_gql_engine_stats *out);
 

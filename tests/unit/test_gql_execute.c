@@ -10,6 +10,9 @@
  * @skip/@include, fragments, aliases and __typename, introspection, string
  * escaping, request errors; then the prepared-document cache (hits,
  * eviction, an entry released after its eviction, two threads at once).
+ * A third small schema covers Float text, Int from text, a long list under
+ * a memory budget and enum suggestions; variable messages are compared
+ * with graphql-js 16.8.2's (inspect, "Did you mean", the 50-error limit).
  */
 #include "execute.h"
 
@@ -752,7 +755,8 @@ Test(gql_execute, variable_errors)
            "represent value: true\",\"locations\":[{\"line\":1,\"column\":7}],\"extensions\":{"
            "\"code\":\"BAD_USER_INPUT\"}},{\"message\":\"Variable \\\"$p\\\" got invalid value "
            "\\\"YEARLY\\\"; Value \\\"YEARLY\\\" does not exist in \\\"LeaderboardPeriod\\\" "
-           "enum.\",\"locations\":[{\"line\":1,\"column\":15}],\"extensions\":{\"code\":"
+           "enum. Did you mean the enum value "
+           "\\\"WEEKLY\\\"?\",\"locations\":[{\"line\":1,\"column\":15}],\"extensions\":{\"code\":"
            "\"BAD_USER_INPUT\"}},{\"message\":\"Variable \\\"$n\\\" got invalid value \\\"ten\\\"; "
            "Int cannot represent non-integer value: \\\"ten\\\"\",\"locations\":[{\"line\":1,"
            "\"column\":39}],\"extensions\":{\"code\":\"BAD_USER_INPUT\"}}]}");
@@ -1145,7 +1149,8 @@ Test(gql_execute, input_coercion_variables)
               "\\\"o.y[0]\\\"; String cannot represent a non string value: 1\",\"locations\":[{"
               "\"line\":1,\"column\":22}],\"extensions\":{\"code\":\"BAD_USER_INPUT\"}},{"
               "\"message\":\"Variable \\\"$o\\\" got invalid value { y: [1], z: 1 }; Field "
-              "\\\"z\\\" is not defined by type \\\"In\\\".\",\"locations\":[{\"line\":1,"
+              "\\\"z\\\" is not defined by type \\\"In\\\". Did you mean \\\"c\\\", \\\"x\\\", or "
+              "\\\"y\\\"?\",\"locations\":[{\"line\":1,"
               "\"column\":22}],\"extensions\":{\"code\":\"BAD_USER_INPUT\"}},{\"message\":"
               "\"Variable \\\"$os\\\" got invalid value 5 at \\\"os[1]\\\"; Expected type "
               "\\\"In\\\" to be an object.\",\"locations\":[{\"line\":1,\"column\":30}],"
@@ -1384,6 +1389,487 @@ Test(gql_execute, arena_budget)
     gm_gql_prepared_release(e, p);
     gm_arena_deinit(&a);
     gm_arena_deinit(&b);
+    gm_gql_engine_free(e);
+    gm_gql_schema_free(s);
+}
+
+/* ---- variable coercion as graphql-js reports it ---- */
+
+/* Runs q on e and asserts the messages of the response's errors, in order. */
+static void
+expect_messages(struct gm_gql_engine *e, const char *q, const char *vars, const char *const *want,
+                size_t n)
+{
+    struct result r = run_full(e, q, vars, NULL, NULL);
+    json_t *j = json_loads(r.json, 0, NULL);
+    json_t *errs = json_object_get(j, "errors");
+    cr_assert_eq(json_array_size(errs), n, "%s", r.json);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_str_eq(json_string_value(json_object_get(json_array_get(errs, i), "message")),
+                         want[i], "error %zu of %s", i, r.json);
+    json_decref(j);
+    free(r.json);
+}
+
+Test(gql_execute, variable_messages_as_graphql_js)
+{
+    struct gm_gql_schema *s;
+    struct gm_gql_engine *e = test_engine(&s);
+    /*
+     * inspect() prints values two deep as [Object] and [Array]; strings as
+     * JSON.stringify, with \t \r \f \b; enum values and input fields get
+     * graphql-js's "Did you mean" suggestions (lexical distance, then
+     * natural order).
+     */
+    static const char *const want[] = {
+        "Variable \"$xs\" got invalid value { a: { b: [Object] } } at \"xs[0][0]\"; Int cannot "
+        "represent non-integer value: { a: { b: [Object] } }",
+        "Variable \"$xs\" got invalid value [[[Array]]] at \"xs[0][1]\"; Int cannot represent "
+        "non-integer value: [[[Array]]]",
+        "Variable \"$o\" got invalid value \"a\\tb\\r\\f\\b\\u0001\" at \"o.x\"; Int cannot "
+        "represent non-integer value: \"a\\tb\\r\\f\\b\\u0001\"",
+        "Variable \"$o\" got invalid value { x: \"a\\tb\\r\\f\\b\\u0001\", whem: 1, C: \"RED\" }; "
+        "Field \"whem\" is not defined by type \"In\". Did you mean \"when\"?",
+        "Variable \"$o\" got invalid value { x: \"a\\tb\\r\\f\\b\\u0001\", whem: 1, C: \"RED\" }; "
+        "Field \"C\" is not defined by type \"In\". Did you mean \"c\", \"x\", or \"y\"?",
+        "Variable \"$c\" got invalid value \"red\" at \"c[0]\"; Value \"red\" does not exist in "
+        "\"Color\" enum. Did you mean the enum value \"RED\"?",
+        "Variable \"$c\" got invalid value \"GREN\" at \"c[1]\"; Value \"GREN\" does not exist in "
+        "\"Color\" enum. Did you mean the enum value \"GREEN\" or \"RED\"?",
+        "Variable \"$c\" got invalid value \"BLUE\" at \"c[2]\"; Value \"BLUE\" does not exist in "
+        "\"Color\" enum.",
+    };
+    expect_messages(e, "query($xs: [[Int!]], $o: In, $c: [Color]) { echo(xs: $xs, o: $o, c: $c) }",
+                    "{\"xs\": [[{\"a\": {\"b\": {\"c\": 1}}}, [[[1]]]]], \"o\": {\"x\": "
+                    "\"a\\tb\\r\\f\\b\\u0001\", \"whem\": 1, \"C\": \"RED\"}, \"c\": [\"red\", "
+                    "\"GREN\", \"BLUE\"]}",
+                    want, sizeof(want) / sizeof(want[0]));
+    gm_gql_engine_free(e);
+    gm_gql_schema_free(s);
+}
+
+/* ---- a third schema: floats, a long list, an enum with K ---- */
+
+static const char *const small_sdl = "schema { query: Q }\n"
+                                     "enum Unit { KG LB }\n"
+                                     "type It { v(x: Int): Int }\n"
+                                     "type Q {\n"
+                                     "  f(x: Float): Float\n"
+                                     "  s(x: Float): String\n"
+                                     "  unit(u: [Unit]): String\n"
+                                     "  items(n: Int!): [It!]!\n"
+                                     "  i(s: String): Int\n"
+                                     "}\n";
+
+/* Q.f and Q.s: the argument x back, as a float (a String field serialises it as text). */
+static int
+s_float(struct gm_gql_rctx *ctx, struct gm_gql_rval *out)
+{
+    const struct gm_gql_ival *x = gm_gql_arg(ctx, "x");
+    if (x && x->kind == GM_GQL_I_FLOAT)
+        gm_gql_rval_float(out, x->f);
+    return 0;
+}
+
+/* Q.i: the string s, for an Int field. */
+static int
+s_int_text(struct gm_gql_rctx *ctx, struct gm_gql_rval *out)
+{
+    const struct gm_gql_ival *x = gm_gql_arg(ctx, "s");
+    if (x && x->kind == GM_GQL_I_STRING)
+        gm_gql_rval_str(out, x->s, x->len);
+    return 0;
+}
+
+static int
+s_unit(struct gm_gql_rctx *ctx, struct gm_gql_rval *out)
+{
+    (void)ctx;
+    gm_gql_rval_str(out, "ok", 2);
+    return 0;
+}
+
+static int
+s_items(struct gm_gql_rctx *ctx, struct gm_gql_rval *out)
+{
+    static const int item;
+    size_t n = (size_t)gm_gql_arg(ctx, "n")->i;
+    struct gm_gql_rval *items = gm_gql_rval_list(ctx, out, n);
+    if (!items)
+        return gm_gql_rctx_error(ctx, NULL, "no memory");
+    for (size_t i = 0; i < n; i++)
+        gm_gql_rval_obj(&items[i], &item, NULL);
+    return 0;
+}
+
+static int
+s_v(struct gm_gql_rctx *ctx, struct gm_gql_rval *out)
+{
+    (void)ctx;
+    gm_gql_rval_int(out, 1);
+    return 0;
+}
+
+static struct gm_gql_engine *
+small_engine(struct gm_gql_schema **out, const struct gm_gql_engine_opts *opts)
+{
+    struct gm_gql_schema *s = NULL;
+    struct gm_err err;
+    cr_assert_eq(gm_gql_schema_new(small_sdl, strlen(small_sdl), &s, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_gql_schema_bind(s, "Q.f", s_float, NULL, &err), 0);
+    cr_assert_eq(gm_gql_schema_bind(s, "Q.s", s_float, NULL, &err), 0);
+    cr_assert_eq(gm_gql_schema_bind(s, "Q.unit", s_unit, NULL, &err), 0);
+    cr_assert_eq(gm_gql_schema_bind(s, "Q.items", s_items, NULL, &err), 0);
+    cr_assert_eq(gm_gql_schema_bind(s, "It.v", s_v, NULL, &err), 0);
+    cr_assert_eq(gm_gql_schema_bind(s, "Q.i", s_int_text, NULL, &err), 0);
+    cr_assert_eq(gm_gql_schema_check(s, &err), 0, "%s", err.msg);
+    *out = s;
+    return gm_gql_engine_new(s, opts);
+}
+
+/* Runs q with vars in an arena of the given budget; returns rc, the response in *json (new). */
+static int
+run_budget(struct gm_gql_engine *e, const char *q, const char *vars, size_t budget, char **json)
+{
+    json_t *v = vars ? json_loads(vars, 0, NULL) : NULL;
+    cr_assert(!vars || v, "bad test variables");
+    struct gm_gql_exec_params params = {.variables = v};
+    struct gm_arena a;
+    gm_arena_init(&a, budget);
+    struct gm_gql_response resp;
+    int rc = gm_gql_run(e, q, strlen(q), &params, &a, &resp);
+    cr_assert_not_null(resp.json, "a response is always written (rc %d)", rc);
+    cr_assert_eq(strlen(resp.json), resp.len);
+    *json = strdup(resp.json);
+    gm_arena_deinit(&a);
+    json_decref(v);
+    return rc;
+}
+
+static const char too_big_response[] =
+    "{\"errors\":[{\"message\":\"The response is larger than the request's memory budget.\","
+    "\"extensions\":{\"code\":\"QUERY_TOO_COMPLEX\"}}]}";
+
+Test(gql_execute, float_text_as_javascript)
+{
+    /* String(number): positional from 1e-7 (exclusive) to 1e21, else an exponent. */
+    struct gm_gql_schema *s;
+    struct gm_gql_engine *e = small_engine(&s, NULL);
+    expect_on(e,
+              "{ a: f(x: 0.00001) b: f(x: 0.0000015) c: f(x: 1e-7) d: f(x: -0.000001234) "
+              "g: f(x: 0.0001) h: f(x: 123.456) i: f(x: 1e21) j: f(x: 2.5e-300) k: f(x: 0.1) "
+              "l: s(x: 0.00001) m: s(x: 1e-7) }",
+              NULL,
+              "{\"data\":{\"a\":0.00001,\"b\":0.0000015,\"c\":1e-7,\"d\":-0.000001234,"
+              "\"g\":0.0001,\"h\":123.456,\"i\":1e+21,\"j\":2.5e-300,\"k\":0.1,"
+              "\"l\":\"0.00001\",\"m\":\"1e-7\"}}");
+    gm_gql_engine_free(e);
+    gm_gql_schema_free(s);
+}
+
+Test(gql_execute, enum_suggestion_lower_cases_as_javascript)
+{
+    /* toLowerCase() turns U+212A KELVIN SIGN into "k": "G<KELVIN>" is "KG" transposed. */
+    struct gm_gql_schema *s;
+    struct gm_gql_engine *e = small_engine(&s, NULL);
+    static const char *const want[] = {
+        "Variable \"$u\" got invalid value \"G\xe2\x84\xaa\" at \"u[0]\"; Value \"G\xe2\x84\xaa\" "
+        "does not exist in \"Unit\" enum. Did you mean the enum value \"KG\"?",
+        "Variable \"$u\" got invalid value \"lbs\" at \"u[1]\"; Value \"lbs\" does not exist in "
+        "\"Unit\" enum. Did you mean the enum value \"LB\"?",
+    };
+    expect_messages(e, "query($u: [Unit]) { unit(u: $u) }", "{\"u\": [\"G\\u212a\", \"lbs\"]}",
+                    want, 2);
+    gm_gql_engine_free(e);
+    gm_gql_schema_free(s);
+}
+
+Test(gql_execute, variable_error_limit)
+{
+    /* graphql-js stops CoerceVariableValues after 50 errors (execute's maxErrors). */
+    struct gm_gql_schema *s;
+    struct gm_gql_engine *e = test_engine(&s);
+    char vars[1024] = "{\"xs\": [[";
+    for (int i = 0; i < 60; i++)
+        strcat(vars, i ? ",null" : "null");
+    strcat(vars, "]], \"o\": 5}");
+    struct result r =
+        run_full(e, "query($xs: [[Int!]], $o: In) { echo(xs: $xs, o: $o) }", vars, NULL, NULL);
+    json_t *j = json_loads(r.json, 0, NULL);
+    json_t *errs = json_object_get(j, "errors");
+    cr_assert_eq(json_array_size(errs), 51, "%s", r.json);
+    cr_assert_eq(r.n_errors, 51);
+    cr_assert_not(r.has_data);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(errs, 49), "message")),
+                     "Variable \"$xs\" got invalid value null at \"xs[0][49]\"; Expected "
+                     "non-nullable type \"Int!\" not to be null.");
+    /* The last: no locations, and $o is not looked at. */
+    char *last = json_dumps(json_array_get(errs, 50), JSON_COMPACT | JSON_PRESERVE_ORDER);
+    cr_assert_str_eq(last, "{\"message\":\"Too many errors processing variables, error limit "
+                           "reached. Execution aborted.\",\"extensions\":{\"code\":"
+                           "\"BAD_USER_INPUT\"}}");
+    free(last);
+    json_decref(j);
+    free(r.json);
+    /* 50 errors exactly: no limit message. */
+    strcpy(vars, "{\"xs\": [[");
+    for (int i = 0; i < 50; i++)
+        strcat(vars, i ? ",null" : "null");
+    strcat(vars, "]]}");
+    r = run_full(e, "query($xs: [[Int!]]) { echo(xs: $xs) }", vars, NULL, NULL);
+    cr_assert_eq(r.n_errors, 50);
+    cr_assert_null(strstr(r.json, "Too many errors"), "%s", r.json);
+    free(r.json);
+    gm_gql_engine_free(e);
+    gm_gql_schema_free(s);
+}
+
+Test(gql_execute, variable_coercion_out_of_memory)
+{
+    /* Variables too big for the request's budget: GM_ETOOBIG, not an empty error list. */
+    struct gm_gql_schema *s;
+    struct gm_gql_engine *e = test_engine(&s);
+    size_t n = 100000;
+    char *vars = malloc(n * 2 + 32);
+    strcpy(vars, "{\"xs\": [[");
+    char *w = vars + strlen(vars);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            *w++ = ',';
+        *w++ = '1';
+    }
+    strcpy(w, "]]}");
+    char *json;
+    int rc = run_budget(e, "query($xs: [[Int!]]) { echo(xs: $xs) }", vars, 256 * 1024, &json);
+    cr_assert_eq(rc, GM_ETOOBIG, "%s", json);
+    cr_assert_str_eq(json, too_big_response);
+    free(json);
+    free(vars);
+    gm_gql_engine_free(e);
+    gm_gql_schema_free(s);
+}
+
+Test(gql_execute, id_variable_from_large_integral_float)
+{
+    /* Number.isInteger(1e21) holds: graphql-js's ID takes it as "1e+21". */
+    struct t_ctx t = ctx_default();
+    expect("query($b: ID) { leaderboard(board: $b) { totalCount } }", "{\"b\": 1e21}", &t,
+           "{\"data\":{\"leaderboard\":{\"totalCount\":3}}}");
+    cr_assert_str_eq(t.seen_board, "1e+21");
+}
+
+Test(gql_execute, skip_decided_before_include)
+{
+    /*
+     * graphql-js evaluates @skip, then @include, whatever their order: a
+     * skipped field's failing @include is never looked at.
+     */
+    const char *q = "query($v: Boolean = true) { a: streaks @include(if: $v) @skip(if: true) { "
+                    "freezesHeld } b: streaks { freezesHeld } }";
+    expect(q, "{\"v\": null}", NULL, "{\"data\":{\"b\":{\"freezesHeld\":1}}}");
+    /* Not skipped: the @include's null is an error (data is null: it concerns the root). */
+    const char *q2 = "query($v: Boolean = true) { a: streaks @include(if: $v) @skip(if: false) { "
+                     "freezesHeld } }";
+    expect(q2, "{\"v\": null}", NULL,
+           "{\"errors\":[{\"message\":\"Argument \\\"if\\\" of non-null type \\\"Boolean!\\\" "
+           "must not be null.\",\"locations\":[{\"line\":1,\"column\":53}],\"extensions\":{"
+           "\"code\":\"BAD_USER_INPUT\"}}],\"data\":null}");
+    expect(q2, NULL, NULL, "{\"data\":{\"a\":{\"freezesHeld\":1}}}");
+}
+
+Test(gql_execute, response_when_the_arena_is_already_full)
+{
+    /* An arena that can hold nothing still gets the budget response, not a NULL. */
+    char *json;
+    int rc = run_budget(engine, "{ streaks { currentStreak } }", NULL, 64, &json);
+    cr_assert_eq(rc, GM_ETOOBIG);
+    cr_assert_str_eq(json, too_big_response);
+    free(json);
+    /* A prepared document executed in a full arena. */
+    struct gm_arena a, full;
+    gm_arena_init(&a, 0);
+    gm_arena_init(&full, 64);
+    struct gm_gql_errors errs;
+    gm_gql_errors_init(&errs);
+    struct gm_gql_prepared *p;
+    const char *q = "{ streaks { currentStreak } }";
+    cr_assert_eq(gm_gql_prepare(engine, q, strlen(q), &a, &errs, &p), 0);
+    struct gm_gql_response resp;
+    cr_assert_eq(gm_gql_execute(engine, p, NULL, &full, &resp), GM_ETOOBIG);
+    cr_assert_str_eq(resp.json, too_big_response);
+    cr_assert_eq(resp.len, strlen(too_big_response));
+    cr_assert_not(resp.has_data);
+    gm_gql_prepared_release(engine, p);
+    gm_arena_deinit(&a);
+    gm_arena_deinit(&full);
+}
+
+Test(gql_execute, long_list_with_variable_arguments_fits_the_budget)
+{
+    /*
+     * 3000 objects whose selection depends on variables: the plan is built
+     * once per request and argument coercion keeps no per-field scratch, so
+     * the request stays within a 1 MiB arena.
+     */
+    struct gm_gql_schema *s;
+    struct gm_gql_engine *e = small_engine(&s, NULL);
+    const char *q =
+        "query($x: Int, $s: Boolean!) { items(n: 3000) { v(x: $x) w: v @skip(if: $s) } }";
+    for (int round = 0; round < 2; round++) {
+        char *json;
+        int rc = run_budget(e, q, "{\"x\": 1, \"s\": false}", 1024 * 1024, &json);
+        cr_assert_eq(rc, 0, "%.200s", json);
+        const char *want = "{\"data\":{\"items\":[{\"v\":1,\"w\":1},{\"v\":1,\"w\":1},";
+        cr_assert_eq(strncmp(json, want, strlen(want)), 0, "%.200s", json);
+        free(json);
+        rc = run_budget(e, q, "{\"s\": true}", 1024 * 1024, &json);
+        cr_assert_eq(rc, 0, "%.200s", json);
+        want = "{\"data\":{\"items\":[{\"v\":1},{\"v\":1},";
+        cr_assert_eq(strncmp(json, want, strlen(want)), 0, "%.200s", json);
+        free(json);
+    }
+    gm_gql_engine_free(e);
+    gm_gql_schema_free(s);
+}
+
+Test(gql_execute, rval_list_size_overflow)
+{
+    /* n * sizeof(item) would wrap to a few bytes: refused, not a short block. */
+    struct gm_arena a;
+    gm_arena_init(&a, 0);
+    struct gm_gql_rctx ctx = {.arena = &a};
+    struct gm_gql_rval v;
+    gm_gql_rval_null(&v);
+    size_t n = SIZE_MAX / sizeof(struct gm_gql_rval) + 2;
+    cr_assert_null(gm_gql_rval_list(&ctx, &v, n));
+    cr_assert_eq(v.kind, GM_GQL_R_NULL);
+    cr_assert_not_null(gm_gql_rval_list(&ctx, &v, 3));
+    cr_assert_eq(v.n, 3);
+    gm_arena_deinit(&a);
+}
+
+Test(gql_execute, cache_byte_budget)
+{
+    /* Documents are kept while their arenas fit cache_bytes: the least recently used go. */
+    struct gm_gql_engine_opts opts = {.cache_bytes = 48 * 1024};
+    struct gm_gql_engine *e = gm_gql_engine_new(schema, &opts);
+    struct gm_arena a;
+    gm_arena_init(&a, 0);
+    struct gm_gql_errors errs;
+    gm_gql_errors_init(&errs);
+    char doc[64];
+    struct gm_gql_engine_stats st;
+    for (int i = 0; i < 8; i++) {
+        snprintf(doc, sizeof doc, "{ a%d: __typename }", i);
+        struct gm_gql_prepared *p;
+        cr_assert_eq(gm_gql_prepare(e, doc, strlen(doc), &a, &errs, &p), 0);
+        gm_gql_prepared_release(e, p);
+        gm_gql_engine_stats(e, &st);
+        cr_assert_leq(st.cache_bytes, opts.cache_bytes);
+        cr_assert_geq(st.cache_entries, 1);
+    }
+    /* Each arena holds at least its first 16 KiB chunk: at most two fit. */
+    cr_assert_leq(st.cache_entries, 2);
+    cr_assert_geq(st.cache_bytes, st.cache_entries * 16 * 1024);
+    /* The newest is kept, the oldest is not. */
+    struct gm_gql_prepared *p;
+    cr_assert_eq(gm_gql_prepare(e, doc, strlen(doc), &a, &errs, &p), 0);
+    gm_gql_prepared_release(e, p);
+    gm_gql_engine_stats(e, &st);
+    cr_assert_eq(st.cache_hits, 1);
+    cr_assert_eq(gm_gql_prepare(e, "{ a0: __typename }", 18, &a, &errs, &p), 0);
+    gm_gql_prepared_release(e, p);
+    gm_gql_engine_stats(e, &st);
+    cr_assert_eq(st.cache_hits, 1);
+    gm_gql_engine_free(e);
+
+    /* A document alone past the budget runs, but is not kept. */
+    opts.cache_bytes = 1024;
+    e = gm_gql_engine_new(schema, &opts);
+    struct result r = run_full(e, "{ streaks { freezesHeld } }", NULL, NULL, NULL);
+    cr_assert_str_eq(r.json, "{\"data\":{\"streaks\":{\"freezesHeld\":1}}}");
+    free(r.json);
+    gm_gql_engine_stats(e, &st);
+    cr_assert_eq(st.cache_entries, 0);
+    cr_assert_eq(st.cache_bytes, 0);
+    gm_gql_engine_free(e);
+    gm_arena_deinit(&a);
+}
+
+Test(gql_execute, cache_counts_plans_added_later)
+{
+    /*
+     * Plans built by executions live in the cached document's arena: the
+     * cache counts them, and evicts other documents when they push it past
+     * its byte budget.
+     */
+    const char *small = "{ a: __typename }";
+    /* A fragment spread at many places: one plan per place, from one piece of the document. */
+    const char *big =
+        "{ __schema { queryType { ...T } mutationType { ...T } types { ...T f: fields { type { "
+        "...T ofType { ...T ofType { ...T ofType { ...T } } } } args { type { ...T ofType { ...T "
+        "} } } } inputFields { type { ...T } } } directives { args { type { ...T ofType { ...T } "
+        "} } } } } fragment T on __Type { kind name description specifiedByURL "
+        "fields(includeDeprecated: true) { name } interfaces { name } possibleTypes { name } "
+        "enumValues(includeDeprecated: true) { name } inputFields { name } ofType { name } }";
+    struct gm_arena a;
+    gm_arena_init(&a, 0);
+    struct gm_gql_errors errs;
+    gm_gql_errors_init(&errs);
+    struct gm_gql_prepared *p;
+    struct gm_gql_engine_stats st;
+    /* Sizes first, on an engine without pressure. */
+    struct gm_gql_engine *e = gm_gql_engine_new(schema, NULL);
+    cr_assert_eq(gm_gql_prepare(e, small, strlen(small), &a, &errs, &p), 0);
+    gm_gql_prepared_release(e, p);
+    cr_assert_eq(gm_gql_prepare(e, big, strlen(big), &a, &errs, &p), 0);
+    gm_gql_engine_stats(e, &st);
+    size_t before = st.cache_bytes;
+    struct gm_gql_response resp;
+    cr_assert_eq(gm_gql_execute(e, p, NULL, &a, &resp), 0);
+    gm_gql_prepared_release(e, p);
+    gm_gql_engine_stats(e, &st);
+    cr_assert_gt(st.cache_bytes, before, "plans are counted");
+    cr_assert_eq(st.cache_entries, 2);
+    size_t after = st.cache_bytes;
+    gm_gql_engine_free(e);
+    /* A budget that holds both documents only before the plans. */
+    struct gm_gql_engine_opts opts = {.cache_bytes = after - 1};
+    e = gm_gql_engine_new(schema, &opts);
+    cr_assert_eq(gm_gql_prepare(e, small, strlen(small), &a, &errs, &p), 0);
+    gm_gql_prepared_release(e, p);
+    cr_assert_eq(gm_gql_prepare(e, big, strlen(big), &a, &errs, &p), 0);
+    gm_gql_engine_stats(e, &st);
+    cr_assert_eq(st.cache_entries, 2);
+    cr_assert_eq(gm_gql_execute(e, p, NULL, &a, &resp), 0);
+    cr_assert_eq(strncmp(resp.json, "{\"data\":{\"__schema\":{\"queryType\":{", 31), 0, "%.100s",
+                 resp.json);
+    gm_gql_engine_stats(e, &st);
+    cr_assert_leq(st.cache_bytes, opts.cache_bytes);
+    cr_assert_eq(st.cache_entries, 1, "the small document made room");
+    /* The running document is still valid for its holder. */
+    cr_assert_eq(gm_gql_execute(e, p, NULL, &a, &resp), 0);
+    gm_gql_prepared_release(e, p);
+    gm_gql_engine_free(e);
+    gm_arena_deinit(&a);
+}
+
+Test(gql_execute, int_from_text_messages)
+{
+    /* serializeInt turns numeric text into a number; its messages show the text, quoted. */
+    struct gm_gql_schema *s;
+    struct gm_gql_engine *e = small_engine(&s, NULL);
+    static const char *const want[] = {
+        "Int cannot represent non-integer value: \"1.5\"",
+        "Int cannot represent non 32-bit signed integer value: \"3000000000\"",
+        "Int cannot represent non-integer value: \"x1\"",
+    };
+    expect_messages(e,
+                    "{ a: i(s: \"12\") b: i(s: \"1.5\") c: i(s: \"3000000000\") d: i(s: \"x1\") }",
+                    NULL, want, 3);
+    struct result r = run_full(e, "{ a: i(s: \"12\") b: i(s: \"-7\") }", NULL, NULL, NULL);
+    cr_assert_str_eq(r.json, "{\"data\":{\"a\":12,\"b\":-7}}");
+    free(r.json);
     gm_gql_engine_free(e);
     gm_gql_schema_free(s);
 }
