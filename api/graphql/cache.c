@@ -231,7 +231,12 @@ build(struct gm_gql_engine *e, const char *src, size_t len, uint64_t h, struct g
                           err.line ? 1 : 0, NULL, "%s", err.msg);
         goto out;
     }
+    /* Validation's scratch goes to the caller's arena: bounded like a request's. */
+    size_t saved_budget = a->budget;
+    if (!a->budget)
+        a->budget = e->opts.arena_budget;
     rc = gm_gql_validate(e->schema, p->doc, &e->opts.validate, a, errs);
+    a->budget = saved_budget;
     if (rc < 0)
         goto out;
     p->text = gm_arena_strndup(&p->arena, src, len);

@@ -1873,3 +1873,39 @@ Test(gql_execute, int_from_text_messages)
     gm_gql_engine_free(e);
     gm_gql_schema_free(s);
 }
+
+/* Validation's scratch in the caller's arena obeys the engine's arena_budget. */
+Test(gql_execute, validation_memory_is_budgeted)
+{
+    struct gm_gql_engine_opts opts = {
+        .arena_budget = 32 * 1024,
+        .validate = {.max_aliases = 1000, .max_root_fields = 1000, .max_cost = 1000000}};
+    struct gm_gql_engine *e = gm_gql_engine_new(schema, &opts);
+    size_t cap = 64 * 1024, len = 0;
+    char *doc = malloc(cap);
+    len += (size_t)snprintf(doc + len, cap - len, "{");
+    for (int i = 0; i < 600; i++)
+        len += (size_t)snprintf(doc + len, cap - len, " f%d: streaks { currentStreak }", i);
+    snprintf(doc + len, cap - len, " }");
+    struct gm_arena a;
+    gm_arena_init(&a, 0);
+    struct gm_gql_errors errs;
+    gm_gql_errors_init(&errs);
+    struct gm_gql_prepared *p = NULL;
+    int rc = gm_gql_prepare(e, doc, strlen(doc), &a, &errs, &p);
+    cr_assert_eq(rc, GM_ETOOBIG, "rc %d", rc);
+    cr_assert_null(p);
+    cr_assert_eq(a.budget, 0, "the caller's budget is restored");
+    gm_arena_deinit(&a);
+    /* With room, the same document validates. */
+    gm_gql_engine_free(e);
+    opts.arena_budget = 0;
+    e = gm_gql_engine_new(schema, &opts);
+    gm_arena_init(&a, 0);
+    gm_gql_errors_init(&errs);
+    cr_assert_eq(gm_gql_prepare(e, doc, strlen(doc), &a, &errs, &p), 0);
+    gm_gql_prepared_release(e, p);
+    gm_arena_deinit(&a);
+    gm_gql_engine_free(e);
+    free(doc);
+}
