@@ -16,6 +16,7 @@
  */
 #include "execute.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -344,7 +345,7 @@ int
 main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: gql_bench SCHEMA_FILE [SECONDS]\n");
+        fprintf(stderr, "usage: gql_bench SCHEMA_FILE [SECONDS [CASE...]]\n");
         return 2;
     }
     double seconds = argc > 2 ? atof(argv[2]) : 5.0;
@@ -367,14 +368,25 @@ main(int argc, char **argv)
     struct gm_gql_engine *uncached = gm_gql_engine_new(s, &off),
                          *cached = gm_gql_engine_new(s, &on);
 
-    double lb_u = measure(uncached, leaderboard_query, leaderboard_want, seconds);
-    printf("leaderboard uncached: %.0f ops/s\n", lb_u);
-    double lb_c = measure(cached, leaderboard_query, leaderboard_want, seconds);
-    printf("leaderboard cached:   %.0f ops/s\n", lb_c);
-    double pr_u = measure(uncached, profile_query, profile_want, seconds);
-    printf("profile uncached:     %.0f ops/s\n", pr_u);
-    double pr_c = measure(cached, profile_query, profile_want, seconds);
-    printf("profile cached:       %.0f ops/s\n", pr_c);
+    /* Optional case names after SECONDS pick cases (for profiling one path). */
+    const char *names[4] = {"leaderboard_uncached", "leaderboard_cached", "profile_uncached",
+                            "profile_cached"};
+    struct gm_gql_engine *engines[4] = {uncached, cached, uncached, cached};
+    const char *queries[4] = {leaderboard_query, leaderboard_query, profile_query, profile_query};
+    const char *wants[4] = {leaderboard_want, leaderboard_want, profile_want, profile_want};
+    double ops[4] = {0};
+    bool all = argc <= 3;
+    for (int k = 0; k < 4; k++) {
+        bool pick = all;
+        for (int i = 3; i < argc; i++)
+            pick = pick || strcmp(argv[i], names[k]) == 0;
+        if (!pick)
+            continue;
+        ops[k] = measure(engines[k], queries[k], wants[k], seconds);
+        printf("%-22s %.0f ops/s\n", names[k], ops[k]);
+    }
+    if (!all)
+        goto out;
     struct gm_gql_engine_stats st;
     gm_gql_engine_stats(cached, &st);
     if (st.cache_misses != 2) {
@@ -384,7 +396,8 @@ main(int argc, char **argv)
     }
     printf("graphql: leaderboard_uncached_ops=%.0f leaderboard_cached_ops=%.0f "
            "profile_uncached_ops=%.0f profile_cached_ops=%.0f\n",
-           lb_u, lb_c, pr_u, pr_c);
+           ops[0], ops[1], ops[2], ops[3]);
+out:
     gm_gql_engine_free(uncached);
     gm_gql_engine_free(cached);
     gm_gql_schema_free(s);
