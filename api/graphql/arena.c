@@ -48,8 +48,24 @@ chunk_new(struct gm_arena *a, size_t size)
     return c;
 }
 
-void *
-gm_arena_alloc(struct gm_arena *a, size_t size)
+/* The inline fast path (arena.h) bumps a->cur; the head chunk's used follows it. */
+static void
+sync_head(struct gm_arena *a)
+{
+    if (a->head)
+        a->head->used = (size_t)(a->cur - a->head->data);
+}
+
+static void
+set_head(struct gm_arena *a, struct gm_arena_chunk *c)
+{
+    a->head = c;
+    a->cur = c ? c->data + c->used : NULL;
+    a->end = c ? c->data + c->size : NULL;
+}
+
+static void *
+alloc_slow(struct gm_arena *a, size_t size)
 {
     if (size > SIZE_MAX / 2)
         return NULL;
@@ -71,7 +87,7 @@ gm_arena_alloc(struct gm_arena *a, size_t size)
             big->next = c->next;
             c->next = big;
         } else {
-            a->head = big;
+            a->head = big; /* full: set_head leaves no free space */
         }
         memset(big->data, 0, size);
         return big->data;
@@ -95,6 +111,15 @@ gm_arena_alloc(struct gm_arena *a, size_t size)
     n->used = size;
     memset(n->data, 0, size);
     return n->data;
+}
+
+void *
+gm__arena_alloc_slow(struct gm_arena *a, size_t size)
+{
+    sync_head(a);
+    void *p = alloc_slow(a, size);
+    set_head(a, a->head);
+    return p;
 }
 
 char *
@@ -125,7 +150,6 @@ gm_arena_reset(struct gm_arena *a)
             free(c);
         c = next;
     }
-    a->head = keep;
     a->reserved = 0;
     a->next_size = GM_ARENA_CHUNK_MIN;
     if (keep) {
@@ -134,6 +158,7 @@ gm_arena_reset(struct gm_arena *a)
         a->reserved = sizeof(struct gm_arena_chunk) + keep->size;
         a->next_size = 2 * GM_ARENA_CHUNK_MIN;
     }
+    set_head(a, keep);
 }
 
 void
@@ -145,7 +170,7 @@ gm_arena_deinit(struct gm_arena *a)
         free(c);
         c = next;
     }
-    a->head = NULL;
+    set_head(a, NULL);
     a->reserved = 0;
     a->next_size = GM_ARENA_CHUNK_MIN;
 }

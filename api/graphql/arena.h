@@ -24,6 +24,8 @@ struct gm_arena {
     size_t budget;               /* bytes of chunks allowed; 0 = unlimited */
     size_t reserved;             /* bytes of chunks held now */
     size_t next_size;            /* size of the next ordinary chunk */
+    unsigned char *cur;          /* the free space of head: [cur, end) */
+    unsigned char *end;
 };
 
 /* Initialises a (caller-allocated) with a byte budget (0 = unlimited). */
@@ -33,7 +35,24 @@ void gm_arena_init(struct gm_arena *a, size_t budget);
  * Returns size zeroed bytes aligned to max_align_t, valid until the next
  * gm_arena_reset or gm_arena_deinit; NULL when the budget would be passed.
  */
-void *gm_arena_alloc(struct gm_arena *a, size_t size);
+void *gm__arena_alloc_slow(struct gm_arena *a, size_t size);
+
+/*
+ * The common case inline (a request makes thousands of small allocations):
+ * bump within the newest chunk; anything else goes to the slow path.
+ */
+static inline void *
+gm_arena_alloc(struct gm_arena *a, size_t size)
+{
+    size_t n = (size + (_Alignof(max_align_t) - 1)) & ~(_Alignof(max_align_t) - 1);
+    if (size != 0 && size <= GM_ARENA_CHUNK_MAX && n <= (size_t)(a->end - a->cur)) {
+        unsigned char *p = a->cur;
+        a->cur += n;
+        __builtin_memset(p, 0, size);
+        return p;
+    }
+    return gm__arena_alloc_slow(a, size);
+}
 
 /*
  * Copies n bytes of s and a terminating NUL into the arena; NULL past the

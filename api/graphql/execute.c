@@ -253,6 +253,14 @@ struct sbuf {
     size_t len;
 };
 
+/* Not `= {0}`: that would clear the whole kilobyte on hot paths. */
+static inline void
+sb_init(struct sbuf *b)
+{
+    b->len = 0;
+    b->p[0] = '\0';
+}
+
 static void
 sb_put(struct sbuf *b, const char *s, size_t n)
 {
@@ -748,8 +756,8 @@ var_error(struct exec *ex, const struct gm_gql_loc *loc, const char *fmt, ...)
 __attribute__((format(printf, 4, 5))) static void
 vc_error(struct vctx *vc, const struct ipath *path, const json_t *invalid, const char *fmt, ...)
 {
-    struct sbuf m = {.len = 0};
-    m.p[0] = '\0';
+    struct sbuf m;
+    sb_init(&m);
     sb_printf(&m, "Variable \"$%s\" got invalid value ", vc->vd->name);
     sb_inspect(&m, invalid, 0);
     if (path) {
@@ -796,13 +804,13 @@ __attribute__((noinline)) static const struct gm_gql_ival *
 json_leaf(struct vctx *vc, const json_t *v, const struct gm_gql_stype *t, const struct ipath *path)
 {
     struct gm_arena *a = vc->ex->a;
-    struct sbuf m = {.len = 0};
-    m.p[0] = '\0';
+    struct sbuf m;
+    sb_init(&m);
     struct gm_gql_ival *r = NULL;
     if (t->kind == GM_GQL_ENUM) {
         /* graphql-js's parseValue suggests values near the input, or near its inspect(). */
-        struct sbuf dym = {.len = 0};
-        dym.p[0] = '\0';
+        struct sbuf dym;
+        sb_init(&dym);
         if (!json_is_string(v)) {
             sb_inspect(&m, v, 0);
             if (enum_did_you_mean(a, t, m.p, m.len, &dym) < 0)
@@ -955,8 +963,8 @@ unknown_field(struct vctx *vc, const struct ipath *path, const json_t *v,
     for (size_t i = 0; i < nt->n_input_fields; i++)
         names[i] = nt->input_fields[i].name;
     size_t ns = suggest(a, key, strlen(key), names, nt->n_input_fields, sugg);
-    struct sbuf dym = {.len = 0};
-    dym.p[0] = '\0';
+    struct sbuf dym;
+    sb_init(&dym);
     sb_did_you_mean(&dym, NULL, sugg, ns);
     vc_error(vc, path, v, "Field \"%s\" is not defined by type \"%s\".%s", key, nt->name, dym.p);
     return 0;
@@ -1575,11 +1583,13 @@ materialize(struct exec *ex, struct coll *c, const struct gm_gql_stype *t, struc
     for (size_t i = 0; i < c->n; i++) {
         const char *k = resp_key(c->nodes[i]);
         size_t g = n_groups;
-        for (size_t j = 0; j < n_groups; j++)
-            if (strcmp(resp_key(c->nodes[first[j]]), k) == 0) {
+        for (size_t j = 0; j < n_groups; j++) {
+            const char *kj = resp_key(c->nodes[first[j]]);
+            if (kj[0] == k[0] && strcmp(kj, k) == 0) {
                 g = j;
                 break;
             }
+        }
         if (g == n_groups)
             first[n_groups++] = i;
         group[i] = g;
@@ -1748,8 +1758,8 @@ complete_leaf(struct exec *ex, const struct gm__gql_pfield *pf, const struct gm_
                     return 0;
                 }
             }
-            struct sbuf m = {.len = 0};
-            m.p[0] = '\0';
+            struct sbuf m;
+            sb_init(&m);
             sb_quoted(&m, v->s, v->len);
             field_error(ex, pf, path, NULL, "Enum \"%s\" cannot represent value: %s", t->name, m.p);
             return PROP;
@@ -1762,8 +1772,8 @@ complete_leaf(struct exec *ex, const struct gm__gql_pfield *pf, const struct gm_
     case GM_GQL_SC_INT: {
         double d;
         /* graphql-js's messages show a string as the string, quoted (inspect()). */
-        struct sbuf shown = {.len = 0};
-        shown.p[0] = '\0';
+        struct sbuf shown;
+        sb_init(&shown);
         switch (v->kind) {
         case GM_GQL_R_INT:
             if (v->i > INT32_MAX || v->i < INT32_MIN) {
@@ -1844,8 +1854,8 @@ complete_leaf(struct exec *ex, const struct gm__gql_pfield *pf, const struct gm_
         switch (v->kind) {
         case GM_GQL_R_STRING:
             if (t->scalar == GM_GQL_SC_DATETIME && !datetime_valid(v->s, v->len)) {
-                struct sbuf m = {.len = 0};
-                m.p[0] = '\0';
+                struct sbuf m;
+                sb_init(&m);
                 sb_quoted(&m, v->s, v->len);
                 field_error(ex, pf, path, NULL,
                             "DateTime cannot represent an invalid date-time string: %s", m.p);

@@ -110,8 +110,20 @@ gm_gql_lexer_init(struct gm_gql_lexer *lx, const char *src, size_t len, struct g
     lx->arena = a;
 
     const unsigned char *s = (const unsigned char *)src;
-    int line = 1, col = 1;
+    /* Most documents are ASCII: eight bytes a step, and nothing more to check. */
     size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        if (w & 0x8080808080808080ull)
+            break;
+    }
+    while (i < len && s[i] < 0x80)
+        i++;
+    if (i == len)
+        return 0;
+    int line = 1, col = 1;
+    i = 0;
     while (i < len) {
         unsigned char b = s[i];
         size_t n;

@@ -1023,8 +1023,9 @@ gm_gql_type_field(const struct gm_gql_schema *s, const struct gm_gql_stype *t, c
     }
     if (t->kind != GM_GQL_OBJECT && t->kind != GM_GQL_INTERFACE)
         return NULL;
+    /* The first byte settles most mismatches without a call. */
     for (size_t i = 0; i < t->n_fields; i++)
-        if (strcmp(t->fields[i].name, name) == 0)
+        if (t->fields[i].name[0] == name[0] && strcmp(t->fields[i].name, name) == 0)
             return &t->fields[i];
     return NULL;
 }
@@ -1033,7 +1034,7 @@ static const struct gm_gql_sarg *
 find_arg(const struct gm_gql_sarg *args, size_t n, const char *name)
 {
     for (size_t i = 0; i < n; i++)
-        if (strcmp(args[i].name, name) == 0)
+        if (args[i].name[0] == name[0] && strcmp(args[i].name, name) == 0)
             return &args[i];
     return NULL;
 }

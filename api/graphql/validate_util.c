@@ -45,8 +45,10 @@ key_eq(const struct gm__vmap *m, size_t i, const void *k1, const void *k2)
 {
     if (m->k2[i] != k2)
         return false;
-    if (m->strings)
-        return strcmp(m->k1[i], k1) == 0;
+    if (m->strings) {
+        const char *a = m->k1[i], *b = k1;
+        return a[0] == b[0] && strcmp(a, b) == 0;
+    }
     return m->k1[i] == k1;
 }
 
