@@ -263,7 +263,8 @@ struct gm_gql_document {
     struct gm_gql_loc loc;
     struct gm_gql_definition *definitions; /* at least one */
     size_t n_definitions;
-    size_t n_tokens; /* tokens read, for metrics and complexity guesses */
+    size_t n_tokens;    /* tokens read, for metrics and complexity guesses */
+    size_t n_variables; /* variable values ($x used as a value), in the whole document */
 };
 
 /* Parser limits; a zero field means its default. */

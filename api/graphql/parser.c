@@ -26,6 +26,7 @@ struct parser {
     struct gm_err *err;
     size_t tokens;
     size_t max_tokens;
+    size_t variables; /* variable values parsed */
     int depth;
     int max_depth;
 };
@@ -280,6 +281,7 @@ parse_value(struct parser *p, bool is_const, struct gm_gql_value **out)
             return unexpected(p);
         }
         v->kind = GM_GQL_VALUE_VARIABLE;
+        p->variables++;
         if ((rc = advance(p)) < 0 || (rc = parse_name(p, &v->str, &v->name_loc)) < 0)
             return rc;
         v->len = strlen(v->str);
@@ -858,6 +860,7 @@ gm_gql_parse(const char *src, size_t len, const struct gm_gql_limits *lim, struc
         doc->n_definitions++;
     } while (!at(&p, GM_TOK_EOF));
     doc->n_tokens = p.tokens;
+    doc->n_variables = p.variables;
     *out = doc;
     rc = 0;
 out:

@@ -1050,6 +1050,13 @@ static void
 leave_operation(struct gm__vctx *c, struct gm__vop *op)
 {
     const struct gm_gql_definition *def = op->def;
+    /*
+     * The three variable rules find nothing to report in an operation that
+     * defines no variables, in a document that uses none: skip their walk
+     * through every fragment the operation reaches.
+     */
+    if (!def->var_defs && c->doc->n_variables == 0)
+        return;
     const struct gm__vusages **lists = NULL;
     size_t n_lists = gm__vop_usages(c, op, &lists);
     if (c->aborted || n_lists == 0)

@@ -185,6 +185,19 @@ Test(gql_parser, operation_kitchen_sink)
     gm_arena_deinit(&a);
 }
 
+/* n_variables counts variables used as values, not their definitions. */
+Test(gql_parser, variable_count)
+{
+    struct gm_arena a;
+    gm_arena_init(&a, 0);
+    struct gm_gql_document *doc =
+        parse_ok(&a, "query($a: Int = 1, $b: [Int]) { f(x: $a, y: [$b, {z: $a}]) @skip(if: $c) }");
+    cr_assert_eq(doc->n_variables, 4);
+    doc = parse_ok(&a, "query($a: Int) { f(x: 1) }");
+    cr_assert_eq(doc->n_variables, 0);
+    gm_arena_deinit(&a);
+}
+
 /*
  * Asserts loc is at line:column and at the byte offset of the first
  * occurrence of token in src after from (so a wrong token is caught too).
