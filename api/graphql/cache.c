@@ -17,6 +17,7 @@
  */
 #include "exec_int.h"
 
+#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,7 +66,8 @@ gm_gql_engine_new(const struct gm_gql_schema *s, const struct gm_gql_engine_opts
     while (e->n_buckets < 2 * e->opts.cache_entries && e->n_buckets < ((size_t)1 << 30))
         e->n_buckets *= 2;
     e->buckets = calloc(e->n_buckets, sizeof(*e->buckets));
-    if (!e->buckets)
+    e->sbuckets = calloc(e->n_buckets, sizeof(*e->sbuckets));
+    if (!e->buckets || !e->sbuckets)
         abort();
     pthread_mutex_init(&e->lock, NULL);
     return e;
@@ -100,10 +102,20 @@ gm_gql_engine_free(struct gm_gql_engine *e)
     }
     pthread_mutex_destroy(&e->lock);
     free(e->buckets);
+    free(e->sbuckets);
     free(e);
 }
 
-/* Under the lock: unlinks p from its bucket and the LRU list. */
+/* The SHA-256 index's bucket of a hash (its first bytes are already uniform). */
+static size_t
+sha_bucket(const struct gm_gql_engine *e, const unsigned char sha[32])
+{
+    uint64_t h;
+    memcpy(&h, sha, sizeof(h));
+    return (size_t)(h & (e->n_buckets - 1));
+}
+
+/* Under the lock: unlinks p from its buckets and the LRU list. */
 static void
 unlink_entry(struct gm_gql_engine *e, struct gm_gql_prepared *p)
 {
@@ -111,6 +123,14 @@ unlink_entry(struct gm_gql_engine *e, struct gm_gql_prepared *p)
     while (*pp != p)
         pp = &(*pp)->hnext;
     *pp = p->hnext;
+    if (p->has_sha) {
+        pp = &e->sbuckets[sha_bucket(e, p->sha)];
+        while (*pp != p)
+            pp = &(*pp)->snext;
+        *pp = p->snext;
+        p->snext = NULL;
+        p->has_sha = false;
+    }
     if (p->lprev)
         p->lprev->lnext = p->lnext;
     else
@@ -334,5 +354,94 @@ gm_gql_engine_stats(struct gm_gql_engine *e, struct gm_gql_engine_stats *out)
     out->cache_misses = e->misses;
     out->cache_entries = e->n_entries;
     out->cache_bytes = e->bytes;
+    out->persisted_hits = e->persisted_hits;
+    out->persisted_misses = e->persisted_misses;
     pthread_mutex_unlock(&e->lock);
+}
+
+/* Decodes 64 hexadecimal digits (either case); false when hex is anything else. */
+static bool
+sha_from_hex(const char *hex, size_t len, unsigned char out[32])
+{
+    if (!hex || len != 64)
+        return false;
+    for (size_t i = 0; i < 64; i++) {
+        char ch = hex[i];
+        int v = ch >= '0' && ch <= '9'   ? ch - '0'
+                : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+                : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+                                         : -1;
+        if (v < 0)
+            return false;
+        if (i % 2 == 0)
+            out[i / 2] = (unsigned char)(v << 4);
+        else
+            out[i / 2] |= (unsigned char)v;
+    }
+    return true;
+}
+
+/* Under the lock: the registered entry with this hash, or NULL. */
+static struct gm_gql_prepared *
+lookup_sha(struct gm_gql_engine *e, const unsigned char sha[32])
+{
+    for (struct gm_gql_prepared *p = e->sbuckets[sha_bucket(e, sha)]; p; p = p->snext)
+        if (memcmp(p->sha, sha, 32) == 0)
+            return p;
+    return NULL;
+}
+
+int
+gm_gql_prepare_persisted(struct gm_gql_engine *e, const char *sha256_hex, size_t hex_len,
+                         const char *src, size_t len, struct gm_arena *a,
+                         struct gm_gql_errors *errs, struct gm_gql_prepared **out)
+{
+    *out = NULL;
+    unsigned char sha[32];
+    if (!sha_from_hex(sha256_hex, hex_len, sha)) {
+        gm_gql_errors_add(errs, a, GM_GQL_CODE_INPUT, NULL, 0, NULL,
+                          "persistedQuery.sha256Hash must be 64 hexadecimal digits.");
+        return GM_EINVAL;
+    }
+    if (!src) {
+        struct gm_gql_prepared *p = NULL;
+        pthread_mutex_lock(&e->lock);
+        if (!e->opts.cache_off)
+            p = lookup_sha(e, sha);
+        if (p) {
+            touch(e, p);
+            atomic_fetch_add_explicit(&p->refs, 1, memory_order_relaxed);
+            e->persisted_hits++;
+        } else {
+            e->persisted_misses++;
+        }
+        pthread_mutex_unlock(&e->lock);
+        *out = p;
+        return p ? 0 : GM_ENOTFOUND;
+    }
+    unsigned char got[32];
+    unsigned int got_len = 0;
+    if (EVP_Digest(src, len, got, &got_len, EVP_sha256(), NULL) != 1 || got_len != 32)
+        abort(); /* OpenSSL fails here only without memory */
+    if (memcmp(got, sha, 32) != 0) {
+        gm_gql_errors_add(errs, a, GM_GQL_CODE_INPUT, NULL, 0, NULL,
+                          "provided sha does not match query");
+        return GM_EINVAL;
+    }
+    struct gm_gql_prepared *p = NULL;
+    int rc = gm_gql_prepare(e, src, len, a, errs, &p);
+    if (rc < 0)
+        return rc;
+    pthread_mutex_lock(&e->lock);
+    /* Only an entry still in the cache is indexed: eviction unlinks both together. */
+    if (p->in_cache && !p->has_sha) {
+        memcpy(p->sha, sha, 32);
+        p->has_sha = true;
+        size_t b = sha_bucket(e, sha);
+        p->snext = e->sbuckets[b];
+        e->sbuckets[b] = p;
+    }
+    pthread_mutex_unlock(&e->lock);
+    *out = p;
+    return 0;
 }

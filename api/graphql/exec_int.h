@@ -60,12 +60,15 @@ struct gm__gql_op {
 struct gm_gql_prepared {
     /* The cache's links, under the engine's lock. */
     struct gm_gql_prepared *hnext;
+    struct gm_gql_prepared *snext; /* in the SHA-256 index, when has_sha */
     struct gm_gql_prepared *lprev;
     struct gm_gql_prepared *lnext;
     bool in_cache;
     size_t charged;                     /* bytes counted in engine->bytes while in the cache */
     const struct gm_gql_engine *engine; /* the engine that built it */
     uint64_t hash;
+    bool has_sha; /* registered as a persisted query (under the engine's lock) */
+    unsigned char sha[32];
     const char *text; /* in arena */
     size_t len;
     atomic_size_t refs;
@@ -83,7 +86,8 @@ struct gm_gql_engine {
     const struct gm_gql_schema *schema;
     struct gm_gql_engine_opts opts;
     pthread_mutex_t lock;
-    struct gm_gql_prepared **buckets; /* n_buckets, a power of two */
+    struct gm_gql_prepared **buckets;  /* n_buckets, a power of two */
+    struct gm_gql_prepared **sbuckets; /* by SHA-256, n_buckets too */
     size_t n_buckets;
     struct gm_gql_prepared *lru_head; /* most recently used */
     struct gm_gql_prepared *lru_tail;
@@ -91,6 +95,8 @@ struct gm_gql_engine {
     size_t bytes; /* sum of the entries' charged */
     uint64_t hits;
     uint64_t misses;
+    uint64_t persisted_hits;
+    uint64_t persisted_misses;
 };
 
 /* Bytes a prepared document's arena may hold (document, index and plans). */

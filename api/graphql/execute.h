@@ -162,6 +162,29 @@ int gm_gql_prepare(struct gm_gql_engine *e, const char *src, size_t len, struct 
 void gm_gql_prepared_release(struct gm_gql_engine *e, struct gm_gql_prepared *p);
 
 /*
+ * Persisted queries (Apollo's automatic persisted queries): a client sends
+ * the SHA-256 of its document, as 64 hexadecimal digits, instead of the
+ * text; the first time it also sends the text, to register it.
+ *
+ * With src NULL, finds the document registered under sha256_hex: returns 0
+ * and *out (release with gm_gql_prepared_release), or GM_ENOTFOUND when it
+ * is not (or no longer) in the cache; the client then sends the text
+ * (answer PERSISTED_QUERY_NOT_FOUND). With src, checks that sha256_hex is
+ * the hash of src[0..len), then prepares it as gm_gql_prepare does and
+ * registers it under the hash. Errors: GM_EINVAL with an error in errs
+ * (code BAD_USER_INPUT) for a malformed hash or one that does not match
+ * the text, otherwise as gm_gql_prepare. Registered documents share the
+ * cache's bounds and are evicted with it; with cache_off nothing is
+ * registered and every lookup misses.
+ */
+int gm_gql_prepare_persisted(struct gm_gql_engine *e, const char *sha256_hex, size_t hex_len,
+                             const char *src, size_t len, struct gm_arena *a,
+                             struct gm_gql_errors *errs, struct gm_gql_prepared **out);
+
+/* The code a response should carry when gm_gql_prepare_persisted returns GM_ENOTFOUND. */
+#define GM_GQL_CODE_PERSISTED_NOT_FOUND "PERSISTED_QUERY_NOT_FOUND"
+
+/*
  * The type of the operation that operation_name (NULL: the only one)
  * selects, or -1 when there is no such operation. For GET requests, which
  * may not run mutations (GraphQL over HTTP).
@@ -212,7 +235,9 @@ struct gm_gql_engine_stats {
     uint64_t cache_hits;
     uint64_t cache_misses;
     size_t cache_entries;
-    size_t cache_bytes; /* what the kept documents hold (see gm_gql_engine_opts) */
+    size_t cache_bytes;        /* what the kept documents hold (see gm_gql_engine_opts) */
+    uint64_t persisted_hits;   /* gm_gql_prepare_persisted found the hash */
+    uint64_t persisted_misses; /* ...did not (PERSISTED_QUERY_NOT_FOUND) */
 };
 void gm_gql_engine_stats(struct gm_gql_engine *e, struct gm_gql_engine_stats *out);
 

@@ -1909,3 +1909,83 @@ Test(gql_execute, validation_memory_is_budgeted)
     gm_gql_engine_free(e);
     free(doc);
 }
+
+/* Persisted queries: register with text and hash, then run by hash alone. */
+Test(gql_execute, persisted_queries)
+{
+    static const char q1[] = "{ streaks { freezesHeld } }";
+    static const char h1[] = "d8fe19cb192005229530ea740fd1a0197cbfc453f6d1fcbeef26716970f1432b";
+    static const char q2[] = "{ streaks { currentStreak } }";
+    static const char h2[] = "99deae0abb3d8a8b5ea284e07ac2dad02c970e6e5f599303dcf1261a7ca8c31b";
+    struct gm_gql_engine_opts opts = {.cache_entries = 1};
+    struct gm_gql_engine *e = gm_gql_engine_new(schema, &opts);
+    struct gm_arena a;
+    gm_arena_init(&a, 0);
+    struct gm_gql_errors errs;
+    gm_gql_errors_init(&errs);
+    struct gm_gql_prepared *p = NULL, *again = NULL;
+
+    /* Unknown hash: not found, the client must send the text. */
+    cr_assert_eq(gm_gql_prepare_persisted(e, h1, 64, NULL, 0, &a, &errs, &p), GM_ENOTFOUND);
+    cr_assert_null(p);
+    cr_assert_null(errs.head);
+
+    /* Registered (the hash may be upper case), then found by hash alone. */
+    char upper[65];
+    for (int i = 0; i < 64; i++)
+        upper[i] = (char)(h1[i] >= 'a' ? h1[i] - 32 : h1[i]);
+    upper[64] = '\0';
+    cr_assert_eq(gm_gql_prepare_persisted(e, upper, 64, q1, strlen(q1), &a, &errs, &p), 0);
+    cr_assert_eq(gm_gql_prepare_persisted(e, h1, 64, NULL, 0, &a, &errs, &again), 0);
+    cr_assert_eq(again, p, "the same prepared document");
+    struct t_ctx t = ctx_default();
+    struct gm_gql_exec_params params = {.context = &t};
+    struct gm_gql_response resp;
+    cr_assert_eq(gm_gql_execute(e, again, &params, &a, &resp), 0);
+    cr_assert_str_eq(resp.json, "{\"data\":{\"streaks\":{\"freezesHeld\":1}}}");
+    gm_gql_prepared_release(e, again);
+    gm_gql_prepared_release(e, p);
+
+    /* Evicted with the cache: another document takes the only place. */
+    cr_assert_eq(gm_gql_prepare_persisted(e, h2, 64, q2, strlen(q2), &a, &errs, &p), 0);
+    gm_gql_prepared_release(e, p);
+    cr_assert_eq(gm_gql_prepare_persisted(e, h1, 64, NULL, 0, &a, &errs, &p), GM_ENOTFOUND);
+    cr_assert_eq(gm_gql_prepare_persisted(e, h2, 64, NULL, 0, &a, &errs, &p), 0);
+    gm_gql_prepared_release(e, p);
+    struct gm_gql_engine_stats st;
+    gm_gql_engine_stats(e, &st);
+    cr_assert_eq(st.persisted_hits, 2);
+    cr_assert_eq(st.persisted_misses, 2);
+
+    /* A hash that is not the text's, a malformed hash, an invalid document. */
+    cr_assert_eq(gm_gql_prepare_persisted(e, h1, 64, q2, strlen(q2), &a, &errs, &p), GM_EINVAL);
+    cr_assert_null(p);
+    cr_assert_str_eq(errs.head->message, "provided sha does not match query");
+    cr_assert_str_eq(errs.head->code, "BAD_USER_INPUT");
+    gm_gql_errors_init(&errs);
+    cr_assert_eq(gm_gql_prepare_persisted(e, h1, 63, NULL, 0, &a, &errs, &p), GM_EINVAL);
+    cr_assert_eq(gm_gql_prepare_persisted(e, "zz", 2, NULL, 0, &a, &errs, &p), GM_EINVAL);
+    char bad[65];
+    memcpy(bad, h1, 65);
+    bad[10] = 'g';
+    cr_assert_eq(gm_gql_prepare_persisted(e, bad, 64, NULL, 0, &a, &errs, &p), GM_EINVAL);
+    cr_assert_str_eq(errs.head->message,
+                     "persistedQuery.sha256Hash must be 64 hexadecimal digits.");
+    gm_gql_errors_init(&errs);
+    static const char q3[] = "{ nope }";
+    static const char h3[] = "a0276661df3f6318da2313fd98fbe50f1e2be566dbf8092c5e0530cf0ca232d9";
+    cr_assert_eq(gm_gql_prepare_persisted(e, h3, 64, q3, strlen(q3), &a, &errs, &p), GM_EINVAL);
+    cr_assert_str_eq(errs.head->code, "GRAPHQL_VALIDATION_FAILED");
+    cr_assert_eq(gm_gql_prepare_persisted(e, h3, 64, NULL, 0, &a, &errs, &p), GM_ENOTFOUND);
+
+    /* Without a cache nothing is registered. */
+    gm_gql_engine_free(e);
+    opts.cache_off = true;
+    e = gm_gql_engine_new(schema, &opts);
+    gm_gql_errors_init(&errs);
+    cr_assert_eq(gm_gql_prepare_persisted(e, h1, 64, q1, strlen(q1), &a, &errs, &p), 0);
+    gm_gql_prepared_release(e, p);
+    cr_assert_eq(gm_gql_prepare_persisted(e, h1, 64, NULL, 0, &a, &errs, &p), GM_ENOTFOUND);
+    gm_gql_engine_free(e);
+    gm_arena_deinit(&a);
+}
