@@ -202,7 +202,7 @@ rule_directive_arg_names(struct gm__vctx *c, const struct gm_gql_directive *d)
         snprintf(msg, sizeof(msg), "Unknown argument \"%s\" on directive \"@%s\".", arg->name,
                  d->name);
         size_t k = gm__vsuggest(c, arg->name, names, n, sugg, 5);
-        gm__vdid_you_mean(msg, sizeof(msg), NULL, sugg, k);
+        gm__gql_did_you_mean(msg, sizeof(msg), NULL, sugg, k);
         gm__vreport(c, &arg->loc, 1, "%s", msg);
     }
 }
@@ -405,7 +405,7 @@ rule_known_type(struct gm__vctx *c, const char *name, struct gm_gql_loc loc, boo
     const char *sugg[5];
     snprintf(msg, sizeof(msg), "Unknown type \"%s\".", name);
     size_t k = gm__vsuggest(c, name, names, n, sugg, 5);
-    gm__vdid_you_mean(msg, sizeof(msg), NULL, sugg, k);
+    gm__gql_did_you_mean(msg, sizeof(msg), NULL, sugg, k);
     gm__vreport(c, &loc, 1, "%s", msg);
 }
 
@@ -550,7 +550,7 @@ walk_argument(struct walker *w, const struct gm_gql_argument *arg, bool in_direc
         snprintf(msg, sizeof(msg), "Unknown argument \"%s\" on field \"%s.%s\".", arg->name,
                  parent->name, fdef->name);
         size_t k = gm__vsuggest(c, arg->name, names, n, sugg, 5);
-        gm__vdid_you_mean(msg, sizeof(msg), NULL, sugg, k);
+        gm__gql_did_you_mean(msg, sizeof(msg), NULL, sugg, k);
         gm__vreport(c, &arg->loc, 1, "%s", msg);
     }
     walk_value(w, arg->value, ad ? ad->type : NULL, ad ? ad->default_value : NULL);
@@ -666,7 +666,7 @@ suggested_types(struct gm__vctx *c, const struct gm_gql_stype *t, const char *fi
             else if (x->kind == GM_GQL_INTERFACE && implements(y, x))
                 cmp = 1;
             else
-                cmp = gm__vnatural_cmp(y->name, x->name);
+                cmp = gm__gql_natural_cmp(y->name, x->name);
             if (cmp <= 0)
                 break;
             types[j] = y;
@@ -696,7 +696,7 @@ rule_field_on_type(struct gm__vctx *c, const struct gm_gql_selection *sel,
              parent->name);
     size_t k = suggested_types(c, parent, sel->name, sugg, 5);
     if (k) {
-        gm__vdid_you_mean(msg, sizeof(msg), "to use an inline fragment on", sugg, k);
+        gm__gql_did_you_mean(msg, sizeof(msg), "to use an inline fragment on", sugg, k);
     } else if (parent->kind == GM_GQL_OBJECT || parent->kind == GM_GQL_INTERFACE) {
         const char **names = gm__valloc(c, (parent->n_fields + 1) * sizeof(*names));
         if (!names)
@@ -704,7 +704,7 @@ rule_field_on_type(struct gm__vctx *c, const struct gm_gql_selection *sel,
         for (size_t i = 0; i < parent->n_fields; i++)
             names[i] = parent->fields[i].name;
         k = gm__vsuggest(c, sel->name, names, parent->n_fields, sugg, 5);
-        gm__vdid_you_mean(msg, sizeof(msg), NULL, sugg, k);
+        gm__gql_did_you_mean(msg, sizeof(msg), NULL, sugg, k);
     }
     gm__vreport(c, &sel->loc, 1, "%s", msg);
 }

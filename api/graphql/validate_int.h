@@ -15,6 +15,7 @@
 #ifndef GM_GQL_VALIDATE_INT_H
 #define GM_GQL_VALIDATE_INT_H
 
+#include "suggest.h"
 #include "validate.h"
 
 #include <stdint.h>
@@ -170,11 +171,6 @@ int gm__vlimits(struct gm__vctx *c, const struct gm_gql_vlimits *lim);
  */
 size_t gm__vsuggest(struct gm__vctx *c, const char *input, const char *const *options,
                     size_t n_options, const char **out, size_t max);
-/* didYouMean: appends " Did you mean [sub ]"a", "b", or "c"?" (at most 5) to buf. */
-void gm__vdid_you_mean(char *buf, size_t n, const char *sub, const char *const *sugg,
-                       size_t n_sugg);
-/* naturalCompare. */
-int gm__vnatural_cmp(const char *a, const char *b);
 /* Appends printf-style text to the NUL-terminated buf (size n), truncating. */
 void gm__vappend(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

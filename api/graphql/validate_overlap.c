@@ -350,7 +350,7 @@ sorted_fields(struct gm__vctx *c, const struct gm_gql_value *v, size_t *n)
     k = 0;
     for (const struct gm_gql_object_field *f = v->fields; f; f = f->next) {
         size_t at = k++;
-        while (at > 0 && gm__vnatural_cmp(fs[at - 1]->name, f->name) > 0) {
+        while (at > 0 && gm__gql_natural_cmp(fs[at - 1]->name, f->name) > 0) {
             fs[at] = fs[at - 1];
             at--;
         }

@@ -72,7 +72,7 @@ enum_suggestions(const struct gm_gql_stype *t, const char *value_str, char *msg,
             names[i] = t->values[i].name;
         const char *sugg[5];
         size_t k = gm__vsuggest(&c, value_str, names, t->n_values, sugg, 5);
-        gm__vdid_you_mean(msg, n, "the enum value", sugg, k);
+        gm__gql_did_you_mean(msg, n, "the enum value", sugg, k);
     }
     gm_arena_deinit(&a);
 }
@@ -222,7 +222,7 @@ unknown_field_msg(const struct gm_gql_stype *t, const char *name, char *msg, siz
             names[i] = t->input_fields[i].name;
         const char *sugg[5];
         size_t k = gm__vsuggest(&c, name, names, t->n_input_fields, sugg, 5);
-        gm__vdid_you_mean(msg, n, NULL, sugg, k);
+        gm__gql_did_you_mean(msg, n, NULL, sugg, k);
     }
     gm_arena_deinit(&a);
 }
