@@ -279,6 +279,13 @@ struct gm_gql_limits {
 #define GM_GQL_DEFAULT_MAX_DEPTH  64
 
 /*
+ * The specification's DirectiveLocation names (QUERY ... INPUT_FIELD_DEFINITION),
+ * in its order; schema.h's location bits follow the same order.
+ */
+#define GM_GQL_N_DLOCS 19
+extern const char *const gm_gql_dloc_names[GM_GQL_N_DLOCS];
+
+/*
  * Parses src[0..len) (borrowed for the call only) into *out, allocated in a
  * (the caller frees it with the arena). lim may be NULL for the defaults.
  *

@@ -664,7 +664,8 @@ parse_union_members(struct parser *p, struct gm_gql_name_ref **out)
     return 0;
 }
 
-static const char *const directive_locations[] = {
+/* The specification's DirectiveLocation names, in its order (ast.h). */
+const char *const gm_gql_dloc_names[GM_GQL_N_DLOCS] = {
     "QUERY",
     "MUTATION",
     "SUBSCRIPTION",
@@ -709,8 +710,8 @@ parse_directive_def(struct parser *p, struct gm_gql_definition *d)
     struct gm_gql_name_ref **tail = &d->locations;
     do {
         bool known = false;
-        for (size_t i = 0; i < sizeof directive_locations / sizeof directive_locations[0]; i++)
-            known = known || at_keyword(p, directive_locations[i]);
+        for (size_t i = 0; i < GM_GQL_N_DLOCS; i++)
+            known = known || at_keyword(p, gm_gql_dloc_names[i]);
         if (!known)
             return unexpected(p);
         struct gm_gql_name_ref *n;

@@ -132,27 +132,7 @@ static const char builtin_sdl[] =
     "  \"On an input object field definition.\" INPUT_FIELD_DEFINITION\n"
     "}\n";
 
-static const char *const dloc_names[GM_GQL_DLOC_COUNT] = {
-    "QUERY",
-    "MUTATION",
-    "SUBSCRIPTION",
-    "FIELD",
-    "FRAGMENT_DEFINITION",
-    "FRAGMENT_SPREAD",
-    "INLINE_FRAGMENT",
-    "VARIABLE_DEFINITION",
-    "SCHEMA",
-    "SCALAR",
-    "OBJECT",
-    "FIELD_DEFINITION",
-    "ARGUMENT_DEFINITION",
-    "INTERFACE",
-    "UNION",
-    "ENUM",
-    "ENUM_VALUE",
-    "INPUT_OBJECT",
-    "INPUT_FIELD_DEFINITION",
-};
+_Static_assert(GM_GQL_DLOC_COUNT == GM_GQL_N_DLOCS, "one list of directive locations");
 
 /* The built-in scalars in graphql-js's order, with their descriptions. */
 static const struct {
@@ -173,7 +153,7 @@ gm_gql_dloc_name(unsigned bit)
 {
     for (int i = 0; i < GM_GQL_DLOC_COUNT; i++)
         if (bit == (1u << i))
-            return dloc_names[i];
+            return gm_gql_dloc_names[i];
     return NULL;
 }
 
@@ -533,7 +513,7 @@ build_directive(struct build *b, const struct gm_gql_definition *d, bool user)
     sd->repeatable = d->repeatable;
     for (const struct gm_gql_name_ref *l = d->locations; l; l = l->next)
         for (int i = 0; i < GM_GQL_DLOC_COUNT; i++)
-            if (strcmp(l->name, dloc_names[i]) == 0)
+            if (strcmp(l->name, gm_gql_dloc_names[i]) == 0)
                 sd->locations |= 1u << i;
     char owner[256];
     snprintf(owner, sizeof(owner), "@%s", d->name);

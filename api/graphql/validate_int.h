@@ -171,7 +171,5 @@ int gm__vlimits(struct gm__vctx *c, const struct gm_gql_vlimits *lim);
  */
 size_t gm__vsuggest(struct gm__vctx *c, const char *input, const char *const *options,
                     size_t n_options, const char **out, size_t max);
-/* Appends printf-style text to the NUL-terminated buf (size n), truncating. */
-void gm__vappend(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif

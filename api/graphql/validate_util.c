@@ -148,18 +148,6 @@ gm__vvec_push(struct gm__vvec *vec, struct gm_arena *a, const void *p)
     return 0;
 }
 
-void
-gm__vappend(char *buf, size_t n, const char *fmt, ...)
-{
-    size_t at = strlen(buf);
-    if (at + 1 >= n)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf + at, n - at, fmt, ap);
-    va_end(ap);
-}
-
 size_t
 gm__vsuggest(struct gm__vctx *c, const char *input, const char *const *options, size_t n_options,
              const char **out, size_t max)
