@@ -2021,8 +2021,10 @@ gm_gql_errors_response(const struct gm_gql_errors *errs, struct gm_arena *a,
     write_errors(&b, errs);
     JB_LIT(&b, "}");
     jb_putc(&b, '\0');
-    if (b.oom)
+    if (b.oom) {
+        set_too_big(resp);
         return GM_ETOOBIG;
+    }
     resp->json = b.p;
     resp->len = b.len - 1;
     resp->n_errors = count_kept(errs);
@@ -2241,8 +2243,6 @@ gm_gql_run(struct gm_gql_engine *e, const char *src, size_t len,
     int rc = gm_gql_prepare(e, src, len, a, &errs, &p);
     if (rc < 0) {
         rc = gm_gql_errors_response(&errs, a, resp);
-        if (rc < 0)
-            set_too_big(resp);
         return rc < 0 ? rc : 0;
     }
     rc = gm_gql_execute(e, p, params, a, resp);

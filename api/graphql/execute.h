@@ -227,7 +227,11 @@ int gm_gql_run(struct gm_gql_engine *e, const char *src, size_t len,
                const struct gm_gql_exec_params *params, struct gm_arena *a,
                struct gm_gql_response *resp);
 
-/* Writes errs as a response without data (`{"errors":[...]}`) into resp. */
+/*
+ * Writes errs as a response without data (`{"errors":[...]}`) into resp.
+ * Returns 0, or GM_ETOOBIG when a's budget ran out; resp then holds a
+ * static QUERY_TOO_COMPLEX response, so there is always one to send.
+ */
 int gm_gql_errors_response(const struct gm_gql_errors *errs, struct gm_arena *a,
                            struct gm_gql_response *resp);
 
