@@ -138,6 +138,13 @@ struct gm_gql_selection {
     struct gm_gql_argument *args;         /* FIELD */
     struct gm_gql_directive *directives;
     struct gm_gql_selection_set *selection_set; /* FIELD (NULL for a leaf), INLINE_FRAGMENT */
+    /*
+     * FIELD: the schema field of name on memo_type (NULL when it has none),
+     * remembered by validation as it walks, while the document is still
+     * its own; afterwards only read (schema.h, gm_gql_sel_field).
+     */
+    const void *memo_type;
+    const void *memo_field;
 };
 
 enum gm_gql_op_type {

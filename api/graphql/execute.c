@@ -1401,7 +1401,7 @@ materialize(struct exec *ex, struct coll *c, const struct gm_gql_stype *t, struc
         return NULL;
     for (size_t g = 0; g < n_groups; g++) {
         const struct gm_gql_selection *sel = c->nodes[first[g]];
-        const struct gm_gql_sfield *f = gm_gql_type_field(ex->s, t, sel->name);
+        const struct gm_gql_sfield *f = gm_gql_sel_field(ex->s, t, sel);
         if (!f)
             continue; /* graphql-js leaves unknown fields out */
         struct gm__gql_pfield *pf = &plan->fields[plan->n++];

@@ -17,6 +17,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -662,6 +663,16 @@ cmp_type_name(const void *x, const void *y)
  * references (only built-ins can be unseen). Then the roots, the
  * directives' argument types and __Schema.
  */
+/* FNV-1a over a NUL-terminated name. */
+static size_t
+name_hash(const char *name)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+        h = (h ^ *p) * 1099511628211ull;
+    return (size_t)(h ^ (h >> 29));
+}
+
 static void
 order_types(struct build *b)
 {
@@ -694,6 +705,18 @@ order_types(struct build *b)
     s->types = xalloc(b, n * sizeof(*s->types));
     memcpy(s->types, set, n * sizeof(*set));
     qsort(s->types, n, sizeof(*s->types), cmp_type_name);
+    /* A hash index for gm_gql_schema_type, at most half full. */
+    size_t slots = 16;
+    while (slots < 2 * n)
+        slots *= 2;
+    s->type_index = xalloc(b, slots * sizeof(*s->type_index));
+    s->type_mask = slots - 1;
+    for (size_t i = 0; i < n; i++) {
+        size_t at = name_hash(s->types[i]->name) & s->type_mask;
+        while (s->type_index[at])
+            at = (at + 1) & s->type_mask;
+        s->type_index[at] = s->types[i];
+    }
 }
 
 static struct gm_gql_sfield *
@@ -965,16 +988,11 @@ gm_gql_schema_free(struct gm_gql_schema *s)
 struct gm_gql_stype *
 gm_gql_schema_type(const struct gm_gql_schema *s, const char *name)
 {
-    size_t lo = 0, hi = s->n_types;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(name, s->types[mid]->name);
-        if (c == 0)
-            return s->types[mid];
-        if (c < 0)
-            hi = mid;
-        else
-            lo = mid + 1;
+    for (size_t at = name_hash(name) & s->type_mask; s->type_index[at];
+         at = (at + 1) & s->type_mask) {
+        const char *n = s->type_index[at]->name;
+        if (n[0] == name[0] && strcmp(n, name) == 0)
+            return s->type_index[at];
     }
     return NULL;
 }

@@ -162,8 +162,10 @@ struct gm_gql_sdirective {
 struct gm_gql_schema {
     struct gm_arena arena;
     const char *description;     /* of the `schema { }` definition; NULL when absent */
-    struct gm_gql_stype **types; /* every named type, sorted by name (for lookups) */
+    struct gm_gql_stype **types; /* every named type, sorted by name */
     size_t n_types;
+    struct gm_gql_stype **type_index; /* open addressing by name hash, type_mask + 1 slots */
+    size_t type_mask;
     /*
      * The same types in graphql-js's schema order: the SDL's types in
      * document order with the built-in scalars each first references, then
@@ -175,7 +177,7 @@ struct gm_gql_schema {
     struct gm_gql_stype *query; /* never NULL */
     struct gm_gql_stype *mutation;
     struct gm_gql_stype *subscription;
-    struct gm_gql_sdirective **directives; /* built-in first, then the SDL's */
+    struct gm_gql_sdirective **directives; /* the SDL's first, then the specified ones */
     size_t n_directives;
     /* The introspection entry points, for the executor and the validator. */
     struct gm_gql_sfield *typename_field; /* __typename: String! */
@@ -211,6 +213,20 @@ const struct gm_gql_sdirective *gm_gql_schema_directive(const struct gm_gql_sche
  */
 struct gm_gql_sfield *gm_gql_type_field(const struct gm_gql_schema *s, const struct gm_gql_stype *t,
                                         const char *name);
+
+/*
+ * gm_gql_type_field(s, t, sel->name) for a field selection, through the
+ * field that validation remembered on the node when t is the type it was
+ * looked up on. Reads the node only, so it is safe on shared documents.
+ */
+static inline const struct gm_gql_sfield *
+gm_gql_sel_field(const struct gm_gql_schema *s, const struct gm_gql_stype *t,
+                 const struct gm_gql_selection *sel)
+{
+    if (sel->memo_type == t)
+        return (const struct gm_gql_sfield *)sel->memo_field;
+    return gm_gql_type_field(s, t, sel->name);
+}
 
 /* The argument `name` of field f, or NULL. Same for directives and input objects. */
 const struct gm_gql_sarg *gm_gql_field_arg(const struct gm_gql_sfield *f, const char *name);

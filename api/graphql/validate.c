@@ -737,7 +737,14 @@ static void
 walk_field(struct walker *w, const struct gm_gql_selection *sel, struct gm_gql_stype *parent)
 {
     struct gm__vctx *c = w->c;
-    const struct gm_gql_sfield *fdef = parent ? gm_gql_type_field(c->s, parent, sel->name) : NULL;
+    const struct gm_gql_sfield *fdef = NULL;
+    if (parent) {
+        fdef = gm_gql_sel_field(c->s, parent, sel);
+        /* The document is not shared yet: remember the lookup for later rules and execution. */
+        struct gm_gql_selection *memo = (struct gm_gql_selection *)sel;
+        memo->memo_type = parent;
+        memo->memo_field = fdef;
+    }
     if (w->main) {
         rule_scalar_leafs(c, sel, fdef);
         rule_field_on_type(c, sel, parent, fdef);

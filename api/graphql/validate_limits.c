@@ -140,10 +140,10 @@ figures_of(struct lctx *lc, struct gm_gql_stype *parent, const struct gm_gql_sel
     for (const struct gm_gql_selection *sel = ss->selections; sel && !c->aborted; sel = sel->next) {
         struct figures sub;
         if (sel->kind == GM_GQL_SEL_FIELD) {
-            if (strcmp(sel->name, "__schema") == 0 || strcmp(sel->name, "__type") == 0)
+            if (sel->name[0] == '_' &&
+                (strcmp(sel->name, "__schema") == 0 || strcmp(sel->name, "__type") == 0))
                 continue;
-            const struct gm_gql_sfield *fd =
-                parent ? gm_gql_type_field(c->s, parent, sel->name) : NULL;
+            const struct gm_gql_sfield *fd = parent ? gm_gql_sel_field(c->s, parent, sel) : NULL;
             long long size = 1, below = -1;
             long long first = first_of(lc, sel);
             if (fd && is_list(fd->type)) {

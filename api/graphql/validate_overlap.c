@@ -207,7 +207,10 @@ collect_into(struct gm__vctx *c, struct gm_gql_stype *parent, const struct gm_gq
                 return;
             f->parent = parent;
             f->node = sel;
-            f->def = own_field(parent, sel->name);
+            /* Own fields only: graphql-js's getFields() has no __typename. */
+            f->def = strncmp(sel->name, "__", 2) != 0 && parent && sel->memo_type == parent
+                         ? sel->memo_field
+                         : own_field(parent, sel->name);
             if (gm__vvec_push(&((struct ogroup *)g)->fields, c->a, f) < 0)
                 goto oom;
         } else if (sel->kind == GM_GQL_SEL_FRAGMENT_SPREAD) {
