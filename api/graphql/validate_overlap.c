@@ -742,10 +742,45 @@ reason_message(const struct conflict *cf, char *buf, size_t *len, int depth)
         *len = MSG_CAP - 1;
 }
 
+/*
+ * Whether ss has nothing to merge at its own level: only fields, with
+ * pairwise different response keys (at most 16, compared directly), or a
+ * lone spread of a fragment that spreads none (its own set is checked at
+ * its definition; one that spreads others would fill graphql-js's
+ * comparedFragmentPairs here, which changes what later sets report).
+ * Sub-selections are checked when the walk reaches them.
+ */
+static bool
+nothing_to_merge(struct gm__vctx *c, const struct gm_gql_selection_set *ss)
+{
+    const struct gm_gql_selection *first = ss->selections;
+    if (first && first->kind == GM_GQL_SEL_FRAGMENT_SPREAD && !first->next) {
+        struct gm__vfrag *f = gm__vfrag_get(c, first->name);
+        if (!f)
+            return true;
+        const struct gm__vvec *sp = gm__vspreads(c, f->def->selection_set);
+        return sp && sp->n == 0;
+    }
+    const char *keys[16];
+    size_t n = 0;
+    for (const struct gm_gql_selection *sel = ss->selections; sel; sel = sel->next) {
+        if (sel->kind != GM_GQL_SEL_FIELD || n == 16)
+            return false;
+        const char *key = sel->alias ? sel->alias : sel->name;
+        for (size_t i = 0; i < n; i++)
+            if (keys[i][0] == key[0] && strcmp(keys[i], key) == 0)
+                return false;
+        keys[n++] = key;
+    }
+    return true;
+}
+
 void
 gm__vrule_overlap(struct gm__vctx *c, struct gm_gql_stype *parent,
                   const struct gm_gql_selection_set *ss)
 {
+    if (nothing_to_merge(c, ss))
+        return;
     struct ostate *st = c->overlap;
     if (!st) {
         st = gm__valloc(c, sizeof(*st));

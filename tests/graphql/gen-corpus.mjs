@@ -685,6 +685,13 @@ add('syntax', 'syn-backslash-at-end-of-line', '{ userProfile(userId: "abc\\\n") 
 add('syntax', 'syn-backslash-before-crlf', '{ userProfile(userId: "abc\\\r\n") { exp } }\r\n', { expect: 'Invalid character escape sequence: "\\' });
 add('syntax', 'syn-backslash-at-eof', '{ userProfile(userId: "abc\\', { expect: 'Invalid character escape sequence: "\\".' });
 
+// ---- overlap through lone spreads: a set that is only `...F` compares nothing itself, but when F
+// spreads other fragments graphql-js records the pairs it compared, which decides what later sets report.
+add('validation', 'val-overlap-lone-spread-of-spreading-fragment', '{ userProfile { ...A } }\nfragment A on UserProfile { ...B x: exp }\nfragment B on UserProfile { x: level }\n', { expect: 'Fields "x" conflict because "exp" and "level" are different fields.' });
+add('validation', 'val-overlap-lone-spread-then-pair', '{ a: userProfile { ...A } b: userProfile { ...A ...B } }\nfragment A on UserProfile { ...C }\nfragment B on UserProfile { v: level }\nfragment C on UserProfile { v: exp }\n', { expect: 'conflict because' });
+add('validation', 'val-overlap-lone-spread-twice', '{ a: userProfile { ...A } a: userProfile { ...B } }\nfragment A on UserProfile { v: exp }\nfragment B on UserProfile { v: level }\n', { expect: 'Fields "a" conflict because subfields "v" conflict because "exp" and "level" are different fields.' });
+add('ok', 'exe-lone-spread-sets', '{ userProfile { ...P } }\nfragment P on UserProfile { badges { ...E } streak { ...S } }\nfragment E on UserBadge { earnedAt }\nfragment S on Streak { currentStreak }\n');
+
 // ---- writing ---------------------------------------------------------------------------------------
 const names = new Set();
 fs.mkdirSync(OUT, { recursive: true });
