@@ -17,6 +17,7 @@
 #include "execute.h"
 
 #include <criterion/criterion.h>
+#include <openssl/evp.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -1988,4 +1989,107 @@ Test(gql_execute, persisted_queries)
     cr_assert_eq(gm_gql_prepare_persisted(e, h1, 64, NULL, 0, &a, &errs, &p), GM_ENOTFOUND);
     gm_gql_engine_free(e);
     gm_arena_deinit(&a);
+}
+
+/*
+ * Several threads share one engine whose cache is too small for their
+ * documents: hits, evictions while a request still holds the entry, field
+ * plans built concurrently (with and without variables) and persisted
+ * lookups. Every answer must equal the one-thread answer; the sanitizers
+ * catch a reference dropped too early.
+ */
+struct conc_doc {
+    const char *q;
+    const char *vars;
+    char sha[65];
+    char *want;
+};
+
+struct conc_run {
+    struct gm_gql_engine *e;
+    struct conc_doc *docs;
+    size_t n_docs;
+    int tid;
+    int mismatches;
+};
+
+static void *
+conc_thread(void *arg)
+{
+    struct conc_run *r = arg;
+    struct t_ctx t = ctx_default();
+    for (int i = 0; i < 400; i++) {
+        struct conc_doc *d = &r->docs[(size_t)(r->tid + i) % r->n_docs];
+        json_t *v = d->vars ? json_loads(d->vars, 0, NULL) : NULL;
+        struct gm_gql_exec_params params = {.variables = v, .context = &t};
+        struct gm_arena a;
+        gm_arena_init(&a, 0);
+        struct gm_gql_response resp = {0};
+        if (i % 2 == 0) {
+            gm_gql_run(r->e, d->q, strlen(d->q), &params, &a, &resp);
+        } else {
+            struct gm_gql_errors errs;
+            gm_gql_errors_init(&errs);
+            struct gm_gql_prepared *p = NULL;
+            if (gm_gql_prepare_persisted(r->e, d->sha, 64, NULL, 0, &a, &errs, &p) == GM_ENOTFOUND)
+                gm_gql_prepare_persisted(r->e, d->sha, 64, d->q, strlen(d->q), &a, &errs, &p);
+            if (p) {
+                gm_gql_execute(r->e, p, &params, &a, &resp);
+                gm_gql_prepared_release(r->e, p);
+            }
+        }
+        if (!resp.json || strcmp(resp.json, d->want) != 0)
+            r->mismatches++;
+        gm_arena_deinit(&a);
+        json_decref(v);
+    }
+    return NULL;
+}
+
+Test(gql_execute, concurrent_engine, .timeout = 120)
+{
+    struct conc_doc docs[] = {
+        {"{ streaks { currentStreak longestStreak } }", NULL, "", NULL},
+        {"query($f: Int) { leaderboard(first: $f) { entries { rank userId score } } }",
+         "{\"f\": 2}", "", NULL},
+        {"query($s: Boolean!) { userProfile { exp ...P @skip(if: $s) } }\n"
+         "fragment P on UserProfile { level coins }",
+         "{\"s\": false}", "", NULL},
+        {"{ rewards { id name cost } a: rewards { id } }", NULL, "", NULL},
+        {"{ userProfile { badges { badge { id name } earnedAt } streak { currentStreak } } }", NULL,
+         "", NULL},
+        {"{ __type(name: \"Streak\") { name fields { name type { name kind } } } }", NULL, "",
+         NULL},
+    };
+    size_t n = sizeof docs / sizeof docs[0];
+    for (size_t i = 0; i < n; i++) {
+        struct result r = run_full(engine, docs[i].q, docs[i].vars, NULL, NULL);
+        cr_assert_eq(r.rc, 0);
+        cr_assert_eq(r.n_errors, 0, "%s", r.json);
+        docs[i].want = r.json;
+        unsigned char sha[32];
+        unsigned int len = 0;
+        cr_assert_eq(EVP_Digest(docs[i].q, strlen(docs[i].q), sha, &len, EVP_sha256(), NULL), 1);
+        for (int k = 0; k < 32; k++)
+            snprintf(docs[i].sha + 2 * k, 3, "%02x", sha[k]);
+    }
+    struct gm_gql_engine_opts opts = {.cache_entries = 2};
+    struct gm_gql_engine *e = gm_gql_engine_new(schema, &opts);
+    pthread_t th[4];
+    struct conc_run runs[4];
+    for (int i = 0; i < 4; i++) {
+        runs[i] = (struct conc_run){e, docs, n, i, 0};
+        cr_assert_eq(pthread_create(&th[i], NULL, conc_thread, &runs[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        cr_assert_eq(runs[i].mismatches, 0, "thread %d: %d wrong answers", i, runs[i].mismatches);
+    }
+    struct gm_gql_engine_stats st;
+    gm_gql_engine_stats(e, &st);
+    cr_assert_gt(st.cache_hits + st.persisted_hits, 0);
+    cr_assert_leq(st.cache_entries, 2);
+    gm_gql_engine_free(e);
+    for (size_t i = 0; i < n; i++)
+        free(docs[i].want);
 }
