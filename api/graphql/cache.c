@@ -21,8 +21,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DEFAULT_ENTRIES     1024
-#define DEFAULT_BUDGET      (8u * 1024 * 1024)
+#define DEFAULT_ENTRIES 1024
+#define DEFAULT_BUDGET  (8u * 1024 * 1024)
+/* Arena kept back from validation (at most; an eighth of a small budget) for the error that
+   reports it ran out. */
+#define VALIDATION_RESERVE  (16u * 1024)
 #define DEFAULT_CACHE_BYTES ((size_t)64 * 1024 * 1024)
 
 /* A fast 64-bit hash of text (8 bytes a step, then a final mix). */
@@ -251,11 +254,20 @@ build(struct gm_gql_engine *e, const char *src, size_t len, uint64_t h, struct g
                           err.line ? 1 : 0, NULL, "%s", err.msg);
         goto out;
     }
-    /* Validation's scratch goes to the caller's arena: bounded like a request's. */
+    /*
+     * Validation's scratch goes to the caller's arena, bounded like a
+     * request's, less a reserve: when validation runs out of memory, the
+     * reserve still holds the error that says so.
+     */
     size_t saved_budget = a->budget;
-    if (!a->budget)
-        a->budget = e->opts.arena_budget;
+    size_t budget = saved_budget ? saved_budget : e->opts.arena_budget;
+    size_t reserve = budget / 8 < VALIDATION_RESERVE ? budget / 8 : VALIDATION_RESERVE;
+    a->budget = budget - reserve;
     rc = gm_gql_validate(e->schema, p->doc, &e->opts.validate, a, errs);
+    a->budget = saved_budget ? saved_budget : budget;
+    if (rc < 0 && !errs->head)
+        gm_gql_errors_add(errs, a, GM_GQL_CODE_COMPLEX, NULL, 0, NULL,
+                          "The document is too complex to validate.");
     a->budget = saved_budget;
     if (rc < 0)
         goto out;

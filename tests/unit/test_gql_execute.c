@@ -1897,6 +1897,9 @@ Test(gql_execute, validation_memory_is_budgeted)
     cr_assert_eq(rc, GM_ETOOBIG, "rc %d", rc);
     cr_assert_null(p);
     cr_assert_eq(a.budget, 0, "the caller's budget is restored");
+    /* The error that says so fits in the reserve (found by fuzz_graphql). */
+    cr_assert_not_null(errs.head);
+    cr_assert_str_eq(errs.head->code, "QUERY_TOO_COMPLEX");
     gm_arena_deinit(&a);
     /* With room, the same document validates. */
     gm_gql_engine_free(e);
