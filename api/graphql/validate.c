@@ -1342,6 +1342,7 @@ setup(struct gm__vctx *c)
                 f = &c->frags[c->n_frags++];
                 f->name = d->name;
                 f->cyc_path_index = -1;
+                f->spreads_self = -1;
                 if (gm__vmap_put(&c->frag_by_name, c->a, d->name, NULL, f) < 0)
                     return GM_ETOOBIG;
             }

@@ -71,6 +71,9 @@ struct gm__vfrag {
     /* NoFragmentCycles */
     bool cyc_visited;
     long cyc_path_index; /* -1 when not on the spread path */
+    /* OverlappingFieldsCanBeMerged (validate_overlap.c) */
+    int overlap_active;       /* comparisons of its fields under way, nested */
+    signed char spreads_self; /* reaches itself through spreads: -1 unknown, 0 no, 1 yes */
 };
 
 /* One operation: its variable usages and the fragments it reaches. */

@@ -77,8 +77,6 @@ struct ostate {
     struct gm__vmap collected; /* selection set -> struct ocollect * */
     struct gm__vmap names;     /* fragment name -> the interned name */
     struct gm__vmap pairs;     /* (name, name), ordered -> 1 + mutually exclusive */
-    struct gm__vmap active;    /* fragment -> whose fields are being compared, nesting count */
-    struct gm__vmap cyclic;    /* fragment -> 1 + whether it spreads itself (memo) */
     int depth;
 };
 
@@ -97,22 +95,21 @@ spend(struct gm__vctx *c, long cost)
 
 /*
  * Whether fragment f reaches itself through its spreads (a depth-first
- * search with an explicit stack, remembered per fragment).
+ * search with an explicit stack, remembered in f).
  */
 static bool
-frag_cyclic(struct gm__vctx *c, struct ostate *st, struct gm__vfrag *f)
+frag_cyclic(struct gm__vctx *c, struct gm__vfrag *f)
 {
-    void *memo = NULL;
-    if (gm__vmap_get(&st->cyclic, f->name, NULL, &memo))
-        return (uintptr_t)memo == 2;
+    if (f->spreads_self >= 0)
+        return f->spreads_self == 1;
     bool found = false;
     struct gm__vmap seen;
     gm__vmap_init(&seen, true);
-    struct gm__vvec todo = {0};
-    if (gm__vvec_push(&todo, c->a, f) < 0)
+    struct gm__vvec stack = {0};
+    if (gm__vvec_push(&stack, c->a, f) < 0)
         goto oom;
-    while (todo.n && !found) {
-        struct gm__vfrag *g = (struct gm__vfrag *)todo.v[--todo.n];
+    while (stack.n && !found) {
+        struct gm__vfrag *g = (struct gm__vfrag *)stack.v[--stack.n];
         const struct gm__vvec *sp = gm__vspreads(c, g->def->selection_set);
         for (size_t i = 0; i < sp->n && !found; i++) {
             const struct gm_gql_selection *s = (const struct gm_gql_selection *)sp->v[i];
@@ -124,12 +121,11 @@ frag_cyclic(struct gm__vctx *c, struct ostate *st, struct gm__vfrag *f)
             if (!h || gm__vmap_get(&seen, h->name, NULL, NULL))
                 continue;
             if (gm__vmap_put(&seen, c->a, h->name, NULL, NULL) < 0 ||
-                gm__vvec_push(&todo, c->a, h) < 0)
+                gm__vvec_push(&stack, c->a, h) < 0)
                 goto oom;
         }
     }
-    if (gm__vmap_put(&st->cyclic, c->a, f->name, NULL, (void *)(uintptr_t)(found ? 2 : 1)) < 0)
-        goto oom;
+    f->spreads_self = found ? 1 : 0;
     return found;
 oom:
     gm__voom(c);
@@ -137,25 +133,25 @@ oom:
 }
 
 /*
- * Marks fragment f's fields as being compared (delta +1) or done (-1).
- * Returns false, marking nothing, when f's fields are already being
- * compared further out and f spreads itself: comparing them again would
- * only unfold the cycle forever (graphql-js 16 overflows its stack there).
- * The cycle itself is NoFragmentCycles' error.
+ * Marks fragment f's fields as being compared. Returns false, marking
+ * nothing, when f's fields are already being compared further out and f
+ * spreads itself: comparing them again would only unfold the cycle
+ * forever (graphql-js 16 overflows its stack there). The cycle itself is
+ * NoFragmentCycles' error. frag_unmark ends what frag_mark began.
  */
 static bool
-frag_mark(struct gm__vctx *c, struct ostate *st, struct gm__vfrag *f, int delta)
+frag_mark(struct gm__vctx *c, struct gm__vfrag *f)
 {
-    void *n = NULL;
-    gm__vmap_get(&st->active, f->name, NULL, &n);
-    if (delta > 0 && n && frag_cyclic(c, st, f))
+    if (f->overlap_active > 0 && frag_cyclic(c, f))
         return false;
-    if (gm__vmap_put(&st->active, c->a, f->name, NULL, (void *)((uintptr_t)n + (uintptr_t)delta)) <
-        0) {
-        gm__voom(c);
-        return false;
-    }
+    f->overlap_active++;
     return true;
+}
+
+static void
+frag_unmark(struct gm__vfrag *f)
+{
+    f->overlap_active--;
 }
 
 static bool
@@ -600,10 +596,10 @@ faf_enter(struct gm__vctx *c, struct ostate *st, struct conflicts *cs, bool excl
     if (!f || !spend(c, 1))
         return false;
     struct ocollect *cr2 = collect_fragment(c, st, f);
-    if (!cr2 || cr2 == cr || !frag_mark(c, st, f, 1))
+    if (!cr2 || cr2 == cr || !frag_mark(c, f))
         return false;
     between(c, st, cs, excl, cr, cr2);
-    frag_mark(c, st, f, -1);
+    frag_unmark(f);
     struct faf_frame *fr = gm__valloc(c, sizeof(*fr));
     if (!fr || gm__vvec_push(stack, c->a, fr) < 0) {
         gm__voom(c);
@@ -658,15 +654,15 @@ fp_enter(struct gm__vctx *c, struct ostate *st, struct conflicts *cs, bool excl,
         return;
     struct ocollect *cr1 = collect_fragment(c, st, f1);
     struct ocollect *cr2 = cr1 ? collect_fragment(c, st, f2) : NULL;
-    if (!cr1 || !cr2 || !frag_mark(c, st, f1, 1))
+    if (!cr1 || !cr2 || !frag_mark(c, f1))
         return;
-    if (!frag_mark(c, st, f2, 1)) {
-        frag_mark(c, st, f1, -1);
+    if (!frag_mark(c, f2)) {
+        frag_unmark(f1);
         return;
     }
     between(c, st, cs, excl, cr1, cr2);
-    frag_mark(c, st, f2, -1);
-    frag_mark(c, st, f1, -1);
+    frag_unmark(f2);
+    frag_unmark(f1);
     struct fp_frame *fr = gm__valloc(c, sizeof(*fr));
     if (!fr || gm__vvec_push(stack, c->a, fr) < 0) {
         gm__voom(c);
@@ -789,8 +785,6 @@ gm__vrule_overlap(struct gm__vctx *c, struct gm_gql_stype *parent,
         gm__vmap_init(&st->collected, false);
         gm__vmap_init(&st->names, true);
         gm__vmap_init(&st->pairs, false);
-        gm__vmap_init(&st->active, true);
-        gm__vmap_init(&st->cyclic, true);
         c->overlap = st;
     }
     struct conflicts cs = {0};
