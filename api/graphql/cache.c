@@ -264,7 +264,7 @@ build(struct gm_gql_engine *e, const char *src, size_t len, uint64_t h, struct g
     size_t reserve = budget / 8 < VALIDATION_RESERVE ? budget / 8 : VALIDATION_RESERVE;
     a->budget = budget - reserve;
     rc = gm_gql_validate(e->schema, p->doc, &e->opts.validate, a, errs);
-    a->budget = saved_budget ? saved_budget : budget;
+    a->budget = budget;
     if (rc < 0 && !errs->head)
         gm_gql_errors_add(errs, a, GM_GQL_CODE_COMPLEX, NULL, 0, NULL,
                           "The document is too complex to validate.");
