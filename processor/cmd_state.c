@@ -94,11 +94,17 @@ replay(int argc, char **argv)
     bool quiet = false;
     struct gm_store_opts opts = {0};
     static const struct option longopts[] = {
-        {"log", required_argument, NULL, 'l'},   {"state", required_argument, NULL, 's'},
-        {"rules", required_argument, NULL, 'r'}, {"batch", required_argument, NULL, 'b'},
-        {"no-sync", no_argument, NULL, 'n'},     {"window-days", required_argument, NULL, 'w'},
-        {"quiet", no_argument, NULL, 'q'},       {"help", no_argument, NULL, 'h'},
-        {"out", required_argument, NULL, 'o'},   {NULL, 0, NULL, 0},
+        {"log", required_argument, NULL, 'l'},
+        {"state", required_argument, NULL, 's'},
+        {"rules", required_argument, NULL, 'r'},
+        {"batch", required_argument, NULL, 'b'},
+        {"no-sync", no_argument, NULL, 'n'},
+        {"window-days", required_argument, NULL, 'w'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {"out", required_argument, NULL, 'o'},
+        {"future-skew-seconds", required_argument, NULL, 'k'},
+        {NULL, 0, NULL, 0},
     };
     int c;
     optind = 1;
@@ -132,6 +138,16 @@ replay(int argc, char **argv)
             opts.dedupe_window_s = days * 86400;
             break;
         }
+        case 'k': {
+            char *end;
+            long long skew = strtoll(optarg, &end, 10);
+            if (*end || skew < 1 || skew > 3153600000LL) {
+                fprintf(stderr, "gamify replay: --future-skew-seconds must be 1..3153600000\n");
+                return 2;
+            }
+            opts.future_skew_s = skew;
+            break;
+        }
         case 'q':
             quiet = true;
             break;
@@ -140,12 +156,16 @@ replay(int argc, char **argv)
             break;
         case 'h':
             printf("usage: gamify replay --log URI --state DIR [--rules FILE] [--out URI]\n"
-                   "                     [--batch N] [--no-sync] [--window-days N] [--quiet]\n"
+                   "                     [--batch N] [--no-sync] [--window-days N]\n"
+                   "                     [--future-skew-seconds N] [--quiet]\n"
                    "Folds the log into the state, resuming from the state's offset.\n"
                    "URI: file:DIR or jsonl:PATH. --rules seeds the rules when the log has\n"
                    "published none. --out writes the outbound events (level.up, badge.earned,\n"
                    "streak.updated, reward redeemed/rejected) to jsonl:PATH or file:DIR, each\n"
                    "once per state (a cursor in the state remembers how far it got).\n"
+                   "--future-skew-seconds: how far after its append time (file log frame,\n"
+                   "Kafka timestamp) an event may be dated; later ones are TOO_FAR_AHEAD\n"
+                   "dead letters (default 3600; jsonl: carries no append time).\n"
                    "Environment: GAMIFY_LOG, GAMIFY_STATE, GAMIFY_RULES, GAMIFY_OUT.\n");
             return 0;
         default:

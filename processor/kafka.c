@@ -328,6 +328,9 @@ gm_kafka_poll(struct gm_kafka_consumer *c, int timeout_ms, struct gm_kafka_msg *
     msg->offset = (uint64_t)m->offset;
     msg->data = m->payload;
     msg->len = m->len;
+    rd_kafka_timestamp_type_t tstype;
+    int64_t ts = rd_kafka_message_timestamp(m, &tstype);
+    msg->append_ms = tstype == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE || ts < 0 ? 0 : ts;
     return 1;
 }
 

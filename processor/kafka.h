@@ -58,6 +58,7 @@ struct gm_kafka_msg {
     uint64_t offset;
     const uint8_t *data; /* borrowed until the next gm_kafka_poll or close */
     size_t len;
+    int64_t append_ms; /* the message timestamp (ms since 1970); 0: none */
 };
 
 struct gm_kafka_consumer;

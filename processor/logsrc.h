@@ -40,9 +40,10 @@ enum gm_record_format {
 struct gm_record {
     const uint8_t *data; /* borrowed until the next gm_logsrc_next or close */
     size_t len;
-    uint64_t offset; /* where the record starts */
-    uint64_t next;   /* where the one after it starts (reopen here) */
-    uint64_t line;   /* jsonl read from offset 0: 1-based line number; else 0 */
+    uint64_t offset;   /* where the record starts */
+    uint64_t next;     /* where the one after it starts (reopen here) */
+    uint64_t line;     /* jsonl read from offset 0: 1-based line number; else 0 */
+    int64_t append_ms; /* when the log appended it (ms since 1970); 0: not recorded */
 };
 
 struct gm_logsrc;

@@ -49,6 +49,8 @@ static const struct gm_setting settings[] = {
     {"idle-wait-ms", GM_SET_INT, "1000", 1, 60000, false,
      "longest wait for the log to grow before looking again (appends wake it sooner)"},
     {"window-days", GM_SET_INT, "30", 1, 3650, false, "dedupe window in days of event time"},
+    {"future-skew-seconds", GM_SET_INT, "3600", 1, 3153600000LL, false,
+     "how far after its append time an event may be dated (later: TOO_FAR_AHEAD)"},
     {"sync", GM_SET_BOOL, "true", 0, 0, false, "fsync at each commit"},
     {"log-level", GM_SET_STRING, "info", 0, 0, false, "debug, info, warn or error"},
     {"group", GM_SET_STRING, "gamify-processor", 0, 0, false,
@@ -140,7 +142,8 @@ run(const struct gm_config *cfg)
     size_t batch_max = (size_t)gm_config_int(cfg, "batch-max");
     int idle_ms = (int)gm_config_int(cfg, "idle-wait-ms");
     struct gm_store_opts opts = {.dedupe_window_s = gm_config_int(cfg, "window-days") * 86400,
-                                 .no_sync = !gm_config_bool(cfg, "sync")};
+                                 .no_sync = !gm_config_bool(cfg, "sync"),
+                                 .future_skew_s = gm_config_int(cfg, "future-skew-seconds")};
     static struct gm_metrics m;
     struct gm_err err;
     gm_err_clear(&err);
@@ -436,7 +439,8 @@ run_kafka(const struct gm_config *cfg, const char *rest)
     static char ctx[96];
     struct kproc k = {.dir = gm_config_str(cfg, "state"), .m = &m};
     k.opts = (struct gm_store_opts){.dedupe_window_s = gm_config_int(cfg, "window-days") * 86400,
-                                    .no_sync = !gm_config_bool(cfg, "sync")};
+                                    .no_sync = !gm_config_bool(cfg, "sync"),
+                                    .future_skew_s = gm_config_int(cfg, "future-skew-seconds")};
     const char *rules = gm_config_str(cfg, "rules"), *out_uri = gm_config_str(cfg, "out");
     const char *metrics_addr = gm_config_str(cfg, "metrics");
     size_t batch_max = (size_t)gm_config_int(cfg, "batch-max");
@@ -501,7 +505,7 @@ run_kafka(const struct gm_config *cfg, const char *rest)
             p->n = 0;
             p->t0 = now_s();
         }
-        if ((rc = gm_store_apply(p->st, msg.data, msg.len, false, msg.offset, &err)))
+        if ((rc = gm_store_apply(p->st, msg.data, msg.len, false, msg.offset, msg.append_ms, &err)))
             goto fail;
         p->batch_next = msg.offset + 1;
         p->n++;

@@ -39,7 +39,7 @@ gm_pump_batch(struct gm_store *st, struct gm_logsrc *src, const char *uri, size_
             rc = gm_err_set(err, got, "reading %s at offset %llu: %s", uri,
                             (unsigned long long)*next, gm_logsrc_errmsg(src));
         } else {
-            rc = gm_store_apply(st, rec.data, rec.len, json, rec.offset, err);
+            rc = gm_store_apply(st, rec.data, rec.len, json, rec.offset, rec.append_ms, err);
         }
         if (rc) {
             gm_store_abort(st);

@@ -56,7 +56,8 @@ struct pending {
     size_t len;
     bool json;
     uint64_t offset;
-    int64_t event_ms; /* occurred_at in milliseconds; 0 until decoded */
+    int64_t append_ms; /* the log's append time; 0: not recorded */
+    int64_t event_ms;  /* occurred_at in milliseconds; 0 until decoded */
 };
 
 struct gm_store {
@@ -210,6 +211,8 @@ gm_store_open(const char *dir, const struct gm_store_opts *opts, struct gm_store
         s->opts = *opts;
     if (s->opts.dedupe_window_s <= 0)
         s->opts.dedupe_window_s = GM_STORE_DEFAULT_WINDOW;
+    if (s->opts.future_skew_s == 0)
+        s->opts.future_skew_s = GM_STORE_DEFAULT_SKEW;
     s->map_size = s->opts.map_size ? s->opts.map_size : DEFAULT_MAP_SIZE;
     gm_fold_out_init(&s->fo);
 
@@ -1044,8 +1047,21 @@ apply_one(struct gm_store *s, const struct pending *rec)
     /* Too late first: ids older than the window may already be pruned, so
      * they are never consulted, and pruning time cannot change an outcome. */
     int64_t t = ev->occurred_at->seconds;
-    ((struct pending *)rec)->event_ms = t * 1000 + ev->occurred_at->nanos / 1000000;
+    int64_t t_ms = t * 1000 + ev->occurred_at->nanos / 1000000;
+    ((struct pending *)rec)->event_ms = t_ms;
     MDB_val idk = {strlen(ev->event_id), ev->event_id}, v;
+    /* An event dated far after its own append time would move the newest
+     * time (and with it the dedupe window and the periods) into the future
+     * for good: refused, by a time the log carries, never the wall clock. */
+    if (rec->append_ms > 0 && s->opts.future_skew_s > 0 &&
+        t_ms > rec->append_ms + s->opts.future_skew_s * 1000) {
+        char detail[160];
+        snprintf(detail, sizeof detail,
+                 "dated %lld s after its append time (more than the allowed %lld s)",
+                 (long long)((t_ms - rec->append_ms) / 1000), (long long)s->opts.future_skew_s);
+        rc = dead_letter(s, rec, "TOO_FAR_AHEAD", detail, ev->event_id);
+        goto out;
+    }
     if (s->meta.has_newest && t < s->meta.newest_time - s->opts.dedupe_window_s) {
         s->stats.too_late++;
         rc = dead_letter(s, rec, "TOO_LATE", "older than the dedupe window behind the newest event",
@@ -1132,7 +1148,7 @@ grow_and_replay(struct gm_store *s, struct gm_err *err)
 
 int
 gm_store_apply(struct gm_store *s, const uint8_t *data, size_t len, bool json, uint64_t offset,
-               struct gm_err *err)
+               int64_t append_ms, struct gm_err *err)
 {
     if (!s->txn)
         return gm_err_set(err, GM_EINVAL, "no batch open");
@@ -1150,6 +1166,7 @@ gm_store_apply(struct gm_store *s, const uint8_t *data, size_t len, bool json, u
     p->len = len;
     p->json = json;
     p->offset = offset;
+    p->append_ms = append_ms;
     p->event_ms = 0;
     int rc = apply_one(s, p);
     if (rc == MDB_MAP_FULL)

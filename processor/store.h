@@ -23,11 +23,13 @@
 #include <stdio.h>
 
 #define GM_STORE_DEFAULT_WINDOW (30LL * 86400)
+#define GM_STORE_DEFAULT_SKEW   3600LL /* seconds an event may be dated after its append */
 
 struct gm_store_opts {
     int64_t dedupe_window_s; /* 0: 30 days of event time */
     size_t map_size;         /* initial LMDB map size; 0: 1 GiB; grows by itself */
     bool no_sync;            /* commit without fsync (tests, what-if replays) */
+    int64_t future_skew_s;   /* 0: GM_STORE_DEFAULT_SKEW; negative: no check */
 };
 
 struct gm_store_stats {
@@ -68,12 +70,16 @@ int gm_store_begin(struct gm_store *s, struct gm_err *err);
 
 /*
  * Applies one record of the batch: decode (JSON line when json, else
- * protobuf), validate, dedupe, fold, write. A record that cannot be applied
- * becomes a dead letter with its reason and offset; that is not an error.
- * Errors are operational only (LMDB failed; the batch must be aborted).
+ * protobuf), validate, dedupe, fold, write. append_ms is the time the log
+ * says the record was appended (milliseconds since 1970; 0 when the log
+ * carries none, as with jsonl:): an event dated more than future_skew_s
+ * after it is a dead letter (TOO_FAR_AHEAD). A record that cannot be
+ * applied becomes a dead letter with its reason and offset; that is not an
+ * error. Errors are operational only (LMDB failed; the batch must be
+ * aborted).
  */
 int gm_store_apply(struct gm_store *s, const uint8_t *data, size_t len, bool json, uint64_t offset,
-                   struct gm_err *err);
+                   int64_t append_ms, struct gm_err *err);
 
 /*
  * Stores a record the caller could not even read (e.g. a JSON line over the

@@ -64,8 +64,8 @@ static void
 apply_json(struct gm_store *st, const char *js, uint64_t offset)
 {
     struct gm_err err;
-    cr_assert_eq(gm_store_apply(st, (const uint8_t *)js, strlen(js), true, offset, &err), 0, "%s",
-                 err.msg);
+    cr_assert_eq(gm_store_apply(st, (const uint8_t *)js, strlen(js), true, offset, 0, &err), 0,
+                 "%s", err.msg);
 }
 
 /* n lesson events for 50 learners, one every 10 minutes from t0. */
@@ -243,7 +243,7 @@ Test(store, undecodable_records_are_dead_letters_with_offsets)
     struct gm_err err;
     cr_assert_eq(gm_store_begin(st, &err), 0);
     const uint8_t garbage[] = {0xff, 0xff, 0xff};
-    cr_assert_eq(gm_store_apply(st, garbage, sizeof garbage, false, 77, &err), 0);
+    cr_assert_eq(gm_store_apply(st, garbage, sizeof garbage, false, 77, 0, &err), 0);
     apply_json(st, "{\"eventId\":\"e\"", 78);
     apply_json(st, "{\"eventId\":\"e\",\"userId\":\"u\",\"occurredAt\":\"2026-10-01T00:00:00Z\"}",
                79);
