@@ -64,7 +64,7 @@ env_or(const char *name, const char *fallback)
 
 /* Opens an existing state directory (never creates one). */
 static int
-open_existing(const char *dir, struct gm_store **st)
+open_existing(const char *dir, struct gm_store **st, bool read_only, bool dlq_only)
 {
     struct stat sb;
     if (!dir) {
@@ -77,7 +77,8 @@ open_existing(const char *dir, struct gm_store **st)
     }
     struct gm_err err;
     gm_err_clear(&err);
-    if (gm_store_open(dir, NULL, st, &err)) {
+    struct gm_store_opts opts = {.read_only = read_only, .dlq_only = dlq_only};
+    if (gm_store_open(dir, &opts, st, &err)) {
         fprintf(stderr, "gamify: %s\n", err.msg);
         return 2;
     }
@@ -356,7 +357,7 @@ merged_dump(char **dirs, size_t n_dirs, const char *user, char **text, size_t *l
         struct gm_store *st;
         char *buf = NULL;
         size_t size = 0;
-        if ((rc = open_existing(dirs[i], &st)))
+        if ((rc = open_existing(dirs[i], &st, true, false)))
             break;
         FILE *f = open_memstream(&buf, &size);
         if (!f)
@@ -442,7 +443,7 @@ gm_cmd_dump(int argc, char **argv)
         return code;
     }
     struct gm_store *st;
-    if ((code = open_existing(state, &st)))
+    if ((code = open_existing(state, &st, true, false)))
         return code;
     int rc = gm_store_dump(st, stdout, user);
     gm_store_close(st);
@@ -470,21 +471,36 @@ gm_cmd_digest(int argc, char **argv)
     size_t n_dirs;
     partition_dirs(state, &dirs, &n_dirs);
     if (n_dirs > 0) {
-        /* partitioned: the SHA-256 of the merged dump (see the top) */
-        char *text;
-        size_t len;
-        code = merged_dump(dirs, n_dirs, NULL, &text, &len);
-        free_dirs(dirs, n_dirs);
+        /* Partitioned: the SHA-256 of each partition's name and digest in
+         * partition order, so it covers all that a single state's does. */
+        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+        if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
+            abort();
+        EVP_DigestUpdate(ctx, "gamify partitioned state", 25);
+        rc = 0;
+        for (size_t i = 0; i < n_dirs && rc == 0 && code == 0; i++) {
+            struct gm_store *st;
+            unsigned char part[32];
+            if ((code = open_existing(dirs[i], &st, true, false)))
+                break;
+            if ((rc = gm_store_digest(st, part)) == 0) {
+                const char *name = strrchr(dirs[i], '/') + 1;
+                EVP_DigestUpdate(ctx, name, strlen(name) + 1);
+                EVP_DigestUpdate(ctx, part, sizeof part);
+            } else {
+                fprintf(stderr, "gamify digest: %s: %s\n", dirs[i], gm_strerror(rc));
+            }
+            gm_store_close(st);
+        }
         unsigned int md_len = 0;
-        if (code == 0 && !EVP_Digest(text, len, md, &md_len, EVP_sha256(), NULL))
-            code = 2;
-        free(text);
+        EVP_DigestFinal_ex(ctx, md, &md_len);
+        EVP_MD_CTX_free(ctx);
+        free_dirs(dirs, n_dirs);
         if (code)
             return code;
-        rc = 0;
     } else {
         struct gm_store *st;
-        if ((code = open_existing(state, &st)))
+        if ((code = open_existing(state, &st, true, false)))
             return code;
         rc = gm_store_digest(st, md);
         gm_store_close(st);
@@ -585,8 +601,19 @@ dlq_requeue(int argc, char **argv)
         fprintf(stderr, "gamify dlq requeue: --log must be file:DIR\n");
         return 2;
     }
+    char **dirs;
+    size_t n_dirs;
+    partition_dirs(state, &dirs, &n_dirs);
+    free_dirs(dirs, n_dirs);
+    if (n_dirs > 0) {
+        fprintf(stderr,
+                "gamify dlq requeue: %s is a partitioned (Kafka) state; requeue one partition "
+                "at a time with --state %s/partition-N\n",
+                state, state);
+        return 2;
+    }
     struct gm_store *st;
-    int code = open_existing(state, &st);
+    int code = open_existing(state, &st, false, true);
     if (code)
         return code;
     struct requeue rq = {0};
@@ -620,10 +647,31 @@ gm_cmd_dlq(int argc, char **argv)
     int code = state_args(argc - 1, argv + 1, &state, NULL, "gamify dlq list --state DIR");
     if (code >= 0)
         return code;
+    char **dirs;
+    size_t n_dirs;
+    partition_dirs(state, &dirs, &n_dirs);
+    if (n_dirs > 0) {
+        /* every partition's dead letters, in partition order */
+        int rc = 0;
+        for (size_t i = 0; i < n_dirs && rc == 0 && code < 0; i++) {
+            struct gm_store *st;
+            if ((code = open_existing(dirs[i], &st, true, false)))
+                break;
+            code = -1;
+            long part = strtol(strrchr(dirs[i], '/') + 11, NULL, 10);
+            if ((rc = gm_store_dlq_list(st, stdout, (int)part)))
+                fprintf(stderr, "gamify dlq list: %s: %s\n", dirs[i], gm_strerror(rc));
+            gm_store_close(st);
+        }
+        free_dirs(dirs, n_dirs);
+        return code > 0 ? code : rc ? 2 : 0;
+    }
     struct gm_store *st;
-    if ((code = open_existing(state, &st)))
+    if ((code = open_existing(state, &st, true, false)))
         return code;
-    int rc = gm_store_dlq_list(st, stdout);
+    int rc = gm_store_dlq_list(st, stdout, -1);
     gm_store_close(st);
+    if (rc)
+        fprintf(stderr, "gamify dlq list: %s\n", gm_strerror(rc));
     return rc ? 2 : 0;
 }

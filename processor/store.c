@@ -11,11 +11,24 @@
  *   changes      be64 seq -> Change  (the projectors' feed)
  *   deadletters  be64 seq -> DeadLetter
  *   rules        be64 seq -> rules YAML, in publication order
+ *   expiry       'W'|'M' be64 period index user_id -> ""  (who holds a score
+ *                in a week or month: the queue of period pruning)
  *   meta         name -> value (offset, sequence counters, newest time)
  *
  * A batch is one write transaction. Every record of the batch is kept until
  * commit, so that when LMDB's map fills up the batch can be aborted, the map
  * doubled and the batch applied again from its first record.
+ *
+ * Errors: LMDB's codes never leave this file. Internal steps return 0,
+ * MDB_MAP_FULL (the batch is applied again in a bigger map), an LMDB code
+ * noted with what failed (db_fail), or one of ours noted with its message
+ * (fail); gm_store_apply and friends turn the note into the caller's
+ * struct gm_err.
+ *
+ * One writer at a time: a writer holds an exclusive flock on DIR/writer.lock
+ * (with its pid inside) from open to close. Read-only opens (dump, digest,
+ * dlq list) take no lock, create nothing and work beside a writer and on a
+ * read-only copy.
  */
 #include "store.h"
 
@@ -28,12 +41,16 @@
 #include "tz.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <lmdb.h>
 #include <openssl/evp.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define DEFAULT_MAP_SIZE ((size_t)1 << 30)
 
@@ -49,6 +66,10 @@ struct meta {
     bool has_periods;
     int64_t week_index;
     int64_t month_index;
+    bool has_floors;
+    int64_t week_floor;    /* weeks below this index are expired */
+    int64_t month_floor;   /* months below this index are expired */
+    int64_t prune_pending; /* 1 while expiry keys below the floors remain */
 };
 
 struct pending {
@@ -56,15 +77,21 @@ struct pending {
     size_t len;
     bool json;
     uint64_t offset;
-    int64_t append_ms; /* the log's append time; 0: not recorded */
-    int64_t event_ms;  /* occurred_at in milliseconds; 0 until decoded */
+    char *dl_reason, *dl_detail; /* a record the caller dead-lettered itself */
+    int64_t append_ms;           /* the log's append time; 0: not recorded */
+    int64_t event_ms;            /* occurred_at in milliseconds; 0 until decoded */
 };
 
 struct gm_store {
     MDB_env *env;
     MDB_dbi profiles, first, dedupe, dedupe_time, redemptions, stock, ledger, changes, deadletters,
-        rules_db, meta_db;
+        rules_db, meta_db, expiry;
+    bool read_only;
+    bool dlq_only;   /* beside a writer: dead letters may only be removed */
+    bool has_expiry; /* read-only opens of old states may lack the database */
+    int lock_fd;     /* writer.lock, held from open to close; -1 read-only */
     MDB_txn *txn;
+    char why[GM_ERR_MSG_MAX]; /* why the current step failed (db_fail, fail) */
     struct gm_store_opts opts;
     size_t map_size;
     struct meta meta, meta_committed;
@@ -121,21 +148,68 @@ lmdb_error(struct gm_err *err, int rc, const char *what)
     return gm_err_set(err, GM_EDB, "LMDB %s: %s", what, mdb_strerror(rc));
 }
 
+/* Notes (the first time) that the LMDB call named what failed; returns rc. */
+static int
+db_fail(struct gm_store *s, int rc, const char *what)
+{
+    if (rc && rc != MDB_MAP_FULL && !s->why[0])
+        snprintf(s->why, sizeof s->why, "LMDB %s: %s", what, mdb_strerror(rc));
+    return rc;
+}
+
+/* Notes (the first time) why a step failed with our code; returns code. */
+static int fail(struct gm_store *s, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int
+fail(struct gm_store *s, int code, const char *fmt, ...)
+{
+    if (!s->why[0]) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(s->why, sizeof s->why, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+/*
+ * Turns a failed step's code into the caller's error: the note when there is
+ * one, else the code's own text. LMDB codes and errno values from LMDB
+ * become GM_EDB; ours pass through.
+ */
+static int
+report(struct gm_store *s, struct gm_err *err, int rc, const char *step)
+{
+    bool ours = rc <= GM_E_BASE && rc > GM_ELAST;
+    int code = ours ? rc : GM_EDB;
+    if (s->why[0])
+        gm_err_set(err, code, "%s: %s", step, s->why);
+    else if (ours)
+        gm_err_set(err, code, "%s: %s", step, gm_strerror(rc));
+    else
+        gm_err_set(err, code, "%s: LMDB: %s", step, mdb_strerror(rc));
+    s->why[0] = '\0';
+    return code;
+}
+
 /* ---- meta ---- */
 
-static const char *const meta_names[] = {"offset",     "newest_time", "ledger_seq",
-                                         "change_seq", "dl_seq",      "red_seq",
-                                         "rules_seq",  "week_index",  "month_index"};
+static const char *const meta_names[] = {
+    "offset",    "newest_time", "ledger_seq",  "change_seq", "dl_seq",      "red_seq",
+    "rules_seq", "week_index",  "month_index", "week_floor", "month_floor", "prune_pending"};
+enum { META_NEWEST = 1, META_WEEK = 7, META_MONTH = 8, META_WEEK_FLOOR = 9, META_MONTH_FLOOR = 10 };
 
 static int64_t *
 meta_slot(struct meta *m, size_t i)
 {
     int64_t *slots[] = {(int64_t *)&m->offset, &m->newest_time, &m->ledger_seq,
                         &m->change_seq,        &m->dl_seq,      &m->red_seq,
-                        &m->rules_seq,         &m->week_index,  &m->month_index};
+                        &m->rules_seq,         &m->week_index,  &m->month_index,
+                        &m->week_floor,        &m->month_floor, &m->prune_pending};
     return slots[i];
 }
 
+/* Reads the meta values of txn into *m. Errors: an LMDB code, GM_ECORRUPT. */
 static int
 meta_load(struct gm_store *s, MDB_txn *txn, struct meta *m)
 {
@@ -146,14 +220,17 @@ meta_load(struct gm_store *s, MDB_txn *txn, struct meta *m)
         if (rc == MDB_NOTFOUND)
             continue;
         if (rc)
-            return rc;
+            return db_fail(s, rc, "meta");
         if (v.mv_size != 8)
-            return MDB_CORRUPTED;
+            return fail(s, GM_ECORRUPT, "meta value %s has %zu bytes, not 8", meta_names[i],
+                        v.mv_size);
         *meta_slot(m, i) = (int64_t)get_be64(v.mv_data);
-        if (i == 1)
+        if (i == META_NEWEST)
             m->has_newest = true;
-        if (i == 7)
+        if (i == META_WEEK)
             m->has_periods = true;
+        if (i == META_WEEK_FLOOR)
+            m->has_floors = true;
     }
     return 0;
 }
@@ -162,7 +239,9 @@ static int
 meta_save(struct gm_store *s)
 {
     for (size_t i = 0; i < sizeof meta_names / sizeof meta_names[0]; i++) {
-        if ((i == 1 && !s->meta.has_newest) || ((i == 7 || i == 8) && !s->meta.has_periods))
+        if ((i == META_NEWEST && !s->meta.has_newest) ||
+            ((i == META_WEEK || i == META_MONTH) && !s->meta.has_periods) ||
+            ((i == META_WEEK_FLOOR || i == META_MONTH_FLOOR) && !s->meta.has_floors))
             continue;
         uint8_t buf[8];
         put_be64(buf, (uint64_t)*meta_slot(&s->meta, i));
@@ -199,6 +278,108 @@ put_seq_msg(struct gm_store *s, MDB_dbi dbi, int64_t seq, const ProtobufCMessage
 
 /* ---- open / close ---- */
 
+/*
+ * Takes the writers' lock of dir (DIR/writer.lock, flock, held until close)
+ * and writes this process's pid into it. Errors: -EBUSY naming the holder.
+ */
+static int
+take_writer_lock(struct gm_store *s, const char *dir, struct gm_err *err)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/writer.lock", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return gm_err_set(err, -errno, "cannot open %s: %s", path, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB)) {
+        int e = errno;
+        char held[64] = "";
+        ssize_t n = pread(fd, held, sizeof held - 1, 0);
+        held[n > 0 ? n : 0] = '\0';
+        held[strcspn(held, "\n")] = '\0';
+        close(fd);
+        if (e == EWOULDBLOCK)
+            return gm_err_set(err, -EBUSY,
+                              "state %s is in use by another writer (pid %s): one process "
+                              "writes a state at a time; stop it first, or read with gamify "
+                              "dump/digest/dlq list, which work beside it",
+                              dir, held[0] ? held : "unknown");
+        return gm_err_set(err, -e, "cannot lock %s: %s", path, strerror(e));
+    }
+    char pid[32];
+    int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) || pwrite(fd, pid, (size_t)len, 0) != len)
+        gm_log(GM_LOG_WARN, "cannot write the pid into %s: %s", path, strerror(errno));
+    s->lock_fd = fd;
+    return 0;
+}
+
+/* Whether path exists. */
+static bool
+exists(const char *dir, const char *name)
+{
+    char path[4096];
+    struct stat sb;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return stat(path, &sb) == 0;
+}
+
+/* Begins a read-only transaction, adopting a map another process grew. */
+static int
+ro_begin(struct gm_store *s, MDB_txn **txn)
+{
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
+    if (rc == MDB_MAP_RESIZED && (rc = mdb_env_set_mapsize(s->env, 0)) == 0)
+        rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
+    if (rc)
+        *txn = NULL;
+    return rc;
+}
+
+static int index_expiry(struct gm_store *s, MDB_txn *txn);
+
+/* Opens the LMDB environment of dir: read-write, or read-only creating nothing. */
+static int
+open_env(struct gm_store *s, const char *dir, struct gm_err *err)
+{
+    int rc;
+    unsigned flags = MDB_NORDAHEAD;
+    if (s->read_only) {
+        if (!exists(dir, "data.mdb"))
+            return gm_err_set(err, GM_ENOTFOUND, "no state in %s (no data.mdb)", dir);
+        /* No lock file (a copy made with mdb_copy): read without one rather
+         * than create it. */
+        flags |= MDB_RDONLY | (exists(dir, "lock.mdb") ? 0 : MDB_NOLOCK);
+    } else {
+        /* MDB_NOMETASYNC: one fsync per commit instead of two. A machine
+         * crash may then undo the last committed batch, never corrupt the
+         * state; the batch's offset goes back with it, so the next run folds
+         * it again from the log. gm_store_close syncs. */
+        flags |= MDB_NOMETASYNC | (s->opts.no_sync ? MDB_NOSYNC : 0);
+    }
+    for (int attempt = 0;; attempt++) {
+        if ((rc = mdb_env_create(&s->env)) || (rc = mdb_env_set_maxdbs(s->env, 16)) ||
+            (!s->read_only && (rc = mdb_env_set_mapsize(s->env, s->map_size))))
+            return lmdb_error(err, rc, "environment");
+        rc = mdb_env_open(s->env, dir, flags, 0644);
+        if (rc == 0)
+            break;
+        mdb_env_close(s->env);
+        s->env = NULL;
+        /* a lock file we may not write (a read-only copy): read without it */
+        if (s->read_only && attempt == 0 && (rc == EACCES || rc == EROFS || rc == EPERM)) {
+            flags |= MDB_NOLOCK;
+            continue;
+        }
+        return gm_err_set(err, GM_EDB, "cannot open state in %s: %s", dir, mdb_strerror(rc));
+    }
+    /* Another process may have grown the map: adopt its size. */
+    MDB_envinfo info;
+    mdb_env_info(s->env, &info);
+    if (info.me_mapsize > s->map_size)
+        s->map_size = info.me_mapsize;
+    return 0;
+}
+
 int
 gm_store_open(const char *dir, const struct gm_store_opts *opts, struct gm_store **out,
               struct gm_err *err)
@@ -207,8 +388,11 @@ gm_store_open(const char *dir, const struct gm_store_opts *opts, struct gm_store
     struct gm_store *s = calloc(1, sizeof *s);
     if (!s)
         abort();
+    s->lock_fd = -1;
     if (opts)
         s->opts = *opts;
+    s->read_only = s->opts.read_only;
+    s->dlq_only = s->opts.dlq_only && !s->read_only;
     if (s->opts.dedupe_window_s <= 0)
         s->opts.dedupe_window_s = GM_STORE_DEFAULT_WINDOW;
     if (s->opts.future_skew_s == 0)
@@ -218,33 +402,24 @@ gm_store_open(const char *dir, const struct gm_store_opts *opts, struct gm_store
 
     int rc;
     MDB_txn *txn = NULL;
-    if (mkdir(dir, 0755) && errno != EEXIST) {
-        rc = -errno;
-        gm_err_set(err, rc, "cannot create state directory %s: %s", dir, strerror(errno));
+    if (s->dlq_only && !exists(dir, "data.mdb")) {
+        rc = gm_err_set(err, GM_ENOTFOUND, "no state in %s (no data.mdb)", dir);
         goto fail;
     }
-    if ((rc = mdb_env_create(&s->env)) || (rc = mdb_env_set_maxdbs(s->env, 16)) ||
-        (rc = mdb_env_set_mapsize(s->env, s->map_size))) {
-        rc = lmdb_error(err, rc, "environment");
-        goto fail;
+    if (!s->read_only && !s->dlq_only) {
+        if (mkdir(dir, 0755) && errno != EEXIST) {
+            rc = -errno;
+            gm_err_set(err, rc, "cannot create state directory %s: %s", dir, strerror(errno));
+            goto fail;
+        }
+        if ((rc = take_writer_lock(s, dir, err)))
+            goto fail;
     }
-    /* MDB_NOMETASYNC: one fsync per commit instead of two. A machine crash
-     * may then undo the last committed batch, never corrupt the state; the
-     * batch's offset goes back with it, so the next run folds it again from
-     * the log. gm_store_close syncs, so a clean stop loses nothing. */
-    unsigned flags = MDB_NORDAHEAD | MDB_NOMETASYNC | (s->opts.no_sync ? MDB_NOSYNC : 0);
-    if ((rc = mdb_env_open(s->env, dir, flags, 0644))) {
-        gm_err_set(err, GM_EDB, "cannot open state in %s: %s", dir, mdb_strerror(rc));
-        rc = GM_EDB;
+    if ((rc = open_env(s, dir, err)))
         goto fail;
-    }
-    /* Another process may have grown the map: adopt its size. */
-    MDB_envinfo info;
-    mdb_env_info(s->env, &info);
-    if (info.me_mapsize > s->map_size)
-        s->map_size = info.me_mapsize;
-
-    if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn))) {
+    rc = s->read_only ? ro_begin(s, &txn) : mdb_txn_begin(s->env, NULL, 0, &txn);
+    if (rc) {
+        txn = NULL;
         rc = lmdb_error(err, rc, "begin");
         goto fail;
     }
@@ -263,15 +438,27 @@ gm_store_open(const char *dir, const struct gm_store_opts *opts, struct gm_store
         {"deadletters", &s->deadletters},
         {"rules", &s->rules_db},
         {"meta", &s->meta_db},
+        {"expiry", &s->expiry},
     };
+    s->has_expiry = true;
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
-        if ((rc = mdb_dbi_open(txn, dbs[i].name, MDB_CREATE, dbs[i].dbi))) {
+        rc = mdb_dbi_open(txn, dbs[i].name, s->read_only ? 0 : MDB_CREATE, dbs[i].dbi);
+        if (rc == MDB_NOTFOUND && s->read_only && dbs[i].dbi == &s->expiry) {
+            s->has_expiry = false; /* a state from before the expiry queue */
+            continue;
+        }
+        if (rc == MDB_NOTFOUND && s->read_only) {
+            rc = gm_err_set(err, GM_ECORRUPT, "%s is not a gamify state (no %s database)", dir,
+                            dbs[i].name);
+            goto fail;
+        }
+        if (rc) {
             rc = lmdb_error(err, rc, dbs[i].name);
             goto fail;
         }
     }
     if ((rc = meta_load(s, txn, &s->meta))) {
-        rc = lmdb_error(err, rc, "meta");
+        rc = report(s, err, rc, "reading the state's meta");
         goto fail;
     }
     MDB_val k = {5, "rules"}, v;
@@ -288,6 +475,10 @@ gm_store_open(const char *dir, const struct gm_store_opts *opts, struct gm_store
         }
     } else if (rc != MDB_NOTFOUND) {
         rc = lmdb_error(err, rc, "rules");
+        goto fail;
+    }
+    if (!s->read_only && !s->dlq_only && (rc = index_expiry(s, txn))) {
+        rc = report(s, err, rc, "indexing leaderboard periods");
         goto fail;
     }
     if ((rc = mdb_txn_commit(txn))) {
@@ -313,10 +504,12 @@ gm_store_close(struct gm_store *s)
         return;
     gm_store_abort(s);
     if (s->env) {
-        if (!s->opts.no_sync)
+        if (!s->opts.no_sync && !s->read_only)
             mdb_env_sync(s->env, 1);
         mdb_env_close(s->env);
     }
+    if (s->lock_fd >= 0)
+        close(s->lock_fd); /* releases the flock */
     gm_rules_free(s->rules);
     free(s->pend);
     free(s->batch_ms);
@@ -406,6 +599,9 @@ gm_store_begin(struct gm_store *s, struct gm_err *err)
 {
     if (s->txn)
         return gm_err_set(err, GM_EINVAL, "a batch is already open");
+    if (s->read_only || s->dlq_only)
+        return gm_err_set(err, GM_EINVAL, "the state is open read-only");
+    s->why[0] = '\0';
     int rc = mdb_txn_begin(s->env, NULL, 0, &s->txn);
     if (rc) {
         s->txn = NULL;
@@ -420,8 +616,11 @@ gm_store_begin(struct gm_store *s, struct gm_err *err)
 static void
 free_pending(struct gm_store *s)
 {
-    for (size_t i = 0; i < s->n_pend; i++)
+    for (size_t i = 0; i < s->n_pend; i++) {
         free(s->pend[i].data);
+        free(s->pend[i].dl_reason);
+        free(s->pend[i].dl_detail);
+    }
     s->n_pend = 0;
 }
 
@@ -465,7 +664,7 @@ dead_letter(struct gm_store *s, const struct pending *rec, const char *reason, c
     dl.event_id = (char *)(event_id ? event_id : "");
     int rc = put_seq_msg(s, s->deadletters, s->meta.dl_seq, &dl.base);
     if (rc)
-        return rc;
+        return db_fail(s, rc, "deadletters put");
     s->meta.dl_seq++;
     s->stats.dead_letters++;
     gm_log(GM_LOG_WARN, "dead letter at offset %llu: %s: %s", (unsigned long long)rec->offset,
@@ -483,22 +682,37 @@ prune_dedupe(struct gm_store *s)
     MDB_cursor *cur;
     int rc = mdb_cursor_open(s->txn, s->dedupe_time, &cur);
     if (rc)
-        return rc;
+        return db_fail(s, rc, "dedupe_time cursor");
     MDB_val k, v;
     while ((rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) == 0) {
-        if (k.mv_size < 8 || (int64_t)get_be64(k.mv_data) >= edge)
+        if (k.mv_size < 8 || k.mv_size > 8 + GM_ID_MAX || (int64_t)get_be64(k.mv_data) >= edge)
             break;
-        MDB_val id = {k.mv_size - 8, (uint8_t *)k.mv_data + 8};
-        if ((rc = mdb_del(s->txn, s->dedupe, &id, NULL)) && rc != MDB_NOTFOUND)
+        /* The id is copied out first: k points into a page of dedupe_time,
+         * and LMDB may spill or reuse dirty pages during another write. */
+        uint8_t idb[GM_ID_MAX];
+        MDB_val id = {k.mv_size - 8, idb};
+        memcpy(idb, (uint8_t *)k.mv_data + 8, id.mv_size);
+        if ((rc = mdb_cursor_del(cur, 0))) {
+            db_fail(s, rc, "dedupe_time delete");
             break;
-        if ((rc = mdb_cursor_del(cur, 0)))
+        }
+        if ((rc = mdb_del(s->txn, s->dedupe, &id, NULL)) && rc != MDB_NOTFOUND) {
+            db_fail(s, rc, "dedupe delete");
             break;
+        }
     }
     mdb_cursor_close(cur);
-    return rc == MDB_NOTFOUND ? 0 : rc;
+    return rc == MDB_NOTFOUND ? 0 : db_fail(s, rc, "dedupe_time cursor");
 }
 
 /* ---- leaderboard periods ---- */
+
+/* Floor division (C's / truncates toward zero). */
+static int64_t
+floor_div(int64_t a, int64_t b)
+{
+    return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
 
 /* The index of a period key: weeks or months since 1970, -1 for "all". */
 static int
@@ -516,7 +730,7 @@ period_index(const char *p, size_t len, bool *weekly, int64_t *index)
         int64_t wd = ((jan4 % 7) + 7 + 3) % 7;
         int64_t monday = jan4 - wd + (int64_t)(n - 1) * 7;
         *weekly = true;
-        *index = (monday + 3) / 7;
+        *index = floor_div(monday + 3, 7);
         return 0;
     }
     if (sscanf(buf, "%d-%d", &y, &n) == 2) {
@@ -525,6 +739,22 @@ period_index(const char *p, size_t len, bool *weekly, int64_t *index)
         return 0;
     }
     return -1;
+}
+
+/* The key text of week or month index idx ("2026-W03", "2026-01"). */
+static void
+period_name(bool weekly, int64_t idx, char out[GM_PERIOD_KEY_MAX])
+{
+    char week[GM_PERIOD_KEY_MAX], month[GM_PERIOD_KEY_MAX];
+    int64_t wi, mi, day;
+    if (weekly) {
+        day = idx * 7; /* the Thursday of the week: day 0 was a Thursday */
+    } else {
+        int64_t y = 1970 + floor_div(idx, 12);
+        day = gm_days_from_civil(y, (int)(idx - floor_div(idx, 12) * 12) + 1, 1);
+    }
+    gm_fold_periods(day, week, month, &wi, &mi);
+    memcpy(out, weekly ? week : month, GM_PERIOD_KEY_MAX);
 }
 
 /* One entry of a learner's packed scores; pointers into the buffer. */
@@ -548,81 +778,172 @@ score_next(const uint8_t *p, size_t len, struct score_entry *e)
     return len < at + 8 ? 0 : at + 8;
 }
 
+/* Whether a period is past keep_weeks / keep_months (by the meta's floors). */
 static bool
-period_expired(const struct gm_store *s, const char *period)
+period_expired(const struct meta *m, const char *period, size_t len)
 {
     bool weekly;
     int64_t idx;
-    if (period_index(period, strlen(period), &weekly, &idx))
-        return false; /* "all" */
-    return weekly ? idx < s->meta.week_index - s->rules->keep_weeks
-                  : idx < s->meta.month_index - s->rules->keep_months;
+    if (!m->has_floors || period_index(period, len, &weekly, &idx))
+        return false; /* "all", or no floors yet */
+    return idx < (weekly ? m->week_floor : m->month_floor);
 }
 
 /*
- * Drops finished periods past keep_weeks / keep_months from every learner;
- * the names of the periods dropped are added to *names (new strings).
+ * Expiry keys: 'W' or 'M', the period index (sign bit flipped, so that the
+ * byte order is the numeric order), then the user id. One per learner and
+ * period in which it holds a score: pruning a period visits exactly the
+ * learners that have something in it.
+ */
+#define EXPIRY_HDR 9
+
+static size_t
+expiry_key(uint8_t *buf, char kind, int64_t idx, const char *user, size_t ulen)
+{
+    buf[0] = (uint8_t)kind;
+    put_be64(buf + 1, (uint64_t)idx ^ (UINT64_C(1) << 63));
+    memcpy(buf + EXPIRY_HDR, user, ulen);
+    return EXPIRY_HDR + ulen;
+}
+
+static int64_t
+expiry_idx(const uint8_t *key)
+{
+    return (int64_t)(get_be64(key + 1) ^ (UINT64_C(1) << 63));
+}
+
+/* Records (once) that user holds a score in the period named period. */
+static int
+expiry_add(MDB_txn *txn, MDB_dbi dbi, const char *period, size_t plen, const char *user,
+           size_t ulen)
+{
+    bool weekly;
+    int64_t idx;
+    if (period_index(period, plen, &weekly, &idx))
+        return 0; /* "all" never expires */
+    uint8_t kb[EXPIRY_HDR + GM_ID_MAX];
+    if (ulen > GM_ID_MAX)
+        return 0;
+    MDB_val k = {expiry_key(kb, weekly ? 'W' : 'M', idx, user, ulen), kb}, empty = {0, ""};
+    int rc = mdb_put(txn, dbi, &k, &empty, MDB_NOOVERWRITE);
+    return rc == MDB_KEYEXIST ? 0 : rc;
+}
+
+/*
+ * States written before the expiry queue existed: index every learner's
+ * periods once, when such a state is first opened for writing.
  */
 static int
-prune_periods(struct gm_store *s, char ***names, size_t *n_names)
+index_expiry(struct gm_store *s, MDB_txn *txn)
 {
+    MDB_val mk = {14, "expiry_indexed"}, mv;
+    int rc = mdb_get(txn, s->meta_db, &mk, &mv);
+    if (rc != MDB_NOTFOUND)
+        return db_fail(s, rc, "meta expiry_indexed");
     MDB_cursor *cur;
-    int rc = mdb_cursor_open(s->txn, s->profiles, &cur);
-    if (rc)
-        return rc;
+    if ((rc = mdb_cursor_open(txn, s->profiles, &cur)))
+        return db_fail(s, rc, "profiles cursor");
     MDB_val k, v;
-    while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
+    size_t n = 0;
+    while (rc == 0 && (rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
         Gamify__Internal__UserState *st =
             gamify__internal__user_state__unpack(NULL, v.mv_size, v.mv_data);
         if (!st) {
-            rc = MDB_CORRUPTED;
+            rc = fail(s, GM_ECORRUPT, "the stored record of learner %.*s does not decode",
+                      (int)k.mv_size, (const char *)k.mv_data);
             break;
         }
-        ProtobufCBinaryData *sp = &st->scores_packed;
-        size_t w = 0;
-        bool changed = false;
-        for (size_t r = 0; r < sp->len;) {
-            struct score_entry e;
-            size_t n = score_next(sp->data + r, sp->len - r, &e);
-            if (!n) {
-                rc = MDB_CORRUPTED;
+        const ProtobufCBinaryData *sp = &st->scores_packed;
+        struct score_entry e;
+        for (size_t r = 0, len; rc == 0 && r < sp->len; r += len) {
+            if (!(len = score_next(sp->data + r, sp->len - r, &e)))
                 break;
-            }
-            char period[GM_PERIOD_KEY_MAX];
-            snprintf(period, sizeof period, "%.*s", (int)e.period_len, e.period);
-            if (period_expired(s, period)) {
-                bool known = false;
-                for (size_t j = 0; j < *n_names && !known; j++)
-                    known = strcmp((*names)[j], period) == 0;
-                if (!known) {
-                    *names = realloc(*names, (*n_names + 1) * sizeof **names);
-                    (*names)[(*n_names)++] = strdup(period);
-                }
-                changed = true;
-            } else {
-                memmove(sp->data + w, sp->data + r, n);
-                w += n;
-            }
-            r += n;
-        }
-        if (rc == 0 && changed) {
-            sp->len = w;
-            MDB_val key = k;
-            rc = put_msg(s->txn, s->profiles, &key, &st->base, MDB_CURRENT);
+            rc = db_fail(s,
+                         expiry_add(txn, s->expiry, e.period, e.period_len, st->user_id,
+                                    strlen(st->user_id)),
+                         "expiry put");
         }
         gamify__internal__user_state__free_unpacked(st, NULL);
-        if (rc)
-            break;
+        n++;
     }
     mdb_cursor_close(cur);
-    return rc == MDB_NOTFOUND ? 0 : rc;
+    if (rc != MDB_NOTFOUND)
+        return rc;
+    uint8_t one[8];
+    put_be64(one, 1);
+    mv.mv_size = 8;
+    mv.mv_data = one;
+    if (n)
+        gm_log(GM_LOG_INFO, "indexed the leaderboard periods of %zu learners", n);
+    return db_fail(s, mdb_put(txn, s->meta_db, &mk, &mv, 0), "meta expiry_indexed");
 }
 
-/* Called when the newest event time moved forward. */
+/* A growing list of period names (new strings). */
+struct names {
+    char **v;
+    size_t n, cap;
+};
+
+static void
+names_add(struct names *l, const char *name)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 8;
+        l->v = realloc(l->v, l->cap * sizeof *l->v);
+        if (!l->v)
+            abort();
+    }
+    if (!(l->v[l->n++] = strdup(name)))
+        abort();
+}
+
+static void
+names_free(struct names *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+}
+
+/* Adds the names of the periods of kind held by someone with from <= idx < to. */
+static int
+expiring_names(struct gm_store *s, char kind, int64_t from, int64_t to, struct names *out)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(s->txn, s->expiry, &cur);
+    if (rc)
+        return db_fail(s, rc, "expiry cursor");
+    for (int64_t idx = from; idx < to;) {
+        uint8_t kb[EXPIRY_HDR];
+        MDB_val k = {expiry_key(kb, kind, idx, "", 0), kb}, v;
+        if ((rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)))
+            break;
+        if (k.mv_size < EXPIRY_HDR || ((uint8_t *)k.mv_data)[0] != (uint8_t)kind)
+            break;
+        idx = expiry_idx(k.mv_data);
+        if (idx >= to)
+            break;
+        char name[GM_PERIOD_KEY_MAX];
+        period_name(kind == 'W', idx, name);
+        names_add(out, name);
+        idx++;
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND || rc == 0 ? 0 : db_fail(s, rc, "expiry cursor");
+}
+
+/*
+ * Moves the newest week and month (in the rules' zone) and the floors below
+ * which periods are expired. When a floor rises, the periods it passes are
+ * announced in one change (projectors drop them) and pruning starts; the
+ * learners' records are then cleaned a few per event (prune_step), so that
+ * no single event pays for a million learners. Until then readers hide the
+ * expired periods by the floors.
+ */
 static int
 advance_periods(struct gm_store *s)
 {
-    if (!s->rules)
+    if (!s->rules || !s->meta.has_newest)
         return 0;
     const struct gm_tz *tz;
     if (gm_tz_get(s->rules->timezone, &tz, NULL))
@@ -630,27 +951,135 @@ advance_periods(struct gm_store *s)
     char week[GM_PERIOD_KEY_MAX], month[GM_PERIOD_KEY_MAX];
     int64_t wi, mi;
     gm_fold_periods(gm_tz_local_day(tz, s->meta.newest_time), week, month, &wi, &mi);
-    if (s->meta.has_periods && wi <= s->meta.week_index && mi <= s->meta.month_index)
-        return 0;
+    if (!s->meta.has_periods || wi > s->meta.week_index)
+        s->meta.week_index = wi;
+    if (!s->meta.has_periods || mi > s->meta.month_index)
+        s->meta.month_index = mi;
     s->meta.has_periods = true;
-    s->meta.week_index = wi > s->meta.week_index ? wi : s->meta.week_index;
-    s->meta.month_index = mi > s->meta.month_index ? mi : s->meta.month_index;
+    int64_t wf = s->meta.week_index - s->rules->keep_weeks;
+    int64_t mf = s->meta.month_index - s->rules->keep_months;
+    if (s->meta.has_floors && wf == s->meta.week_floor && mf == s->meta.month_floor)
+        return 0;
+    int64_t old_wf = s->meta.has_floors ? s->meta.week_floor : INT64_MIN / 2;
+    int64_t old_mf = s->meta.has_floors ? s->meta.month_floor : INT64_MIN / 2;
+    s->meta.has_floors = true;
+    s->meta.week_floor = wf;
+    s->meta.month_floor = mf;
+    if (wf <= old_wf && mf <= old_mf)
+        return 0; /* kept longer than before: nothing expires */
 
-    Gamify__Internal__Change ch = GAMIFY__INTERNAL__CHANGE__INIT;
-    char **names = NULL;
-    size_t n = 0;
-    int rc = prune_periods(s, &names, &n);
-    ch.pruned_periods = names;
-    ch.n_pruned_periods = n;
-    if (rc == 0 && n > 0) {
+    struct names names = {0};
+    int rc = 0;
+    if (mf > old_mf)
+        rc = expiring_names(s, 'M', old_mf, mf, &names);
+    if (rc == 0 && wf > old_wf)
+        rc = expiring_names(s, 'W', old_wf, wf, &names);
+    if (rc == 0 && names.n > 0) {
+        Gamify__Internal__Change ch = GAMIFY__INTERNAL__CHANGE__INIT;
         ch.seq = s->meta.change_seq;
         ch.occurred_at = s->meta.newest_time;
-        if ((rc = put_seq_msg(s, s->changes, s->meta.change_seq, &ch.base)) == 0)
+        ch.pruned_periods = names.v;
+        ch.n_pruned_periods = names.n;
+        if ((rc = db_fail(s, put_seq_msg(s, s->changes, s->meta.change_seq, &ch.base),
+                          "changes put")) == 0)
             s->meta.change_seq++;
+        s->meta.prune_pending = 1;
     }
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
+    names_free(&names);
+    return rc;
+}
+
+/* Drops the expired periods from the record of one learner. */
+static int
+prune_learner(struct gm_store *s, const char *user, size_t ulen)
+{
+    MDB_val k = {ulen, (void *)user}, v;
+    int rc = mdb_get(s->txn, s->profiles, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc)
+        return db_fail(s, rc, "profiles get");
+    Gamify__Internal__UserState *st =
+        gamify__internal__user_state__unpack(NULL, v.mv_size, v.mv_data);
+    if (!st)
+        return fail(s, GM_ECORRUPT, "the stored record of learner %.*s does not decode", (int)ulen,
+                    user);
+    ProtobufCBinaryData *sp = &st->scores_packed;
+    size_t w = 0, dropped = 0;
+    for (size_t r = 0, n; r < sp->len; r += n) {
+        struct score_entry e;
+        if (!(n = score_next(sp->data + r, sp->len - r, &e))) {
+            w = sp->len; /* malformed tail: leave the record as it is */
+            dropped = 0;
+            break;
+        }
+        if (period_expired(&s->meta, e.period, e.period_len)) {
+            dropped++;
+            continue;
+        }
+        memmove(sp->data + w, sp->data + r, n);
+        w += n;
+    }
+    if (dropped) {
+        sp->len = w;
+        rc = db_fail(s, put_msg(s->txn, s->profiles, &k, &st->base, 0), "profiles put");
+        s->stats.periods_pruned += dropped;
+    }
+    gamify__internal__user_state__free_unpacked(st, NULL);
+    return rc;
+}
+
+/* Learners cleaned of expired periods per folded event, while any remain. */
+#define PRUNE_PER_EVENT 8
+
+/*
+ * One step of pruning: takes up to PRUNE_PER_EVENT expiry keys below the
+ * floors and cleans their learners. It runs once per folded event, so where
+ * pruning stands is a function of the log alone (not of batch sizes).
+ */
+static int
+prune_step(struct gm_store *s)
+{
+    if (!s->meta.prune_pending)
+        return 0;
+    int budget = PRUNE_PER_EVENT;
+    bool found = false;
+    int rc = 0;
+    for (int kind = 0; kind < 2 && budget > 0 && rc == 0; kind++) {
+        char c = kind == 0 ? 'M' : 'W';
+        int64_t floor = c == 'W' ? s->meta.week_floor : s->meta.month_floor;
+        while (budget > 0 && rc == 0) {
+            MDB_cursor *cur;
+            if ((rc = db_fail(s, mdb_cursor_open(s->txn, s->expiry, &cur), "expiry cursor")))
+                break;
+            uint8_t kb[EXPIRY_HDR + GM_ID_MAX];
+            MDB_val k = {expiry_key(kb, c, INT64_MIN / 2, "", 0), kb}, v;
+            rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+            bool take = rc == 0 && k.mv_size >= EXPIRY_HDR && k.mv_size <= EXPIRY_HDR + GM_ID_MAX &&
+                        ((uint8_t *)k.mv_data)[0] == (uint8_t)c && expiry_idx(k.mv_data) < floor;
+            char user[GM_ID_MAX + 1];
+            size_t ulen = 0;
+            if (take) {
+                /* copied out: the page under the cursor changes with the delete */
+                ulen = k.mv_size - EXPIRY_HDR;
+                memcpy(user, (uint8_t *)k.mv_data + EXPIRY_HDR, ulen);
+                user[ulen] = '\0';
+                rc = db_fail(s, mdb_cursor_del(cur, 0), "expiry delete");
+            } else if (rc == MDB_NOTFOUND) {
+                rc = 0;
+            } else {
+                db_fail(s, rc, "expiry cursor");
+            }
+            mdb_cursor_close(cur);
+            if (!take || rc)
+                break;
+            found = true;
+            budget--;
+            rc = prune_learner(s, user, ulen);
+        }
+    }
+    if (rc == 0 && !found)
+        s->meta.prune_pending = 0;
     return rc;
 }
 
@@ -689,6 +1118,8 @@ build_outbound(const Gamification__V1__Event *ev, const struct gm_fold_out *fo,
     set->ts.nanos = ev->occurred_at->nanos;
     set->n = fo->n_outbound;
     set->items = calloc(fo->n_outbound ? fo->n_outbound : 1, sizeof *set->items);
+    if (!set->items)
+        abort();
     for (size_t i = 0; i < fo->n_outbound; i++) {
         const struct gm_outbound *o = &fo->outbound[i];
         /* one allocation: the envelope, every body kind, and the id text */
@@ -770,11 +1201,14 @@ free_outbound(struct outbound_set *set)
 
 /*
  * Adds delta to the learner's (board, period) score in its packed scores
- * (see state.proto) and returns the new score.
+ * (see state.proto) and returns the new score; *created tells whether the
+ * entry is new.
  */
 static int64_t
-add_score(Gamify__Internal__UserState *st, const char *board, const char *period, int64_t delta)
+add_score(Gamify__Internal__UserState *st, const char *board, const char *period, int64_t delta,
+          bool *created)
 {
+    *created = false;
     ProtobufCBinaryData *sp = &st->scores_packed;
     size_t blen = strlen(board), plen = strlen(period);
     for (size_t r = 0; r < sp->len;) {
@@ -790,6 +1224,7 @@ add_score(Gamify__Internal__UserState *st, const char *board, const char *period
         }
         r += n;
     }
+    *created = true;
     size_t add = 1 + blen + 1 + plen + 8;
     uint8_t *data = realloc(sp->data, sp->len + add);
     if (!data)
@@ -827,7 +1262,8 @@ fold_event(struct gm_store *s, const struct pending *rec, const Gamification__V1
     if (rc == 0) {
         st = gamify__internal__user_state__unpack(NULL, v.mv_size, v.mv_data);
         if (!st) {
-            rc = MDB_CORRUPTED;
+            rc = fail(s, GM_ECORRUPT, "the stored record of learner %s does not decode",
+                      ev->user_id);
             goto out;
         }
     } else if (rc == MDB_NOTFOUND) {
@@ -835,9 +1271,11 @@ fold_event(struct gm_store *s, const struct pending *rec, const Gamification__V1
         if (!st)
             abort();
         gamify__internal__user_state__init(st);
-        st->user_id = strdup(ev->user_id);
+        if (!(st->user_id = strdup(ev->user_id)))
+            abort();
         st->level = 1;
     } else {
+        db_fail(s, rc, "profiles get");
         goto out;
     }
 
@@ -855,8 +1293,10 @@ fold_event(struct gm_store *s, const struct pending *rec, const Gamification__V1
          * the fold does not keep it. */
         MDB_val empty = {0, ""};
         rc = mdb_put(s->txn, s->first, &fk, &empty, MDB_NOOVERWRITE);
-        if (rc && rc != MDB_KEYEXIST)
+        if (rc && rc != MDB_KEYEXIST) {
+            db_fail(s, rc, "first put");
             goto out;
+        }
         in.first_time = rc == 0;
         first_inserted = in.first_time;
     } else if (ev->body_case == GAMIFICATION__V1__EVENT__BODY_REDEEM_REWARD) {
@@ -865,10 +1305,12 @@ fold_event(struct gm_store *s, const struct pending *rec, const Gamification__V1
         if (rc == 0) {
             prior = gamify__internal__redemption__unpack(NULL, v.mv_size, v.mv_data);
             if (!prior) {
-                rc = MDB_CORRUPTED;
+                rc = fail(s, GM_ECORRUPT, "the stored redemption %s of learner %s does not decode",
+                          ev->redeem_reward->redemption_id, ev->user_id);
                 goto out;
             }
         } else if (rc != MDB_NOTFOUND) {
+            db_fail(s, rc, "redemptions get");
             goto out;
         }
         in.prior = prior;
@@ -876,7 +1318,12 @@ fold_event(struct gm_store *s, const struct pending *rec, const Gamification__V1
         rc = mdb_get(s->txn, s->stock, &sk, &v);
         if (rc == 0 && v.mv_size == 8)
             in.stock_used = (int64_t)get_be64(v.mv_data);
-        else if (rc && rc != MDB_NOTFOUND)
+        else if (rc == 0)
+            rc = fail(s, GM_ECORRUPT, "the stock count of reward %s has %zu bytes, not 8",
+                      ev->redeem_reward->reward_id, v.mv_size);
+        else if (rc != MDB_NOTFOUND)
+            db_fail(s, rc, "stock get");
+        if (rc && rc != MDB_NOTFOUND)
             goto out;
     }
 
@@ -884,9 +1331,14 @@ fold_event(struct gm_store *s, const struct pending *rec, const Gamification__V1
     if (first_inserted && (rc || fo->rejected || !fo->mark_first)) {
         int drc = mdb_del(s->txn, s->first, &fk, NULL);
         if (drc) {
-            rc = drc;
+            rc = db_fail(s, drc, "first delete");
             goto out;
         }
+    }
+    if (rc && rc != GM_ENOTFOUND) {
+        rc = fail(s, rc, "folding event %s of learner %s: %s", ev->event_id, ev->user_id,
+                  gm_strerror(rc));
+        goto out;
     }
     if (rc == GM_ENOTFOUND) {
         rc = dead_letter(s, rec, "UNKNOWN_TIMEZONE",
@@ -902,7 +1354,8 @@ fold_event(struct gm_store *s, const struct pending *rec, const Gamification__V1
 
     /* writes */
     if (fo->redemption) {
-        if ((rc = put_msg(s->txn, s->redemptions, &fk, &fo->new_redemption.base, 0)))
+        if ((rc = db_fail(s, put_msg(s->txn, s->redemptions, &fk, &fo->new_redemption.base, 0),
+                          "redemptions put")))
             goto out;
         s->meta.red_seq++;
     }
@@ -911,21 +1364,20 @@ fold_event(struct gm_store *s, const struct pending *rec, const Gamification__V1
         put_be64(vb, (uint64_t)(in.stock_used + 1));
         MDB_val sk = {strlen(ev->redeem_reward->reward_id), ev->redeem_reward->reward_id},
                 sv = {8, vb};
-        if ((rc = mdb_put(s->txn, s->stock, &sk, &sv, 0)))
+        if ((rc = db_fail(s, mdb_put(s->txn, s->stock, &sk, &sv, 0), "stock put")))
             goto out;
     }
 
     size_t n_scores = 0;
     if (fo->boards) {
+        /* a late event's score in an expired period is not kept */
         const char *periods[3];
         size_t n_periods = 0;
         if (s->rules->period_all_time)
             periods[n_periods++] = "all";
-        if (fo->week[0] &&
-            !(s->meta.has_periods && fo->week_index < s->meta.week_index - s->rules->keep_weeks))
+        if (fo->week[0] && !(s->meta.has_floors && fo->week_index < s->meta.week_floor))
             periods[n_periods++] = fo->week;
-        if (fo->month[0] &&
-            !(s->meta.has_periods && fo->month_index < s->meta.month_index - s->rules->keep_months))
+        if (fo->month[0] && !(s->meta.has_floors && fo->month_index < s->meta.month_floor))
             periods[n_periods++] = fo->month;
         for (size_t b = 0; b <= fo->n_groups; b++) {
             const char *board = b == 0 ? "global" : fo->groups[b - 1];
@@ -934,8 +1386,15 @@ fold_event(struct gm_store *s, const struct pending *rec, const Gamification__V1
                 gamify__internal__board_score__init(bs);
                 bs->board = (char *)board;
                 bs->period = (char *)periods[p];
-                bs->score = add_score(st, board, periods[p], fo->board_delta);
+                bool created;
+                bs->score = add_score(st, board, periods[p], fo->board_delta, &created);
                 score_ptrs[n_scores++] = bs;
+                if (created &&
+                    (rc = db_fail(s,
+                                  expiry_add(s->txn, s->expiry, periods[p], strlen(periods[p]),
+                                             ev->user_id, uk.mv_size),
+                                  "expiry put")))
+                    goto out;
             }
         }
     }
@@ -944,6 +1403,8 @@ fold_event(struct gm_store *s, const struct pending *rec, const Gamification__V1
     if (fo->n_ledger) {
         ledger = calloc(fo->n_ledger, sizeof *ledger);
         ledger_ptrs = calloc(fo->n_ledger, sizeof *ledger_ptrs);
+        if (!ledger || !ledger_ptrs)
+            abort();
         for (size_t i = 0; i < fo->n_ledger; i++) {
             const struct gm_ledger *l = &fo->ledger[i];
             Gamify__Internal__LedgerEntry *e = &ledger[i];
@@ -959,7 +1420,8 @@ fold_event(struct gm_store *s, const struct pending *rec, const Gamification__V1
             e->coins_after = l->coins_after;
             e->capped_exp = l->capped_exp;
             e->occurred_at = ev->occurred_at->seconds;
-            if ((rc = put_seq_msg(s, s->ledger, s->meta.ledger_seq, &e->base)))
+            if ((rc = db_fail(s, put_seq_msg(s, s->ledger, s->meta.ledger_seq, &e->base),
+                              "ledger put")))
                 goto out;
             s->meta.ledger_seq++;
             ledger_ptrs[i] = e;
@@ -967,7 +1429,7 @@ fold_event(struct gm_store *s, const struct pending *rec, const Gamification__V1
     }
 
     if (fo->touched || n_scores) {
-        if ((rc = put_msg(s->txn, s->profiles, &uk, &st->base, 0)))
+        if ((rc = db_fail(s, put_msg(s->txn, s->profiles, &uk, &st->base, 0), "profiles put")))
             goto out;
     }
 
@@ -987,7 +1449,8 @@ fold_event(struct gm_store *s, const struct pending *rec, const Gamification__V1
         ch.ledger_count = (int64_t)fo->n_ledger;
         ch.outbound = obs.items;
         ch.n_outbound = obs.n;
-        if ((rc = put_seq_msg(s, s->changes, s->meta.change_seq, &ch.base)))
+        if ((rc = db_fail(s, put_seq_msg(s, s->changes, s->meta.change_seq, &ch.base),
+                          "changes put")))
             goto out;
         s->meta.change_seq++;
     }
@@ -1021,7 +1484,7 @@ publish_rules(struct gm_store *s, const struct pending *rec, const Gamification_
     int rc = save_rules(s, yaml, strlen(yaml));
     if (rc) {
         gm_rules_free(r);
-        return rc;
+        return db_fail(s, rc, "rules put");
     }
     if (s->rules != s->rules_committed)
         gm_rules_free(s->rules);
@@ -1032,17 +1495,60 @@ publish_rules(struct gm_store *s, const struct pending *rec, const Gamification_
     return 0;
 }
 
-/* Applies one record; returns 0 or an LMDB code (MDB_MAP_FULL included). */
+/*
+ * The event id of a record that decoded but did not validate, so that its
+ * dead letter can be found by id; NULL when there is none to show (not
+ * decodable, empty, too long, not UTF-8). Fills buf (cap bytes).
+ */
+static const char *
+salvage_event_id(const struct pending *rec, char *buf, size_t cap)
+{
+    const char *id = NULL;
+    Gamification__V1__Event *ev = NULL;
+    json_t *root = NULL;
+    if (rec->json) {
+        root = json_loadb((const char *)rec->data, rec->len, JSON_REJECT_DUPLICATES, NULL);
+        json_t *v = json_object_get(root, "eventId");
+        id = json_string_value(v ? v : json_object_get(root, "event_id"));
+    } else {
+        ev = gamification__v1__event__unpack(NULL, rec->len, rec->data);
+        id = ev ? ev->event_id : NULL;
+    }
+    const char *out = NULL;
+    if (id && id[0] && strlen(id) < cap) {
+        json_t *check = json_string(id); /* NULL unless valid UTF-8 */
+        if (check) {
+            strcpy(buf, id);
+            out = buf;
+        }
+        json_decref(check);
+    }
+    json_decref(root);
+    if (ev)
+        gamification__v1__event__free_unpacked(ev, NULL);
+    return out;
+}
+
+/*
+ * Applies one record; returns 0, MDB_MAP_FULL, or a failure noted in
+ * s->why (an LMDB code or ours).
+ */
 static int
 apply_one(struct gm_store *s, const struct pending *rec)
 {
+    if (rec->dl_reason)
+        return dead_letter(s, rec, rec->dl_reason, rec->dl_detail, NULL);
     Gamification__V1__Event *ev = NULL;
     struct gm_err e;
     gm_err_clear(&e);
     int rc = rec->json ? gm_event_from_json((const char *)rec->data, rec->len, &ev, &e)
                        : gm_event_decode(rec->data, rec->len, &ev, &e);
-    if (rc)
-        return dead_letter(s, rec, rc == GM_EINVAL ? "INVALID" : "DECODE", e.msg, NULL);
+    if (rc) {
+        char idbuf[GM_ID_MAX + 1];
+        bool invalid = rc == GM_EINVAL;
+        return dead_letter(s, rec, invalid ? "INVALID" : "DECODE", e.msg,
+                           invalid ? salvage_event_id(rec, idbuf, sizeof idbuf) : NULL);
+    }
 
     /* Too late first: ids older than the window may already be pruned, so
      * they are never consulted, and pruning time cannot change an outcome. */
@@ -1059,6 +1565,7 @@ apply_one(struct gm_store *s, const struct pending *rec)
         snprintf(detail, sizeof detail,
                  "dated %lld s after its append time (more than the allowed %lld s)",
                  (long long)((t_ms - rec->append_ms) / 1000), (long long)s->opts.future_skew_s);
+        s->stats.too_far_ahead++;
         rc = dead_letter(s, rec, "TOO_FAR_AHEAD", detail, ev->event_id);
         goto out;
     }
@@ -1087,13 +1594,15 @@ apply_one(struct gm_store *s, const struct pending *rec)
         rc = 0;
         goto out;
     }
-    if (rc)
+    if (rc) {
+        db_fail(s, rc, "dedupe put");
         goto out;
+    }
     uint8_t tk[8 + GM_ID_MAX];
     memcpy(tk, tb, 8);
     memcpy(tk + 8, ev->event_id, idk.mv_size);
     MDB_val tkv = {8 + idk.mv_size, tk}, empty = {0, ""};
-    if ((rc = mdb_put(s->txn, s->dedupe_time, &tkv, &empty, 0)))
+    if ((rc = db_fail(s, mdb_put(s->txn, s->dedupe_time, &tkv, &empty, 0), "dedupe_time put")))
         goto out;
 
     if (is_rules)
@@ -1103,6 +1612,7 @@ apply_one(struct gm_store *s, const struct pending *rec)
     if (rc)
         goto out;
 
+    bool roll = is_rules; /* new rules may keep periods longer or shorter */
     if (!s->meta.has_newest || t > s->meta.newest_time) {
         /* Prune and roll periods when the newest time crosses a 15-minute
          * mark (every zone offset is a multiple of 15 minutes, so no local
@@ -1110,9 +1620,12 @@ apply_one(struct gm_store *s, const struct pending *rec)
         bool cross = !s->meta.has_newest || t / 900 != s->meta.newest_time / 900;
         s->meta.has_newest = true;
         s->meta.newest_time = t;
-        if (cross && ((rc = prune_dedupe(s)) || (rc = advance_periods(s))))
+        if (cross && (rc = prune_dedupe(s)))
             goto out;
+        roll = roll || cross;
     }
+    if ((roll && (rc = advance_periods(s))) || (rc = prune_step(s)))
+        goto out;
 out:
     gm_event_free(ev);
     return rc;
@@ -1136,19 +1649,21 @@ grow_and_replay(struct gm_store *s, struct gm_err *err)
             s->txn = NULL;
             return lmdb_error(err, rc, "begin");
         }
+        s->why[0] = '\0';
         for (size_t i = 0; i < s->n_pend && rc == 0; i++)
             rc = apply_one(s, &s->pend[i]);
         if (rc == MDB_MAP_FULL)
             continue;
         if (rc)
-            return lmdb_error(err, rc, "apply");
+            return report(s, err, rc, "applying the batch again in a grown map");
         return 0;
     }
 }
 
-int
-gm_store_apply(struct gm_store *s, const uint8_t *data, size_t len, bool json, uint64_t offset,
-               int64_t append_ms, struct gm_err *err)
+/* Keeps a copy of one record of the batch and applies it. */
+static int
+add_and_apply(struct gm_store *s, const uint8_t *data, size_t len, bool json, uint64_t offset,
+              int64_t append_ms, const char *reason, const char *detail, struct gm_err *err)
 {
     if (!s->txn)
         return gm_err_set(err, GM_EINVAL, "no batch open");
@@ -1168,25 +1683,36 @@ gm_store_apply(struct gm_store *s, const uint8_t *data, size_t len, bool json, u
     p->offset = offset;
     p->append_ms = append_ms;
     p->event_ms = 0;
+    p->dl_reason = p->dl_detail = NULL;
+    if (reason &&
+        (!(p->dl_reason = strdup(reason)) || !(p->dl_detail = strdup(detail ? detail : ""))))
+        abort();
+    s->why[0] = '\0';
     int rc = apply_one(s, p);
     if (rc == MDB_MAP_FULL)
         return grow_and_replay(s, err);
-    if (rc)
-        return lmdb_error(err, rc, "apply");
+    if (rc) {
+        char step[64];
+        snprintf(step, sizeof step, "record at offset %llu", (unsigned long long)offset);
+        return report(s, err, rc, step);
+    }
     return 0;
+}
+
+int
+gm_store_apply(struct gm_store *s, const uint8_t *data, size_t len, bool json, uint64_t offset,
+               int64_t append_ms, struct gm_err *err)
+{
+    return add_and_apply(s, data, len, json, offset, append_ms, NULL, NULL, err);
 }
 
 int
 gm_store_dead_letter(struct gm_store *s, const uint8_t *data, size_t len, bool json,
                      uint64_t offset, const char *reason, const char *detail, struct gm_err *err)
 {
-    if (!s->txn)
-        return gm_err_set(err, GM_EINVAL, "no batch open");
-    struct pending p = {.data = (uint8_t *)data, .len = len, .json = json, .offset = offset};
-    int rc = dead_letter(s, &p, reason, detail, NULL);
-    if (rc)
-        return lmdb_error(err, rc, "dead letter");
-    return 0;
+    /* It joins the batch's records, so that a map grown mid-batch stores it
+     * again with the rest. */
+    return add_and_apply(s, data, len, json, offset, 0, reason, detail, err);
 }
 
 int
@@ -1246,6 +1772,8 @@ gm_store_preload_dedupe(struct gm_store *s, uint64_t n, int64_t t, struct gm_err
     const uint64_t per_batch = 1000000;
     if (s->txn)
         return gm_err_set(err, GM_EINVAL, "a batch is open");
+    if (s->read_only || s->dlq_only)
+        return gm_err_set(err, GM_EINVAL, "the state is open read-only");
     uint8_t tb[8];
     put_be64(tb, (uint64_t)t);
     uint64_t done = 0;
@@ -1292,21 +1820,35 @@ gm_store_preload_dedupe(struct gm_store *s, uint64_t n, int64_t t, struct gm_err
 
 /* ---- projector cursors and the change feed ---- */
 
+/* LMDB keys are at most 511 bytes: longer names are keyed by their hash. */
+#define CURSOR_KEY_MAX 480
+
+/* The meta key of a projector's cursor: "cursor:NAME", or for a name too
+ * long for a key "cursor#" and the SHA-256 of the name in hex. */
 static size_t
 cursor_key(char *buf, size_t cap, const char *name)
 {
     int n = snprintf(buf, cap, "cursor:%s", name);
-    return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
+    if (n >= 0 && (size_t)n < cap)
+        return (size_t)n;
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    if (!EVP_Digest(name, strlen(name), md, &mdlen, EVP_sha256(), NULL) || cap < 7 + 65)
+        abort();
+    memcpy(buf, "cursor#", 7);
+    for (unsigned i = 0; i < mdlen; i++)
+        snprintf(buf + 7 + 2 * i, 3, "%02x", md[i]);
+    return 7 + 2 * (size_t)mdlen;
 }
 
 int
 gm_store_cursor_get(struct gm_store *s, const char *name, int64_t *seq)
 {
-    char kb[128];
+    char kb[CURSOR_KEY_MAX];
     MDB_val k = {cursor_key(kb, sizeof kb, name), kb}, v;
     MDB_txn *txn;
     *seq = 0;
-    if (!k.mv_size || mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn))
+    if (ro_begin(s, &txn))
         return GM_EDB;
     int rc = mdb_get(txn, s->meta_db, &k, &v);
     if (rc == 0 && v.mv_size == 8)
@@ -1320,12 +1862,12 @@ gm_store_cursor_set(struct gm_store *s, const char *name, int64_t seq, struct gm
 {
     if (s->txn)
         return gm_err_set(err, GM_EINVAL, "a batch is open");
-    char kb[128];
+    if (s->read_only || s->dlq_only)
+        return gm_err_set(err, GM_EINVAL, "the state is open read-only");
+    char kb[CURSOR_KEY_MAX];
     uint8_t vb[8];
     put_be64(vb, (uint64_t)seq);
     MDB_val k = {cursor_key(kb, sizeof kb, name), kb}, v = {8, vb};
-    if (!k.mv_size)
-        return gm_err_set(err, GM_EINVAL, "cursor name too long");
     MDB_txn *txn;
     int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
     if (rc)
@@ -1345,7 +1887,7 @@ gm_store_outbound_foreach(struct gm_store *s, int64_t *seq,
                           void *ctx)
 {
     MDB_txn *txn;
-    if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn))
+    if (ro_begin(s, &txn))
         return GM_EDB;
     MDB_cursor *cur;
     int rc = mdb_cursor_open(txn, s->changes, &cur);
@@ -1400,6 +1942,8 @@ redemptions_of(struct gm_store *s, MDB_txn *txn, const char *user)
             gamify__internal__redemption__unpack(NULL, v.mv_size, v.mv_data);
         if (r) {
             items = realloc(items, (n + 1) * sizeof *items);
+            if (!items)
+                abort();
             items[n++] = r;
         }
         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
@@ -1429,13 +1973,92 @@ redemptions_of(struct gm_store *s, MDB_txn *txn, const char *user)
     return arr;
 }
 
+struct score_row {
+    const struct score_entry *e;
+    int64_t score;
+};
+
 static int
-dump_one(struct gm_store *s, MDB_txn *txn, FILE *to, const MDB_val *v)
+score_row_cmp(const void *a, const void *b)
+{
+    const struct score_entry *x = ((const struct score_row *)a)->e,
+                             *y = ((const struct score_row *)b)->e;
+    size_t n = x->board_len < y->board_len ? x->board_len : y->board_len;
+    int c = memcmp(x->board, y->board, n);
+    if (c || x->board_len != y->board_len)
+        return c ? c : x->board_len < y->board_len ? -1 : 1;
+    n = x->period_len < y->period_len ? x->period_len : y->period_len;
+    c = memcmp(x->period, y->period, n);
+    if (c || x->period_len != y->period_len)
+        return c ? c : x->period_len < y->period_len ? -1 : 1;
+    return 0;
+}
+
+/*
+ * The learner's leaderboard scores as {board: {period: score}}, boards and
+ * periods in byte order, without the periods expired by m's floors (which
+ * pruning may not have reached yet).
+ */
+static json_t *
+scores_of(const Gamify__Internal__UserState *st, const struct meta *m)
+{
+    const ProtobufCBinaryData *sp = &st->scores_packed;
+    size_t n = 0, cap = 0;
+    struct score_entry *es = NULL;
+    struct score_row *rows = NULL;
+    for (size_t r = 0, len; r < sp->len; r += len) {
+        struct score_entry e;
+        if (!(len = score_next(sp->data + r, sp->len - r, &e)))
+            break;
+        if (period_expired(m, e.period, e.period_len))
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 8;
+            es = realloc(es, cap * sizeof *es);
+            rows = realloc(rows, cap * sizeof *rows);
+            if (!es || !rows)
+                abort();
+        }
+        es[n] = e;
+        rows[n].score = (int64_t)get_be64(sp->data + r + len - 8);
+        n++;
+    }
+    for (size_t i = 0; i < n; i++)
+        rows[i].e = &es[i];
+    qsort(rows, n, sizeof *rows, score_row_cmp);
+    json_t *o = json_object();
+    json_t *board = NULL;
+    const struct score_entry *prev = NULL;
+    for (size_t i = 0; i < n; i++) {
+        const struct score_entry *e = rows[i].e;
+        if (!prev || prev->board_len != e->board_len ||
+            memcmp(prev->board, e->board, e->board_len) != 0) {
+            board = json_object();
+            char name[256];
+            snprintf(name, sizeof name, "%.*s", (int)e->board_len, e->board);
+            json_object_set_new(o, name, board);
+        }
+        char period[256];
+        snprintf(period, sizeof period, "%.*s", (int)e->period_len, e->period);
+        json_object_set_new(board, period, json_integer(rows[i].score));
+        prev = e;
+    }
+    free(es);
+    free(rows);
+    return o;
+}
+
+static int
+dump_one(struct gm_store *s, MDB_txn *txn, FILE *to, const MDB_val *k, const MDB_val *v,
+         const struct meta *m)
 {
     Gamify__Internal__UserState *st =
         gamify__internal__user_state__unpack(NULL, v->mv_size, v->mv_data);
-    if (!st)
+    if (!st) {
+        gm_log(GM_LOG_ERROR, "the stored record of learner %.*s does not decode", (int)k->mv_size,
+               (const char *)k->mv_data);
         return GM_ECORRUPT;
+    }
     json_t *o = json_object();
     json_object_set_new(o, "userId", json_string(st->user_id));
     json_object_set_new(o, "exp", json_integer(st->exp));
@@ -1456,6 +2079,7 @@ dump_one(struct gm_store *s, MDB_txn *txn, FILE *to, const MDB_val *v)
         json_array_append_new(badges, json_string(st->badges[i]->id));
     json_object_set_new(o, "badges", badges);
     json_object_set_new(o, "redemptions", redemptions_of(s, txn, st->user_id));
+    json_object_set_new(o, "scores", scores_of(st, m));
     json_object_set_new(o, "timezone", json_string(st->timezone));
     json_object_set_new(o, "leaderboardOptOut", json_boolean(st->opt_out));
     char *text = json_dumps(o, JSON_COMPACT);
@@ -1470,20 +2094,27 @@ int
 gm_store_dump(struct gm_store *s, FILE *to, const char *user)
 {
     MDB_txn *txn;
-    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    int rc = ro_begin(s, &txn);
     if (rc)
         return GM_EDB;
+    struct meta m; /* this snapshot's floors, not those of the open */
+    if ((rc = meta_load(s, txn, &m))) {
+        mdb_txn_abort(txn);
+        return rc < 0 && rc > GM_E_BASE - 100 ? rc : GM_EDB;
+    }
     MDB_val k, v;
     if (user) {
         k.mv_size = strlen(user);
         k.mv_data = (void *)user;
         rc = mdb_get(txn, s->profiles, &k, &v);
-        rc = rc == 0 ? dump_one(s, txn, to, &v) : rc == MDB_NOTFOUND ? GM_ENOTFOUND : GM_EDB;
+        rc = rc == 0              ? dump_one(s, txn, to, &k, &v, &m)
+             : rc == MDB_NOTFOUND ? GM_ENOTFOUND
+                                  : GM_EDB;
     } else {
         MDB_cursor *cur;
         if ((rc = mdb_cursor_open(txn, s->profiles, &cur)) == 0) {
             while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
-                if ((rc = dump_one(s, txn, to, &v)))
+                if ((rc = dump_one(s, txn, to, &k, &v, &m)))
                     break;
             }
             mdb_cursor_close(cur);
@@ -1500,9 +2131,11 @@ int
 gm_store_digest(struct gm_store *s, unsigned char out[32])
 {
     MDB_txn *txn;
-    if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn))
+    if (ro_begin(s, &txn))
         return GM_EDB;
     EVP_MD_CTX *md = EVP_MD_CTX_new();
+    if (!md)
+        abort();
     EVP_DigestInit_ex(md, EVP_sha256(), NULL);
     /* Offsets, the change feed and dead letters depend on the log's format
      * and on the projectors, not on what the events mean: left out. */
@@ -1510,12 +2143,14 @@ gm_store_digest(struct gm_store *s, unsigned char out[32])
         const char *name;
         MDB_dbi dbi;
     } dbs[] = {
-        {"profiles", s->profiles},       {"first", s->first}, {"dedupe", s->dedupe},
-        {"redemptions", s->redemptions}, {"stock", s->stock}, {"ledger", s->ledger},
-        {"rules", s->rules_db},
+        {"profiles", s->profiles},       {"first", s->first},   {"dedupe", s->dedupe},
+        {"redemptions", s->redemptions}, {"stock", s->stock},   {"ledger", s->ledger},
+        {"rules", s->rules_db},          {"expiry", s->expiry},
     };
     int rc = 0;
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0] && rc == 0; i++) {
+        if (dbs[i].dbi == s->expiry && !s->has_expiry)
+            continue;
         EVP_DigestUpdate(md, dbs[i].name, strlen(dbs[i].name) + 1);
         MDB_cursor *cur;
         if ((rc = mdb_cursor_open(txn, dbs[i].dbi, &cur)))
@@ -1547,6 +2182,8 @@ gm_store_dlq_take(struct gm_store *s, const char *reason, int64_t seq,
     *n = 0;
     if (s->txn)
         return gm_err_set(err, GM_EINVAL, "a batch is open");
+    if (s->read_only)
+        return gm_err_set(err, GM_EINVAL, "the state is open read-only");
     MDB_txn *txn;
     int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
     if (rc)
@@ -1602,10 +2239,10 @@ gm_store_dlq_take(struct gm_store *s, const char *reason, int64_t seq,
 }
 
 int
-gm_store_dlq_list(struct gm_store *s, FILE *to)
+gm_store_dlq_list(struct gm_store *s, FILE *to, int partition)
 {
     MDB_txn *txn;
-    if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn))
+    if (ro_begin(s, &txn))
         return GM_EDB;
     MDB_cursor *cur;
     int rc = mdb_cursor_open(txn, s->deadletters, &cur);
@@ -1620,11 +2257,14 @@ gm_store_dlq_list(struct gm_store *s, FILE *to)
         if (!dl)
             continue;
         json_t *o = json_object();
+        if (partition >= 0)
+            json_object_set_new(o, "partition", json_integer(partition));
         json_object_set_new(o, "seq", json_integer(dl->seq));
         json_object_set_new(o, "offset", json_integer((json_int_t)dl->offset));
         json_object_set_new(o, "reason", json_string(dl->reason));
         json_object_set_new(o, "detail", json_string(dl->detail));
-        json_object_set_new(o, "eventId", json_string(dl->event_id));
+        json_t *id = dl->event_id[0] ? json_string(dl->event_id) : NULL;
+        json_object_set_new(o, "eventId", id ? id : json_null());
         json_object_set_new(o, "bytes", json_integer((json_int_t)dl->record.len));
         if (dl->json) {
             json_t *rec = json_stringn((const char *)dl->record.data, dl->record.len);

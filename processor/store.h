@@ -30,6 +30,8 @@ struct gm_store_opts {
     size_t map_size;         /* initial LMDB map size; 0: 1 GiB; grows by itself */
     bool no_sync;            /* commit without fsync (tests, what-if replays) */
     int64_t future_skew_s;   /* 0: GM_STORE_DEFAULT_SKEW; negative: no check */
+    bool read_only;          /* dump, digest, dlq list: no lock, nothing created */
+    bool dlq_only;           /* dlq requeue: no writer lock; only gm_store_dlq_take */
 };
 
 struct gm_store_stats {
@@ -40,13 +42,20 @@ struct gm_store_stats {
     uint64_t rejected;     /* of which rejected by the fold */
     uint64_t rules_published;
     uint64_t map_resizes;
+    uint64_t periods_pruned; /* expired (board, period) scores removed from learners */
+    uint64_t too_far_ahead;  /* dead letters TOO_FAR_AHEAD */
 };
 
 struct gm_store;
 
 /*
- * Opens (creating if needed) the state in directory dir. *out is new;
- * close with gm_store_close. Errors: -errno, GM_EDB with err filled.
+ * Opens (creating if needed) the state in directory dir. A writer takes the
+ * state's exclusive lock (DIR/writer.lock) until close; a second writer gets
+ * -EBUSY with the holder's pid in err. With opts->read_only nothing is
+ * locked or created (GM_ENOTFOUND when dir holds no state) and only the
+ * reading calls (dump, digest, dlq list, cursors, outbound) may be used. *out
+ * is new; close with gm_store_close. Errors: -errno, GM_EDB, GM_ECORRUPT,
+ * GM_ENOTFOUND with err filled.
  */
 int gm_store_open(const char *dir, const struct gm_store_opts *opts, struct gm_store **out,
                   struct gm_err *err);
@@ -129,8 +138,12 @@ int gm_store_dlq_take(struct gm_store *s, const char *reason, int64_t seq,
                       int (*fn)(void *ctx, const Gamify__Internal__DeadLetter *dl), void *ctx,
                       size_t *n, struct gm_err *err);
 
-/* Writes the dead letters as JSON lines. */
-int gm_store_dlq_list(struct gm_store *s, FILE *to);
+/*
+ * Writes the dead letters as JSON lines (seq, offset, reason, detail,
+ * eventId or null, bytes, and the record when it is a JSON line); with
+ * partition >= 0 each line starts with "partition". Errors: GM_EDB.
+ */
+int gm_store_dlq_list(struct gm_store *s, FILE *to, int partition);
 
 /*
  * Benchmarks and tests: stores n synthetic dedupe ids ("preload-%012llu")

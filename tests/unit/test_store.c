@@ -166,7 +166,7 @@ dlq_of(struct gm_store *st)
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
-    cr_assert_eq(gm_store_dlq_list(st, f), 0);
+    cr_assert_eq(gm_store_dlq_list(st, f, -1), 0);
     fclose(f);
     return buf;
 }
