@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Determinism of the fold (DESIGN section 3): the same log always gives the
 # same state digest, however it is delivered and interrupted.
-#   run.sh GAMIFY GEN_EVENTS RULES CHECK
-# CHECK is one of: twice, formats, halves, doubled, kill9.
+#   run.sh GAMIFY GEN_EVENTS RULES CHECK [PROCESSOR]
+# CHECK is one of: twice, formats, halves, doubled, kill9, long (more than a
+# year of event time with short-lived leaderboard periods: replay, file log,
+# kill -9 and resume, and gamify-PROCESSOR following the log, killed and
+# restarted, all give the digest of a clean replay).
 set -euo pipefail
-gamify=$1 gen=$2 rules=$3 check=$4
+gamify=$1 gen=$2 rules=$3 check=$4 proc=${5:-}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -71,6 +74,64 @@ kill9)
     [ "$(digest "$tmp/killed")" = "$want" ] ||
         fail "kill -9 ($interrupted times) then resume differs from a clean replay"
     echo "interrupted $interrupted replays with SIGKILL"
+    ;;
+long)
+    # 420 days from 2026-11-01 with weeks kept 2 and months 1 finished
+    # periods: thousands of learners lose scores to pruning many times.
+    # The events lie in the future of the append clock, so the file log's
+    # skew check is widened (3 years).
+    skew=(--future-skew-seconds 94608000)
+    sed -e 's/^\( *keep_weeks:\).*/\1 2/' -e 's/^\( *keep_months:\).*/\1 1/' "$rules" \
+        > "$tmp/rules.yaml"
+    grep -q '^ *keep_weeks: 2' "$tmp/rules.yaml" || fail "the rules have no keep_weeks to shorten"
+    rules=$tmp/rules.yaml
+    "$gen" --events 60000 --users 3000 --seed 13 --span-days 420 > "$tmp/long.jsonl"
+    replay "jsonl:$tmp/long.jsonl" "$tmp/lref"
+    want=$(digest "$tmp/lref")
+    # pruning happened: no learner shows a week or month long past
+    "$gamify" dump --state "$tmp/lref" > "$tmp/ldump"
+    ! grep -q '"2026-W4[5-9]"\|"2026-11"\|"2027-0[1-9]"' "$tmp/ldump" ||
+        fail "expired periods are still shown"
+    grep -q '"2027-W5[0-2]"\|"2027-12"' "$tmp/ldump" || fail "the last periods are missing"
+    "$gamify" produce --log "file:$tmp/llog" "$tmp/long.jsonl" 2>/dev/null
+    "$gamify" replay --quiet --no-sync --rules "$rules" "${skew[@]}" --log "file:$tmp/llog" \
+        --state "$tmp/lfile"
+    [ "$(digest "$tmp/lfile")" = "$want" ] || fail "long log: file log and JSON lines differ"
+    interrupted=0
+    for pause in 0.3 0.7 1.2; do
+        "$gamify" replay --quiet --batch 300 --rules "$rules" "${skew[@]}" \
+            --log "file:$tmp/llog" --state "$tmp/lkilled" 2>/dev/null &
+        pid=$!
+        sleep "$pause"
+        kill -9 "$pid" 2>/dev/null && interrupted=$((interrupted + 1))
+        wait "$pid" 2>/dev/null || true
+    done
+    "$gamify" replay --quiet --rules "$rules" "${skew[@]}" --log "file:$tmp/llog" \
+        --state "$tmp/lkilled"
+    [ "$(digest "$tmp/lkilled")" = "$want" ] || fail "long log: kill -9 and resume differ"
+    # follow: the processor, killed once, then run to the end; the digest
+    # is read beside it (read-only opens work next to the writer)
+    [ -x "$proc" ] || fail "no gamify-processor given"
+    "$proc" --log "file:$tmp/llog" --state "$tmp/lfollow" --rules "$rules" "${skew[@]}" \
+        --batch-max 700 2>/dev/null &
+    pid=$!
+    sleep 0.8
+    kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    "$proc" --log "file:$tmp/llog" --state "$tmp/lfollow" --rules "$rules" "${skew[@]}" \
+        2>"$tmp/follow.err" &
+    pid=$!
+    got=
+    for _ in $(seq 600); do
+        got=$(digest "$tmp/lfollow" 2>/dev/null || true)
+        [ "$got" = "$want" ] && break
+        kill -0 "$pid" 2>/dev/null || fail "the processor died: $(tail -3 "$tmp/follow.err")"
+        sleep 0.1
+    done
+    kill -TERM "$pid"
+    wait "$pid" || fail "the processor did not stop cleanly"
+    [ "$(digest "$tmp/lfollow")" = "$want" ] || fail "long log: follow differs ($got)"
+    echo "long: $(wc -l < "$tmp/ldump") learners; $interrupted replays killed"
     ;;
 *)
     fail "unknown check $check"

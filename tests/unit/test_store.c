@@ -8,6 +8,7 @@
 #include "store.h"
 
 #include <criterion/criterion.h>
+#include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -254,5 +255,329 @@ Test(store, undecodable_records_are_dead_letters_with_offsets)
     cr_assert(strstr(dl, "\"offset\":78,\"reason\":\"DECODE\""), "%s", dl);
     cr_assert(strstr(dl, "\"offset\":79,\"reason\":\"INVALID\""), "%s", dl);
     free(dl);
+    gm_store_close(st);
+}
+
+/* ---- periods, locks, read-only opens, errors (issue 10) ---- */
+
+static const char period_rules[] = "version: 1\n"
+                                   "timezone: UTC\n"
+                                   "levels:\n  thresholds: [0, 100000]\n  level_up_coins: 0\n"
+                                   "activities:\n"
+                                   "  lesson_completed: { exp: 20, coins: 5 }\n"
+                                   "  tournament_result:\n"
+                                   "    win: { exp: 50, coins: 20 }\n"
+                                   "    draw: { exp: 20, coins: 5 }\n"
+                                   "    loss: { exp: 10, coins: 0 }\n"
+                                   "leaderboards:\n"
+                                   "  periods: [all_time, weekly, monthly]\n"
+                                   "  keep_weeks: 8\n"
+                                   "  keep_months: 1\n";
+
+static struct gm_store *
+open_with(const char *path, const char *yaml, const struct gm_store_opts *o)
+{
+    struct gm_store_opts opts = o ? *o : (struct gm_store_opts){.no_sync = true};
+    struct gm_store *st;
+    struct gm_err err;
+    gm_err_clear(&err);
+    cr_assert_eq(gm_store_open(path, &opts, &st, &err), 0, "%s", err.msg);
+    if (yaml)
+        cr_assert_eq(gm_store_seed_rules(st, yaml, strlen(yaml), &err), 0, "%s", err.msg);
+    return st;
+}
+
+static void
+lesson(struct gm_store *st, const char *id, const char *user, const char *when, uint64_t off)
+{
+    char js[256];
+    snprintf(js, sizeof js,
+             "{\"eventId\":\"%s\",\"userId\":\"%s\",\"occurredAt\":\"%s\","
+             "\"lessonCompleted\":{\"lessonId\":\"l-%s\"}}",
+             id, user, when, id);
+    apply_json(st, js, off);
+}
+
+static char *
+dump_user(struct gm_store *st, const char *user)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    cr_assert_eq(gm_store_dump(st, f, user), 0);
+    fclose(f);
+    return buf;
+}
+
+/* The issue's reproduction: keep_weeks 8; one learner on 2026-01-05, another
+ * on 2026-03-30. It used to stop with "LMDB apply: Invalid argument". */
+Test(store, an_expired_week_is_pruned_not_fatal)
+{
+    struct gm_store *st = open_with(dir, period_rules, NULL);
+    struct gm_err err;
+    cr_assert_eq(gm_store_begin(st, &err), 0, "%s", err.msg);
+    lesson(st, "e1", "ann", "2026-01-05T09:00:00Z", 1);
+    cr_assert_eq(gm_store_commit(st, 2, &err), 0, "%s", err.msg);
+    char *d = dump_user(st, "ann");
+    cr_assert(strstr(d, "\"scores\":{\"global\":{\"2026-01\":20,\"2026-W02\":20,\"all\":20}}"),
+              "%s", d);
+    free(d);
+    cr_assert_eq(gm_store_begin(st, &err), 0, "%s", err.msg);
+    lesson(st, "e2", "bob", "2026-03-30T09:00:00Z", 2);
+    cr_assert_eq(gm_store_commit(st, 3, &err), 0, "%s", err.msg);
+    /* W14 - 8 = W06 is the oldest week kept, 2026-02 the oldest month */
+    d = dump_user(st, "ann");
+    cr_assert(strstr(d, "\"scores\":{\"global\":{\"all\":20}}"), "%s", d);
+    free(d);
+    /* the record itself was cleaned by the event that expired the period
+     * (two entries: the week and the month) */
+    cr_assert_eq(gm_store_stats(st)->periods_pruned, 2);
+    gm_store_close(st);
+}
+
+/* Pruning cleans a few learners per event, and finishes. */
+Test(store, pruning_spreads_over_events_and_finishes)
+{
+    struct gm_store *st = open_with(dir, period_rules, NULL);
+    struct gm_err err;
+    cr_assert_eq(gm_store_begin(st, &err), 0, "%s", err.msg);
+    for (int i = 0; i < 100; i++) {
+        char id[16], user[16];
+        snprintf(id, sizeof id, "a%d", i);
+        snprintf(user, sizeof user, "u%03d", i);
+        lesson(st, id, user, "2026-01-05T09:00:00Z", (uint64_t)i);
+    }
+    cr_assert_eq(gm_store_commit(st, 100, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_store_begin(st, &err), 0, "%s", err.msg);
+    lesson(st, "late", "zed", "2026-03-30T09:00:00Z", 100);
+    cr_assert_eq(gm_store_commit(st, 101, &err), 0, "%s", err.msg);
+    /* one event: at most 8 learners cleaned (a week and a month each) */
+    uint64_t after_one = gm_store_stats(st)->periods_pruned;
+    cr_assert(after_one > 0 && after_one <= 16, "%llu", (unsigned long long)after_one);
+    /* readers never see the expired periods meanwhile */
+    char *d = dump_of(st);
+    cr_assert_null(strstr(d, "2026-W02"), "%s", d);
+    cr_assert_null(strstr(d, "2026-01"), "%s", d);
+    free(d);
+    cr_assert_eq(gm_store_begin(st, &err), 0, "%s", err.msg);
+    for (int i = 0; i < 20; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "z%d", i);
+        lesson(st, id, "zed", "2026-03-30T10:00:00Z", (uint64_t)(101 + i));
+    }
+    cr_assert_eq(gm_store_commit(st, 121, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_store_stats(st)->periods_pruned, 200);
+    gm_store_close(st);
+}
+
+/* A record the caller dead-letters itself survives the map growing later
+ * in the same batch (it used to be lost while the offset moved past it). */
+Test(store, caller_dead_letters_survive_map_growth)
+{
+    struct gm_store_opts o = {.no_sync = true, .map_size = 64 << 10};
+    struct gm_store *st = open_with(dir, period_rules, &o);
+    struct gm_err err;
+    cr_assert_eq(gm_store_begin(st, &err), 0, "%s", err.msg);
+    const char line[] = "{\"a line too long\"}";
+    cr_assert_eq(gm_store_dead_letter(st, (const uint8_t *)line, sizeof line - 1, true, 0,
+                                      "TOO_BIG", "line over the limit", &err),
+                 0, "%s", err.msg);
+    for (int i = 1; i < 3000; i++) {
+        char id[16], user[16];
+        snprintf(id, sizeof id, "g%d", i);
+        snprintf(user, sizeof user, "user-%04d", i);
+        lesson(st, id, user, "2026-11-02T09:00:00Z", (uint64_t)i);
+    }
+    cr_assert_eq(gm_store_commit(st, 3000, &err), 0, "%s", err.msg);
+    cr_assert_gt(gm_store_stats(st)->map_resizes, 0);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    cr_assert_eq(gm_store_dlq_list(st, f, -1), 0);
+    fclose(f);
+    cr_assert(strstr(buf, "\"reason\":\"TOO_BIG\""), "%s", buf);
+    cr_assert_eq(gm_store_offset(st), 3000);
+    free(buf);
+    gm_store_close(st);
+}
+
+Test(store, a_second_writer_is_refused_with_the_holders_pid)
+{
+    struct gm_store *st = open_with(dir, period_rules, NULL);
+    struct gm_store *second = NULL;
+    struct gm_err err;
+    gm_err_clear(&err);
+    struct gm_store_opts o = {.no_sync = true};
+    int rc = 0;
+    /* flock locks belong to the open file description: a second open in
+     * the same process conflicts as another process would */
+    rc = gm_store_open(dir, &o, &second, &err);
+    cr_assert_lt(rc, 0);
+    cr_assert_null(second);
+    char pid[32];
+    snprintf(pid, sizeof pid, "pid %ld", (long)getpid());
+    cr_assert(strstr(err.msg, "in use by another writer") && strstr(err.msg, pid), "%s", err.msg);
+    /* readers open beside the writer */
+    struct gm_store_opts ro = {.read_only = true};
+    struct gm_store *reader = open_with(dir, NULL, &ro);
+    struct gm_err e2;
+    cr_assert_neq(gm_store_begin(reader, &e2), 0);
+    gm_store_close(reader);
+    gm_store_close(st);
+    /* the lock goes with the writer */
+    second = open_with(dir, NULL, &o);
+    gm_store_close(second);
+}
+
+/* Read-only opens create nothing: not a missing state, not a lock file on
+ * a copy without one (an mdb_copy backup), not in a read-only folder. */
+Test(store, read_only_opens_create_nothing)
+{
+    char missing[128], copy[128], cmd[1024];
+    snprintf(missing, sizeof missing, "%s/nothing-here", dir);
+    struct gm_store_opts ro = {.read_only = true};
+    struct gm_store *st = NULL;
+    struct gm_err err;
+    cr_assert_eq(gm_store_open(missing, &ro, &st, &err), GM_ENOTFOUND);
+    cr_assert_eq(access(missing, F_OK), -1);
+
+    char state[128];
+    snprintf(state, sizeof state, "%s/state", dir);
+    st = open_with(state, period_rules, NULL);
+    cr_assert_eq(gm_store_begin(st, &err), 0, "%s", err.msg);
+    lesson(st, "e1", "ann", "2026-11-02T09:00:00Z", 1);
+    cr_assert_eq(gm_store_commit(st, 2, &err), 0, "%s", err.msg);
+    gm_store_close(st);
+    snprintf(copy, sizeof copy, "%s/copy", dir);
+    snprintf(cmd, sizeof cmd, "mkdir '%s' && cp '%s/data.mdb' '%s/' && chmod 0555 '%s'", copy,
+             state, copy, copy);
+    cr_assert_eq(system(cmd), 0);
+    st = open_with(copy, NULL, &ro);
+    char *d = dump_of(st);
+    cr_assert(strstr(d, "\"userId\":\"ann\",\"exp\":20"), "%s", d);
+    free(d);
+    unsigned char md[32];
+    cr_assert_eq(gm_store_digest(st, md), 0);
+    gm_store_close(st);
+    snprintf(cmd, sizeof cmd, "%s/lock.mdb", copy);
+    cr_assert_eq(access(cmd, F_OK), -1, "a lock file was created in the copy");
+    snprintf(cmd, sizeof cmd, "chmod 0755 '%s'", copy);
+    cr_assert_eq(system(cmd), 0);
+}
+
+Test(store, future_dated_records_are_dead_letters_by_append_time)
+{
+    struct gm_store_opts o = {.no_sync = true, .future_skew_s = 3600};
+    struct gm_store *st = open_with(dir, period_rules, &o);
+    struct gm_err err;
+    cr_assert_eq(gm_store_begin(st, &err), 0, "%s", err.msg);
+    /* appended 2026-11-02T09:00:00Z */
+    int64_t appended = 1793610000LL * 1000;
+    const char far[] = "{\"eventId\":\"far\",\"userId\":\"ann\",\"occurredAt\":"
+                       "\"2199-01-01T00:00:00Z\",\"lessonCompleted\":{\"lessonId\":\"l1\"}}";
+    const char edge[] = "{\"eventId\":\"edge\",\"userId\":\"ann\",\"occurredAt\":"
+                        "\"2026-11-02T10:00:00Z\",\"lessonCompleted\":{\"lessonId\":\"l2\"}}";
+    const char next[] = "{\"eventId\":\"next\",\"userId\":\"ann\",\"occurredAt\":"
+                        "\"2026-11-02T10:00:01Z\",\"lessonCompleted\":{\"lessonId\":\"l3\"}}";
+    cr_assert_eq(gm_store_apply(st, (const uint8_t *)far, sizeof far - 1, true, 0, appended, &err),
+                 0);
+    /* exactly at the edge (one hour) is accepted, a second later is not */
+    cr_assert_eq(
+        gm_store_apply(st, (const uint8_t *)edge, sizeof edge - 1, true, 1, appended, &err), 0);
+    cr_assert_eq(
+        gm_store_apply(st, (const uint8_t *)next, sizeof next - 1, true, 2, appended, &err), 0);
+    /* the same record with no append time (jsonl:) is not checked */
+    cr_assert_eq(gm_store_apply(st, (const uint8_t *)next, sizeof next - 1, true, 3, 0, &err), 0);
+    cr_assert_eq(gm_store_commit(st, 4, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_store_stats(st)->too_far_ahead, 2);
+    /* the far event moved no time: a normal event is not TOO_LATE */
+    cr_assert_eq(gm_store_newest_time(st), 1793613601LL);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    cr_assert_eq(gm_store_dlq_list(st, f, -1), 0);
+    fclose(f);
+    cr_assert(strstr(buf, "\"reason\":\"TOO_FAR_AHEAD\""), "%s", buf);
+    cr_assert(strstr(buf, "\"eventId\":\"far\""), "%s", buf);
+    free(buf);
+    gm_store_close(st);
+}
+
+/* An INVALID dead letter keeps the event id when it decoded. */
+Test(store, invalid_dead_letters_keep_their_event_id)
+{
+    struct gm_store *st = open_with(dir, period_rules, NULL);
+    struct gm_err err;
+    cr_assert_eq(gm_store_begin(st, &err), 0, "%s", err.msg);
+    const char bad[] = "{\"eventId\":\"e-bad\",\"userId\":\"\",\"occurredAt\":"
+                       "\"2026-11-02T10:00:00Z\",\"lessonCompleted\":{\"lessonId\":\"l1\"}}";
+    cr_assert_eq(gm_store_apply(st, (const uint8_t *)bad, sizeof bad - 1, true, 0, 0, &err), 0);
+    cr_assert_eq(gm_store_commit(st, 1, &err), 0, "%s", err.msg);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    cr_assert_eq(gm_store_dlq_list(st, f, -1), 0);
+    fclose(f);
+    cr_assert(strstr(buf, "\"reason\":\"INVALID\""), "%s", buf);
+    cr_assert(strstr(buf, "\"eventId\":\"e-bad\""), "%s", buf);
+    free(buf);
+    gm_store_close(st);
+}
+
+/* Cursor names of any length are kept apart (an --out URI of 116+ bytes
+ * used to fail, and two long ones could share a cursor). */
+Test(store, long_cursor_names_are_distinct)
+{
+    struct gm_store *st = open_with(dir, NULL, NULL);
+    char a[700], b[700];
+    memset(a, 'x', sizeof a - 1);
+    a[sizeof a - 1] = '\0';
+    memcpy(b, a, sizeof b);
+    b[sizeof b - 2] = 'y';
+    struct gm_err err;
+    cr_assert_eq(gm_store_cursor_set(st, a, 7, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_store_cursor_set(st, b, 9, &err), 0, "%s", err.msg);
+    int64_t sa, sb;
+    cr_assert_eq(gm_store_cursor_get(st, a, &sa), 0);
+    cr_assert_eq(gm_store_cursor_get(st, b, &sb), 0);
+    cr_assert_eq(sa, 7);
+    cr_assert_eq(sb, 9);
+    gm_store_close(st);
+}
+
+/* A stored record that does not decode is named as such, not as an LMDB
+ * error ("Located page was wrong type" before). */
+Test(store, a_corrupt_learner_record_is_named)
+{
+    struct gm_store *st = open_with(dir, period_rules, NULL);
+    struct gm_err err;
+    cr_assert_eq(gm_store_begin(st, &err), 0, "%s", err.msg);
+    lesson(st, "e1", "ann", "2026-11-02T09:00:00Z", 1);
+    cr_assert_eq(gm_store_commit(st, 2, &err), 0, "%s", err.msg);
+    gm_store_close(st);
+
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    cr_assert_eq(mdb_env_create(&env), 0);
+    cr_assert_eq(mdb_env_set_maxdbs(env, 16), 0);
+    cr_assert_eq(mdb_env_open(env, dir, 0, 0644), 0);
+    cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    cr_assert_eq(mdb_dbi_open(txn, "profiles", 0, &dbi), 0);
+    MDB_val k = {3, "ann"}, v = {4, "\xff\xff\xff\xff"};
+    cr_assert_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
+    cr_assert_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+
+    st = open_with(dir, NULL, NULL);
+    cr_assert_eq(gm_store_begin(st, &err), 0, "%s", err.msg);
+    const char js[] = "{\"eventId\":\"e2\",\"userId\":\"ann\",\"occurredAt\":"
+                      "\"2026-11-02T10:00:00Z\",\"lessonCompleted\":{\"lessonId\":\"l2\"}}";
+    gm_err_clear(&err);
+    int rc = gm_store_apply(st, (const uint8_t *)js, sizeof js - 1, true, 2, 0, &err);
+    cr_assert_eq(rc, GM_ECORRUPT, "%d: %s", rc, err.msg);
+    cr_assert(strstr(err.msg, "record of learner ann does not decode"), "%s", err.msg);
+    cr_assert_null(strstr(err.msg, "LMDB"), "%s", err.msg);
+    gm_store_abort(st);
     gm_store_close(st);
 }
