@@ -478,6 +478,7 @@ gm_cmd_digest(int argc, char **argv)
             abort();
         EVP_DigestUpdate(ctx, "gamify partitioned state", 25);
         rc = 0;
+        code = 0;
         for (size_t i = 0; i < n_dirs && rc == 0 && code == 0; i++) {
             struct gm_store *st;
             unsigned char part[32];
@@ -498,6 +499,8 @@ gm_cmd_digest(int argc, char **argv)
         free_dirs(dirs, n_dirs);
         if (code)
             return code;
+        if (rc)
+            return 2;
     } else {
         struct gm_store *st;
         if ((code = open_existing(state, &st, true, false)))
