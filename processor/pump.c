@@ -114,7 +114,8 @@ gm_outsink_open(const char *uri, struct gm_outsink **out, struct gm_err *err)
     if (!o)
         abort();
     *out = o;
-    o->uri = strdup(uri);
+    if (!(o->uri = strdup(uri)))
+        abort();
     enum gm_log_scheme scheme;
     const char *rest;
     int rc = gm_log_uri_parse(uri, &scheme, &rest, err);

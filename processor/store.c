@@ -91,6 +91,7 @@ struct gm_store {
     bool has_expiry; /* read-only opens of old states may lack the database */
     int lock_fd;     /* writer.lock, held from open to close; -1 read-only */
     MDB_txn *txn;
+    bool failed;              /* a step of the open batch failed: commit refuses */
     char why[GM_ERR_MSG_MAX]; /* why the current step failed (db_fail, fail) */
     struct gm_store_opts opts;
     size_t map_size;
@@ -323,6 +324,22 @@ exists(const char *dir, const char *name)
     return stat(path, &sb) == 0;
 }
 
+/* Begins a write transaction, adopting a map another process grew. */
+static int
+rw_begin(struct gm_store *s, MDB_txn **txn)
+{
+    int rc = mdb_txn_begin(s->env, NULL, 0, txn);
+    if (rc == MDB_MAP_RESIZED && (rc = mdb_env_set_mapsize(s->env, 0)) == 0) {
+        MDB_envinfo info;
+        mdb_env_info(s->env, &info);
+        s->map_size = info.me_mapsize;
+        rc = mdb_txn_begin(s->env, NULL, 0, txn);
+    }
+    if (rc)
+        *txn = NULL;
+    return rc;
+}
+
 /* Begins a read-only transaction, adopting a map another process grew. */
 static int
 ro_begin(struct gm_store *s, MDB_txn **txn)
@@ -342,7 +359,10 @@ static int
 open_env(struct gm_store *s, const char *dir, struct gm_err *err)
 {
     int rc;
-    unsigned flags = MDB_NORDAHEAD;
+    /* MDB_NOTLS: read transactions (dump, cursors, the outbound feed) are
+     * not tied to a thread's slot, so one may be open beside the writer's
+     * own transaction in the same thread. */
+    unsigned flags = MDB_NORDAHEAD | MDB_NOTLS;
     if (s->read_only) {
         if (!exists(dir, "data.mdb"))
             return gm_err_set(err, GM_ENOTFOUND, "no state in %s (no data.mdb)", dir);
@@ -610,6 +630,7 @@ gm_store_begin(struct gm_store *s, struct gm_err *err)
     s->meta = s->meta_committed;
     s->stats_at_begin = s->stats;
     s->n_pend = 0;
+    s->failed = false;
     return 0;
 }
 
@@ -989,6 +1010,28 @@ advance_periods(struct gm_store *s)
     return rc;
 }
 
+/* Removes the expired periods from st's packed scores; returns how many. */
+static size_t
+drop_expired(struct gm_store *s, Gamify__Internal__UserState *st)
+{
+    ProtobufCBinaryData *sp = &st->scores_packed;
+    size_t w = 0, dropped = 0;
+    for (size_t r = 0, n; r < sp->len; r += n) {
+        struct score_entry e;
+        if (!(n = score_next(sp->data + r, sp->len - r, &e)))
+            return 0; /* malformed tail: leave the record as it is */
+        if (period_expired(&s->meta, e.period, e.period_len)) {
+            dropped++;
+            continue;
+        }
+        memmove(sp->data + w, sp->data + r, n);
+        w += n;
+    }
+    sp->len = w;
+    s->stats.periods_pruned += dropped;
+    return dropped;
+}
+
 /* Drops the expired periods from the record of one learner. */
 static int
 prune_learner(struct gm_store *s, const char *user, size_t ulen)
@@ -1004,33 +1047,21 @@ prune_learner(struct gm_store *s, const char *user, size_t ulen)
     if (!st)
         return fail(s, GM_ECORRUPT, "the stored record of learner %.*s does not decode", (int)ulen,
                     user);
-    ProtobufCBinaryData *sp = &st->scores_packed;
-    size_t w = 0, dropped = 0;
-    for (size_t r = 0, n; r < sp->len; r += n) {
-        struct score_entry e;
-        if (!(n = score_next(sp->data + r, sp->len - r, &e))) {
-            w = sp->len; /* malformed tail: leave the record as it is */
-            dropped = 0;
-            break;
-        }
-        if (period_expired(&s->meta, e.period, e.period_len)) {
-            dropped++;
-            continue;
-        }
-        memmove(sp->data + w, sp->data + r, n);
-        w += n;
-    }
-    if (dropped) {
-        sp->len = w;
+    if (drop_expired(s, st))
         rc = db_fail(s, put_msg(s->txn, s->profiles, &k, &st->base, 0), "profiles put");
-        s->stats.periods_pruned += dropped;
-    }
     gamify__internal__user_state__free_unpacked(st, NULL);
     return rc;
 }
 
-/* Learners cleaned of expired periods per folded event, while any remain. */
-#define PRUNE_PER_EVENT 8
+/*
+ * Learners cleaned of expired periods per folded event, while any remain.
+ * Cleaning one costs about what folding one event does: with 2, pruning a
+ * period held by a million learners spreads over half a million events,
+ * each batch taking up to about three times its usual time meanwhile
+ * (tests/bench/run prune measures it); a learner who is active meanwhile
+ * is cleaned by its own event for free.
+ */
+#define PRUNE_PER_EVENT 2
 
 /*
  * One step of pruning: takes up to PRUNE_PER_EVENT expiry keys below the
@@ -1278,6 +1309,10 @@ fold_event(struct gm_store *s, const struct pending *rec, const Gamification__V1
         db_fail(s, rc, "profiles get");
         goto out;
     }
+
+    /* while pruning runs, a learner is cleaned by its own event */
+    if (s->meta.prune_pending)
+        drop_expired(s, st);
 
     /* lookups the fold needs */
     struct gm_fold_in in = {.rules = s->rules, .ev = ev, .next_redemption_seq = s->meta.red_seq};
@@ -1667,6 +1702,8 @@ add_and_apply(struct gm_store *s, const uint8_t *data, size_t len, bool json, ui
 {
     if (!s->txn)
         return gm_err_set(err, GM_EINVAL, "no batch open");
+    if (s->failed)
+        return gm_err_set(err, GM_EINVAL, "an earlier record of this batch failed: abort it");
     if (s->n_pend == s->cap_pend) {
         s->cap_pend = s->cap_pend ? s->cap_pend * 2 : 256;
         s->pend = realloc(s->pend, s->cap_pend * sizeof *s->pend);
@@ -1689,9 +1726,13 @@ add_and_apply(struct gm_store *s, const uint8_t *data, size_t len, bool json, ui
         abort();
     s->why[0] = '\0';
     int rc = apply_one(s, p);
-    if (rc == MDB_MAP_FULL)
-        return grow_and_replay(s, err);
+    if (rc == MDB_MAP_FULL) {
+        if ((rc = grow_and_replay(s, err)))
+            s->failed = true;
+        return rc;
+    }
     if (rc) {
+        s->failed = true;
         char step[64];
         snprintf(step, sizeof step, "record at offset %llu", (unsigned long long)offset);
         return report(s, err, rc, step);
@@ -1720,6 +1761,8 @@ gm_store_commit(struct gm_store *s, uint64_t next_offset, struct gm_err *err)
 {
     if (!s->txn)
         return gm_err_set(err, GM_EINVAL, "no batch open");
+    if (s->failed)
+        return gm_err_set(err, GM_EINVAL, "a record of this batch failed: it cannot be committed");
     for (;;) {
         s->meta.offset = next_offset;
         int rc = meta_save(s);
@@ -1869,7 +1912,7 @@ gm_store_cursor_set(struct gm_store *s, const char *name, int64_t seq, struct gm
     put_be64(vb, (uint64_t)seq);
     MDB_val k = {cursor_key(kb, sizeof kb, name), kb}, v = {8, vb};
     MDB_txn *txn;
-    int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    int rc = rw_begin(s, &txn);
     if (rc)
         return lmdb_error(err, rc, "begin");
     if ((rc = mdb_put(txn, s->meta_db, &k, &v, 0))) {
@@ -2185,7 +2228,7 @@ gm_store_dlq_take(struct gm_store *s, const char *reason, int64_t seq,
     if (s->read_only)
         return gm_err_set(err, GM_EINVAL, "the state is open read-only");
     MDB_txn *txn;
-    int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    int rc = rw_begin(s, &txn);
     if (rc)
         return lmdb_error(err, rc, "begin");
     MDB_cursor *cur;
@@ -2197,6 +2240,12 @@ gm_store_dlq_take(struct gm_store *s, const char *reason, int64_t seq,
     int result = 0;
     rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
     while (rc == 0) {
+        uint8_t kb[8]; /* the key, copied: the delete changes its page */
+        if (k.mv_size != 8) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        memcpy(kb, k.mv_data, 8);
         Gamify__Internal__DeadLetter *dl =
             gamify__internal__dead_letter__unpack(NULL, v.mv_size, v.mv_data);
         bool take = false;
@@ -2212,11 +2261,11 @@ gm_store_dlq_take(struct gm_store *s, const char *reason, int64_t seq,
             if ((rc = mdb_cursor_del(cur, 0)))
                 break;
             (*n)++;
-            rc = mdb_cursor_get(cur, &k, &v, MDB_GET_CURRENT);
-            if (rc == 0)
-                continue;
-            if (rc != EINVAL && rc != MDB_NOTFOUND)
-                break;
+            /* the next one: the first key after the deleted one */
+            k.mv_size = 8;
+            k.mv_data = kb;
+            rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+            continue;
         }
         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
