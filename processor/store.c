@@ -67,9 +67,10 @@ struct meta {
     int64_t week_index;
     int64_t month_index;
     bool has_floors;
-    int64_t week_floor;    /* weeks below this index are expired */
-    int64_t month_floor;   /* months below this index are expired */
-    int64_t prune_pending; /* 1 while expiry keys below the floors remain */
+    int64_t week_floor;     /* weeks below this index are expired */
+    int64_t month_floor;    /* months below this index are expired */
+    int64_t prune_pending;  /* 1 while expiry keys below the floors remain */
+    int64_t dedupe_pending; /* 1 while dedupe ids older than the window remain */
 };
 
 struct pending {
@@ -196,8 +197,9 @@ report(struct gm_store *s, struct gm_err *err, int rc, const char *step)
 /* ---- meta ---- */
 
 static const char *const meta_names[] = {
-    "offset",    "newest_time", "ledger_seq",  "change_seq", "dl_seq",      "red_seq",
-    "rules_seq", "week_index",  "month_index", "week_floor", "month_floor", "prune_pending"};
+    "offset",      "newest_time",   "ledger_seq",    "change_seq",  "dl_seq",
+    "red_seq",     "rules_seq",     "week_index",    "month_index", "week_floor",
+    "month_floor", "prune_pending", "dedupe_pending"};
 enum { META_NEWEST = 1, META_WEEK = 7, META_MONTH = 8, META_WEEK_FLOOR = 9, META_MONTH_FLOOR = 10 };
 
 static int64_t *
@@ -206,7 +208,8 @@ meta_slot(struct meta *m, size_t i)
     int64_t *slots[] = {(int64_t *)&m->offset, &m->newest_time, &m->ledger_seq,
                         &m->change_seq,        &m->dl_seq,      &m->red_seq,
                         &m->rules_seq,         &m->week_index,  &m->month_index,
-                        &m->week_floor,        &m->month_floor, &m->prune_pending};
+                        &m->week_floor,        &m->month_floor, &m->prune_pending,
+                        &m->dedupe_pending};
     return slots[i];
 }
 
@@ -695,10 +698,22 @@ dead_letter(struct gm_store *s, const struct pending *rec, const char *reason, c
 
 /* ---- dedupe window ---- */
 
-/* Deletes dedupe ids older than the window behind the newest event time. */
+/* Dedupe ids deleted per folded event while older ones remain. */
+#define DEDUPE_PRUNE_PER_EVENT 16
+
+/*
+ * Deletes up to DEDUPE_PRUNE_PER_EVENT dedupe ids older than the window
+ * behind the newest event time; clears dedupe_pending when none is left.
+ * Bounded per event, so that a jump in event time (a log resuming after a
+ * silence) does not delete a whole window's ids in one batch; ids not yet
+ * deleted are never taken for duplicates (the lookup checks their time).
+ */
 static int
 prune_dedupe(struct gm_store *s)
 {
+    if (!s->meta.dedupe_pending)
+        return 0;
+    int budget = DEDUPE_PRUNE_PER_EVENT;
     int64_t edge = s->meta.newest_time - s->opts.dedupe_window_s;
     MDB_cursor *cur;
     int rc = mdb_cursor_open(s->txn, s->dedupe_time, &cur);
@@ -706,7 +721,11 @@ prune_dedupe(struct gm_store *s)
         return db_fail(s, rc, "dedupe_time cursor");
     MDB_val k, v;
     while ((rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) == 0) {
-        if (k.mv_size < 8 || k.mv_size > 8 + GM_ID_MAX || (int64_t)get_be64(k.mv_data) >= edge)
+        if (k.mv_size < 8 || k.mv_size > 8 + GM_ID_MAX || (int64_t)get_be64(k.mv_data) >= edge) {
+            s->meta.dedupe_pending = 0;
+            break;
+        }
+        if (budget-- == 0)
             break;
         /* The id is copied out first: k points into a page of dedupe_time,
          * and LMDB may spill or reuse dirty pages during another write. */
@@ -723,6 +742,8 @@ prune_dedupe(struct gm_store *s)
         }
     }
     mdb_cursor_close(cur);
+    if (rc == MDB_NOTFOUND)
+        s->meta.dedupe_pending = 0;
     return rc == MDB_NOTFOUND ? 0 : db_fail(s, rc, "dedupe_time cursor");
 }
 
@@ -1625,9 +1646,24 @@ apply_one(struct gm_store *s, const struct pending *rec)
     v.mv_data = tb;
     rc = mdb_put(s->txn, s->dedupe, &idk, &v, MDB_NOOVERWRITE);
     if (rc == MDB_KEYEXIST) {
-        s->stats.duplicates++;
-        rc = 0;
-        goto out;
+        /* v is the stored time. An id seen before the window is forgotten
+         * as if pruning had reached it already: where pruning stands must
+         * not change an outcome. */
+        int64_t seen = v.mv_size == 8 ? (int64_t)get_be64(v.mv_data) : INT64_MAX;
+        if (!(s->meta.has_newest && seen < s->meta.newest_time - s->opts.dedupe_window_s)) {
+            s->stats.duplicates++;
+            rc = 0;
+            goto out;
+        }
+        uint8_t old[8 + GM_ID_MAX];
+        put_be64(old, (uint64_t)seen);
+        memcpy(old + 8, ev->event_id, idk.mv_size);
+        MDB_val ok = {8 + idk.mv_size, old}, nv = {8, tb};
+        if ((rc = mdb_del(s->txn, s->dedupe_time, &ok, NULL)) && rc != MDB_NOTFOUND) {
+            db_fail(s, rc, "dedupe_time delete");
+            goto out;
+        }
+        rc = mdb_put(s->txn, s->dedupe, &idk, &nv, 0);
     }
     if (rc) {
         db_fail(s, rc, "dedupe put");
@@ -1655,11 +1691,11 @@ apply_one(struct gm_store *s, const struct pending *rec)
         bool cross = !s->meta.has_newest || t / 900 != s->meta.newest_time / 900;
         s->meta.has_newest = true;
         s->meta.newest_time = t;
-        if (cross && (rc = prune_dedupe(s)))
-            goto out;
+        if (cross)
+            s->meta.dedupe_pending = 1;
         roll = roll || cross;
     }
-    if ((roll && (rc = advance_periods(s))) || (rc = prune_step(s)))
+    if ((roll && (rc = advance_periods(s))) || (rc = prune_dedupe(s)) || (rc = prune_step(s)))
         goto out;
 out:
     gm_event_free(ev);

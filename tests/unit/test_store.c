@@ -583,3 +583,35 @@ Test(store, a_corrupt_learner_record_is_named)
     gm_store_abort(st);
     gm_store_close(st);
 }
+
+/* Dedupe ids are deleted a few per event after the window moves; an id
+ * older than the window that pruning has not reached yet is not taken for
+ * a duplicate (the outcome must not depend on where pruning stands). */
+Test(store, an_id_past_the_window_is_forgotten_before_pruning_reaches_it)
+{
+    struct gm_store_opts o = {.no_sync = true, .dedupe_window_s = 86400};
+    struct gm_store *st = open_with(dir, period_rules, &o);
+    struct gm_err err;
+    cr_assert_eq(gm_store_begin(st, &err), 0, "%s", err.msg);
+    for (int i = 0; i < 2000; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "a%d", i);
+        lesson(st, id, "ann", "2026-11-02T09:00:00Z", (uint64_t)i);
+    }
+    lesson(st, "x", "bob", "2026-11-02T09:00:01Z", 2000);
+    lesson(st, "y", "cy", "2026-11-04T09:00:00Z", 2001);
+    /* x again, two days later: beyond the one-day window, so new */
+    const char again[] = "{\"eventId\":\"x\",\"userId\":\"bob\",\"occurredAt\":"
+                         "\"2026-11-04T09:00:00Z\",\"lessonCompleted\":{\"lessonId\":\"l-x2\"}}";
+    cr_assert_eq(gm_store_apply(st, (const uint8_t *)again, sizeof again - 1, true, 2002, 0, &err),
+                 0, "%s", err.msg);
+    /* and once more: now a duplicate */
+    cr_assert_eq(gm_store_apply(st, (const uint8_t *)again, sizeof again - 1, true, 2003, 0, &err),
+                 0, "%s", err.msg);
+    cr_assert_eq(gm_store_commit(st, 2004, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_store_stats(st)->duplicates, 1);
+    char *d = dump_user(st, "bob");
+    cr_assert(strstr(d, "\"exp\":40,"), "%s", d);
+    free(d);
+    gm_store_close(st);
+}
