@@ -11,7 +11,8 @@
  * and auto.offset.reset=error turns a fetch whose offset is gone into an
  * error message that offset_reset() handles, instead of a silent move to
  * the log start. The owner decides whether records deleted unread may be
- * skipped (log_gap).
+ * skipped (log_gap); the offsets of delivered records are tracked so that
+ * a jump inside a partition is reported with the record (msg->skipped).
  */
 #include "kafka.h"
 #include "gm_config.h"
@@ -497,9 +498,13 @@ gm_kafka_poll(struct gm_kafka_consumer *c, int timeout_ms, struct gm_kafka_msg *
     rd_kafka_timestamp_type_t tstype;
     int64_t ts = rd_kafka_message_timestamp(m, &tstype);
     msg->append_ms = tstype == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE || ts < 0 ? 0 : ts;
+    msg->skipped = 0;
     int64_t *slot = next_slot(c, m->partition);
-    if (slot && *slot >= 0)
+    if (slot && *slot >= 0) {
+        if (m->offset > *slot)
+            msg->skipped = (uint64_t)(m->offset - *slot);
         *slot = m->offset + 1;
+    }
     return 1;
 }
 

@@ -70,6 +70,10 @@ struct gm_kafka_msg {
     const uint8_t *data; /* borrowed until the next gm_kafka_poll or close */
     size_t len;
     int64_t append_ms; /* the message timestamp (ms since 1970); 0: none */
+    /* offsets between the partition's previous record (or its assigned
+     * offset) and this one that were never delivered: 0 normally; more
+     * after transaction markers, or records compacted or lost */
+    uint64_t skipped;
 };
 
 struct gm_kafka_consumer;

@@ -21,7 +21,8 @@
  * a new state, any deleted record), the processor stops with an error
  * naming both offsets, unless --allow-log-gap accepts the loss: the state
  * then moves to the log start in a commit of its own, so the loss is
- * accepted once.
+ * accepted once. A record whose offset jumps past the previous one's is
+ * logged and counted, not fatal: transaction markers take offsets too.
  */
 #include "config.h"
 #include "gm_config.h"
@@ -275,6 +276,8 @@ struct kpart {
     uint64_t batch_next; /* after the last record applied (== next without a batch) */
     double t0, last_progress;
     bool rebuilding;
+    double gap_logged;                  /* when an offset jump was last logged */
+    uint64_t gaps_quiet, offsets_quiet; /* jumps (and offsets) not logged since */
 };
 
 /* The processor on a Kafka log: the partitions it holds now. */
@@ -465,6 +468,28 @@ out:
     return rc;
 }
 
+/* A record came after offsets never delivered: logged (a line a minute per
+ * partition at most, with what happened since) and counted. */
+static void
+kpart_offset_jump(struct kproc *k, struct kpart *p, const struct gm_kafka_msg *msg)
+{
+    atomic_fetch_add(&k->m->offset_gaps, 1);
+    p->gaps_quiet++;
+    p->offsets_quiet += msg->skipped;
+    double t = now_s();
+    if (p->gap_logged && t - p->gap_logged < 60.0)
+        return;
+    gm_log(GM_LOG_WARN,
+           "partition %d: offsets %llu..%llu were never delivered (%llu jumps, %llu offsets "
+           "since the last such line): transaction markers do this; compacted or lost records "
+           "too, and then events are missing (the event log must not be compacted)",
+           (int)p->id, (unsigned long long)(msg->offset - msg->skipped),
+           (unsigned long long)msg->offset - 1, (unsigned long long)p->gaps_quiet,
+           (unsigned long long)p->offsets_quiet);
+    p->gap_logged = t;
+    p->gaps_quiet = p->offsets_quiet = 0;
+}
+
 static void
 on_revoked(void *ctx, int32_t partition)
 {
@@ -565,6 +590,8 @@ run_kafka(const struct gm_config *cfg, const char *rest)
         snprintf(ctx, sizeof ctx, "\"partition\":%d,\"offset\":%llu", (int)p->id,
                  (unsigned long long)msg.offset);
         gm_log_set_context(ctx);
+        if (msg.skipped)
+            kpart_offset_jump(&k, p, &msg);
         if (!p->in_batch) {
             if ((rc = gm_store_begin(p->st, &err)))
                 goto fail;

@@ -280,6 +280,8 @@ log-gap)
     wait_offset 4 "$total"
     [ "$(metric "${ports[4]}" gamify_kafka_log_gap_skipped_total)" = $((start_at - 3)) ] ||
         fail "gamify_kafka_log_gap_skipped_total is not $((start_at - 3))"
+    [ "$(metric "${ports[4]}" gamify_kafka_offset_gaps_total)" = 0 ] ||
+        fail "offset jumps reported where there were none"
     grep '"level":"warn"' "$tmp/proc4.err" |
         grep -qF "partition $p: going on from offset $start_at WITHOUT records 3..$((start_at - 1))" ||
         fail "no warning about the records skipped"
@@ -326,6 +328,8 @@ log-gap-live)
             wait_offset "$n" 44
             skipped=$(metric "${ports[$n]}" gamify_kafka_log_gap_skipped_total)
             [ "${skipped:-0}" -gt 0 ] || fail "no records counted as skipped"
+            [ "$(metric "${ports[$n]}" gamify_kafka_offset_gaps_total)" = 0 ] ||
+                fail "offset jumps reported where there were none"
             grep -qF "partition $p: going on from offset $((3 + skipped)) WITHOUT records 3.." \
                 "$tmp/proc$n.err" || fail "no warning about the records skipped"
             stop_ok "$n"
