@@ -15,6 +15,8 @@
 #                 fetch fails instead of jumping; with --allow-log-gap it goes on
 #   ahead         a state whose offset is past the end of the partition (the
 #                 topic was recreated) is an error
+#   future        an event dated in 2199 is a TOO_FAR_AHEAD dead letter (the
+#                 Kafka message timestamp is its append time); later events fold
 # The mock cluster (librdkafka 2.0.2) has no DeleteRecords and no retention
 # settings, but it keeps at most 5 MiB of message sets per partition and
 # deletes the oldest beyond that, moving the log start: the log-gap checks
@@ -359,6 +361,28 @@ ahead)
         grep -qF "kafka topic $other partition $p: the state reads offset 2 next, but the partition ends at offset 0" ||
         fail "no error about a state past the end of the partition"
     echo "ok: kafka state ahead of its partition"
+    ;;
+future)
+    # the message timestamp is the append time: an event dated in 2199 is a
+    # dead letter, and it does not move time, so a later event still folds
+    topic=$(new_topic)
+    {
+        lesson fut-1 u-future 2026-11-23T09:00:00Z
+        lesson fut-far u-future 2199-01-01T00:00:00Z
+        lesson fut-2 u-future 2026-11-23T11:00:00Z
+    } > "$tmp/events.jsonl"
+    produce "$topic" "$tmp/events.jsonl"
+    start 1 "$topic" "$tmp/state"
+    wait_offset 1 3
+    stop_ok 1
+    p=$(partition_of "$tmp/state" u-future)
+    "$gamify" dlq list --state "$tmp/state/partition-$p" > "$tmp/dlq"
+    [ "$(wc -l < "$tmp/dlq")" = 1 ] || fail "one dead letter expected: $(cat "$tmp/dlq")"
+    grep -q '"reason":"TOO_FAR_AHEAD".*"eventId":"fut-far"' "$tmp/dlq" ||
+        fail "fut-far is not a TOO_FAR_AHEAD dead letter: $(cat "$tmp/dlq")"
+    [ "$(user_field "$tmp/state" u-future lessonsCompleted)" = 2 ] ||
+        fail "the events around the far-future one were not both folded"
+    echo "ok: kafka far-future event is a dead letter"
     ;;
 *)
     echo "run-kafka.sh: unknown check '$check'" >&2
