@@ -20,7 +20,7 @@
 # The mock cluster (librdkafka 2.0.2) has no DeleteRecords and no retention
 # settings, but it keeps at most 5 MiB of message sets per partition and
 # deletes the oldest beyond that, moving the log start: the log-gap checks
-# produce about 8 MB of large records to move it.
+# produce about 9 MB of large records to move it.
 # Needs GAMIFY_TEST_KAFKA (bootstrap servers); without it: skip (77), or fail
 # when GAMIFY_TEST_REQUIRE_SERVERS=1. KEEP_TMP=1 keeps the temporary folder.
 set -euo pipefail
