@@ -4,6 +4,15 @@
  * assigns partitions itself in the rebalance callback, at the offsets its
  * owner keeps with the state, so a partition moving between instances
  * resumes where its LMDB says, whatever Kafka's committed offset is.
+ *
+ * The log is the source of truth (DESIGN section 4), so a consumer never
+ * jumps: partitions are assigned at explicit offsets (a new state at 0,
+ * not "the beginning"), checked against the partition's log range first,
+ * and auto.offset.reset=error turns a fetch whose offset is gone into an
+ * error message that offset_reset() handles, instead of a silent move to
+ * the log start. The owner decides whether records deleted unread may be
+ * skipped (log_gap); the offsets of delivered records are tracked so that
+ * a jump inside a partition is reported with the record (msg->skipped).
  */
 #include "kafka.h"
 #include "gm_config.h"
@@ -48,7 +57,17 @@ struct gm_kafka_consumer {
     rd_kafka_message_t *last; /* the record handed out by the last poll */
     int failed;               /* a handler's error, reported by the next poll */
     struct gm_err herr;
+    /* by partition id (dense in Kafka): the offset the next record should
+     * have, -1 for a partition not held */
+    int64_t *next;
+    size_t n_next;
+    int resets_in_range; /* offset resets in a row that found the offset served */
 };
+
+/* How long a query of a partition's log range may take. */
+#define WATERMARK_TIMEOUT_MS 5000
+/* Partition ids above this are refused (Kafka allows far fewer per topic). */
+#define PARTITION_MAX 100000
 
 static int
 conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, struct gm_err *err)
@@ -199,6 +218,135 @@ gm_kafka_producer_free(struct gm_kafka_producer *p)
     free(p);
 }
 
+/* The tracked next offset of partition, growing the table; NULL when the
+ * id is out of bounds. */
+static int64_t *
+next_slot(struct gm_kafka_consumer *c, int32_t partition)
+{
+    if (partition < 0 || partition >= PARTITION_MAX)
+        return NULL;
+    if ((size_t)partition >= c->n_next) {
+        size_t n = (size_t)partition + 1 > 2 * c->n_next ? (size_t)partition + 1 : 2 * c->n_next;
+        c->next = realloc(c->next, n * sizeof *c->next);
+        if (!c->next)
+            abort();
+        for (size_t i = c->n_next; i < n; i++)
+            c->next[i] = -1;
+        c->n_next = n;
+    }
+    return &c->next[partition];
+}
+
+/*
+ * Checks *next, where the owner's state of partition resumes, against the
+ * partition's log [low, high): past the end is an error (the log is not the
+ * one the state was folded from); before the start, the owner's log_gap
+ * decides, and going on moves *next to low.
+ */
+static int
+check_range(struct gm_kafka_consumer *c, int32_t partition, uint64_t *next, int64_t low,
+            int64_t high, struct gm_err *err)
+{
+    if (high >= 0 && *next > (uint64_t)high)
+        return gm_err_set(err, GM_EKAFKA,
+                          "kafka topic %s partition %d: the state reads offset %llu next, but "
+                          "the partition ends at offset %lld: the topic was deleted and created "
+                          "again, or the state was folded from another topic or cluster; move "
+                          "the partition's state folder away to rebuild it from this log",
+                          c->topic, (int)partition, (unsigned long long)*next, (long long)high);
+    if (low > 0 && *next < (uint64_t)low) {
+        int rc = c->h.log_gap(c->h.ctx, c->topic, partition, *next, (uint64_t)low, err);
+        if (rc < 0)
+            return rc;
+        *next = (uint64_t)low;
+    }
+    return 0;
+}
+
+/* At an assignment: asks the leader for the partition's log range (one
+ * round trip) and checks *next against it. When the range cannot be read,
+ * the first fetch checks instead (auto.offset.reset=error). */
+static int
+check_assigned(struct gm_kafka_consumer *c, int32_t partition, uint64_t *next, struct gm_err *err)
+{
+    int64_t low = -1, high = -1;
+    rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(c->rk, c->topic, partition, &low,
+                                                             &high, WATERMARK_TIMEOUT_MS);
+    if (e) {
+        gm_log(GM_LOG_WARN,
+               "kafka topic %s partition %d: cannot read the partition's log range (%s); the "
+               "first fetch checks offset %llu instead",
+               c->topic, (int)partition, rd_kafka_err2str(e), (unsigned long long)*next);
+        return 0;
+    }
+    return check_range(c, partition, next, low, high, err);
+}
+
+/* Assigns again every partition held, each at its tracked next offset (a
+ * partition stopped by an offset reset fetches again only after this). */
+static int
+reassign(struct gm_kafka_consumer *c, struct gm_err *err)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(16);
+    for (size_t i = 0; i < c->n_next; i++) {
+        if (c->next[i] >= 0)
+            rd_kafka_topic_partition_list_add(l, c->topic, (int32_t)i)->offset = c->next[i];
+    }
+    rd_kafka_resp_err_t e = rd_kafka_assign(c->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (e)
+        return gm_err_set(err, GM_EKAFKA, "kafka topic %s: assigning the partitions again: %s",
+                          c->topic, rd_kafka_err2str(e));
+    return 0;
+}
+
+/*
+ * A fetch of partition at offset at failed, and auto.offset.reset=error
+ * stopped the partition instead of moving it: the log's start has passed
+ * the offset (retention deleted records not read yet), or the log ends
+ * before it. Checks which, asks the owner about a gap, and fetches again
+ * from where the owner agrees to go on.
+ */
+static int
+offset_reset(struct gm_kafka_consumer *c, int32_t partition, int64_t at, const char *why,
+             struct gm_err *err)
+{
+    int64_t *slot = next_slot(c, partition);
+    if (!slot || *slot < 0) {
+        gm_log(GM_LOG_DEBUG, "kafka topic %s partition %d: offset reset of a partition not held",
+               c->topic, (int)partition);
+        return 0;
+    }
+    if (at != *slot)
+        gm_log(GM_LOG_DEBUG, "kafka topic %s partition %d: reset at %lld, next record %lld",
+               c->topic, (int)partition, (long long)at, (long long)*slot);
+    int64_t low = -1, high = -1;
+    rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(c->rk, c->topic, partition, &low,
+                                                             &high, WATERMARK_TIMEOUT_MS);
+    if (e)
+        return gm_err_set(err, GM_EKAFKA,
+                          "kafka topic %s partition %d: offset %lld is not served (%s), and "
+                          "the partition's log range cannot be read: %s",
+                          c->topic, (int)partition, (long long)*slot, why, rd_kafka_err2str(e));
+    uint64_t next = (uint64_t)*slot;
+    int rc = check_range(c, partition, &next, low, high, err);
+    if (rc < 0)
+        return rc;
+    if (next == (uint64_t)*slot) {
+        /* served after all (a leader change?): fetch it again, a few times */
+        if (++c->resets_in_range > 5)
+            return gm_err_set(err, GM_EKAFKA,
+                              "kafka topic %s partition %d: offset %lld is refused (%s) though "
+                              "the partition's log holds %lld..%lld",
+                              c->topic, (int)partition, (long long)next, why, (long long)low,
+                              (long long)high);
+        gm_log(GM_LOG_WARN, "kafka topic %s partition %d: fetching offset %lld again after: %s",
+               c->topic, (int)partition, (long long)next, why);
+    }
+    *slot = (int64_t)next;
+    return reassign(c, err);
+}
+
 /* Runs inside rd_kafka_consumer_poll and rd_kafka_consumer_close. */
 static void
 on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e, rd_kafka_topic_partition_list_t *parts,
@@ -206,16 +354,24 @@ on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e, rd_kafka_topic_partition_lis
 {
     struct gm_kafka_consumer *c = opaque;
     if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        for (int i = 0; i < parts->cnt; i++) {
+        for (int i = 0; i < parts->cnt && !c->failed; i++) {
+            int32_t partition = parts->elems[i].partition;
+            int64_t *slot = next_slot(c, partition);
             uint64_t next = 0;
-            int rc =
-                c->failed ? c->failed : c->h.assigned(c->h.ctx, parts->elems[i].partition, &next);
-            if (rc < 0 && !c->failed) {
+            int rc = slot ? 0
+                          : gm_err_set(&c->herr, GM_EKAFKA, "kafka topic %s: partition id %d",
+                                       c->topic, (int)partition);
+            if (rc == 0)
+                rc = c->h.assigned(c->h.ctx, partition, &next, &c->herr);
+            if (rc == 0)
+                rc = check_assigned(c, partition, &next, &c->herr);
+            if (rc < 0) {
                 c->failed = rc;
-                gm_err_set(&c->herr, rc, "partition %d: cannot take it over",
-                           (int)parts->elems[i].partition);
+                break;
             }
-            parts->elems[i].offset = next ? (int64_t)next : RD_KAFKA_OFFSET_BEGINNING;
+            /* an explicit offset, never a logical one: nothing may jump */
+            parts->elems[i].offset = (int64_t)next;
+            *slot = (int64_t)next;
         }
         if (c->failed) {
             rd_kafka_assign(rk, NULL);
@@ -230,8 +386,12 @@ on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e, rd_kafka_topic_partition_lis
             rd_kafka_message_destroy(c->last);
             c->last = NULL;
         }
-        for (int i = 0; i < parts->cnt; i++)
+        for (int i = 0; i < parts->cnt; i++) {
+            int64_t *slot = next_slot(c, parts->elems[i].partition);
+            if (slot)
+                *slot = -1;
             c->h.revoked(c->h.ctx, parts->elems[i].partition);
+        }
         rd_kafka_assign(rk, NULL);
     }
 }
@@ -257,7 +417,10 @@ gm_kafka_consumer_new(const char *rest, const char *group, int session_timeout_m
     if ((rc = conf_set(conf, "bootstrap.servers", brokers, err)) ||
         (rc = conf_set(conf, "group.id", group, err)) ||
         (rc = conf_set(conf, "enable.auto.commit", "false", err)) ||
-        (rc = conf_set(conf, "auto.offset.reset", "earliest", err)) ||
+        (rc = conf_set(conf, "auto.offset.reset", "error", err)) ||
+        /* records of aborted transactions are never folded (the default,
+         * said here because folding them would be wrong) */
+        (rc = conf_set(conf, "isolation.level", "read_committed", err)) ||
         (rc = conf_set(conf, "session.timeout.ms", session, err)) ||
         (rc = conf_set(conf, "heartbeat.interval.ms", session_timeout_ms >= 9000 ? "3000" : "1000",
                        err)))
@@ -289,6 +452,7 @@ out:
         if (c->rk)
             rd_kafka_destroy(c->rk);
         free(c->topic);
+        free(c->next);
         free(c);
     }
     free(brokers);
@@ -314,16 +478,19 @@ gm_kafka_poll(struct gm_kafka_consumer *c, int timeout_ms, struct gm_kafka_msg *
         return 0;
     if (m->err) {
         char errstr[256];
+        int rc = 0;
         rd_kafka_resp_err_t fe = rd_kafka_fatal_error(c->rk, errstr, sizeof errstr);
-        if (fe) {
-            rd_kafka_message_destroy(m);
-            return gm_err_set(err, GM_EKAFKA, "kafka consumer: %s", errstr);
-        }
-        gm_log(GM_LOG_WARN, "kafka: %s", rd_kafka_message_errstr(m));
+        if (fe)
+            rc = gm_err_set(err, GM_EKAFKA, "kafka consumer: %s", errstr);
+        else if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET)
+            rc = offset_reset(c, m->partition, m->offset, rd_kafka_message_errstr(m), err);
+        else
+            gm_log(GM_LOG_WARN, "kafka: %s", rd_kafka_message_errstr(m));
         rd_kafka_message_destroy(m);
-        return 0;
+        return rc;
     }
     c->last = m;
+    c->resets_in_range = 0;
     msg->partition = m->partition;
     msg->offset = (uint64_t)m->offset;
     msg->data = m->payload;
@@ -331,6 +498,13 @@ gm_kafka_poll(struct gm_kafka_consumer *c, int timeout_ms, struct gm_kafka_msg *
     rd_kafka_timestamp_type_t tstype;
     int64_t ts = rd_kafka_message_timestamp(m, &tstype);
     msg->append_ms = tstype == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE || ts < 0 ? 0 : ts;
+    msg->skipped = 0;
+    int64_t *slot = next_slot(c, m->partition);
+    if (slot && *slot >= 0) {
+        if (m->offset > *slot)
+            msg->skipped = (uint64_t)(m->offset - *slot);
+        *slot = m->offset + 1;
+    }
     return 1;
 }
 
@@ -367,6 +541,7 @@ gm_kafka_consumer_close(struct gm_kafka_consumer *c)
     rd_kafka_consumer_close(c->rk);
     rd_kafka_destroy(c->rk);
     free(c->topic);
+    free(c->next);
     free(c);
 }
 

@@ -156,6 +156,14 @@ render(struct gm_metrics *m, size_t *len)
               "Kafka records not yet folded: the assigned partitions' high watermarks minus "
               "their next offsets.",
               lag_records);
+    counter(&t, "gamify_kafka_log_gap_skipped_total",
+            "Kafka offsets deleted from a partition before its state read them, skipped "
+            "under --allow-log-gap (their events are missing from the state).",
+            atomic_load(&m->log_gap_skipped));
+    counter(&t, "gamify_kafka_offset_gaps_total",
+            "Kafka records whose offset did not follow the previous record's (transaction "
+            "markers; or compacted or lost records).",
+            atomic_load(&m->offset_gaps));
     gauge(&t, "gamify_lmdb_bytes", "Size of the LMDB data file.",
           (int64_t)atomic_load(&m->lmdb_bytes));
     gauge(&t, "gamify_ready", "1 once the processor has caught up with the log.",

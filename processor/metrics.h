@@ -29,6 +29,8 @@ struct gm_metrics {
     atomic_int_fast64_t lag_seconds;                        /* wall clock minus it */
     atomic_uint_fast64_t lmdb_bytes;
     atomic_int_fast64_t lag_records; /* Kafka: high watermarks minus next offsets; -1 unknown */
+    atomic_uint_fast64_t log_gap_skipped; /* Kafka: offsets deleted unread, skipped by consent */
+    atomic_uint_fast64_t offset_gaps;     /* Kafka: jumps between consecutive records */
     atomic_bool ready;
     /* per event: commit time minus occurred_at */
     atomic_uint_fast64_t event_lag_le[GM_METRICS_LAG_BUCKETS];

@@ -15,6 +15,14 @@
  * stored in that state (LMDB is the truth; offsets committed to Kafka only
  * show lag). A batch is per partition: it grows while records come and is
  * committed when the poll comes back empty or it reaches batch-max.
+ *
+ * The topic must keep every record. When a partition's log starts after
+ * its state's offset (retention deleted records the state never read; for
+ * a new state, any deleted record), the processor stops with an error
+ * naming both offsets, unless --allow-log-gap accepts the loss: the state
+ * then moves to the log start in a commit of its own, so the loss is
+ * accepted once. A record whose offset jumps past the previous one's is
+ * logged and counted, not fatal: transaction markers take offsets too.
  */
 #include "config.h"
 #include "gm_config.h"
@@ -57,6 +65,9 @@ static const struct gm_setting settings[] = {
      "Kafka consumer group (kafka:// logs)"},
     {"kafka-session-timeout-ms", GM_SET_INT, "45000", 1000, 3600000, false,
      "Kafka group session timeout: how soon a dead member's partitions move"},
+    {"allow-log-gap", GM_SET_BOOL, "false", 0, 0, false,
+     "Kafka: when records of a partition were deleted before its state read them, go on "
+     "from the partition's log start without them (logged, counted) instead of stopping"},
 };
 #define N_SETTINGS (sizeof settings / sizeof settings[0])
 
@@ -265,6 +276,8 @@ struct kpart {
     uint64_t batch_next; /* after the last record applied (== next without a batch) */
     double t0, last_progress;
     bool rebuilding;
+    double gap_logged;                  /* when an offset jump was last logged */
+    uint64_t gaps_quiet, offsets_quiet; /* jumps (and offsets) not logged since */
 };
 
 /* The processor on a Kafka log: the partitions it holds now. */
@@ -279,6 +292,7 @@ struct kproc {
     struct gm_outsink *sink;
     struct gm_kafka_consumer *c;
     uint64_t closed_applied, closed_dups, closed_dead; /* of partitions given up */
+    bool allow_gap;
     int failed;
     struct gm_err err;
 };
@@ -358,20 +372,20 @@ kpart_commit(struct kproc *k, struct kpart *p, struct gm_err *err)
 }
 
 static int
-on_assigned(void *ctx, int32_t partition, uint64_t *next)
+on_assigned(void *ctx, int32_t partition, uint64_t *next, struct gm_err *err)
 {
     struct kproc *k = ctx;
     char path[4096];
     struct gm_store *st = NULL;
     int rc;
     if (mkdir(k->dir, 0755) && errno != EEXIST) {
-        rc = gm_err_set(&k->err, -errno, "cannot create %s: %s", k->dir, strerror(errno));
+        rc = gm_err_set(err, -errno, "cannot create %s: %s", k->dir, strerror(errno));
         goto out;
     }
     snprintf(path, sizeof path, "%s/partition-%d", k->dir, (int)partition);
-    if ((rc = gm_store_open(path, &k->opts, &st, &k->err)))
+    if ((rc = gm_store_open(path, &k->opts, &st, err)))
         goto out;
-    if (k->rules && (rc = gm_store_seed_rules(st, k->rules, k->rules_len, &k->err)))
+    if (k->rules && (rc = gm_store_seed_rules(st, k->rules, k->rules_len, err)))
         goto out;
     if (k->n_parts == k->cap) {
         k->cap = k->cap ? 2 * k->cap : 16;
@@ -399,9 +413,81 @@ out:
     gm_store_close(st);
     if (rc) {
         k->failed = rc;
-        gm_log(GM_LOG_ERROR, "partition %d: %s", (int)partition, k->err.msg);
+        k->err = *err;
     }
     return rc;
+}
+
+/*
+ * The records next..log_start-1 of partition were deleted before its state
+ * read them. Without --allow-log-gap: an error that says so and what to do.
+ * With it: a loud warning, the count, and the state moved to log_start in
+ * a commit of its own (after the open batch), so the loss is accepted once
+ * and a restart resumes after it.
+ */
+static int
+on_log_gap(void *ctx, const char *topic, int32_t partition, uint64_t next, uint64_t log_start,
+           struct gm_err *err)
+{
+    struct kproc *k = ctx;
+    struct kpart *p = kpart_find(k, partition);
+    int rc;
+    if (!k->allow_gap) {
+        rc = gm_err_set(err, GM_EKAFKA,
+                        "kafka topic %s partition %d: the state %s/partition-%d reads offset "
+                        "%llu next, but the partition now starts at offset %llu: records "
+                        "%llu..%llu were deleted (retention) before the state read them. The "
+                        "topic must keep every record (retention.ms=-1, retention.bytes=-1; "
+                        "docs/operations.md). Restore them, or accept losing them with "
+                        "--allow-log-gap",
+                        topic, (int)partition, k->dir, (int)partition, (unsigned long long)next,
+                        (unsigned long long)log_start, (unsigned long long)next,
+                        (unsigned long long)log_start - 1);
+        goto out;
+    }
+    gm_log(GM_LOG_WARN,
+           "kafka topic %s partition %d: going on from offset %llu WITHOUT records %llu..%llu "
+           "(%llu offsets), deleted before the state read them (--allow-log-gap): the state "
+           "misses their events for good",
+           topic, (int)partition, (unsigned long long)log_start, (unsigned long long)next,
+           (unsigned long long)log_start - 1, (unsigned long long)(log_start - next));
+    atomic_fetch_add(&k->m->log_gap_skipped, log_start - next);
+    if (!p)
+        return 0;
+    if ((rc = kpart_commit(k, p, err)) || (rc = gm_store_begin(p->st, err)))
+        goto out;
+    if ((rc = gm_store_commit(p->st, log_start, err)))
+        goto out;
+    p->next = p->batch_next = log_start;
+    kproc_metrics(k);
+out:
+    if (rc) {
+        k->failed = rc;
+        k->err = *err;
+    }
+    return rc;
+}
+
+/* A record came after offsets never delivered: logged (a line a minute per
+ * partition at most, with what happened since) and counted. */
+static void
+kpart_offset_jump(struct kproc *k, struct kpart *p, const struct gm_kafka_msg *msg)
+{
+    atomic_fetch_add(&k->m->offset_gaps, 1);
+    p->gaps_quiet++;
+    p->offsets_quiet += msg->skipped;
+    double t = now_s();
+    if (p->gap_logged && t - p->gap_logged < 60.0)
+        return;
+    gm_log(GM_LOG_WARN,
+           "partition %d: offsets %llu..%llu were never delivered (%llu jumps, %llu offsets "
+           "since the last such line): transaction markers do this; compacted or lost records "
+           "too, and then events are missing (the event log must not be compacted)",
+           (int)p->id, (unsigned long long)(msg->offset - msg->skipped),
+           (unsigned long long)msg->offset - 1, (unsigned long long)p->gaps_quiet,
+           (unsigned long long)p->offsets_quiet);
+    p->gap_logged = t;
+    p->gaps_quiet = p->offsets_quiet = 0;
 }
 
 static void
@@ -437,7 +523,9 @@ run_kafka(const struct gm_config *cfg, const char *rest)
 {
     static struct gm_metrics m;
     static char ctx[96];
-    struct kproc k = {.dir = gm_config_str(cfg, "state"), .m = &m};
+    struct kproc k = {.dir = gm_config_str(cfg, "state"),
+                      .m = &m,
+                      .allow_gap = gm_config_bool(cfg, "allow-log-gap")};
     k.opts = (struct gm_store_opts){.dedupe_window_s = gm_config_int(cfg, "window-days") * 86400,
                                     .no_sync = !gm_config_bool(cfg, "sync"),
                                     .future_skew_s = gm_config_int(cfg, "future-skew-seconds")};
@@ -461,7 +549,11 @@ run_kafka(const struct gm_config *cfg, const char *rest)
         goto fail;
     if (metrics_addr && (rc = gm_metrics_serve(&m, metrics_addr, &srv, &err)))
         goto fail;
-    struct gm_kafka_handlers h = {.ctx = &k, .assigned = on_assigned, .revoked = on_revoked};
+    struct gm_kafka_handlers h = {
+        .ctx = &k, .assigned = on_assigned, .log_gap = on_log_gap, .revoked = on_revoked};
+    if (k.allow_gap)
+        gm_log(GM_LOG_WARN, "--allow-log-gap: records deleted before a partition's state read "
+                            "them will be skipped; unset it once the gap is accepted");
     if ((rc = gm_kafka_consumer_new(rest, gm_config_str(cfg, "group"),
                                     (int)gm_config_int(cfg, "kafka-session-timeout-ms"), &h, &k.c,
                                     &err)))
@@ -498,6 +590,8 @@ run_kafka(const struct gm_config *cfg, const char *rest)
         snprintf(ctx, sizeof ctx, "\"partition\":%d,\"offset\":%llu", (int)p->id,
                  (unsigned long long)msg.offset);
         gm_log_set_context(ctx);
+        if (msg.skipped)
+            kpart_offset_jump(&k, p, &msg);
         if (!p->in_batch) {
             if ((rc = gm_store_begin(p->st, &err)))
                 goto fail;
