@@ -2197,7 +2197,7 @@ gm_store_dump(struct gm_store *s, FILE *to, const char *user)
                     break;
             }
             mdb_cursor_close(cur);
-            rc = rc == MDB_NOTFOUND ? 0 : rc < 0 ? rc : GM_EDB;
+            rc = rc == MDB_NOTFOUND ? 0 : rc == GM_ECORRUPT ? rc : GM_EDB;
         } else {
             rc = GM_EDB;
         }
@@ -2278,7 +2278,8 @@ gm_store_dlq_take(struct gm_store *s, const char *reason, int64_t seq,
     while (rc == 0) {
         uint8_t kb[8]; /* the key, copied: the delete changes its page */
         if (k.mv_size != 8) {
-            rc = MDB_CORRUPTED;
+            result =
+                gm_err_set(err, GM_ECORRUPT, "a dead letter's key has %zu bytes, not 8", k.mv_size);
             break;
         }
         memcpy(kb, k.mv_data, 8);
