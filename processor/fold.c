@@ -344,13 +344,10 @@ activity(const struct gm_fold_in *in, Gamify__Internal__UserState *st, struct gm
     int64_t exp = 0, coins = 0;
     const char *kind = lesson ? "lesson" : "tournament";
     const char *detail;
-    if (lesson) {
+    if (lesson)
         detail = ev->lesson_completed->lesson_id;
-        st->lesson_completions++;
-        out->touched = true;
-    } else {
+    else
         detail = ev->tournament_result->tournament_id;
-    }
     if (in->first_time) {
         int64_t vars[GM_VAR_COUNT];
         counters(st, vars);
@@ -390,11 +387,13 @@ activity(const struct gm_fold_in *in, Gamify__Internal__UserState *st, struct gm
         exp = base.exp + flat + base.exp * percent / 100;
         coins = base.coins + bonus_coins;
 
-        /* own counters, after the bonuses were judged */
+        /* own counters, after the bonuses were judged: a `when` sees the
+         * counters of the events before this one (and this one's streak) */
         out->mark_first = true;
         out->touched = true;
         if (lesson) {
             st->lessons_completed++;
+            st->lesson_completions++;
         } else {
             st->tournaments_played++;
             if (ev->tournament_result->outcome == GAMIFICATION__V1__TOURNAMENT_RESULT__OUTCOME__WIN)
@@ -429,6 +428,9 @@ activity(const struct gm_fold_in *in, Gamify__Internal__UserState *st, struct gm
         badges_step(rules, ev, st, out);
         return boards_step(rules, ev, granted, out);
     }
+    /* a repeated lesson: activity for the streak and lesson_completions only */
+    st->lesson_completions++;
+    out->touched = true;
     badges_step(rules, ev, st, out);
     return 0;
 }

@@ -9,6 +9,14 @@
  * redemption id? how much stock is left?) is looked up by the caller and
  * passed in; everything the store must write is returned in struct
  * gm_fold_out. Same inputs, same outputs, on every machine.
+ *
+ * What expressions see: a bonus `when` (step 3, first-time activities)
+ * reads the counters after step 2 and before anything else of the event:
+ * the streak (and coins of a streak milestone) of this event are in, its
+ * own lessons_completed, lesson_completions, tournament counters, exp,
+ * activity coins, levels and badges are not. Badge criteria (step 6) read
+ * everything of the event, level-up coins included, and each badge awarded
+ * in the pass at once.
  */
 #ifndef GM_FOLD_H
 #define GM_FOLD_H

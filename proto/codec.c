@@ -1,12 +1,344 @@
 /*
  * codec.c: decode, validate and encode events. protobuf-c does the wire
- * format; this file adds the contract's limits on top.
+ * format; this file adds the contract's limits on top, and merges message
+ * fields that occur more than once in a record before protobuf-c sees it
+ * (protobuf-c 1.4 keeps only the last part of a oneof member; see below).
  */
 #include "codec.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/*
+ * Message fields that occur more than once.
+ *
+ * In protobuf a singular message field that occurs several times in a
+ * record is the merge of its occurrences, which is the same as parsing the
+ * concatenation of their payloads (later scalars win, repeated fields
+ * append, sub-messages merge). Of a oneof, the member that occurs last
+ * wins, merged from its occurrences after the last one of another member.
+ * protobuf-c 1.4 frees a oneof member when it meets it again, so an
+ * Adjustment sent as {exp 250} then {coins 100} decoded as coins 100 alone;
+ * other message fields it merges field by field, but a proto3 number of an
+ * earlier part is lost (occurred_at as {seconds} then {nanos} had seconds
+ * 0).
+ *
+ * So gm_event_decode first scans the record (wire_scan), following the
+ * descriptors into every message payload. A record in which no singular
+ * message field and no oneof occurs twice, at any depth, goes to protobuf-c
+ * unchanged. Otherwise wire_rewrite builds an equivalent record in which
+ * each such field occurs once, with the concatenation of its payloads
+ * (itself rewritten), and the losing oneof members are gone; every other
+ * field is copied in order. Merged fields move to the end of their
+ * message, which changes nothing since each occurs once.
+ *
+ * Bounds: the rewrite is never longer than the input (one key and length
+ * replace two or more; dropped fields shrink it), nesting follows the
+ * descriptors and stops at WIRE_DEPTH_MAX, and each level holds buffers no
+ * larger than its input: a few times GM_EVENT_MAX at most. The scan is as
+ * strict as protobuf-c's (keys of at most 5 bytes, no groups, lengths
+ * within their message) and also rejects field number 0 and numbers
+ * beyond 2^29 - 1, and a message field that is not length-delimited.
+ */
+
+#define WIRE_DEPTH_MAX    16
+#define WIRE_NUMBER_MAX   536870911u /* 2^29 - 1 */
+#define WIRE_VARINT       0
+#define WIRE_FIXED64      1
+#define WIRE_LEN          2
+#define WIRE_FIXED32      5
+#define WIRE_SMALL_FIELDS 32
+
+/* Where the record being decoded starts, for offsets in error messages. */
+struct wire_ctx {
+    const uint8_t *rec;
+    size_t rec_len;
+    struct gm_err *err;
+};
+
+struct wire_field {
+    uint32_t number;
+    unsigned type;
+    const uint8_t *start; /* the key */
+    const uint8_t *value; /* length-delimited: the payload (len bytes) */
+    size_t len;
+    const uint8_t *end; /* past the field */
+};
+
+/* A growing byte buffer; free .p with free(). */
+struct wbuf {
+    uint8_t *p;
+    size_t n, cap;
+};
+
+static void
+wbuf_put(struct wbuf *b, const void *src, size_t len)
+{
+    if (len == 0)
+        return;
+    if (b->cap - b->n < len) {
+        size_t cap = b->cap ? b->cap * 2 : 64;
+        while (cap - b->n < len)
+            cap *= 2;
+        b->p = realloc(b->p, cap);
+        if (!b->p)
+            abort();
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, src, len);
+    b->n += len;
+}
+
+static void
+wbuf_varint(struct wbuf *b, uint64_t v)
+{
+    uint8_t tmp[10];
+    size_t n = 0;
+    while (v >= 0x80) {
+        tmp[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    tmp[n++] = (uint8_t)v;
+    wbuf_put(b, tmp, n);
+}
+
+/* Reads a varint of at most max bytes at *p; false when truncated or longer. */
+static bool
+wire_varint(const uint8_t **p, const uint8_t *end, unsigned max, uint64_t *v)
+{
+    uint64_t r = 0;
+    for (unsigned i = 0; i < max && *p + i < end; i++) {
+        r |= (uint64_t)((*p)[i] & 0x7f) << (7 * i);
+        if (!((*p)[i] & 0x80)) {
+            *p += i + 1;
+            *v = r;
+            return true;
+        }
+    }
+    return false;
+}
+
+static int
+wire_error(const struct wire_ctx *cx, const uint8_t *at, const char *what, uint32_t number)
+{
+    size_t off = at >= cx->rec && at <= cx->rec + cx->rec_len ? (size_t)(at - cx->rec) : 0;
+    char field[32] = "";
+    if (number)
+        snprintf(field, sizeof field, "field %u: ", (unsigned)number);
+    return gm_err_set(cx->err, GM_EDECODE,
+                      "record of %zu bytes is not a valid protobuf Event: %s%s at byte %zu",
+                      cx->rec_len, field, what, off);
+}
+
+/* Reads the field at *p (before end) into f and moves *p past it. */
+static int
+wire_next(const uint8_t **p, const uint8_t *end, const struct wire_ctx *cx, struct wire_field *f)
+{
+    uint64_t key, v;
+    f->start = *p;
+    if (!wire_varint(p, end, 5, &key))
+        return wire_error(cx, f->start, "truncated or overlong field key", 0);
+    f->type = (unsigned)(key & 7);
+    if ((key >> 3) == 0 || (key >> 3) > WIRE_NUMBER_MAX)
+        return wire_error(cx, f->start, "field number 0 or beyond 2^29-1", 0);
+    f->number = (uint32_t)(key >> 3);
+    f->value = *p;
+    f->len = 0;
+    switch (f->type) {
+    case WIRE_VARINT:
+        if (!wire_varint(p, end, 10, &v))
+            return wire_error(cx, f->value, "truncated or overlong varint", f->number);
+        break;
+    case WIRE_FIXED64:
+    case WIRE_FIXED32: {
+        size_t n = f->type == WIRE_FIXED64 ? 8 : 4;
+        if ((size_t)(end - *p) < n)
+            return wire_error(cx, f->value, "truncated fixed-size value", f->number);
+        *p += n;
+        break;
+    }
+    case WIRE_LEN:
+        if (!wire_varint(p, end, 5, &v))
+            return wire_error(cx, f->value, "truncated or overlong length", f->number);
+        if (v > (uint64_t)(end - *p))
+            return wire_error(cx, f->value, "length runs past the end of its message", f->number);
+        f->value = *p;
+        f->len = (size_t)v;
+        *p += v;
+        break;
+    default:
+        return wire_error(cx, f->start, "unsupported wire type (a group or 6/7)", f->number);
+    }
+    f->end = *p;
+    return 0;
+}
+
+static bool
+is_message(const ProtobufCFieldDescriptor *fd)
+{
+    return fd->type == PROTOBUF_C_TYPE_MESSAGE;
+}
+
+static bool
+in_oneof(const ProtobufCFieldDescriptor *fd)
+{
+    return (fd->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) != 0;
+}
+
+/* The slot counting occurrences of fd: its oneof's first member, or itself. */
+static size_t
+wire_slot(const ProtobufCMessageDescriptor *desc, const ProtobufCFieldDescriptor *fd)
+{
+    if (in_oneof(fd)) {
+        for (size_t i = 0; i < desc->n_fields; i++) {
+            if (in_oneof(&desc->fields[i]) &&
+                desc->fields[i].quantifier_offset == fd->quantifier_offset)
+                return i;
+        }
+    }
+    return (size_t)(fd - desc->fields);
+}
+
+/*
+ * Checks the message desc at [p, end) and every message inside it. Returns
+ * 1 when some singular message field or oneof occurs twice (at any depth),
+ * 0 when protobuf-c can take it as it is, or GM_EDECODE.
+ */
+static int
+wire_scan(const ProtobufCMessageDescriptor *desc, const uint8_t *p, const uint8_t *end,
+          unsigned depth, const struct wire_ctx *cx)
+{
+    if (depth > WIRE_DEPTH_MAX)
+        return wire_error(cx, p, "messages nested too deep", 0);
+    uint32_t small[WIRE_SMALL_FIELDS] = {0};
+    uint32_t *seen = small;
+    if (desc->n_fields > WIRE_SMALL_FIELDS) {
+        seen = calloc(desc->n_fields, sizeof *seen);
+        if (!seen)
+            abort();
+    }
+    int needs = 0, rc = 0;
+    while (p < end) {
+        struct wire_field f;
+        if ((rc = wire_next(&p, end, cx, &f)))
+            goto out;
+        const ProtobufCFieldDescriptor *fd =
+            protobuf_c_message_descriptor_get_field(desc, f.number);
+        if (!fd)
+            continue; /* unknown: protobuf-c keeps it as bytes */
+        if (is_message(fd)) {
+            if (f.type != WIRE_LEN) {
+                rc = wire_error(cx, f.start, "a message field that is not length-delimited",
+                                f.number);
+                goto out;
+            }
+            rc = wire_scan(fd->descriptor, f.value, f.value + f.len, depth + 1, cx);
+            if (rc < 0)
+                goto out;
+            needs |= rc;
+        }
+        if (fd->label != PROTOBUF_C_LABEL_REPEATED && (is_message(fd) || in_oneof(fd))) {
+            if (++seen[wire_slot(desc, fd)] > 1)
+                needs = 1;
+        }
+    }
+    rc = needs;
+out:
+    if (seen != small)
+        free(seen);
+    return rc;
+}
+
+/* Per field of a message being rewritten. */
+struct wire_merge {
+    bool present;            /* singular message: some occurrence counts */
+    struct wbuf parts;       /* ... and the concatenation of those payloads */
+    long winner;             /* oneof slot: the member that occurs last, or -1 */
+    const uint8_t *run_from; /* ... from where its occurrences count */
+};
+
+/*
+ * Appends to out the message desc at [p, end), already checked by
+ * wire_scan, with every singular message field and oneof occurring once.
+ */
+static int
+wire_rewrite(const ProtobufCMessageDescriptor *desc, const uint8_t *p, const uint8_t *end,
+             const struct wire_ctx *cx, struct wbuf *out)
+{
+    size_t n = desc->n_fields;
+    struct wire_merge *m = calloc(n ? n : 1, sizeof *m);
+    struct wbuf sub = {0};
+    int rc = 0;
+    if (!m)
+        abort();
+    for (size_t i = 0; i < n; i++)
+        m[i].winner = -1;
+
+    /* Which oneof member wins, and from which of its occurrences. */
+    for (const uint8_t *q = p; q < end;) {
+        struct wire_field f;
+        if ((rc = wire_next(&q, end, cx, &f)))
+            goto out;
+        const ProtobufCFieldDescriptor *fd =
+            protobuf_c_message_descriptor_get_field(desc, f.number);
+        if (fd && in_oneof(fd)) {
+            struct wire_merge *s = &m[wire_slot(desc, fd)];
+            if (s->winner != fd - desc->fields) {
+                s->winner = fd - desc->fields;
+                s->run_from = f.start;
+            }
+        }
+    }
+
+    /* Copy what stays in order; gather the payloads that merge. */
+    for (const uint8_t *q = p; q < end;) {
+        struct wire_field f;
+        if ((rc = wire_next(&q, end, cx, &f)))
+            goto out;
+        const ProtobufCFieldDescriptor *fd =
+            protobuf_c_message_descriptor_get_field(desc, f.number);
+        if (fd && in_oneof(fd)) {
+            const struct wire_merge *s = &m[wire_slot(desc, fd)];
+            if (s->winner != fd - desc->fields || f.start < s->run_from)
+                continue; /* replaced by a later member */
+        }
+        if (!fd || !is_message(fd)) {
+            wbuf_put(out, f.start, (size_t)(f.end - f.start));
+        } else if (fd->label == PROTOBUF_C_LABEL_REPEATED) {
+            sub.n = 0;
+            if ((rc = wire_rewrite(fd->descriptor, f.value, f.value + f.len, cx, &sub)))
+                goto out;
+            wbuf_varint(out, (uint64_t)f.number << 3 | WIRE_LEN);
+            wbuf_varint(out, sub.n);
+            wbuf_put(out, sub.p, sub.n);
+        } else {
+            struct wire_merge *mf = &m[fd - desc->fields];
+            mf->present = true;
+            wbuf_put(&mf->parts, f.value, f.len);
+        }
+    }
+
+    /* Each merged message field once, its concatenation rewritten in turn. */
+    for (size_t i = 0; i < n; i++) {
+        if (!m[i].present)
+            continue;
+        sub.n = 0;
+        if (m[i].parts.n && (rc = wire_rewrite(desc->fields[i].descriptor, m[i].parts.p,
+                                               m[i].parts.p + m[i].parts.n, cx, &sub)))
+            goto out;
+        wbuf_varint(out, (uint64_t)desc->fields[i].id << 3 | WIRE_LEN);
+        wbuf_varint(out, sub.n);
+        wbuf_put(out, sub.p, sub.n);
+    }
+out:
+    for (size_t i = 0; i < n; i++)
+        free(m[i].parts.p);
+    free(m);
+    free(sub.p);
+    return rc;
+}
 
 /* True when s[0..len) is well-formed UTF-8 (no overlongs, no surrogates). */
 static bool
@@ -183,11 +515,26 @@ gm_event_decode(const uint8_t *buf, size_t len, Gamification__V1__Event **out, s
     if (len > GM_EVENT_MAX)
         return gm_err_set(err, GM_ETOOBIG, "record of %zu bytes exceeds the %d byte limit", len,
                           GM_EVENT_MAX);
-    Gamification__V1__Event *ev = gamification__v1__event__unpack(NULL, len, buf);
+    struct wire_ctx cx = {.rec = buf, .rec_len = len, .err = err};
+    struct wbuf merged = {0};
+    const ProtobufCMessageDescriptor *desc = &gamification__v1__event__descriptor;
+    int rc = len ? wire_scan(desc, buf, buf + len, 0, &cx) : 0;
+    bool rewritten = rc > 0;
+    if (rewritten)
+        rc = wire_rewrite(desc, buf, buf + len, &cx, &merged);
+    if (rc < 0) {
+        free(merged.p);
+        return rc;
+    }
+    /* protobuf-c copies what it keeps, so the rewrite can go at once */
+    Gamification__V1__Event *ev = rewritten
+                                      ? gamification__v1__event__unpack(NULL, merged.n, merged.p)
+                                      : gamification__v1__event__unpack(NULL, len, buf);
+    free(merged.p);
     if (!ev)
         return gm_err_set(err, GM_EDECODE, "record of %zu bytes is not a valid protobuf Event",
                           len);
-    int rc = gm_event_validate(ev, err);
+    rc = gm_event_validate(ev, err);
     if (rc) {
         gm_event_free(ev);
         return rc;

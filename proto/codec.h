@@ -27,9 +27,13 @@
 #define GM_AMOUNT_MAX 1000000000                 /* |exp| and |coins| of an adjustment */
 
 /*
- * Decodes and validates one encoded event. On success *out is new; free it
- * with gm_event_free. Errors: GM_ETOOBIG (over GM_EVENT_MAX), GM_EDECODE (not
- * a protobuf Event), GM_EINVAL (decoded but invalid; err names the field).
+ * Decodes and validates one encoded event. A message field given in
+ * several parts (occurred_at, the body, a wrapper) is their merge, and of
+ * the body the member given last wins, as protobuf says. On success *out is
+ * new; free it with gm_event_free. Errors: GM_ETOOBIG (over GM_EVENT_MAX),
+ * GM_EDECODE (not a protobuf Event; err says what is wrong and at which
+ * byte when the wire format itself is broken), GM_EINVAL (decoded but
+ * invalid; err names the field).
  */
 int gm_event_decode(const uint8_t *buf, size_t len, Gamification__V1__Event **out,
                     struct gm_err *err);

@@ -8,7 +8,10 @@
 #include "json.h"
 
 #include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* A valid lesson event to mutate; free with gm_event_free. */
 static Gamification__V1__Event *
@@ -420,4 +423,461 @@ Test(codec, outbound_encodes_and_decodes)
     free(js);
     gamification__v1__outbound_event__free_unpacked(back, NULL);
     free(buf);
+}
+
+/*
+ * Records built by hand on the wire, for what the encoder never writes: a
+ * message field or a oneof member given in several parts. Protobuf merges
+ * the parts (as if their payloads were concatenated); of a oneof, the last
+ * member given wins.
+ */
+struct wire {
+    uint8_t b[65536];
+    size_t n;
+};
+
+static void
+w_raw(struct wire *w, const void *p, size_t len)
+{
+    cr_assert_leq(w->n + len, sizeof w->b);
+    memcpy(w->b + w->n, p, len);
+    w->n += len;
+}
+
+static void
+w_varint(struct wire *w, uint64_t v)
+{
+    do {
+        uint8_t c = (uint8_t)(v & 0x7f);
+        v >>= 7;
+        if (v)
+            c |= 0x80;
+        w_raw(w, &c, 1);
+    } while (v);
+}
+
+/* field = varint v */
+static void
+w_int(struct wire *w, unsigned field, uint64_t v)
+{
+    w_varint(w, (uint64_t)field << 3);
+    w_varint(w, v);
+}
+
+/* field = length-delimited p[0..len) (a string or a message) */
+static void
+w_len(struct wire *w, unsigned field, const void *p, size_t len)
+{
+    w_varint(w, (uint64_t)field << 3 | 2);
+    w_varint(w, len);
+    w_raw(w, p, len);
+}
+
+static void
+w_str(struct wire *w, unsigned field, const char *s)
+{
+    w_len(w, field, s, strlen(s));
+}
+
+static void
+w_msg(struct wire *w, unsigned field, const struct wire *sub)
+{
+    w_len(w, field, sub->b, sub->n);
+}
+
+/* A message of one varint field: Int32Value {value}, Timestamp {seconds}, ... */
+static struct wire
+w_one(unsigned field, uint64_t v)
+{
+    struct wire s = {.n = 0};
+    w_int(&s, field, v);
+    return s;
+}
+
+#define T0 1764064800 /* 2025-11-25T10:00:00Z */
+
+/* event_id "e1", user_id "u1", occurred_at {seconds T0} */
+static void
+w_envelope(struct wire *w)
+{
+    w_str(w, 1, "e1");
+    w_str(w, 2, "u1");
+    struct wire ts = w_one(1, T0);
+    w_msg(w, 3, &ts);
+}
+
+/* Adjustment {exp {value exp}} or {coins {value coins}}: field 1 or 2. */
+static struct wire
+w_adjustment(unsigned field, uint64_t value)
+{
+    struct wire wrapper = w_one(1, value), adj = {.n = 0};
+    w_msg(&adj, field, &wrapper);
+    return adj;
+}
+
+static Gamification__V1__Event *
+decode_ok(const struct wire *w)
+{
+    Gamification__V1__Event *ev = NULL;
+    struct gm_err err;
+    gm_err_clear(&err);
+    cr_assert_eq(gm_event_decode(w->b, w->n, &ev, &err), 0, "%s", err.msg);
+    return ev;
+}
+
+static void
+decode_fails(const struct wire *w, int code, const char *needle)
+{
+    Gamification__V1__Event *ev = (void *)1;
+    struct gm_err err;
+    gm_err_clear(&err);
+    cr_assert_eq(gm_event_decode(w->b, w->n, &ev, &err), code, "%s", err.msg);
+    cr_assert_null(ev);
+    cr_assert(strstr(err.msg, needle), "\"%s\" in: %s", needle, err.msg);
+}
+
+/* Issue 10 item 11: protobuf-c alone decodes this as exp absent, coins 100. */
+Test(codec, adjustment_in_two_parts_merges)
+{
+    struct wire w = {.n = 0};
+    w_envelope(&w);
+    struct wire a1 = w_adjustment(1, 250), a2 = w_adjustment(2, 100);
+    w_msg(&w, 15, &a1);
+    w_msg(&w, 15, &a2);
+    Gamification__V1__Event *ev = decode_ok(&w);
+    cr_assert_eq(ev->body_case, GAMIFICATION__V1__EVENT__BODY_ADJUSTMENT);
+    cr_assert_not_null(ev->adjustment->exp, "the first part's exp is kept");
+    cr_assert_eq(ev->adjustment->exp->value, 250);
+    cr_assert_not_null(ev->adjustment->coins);
+    cr_assert_eq(ev->adjustment->coins->value, 100);
+    char *js = gm_event_to_json(ev);
+    cr_assert_str_eq(js, "{\"eventId\":\"e1\",\"userId\":\"u1\",\"occurredAt\":"
+                         "\"2025-11-25T10:00:00Z\",\"adjustment\":{\"exp\":250,\"coins\":100}}");
+    free(js);
+    gm_event_free(ev);
+}
+
+Test(codec, later_scalars_win_and_nested_parts_merge)
+{
+    /* reason "a" then "b"; exp {value 7} then exp {} (merges: 7) then coins */
+    struct wire w = {.n = 0}, p1 = w_adjustment(1, 7), p2 = {.n = 0}, p3 = w_adjustment(2, 3),
+                empty = {.n = 0};
+    w_str(&p1, 3, "a");
+    w_msg(&p2, 1, &empty);
+    w_str(&p2, 3, "b");
+    w_envelope(&w);
+    w_msg(&w, 15, &p1);
+    w_msg(&w, 15, &p2);
+    w_msg(&w, 15, &p3);
+    Gamification__V1__Event *ev = decode_ok(&w);
+    cr_assert_eq(ev->adjustment->exp->value, 7, "an empty later part changes nothing");
+    cr_assert_eq(ev->adjustment->coins->value, 3);
+    cr_assert_str_eq(ev->adjustment->reason, "b");
+    gm_event_free(ev);
+
+    /* a later explicit zero wins, even inside a wrapper (depth 3) */
+    struct wire p4 = w_adjustment(1, 0);
+    w_msg(&w, 15, &p4);
+    ev = decode_ok(&w);
+    cr_assert_not_null(ev->adjustment->exp);
+    cr_assert_eq(ev->adjustment->exp->value, 0);
+    cr_assert_eq(ev->adjustment->coins->value, 3);
+    gm_event_free(ev);
+}
+
+Test(codec, occurred_at_in_two_parts_merges)
+{
+    struct wire w = {.n = 0}, sec = w_one(1, T0), nanos = w_one(2, 5), zero = w_one(2, 0);
+    struct wire lesson = {.n = 0};
+    w_str(&lesson, 1, "l1");
+    w_str(&w, 1, "e1");
+    w_str(&w, 2, "u1");
+    w_msg(&w, 3, &sec);
+    w_msg(&w, 10, &lesson);
+    w_msg(&w, 3, &nanos); /* after the body: position does not matter */
+    /* protobuf-c alone keeps the last part's seconds, 0: an INVALID record */
+    Gamification__V1__Event *ev = decode_ok(&w);
+    cr_assert_eq(ev->occurred_at->seconds, T0);
+    cr_assert_eq(ev->occurred_at->nanos, 5);
+    gm_event_free(ev);
+
+    /* {nanos 0} after {nanos 5}: the explicit 0 wins */
+    w_msg(&w, 3, &zero);
+    ev = decode_ok(&w);
+    cr_assert_eq(ev->occurred_at->seconds, T0);
+    cr_assert_eq(ev->occurred_at->nanos, 0);
+    gm_event_free(ev);
+
+    /* only the nanos part: seconds 0 is out of range, so INVALID, not a default */
+    struct wire only = {.n = 0};
+    w_str(&only, 1, "e1");
+    w_str(&only, 2, "u1");
+    w_msg(&only, 3, &nanos);
+    w_msg(&only, 10, &lesson);
+    decode_fails(&only, GM_EINVAL, "occurred_at");
+}
+
+Test(codec, oneof_last_member_wins_and_same_member_merges)
+{
+    struct wire lesson_id = {.n = 0}, score = w_one(3, 95), adj = w_adjustment(2, 100);
+    w_str(&lesson_id, 1, "l1");
+
+    /* two lesson parts merge */
+    struct wire w = {.n = 0};
+    w_envelope(&w);
+    w_msg(&w, 10, &lesson_id);
+    w_msg(&w, 10, &score);
+    Gamification__V1__Event *ev = decode_ok(&w);
+    cr_assert_eq(ev->body_case, GAMIFICATION__V1__EVENT__BODY_LESSON_COMPLETED);
+    cr_assert_str_eq(ev->lesson_completed->lesson_id, "l1");
+    cr_assert_eq(ev->lesson_completed->score, 95);
+    gm_event_free(ev);
+
+    /* a lesson then an adjustment: the adjustment alone */
+    w_msg(&w, 15, &adj);
+    ev = decode_ok(&w);
+    cr_assert_eq(ev->body_case, GAMIFICATION__V1__EVENT__BODY_ADJUSTMENT);
+    cr_assert_null(ev->adjustment->exp);
+    cr_assert_eq(ev->adjustment->coins->value, 100);
+    gm_event_free(ev);
+
+    /* adjustment {exp 5}, lesson, adjustment {coins 100}: the lesson replaced the
+     * first adjustment, so only the last part counts (exp absent) */
+    struct wire x = {.n = 0}, exp5 = w_adjustment(1, 5);
+    w_envelope(&x);
+    w_msg(&x, 15, &exp5);
+    w_msg(&x, 10, &lesson_id);
+    w_msg(&x, 15, &adj);
+    ev = decode_ok(&x);
+    cr_assert_eq(ev->body_case, GAMIFICATION__V1__EVENT__BODY_ADJUSTMENT);
+    cr_assert_null(ev->adjustment->exp, "the part before the lesson is gone");
+    cr_assert_eq(ev->adjustment->coins->value, 100);
+    gm_event_free(ev);
+
+    /* adjustment, then the lesson in two parts: the merged lesson */
+    struct wire y = {.n = 0};
+    w_envelope(&y);
+    w_msg(&y, 15, &adj);
+    w_msg(&y, 10, &lesson_id);
+    w_msg(&y, 10, &score);
+    ev = decode_ok(&y);
+    cr_assert_eq(ev->body_case, GAMIFICATION__V1__EVENT__BODY_LESSON_COMPLETED);
+    cr_assert_str_eq(ev->lesson_completed->lesson_id, "l1");
+    cr_assert_eq(ev->lesson_completed->score, 95);
+    gm_event_free(ev);
+}
+
+Test(codec, merge_keeps_repeated_fields_and_unknown_fields_in_order)
+{
+    struct wire w = {.n = 0}, lesson_id = {.n = 0}, course = {.n = 0};
+    w_str(&lesson_id, 1, "l1");
+    w_str(&lesson_id, 99, "future"); /* unknown inside a merged message */
+    w_str(&course, 2, "c1");
+    w_envelope(&w);
+    w_str(&w, 6, "g1");
+    w_msg(&w, 10, &lesson_id);
+    w_str(&w, 6, "g2");
+    w_msg(&w, 10, &course);
+    w_str(&w, 6, "g1");
+    Gamification__V1__Event *ev = decode_ok(&w);
+    cr_assert_eq(ev->n_group_ids, 3);
+    cr_assert_str_eq(ev->group_ids[0], "g1");
+    cr_assert_str_eq(ev->group_ids[1], "g2");
+    cr_assert_str_eq(ev->group_ids[2], "g1");
+    cr_assert_str_eq(ev->lesson_completed->lesson_id, "l1");
+    cr_assert_str_eq(ev->lesson_completed->course_id, "c1");
+    cr_assert_eq(ev->lesson_completed->base.n_unknown_fields, 1);
+    gm_event_free(ev);
+}
+
+Test(codec, many_parts_and_deep_unknown_nesting)
+{
+    /* 5000 lesson parts, each a new score: the last wins */
+    struct wire *w = calloc(1, sizeof *w);
+    struct wire lesson_id = {.n = 0};
+    w_str(&lesson_id, 1, "l1");
+    w_envelope(w);
+    w_msg(w, 10, &lesson_id);
+    for (unsigned i = 1; i <= 5000; i++) {
+        struct wire s = w_one(3, i % 1000);
+        w_msg(w, 10, &s);
+    }
+    Gamification__V1__Event *ev = decode_ok(w);
+    cr_assert_str_eq(ev->lesson_completed->lesson_id, "l1");
+    cr_assert_eq(ev->lesson_completed->score, 5000 % 1000);
+    gm_event_free(ev);
+
+    /* an unknown field 2000 levels deep inside a split adjustment: unknown
+     * fields are kept as bytes, never descended into */
+    struct wire *deep = calloc(1, sizeof *deep), *tmp = calloc(1, sizeof *tmp);
+    for (int i = 0; i < 2000; i++) {
+        tmp->n = 0;
+        w_msg(tmp, 1, deep);
+        *deep = *tmp;
+    }
+    struct wire *a1 = calloc(1, sizeof *a1);
+    *a1 = w_adjustment(1, 250);
+    w_msg(a1, 77, deep);
+    struct wire a2 = w_adjustment(2, 100);
+    w->n = 0;
+    w_envelope(w);
+    w_msg(w, 15, a1);
+    w_msg(w, 15, &a2);
+    ev = decode_ok(w);
+    cr_assert_eq(ev->adjustment->exp->value, 250);
+    cr_assert_eq(ev->adjustment->coins->value, 100);
+    gm_event_free(ev);
+    free(a1);
+    free(tmp);
+    free(deep);
+    free(w);
+}
+
+Test(codec, malformed_parts_are_decode_errors_with_the_place)
+{
+    /* a repeated string whose length varint is cut off at the end */
+    struct wire w = {.n = 0};
+    w_envelope(&w);
+    w_str(&w, 6, "g1");
+    w_raw(&w, "\x32\x80", 2);
+    decode_fails(&w, GM_EDECODE, "field 6: truncated or overlong length at byte 21");
+
+    /* ... or longer than 5 bytes */
+    w.n -= 2;
+    w_raw(&w, "\x32\x80\x80\x80\x80\x80\x01", 7);
+    decode_fails(&w, GM_EDECODE, "field 6: truncated or overlong length");
+
+    /* a varint cut off at the end of its part, though the record goes on */
+    struct wire bad = {.n = 0}, lesson_id = {.n = 0};
+    w_raw(&bad, "\x18\xff", 2); /* score, never terminated inside the part */
+    w_str(&lesson_id, 1, "l1");
+    w.n = 0;
+    w_envelope(&w);
+    w_msg(&w, 10, &lesson_id);
+    w_msg(&w, 10, &bad);
+    w_str(&w, 4, "learning");
+    decode_fails(&w, GM_EDECODE, "field 3: truncated or overlong varint");
+
+    /* a message field sent as a varint */
+    w.n = 0;
+    w_str(&w, 1, "e1");
+    w_str(&w, 2, "u1");
+    w_int(&w, 3, T0);
+    decode_fails(&w, GM_EDECODE, "field 3: a message field that is not length-delimited");
+
+    /* field number 0 */
+    w.n = 0;
+    w_envelope(&w);
+    w_raw(&w, "\x00\x01", 2);
+    decode_fails(&w, GM_EDECODE, "field number 0");
+
+    /* a group, even an unknown one */
+    w.n = 0;
+    w_envelope(&w);
+    w_raw(&w, "\xa3\x06\xa4\x06", 4); /* start and end group 100 */
+    decode_fails(&w, GM_EDECODE, "unsupported wire type");
+}
+
+/*
+ * Google's reference decoder (protoc --decode, when installed) must print
+ * the same message for a split record as for our decoding of it encoded
+ * again. Skipped without protoc (Debian: protobuf-compiler).
+ */
+static char *
+protoc_decode(const uint8_t *buf, size_t len)
+{
+    const char *root = getenv("GAMIFY_SOURCE_ROOT");
+    char in[] = "/tmp/gm-codec-XXXXXX";
+    int fd = mkstemp(in);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(write(fd, buf, len), (ssize_t)len);
+    close(fd);
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "protoc --decode=gamification.v1.Event -I '%s/proto' -I /usr/include "
+             "gamification/v1/event.proto < %s 2>&1",
+             root, in);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    char *out = calloc(1, 65536);
+    size_t n = fread(out, 1, 65535, p);
+    out[n] = '\0';
+    cr_assert_eq(pclose(p), 0, "protoc failed: %s", out);
+    unlink(in);
+    return out;
+}
+
+Test(codec, merges_agree_with_protoc)
+{
+    if (system("protoc --version >/dev/null 2>&1") != 0 || !getenv("GAMIFY_SOURCE_ROOT"))
+        cr_skip_test("protoc is not installed");
+    struct wire lesson_id = {.n = 0}, score = w_one(3, 95), a_exp = w_adjustment(1, 250),
+                a_coins = w_adjustment(2, 100), a_zero = w_adjustment(1, 0), nanos = w_one(2, 5),
+                nzero = w_one(2, 0);
+    w_str(&lesson_id, 1, "l1");
+    w_str(&lesson_id, 99, "future");
+    struct wire cases[6];
+    memset(cases, 0, sizeof cases);
+    /* 0: adjustment in two parts, occurred_at in two parts */
+    w_envelope(&cases[0]);
+    w_msg(&cases[0], 15, &a_exp);
+    w_msg(&cases[0], 3, &nanos);
+    w_msg(&cases[0], 15, &a_coins);
+    /* 1: a later explicit zero in a wrapper and in nanos */
+    cases[1] = cases[0];
+    w_msg(&cases[1], 15, &a_zero);
+    w_msg(&cases[1], 3, &nzero);
+    /* 2: lesson in two parts with groups between */
+    w_envelope(&cases[2]);
+    w_str(&cases[2], 6, "g1");
+    w_msg(&cases[2], 10, &lesson_id);
+    w_str(&cases[2], 6, "g2");
+    w_msg(&cases[2], 10, &score);
+    /* 3: lesson, then an adjustment */
+    cases[3] = cases[2];
+    w_msg(&cases[3], 15, &a_coins);
+    /* 4: adjustment, lesson, adjustment */
+    w_envelope(&cases[4]);
+    w_msg(&cases[4], 15, &a_exp);
+    w_msg(&cases[4], 10, &lesson_id);
+    w_msg(&cases[4], 15, &a_coins);
+    /* 5: adjustment, then the lesson in two parts */
+    w_envelope(&cases[5]);
+    w_msg(&cases[5], 15, &a_exp);
+    w_msg(&cases[5], 10, &score);
+    w_msg(&cases[5], 10, &lesson_id);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        Gamification__V1__Event *ev = decode_ok(&cases[i]);
+        uint8_t *buf;
+        size_t len;
+        struct gm_err err;
+        cr_assert_eq(gm_event_encode(ev, &buf, &len, &err), 0, "case %zu: %s", i, err.msg);
+        char *want = protoc_decode(cases[i].b, cases[i].n);
+        char *got = protoc_decode(buf, len);
+        cr_expect_str_eq(got, want, "case %zu", i);
+        free(want);
+        free(got);
+        free(buf);
+        gm_event_free(ev);
+    }
+}
+
+Test(codec, empty_parts_still_set_the_body)
+{
+    struct wire w = {.n = 0}, empty = {.n = 0};
+    w_envelope(&w);
+    w_msg(&w, 15, &empty);
+    w_msg(&w, 15, &empty);
+    Gamification__V1__Event *ev = decode_ok(&w);
+    cr_assert_eq(ev->body_case, GAMIFICATION__V1__EVENT__BODY_ADJUSTMENT);
+    cr_assert_null(ev->adjustment->exp);
+    cr_assert_null(ev->adjustment->coins);
+    gm_event_free(ev);
+
+    /* an empty lesson twice is a lesson without an id, not a missing body */
+    w.n = 0;
+    w_envelope(&w);
+    w_msg(&w, 10, &empty);
+    w_msg(&w, 10, &empty);
+    decode_fails(&w, GM_EINVAL, "lesson_completed.lesson_id");
 }

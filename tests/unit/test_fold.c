@@ -495,3 +495,198 @@ Test(fold, iso_weeks_at_year_ends)
     cr_assert_eq(wi2, wi + 1);
     cr_assert_str_eq(w, "2025-W02");
 }
+
+/* Replaces the rules of the test with yaml. */
+static void
+use_rules(const char *yaml)
+{
+    struct gm_err *errs = NULL;
+    size_t n = 0;
+    gm_rules_free(rules);
+    rules = NULL;
+    int rc = gm_rules_parse(yaml, strlen(yaml), &rules, &errs, &n);
+    cr_assert_eq(rc, 0, "rules: %s", n ? errs[0].msg : "?");
+}
+
+/* Gives the learner a badge that no rule names, so `badges` starts at 1. */
+static void
+hold_badge(const char *id)
+{
+    Gamify__Internal__HeldBadge *hb = malloc(sizeof *hb);
+    gamify__internal__held_badge__init(hb);
+    hb->id = strdup(id);
+    st->badges = realloc(st->badges, (st->n_badges + 1) * sizeof *st->badges);
+    st->badges[st->n_badges++] = hb;
+}
+
+#define RULES_HEAD                                                                                 \
+    "version: 1\n"                                                                                 \
+    "timezone: UTC\n"                                                                              \
+    "levels:\n"                                                                                    \
+    "  thresholds: [0, 100, 250, 500]\n"                                                           \
+    "  level_up_coins: 50\n"
+
+#define RULES_TAIL                                                                                 \
+    "  tournament_result:\n"                                                                       \
+    "    win:  { exp: 50, coins: 20 }\n"                                                           \
+    "    draw: { exp: 20, coins: 5 }\n"                                                            \
+    "    loss: { exp: 10, coins: 0 }\n"                                                            \
+    "caps:\n"                                                                                      \
+    "  exp_per_day: 100000\n"                                                                      \
+    "streaks:\n"                                                                                   \
+    "  qualifying: [lesson_completed, tournament_result]\n"                                        \
+    "  milestones:\n"                                                                              \
+    "    - { days: 3, coins: 30 }\n"
+
+/* Issue 10 item 7: the learner's first completion pays a `lesson_completions == 0` bonus. */
+Test(fold, when_sees_lesson_completions_before_this_completion)
+{
+    use_rules(RULES_HEAD "activities:\n"
+                         "  lesson_completed:\n"
+                         "    exp: 20\n"
+                         "    coins: 5\n"
+                         "    bonuses:\n"
+                         "      - when: lesson_completions == 0\n"
+                         "        exp: 100\n"
+                         "      - when: lesson_completions == 2\n"
+                         "        coins: 7\n" RULES_TAIL);
+    fold_lesson("2026-11-01T10:00:00Z", "l1", 0, true);
+    cr_assert_eq(st->exp, 120, "the first completion sees lesson_completions 0");
+    cr_assert_eq(st->lesson_completions, 1);
+    fold_lesson("2026-11-01T11:00:00Z", "l1", 0, false);
+    cr_assert_eq(st->lesson_completions, 2, "a repeat counts");
+    cr_assert_eq(st->exp, 120, "a repeat earns nothing");
+    fold_lesson("2026-11-01T12:00:00Z", "l2", 0, true);
+    cr_assert_eq(st->exp, 140, "the third completion sees 2, not 0");
+    cr_assert_eq(st->coins, 5 + 50 + 5 + 7, "... and 2, not 3 (50: level 2 at 120 exp)");
+    cr_assert_eq(st->lesson_completions, 3);
+}
+
+/*
+ * Every counter a `when` can name, judged on one lesson: bonus i pays 2^i
+ * exp when its counter has the value expected after step 2 and before the
+ * event's own updates, so the EXP granted says which bonuses saw what.
+ * Before: exp 240 (level 2), coins 70 (earned 90, spent 20), lessons 3,
+ * completions 4, tournaments 2 (1 win, 1 loss), streak 2 up to yesterday,
+ * badges 1, redemptions 1. Step 2 makes the streak 3 and pays the 30 coin
+ * milestone, so coins 100, earned 120.
+ */
+Test(fold, when_sees_every_counter_after_step_two_before_own_updates)
+{
+    use_rules(RULES_HEAD "activities:\n"
+                         "  lesson_completed:\n"
+                         "    exp: 20\n"
+                         "    coins: 5\n"
+                         "    bonuses:\n"
+                         "      - { when: exp == 240, exp: 1 }\n"
+                         "      - { when: level == 2, exp: 2 }\n"
+                         "      - { when: coins == 100, exp: 4 }\n"
+                         "      - { when: coins_earned == 120, exp: 8 }\n"
+                         "      - { when: coins_spent == 20, exp: 16 }\n"
+                         "      - { when: lessons_completed == 3, exp: 32 }\n"
+                         "      - { when: lesson_completions == 4, exp: 64 }\n"
+                         "      - { when: tournaments_played == 2, exp: 128 }\n"
+                         "      - { when: tournament_wins == 1, exp: 256 }\n"
+                         "      - { when: tournament_losses == 1, exp: 512 }\n"
+                         "      - { when: current_streak == 3, exp: 1024 }\n"
+                         "      - { when: longest_streak == 3, exp: 2048 }\n"
+                         "      - { when: badges == 1, exp: 4096 }\n"
+                         "      - { when: redemptions == 1, exp: 8192 }\n" RULES_TAIL);
+    st->exp = 240;
+    st->level = 2;
+    st->coins = 70;
+    st->coins_earned = 90;
+    st->coins_spent = 20;
+    st->lessons_completed = 3;
+    st->lesson_completions = 4;
+    st->tournaments_played = 2;
+    st->tournament_wins = 1;
+    st->tournament_losses = 1;
+    st->current_streak = 2;
+    st->longest_streak = 2;
+    st->has_active_day = true;
+    st->last_active_day = 20757; /* 2026-10-31 */
+    st->redemptions = 1;
+    hold_badge("old");
+    cr_assert_eq(fold_lesson("2026-11-01T10:00:00Z", "l9", 0, true), 0);
+    cr_assert_geq(out.n_ledger, 2);
+    cr_assert_str_eq(out.ledger[0].kind, "milestone");
+    cr_assert_str_eq(out.ledger[1].kind, "lesson");
+    int64_t bonus = out.ledger[1].exp_delta - 20;
+    cr_assert_eq(bonus, 16383, "bonuses that did not see the expected value: mask %#llx",
+                 (unsigned long long)(16383 & ~bonus));
+}
+
+/* A tournament's `when` sees the played/win/loss counters before its own result. */
+Test(fold, when_sees_tournament_counters_before_this_result)
+{
+    use_rules(RULES_HEAD "activities:\n"
+                         "  lesson_completed:\n"
+                         "    exp: 20\n"
+                         "    coins: 5\n"
+                         "  tournament_result:\n"
+                         "    win:  { exp: 50, coins: 20 }\n"
+                         "    draw: { exp: 20, coins: 5 }\n"
+                         "    loss: { exp: 10, coins: 0 }\n"
+                         "    bonuses:\n"
+                         "      - { when: tournaments_played == 0, exp: 1 }\n"
+                         "      - { when: tournament_wins == 0, exp: 2 }\n"
+                         "      - { when: tournament_losses == 0, exp: 4 }\n"
+                         "caps:\n"
+                         "  exp_per_day: 100000\n");
+    fold_full("{\"eventId\":\"t1\",\"userId\":\"u1\",\"occurredAt\":\"2026-11-05T10:00:00Z\","
+              "\"tournamentResult\":{\"tournamentId\":\"t1\",\"outcome\":\"WIN\"}}",
+              true, NULL, 0);
+    cr_assert_eq(st->exp, 50 + 7, "the first win sees 0 played, 0 wins, 0 losses");
+    fold_full("{\"eventId\":\"t2\",\"userId\":\"u1\",\"occurredAt\":\"2026-11-05T11:00:00Z\","
+              "\"tournamentResult\":{\"tournamentId\":\"t2\",\"outcome\":\"LOSS\"}}",
+              true, NULL, 0);
+    cr_assert_eq(st->exp, 57 + 10 + 4, "the first loss sees 1 played, 1 win, 0 losses");
+    cr_assert_eq(st->tournaments_played, 2);
+    cr_assert_eq(st->tournament_wins, 1);
+    cr_assert_eq(st->tournament_losses, 1);
+}
+
+/*
+ * Badge criteria see everything of the event (step 6): the same learner as
+ * above folds a plain lesson: exp 260 -> level 3 (+50), coins 70 + 30
+ * milestone + 5 + 50 = 155, earned 175; lessons 4, completions 5, streak 3.
+ * Every badge below holds only on the values after the event; the last one
+ * sees the twelve awarded before it in the same pass (1 held + 11).
+ */
+Test(fold, criteria_see_every_counter_after_the_event)
+{
+    use_rules(RULES_HEAD "activities:\n"
+                         "  lesson_completed:\n"
+                         "    exp: 20\n"
+                         "    coins: 5\n" RULES_TAIL "badges:\n"
+                         "  - { id: b1, name: b, icon: x, criteria: exp == 260 }\n"
+                         "  - { id: b2, name: b, icon: x, criteria: level == 3 }\n"
+                         "  - { id: b3, name: b, icon: x, criteria: coins == 155 }\n"
+                         "  - { id: b4, name: b, icon: x, criteria: coins_earned == 175 }\n"
+                         "  - { id: b5, name: b, icon: x, criteria: coins_spent == 20 }\n"
+                         "  - { id: b6, name: b, icon: x, criteria: lessons_completed == 4 }\n"
+                         "  - { id: b7, name: b, icon: x, criteria: lesson_completions == 5 }\n"
+                         "  - { id: b8, name: b, icon: x, criteria: tournaments_played == 2 }\n"
+                         "  - { id: b9, name: b, icon: x, criteria: current_streak == 3 }\n"
+                         "  - { id: b10, name: b, icon: x, criteria: longest_streak == 3 }\n"
+                         "  - { id: b11, name: b, icon: x, criteria: redemptions == 1 }\n"
+                         "  - { id: b12, name: b, icon: x, criteria: badges == 12 }\n");
+    st->exp = 240;
+    st->level = 2;
+    st->coins = 70;
+    st->coins_earned = 90;
+    st->coins_spent = 20;
+    st->lessons_completed = 3;
+    st->lesson_completions = 4;
+    st->tournaments_played = 2;
+    st->current_streak = 2;
+    st->longest_streak = 2;
+    st->has_active_day = true;
+    st->last_active_day = 20757;
+    st->redemptions = 1;
+    hold_badge("old");
+    cr_assert_eq(fold_lesson("2026-11-01T10:00:00Z", "l9", 0, true), 0);
+    cr_assert_eq(st->n_badges, 13, "%zu badges held", st->n_badges);
+    cr_assert_str_eq(st->badges[12]->id, "b12", "badges are counted at once in the pass");
+}
