@@ -9,7 +9,9 @@
  * a new segment between records. A failed call truncates back. A torn tail
  * (a short last frame, a bad last frame, or a bad frame followed only by
  * zeros, as a crash can leave) is cut by the next appender; any other bad
- * frame is corruption and is reported, never cut.
+ * frame is corruption and is reported, never cut. Every frame written
+ * carries the append time (one clock reading per call, under the lock);
+ * frames of the old form, written before it existed, read with time 0.
  *
  * Readers read through a buffer that grows to the largest frame (bounded by
  * GM_FILELOG_RECORD_MAX) and never trust a length read from disk past that
@@ -35,9 +37,20 @@
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
-#define FRAME_HDR             8
+/*
+ * A frame's length word: the payload length in the low 24 bits (payloads
+ * are at most 2 MiB), flags in the top byte. FRAME_TIMED: an 8-byte append
+ * time follows the CRC. The other flag bits are reserved: a frame with one
+ * set is bad, like a length over the limit.
+ */
+#define FRAME_LEN_MASK        0x00ffffffu
+#define FRAME_TIMED           0x80000000u
+#define FRAME_RESERVED        0x7f000000u
+#define FRAME_HDR_OLD         8  /* len, crc */
+#define FRAME_HDR             16 /* len | FRAME_TIMED, crc, append_ms: what appenders write */
 #define FRAME_MAX             (FRAME_HDR + (size_t)GM_FILELOG_RECORD_MAX)
 #define SEG_NAME_SIZE         32 /* 20 digits + ".seg" + NUL, rounded up */
 #define SEG_DIGITS            20
@@ -144,12 +157,31 @@ get_le32(const uint8_t *p)
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-/* Fills hdr (FRAME_HDR bytes) for a payload. */
 static void
-frame_header(uint8_t *hdr, const void *payload, size_t len)
+put_le64(uint8_t *p, uint64_t v)
 {
-    put_le32(hdr, (uint32_t)len);
+    put_le32(p, (uint32_t)v);
+    put_le32(p + 4, (uint32_t)(v >> 32));
+}
+
+static uint64_t
+get_le64(const uint8_t *p)
+{
+    return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
+}
+
+/*
+ * Fills hdr (FRAME_HDR bytes) for a payload appended at append_ms. The CRC
+ * covers every byte of the frame but its own four: the length word, the
+ * append time, the payload.
+ */
+static void
+frame_header(uint8_t *hdr, const void *payload, size_t len, int64_t append_ms)
+{
+    put_le32(hdr, (uint32_t)len | FRAME_TIMED);
+    put_le64(hdr + 8, (uint64_t)append_ms);
     uint32_t crc = gm_crc32c(0, hdr, 4);
+    crc = gm_crc32c(crc, hdr + 8, 8);
     crc = gm_crc32c(crc, payload, len);
     put_le32(hdr + 4, crc);
 }
@@ -242,52 +274,81 @@ enum frame_state {
     FR_OK,
     FR_EOF,    /* no byte at off */
     FR_SHORT,  /* the file ends inside the frame */
-    FR_BADLEN, /* the length is over GM_FILELOG_RECORD_MAX */
+    FR_BADLEN, /* the length is over GM_FILELOG_RECORD_MAX, or a reserved flag is set */
     FR_BADCRC, /* complete, but the checksum does not match */
 };
 
-/*
- * Looks at the frame at file offset off. On FR_OK *payload (borrowed from
- * rb until its next use) and *len; on FR_BADCRC *len. Returns 0 or -errno.
- */
+/* What frame_at found. */
+struct frame {
+    enum frame_state st;
+    uint32_t word;       /* the length word as read (FR_BADLEN, FR_BADCRC, FR_OK) */
+    uint32_t len;        /* the payload length (FR_BADCRC, FR_OK) */
+    uint32_t hdr;        /* header bytes: FRAME_HDR_OLD or FRAME_HDR (FR_BADCRC, FR_OK) */
+    int64_t append_ms;   /* FR_OK: the append time; 0 for a frame of the old form */
+    const uint8_t *data; /* FR_OK: the payload, borrowed from the rbuf until its next use */
+};
+
+/* The frame's size in bytes: header and payload. */
+static uint64_t
+frame_size(const struct frame *fr)
+{
+    return (uint64_t)fr->hdr + fr->len;
+}
+
+/* Looks at the frame at file offset off. Returns 0 (fr says what it found) or -errno. */
 static int
-frame_at(struct rbuf *rb, uint64_t off, enum frame_state *st, const uint8_t **payload,
-         uint32_t *len)
+frame_at(struct rbuf *rb, uint64_t off, struct frame *fr)
 {
     const uint8_t *p = NULL;
-    ssize_t got = rbuf_get(rb, off, FRAME_HDR, &p);
+    memset(fr, 0, sizeof *fr);
+    ssize_t got = rbuf_get(rb, off, FRAME_HDR_OLD, &p);
     if (got < 0)
         return (int)got;
     if (got == 0) {
-        *st = FR_EOF;
+        fr->st = FR_EOF;
         return 0;
     }
-    if (got < FRAME_HDR) {
-        *st = FR_SHORT;
+    if (got < FRAME_HDR_OLD) {
+        fr->st = FR_SHORT;
         return 0;
     }
-    uint32_t n = get_le32(p);
-    *len = n;
-    if (n > GM_FILELOG_RECORD_MAX) {
-        *st = FR_BADLEN;
+    fr->word = get_le32(p);
+    fr->len = fr->word & FRAME_LEN_MASK;
+    if (fr->len > GM_FILELOG_RECORD_MAX || (fr->word & FRAME_RESERVED)) {
+        fr->st = FR_BADLEN;
         return 0;
     }
-    got = rbuf_get(rb, off, FRAME_HDR + n, &p);
+    fr->hdr = fr->word & FRAME_TIMED ? FRAME_HDR : FRAME_HDR_OLD;
+    got = rbuf_get(rb, off, fr->hdr + fr->len, &p);
     if (got < 0)
         return (int)got;
-    if ((size_t)got < FRAME_HDR + n) {
-        *st = FR_SHORT;
+    if ((size_t)got < fr->hdr + fr->len) {
+        fr->st = FR_SHORT;
         return 0;
     }
+    /* Every byte but the CRC's own: the length word, then from byte 8 on. */
     uint32_t crc = gm_crc32c(0, p, 4);
-    crc = gm_crc32c(crc, p + FRAME_HDR, n);
+    crc = gm_crc32c(crc, p + FRAME_HDR_OLD, fr->hdr - FRAME_HDR_OLD + fr->len);
     if (crc != get_le32(p + 4)) {
-        *st = FR_BADCRC;
+        fr->st = FR_BADCRC;
         return 0;
     }
-    *st = FR_OK;
-    *payload = p + FRAME_HDR;
+    fr->st = FR_OK;
+    if (fr->word & FRAME_TIMED)
+        fr->append_ms = (int64_t)get_le64(p + FRAME_HDR_OLD);
+    fr->data = p + fr->hdr;
     return 0;
+}
+
+/* Why a FR_BADLEN frame is bad, for messages. */
+static void
+badlen_reason(char *buf, size_t cap, const struct frame *fr)
+{
+    if (fr->len > GM_FILELOG_RECORD_MAX)
+        snprintf(buf, cap, "length %" PRIu32 " is over the limit of %u", fr->len,
+                 GM_FILELOG_RECORD_MAX);
+    else
+        snprintf(buf, cap, "unknown flags 0x%02" PRIx32 " in its length word", fr->word >> 24);
 }
 
 /* Whether every byte of fd from off to its end is zero: 1, 0, or -errno. */
@@ -322,6 +383,15 @@ file_size(int fd, uint64_t *size)
 }
 
 /* ---- appender ---- */
+
+/* The wall clock in milliseconds since 1970: a record's append time. */
+static int64_t
+now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 struct gm_filelog {
     char *dir;
@@ -417,38 +487,37 @@ check_tail(struct gm_filelog *log, uint64_t from)
     if ((rc = file_size(log->segfd, &size)) < 0)
         goto out;
     for (;;) {
-        enum frame_state st;
-        const uint8_t *payload;
-        uint32_t len = 0;
-        if ((rc = frame_at(&rb, off, &st, &payload, &len)) < 0)
+        struct frame fr;
+        if ((rc = frame_at(&rb, off, &fr)) < 0)
             goto out;
-        if (st == FR_OK) {
-            off += FRAME_HDR + len;
+        if (fr.st == FR_OK) {
+            off += frame_size(&fr);
             continue;
         }
-        if (st == FR_EOF)
+        if (fr.st == FR_EOF)
             break;
-        if (st == FR_BADCRC && off + FRAME_HDR + len < size) {
+        if (fr.st == FR_BADCRC && off + frame_size(&fr) < size) {
             /* A header that reached the disk before its payload: zeros after it. */
-            rc = rest_is_zero(log->segfd, off + FRAME_HDR);
+            rc = rest_is_zero(log->segfd, off + fr.hdr);
             if (rc < 0)
                 goto out;
             if (!rc) {
                 rc = log_fail(log, GM_ECORRUPT,
                               "%s/%s: bad checksum in the frame at offset %" PRIu64 " with %" PRIu64
                               " more bytes after it; not cutting",
-                              log->dir, name, log->seg_base + off, size - off - FRAME_HDR - len);
+                              log->dir, name, log->seg_base + off, size - off - frame_size(&fr));
                 goto out;
             }
-        } else if (st == FR_BADLEN) {
+        } else if (fr.st == FR_BADLEN) {
             rc = rest_is_zero(log->segfd, off);
             if (rc < 0)
                 goto out;
             if (!rc) {
+                char why[96];
+                badlen_reason(why, sizeof why, &fr);
                 rc = log_fail(log, GM_ECORRUPT,
-                              "%s/%s: frame at offset %" PRIu64 " claims %" PRIu32
-                              " bytes, over the limit; not cutting",
-                              log->dir, name, log->seg_base + off, len);
+                              "%s/%s: frame at offset %" PRIu64 ": %s; not cutting", log->dir, name,
+                              log->seg_base + off, why);
                 goto out;
             }
         }
@@ -563,7 +632,8 @@ roll(struct gm_filelog *log, int keep_fd)
  * first one back to where it was.
  */
 static int
-write_records(struct gm_filelog *log, const void *const *recs, const size_t *lens, size_t n)
+write_records(struct gm_filelog *log, const void *const *recs, const size_t *lens, size_t n,
+              int64_t append_ms)
 {
     int rc = 0;
     const int orig_fd = log->segfd;
@@ -593,7 +663,7 @@ write_records(struct gm_filelog *log, const void *const *recs, const size_t *len
             if (k > 0 &&
                 (log->seg_size + run + flen > log->seg_bytes || log->fsync == GM_FSYNC_ALWAYS))
                 break;
-            frame_header(hdrs[k], recs[j], lens[j]);
+            frame_header(hdrs[k], recs[j], lens[j], append_ms);
             iov[2 * k].iov_base = hdrs[k];
             iov[2 * k].iov_len = FRAME_HDR;
             iov[2 * k + 1].iov_base = (void *)recs[j];
@@ -746,7 +816,7 @@ gm_filelog_append(struct gm_filelog *log, const void *const *recs, const size_t 
     if (first_offset)
         *first_offset = log->seg_base + log->seg_size;
     if (n > 0)
-        rc = write_records(log, recs, lens, n);
+        rc = write_records(log, recs, lens, n, now_ms());
 out:
     if (!log->hold_lock)
         unlock(log->lockfd);
@@ -907,14 +977,12 @@ gm_filelog_reader_open(const char *dir, uint64_t from, struct gm_filelog_reader 
         /* Check that from is a frame start: its checksum must hold. A
          * segment's first byte always is one; a bad frame there is for
          * reader_next to judge (torn tail or corruption), not an error here. */
-        enum frame_state st;
-        const uint8_t *payload;
-        uint32_t len;
-        if ((rc = frame_at(&r->rb, from - base, &st, &payload, &len)) < 0) {
+        struct frame fr;
+        if ((rc = frame_at(&r->rb, from - base, &fr)) < 0) {
             gm_err_set(err, rc, "%s: %s", dir, strerror(-rc));
             goto out;
         }
-        if (st == FR_BADLEN || st == FR_BADCRC || (st == FR_SHORT && !last)) {
+        if (fr.st == FR_BADLEN || fr.st == FR_BADCRC || (fr.st == FR_SHORT && !last)) {
             rc = gm_err_set(err, GM_EINVAL,
                             "%s: offset %" PRIu64 " is not the start of a record (or the "
                             "record there is corrupt)",
@@ -935,8 +1003,7 @@ out:
 }
 
 int
-gm_filelog_reader_next(struct gm_filelog_reader *r, const uint8_t **data, size_t *len,
-                       uint64_t *offset, uint64_t *next)
+gm_filelog_reader_next(struct gm_filelog_reader *r, struct gm_filelog_rec *rec)
 {
     int rc;
     bool rechecked = false;
@@ -950,21 +1017,20 @@ gm_filelog_reader_next(struct gm_filelog_reader *r, const uint8_t **data, size_t
                 return reader_fail(r, rc, "%s: opening segment %" PRIu64 ": %s", r->dir, r->pos,
                                    strerror(-rc));
         }
-        enum frame_state st;
-        const uint8_t *payload = NULL;
-        uint32_t n = 0;
+        struct frame fr;
         uint64_t off = r->pos - r->seg_base;
-        if ((rc = frame_at(&r->rb, off, &st, &payload, &n)) < 0)
+        if ((rc = frame_at(&r->rb, off, &fr)) < 0)
             return reader_fail(r, rc, "%s: read: %s", r->dir, strerror(-rc));
-        if (st == FR_OK) {
-            *data = payload;
-            *len = n;
-            *offset = r->pos;
-            r->pos += FRAME_HDR + n;
-            *next = r->pos;
+        if (fr.st == FR_OK) {
+            rec->data = fr.data;
+            rec->len = fr.len;
+            rec->offset = r->pos;
+            rec->append_ms = fr.append_ms;
+            r->pos += frame_size(&fr);
+            rec->next = r->pos;
             return 1;
         }
-        if (st == FR_EOF) {
+        if (fr.st == FR_EOF) {
             /* This segment is done if the next one exists; it starts where this ends. */
             if (off == 0 || !seg_exists(r->dirfd, r->pos)) {
                 rbuf_drop(&r->rb);
@@ -984,17 +1050,18 @@ gm_filelog_reader_next(struct gm_filelog_reader *r, const uint8_t **data, size_t
         }
         char name[SEG_NAME_SIZE];
         seg_name(name, r->seg_base);
-        if (st == FR_BADLEN)
-            return reader_fail(r, GM_ECORRUPT,
-                               "%s/%s: corrupt frame at offset %" PRIu64 ": length %" PRIu32
-                               " is over the limit of %u",
-                               r->dir, name, r->pos, n, GM_FILELOG_RECORD_MAX);
+        if (fr.st == FR_BADLEN) {
+            char why[96];
+            badlen_reason(why, sizeof why, &fr);
+            return reader_fail(r, GM_ECORRUPT, "%s/%s: corrupt frame at offset %" PRIu64 ": %s",
+                               r->dir, name, r->pos, why);
+        }
         uint64_t size = 0;
         if ((rc = file_size(r->segfd, &size)) < 0)
             return reader_fail(r, rc, "%s: %s", r->dir, strerror(-rc));
-        bool at_tail = st == FR_SHORT || off + FRAME_HDR + n >= size;
+        bool at_tail = fr.st == FR_SHORT || off + frame_size(&fr) >= size;
         if (!at_tail) {
-            rc = rest_is_zero(r->segfd, off + FRAME_HDR);
+            rc = rest_is_zero(r->segfd, off + fr.hdr);
             if (rc < 0)
                 return reader_fail(r, rc, "%s: read: %s", r->dir, strerror(-rc));
             at_tail = rc == 1;
@@ -1017,7 +1084,7 @@ gm_filelog_reader_next(struct gm_filelog_reader *r, const uint8_t **data, size_t
         return reader_fail(r, GM_ECORRUPT,
                            "%s/%s: %s frame at offset %" PRIu64 " at the end of a segment "
                            "that is not the last",
-                           r->dir, name, st == FR_SHORT ? "incomplete" : "corrupt", r->pos);
+                           r->dir, name, fr.st == FR_SHORT ? "incomplete" : "corrupt", r->pos);
     }
 }
 

@@ -5,8 +5,11 @@
  * A record's offset is its global byte position: the segment file holding
  * it is named by the global offset of its first byte (20 decimal digits,
  * ".seg"), so a reader seeks in O(1). Each frame is a 4-byte little-endian
- * payload length, a 4-byte little-endian CRC32C of the length bytes and the
- * payload, then the payload. Appenders on one machine serialise on a lock
+ * length word (the payload length; its top bit set: an append time
+ * follows), a 4-byte little-endian CRC32C of every other byte of the frame,
+ * the append time (8 bytes, little-endian milliseconds since 1970; frames
+ * written before it existed have none), then the payload. Appenders on one
+ * machine serialise on a lock
  * file (DIR/LOCK, flock); a writer opening the log detects a torn tail
  * (short or bad last frame) and cuts it. Readers follow the tail as the log
  * grows. docs/internals/filelog.md says how it works.
@@ -55,9 +58,12 @@ int gm_filelog_open(const char *dir, const struct gm_filelog_opts *opts, struct 
 
 /*
  * Appends n records in order (borrows recs); on success *first_offset (may
- * be NULL) is the offset of the first. Either all n are written (and synced
- * per the policy) or an error is returned and the log is cut back to where
- * it was. Records of one call are contiguous even with other appenders.
+ * be NULL) is the offset of the first. Every frame of the call carries the
+ * same append time, one CLOCK_REALTIME reading taken under the lock (so
+ * append times follow log order unless the clock steps back). Either all n
+ * are written (and synced per the policy) or an error is returned and the
+ * log is cut back to where it was. Records of one call are contiguous even
+ * with other appenders.
  * Errors: GM_ETOOBIG (a record over GM_FILELOG_RECORD_MAX; nothing written),
  * GM_ECORRUPT (another appender left a bad frame), -errno.
  */
@@ -88,16 +94,23 @@ struct gm_filelog_reader;
 int gm_filelog_reader_open(const char *dir, uint64_t from, struct gm_filelog_reader **out,
                            struct gm_err *err);
 
+/* One record as a reader returns it. */
+struct gm_filelog_rec {
+    const uint8_t *data; /* the payload; borrowed until the next reader call or close */
+    size_t len;
+    uint64_t offset;   /* where its frame starts */
+    uint64_t next;     /* where the frame after it starts */
+    int64_t append_ms; /* when it was appended (ms since 1970); 0: a frame of the old form */
+};
+
 /*
- * Reads the next record. Returns 1 with *data (borrowed until the next call)
- * and *len, *offset the record's offset and *next the offset after it; 0 at
+ * Reads the next record into *rec. Returns 1; 0 at
  * the current end of the log (including a frame still being written, or a
  * torn tail the next appender will cut); GM_ECORRUPT for a bad frame that is
  * not at the tail (gm_filelog_reader_errmsg says where); -errno. After
  * GM_ECORRUPT the reader stays at the bad frame.
  */
-int gm_filelog_reader_next(struct gm_filelog_reader *r, const uint8_t **data, size_t *len,
-                           uint64_t *offset, uint64_t *next);
+int gm_filelog_reader_next(struct gm_filelog_reader *r, struct gm_filelog_rec *rec);
 
 /*
  * Waits up to timeout_ms (-1: no limit) for the log to grow (inotify).

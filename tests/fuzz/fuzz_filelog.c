@@ -4,13 +4,16 @@
  * leaves it. Checks what filelog.h and docs/internals/filelog.md promise:
  *
  * - a reader from 0 returns whole, good records and then either the end (0)
- *   or GM_ECORRUPT, and stays at a bad frame;
+ *   or GM_ECORRUPT, and stays at a bad frame; a record's frame is of the
+ *   old form (8-byte header, append time 0) or the timed one (top bit of
+ *   the length word, 16-byte header, the append time as on disk);
  * - an appender opening the log agrees with the reader ("Readers agree with
  *   that table"): GM_ECORRUPT exactly when the reader found corruption, and
  *   then nothing is cut; otherwise the torn tail is cut, its end is where
  *   the reader stopped, and the segment holds exactly the records read;
  * - after an append, the reader that stopped at the torn tail reads the new
- *   record afresh, and a new reader reads every record, then the end.
+ *   record afresh, with an append time between the clock readings around
+ *   the append, and a new reader reads every record, then the end.
  *
  * The segment is written into a fresh mkdtemp folder under $TMPDIR (the
  * script runs with /dev/shm) and removed after.
@@ -25,9 +28,24 @@
 #include <stdbool.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SEG0 "00000000000000000000.seg"
+
+static uint32_t
+le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static int64_t
+now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* Writes data to dir/SEG0; aborts on I/O errors (the harness, not the log). */
 static void
@@ -97,19 +115,28 @@ static int
 read_all(struct gm_filelog_reader *r, const uint8_t *data, size_t size, size_t *n_recs,
          uint64_t *end)
 {
-    const uint8_t *rec;
-    size_t len;
-    uint64_t off, next;
+    struct gm_filelog_rec rec;
     int rc;
     *n_recs = 0;
     *end = gm_filelog_reader_pos(r);
-    while ((rc = gm_filelog_reader_next(r, &rec, &len, &off, &next)) == 1) {
-        GM_FUZZ_CHECK(off == *end && next == off + 8 + len, "records are contiguous frames");
-        GM_FUZZ_CHECK(next <= size, "a record lies inside the segment");
-        GM_FUZZ_CHECK(len == 0 || memcmp(rec, data + off + 8, len) == 0,
+    while ((rc = gm_filelog_reader_next(r, &rec)) == 1) {
+        GM_FUZZ_CHECK(rec.offset == *end && rec.offset + 8 <= size, "records are contiguous");
+        uint32_t word = le32(data + rec.offset);
+        bool timed = word & 0x80000000u;
+        size_t hdr = timed ? 16 : 8;
+        GM_FUZZ_CHECK(rec.len == (word & 0x00ffffffu) && (word & 0x7f000000u) == 0,
+                      "the length word holds the length and at most the timed flag");
+        GM_FUZZ_CHECK(rec.next == rec.offset + hdr + rec.len, "records are whole frames");
+        GM_FUZZ_CHECK(rec.next <= size, "a record lies inside the segment");
+        GM_FUZZ_CHECK(rec.len == 0 || memcmp(rec.data, data + rec.offset + hdr, rec.len) == 0,
                       "a record is the payload bytes on disk");
-        GM_FUZZ_CHECK(gm_filelog_reader_pos(r) == next, "the reader moves past the record");
-        *end = next;
+        int64_t t = 0;
+        if (timed)
+            t = (int64_t)((uint64_t)le32(data + rec.offset + 8) |
+                          (uint64_t)le32(data + rec.offset + 12) << 32);
+        GM_FUZZ_CHECK(rec.append_ms == t, "the append time is the frame's, 0 for the old form");
+        GM_FUZZ_CHECK(gm_filelog_reader_pos(r) == rec.next, "the reader moves past the record");
+        *end = rec.next;
         (*n_recs)++;
         GM_FUZZ_CHECK(*n_recs <= size / 8 + 1, "the reader makes progress");
     }
@@ -147,10 +174,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (verdict == GM_ECORRUPT) {
         GM_FUZZ_CHECK(gm_filelog_reader_errmsg(r1)[0], "corruption says where");
         GM_FUZZ_CHECK(gm_filelog_reader_pos(r1) == end1, "the reader stays at the bad frame");
-        const uint8_t *rec;
-        size_t len;
-        uint64_t off, next;
-        GM_FUZZ_CHECK(gm_filelog_reader_next(r1, &rec, &len, &off, &next) == GM_ECORRUPT,
+        struct gm_filelog_rec rec;
+        GM_FUZZ_CHECK(gm_filelog_reader_next(r1, &rec) == GM_ECORRUPT,
                       "the reader stays at the bad frame");
     }
 
@@ -176,17 +201,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const void *recs[1] = {rec};
     size_t lens[1] = {sizeof rec - 1};
     uint64_t first = 0;
+    int64_t t0 = now_ms();
     rc = gm_filelog_append(log, recs, lens, 1, &first);
+    int64_t t1 = now_ms();
     GM_FUZZ_CHECK(rc == 0 && first == end1, "an append after the cut lands at the cut");
 
     /* The reader that stopped at the torn tail reads the new record afresh. */
-    const uint8_t *got;
-    size_t got_len;
-    uint64_t off, next;
-    rc = gm_filelog_reader_next(r1, &got, &got_len, &off, &next);
-    GM_FUZZ_CHECK(rc == 1 && off == end1 && got_len == lens[0] && memcmp(got, rec, got_len) == 0,
+    struct gm_filelog_rec got;
+    rc = gm_filelog_reader_next(r1, &got);
+    GM_FUZZ_CHECK(rc == 1 && got.offset == end1 && got.len == lens[0] &&
+                      memcmp(got.data, rec, got.len) == 0,
                   "an old reader reads the appended record");
-    GM_FUZZ_CHECK(gm_filelog_reader_next(r1, &got, &got_len, &off, &next) == 0, "then the end");
+    GM_FUZZ_CHECK(got.append_ms >= t0 && got.append_ms <= t1,
+                  "the appended record carries its append time");
+    GM_FUZZ_CHECK(gm_filelog_reader_next(r1, &got) == 0, "then the end");
 
     free(after);
     read_segment(dir, &after, &after_len);
