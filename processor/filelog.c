@@ -12,12 +12,17 @@
  * frame is corruption and is reported, never cut. Every frame written
  * carries the append time (one clock reading per call, under the lock);
  * frames of the old form, written before it existed, read with time 0.
+ * After its fdatasync a call moves the durable mark (DIR/DURABLE) to the
+ * new end; opening an appender settles the mark (syncs and covers whole
+ * frames past it, moves back a mark past the end).
  *
  * Readers read through a buffer that grows to the largest frame (bounded by
  * GM_FILELOG_RECORD_MAX) and never trust a length read from disk past that
  * bound. They treat an unfinished frame at the end of the last segment as
  * the end of the log, and drop their buffer there so that bytes rewritten
- * after a cut are read afresh.
+ * after a cut are read afresh. They return no record that ends past the
+ * mark, reading it again when they reach it (a log without one is of an
+ * older version: durable to its end).
  */
 #include "filelog.h"
 #include "crc32c.h"
@@ -56,6 +61,10 @@
 #define SEG_DIGITS            20
 #define DEFAULT_SEGMENT_BYTES (64ull << 20)
 #define RBUF_INITIAL          (256u << 10)
+#define MARK_NAME             "DURABLE"
+#define MARK_TMP_NAME         "DURABLE.new"
+#define MARK_SIZE             16  /* "GMD1", end:u64le, crc:u32le */
+#define MARK_READ_TRIES       20  /* a reader can meet a rewrite; 1 ms apart */
 #define IOV_BATCH             512 /* iovecs per pwritev, below IOV_MAX (1024) */
 #define ERRMSG_MAX            320
 
@@ -222,6 +231,16 @@ rbuf_drop(struct rbuf *rb)
     rb->blen = 0;
 }
 
+/* Forgets the buffered bytes from file offset off on. */
+static void
+rbuf_clip(struct rbuf *rb, uint64_t off)
+{
+    if (off <= rb->boff)
+        rb->blen = 0;
+    else if (off - rb->boff < rb->blen)
+        rb->blen = (size_t)(off - rb->boff);
+}
+
 /*
  * Makes [off, off + need) available at *p. Returns how many bytes from off
  * are available (less than need only at the end of the file), or -errno.
@@ -382,6 +401,58 @@ file_size(int fd, uint64_t *size)
     return 0;
 }
 
+/* ---- the durable mark (DIR/DURABLE) ---- */
+
+/*
+ * The mark is MARK_SIZE bytes: "GMD1", the global offset up to which the
+ * log is durable (u64le), and the CRC-32C of those 12 bytes (u32le). An
+ * appender rewrites it in place with one pwrite after its fdatasync, under
+ * the lock. It is never synced itself: it is only written after the data it
+ * names, so after a crash it can be behind the durable end, never ahead.
+ */
+static void
+mark_encode(uint8_t *buf, uint64_t end)
+{
+    memcpy(buf, "GMD1", 4);
+    put_le64(buf + 4, end);
+    put_le32(buf + 12, gm_crc32c(0, buf, 12));
+}
+
+/*
+ * Reads the mark from fd into *end. An empty or all-zero file (a crash can
+ * leave one) is a mark of 0: behind, so safe. A bad mark is read again, up
+ * to tries times 1 ms apart (a read can meet a rewrite), then GM_ECORRUPT.
+ * Returns 0, GM_ECORRUPT or -errno.
+ */
+static int
+mark_read(int fd, int tries, uint64_t *end)
+{
+    uint8_t buf[MARK_SIZE];
+    for (int i = 1;; i++) {
+        ssize_t got = pread(fd, buf, sizeof buf, 0);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            return -errno;
+        bool zero = true;
+        for (ssize_t k = 0; k < got; k++)
+            zero = zero && buf[k] == 0;
+        if (zero) {
+            *end = 0;
+            return 0;
+        }
+        if (got == MARK_SIZE && memcmp(buf, "GMD1", 4) == 0 &&
+            get_le32(buf + 12) == gm_crc32c(0, buf, 12)) {
+            *end = get_le64(buf + 4);
+            return 0;
+        }
+        if (i >= tries)
+            return GM_ECORRUPT;
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
+    }
+}
+
 /* ---- appender ---- */
 
 /* The wall clock in milliseconds since 1970: a record's append time. */
@@ -401,10 +472,18 @@ struct gm_filelog {
     uint64_t seg_base; /* its global offset */
     uint64_t seg_size; /* bytes of it known to hold whole, good frames */
     uint64_t seg_bytes;
+    int markfd; /* DIR/DURABLE */
     enum gm_fsync_policy fsync;
     bool hold_lock;
     char errmsg[ERRMSG_MAX];
 };
+
+/* Whether the policy syncs at all. */
+static bool
+syncs(const struct gm_filelog *log)
+{
+    return log->fsync == GM_FSYNC_BATCH || log->fsync == GM_FSYNC_ALWAYS;
+}
 
 static int log_fail(struct gm_filelog *log, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -596,6 +675,78 @@ write_all(int fd, struct iovec *iov, int iovcnt, uint64_t off)
     return 0;
 }
 
+/* Under the lock: rewrites the mark in place to say end. */
+static int
+mark_write(struct gm_filelog *log, uint64_t end)
+{
+    uint8_t buf[MARK_SIZE];
+    mark_encode(buf, end);
+    ssize_t w;
+    do
+        w = pwrite(log->markfd, buf, sizeof buf, 0);
+    while (w < 0 && errno == EINTR);
+    if (w != MARK_SIZE)
+        return log_fail(log, w < 0 ? -errno : -EIO, "%s/%s: %s", log->dir, MARK_NAME,
+                        w < 0 ? strerror(errno) : "short write");
+    return 0;
+}
+
+/*
+ * Creates the mark saying end: written to a temporary file and renamed, so
+ * that readers never see it empty. Before this, readers took the log as
+ * durable to its end (a log of older versions), so it happens before this
+ * appender writes anything.
+ */
+static int
+mark_create(struct gm_filelog *log, uint64_t end)
+{
+    int fd = openat(log->dirfd, MARK_TMP_NAME, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return log_fail(log, -errno, "%s/%s: %s", log->dir, MARK_TMP_NAME, strerror(errno));
+    log->markfd = fd;
+    int rc = mark_write(log, end);
+    if (rc == 0 && renameat(log->dirfd, MARK_TMP_NAME, log->dirfd, MARK_NAME) < 0)
+        rc = log_fail(log, -errno, "%s/%s: rename: %s", log->dir, MARK_NAME, strerror(errno));
+    return rc;
+}
+
+/*
+ * Under the lock, at open, after check_tail: makes the mark say the end of
+ * the whole, good frames. Frames past the mark were written by an appender
+ * that died before its fdatasync, or the mark had not reached the disk when
+ * the power went: one fdatasync of the last segment covers them (a segment
+ * is synced when an appender rolls past it). The test seam never moves an
+ * existing mark.
+ */
+static int
+mark_settle(struct gm_filelog *log)
+{
+    uint64_t end = log->seg_base + log->seg_size, mark = 0;
+    log->markfd = openat(log->dirfd, MARK_NAME, O_RDWR | O_CLOEXEC);
+    if (log->markfd < 0 && errno == ENOENT)
+        return mark_create(log, end);
+    if (log->markfd < 0)
+        return log_fail(log, -errno, "%s/%s: %s", log->dir, MARK_NAME, strerror(errno));
+    int rc = mark_read(log->markfd, 1, &mark);
+    if (rc < 0 && rc != GM_ECORRUPT)
+        return log_fail(log, rc, "%s/%s: %s", log->dir, MARK_NAME, strerror(-rc));
+    if (rc == 0 && (mark == end || log->fsync == GM_FSYNC_TEST_UNSYNCED))
+        return 0;
+    if (rc == GM_ECORRUPT)
+        gm_log(GM_LOG_WARN, "%s/%s is damaged; rewriting it at the log's end %" PRIu64, log->dir,
+               MARK_NAME, end);
+    else if (mark > end)
+        gm_log(GM_LOG_ERROR,
+               "%s: the log ends at %" PRIu64 " but its durable mark says %" PRIu64
+               ": it lost records that were synced (cut, replaced or restored from an older copy, "
+               "or a failing disk); a state that folded past %" PRIu64
+               " is ahead of the log and must be rebuilt with gamify replay",
+               log->dir, end, mark, end);
+    if (syncs(log) && mark < end && fdatasync(log->segfd) < 0)
+        return log_fail(log, -errno, "%s: fdatasync: %s", log->dir, strerror(errno));
+    return mark_write(log, end);
+}
+
 /*
  * Creates the segment that starts at the current end and moves to it,
  * closing the previous one unless it is keep_fd.
@@ -604,13 +755,13 @@ static int
 roll(struct gm_filelog *log, int keep_fd)
 {
     int rc;
-    if (log->fsync != GM_FSYNC_NONE && fdatasync(log->segfd) < 0)
+    if (syncs(log) && fdatasync(log->segfd) < 0)
         return log_fail(log, -errno, "%s: fdatasync: %s", log->dir, strerror(errno));
     uint64_t base = log->seg_base + log->seg_size;
     int fd = open_segment(log, base, O_CREAT | O_EXCL);
     if (fd < 0)
         return fd;
-    if (log->fsync != GM_FSYNC_NONE && fsync(log->dirfd) < 0) {
+    if (syncs(log) && fsync(log->dirfd) < 0) {
         rc = log_fail(log, -errno, "%s: fsync of the directory: %s", log->dir, strerror(errno));
         char name[SEG_NAME_SIZE];
         seg_name(name, base);
@@ -683,8 +834,13 @@ write_records(struct gm_filelog *log, const void *const *recs, const size_t *len
         }
         i = j;
     }
-    if (log->fsync == GM_FSYNC_BATCH && fdatasync(log->segfd) < 0)
+    if (log->fsync == GM_FSYNC_BATCH && fdatasync(log->segfd) < 0) {
         rc = log_fail(log, -errno, "%s: fdatasync: %s", log->dir, strerror(errno));
+        goto out;
+    }
+    /* Durable now (or never promised, with none): readers may have it. */
+    if (log->fsync != GM_FSYNC_TEST_UNSYNCED)
+        rc = mark_write(log, log->seg_base + log->seg_size);
 out:
     if (rc < 0) {
         /*
@@ -700,9 +856,9 @@ out:
         }
         if (ftruncate(orig_fd, (off_t)orig_size) < 0)
             gm_log(GM_LOG_ERROR, "%s: cutting back a failed append: %s", log->dir, strerror(errno));
-        else if (log->fsync != GM_FSYNC_NONE)
+        else if (syncs(log))
             fsync(orig_fd);
-        if (log->fsync != GM_FSYNC_NONE)
+        if (syncs(log))
             fsync(log->dirfd);
         log->segfd = orig_fd;
         log->seg_base = orig_base;
@@ -730,11 +886,11 @@ gm_filelog_open(const char *dir, const struct gm_filelog_opts *opts, struct gm_f
     log->dir = strdup(dir);
     if (!log->dir)
         abort();
-    log->dirfd = log->lockfd = log->segfd = -1;
+    log->dirfd = log->lockfd = log->segfd = log->markfd = -1;
     log->seg_bytes = opts && opts->segment_bytes ? opts->segment_bytes : DEFAULT_SEGMENT_BYTES;
     log->fsync = opts ? opts->fsync : GM_FSYNC_BATCH;
     log->hold_lock = opts ? opts->hold_lock : false;
-    if (log->fsync < GM_FSYNC_NONE || log->fsync > GM_FSYNC_ALWAYS) {
+    if (log->fsync < GM_FSYNC_NONE || log->fsync > GM_FSYNC_TEST_UNSYNCED) {
         rc = gm_err_set(err, GM_EINVAL, "%s: unknown fsync policy %d", dir, (int)log->fsync);
         goto out;
     }
@@ -769,7 +925,7 @@ gm_filelog_open(const char *dir, const struct gm_filelog_opts *opts, struct gm_f
             rc = gm_err_set(err, log->segfd, "%s", log->errmsg);
             goto out;
         }
-        if (log->fsync != GM_FSYNC_NONE && fsync(log->dirfd) < 0) {
+        if (syncs(log) && fsync(log->dirfd) < 0) {
             rc = gm_err_set(err, -errno, "%s: fsync: %s", dir, strerror(errno));
             goto out;
         }
@@ -782,6 +938,10 @@ gm_filelog_open(const char *dir, const struct gm_filelog_opts *opts, struct gm_f
         }
     }
     if ((rc = check_tail(log, 0)) < 0) {
+        gm_err_set(err, rc, "%s", log->errmsg);
+        goto out;
+    }
+    if ((rc = mark_settle(log)) < 0) {
         gm_err_set(err, rc, "%s", log->errmsg);
         goto out;
     }
@@ -842,6 +1002,8 @@ gm_filelog_close(struct gm_filelog *log)
         return;
     if (log->segfd >= 0)
         close(log->segfd);
+    if (log->markfd >= 0)
+        close(log->markfd);
     if (log->lockfd >= 0)
         close(log->lockfd); /* releases the lock if held */
     if (log->dirfd >= 0)
@@ -855,10 +1017,12 @@ gm_filelog_close(struct gm_filelog *log)
 struct gm_filelog_reader {
     char *dir;
     int dirfd;
-    int segfd; /* -1: no segment at pos yet */
+    int segfd;  /* -1: no segment at pos yet */
+    int markfd; /* DIR/DURABLE; -1 until it exists (a log of older versions) */
     int inotify_fd;
     uint64_t seg_base;
-    uint64_t pos; /* global offset of the next frame */
+    uint64_t pos;     /* global offset of the next frame */
+    uint64_t durable; /* records ending at or before this may be returned */
     struct rbuf rb;
     char errmsg[ERRMSG_MAX];
 };
@@ -895,6 +1059,59 @@ reader_open_segment(struct gm_filelog_reader *r, uint64_t base)
 }
 
 /*
+ * Reads the mark again into r->durable. Without a mark file the log is of
+ * an older version and durable to its end; appenders of this version create
+ * the mark before they write, so the segment's size taken before seeing no
+ * mark only holds bytes older appenders wrote. The buffer is cut back to
+ * the old mark: bytes past it may have been read before the mark covered
+ * them (a failed append is cut back and rewritten), so they are read again.
+ */
+static int
+reader_refresh_mark(struct gm_filelog_reader *r)
+{
+    uint64_t mark = 0;
+    int rc;
+    if (r->markfd < 0) {
+        uint64_t size = 0;
+        if ((rc = file_size(r->segfd, &size)) < 0)
+            return reader_fail(r, rc, "%s: %s", r->dir, strerror(-rc));
+        int fd = openat(r->dirfd, MARK_NAME, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 && errno != ENOENT)
+            return reader_fail(r, -errno, "%s/%s: %s", r->dir, MARK_NAME, strerror(errno));
+        if (fd < 0)
+            mark = r->seg_base + size;
+        r->markfd = fd;
+    }
+    if (r->markfd >= 0 && (rc = mark_read(r->markfd, MARK_READ_TRIES, &mark)) < 0)
+        return reader_fail(r, rc,
+                           "%s/%s: %s; opening the log for appending rewrites it (e.g. gamify "
+                           "produce --log file:%s /dev/null)",
+                           r->dir, MARK_NAME,
+                           rc == GM_ECORRUPT ? "the durable mark is damaged" : strerror(-rc),
+                           r->dir);
+    uint64_t keep = mark < r->durable ? mark : r->durable;
+    if (keep <= r->seg_base)
+        rbuf_drop(&r->rb);
+    else
+        rbuf_clip(&r->rb, keep - r->seg_base);
+    r->durable = mark;
+    return 0;
+}
+
+/*
+ * The reader is at the current end: returns 0. Without a mark, the size it
+ * last took only holds until an appender of this version shows up (which
+ * may cut a torn tail and write there), so it is taken again next time.
+ */
+static int
+reader_at_end(struct gm_filelog_reader *r)
+{
+    if (r->markfd < 0 && r->durable > r->pos)
+        r->durable = r->pos;
+    return 0;
+}
+
+/*
  * Whether a segment after the reader's exists (1, 0, -errno): then the
  * reader's segment is complete and must end with a whole, good frame.
  * Lists the directory, so it is only asked on the rare bad-tail path.
@@ -925,7 +1142,7 @@ gm_filelog_reader_open(const char *dir, uint64_t from, struct gm_filelog_reader 
     r->dir = strdup(dir);
     if (!r->dir)
         abort();
-    r->dirfd = r->segfd = r->inotify_fd = -1;
+    r->dirfd = r->segfd = r->markfd = r->inotify_fd = -1;
     rbuf_init(&r->rb, -1);
     r->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (r->dirfd < 0) {
@@ -1006,13 +1223,13 @@ int
 gm_filelog_reader_next(struct gm_filelog_reader *r, struct gm_filelog_rec *rec)
 {
     int rc;
-    bool rechecked = false;
+    bool rechecked = false, marked = false;
     r->errmsg[0] = '\0';
     for (;;) {
         if (r->segfd < 0) {
             rc = reader_open_segment(r, r->pos);
             if (rc == -ENOENT)
-                return 0;
+                return reader_at_end(r);
             if (rc < 0)
                 return reader_fail(r, rc, "%s: opening segment %" PRIu64 ": %s", r->dir, r->pos,
                                    strerror(-rc));
@@ -1022,6 +1239,15 @@ gm_filelog_reader_next(struct gm_filelog_reader *r, struct gm_filelog_rec *rec)
         if ((rc = frame_at(&r->rb, off, &fr)) < 0)
             return reader_fail(r, rc, "%s: read: %s", r->dir, strerror(-rc));
         if (fr.st == FR_OK) {
+            if (r->pos + frame_size(&fr) > r->durable) {
+                /* Past the mark as last read: read it again, then the frame. */
+                if (marked)
+                    return reader_at_end(r);
+                if ((rc = reader_refresh_mark(r)) < 0)
+                    return rc;
+                marked = true;
+                continue;
+            }
             rec->data = fr.data;
             rec->len = fr.len;
             rec->offset = r->pos;
@@ -1034,7 +1260,7 @@ gm_filelog_reader_next(struct gm_filelog_reader *r, struct gm_filelog_rec *rec)
             /* This segment is done if the next one exists; it starts where this ends. */
             if (off == 0 || !seg_exists(r->dirfd, r->pos)) {
                 rbuf_drop(&r->rb);
-                return 0;
+                return reader_at_end(r);
             }
             rbuf_drop(&r->rb);
             if (!rechecked) {
@@ -1076,7 +1302,7 @@ gm_filelog_reader_next(struct gm_filelog_reader *r, struct gm_filelog_rec *rec)
         if ((rc = later_segment(r)) < 0)
             return reader_fail(r, rc, "%s: %s", r->dir, strerror(-rc));
         if (rc == 0)
-            return 0;
+            return reader_at_end(r);
         if (!rechecked) {
             rechecked = true; /* the writer may have finished it and rolled */
             continue;
@@ -1141,6 +1367,8 @@ gm_filelog_reader_close(struct gm_filelog_reader *r)
     rbuf_deinit(&r->rb);
     if (r->segfd >= 0)
         close(r->segfd);
+    if (r->markfd >= 0)
+        close(r->markfd);
     if (r->inotify_fd >= 0)
         close(r->inotify_fd);
     if (r->dirfd >= 0)

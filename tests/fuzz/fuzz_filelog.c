@@ -11,6 +11,9 @@
  *   that table"): GM_ECORRUPT exactly when the reader found corruption, and
  *   then nothing is cut; otherwise the torn tail is cut, its end is where
  *   the reader stopped, and the segment holds exactly the records read;
+ * - the segment comes without DIR/DURABLE (a log of an older version), so
+ *   it counts as durable to its end; the appender's open creates the mark
+ *   at the end it cut to, and its append (fsync none) moves it along;
  * - after an append, the reader that stopped at the torn tail reads the new
  *   record afresh, with an append time between the clock readings around
  *   the append, and a new reader reads every record, then the end.
@@ -62,6 +65,21 @@ write_segment(const char *dir, const uint8_t *data, size_t size)
         done += (size_t)n;
     }
     close(fd);
+}
+
+/* What dir/DURABLE says; aborts unless it is a well-formed mark. */
+static uint64_t
+read_mark(const char *dir)
+{
+    char path[4096];
+    GM_FUZZ_CHECK(snprintf(path, sizeof path, "%s/DURABLE", dir) < (int)sizeof path, "path fits");
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    GM_FUZZ_CHECK(fd >= 0, "the appender created the mark");
+    uint8_t m[17];
+    ssize_t n = read(fd, m, sizeof m);
+    close(fd);
+    GM_FUZZ_CHECK(n == 16 && memcmp(m, "GMD1", 4) == 0, "the mark is 16 bytes");
+    return (uint64_t)le32(m + 4) | (uint64_t)le32(m + 8) << 32;
 }
 
 /* Reads dir/SEG0 whole; *out is new (free with free()). */
@@ -193,6 +211,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fprintf(stderr, "gm_filelog_open: %s\n", err.msg);
     GM_FUZZ_CHECK(rc == 0 && log, "a log the reader read to its end opens for appending");
     GM_FUZZ_CHECK(gm_filelog_end(log) == end1, "the appender cuts where the reader stopped");
+    GM_FUZZ_CHECK(read_mark(dir) == end1, "the mark is created at the end");
     read_segment(dir, &after, &after_len);
     GM_FUZZ_CHECK(after_len == end1 && (end1 == 0 || memcmp(after, data, end1) == 0),
                   "the cut keeps exactly the good records");
@@ -205,6 +224,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rc = gm_filelog_append(log, recs, lens, 1, &first);
     int64_t t1 = now_ms();
     GM_FUZZ_CHECK(rc == 0 && first == end1, "an append after the cut lands at the cut");
+    GM_FUZZ_CHECK(read_mark(dir) == gm_filelog_end(log), "the mark follows the append");
 
     /* The reader that stopped at the torn tail reads the new record afresh. */
     struct gm_filelog_rec got;

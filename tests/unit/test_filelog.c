@@ -178,6 +178,15 @@ flip_byte(const char *path, uint64_t off)
     close(fd);
 }
 
+static void
+write_file(const char *path, const char *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f);
+    cr_assert_eq(fwrite(data, 1, len, f), len);
+    fclose(f);
+}
+
 /* Writes five 40-byte records into a fresh log; offsets in off[5], returns the end. */
 static uint64_t
 five_records(uint64_t off[5])
@@ -194,6 +203,7 @@ five_records(uint64_t off[5])
 TestSuite(filelog, .init = setup_tmp, .fini = teardown_tmp);
 TestSuite(logsrc, .init = setup_tmp, .fini = teardown_tmp);
 TestSuite(produce, .init = setup_tmp, .fini = teardown_tmp);
+TestSuite(durable, .init = setup_tmp, .fini = teardown_tmp);
 
 /* ---- the file log ---- */
 
@@ -750,6 +760,289 @@ Test(filelog, reserved_flag_bits_are_corruption)
     cr_assert_eq(gm_filelog_open(log_dir, NULL, &log, NULL), GM_ECORRUPT);
 }
 
+/* ---- durability: the mark (DIR/DURABLE) ---- */
+
+/* What DIR/DURABLE says; fails the test unless it is a well-formed mark. */
+static uint64_t
+read_mark(void)
+{
+    char path[400];
+    snprintf(path, sizeof path, "%s/DURABLE", log_dir);
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+    uint8_t m[17];
+    size_t n = fread(m, 1, sizeof m, f);
+    fclose(f);
+    cr_assert_eq(n, 16, "the mark is 16 bytes, not %zu", n);
+    cr_assert_eq(memcmp(m, "GMD1", 4), 0);
+    cr_assert_eq(get32(m + 12), gm_crc32c(0, m, 12), "the mark's checksum");
+    return (uint64_t)get32(m + 4) | (uint64_t)get32(m + 8) << 32;
+}
+
+static void
+write_mark_bytes(const void *bytes, size_t len)
+{
+    char path[400];
+    snprintf(path, sizeof path, "%s/DURABLE", log_dir);
+    write_file(path, bytes, len);
+}
+
+static struct gm_filelog *
+open_log_with(enum gm_fsync_policy policy)
+{
+    struct gm_filelog_opts opts = {.fsync = policy};
+    struct gm_filelog *log = NULL;
+    struct gm_err err;
+    gm_err_clear(&err);
+    int rc = gm_filelog_open(log_dir, &opts, &log, &err);
+    cr_assert_eq(rc, 0, "open %s: %d %s", log_dir, rc, err.msg);
+    return log;
+}
+
+Test(durable, readers_do_not_see_unsynced_records)
+{
+    struct gm_filelog *log = open_log_with(GM_FSYNC_BATCH);
+    cr_assert_eq(read_mark(), 0, "a new log has a mark at 0");
+    append_str(log, "synced");
+    uint64_t synced = gm_filelog_end(log);
+    cr_assert_eq(read_mark(), synced, "an append moves the mark after its fdatasync");
+    gm_filelog_close(log);
+
+    /* Written, not synced: what an appender that died before its fdatasync leaves. */
+    struct gm_filelog *seam = open_log_with(GM_FSYNC_TEST_UNSYNCED);
+    append_str(seam, "unsynced-1");
+    append_str(seam, "unsynced-2");
+    char seg[400];
+    seg_path(seg, sizeof seg, 0);
+    cr_assert_gt(file_size_of(seg), synced, "the bytes are in the file");
+    cr_assert_eq(read_mark(), synced, "the mark did not move");
+    gm_filelog_close(seam);
+
+    struct gm_filelog_reader *r = open_reader(0);
+    char buf[64];
+    cr_assert_eq(read_next(r, buf, sizeof buf, NULL, NULL), 1);
+    cr_assert_str_eq(buf, "synced");
+    cr_assert_eq(read_next(r, buf, sizeof buf, NULL, NULL), 0, "not durable, not read");
+    cr_assert_eq(read_next(r, buf, sizeof buf, NULL, NULL), 0);
+    struct gm_filelog_reader *r2 = open_reader(synced);
+    cr_assert_eq(read_next(r2, buf, sizeof buf, NULL, NULL), 0, "nor from the mark on");
+    gm_filelog_reader_close(r2);
+
+    /* The next appender to open the log syncs them and moves the mark. */
+    log = open_log_with(GM_FSYNC_BATCH);
+    cr_assert_eq(read_mark(), file_size_of(seg));
+    gm_filelog_close(log);
+    cr_assert_eq(read_next(r, buf, sizeof buf, NULL, NULL), 1);
+    cr_assert_str_eq(buf, "unsynced-1");
+    cr_assert_eq(read_next(r, buf, sizeof buf, NULL, NULL), 1);
+    cr_assert_str_eq(buf, "unsynced-2");
+    cr_assert_eq(read_next(r, buf, sizeof buf, NULL, NULL), 0);
+    gm_filelog_reader_close(r);
+}
+
+Test(durable, a_power_cut_takes_only_what_no_reader_saw)
+{
+    struct gm_filelog *log = open_log_with(GM_FSYNC_BATCH);
+    uint64_t off[3];
+    for (int i = 0; i < 3; i++) {
+        char rec[32];
+        snprintf(rec, sizeof rec, "synced-%d", i);
+        append_one(log, rec, strlen(rec), &off[i]);
+    }
+    uint64_t synced = gm_filelog_end(log);
+    gm_filelog_close(log);
+    struct gm_filelog *seam = open_log_with(GM_FSYNC_TEST_UNSYNCED);
+    append_str(seam, "lost-1");
+    append_str(seam, "lost-2");
+    gm_filelog_close(seam);
+    struct gm_filelog_reader *r = open_reader(0);
+    char buf[64];
+    uint64_t next = 0;
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(read_next(r, buf, sizeof buf, NULL, &next), 1);
+    cr_assert_eq(next, synced);
+    cr_assert_eq(read_next(r, buf, sizeof buf, NULL, NULL), 0);
+    gm_filelog_reader_close(r);
+
+    /* The power cut: the log back to its last synced length. */
+    char seg[400];
+    seg_path(seg, sizeof seg, 0);
+    cr_assert_eq(truncate(seg, (off_t)synced), 0);
+    r = open_reader(synced); /* where a consumer that read everything resumes */
+    log = open_log_with(GM_FSYNC_BATCH);
+    cr_assert_eq(gm_filelog_end(log), synced);
+    cr_assert_eq(read_mark(), synced);
+    uint64_t o;
+    append_one(log, "after", 5, &o);
+    gm_filelog_close(log);
+    cr_assert_eq(o, synced, "new records land where the consumer resumes");
+    cr_assert_eq(read_next(r, buf, sizeof buf, NULL, NULL), 1);
+    cr_assert_str_eq(buf, "after");
+    gm_filelog_reader_close(r);
+    cr_assert_eq(count_records(), 4);
+}
+
+Test(durable, fsync_none_moves_the_mark_with_the_written_end)
+{
+    struct gm_filelog *log = open_log_with(GM_FSYNC_NONE);
+    append_str(log, "one");
+    cr_assert_eq(read_mark(), gm_filelog_end(log));
+    struct gm_filelog_reader *r = open_reader(0);
+    char buf[16];
+    cr_assert_eq(read_next(r, buf, sizeof buf, NULL, NULL), 1);
+    gm_filelog_reader_close(r);
+    gm_filelog_close(log);
+}
+
+Test(durable, a_log_without_a_mark_is_durable_to_its_end)
+{
+    /* A log of an older version: old frames, no DURABLE. */
+    cr_assert_eq(mkdir(log_dir, 0755), 0);
+    char seg[400], mark[400];
+    seg_path(seg, sizeof seg, 0);
+    snprintf(mark, sizeof mark, "%s/DURABLE", log_dir);
+    uint64_t end = write_old_frame(seg, "old-one");
+    end += write_old_frame(seg, "old-two");
+    struct gm_filelog_reader *r = open_reader(0);
+    char buf[64];
+    cr_assert_eq(read_next(r, buf, sizeof buf, NULL, NULL), 1);
+    cr_assert_eq(read_next(r, buf, sizeof buf, NULL, NULL), 1);
+    cr_assert_eq(read_next(r, buf, sizeof buf, NULL, NULL), 0);
+    cr_assert_neq(access(mark, F_OK), 0, "readers create nothing");
+    /* More old frames appended (an older binary still running) are read too. */
+    end += write_old_frame(seg, "old-three");
+    cr_assert_eq(read_next(r, buf, sizeof buf, NULL, NULL), 1);
+    cr_assert_str_eq(buf, "old-three");
+    cr_assert_eq(read_next(r, buf, sizeof buf, NULL, NULL), 0);
+
+    /* The first appender of this version creates the mark at the end... */
+    struct gm_filelog *seam = open_log_with(GM_FSYNC_TEST_UNSYNCED);
+    cr_assert_eq(read_mark(), end);
+    /* ...and from then on only durable records are read, by the old reader too. */
+    append_str(seam, "unsynced");
+    gm_filelog_close(seam);
+    cr_assert_eq(read_next(r, buf, sizeof buf, NULL, NULL), 0);
+    struct gm_filelog_reader *r2 = open_reader(0);
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(read_next(r2, buf, sizeof buf, NULL, NULL), 1);
+    cr_assert_eq(read_next(r2, buf, sizeof buf, NULL, NULL), 0);
+    gm_filelog_close(open_log_with(GM_FSYNC_BATCH));
+    cr_assert_eq(read_next(r, buf, sizeof buf, NULL, NULL), 1);
+    cr_assert_str_eq(buf, "unsynced");
+    cr_assert_eq(read_next(r2, buf, sizeof buf, NULL, NULL), 1);
+    gm_filelog_reader_close(r2);
+    gm_filelog_reader_close(r);
+}
+
+Test(durable, an_unmarked_torn_tail_cut_and_rewritten_is_not_read_early)
+{
+    /* An older appender died mid-frame; a reader stops there. An appender of
+     * this version cuts the tail, creates the mark and writes (unsynced)
+     * where the torn bytes were: the reader must not take those bytes as
+     * durable because the file once reached that far. */
+    cr_assert_eq(mkdir(log_dir, 0755), 0);
+    char seg[400];
+    seg_path(seg, sizeof seg, 0);
+    uint64_t good = write_old_frame(seg, "whole");
+    uint64_t torn = good + write_old_frame(seg, "a-longer-record-that-is-torn-by-a-crash");
+    cr_assert_eq(truncate(seg, (off_t)(torn - 3)), 0);
+    struct gm_filelog_reader *r = open_reader(0);
+    char buf[64];
+    cr_assert_eq(read_next(r, buf, sizeof buf, NULL, NULL), 1);
+    cr_assert_eq(read_next(r, buf, sizeof buf, NULL, NULL), 0);
+    struct gm_filelog *seam = open_log_with(GM_FSYNC_TEST_UNSYNCED);
+    cr_assert_eq(gm_filelog_end(seam), good, "the torn tail is cut");
+    cr_assert_eq(read_mark(), good);
+    append_str(seam, "short");
+    gm_filelog_close(seam);
+    cr_assert_lt(file_size_of(seg), torn - 3, "rewritten within the old bytes");
+    cr_assert_eq(read_next(r, buf, sizeof buf, NULL, NULL), 0);
+    gm_filelog_reader_close(r);
+}
+
+Test(durable, a_damaged_or_empty_mark)
+{
+    struct gm_filelog *log = open_log_with(GM_FSYNC_BATCH);
+    append_str(log, "one");
+    uint64_t end = gm_filelog_end(log);
+    gm_filelog_close(log);
+
+    /* Empty (a crash right after it was created): a mark of 0, behind. */
+    write_mark_bytes("", 0);
+    struct gm_filelog_reader *r = open_reader(0);
+    char buf[16];
+    cr_assert_eq(read_next(r, buf, sizeof buf, NULL, NULL), 0);
+    gm_filelog_reader_close(r);
+
+    /* Damaged: loud, and says how to repair it. */
+    write_mark_bytes("GMD1 garbage....", 16);
+    r = open_reader(0);
+    cr_assert_eq(read_next(r, buf, sizeof buf, NULL, NULL), GM_ECORRUPT);
+    cr_assert(strstr(gm_filelog_reader_errmsg(r), "DURABLE: the durable mark is damaged"), "%s",
+              gm_filelog_reader_errmsg(r));
+    cr_assert(strstr(gm_filelog_reader_errmsg(r), "gamify produce --log file:"), "%s",
+              gm_filelog_reader_errmsg(r));
+    gm_filelog_reader_close(r);
+
+    /* Any appender opening the log rewrites it. */
+    gm_filelog_close(open_log_with(GM_FSYNC_BATCH));
+    cr_assert_eq(read_mark(), end);
+    cr_assert_eq(count_records(), 1);
+}
+
+Test(durable, a_mark_past_the_end_is_moved_back)
+{
+    struct gm_filelog *log = open_log_with(GM_FSYNC_BATCH);
+    append_str(log, "one");
+    append_str(log, "two");
+    uint64_t end = gm_filelog_end(log);
+    gm_filelog_close(log);
+    char seg[400];
+    seg_path(seg, sizeof seg, 0);
+    cr_assert_eq(truncate(seg, 19), 0); /* synced records lost: restored from an old copy */
+    log = open_log_with(GM_FSYNC_BATCH);
+    cr_assert_eq(gm_filelog_end(log), 19);
+    cr_assert_eq(read_mark(), 19);
+    append_str(log, "three");
+    cr_assert_eq(read_mark(), 19 + 21);
+    gm_filelog_close(log);
+    cr_assert_eq(count_records(), 2);
+    cr_assert_neq(end, 19);
+}
+
+Test(durable, a_follower_wakes_when_the_mark_moves)
+{
+    gm_filelog_close(open_log_with(GM_FSYNC_BATCH));
+    struct gm_filelog *seam = open_log_with(GM_FSYNC_TEST_UNSYNCED);
+    append_str(seam, "pending");
+    gm_filelog_close(seam);
+    struct gm_filelog_reader *r = open_reader(0);
+    char buf[64];
+    cr_assert_eq(read_next(r, buf, sizeof buf, NULL, NULL), 0);
+    cr_assert_geq(gm_filelog_reader_wait(r, 0), 0); /* arms the watch */
+    cr_assert_eq(read_next(r, buf, sizeof buf, NULL, NULL), 0);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        /* Only the mark changes: the open syncs the segment and rewrites DURABLE. */
+        usleep(50 * 1000);
+        struct gm_filelog *log = NULL;
+        _exit(gm_filelog_open(log_dir, NULL, &log, NULL) == 0 ? (gm_filelog_close(log), 0) : 1);
+    }
+    int got = 0;
+    for (int tries = 0; tries < 20 && !got; tries++) {
+        cr_assert_eq(gm_filelog_reader_wait(r, 10000), 1, "woken, not timed out");
+        got = read_next(r, buf, sizeof buf, NULL, NULL);
+        cr_assert_geq(got, 0);
+    }
+    cr_assert_eq(got, 1);
+    cr_assert_str_eq(buf, "pending");
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    gm_filelog_reader_close(r);
+}
+
 /* In a child: a failed write (file size limit) leaves the log as it was. */
 Test(filelog, failed_append_cuts_back)
 {
@@ -939,15 +1232,6 @@ Test(filelog, wait_times_out_without_appends)
 }
 
 /* ---- log URIs ---- */
-
-static void
-write_file(const char *path, const char *data, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    cr_assert_not_null(f);
-    cr_assert_eq(fwrite(data, 1, len, f), len);
-    fclose(f);
-}
 
 Test(logsrc, uri_schemes)
 {
