@@ -1155,8 +1155,8 @@ gm_filelog_reader_open(const char *dir, uint64_t from, struct gm_filelog_reader 
     }
     if (nb == 0) {
         if (from != 0) {
-            rc = gm_err_set(err, GM_EINVAL, "%s: offset %" PRIu64 " is past the end (empty log)",
-                            dir, from);
+            rc = gm_err_set(err, -ERANGE, "%s: offset %" PRIu64 " is past the end (empty log)", dir,
+                            from);
             goto out;
         }
         r->pos = 0;
@@ -1186,7 +1186,7 @@ gm_filelog_reader_open(const char *dir, uint64_t from, struct gm_filelog_reader 
     }
     r->pos = from;
     if (from - base > size) {
-        rc = gm_err_set(err, GM_EINVAL, "%s: offset %" PRIu64 " is past the end (%" PRIu64 ")", dir,
+        rc = gm_err_set(err, -ERANGE, "%s: offset %" PRIu64 " is past the end (%" PRIu64 ")", dir,
                         from, base + size);
         goto out;
     }

@@ -106,8 +106,9 @@ struct gm_filelog_reader;
  * Opens a reader at offset from (0: the start; must be a frame start). DIR
  * must exist (it may hold no segment yet). from may be past the mark (it is
  * behind the synced end after a crash): the reader waits for the mark.
- * Errors: GM_EINVAL (from is past the end, before the first segment, or
- * not a frame start), -errno. *out is new; close with gm_filelog_reader_close.
+ * Errors: -ERANGE (from is past the end of the log: whoever stored it is
+ * ahead of the log), GM_EINVAL (before the first segment, or not a frame
+ * start), -errno. *out is new; close with gm_filelog_reader_close.
  */
 int gm_filelog_reader_open(const char *dir, uint64_t from, struct gm_filelog_reader **out,
                            struct gm_err *err);

@@ -213,7 +213,7 @@ run(const struct gm_config *cfg)
         settle_log(log_dir);
     }
     uint64_t offset = gm_store_offset(st);
-    if ((rc = gm_logsrc_open(log_uri, offset, &src, &err)))
+    if ((rc = gm_pump_source_open(log_uri, offset, &src, &err)))
         goto fail;
     if (out_uri && (rc = gm_outsink_open(out_uri, &sink, &err)))
         goto fail;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # gamify-processor end to end on the embedded file log (no servers needed):
 #   run.sh BUILD_ROOT EXAMPLES_DIR CHECK
-#   (CHECK: follow, restart, bad-records, requeue, unsynced, config)
+#   (CHECK: follow, restart, bad-records, requeue, unsynced, ahead, config)
 set -euo pipefail
 build=$1 examples=$2 check=$3
 gamify=$build/processor/gamify
@@ -175,6 +175,34 @@ unsynced)
     stop_ok
     compare_with_replay
     "$gamify" dump --state "$tmp/state" --user u-ada | grep -q '"exp":50,' || fail "u-ada"
+    ;;
+ahead)
+    # A state ahead of its log (the log lost records the state had folded)
+    # is refused loudly, by the processor and by a resumed replay, with the
+    # way out; a fresh replay rebuilds it.
+    head -n 5 "$examples/events.jsonl" > "$tmp/first.jsonl"
+    tail -n +6 "$examples/events.jsonl" > "$tmp/rest.jsonl"
+    half=$(produce "$tmp/first.jsonl")
+    end=$(produce "$tmp/rest.jsonl")
+    start
+    wait_offset "$end"
+    stop_ok
+    truncate -s "$half" "$tmp/log/00000000000000000000.seg"
+    rc=0
+    timeout 60 "$proc" --log "file:$tmp/log" --state "$tmp/state" 2>"$tmp/ahead.err" || rc=$?
+    [ "$rc" = 1 ] || fail "the processor exited $rc on a state ahead of its log"
+    grep -q "the state is ahead of the log" "$tmp/ahead.err" || fail "$(cat "$tmp/ahead.err")"
+    grep -q "offset $end is past the end ($half)" "$tmp/ahead.err" || fail "$(cat "$tmp/ahead.err")"
+    grep -q "gamify replay --log file:$tmp/log --state NEW_DIR" "$tmp/ahead.err" ||
+        fail "no way out: $(cat "$tmp/ahead.err")"
+    grep -q "durable mark says $end" "$tmp/ahead.err" || fail "the lost records went unnoticed"
+    rc=0
+    "$gamify" replay --quiet --log "file:$tmp/log" --state "$tmp/state" 2>"$tmp/replay.err" || rc=$?
+    [ "$rc" != 0 ] || fail "a resumed replay accepted a state ahead of its log"
+    grep -q "the state is ahead of the log" "$tmp/replay.err" || fail "$(cat "$tmp/replay.err")"
+    "$gamify" replay --quiet --log "file:$tmp/log" --state "$tmp/fresh" \
+        --rules "$examples/rules.yaml"
+    [ "$("$gamify" dump --state "$tmp/fresh" | wc -l)" = 2 ] || fail "the rebuilt state"
     ;;
 config)
     out=$("$proc" --log "file:$tmp/log" --state "$tmp/state" --check-config)

@@ -218,7 +218,7 @@ Test(filelog, empty_log)
     gm_filelog_reader_close(r);
 
     struct gm_filelog_reader *bad = NULL;
-    cr_assert_eq(gm_filelog_reader_open(log_dir, 8, &bad, NULL), GM_EINVAL);
+    cr_assert_eq(gm_filelog_reader_open(log_dir, 8, &bad, NULL), -ERANGE);
     cr_assert_null(bad);
     gm_filelog_close(log);
 
@@ -229,7 +229,7 @@ Test(filelog, empty_log)
     cr_assert_eq(gm_filelog_reader_open(empty, 0, &r, NULL), 0);
     cr_assert_eq(read_next(r, buf, sizeof buf, NULL, NULL), 0);
     gm_filelog_reader_close(r);
-    cr_assert_eq(gm_filelog_reader_open(empty, 3, &r, NULL), GM_EINVAL);
+    cr_assert_eq(gm_filelog_reader_open(empty, 3, &r, NULL), -ERANGE);
     cr_assert_lt(gm_filelog_reader_open("/nonexistent/gamify/log", 0, &r, NULL), 0);
 }
 
@@ -315,7 +315,7 @@ Test(filelog, reader_rejects_bad_offsets)
     cr_assert_eq(gm_filelog_reader_open(log_dir, off[2] + 3, &r, &err), GM_EINVAL);
     cr_assert(strstr(err.msg, "not the start of a record"), "%s", err.msg);
     cr_assert_eq(gm_filelog_reader_open(log_dir, off[1] + 8, &r, &err), GM_EINVAL);
-    cr_assert_eq(gm_filelog_reader_open(log_dir, end + 1, &r, &err), GM_EINVAL);
+    cr_assert_eq(gm_filelog_reader_open(log_dir, end + 1, &r, &err), -ERANGE);
     cr_assert(strstr(err.msg, "past the end"), "%s", err.msg);
     cr_assert_null(r);
 }
