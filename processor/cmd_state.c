@@ -207,7 +207,7 @@ replay(int argc, char **argv)
         goto out;
     }
     uint64_t from = gm_store_offset(st);
-    if ((rc = gm_logsrc_open(log_uri, from, &src, &err))) {
+    if ((rc = gm_pump_source_open(log_uri, from, &src, &err))) {
         fprintf(stderr, "gamify replay: %s\n", err.msg);
         goto out;
     }

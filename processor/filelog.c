@@ -9,13 +9,20 @@
  * a new segment between records. A failed call truncates back. A torn tail
  * (a short last frame, a bad last frame, or a bad frame followed only by
  * zeros, as a crash can leave) is cut by the next appender; any other bad
- * frame is corruption and is reported, never cut.
+ * frame is corruption and is reported, never cut. Every frame written
+ * carries the append time (one clock reading per call, under the lock);
+ * frames of the old form, written before it existed, read with time 0.
+ * After its fdatasync a call moves the durable mark (DIR/DURABLE) to the
+ * new end; opening an appender settles the mark (syncs and covers whole
+ * frames past it, moves back a mark past the end).
  *
  * Readers read through a buffer that grows to the largest frame (bounded by
  * GM_FILELOG_RECORD_MAX) and never trust a length read from disk past that
  * bound. They treat an unfinished frame at the end of the last segment as
  * the end of the log, and drop their buffer there so that bytes rewritten
- * after a cut are read afresh.
+ * after a cut are read afresh. They return no record that ends past the
+ * mark, reading it again when they reach it (a log without one is of an
+ * older version: durable to its end).
  */
 #include "filelog.h"
 #include "crc32c.h"
@@ -35,14 +42,29 @@
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
-#define FRAME_HDR             8
+/*
+ * A frame's length word: the payload length in the low 24 bits (payloads
+ * are at most 2 MiB), flags in the top byte. FRAME_TIMED: an 8-byte append
+ * time follows the CRC. The other flag bits are reserved: a frame with one
+ * set is bad, like a length over the limit.
+ */
+#define FRAME_LEN_MASK        0x00ffffffu
+#define FRAME_TIMED           0x80000000u
+#define FRAME_RESERVED        0x7f000000u
+#define FRAME_HDR_OLD         8  /* len, crc */
+#define FRAME_HDR             16 /* len | FRAME_TIMED, crc, append_ms: what appenders write */
 #define FRAME_MAX             (FRAME_HDR + (size_t)GM_FILELOG_RECORD_MAX)
 #define SEG_NAME_SIZE         32 /* 20 digits + ".seg" + NUL, rounded up */
 #define SEG_DIGITS            20
 #define DEFAULT_SEGMENT_BYTES (64ull << 20)
 #define RBUF_INITIAL          (256u << 10)
+#define MARK_NAME             "DURABLE"
+#define MARK_TMP_NAME         "DURABLE.new"
+#define MARK_SIZE             16  /* "GMD1", end:u64le, crc:u32le */
+#define MARK_READ_TRIES       20  /* a reader can meet a rewrite; 1 ms apart */
 #define IOV_BATCH             512 /* iovecs per pwritev, below IOV_MAX (1024) */
 #define ERRMSG_MAX            320
 
@@ -144,12 +166,31 @@ get_le32(const uint8_t *p)
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-/* Fills hdr (FRAME_HDR bytes) for a payload. */
 static void
-frame_header(uint8_t *hdr, const void *payload, size_t len)
+put_le64(uint8_t *p, uint64_t v)
 {
-    put_le32(hdr, (uint32_t)len);
+    put_le32(p, (uint32_t)v);
+    put_le32(p + 4, (uint32_t)(v >> 32));
+}
+
+static uint64_t
+get_le64(const uint8_t *p)
+{
+    return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
+}
+
+/*
+ * Fills hdr (FRAME_HDR bytes) for a payload appended at append_ms. The CRC
+ * covers every byte of the frame but its own four: the length word, the
+ * append time, the payload.
+ */
+static void
+frame_header(uint8_t *hdr, const void *payload, size_t len, int64_t append_ms)
+{
+    put_le32(hdr, (uint32_t)len | FRAME_TIMED);
+    put_le64(hdr + 8, (uint64_t)append_ms);
     uint32_t crc = gm_crc32c(0, hdr, 4);
+    crc = gm_crc32c(crc, hdr + 8, 8);
     crc = gm_crc32c(crc, payload, len);
     put_le32(hdr + 4, crc);
 }
@@ -188,6 +229,16 @@ static void
 rbuf_drop(struct rbuf *rb)
 {
     rb->blen = 0;
+}
+
+/* Forgets the buffered bytes from file offset off on. */
+static void
+rbuf_clip(struct rbuf *rb, uint64_t off)
+{
+    if (off <= rb->boff)
+        rb->blen = 0;
+    else if (off - rb->boff < rb->blen)
+        rb->blen = (size_t)(off - rb->boff);
 }
 
 /*
@@ -242,52 +293,81 @@ enum frame_state {
     FR_OK,
     FR_EOF,    /* no byte at off */
     FR_SHORT,  /* the file ends inside the frame */
-    FR_BADLEN, /* the length is over GM_FILELOG_RECORD_MAX */
+    FR_BADLEN, /* the length is over GM_FILELOG_RECORD_MAX, or a reserved flag is set */
     FR_BADCRC, /* complete, but the checksum does not match */
 };
 
-/*
- * Looks at the frame at file offset off. On FR_OK *payload (borrowed from
- * rb until its next use) and *len; on FR_BADCRC *len. Returns 0 or -errno.
- */
+/* What frame_at found. */
+struct frame {
+    enum frame_state st;
+    uint32_t word;       /* the length word as read (FR_BADLEN, FR_BADCRC, FR_OK) */
+    uint32_t len;        /* the payload length (FR_BADCRC, FR_OK) */
+    uint32_t hdr;        /* header bytes: FRAME_HDR_OLD or FRAME_HDR (FR_BADCRC, FR_OK) */
+    int64_t append_ms;   /* FR_OK: the append time; 0 for a frame of the old form */
+    const uint8_t *data; /* FR_OK: the payload, borrowed from the rbuf until its next use */
+};
+
+/* The frame's size in bytes: header and payload. */
+static uint64_t
+frame_size(const struct frame *fr)
+{
+    return (uint64_t)fr->hdr + fr->len;
+}
+
+/* Looks at the frame at file offset off. Returns 0 (fr says what it found) or -errno. */
 static int
-frame_at(struct rbuf *rb, uint64_t off, enum frame_state *st, const uint8_t **payload,
-         uint32_t *len)
+frame_at(struct rbuf *rb, uint64_t off, struct frame *fr)
 {
     const uint8_t *p = NULL;
-    ssize_t got = rbuf_get(rb, off, FRAME_HDR, &p);
+    memset(fr, 0, sizeof *fr);
+    ssize_t got = rbuf_get(rb, off, FRAME_HDR_OLD, &p);
     if (got < 0)
         return (int)got;
     if (got == 0) {
-        *st = FR_EOF;
+        fr->st = FR_EOF;
         return 0;
     }
-    if (got < FRAME_HDR) {
-        *st = FR_SHORT;
+    if (got < FRAME_HDR_OLD) {
+        fr->st = FR_SHORT;
         return 0;
     }
-    uint32_t n = get_le32(p);
-    *len = n;
-    if (n > GM_FILELOG_RECORD_MAX) {
-        *st = FR_BADLEN;
+    fr->word = get_le32(p);
+    fr->len = fr->word & FRAME_LEN_MASK;
+    if (fr->len > GM_FILELOG_RECORD_MAX || (fr->word & FRAME_RESERVED)) {
+        fr->st = FR_BADLEN;
         return 0;
     }
-    got = rbuf_get(rb, off, FRAME_HDR + n, &p);
+    fr->hdr = fr->word & FRAME_TIMED ? FRAME_HDR : FRAME_HDR_OLD;
+    got = rbuf_get(rb, off, fr->hdr + fr->len, &p);
     if (got < 0)
         return (int)got;
-    if ((size_t)got < FRAME_HDR + n) {
-        *st = FR_SHORT;
+    if ((size_t)got < fr->hdr + fr->len) {
+        fr->st = FR_SHORT;
         return 0;
     }
+    /* Every byte but the CRC's own: the length word, then from byte 8 on. */
     uint32_t crc = gm_crc32c(0, p, 4);
-    crc = gm_crc32c(crc, p + FRAME_HDR, n);
+    crc = gm_crc32c(crc, p + FRAME_HDR_OLD, fr->hdr - FRAME_HDR_OLD + fr->len);
     if (crc != get_le32(p + 4)) {
-        *st = FR_BADCRC;
+        fr->st = FR_BADCRC;
         return 0;
     }
-    *st = FR_OK;
-    *payload = p + FRAME_HDR;
+    fr->st = FR_OK;
+    if (fr->word & FRAME_TIMED)
+        fr->append_ms = (int64_t)get_le64(p + FRAME_HDR_OLD);
+    fr->data = p + fr->hdr;
     return 0;
+}
+
+/* Why a FR_BADLEN frame is bad, for messages. */
+static void
+badlen_reason(char *buf, size_t cap, const struct frame *fr)
+{
+    if (fr->len > GM_FILELOG_RECORD_MAX)
+        snprintf(buf, cap, "length %" PRIu32 " is over the limit of %u", fr->len,
+                 GM_FILELOG_RECORD_MAX);
+    else
+        snprintf(buf, cap, "unknown flags 0x%02" PRIx32 " in its length word", fr->word >> 24);
 }
 
 /* Whether every byte of fd from off to its end is zero: 1, 0, or -errno. */
@@ -321,7 +401,68 @@ file_size(int fd, uint64_t *size)
     return 0;
 }
 
+/* ---- the durable mark (DIR/DURABLE) ---- */
+
+/*
+ * The mark is MARK_SIZE bytes: "GMD1", the global offset up to which the
+ * log is durable (u64le), and the CRC-32C of those 12 bytes (u32le). An
+ * appender rewrites it in place with one pwrite after its fdatasync, under
+ * the lock. It is never synced itself: it is only written after the data it
+ * names, so after a crash it can be behind the durable end, never ahead.
+ */
+static void
+mark_encode(uint8_t *buf, uint64_t end)
+{
+    memcpy(buf, "GMD1", 4);
+    put_le64(buf + 4, end);
+    put_le32(buf + 12, gm_crc32c(0, buf, 12));
+}
+
+/*
+ * Reads the mark from fd into *end. An empty or all-zero file (a crash can
+ * leave one) is a mark of 0: behind, so safe. A bad mark is read again, up
+ * to tries times 1 ms apart (a read can meet a rewrite), then GM_ECORRUPT.
+ * Returns 0, GM_ECORRUPT or -errno.
+ */
+static int
+mark_read(int fd, int tries, uint64_t *end)
+{
+    uint8_t buf[MARK_SIZE];
+    for (int i = 1;; i++) {
+        ssize_t got = pread(fd, buf, sizeof buf, 0);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            return -errno;
+        bool zero = true;
+        for (ssize_t k = 0; k < got; k++)
+            zero = zero && buf[k] == 0;
+        if (zero) {
+            *end = 0;
+            return 0;
+        }
+        if (got == MARK_SIZE && memcmp(buf, "GMD1", 4) == 0 &&
+            get_le32(buf + 12) == gm_crc32c(0, buf, 12)) {
+            *end = get_le64(buf + 4);
+            return 0;
+        }
+        if (i >= tries)
+            return GM_ECORRUPT;
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
+    }
+}
+
 /* ---- appender ---- */
+
+/* The wall clock in milliseconds since 1970: a record's append time. */
+static int64_t
+now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 struct gm_filelog {
     char *dir;
@@ -331,10 +472,18 @@ struct gm_filelog {
     uint64_t seg_base; /* its global offset */
     uint64_t seg_size; /* bytes of it known to hold whole, good frames */
     uint64_t seg_bytes;
+    int markfd; /* DIR/DURABLE */
     enum gm_fsync_policy fsync;
     bool hold_lock;
     char errmsg[ERRMSG_MAX];
 };
+
+/* Whether the policy syncs at all. */
+static bool
+syncs(const struct gm_filelog *log)
+{
+    return log->fsync == GM_FSYNC_BATCH || log->fsync == GM_FSYNC_ALWAYS;
+}
 
 static int log_fail(struct gm_filelog *log, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -417,38 +566,37 @@ check_tail(struct gm_filelog *log, uint64_t from)
     if ((rc = file_size(log->segfd, &size)) < 0)
         goto out;
     for (;;) {
-        enum frame_state st;
-        const uint8_t *payload;
-        uint32_t len = 0;
-        if ((rc = frame_at(&rb, off, &st, &payload, &len)) < 0)
+        struct frame fr;
+        if ((rc = frame_at(&rb, off, &fr)) < 0)
             goto out;
-        if (st == FR_OK) {
-            off += FRAME_HDR + len;
+        if (fr.st == FR_OK) {
+            off += frame_size(&fr);
             continue;
         }
-        if (st == FR_EOF)
+        if (fr.st == FR_EOF)
             break;
-        if (st == FR_BADCRC && off + FRAME_HDR + len < size) {
+        if (fr.st == FR_BADCRC && off + frame_size(&fr) < size) {
             /* A header that reached the disk before its payload: zeros after it. */
-            rc = rest_is_zero(log->segfd, off + FRAME_HDR);
+            rc = rest_is_zero(log->segfd, off + fr.hdr);
             if (rc < 0)
                 goto out;
             if (!rc) {
                 rc = log_fail(log, GM_ECORRUPT,
                               "%s/%s: bad checksum in the frame at offset %" PRIu64 " with %" PRIu64
                               " more bytes after it; not cutting",
-                              log->dir, name, log->seg_base + off, size - off - FRAME_HDR - len);
+                              log->dir, name, log->seg_base + off, size - off - frame_size(&fr));
                 goto out;
             }
-        } else if (st == FR_BADLEN) {
+        } else if (fr.st == FR_BADLEN) {
             rc = rest_is_zero(log->segfd, off);
             if (rc < 0)
                 goto out;
             if (!rc) {
+                char why[96];
+                badlen_reason(why, sizeof why, &fr);
                 rc = log_fail(log, GM_ECORRUPT,
-                              "%s/%s: frame at offset %" PRIu64 " claims %" PRIu32
-                              " bytes, over the limit; not cutting",
-                              log->dir, name, log->seg_base + off, len);
+                              "%s/%s: frame at offset %" PRIu64 ": %s; not cutting", log->dir, name,
+                              log->seg_base + off, why);
                 goto out;
             }
         }
@@ -527,6 +675,78 @@ write_all(int fd, struct iovec *iov, int iovcnt, uint64_t off)
     return 0;
 }
 
+/* Under the lock: rewrites the mark in place to say end. */
+static int
+mark_write(struct gm_filelog *log, uint64_t end)
+{
+    uint8_t buf[MARK_SIZE];
+    mark_encode(buf, end);
+    ssize_t w;
+    do
+        w = pwrite(log->markfd, buf, sizeof buf, 0);
+    while (w < 0 && errno == EINTR);
+    if (w != MARK_SIZE)
+        return log_fail(log, w < 0 ? -errno : -EIO, "%s/%s: %s", log->dir, MARK_NAME,
+                        w < 0 ? strerror(errno) : "short write");
+    return 0;
+}
+
+/*
+ * Creates the mark saying end: written to a temporary file and renamed, so
+ * that readers never see it empty. Before this, readers took the log as
+ * durable to its end (a log of older versions), so it happens before this
+ * appender writes anything.
+ */
+static int
+mark_create(struct gm_filelog *log, uint64_t end)
+{
+    int fd = openat(log->dirfd, MARK_TMP_NAME, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return log_fail(log, -errno, "%s/%s: %s", log->dir, MARK_TMP_NAME, strerror(errno));
+    log->markfd = fd;
+    int rc = mark_write(log, end);
+    if (rc == 0 && renameat(log->dirfd, MARK_TMP_NAME, log->dirfd, MARK_NAME) < 0)
+        rc = log_fail(log, -errno, "%s/%s: rename: %s", log->dir, MARK_NAME, strerror(errno));
+    return rc;
+}
+
+/*
+ * Under the lock, at open, after check_tail: makes the mark say the end of
+ * the whole, good frames. Frames past the mark were written by an appender
+ * that died before its fdatasync, or the mark had not reached the disk when
+ * the power went: one fdatasync of the last segment covers them (a segment
+ * is synced when an appender rolls past it). The test seam never moves an
+ * existing mark.
+ */
+static int
+mark_settle(struct gm_filelog *log)
+{
+    uint64_t end = log->seg_base + log->seg_size, mark = 0;
+    log->markfd = openat(log->dirfd, MARK_NAME, O_RDWR | O_CLOEXEC);
+    if (log->markfd < 0 && errno == ENOENT)
+        return mark_create(log, end);
+    if (log->markfd < 0)
+        return log_fail(log, -errno, "%s/%s: %s", log->dir, MARK_NAME, strerror(errno));
+    int rc = mark_read(log->markfd, 1, &mark);
+    if (rc < 0 && rc != GM_ECORRUPT)
+        return log_fail(log, rc, "%s/%s: %s", log->dir, MARK_NAME, strerror(-rc));
+    if (rc == 0 && (mark == end || log->fsync == GM_FSYNC_TEST_UNSYNCED))
+        return 0;
+    if (rc == GM_ECORRUPT)
+        gm_log(GM_LOG_WARN, "%s/%s is damaged; rewriting it at the log's end %" PRIu64, log->dir,
+               MARK_NAME, end);
+    else if (mark > end)
+        gm_log(GM_LOG_ERROR,
+               "%s: the log ends at %" PRIu64 " but its durable mark says %" PRIu64
+               ": it lost records that were synced (cut, replaced or restored from an older copy, "
+               "or a failing disk); a state that folded past %" PRIu64
+               " is ahead of the log and must be rebuilt with gamify replay",
+               log->dir, end, mark, end);
+    if (syncs(log) && mark < end && fdatasync(log->segfd) < 0)
+        return log_fail(log, -errno, "%s: fdatasync: %s", log->dir, strerror(errno));
+    return mark_write(log, end);
+}
+
 /*
  * Creates the segment that starts at the current end and moves to it,
  * closing the previous one unless it is keep_fd.
@@ -535,13 +755,13 @@ static int
 roll(struct gm_filelog *log, int keep_fd)
 {
     int rc;
-    if (log->fsync != GM_FSYNC_NONE && fdatasync(log->segfd) < 0)
+    if (syncs(log) && fdatasync(log->segfd) < 0)
         return log_fail(log, -errno, "%s: fdatasync: %s", log->dir, strerror(errno));
     uint64_t base = log->seg_base + log->seg_size;
     int fd = open_segment(log, base, O_CREAT | O_EXCL);
     if (fd < 0)
         return fd;
-    if (log->fsync != GM_FSYNC_NONE && fsync(log->dirfd) < 0) {
+    if (syncs(log) && fsync(log->dirfd) < 0) {
         rc = log_fail(log, -errno, "%s: fsync of the directory: %s", log->dir, strerror(errno));
         char name[SEG_NAME_SIZE];
         seg_name(name, base);
@@ -563,7 +783,8 @@ roll(struct gm_filelog *log, int keep_fd)
  * first one back to where it was.
  */
 static int
-write_records(struct gm_filelog *log, const void *const *recs, const size_t *lens, size_t n)
+write_records(struct gm_filelog *log, const void *const *recs, const size_t *lens, size_t n,
+              int64_t append_ms)
 {
     int rc = 0;
     const int orig_fd = log->segfd;
@@ -593,7 +814,7 @@ write_records(struct gm_filelog *log, const void *const *recs, const size_t *len
             if (k > 0 &&
                 (log->seg_size + run + flen > log->seg_bytes || log->fsync == GM_FSYNC_ALWAYS))
                 break;
-            frame_header(hdrs[k], recs[j], lens[j]);
+            frame_header(hdrs[k], recs[j], lens[j], append_ms);
             iov[2 * k].iov_base = hdrs[k];
             iov[2 * k].iov_len = FRAME_HDR;
             iov[2 * k + 1].iov_base = (void *)recs[j];
@@ -613,8 +834,13 @@ write_records(struct gm_filelog *log, const void *const *recs, const size_t *len
         }
         i = j;
     }
-    if (log->fsync == GM_FSYNC_BATCH && fdatasync(log->segfd) < 0)
+    if (log->fsync == GM_FSYNC_BATCH && fdatasync(log->segfd) < 0) {
         rc = log_fail(log, -errno, "%s: fdatasync: %s", log->dir, strerror(errno));
+        goto out;
+    }
+    /* Durable now (or never promised, with none): readers may have it. */
+    if (log->fsync != GM_FSYNC_TEST_UNSYNCED)
+        rc = mark_write(log, log->seg_base + log->seg_size);
 out:
     if (rc < 0) {
         /*
@@ -630,9 +856,9 @@ out:
         }
         if (ftruncate(orig_fd, (off_t)orig_size) < 0)
             gm_log(GM_LOG_ERROR, "%s: cutting back a failed append: %s", log->dir, strerror(errno));
-        else if (log->fsync != GM_FSYNC_NONE)
+        else if (syncs(log))
             fsync(orig_fd);
-        if (log->fsync != GM_FSYNC_NONE)
+        if (syncs(log))
             fsync(log->dirfd);
         log->segfd = orig_fd;
         log->seg_base = orig_base;
@@ -660,11 +886,11 @@ gm_filelog_open(const char *dir, const struct gm_filelog_opts *opts, struct gm_f
     log->dir = strdup(dir);
     if (!log->dir)
         abort();
-    log->dirfd = log->lockfd = log->segfd = -1;
+    log->dirfd = log->lockfd = log->segfd = log->markfd = -1;
     log->seg_bytes = opts && opts->segment_bytes ? opts->segment_bytes : DEFAULT_SEGMENT_BYTES;
     log->fsync = opts ? opts->fsync : GM_FSYNC_BATCH;
     log->hold_lock = opts ? opts->hold_lock : false;
-    if (log->fsync < GM_FSYNC_NONE || log->fsync > GM_FSYNC_ALWAYS) {
+    if (log->fsync < GM_FSYNC_NONE || log->fsync > GM_FSYNC_TEST_UNSYNCED) {
         rc = gm_err_set(err, GM_EINVAL, "%s: unknown fsync policy %d", dir, (int)log->fsync);
         goto out;
     }
@@ -699,7 +925,7 @@ gm_filelog_open(const char *dir, const struct gm_filelog_opts *opts, struct gm_f
             rc = gm_err_set(err, log->segfd, "%s", log->errmsg);
             goto out;
         }
-        if (log->fsync != GM_FSYNC_NONE && fsync(log->dirfd) < 0) {
+        if (syncs(log) && fsync(log->dirfd) < 0) {
             rc = gm_err_set(err, -errno, "%s: fsync: %s", dir, strerror(errno));
             goto out;
         }
@@ -712,6 +938,10 @@ gm_filelog_open(const char *dir, const struct gm_filelog_opts *opts, struct gm_f
         }
     }
     if ((rc = check_tail(log, 0)) < 0) {
+        gm_err_set(err, rc, "%s", log->errmsg);
+        goto out;
+    }
+    if ((rc = mark_settle(log)) < 0) {
         gm_err_set(err, rc, "%s", log->errmsg);
         goto out;
     }
@@ -746,7 +976,7 @@ gm_filelog_append(struct gm_filelog *log, const void *const *recs, const size_t 
     if (first_offset)
         *first_offset = log->seg_base + log->seg_size;
     if (n > 0)
-        rc = write_records(log, recs, lens, n);
+        rc = write_records(log, recs, lens, n, now_ms());
 out:
     if (!log->hold_lock)
         unlock(log->lockfd);
@@ -772,6 +1002,8 @@ gm_filelog_close(struct gm_filelog *log)
         return;
     if (log->segfd >= 0)
         close(log->segfd);
+    if (log->markfd >= 0)
+        close(log->markfd);
     if (log->lockfd >= 0)
         close(log->lockfd); /* releases the lock if held */
     if (log->dirfd >= 0)
@@ -785,10 +1017,12 @@ gm_filelog_close(struct gm_filelog *log)
 struct gm_filelog_reader {
     char *dir;
     int dirfd;
-    int segfd; /* -1: no segment at pos yet */
+    int segfd;  /* -1: no segment at pos yet */
+    int markfd; /* DIR/DURABLE; -1 until it exists (a log of older versions) */
     int inotify_fd;
     uint64_t seg_base;
-    uint64_t pos; /* global offset of the next frame */
+    uint64_t pos;     /* global offset of the next frame */
+    uint64_t durable; /* records ending at or before this may be returned */
     struct rbuf rb;
     char errmsg[ERRMSG_MAX];
 };
@@ -825,6 +1059,59 @@ reader_open_segment(struct gm_filelog_reader *r, uint64_t base)
 }
 
 /*
+ * Reads the mark again into r->durable. Without a mark file the log is of
+ * an older version and durable to its end; appenders of this version create
+ * the mark before they write, so the segment's size taken before seeing no
+ * mark only holds bytes older appenders wrote. The buffer is cut back to
+ * the old mark: bytes past it may have been read before the mark covered
+ * them (a failed append is cut back and rewritten), so they are read again.
+ */
+static int
+reader_refresh_mark(struct gm_filelog_reader *r)
+{
+    uint64_t mark = 0;
+    int rc;
+    if (r->markfd < 0) {
+        uint64_t size = 0;
+        if ((rc = file_size(r->segfd, &size)) < 0)
+            return reader_fail(r, rc, "%s: %s", r->dir, strerror(-rc));
+        int fd = openat(r->dirfd, MARK_NAME, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 && errno != ENOENT)
+            return reader_fail(r, -errno, "%s/%s: %s", r->dir, MARK_NAME, strerror(errno));
+        if (fd < 0)
+            mark = r->seg_base + size;
+        r->markfd = fd;
+    }
+    if (r->markfd >= 0 && (rc = mark_read(r->markfd, MARK_READ_TRIES, &mark)) < 0)
+        return reader_fail(r, rc,
+                           "%s/%s: %s; opening the log for appending rewrites it (e.g. gamify "
+                           "produce --log file:%s /dev/null)",
+                           r->dir, MARK_NAME,
+                           rc == GM_ECORRUPT ? "the durable mark is damaged" : strerror(-rc),
+                           r->dir);
+    uint64_t keep = mark < r->durable ? mark : r->durable;
+    if (keep <= r->seg_base)
+        rbuf_drop(&r->rb);
+    else
+        rbuf_clip(&r->rb, keep - r->seg_base);
+    r->durable = mark;
+    return 0;
+}
+
+/*
+ * The reader is at the current end: returns 0. Without a mark, the size it
+ * last took only holds until an appender of this version shows up (which
+ * may cut a torn tail and write there), so it is taken again next time.
+ */
+static int
+reader_at_end(struct gm_filelog_reader *r)
+{
+    if (r->markfd < 0 && r->durable > r->pos)
+        r->durable = r->pos;
+    return 0;
+}
+
+/*
  * Whether a segment after the reader's exists (1, 0, -errno): then the
  * reader's segment is complete and must end with a whole, good frame.
  * Lists the directory, so it is only asked on the rare bad-tail path.
@@ -855,7 +1142,7 @@ gm_filelog_reader_open(const char *dir, uint64_t from, struct gm_filelog_reader 
     r->dir = strdup(dir);
     if (!r->dir)
         abort();
-    r->dirfd = r->segfd = r->inotify_fd = -1;
+    r->dirfd = r->segfd = r->markfd = r->inotify_fd = -1;
     rbuf_init(&r->rb, -1);
     r->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (r->dirfd < 0) {
@@ -868,8 +1155,8 @@ gm_filelog_reader_open(const char *dir, uint64_t from, struct gm_filelog_reader 
     }
     if (nb == 0) {
         if (from != 0) {
-            rc = gm_err_set(err, GM_EINVAL, "%s: offset %" PRIu64 " is past the end (empty log)",
-                            dir, from);
+            rc = gm_err_set(err, -ERANGE, "%s: offset %" PRIu64 " is past the end (empty log)", dir,
+                            from);
             goto out;
         }
         r->pos = 0;
@@ -899,7 +1186,7 @@ gm_filelog_reader_open(const char *dir, uint64_t from, struct gm_filelog_reader 
     }
     r->pos = from;
     if (from - base > size) {
-        rc = gm_err_set(err, GM_EINVAL, "%s: offset %" PRIu64 " is past the end (%" PRIu64 ")", dir,
+        rc = gm_err_set(err, -ERANGE, "%s: offset %" PRIu64 " is past the end (%" PRIu64 ")", dir,
                         from, base + size);
         goto out;
     }
@@ -907,14 +1194,12 @@ gm_filelog_reader_open(const char *dir, uint64_t from, struct gm_filelog_reader 
         /* Check that from is a frame start: its checksum must hold. A
          * segment's first byte always is one; a bad frame there is for
          * reader_next to judge (torn tail or corruption), not an error here. */
-        enum frame_state st;
-        const uint8_t *payload;
-        uint32_t len;
-        if ((rc = frame_at(&r->rb, from - base, &st, &payload, &len)) < 0) {
+        struct frame fr;
+        if ((rc = frame_at(&r->rb, from - base, &fr)) < 0) {
             gm_err_set(err, rc, "%s: %s", dir, strerror(-rc));
             goto out;
         }
-        if (st == FR_BADLEN || st == FR_BADCRC || (st == FR_SHORT && !last)) {
+        if (fr.st == FR_BADLEN || fr.st == FR_BADCRC || (fr.st == FR_SHORT && !last)) {
             rc = gm_err_set(err, GM_EINVAL,
                             "%s: offset %" PRIu64 " is not the start of a record (or the "
                             "record there is corrupt)",
@@ -935,40 +1220,47 @@ out:
 }
 
 int
-gm_filelog_reader_next(struct gm_filelog_reader *r, const uint8_t **data, size_t *len,
-                       uint64_t *offset, uint64_t *next)
+gm_filelog_reader_next(struct gm_filelog_reader *r, struct gm_filelog_rec *rec)
 {
     int rc;
-    bool rechecked = false;
+    bool rechecked = false, marked = false;
     r->errmsg[0] = '\0';
     for (;;) {
         if (r->segfd < 0) {
             rc = reader_open_segment(r, r->pos);
             if (rc == -ENOENT)
-                return 0;
+                return reader_at_end(r);
             if (rc < 0)
                 return reader_fail(r, rc, "%s: opening segment %" PRIu64 ": %s", r->dir, r->pos,
                                    strerror(-rc));
         }
-        enum frame_state st;
-        const uint8_t *payload = NULL;
-        uint32_t n = 0;
+        struct frame fr;
         uint64_t off = r->pos - r->seg_base;
-        if ((rc = frame_at(&r->rb, off, &st, &payload, &n)) < 0)
+        if ((rc = frame_at(&r->rb, off, &fr)) < 0)
             return reader_fail(r, rc, "%s: read: %s", r->dir, strerror(-rc));
-        if (st == FR_OK) {
-            *data = payload;
-            *len = n;
-            *offset = r->pos;
-            r->pos += FRAME_HDR + n;
-            *next = r->pos;
+        if (fr.st == FR_OK) {
+            if (r->pos + frame_size(&fr) > r->durable) {
+                /* Past the mark as last read: read it again, then the frame. */
+                if (marked)
+                    return reader_at_end(r);
+                if ((rc = reader_refresh_mark(r)) < 0)
+                    return rc;
+                marked = true;
+                continue;
+            }
+            rec->data = fr.data;
+            rec->len = fr.len;
+            rec->offset = r->pos;
+            rec->append_ms = fr.append_ms;
+            r->pos += frame_size(&fr);
+            rec->next = r->pos;
             return 1;
         }
-        if (st == FR_EOF) {
+        if (fr.st == FR_EOF) {
             /* This segment is done if the next one exists; it starts where this ends. */
             if (off == 0 || !seg_exists(r->dirfd, r->pos)) {
                 rbuf_drop(&r->rb);
-                return 0;
+                return reader_at_end(r);
             }
             rbuf_drop(&r->rb);
             if (!rechecked) {
@@ -984,17 +1276,18 @@ gm_filelog_reader_next(struct gm_filelog_reader *r, const uint8_t **data, size_t
         }
         char name[SEG_NAME_SIZE];
         seg_name(name, r->seg_base);
-        if (st == FR_BADLEN)
-            return reader_fail(r, GM_ECORRUPT,
-                               "%s/%s: corrupt frame at offset %" PRIu64 ": length %" PRIu32
-                               " is over the limit of %u",
-                               r->dir, name, r->pos, n, GM_FILELOG_RECORD_MAX);
+        if (fr.st == FR_BADLEN) {
+            char why[96];
+            badlen_reason(why, sizeof why, &fr);
+            return reader_fail(r, GM_ECORRUPT, "%s/%s: corrupt frame at offset %" PRIu64 ": %s",
+                               r->dir, name, r->pos, why);
+        }
         uint64_t size = 0;
         if ((rc = file_size(r->segfd, &size)) < 0)
             return reader_fail(r, rc, "%s: %s", r->dir, strerror(-rc));
-        bool at_tail = st == FR_SHORT || off + FRAME_HDR + n >= size;
+        bool at_tail = fr.st == FR_SHORT || off + frame_size(&fr) >= size;
         if (!at_tail) {
-            rc = rest_is_zero(r->segfd, off + FRAME_HDR);
+            rc = rest_is_zero(r->segfd, off + fr.hdr);
             if (rc < 0)
                 return reader_fail(r, rc, "%s: read: %s", r->dir, strerror(-rc));
             at_tail = rc == 1;
@@ -1009,7 +1302,7 @@ gm_filelog_reader_next(struct gm_filelog_reader *r, const uint8_t **data, size_t
         if ((rc = later_segment(r)) < 0)
             return reader_fail(r, rc, "%s: %s", r->dir, strerror(-rc));
         if (rc == 0)
-            return 0;
+            return reader_at_end(r);
         if (!rechecked) {
             rechecked = true; /* the writer may have finished it and rolled */
             continue;
@@ -1017,7 +1310,7 @@ gm_filelog_reader_next(struct gm_filelog_reader *r, const uint8_t **data, size_t
         return reader_fail(r, GM_ECORRUPT,
                            "%s/%s: %s frame at offset %" PRIu64 " at the end of a segment "
                            "that is not the last",
-                           r->dir, name, st == FR_SHORT ? "incomplete" : "corrupt", r->pos);
+                           r->dir, name, fr.st == FR_SHORT ? "incomplete" : "corrupt", r->pos);
     }
 }
 
@@ -1074,6 +1367,8 @@ gm_filelog_reader_close(struct gm_filelog_reader *r)
     rbuf_deinit(&r->rb);
     if (r->segfd >= 0)
         close(r->segfd);
+    if (r->markfd >= 0)
+        close(r->markfd);
     if (r->inotify_fd >= 0)
         close(r->inotify_fd);
     if (r->dirfd >= 0)

@@ -5,11 +5,21 @@
  * A record's offset is its global byte position: the segment file holding
  * it is named by the global offset of its first byte (20 decimal digits,
  * ".seg"), so a reader seeks in O(1). Each frame is a 4-byte little-endian
- * payload length, a 4-byte little-endian CRC32C of the length bytes and the
- * payload, then the payload. Appenders on one machine serialise on a lock
- * file (DIR/LOCK, flock); a writer opening the log detects a torn tail
- * (short or bad last frame) and cuts it. Readers follow the tail as the log
- * grows. docs/internals/filelog.md says how it works.
+ * length word (the payload length; its top bit set: an append time
+ * follows), a 4-byte little-endian CRC32C of every other byte of the frame,
+ * the append time (8 bytes, little-endian milliseconds since 1970; frames
+ * written before it existed have none), then the payload. Appenders on one
+ * machine serialise on a lock file (DIR/LOCK, flock); a writer opening the
+ * log detects a torn tail (short or bad last frame) and cuts it. Readers
+ * follow the tail as the log grows. docs/internals/filelog.md says how it
+ * works.
+ *
+ * Durability: after its fdatasync, still under the lock, an append records
+ * the log's durable end in DIR/DURABLE (the "mark"), and readers never
+ * return a record that ends past the mark, so nothing folded from the log
+ * can be lost by a power cut after it was read. A log without DIR/DURABLE
+ * (written before it existed) counts as durable to its end; the first
+ * appender to open it creates the mark.
  *
  * Locking: by default the lock is held only while gm_filelog_open checks
  * the tail and during each gm_filelog_append, which first re-reads the tail
@@ -30,9 +40,15 @@
 #define GM_FILELOG_RECORD_MAX (2u << 20) /* bytes of one payload */
 
 enum gm_fsync_policy {
-    GM_FSYNC_NONE,   /* leave it to the OS */
+    GM_FSYNC_NONE,   /* leave it to the OS; the mark follows the written end */
     GM_FSYNC_BATCH,  /* fdatasync once per gm_filelog_append call (default) */
     GM_FSYNC_ALWAYS, /* fdatasync after every record */
+    /*
+     * Test seam: appends neither sync nor move the mark (an existing one is
+     * never moved; a missing one is created at open), which is what an
+     * appender that died between its write and its fdatasync leaves.
+     */
+    GM_FSYNC_TEST_UNSYNCED,
 };
 
 struct gm_filelog_opts {
@@ -47,7 +63,11 @@ struct gm_filelog;
  * Opens DIR for appending, creating it if needed, taking the appenders'
  * lock (waits for another appender to finish), and cutting a torn tail. A
  * bad frame in the last segment that is followed by more (non-zero) data is
- * not a torn tail: GM_ECORRUPT, nothing is cut. opts may be NULL for
+ * not a torn tail: GM_ECORRUPT, nothing is cut. Then it settles the mark:
+ * whole frames past it (an appender died before its fdatasync, or the mark
+ * was not yet written back when the power went) are synced and the mark
+ * moved to the end; a mark past the end (the log lost records it had called
+ * durable) is logged as an error and moved back. opts may be NULL for
  * defaults. *out is new; close with gm_filelog_close.
  */
 int gm_filelog_open(const char *dir, const struct gm_filelog_opts *opts, struct gm_filelog **out,
@@ -55,9 +75,12 @@ int gm_filelog_open(const char *dir, const struct gm_filelog_opts *opts, struct 
 
 /*
  * Appends n records in order (borrows recs); on success *first_offset (may
- * be NULL) is the offset of the first. Either all n are written (and synced
- * per the policy) or an error is returned and the log is cut back to where
- * it was. Records of one call are contiguous even with other appenders.
+ * be NULL) is the offset of the first. Every frame of the call carries the
+ * same append time, one CLOCK_REALTIME reading taken under the lock (so
+ * append times follow log order unless the clock steps back). Either all n
+ * are written (and synced per the policy) or an error is returned and the
+ * log is cut back to where it was. Records of one call are contiguous even
+ * with other appenders.
  * Errors: GM_ETOOBIG (a record over GM_FILELOG_RECORD_MAX; nothing written),
  * GM_ECORRUPT (another appender left a bad frame), -errno.
  */
@@ -81,26 +104,37 @@ struct gm_filelog_reader;
 
 /*
  * Opens a reader at offset from (0: the start; must be a frame start). DIR
- * must exist (it may hold no segment yet). Errors: GM_EINVAL (from is past
- * the end, before the first segment, or not a frame start), -errno. *out is
- * new; close with gm_filelog_reader_close.
+ * must exist (it may hold no segment yet). from may be past the mark (it is
+ * behind the synced end after a crash): the reader waits for the mark.
+ * Errors: -ERANGE (from is past the end of the log: whoever stored it is
+ * ahead of the log), GM_EINVAL (before the first segment, or not a frame
+ * start), -errno. *out is new; close with gm_filelog_reader_close.
  */
 int gm_filelog_reader_open(const char *dir, uint64_t from, struct gm_filelog_reader **out,
                            struct gm_err *err);
 
-/*
- * Reads the next record. Returns 1 with *data (borrowed until the next call)
- * and *len, *offset the record's offset and *next the offset after it; 0 at
- * the current end of the log (including a frame still being written, or a
- * torn tail the next appender will cut); GM_ECORRUPT for a bad frame that is
- * not at the tail (gm_filelog_reader_errmsg says where); -errno. After
- * GM_ECORRUPT the reader stays at the bad frame.
- */
-int gm_filelog_reader_next(struct gm_filelog_reader *r, const uint8_t **data, size_t *len,
-                           uint64_t *offset, uint64_t *next);
+/* One record as a reader returns it. */
+struct gm_filelog_rec {
+    const uint8_t *data; /* the payload; borrowed until the next reader call or close */
+    size_t len;
+    uint64_t offset;   /* where its frame starts */
+    uint64_t next;     /* where the frame after it starts */
+    int64_t append_ms; /* when it was appended (ms since 1970); 0: a frame of the old form */
+};
 
 /*
- * Waits up to timeout_ms (-1: no limit) for the log to grow (inotify).
+ * Reads the next record into *rec. Returns 1; 0 at the current end of the
+ * log: the mark (a record ending past it is not durable yet), a frame still
+ * being written, or a torn tail the next appender will cut; GM_ECORRUPT for
+ * a bad frame that is not at the tail, or a damaged DIR/DURABLE
+ * (gm_filelog_reader_errmsg says where); -errno. After GM_ECORRUPT the
+ * reader stays at the bad frame.
+ */
+int gm_filelog_reader_next(struct gm_filelog_reader *r, struct gm_filelog_rec *rec);
+
+/*
+ * Waits up to timeout_ms (-1: no limit) for the log or its mark to grow
+ * (inotify).
  * Returns 1: maybe new data (call reader_next); 0: timed out; -errno.
  */
 int gm_filelog_reader_wait(struct gm_filelog_reader *r, int timeout_ms);

@@ -267,10 +267,18 @@ int
 gm_logsrc_next(struct gm_logsrc *s, struct gm_record *rec)
 {
     s->errmsg[0] = '\0';
+    memset(rec, 0, sizeof *rec); /* jsonl carries no append time: 0 */
     if (s->scheme == GM_LOG_JSONL)
         return jsonl_next(s, rec);
-    int rc = gm_filelog_reader_next(s->fr, &rec->data, &rec->len, &rec->offset, &rec->next);
-    rec->line = 0;
+    struct gm_filelog_rec fr;
+    int rc = gm_filelog_reader_next(s->fr, &fr);
+    if (rc == 1) {
+        rec->data = fr.data;
+        rec->len = fr.len;
+        rec->offset = fr.offset;
+        rec->next = fr.next;
+        rec->append_ms = fr.append_ms;
+    }
     if (rc < 0)
         src_fail(s, rc, "%s", gm_filelog_reader_errmsg(s->fr));
     return rc;

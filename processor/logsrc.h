@@ -43,7 +43,8 @@ struct gm_record {
     uint64_t offset;   /* where the record starts */
     uint64_t next;     /* where the one after it starts (reopen here) */
     uint64_t line;     /* jsonl read from offset 0: 1-based line number; else 0 */
-    int64_t append_ms; /* when the log appended it (ms since 1970); 0: not recorded */
+    int64_t append_ms; /* when the log appended it (ms since 1970), from the file log's
+                          frame; 0: not recorded (jsonl, frames of the old form) */
 };
 
 struct gm_logsrc;

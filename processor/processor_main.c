@@ -25,6 +25,7 @@
  * logged and counted, not fatal: transaction markers take offsets too.
  */
 #include "config.h"
+#include "filelog.h"
 #include "gm_config.h"
 #include "kafka.h"
 #include "log.h"
@@ -144,6 +145,24 @@ file_size(const char *dir)
     return stat(path, &sb) == 0 ? (uint64_t)sb.st_size : 0;
 }
 
+/*
+ * Opens the file log for appending and closes it, so that records that are
+ * synced but not yet under the durable mark (its last appender died before
+ * moving it, or the mark had not reached the disk when the power went) are
+ * folded now rather than at the next append. Not fatal: the reader reports
+ * what matters on its own, and a read-only log just waits for its appenders.
+ */
+static void
+settle_log(const char *dir)
+{
+    struct gm_filelog *log = NULL;
+    struct gm_err err;
+    gm_err_clear(&err);
+    if (gm_filelog_open(dir, NULL, &log, &err) < 0)
+        gm_log(GM_LOG_WARN, "could not open %s to settle its durable mark: %s", dir, err.msg);
+    gm_filelog_close(log);
+}
+
 static int
 run(const struct gm_config *cfg)
 {
@@ -182,17 +201,19 @@ run(const struct gm_config *cfg)
     if (!gm_store_has_rules(st))
         gm_log(GM_LOG_WARN, "no rules yet: events become NO_RULES dead letters until rules are "
                             "published to the log or given with --rules");
-    /* The log may not exist yet: the first producer will create it. */
+    /* The log may not exist yet: settling it creates it, else the first producer. */
     enum gm_log_scheme scheme;
     const char *log_dir;
-    if (gm_log_uri_parse(log_uri, &scheme, &log_dir, NULL) == 0 && scheme == GM_LOG_FILE &&
-        mkdir(log_dir, 0755) && errno != EEXIST) {
-        rc = gm_err_set(&err, -errno, "cannot create the log folder %s: %s", log_dir,
-                        strerror(errno));
-        goto fail;
+    if (gm_log_uri_parse(log_uri, &scheme, &log_dir, NULL) == 0 && scheme == GM_LOG_FILE) {
+        if (mkdir(log_dir, 0755) && errno != EEXIST) {
+            rc = gm_err_set(&err, -errno, "cannot create the log folder %s: %s", log_dir,
+                            strerror(errno));
+            goto fail;
+        }
+        settle_log(log_dir);
     }
     uint64_t offset = gm_store_offset(st);
-    if ((rc = gm_logsrc_open(log_uri, offset, &src, &err)))
+    if ((rc = gm_pump_source_open(log_uri, offset, &src, &err)))
         goto fail;
     if (out_uri && (rc = gm_outsink_open(out_uri, &sink, &err)))
         goto fail;

@@ -15,6 +15,25 @@
 #include <unistd.h>
 
 int
+gm_pump_source_open(const char *uri, uint64_t from, struct gm_logsrc **src, struct gm_err *err)
+{
+    struct gm_err e;
+    gm_err_clear(&e);
+    int rc = gm_logsrc_open(uri, from, src, &e);
+    if (rc == -ERANGE)
+        return gm_err_set(
+            err, rc,
+            "the state is ahead of the log (%s): the log lost records the state had "
+            "already folded (it was cut, replaced or restored from an older copy, "
+            "or lost a tail written without fsync in a crash); rebuild the state "
+            "from the log into a fresh folder: gamify replay --log %s --state NEW_DIR",
+            e.msg, uri);
+    if (rc && err)
+        *err = e;
+    return rc;
+}
+
+int
 gm_pump_batch(struct gm_store *st, struct gm_logsrc *src, const char *uri, size_t max,
               const volatile sig_atomic_t *stop, size_t *n, uint64_t *next, struct gm_err *err)
 {

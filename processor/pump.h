@@ -15,6 +15,16 @@
 #include <stdint.h>
 
 /*
+ * Opens the source uri at from, the offset a state stored (logsrc.h).
+ * -ERANGE: the log ends before from, so it lost records the state had
+ * already folded (it was cut, replaced or restored from an older copy, or
+ * lost a tail written without fsync in a crash); err then says so and that
+ * the state must be rebuilt from the log into a fresh folder. *src is new;
+ * close with gm_logsrc_close.
+ */
+int gm_pump_source_open(const char *uri, uint64_t from, struct gm_logsrc **src, struct gm_err *err);
+
+/*
  * Folds up to max records of src into st as one batch and commits it with
  * the offset after the last record. *n is the number of records folded (0:
  * none was available; nothing is committed) and *next the new offset. When

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Command-line behaviour that the scenarios do not cover:
-#   run.sh GAMIFY EXAMPLES_DIR CHECK    (CHECK: out, publish)
+#   run.sh GAMIFY EXAMPLES_DIR CHECK    (CHECK: out, publish, future)
 set -euo pipefail
 gamify=$1 examples=$2 check=$3
 tmp=$(mktemp -d)
@@ -50,6 +50,29 @@ publish)
     "$gamify" dump --state "$tmp/st" --user u-cy | grep -q '"exp":70,' || fail "new rules not applied"
     if "$gamify" dump --state "$tmp/st" --user ops >/dev/null 2>&1; then
         fail "the publisher became a learner"
+    fi
+    ;;
+future)
+    # The file log records when each record was appended: an event dated far
+    # past that is a TOO_FAR_AHEAD dead letter and never moves time forward,
+    # so a later event of today still folds.
+    {
+        printf '%s\n' '{"eventId":"far","userId":"u-fa","occurredAt":"2199-01-01T00:00:00Z","lessonCompleted":{"lessonId":"x"}}'
+        printf '%s\n' '{"eventId":"now","userId":"u-fa","occurredAt":"2026-11-25T10:00:00Z","lessonCompleted":{"lessonId":"y"}}'
+    } > "$tmp/ev.jsonl"
+    "$gamify" produce --log "file:$tmp/log" "$tmp/ev.jsonl" 2>/dev/null
+    "$gamify" replay --quiet --log "file:$tmp/log" --state "$tmp/st" --rules "$examples/rules.yaml"
+    dlq=$("$gamify" dlq list --state "$tmp/st")
+    [ "$(wc -l <<<"$dlq")" = 1 ] || fail "one dead letter expected: $dlq"
+    grep -q '"reason":"TOO_FAR_AHEAD"' <<<"$dlq" || fail "not TOO_FAR_AHEAD: $dlq"
+    grep -q '"eventId":"far"' <<<"$dlq" || fail "not the far event: $dlq"
+    "$gamify" dump --state "$tmp/st" --user u-fa | grep -q '"lessonsCompleted":1,' ||
+        fail "the later event did not fold: $("$gamify" dump --state "$tmp/st" --user u-fa)"
+    # JSON lines carry no append time: nothing to check against.
+    "$gamify" replay --quiet --log "jsonl:$tmp/ev.jsonl" --state "$tmp/js" \
+        --rules "$examples/rules.yaml"
+    if "$gamify" dlq list --state "$tmp/js" | grep -q TOO_FAR_AHEAD; then
+        fail "jsonl: records have no append time to check against"
     fi
     ;;
 *)

@@ -4,13 +4,19 @@
  * leaves it. Checks what filelog.h and docs/internals/filelog.md promise:
  *
  * - a reader from 0 returns whole, good records and then either the end (0)
- *   or GM_ECORRUPT, and stays at a bad frame;
+ *   or GM_ECORRUPT, and stays at a bad frame; a record's frame is of the
+ *   old form (8-byte header, append time 0) or the timed one (top bit of
+ *   the length word, 16-byte header, the append time as on disk);
  * - an appender opening the log agrees with the reader ("Readers agree with
  *   that table"): GM_ECORRUPT exactly when the reader found corruption, and
  *   then nothing is cut; otherwise the torn tail is cut, its end is where
  *   the reader stopped, and the segment holds exactly the records read;
+ * - the segment comes without DIR/DURABLE (a log of an older version), so
+ *   it counts as durable to its end; the appender's open creates the mark
+ *   at the end it cut to, and its append (fsync none) moves it along;
  * - after an append, the reader that stopped at the torn tail reads the new
- *   record afresh, and a new reader reads every record, then the end.
+ *   record afresh, with an append time between the clock readings around
+ *   the append, and a new reader reads every record, then the end.
  *
  * The segment is written into a fresh mkdtemp folder under $TMPDIR (the
  * script runs with /dev/shm) and removed after.
@@ -25,9 +31,24 @@
 #include <stdbool.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SEG0 "00000000000000000000.seg"
+
+static uint32_t
+le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static int64_t
+now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* Writes data to dir/SEG0; aborts on I/O errors (the harness, not the log). */
 static void
@@ -44,6 +65,21 @@ write_segment(const char *dir, const uint8_t *data, size_t size)
         done += (size_t)n;
     }
     close(fd);
+}
+
+/* What dir/DURABLE says; aborts unless it is a well-formed mark. */
+static uint64_t
+read_mark(const char *dir)
+{
+    char path[4096];
+    GM_FUZZ_CHECK(snprintf(path, sizeof path, "%s/DURABLE", dir) < (int)sizeof path, "path fits");
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    GM_FUZZ_CHECK(fd >= 0, "the appender created the mark");
+    uint8_t m[17];
+    ssize_t n = read(fd, m, sizeof m);
+    close(fd);
+    GM_FUZZ_CHECK(n == 16 && memcmp(m, "GMD1", 4) == 0, "the mark is 16 bytes");
+    return (uint64_t)le32(m + 4) | (uint64_t)le32(m + 8) << 32;
 }
 
 /* Reads dir/SEG0 whole; *out is new (free with free()). */
@@ -97,19 +133,28 @@ static int
 read_all(struct gm_filelog_reader *r, const uint8_t *data, size_t size, size_t *n_recs,
          uint64_t *end)
 {
-    const uint8_t *rec;
-    size_t len;
-    uint64_t off, next;
+    struct gm_filelog_rec rec;
     int rc;
     *n_recs = 0;
     *end = gm_filelog_reader_pos(r);
-    while ((rc = gm_filelog_reader_next(r, &rec, &len, &off, &next)) == 1) {
-        GM_FUZZ_CHECK(off == *end && next == off + 8 + len, "records are contiguous frames");
-        GM_FUZZ_CHECK(next <= size, "a record lies inside the segment");
-        GM_FUZZ_CHECK(len == 0 || memcmp(rec, data + off + 8, len) == 0,
+    while ((rc = gm_filelog_reader_next(r, &rec)) == 1) {
+        GM_FUZZ_CHECK(rec.offset == *end && rec.offset + 8 <= size, "records are contiguous");
+        uint32_t word = le32(data + rec.offset);
+        bool timed = word & 0x80000000u;
+        size_t hdr = timed ? 16 : 8;
+        GM_FUZZ_CHECK(rec.len == (word & 0x00ffffffu) && (word & 0x7f000000u) == 0,
+                      "the length word holds the length and at most the timed flag");
+        GM_FUZZ_CHECK(rec.next == rec.offset + hdr + rec.len, "records are whole frames");
+        GM_FUZZ_CHECK(rec.next <= size, "a record lies inside the segment");
+        GM_FUZZ_CHECK(rec.len == 0 || memcmp(rec.data, data + rec.offset + hdr, rec.len) == 0,
                       "a record is the payload bytes on disk");
-        GM_FUZZ_CHECK(gm_filelog_reader_pos(r) == next, "the reader moves past the record");
-        *end = next;
+        int64_t t = 0;
+        if (timed)
+            t = (int64_t)((uint64_t)le32(data + rec.offset + 8) |
+                          (uint64_t)le32(data + rec.offset + 12) << 32);
+        GM_FUZZ_CHECK(rec.append_ms == t, "the append time is the frame's, 0 for the old form");
+        GM_FUZZ_CHECK(gm_filelog_reader_pos(r) == rec.next, "the reader moves past the record");
+        *end = rec.next;
         (*n_recs)++;
         GM_FUZZ_CHECK(*n_recs <= size / 8 + 1, "the reader makes progress");
     }
@@ -147,10 +192,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (verdict == GM_ECORRUPT) {
         GM_FUZZ_CHECK(gm_filelog_reader_errmsg(r1)[0], "corruption says where");
         GM_FUZZ_CHECK(gm_filelog_reader_pos(r1) == end1, "the reader stays at the bad frame");
-        const uint8_t *rec;
-        size_t len;
-        uint64_t off, next;
-        GM_FUZZ_CHECK(gm_filelog_reader_next(r1, &rec, &len, &off, &next) == GM_ECORRUPT,
+        struct gm_filelog_rec rec;
+        GM_FUZZ_CHECK(gm_filelog_reader_next(r1, &rec) == GM_ECORRUPT,
                       "the reader stays at the bad frame");
     }
 
@@ -168,6 +211,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fprintf(stderr, "gm_filelog_open: %s\n", err.msg);
     GM_FUZZ_CHECK(rc == 0 && log, "a log the reader read to its end opens for appending");
     GM_FUZZ_CHECK(gm_filelog_end(log) == end1, "the appender cuts where the reader stopped");
+    GM_FUZZ_CHECK(read_mark(dir) == end1, "the mark is created at the end");
     read_segment(dir, &after, &after_len);
     GM_FUZZ_CHECK(after_len == end1 && (end1 == 0 || memcmp(after, data, end1) == 0),
                   "the cut keeps exactly the good records");
@@ -176,17 +220,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const void *recs[1] = {rec};
     size_t lens[1] = {sizeof rec - 1};
     uint64_t first = 0;
+    int64_t t0 = now_ms();
     rc = gm_filelog_append(log, recs, lens, 1, &first);
+    int64_t t1 = now_ms();
     GM_FUZZ_CHECK(rc == 0 && first == end1, "an append after the cut lands at the cut");
+    GM_FUZZ_CHECK(read_mark(dir) == gm_filelog_end(log), "the mark follows the append");
 
     /* The reader that stopped at the torn tail reads the new record afresh. */
-    const uint8_t *got;
-    size_t got_len;
-    uint64_t off, next;
-    rc = gm_filelog_reader_next(r1, &got, &got_len, &off, &next);
-    GM_FUZZ_CHECK(rc == 1 && off == end1 && got_len == lens[0] && memcmp(got, rec, got_len) == 0,
+    struct gm_filelog_rec got;
+    rc = gm_filelog_reader_next(r1, &got);
+    GM_FUZZ_CHECK(rc == 1 && got.offset == end1 && got.len == lens[0] &&
+                      memcmp(got.data, rec, got.len) == 0,
                   "an old reader reads the appended record");
-    GM_FUZZ_CHECK(gm_filelog_reader_next(r1, &got, &got_len, &off, &next) == 0, "then the end");
+    GM_FUZZ_CHECK(got.append_ms >= t0 && got.append_ms <= t1,
+                  "the appended record carries its append time");
+    GM_FUZZ_CHECK(gm_filelog_reader_next(r1, &got) == 0, "then the end");
 
     free(after);
     read_segment(dir, &after, &after_len);

@@ -5,6 +5,7 @@
  * tests fork real appender processes.
  */
 #include "codec.h"
+#include "crc32c.h"
 #include "filelog.h"
 #include "json.h"
 #include "logsrc.h"
@@ -23,6 +24,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- helpers ---- */
@@ -108,18 +110,16 @@ open_reader(uint64_t from)
 static int
 read_next(struct gm_filelog_reader *r, char *out, size_t cap, uint64_t *offset, uint64_t *next)
 {
-    const uint8_t *data;
-    size_t len;
-    uint64_t o = 0, nx = 0;
-    int rc = gm_filelog_reader_next(r, &data, &len, &o, &nx);
+    struct gm_filelog_rec rec;
+    int rc = gm_filelog_reader_next(r, &rec);
     if (rc == 1) {
-        cr_assert_lt(len, cap);
-        memcpy(out, data, len);
-        out[len] = '\0';
+        cr_assert_lt(rec.len, cap);
+        memcpy(out, rec.data, rec.len);
+        out[rec.len] = '\0';
         if (offset)
-            *offset = o;
+            *offset = rec.offset;
         if (next)
-            *next = nx;
+            *next = rec.next;
     }
     return rc;
 }
@@ -178,6 +178,15 @@ flip_byte(const char *path, uint64_t off)
     close(fd);
 }
 
+static void
+write_file(const char *path, const char *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f);
+    cr_assert_eq(fwrite(data, 1, len, f), len);
+    fclose(f);
+}
+
 /* Writes five 40-byte records into a fresh log; offsets in off[5], returns the end. */
 static uint64_t
 five_records(uint64_t off[5])
@@ -194,6 +203,7 @@ five_records(uint64_t off[5])
 TestSuite(filelog, .init = setup_tmp, .fini = teardown_tmp);
 TestSuite(logsrc, .init = setup_tmp, .fini = teardown_tmp);
 TestSuite(produce, .init = setup_tmp, .fini = teardown_tmp);
+TestSuite(durable, .init = setup_tmp, .fini = teardown_tmp);
 
 /* ---- the file log ---- */
 
@@ -208,7 +218,7 @@ Test(filelog, empty_log)
     gm_filelog_reader_close(r);
 
     struct gm_filelog_reader *bad = NULL;
-    cr_assert_eq(gm_filelog_reader_open(log_dir, 8, &bad, NULL), GM_EINVAL);
+    cr_assert_eq(gm_filelog_reader_open(log_dir, 8, &bad, NULL), -ERANGE);
     cr_assert_null(bad);
     gm_filelog_close(log);
 
@@ -219,7 +229,7 @@ Test(filelog, empty_log)
     cr_assert_eq(gm_filelog_reader_open(empty, 0, &r, NULL), 0);
     cr_assert_eq(read_next(r, buf, sizeof buf, NULL, NULL), 0);
     gm_filelog_reader_close(r);
-    cr_assert_eq(gm_filelog_reader_open(empty, 3, &r, NULL), GM_EINVAL);
+    cr_assert_eq(gm_filelog_reader_open(empty, 3, &r, NULL), -ERANGE);
     cr_assert_lt(gm_filelog_reader_open("/nonexistent/gamify/log", 0, &r, NULL), 0);
 }
 
@@ -305,7 +315,7 @@ Test(filelog, reader_rejects_bad_offsets)
     cr_assert_eq(gm_filelog_reader_open(log_dir, off[2] + 3, &r, &err), GM_EINVAL);
     cr_assert(strstr(err.msg, "not the start of a record"), "%s", err.msg);
     cr_assert_eq(gm_filelog_reader_open(log_dir, off[1] + 8, &r, &err), GM_EINVAL);
-    cr_assert_eq(gm_filelog_reader_open(log_dir, end + 1, &r, &err), GM_EINVAL);
+    cr_assert_eq(gm_filelog_reader_open(log_dir, end + 1, &r, &err), -ERANGE);
     cr_assert(strstr(err.msg, "past the end"), "%s", err.msg);
     cr_assert_null(r);
 }
@@ -363,7 +373,7 @@ Test(filelog, torn_tail_at_every_byte_is_cut)
         gm_filelog_reader_close(r);
         cr_assert_eq(count_records(), 5);
     }
-    cr_assert_eq(end - off[4], 48); /* every byte of the 48-byte frame was tried */
+    cr_assert_eq(end - off[4], 56); /* every byte of the 56-byte frame was tried */
 }
 
 Test(filelog, bad_checksum_at_tail_is_cut)
@@ -420,6 +430,21 @@ Test(filelog, header_then_zeroed_payload_is_cut)
     append_str(log, "next");
     gm_filelog_close(log);
     cr_assert_eq(count_records(), 6);
+
+    /* The same with a timed frame's 16-byte header (length word, CRC, append time). */
+    end = file_size_of(seg);
+    f = fopen(seg, "r+b");
+    cr_assert_not_null(f);
+    cr_assert_eq(fseek(f, (long)end, SEEK_SET), 0);
+    const uint8_t timed[16] = {16, 0, 0, 0x80, 0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6, 0, 0};
+    cr_assert_eq(fwrite(timed, 1, sizeof timed, f), sizeof timed);
+    cr_assert_eq(fwrite(zeros, 1, sizeof zeros, f), sizeof zeros);
+    fclose(f);
+    cr_assert_eq(count_records(), 6, "readers stop at the torn timed frame");
+    log = open_log(0);
+    cr_assert_eq(gm_filelog_end(log), end, "the appender cuts it");
+    gm_filelog_close(log);
+    cr_assert_eq(file_size_of(seg), end);
 }
 
 Test(filelog, bad_checksum_in_the_middle_is_corruption)
@@ -473,16 +498,16 @@ Test(filelog, corrupt_length_is_corruption_not_an_allocation)
 
 Test(filelog, bad_frame_in_a_non_last_segment_is_corruption)
 {
-    struct gm_filelog *log = open_log(100);
+    struct gm_filelog *log = open_log(120);
     char buf[128];
     uint64_t off[6];
     for (int i = 0; i < 6; i++)
         append_one(log, buf, make_rec(buf, sizeof buf, i, 40), &off[i]);
     gm_filelog_close(log);
-    cr_assert_eq(count_segments(), 3); /* two 48-byte frames per 100-byte segment */
+    cr_assert_eq(count_segments(), 3); /* two 56-byte frames per 120-byte segment */
     char seg[400];
     seg_path(seg, sizeof seg, off[2]);
-    flip_byte(seg, 96 - 1); /* the tail of the second segment */
+    flip_byte(seg, 112 - 1); /* the tail of the second segment */
     struct gm_filelog_reader *r = open_reader(0);
     for (int i = 0; i < 3; i++)
         cr_assert_eq(read_next(r, buf, sizeof buf, NULL, NULL), 1);
@@ -492,8 +517,8 @@ Test(filelog, bad_frame_in_a_non_last_segment_is_corruption)
     gm_filelog_reader_close(r);
 
     /* Truncated inside its last frame: also corruption, not the end. */
-    flip_byte(seg, 96 - 1);
-    cr_assert_eq(truncate(seg, 90), 0);
+    flip_byte(seg, 112 - 1);
+    cr_assert_eq(truncate(seg, 100), 0);
     r = open_reader(0);
     for (int i = 0; i < 3; i++)
         cr_assert_eq(read_next(r, buf, sizeof buf, NULL, NULL), 1);
@@ -520,12 +545,10 @@ Test(filelog, oversized_record_is_rejected)
     append_one(log, big, GM_FILELOG_RECORD_MAX, NULL);
     gm_filelog_close(log);
     struct gm_filelog_reader *r = open_reader(end);
-    const uint8_t *data;
-    size_t len;
-    uint64_t o, nx;
-    cr_assert_eq(gm_filelog_reader_next(r, &data, &len, &o, &nx), 1);
-    cr_assert_eq(len, GM_FILELOG_RECORD_MAX);
-    cr_assert_eq(memcmp(data, big, len), 0);
+    struct gm_filelog_rec rec;
+    cr_assert_eq(gm_filelog_reader_next(r, &rec), 1);
+    cr_assert_eq(rec.len, GM_FILELOG_RECORD_MAX);
+    cr_assert_eq(memcmp(rec.data, big, rec.len), 0);
     gm_filelog_reader_close(r);
     free(big);
 }
@@ -549,7 +572,7 @@ Test(filelog, every_fsync_policy_writes_the_same)
         uint64_t first = 99;
         cr_assert_eq(gm_filelog_append(log, recs, lens, 10, &first), 0);
         cr_assert_eq(first, 0);
-        cr_assert_eq(gm_filelog_end(log), 10 * 38);
+        cr_assert_eq(gm_filelog_end(log), 10 * 46);
         gm_filelog_close(log);
         struct gm_filelog_reader *r = NULL;
         cr_assert_eq(gm_filelog_reader_open(dir, 0, &r, NULL), 0);
@@ -563,6 +586,463 @@ Test(filelog, every_fsync_policy_writes_the_same)
     }
 }
 
+/* ---- append times ---- */
+
+static int64_t
+wall_ms(void)
+{
+    struct timespec ts;
+    cr_assert_eq(clock_gettime(CLOCK_REALTIME, &ts), 0);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+put32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t
+get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+Test(filelog, append_time_is_in_the_frame)
+{
+    struct gm_filelog *log = open_log(0);
+    const void *recs[3] = {"a", "bb", "ccc"};
+    size_t lens[3] = {1, 2, 3};
+    int64_t before = wall_ms();
+    cr_assert_eq(gm_filelog_append(log, recs, lens, 3, NULL), 0);
+    int64_t after = wall_ms();
+    usleep(20 * 1000);
+    int64_t before2 = wall_ms();
+    append_str(log, "later");
+    int64_t after2 = wall_ms();
+    gm_filelog_close(log);
+
+    struct gm_filelog_reader *r = open_reader(0);
+    struct gm_filelog_rec rec;
+    int64_t first = 0;
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(gm_filelog_reader_next(r, &rec), 1);
+        cr_assert(rec.append_ms >= before && rec.append_ms <= after,
+                  "record %d: %" PRId64 " not in [%" PRId64 ", %" PRId64 "]", i, rec.append_ms,
+                  before, after);
+        if (i == 0)
+            first = rec.append_ms;
+        cr_assert_eq(rec.append_ms, first, "one clock reading per call");
+        cr_assert_eq(rec.next - rec.offset, 16 + lens[i], "a 16-byte header");
+    }
+    cr_assert_eq(gm_filelog_reader_next(r, &rec), 1);
+    cr_assert(rec.append_ms >= before2 && rec.append_ms <= after2);
+    cr_assert_gt(rec.append_ms, first);
+    cr_assert_eq(gm_filelog_reader_next(r, &rec), 0);
+    gm_filelog_reader_close(r);
+
+    /* On disk: the length word with its top bit set, the CRC-32C of every
+     * other byte of the frame, the time (little-endian ms), the payload. */
+    char seg[400];
+    seg_path(seg, sizeof seg, 0);
+    FILE *f = fopen(seg, "rb");
+    cr_assert_not_null(f);
+    uint8_t frame[17];
+    cr_assert_eq(fread(frame, 1, sizeof frame, f), sizeof frame);
+    fclose(f);
+    cr_assert_eq(get32(frame), 0x80000001u);
+    uint64_t t = (uint64_t)get32(frame + 8) | (uint64_t)get32(frame + 12) << 32;
+    cr_assert_eq((int64_t)t, first);
+    cr_assert_eq(frame[16], 'a');
+    uint32_t crc = gm_crc32c(gm_crc32c(0, frame, 4), frame + 8, 9);
+    cr_assert_eq(get32(frame + 4), crc);
+}
+
+/* Appends an old-form frame (no append time: length, CRC, payload) to path by hand. */
+static uint64_t
+write_old_frame(const char *path, const char *payload)
+{
+    size_t len = strlen(payload);
+    uint8_t hdr[8];
+    put32(hdr, (uint32_t)len);
+    put32(hdr + 4, gm_crc32c(gm_crc32c(0, hdr, 4), payload, len));
+    FILE *f = fopen(path, "ab");
+    cr_assert_not_null(f);
+    cr_assert_eq(fwrite(hdr, 1, 8, f), 8);
+    cr_assert_eq(fwrite(payload, 1, len, f), len);
+    fclose(f);
+    return 8 + len;
+}
+
+Test(filelog, old_form_frames_read_with_no_append_time)
+{
+    cr_assert_eq(mkdir(log_dir, 0755), 0);
+    char seg[400];
+    seg_path(seg, sizeof seg, 0);
+    uint64_t end = write_old_frame(seg, "old-one");
+    end += write_old_frame(seg, "old-two");
+
+    struct gm_filelog_reader *r = open_reader(0);
+    struct gm_filelog_rec rec;
+    cr_assert_eq(gm_filelog_reader_next(r, &rec), 1);
+    cr_assert_eq(rec.len, 7);
+    cr_assert_eq(memcmp(rec.data, "old-one", 7), 0);
+    cr_assert_eq(rec.append_ms, 0, "an old frame has no append time");
+    cr_assert_eq(rec.next, 15);
+    cr_assert_eq(gm_filelog_reader_next(r, &rec), 1);
+    cr_assert_eq(memcmp(rec.data, "old-two", 7), 0);
+    cr_assert_eq(rec.append_ms, 0);
+    cr_assert_eq(gm_filelog_reader_next(r, &rec), 0);
+
+    /* An appender of this version carries on after them with timed frames. */
+    struct gm_filelog *log = open_log(0);
+    cr_assert_eq(gm_filelog_end(log), end);
+    int64_t before = wall_ms();
+    append_str(log, "new-one");
+    gm_filelog_close(log);
+    cr_assert_eq(gm_filelog_reader_next(r, &rec), 1);
+    cr_assert_eq(memcmp(rec.data, "new-one", 7), 0);
+    cr_assert_geq(rec.append_ms, before);
+    cr_assert_eq(rec.next - rec.offset, 23);
+    gm_filelog_reader_close(r);
+
+    /* A reader can start at an old frame, and logsrc passes the times on. */
+    char uri[420];
+    snprintf(uri, sizeof uri, "file:%s", log_dir);
+    struct gm_logsrc *s = NULL;
+    cr_assert_eq(gm_logsrc_open(uri, 15, &s, NULL), 0);
+    struct gm_record lr;
+    cr_assert_eq(gm_logsrc_next(s, &lr), 1);
+    cr_assert_eq(lr.append_ms, 0);
+    cr_assert_eq(gm_logsrc_next(s, &lr), 1);
+    cr_assert_geq(lr.append_ms, before);
+    cr_assert_eq(gm_logsrc_next(s, &lr), 0);
+    gm_logsrc_close(s);
+}
+
+Test(filelog, torn_old_form_tail_is_cut)
+{
+    cr_assert_eq(mkdir(log_dir, 0755), 0);
+    char seg[400];
+    seg_path(seg, sizeof seg, 0);
+    uint64_t good = write_old_frame(seg, "whole");
+    uint64_t end = good + write_old_frame(seg, "torn-by-a-crash");
+    for (uint64_t cut = good + 1; cut < end; cut++) {
+        cr_assert_eq(truncate(seg, (off_t)cut), 0);
+        cr_assert_eq(count_records(), 1, "cut at %" PRIu64, cut);
+        struct gm_filelog *log = open_log(0);
+        cr_assert_eq(gm_filelog_end(log), good, "cut at %" PRIu64, cut);
+        gm_filelog_close(log);
+        cr_assert_eq(file_size_of(seg), good);
+        cr_assert_eq(truncate(seg, 0), 0);
+        write_old_frame(seg, "whole");
+        write_old_frame(seg, "torn-by-a-crash");
+    }
+}
+
+Test(filelog, reserved_flag_bits_are_corruption)
+{
+    uint64_t off[5];
+    five_records(off);
+    char seg[400];
+    seg_path(seg, sizeof seg, 0);
+    flip_byte(seg, off[2] + 3); /* 0x80 ^ 0x5a: reserved bits in the top byte */
+    struct gm_filelog_reader *r = open_reader(0);
+    char buf[128];
+    cr_assert_eq(read_next(r, buf, sizeof buf, NULL, NULL), 1);
+    cr_assert_eq(read_next(r, buf, sizeof buf, NULL, NULL), 1);
+    cr_assert_eq(read_next(r, buf, sizeof buf, NULL, NULL), GM_ECORRUPT);
+    cr_assert(strstr(gm_filelog_reader_errmsg(r), "unknown flags 0xda"), "%s",
+              gm_filelog_reader_errmsg(r));
+    gm_filelog_reader_close(r);
+    struct gm_filelog *log = NULL;
+    cr_assert_eq(gm_filelog_open(log_dir, NULL, &log, NULL), GM_ECORRUPT);
+}
+
+/* ---- durability: the mark (DIR/DURABLE) ---- */
+
+/* What DIR/DURABLE says; fails the test unless it is a well-formed mark. */
+static uint64_t
+read_mark(void)
+{
+    char path[400];
+    snprintf(path, sizeof path, "%s/DURABLE", log_dir);
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+    uint8_t m[17];
+    size_t n = fread(m, 1, sizeof m, f);
+    fclose(f);
+    cr_assert_eq(n, 16, "the mark is 16 bytes, not %zu", n);
+    cr_assert_eq(memcmp(m, "GMD1", 4), 0);
+    cr_assert_eq(get32(m + 12), gm_crc32c(0, m, 12), "the mark's checksum");
+    return (uint64_t)get32(m + 4) | (uint64_t)get32(m + 8) << 32;
+}
+
+static void
+write_mark_bytes(const void *bytes, size_t len)
+{
+    char path[400];
+    snprintf(path, sizeof path, "%s/DURABLE", log_dir);
+    write_file(path, bytes, len);
+}
+
+static struct gm_filelog *
+open_log_with(enum gm_fsync_policy policy)
+{
+    struct gm_filelog_opts opts = {.fsync = policy};
+    struct gm_filelog *log = NULL;
+    struct gm_err err;
+    gm_err_clear(&err);
+    int rc = gm_filelog_open(log_dir, &opts, &log, &err);
+    cr_assert_eq(rc, 0, "open %s: %d %s", log_dir, rc, err.msg);
+    return log;
+}
+
+Test(durable, readers_do_not_see_unsynced_records)
+{
+    struct gm_filelog *log = open_log_with(GM_FSYNC_BATCH);
+    cr_assert_eq(read_mark(), 0, "a new log has a mark at 0");
+    append_str(log, "synced");
+    uint64_t synced = gm_filelog_end(log);
+    cr_assert_eq(read_mark(), synced, "an append moves the mark after its fdatasync");
+    gm_filelog_close(log);
+
+    /* Written, not synced: what an appender that died before its fdatasync leaves. */
+    struct gm_filelog *seam = open_log_with(GM_FSYNC_TEST_UNSYNCED);
+    append_str(seam, "unsynced-1");
+    append_str(seam, "unsynced-2");
+    char seg[400];
+    seg_path(seg, sizeof seg, 0);
+    cr_assert_gt(file_size_of(seg), synced, "the bytes are in the file");
+    cr_assert_eq(read_mark(), synced, "the mark did not move");
+    gm_filelog_close(seam);
+
+    struct gm_filelog_reader *r = open_reader(0);
+    char buf[64];
+    cr_assert_eq(read_next(r, buf, sizeof buf, NULL, NULL), 1);
+    cr_assert_str_eq(buf, "synced");
+    cr_assert_eq(read_next(r, buf, sizeof buf, NULL, NULL), 0, "not durable, not read");
+    cr_assert_eq(read_next(r, buf, sizeof buf, NULL, NULL), 0);
+    struct gm_filelog_reader *r2 = open_reader(synced);
+    cr_assert_eq(read_next(r2, buf, sizeof buf, NULL, NULL), 0, "nor from the mark on");
+    gm_filelog_reader_close(r2);
+
+    /* The next appender to open the log syncs them and moves the mark. */
+    log = open_log_with(GM_FSYNC_BATCH);
+    cr_assert_eq(read_mark(), file_size_of(seg));
+    gm_filelog_close(log);
+    cr_assert_eq(read_next(r, buf, sizeof buf, NULL, NULL), 1);
+    cr_assert_str_eq(buf, "unsynced-1");
+    cr_assert_eq(read_next(r, buf, sizeof buf, NULL, NULL), 1);
+    cr_assert_str_eq(buf, "unsynced-2");
+    cr_assert_eq(read_next(r, buf, sizeof buf, NULL, NULL), 0);
+    gm_filelog_reader_close(r);
+}
+
+Test(durable, a_power_cut_takes_only_what_no_reader_saw)
+{
+    struct gm_filelog *log = open_log_with(GM_FSYNC_BATCH);
+    uint64_t off[3];
+    for (int i = 0; i < 3; i++) {
+        char rec[32];
+        snprintf(rec, sizeof rec, "synced-%d", i);
+        append_one(log, rec, strlen(rec), &off[i]);
+    }
+    uint64_t synced = gm_filelog_end(log);
+    gm_filelog_close(log);
+    struct gm_filelog *seam = open_log_with(GM_FSYNC_TEST_UNSYNCED);
+    append_str(seam, "lost-1");
+    append_str(seam, "lost-2");
+    gm_filelog_close(seam);
+    struct gm_filelog_reader *r = open_reader(0);
+    char buf[64];
+    uint64_t next = 0;
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(read_next(r, buf, sizeof buf, NULL, &next), 1);
+    cr_assert_eq(next, synced);
+    cr_assert_eq(read_next(r, buf, sizeof buf, NULL, NULL), 0);
+    gm_filelog_reader_close(r);
+
+    /* The power cut: the log back to its last synced length. */
+    char seg[400];
+    seg_path(seg, sizeof seg, 0);
+    cr_assert_eq(truncate(seg, (off_t)synced), 0);
+    r = open_reader(synced); /* where a consumer that read everything resumes */
+    log = open_log_with(GM_FSYNC_BATCH);
+    cr_assert_eq(gm_filelog_end(log), synced);
+    cr_assert_eq(read_mark(), synced);
+    uint64_t o;
+    append_one(log, "after", 5, &o);
+    gm_filelog_close(log);
+    cr_assert_eq(o, synced, "new records land where the consumer resumes");
+    cr_assert_eq(read_next(r, buf, sizeof buf, NULL, NULL), 1);
+    cr_assert_str_eq(buf, "after");
+    gm_filelog_reader_close(r);
+    cr_assert_eq(count_records(), 4);
+}
+
+Test(durable, fsync_none_moves_the_mark_with_the_written_end)
+{
+    struct gm_filelog *log = open_log_with(GM_FSYNC_NONE);
+    append_str(log, "one");
+    cr_assert_eq(read_mark(), gm_filelog_end(log));
+    struct gm_filelog_reader *r = open_reader(0);
+    char buf[16];
+    cr_assert_eq(read_next(r, buf, sizeof buf, NULL, NULL), 1);
+    gm_filelog_reader_close(r);
+    gm_filelog_close(log);
+}
+
+Test(durable, a_log_without_a_mark_is_durable_to_its_end)
+{
+    /* A log of an older version: old frames, no DURABLE. */
+    cr_assert_eq(mkdir(log_dir, 0755), 0);
+    char seg[400], mark[400];
+    seg_path(seg, sizeof seg, 0);
+    snprintf(mark, sizeof mark, "%s/DURABLE", log_dir);
+    uint64_t end = write_old_frame(seg, "old-one");
+    end += write_old_frame(seg, "old-two");
+    struct gm_filelog_reader *r = open_reader(0);
+    char buf[64];
+    cr_assert_eq(read_next(r, buf, sizeof buf, NULL, NULL), 1);
+    cr_assert_eq(read_next(r, buf, sizeof buf, NULL, NULL), 1);
+    cr_assert_eq(read_next(r, buf, sizeof buf, NULL, NULL), 0);
+    cr_assert_neq(access(mark, F_OK), 0, "readers create nothing");
+    /* More old frames appended (an older binary still running) are read too. */
+    end += write_old_frame(seg, "old-three");
+    cr_assert_eq(read_next(r, buf, sizeof buf, NULL, NULL), 1);
+    cr_assert_str_eq(buf, "old-three");
+    cr_assert_eq(read_next(r, buf, sizeof buf, NULL, NULL), 0);
+
+    /* The first appender of this version creates the mark at the end... */
+    struct gm_filelog *seam = open_log_with(GM_FSYNC_TEST_UNSYNCED);
+    cr_assert_eq(read_mark(), end);
+    /* ...and from then on only durable records are read, by the old reader too. */
+    append_str(seam, "unsynced");
+    gm_filelog_close(seam);
+    cr_assert_eq(read_next(r, buf, sizeof buf, NULL, NULL), 0);
+    struct gm_filelog_reader *r2 = open_reader(0);
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(read_next(r2, buf, sizeof buf, NULL, NULL), 1);
+    cr_assert_eq(read_next(r2, buf, sizeof buf, NULL, NULL), 0);
+    gm_filelog_close(open_log_with(GM_FSYNC_BATCH));
+    cr_assert_eq(read_next(r, buf, sizeof buf, NULL, NULL), 1);
+    cr_assert_str_eq(buf, "unsynced");
+    cr_assert_eq(read_next(r2, buf, sizeof buf, NULL, NULL), 1);
+    gm_filelog_reader_close(r2);
+    gm_filelog_reader_close(r);
+}
+
+Test(durable, an_unmarked_torn_tail_cut_and_rewritten_is_not_read_early)
+{
+    /* An older appender died mid-frame; a reader stops there. An appender of
+     * this version cuts the tail, creates the mark and writes (unsynced)
+     * where the torn bytes were: the reader must not take those bytes as
+     * durable because the file once reached that far. */
+    cr_assert_eq(mkdir(log_dir, 0755), 0);
+    char seg[400];
+    seg_path(seg, sizeof seg, 0);
+    uint64_t good = write_old_frame(seg, "whole");
+    uint64_t torn = good + write_old_frame(seg, "a-longer-record-that-is-torn-by-a-crash");
+    cr_assert_eq(truncate(seg, (off_t)(torn - 3)), 0);
+    struct gm_filelog_reader *r = open_reader(0);
+    char buf[64];
+    cr_assert_eq(read_next(r, buf, sizeof buf, NULL, NULL), 1);
+    cr_assert_eq(read_next(r, buf, sizeof buf, NULL, NULL), 0);
+    struct gm_filelog *seam = open_log_with(GM_FSYNC_TEST_UNSYNCED);
+    cr_assert_eq(gm_filelog_end(seam), good, "the torn tail is cut");
+    cr_assert_eq(read_mark(), good);
+    append_str(seam, "short");
+    gm_filelog_close(seam);
+    cr_assert_lt(file_size_of(seg), torn - 3, "rewritten within the old bytes");
+    cr_assert_eq(read_next(r, buf, sizeof buf, NULL, NULL), 0);
+    gm_filelog_reader_close(r);
+}
+
+Test(durable, a_damaged_or_empty_mark)
+{
+    struct gm_filelog *log = open_log_with(GM_FSYNC_BATCH);
+    append_str(log, "one");
+    uint64_t end = gm_filelog_end(log);
+    gm_filelog_close(log);
+
+    /* Empty (a crash right after it was created): a mark of 0, behind. */
+    write_mark_bytes("", 0);
+    struct gm_filelog_reader *r = open_reader(0);
+    char buf[16];
+    cr_assert_eq(read_next(r, buf, sizeof buf, NULL, NULL), 0);
+    gm_filelog_reader_close(r);
+
+    /* Damaged: loud, and says how to repair it. */
+    write_mark_bytes("GMD1 garbage....", 16);
+    r = open_reader(0);
+    cr_assert_eq(read_next(r, buf, sizeof buf, NULL, NULL), GM_ECORRUPT);
+    cr_assert(strstr(gm_filelog_reader_errmsg(r), "DURABLE: the durable mark is damaged"), "%s",
+              gm_filelog_reader_errmsg(r));
+    cr_assert(strstr(gm_filelog_reader_errmsg(r), "gamify produce --log file:"), "%s",
+              gm_filelog_reader_errmsg(r));
+    gm_filelog_reader_close(r);
+
+    /* Any appender opening the log rewrites it. */
+    gm_filelog_close(open_log_with(GM_FSYNC_BATCH));
+    cr_assert_eq(read_mark(), end);
+    cr_assert_eq(count_records(), 1);
+}
+
+Test(durable, a_mark_past_the_end_is_moved_back)
+{
+    struct gm_filelog *log = open_log_with(GM_FSYNC_BATCH);
+    append_str(log, "one");
+    append_str(log, "two");
+    uint64_t end = gm_filelog_end(log);
+    gm_filelog_close(log);
+    char seg[400];
+    seg_path(seg, sizeof seg, 0);
+    cr_assert_eq(truncate(seg, 19), 0); /* synced records lost: restored from an old copy */
+    log = open_log_with(GM_FSYNC_BATCH);
+    cr_assert_eq(gm_filelog_end(log), 19);
+    cr_assert_eq(read_mark(), 19);
+    append_str(log, "three");
+    cr_assert_eq(read_mark(), 19 + 21);
+    gm_filelog_close(log);
+    cr_assert_eq(count_records(), 2);
+    cr_assert_neq(end, 19);
+}
+
+Test(durable, a_follower_wakes_when_the_mark_moves)
+{
+    gm_filelog_close(open_log_with(GM_FSYNC_BATCH));
+    struct gm_filelog *seam = open_log_with(GM_FSYNC_TEST_UNSYNCED);
+    append_str(seam, "pending");
+    gm_filelog_close(seam);
+    struct gm_filelog_reader *r = open_reader(0);
+    char buf[64];
+    cr_assert_eq(read_next(r, buf, sizeof buf, NULL, NULL), 0);
+    cr_assert_geq(gm_filelog_reader_wait(r, 0), 0); /* arms the watch */
+    cr_assert_eq(read_next(r, buf, sizeof buf, NULL, NULL), 0);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        /* Only the mark changes: the open syncs the segment and rewrites DURABLE. */
+        usleep(50 * 1000);
+        struct gm_filelog *log = NULL;
+        _exit(gm_filelog_open(log_dir, NULL, &log, NULL) == 0 ? (gm_filelog_close(log), 0) : 1);
+    }
+    int got = 0;
+    for (int tries = 0; tries < 20 && !got; tries++) {
+        cr_assert_eq(gm_filelog_reader_wait(r, 10000), 1, "woken, not timed out");
+        got = read_next(r, buf, sizeof buf, NULL, NULL);
+        cr_assert_geq(got, 0);
+    }
+    cr_assert_eq(got, 1);
+    cr_assert_str_eq(buf, "pending");
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    gm_filelog_reader_close(r);
+}
+
 /* In a child: a failed write (file size limit) leaves the log as it was. */
 Test(filelog, failed_append_cuts_back)
 {
@@ -570,7 +1050,7 @@ Test(filelog, failed_append_cuts_back)
     char buf[128];
     for (int i = 0; i < 3; i++)
         append_one(log, buf, make_rec(buf, sizeof buf, i, 52), NULL);
-    cr_assert_eq(gm_filelog_end(log), 180);
+    cr_assert_eq(gm_filelog_end(log), 204);
     pid_t pid = fork();
     cr_assert_geq(pid, 0);
     if (pid == 0) {
@@ -578,10 +1058,10 @@ Test(filelog, failed_append_cuts_back)
         struct rlimit rl = {250, 250};
         if (setrlimit(RLIMIT_FSIZE, &rl) < 0)
             _exit(10);
-        /* 58 bytes fit the first segment; then a roll; the second segment hits the limit. */
-        static char recs_buf[4][100];
+        /* 42 bytes fit the first segment; then a roll; the second segment hits the limit. */
+        static char recs_buf[4][130];
         const void *recs[4];
-        size_t lens[4] = {50, 92, 92, 92};
+        size_t lens[4] = {26, 130, 130, 130};
         for (int i = 0; i < 4; i++) {
             memset(recs_buf[i], 'a' + i, sizeof recs_buf[i]);
             recs[i] = recs_buf[i];
@@ -589,7 +1069,7 @@ Test(filelog, failed_append_cuts_back)
         int rc = gm_filelog_append(log, recs, lens, 4, NULL);
         if (rc != -EFBIG)
             _exit(11);
-        if (gm_filelog_end(log) != 180)
+        if (gm_filelog_end(log) != 204)
             _exit(12);
         _exit(0);
     }
@@ -598,13 +1078,13 @@ Test(filelog, failed_append_cuts_back)
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d", status);
     char seg[400];
     seg_path(seg, sizeof seg, 0);
-    cr_assert_eq(file_size_of(seg), 180);
+    cr_assert_eq(file_size_of(seg), 204);
     cr_assert_eq(count_segments(), 1, "the rolled segment was removed");
     cr_assert_eq(count_records(), 3);
     /* The parent's appender carries on at the old end. */
     uint64_t o;
     append_one(log, "after", 5, &o);
-    cr_assert_eq(o, 180);
+    cr_assert_eq(o, 204);
     gm_filelog_close(log);
     cr_assert_eq(count_records(), 4);
 }
@@ -752,15 +1232,6 @@ Test(filelog, wait_times_out_without_appends)
 }
 
 /* ---- log URIs ---- */
-
-static void
-write_file(const char *path, const char *data, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    cr_assert_not_null(f);
-    cr_assert_eq(fwrite(data, 1, len, f), len);
-    fclose(f);
-}
 
 Test(logsrc, uri_schemes)
 {
@@ -964,14 +1435,12 @@ static void
 log_event_ids(char *out, size_t cap)
 {
     struct gm_filelog_reader *r = open_reader(0);
-    const uint8_t *data;
-    size_t len;
-    uint64_t o, nx;
+    struct gm_filelog_rec rec;
     out[0] = '\0';
     int rc;
-    while ((rc = gm_filelog_reader_next(r, &data, &len, &o, &nx)) == 1) {
+    while ((rc = gm_filelog_reader_next(r, &rec)) == 1) {
         Gamification__V1__Event *ev = NULL;
-        cr_assert_eq(gm_event_decode(data, len, &ev, NULL), 0);
+        cr_assert_eq(gm_event_decode(rec.data, rec.len, &ev, NULL), 0);
         if (out[0])
             strncat(out, ",", cap - strlen(out) - 1);
         strncat(out, ev->event_id, cap - strlen(out) - 1);
@@ -1079,11 +1548,9 @@ Test(produce, examples_round_trip)
         struct gm_err err;
         gm_err_clear(&err);
         cr_assert_eq(gm_event_from_json(line, strlen(line), &want, &err), 0, "%s", err.msg);
-        const uint8_t *data;
-        size_t len;
-        uint64_t o, nx;
-        cr_assert_eq(gm_filelog_reader_next(r, &data, &len, &o, &nx), 1, "record %d", count);
-        cr_assert_eq(gm_event_decode(data, len, &got, &err), 0, "%s", err.msg);
+        struct gm_filelog_rec rec;
+        cr_assert_eq(gm_filelog_reader_next(r, &rec), 1, "record %d", count);
+        cr_assert_eq(gm_event_decode(rec.data, rec.len, &got, &err), 0, "%s", err.msg);
         char *a = gm_event_to_json(want), *b = gm_event_to_json(got);
         cr_assert_not_null(a);
         cr_assert_not_null(b);
@@ -1094,10 +1561,8 @@ Test(produce, examples_round_trip)
         gm_event_free(got);
         count++;
     }
-    const uint8_t *data;
-    size_t len;
-    uint64_t o, nx;
-    cr_assert_eq(gm_filelog_reader_next(r, &data, &len, &o, &nx), 0);
+    struct gm_filelog_rec rec;
+    cr_assert_eq(gm_filelog_reader_next(r, &rec), 0);
     cr_assert_eq(count, 10);
     gm_filelog_reader_close(r);
     free(text);
