@@ -177,15 +177,20 @@ int
 gm_outsink_publish(struct gm_outsink *o, struct gm_store *st, struct gm_err *err)
 {
     const char *uri = o->uri;
-    char name[256];
-    snprintf(name, sizeof name, "out:%s", uri);
+    char *name; /* the whole URI: two outputs never share a cursor */
+    if (asprintf(&name, "out:%s", uri) < 0)
+        abort();
     int64_t seq;
     int rc = gm_store_cursor_get(st, name, &seq);
     if (rc == 0)
         rc = gm_store_outbound_foreach(st, &seq, sink_write, o);
     if (rc == 0)
         rc = sink_flush(o);
-    if (rc)
+    if (rc) {
+        free(name);
         return gm_err_set(err, rc, "writing outbound events to %s: %s", uri, gm_strerror(rc));
-    return gm_store_cursor_set(st, name, seq, err);
+    }
+    rc = gm_store_cursor_set(st, name, seq, err);
+    free(name);
+    return rc;
 }

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # The state folder as operators meet it (issue 10, items 5, 9 and 11):
-#   run.sh GAMIFY GAMIFY_PROCESSOR CHECK    (CHECK: writer-lock, partitioned)
+#   run.sh GAMIFY GAMIFY_PROCESSOR CHECK
+#   (CHECK: writer-lock, partitioned, long-out)
 # writer-lock: a second writer (gamify replay) is refused while the
 #   processor runs, naming its pid; dump, digest and dlq list work beside
 #   it; read-only commands on a missing state create nothing.
 # partitioned: dlq list and digest of a partitioned (Kafka) state see every
 #   partition, create nothing at the top, and the digest covers dedupe ids
 #   that the dump does not show.
+# long-out: two --out URIs of 400+ bytes that share their first 390 keep
+#   their own cursors (one used to fail, or the two shared one).
 set -euo pipefail
 gamify=$1 proc=$2 check=$3
 tmp=$(mktemp -d)
@@ -103,6 +106,24 @@ partitioned)
     [ "$dp" != "$dq" ] || fail "the partitioned digest does not cover the dedupe ids"
     [ "$("$gamify" digest --state "$tmp/p")" = "$dp" ] || fail "digest not stable"
     [ ! -e "$tmp/p/data.mdb" ] || fail "digest created a state at the top"
+    ;;
+long-out)
+    deep=$tmp/$(printf 'd%.0s' $(seq 120))/$(printf 'e%.0s' $(seq 120))/$(printf 'f%.0s' $(seq 140))
+    mkdir -p "$deep"
+    { ev e1 ann l1; ev e2 bob l1; } > "$tmp/a.jsonl"
+    "$gamify" replay --quiet --log "jsonl:$tmp/a.jsonl" --state "$tmp/state" \
+        --rules "$tmp/rules.yaml" --out "jsonl:$deep/out-one.jsonl" 2>"$tmp/err" ||
+        fail "replay with a long --out: $(cat "$tmp/err")"
+    [ "${#deep}" -gt 390 ] || fail "the path is not long enough"
+    "$gamify" replay --quiet --log "jsonl:$tmp/a.jsonl" --state "$tmp/state" \
+        --out "jsonl:$deep/out-two.jsonl" 2>"$tmp/err" || fail "second output: $(cat "$tmp/err")"
+    one=$(wc -l < "$deep/out-one.jsonl")
+    [ "$one" -gt 0 ] || fail "nothing written to the first output"
+    [ "$(wc -l < "$deep/out-two.jsonl")" = "$one" ] ||
+        fail "the second output shared the first one's cursor"
+    "$gamify" replay --quiet --log "jsonl:$tmp/a.jsonl" --state "$tmp/state" \
+        --out "jsonl:$deep/out-one.jsonl"
+    [ "$(wc -l < "$deep/out-one.jsonl")" = "$one" ] || fail "the first output was written again"
     ;;
 *)
     fail "unknown check $check"
