@@ -104,6 +104,12 @@ render(struct gm_metrics *m, size_t *len)
             atomic_load(&m->duplicates));
     counter(&t, "gamify_dead_letters_total", "Records stored as dead letters.",
             atomic_load(&m->dead_letters));
+    counter(&t, "gamify_too_far_ahead_total",
+            "Dead letters dated too far after their append time (TOO_FAR_AHEAD).",
+            atomic_load(&m->too_far_ahead));
+    counter(&t, "gamify_periods_pruned_total",
+            "Expired leaderboard scores (board, period) removed from learners.",
+            atomic_load(&m->periods_pruned));
     counter(&t, "gamify_records_total", "Log records read.", atomic_load(&m->records));
     uint64_t batches = atomic_load(&m->batches);
     add(&t, "# HELP gamify_batch_size Records per committed batch.\n"

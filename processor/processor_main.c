@@ -247,6 +247,8 @@ run(const struct gm_config *cfg)
             atomic_store(&m.applied, ss->applied);
             atomic_store(&m.duplicates, ss->duplicates);
             atomic_store(&m.dead_letters, ss->dead_letters);
+            atomic_store(&m.too_far_ahead, ss->too_far_ahead);
+            atomic_store(&m.periods_pruned, ss->periods_pruned);
             atomic_store(&m.offset, offset);
             int64_t newest = gm_store_newest_time(st);
             atomic_store(&m.last_event_time, newest);
@@ -313,6 +315,7 @@ struct kproc {
     struct gm_outsink *sink;
     struct gm_kafka_consumer *c;
     uint64_t closed_applied, closed_dups, closed_dead; /* of partitions given up */
+    uint64_t closed_ahead, closed_pruned;
     bool allow_gap;
     int failed;
     struct gm_err err;
@@ -333,12 +336,15 @@ static void
 kproc_metrics(struct kproc *k)
 {
     uint64_t applied = k->closed_applied, dups = k->closed_dups, dead = k->closed_dead, off = 0;
+    uint64_t ahead = k->closed_ahead, pruned = k->closed_pruned;
     int64_t newest = 0;
     for (size_t i = 0; i < k->n_parts; i++) {
         const struct gm_store_stats *ss = gm_store_stats(k->parts[i].st);
         applied += ss->applied;
         dups += ss->duplicates;
         dead += ss->dead_letters;
+        ahead += ss->too_far_ahead;
+        pruned += ss->periods_pruned;
         off += k->parts[i].next;
         int64_t t = gm_store_newest_time(k->parts[i].st);
         if (t > newest)
@@ -357,6 +363,8 @@ kproc_metrics(struct kproc *k)
     atomic_store(&k->m->applied, applied);
     atomic_store(&k->m->duplicates, dups);
     atomic_store(&k->m->dead_letters, dead);
+    atomic_store(&k->m->too_far_ahead, ahead);
+    atomic_store(&k->m->periods_pruned, pruned);
     atomic_store(&k->m->offset, off);
     atomic_store(&k->m->last_event_time, newest);
 }
@@ -532,6 +540,8 @@ on_revoked(void *ctx, int32_t partition)
     k->closed_applied += ss->applied;
     k->closed_dups += ss->duplicates;
     k->closed_dead += ss->dead_letters;
+    k->closed_ahead += ss->too_far_ahead;
+    k->closed_pruned += ss->periods_pruned;
     gm_log(GM_LOG_INFO, "partition %d revoked at offset %llu", (int)partition,
            (unsigned long long)p->next);
     gm_store_close(p->st);

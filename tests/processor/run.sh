@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # gamify-processor end to end on the embedded file log (no servers needed):
 #   run.sh BUILD_ROOT EXAMPLES_DIR CHECK
-#   (CHECK: follow, restart, bad-records, requeue, unsynced, ahead, config)
+#   (CHECK: follow, restart, bad-records, requeue, unsynced, ahead, future, config)
 set -euo pipefail
 build=$1 examples=$2 check=$3
 gamify=$build/processor/gamify
@@ -203,6 +203,24 @@ ahead)
     "$gamify" replay --quiet --log "file:$tmp/log" --state "$tmp/fresh" \
         --rules "$examples/rules.yaml"
     [ "$("$gamify" dump --state "$tmp/fresh" | wc -l)" = 2 ] || fail "the rebuilt state"
+    ;;
+future)
+    # an event dated far after its append time: a dead letter counted in
+    # its own metric, and the events after it fold
+    start
+    cat > "$tmp/f.jsonl" <<'JSONL'
+{"eventId":"f1","userId":"u-far","occurredAt":"2199-01-01T00:00:00Z","lessonCompleted":{"lessonId":"l1"}}
+{"eventId":"f2","userId":"u-near","occurredAt":"2026-11-20T10:00:00Z","lessonCompleted":{"lessonId":"l1"}}
+JSONL
+    end=$(produce "$tmp/f.jsonl")
+    wait_offset "$end"
+    [ "$(metric gamify_too_far_ahead_total)" = 1 ] || fail "TOO_FAR_AHEAD not counted"
+    [ "$(metric gamify_dead_letters_total)" = 1 ] || fail "one dead letter expected"
+    "$gamify" dump --state "$tmp/state" --user u-near | grep -q '"lessonsCompleted":1,' ||
+        fail "the event after the far one did not fold"
+    "$gamify" dlq list --state "$tmp/state" | grep -q '"reason":"TOO_FAR_AHEAD".*"eventId":"f1"' ||
+        fail "the dead letter: $("$gamify" dlq list --state "$tmp/state")"
+    stop_ok
     ;;
 config)
     out=$("$proc" --log "file:$tmp/log" --state "$tmp/state" --check-config)
