@@ -137,7 +137,11 @@ requeue)
     end=$(produce "$examples/events.jsonl")
     wait_offset "$end"
     [ "$(metric gamify_dead_letters_total)" = 33 ] || fail "33 NO_RULES dead letters expected"
-    "$gamify" rules publish --log "file:$tmp/log" --user ops "$examples/rules.yaml" > /dev/null
+    # Published as of a day before the example's events: published as of
+    # now, they would fall out of the dedupe window behind it (TOO_LATE) a
+    # month after the dates in examples/events.jsonl.
+    "$gamify" rules publish --log "file:$tmp/log" --user ops --at 2026-11-01T00:00:00Z \
+        "$examples/rules.yaml" > /dev/null
     out=$("$gamify" dlq requeue --state "$tmp/state" --log "file:$tmp/log" --reason NO_RULES)
     [ "$out" = "requeued 33 dead letters to file:$tmp/log; kept 0 that still do not decode" ] ||
         fail "requeue said: $out"
