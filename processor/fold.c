@@ -1,6 +1,6 @@
 /*
  * fold.c: (state, event, rules) -> (new state, changes). See fold.h and
- * the fold order at the top of ../shared/examples/rules.yaml; each step
+ * the fold order in docs/rules.md ("How one event is folded"); each step
  * below is named after its number there.
  */
 #include "fold.h"

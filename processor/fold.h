@@ -1,8 +1,9 @@
 /*
  * fold.h: the deterministic core. One pure function folds one event into
  * one learner's state under the rules in force, following the exact order
- * in ../shared/examples/rules.yaml: streak, activity, daily cap, levels,
- * badges, leaderboards; plus redemptions, adjustments and settings.
+ * of docs/rules.md ("How one event is folded"): streak, activity, daily
+ * cap, levels, badges, leaderboards; plus redemptions, adjustments and
+ * settings.
  *
  * No I/O, no clock, no randomness, integers only. Everything the fold needs
  * from the store (was this lesson completed before? what happened to this

@@ -5,9 +5,9 @@
  * is where the hostile-input bounds live: size, nesting depth, entries per
  * collection, total nodes, and no anchors, aliases or tags (so there is no
  * billion-laughs expansion to fear and no type magic). Then the tree is
- * checked against the schema of ../shared/examples/rules.yaml, key by key,
- * collecting every error with its 1-based line and column rather than
- * stopping at the first, so `gamify rules check` shows them all at once.
+ * checked against the schema of docs/rules.md, key by key, collecting every
+ * error with its 1-based line and column rather than stopping at the first,
+ * so `gamify rules check` shows them all at once.
  */
 #include "rules.h"
 #include "tz.h"

@@ -1,7 +1,7 @@
 /*
  * rules.h: the rules file (YAML), parsed into an immutable, validated
- * struct. The format and the exact fold order are those of
- * ../shared/examples/rules.yaml; docs/rules.md is the reference.
+ * struct. docs/rules.md is the reference for the format and for the exact
+ * fold order; examples/rules.yaml uses every key.
  *
  * Every amount is an integer. A struct gm_rules never changes after
  * gm_rules_parse returns, so the fold and several threads may share it.

@@ -93,8 +93,10 @@ main(int argc, char **argv)
     rng_state = seed;
     static const char *const zones[] = {"Europe/Berlin", "America/New_York", "Asia/Tokyo", "UTC",
                                         "Australia/Sydney"};
-    static const char *const rewards[] = {"streak-freeze", "wizard-hat", "certificate",
-                                          "no-such-reward"};
+    /* the rewards of examples/rules.yaml (one of them retired), and one that
+     * no rules define */
+    static const char *const rewards[] = {"streak-shield",  "dark-theme", "sticker-pack",
+                                          "pointers-ebook", "hoodie",     "no-such-reward"};
     static const char *const outcomes[] = {"WIN", "DRAW", "LOSS"};
     double step = (double)span_days * 86400.0 / (double)(events ? events : 1);
     char ts[32];
@@ -126,7 +128,7 @@ main(int argc, char **argv)
         } else if (kind < 97) {
             printf("\"source\":\"api\",\"redeemReward\":{\"redemptionId\":\"r-%" PRIu64
                    "\",\"rewardId\":\"%s\"}}\n",
-                   below(1000), rewards[below(4)]);
+                   below(1000), rewards[below(6)]);
         } else if (kind < 99) {
             printf("\"source\":\"admin\",\"adjustment\":{\"exp\":%d,\"coins\":%d,"
                    "\"reason\":\"generated\"}}\n",

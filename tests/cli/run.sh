@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Command-line behaviour that the scenarios do not cover:
-#   run.sh GAMIFY EXAMPLES_DIR CHECK    (CHECK: out, publish, future)
+#   run.sh GAMIFY EXAMPLES_DIR CHECK    (CHECK: out, publish, future; EXAMPLES_DIR: examples/)
 set -euo pipefail
 gamify=$1 examples=$2 check=$3
 tmp=$(mktemp -d)
@@ -9,19 +9,30 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 
 case $check in
 out)
-    # outbound events of the shared example, each written once
+    # the outbound events of examples/events.jsonl, each written once, in log
+    # order and, within an event, in fold order (streak, level, badges;
+    # redeemed or rejected, then badges); worked by hand in
+    # tests/scenarios/README.md (scenario `examples`)
     "$gamify" replay --quiet --log "jsonl:$examples/events.jsonl" --state "$tmp/st" \
         --rules "$examples/rules.yaml" --out "jsonl:$tmp/out.jsonl"
     ids=$(sed 's/^{"eventId":"\([^"]*\)".*/\1/' "$tmp/out.jsonl" | tr '\n' ' ')
-    want="01JDX0000000000000000000A1:streak 01JDX0000000000000000000A1:badge:first-steps "
-    want+="01JDX0000000000000000000A3:streak 01JDX0000000000000000000B1:streak "
-    want+="01JDX0000000000000000000C1:rejected 01JDX0000000000000000000C3:redeemed "
+    want="cs-0001:streak cs-0002:streak cs-0002:badge:hello-world cs-0004:streak "
+    want+="cs-0004:badge:duelist cs-0006:streak cs-0009:rejected cs-0010:streak "
+    want+="cs-0010:level:2 cs-0011:streak cs-0011:level:2 cs-0011:badge:unbeaten "
+    want+="cs-0012:streak cs-0012:badge:hello-world cs-0013:badge:hello-world cs-0014:streak "
+    want+="cs-0015:badge:bug-hunter cs-0016:level:3 cs-0018:streak cs-0018:level:3 "
+    want+="cs-0019:redeemed cs-0020:streak cs-0020:badge:five-day-flow cs-0021:redeemed "
+    want+="cs-0022:redeemed cs-0022:badge:supporter cs-0022:badge:all-rounder cs-0023:streak "
+    want+="cs-0024:level:2 cs-0025:rejected cs-0026:rejected cs-0027:redeemed "
+    want+="cs-0028:rejected cs-0030:redeemed cs-0031:streak "
     [ "$ids" = "$want" ] || fail "outbound ids: got '$ids'"
-    grep -q '"redemptionRejected":{"redemptionId":"r-0001","rewardId":"wizard-hat","reason":"INSUFFICIENT_COINS"}' \
+    grep -q '"redemptionRejected":{"redemptionId":"lea-r1","rewardId":"dark-theme","reason":"INSUFFICIENT_COINS"}' \
         "$tmp/out.jsonl" || fail "rejection not published"
+    grep -q '"eventId":"cs-0031:streak".*"streakUpdated":{"currentStreak":6,"longestStreak":6,"freezesUsed":1}' \
+        "$tmp/out.jsonl" || fail "the streak shield's use not published"
     "$gamify" replay --quiet --log "jsonl:$examples/events.jsonl" --state "$tmp/st" \
         --out "jsonl:$tmp/out.jsonl"
-    [ "$(wc -l < "$tmp/out.jsonl")" = 6 ] || fail "a resumed replay wrote outbound events again"
+    [ "$(wc -l < "$tmp/out.jsonl")" = 35 ] || fail "a resumed replay wrote outbound events again"
     # to a file log: the same count of records
     "$gamify" replay --quiet --log "jsonl:$examples/events.jsonl" --state "$tmp/st2" \
         --rules "$examples/rules.yaml" --out "file:$tmp/outlog"
@@ -31,7 +42,8 @@ publish)
     head -n 3 "$examples/events.jsonl" > "$tmp/a.jsonl"
     printf '%s\n' '{"eventId":"later","userId":"u-cy","occurredAt":"2026-11-24T10:00:00Z","lessonCompleted":{"lessonId":"x"}}' > "$tmp/b.jsonl"
     "$gamify" produce --log "file:$tmp/log" "$tmp/a.jsonl" 2>/dev/null
-    sed 's/^    exp: 20$/    exp: 70/' "$examples/rules.yaml" > "$tmp/rules2.yaml"
+    # the exercise's base exp, 15 in the example, becomes 70
+    sed 's/^    exp: 15$/    exp: 70/' "$examples/rules.yaml" > "$tmp/rules2.yaml"
     grep -q '    exp: 70' "$tmp/rules2.yaml" || fail "could not derive the second rules file"
     printf 'version: 2\n' > "$tmp/bad.yaml"
     if "$gamify" rules publish --log "file:$tmp/log" "$tmp/bad.yaml" 2>/dev/null; then
@@ -45,8 +57,9 @@ publish)
     "$gamify" replay --log "file:$tmp/log" --state "$tmp/st" --rules "$examples/rules.yaml" \
         2> "$tmp/replay.txt"
     grep -q ', 1 rules published;' "$tmp/replay.txt" || fail "$(cat "$tmp/replay.txt")"
-    # before the publication: 20 + 10 (score 95) + 20; after it: 70
-    "$gamify" dump --state "$tmp/st" --user u-ada | grep -q '"exp":50,' || fail "u-ada changed"
+    # before the publication: ana's first two exercises, 23 (15, + 5 for a
+    # perfect score, + 20% of 15 for a quick one) and 15; after it: 70
+    "$gamify" dump --state "$tmp/st" --user ana | grep -q '"exp":38,' || fail "ana changed"
     "$gamify" dump --state "$tmp/st" --user u-cy | grep -q '"exp":70,' || fail "new rules not applied"
     if "$gamify" dump --state "$tmp/st" --user ops >/dev/null 2>&1; then
         fail "the publisher became a learner"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # gamify-processor end to end on the embedded file log (no servers needed):
-#   run.sh BUILD_ROOT EXAMPLES_DIR CHECK
-#   (CHECK: follow, restart, bad-records, requeue, unsynced, ahead, future, config)
+#   run.sh BUILD_ROOT EXAMPLES_DIR CHECK     (EXAMPLES_DIR: examples/)
+# CHECK: follow, restart, config, bad-records, requeue, unsynced, ahead, future.
 set -euo pipefail
 build=$1 examples=$2 check=$3
 gamify=$build/processor/gamify
@@ -114,17 +114,18 @@ bad-records)
     "$build/tests/processor/append_bad_records" "$tmp/log"
     end=$(produce "$tmp/rest.jsonl")
     wait_offset "$end"
-    [ "$(metric gamify_dead_letters_total)" = 4 ] || fail "4 dead letters expected"
+    # the four bad records, then the example's own refused adjustment
+    [ "$(metric gamify_dead_letters_total)" = 5 ] || fail "5 dead letters expected"
     stop_ok
     reasons=$("$gamify" dlq list --state "$tmp/state" | sed 's/.*"reason":"\([A-Z_]*\)".*/\1/' | tr '\n' ' ')
-    [ "$reasons" = "DECODE DECODE INVALID INVALID " ] || fail "reasons: $reasons"
+    [ "$reasons" = "DECODE DECODE INVALID INVALID ADJUSTMENT_BELOW_ZERO " ] || fail "reasons: $reasons"
     "$gamify" dlq list --state "$tmp/state" | grep -q '"detail":"body: missing or unknown' ||
         fail "unknown body not named"
     "$gamify" dlq list --state "$tmp/state" | grep -q '"detail":"event_id: 200 bytes, at most 128' ||
         fail "oversized id not named"
-    [ "$("$gamify" dump --state "$tmp/state" | wc -l)" = 2 ] || fail "the good learners"
-    "$gamify" dump --state "$tmp/state" --user u-ada | grep -q '"exp":50,"level":1,"coins":110,' ||
-        fail "u-ada not folded around the bad records"
+    [ "$("$gamify" dump --state "$tmp/state" | wc -l)" = 3 ] || fail "the good learners"
+    "$gamify" dump --state "$tmp/state" --user ana | grep -q '"exp":226,"level":3,"coins":10,' ||
+        fail "ana not folded around the bad records"
     ;;
 requeue)
     # events before any rules wait as NO_RULES dead letters; after the rules
@@ -135,19 +136,27 @@ requeue)
     pid=$!
     end=$(produce "$examples/events.jsonl")
     wait_offset "$end"
-    [ "$(metric gamify_dead_letters_total)" = 10 ] || fail "10 NO_RULES dead letters expected"
-    "$gamify" rules publish --log "file:$tmp/log" --user ops "$examples/rules.yaml" > /dev/null
+    [ "$(metric gamify_dead_letters_total)" = 33 ] || fail "33 NO_RULES dead letters expected"
+    # Published as of a day before the example's events: published as of
+    # now, they would fall out of the dedupe window behind it (TOO_LATE) a
+    # month after the dates in examples/events.jsonl.
+    "$gamify" rules publish --log "file:$tmp/log" --user ops --at 2026-11-01T00:00:00Z \
+        "$examples/rules.yaml" > /dev/null
     out=$("$gamify" dlq requeue --state "$tmp/state" --log "file:$tmp/log" --reason NO_RULES)
-    [ "$out" = "requeued 10 dead letters to file:$tmp/log; kept 0 that still do not decode" ] ||
+    [ "$out" = "requeued 33 dead letters to file:$tmp/log; kept 0 that still do not decode" ] ||
         fail "requeue said: $out"
-    [ -z "$("$gamify" dlq list --state "$tmp/state")" ] || fail "dead letters left"
+    left=$("$gamify" dlq list --state "$tmp/state")
+    ! grep -q NO_RULES <<<"$left" || fail "NO_RULES dead letters left: $left"
     end=$(wc -c < "$tmp/log/00000000000000000000.seg")
     wait_offset "$end"
     stop_ok
-    "$gamify" dump --state "$tmp/state" --user u-ada |
-        grep -q '"exp":50,"level":1,"coins":110,"coinsEarned":610,"coinsSpent":500,' ||
-        fail "u-ada after the requeue: $("$gamify" dump --state "$tmp/state" --user u-ada)"
-    [ "$("$gamify" dump --state "$tmp/state" | wc -l)" = 2 ] || fail "two learners expected"
+    "$gamify" dump --state "$tmp/state" --user ana |
+        grep -q '"exp":226,"level":3,"coins":10,"coinsEarned":160,"coinsSpent":150,' ||
+        fail "ana after the requeue: $("$gamify" dump --state "$tmp/state" --user ana)"
+    [ "$("$gamify" dump --state "$tmp/state" | wc -l)" = 3 ] || fail "three learners expected"
+    # folded this time: the refused adjustment is the one dead letter left
+    reasons=$("$gamify" dlq list --state "$tmp/state" | sed 's/.*"reason":"\([A-Z_]*\)".*/\1/' | tr '\n' ' ')
+    [ "$reasons" = "ADJUSTMENT_BELOW_ZERO " ] || fail "dead letters after the requeue: $reasons"
     ;;
 unsynced)
     # Readers only see what is durable. Records written but not synced (as an
@@ -174,7 +183,7 @@ unsynced)
     wait_offset "$end"
     stop_ok
     compare_with_replay
-    "$gamify" dump --state "$tmp/state" --user u-ada | grep -q '"exp":50,' || fail "u-ada"
+    [ "$("$gamify" dump --state "$tmp/state" | wc -l)" = 3 ] || fail "the example's three learners"
     ;;
 ahead)
     # A state ahead of its log (the log lost records the state had folded)

@@ -1,6 +1,6 @@
 /*
- * helpers.h: small helpers shared by the unit tests (reading the shared
- * examples, building events). Header-only so that each test stays one
+ * helpers.h: small helpers shared by the unit tests (reading the
+ * repository's examples, building events). Header-only so that each test stays one
  * executable per module.
  */
 #ifndef GM_TEST_HELPERS_H
@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Returns the path of a file in ../shared/examples (static buffer). */
+/* Returns the path of a file in examples/ (GAMIFY_EXAMPLES; static buffer). */
 static inline const char *
 test_example_path(const char *name)
 {

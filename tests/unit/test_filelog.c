@@ -1536,7 +1536,7 @@ Test(produce, examples_round_trip)
     const char *args[] = {"produce", "--log", uri, in, NULL};
     cr_assert_eq(run_gamify(args, NULL, errp, NULL), 0);
     char *msgs = slurp(errp, NULL);
-    cr_assert(strstr(msgs, "produced 10 events, 0 bad lines"), "%s", msgs);
+    cr_assert(strstr(msgs, "produced 33 events, 0 bad lines"), "%s", msgs);
     free(msgs);
 
     char *text = slurp(in, NULL);
@@ -1563,7 +1563,7 @@ Test(produce, examples_round_trip)
     }
     struct gm_filelog_rec rec;
     cr_assert_eq(gm_filelog_reader_next(r, &rec), 0);
-    cr_assert_eq(count, 10);
+    cr_assert_eq(count, 33);
     gm_filelog_reader_close(r);
     free(text);
 }

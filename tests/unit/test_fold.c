@@ -2,7 +2,7 @@
  * test_fold.c: the pure fold, rule by rule: each test builds a learner's
  * state, folds events written as JSON and checks the state and the changes
  * the fold asks the store to write. Expected values are worked by hand from
- * the fold order in ../shared/examples/rules.yaml.
+ * the fold order in docs/rules.md.
  */
 #include "fold.h"
 #include "helpers.h"

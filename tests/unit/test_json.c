@@ -1,5 +1,5 @@
 /*
- * test_json.c: the proto3 JSON mapping: the shared examples round-trip
+ * test_json.c: the proto3 JSON mapping: the examples (examples/) round-trip
  * exactly, the mapping's accepted spellings work, and every kind of bad
  * input gives an error that names the field.
  */
@@ -25,7 +25,7 @@ Test(json, examples_round_trip_byte_for_byte)
 {
     char **lines;
     size_t n = test_read_lines(test_example_path("events.jsonl"), &lines);
-    cr_assert_eq(n, 10);
+    cr_assert_eq(n, 33);
     for (size_t i = 0; i < n; i++) {
         Gamification__V1__Event *ev;
         struct gm_err err;
@@ -46,26 +46,36 @@ Test(json, example_values_are_read)
 {
     char **lines;
     size_t n = test_read_lines(test_example_path("events.jsonl"), &lines);
+    cr_assert_eq(n, 33);
     Gamification__V1__Event *ev;
     struct gm_err err;
+    /* kenji's first duel: an envelope zone, two groups, an enum */
     cr_assert_eq(parse(lines[0], &ev, &err), 0);
-    cr_assert_str_eq(ev->timezone, "Europe/Berlin");
-    cr_assert_eq(ev->n_group_ids, 1);
-    cr_assert_str_eq(ev->group_ids[0], "class-7b");
-    cr_assert_eq(ev->lesson_completed->score, 95);
-    cr_assert_eq(ev->lesson_completed->duration_s, 540);
-    cr_assert_eq(ev->occurred_at->seconds, 1795425300);
+    cr_assert_str_eq(ev->timezone, "Asia/Tokyo");
+    cr_assert_eq(ev->n_group_ids, 2);
+    cr_assert_str_eq(ev->group_ids[1], "duel-club");
+    cr_assert_eq(ev->tournament_result->outcome,
+                 GAMIFICATION__V1__TOURNAMENT_RESULT__OUTCOME__DRAW);
+    cr_assert_eq(ev->tournament_result->rank, 4);
+    cr_assert_eq(ev->occurred_at->seconds, 1794826800); /* 2026-11-16T11:00:00Z */
     gm_event_free(ev);
-    cr_assert_eq(parse(lines[4], &ev, &err), 0);
-    cr_assert_eq(ev->tournament_result->outcome, GAMIFICATION__V1__TOURNAMENT_RESULT__OUTCOME__WIN);
+    cr_assert_eq(parse(lines[1], &ev, &err), 0);
+    cr_assert_str_eq(ev->lesson_completed->course_id, "python-101");
+    cr_assert_eq(ev->lesson_completed->score, 100);
+    cr_assert_eq(ev->lesson_completed->duration_s, 420);
     gm_event_free(ev);
-    cr_assert_eq(parse(lines[6], &ev, &err), 0);
+    cr_assert_eq(parse(lines[7], &ev, &err), 0);
+    cr_assert_str_eq(ev->user_settings->timezone, "Europe/Paris");
     cr_assert(ev->user_settings->leaderboard_opt_out);
     gm_event_free(ev);
-    cr_assert_eq(parse(lines[8], &ev, &err), 0);
-    cr_assert_not_null(ev->adjustment->exp, "explicit 0 is present");
-    cr_assert_eq(ev->adjustment->exp->value, 0);
-    cr_assert_eq(ev->adjustment->coins->value, 600);
+    cr_assert_eq(parse(lines[24], &ev, &err), 0);
+    cr_assert_eq(ev->adjustment->exp->value, 40);
+    cr_assert_eq(ev->adjustment->coins->value, 200);
+    gm_event_free(ev);
+    /* an adjustment of coins alone: its exp is absent, not 0 */
+    cr_assert_eq(parse(lines[32], &ev, &err), 0);
+    cr_assert_null(ev->adjustment->exp);
+    cr_assert_eq(ev->adjustment->coins->value, -300);
     gm_event_free(ev);
     test_free_lines(lines, n);
 }

@@ -1,8 +1,8 @@
 /*
- * test_rules.c: the rules file: the reference example parses to the values
- * it states, the formula alternative expands as documented, defaults apply,
- * and every kind of bad file is reported at the right line and column
- * without crashing.
+ * test_rules.c: the rules file: the example (examples/rules.yaml) parses to
+ * the values it states, the formula alternative expands as its comment says,
+ * defaults apply, and every kind of bad file is reported at the right line
+ * and column without crashing.
  */
 #include "codec.h"
 #include "rules.h"
@@ -121,92 +121,114 @@ Test(rules, example_parses_with_its_values)
     struct gm_rules *r = parse_ok(src, len);
 
     cr_assert_eq(r->version, 1);
-    cr_assert_str_eq(r->timezone, "UTC");
-    static const int64_t th[] = {0, 100, 250, 500, 1000, 2000, 3500, 5500, 8000, 11000};
+    cr_assert_str_eq(r->timezone, "America/Sao_Paulo");
+    static const int64_t th[] = {0, 60, 150, 300, 500, 800, 1200, 1700, 2300, 3000};
     cr_assert_eq(r->n_levels, 10);
     for (size_t i = 0; i < 10; i++)
         cr_assert_eq(r->thresholds[i], th[i], "thresholds[%zu]", i);
-    cr_assert_eq(r->level_up_coins, 50);
+    cr_assert_eq(r->level_up_coins, 20);
 
-    cr_assert_eq(r->lesson.base.exp, 20);
-    cr_assert_eq(r->lesson.base.coins, 5);
-    cr_assert_eq(r->lesson.n_bonuses, 2);
-    cr_assert_str_eq(gm_expr_source(r->lesson.bonuses[0].when), "score >= 90");
-    cr_assert_eq(r->lesson.bonuses[0].exp, 10);
-    cr_assert_eq(r->lesson.bonuses[0].exp_percent, 0);
-    cr_assert_eq(r->lesson.bonuses[0].coins, 0);
-    cr_assert_str_eq(gm_expr_source(r->lesson.bonuses[1].when), "current_streak >= 7");
-    cr_assert_eq(r->lesson.bonuses[1].exp, 0);
-    cr_assert_eq(r->lesson.bonuses[1].exp_percent, 50);
+    cr_assert_eq(r->lesson.base.exp, 15);
+    cr_assert_eq(r->lesson.base.coins, 3);
+    cr_assert_eq(r->lesson.n_bonuses, 4);
+    static const char *const when[] = {"lessons_completed == 0", "score == 100",
+                                       "score >= 80 and duration_s <= 600", "current_streak >= 3"};
+    static const int64_t bexp[] = {0, 5, 0, 0}, bpct[] = {0, 0, 20, 40}, bcoins[] = {10, 2, 0, 0};
+    for (size_t i = 0; i < 4; i++) {
+        const struct gm_bonus *b = &r->lesson.bonuses[i];
+        cr_assert_str_eq(gm_expr_source(b->when), when[i]);
+        cr_assert_eq(b->exp, bexp[i], "bonus %zu", i);
+        cr_assert_eq(b->exp_percent, bpct[i], "bonus %zu", i);
+        cr_assert_eq(b->coins, bcoins[i], "bonus %zu", i);
+    }
     int64_t vars[GM_VAR_COUNT] = {0};
-    vars[GM_VAR_SCORE] = 90;
-    cr_assert(gm_expr_eval(r->lesson.bonuses[0].when, vars));
+    vars[GM_VAR_SCORE] = 80;
+    vars[GM_VAR_DURATION_S] = 600;
+    cr_assert(gm_expr_eval(r->lesson.bonuses[0].when, vars), "a first exercise");
     cr_assert_not(gm_expr_eval(r->lesson.bonuses[1].when, vars));
+    cr_assert(gm_expr_eval(r->lesson.bonuses[2].when, vars), "both bounds are inclusive");
+    vars[GM_VAR_DURATION_S] = 601;
+    cr_assert_not(gm_expr_eval(r->lesson.bonuses[2].when, vars));
 
-    cr_assert_eq(r->tournament_win.exp, 50);
-    cr_assert_eq(r->tournament_win.coins, 20);
-    cr_assert_eq(r->tournament_draw.exp, 20);
-    cr_assert_eq(r->tournament_draw.coins, 5);
-    cr_assert_eq(r->tournament_loss.exp, 10);
-    cr_assert_eq(r->tournament_loss.coins, 0);
-    cr_assert_eq(r->n_tournament_bonuses, 0);
-    cr_assert_eq(r->exp_per_day, 1000);
+    cr_assert_eq(r->tournament_win.exp, 40);
+    cr_assert_eq(r->tournament_win.coins, 12);
+    cr_assert_eq(r->tournament_draw.exp, 15);
+    cr_assert_eq(r->tournament_draw.coins, 4);
+    cr_assert_eq(r->tournament_loss.exp, 6);
+    cr_assert_eq(r->tournament_loss.coins, 1);
+    cr_assert_eq(r->n_tournament_bonuses, 2);
+    cr_assert_str_eq(gm_expr_source(r->tournament_bonuses[0].when), "rank <= 3");
+    cr_assert_eq(r->tournament_bonuses[0].coins, 8);
+    cr_assert_str_eq(gm_expr_source(r->tournament_bonuses[1].when), "tournament_wins >= 2");
+    cr_assert_eq(r->tournament_bonuses[1].exp_percent, 25);
+    cr_assert_eq(r->exp_per_day, 80);
 
     cr_assert(r->streak_lessons);
     cr_assert(r->streak_tournaments);
-    cr_assert_eq(r->n_milestones, 2);
-    cr_assert_eq(r->milestones[0].days, 7);
-    cr_assert_eq(r->milestones[0].coins, 50);
-    cr_assert_eq(r->milestones[1].days, 30);
-    cr_assert_eq(r->milestones[1].coins, 300);
+    cr_assert_eq(r->n_milestones, 3);
+    static const int64_t days[] = {3, 5, 30}, mcoins[] = {15, 40, 300};
+    for (size_t i = 0; i < 3; i++) {
+        cr_assert_eq(r->milestones[i].days, days[i]);
+        cr_assert_eq(r->milestones[i].coins, mcoins[i]);
+    }
 
     cr_assert(r->period_all_time && r->period_weekly && r->period_monthly);
-    cr_assert_eq(r->keep_weeks, 8);
-    cr_assert_eq(r->keep_months, 12);
+    cr_assert_eq(r->keep_weeks, 6);
+    cr_assert_eq(r->keep_months, 3);
 
-    static const char *const ids[] = {"first-steps", "bookworm", "on-fire", "champion",
-                                      "collector"};
-    cr_assert_eq(r->n_badges, 5);
-    for (size_t i = 0; i < 5; i++)
+    static const char *const ids[] = {"all-rounder", "hello-world", "five-day-flow", "bug-hunter",
+                                      "duelist",     "unbeaten",    "supporter"};
+    cr_assert_eq(r->n_badges, 7);
+    for (size_t i = 0; i < 7; i++)
         cr_assert_str_eq(r->badges[i].id, ids[i]);
-    cr_assert_str_eq(r->badges[3].name, "Champion");
-    cr_assert_str_eq(r->badges[3].icon, "https://example.org/badges/champion.png");
-    cr_assert_str_eq(gm_expr_source(r->badges[3].criteria), "tournament_wins >= 3 and level >= 3");
+    cr_assert_str_eq(r->badges[1].name, "Hello, World");
+    cr_assert_str_eq(r->badges[5].icon, "https://static.codeschool.example/badges/unbeaten.svg");
+    cr_assert_str_eq(gm_expr_source(r->badges[5].criteria),
+                     "tournament_wins >= 2 and not tournament_losses");
     memset(vars, 0, sizeof vars);
-    vars[GM_VAR_TOURNAMENT_WINS] = 3;
-    vars[GM_VAR_LEVEL] = 2;
-    cr_assert_not(gm_expr_eval(r->badges[3].criteria, vars));
-    vars[GM_VAR_LEVEL] = 3;
-    cr_assert(gm_expr_eval(r->badges[3].criteria, vars));
+    vars[GM_VAR_TOURNAMENT_WINS] = 2;
+    cr_assert(gm_expr_eval(r->badges[5].criteria, vars));
+    vars[GM_VAR_TOURNAMENT_LOSSES] = 1;
+    cr_assert_not(gm_expr_eval(r->badges[5].criteria, vars), "a bare counter is 'not zero'");
+    memset(vars, 0, sizeof vars);
+    vars[GM_VAR_LESSON_COMPLETIONS] = 10;
+    cr_assert(gm_expr_eval(r->badges[3].criteria, vars), "bug-hunter's second way");
 
-    cr_assert_eq(r->n_rewards, 3);
+    cr_assert_eq(r->n_rewards, 5);
     const struct gm_reward_def *w = &r->rewards[0];
-    cr_assert_str_eq(w->id, "streak-freeze");
-    cr_assert_str_eq(w->name, "Streak Freeze");
-    cr_assert_eq(w->cost, 200);
+    cr_assert_str_eq(w->id, "streak-shield");
+    cr_assert_str_eq(w->name, "Streak Shield");
+    cr_assert_eq(w->cost, 60);
     cr_assert_eq(w->type, GM_REWARD_STREAK_FREEZE);
     cr_assert_str_eq(w->type_name, "streak_freeze");
     cr_assert_eq(w->stock, -1);
     cr_assert_eq(w->per_user_limit, 2);
     cr_assert(w->active);
     w = &r->rewards[1];
-    cr_assert_str_eq(w->id, "wizard-hat");
-    cr_assert_eq(w->cost, 500);
+    cr_assert_str_eq(w->id, "dark-theme");
+    cr_assert_eq(w->cost, 40);
     cr_assert_eq(w->type, GM_REWARD_COSMETIC);
-    cr_assert_eq(w->stock, 100);
-    cr_assert_eq(w->per_user_limit, 0);
-    cr_assert(w->active);
-    w = &r->rewards[2];
-    cr_assert_str_eq(w->id, "certificate");
-    cr_assert_str_eq(w->name, "Printed Certificate");
-    cr_assert_eq(w->cost, 1000);
-    cr_assert_eq(w->type, GM_REWARD_PHYSICAL);
-    cr_assert_str_eq(w->type_name, "physical");
     cr_assert_eq(w->stock, -1);
+    cr_assert_eq(w->per_user_limit, 0);
+    w = &r->rewards[2];
+    cr_assert_str_eq(w->id, "sticker-pack");
+    cr_assert_eq(w->type, GM_REWARD_PHYSICAL);
+    cr_assert_eq(w->stock, 2);
+    cr_assert_eq(w->per_user_limit, 1);
+    cr_assert(w->active);
+    w = &r->rewards[3];
+    cr_assert_str_eq(w->name, "E-book: Pointers Without Fear");
+    cr_assert_eq(w->type, GM_REWARD_DIGITAL);
+    cr_assert_str_eq(w->type_name, "digital");
+    cr_assert_eq(w->cost, 70);
+    w = &r->rewards[4];
+    cr_assert_str_eq(w->id, "hoodie");
+    cr_assert_eq(w->cost, 800);
+    cr_assert_eq(w->stock, 50);
     cr_assert_not(w->active);
 
-    cr_assert_eq(gm_rules_find_reward(r, "wizard-hat"), &r->rewards[1]);
-    cr_assert_null(gm_rules_find_reward(r, "wizard"));
+    cr_assert_eq(gm_rules_find_reward(r, "sticker-pack"), &r->rewards[2]);
+    cr_assert_null(gm_rules_find_reward(r, "sticker"));
 
     gm_rules_free(r);
     free(src);
@@ -219,24 +241,37 @@ Test(rules, example_formula_variant)
     char *a = replace(src, "  thresholds: [", "  # thresholds: [");
     char *b = replace(a, "  # formula: {", "  formula: {");
     struct gm_rules *r = parse_ok(b, strlen(b));
-    /* max_level 100, but threshold(74) would pass GM_RULES_MAX_EXP (10^15) */
-    cr_assert_eq(r->n_levels, 73);
-    cr_assert_leq(r->thresholds[72], GM_RULES_MAX_EXP);
-    cr_assert_gt(r->thresholds[72] + (r->thresholds[72] - r->thresholds[71]) * 150 / 100,
-                 GM_RULES_MAX_EXP);
-    /* threshold(n+1) = threshold(n) + (threshold(n) - threshold(n-1)) * 150 / 100 */
-    static const int64_t want[] = {0, 100, 250, 475, 812, 1317, 2074};
+    cr_assert_eq(r->n_levels, 40);
+    /* threshold(n+1) = threshold(n) + (threshold(n) - threshold(n-1)) * 140 / 100, as the
+     * comment above the formula in the example says */
+    static const int64_t want[] = {0, 60, 144, 261, 424, 652, 971};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         cr_assert_eq(r->thresholds[i], want[i], "threshold %zu: %" PRId64, i, r->thresholds[i]);
     for (size_t i = 2; i < r->n_levels; i++) {
-        int64_t step = (r->thresholds[i - 1] - r->thresholds[i - 2]) * 150 / 100;
+        int64_t step = (r->thresholds[i - 1] - r->thresholds[i - 2]) * 140 / 100;
         cr_assert_eq(r->thresholds[i], r->thresholds[i - 1] + step, "threshold %zu", i);
     }
-    cr_assert_eq(r->level_up_coins, 50);
+    cr_assert_eq(r->level_up_coins, 20);
     gm_rules_free(r);
     free(b);
     free(a);
     free(src);
+}
+
+Test(rules, formula_cut_at_the_exp_bound)
+{
+    /* max_level 100, but threshold(74) would pass GM_RULES_MAX_EXP (10^15) */
+    const char *src = "version: 1\nlevels:\n  formula: {base: 100, growth_percent: 150, "
+                      "max_level: 100}\n" ACTS;
+    struct gm_rules *r = parse_ok(src, strlen(src));
+    cr_assert_eq(r->n_levels, 73);
+    cr_assert_leq(r->thresholds[72], GM_RULES_MAX_EXP);
+    cr_assert_gt(r->thresholds[72] + (r->thresholds[72] - r->thresholds[71]) * 150 / 100,
+                 GM_RULES_MAX_EXP);
+    static const int64_t want[] = {0, 100, 250, 475, 812, 1317, 2074};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        cr_assert_eq(r->thresholds[i], want[i], "threshold %zu: %" PRId64, i, r->thresholds[i]);
+    gm_rules_free(r);
 }
 
 Test(rules, level_for)
@@ -246,14 +281,14 @@ Test(rules, level_for)
     struct gm_rules *r = parse_ok(src, len);
     cr_assert_eq(gm_rules_level_for(r, -5), 1);
     cr_assert_eq(gm_rules_level_for(r, 0), 1);
-    cr_assert_eq(gm_rules_level_for(r, 99), 1);
-    cr_assert_eq(gm_rules_level_for(r, 100), 2); /* exact at the threshold */
-    cr_assert_eq(gm_rules_level_for(r, 249), 2);
-    cr_assert_eq(gm_rules_level_for(r, 250), 3);
-    cr_assert_eq(gm_rules_level_for(r, 10999), 9);
-    cr_assert_eq(gm_rules_level_for(r, 11000), 10);
+    cr_assert_eq(gm_rules_level_for(r, 59), 1);
+    cr_assert_eq(gm_rules_level_for(r, 60), 2); /* exact at the threshold */
+    cr_assert_eq(gm_rules_level_for(r, 149), 2);
+    cr_assert_eq(gm_rules_level_for(r, 150), 3);
+    cr_assert_eq(gm_rules_level_for(r, 2999), 9);
+    cr_assert_eq(gm_rules_level_for(r, 3000), 10);
     cr_assert_eq(gm_rules_level_for(r, INT64_MAX), 10);
-    for (int64_t exp = 0; exp < 12000; exp += 7) {
+    for (int64_t exp = 0; exp < 4000; exp += 7) {
         int64_t want = 1;
         while (want < (int64_t)r->n_levels && r->thresholds[want] <= exp)
             want++;
@@ -783,7 +818,7 @@ Test(rules, load)
     char path[1024];
     snprintf(path, sizeof path, "%s/rules.yaml", getenv("GAMIFY_EXAMPLES"));
     cr_assert_eq(gm_rules_load(path, &r, &errs, &n), 0);
-    cr_assert_eq(r->n_badges, 5);
+    cr_assert_eq(r->n_badges, 7);
     gm_rules_free(r);
 }
 
