@@ -170,6 +170,14 @@ int gm_store_outbound_foreach(struct gm_store *s, int64_t *seq,
                               int (*fn)(void *ctx, const Gamification__V1__OutboundEvent *oev),
                               void *ctx);
 
+/*
+ * Deletes the change-feed records below sequence number below (those every
+ * enabled projector has processed), in transactions of its own (no batch
+ * may be open); *n is how many. Readers of trimmed records get
+ * GM_ENOTFOUND from gm_feed_changes and must rebuild.
+ */
+int gm_store_trim_changes(struct gm_store *s, int64_t below, uint64_t *n, struct gm_err *err);
+
 /* Closes; aborts an open batch; NULL is fine. */
 void gm_store_close(struct gm_store *s);
 

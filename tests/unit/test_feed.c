@@ -1,0 +1,213 @@
+/*
+ * test_feed.c: reading a state as projectors do (feed.h): the change feed
+ * with its scores, redemptions, ledger ranges, outbound events and pruned
+ * periods; learners as plain structs (kept periods only); the ledger, whose
+ * sums equal every learner's exp and coins; stock; trimming.
+ */
+#include "feed.h"
+#include "store.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char dir[64];
+
+static void
+setup(void)
+{
+    strcpy(dir, "/tmp/gm-feed-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+}
+
+static void
+teardown(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_expect_eq(system(cmd), 0);
+}
+
+TestSuite(feed, .init = setup, .fini = teardown);
+
+static const char rules[] = "version: 1\n"
+                            "timezone: UTC\n"
+                            "levels:\n  thresholds: [0, 30, 1000]\n  level_up_coins: 7\n"
+                            "activities:\n"
+                            "  lesson_completed: { exp: 20, coins: 5 }\n"
+                            "  tournament_result:\n"
+                            "    win: { exp: 50, coins: 20 }\n"
+                            "    draw: { exp: 20, coins: 5 }\n"
+                            "    loss: { exp: 10, coins: 0 }\n"
+                            "leaderboards:\n"
+                            "  periods: [all_time, weekly, monthly]\n"
+                            "  keep_weeks: 1\n"
+                            "  keep_months: 1\n"
+                            "badges:\n"
+                            "  - { id: starter, name: Starter, icon: s.png, criteria: "
+                            "\"lessons_completed >= 1\" }\n"
+                            "rewards:\n"
+                            "  - { id: mug, name: Mug, cost: 10, type: physical, stock: 5 }\n";
+
+static const char *const events[] = {
+    "{\"eventId\":\"e1\",\"userId\":\"ann\",\"occurredAt\":\"2026-10-05T09:00:00Z\","
+    "\"groupIds\":[\"c1\"],\"lessonCompleted\":{\"lessonId\":\"l1\"}}",
+    "{\"eventId\":\"e2\",\"userId\":\"ann\",\"occurredAt\":\"2026-10-05T10:00:00Z\","
+    "\"lessonCompleted\":{\"lessonId\":\"l2\"}}",
+    "{\"eventId\":\"e3\",\"userId\":\"ann\",\"occurredAt\":\"2026-10-05T11:00:00Z\","
+    "\"redeemReward\":{\"redemptionId\":\"r1\",\"rewardId\":\"mug\"}}",
+    "{\"eventId\":\"e4\",\"userId\":\"bob\",\"occurredAt\":\"2026-11-02T09:00:00Z\","
+    "\"lessonCompleted\":{\"lessonId\":\"l1\"}}",
+};
+
+static struct gm_store *
+fold_all(void)
+{
+    struct gm_store_opts o = {.no_sync = true};
+    struct gm_store *st;
+    struct gm_err err;
+    cr_assert_eq(gm_store_open(dir, &o, &st, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_store_seed_rules(st, rules, strlen(rules), &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_store_begin(st, &err), 0, "%s", err.msg);
+    for (size_t i = 0; i < sizeof events / sizeof events[0]; i++)
+        cr_assert_eq(
+            gm_store_apply(st, (const uint8_t *)events[i], strlen(events[i]), true, i, 0, &err), 0,
+            "%s", err.msg);
+    cr_assert_eq(gm_store_commit(st, 4, &err), 0, "%s", err.msg);
+    return st;
+}
+
+struct seen {
+    int changes, pruned, redemptions, outbound, scores_c1;
+    int64_t last_seq;
+    char pruned_names[256];
+};
+
+static int
+on_change(void *ctx, const struct gm_change *ch)
+{
+    struct seen *s = ctx;
+    cr_assert_gt(ch->seq, s->last_seq);
+    s->last_seq = ch->seq;
+    s->changes++;
+    s->outbound += (int)ch->n_outbound;
+    if (!ch->user_id) {
+        for (size_t i = 0; i < ch->n_pruned_periods; i++) {
+            strcat(s->pruned_names, ch->pruned_periods[i]);
+            strcat(s->pruned_names, " ");
+        }
+        s->pruned++;
+    }
+    if (ch->redemption) {
+        cr_assert_str_eq(ch->redemption->redemption_id, "r1");
+        cr_assert(ch->redemption->completed);
+        cr_assert_eq(ch->redemption->cost, 10);
+        s->redemptions++;
+    }
+    for (size_t i = 0; i < ch->n_scores; i++) {
+        if (strcmp(ch->scores[i].board, "c1") == 0 && strcmp(ch->scores[i].period, "all") == 0) {
+            cr_assert_eq(ch->scores[i].score, 20);
+            s->scores_c1++;
+        }
+    }
+    return 0;
+}
+
+Test(feed, changes_in_order_with_what_projectors_need)
+{
+    struct gm_store *st = fold_all();
+    struct gm_feed *f;
+    cr_assert_eq(gm_feed_open(st, &f), 0);
+    cr_assert_eq(gm_feed_start(f), 0);
+    struct seen s = {.last_seq = -1};
+    int64_t next;
+    cr_assert_eq(gm_feed_changes(f, 0, 1000, on_change, &s, &next), 0);
+    /* e1, e2, e3, e4 and the pruning of week 41 (bob's event is in week 45
+     * of November: keep_weeks 1 keeps week 44; keep_months 1 keeps October) */
+    cr_assert_eq(s.changes, 5);
+    cr_assert_eq(s.pruned, 1);
+    cr_assert_str_eq(s.pruned_names, "2026-W41 ");
+    cr_assert_eq(s.redemptions, 1);
+    cr_assert_eq(s.scores_c1, 1);
+    cr_assert_gt(s.outbound, 0);
+    cr_assert_eq(next, gm_feed_end(f));
+    /* in pieces: the same changes */
+    struct seen t = {.last_seq = -1};
+    int64_t at = 0;
+    for (int i = 0; i < 10 && at < gm_feed_end(f); i++)
+        cr_assert_eq(gm_feed_changes(f, at, 2, on_change, &t, &at), 0);
+    cr_assert_eq(t.changes, 5);
+    gm_feed_close(f);
+    gm_store_close(st);
+}
+
+static int
+sum_ledger(void *ctx, const struct gm_ledger_entry *e)
+{
+    int64_t *sums = ctx;
+    sums[0] += e->exp_delta;
+    sums[1] += e->coins_delta;
+    sums[2] = e->coins_after;
+    return 0;
+}
+
+Test(feed, learners_and_their_ledger)
+{
+    struct gm_store *st = fold_all();
+    struct gm_feed *f;
+    cr_assert_eq(gm_feed_open(st, &f), 0);
+    struct gm_learner l;
+    cr_assert_eq(gm_feed_learner(f, "ann", &l), 0);
+    /* 20 + 20 exp: level 2 at 30 (+7 coins); 5 + 5 + 7 - 10 coins */
+    cr_assert_eq(l.exp, 40);
+    cr_assert_eq(l.level, 2);
+    cr_assert_eq(l.coins, 7);
+    cr_assert_eq(l.coins_spent, 10);
+    cr_assert_eq(l.redemptions, 1);
+    cr_assert_eq(l.n_badges, 1);
+    cr_assert_str_eq(l.badges[0].id, "starter");
+    /* week 41 is expired, October is kept; board then period in byte order */
+    cr_assert_eq(l.n_scores, 4);
+    const char *want[4][2] = {
+        {"c1", "2026-10"}, {"c1", "all"}, {"global", "2026-10"}, {"global", "all"}};
+    int64_t score[4] = {20, 20, 40, 40};
+    for (int i = 0; i < 4; i++) {
+        cr_assert_str_eq(l.scores[i].board, want[i][0]);
+        cr_assert_str_eq(l.scores[i].period, want[i][1]);
+        cr_assert_eq(l.scores[i].score, score[i]);
+    }
+    cr_assert_eq(gm_feed_learner(f, "nobody", &l), GM_ENOTFOUND);
+    /* the whole ledger sums to the learners' exp and coins */
+    int64_t sums[3] = {0};
+    cr_assert_eq(gm_feed_ledger(f, 0, 1000, sum_ledger, sums), 0);
+    cr_assert_eq(sums[0], 40 + 20);
+    cr_assert_eq(sums[1], 7 + 5);
+    int64_t used;
+    cr_assert_eq(gm_feed_stock_used(f, "mug", &used), 0);
+    cr_assert_eq(used, 1);
+    const struct gm_rules *r = gm_feed_rules(f);
+    cr_assert_not_null(r);
+    cr_assert_eq(r->n_rewards, 1);
+    gm_feed_close(f);
+    gm_store_close(st);
+}
+
+Test(feed, trimmed_changes_are_refused)
+{
+    struct gm_store *st = fold_all();
+    struct gm_err err;
+    uint64_t n;
+    cr_assert_eq(gm_store_trim_changes(st, 3, &n, &err), 0, "%s", err.msg);
+    cr_assert_eq(n, 3);
+    struct gm_feed *f;
+    cr_assert_eq(gm_feed_open(st, &f), 0);
+    cr_assert_eq(gm_feed_start(f), 3);
+    struct seen s = {.last_seq = -1};
+    int64_t next;
+    cr_assert_eq(gm_feed_changes(f, 2, 10, on_change, &s, &next), GM_ENOTFOUND);
+    cr_assert_eq(gm_feed_changes(f, 3, 10, on_change, &s, &next), 0);
+    cr_assert_eq(s.changes, 2);
+    gm_feed_close(f);
+    gm_store_close(st);
+}
