@@ -214,21 +214,26 @@ meta_slot(struct meta *m, size_t i)
     return slots[i];
 }
 
-/* Reads the meta values of txn into *m. Errors: an LMDB code, GM_ECORRUPT. */
+/*
+ * Reads the meta values of txn into *m. Errors: an LMDB code, GM_ECORRUPT
+ * (then *bad names the value). Touches nothing of the store but its meta
+ * handle, so readers in other threads may call it.
+ */
 static int
-meta_load(struct gm_store *s, MDB_txn *txn, struct meta *m)
+meta_read(MDB_txn *txn, MDB_dbi dbi, struct meta *m, const char **bad)
 {
     memset(m, 0, sizeof *m);
     for (size_t i = 0; i < sizeof meta_names / sizeof meta_names[0]; i++) {
         MDB_val k = {strlen(meta_names[i]), (void *)meta_names[i]}, v;
-        int rc = mdb_get(txn, s->meta_db, &k, &v);
+        int rc = mdb_get(txn, dbi, &k, &v);
         if (rc == MDB_NOTFOUND)
             continue;
         if (rc)
-            return db_fail(s, rc, "meta");
-        if (v.mv_size != 8)
-            return fail(s, GM_ECORRUPT, "meta value %s has %zu bytes, not 8", meta_names[i],
-                        v.mv_size);
+            return rc;
+        if (v.mv_size != 8) {
+            *bad = meta_names[i];
+            return GM_ECORRUPT;
+        }
         *meta_slot(m, i) = (int64_t)get_be64(v.mv_data);
         if (i == META_NEWEST)
             m->has_newest = true;
@@ -238,6 +243,17 @@ meta_load(struct gm_store *s, MDB_txn *txn, struct meta *m)
             m->has_floors = true;
     }
     return 0;
+}
+
+/* meta_read for the writer: a failure is noted (db_fail, fail). */
+static int
+meta_load(struct gm_store *s, MDB_txn *txn, struct meta *m)
+{
+    const char *bad = "?";
+    int rc = meta_read(txn, s->meta_db, m, &bad);
+    if (rc == GM_ECORRUPT)
+        return fail(s, rc, "meta value %s does not have 8 bytes", bad);
+    return db_fail(s, rc, "meta");
 }
 
 static int
@@ -2189,7 +2205,8 @@ gm_store_dump(struct gm_store *s, FILE *to, const char *user)
     if (rc)
         return GM_EDB;
     struct meta m; /* this snapshot's floors, not those of the open */
-    if ((rc = meta_load(s, txn, &m))) {
+    const char *bad = NULL;
+    if ((rc = meta_read(txn, s->meta_db, &m, &bad))) {
         mdb_txn_abort(txn);
         return rc < 0 && rc > GM_E_BASE - 100 ? rc : GM_EDB;
     }
@@ -2406,7 +2423,7 @@ gm_feed_open(struct gm_store *s, struct gm_feed **out)
     f->s = s;
     int rc = ro_begin(s, &f->txn);
     if (rc == 0)
-        rc = meta_load(s, f->txn, &f->m);
+        rc = meta_read(f->txn, s->meta_db, &f->m, &(const char *){NULL});
     MDB_cursor *cur = NULL;
     if (rc == 0 && (rc = mdb_cursor_open(f->txn, s->changes, &cur)) == 0) {
         MDB_val k, v;
@@ -2416,7 +2433,6 @@ gm_feed_open(struct gm_store *s, struct gm_feed **out)
         mdb_cursor_close(cur);
     }
     if (rc) {
-        s->why[0] = '\0';
         gm_feed_close(f);
         return rc == GM_ECORRUPT ? rc : GM_EDB;
     }
