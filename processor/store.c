@@ -46,6 +46,7 @@
 #include <jansson.h>
 #include <lmdb.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +93,9 @@ struct gm_store {
     bool dlq_only;   /* beside a writer: dead letters may only be removed */
     bool has_expiry; /* read-only opens of old states may lack the database */
     int lock_fd;     /* writer.lock, held from open to close; -1 read-only */
+    /* mdb_env_set_mapsize needs no transaction of this process active:
+     * feeds (other threads' readers) hold it shared, a resize exclusive */
+    pthread_rwlock_t resize_lock;
     MDB_txn *txn;
     bool failed;              /* a step of the open batch failed: commit refuses */
     char why[GM_ERR_MSG_MAX]; /* why the current step failed (db_fail, fail) */
@@ -429,6 +433,8 @@ gm_store_open(const char *dir, const struct gm_store_opts *opts, struct gm_store
     if (!s)
         abort();
     s->lock_fd = -1;
+    if (pthread_rwlock_init(&s->resize_lock, NULL))
+        abort();
     if (opts)
         s->opts = *opts;
     s->read_only = s->opts.read_only;
@@ -550,6 +556,7 @@ gm_store_close(struct gm_store *s)
     }
     if (s->lock_fd >= 0)
         close(s->lock_fd); /* releases the flock */
+    pthread_rwlock_destroy(&s->resize_lock);
     gm_rules_free(s->rules);
     free(s->pend);
     free(s->batch_ms);
@@ -1719,6 +1726,16 @@ out:
     return rc;
 }
 
+/* Sets the map to s->map_size once no feed of another thread is open. */
+static int
+resize(struct gm_store *s)
+{
+    pthread_rwlock_wrlock(&s->resize_lock);
+    int rc = mdb_env_set_mapsize(s->env, s->map_size);
+    pthread_rwlock_unlock(&s->resize_lock);
+    return rc;
+}
+
 /* MDB_MAP_FULL: abort, double the map, and apply the batch again. */
 static int
 grow_and_replay(struct gm_store *s, struct gm_err *err)
@@ -1729,7 +1746,7 @@ grow_and_replay(struct gm_store *s, struct gm_err *err)
         rollback_memory(s);
         s->map_size *= 2;
         s->stats.map_resizes++;
-        int rc = mdb_env_set_mapsize(s->env, s->map_size);
+        int rc = resize(s);
         if (rc)
             return lmdb_error(err, rc, "resize");
         gm_log(GM_LOG_INFO, "LMDB map grown to %zu MiB", s->map_size >> 20);
@@ -1908,7 +1925,7 @@ gm_store_preload_dedupe(struct gm_store *s, uint64_t n, int64_t t, struct gm_err
         /* grow and redo this batch */
         s->map_size *= 2;
         s->stats.map_resizes++;
-        if ((rc = mdb_env_set_mapsize(s->env, s->map_size)))
+        if ((rc = resize(s)))
             return lmdb_error(err, rc, "resize");
     }
     return 0;
@@ -2401,6 +2418,7 @@ gm_store_dlq_list(struct gm_store *s, FILE *to, int partition)
 
 struct gm_feed {
     struct gm_store *s;
+    bool locked; /* holds s->resize_lock shared */
     MDB_txn *txn;
     struct meta m;
     int64_t start;
@@ -2421,6 +2439,8 @@ gm_feed_open(struct gm_store *s, struct gm_feed **out)
     if (!f)
         abort();
     f->s = s;
+    pthread_rwlock_rdlock(&s->resize_lock);
+    f->locked = true;
     int rc = ro_begin(s, &f->txn);
     if (rc == 0)
         rc = meta_read(f->txn, s->meta_db, &f->m, &(const char *){NULL});
@@ -2447,6 +2467,8 @@ gm_feed_close(struct gm_feed *f)
         return;
     if (f->txn)
         mdb_txn_abort(f->txn);
+    if (f->locked)
+        pthread_rwlock_unlock(&f->s->resize_lock);
     gm_rules_free(f->rules);
     if (f->st)
         gamify__internal__user_state__free_unpacked(f->st, NULL);
