@@ -8,6 +8,7 @@
 #include "store.h"
 
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -209,5 +210,67 @@ Test(feed, trimmed_changes_are_refused)
     cr_assert_eq(gm_feed_changes(f, 3, 10, on_change, &s, &next), 0);
     cr_assert_eq(s.changes, 2);
     gm_feed_close(f);
+    gm_store_close(st);
+}
+
+/* A reader thread keeps opening feeds and reading every learner while the
+ * writer's map grows from 64 KiB several times (the resize must wait for
+ * the reader's transaction; without that it unmaps pages being read). */
+struct reader_arg {
+    struct gm_store *st;
+    volatile int stop;
+    long reads;
+};
+
+static int
+count_learner(void *ctx, const struct gm_learner *l)
+{
+    (void)l;
+    ((struct reader_arg *)ctx)->reads++;
+    return 0;
+}
+
+static void *
+reader_main(void *p)
+{
+    struct reader_arg *a = p;
+    while (!a->stop) {
+        struct gm_feed *f;
+        if (gm_feed_open(a->st, &f) == 0) {
+            cr_assert_eq(gm_feed_learners(f, count_learner, a), 0);
+            gm_feed_close(f);
+        }
+    }
+    return NULL;
+}
+
+Test(feed, readers_beside_a_growing_map)
+{
+    struct gm_store_opts o = {.no_sync = true, .map_size = 64 << 10};
+    struct gm_store *st;
+    struct gm_err err;
+    cr_assert_eq(gm_store_open(dir, &o, &st, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_store_seed_rules(st, rules, strlen(rules), &err), 0, "%s", err.msg);
+    struct reader_arg a = {.st = st};
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, reader_main, &a), 0);
+    for (int b = 0; b < 20; b++) {
+        cr_assert_eq(gm_store_begin(st, &err), 0, "%s", err.msg);
+        for (int i = 0; i < 200; i++) {
+            char js[256];
+            int n = snprintf(js, sizeof js,
+                             "{\"eventId\":\"g%d-%d\",\"userId\":\"user-%d\",\"occurredAt\":"
+                             "\"2026-11-02T09:00:00Z\",\"lessonCompleted\":{\"lessonId\":\"l%d\"}}",
+                             b, i, b * 200 + i, i);
+            cr_assert_eq(gm_store_apply(st, (const uint8_t *)js, (size_t)n, true,
+                                        (uint64_t)(b * 200 + i), 0, &err),
+                         0, "%s", err.msg);
+        }
+        cr_assert_eq(gm_store_commit(st, (uint64_t)(b + 1) * 200, &err), 0, "%s", err.msg);
+    }
+    a.stop = 1;
+    pthread_join(t, NULL);
+    cr_assert_gt(gm_store_stats(st)->map_resizes, 2);
+    cr_assert_gt(a.reads, 0);
     gm_store_close(st);
 }
