@@ -217,6 +217,10 @@ run(const struct gm_config *cfg)
         goto fail;
     if (out_uri && (rc = gm_outsink_open(out_uri, &sink, &err)))
         goto fail;
+    /* outbound events committed before a stop (or a crash between a commit
+     * and its publication) go out now, not with the next batch */
+    if (sink && (rc = gm_outsink_publish(sink, st, &err)))
+        goto fail;
     if (metrics_addr && (rc = gm_metrics_serve(&m, metrics_addr, &srv, &err)))
         goto fail;
     atomic_store(&m.offset, offset);
@@ -255,6 +259,7 @@ run(const struct gm_config *cfg)
             atomic_store(&m.lag_seconds, newest ? (int64_t)t1 - newest : 0);
             if (sink && (rc = gm_outsink_publish(sink, st, &err)))
                 goto fail;
+            gm_pump_release(st, sink);
             if (n == batch_max)
                 continue; /* more is probably waiting */
         }
@@ -392,6 +397,7 @@ kpart_commit(struct kproc *k, struct kpart *p, struct gm_err *err)
     gm_kafka_commit_async(k->c, p->id, p->next);
     if (k->sink && (rc = gm_outsink_publish(k->sink, p->st, err)))
         return rc;
+    gm_pump_release(p->st, k->sink);
     if (p->rebuilding && t1 - p->last_progress >= 2.0) {
         gm_log(GM_LOG_INFO, "partition %d: rebuilding, at offset %llu", (int)p->id,
                (unsigned long long)p->next);
@@ -415,6 +421,9 @@ on_assigned(void *ctx, int32_t partition, uint64_t *next, struct gm_err *err)
     if ((rc = gm_store_open(path, &k->opts, &st, err)))
         goto out;
     if (k->rules && (rc = gm_store_seed_rules(st, k->rules, k->rules_len, err)))
+        goto out;
+    /* outbound events this partition committed before it moved here */
+    if (k->sink && (rc = gm_outsink_publish(k->sink, st, err)))
         goto out;
     if (k->n_parts == k->cap) {
         k->cap = k->cap ? 2 * k->cap : 16;

@@ -186,6 +186,15 @@ gm_outsink_publish(struct gm_outsink *o, struct gm_store *st, struct gm_err *err
         rc = gm_store_outbound_foreach(st, &seq, sink_write, o);
     if (rc == 0)
         rc = sink_flush(o);
+    if (rc == GM_ENOTFOUND) {
+        free(name);
+        return gm_err_set(err, rc,
+                          "writing outbound events to %s: the change feed before change %lld "
+                          "was trimmed (this output is new to a state whose feed no output "
+                          "held back): replay the log with --out %s into a fresh state to "
+                          "write them",
+                          uri, (long long)seq, uri);
+    }
     if (rc) {
         free(name);
         return gm_err_set(err, rc, "writing outbound events to %s: %s", uri, gm_strerror(rc));
@@ -193,4 +202,20 @@ gm_outsink_publish(struct gm_outsink *o, struct gm_store *st, struct gm_err *err
     rc = gm_store_cursor_set(st, name, seq, err);
     free(name);
     return rc;
+}
+
+void
+gm_pump_release(struct gm_store *st, struct gm_outsink *o)
+{
+    int64_t below = gm_store_change_end(st);
+    if (o) {
+        char *name;
+        int64_t seq;
+        if (asprintf(&name, "out:%s", o->uri) < 0)
+            abort();
+        if (gm_store_cursor_get(st, name, &seq) == 0 && seq < below)
+            below = seq;
+        free(name);
+    }
+    gm_store_trim_before(st, below);
 }

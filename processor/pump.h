@@ -54,4 +54,12 @@ uint64_t gm_outsink_written(const struct gm_outsink *o);
 /* Flushes and closes; NULL is fine. */
 void gm_outsink_close(struct gm_outsink *o);
 
+/*
+ * Tells st which change-feed records every consumer of this process has
+ * taken: all of them without an output, else those before o's cursor. The
+ * next commits trim them (gm_store_trim_before). Projectors, when they run
+ * here, will hold it back too; one enabled later starts from a rebuild.
+ */
+void gm_pump_release(struct gm_store *st, struct gm_outsink *o);
+
 #endif

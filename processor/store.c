@@ -100,6 +100,7 @@ struct gm_store {
     bool failed;              /* a step of the open batch failed: commit refuses */
     char why[GM_ERR_MSG_MAX]; /* why the current step failed (db_fail, fail) */
     struct gm_store_opts opts;
+    int64_t trim_below; /* change-feed records below this may go (gm_store_trim_before) */
     size_t map_size;
     struct meta meta, meta_committed;
     struct gm_rules *rules, *rules_committed;
@@ -1826,6 +1827,44 @@ gm_store_dead_letter(struct gm_store *s, const uint8_t *data, size_t len, bool j
     return add_and_apply(s, data, len, json, offset, 0, reason, detail, err);
 }
 
+void
+gm_store_trim_before(struct gm_store *s, int64_t below)
+{
+    if (below > s->trim_below)
+        s->trim_below = below;
+}
+
+int64_t
+gm_store_change_end(const struct gm_store *s)
+{
+    return s->meta_committed.change_seq;
+}
+
+/*
+ * Deletes change-feed records below trim_below, at most twice the batch's
+ * records (at least 1,000), in the batch's own transaction: no commit of
+ * its own, and the feed shrinks about as fast as it grows.
+ */
+static int
+trim_step(struct gm_store *s)
+{
+    if (s->trim_below <= 0)
+        return 0;
+    size_t budget = s->n_pend * 2 > 1000 ? s->n_pend * 2 : 1000;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(s->txn, s->changes, &cur);
+    if (rc)
+        return rc;
+    MDB_val k, v;
+    while (budget-- > 0 && (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) == 0 && k.mv_size == 8 &&
+           (int64_t)get_be64(k.mv_data) < s->trim_below) {
+        if ((rc = mdb_cursor_del(cur, 0)))
+            break;
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 int
 gm_store_commit(struct gm_store *s, uint64_t next_offset, struct gm_err *err)
 {
@@ -1835,7 +1874,9 @@ gm_store_commit(struct gm_store *s, uint64_t next_offset, struct gm_err *err)
         return gm_err_set(err, GM_EINVAL, "a record of this batch failed: it cannot be committed");
     for (;;) {
         s->meta.offset = next_offset;
-        int rc = meta_save(s);
+        int rc = trim_step(s);
+        if (rc == 0)
+            rc = meta_save(s);
         if (rc == 0) {
             rc = mdb_txn_commit(s->txn);
             s->txn = NULL;
@@ -2012,8 +2053,19 @@ gm_store_outbound_foreach(struct gm_store *s, int64_t *seq,
     put_be64(kb, (uint64_t)*seq);
     MDB_val k = {8, kb}, v;
     int result = 0;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && result == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    struct meta m;
+    const char *bad = NULL;
+    if (meta_read(txn, s->meta_db, &m, &bad) == 0 && *seq < m.change_seq) {
+        /* the feed is contiguous: a gap at *seq means it was trimmed */
+        rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+        if (rc == MDB_NOTFOUND || (rc == 0 && (int64_t)get_be64(k.mv_data) != *seq))
+            result = GM_ENOTFOUND;
+        put_be64(kb, (uint64_t)*seq);
+        k.mv_size = 8;
+        k.mv_data = kb;
+    }
+    for (rc = result ? MDB_NOTFOUND : mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+         rc == 0 && result == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         Gamify__Internal__Change *ch = gamify__internal__change__unpack(NULL, v.mv_size, v.mv_data);
         if (!ch) {
             result = GM_ECORRUPT;

@@ -164,11 +164,22 @@ int gm_store_cursor_set(struct gm_store *s, const char *name, int64_t seq, struc
  * Calls fn for every outbound event of the change feed from sequence *seq
  * on, in order, and leaves *seq after the last change read. The message
  * passed to fn is borrowed for the call. Stops early and returns fn's
- * result when it is not 0.
+ * result when it is not 0. GM_ENOTFOUND: the records from *seq on were
+ * trimmed (an output added after the feed was trimmed).
  */
 int gm_store_outbound_foreach(struct gm_store *s, int64_t *seq,
                               int (*fn)(void *ctx, const Gamification__V1__OutboundEvent *oev),
                               void *ctx);
+
+/*
+ * Lets the change-feed records below sequence number below go: every
+ * consumer has them. Later commits delete them a bounded number at a time
+ * inside their own transactions. Never moves back.
+ */
+void gm_store_trim_before(struct gm_store *s, int64_t below);
+
+/* The sequence number the next change will get (committed). */
+int64_t gm_store_change_end(const struct gm_store *s);
 
 /*
  * Deletes the change-feed records below sequence number below (those every

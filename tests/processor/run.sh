@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # gamify-processor end to end on the embedded file log (no servers needed):
 #   run.sh BUILD_ROOT EXAMPLES_DIR CHECK     (EXAMPLES_DIR: examples/)
-# CHECK: follow, restart, config, bad-records, requeue, unsynced, ahead, future.
+# CHECK: follow, restart, config, bad-records, requeue, unsynced, ahead, future, out-trim.
 set -euo pipefail
 build=$1 examples=$2 check=$3
 gamify=$build/processor/gamify
@@ -90,6 +90,12 @@ follow)
     [ "$(metric gamify_batch_size_count)" -ge 2 ] || fail "expected several batches"
     stop_ok
     compare_with_replay
+    # with no consumer of the change feed, the processor trims it as it goes
+    # (a replay keeps it whole)
+    entries() { mdb_stat -s changes "$1" | sed -n 's/^ *Entries: //p'; }
+    kept=$(entries "$tmp/state") whole=$(entries "$tmp/replayed")
+    [ "$whole" -gt 19000 ] || fail "the replay's feed: $whole"
+    [ "$kept" -lt $((whole / 2)) ] || fail "the change feed was not trimmed ($kept of $whole)"
     ;;
 restart)
     "$gen" --events 100000 --users 5000 --seed 22 > "$tmp/all.jsonl"
@@ -230,6 +236,24 @@ JSONL
     "$gamify" dlq list --state "$tmp/state" | grep -q '"reason":"TOO_FAR_AHEAD".*"eventId":"f1"' ||
         fail "the dead letter: $("$gamify" dlq list --state "$tmp/state")"
     stop_ok
+    ;;
+out-trim)
+    # an output holds the feed back: each outbound event is written once,
+    # as a replay writes them; an output added to a trimmed feed is refused
+    "$gen" --events 5000 --users 300 --seed 23 > "$tmp/all.jsonl"
+    end=$(produce "$tmp/all.jsonl")
+    start --out "jsonl:$tmp/out.jsonl" --batch-max 500
+    wait_offset "$end"
+    stop_ok
+    "$gamify" replay --quiet --no-sync --rules "$examples/rules.yaml" --log "file:$tmp/log" \
+        --state "$tmp/replayed" --out "jsonl:$tmp/replayed-out.jsonl"
+    cmp -s "$tmp/out.jsonl" "$tmp/replayed-out.jsonl" ||
+        fail "outbound events differ from a replay's ($(wc -l < "$tmp/out.jsonl") vs $(wc -l < "$tmp/replayed-out.jsonl"))"
+    rc=0
+    timeout 60 "$proc" --log "file:$tmp/log" --state "$tmp/state" --out "jsonl:$tmp/late.jsonl" \
+        2>"$tmp/late.err" || rc=$?
+    [ "$rc" != 0 ] || fail "an output added to a trimmed feed was accepted"
+    grep -q "was trimmed" "$tmp/late.err" || fail "$(cat "$tmp/late.err")"
     ;;
 config)
     out=$("$proc" --log "file:$tmp/log" --state "$tmp/state" --check-config)
