@@ -50,7 +50,19 @@ fail() {
     done
     exit 1
 }
-port() { echo $((20000 + RANDOM % 30000)); }
+# port: a random port that no socket of this machine uses now (the others
+# running tests pick theirs too; start() tries again if it was taken since)
+port() {
+    local p
+    for _ in $(seq 50); do
+        p=$((20000 + RANDOM % 30000))
+        if ! grep -qi ":$(printf '%04X' "$p") " /proc/net/tcp /proc/net/tcp6 2>/dev/null; then
+            echo "$p"
+            return
+        fi
+    done
+    echo "$p"
+}
 http() {
     exec 3<>"/dev/tcp/127.0.0.1/$1" || return 1
     printf 'GET %s HTTP/1.0\r\nHost: x\r\n\r\n' "$2" >&3
@@ -72,18 +84,26 @@ declare -a ports
 start() {
     local n=$1 topic=$2 state=$3 mport
     shift 3
-    mport=$(port)
-    "$proc" --log "kafka://$GAMIFY_TEST_KAFKA/$topic" --state "$state" --rules "$tmp/rules.yaml" \
-        --group "${group:-g-$topic-$n}" --metrics "127.0.0.1:$mport" --sync=false "$@" \
-        2>>"$tmp/proc$n.err" &
-    pids[$n]=$!
-    ports[$n]=$mport
-    for _ in $(seq 100); do
-        http "$mport" /healthz 2>/dev/null | grep -q ok && return 0
-        kill -0 "${pids[$n]}" 2>/dev/null || fail "instance $n exited at start"
-        sleep 0.1
+    for _ in 1 2 3 4 5; do
+        mport=$(port)
+        "$proc" --log "kafka://$GAMIFY_TEST_KAFKA/$topic" --state "$state" \
+            --rules "$tmp/rules.yaml" --group "${group:-g-$topic-$n}" \
+            --metrics "127.0.0.1:$mport" --sync=false "$@" 2>>"$tmp/proc$n.err" &
+        pids[$n]=$!
+        ports[$n]=$mport
+        for _ in $(seq 100); do
+            if ! kill -0 "${pids[$n]}" 2>/dev/null; then
+                # a metrics port taken since it was chosen: another one
+                tail -n 1 "$tmp/proc$n.err" | grep -q "in use" && continue 2
+                fail "instance $n exited at start"
+            fi
+            http "$mport" /healthz 2>/dev/null | grep -q ok && kill -0 "${pids[$n]}" 2>/dev/null &&
+                return 0
+            sleep 0.1
+        done
+        fail "instance $n did not come up"
     done
-    fail "instance $n did not come up"
+    fail "instance $n found no free metrics port"
 }
 
 # wait_offset N OFFSET: until instance N's offsets sum to OFFSET (90 s at most)

@@ -20,7 +20,19 @@ fail() {
     exit 1
 }
 
-port() { echo $((20000 + RANDOM % 30000)); }
+# port: a random port that no socket of this machine uses now (the others
+# running tests pick theirs too; start() tries again if it was taken since)
+port() {
+    local p
+    for _ in $(seq 50); do
+        p=$((20000 + RANDOM % 30000))
+        if ! grep -qi ":$(printf '%04X' "$p") " /proc/net/tcp /proc/net/tcp6 2>/dev/null; then
+            echo "$p"
+            return
+        fi
+    done
+    echo "$p"
+}
 
 # http PORT PATH: the body of a GET (no curl needed)
 http() {
@@ -33,14 +45,23 @@ http() {
 metric() { http "$mport" /metrics | sed -n "s/^$1 //p"; }
 
 start() {
-    mport=$(port)
-    "$proc" --log "file:$tmp/log" --state "$tmp/state" --rules "$examples/rules.yaml" \
-        --metrics "127.0.0.1:$mport" --idle-wait-ms 100 "$@" 2>>"$tmp/proc.err" &
-    pid=$!
-    for _ in $(seq 100); do
-        http "$mport" /healthz 2>/dev/null | grep -q ok && return 0
-        sleep 0.1
+    for _ in 1 2 3 4 5; do
+        mport=$(port)
+        "$proc" --log "file:$tmp/log" --state "$tmp/state" --rules "$examples/rules.yaml" \
+            --metrics "127.0.0.1:$mport" --idle-wait-ms 100 "$@" 2>>"$tmp/proc.err" &
+        pid=$!
+        for _ in $(seq 100); do
+            # ours answers (not another program that took the port first)
+            kill -0 "$pid" 2>/dev/null || break
+            http "$mport" /healthz 2>/dev/null | grep -q ok && kill -0 "$pid" 2>/dev/null &&
+                return 0
+            sleep 0.1
+        done
+        wait "$pid" 2>/dev/null || true
+        tail -n 1 "$tmp/proc.err" | grep -q "in use" || break
+        echo "metrics port $mport was taken; trying another" >&2
     done
+    pid=
     fail "the processor did not come up"
 }
 
