@@ -104,10 +104,12 @@ gm_pg_bindir() {
     echo "$dir"
 }
 
-# gm_pg_as_owner CMD...: run CMD as the user that owns the cluster.
+# gm_pg_as_owner CMD...: run CMD as the user that owns the cluster. As
+# root, from / (paths given to it are absolute): the current folder, a
+# clone in /root for instance, may be closed to the postgres user.
 gm_pg_as_owner() {
     if [ "$(id -u)" -eq 0 ]; then
-        runuser -u postgres -- "$@"
+        (cd / && runuser -u postgres -- "$@")
     else
         "$@"
     fi
@@ -156,7 +158,7 @@ gm_pg_start() {
     GM_PG_PORT=$port
     GM_PG_SOCKDIR=$dir
     gm_pg_stop_stale "$dir" || return 1
-    gm_pg_as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 \
+    gm_pg_as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 120 \
         -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$dir -c fsync=$fsync" \
         start >/dev/null || {
         gm_say "PostgreSQL did not start; its log:"
@@ -212,7 +214,7 @@ gm_redis_start() {
         gm_say "redis-server did not start"
         return 1
     }
-    for i in $(seq 1 60); do
+    for i in $(seq 1 120); do
         if [ "$(redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null)" = PONG ] &&
             [ -s "$dir/redis.pid" ]; then
             GM_REDIS_PID=$(cat "$dir/redis.pid")
