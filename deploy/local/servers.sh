@@ -17,6 +17,7 @@ GM_PG_PORT=
 GM_PG_SOCKDIR=
 GM_REDIS_PID=
 GM_REDIS_PORT=
+GM_REDIS_DIR=
 GM_KAFKA_PID=
 GM_KAFKA_BOOTSTRAP=
 
@@ -63,24 +64,33 @@ gm_install_packages() {
     gm_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing
 }
 
-# gm_port_in_use PORT: true when something accepts connections on it.
+# gm_port_in_use PORT: true when something accepts connections on it, or
+# (with ss) when a TCP socket not in TIME-WAIT has it as its local port: an
+# outgoing connection's port cannot be bound by a server either. (A socket
+# bound but neither listening nor connected shows nowhere: a server's bind
+# can still fail, so callers that can, try another port.)
 gm_port_in_use() {
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    command -v ss >/dev/null 2>&1 && [ -n "$(ss -Htan exclude time-wait "( sport = :$1 )" 2>/dev/null)" ]
 }
 
 # gm_free_port [PREFERRED]: print PREFERRED when it is free, else a free
-# random port in 20000-60000 that GM_PORTS_TAKEN does not list. Appends the
-# port to GM_PORTS_TAKEN so two calls never return the same one.
+# random port from 20000 up to the kernel's ephemeral range (where outgoing
+# connections take their ports; 32768 by default) that GM_PORTS_TAKEN does
+# not list. Appends the port to GM_PORTS_TAKEN so two calls in the same
+# shell never return the same one.
 GM_PORTS_TAKEN=
 gm_free_port() {
-    local port=${1:-} tries=0
+    local port=${1:-} tries=0 top=32768
     if [ -n "$port" ] && ! gm_port_in_use "$port" && [[ " $GM_PORTS_TAKEN " != *" $port "* ]]; then
         GM_PORTS_TAKEN="$GM_PORTS_TAKEN $port"
         echo "$port"
         return 0
     fi
+    read -r top _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || top=32768
+    [ "$top" -gt 21000 ] 2>/dev/null || top=60000
     while [ $tries -lt 200 ]; do
-        port=$((20000 + (RANDOM * 32768 + RANDOM) % 40001))
+        port=$((20000 + (RANDOM * 32768 + RANDOM) % (top - 20000)))
         tries=$((tries + 1))
         if [[ " $GM_PORTS_TAKEN " == *" $port "* ]] || gm_port_in_use "$port"; then
             continue
@@ -104,10 +114,12 @@ gm_pg_bindir() {
     echo "$dir"
 }
 
-# gm_pg_as_owner CMD...: run CMD as the user that owns the cluster.
+# gm_pg_as_owner CMD...: run CMD as the user that owns the cluster. As
+# root, from / (paths given to it are absolute): the current folder, a
+# clone in /root for instance, may be closed to the postgres user.
 gm_pg_as_owner() {
     if [ "$(id -u)" -eq 0 ]; then
-        runuser -u postgres -- "$@"
+        (cd / && runuser -u postgres -- "$@")
     else
         "$@"
     fi
@@ -156,7 +168,7 @@ gm_pg_start() {
     GM_PG_PORT=$port
     GM_PG_SOCKDIR=$dir
     gm_pg_stop_stale "$dir" || return 1
-    gm_pg_as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 \
+    gm_pg_as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 120 \
         -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$dir -c fsync=$fsync" \
         start >/dev/null || {
         gm_say "PostgreSQL did not start; its log:"
@@ -202,27 +214,32 @@ gm_redis_stop_stale() {
 # gm_redis_start DIR PORT: start Redis on 127.0.0.1:PORT without
 # persistence, with its pid file and log in DIR.
 gm_redis_start() {
-    local dir=$1 port=$2 i
+    local dir=$1 port=$2 i from
     mkdir -p "$dir"
     gm_redis_stop_stale "$dir"
     rm -f "$dir/redis.pid"
-    GM_REDIS_PORT=$port
+    GM_REDIS_DIR=$dir
+    # this start's part of the log (it is appended to)
+    from=$(($(stat -c %s "$dir/redis.log" 2>/dev/null || echo 0) + 1))
     redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$dir" \
         --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" >/dev/null || {
         gm_say "redis-server did not start"
         return 1
     }
-    for i in $(seq 1 60); do
+    for i in $(seq 1 120); do
         if [ "$(redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null)" = PONG ] &&
             [ -s "$dir/redis.pid" ]; then
             GM_REDIS_PID=$(cat "$dir/redis.pid")
+            GM_REDIS_PORT=$port
             return 0
         fi
+        # a port taken meanwhile: no need to wait out the PINGs
+        tail -c "+$from" "$dir/redis.log" 2>/dev/null | grep -q 'Failed listening on port' && break
         sleep 0.25
     done
     gm_say "Redis on port $port does not answer PING; its log:"
-    tail -n 30 "$dir/redis.log" >&2
-    [ -s "$dir/redis.pid" ] && GM_REDIS_PID=$(cat "$dir/redis.pid")
+    tail -c "+$from" "$dir/redis.log" 2>/dev/null | tail -n 30 >&2
+    gm_redis_stop
     return 1
 }
 
@@ -236,15 +253,21 @@ gm_wait_gone() {
     return 1
 }
 
-# gm_redis_stop: stop the Redis that gm_redis_start started, if running.
+# gm_redis_stop: stop the Redis that gm_redis_start started, if running:
+# by the pid of its own pid file, never by port (a port that ours could not
+# bind belongs to someone else's server).
 gm_redis_stop() {
-    [ -n "$GM_REDIS_PORT" ] || return 0
-    redis-cli -h 127.0.0.1 -p "$GM_REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
-    if [ -n "$GM_REDIS_PID" ] && ! gm_wait_gone "$GM_REDIS_PID" 10; then
-        kill -KILL "$GM_REDIS_PID" 2>/dev/null || true
+    local pid=$GM_REDIS_PID
+    if [ -z "$pid" ] && [ -n "$GM_REDIS_DIR" ] && [ -s "$GM_REDIS_DIR/redis.pid" ]; then
+        pid=$(cat "$GM_REDIS_DIR/redis.pid")
+    fi
+    if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = redis-server ]; then
+        kill -TERM "$pid" 2>/dev/null || true
+        gm_wait_gone "$pid" 10 || kill -KILL "$pid" 2>/dev/null || true
     fi
     GM_REDIS_PID=
     GM_REDIS_PORT=
+    GM_REDIS_DIR=
 }
 
 # gm_kafka_start BROKER DIR [ARGS...]: start the mock Kafka broker binary
