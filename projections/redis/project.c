@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Pairs listed in one leaderboard-changed message; past it, "truncated". */
 #define MESSAGE_MAX_PAIRS 1000
@@ -44,7 +45,14 @@ gm_redisproj_open(const char *url, int partition, const struct gm_redisproj_opts
         rc = gm_err_set(err, GM_EINVAL, "partition %d: must be >= 0", partition);
         goto out;
     }
+    if (opts && (opts->memory_permille < 0 || opts->memory_permille > 1000)) {
+        rc = gm_err_set(err, GM_EINVAL, "memory guard: %d permille is not within 0-1000",
+                        opts->memory_permille);
+        goto out;
+    }
     strcpy(p->prefix, prefix);
+    p->memory_permille = opts ? opts->memory_permille : 0;
+    p->guard_interval_ms = opts && opts->guard_interval_ms > 0 ? opts->guard_interval_ms : 1000;
     p->partition = partition;
     p->timeout_ms = opts && opts->timeout_ms > 0 ? opts->timeout_ms : 5000;
     p->max_backoff_ms = opts && opts->max_backoff_ms > 0 ? opts->max_backoff_ms : 10000;
@@ -75,6 +83,32 @@ int64_t
 gm_redisproj_backoff_ms(const struct gm_redisproj *p)
 {
     return p->backoff_ms;
+}
+
+const struct gm_redisproj_stats *
+gm_redisproj_stats(const struct gm_redisproj *p)
+{
+    return &p->stats;
+}
+
+static int64_t
+monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Runs the memory guard when it is on and due. */
+static int
+maybe_guard(struct gm_redisproj *p, const struct gm_rules *rules, struct gm_err *err)
+{
+    int64_t now = monotonic_ms();
+    if (p->memory_permille <= 0 ||
+        (p->guard_last_ms && now - p->guard_last_ms < p->guard_interval_ms))
+        return 0;
+    p->guard_last_ms = now;
+    return gm_redisproj_guard(p, rules, (int64_t)time(NULL), err);
 }
 
 int64_t
@@ -322,7 +356,11 @@ attempt(struct gm_redisproj *p, struct gm_store *st, size_t max, size_t *n, bool
     }
     p->cursor = next;
     *n = b.changes;
+    p->stats.changes += b.changes;
+    p->stats.batches++;
 out:
+    if (rc == 0 && !*aborted && f)
+        rc = maybe_guard(p, gm_feed_rules(f), err);
     if (rc && p->c && (p->queued > 0 || rc == GM_EREDIS))
         gm__redis_drop(p);
     freeReplyObject(r);

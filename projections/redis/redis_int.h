@@ -24,6 +24,10 @@ struct gm_redisproj {
     redisContext *c; /* NULL: not connected */
     size_t queued;   /* replies owed by the pipeline */
     bool failed;     /* a reply in the pipeline was an error */
+    int memory_permille;
+    int64_t guard_interval_ms;
+    int64_t guard_last_ms; /* monotonic time of the last guard run; 0: never */
+    struct gm_redisproj_stats stats;
 };
 
 /* Parses url into p's host, port, db, user and password. */
@@ -75,6 +79,11 @@ void gm__pairs_clear(struct gm__pairs *l);
  */
 void gm__redis_queue_pairs(struct gm_redisproj *p, const struct gm__pairs *l, size_t from,
                            const struct gm_rules *rules, bool persist);
+
+/* The local midnight starting the period weeks_after (months_after)
+ * periods after period, by the key's kind; 0 or GM_ENOTFOUND ("all"). */
+int gm__redis_period_bound(const char *period, const struct gm_rules *rules, int64_t weeks_after,
+                           int64_t months_after, int64_t *at);
 
 /* The Lua script that deletes periods on every board (ARGV: lb prefix,
  * periods; KEYS: boards set, periods set). */

@@ -23,9 +23,20 @@
 #define GM_REDISPROJ_PREFIX_MAX     64
 
 struct gm_redisproj_opts {
-    const char *prefix;     /* of every key and the channel; NULL: GM_REDISPROJ_DEFAULT_PREFIX */
-    int timeout_ms;         /* connect and command timeout; 0: 5000 */
-    int64_t max_backoff_ms; /* longest wait between retries; 0: 10000 */
+    const char *prefix;        /* of every key and the channel; NULL: GM_REDISPROJ_DEFAULT_PREFIX */
+    int timeout_ms;            /* connect and command timeout; 0: 5000 */
+    int64_t max_backoff_ms;    /* longest wait between retries; 0: 10000 */
+    int memory_permille;       /* memory guard: above this share of maxmemory (1-1000),
+                                  delete the oldest finished periods; 0: off */
+    int64_t guard_interval_ms; /* how often a step runs the guard; 0: 1000 */
+};
+
+/* Counters since open. */
+struct gm_redisproj_stats {
+    uint64_t changes, batches;
+    uint64_t guard_alerts;          /* times the guard found memory above its mark */
+    uint64_t guard_periods_deleted; /* finished periods it deleted */
+    uint64_t guard_keys_deleted;
 };
 
 struct gm_redisproj;
@@ -62,6 +73,21 @@ int64_t gm_redisproj_backoff_ms(const struct gm_redisproj *p);
 
 /* The cursor last read from or written to Redis (-1 before the first). */
 int64_t gm_redisproj_cursor(const struct gm_redisproj *p);
+
+/* p's counters; borrowed until close. */
+const struct gm_redisproj_stats *gm_redisproj_stats(const struct gm_redisproj *p);
+
+/*
+ * The memory guard (a step runs it every guard_interval_ms when
+ * memory_permille is set): when Redis's used_memory is above
+ * memory_permille/1000 of its maxmemory, deletes finished periods (those
+ * that ended, in rules' zone, at or before now) on every board, oldest
+ * first, until memory is below the mark again or no finished period is
+ * left; never "all" or a current period. Logs an alert and counts it.
+ * Nothing happens without a maxmemory. Errors: GM_EREDIS.
+ */
+int gm_redisproj_guard(struct gm_redisproj *p, const struct gm_rules *rules, int64_t now,
+                       struct gm_err *err);
 
 /* Closes the connection and frees p; NULL is fine. */
 void gm_redisproj_close(struct gm_redisproj *p);

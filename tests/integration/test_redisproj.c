@@ -551,6 +551,107 @@ Test(redisproj, cursor_past_the_feed_needs_a_rebuild)
     redisFree(c);
 }
 
+static long long
+info_memory(redisContext *c, const char *field)
+{
+    redisReply *r = redisCommand(c, "INFO memory");
+    cr_assert(r && r->type == REDIS_REPLY_STRING);
+    char pat[64];
+    snprintf(pat, sizeof pat, "\n%s:", field);
+    const char *at = strstr(r->str, pat);
+    cr_assert_not_null(at, "%s", field);
+    long long v = strtoll(at + strlen(pat), NULL, 10);
+    freeReplyObject(r);
+    return v;
+}
+
+/* The periods of prefix's keys with the instant each ended (-1: "all"). */
+static size_t
+key_periods(redisContext *c, const char *prefix, const struct gm_rules *rules, char names[][16],
+            int64_t *ends, size_t cap)
+{
+    struct lines keys = board_keys(c, prefix);
+    size_t n = 0;
+    for (size_t i = 0; i < keys.n; i++) {
+        const char *period = strrchr(keys.v[i], ':') + 1;
+        bool seen = false;
+        for (size_t k = 0; k < n && !seen; k++)
+            seen = strcmp(names[k], period) == 0;
+        if (seen || n == cap)
+            continue;
+        snprintf(names[n], 16, "%s", period);
+        /* the end of a period: its expiry with nothing kept after it */
+        struct gm_rules r0 = *rules;
+        r0.keep_weeks = r0.keep_months = 0;
+        ends[n] = gm_redisproj_expiry(period, &r0, &ends[n]) ? -1 : ends[n];
+        n++;
+    }
+    lines_free(&keys);
+    return n;
+}
+
+Test(redisproj, memory_guard_deletes_the_oldest_finished_periods)
+{
+    build_state(4000, 400);
+    redisContext *c = connect_redis();
+    char *prefix = new_prefix();
+    project_all(prefix, 1000);
+    struct gm_feed *f;
+    cr_assert_eq(gm_feed_open(st, &f), 0);
+    const struct gm_rules *rules = gm_feed_rules(f);
+    char before[64][16], after[64][16];
+    int64_t end_before[64], end_after[64], now = (int64_t)time(NULL);
+    size_t n_before = key_periods(c, prefix, rules, before, end_before, 64);
+
+    /* a maxmemory far above what every test on this server uses, so that no
+     * write is refused; the mark set just below the memory in use */
+    long long used = info_memory(c, "used_memory");
+    long long max = used + 256LL * 1024 * 1024;
+    redisReply *r = redisCommand(c, "CONFIG SET maxmemory %lld", max);
+    cr_assert(r && r->type == REDIS_REPLY_STATUS, "CONFIG SET maxmemory refused");
+    freeReplyObject(r);
+
+    struct gm_redisproj_opts o = {.prefix = prefix, .memory_permille = 1000};
+    struct gm_redisproj *p;
+    struct gm_err err;
+    cr_assert_eq(gm_redisproj_open(gm_test_server_env("GAMIFY_TEST_REDIS"), 0, &o, &p, &err), 0);
+    cr_assert_eq(gm_redisproj_guard(p, rules, now, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_redisproj_stats(p)->guard_alerts, 0, "below the mark, yet an alert");
+    gm_redisproj_close(p);
+
+    o.memory_permille = (int)(used * 500 / max) > 0 ? (int)(used * 500 / max) : 1;
+    cr_assert_eq(gm_redisproj_open(gm_test_server_env("GAMIFY_TEST_REDIS"), 0, &o, &p, &err), 0);
+    cr_assert_eq(gm_redisproj_guard(p, rules, now, &err), 0, "%s", err.msg);
+    const struct gm_redisproj_stats *gs = gm_redisproj_stats(p);
+    cr_assert_eq(gs->guard_alerts, 1);
+    cr_assert_gt(gs->guard_periods_deleted, 0);
+    cr_assert_gt(gs->guard_keys_deleted, 0);
+    r = redisCommand(c, "CONFIG SET maxmemory 0");
+    freeReplyObject(r);
+
+    size_t n_after = key_periods(c, prefix, rules, after, end_after, 64);
+    cr_assert_eq(n_after + gs->guard_periods_deleted, n_before);
+    int64_t newest_deleted = INT64_MIN, oldest_kept_finished = INT64_MAX;
+    for (size_t i = 0; i < n_before; i++) {
+        bool kept = false;
+        for (size_t k = 0; k < n_after && !kept; k++)
+            kept = strcmp(before[i], after[k]) == 0;
+        if (end_before[i] < 0 || end_before[i] > now) {
+            cr_assert(kept, "the guard deleted %s, which has not ended", before[i]);
+        } else if (!kept) {
+            newest_deleted = end_before[i] > newest_deleted ? end_before[i] : newest_deleted;
+        } else if (end_before[i] < oldest_kept_finished) {
+            oldest_kept_finished = end_before[i];
+        }
+    }
+    cr_assert_leq(newest_deleted, oldest_kept_finished, "a newer period went before an older one");
+    gm_redisproj_close(p);
+    gm_feed_close(f);
+    flush_prefix(c, prefix);
+    free(prefix);
+    redisFree(c);
+}
+
 Test(redisproj, url_parsing)
 {
     struct gm_redisproj *p;
