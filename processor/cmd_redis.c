@@ -215,9 +215,13 @@ gm_cmd_project_redis(int argc, char **argv)
         "  --retry-seconds S  without --follow, give up when Redis stays down this long\n"
         "                     (GAMIFY_RETRY_SECONDS; default 30)\n"
         "  --redis-prefix P   prefix of every key and the channel (GAMIFY_REDIS_PREFIX;\n"
-        "                     default gamify:)\n";
+        "                     default gamify:)\n"
+        "  --memory-permille N  memory guard: when Redis uses more than N/1000 of its\n"
+        "                     maxmemory, delete the oldest finished periods and alert\n"
+        "                     (GAMIFY_MEMORY_PERMILLE; default 0: off)\n";
     const char *state = env_or("GAMIFY_STATE", NULL), *url = env_or("GAMIFY_REDIS", NULL);
     const char *prefix = env_or("GAMIFY_REDIS_PREFIX", NULL);
+    long permille = strtol(env_or("GAMIFY_MEMORY_PERMILLE", "0"), NULL, 10);
     bool follow = strcmp(env_or("GAMIFY_FOLLOW", "0"), "1") == 0;
     long batch = strtol(env_or("GAMIFY_BATCH", "1000"), NULL, 10);
     long poll_ms = strtol(env_or("GAMIFY_POLL_MS", "10"), NULL, 10);
@@ -230,6 +234,7 @@ gm_cmd_project_redis(int argc, char **argv)
         {"batch", required_argument, NULL, 'b'},
         {"poll-ms", required_argument, NULL, 'm'},
         {"retry-seconds", required_argument, NULL, 't'},
+        {"memory-permille", required_argument, NULL, 'g'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -258,6 +263,9 @@ gm_cmd_project_redis(int argc, char **argv)
         case 't':
             retry_s = strtol(optarg, NULL, 10);
             break;
+        case 'g':
+            permille = strtol(optarg, NULL, 10);
+            break;
         case 'h':
             fputs(usage, stdout);
             return 0;
@@ -277,7 +285,7 @@ gm_cmd_project_redis(int argc, char **argv)
     if (rc)
         return rc;
     struct gm_redisproj **p = calloc(s.n, sizeof *p);
-    struct gm_redisproj_opts opts = {.prefix = prefix};
+    struct gm_redisproj_opts opts = {.prefix = prefix, .memory_permille = (int)permille};
     struct gm_err err;
     if (!p)
         abort();
@@ -337,10 +345,18 @@ gm_cmd_project_redis(int argc, char **argv)
         }
     }
     double secs = now_s() - t0;
-    printf("{\"changes\":%llu,\"seconds\":%.3f,\"perSecond\":%.0f}\n", (unsigned long long)total,
-           secs, secs > 0 ? (double)total / secs : 0.0);
-    for (size_t i = 0; i < s.n; i++)
+    uint64_t alerts = 0, deleted = 0;
+    for (size_t i = 0; i < s.n; i++) {
+        if (p[i]) {
+            alerts += gm_redisproj_stats(p[i])->guard_alerts;
+            deleted += gm_redisproj_stats(p[i])->guard_periods_deleted;
+        }
         gm_redisproj_close(p[i]);
+    }
+    printf("{\"changes\":%llu,\"seconds\":%.3f,\"perSecond\":%.0f,\"memoryAlerts\":%llu,"
+           "\"periodsDeleted\":%llu}\n",
+           (unsigned long long)total, secs, secs > 0 ? (double)total / secs : 0.0,
+           (unsigned long long)alerts, (unsigned long long)deleted);
     free(p);
     states_close(&s);
     return rc;
