@@ -117,21 +117,110 @@ gm_redisproj_cursor(const struct gm_redisproj *p)
     return p->cursor;
 }
 
+/* The scores of one key in a batch, in change order (the last one wins). */
+struct key_scores {
+    char *key;
+    char (*score)[24];
+    const char **user; /* copies, owned */
+    size_t n, cap;
+};
+
 /* What a batch collects while its changes are queued. */
 struct batch {
     struct gm_redisproj *p;
     const struct gm_rules *rules;
-    struct gm__pairs pairs; /* every pair touched, for the message */
-    size_t flushed;         /* pairs[0..flushed) have their SADD and TTL queued */
+    struct gm__pairs pairs;  /* every pair touched, for the message */
+    size_t flushed;          /* pairs[0..flushed) have their SADD and TTL queued */
+    struct key_scores *keys; /* pending ZADDs, one per key */
+    size_t n_keys, cap_keys;
+    size_t *slots; /* open addressing over keys: index + 1, 0 empty */
+    size_t n_slots;
     char **pruned;
     size_t n_pruned, cap_pruned;
     size_t changes;
     char *boards_key, *periods_key, *lb_prefix;
 };
 
+static uint64_t
+hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 1099511628211ULL;
+    return h;
+}
+
+/* The pending scores of key (new when first seen). */
+static struct key_scores *
+key_scores(struct batch *b, const char *key)
+{
+    if (2 * (b->n_keys + 1) > b->n_slots) {
+        size_t n = b->n_slots ? 2 * b->n_slots : 256;
+        size_t *slots = calloc(n, sizeof *slots);
+        if (!slots)
+            abort();
+        for (size_t i = 0; i < b->n_keys; i++) {
+            size_t h = hash_str(b->keys[i].key) & (n - 1);
+            while (slots[h])
+                h = (h + 1) & (n - 1);
+            slots[h] = i + 1;
+        }
+        free(b->slots);
+        b->slots = slots;
+        b->n_slots = n;
+    }
+    size_t h = hash_str(key) & (b->n_slots - 1);
+    for (; b->slots[h]; h = (h + 1) & (b->n_slots - 1))
+        if (strcmp(b->keys[b->slots[h] - 1].key, key) == 0)
+            return &b->keys[b->slots[h] - 1];
+    if (b->n_keys == b->cap_keys) {
+        b->cap_keys = b->cap_keys ? 2 * b->cap_keys : 64;
+        b->keys = realloc(b->keys, b->cap_keys * sizeof *b->keys);
+        if (!b->keys)
+            abort();
+    }
+    struct key_scores *k = &b->keys[b->n_keys++];
+    memset(k, 0, sizeof *k);
+    if (!(k->key = strdup(key)))
+        abort();
+    b->slots[h] = b->n_keys;
+    return k;
+}
+
+/* Queues one ZADD per key with every score pending for it, and forgets them. */
+static void
+flush_scores(struct batch *b)
+{
+    for (size_t i = 0; i < b->n_keys; i++) {
+        struct key_scores *k = &b->keys[i];
+        const char **argv = malloc((2 + 2 * k->n) * sizeof *argv);
+        if (!argv)
+            abort();
+        argv[0] = "ZADD";
+        argv[1] = k->key;
+        for (size_t j = 0; j < k->n; j++) {
+            argv[2 + 2 * j] = k->score[j];
+            argv[3 + 2 * j] = k->user[j];
+        }
+        gm__redis_append(b->p, (int)(2 + 2 * k->n), argv, NULL);
+        free(argv);
+        for (size_t j = 0; j < k->n; j++)
+            free((char *)k->user[j]);
+        free(k->score);
+        free(k->user);
+        free(k->key);
+    }
+    b->n_keys = 0;
+    if (b->slots)
+        memset(b->slots, 0, b->n_slots * sizeof *b->slots);
+}
+
+/* Queues what is pending: the scores, then the boards and periods sets and
+ * the TTLs of the keys they created. */
 static void
 flush_pairs(struct batch *b)
 {
+    flush_scores(b);
     gm__pairs_unique(&b->pairs, b->flushed);
     gm__redis_queue_pairs(b->p, &b->pairs, b->flushed, b->rules, false);
     b->flushed = b->pairs.n;
@@ -141,14 +230,21 @@ static int
 on_change(void *ctx, const struct gm_change *ch)
 {
     struct batch *b = ctx;
-    char score[24];
     for (size_t i = 0; i < ch->n_scores; i++) {
         const struct gm_score *s = &ch->scores[i];
         char *key = gm__redis_board_key(b->p, s->board, s->period);
-        snprintf(score, sizeof score, "%lld", (long long)s->score);
-        const char *argv[4] = {"ZADD", key, score, ch->user_id};
-        gm__redis_append(b->p, 4, argv, NULL);
+        struct key_scores *k = key_scores(b, key);
         free(key);
+        if (k->n == k->cap) {
+            k->cap = k->cap ? 2 * k->cap : 8;
+            k->score = realloc(k->score, k->cap * sizeof *k->score);
+            k->user = realloc(k->user, k->cap * sizeof *k->user);
+            if (!k->score || !k->user)
+                abort();
+        }
+        snprintf(k->score[k->n], sizeof k->score[k->n], "%lld", (long long)s->score);
+        if (!(k->user[k->n++] = strdup(ch->user_id)))
+            abort();
         gm__pairs_add(&b->pairs, s->board, s->period);
     }
     if (ch->n_pruned_periods > 0) {
@@ -216,6 +312,15 @@ message(const struct batch *b, int partition, int64_t next)
 static void
 batch_free(struct batch *b)
 {
+    for (size_t i = 0; i < b->n_keys; i++) {
+        for (size_t j = 0; j < b->keys[i].n; j++)
+            free((char *)b->keys[i].user[j]);
+        free(b->keys[i].score);
+        free(b->keys[i].user);
+        free(b->keys[i].key);
+    }
+    free(b->keys);
+    free(b->slots);
     gm__pairs_clear(&b->pairs);
     for (size_t i = 0; i < b->n_pruned; i++)
         free(b->pruned[i]);
