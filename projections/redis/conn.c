@@ -73,7 +73,6 @@ gm__redis_drop(struct gm_redisproj *p)
         redisFree(p->c);
     p->c = NULL;
     p->queued = 0;
-    p->failed = false;
 }
 
 /* Runs one command outside any pipeline; fails on an error reply. */

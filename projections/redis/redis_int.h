@@ -23,7 +23,6 @@ struct gm_redisproj {
     int64_t cursor;  /* -1: not read yet */
     redisContext *c; /* NULL: not connected */
     size_t queued;   /* replies owed by the pipeline */
-    bool failed;     /* a reply in the pipeline was an error */
     int memory_permille;
     int64_t guard_interval_ms;
     int64_t guard_last_ms; /* monotonic time of the last guard run; 0: never */
