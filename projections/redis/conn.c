@@ -113,6 +113,16 @@ gm__redis_connect(struct gm_redisproj *p, struct gm_err *err)
         if ((rc = command(p, "AUTH", p->user ? 3 : 2, argv, err)))
             goto out;
     }
+    /* named PREFIX redisproj-PARTITION, so that CLIENT LIST shows which
+     * projector a connection is */
+    char name[GM_REDISPROJ_PREFIX_MAX + 32];
+    snprintf(name, sizeof name, "%sredisproj-%d", p->prefix, p->partition);
+    for (char *ch = name; *ch; ch++)
+        if (*ch <= ' ' || *ch > '~')
+            *ch = '_'; /* a connection name has no spaces */
+    const char *setname[3] = {"CLIENT", "SETNAME", name};
+    if ((rc = command(p, "CLIENT SETNAME", 3, setname, err)))
+        goto out;
     if (p->db) {
         char db[16];
         snprintf(db, sizeof db, "%d", p->db);
