@@ -652,6 +652,64 @@ Test(redisproj, memory_guard_deletes_the_oldest_finished_periods)
     redisFree(c);
 }
 
+/* Kills the connection of this test's projector (named PREFIX redisproj-0;
+ * other tests' projectors run beside it). */
+static int
+kill_projector_connection(redisContext *c, const char *prefix)
+{
+    char want[128];
+    snprintf(want, sizeof want, " name=%sredisproj-0 ", prefix);
+    redisReply *r = redisCommand(c, "CLIENT LIST");
+    cr_assert(r && r->type == REDIS_REPLY_STRING);
+    int killed = 0;
+    for (char *line = strtok(r->str, "\n"); line; line = strtok(NULL, "\n")) {
+        long long id;
+        if (!strstr(line, want) || sscanf(line, "id=%lld", &id) != 1)
+            continue;
+        redisReply *k = redisCommand(c, "CLIENT KILL ID %lld", id);
+        killed += k && k->type == REDIS_REPLY_INTEGER ? (int)k->integer : 0;
+        freeReplyObject(k);
+    }
+    freeReplyObject(r);
+    return killed;
+}
+
+Test(redisproj, a_lost_connection_skips_no_change)
+{
+    build_state(2000, 200);
+    redisContext *c = connect_redis();
+    char *prefix = new_prefix();
+    struct gm_redisproj *p = projector(prefix);
+    struct gm_err err;
+    size_t n, total = 0, failures = 0;
+
+    cr_assert_eq(gm_redisproj_step(p, st, 100, &n, &err), 0, "%s", err.msg);
+    total += n;
+    for (int round = 0; round < 200 && total < (size_t)feed_end(); round++) {
+        if (round % 3 == 0)
+            kill_projector_connection(c, prefix);
+        int rc = gm_redisproj_step(p, st, 100, &n, &err);
+        if (rc) {
+            cr_assert_eq(rc, GM_EREDIS, "%s", err.msg);
+            cr_assert_gt(gm_redisproj_backoff_ms(p), 0);
+            failures++;
+            continue;
+        }
+        total += n;
+    }
+    cr_assert_gt(failures, 0, "killing the connection never failed a step");
+    cr_assert_eq(redis_cursor(c, prefix), feed_end());
+    struct lines want = state_lines(), got = redis_lines(c, prefix, false);
+    lines_assert_eq(&got, &want, "Redis against the state after lost connections");
+
+    lines_free(&want);
+    lines_free(&got);
+    gm_redisproj_close(p);
+    flush_prefix(c, prefix);
+    free(prefix);
+    redisFree(c);
+}
+
 Test(redisproj, url_parsing)
 {
     struct gm_redisproj *p;
