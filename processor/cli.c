@@ -23,6 +23,8 @@ static const struct {
     {"dump", gm_cmd_dump},
     {"digest", gm_cmd_digest},
     {"dlq", gm_cmd_dlq},
+    {"rebuild", gm_cmd_rebuild},
+    {"project", gm_cmd_project_redis},
 };
 /* clang-format on */
 

@@ -1,0 +1,329 @@
+/*
+ * conn.c: the projector's Redis connection: the URL, connecting with AUTH
+ * and SELECT, a pipeline that counts the replies it owes, key names and
+ * the (board, period) list of a batch.
+ */
+#include "redis_int.h"
+
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *
+dup_n(const char *s, size_t n)
+{
+    char *d = strndup(s, n);
+    if (!d)
+        abort();
+    return d;
+}
+
+int
+gm__redis_parse_url(struct gm_redisproj *p, const char *url, struct gm_err *err)
+{
+    const char *scheme = "redis://";
+    if (!url || strncmp(url, scheme, strlen(scheme)) != 0)
+        return gm_err_set(err, GM_EINVAL, "Redis URL '%s': expected redis://HOST[:PORT][/DB]",
+                          url ? url : "");
+    const char *s = url + strlen(scheme);
+    const char *end = s + strcspn(s, "/");
+    const char *at = memchr(s, '@', (size_t)(end - s));
+    if (at) {
+        const char *colon = memchr(s, ':', (size_t)(at - s));
+        if (colon) {
+            if (colon > s)
+                p->user = dup_n(s, (size_t)(colon - s));
+            p->password = dup_n(colon + 1, (size_t)(at - colon - 1));
+        } else {
+            p->password = dup_n(s, (size_t)(at - s));
+        }
+        s = at + 1;
+    }
+    const char *colon = memchr(s, ':', (size_t)(end - s));
+    const char *host_end = colon ? colon : end;
+    if (host_end == s)
+        return gm_err_set(err, GM_EINVAL, "Redis URL '%s': no host", url);
+    p->host = dup_n(s, (size_t)(host_end - s));
+    p->port = 6379;
+    if (colon) {
+        char *e;
+        long port = strtol(colon + 1, &e, 10);
+        if (e == colon + 1 || e != end || port < 1 || port > 65535)
+            return gm_err_set(err, GM_EINVAL, "Redis URL '%s': bad port", url);
+        p->port = (int)port;
+    }
+    p->db = 0;
+    if (*end == '/' && end[1]) {
+        char *e;
+        long db = strtol(end + 1, &e, 10);
+        if (*e || db < 0 || db > 1000000)
+            return gm_err_set(err, GM_EINVAL, "Redis URL '%s': bad database number", url);
+        p->db = (int)db;
+    }
+    return 0;
+}
+
+void
+gm__redis_drop(struct gm_redisproj *p)
+{
+    if (p->c)
+        redisFree(p->c);
+    p->c = NULL;
+    p->queued = 0;
+}
+
+/* Runs one command outside any pipeline; fails on an error reply. */
+static int
+command(struct gm_redisproj *p, const char *what, int argc, const char **argv, struct gm_err *err)
+{
+    redisReply *r = redisCommandArgv(p->c, argc, argv, NULL);
+    if (!r)
+        return gm_err_set(err, GM_EREDIS, "Redis %s:%d: %s: %s", p->host, p->port, what,
+                          p->c->errstr);
+    int rc = 0;
+    if (r->type == REDIS_REPLY_ERROR)
+        rc = gm_err_set(err, GM_EREDIS, "Redis %s:%d: %s: %s", p->host, p->port, what, r->str);
+    freeReplyObject(r);
+    return rc;
+}
+
+int
+gm__redis_connect(struct gm_redisproj *p, struct gm_err *err)
+{
+    if (p->c)
+        return 0;
+    struct timeval tv = {p->timeout_ms / 1000, (p->timeout_ms % 1000) * 1000};
+    p->c = redisConnectWithTimeout(p->host, p->port, tv);
+    if (!p->c)
+        abort(); /* hiredis could not allocate its context */
+    int rc = 0;
+    if (p->c->err) {
+        rc = gm_err_set(err, GM_EREDIS, "Redis %s:%d: connect: %s", p->host, p->port, p->c->errstr);
+        goto out;
+    }
+    if (redisSetTimeout(p->c, tv) != REDIS_OK) {
+        rc = gm_err_set(err, GM_EREDIS, "Redis %s:%d: set timeout", p->host, p->port);
+        goto out;
+    }
+    if (p->password) {
+        const char *argv[3] = {"AUTH", p->user ? p->user : p->password, p->password};
+        if ((rc = command(p, "AUTH", p->user ? 3 : 2, argv, err)))
+            goto out;
+    }
+    /* named PREFIX redisproj-PARTITION, so that CLIENT LIST shows which
+     * projector a connection is */
+    char name[GM_REDISPROJ_PREFIX_MAX + 32];
+    snprintf(name, sizeof name, "%sredisproj-%d", p->prefix, p->partition);
+    for (char *ch = name; *ch; ch++)
+        if (*ch <= ' ' || *ch > '~')
+            *ch = '_'; /* a connection name has no spaces */
+    const char *setname[3] = {"CLIENT", "SETNAME", name};
+    if ((rc = command(p, "CLIENT SETNAME", 3, setname, err)))
+        goto out;
+    if (p->db) {
+        char db[16];
+        snprintf(db, sizeof db, "%d", p->db);
+        const char *argv[2] = {"SELECT", db};
+        if ((rc = command(p, "SELECT", 2, argv, err)))
+            goto out;
+    }
+out:
+    if (rc)
+        gm__redis_drop(p);
+    return rc;
+}
+
+void
+gm__redis_append(struct gm_redisproj *p, int argc, const char **argv, const size_t *len)
+{
+    if (redisAppendCommandArgv(p->c, argc, argv, len) != REDIS_OK)
+        abort(); /* only fails to allocate */
+    p->queued++;
+}
+
+void
+gm__redis_appendf(struct gm_redisproj *p, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = redisvAppendCommand(p->c, fmt, ap);
+    va_end(ap);
+    if (rc != REDIS_OK)
+        abort();
+    p->queued++;
+}
+
+int
+gm__redis_reply(struct gm_redisproj *p, redisReply **r, struct gm_err *err)
+{
+    void *reply = NULL;
+    if (redisGetReply(p->c, &reply) != REDIS_OK || !reply) {
+        gm_err_set(err, GM_EREDIS, "Redis %s:%d: %s", p->host, p->port,
+                   p->c->errstr[0] ? p->c->errstr : "no reply");
+        gm__redis_drop(p);
+        return GM_EREDIS;
+    }
+    p->queued--;
+    *r = reply;
+    return 0;
+}
+
+int
+gm__redis_drain(struct gm_redisproj *p, struct gm_err *err)
+{
+    int rc = 0;
+    while (p->queued > 0) {
+        redisReply *r;
+        if (gm__redis_reply(p, &r, err))
+            return GM_EREDIS;
+        if (r->type == REDIS_REPLY_ERROR && rc == 0)
+            rc = gm_err_set(err, GM_EREDIS, "Redis %s:%d: %s", p->host, p->port, r->str);
+        freeReplyObject(r);
+    }
+    return rc;
+}
+
+char *
+gm__redis_board_key(const struct gm_redisproj *p, const char *board, const char *period)
+{
+    char *k;
+    if (asprintf(&k, "%slb:%s:%s", p->prefix, board, period) < 0)
+        abort();
+    return k;
+}
+
+char *
+gm__redis_name(const struct gm_redisproj *p, const char *suffix)
+{
+    char *k;
+    if (asprintf(&k, "%s%s", p->prefix, suffix) < 0)
+        abort();
+    return k;
+}
+
+char *
+gm__redis_cursor_key(const struct gm_redisproj *p, int partition)
+{
+    char *k;
+    if (asprintf(&k, "%scursor:%d", p->prefix, partition) < 0)
+        abort();
+    return k;
+}
+
+void
+gm__pairs_add(struct gm__pairs *l, const char *board, const char *period)
+{
+    /* A change touches the same few pairs as the changes next to it. */
+    for (size_t i = l->n, k = 0; i > 0 && k < 8; i--, k++)
+        if (strcmp(l->v[i - 1].board, board) == 0 && strcmp(l->v[i - 1].period, period) == 0)
+            return;
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 64;
+        l->v = realloc(l->v, l->cap * sizeof *l->v);
+        if (!l->v)
+            abort();
+    }
+    l->v[l->n].board = dup_n(board, strlen(board));
+    l->v[l->n].period = dup_n(period, strlen(period));
+    l->n++;
+}
+
+static int
+pair_cmp(const void *a, const void *b)
+{
+    const struct gm__pair *x = a, *y = b;
+    int c = strcmp(x->board, y->board);
+    return c ? c : strcmp(x->period, y->period);
+}
+
+void
+gm__pairs_unique(struct gm__pairs *l, size_t from)
+{
+    if (l->n - from < 2)
+        return;
+    qsort(l->v + from, l->n - from, sizeof *l->v, pair_cmp);
+    size_t w = from + 1;
+    for (size_t r = from + 1; r < l->n; r++) {
+        if (pair_cmp(&l->v[w - 1], &l->v[r]) == 0) {
+            free(l->v[r].board);
+            free(l->v[r].period);
+        } else {
+            l->v[w++] = l->v[r];
+        }
+    }
+    l->n = w;
+}
+
+void
+gm__pairs_clear(struct gm__pairs *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->v[i].board);
+        free(l->v[i].period);
+    }
+    free(l->v);
+    l->v = NULL;
+    l->n = l->cap = 0;
+}
+
+/* SADD key m1 m2 ... of the distinct strings at offset off of v[from..n). */
+static void
+queue_sadd(struct gm_redisproj *p, const char *key, const struct gm__pairs *l, size_t from,
+           bool boards)
+{
+    size_t cap = 2 + (l->n - from);
+    const char **argv = malloc(cap * sizeof *argv);
+    if (!argv)
+        abort();
+    int argc = 0;
+    argv[argc++] = "SADD";
+    argv[argc++] = key;
+    for (size_t i = from; i < l->n; i++) {
+        const char *s = boards ? l->v[i].board : l->v[i].period;
+        bool seen = false;
+        /* boards come sorted, periods repeat per board: look back a little */
+        for (int k = argc - 1; k >= 2 && k >= argc - 16 && !seen; k--)
+            seen = strcmp(argv[k], s) == 0;
+        if (!seen)
+            argv[argc++] = s;
+    }
+    if (argc > 2)
+        gm__redis_append(p, argc, argv, NULL);
+    free(argv);
+}
+
+void
+gm__redis_queue_pairs(struct gm_redisproj *p, const struct gm__pairs *l, size_t from,
+                      const struct gm_rules *rules, bool persist)
+{
+    if (from >= l->n)
+        return;
+    char *boards = gm__redis_name(p, "boards"), *periods = gm__redis_name(p, "periods");
+    queue_sadd(p, boards, l, from, true);
+    queue_sadd(p, periods, l, from, false);
+    for (size_t i = from; i < l->n; i++) {
+        char *key = gm__redis_board_key(p, l->v[i].board, l->v[i].period);
+        int64_t at;
+        if (rules && gm_redisproj_expiry(l->v[i].period, rules, &at) == 0)
+            gm__redis_appendf(p, "EXPIREAT %s %lld", key, (long long)at);
+        else if (persist)
+            gm__redis_appendf(p, "PERSIST %s", key);
+        free(key);
+    }
+    free(boards);
+    free(periods);
+}
+
+const char gm__redis_prune_script[] =
+    "local boards = redis.call('SMEMBERS', KEYS[1])\n"
+    "local n = 0\n"
+    "for i = 2, #ARGV do\n"
+    "  for _, b in ipairs(boards) do\n"
+    "    n = n + redis.call('UNLINK', ARGV[1] .. b .. ':' .. ARGV[i])\n"
+    "  end\n"
+    "  redis.call('SREM', KEYS[2], ARGV[i])\n"
+    "end\n"
+    "return n\n";

@@ -1,0 +1,503 @@
+/*
+ * project.c: the projector's step. One step is one batch of changes from
+ * the cursor kept in Redis:
+ *
+ *   round trip 1: WATCH cursor, GET cursor
+ *   read the changes from one snapshot of the state
+ *   round trip 2: MULTI, ZADD absolute scores, SADD boards/periods,
+ *                 EXPIREAT, EVAL prune, SET cursor, PUBLISH, EXEC
+ *
+ * The WATCH makes the transaction void if anything else moved the cursor
+ * meanwhile (a rebuild, a second projector of the same partition); the step
+ * then starts over from the new cursor. Scores are absolute, so writing a
+ * change twice is harmless; a change is never skipped, because the cursor
+ * moves only with the writes of the changes before it.
+ */
+#include "redis_int.h"
+
+#include "feed.h"
+#include "log.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Pairs listed in one leaderboard-changed message; past it, "truncated". */
+#define MESSAGE_MAX_PAIRS 1000
+
+int
+gm_redisproj_open(const char *url, int partition, const struct gm_redisproj_opts *opts,
+                  struct gm_redisproj **out, struct gm_err *err)
+{
+    struct gm_redisproj *p = calloc(1, sizeof *p);
+    if (!p)
+        abort();
+    const char *prefix = opts && opts->prefix ? opts->prefix : GM_REDISPROJ_DEFAULT_PREFIX;
+    int rc = 0;
+    if (strlen(prefix) > GM_REDISPROJ_PREFIX_MAX) {
+        rc = gm_err_set(err, GM_EINVAL, "Redis key prefix longer than %d bytes",
+                        GM_REDISPROJ_PREFIX_MAX);
+        goto out;
+    }
+    if (partition < 0) {
+        rc = gm_err_set(err, GM_EINVAL, "partition %d: must be >= 0", partition);
+        goto out;
+    }
+    if (opts && (opts->memory_permille < 0 || opts->memory_permille > 1000)) {
+        rc = gm_err_set(err, GM_EINVAL, "memory guard: %d permille is not within 0-1000",
+                        opts->memory_permille);
+        goto out;
+    }
+    strcpy(p->prefix, prefix);
+    p->memory_permille = opts ? opts->memory_permille : 0;
+    p->guard_interval_ms = opts && opts->guard_interval_ms > 0 ? opts->guard_interval_ms : 1000;
+    p->partition = partition;
+    p->timeout_ms = opts && opts->timeout_ms > 0 ? opts->timeout_ms : 5000;
+    p->max_backoff_ms = opts && opts->max_backoff_ms > 0 ? opts->max_backoff_ms : 10000;
+    p->cursor = -1;
+    rc = gm__redis_parse_url(p, url, err);
+out:
+    if (rc) {
+        gm_redisproj_close(p);
+        return rc;
+    }
+    *out = p;
+    return 0;
+}
+
+void
+gm_redisproj_close(struct gm_redisproj *p)
+{
+    if (!p)
+        return;
+    gm__redis_drop(p);
+    free(p->host);
+    free(p->user);
+    free(p->password);
+    free(p);
+}
+
+int64_t
+gm_redisproj_backoff_ms(const struct gm_redisproj *p)
+{
+    return p->backoff_ms;
+}
+
+const struct gm_redisproj_stats *
+gm_redisproj_stats(const struct gm_redisproj *p)
+{
+    return &p->stats;
+}
+
+static int64_t
+monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Runs the memory guard when it is on and due. */
+static int
+maybe_guard(struct gm_redisproj *p, const struct gm_rules *rules, struct gm_err *err)
+{
+    int64_t now = monotonic_ms();
+    if (p->memory_permille <= 0 ||
+        (p->guard_last_ms && now - p->guard_last_ms < p->guard_interval_ms))
+        return 0;
+    p->guard_last_ms = now;
+    return gm_redisproj_guard(p, rules, (int64_t)time(NULL), err);
+}
+
+int64_t
+gm_redisproj_cursor(const struct gm_redisproj *p)
+{
+    return p->cursor;
+}
+
+/* The scores of one key in a batch, in change order (the last one wins). */
+struct key_scores {
+    char *key;
+    char (*score)[24];
+    const char **user; /* copies, owned */
+    size_t n, cap;
+};
+
+/* What a batch collects while its changes are queued. */
+struct batch {
+    struct gm_redisproj *p;
+    const struct gm_rules *rules;
+    struct gm__pairs pairs;  /* every pair touched, for the message */
+    size_t flushed;          /* pairs[0..flushed) have their SADD and TTL queued */
+    struct key_scores *keys; /* pending ZADDs, one per key */
+    size_t n_keys, cap_keys;
+    size_t *slots; /* open addressing over keys: index + 1, 0 empty */
+    size_t n_slots;
+    char **pruned;
+    size_t n_pruned, cap_pruned;
+    size_t changes;
+    char *boards_key, *periods_key, *lb_prefix;
+};
+
+static uint64_t
+hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 1099511628211ULL;
+    return h;
+}
+
+/* The pending scores of key (new when first seen). */
+static struct key_scores *
+key_scores(struct batch *b, const char *key)
+{
+    if (2 * (b->n_keys + 1) > b->n_slots) {
+        size_t n = b->n_slots ? 2 * b->n_slots : 256;
+        size_t *slots = calloc(n, sizeof *slots);
+        if (!slots)
+            abort();
+        for (size_t i = 0; i < b->n_keys; i++) {
+            size_t h = hash_str(b->keys[i].key) & (n - 1);
+            while (slots[h])
+                h = (h + 1) & (n - 1);
+            slots[h] = i + 1;
+        }
+        free(b->slots);
+        b->slots = slots;
+        b->n_slots = n;
+    }
+    size_t h = hash_str(key) & (b->n_slots - 1);
+    for (; b->slots[h]; h = (h + 1) & (b->n_slots - 1))
+        if (strcmp(b->keys[b->slots[h] - 1].key, key) == 0)
+            return &b->keys[b->slots[h] - 1];
+    if (b->n_keys == b->cap_keys) {
+        b->cap_keys = b->cap_keys ? 2 * b->cap_keys : 64;
+        b->keys = realloc(b->keys, b->cap_keys * sizeof *b->keys);
+        if (!b->keys)
+            abort();
+    }
+    struct key_scores *k = &b->keys[b->n_keys++];
+    memset(k, 0, sizeof *k);
+    if (!(k->key = strdup(key)))
+        abort();
+    b->slots[h] = b->n_keys;
+    return k;
+}
+
+/* Queues one ZADD per key with every score pending for it, and forgets them. */
+static void
+flush_scores(struct batch *b)
+{
+    for (size_t i = 0; i < b->n_keys; i++) {
+        struct key_scores *k = &b->keys[i];
+        const char **argv = malloc((2 + 2 * k->n) * sizeof *argv);
+        if (!argv)
+            abort();
+        argv[0] = "ZADD";
+        argv[1] = k->key;
+        for (size_t j = 0; j < k->n; j++) {
+            argv[2 + 2 * j] = k->score[j];
+            argv[3 + 2 * j] = k->user[j];
+        }
+        gm__redis_append(b->p, (int)(2 + 2 * k->n), argv, NULL);
+        free(argv);
+        for (size_t j = 0; j < k->n; j++)
+            free((char *)k->user[j]);
+        free(k->score);
+        free(k->user);
+        free(k->key);
+    }
+    b->n_keys = 0;
+    if (b->slots)
+        memset(b->slots, 0, b->n_slots * sizeof *b->slots);
+}
+
+/* Queues what is pending: the scores, then the boards and periods sets and
+ * the TTLs of the keys they created. */
+static void
+flush_pairs(struct batch *b)
+{
+    flush_scores(b);
+    gm__pairs_unique(&b->pairs, b->flushed);
+    gm__redis_queue_pairs(b->p, &b->pairs, b->flushed, b->rules, false);
+    b->flushed = b->pairs.n;
+}
+
+static int
+on_change(void *ctx, const struct gm_change *ch)
+{
+    struct batch *b = ctx;
+    for (size_t i = 0; i < ch->n_scores; i++) {
+        const struct gm_score *s = &ch->scores[i];
+        char *key = gm__redis_board_key(b->p, s->board, s->period);
+        struct key_scores *k = key_scores(b, key);
+        free(key);
+        if (k->n == k->cap) {
+            k->cap = k->cap ? 2 * k->cap : 8;
+            k->score = realloc(k->score, k->cap * sizeof *k->score);
+            k->user = realloc(k->user, k->cap * sizeof *k->user);
+            if (!k->score || !k->user)
+                abort();
+        }
+        snprintf(k->score[k->n], sizeof k->score[k->n], "%lld", (long long)s->score);
+        if (!(k->user[k->n++] = strdup(ch->user_id)))
+            abort();
+        gm__pairs_add(&b->pairs, s->board, s->period);
+    }
+    if (ch->n_pruned_periods > 0) {
+        /* What was queued before for these periods goes first, so that the
+         * prune leaves no key and no periods member behind. */
+        flush_pairs(b);
+        size_t argc = 6 + ch->n_pruned_periods;
+        const char **argv = malloc(argc * sizeof *argv);
+        if (!argv)
+            abort();
+        argv[0] = "EVAL";
+        argv[1] = gm__redis_prune_script;
+        argv[2] = "2";
+        argv[3] = b->boards_key;
+        argv[4] = b->periods_key;
+        argv[5] = b->lb_prefix;
+        for (size_t i = 0; i < ch->n_pruned_periods; i++) {
+            argv[6 + i] = ch->pruned_periods[i];
+            if (b->n_pruned == b->cap_pruned) {
+                b->cap_pruned = b->cap_pruned ? 2 * b->cap_pruned : 8;
+                b->pruned = realloc(b->pruned, b->cap_pruned * sizeof *b->pruned);
+                if (!b->pruned)
+                    abort();
+            }
+            if (!(b->pruned[b->n_pruned++] = strdup(ch->pruned_periods[i])))
+                abort();
+        }
+        gm__redis_append(b->p, (int)argc, argv, NULL);
+        free(argv);
+    }
+    b->changes++;
+    return 0;
+}
+
+/*
+ * The leaderboard-changed message: {"partition":P,"next":SEQ,
+ * "changed":[{"board":B,"period":K},...],"pruned":[K,...]} with
+ * "truncated":true when more pairs changed than it lists. New; free().
+ */
+static char *
+message(const struct batch *b, int partition, int64_t next)
+{
+    json_t *m = json_object(), *changed = json_array(), *pruned = json_array();
+    json_object_set_new(m, "partition", json_integer(partition));
+    json_object_set_new(m, "next", json_integer(next));
+    for (size_t i = 0; i < b->pairs.n && i < MESSAGE_MAX_PAIRS; i++) {
+        json_t *e = json_object();
+        json_object_set_new(e, "board", json_string(b->pairs.v[i].board));
+        json_object_set_new(e, "period", json_string(b->pairs.v[i].period));
+        json_array_append_new(changed, e);
+    }
+    json_object_set_new(m, "changed", changed);
+    for (size_t i = 0; i < b->n_pruned; i++)
+        json_array_append_new(pruned, json_string(b->pruned[i]));
+    json_object_set_new(m, "pruned", pruned);
+    if (b->pairs.n > MESSAGE_MAX_PAIRS)
+        json_object_set_new(m, "truncated", json_true());
+    char *s = json_dumps(m, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(m);
+    if (!s)
+        abort();
+    return s;
+}
+
+static void
+batch_free(struct batch *b)
+{
+    for (size_t i = 0; i < b->n_keys; i++) {
+        for (size_t j = 0; j < b->keys[i].n; j++)
+            free((char *)b->keys[i].user[j]);
+        free(b->keys[i].score);
+        free(b->keys[i].user);
+        free(b->keys[i].key);
+    }
+    free(b->keys);
+    free(b->slots);
+    gm__pairs_clear(&b->pairs);
+    for (size_t i = 0; i < b->n_pruned; i++)
+        free(b->pruned[i]);
+    free(b->pruned);
+    free(b->boards_key);
+    free(b->periods_key);
+    free(b->lb_prefix);
+}
+
+/* Round trip 1: WATCH and GET the cursor into p->cursor. */
+static int
+read_cursor(struct gm_redisproj *p, const char *cursor_key, struct gm_err *err)
+{
+    gm__redis_appendf(p, "WATCH %s", cursor_key);
+    gm__redis_appendf(p, "GET %s", cursor_key);
+    redisReply *w = NULL, *g = NULL;
+    int rc = gm__redis_reply(p, &w, err);
+    if (rc == 0)
+        rc = gm__redis_reply(p, &g, err);
+    if (rc)
+        goto out;
+    if (w->type == REDIS_REPLY_ERROR || g->type == REDIS_REPLY_ERROR) {
+        rc = gm_err_set(err, GM_EREDIS, "Redis: reading the cursor %s: %s", cursor_key,
+                        w->type == REDIS_REPLY_ERROR ? w->str : g->str);
+        goto out;
+    }
+    if (g->type == REDIS_REPLY_NIL) {
+        p->cursor = 0;
+    } else {
+        char *end;
+        long long v = g->type == REDIS_REPLY_STRING ? strtoll(g->str, &end, 10) : -1;
+        if (g->type != REDIS_REPLY_STRING || *end || v < 0) {
+            rc = gm_err_set(err, GM_EINVAL, "Redis: the cursor %s is not a sequence number",
+                            cursor_key);
+            goto out;
+        }
+        p->cursor = v;
+    }
+out:
+    freeReplyObject(w);
+    freeReplyObject(g);
+    return rc;
+}
+
+/*
+ * One attempt: *aborted when the WATCH voided the transaction. Any error
+ * leaves the connection dropped, so that nothing half-queued is sent.
+ */
+static int
+attempt(struct gm_redisproj *p, struct gm_store *st, size_t max, size_t *n, bool *aborted,
+        struct gm_err *err)
+{
+    struct gm_feed *f = NULL;
+    struct batch b = {.p = p};
+    char *cursor_key = gm__redis_cursor_key(p, p->partition), *msg = NULL, *channel = NULL;
+    redisReply *r = NULL;
+    int rc;
+    *aborted = false;
+    if ((rc = gm__redis_connect(p, err)) || (rc = read_cursor(p, cursor_key, err)))
+        goto out;
+    if ((rc = gm_feed_open(st, &f))) {
+        gm_err_set(err, rc, "reading the state: %s", gm_strerror(rc));
+        goto out;
+    }
+    int64_t end = gm_feed_end(f), next = p->cursor;
+    if (p->cursor > end) {
+        rc = gm_err_set(err, GM_EINVAL,
+                        "the Redis cursor of partition %d is %lld, past the end of the state's "
+                        "change feed (%lld): this Redis was written from another state; run "
+                        "gamify rebuild",
+                        p->partition, (long long)p->cursor, (long long)end);
+        goto out;
+    }
+    if (p->cursor == end)
+        goto out; /* up to date; the WATCH ends with the next MULTI or UNWATCH */
+
+    b.rules = gm_feed_rules(f);
+    b.boards_key = gm__redis_name(p, "boards");
+    b.periods_key = gm__redis_name(p, "periods");
+    b.lb_prefix = gm__redis_name(p, "lb:");
+    gm__redis_appendf(p, "MULTI");
+    rc = gm_feed_changes(f, p->cursor, max, on_change, &b, &next);
+    if (rc == GM_ENOTFOUND) {
+        gm_err_set(err, rc,
+                   "partition %d: the change feed starts at %lld, after the Redis cursor %lld "
+                   "(trimmed): run gamify rebuild",
+                   p->partition, (long long)gm_feed_start(f), (long long)p->cursor);
+        goto out;
+    }
+    if (rc) {
+        gm_err_set(err, rc, "reading the change feed: %s", gm_strerror(rc));
+        goto out;
+    }
+    flush_pairs(&b);
+    gm__pairs_unique(&b.pairs, 0);
+    gm__redis_appendf(p, "SET %s %lld", cursor_key, (long long)next);
+    msg = message(&b, p->partition, next);
+    channel = gm__redis_name(p, "leaderboard-changed");
+    gm__redis_appendf(p, "PUBLISH %s %s", channel, msg);
+    gm__redis_appendf(p, "EXEC");
+
+    /* MULTI's +OK and every +QUEUED, then EXEC's array (nil: WATCH fired). */
+    const char *queue_error = NULL;
+    while (p->queued > 1) {
+        if ((rc = gm__redis_reply(p, &r, err)))
+            goto out;
+        if (r->type == REDIS_REPLY_ERROR && !queue_error) {
+            gm_err_set(err, GM_EREDIS, "Redis refused a command of the batch: %s", r->str);
+            queue_error = "";
+        }
+        freeReplyObject(r);
+        r = NULL;
+    }
+    if ((rc = gm__redis_reply(p, &r, err)))
+        goto out;
+    if (queue_error) {
+        rc = GM_EREDIS; /* EXEC answered EXECABORT: nothing was written */
+        goto out;
+    }
+    if (r->type == REDIS_REPLY_NIL) {
+        *aborted = true;
+        goto out;
+    }
+    if (r->type != REDIS_REPLY_ARRAY) {
+        rc = gm_err_set(err, GM_EREDIS, "Redis EXEC: %s",
+                        r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+        goto out;
+    }
+    for (size_t i = 0; i < r->elements; i++) {
+        if (r->element[i]->type == REDIS_REPLY_ERROR) {
+            /* The rest was applied (Redis does not roll back): someone put
+             * something else under our keys. Count it as a failed batch. */
+            rc = gm_err_set(err, GM_EREDIS, "Redis: a command of the batch failed: %s",
+                            r->element[i]->str);
+            gm_log(GM_LOG_ERROR, "redis projector partition %d: %s", p->partition, err->msg);
+            goto out;
+        }
+    }
+    p->cursor = next;
+    *n = b.changes;
+    p->stats.changes += b.changes;
+    p->stats.batches++;
+out:
+    if (rc == 0 && !*aborted && f)
+        rc = maybe_guard(p, gm_feed_rules(f), err);
+    if (rc && p->c && (p->queued > 0 || rc == GM_EREDIS))
+        gm__redis_drop(p);
+    freeReplyObject(r);
+    gm_feed_close(f);
+    batch_free(&b);
+    free(cursor_key);
+    free(msg);
+    free(channel);
+    return rc;
+}
+
+int
+gm_redisproj_step(struct gm_redisproj *p, struct gm_store *st, size_t max_changes, size_t *n,
+                  struct gm_err *err)
+{
+    int rc = 0;
+    bool aborted = true;
+    *n = 0;
+    if (max_changes == 0)
+        max_changes = 1;
+    for (int tries = 0; aborted && tries < 5; tries++)
+        if ((rc = attempt(p, st, max_changes, n, &aborted, err)))
+            break;
+    if (rc == 0 && aborted)
+        gm_log(GM_LOG_INFO, "redis projector partition %d: the cursor kept moving; trying later",
+               p->partition);
+    if (rc == GM_EREDIS) {
+        p->backoff_ms = p->backoff_ms ? p->backoff_ms * 2 : 100;
+        if (p->backoff_ms > p->max_backoff_ms)
+            p->backoff_ms = p->max_backoff_ms;
+    } else if (rc == 0) {
+        p->backoff_ms = 0;
+    }
+    return rc;
+}

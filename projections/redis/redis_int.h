@@ -1,0 +1,91 @@
+/*
+ * redis_int.h: what the Redis projector's files share and nobody else
+ * sees: the projector struct, the connection with its pipeline, key names
+ * and the list of (board, period) pairs a batch touched.
+ */
+#ifndef GM_REDIS_INT_H
+#define GM_REDIS_INT_H
+
+#include "redisproj.h"
+
+#include <hiredis/hiredis.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct gm_redisproj {
+    char *host, *user, *password; /* user and password NULL when not given */
+    int port, db;
+    int partition;
+    char prefix[GM_REDISPROJ_PREFIX_MAX + 1];
+    int timeout_ms;
+    int64_t max_backoff_ms, backoff_ms;
+    int64_t cursor;  /* -1: not read yet */
+    redisContext *c; /* NULL: not connected */
+    size_t queued;   /* replies owed by the pipeline */
+    int memory_permille;
+    int64_t guard_interval_ms;
+    int64_t guard_last_ms; /* monotonic time of the last guard run; 0: never */
+    struct gm_redisproj_stats stats;
+};
+
+/* Parses url into p's host, port, db, user and password. */
+int gm__redis_parse_url(struct gm_redisproj *p, const char *url, struct gm_err *err);
+
+/* Connects (AUTH, SELECT) unless connected. Errors: GM_EREDIS. */
+int gm__redis_connect(struct gm_redisproj *p, struct gm_err *err);
+
+/* Drops the connection and whatever the pipeline held. */
+void gm__redis_drop(struct gm_redisproj *p);
+
+/* Queues one command (binary-safe arguments); its reply is owed. */
+void gm__redis_append(struct gm_redisproj *p, int argc, const char **argv, const size_t *len);
+
+/* printf-style, for commands of plain arguments (%s, %b, %lld). */
+void gm__redis_appendf(struct gm_redisproj *p, const char *fmt, ...);
+
+/* Reads the next owed reply: *r is new (freeReplyObject). Errors: GM_EREDIS
+ * (connection; the connection is dropped). */
+int gm__redis_reply(struct gm_redisproj *p, redisReply **r, struct gm_err *err);
+
+/* Reads every owed reply; an error reply fails with GM_EREDIS and its text. */
+int gm__redis_drain(struct gm_redisproj *p, struct gm_err *err);
+
+/* The names of p's keys; each new (free with free()). */
+char *gm__redis_board_key(const struct gm_redisproj *p, const char *board, const char *period);
+char *gm__redis_name(const struct gm_redisproj *p, const char *suffix); /* prefix + suffix */
+char *gm__redis_cursor_key(const struct gm_redisproj *p, int partition);
+
+/* The (board, period) pairs a batch touched, strings owned. */
+struct gm__pair {
+    char *board, *period;
+};
+
+struct gm__pairs {
+    struct gm__pair *v;
+    size_t n, cap;
+};
+
+void gm__pairs_add(struct gm__pairs *l, const char *board, const char *period);
+/* Sorts v[from..n) and removes duplicates there. */
+void gm__pairs_unique(struct gm__pairs *l, size_t from);
+void gm__pairs_clear(struct gm__pairs *l);
+
+/*
+ * Queues SADD of the boards and periods of v[from..n) to the boards and
+ * periods sets, and their keys' TTLs (EXPIREAT, or PERSIST for "all" when
+ * persist is set) by rules (NULL: no TTLs); key_of names each pair's key.
+ */
+void gm__redis_queue_pairs(struct gm_redisproj *p, const struct gm__pairs *l, size_t from,
+                           const struct gm_rules *rules, bool persist);
+
+/* The local midnight starting the period weeks_after (months_after)
+ * periods after period, by the key's kind; 0 or GM_ENOTFOUND ("all"). */
+int gm__redis_period_bound(const char *period, const struct gm_rules *rules, int64_t weeks_after,
+                           int64_t months_after, int64_t *at);
+
+/* The Lua script that deletes periods on every board (ARGV: lb prefix,
+ * periods; KEYS: boards set, periods set). */
+extern const char gm__redis_prune_script[];
+
+#endif

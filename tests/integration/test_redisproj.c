@@ -1,0 +1,728 @@
+/*
+ * test_redisproj.c: the Redis projector and the rebuild against the real
+ * Redis that tests/run starts. A generated log (tests/bench/gen_events,
+ * examples/rules.yaml, 400 days ending now so that periods expire) is folded
+ * into a state; the projection must then hold exactly the state's scores
+ * (gm_feed_learners), no key of an expired period, and the TTLs the rules
+ * give. Each test writes under its own key prefix and deletes it after, so
+ * tests may run beside each other on one Redis; "FLUSHALL" here is deleting
+ * every key of the test's prefix.
+ */
+#include "feed.h"
+#include "log.h"
+#include "redisproj.h"
+#include "server_env.h"
+#include "store.h"
+
+#include <criterion/criterion.h>
+#include <hiredis/hiredis.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static char dir[64];
+static struct gm_store *st;
+
+static void
+setup(void)
+{
+    strcpy(dir, "/tmp/gm-redisproj-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    st = NULL;
+    gm_log_set_level(GM_LOG_ERROR); /* the generated logs have dead letters */
+}
+
+static void
+teardown(void)
+{
+    char cmd[128];
+    gm_store_close(st);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_expect_eq(system(cmd), 0);
+}
+
+TestSuite(redisproj, .init = setup, .fini = teardown);
+
+/*
+ * Folds gen_events' log of events and users over 400 days ending about an
+ * hour ago into a state in dir, with examples/rules.yaml.
+ */
+static void
+build_state(int events, int users)
+{
+    const char *build = getenv("GAMIFY_BUILD_ROOT"), *examples = getenv("GAMIFY_EXAMPLES");
+    cr_assert(build && examples, "run through meson: GAMIFY_BUILD_ROOT, GAMIFY_EXAMPLES");
+    char path[4096], cmd[8192];
+    long long start = (long long)time(NULL) - 400LL * 86400 - 3600;
+    snprintf(cmd, sizeof cmd,
+             "%s/tests/bench/gen_events --events %d --users %d --span-days 400 --start %lld", build,
+             events, users, start);
+    FILE *gen = popen(cmd, "r");
+    cr_assert_not_null(gen);
+
+    snprintf(path, sizeof path, "%s/rules.yaml", examples);
+    FILE *rf = fopen(path, "r");
+    cr_assert_not_null(rf, "%s", path);
+    static char yaml[1 << 16];
+    size_t ylen = fread(yaml, 1, sizeof yaml, rf);
+    fclose(rf);
+
+    struct gm_store_opts o = {.no_sync = true};
+    struct gm_err err;
+    cr_assert_eq(gm_store_open(dir, &o, &st, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_store_seed_rules(st, yaml, ylen, &err), 0, "%s", err.msg);
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    uint64_t off = 0;
+    cr_assert_eq(gm_store_begin(st, &err), 0, "%s", err.msg);
+    while ((len = getline(&line, &cap, gen)) > 0) {
+        while (len > 0 && line[len - 1] == '\n')
+            len--;
+        cr_assert_eq(gm_store_apply(st, (const uint8_t *)line, (size_t)len, true, off, 0, &err), 0,
+                     "%s", err.msg);
+        off += (uint64_t)len + 1;
+        if (off / 200000 != (off - (uint64_t)len - 1) / 200000) {
+            cr_assert_eq(gm_store_commit(st, off, &err), 0, "%s", err.msg);
+            cr_assert_eq(gm_store_begin(st, &err), 0, "%s", err.msg);
+        }
+    }
+    cr_assert_eq(gm_store_commit(st, off, &err), 0, "%s", err.msg);
+    free(line);
+    cr_assert_eq(pclose(gen), 0);
+}
+
+static redisContext *
+connect_redis(void)
+{
+    const char *url = gm_test_server_env("GAMIFY_TEST_REDIS");
+    int port = 0;
+    char host[64];
+    cr_assert_eq(sscanf(url, "redis://%63[^:]:%d", host, &port), 2, "%s", url);
+    struct timeval tv = {5, 0};
+    redisContext *c = redisConnectWithTimeout(host, port, tv);
+    cr_assert(c && !c->err, "connect %s", url);
+    return c;
+}
+
+static char *
+new_prefix(void)
+{
+    char *name = gm_test_unique_name("gmtest"), *prefix;
+    cr_assert_geq(asprintf(&prefix, "%s:", name), 0);
+    free(name);
+    return prefix;
+}
+
+/* A sorted list of lines. */
+struct lines {
+    char **v;
+    size_t n, cap;
+};
+
+static void
+lines_add(struct lines *l, char *s)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 1024;
+        l->v = realloc(l->v, l->cap * sizeof *l->v);
+        cr_assert_not_null(l->v);
+    }
+    l->v[l->n++] = s;
+}
+
+static int
+str_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void
+lines_sort(struct lines *l)
+{
+    qsort(l->v, l->n, sizeof *l->v, str_cmp);
+}
+
+static void
+lines_free(struct lines *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    memset(l, 0, sizeof *l);
+}
+
+static void
+lines_assert_eq(const struct lines *a, const struct lines *b, const char *what)
+{
+    for (size_t i = 0; i < a->n && i < b->n; i++)
+        cr_assert_str_eq(a->v[i], b->v[i], "%s: line %zu differs", what, i);
+    cr_assert_eq(a->n, b->n, "%s: %zu lines against %zu", what, a->n, b->n);
+}
+
+/* The leaderboard keys under prefix (without it), sorted. */
+static struct lines
+board_keys(redisContext *c, const char *prefix)
+{
+    struct lines keys = {0};
+    char cursor[32] = "0", pattern[256];
+    snprintf(pattern, sizeof pattern, "%slb:*", prefix);
+    do {
+        redisReply *r = redisCommand(c, "SCAN %s MATCH %s COUNT 1000", cursor, pattern);
+        cr_assert(r && r->type == REDIS_REPLY_ARRAY);
+        snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
+        for (size_t i = 0; i < r->element[1]->elements; i++)
+            lines_add(&keys, strdup(r->element[1]->element[i]->str + strlen(prefix)));
+        freeReplyObject(r);
+    } while (strcmp(cursor, "0") != 0);
+    lines_sort(&keys);
+    return keys;
+}
+
+/*
+ * Every member of every board under prefix as "lb:BOARD:PERIOD USER SCORE",
+ * sorted; with ttl, a line "KEY expiretime=T" per key as well.
+ */
+static struct lines
+redis_lines(redisContext *c, const char *prefix, bool ttl)
+{
+    struct lines keys = board_keys(c, prefix), out = {0};
+    for (size_t k = 0; k < keys.n; k++) {
+        redisReply *r = redisCommand(c, "ZRANGE %s%s 0 -1 WITHSCORES", prefix, keys.v[k]);
+        cr_assert(r && r->type == REDIS_REPLY_ARRAY);
+        for (size_t i = 0; i + 1 < r->elements; i += 2) {
+            char *s;
+            cr_assert_geq(
+                asprintf(&s, "%s %s %s", keys.v[k], r->element[i]->str, r->element[i + 1]->str), 0);
+            lines_add(&out, s);
+        }
+        freeReplyObject(r);
+        if (ttl) {
+            r = redisCommand(c, "EXPIRETIME %s%s", prefix, keys.v[k]);
+            cr_assert(r && r->type == REDIS_REPLY_INTEGER);
+            char *s;
+            cr_assert_geq(asprintf(&s, "%s expiretime=%lld", keys.v[k], r->integer), 0);
+            lines_add(&out, s);
+            freeReplyObject(r);
+        }
+    }
+    lines_free(&keys);
+    lines_sort(&out);
+    return out;
+}
+
+static int
+on_learner(void *ctx, const struct gm_learner *l)
+{
+    for (size_t i = 0; i < l->n_scores; i++) {
+        char *s;
+        cr_assert_geq(asprintf(&s, "lb:%s:%s %s %lld", l->scores[i].board, l->scores[i].period,
+                               l->user_id, (long long)l->scores[i].score),
+                      0);
+        lines_add(ctx, s);
+    }
+    return 0;
+}
+
+/* What the state says the boards hold, in redis_lines' form. */
+static struct lines
+state_lines(void)
+{
+    struct gm_feed *f;
+    struct lines out = {0};
+    cr_assert_eq(gm_feed_open(st, &f), 0);
+    cr_assert_eq(gm_feed_learners(f, on_learner, &out), 0);
+    gm_feed_close(f);
+    lines_sort(&out);
+    return out;
+}
+
+/* Deletes every key of prefix: the test's FLUSHALL. */
+static void
+flush_prefix(redisContext *c, const char *prefix)
+{
+    char cursor[32] = "0", pattern[256];
+    snprintf(pattern, sizeof pattern, "%s*", prefix);
+    do {
+        redisReply *r = redisCommand(c, "SCAN %s MATCH %s COUNT 1000", cursor, pattern);
+        cr_assert(r && r->type == REDIS_REPLY_ARRAY);
+        snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
+        for (size_t i = 0; i < r->element[1]->elements; i++)
+            freeReplyObject(redisCommand(c, "UNLINK %s", r->element[1]->element[i]->str));
+        freeReplyObject(r);
+    } while (strcmp(cursor, "0") != 0);
+}
+
+static struct gm_redisproj *
+projector(const char *prefix)
+{
+    struct gm_redisproj_opts o = {.prefix = prefix};
+    struct gm_redisproj *p;
+    struct gm_err err;
+    cr_assert_eq(gm_redisproj_open(gm_test_server_env("GAMIFY_TEST_REDIS"), 0, &o, &p, &err), 0,
+                 "%s", err.msg);
+    return p;
+}
+
+/* Steps until up to date; returns the changes written. */
+static size_t
+project_all(const char *prefix, size_t batch)
+{
+    struct gm_redisproj *p = projector(prefix);
+    struct gm_err err;
+    size_t total = 0, n;
+    do {
+        cr_assert_eq(gm_redisproj_step(p, st, batch, &n, &err), 0, "%s", err.msg);
+        total += n;
+    } while (n > 0);
+    gm_redisproj_close(p);
+    return total;
+}
+
+static int64_t
+feed_end(void)
+{
+    struct gm_feed *f;
+    cr_assert_eq(gm_feed_open(st, &f), 0);
+    int64_t end = gm_feed_end(f);
+    gm_feed_close(f);
+    return end;
+}
+
+static long long
+redis_cursor(redisContext *c, const char *prefix)
+{
+    redisReply *r = redisCommand(c, "GET %scursor:0", prefix);
+    cr_assert(r && r->type == REDIS_REPLY_STRING);
+    long long v = strtoll(r->str, NULL, 10);
+    freeReplyObject(r);
+    return v;
+}
+
+struct pruned {
+    char *names[256];
+    size_t n;
+};
+
+static int
+on_change(void *ctx, const struct gm_change *ch)
+{
+    struct pruned *p = ctx;
+    for (size_t i = 0; i < ch->n_pruned_periods && p->n < 256; i++)
+        p->names[p->n++] = strdup(ch->pruned_periods[i]);
+    return 0;
+}
+
+Test(redisproj, projection_equals_state_with_ttls_and_no_expired_period)
+{
+    build_state(20000, 2000);
+    redisContext *c = connect_redis();
+    char *prefix = new_prefix();
+
+    cr_assert_eq(project_all(prefix, 1000), (size_t)feed_end());
+    struct lines want = state_lines(), got = redis_lines(c, prefix, false);
+    cr_assert_gt(want.n, 10000);
+    lines_assert_eq(&got, &want, "Redis against the state");
+    cr_assert_eq(redis_cursor(c, prefix), feed_end());
+
+    /* 400 days: periods expired on the way, and none of them has a key */
+    struct gm_feed *f;
+    struct pruned pr = {0};
+    int64_t next;
+    cr_assert_eq(gm_feed_open(st, &f), 0);
+    cr_assert_eq(gm_feed_changes(f, 0, SIZE_MAX, on_change, &pr, &next), 0);
+    const struct gm_rules *rules = gm_feed_rules(f);
+    cr_assert_gt(pr.n, 10, "only %zu periods expired", pr.n);
+    for (size_t i = 0; i < pr.n; i++) {
+        redisReply *r = redisCommand(c, "EXISTS %slb:global:%s", prefix, pr.names[i]);
+        cr_assert_eq(r->integer, 0, "expired period %s has a key", pr.names[i]);
+        freeReplyObject(r);
+        r = redisCommand(c, "SISMEMBER %speriods %s", prefix, pr.names[i]);
+        cr_assert_eq(r->integer, 0, "expired period %s is in the periods set", pr.names[i]);
+        freeReplyObject(r);
+        free(pr.names[i]);
+    }
+
+    /* week and month keys expire when the state drops them; "all" never */
+    struct lines keys = board_keys(c, prefix);
+    size_t with_ttl = 0;
+    for (size_t i = 0; i < keys.n; i++) {
+        const char *period = strrchr(keys.v[i], ':') + 1;
+        redisReply *r = redisCommand(c, "EXPIRETIME %s%s", prefix, keys.v[i]);
+        int64_t at;
+        if (strcmp(period, "all") == 0) {
+            cr_assert_eq(r->integer, -1, "%s has a TTL", keys.v[i]);
+        } else {
+            cr_assert_eq(gm_redisproj_expiry(period, rules, &at), 0, "%s", period);
+            cr_assert_eq(r->integer, at, "%s expires at %lld, not %lld", keys.v[i], r->integer,
+                         (long long)at);
+            cr_assert_gt(at, (int64_t)time(NULL));
+            with_ttl++;
+        }
+        freeReplyObject(r);
+    }
+    cr_assert_gt(with_ttl, keys.n / 2);
+    gm_feed_close(f);
+
+    lines_free(&keys);
+    lines_free(&want);
+    lines_free(&got);
+    flush_prefix(c, prefix);
+    free(prefix);
+    redisFree(c);
+}
+
+Test(redisproj, projecting_again_changes_nothing)
+{
+    build_state(4000, 400);
+    redisContext *c = connect_redis();
+    char *prefix = new_prefix();
+
+    project_all(prefix, 500);
+    struct lines first = redis_lines(c, prefix, true);
+    cr_assert_eq(project_all(prefix, 500), 0, "up to date, yet it wrote changes");
+    struct lines second = redis_lines(c, prefix, true);
+    lines_assert_eq(&second, &first, "after a second run");
+
+    /* from the start again: absolute scores make the replay harmless */
+    freeReplyObject(redisCommand(c, "SET %scursor:0 0", prefix));
+    cr_assert_eq(project_all(prefix, 500), (size_t)feed_end());
+    struct lines third = redis_lines(c, prefix, true);
+    lines_assert_eq(&third, &first, "after a replay from 0");
+
+    lines_free(&first);
+    lines_free(&second);
+    lines_free(&third);
+    flush_prefix(c, prefix);
+    free(prefix);
+    redisFree(c);
+}
+
+Test(redisproj, projecting_in_steps_equals_at_once)
+{
+    build_state(4000, 400);
+    redisContext *c = connect_redis();
+    char *once = new_prefix(), *steps = new_prefix();
+
+    cr_assert_eq(project_all(once, 1000000), (size_t)feed_end());
+    cr_assert_eq(project_all(steps, 7), (size_t)feed_end());
+    struct lines a = redis_lines(c, once, true), b = redis_lines(c, steps, true);
+    cr_assert_gt(a.n, 1000);
+    lines_assert_eq(&b, &a, "in steps of 7 against at once");
+
+    lines_free(&a);
+    lines_free(&b);
+    flush_prefix(c, once);
+    flush_prefix(c, steps);
+    free(once);
+    free(steps);
+    redisFree(c);
+}
+
+static void
+rebuild(const char *prefix, struct gm_redisproj_rebuild_stats *stats)
+{
+    struct gm_redisproj_opts o = {.prefix = prefix};
+    struct gm_err err;
+    int partition = 0;
+    cr_assert_eq(gm_redisproj_rebuild(gm_test_server_env("GAMIFY_TEST_REDIS"), &o, &st, &partition,
+                                      1, stats, &err),
+                 0, "%s", err.msg);
+}
+
+Test(redisproj, rebuild_after_flush_gives_identical_boards)
+{
+    build_state(4000, 400);
+    redisContext *c = connect_redis();
+    char *prefix = new_prefix();
+
+    project_all(prefix, 1000);
+    struct lines projected = redis_lines(c, prefix, true);
+    flush_prefix(c, prefix);
+    struct gm_redisproj_rebuild_stats stats;
+    rebuild(prefix, &stats);
+    cr_assert_eq(stats.learners, 400);
+    cr_assert_eq(stats.removed, 0);
+    struct lines rebuilt = redis_lines(c, prefix, true);
+    lines_assert_eq(&rebuilt, &projected, "rebuilt against projected");
+    cr_assert_eq(redis_cursor(c, prefix), feed_end());
+    cr_assert_eq(project_all(prefix, 1000), 0, "the rebuild left the cursor behind");
+
+    /* a board the state does not hold, and a stale member: both go */
+    freeReplyObject(redisCommand(c, "ZADD %slb:ghost-class:all 5 nobody", prefix));
+    freeReplyObject(redisCommand(c, "ZADD %slb:global:all 999999 nobody", prefix));
+    rebuild(prefix, &stats);
+    cr_assert_eq(stats.removed, 1);
+    struct lines again = redis_lines(c, prefix, true);
+    lines_assert_eq(&again, &projected, "rebuilt over stale keys");
+    redisReply *r = redisCommand(c, "KEYS %srebuild:*", prefix);
+    cr_assert_eq(r->elements, 0, "temporary keys left behind");
+    freeReplyObject(r);
+
+    lines_free(&projected);
+    lines_free(&rebuilt);
+    lines_free(&again);
+    flush_prefix(c, prefix);
+    free(prefix);
+    redisFree(c);
+}
+
+Test(redisproj, subscriber_receives_leaderboard_changed)
+{
+    build_state(300, 30);
+    redisContext *c = connect_redis(), *sub = connect_redis();
+    char *prefix = new_prefix();
+
+    redisReply *r = redisCommand(sub, "SUBSCRIBE %sleaderboard-changed", prefix);
+    cr_assert(r && r->type == REDIS_REPLY_ARRAY);
+    freeReplyObject(r);
+
+    struct gm_redisproj *p = projector(prefix);
+    struct gm_err err;
+    size_t n;
+    cr_assert_eq(gm_redisproj_step(p, st, 50, &n, &err), 0, "%s", err.msg);
+    cr_assert_eq(n, 50);
+
+    cr_assert_eq(redisGetReply(sub, (void **)&r), REDIS_OK, "%s", sub->errstr);
+    cr_assert_eq(r->type, REDIS_REPLY_ARRAY);
+    cr_assert_eq(r->elements, 3);
+    cr_assert_str_eq(r->element[0]->str, "message");
+    json_error_t jerr;
+    json_t *m = json_loads(r->element[2]->str, 0, &jerr);
+    cr_assert_not_null(m, "%s: %s", r->element[2]->str, jerr.text);
+    cr_assert_eq(json_integer_value(json_object_get(m, "partition")), 0);
+    cr_assert_eq(json_integer_value(json_object_get(m, "next")), gm_redisproj_cursor(p));
+    json_t *changed = json_object_get(m, "changed");
+    cr_assert_gt(json_array_size(changed), 0);
+    bool global_all = false;
+    for (size_t i = 0; i < json_array_size(changed); i++) {
+        json_t *e = json_array_get(changed, i);
+        global_all |= strcmp(json_string_value(json_object_get(e, "board")), "global") == 0 &&
+                      strcmp(json_string_value(json_object_get(e, "period")), "all") == 0;
+    }
+    cr_assert(global_all, "%s", r->element[2]->str);
+    cr_assert(json_is_array(json_object_get(m, "pruned")));
+    json_decref(m);
+    freeReplyObject(r);
+
+    gm_redisproj_close(p);
+    flush_prefix(c, prefix);
+    free(prefix);
+    redisFree(sub);
+    redisFree(c);
+}
+
+Test(redisproj, redis_down_is_retried_with_backoff)
+{
+    build_state(50, 5);
+    struct gm_redisproj_opts o = {.timeout_ms = 500, .max_backoff_ms = 300};
+    struct gm_redisproj *p;
+    struct gm_err err;
+    size_t n = 99;
+    /* port 1: nothing listens there */
+    cr_assert_eq(gm_redisproj_open("redis://127.0.0.1:1", 0, &o, &p, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_redisproj_step(p, st, 10, &n, &err), GM_EREDIS);
+    cr_assert_eq(n, 0);
+    cr_assert_eq(gm_redisproj_backoff_ms(p), 100);
+    cr_assert_eq(gm_redisproj_step(p, st, 10, &n, &err), GM_EREDIS);
+    cr_assert_eq(gm_redisproj_backoff_ms(p), 200);
+    cr_assert_eq(gm_redisproj_step(p, st, 10, &n, &err), GM_EREDIS);
+    cr_assert_eq(gm_redisproj_backoff_ms(p), 300);
+    cr_assert_eq(gm_redisproj_cursor(p), -1);
+    gm_redisproj_close(p);
+}
+
+Test(redisproj, cursor_past_the_feed_needs_a_rebuild)
+{
+    build_state(50, 5);
+    redisContext *c = connect_redis();
+    char *prefix = new_prefix();
+    freeReplyObject(redisCommand(c, "SET %scursor:0 %lld", prefix, (long long)feed_end() + 5));
+    struct gm_redisproj *p = projector(prefix);
+    struct gm_err err;
+    size_t n;
+    cr_assert_eq(gm_redisproj_step(p, st, 10, &n, &err), GM_EINVAL);
+    cr_assert(strstr(err.msg, "gamify rebuild"), "%s", err.msg);
+    gm_redisproj_close(p);
+    flush_prefix(c, prefix);
+    free(prefix);
+    redisFree(c);
+}
+
+static long long
+info_memory(redisContext *c, const char *field)
+{
+    redisReply *r = redisCommand(c, "INFO memory");
+    cr_assert(r && r->type == REDIS_REPLY_STRING);
+    char pat[64];
+    snprintf(pat, sizeof pat, "\n%s:", field);
+    const char *at = strstr(r->str, pat);
+    cr_assert_not_null(at, "%s", field);
+    long long v = strtoll(at + strlen(pat), NULL, 10);
+    freeReplyObject(r);
+    return v;
+}
+
+/* The periods of prefix's keys with the instant each ended (-1: "all"). */
+static size_t
+key_periods(redisContext *c, const char *prefix, const struct gm_rules *rules, char names[][16],
+            int64_t *ends, size_t cap)
+{
+    struct lines keys = board_keys(c, prefix);
+    size_t n = 0;
+    for (size_t i = 0; i < keys.n; i++) {
+        const char *period = strrchr(keys.v[i], ':') + 1;
+        bool seen = false;
+        for (size_t k = 0; k < n && !seen; k++)
+            seen = strcmp(names[k], period) == 0;
+        if (seen || n == cap)
+            continue;
+        snprintf(names[n], 16, "%s", period);
+        /* the end of a period: its expiry with nothing kept after it */
+        struct gm_rules r0 = *rules;
+        r0.keep_weeks = r0.keep_months = 0;
+        ends[n] = gm_redisproj_expiry(period, &r0, &ends[n]) ? -1 : ends[n];
+        n++;
+    }
+    lines_free(&keys);
+    return n;
+}
+
+Test(redisproj, memory_guard_deletes_the_oldest_finished_periods)
+{
+    build_state(4000, 400);
+    redisContext *c = connect_redis();
+    char *prefix = new_prefix();
+    project_all(prefix, 1000);
+    struct gm_feed *f;
+    cr_assert_eq(gm_feed_open(st, &f), 0);
+    const struct gm_rules *rules = gm_feed_rules(f);
+    char before[64][16], after[64][16];
+    int64_t end_before[64], end_after[64], now = (int64_t)time(NULL);
+    size_t n_before = key_periods(c, prefix, rules, before, end_before, 64);
+
+    /* a maxmemory far above what every test on this server uses, so that no
+     * write is refused; the mark set just below the memory in use */
+    long long used = info_memory(c, "used_memory");
+    long long max = used + 256LL * 1024 * 1024;
+    redisReply *r = redisCommand(c, "CONFIG SET maxmemory %lld", max);
+    cr_assert(r && r->type == REDIS_REPLY_STATUS, "CONFIG SET maxmemory refused");
+    freeReplyObject(r);
+
+    struct gm_redisproj_opts o = {.prefix = prefix, .memory_permille = 1000};
+    struct gm_redisproj *p;
+    struct gm_err err;
+    cr_assert_eq(gm_redisproj_open(gm_test_server_env("GAMIFY_TEST_REDIS"), 0, &o, &p, &err), 0);
+    cr_assert_eq(gm_redisproj_guard(p, rules, now, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_redisproj_stats(p)->guard_alerts, 0, "below the mark, yet an alert");
+    gm_redisproj_close(p);
+
+    o.memory_permille = (int)(used * 500 / max) > 0 ? (int)(used * 500 / max) : 1;
+    cr_assert_eq(gm_redisproj_open(gm_test_server_env("GAMIFY_TEST_REDIS"), 0, &o, &p, &err), 0);
+    cr_assert_eq(gm_redisproj_guard(p, rules, now, &err), 0, "%s", err.msg);
+    const struct gm_redisproj_stats *gs = gm_redisproj_stats(p);
+    cr_assert_eq(gs->guard_alerts, 1);
+    cr_assert_gt(gs->guard_periods_deleted, 0);
+    cr_assert_gt(gs->guard_keys_deleted, 0);
+    r = redisCommand(c, "CONFIG SET maxmemory 0");
+    freeReplyObject(r);
+
+    size_t n_after = key_periods(c, prefix, rules, after, end_after, 64);
+    cr_assert_eq(n_after + gs->guard_periods_deleted, n_before);
+    int64_t newest_deleted = INT64_MIN, oldest_kept_finished = INT64_MAX;
+    for (size_t i = 0; i < n_before; i++) {
+        bool kept = false;
+        for (size_t k = 0; k < n_after && !kept; k++)
+            kept = strcmp(before[i], after[k]) == 0;
+        if (end_before[i] < 0 || end_before[i] > now) {
+            cr_assert(kept, "the guard deleted %s, which has not ended", before[i]);
+        } else if (!kept) {
+            newest_deleted = end_before[i] > newest_deleted ? end_before[i] : newest_deleted;
+        } else if (end_before[i] < oldest_kept_finished) {
+            oldest_kept_finished = end_before[i];
+        }
+    }
+    cr_assert_leq(newest_deleted, oldest_kept_finished, "a newer period went before an older one");
+    gm_redisproj_close(p);
+    gm_feed_close(f);
+    flush_prefix(c, prefix);
+    free(prefix);
+    redisFree(c);
+}
+
+/* Kills the connection of this test's projector (named PREFIX redisproj-0;
+ * other tests' projectors run beside it). */
+static int
+kill_projector_connection(redisContext *c, const char *prefix)
+{
+    char want[128];
+    snprintf(want, sizeof want, " name=%sredisproj-0 ", prefix);
+    redisReply *r = redisCommand(c, "CLIENT LIST");
+    cr_assert(r && r->type == REDIS_REPLY_STRING);
+    int killed = 0;
+    for (char *line = strtok(r->str, "\n"); line; line = strtok(NULL, "\n")) {
+        long long id;
+        if (!strstr(line, want) || sscanf(line, "id=%lld", &id) != 1)
+            continue;
+        redisReply *k = redisCommand(c, "CLIENT KILL ID %lld", id);
+        killed += k && k->type == REDIS_REPLY_INTEGER ? (int)k->integer : 0;
+        freeReplyObject(k);
+    }
+    freeReplyObject(r);
+    return killed;
+}
+
+Test(redisproj, a_lost_connection_skips_no_change)
+{
+    build_state(2000, 200);
+    redisContext *c = connect_redis();
+    char *prefix = new_prefix();
+    struct gm_redisproj *p = projector(prefix);
+    struct gm_err err;
+    size_t n, total = 0, failures = 0;
+
+    cr_assert_eq(gm_redisproj_step(p, st, 100, &n, &err), 0, "%s", err.msg);
+    total += n;
+    for (int round = 0; round < 200 && total < (size_t)feed_end(); round++) {
+        if (round % 3 == 0)
+            kill_projector_connection(c, prefix);
+        int rc = gm_redisproj_step(p, st, 100, &n, &err);
+        if (rc) {
+            cr_assert_eq(rc, GM_EREDIS, "%s", err.msg);
+            cr_assert_gt(gm_redisproj_backoff_ms(p), 0);
+            failures++;
+            continue;
+        }
+        total += n;
+    }
+    cr_assert_gt(failures, 0, "killing the connection never failed a step");
+    cr_assert_eq(redis_cursor(c, prefix), feed_end());
+    struct lines want = state_lines(), got = redis_lines(c, prefix, false);
+    lines_assert_eq(&got, &want, "Redis against the state after lost connections");
+
+    lines_free(&want);
+    lines_free(&got);
+    gm_redisproj_close(p);
+    flush_prefix(c, prefix);
+    free(prefix);
+    redisFree(c);
+}
+
+Test(redisproj, url_parsing)
+{
+    struct gm_redisproj *p;
+    struct gm_err err;
+    const char *good[] = {"redis://h", "redis://h:1/3", "redis://:pw@h:6380", "redis://u:pw@h/0"};
+    const char *bad[] = {"http://h:1", "redis://", "redis://h:0", "redis://h:12x", "redis://h/x"};
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        cr_assert_eq(gm_redisproj_open(good[i], 0, NULL, &p, &err), 0, "%s: %s", good[i], err.msg);
+        gm_redisproj_close(p);
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        cr_assert_eq(gm_redisproj_open(bad[i], 0, NULL, &p, &err), GM_EINVAL, "%s", bad[i]);
+    struct gm_redisproj_opts o = {.prefix = "a-prefix-of-more-than-sixty-four-bytes-is-refused-"
+                                            "because-keys-must-stay-short"};
+    cr_assert_eq(gm_redisproj_open("redis://h", 0, &o, &p, &err), GM_EINVAL);
+}
