@@ -111,6 +111,18 @@ render(struct gm_metrics *m, size_t *len)
             "Expired leaderboard scores (board, period) removed from learners.",
             atomic_load(&m->periods_pruned));
     counter(&t, "gamify_records_total", "Log records read.", atomic_load(&m->records));
+    if (atomic_load(&m->redis_enabled)) {
+        counter(&t, "gamify_redis_projected_total", "Changes the Redis projector wrote.",
+                atomic_load(&m->redis_changes));
+        counter(&t, "gamify_redis_projector_failures_total",
+                "Redis projector steps that failed (retried with backoff).",
+                atomic_load(&m->redis_failures));
+        add(&t,
+            "# HELP gamify_redis_projector_lag_changes Changes not yet in Redis.\n"
+            "# TYPE gamify_redis_projector_lag_changes gauge\n"
+            "gamify_redis_projector_lag_changes %lld\n",
+            (long long)atomic_load(&m->redis_lag_changes));
+    }
     uint64_t batches = atomic_load(&m->batches);
     add(&t, "# HELP gamify_batch_size Records per committed batch.\n"
             "# TYPE gamify_batch_size histogram\n");

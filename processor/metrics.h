@@ -21,8 +21,11 @@
 
 struct gm_metrics {
     atomic_uint_fast64_t applied, duplicates, dead_letters, batches, records;
-    atomic_uint_fast64_t too_far_ahead;                     /* dead letters TOO_FAR_AHEAD */
-    atomic_uint_fast64_t periods_pruned;                    /* expired leaderboard scores removed */
+    atomic_uint_fast64_t too_far_ahead;  /* dead letters TOO_FAR_AHEAD */
+    atomic_uint_fast64_t periods_pruned; /* expired leaderboard scores removed */
+    atomic_bool redis_enabled;           /* the Redis projector runs */
+    atomic_uint_fast64_t redis_changes, redis_failures;
+    atomic_int_fast64_t redis_lag_changes;                  /* change feed end minus its cursor */
     atomic_uint_fast64_t batch_size_le[GM_METRICS_BUCKETS]; /* 1, 10, 100, ... 10^7 */
     atomic_uint_fast64_t batch_us_sum;                      /* commit-inclusive latency */
     atomic_uint_fast64_t batch_ms_le[GM_METRICS_BUCKETS];   /* 1, 2, 5, 10, 50, 100, 500, 1000 */

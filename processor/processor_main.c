@@ -31,7 +31,9 @@
 #include "log.h"
 #include "logsrc.h"
 #include "metrics.h"
+#include "projrun.h"
 #include "pump.h"
+#include "redisproj.h"
 #include "rules.h"
 #include "store.h"
 
@@ -50,7 +52,13 @@ static const struct gm_setting settings[] = {
     {"rules", GM_SET_STRING, NULL, 0, 0, false, "rules file used when the log has published none"},
     {"postgres", GM_SET_STRING, NULL, 0, 0, false,
      "Postgres projector conninfo (not built yet: refused)"},
-    {"redis", GM_SET_STRING, NULL, 0, 0, false, "Redis projector URL (not built yet: refused)"},
+    {"redis", GM_SET_STRING, NULL, 0, 0, false,
+     "Redis URL for the realtime leaderboards (projected in a thread; file logs)"},
+    {"redis-prefix", GM_SET_STRING, "gamify:", 0, 0, false,
+     "prefix of every Redis key and channel"},
+    {"redis-memory-permille", GM_SET_INT, "900", 0, 1000, false,
+     "memory guard: above this share of Redis's maxmemory, delete the oldest finished periods "
+     "(0: off; nothing happens without a maxmemory)"},
     {"out", GM_SET_STRING, NULL, 0, 0, false, "write outbound events to jsonl:PATH or file:DIR"},
     {"metrics", GM_SET_STRING, NULL, 0, 0, false,
      "serve /metrics, /healthz and /readyz on HOST:PORT"},
@@ -116,9 +124,22 @@ check(const struct gm_config *cfg, struct gm_err *err)
     if (gm_log_parse_level(gm_config_str(cfg, "log-level"), &level))
         return gm_err_set(err, GM_EINVAL, "--log-level: \"%s\" is not debug, info, warn or error",
                           gm_config_str(cfg, "log-level"));
-    if (gm_config_str(cfg, "postgres") || gm_config_str(cfg, "redis"))
+    if (gm_config_str(cfg, "postgres"))
         return gm_err_set(err, GM_EUNSUPPORTED,
-                          "--postgres / --redis: the projectors are not built yet");
+                          "--postgres: the Postgres projector does not run in gamify-processor "
+                          "yet");
+    if (gm_config_str(cfg, "redis") && scheme == GM_LOG_KAFKA)
+        return gm_err_set(err, GM_EUNSUPPORTED,
+                          "--redis with a kafka:// log: not yet; project each partition with "
+                          "gamify project --state DIR --redis URL --follow");
+    if (gm_config_str(cfg, "redis")) {
+        struct gm_redisproj *rp = NULL;
+        struct gm_redisproj_opts ro = {.prefix = gm_config_str(cfg, "redis-prefix")};
+        rc = gm_redisproj_open(gm_config_str(cfg, "redis"), 0, &ro, &rp, err);
+        gm_redisproj_close(rp);
+        if (rc)
+            return rc;
+    }
     const char *rules = gm_config_str(cfg, "rules");
     if (rules) {
         struct gm_rules *r = NULL;
@@ -163,6 +184,69 @@ settle_log(const char *dir)
     gm_filelog_close(log);
 }
 
+/* The Redis projector as the runner sees it. */
+static int
+redis_step(void *impl, struct gm_store *st, size_t max, size_t *n, struct gm_err *err)
+{
+    return gm_redisproj_step(impl, st, max, n, err);
+}
+
+static int64_t
+redis_backoff(const void *impl)
+{
+    return gm_redisproj_backoff_ms(impl);
+}
+
+static int64_t
+redis_cursor(const void *impl)
+{
+    return gm_redisproj_cursor(impl);
+}
+
+static void
+redis_close(void *impl)
+{
+    gm_redisproj_close(impl);
+}
+
+static const struct gm_projector_ops redis_ops = {"redis", redis_step, redis_backoff, redis_cursor,
+                                                  redis_close};
+
+/* Starts the projectors the settings ask for (file logs: partition 0). */
+static int
+start_projectors(const struct gm_config *cfg, struct gm_store *st, struct gm_projrun **redis,
+                 struct gm_err *err)
+{
+    const char *url = gm_config_str(cfg, "redis");
+    if (!url)
+        return 0;
+    struct gm_redisproj *rp;
+    struct gm_redisproj_opts ro = {
+        .prefix = gm_config_str(cfg, "redis-prefix"),
+        .memory_permille = (int)gm_config_int(cfg, "redis-memory-permille"),
+    };
+    int rc = gm_redisproj_open(url, 0, &ro, &rp, err);
+    if (rc)
+        return rc;
+    gm_log(GM_LOG_INFO, "projecting leaderboards to Redis %s", url);
+    return gm_projrun_start(&redis_ops, rp, st, redis, err);
+}
+
+/* Projector figures for /metrics. */
+static void
+projector_metrics(struct gm_metrics *m, struct gm_store *st, const struct gm_projrun *redis)
+{
+    if (!redis)
+        return;
+    struct gm_projrun_stats ps;
+    gm_projrun_stats(redis, &ps);
+    atomic_store(&m->redis_enabled, true);
+    atomic_store(&m->redis_changes, ps.changes);
+    atomic_store(&m->redis_failures, ps.failures);
+    int64_t end = gm_store_change_end(st);
+    atomic_store(&m->redis_lag_changes, ps.cursor < 0 ? end : end - ps.cursor);
+}
+
 static int
 run(const struct gm_config *cfg)
 {
@@ -181,6 +265,7 @@ run(const struct gm_config *cfg)
     struct gm_logsrc *src = NULL;
     struct gm_outsink *sink = NULL;
     struct gm_metrics_server *srv = NULL;
+    struct gm_projrun *redis = NULL;
     static char ctx[96];
     int code = 1, rc;
 
@@ -221,6 +306,8 @@ run(const struct gm_config *cfg)
      * and its publication) go out now, not with the next batch */
     if (sink && (rc = gm_outsink_publish(sink, st, &err)))
         goto fail;
+    if ((rc = start_projectors(cfg, st, &redis, &err)))
+        goto fail;
     if (metrics_addr && (rc = gm_metrics_serve(&m, metrics_addr, &srv, &err)))
         goto fail;
     atomic_store(&m.offset, offset);
@@ -230,6 +317,7 @@ run(const struct gm_config *cfg)
            (unsigned long long)offset, dir);
 
     double last_size = 0;
+    int64_t trimmed = 0;
     while (!stop) {
         double t0 = now_s();
         size_t n = 0;
@@ -257,9 +345,11 @@ run(const struct gm_config *cfg)
             int64_t newest = gm_store_newest_time(st);
             atomic_store(&m.last_event_time, newest);
             atomic_store(&m.lag_seconds, newest ? (int64_t)t1 - newest : 0);
+            gm_projrun_wake(redis);
             if (sink && (rc = gm_outsink_publish(sink, st, &err)))
                 goto fail;
-            gm_pump_release(st, sink);
+            gm_pump_release(st, sink, gm_projrun_hold(redis));
+            projector_metrics(&m, st, redis);
             if (n == batch_max)
                 continue; /* more is probably waiting */
         }
@@ -272,7 +362,14 @@ run(const struct gm_config *cfg)
         }
         if (t1 - last_size >= 1.0) {
             atomic_store(&m.lmdb_bytes, file_size(dir));
+            projector_metrics(&m, st, redis);
             last_size = t1;
+            /* idle: what the projectors took since the last commit goes in
+             * a transaction of its own (commits trim while busy) */
+            int64_t below = gm_pump_release(st, sink, gm_projrun_hold(redis));
+            uint64_t n_trim = 0;
+            if (below > trimmed && gm_store_trim_changes(st, below, &n_trim, &err) == 0)
+                trimmed = below;
         }
         if (!stop && gm_logsrc_wait(src, idle_ms) < 0 && errno != EINTR) {
             gm_err_set(&err, GM_EIO, "waiting for %s: %s", log_uri, gm_logsrc_errmsg(src));
@@ -287,6 +384,7 @@ fail:
     gm_log(GM_LOG_ERROR, "%s", err.msg[0] ? err.msg : gm_strerror(rc));
 out:
     gm_log_set_context(NULL);
+    gm_projrun_stop(redis);
     gm_metrics_stop(srv);
     gm_outsink_close(sink);
     gm_logsrc_close(src);
@@ -397,7 +495,7 @@ kpart_commit(struct kproc *k, struct kpart *p, struct gm_err *err)
     gm_kafka_commit_async(k->c, p->id, p->next);
     if (k->sink && (rc = gm_outsink_publish(k->sink, p->st, err)))
         return rc;
-    gm_pump_release(p->st, k->sink);
+    gm_pump_release(p->st, k->sink, INT64_MAX);
     if (p->rebuilding && t1 - p->last_progress >= 2.0) {
         gm_log(GM_LOG_INFO, "partition %d: rebuilding, at offset %llu", (int)p->id,
                (unsigned long long)p->next);

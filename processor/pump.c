@@ -204,10 +204,12 @@ gm_outsink_publish(struct gm_outsink *o, struct gm_store *st, struct gm_err *err
     return rc;
 }
 
-void
-gm_pump_release(struct gm_store *st, struct gm_outsink *o)
+int64_t
+gm_pump_release(struct gm_store *st, struct gm_outsink *o, int64_t hold)
 {
     int64_t below = gm_store_change_end(st);
+    if (hold < below)
+        below = hold;
     if (o) {
         char *name;
         int64_t seq;
@@ -218,4 +220,5 @@ gm_pump_release(struct gm_store *st, struct gm_outsink *o)
         free(name);
     }
     gm_store_trim_before(st, below);
+    return below;
 }

@@ -56,10 +56,11 @@ void gm_outsink_close(struct gm_outsink *o);
 
 /*
  * Tells st which change-feed records every consumer of this process has
- * taken: all of them without an output, else those before o's cursor. The
- * next commits trim them (gm_store_trim_before). Projectors, when they run
- * here, will hold it back too; one enabled later starts from a rebuild.
+ * taken: those before o's cursor (o NULL: all) and before hold (the
+ * slowest projector's cursor; INT64_MAX: none runs). The next commits trim
+ * them (gm_store_trim_before). A projector enabled later, when the feed
+ * has moved on, starts from a rebuild. Returns that point.
  */
-void gm_pump_release(struct gm_store *st, struct gm_outsink *o);
+int64_t gm_pump_release(struct gm_store *st, struct gm_outsink *o, int64_t hold);
 
 #endif

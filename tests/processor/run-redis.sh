@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# gamify-processor with --redis: the leaderboards projected in a thread
+# beside the writer, against the Redis that tests/run starts
+# (GAMIFY_TEST_REDIS):
+#   run-redis.sh BUILD_ROOT EXAMPLES_DIR CHECK   (CHECK: boards, down)
+# boards: every board and period of the dump is in Redis with the dump's
+#   scores, the lag metric reaches 0, and the change feed is trimmed behind
+#   the projector.
+# down: with Redis unreachable the processor folds on, counts the failed
+#   steps, and keeps the change feed the projector has not read.
+set -euo pipefail
+build=$1 examples=$2 check=$3
+gamify=$build/processor/gamify
+proc=$build/processor/gamify-processor
+gen=$build/tests/bench/gen_events
+tmp=$(mktemp -d)
+pid=
+prefix="t$$-$RANDOM:"
+cleanup() {
+    [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true
+    if [ -n "${GAMIFY_TEST_REDIS:-}" ]; then
+        rcli --scan --pattern "$prefix*" 2>/dev/null | while read -r k; do rcli del "$k" >/dev/null; done
+    fi
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+fail() {
+    echo "FAIL: $*" >&2
+    [ -f "$tmp/proc.err" ] && tail -n 20 "$tmp/proc.err" >&2
+    exit 1
+}
+if [ -z "${GAMIFY_TEST_REDIS:-}" ]; then
+    [ -n "${GAMIFY_TEST_REQUIRE_SERVERS:-}" ] && fail "GAMIFY_TEST_REDIS is not set"
+    echo "skipped: no GAMIFY_TEST_REDIS"
+    exit 77
+fi
+hostport=${GAMIFY_TEST_REDIS#redis://}
+hostport=${hostport%%/*}
+rcli() { redis-cli -h "${hostport%%:*}" -p "${hostport##*:}" "$@"; }
+
+port() {
+    local p
+    for _ in $(seq 50); do
+        p=$((20000 + RANDOM % 30000))
+        grep -qi ":$(printf '%04X' "$p") " /proc/net/tcp /proc/net/tcp6 2>/dev/null || break
+    done
+    echo "$p"
+}
+http() {
+    exec 3<>"/dev/tcp/127.0.0.1/$1" || return 1
+    printf 'GET %s HTTP/1.0\r\nHost: x\r\n\r\n' "$2" >&3
+    sed '1,/^\r$/d' <&3
+    exec 3<&-
+}
+metric() { http "$mport" /metrics | sed -n "s/^$1 //p"; }
+start() { # REDIS_URL
+    mport=$(port)
+    "$proc" --log "file:$tmp/log" --state "$tmp/state" --rules "$examples/rules.yaml" \
+        --metrics "127.0.0.1:$mport" --idle-wait-ms 100 --batch-max 1000 --redis "$1" \
+        --redis-prefix "$prefix" 2>>"$tmp/proc.err" &
+    pid=$!
+    for _ in $(seq 100); do
+        kill -0 "$pid" 2>/dev/null || fail "the processor exited at start"
+        http "$mport" /healthz 2>/dev/null | grep -q ok && return 0
+        sleep 0.1
+    done
+    fail "the processor did not come up"
+}
+wait_for() { # METRIC VALUE
+    for _ in $(seq 600); do
+        [ "$(metric "$1")" = "$2" ] && return 0
+        kill -0 "$pid" 2>/dev/null || fail "the processor died"
+        sleep 0.1
+    done
+    fail "$1 did not reach $2 (at $(metric "$1"))"
+}
+entries() { mdb_stat -s changes "$tmp/state" | sed -n 's/^ *Entries: //p'; }
+
+"$gen" --events 6000 --users 400 --seed 31 > "$tmp/all.jsonl"
+end=$("$gamify" produce --log "file:$tmp/log" "$tmp/all.jsonl" 2>&1 | sed -n 's/.*log end offset //p')
+
+case $check in
+boards)
+    start "$GAMIFY_TEST_REDIS"
+    wait_for gamify_source_offset "$end"
+    wait_for gamify_redis_projector_lag_changes 0
+    [ "$(metric gamify_redis_projected_total)" -gt 1000 ] || fail "too few changes projected"
+    kill -TERM "$pid"
+    wait "$pid" || fail "the processor did not stop cleanly"
+    pid=
+    # every (board, period, learner, score) of the dump is in Redis, and
+    # Redis holds nothing more
+    "$gamify" dump --state "$tmp/state" |
+        sed -n 's/^{"userId":"\([^"]*\)".*"scores":{\(.*\)}},"timezone".*/\1 \2}/p' |
+        while read -r user scores; do
+            # "b1":{"p1":1,"p2":2},"b2":{...}
+            echo "$scores" | tr -d '{}"' | tr ',' '\n' | awk -F: -v u="$user" '
+                NF == 3 { board = $1; print board, $2, u, $3; next }
+                NF == 2 { print board, $1, u, $2 }'
+        done | sort > "$tmp/want"
+    [ "$(wc -l < "$tmp/want")" -gt 400 ] || fail "the dump's scores: $(head -3 "$tmp/want")"
+    : > "$tmp/got"
+    for key in $(rcli --scan --pattern "${prefix}lb:*"); do
+        rest=${key#"${prefix}lb:"}
+        board=${rest%:*} period=${rest##*:}
+        rcli zrange "$key" 0 -1 withscores | paste - - |
+            awk -v b="$board" -v p="$period" '{ print b, p, $1, $2 }' >> "$tmp/got"
+    done
+    sort -o "$tmp/got" "$tmp/got"
+    cmp -s "$tmp/want" "$tmp/got" ||
+        fail "Redis differs from the dump: $(diff "$tmp/want" "$tmp/got" | head -5)"
+    [ "$(rcli get "${prefix}cursor:0")" -gt 0 ] || fail "no cursor in Redis"
+    [ "$(entries)" -lt 3000 ] || fail "the change feed was not trimmed behind the projector: $(entries)"
+    echo "ok: $(wc -l < "$tmp/got") scores in Redis equal the dump"
+    ;;
+down)
+    closed=$(port)
+    start "redis://127.0.0.1:$closed"
+    wait_for gamify_source_offset "$end"
+    sleep 1
+    [ "$(metric gamify_redis_projector_failures_total)" -gt 0 ] || fail "no failed steps counted"
+    [ "$(metric gamify_redis_projected_total)" = 0 ] || fail "projected to a closed port?"
+    [ "$(metric gamify_events_folded_total)" -gt 5000 ] || fail "folding stopped"
+    [ "$(entries)" -gt 5000 ] || fail "the feed was trimmed past a projector that read none of it"
+    grep -q '"msg":"redis projector: ' "$tmp/proc.err" || fail "the failure was not logged"
+    [ "$(grep -c '"msg":"redis projector: ' "$tmp/proc.err")" -lt 5 ] ||
+        fail "the same failure logged again and again"
+    kill -TERM "$pid"
+    wait "$pid" || fail "the processor did not stop cleanly"
+    pid=
+    echo "ok: folded on while Redis was down"
+    ;;
+*)
+    fail "unknown check $check"
+    ;;
+esac
