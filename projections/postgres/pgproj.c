@@ -52,8 +52,13 @@ static const struct {
         "INSERT INTO learners (user_id, partition, exp, level, coins, coins_earned, coins_spent, "
         "lessons_completed, lesson_completions, tournaments_played, tournament_wins, "
         "tournament_losses, current_streak, longest_streak, freezes_held, redemptions, timezone, "
-        "opt_out, updated_seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "
-        "$14, $15, $16, $17, $18, $19) "
+        "opt_out, updated_seq) "
+        "SELECT u, $1::int, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, tz, o, q "
+        "FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], "
+        "$7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], "
+        "$13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[], $17::text[], $18::boolean[], "
+        "$19::bigint[]) AS t(u, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, tz, "
+        "o, q) "
         "ON CONFLICT (user_id) DO UPDATE SET partition = EXCLUDED.partition, exp = EXCLUDED.exp, "
         "level = EXCLUDED.level, coins = EXCLUDED.coins, coins_earned = EXCLUDED.coins_earned, "
         "coins_spent = EXCLUDED.coins_spent, lessons_completed = EXCLUDED.lessons_completed, "
@@ -68,7 +73,8 @@ static const struct {
         "WHERE learners.updated_seq < EXCLUDED.updated_seq"},
     [S_BADGE] = {"gm_badge", 4,
         "INSERT INTO learner_badges (user_id, badge_id, position, earned_at) "
-        "VALUES ($1, $2, $3, to_timestamp($4::bigint)) ON CONFLICT DO NOTHING"},
+        "SELECT u, b, n, to_timestamp(t) FROM unnest($1::text[], $2::text[], $3::int[], "
+        "$4::bigint[]) AS x(u, b, n, t) ON CONFLICT DO NOTHING"},
     [S_REDEMPTION] = {"gm_redemption", 10,
         "WITH ins AS (INSERT INTO redemptions (redemption_id, user_id, reward_id, status, reason, "
         "cost, event_id, occurred_at, partition, seq) VALUES ($1, $2, $3, $4, $5, $6, $7, "
@@ -78,9 +84,11 @@ static const struct {
         "'userId', user_id, 'status', status, 'reason', reason)::text) FROM ins"},
     [S_LEDGER] = {"gm_ledger", 12,
         "INSERT INTO ledger (partition, seq, user_id, event_id, kind, detail, exp_delta, "
-        "coins_delta, exp_after, coins_after, capped_exp, occurred_at) VALUES ($1, $2, $3, $4, "
-        "$5, $6, $7, $8, $9, $10, $11, to_timestamp($12::bigint)) "
-        "ON CONFLICT (partition, seq) DO NOTHING"},
+        "coins_delta, exp_after, coins_after, capped_exp, occurred_at) "
+        "SELECT $1::int, q, u, e, k, d, c1, c2, c3, c4, c5, to_timestamp(t) "
+        "FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], "
+        "$7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[]) "
+        "AS x(q, u, e, k, d, c1, c2, c3, c4, c5, t) ON CONFLICT (partition, seq) DO NOTHING"},
     [S_STOCK] = {"gm_stock", 4,
         "INSERT INTO reward_stock_used (partition, reward_id, used, as_of_seq) "
         "VALUES ($1, $2, $3, $4) ON CONFLICT (partition, reward_id) DO UPDATE "
@@ -365,39 +373,157 @@ queue(struct gm_pgproj *p, enum stmt s, const char *const *params, struct gm_err
 
 #define I64(buf, v) (snprintf((buf), sizeof(buf), "%" PRId64, (int64_t)(v)), (buf))
 
-static int
-send_learner(struct gm_pgproj *p, const struct gm_learner *l, int64_t seq, struct gm_err *err)
+/*
+ * Multi-row statements: each column is one Postgres array literal
+ * ("{...}"), so that a batch's learners, badges or ledger entries are one
+ * statement each (unnest) instead of a statement per row.
+ */
+struct col {
+    char *buf;
+    size_t len, cap;
+};
+
+static void
+col_put(struct col *c, const char *s, size_t n)
 {
-    char v[17][24];
-    const char *params[19] = {
-        l->user_id,
-        p->partition_s,
-        I64(v[0], l->exp),
-        I64(v[1], l->level),
-        I64(v[2], l->coins),
-        I64(v[3], l->coins_earned),
-        I64(v[4], l->coins_spent),
-        I64(v[5], l->lessons_completed),
-        I64(v[6], l->lesson_completions),
-        I64(v[7], l->tournaments_played),
-        I64(v[8], l->tournament_wins),
-        I64(v[9], l->tournament_losses),
-        I64(v[10], l->current_streak),
-        I64(v[11], l->longest_streak),
-        I64(v[12], l->freezes_held),
-        I64(v[13], l->redemptions),
-        l->timezone ? l->timezone : "",
-        l->opt_out ? "true" : "false",
-        I64(v[14], seq),
-    };
-    int rc = queue(p, S_LEARNER, params, err);
-    for (size_t i = 0; i < l->n_badges && !rc; i++) {
-        char pos[24], at[24];
-        const char *bp[4] = {l->user_id, l->badges[i].id, I64(pos, i),
-                             I64(at, l->badges[i].earned_at)};
-        rc = queue(p, S_BADGE, bp, err);
+    c->buf = grow(c->buf, &c->cap, c->len + n + 2, 1);
+    memcpy(c->buf + c->len, s, n);
+    c->len += n;
+    c->buf[c->len] = 0;
+}
+
+/* Starts the next element: '{' before the first, ',' before the others. */
+static void
+col_sep(struct col *c)
+{
+    col_put(c, c->len ? "," : "{", 1);
+}
+
+static void
+col_text(struct col *c, const char *s)
+{
+    col_sep(c);
+    col_put(c, "\"", 1);
+    for (s = s ? s : ""; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            col_put(c, "\\", 1);
+        col_put(c, s, 1);
     }
+    col_put(c, "\"", 1);
+}
+
+static void
+col_i64(struct col *c, int64_t v)
+{
+    char buf[24];
+    col_sep(c);
+    col_put(c, buf, (size_t)snprintf(buf, sizeof buf, "%" PRId64, v));
+}
+
+/* The literal ("{}" when empty); borrowed until the next col_ call. */
+static const char *
+col_end(struct col *c)
+{
+    if (!c->len)
+        col_put(c, "{", 1);
+    col_put(c, "}", 1);
+    return c->buf;
+}
+
+#define ROWS_PER_STATEMENT 2000
+
+enum { L_COLS = 18, B_COLS = 4, E_COLS = 11 };
+
+struct rows {
+    struct col learner[L_COLS], badge[B_COLS], ledger[E_COLS];
+    size_t n_learners, n_badges, n_ledger;
+};
+
+static void
+rows_reset(struct col *cols, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        cols[i].len = 0;
+}
+
+static void
+rows_deinit(struct rows *r)
+{
+    for (size_t i = 0; i < L_COLS; i++)
+        free(r->learner[i].buf);
+    for (size_t i = 0; i < B_COLS; i++)
+        free(r->badge[i].buf);
+    for (size_t i = 0; i < E_COLS; i++)
+        free(r->ledger[i].buf);
+}
+
+/* Queues the statement of the rows gathered so far (none: nothing). */
+static int
+flush_cols(struct gm_pgproj *p, enum stmt s, struct col *cols, size_t ncols, size_t *nrows,
+           bool with_partition, struct gm_err *err)
+{
+    if (!*nrows)
+        return 0;
+    const char *params[20];
+    size_t k = 0;
+    if (with_partition)
+        params[k++] = p->partition_s;
+    for (size_t i = 0; i < ncols; i++)
+        params[k++] = col_end(&cols[i]);
+    int rc = queue(p, s, params, err);
+    rows_reset(cols, ncols);
+    *nrows = 0;
     return rc;
+}
+
+static int
+flush_rows(struct gm_pgproj *p, struct rows *r, struct gm_err *err)
+{
+    int rc;
+    if ((rc = flush_cols(p, S_LEARNER, r->learner, L_COLS, &r->n_learners, true, err)) ||
+        (rc = flush_cols(p, S_BADGE, r->badge, B_COLS, &r->n_badges, false, err)) ||
+        (rc = flush_cols(p, S_LEDGER, r->ledger, E_COLS, &r->n_ledger, true, err)))
+        return rc;
+    return 0;
+}
+
+static int
+add_learner(struct gm_pgproj *p, struct rows *r, const struct gm_learner *l, int64_t seq,
+            struct gm_err *err)
+{
+    struct col *c = r->learner;
+    int64_t v[] = {l->exp,
+                   l->level,
+                   l->coins,
+                   l->coins_earned,
+                   l->coins_spent,
+                   l->lessons_completed,
+                   l->lesson_completions,
+                   l->tournaments_played,
+                   l->tournament_wins,
+                   l->tournament_losses,
+                   l->current_streak,
+                   l->longest_streak,
+                   l->freezes_held,
+                   l->redemptions};
+    col_text(&c[0], l->user_id);
+    for (size_t i = 0; i < 14; i++)
+        col_i64(&c[1 + i], v[i]);
+    col_text(&c[15], l->timezone);
+    col_sep(&c[16]);
+    col_put(&c[16], l->opt_out ? "t" : "f", 1);
+    col_i64(&c[17], seq);
+    r->n_learners++;
+    for (size_t i = 0; i < l->n_badges; i++) {
+        col_text(&r->badge[0], l->user_id);
+        col_text(&r->badge[1], l->badges[i].id);
+        col_i64(&r->badge[2], (int64_t)i);
+        col_i64(&r->badge[3], l->badges[i].earned_at);
+        r->n_badges++;
+    }
+    if (r->n_learners >= ROWS_PER_STATEMENT || r->n_badges >= ROWS_PER_STATEMENT)
+        return flush_rows(p, r, err);
+    return 0;
 }
 
 static int
@@ -421,29 +547,29 @@ send_redemption(struct gm_pgproj *p, const struct redemption *r, struct gm_err *
 
 struct ledger_ctx {
     struct gm_pgproj *p;
+    struct rows *r;
     struct gm_err *err;
 };
 
 static int
-send_ledger(void *ctx, const struct gm_ledger_entry *e)
+add_ledger(void *ctx, const struct gm_ledger_entry *e)
 {
-    struct ledger_ctx *c = ctx;
-    char v[8][24];
-    const char *params[12] = {
-        c->p->partition_s,
-        I64(v[0], e->seq),
-        e->user_id,
-        e->event_id ? e->event_id : "",
-        e->kind ? e->kind : "",
-        e->detail ? e->detail : "",
-        I64(v[1], e->exp_delta),
-        I64(v[2], e->coins_delta),
-        I64(v[3], e->exp_after),
-        I64(v[4], e->coins_after),
-        I64(v[5], e->capped_exp),
-        I64(v[6], e->occurred_at),
-    };
-    return queue(c->p, S_LEDGER, params, c->err);
+    struct ledger_ctx *x = ctx;
+    struct col *c = x->r->ledger;
+    col_i64(&c[0], e->seq);
+    col_text(&c[1], e->user_id);
+    col_text(&c[2], e->event_id);
+    col_text(&c[3], e->kind);
+    col_text(&c[4], e->detail);
+    col_i64(&c[5], e->exp_delta);
+    col_i64(&c[6], e->coins_delta);
+    col_i64(&c[7], e->exp_after);
+    col_i64(&c[8], e->coins_after);
+    col_i64(&c[9], e->capped_exp);
+    col_i64(&c[10], e->occurred_at);
+    if (++x->r->n_ledger >= ROWS_PER_STATEMENT)
+        return flush_rows(x->p, x->r, x->err);
+    return 0;
 }
 
 static void
@@ -544,6 +670,7 @@ gm_pgproj_step(struct gm_pgproj *p, struct gm_store *st, size_t max_changes, siz
 {
     struct gm_feed *f = NULL;
     struct batch b = {0};
+    struct rows rows = {0};
     int64_t from = 0, next = 0;
     char recorded[65] = "", sha[65] = "";
     bool in_pipeline = false, in_txn = false;
@@ -612,20 +739,22 @@ gm_pgproj_step(struct gm_pgproj *p, struct gm_store *st, size_t max_changes, siz
             gm_err_set(err, rc, "reading learner %s: %s", b.users[i].user_id, gm_strerror(rc));
             goto out;
         }
-        if ((rc = send_learner(p, &l, b.users[i].seq, err)))
+        if ((rc = add_learner(p, &rows, &l, b.users[i].seq, err)))
             goto out;
     }
     for (size_t i = 0; i < b.n_reds; i++)
         if ((rc = send_redemption(p, &b.reds[i], err)))
             goto out;
-    struct ledger_ctx lc = {p, err};
+    struct ledger_ctx lc = {p, &rows, err};
     for (size_t i = 0; i < b.n_ledger; i++) {
-        if ((rc = gm_feed_ledger(f, b.ledger[i][0], b.ledger[i][1], send_ledger, &lc))) {
+        if ((rc = gm_feed_ledger(f, b.ledger[i][0], b.ledger[i][1], add_ledger, &lc))) {
             if (rc != GM_EDB || p->conn) /* not a failed send: the feed's error */
                 gm_err_set(err, rc, "reading the ledger: %s", gm_strerror(rc));
             goto out;
         }
     }
+    if ((rc = flush_rows(p, &rows, err)))
+        goto out;
     if (r && (rules_changed || b.n_reds) && (rc = send_stock(p, f, r, gm_feed_end(f), err)))
         goto out;
     {
@@ -662,6 +791,7 @@ out:
         PQclear(res);
     }
     batch_deinit(&b);
+    rows_deinit(&rows);
     gm_feed_close(f);
     return rc;
 }
