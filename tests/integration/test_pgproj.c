@@ -109,15 +109,18 @@ run(const char *cmd)
     cr_assert_eq(rc, 0, "%s: exit %d", cmd, rc);
 }
 
-/* Folds a generated log (gen_events ARGS) or examples/events.jsonl (args
- * NULL) with examples/rules.yaml into state folder dir. */
+/* Folds a generated log (gen_events ARGS), the JSON lines of a file (args
+ * "@PATH") or examples/events.jsonl (args NULL) with examples/rules.yaml
+ * into state folder dir. */
 static void
 make_state(const char *dir, const char *gen_args)
 {
     const char *build = getenv("GAMIFY_BUILD_ROOT"), *examples = getenv("GAMIFY_EXAMPLES");
     cr_assert(build && examples, "run through meson test (GAMIFY_BUILD_ROOT, GAMIFY_EXAMPLES)");
     char cmd[2048], log[256];
-    if (gen_args) {
+    if (gen_args && gen_args[0] == '@') {
+        snprintf(log, sizeof log, "%s", gen_args + 1);
+    } else if (gen_args) {
         snprintf(log, sizeof log, "%s/events.jsonl", tmp);
         snprintf(cmd, sizeof cmd, "'%s/tests/bench/gen_events' %s > '%s'", build, gen_args, log);
         run(cmd);
@@ -332,7 +335,7 @@ check_redemption(void *ctx, const struct gm_change *ch)
 
 /* Every learner's row, badges, redemptions and ledger sums equal the state. */
 static void
-compare_with_state(struct gm_store *st)
+compare_with_state(struct gm_store *st, bool has_redemptions)
 {
     struct walk w = {0};
     w.rows = PQexec(db_conn,
@@ -360,7 +363,8 @@ compare_with_state(struct gm_store *st)
     cr_assert_eq(gm_feed_changes(f, 0, SIZE_MAX, check_redemption, &s, &next), 0);
     cr_assert_eq((long long)s.n, count("redemptions"));
     cr_assert_eq((long long)s.ledger_entries, count("ledger"), "ledger rows are the entries");
-    cr_assert_gt(s.n, 0, "the log has redemptions");
+    if (has_redemptions)
+        cr_assert_gt(s.n, 0, "the log has redemptions");
     char *cursor = query1(db_conn, "SELECT next_seq FROM projector_cursor WHERE partition = 0");
     cr_assert_eq(strtoll(cursor, NULL, 10), gm_feed_end(f));
     free(cursor);
@@ -398,7 +402,7 @@ Test(pgproj, a_generated_log_projects_to_what_the_state_holds)
     struct gm_store *st = open_state(dir);
     size_t n = project_all(st, db_info, 1000);
     cr_assert_gt(n, 20000 - 200, "changes projected: %zu", n); /* less dead letters */
-    compare_with_state(st);
+    compare_with_state(st, true);
 
     /* again: nothing to do, nothing changes */
     char *before = fingerprint(db_conn, true), *rows = fingerprint(db_conn, false);
@@ -421,7 +425,7 @@ Test(pgproj, a_generated_log_projects_to_what_the_state_holds)
     cr_assert_str_eq(before, after);
     cr_assert_eq(count("ledger"), ledger);
     cr_assert_eq(count("learners"), learners);
-    compare_with_state(st); /* the ledger's rows still equal its entries: no duplicates */
+    compare_with_state(st, true); /* the ledger's rows still equal its entries: no duplicates */
     free(before);
     free(after);
     free(rows);
@@ -475,7 +479,7 @@ Test(pgproj, steps_with_aborts_between_equal_one_pass)
     cr_assert_gt(aborts, 5);
     char *stepped = fingerprint(db_conn, true);
     cr_assert_str_eq(stepped, once);
-    compare_with_state(st);
+    compare_with_state(st, true);
 
     free(once);
     free(stepped);
@@ -580,6 +584,40 @@ Test(pgproj, postgres_down_is_an_error_to_retry)
         rc = gm_pgproj_step(p, st, 10, &n, &err);
     cr_assert_eq(rc, 0, "%s", err.msg);
     gm_pgproj_close(p);
-    compare_with_state(st);
+    compare_with_state(st, true);
+    gm_store_close(st);
+}
+
+Test(pgproj, strings_that_need_quoting_arrive_as_they_are)
+{
+    /* user ids, lesson ids and reward ids with the characters of Postgres
+     * array literals and SQL, and non-ASCII */
+    static const char *const users[] = {"a\\\"b",  "c\\\\d",      "{e},f",
+                                        "g'h; --", "żółw \u00e9", "NULL"};
+    char path[128], dir[128];
+    snprintf(path, sizeof path, "%s/odd.jsonl", tmp);
+    snprintf(dir, sizeof dir, "%s/st", tmp);
+    FILE *out = fopen(path, "w");
+    cr_assert_not_null(out);
+    for (size_t i = 0; i < sizeof users / sizeof users[0]; i++)
+        for (int k = 0; k < 12; k++)
+            fprintf(out,
+                    "{\"eventId\":\"e%zu-%d\",\"userId\":\"%s\",\"occurredAt\":\"2026-11-%02dT"
+                    "10:00:00Z\",\"lessonCompleted\":{\"lessonId\":\"l\\\"%d{,}\",\"courseId\":"
+                    "\"c1\",\"score\":95}}\n",
+                    i, k, users[i], 2 + k, k);
+    fclose(out);
+    char arg[160];
+    snprintf(arg, sizeof arg, "@%s", path);
+    make_state(dir, arg);
+    migrate(db_info);
+    struct gm_store *st = open_state(dir);
+    cr_assert_gt(project_all(st, db_info, 5), 0);
+    compare_with_state(st, false);
+    cr_assert_eq(count("learners"), 6);
+    char *v = query1(db_conn, "SELECT count(*) FROM ledger WHERE user_id = 'a\"b' AND "
+                              "detail LIKE '%l\"%'");
+    cr_assert_neq(strcmp(v, "0"), 0, "the ledger of a\"b");
+    free(v);
     gm_store_close(st);
 }
