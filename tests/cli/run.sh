@@ -147,6 +147,17 @@ postgres)
     wait "$follower" || fail "project --follow did not exit 0 on SIGTERM: $(cat "$tmp/follow.err")"
     [ "$(psql -qXAt "$pgf" -c 'SELECT count(*) FROM learners')" = "$end" ] ||
         fail "--follow did not catch up"
+    # Postgres down: a JSON warning per attempt, retried until SIGTERM, exit 1
+    "$gamify" project --state "$tmp/one" --postgres "host=127.0.0.1 port=1 connect_timeout=1" \
+        2>"$tmp/down.err" &
+    down=$!
+    sleep 1
+    kill -TERM "$down"
+    rc=0
+    wait "$down" || rc=$?
+    [ "$rc" = 1 ] || fail "project with Postgres down: exit $rc, not 1"
+    [ "$(grep -c '^{"ts":.*"level":"warn","msg":"partition 0: postgres: connect: .*retrying in' \
+        "$tmp/down.err")" -ge 2 ] || fail "no retried warnings: $(cat "$tmp/down.err")"
     [ "$(psql -qXAt "$pgf" -c 'SELECT count(*) FROM redemptions')" = \
       "$(psql -qXAt "$pg" -c 'SELECT count(*) FROM redemptions WHERE partition = 0')" ] ||
         fail "--follow: redemptions differ from the one-pass projection"
