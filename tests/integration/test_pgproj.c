@@ -12,6 +12,7 @@
 #include "store.h"
 
 #include <criterion/criterion.h>
+#include <jansson.h>
 #include <inttypes.h>
 #include <libpq-fe.h>
 #include <poll.h>
@@ -386,7 +387,7 @@ compare_with_state(struct gm_store *st, bool has_redemptions)
         cr_assert_str_eq(v, want, "reward %s", r->rewards[i].id);
         free(v);
     }
-    cr_assert_eq(count("badges"), (long long)r->n_badges);
+    cr_assert_eq(count("badges WHERE active"), (long long)r->n_badges);
     gm_feed_close(f);
     PQclear(w.rows);
     PQclear(w.badges);
@@ -619,5 +620,76 @@ Test(pgproj, strings_that_need_quoting_arrive_as_they_are)
                               "detail LIKE '%l\"%'");
     cr_assert_neq(strcmp(v, "0"), 0, "the ledger of a\"b");
     free(v);
+    gm_store_close(st);
+}
+
+/* Rules with one badge and one reward, none of those of examples/rules.yaml. */
+static const char new_rules[] = "version: 1\n"
+                                "timezone: UTC\n"
+                                "levels:\n  thresholds: [0, 30, 1000]\n  level_up_coins: 7\n"
+                                "activities:\n"
+                                "  lesson_completed: { exp: 20, coins: 5 }\n"
+                                "  tournament_result:\n"
+                                "    win: { exp: 50, coins: 20 }\n"
+                                "    draw: { exp: 20, coins: 5 }\n"
+                                "    loss: { exp: 10, coins: 0 }\n"
+                                "badges:\n"
+                                "  - { id: starter, name: Starter, icon: s.png, criteria: "
+                                "\"lessons_completed >= 1\" }\n"
+                                "rewards:\n"
+                                "  - { id: mug, name: Mug, cost: 10, type: physical, stock: 5 }\n";
+
+Test(pgproj, catalogues_follow_published_rules)
+{
+    char dir[128], path[160], arg[170];
+    snprintf(dir, sizeof dir, "%s/st", tmp);
+    make_state(dir, "--events 1500 --users 100");
+    migrate(db_info);
+    struct gm_store *st = open_state(dir);
+    project_all(st, db_info, 500);
+    gm_store_close(st);
+    long long badges = count("badges");
+    cr_assert_gt(badges, 1);
+    cr_assert_eq(count("badges WHERE active"), badges);
+    cr_assert_gt(count("rewards WHERE active"), 0);
+    cr_assert_eq(count("rules_versions"), 1);
+
+    /* then the new rules are published, and more lessons follow (appended:
+     * the replay resumes at the state's offset in the same file) */
+    snprintf(path, sizeof path, "%s/events.jsonl", tmp);
+    FILE *out = fopen(path, "a");
+    cr_assert_not_null(out);
+    json_t *ev = json_pack("{s:s,s:s,s:s,s:s,s:{s:s}}", "eventId", "publish-2", "userId", "admin",
+                           "occurredAt", "2026-12-01T00:00:00Z", "source", "admin",
+                           "rulesPublished", "rulesYaml", new_rules);
+    cr_assert_not_null(ev);
+    char *line = json_dumps(ev, JSON_COMPACT);
+    fprintf(out, "%s\n", line);
+    free(line);
+    json_decref(ev);
+    fprintf(out, "{\"eventId\":\"after-1\",\"userId\":\"user-1\",\"occurredAt\":"
+                 "\"2026-12-01T10:00:00Z\",\"lessonCompleted\":{\"lessonId\":\"new\"}}\n");
+    fclose(out);
+    snprintf(arg, sizeof arg, "@%s", path);
+    make_state(dir, arg);
+    st = open_state(dir);
+    project_all(st, db_info, 500);
+    /* dropped from the rules: kept for the learners who hold them, inactive */
+    cr_assert_eq(count("badges"), badges + 1);
+    cr_assert_eq(count("badges WHERE active"), 1);
+    cr_assert_eq(count("badges WHERE active AND id = 'starter'"), 1);
+    cr_assert_eq(count("rewards WHERE active"), 1);
+    cr_assert_eq(count("reward_catalogue WHERE id = 'mug' AND stock_left = 5"), 1);
+    cr_assert_eq(count("rules_versions"), 2);
+    struct gm_feed *f;
+    cr_assert_eq(gm_feed_open(st, &f), 0);
+    char sha[65];
+    for (int i = 0; i < 32; i++)
+        snprintf(sha + 2 * i, 3, "%02x", gm_feed_rules(f)->sha256[i]);
+    gm_feed_close(f);
+    char *recorded = query1(db_conn, "SELECT rules_sha256 FROM projector_cursor");
+    cr_assert_str_eq(recorded, sha);
+    free(recorded);
+    compare_with_state(st, false);
     gm_store_close(st);
 }
