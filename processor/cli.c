@@ -24,7 +24,8 @@ static const struct {
     {"digest", gm_cmd_digest},
     {"dlq", gm_cmd_dlq},
     {"rebuild", gm_cmd_rebuild},
-    {"project", gm_cmd_project_redis},
+    {"migrate", gm_cmd_migrate},
+    {"project", gm_cmd_project},
 };
 /* clang-format on */
 
@@ -50,6 +51,10 @@ usage(FILE *to)
                 "  dlq list --state DIR    the dead letters, one JSON line each\n"
                 "  dlq requeue --state DIR --log file:DIR [--reason R]\n"
                 "                          append dead letters to the log again, once fixed\n"
+                "  migrate --postgres CONNINFO\n"
+                "                          apply the read model's schema migrations\n"
+                "  project --state DIR --postgres CONNINFO [--follow] [--batch N]\n"
+                "                          project the change feed into the Postgres read model\n"
                 "  version                 print the version\n"
                 "  help                    this text\n");
 }

@@ -16,5 +16,8 @@ int gm_cmd_digest(int argc, char **argv);
 int gm_cmd_dlq(int argc, char **argv);
 int gm_cmd_rebuild(int argc, char **argv);
 int gm_cmd_project_redis(int argc, char **argv);
+int gm_cmd_migrate(int argc, char **argv);
+int gm_cmd_project(int argc, char **argv);
+int gm_cmd_project_postgres(int argc, char **argv);
 
 #endif

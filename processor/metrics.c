@@ -123,6 +123,18 @@ render(struct gm_metrics *m, size_t *len)
             "gamify_redis_projector_lag_changes %lld\n",
             (long long)atomic_load(&m->redis_lag_changes));
     }
+    if (atomic_load(&m->pg_enabled)) {
+        counter(&t, "gamify_postgres_projected_total", "Changes the Postgres projector wrote.",
+                atomic_load(&m->pg_changes));
+        counter(&t, "gamify_postgres_projector_failures_total",
+                "Postgres projector steps that failed (retried with backoff).",
+                atomic_load(&m->pg_failures));
+        add(&t,
+            "# HELP gamify_postgres_projector_lag_changes Changes not yet in Postgres.\n"
+            "# TYPE gamify_postgres_projector_lag_changes gauge\n"
+            "gamify_postgres_projector_lag_changes %lld\n",
+            (long long)atomic_load(&m->pg_lag_changes));
+    }
     uint64_t batches = atomic_load(&m->batches);
     add(&t, "# HELP gamify_batch_size Records per committed batch.\n"
             "# TYPE gamify_batch_size histogram\n");

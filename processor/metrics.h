@@ -25,7 +25,10 @@ struct gm_metrics {
     atomic_uint_fast64_t periods_pruned; /* expired leaderboard scores removed */
     atomic_bool redis_enabled;           /* the Redis projector runs */
     atomic_uint_fast64_t redis_changes, redis_failures;
-    atomic_int_fast64_t redis_lag_changes;                  /* change feed end minus its cursor */
+    atomic_int_fast64_t redis_lag_changes; /* change feed end minus its cursor */
+    atomic_bool pg_enabled;                /* the Postgres projector runs */
+    atomic_uint_fast64_t pg_changes, pg_failures;
+    atomic_int_fast64_t pg_lag_changes;
     atomic_uint_fast64_t batch_size_le[GM_METRICS_BUCKETS]; /* 1, 10, 100, ... 10^7 */
     atomic_uint_fast64_t batch_us_sum;                      /* commit-inclusive latency */
     atomic_uint_fast64_t batch_ms_le[GM_METRICS_BUCKETS];   /* 1, 2, 5, 10, 50, 100, 500, 1000 */

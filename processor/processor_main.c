@@ -31,6 +31,7 @@
 #include "log.h"
 #include "logsrc.h"
 #include "metrics.h"
+#include "pgproj.h"
 #include "projrun.h"
 #include "pump.h"
 #include "redisproj.h"
@@ -51,7 +52,7 @@ static const struct gm_setting settings[] = {
     {"state", GM_SET_STRING, NULL, 0, 0, true, "the state folder (LMDB)"},
     {"rules", GM_SET_STRING, NULL, 0, 0, false, "rules file used when the log has published none"},
     {"postgres", GM_SET_STRING, NULL, 0, 0, false,
-     "Postgres projector conninfo (not built yet: refused)"},
+     "Postgres read model conninfo (projected in a thread; file logs; gamify migrate first)"},
     {"redis", GM_SET_STRING, NULL, 0, 0, false,
      "Redis URL for the realtime leaderboards (projected in a thread; file logs)"},
     {"redis-prefix", GM_SET_STRING, "gamify:", 0, 0, false,
@@ -124,14 +125,18 @@ check(const struct gm_config *cfg, struct gm_err *err)
     if (gm_log_parse_level(gm_config_str(cfg, "log-level"), &level))
         return gm_err_set(err, GM_EINVAL, "--log-level: \"%s\" is not debug, info, warn or error",
                           gm_config_str(cfg, "log-level"));
-    if (gm_config_str(cfg, "postgres"))
+    if ((gm_config_str(cfg, "redis") || gm_config_str(cfg, "postgres")) && scheme == GM_LOG_KAFKA)
         return gm_err_set(err, GM_EUNSUPPORTED,
-                          "--postgres: the Postgres projector does not run in gamify-processor "
-                          "yet");
-    if (gm_config_str(cfg, "redis") && scheme == GM_LOG_KAFKA)
-        return gm_err_set(err, GM_EUNSUPPORTED,
-                          "--redis with a kafka:// log: not yet; project each partition with "
-                          "gamify project --state DIR --redis URL --follow");
+                          "--redis / --postgres with a kafka:// log: not yet; project the "
+                          "partitions with gamify project --state DIR --redis URL (or "
+                          "--postgres CONNINFO) --follow");
+    if (gm_config_str(cfg, "postgres")) {
+        struct gm_pgproj *pp = NULL;
+        rc = gm_pgproj_open(gm_config_str(cfg, "postgres"), 0, &pp, err);
+        gm_pgproj_close(pp);
+        if (rc)
+            return rc;
+    }
     if (gm_config_str(cfg, "redis")) {
         struct gm_redisproj *rp = NULL;
         struct gm_redisproj_opts ro = {.prefix = gm_config_str(cfg, "redis-prefix")};
@@ -212,11 +217,41 @@ redis_close(void *impl)
 static const struct gm_projector_ops redis_ops = {"redis", redis_step, redis_backoff, redis_cursor,
                                                   redis_close};
 
+/* The Postgres projector as the runner sees it (the runner's backoff). */
+static int
+pg_step(void *impl, struct gm_store *st, size_t max, size_t *n, struct gm_err *err)
+{
+    return gm_pgproj_step(impl, st, max, n, err);
+}
+
+static int64_t
+pg_cursor(const void *impl)
+{
+    return gm_pgproj_cursor(impl);
+}
+
+static void
+pg_close(void *impl)
+{
+    gm_pgproj_close(impl);
+}
+
+static const struct gm_projector_ops pg_ops = {"postgres", pg_step, NULL, pg_cursor, pg_close};
+
 /* Starts the projectors the settings ask for (file logs: partition 0). */
 static int
 start_projectors(const struct gm_config *cfg, struct gm_store *st, struct gm_projrun **redis,
-                 struct gm_err *err)
+                 struct gm_projrun **pg, struct gm_err *err)
 {
+    int rc;
+    const char *conninfo = gm_config_str(cfg, "postgres");
+    if (conninfo) {
+        struct gm_pgproj *pp;
+        if ((rc = gm_pgproj_open(conninfo, 0, &pp, err)) ||
+            (rc = gm_projrun_start(&pg_ops, pp, st, pg, err)))
+            return rc;
+        gm_log(GM_LOG_INFO, "projecting the read model to Postgres");
+    }
     const char *url = gm_config_str(cfg, "redis");
     if (!url)
         return 0;
@@ -225,8 +260,7 @@ start_projectors(const struct gm_config *cfg, struct gm_store *st, struct gm_pro
         .prefix = gm_config_str(cfg, "redis-prefix"),
         .memory_permille = (int)gm_config_int(cfg, "redis-memory-permille"),
     };
-    int rc = gm_redisproj_open(url, 0, &ro, &rp, err);
-    if (rc)
+    if ((rc = gm_redisproj_open(url, 0, &ro, &rp, err)))
         return rc;
     gm_log(GM_LOG_INFO, "projecting leaderboards to Redis %s", url);
     return gm_projrun_start(&redis_ops, rp, st, redis, err);
@@ -234,17 +268,33 @@ start_projectors(const struct gm_config *cfg, struct gm_store *st, struct gm_pro
 
 /* Projector figures for /metrics. */
 static void
-projector_metrics(struct gm_metrics *m, struct gm_store *st, const struct gm_projrun *redis)
+projector_metrics(struct gm_metrics *m, struct gm_store *st, const struct gm_projrun *redis,
+                  const struct gm_projrun *pg)
 {
-    if (!redis)
-        return;
-    struct gm_projrun_stats ps;
-    gm_projrun_stats(redis, &ps);
-    atomic_store(&m->redis_enabled, true);
-    atomic_store(&m->redis_changes, ps.changes);
-    atomic_store(&m->redis_failures, ps.failures);
     int64_t end = gm_store_change_end(st);
-    atomic_store(&m->redis_lag_changes, ps.cursor < 0 ? end : end - ps.cursor);
+    struct gm_projrun_stats ps;
+    if (redis) {
+        gm_projrun_stats(redis, &ps);
+        atomic_store(&m->redis_enabled, true);
+        atomic_store(&m->redis_changes, ps.changes);
+        atomic_store(&m->redis_failures, ps.failures);
+        atomic_store(&m->redis_lag_changes, ps.cursor < 0 ? end : end - ps.cursor);
+    }
+    if (pg) {
+        gm_projrun_stats(pg, &ps);
+        atomic_store(&m->pg_enabled, true);
+        atomic_store(&m->pg_changes, ps.changes);
+        atomic_store(&m->pg_failures, ps.failures);
+        atomic_store(&m->pg_lag_changes, ps.cursor < 0 ? end : end - ps.cursor);
+    }
+}
+
+/* The change-feed records both projectors have taken. */
+static int64_t
+projectors_hold(const struct gm_projrun *redis, const struct gm_projrun *pg)
+{
+    int64_t a = gm_projrun_hold(redis), b = gm_projrun_hold(pg);
+    return a < b ? a : b;
 }
 
 static int
@@ -265,7 +315,7 @@ run(const struct gm_config *cfg)
     struct gm_logsrc *src = NULL;
     struct gm_outsink *sink = NULL;
     struct gm_metrics_server *srv = NULL;
-    struct gm_projrun *redis = NULL;
+    struct gm_projrun *redis = NULL, *pg = NULL;
     static char ctx[96];
     int code = 1, rc;
 
@@ -306,7 +356,7 @@ run(const struct gm_config *cfg)
      * and its publication) go out now, not with the next batch */
     if (sink && (rc = gm_outsink_publish(sink, st, &err)))
         goto fail;
-    if ((rc = start_projectors(cfg, st, &redis, &err)))
+    if ((rc = start_projectors(cfg, st, &redis, &pg, &err)))
         goto fail;
     if (metrics_addr && (rc = gm_metrics_serve(&m, metrics_addr, &srv, &err)))
         goto fail;
@@ -346,10 +396,11 @@ run(const struct gm_config *cfg)
             atomic_store(&m.last_event_time, newest);
             atomic_store(&m.lag_seconds, newest ? (int64_t)t1 - newest : 0);
             gm_projrun_wake(redis);
+            gm_projrun_wake(pg);
             if (sink && (rc = gm_outsink_publish(sink, st, &err)))
                 goto fail;
-            gm_pump_release(st, sink, gm_projrun_hold(redis));
-            projector_metrics(&m, st, redis);
+            gm_pump_release(st, sink, projectors_hold(redis, pg));
+            projector_metrics(&m, st, redis, pg);
             if (n == batch_max)
                 continue; /* more is probably waiting */
         }
@@ -362,11 +413,11 @@ run(const struct gm_config *cfg)
         }
         if (t1 - last_size >= 1.0) {
             atomic_store(&m.lmdb_bytes, file_size(dir));
-            projector_metrics(&m, st, redis);
+            projector_metrics(&m, st, redis, pg);
             last_size = t1;
             /* idle: what the projectors took since the last commit goes in
              * a transaction of its own (commits trim while busy) */
-            int64_t below = gm_pump_release(st, sink, gm_projrun_hold(redis));
+            int64_t below = gm_pump_release(st, sink, projectors_hold(redis, pg));
             uint64_t n_trim = 0;
             if (below > trimmed && gm_store_trim_changes(st, below, &n_trim, &err) == 0)
                 trimmed = below;
@@ -385,6 +436,7 @@ fail:
 out:
     gm_log_set_context(NULL);
     gm_projrun_stop(redis);
+    gm_projrun_stop(pg);
     gm_metrics_stop(srv);
     gm_outsink_close(sink);
     gm_logsrc_close(src);

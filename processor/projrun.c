@@ -25,6 +25,7 @@ struct gm_projrun {
     bool woken, stop;
     atomic_int_fast64_t cursor;
     atomic_uint_fast64_t changes, failures;
+    int64_t backoff_ms; /* the runner's own, for projectors without one */
 };
 
 /* Waits up to ms or until woken or stopped; call with mu held. */
@@ -69,13 +70,21 @@ run(void *arg)
                        err.msg[0] ? err.msg : gm_strerror(rc));
                 snprintf(last_err, sizeof last_err, "%s", err.msg);
             }
-            wait = r->ops.backoff_ms(r->impl);
+            if (r->ops.backoff_ms) {
+                wait = r->ops.backoff_ms(r->impl);
+            } else {
+                r->backoff_ms = r->backoff_ms ? r->backoff_ms * 2 : 100;
+                if (r->backoff_ms > 10000)
+                    r->backoff_ms = 10000;
+                wait = r->backoff_ms;
+            }
             if (wait <= 0)
                 wait = 100;
         } else {
             if (last_err[0])
                 gm_log(GM_LOG_INFO, "%s projector: working again", r->ops.name);
             last_err[0] = '\0';
+            r->backoff_ms = 0;
             atomic_fetch_add(&r->changes, n);
             if (n == 0)
                 wait = IDLE_WAIT_MS;

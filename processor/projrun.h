@@ -20,7 +20,8 @@ struct gm_projector_ops {
     const char *name; /* "redis", "postgres": in logs and metrics */
     /* Projects up to max changes of st; *n written. Errors: retry later. */
     int (*step)(void *impl, struct gm_store *st, size_t max, size_t *n, struct gm_err *err);
-    int64_t (*backoff_ms)(const void *impl); /* wait before the next step */
+    int64_t (*backoff_ms)(const void *impl); /* wait before the next step; NULL: the
+                                                runner's own (100 ms doubling to 10 s) */
     int64_t (*cursor)(const void *impl);     /* next change to project; -1 unknown */
     void (*close)(void *impl);
 };

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Command-line behaviour that the scenarios do not cover:
-#   run.sh GAMIFY EXAMPLES_DIR CHECK    (CHECK: out, publish, future; EXAMPLES_DIR: examples/)
+#   run.sh GAMIFY EXAMPLES_DIR CHECK    (CHECK: out, publish, future, postgres;
+#                                        EXAMPLES_DIR: examples/)
+# postgres needs the server of tests/run (GAMIFY_TEST_PG); without it, it
+# skips (exit 77) unless GAMIFY_TEST_REQUIRE_SERVERS=1.
 set -euo pipefail
 gamify=$1 examples=$2 check=$3
 tmp=$(mktemp -d)
@@ -87,6 +90,77 @@ future)
     if "$gamify" dlq list --state "$tmp/js" | grep -q TOO_FAR_AHEAD; then
         fail "jsonl: records have no append time to check against"
     fi
+    ;;
+postgres)
+    # gamify migrate / project on their own database: migrate twice, a
+    # partitioned state (two partitions into one database), --follow beside
+    # a replay, SIGTERM
+    if [ -z "${GAMIFY_TEST_PG:-}" ]; then
+        [ "${GAMIFY_TEST_REQUIRE_SERVERS:-}" = 1 ] && fail "GAMIFY_TEST_PG is not set"
+        echo "skip: GAMIFY_TEST_PG is not set"
+        exit 77
+    fi
+    db=gm_cli_$$_$(date +%s%N)
+    psql -qX "$GAMIFY_TEST_PG" -c "CREATE DATABASE $db" >/dev/null
+    trap 'psql -qX "$GAMIFY_TEST_PG" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null; rm -rf "$tmp"' EXIT
+    pg="$GAMIFY_TEST_PG dbname=$db"
+    sql() { psql -qXAt "$pg" -c "$1"; }
+    "$gamify" migrate --help | grep -q 'migrate --postgres CONNINFO' || fail "migrate --help"
+    "$gamify" project --help | grep -q -- '--follow' || fail "project --help"
+    "$gamify" migrate --postgres "$pg" | grep -q '(1 migration applied)' || fail "first migrate"
+    GAMIFY_POSTGRES="$pg" "$gamify" migrate | grep -q '(0 migrations applied)' || fail "second migrate"
+    # two partitions with disjoint learners
+    mkdir -p "$tmp/st"
+    sed 's/"userId":"/"userId":"p1-/' "$examples/events.jsonl" > "$tmp/p1.jsonl"
+    "$gamify" replay --quiet --log "jsonl:$examples/events.jsonl" --state "$tmp/st/partition-0" \
+        --rules "$examples/rules.yaml"
+    "$gamify" replay --quiet --log "jsonl:$tmp/p1.jsonl" --state "$tmp/st/partition-1" \
+        --rules "$examples/rules.yaml"
+    "$gamify" project --state "$tmp/st" --postgres "$pg" 2>"$tmp/project.err" ||
+        fail "project: $(cat "$tmp/project.err")"
+    [ "$(sql 'SELECT count(*) FROM projector_cursor')" = 2 ] || fail "two cursors"
+    learners=$("$gamify" dump --state "$tmp/st" | wc -l)
+    [ "$(sql 'SELECT count(*) FROM learners')" = "$learners" ] || fail "learners: not $learners"
+    [ "$(sql "SELECT count(*) FROM learners WHERE partition = 1 AND user_id NOT LIKE 'p1-%'")" = 0 ] ||
+        fail "partition 1 wrote learners of partition 0"
+    used=$(sql 'SELECT sum(used) FROM reward_stock_used WHERE partition = 0')
+    [ "$used" -gt 0 ] || fail "no stock used"
+    [ "$(sql 'SELECT sum(stock_used) FROM reward_catalogue')" = $((2 * used)) ] ||
+        fail "stock used is not the sum over partitions"
+    # --follow beside a replay that goes on, then SIGTERM
+    head -n 15 "$examples/events.jsonl" > "$tmp/half.jsonl"
+    "$gamify" replay --quiet --log "jsonl:$tmp/half.jsonl" --state "$tmp/one" \
+        --rules "$examples/rules.yaml"
+    psql -qX "$GAMIFY_TEST_PG" -c "CREATE DATABASE ${db}_f" >/dev/null
+    trap 'psql -qX "$GAMIFY_TEST_PG" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "DROP DATABASE IF EXISTS ${db}_f WITH (FORCE)" >/dev/null; rm -rf "$tmp"' EXIT
+    pgf="$GAMIFY_TEST_PG dbname=${db}_f"
+    "$gamify" migrate --postgres "$pgf" >/dev/null
+    "$gamify" project --state "$tmp/one" --postgres "$pgf" --follow --batch 3 2>"$tmp/follow.err" &
+    follower=$!
+    "$gamify" replay --quiet --log "jsonl:$examples/events.jsonl" --state "$tmp/one"
+    end=$("$gamify" dump --state "$tmp/one" | wc -l)
+    for _ in $(seq 100); do
+        [ "$(psql -qXAt "$pgf" -c 'SELECT count(*) FROM learners')" = "$end" ] && break
+        sleep 0.1
+    done
+    kill -TERM "$follower"
+    wait "$follower" || fail "project --follow did not exit 0 on SIGTERM: $(cat "$tmp/follow.err")"
+    [ "$(psql -qXAt "$pgf" -c 'SELECT count(*) FROM learners')" = "$end" ] ||
+        fail "--follow did not catch up"
+    # Postgres down: a JSON warning per attempt, retried until SIGTERM, exit 1
+    "$gamify" project --state "$tmp/one" --postgres "host=127.0.0.1 port=1 connect_timeout=1" \
+        2>"$tmp/down.err" &
+    down=$!
+    sleep 1
+    kill -TERM "$down"
+    rc=0
+    wait "$down" || rc=$?
+    [ "$rc" = 1 ] || fail "project with Postgres down: exit $rc, not 1"
+    [ "$(grep -c '^{"ts":.*"level":"warn","msg":"partition 0: postgres: connect: .*retrying in' \
+        "$tmp/down.err")" -ge 2 ] || fail "no retried warnings: $(cat "$tmp/down.err")"
+    [ "$(psql -qXAt "$pgf" -c 'SELECT count(*) FROM redemptions')" = \
+      "$(psql -qXAt "$pg" -c 'SELECT count(*) FROM redemptions WHERE partition = 0')" ] ||
+        fail "--follow: redemptions differ from the one-pass projection"
     ;;
 *)
     fail "unknown check $check"

@@ -2,12 +2,14 @@
 # gamify-processor with --redis: the leaderboards projected in a thread
 # beside the writer, against the Redis that tests/run starts
 # (GAMIFY_TEST_REDIS):
-#   run-redis.sh BUILD_ROOT EXAMPLES_DIR CHECK   (CHECK: boards, down)
+#   run-redis.sh BUILD_ROOT EXAMPLES_DIR CHECK   (CHECK: boards, down, both)
 # boards: every board and period of the dump is in Redis with the dump's
 #   scores, the lag metric reaches 0, and the change feed is trimmed behind
 #   the projector.
 # down: with Redis unreachable the processor folds on, counts the failed
 #   steps, and keeps the change feed the projector has not read.
+# both: --postgres and --redis together (GAMIFY_TEST_PG too): every
+#   learner's Postgres row equals the dump, and both lags reach 0.
 set -euo pipefail
 build=$1 examples=$2 check=$3
 gamify=$build/processor/gamify
@@ -53,11 +55,13 @@ http() {
     exec 3<&-
 }
 metric() { http "$mport" /metrics | sed -n "s/^$1 //p"; }
-start() { # REDIS_URL
+start() { # REDIS_URL [FLAGS...]
+    local url=$1
+    shift
     mport=$(port)
     "$proc" --log "file:$tmp/log" --state "$tmp/state" --rules "$examples/rules.yaml" \
-        --metrics "127.0.0.1:$mport" --idle-wait-ms 100 --batch-max 1000 --redis "$1" \
-        --redis-prefix "$prefix" 2>>"$tmp/proc.err" &
+        --metrics "127.0.0.1:$mport" --idle-wait-ms 100 --batch-max 1000 --redis "$url" \
+        --redis-prefix "$prefix" "$@" 2>>"$tmp/proc.err" &
     pid=$!
     for _ in $(seq 100); do
         kill -0 "$pid" 2>/dev/null || fail "the processor exited at start"
@@ -129,6 +133,31 @@ down)
     wait "$pid" || fail "the processor did not stop cleanly"
     pid=
     echo "ok: folded on while Redis was down"
+    ;;
+both)
+    [ -n "${GAMIFY_TEST_PG:-}" ] || fail "GAMIFY_TEST_PG is not set"
+    db="gamify_proc_$$_$RANDOM"
+    psql -qXAt "$GAMIFY_TEST_PG" -c "CREATE DATABASE $db" >/dev/null
+    dropdb() { psql -qXAt "$GAMIFY_TEST_PG" -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true; }
+    trap 'dropdb; cleanup' EXIT
+    pg="$GAMIFY_TEST_PG dbname=$db"
+    "$gamify" migrate --postgres "$pg" >/dev/null || fail "migrate"
+    start "$GAMIFY_TEST_REDIS" --postgres "$pg"
+    wait_for gamify_source_offset "$end"
+    wait_for gamify_postgres_projector_lag_changes 0
+    wait_for gamify_redis_projector_lag_changes 0
+    kill -TERM "$pid"
+    wait "$pid" || fail "the processor did not stop cleanly"
+    pid=
+    "$gamify" dump --state "$tmp/state" |
+        sed 's/^{"userId":"\([^"]*\)","exp":\([0-9]*\),"level":\([0-9]*\),"coins":\([0-9]*\),.*"currentStreak":\([0-9]*\),"longestStreak":\([0-9]*\),.*/\1|\2|\3|\4|\5|\6/' |
+        sort > "$tmp/want"
+    psql -qXAt "$pg" -c "SELECT user_id, exp, level, coins, current_streak, longest_streak FROM learners" |
+        sort > "$tmp/got"
+    [ "$(wc -l < "$tmp/want")" -gt 300 ] || fail "the dump: $(head -2 "$tmp/want")"
+    cmp -s "$tmp/want" "$tmp/got" ||
+        fail "Postgres differs from the dump: $(diff "$tmp/want" "$tmp/got" | head -5)"
+    echo "ok: $(wc -l < "$tmp/got") learners in Postgres equal the dump"
     ;;
 *)
     fail "unknown check $check"

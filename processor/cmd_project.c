@@ -1,0 +1,317 @@
+/*
+ * cmd_project.c: the Postgres read model commands: `gamify migrate`
+ * (schema migrations) and `gamify project` (the Postgres projector over a
+ * state, once to the end of its feed or following it).
+ *
+ * A partitioned (Kafka) state has a projector per partition-N subfolder,
+ * each with its own cursor row; a plain state is partition 0. Postgres
+ * being down is retried with backoff, never skipped.
+ */
+#include "commands.h"
+#include "log.h"
+#include "pgproj.h"
+#include "store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+static volatile sig_atomic_t stop_signal;
+
+static void
+on_signal(int sig)
+{
+    stop_signal = sig;
+}
+
+static const char *
+env_or(const char *name, const char *fallback)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : fallback;
+}
+
+static double
+now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL); /* a signal cuts it short: that is wanted */
+}
+
+int
+gm_cmd_migrate(int argc, char **argv)
+{
+    const char *conninfo = env_or("GAMIFY_POSTGRES", NULL);
+    static const struct option longopts[] = {
+        {"postgres", required_argument, NULL, 'p'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'p':
+            conninfo = optarg;
+            break;
+        case 'h':
+            printf("usage: gamify migrate --postgres CONNINFO\n"
+                   "Applies the read model's schema migrations (built into this program,\n"
+                   "newest version %d) that the database lacks, each in its own transaction,\n"
+                   "recorded in schema_migrations. Running it again changes nothing; a\n"
+                   "database migrated by a newer gamify is refused.\n"
+                   "CONNINFO: a libpq connection string or URI (host=... dbname=...).\n"
+                   "Environment: GAMIFY_POSTGRES.\n",
+                   gm_pgproj_schema_version());
+            return 0;
+        default:
+            return 2;
+        }
+    }
+    if (!conninfo || optind != argc) {
+        fprintf(stderr, "gamify migrate: --postgres CONNINFO is required (and nothing else)\n");
+        return 2;
+    }
+    struct gm_err err;
+    gm_err_clear(&err);
+    int applied = 0;
+    if (gm_pgproj_migrate(conninfo, &applied, &err)) {
+        fprintf(stderr, "gamify migrate: %s\n", err.msg);
+        return 2;
+    }
+    printf("schema at version %d (%d migration%s applied)\n", gm_pgproj_schema_version(), applied,
+           applied == 1 ? "" : "s");
+    return 0;
+}
+
+struct part {
+    int partition;
+    char *dir;
+    struct gm_store *st;
+    struct gm_pgproj *proj;
+    bool done; /* reached the end of its feed (once mode) */
+};
+
+static int
+cmp_part(const void *a, const void *b)
+{
+    const struct part *x = a, *y = b;
+    return (x->partition > y->partition) - (x->partition < y->partition);
+}
+
+/* The partitions of state: partition-N subfolders, or the state itself. */
+static int
+find_parts(const char *state, struct part **out, size_t *n)
+{
+    struct stat sb;
+    if (stat(state, &sb) || !S_ISDIR(sb.st_mode)) {
+        fprintf(stderr, "gamify project: no state at %s\n", state);
+        return 2;
+    }
+    struct part *parts = NULL;
+    size_t count = 0;
+    DIR *d = opendir(state);
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        char *end;
+        if (strncmp(de->d_name, "partition-", 10) != 0)
+            continue;
+        long num = strtol(de->d_name + 10, &end, 10);
+        if (end == de->d_name + 10 || *end || num < 0 || num > 1000000)
+            continue;
+        parts = realloc(parts, (count + 1) * sizeof *parts);
+        if (!parts)
+            abort();
+        parts[count] = (struct part){.partition = (int)num};
+        if (asprintf(&parts[count].dir, "%s/%s", state, de->d_name) < 0)
+            abort();
+        count++;
+    }
+    if (d)
+        closedir(d);
+    if (count == 0) {
+        parts = calloc(1, sizeof *parts);
+        if (!parts || !(parts[0].dir = strdup(state)))
+            abort();
+        count = 1;
+    }
+    qsort(parts, count, sizeof *parts, cmp_part);
+    *out = parts;
+    *n = count;
+    return 0;
+}
+
+/*
+ * gamify project: into Postgres (--postgres) or Redis (--redis), one kind
+ * per run; the flags choose, else GAMIFY_REDIS alone means Redis.
+ */
+int
+gm_cmd_project(int argc, char **argv)
+{
+    bool redis = false, postgres = false, help = false;
+    for (int i = 1; i < argc; i++) {
+        redis = redis || strncmp(argv[i], "--redis", 7) == 0;
+        postgres = postgres || strncmp(argv[i], "--postgres", 10) == 0;
+        help = help || strcmp(argv[i], "--help") == 0;
+    }
+    if (help) {
+        int rc = gm_cmd_project_postgres(argc, argv);
+        return rc ? rc : gm_cmd_project_redis(argc, argv);
+    }
+    if (redis && postgres) {
+        fprintf(stderr, "gamify project: --postgres or --redis, one per run (run two)\n");
+        return 2;
+    }
+    if (redis || (!postgres && getenv("GAMIFY_REDIS") && !getenv("GAMIFY_POSTGRES")))
+        return gm_cmd_project_redis(argc, argv);
+    return gm_cmd_project_postgres(argc, argv);
+}
+
+int
+gm_cmd_project_postgres(int argc, char **argv)
+{
+    const char *state = env_or("GAMIFY_STATE", NULL), *conninfo = env_or("GAMIFY_POSTGRES", NULL);
+    const char *batch_s = env_or("GAMIFY_BATCH", "1000");
+    bool follow = env_or("GAMIFY_FOLLOW", NULL) != NULL;
+    static const struct option longopts[] = {
+        {"state", required_argument, NULL, 's'}, {"postgres", required_argument, NULL, 'p'},
+        {"follow", no_argument, NULL, 'f'},      {"batch", required_argument, NULL, 'b'},
+        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+    };
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            state = optarg;
+            break;
+        case 'p':
+            conninfo = optarg;
+            break;
+        case 'f':
+            follow = true;
+            break;
+        case 'b':
+            batch_s = optarg;
+            break;
+        case 'h':
+            printf("usage: gamify project --state DIR --postgres CONNINFO [--follow] [--batch N]\n"
+                   "Projects the state's change feed into the Postgres read model (run\n"
+                   "gamify migrate first), from the cursor stored in Postgres to the end of\n"
+                   "the feed; each batch of N changes (default 1000, 1..100000) is one\n"
+                   "transaction with its cursor. --follow keeps polling every 100 ms until\n"
+                   "SIGTERM or SIGINT. A partitioned state projects every partition-N with\n"
+                   "its partition number. Postgres failures are logged and retried with\n"
+                   "backoff; no change is ever skipped.\n"
+                   "Environment: GAMIFY_STATE, GAMIFY_POSTGRES, GAMIFY_BATCH, GAMIFY_FOLLOW.\n");
+            return 0;
+        default:
+            return 2;
+        }
+    }
+    char *end;
+    long batch = strtol(batch_s, &end, 10);
+    if (*end || batch < 1 || batch > 100000) {
+        fprintf(stderr, "gamify project: --batch must be 1..100000\n");
+        return 2;
+    }
+    if (!state || !conninfo || optind != argc) {
+        fprintf(stderr, "gamify project: --state DIR and --postgres CONNINFO are required\n");
+        return 2;
+    }
+    struct part *parts = NULL;
+    size_t n_parts = 0;
+    int code = find_parts(state, &parts, &n_parts);
+    if (code)
+        return code;
+
+    struct gm_err err;
+    gm_err_clear(&err);
+    code = 2;
+    for (size_t i = 0; i < n_parts; i++) {
+        struct gm_store_opts o = {.read_only = true};
+        if (gm_store_open(parts[i].dir, &o, &parts[i].st, &err) ||
+            gm_pgproj_open(conninfo, parts[i].partition, &parts[i].proj, &err)) {
+            fprintf(stderr, "gamify project: %s: %s\n", parts[i].dir, err.msg);
+            goto out;
+        }
+    }
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+
+    uint64_t total = 0;
+    double start = now_s(), last_report = start;
+    long backoff_ms = 0;
+    size_t remaining = n_parts;
+    while (!stop_signal && (follow || remaining > 0)) {
+        bool progressed = false, failed = false;
+        for (size_t i = 0; i < n_parts && !stop_signal; i++) {
+            if (parts[i].done && !follow)
+                continue;
+            size_t n = 0;
+            int rc = gm_pgproj_step(parts[i].proj, parts[i].st, (size_t)batch, &n, &err);
+            if (rc == GM_EDB) {
+                gm_log(GM_LOG_WARN, "partition %d: %s; retrying in %ld ms", parts[i].partition,
+                       err.msg, backoff_ms ? backoff_ms * 2 : 100);
+                failed = true;
+                break;
+            }
+            if (rc) {
+                fprintf(stderr, "gamify project: %s\n", err.msg);
+                goto out;
+            }
+            total += n;
+            if (n > 0)
+                progressed = true;
+            if (n < (size_t)batch && !parts[i].done) {
+                parts[i].done = true;
+                remaining--;
+            }
+        }
+        if (failed) {
+            backoff_ms = backoff_ms ? backoff_ms * 2 : 100;
+            if (backoff_ms > 5000)
+                backoff_ms = 5000;
+            sleep_ms(backoff_ms);
+            continue;
+        }
+        backoff_ms = 0;
+        double t = now_s();
+        if (t - last_report >= 1.0 && progressed) {
+            fprintf(stderr, "project: %llu changes, %.0f changes/s\n", (unsigned long long)total,
+                    (double)total / (t - start));
+            last_report = t;
+        }
+        if (follow && !progressed)
+            sleep_ms(100);
+    }
+    double secs = now_s() - start;
+    fprintf(stderr, "project: %s: %llu changes in %.2f s (%.0f/s)\n",
+            remaining == 0 || follow ? "done" : "stopped", (unsigned long long)total, secs,
+            secs > 0 ? (double)total / secs : 0.0);
+    code = !follow && remaining > 0 ? 1 : 0;
+out:
+    for (size_t i = 0; i < n_parts; i++) {
+        gm_pgproj_close(parts[i].proj);
+        gm_store_close(parts[i].st);
+        free(parts[i].dir);
+    }
+    free(parts);
+    return code;
+}

@@ -1,0 +1,843 @@
+/*
+ * pgproj.c: the Postgres projector: one batch of changes of the feed, one
+ * Postgres transaction with the cursor in it.
+ *
+ * A step locks the partition's cursor row (so two projectors of the same
+ * partition take turns), opens a feed snapshot, collects up to max changes
+ * from the cursor, then writes in pipeline mode: each touched learner's
+ * current row (guarded by updated_seq, so it never goes back) and badges,
+ * each redemption (inserted once; its NOTIFY only when inserted), each
+ * ledger entry (inserted once by (partition, seq)), stock used, catalogues
+ * when the rules changed, and the cursor; then commits. The rows written
+ * are the snapshot's, which may be ahead of the batch: a later batch
+ * rewrites the same values, and a replay of an older one changes nothing.
+ */
+#include "pgproj.h"
+
+#include "feed.h"
+#include "fold.h"
+#include "log.h"
+#include "migrations.h"
+
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Statements queued in the pipeline before their results are read, so the
+ * server never blocks on a full socket while we block sending. */
+#define PIPELINE_DRAIN 512
+
+enum stmt {
+    S_LEARNER,
+    S_BADGE,
+    S_REDEMPTION,
+    S_LEDGER,
+    S_STOCK,
+    S_BADGE_DEF,
+    S_REWARD_DEF,
+    S_RULES,
+    S_CURSOR,
+    S_COUNT,
+};
+
+/* clang-format off */
+static const struct {
+    const char *name;
+    int nparams;
+    const char *sql;
+} stmts[S_COUNT] = {
+    [S_LEARNER] = {"gm_learner", 19,
+        "INSERT INTO learners (user_id, partition, exp, level, coins, coins_earned, coins_spent, "
+        "lessons_completed, lesson_completions, tournaments_played, tournament_wins, "
+        "tournament_losses, current_streak, longest_streak, freezes_held, redemptions, timezone, "
+        "opt_out, updated_seq) "
+        "SELECT u, $1::int, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, tz, o, q "
+        "FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], "
+        "$7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], "
+        "$13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[], $17::text[], $18::boolean[], "
+        "$19::bigint[]) AS t(u, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, tz, "
+        "o, q) "
+        "ON CONFLICT (user_id) DO UPDATE SET partition = EXCLUDED.partition, exp = EXCLUDED.exp, "
+        "level = EXCLUDED.level, coins = EXCLUDED.coins, coins_earned = EXCLUDED.coins_earned, "
+        "coins_spent = EXCLUDED.coins_spent, lessons_completed = EXCLUDED.lessons_completed, "
+        "lesson_completions = EXCLUDED.lesson_completions, "
+        "tournaments_played = EXCLUDED.tournaments_played, "
+        "tournament_wins = EXCLUDED.tournament_wins, "
+        "tournament_losses = EXCLUDED.tournament_losses, "
+        "current_streak = EXCLUDED.current_streak, longest_streak = EXCLUDED.longest_streak, "
+        "freezes_held = EXCLUDED.freezes_held, redemptions = EXCLUDED.redemptions, "
+        "timezone = EXCLUDED.timezone, opt_out = EXCLUDED.opt_out, "
+        "updated_seq = EXCLUDED.updated_seq, updated_at = now() "
+        "WHERE learners.updated_seq < EXCLUDED.updated_seq"},
+    [S_BADGE] = {"gm_badge", 4,
+        "INSERT INTO learner_badges (user_id, badge_id, position, earned_at) "
+        "SELECT u, b, n, to_timestamp(t) FROM unnest($1::text[], $2::text[], $3::int[], "
+        "$4::bigint[]) AS x(u, b, n, t) ON CONFLICT DO NOTHING"},
+    [S_REDEMPTION] = {"gm_redemption", 10,
+        "WITH ins AS (INSERT INTO redemptions (redemption_id, user_id, reward_id, status, reason, "
+        "cost, event_id, occurred_at, partition, seq) VALUES ($1, $2, $3, $4, $5, $6, $7, "
+        "to_timestamp($8::bigint), $9, $10) ON CONFLICT DO NOTHING "
+        "RETURNING redemption_id, user_id, status, reason) "
+        "SELECT pg_notify('gamify_redemption', json_build_object('redemptionId', redemption_id, "
+        "'userId', user_id, 'status', status, 'reason', reason)::text) FROM ins"},
+    [S_LEDGER] = {"gm_ledger", 12,
+        "INSERT INTO ledger (partition, seq, user_id, event_id, kind, detail, exp_delta, "
+        "coins_delta, exp_after, coins_after, capped_exp, occurred_at) "
+        "SELECT $1::int, q, u, e, k, d, c1, c2, c3, c4, c5, to_timestamp(t) "
+        "FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], "
+        "$7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[]) "
+        "AS x(q, u, e, k, d, c1, c2, c3, c4, c5, t) ON CONFLICT (partition, seq) DO NOTHING"},
+    [S_STOCK] = {"gm_stock", 4,
+        "INSERT INTO reward_stock_used (partition, reward_id, used, as_of_seq) "
+        "VALUES ($1, $2, $3, $4) ON CONFLICT (partition, reward_id) DO UPDATE "
+        "SET used = EXCLUDED.used, as_of_seq = EXCLUDED.as_of_seq "
+        "WHERE reward_stock_used.as_of_seq <= EXCLUDED.as_of_seq"},
+    [S_BADGE_DEF] = {"gm_badge_def", 5,
+        "INSERT INTO badges (id, name, icon, criteria, position, active) "
+        "VALUES ($1, $2, $3, $4, $5, true) ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, "
+        "icon = EXCLUDED.icon, criteria = EXCLUDED.criteria, position = EXCLUDED.position, "
+        "active = true, updated_at = now()"},
+    [S_REWARD_DEF] = {"gm_reward_def", 8,
+        "INSERT INTO rewards (id, name, type, cost, stock, per_user_limit, active, position) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO UPDATE SET "
+        "name = EXCLUDED.name, type = EXCLUDED.type, cost = EXCLUDED.cost, "
+        "stock = EXCLUDED.stock, per_user_limit = EXCLUDED.per_user_limit, "
+        "active = EXCLUDED.active, position = EXCLUDED.position, updated_at = now()"},
+    [S_RULES] = {"gm_rules", 5,
+        "INSERT INTO rules_versions (sha256, version, timezone, partition, seen_seq) "
+        "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sha256) DO NOTHING"},
+    [S_CURSOR] = {"gm_cursor", 3,
+        "UPDATE projector_cursor SET next_seq = $2, rules_sha256 = $3, updated_at = now() "
+        "WHERE partition = $1"},
+};
+/* clang-format on */
+
+struct gm_pgproj {
+    char *conninfo;
+    int partition;
+    char partition_s[16];
+    PGconn *conn;
+    bool synced; /* catalogues written since this instance connected */
+    char synced_sha[65];
+    bool fault_before_commit;
+    int64_t cursor;
+    size_t pending; /* statements sent since the last drain */
+    int failed;     /* first error of the pipeline (GM_EDB), 0 while fine */
+};
+
+/* What a batch needs from its changes, copied out of the feed callback
+ * (the feed's strings are borrowed for the callback only). */
+struct touched {
+    char *user_id;
+    int64_t seq; /* the last change of this user in the batch */
+};
+
+struct redemption {
+    char *redemption_id, *user_id, *reward_id, *event_id;
+    bool completed;
+    int reason;
+    int64_t cost, seq, occurred_at;
+};
+
+struct batch {
+    struct touched *users;
+    size_t n_users, cap_users;
+    struct redemption *reds;
+    size_t n_reds, cap_reds;
+    int64_t (*ledger)[2]; /* first, count */
+    size_t n_ledger, cap_ledger;
+    size_t n_changes;
+};
+
+static void *
+grow(void *arr, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap)
+        return arr;
+    size_t n = *cap ? *cap * 2 : 64;
+    while (n < need)
+        n *= 2;
+    void *p = realloc(arr, n * size);
+    if (!p)
+        abort();
+    *cap = n;
+    return p;
+}
+
+static char *
+dup(const char *s)
+{
+    char *d = strdup(s ? s : "");
+    if (!d)
+        abort();
+    return d;
+}
+
+static void
+batch_deinit(struct batch *b)
+{
+    for (size_t i = 0; i < b->n_users; i++)
+        free(b->users[i].user_id);
+    for (size_t i = 0; i < b->n_reds; i++) {
+        free(b->reds[i].redemption_id);
+        free(b->reds[i].user_id);
+        free(b->reds[i].reward_id);
+        free(b->reds[i].event_id);
+    }
+    free(b->users);
+    free(b->reds);
+    free(b->ledger);
+    memset(b, 0, sizeof *b);
+}
+
+static int
+collect(void *ctx, const struct gm_change *ch)
+{
+    struct batch *b = ctx;
+    b->n_changes++;
+    if (!ch->user_id)
+        return 0; /* pruned periods: nothing of them is in Postgres */
+    b->users = grow(b->users, &b->cap_users, b->n_users + 1, sizeof *b->users);
+    b->users[b->n_users++] = (struct touched){dup(ch->user_id), ch->seq};
+    if (ch->redemption) {
+        const struct gm_feed_redemption *r = ch->redemption;
+        b->reds = grow(b->reds, &b->cap_reds, b->n_reds + 1, sizeof *b->reds);
+        b->reds[b->n_reds++] = (struct redemption){
+            dup(r->redemption_id), dup(ch->user_id), dup(r->reward_id), dup(r->event_id),
+            r->completed,          r->reason,        r->cost,           ch->seq,
+            r->occurred_at};
+    }
+    if (ch->ledger_count > 0) {
+        b->ledger = grow(b->ledger, &b->cap_ledger, b->n_ledger + 1, sizeof *b->ledger);
+        b->ledger[b->n_ledger][0] = ch->ledger_first;
+        b->ledger[b->n_ledger][1] = ch->ledger_count;
+        b->n_ledger++;
+    }
+    return 0;
+}
+
+/* By user id, then the latest change first, so that unique keeps it. */
+static int
+cmp_touched(const void *a, const void *b)
+{
+    const struct touched *x = a, *y = b;
+    int c = strcmp(x->user_id, y->user_id);
+    if (c)
+        return c;
+    return x->seq < y->seq ? 1 : x->seq > y->seq ? -1 : 0;
+}
+
+static void
+unique_users(struct batch *b)
+{
+    if (!b->n_users)
+        return;
+    qsort(b->users, b->n_users, sizeof *b->users, cmp_touched);
+    size_t w = 1;
+    for (size_t i = 1; i < b->n_users; i++) {
+        if (strcmp(b->users[i].user_id, b->users[w - 1].user_id) == 0)
+            free(b->users[i].user_id);
+        else
+            b->users[w++] = b->users[i];
+    }
+    b->n_users = w;
+}
+
+static void
+drop_conn(struct gm_pgproj *p)
+{
+    PQfinish(p->conn);
+    p->conn = NULL;
+    p->synced = false;
+    p->cursor = -1;
+}
+
+static int
+pg_fail(struct gm_pgproj *p, struct gm_err *err, const char *what)
+{
+    gm_err_set(err, GM_EDB, "postgres: %s: %s", what,
+               p->conn ? PQerrorMessage(p->conn) : "no connection");
+    drop_conn(p);
+    return GM_EDB;
+}
+
+/* Runs sql without parameters outside the pipeline; GM_EDB on failure. */
+static int
+exec_ok(struct gm_pgproj *p, const char *sql, struct gm_err *err)
+{
+    PGresult *res = PQexec(p->conn, sql);
+    ExecStatusType s = PQresultStatus(res);
+    PQclear(res);
+    if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK)
+        return pg_fail(p, err, sql);
+    return 0;
+}
+
+/* Connects, checks the schema version, prepares the statements. */
+static int
+connect_pg(struct gm_pgproj *p, struct gm_err *err)
+{
+    p->conn = PQconnectdb(p->conninfo);
+    if (PQstatus(p->conn) != CONNECTION_OK)
+        return pg_fail(p, err, "connect");
+    PGresult *res = PQexec(p->conn, "SELECT coalesce(max(version), 0) FROM schema_migrations");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        bool missing = state && strcmp(state, "42P01") == 0; /* undefined_table */
+        PQclear(res);
+        if (missing) {
+            drop_conn(p);
+            return gm_err_set(err, GM_EUNSUPPORTED,
+                              "postgres: the database has no gamify schema: run gamify migrate");
+        }
+        return pg_fail(p, err, "reading schema_migrations");
+    }
+    int have = atoi(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    if (have != gm_pgproj_schema_version()) {
+        drop_conn(p);
+        return gm_err_set(err, GM_EUNSUPPORTED,
+                          "postgres: the database schema is at version %d, this program needs "
+                          "%d: %s",
+                          have, gm_pgproj_schema_version(),
+                          have < gm_pgproj_schema_version() ? "run gamify migrate"
+                                                            : "use a newer gamify");
+    }
+    for (int i = 0; i < S_COUNT; i++) {
+        res = PQprepare(p->conn, stmts[i].name, stmts[i].sql, stmts[i].nparams, NULL);
+        ExecStatusType s = PQresultStatus(res);
+        PQclear(res);
+        if (s != PGRES_COMMAND_OK)
+            return pg_fail(p, err, stmts[i].name);
+    }
+    const char *params[1] = {p->partition_s};
+    res = PQexecParams(p->conn,
+                       "INSERT INTO projector_cursor (partition, next_seq) VALUES ($1, 0) "
+                       "ON CONFLICT DO NOTHING",
+                       1, NULL, params, NULL, NULL, 0);
+    ExecStatusType s = PQresultStatus(res);
+    PQclear(res);
+    if (s != PGRES_COMMAND_OK)
+        return pg_fail(p, err, "creating the cursor");
+    return 0;
+}
+
+/* Reads the results of everything sent since the last drain, up to a sync. */
+static int
+drain(struct gm_pgproj *p, struct gm_err *err)
+{
+    if (PQpipelineSync(p->conn) != 1)
+        return pg_fail(p, err, "pipeline sync");
+    size_t nulls = 0;
+    for (;;) {
+        PGresult *res = PQgetResult(p->conn);
+        if (!res) {
+            /* one NULL ends each statement's results; more means trouble */
+            if (++nulls > p->pending + 1 || PQstatus(p->conn) != CONNECTION_OK)
+                return pg_fail(p, err, "pipeline results");
+            continue;
+        }
+        ExecStatusType s = PQresultStatus(res);
+        if (s == PGRES_PIPELINE_SYNC) {
+            PQclear(res);
+            break;
+        }
+        if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK && !p->failed) {
+            p->failed = GM_EDB;
+            gm_err_set(err, GM_EDB, "postgres: %s",
+                       s == PGRES_PIPELINE_ABORTED ? "pipeline aborted"
+                                                   : PQresultErrorMessage(res));
+        }
+        PQclear(res);
+    }
+    p->pending = 0;
+    if (p->failed) {
+        drop_conn(p);
+        return GM_EDB;
+    }
+    return 0;
+}
+
+/* Queues one prepared statement; params are copied by libpq. */
+static int
+queue(struct gm_pgproj *p, enum stmt s, const char *const *params, struct gm_err *err)
+{
+    if (!PQsendQueryPrepared(p->conn, stmts[s].name, stmts[s].nparams, params, NULL, NULL, 0))
+        return pg_fail(p, err, stmts[s].name);
+    if (++p->pending >= PIPELINE_DRAIN)
+        return drain(p, err);
+    return 0;
+}
+
+#define I64(buf, v) (snprintf((buf), sizeof(buf), "%" PRId64, (int64_t)(v)), (buf))
+
+/*
+ * Multi-row statements: each column is one Postgres array literal
+ * ("{...}"), so that a batch's learners, badges or ledger entries are one
+ * statement each (unnest) instead of a statement per row.
+ */
+struct col {
+    char *buf;
+    size_t len, cap;
+};
+
+static void
+col_put(struct col *c, const char *s, size_t n)
+{
+    c->buf = grow(c->buf, &c->cap, c->len + n + 2, 1);
+    memcpy(c->buf + c->len, s, n);
+    c->len += n;
+    c->buf[c->len] = 0;
+}
+
+/* Starts the next element: '{' before the first, ',' before the others. */
+static void
+col_sep(struct col *c)
+{
+    col_put(c, c->len ? "," : "{", 1);
+}
+
+static void
+col_text(struct col *c, const char *s)
+{
+    col_sep(c);
+    col_put(c, "\"", 1);
+    for (s = s ? s : ""; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            col_put(c, "\\", 1);
+        col_put(c, s, 1);
+    }
+    col_put(c, "\"", 1);
+}
+
+static void
+col_i64(struct col *c, int64_t v)
+{
+    char buf[24];
+    col_sep(c);
+    col_put(c, buf, (size_t)snprintf(buf, sizeof buf, "%" PRId64, v));
+}
+
+/* The literal ("{}" when empty); borrowed until the next col_ call. */
+static const char *
+col_end(struct col *c)
+{
+    if (!c->len)
+        col_put(c, "{", 1);
+    col_put(c, "}", 1);
+    return c->buf;
+}
+
+#define ROWS_PER_STATEMENT 2000
+
+enum { L_COLS = 18, B_COLS = 4, E_COLS = 11 };
+
+struct rows {
+    struct col learner[L_COLS], badge[B_COLS], ledger[E_COLS];
+    size_t n_learners, n_badges, n_ledger;
+};
+
+static void
+rows_reset(struct col *cols, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        cols[i].len = 0;
+}
+
+static void
+rows_deinit(struct rows *r)
+{
+    for (size_t i = 0; i < L_COLS; i++)
+        free(r->learner[i].buf);
+    for (size_t i = 0; i < B_COLS; i++)
+        free(r->badge[i].buf);
+    for (size_t i = 0; i < E_COLS; i++)
+        free(r->ledger[i].buf);
+}
+
+/* Queues the statement of the rows gathered so far (none: nothing). */
+static int
+flush_cols(struct gm_pgproj *p, enum stmt s, struct col *cols, size_t ncols, size_t *nrows,
+           bool with_partition, struct gm_err *err)
+{
+    if (!*nrows)
+        return 0;
+    const char *params[20];
+    size_t k = 0;
+    if (with_partition)
+        params[k++] = p->partition_s;
+    for (size_t i = 0; i < ncols; i++)
+        params[k++] = col_end(&cols[i]);
+    int rc = queue(p, s, params, err);
+    rows_reset(cols, ncols);
+    *nrows = 0;
+    return rc;
+}
+
+static int
+flush_rows(struct gm_pgproj *p, struct rows *r, struct gm_err *err)
+{
+    int rc;
+    if ((rc = flush_cols(p, S_LEARNER, r->learner, L_COLS, &r->n_learners, true, err)) ||
+        (rc = flush_cols(p, S_BADGE, r->badge, B_COLS, &r->n_badges, false, err)) ||
+        (rc = flush_cols(p, S_LEDGER, r->ledger, E_COLS, &r->n_ledger, true, err)))
+        return rc;
+    return 0;
+}
+
+static int
+add_learner(struct gm_pgproj *p, struct rows *r, const struct gm_learner *l, int64_t seq,
+            struct gm_err *err)
+{
+    struct col *c = r->learner;
+    int64_t v[] = {l->exp,
+                   l->level,
+                   l->coins,
+                   l->coins_earned,
+                   l->coins_spent,
+                   l->lessons_completed,
+                   l->lesson_completions,
+                   l->tournaments_played,
+                   l->tournament_wins,
+                   l->tournament_losses,
+                   l->current_streak,
+                   l->longest_streak,
+                   l->freezes_held,
+                   l->redemptions};
+    col_text(&c[0], l->user_id);
+    for (size_t i = 0; i < 14; i++)
+        col_i64(&c[1 + i], v[i]);
+    col_text(&c[15], l->timezone);
+    col_sep(&c[16]);
+    col_put(&c[16], l->opt_out ? "t" : "f", 1);
+    col_i64(&c[17], seq);
+    r->n_learners++;
+    for (size_t i = 0; i < l->n_badges; i++) {
+        col_text(&r->badge[0], l->user_id);
+        col_text(&r->badge[1], l->badges[i].id);
+        col_i64(&r->badge[2], (int64_t)i);
+        col_i64(&r->badge[3], l->badges[i].earned_at);
+        r->n_badges++;
+    }
+    if (r->n_learners >= ROWS_PER_STATEMENT || r->n_badges >= ROWS_PER_STATEMENT)
+        return flush_rows(p, r, err);
+    return 0;
+}
+
+static int
+send_redemption(struct gm_pgproj *p, const struct redemption *r, struct gm_err *err)
+{
+    char cost[24], at[24], seq[24];
+    const char *params[10] = {
+        r->redemption_id,
+        r->user_id,
+        r->reward_id,
+        r->completed ? "COMPLETED" : "REJECTED",
+        r->completed ? NULL : gm_fold_reason_name(r->reason),
+        I64(cost, r->cost),
+        r->event_id,
+        I64(at, r->occurred_at),
+        p->partition_s,
+        I64(seq, r->seq),
+    };
+    return queue(p, S_REDEMPTION, params, err);
+}
+
+struct ledger_ctx {
+    struct gm_pgproj *p;
+    struct rows *r;
+    struct gm_err *err;
+};
+
+static int
+add_ledger(void *ctx, const struct gm_ledger_entry *e)
+{
+    struct ledger_ctx *x = ctx;
+    struct col *c = x->r->ledger;
+    col_i64(&c[0], e->seq);
+    col_text(&c[1], e->user_id);
+    col_text(&c[2], e->event_id);
+    col_text(&c[3], e->kind);
+    col_text(&c[4], e->detail);
+    col_i64(&c[5], e->exp_delta);
+    col_i64(&c[6], e->coins_delta);
+    col_i64(&c[7], e->exp_after);
+    col_i64(&c[8], e->coins_after);
+    col_i64(&c[9], e->capped_exp);
+    col_i64(&c[10], e->occurred_at);
+    if (++x->r->n_ledger >= ROWS_PER_STATEMENT)
+        return flush_rows(x->p, x->r, x->err);
+    return 0;
+}
+
+static void
+hex(const unsigned char sha[32], char out[65])
+{
+    for (int i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", sha[i]);
+}
+
+/* The badge and reward catalogues and the rules version. */
+static int
+send_catalogues(struct gm_pgproj *p, const struct gm_rules *r, const char *sha, int64_t end,
+                struct gm_err *err)
+{
+    int rc;
+    char version[24], seq[24];
+    const char *rp[5] = {sha, I64(version, r->version), r->timezone ? r->timezone : "",
+                         p->partition_s, I64(seq, end)};
+    if ((rc = queue(p, S_RULES, rp, err)))
+        return rc;
+    /* Dropped from the rules: kept (learners hold them), inactive. Plain
+     * statements in a pipeline must use the extended protocol too. */
+    if (!PQsendQueryParams(p->conn, "UPDATE badges SET active = false WHERE active", 0, NULL, NULL,
+                           NULL, NULL, 0) ||
+        !PQsendQueryParams(p->conn, "UPDATE rewards SET active = false WHERE active", 0, NULL, NULL,
+                           NULL, NULL, 0))
+        return pg_fail(p, err, "catalogue");
+    p->pending += 2;
+    for (size_t i = 0; i < r->n_badges; i++) {
+        const struct gm_badge_def *b = &r->badges[i];
+        char pos[24];
+        const char *bp[5] = {b->id, b->name, b->icon ? b->icon : "",
+                             b->criteria ? gm_expr_source(b->criteria) : "", I64(pos, i)};
+        if ((rc = queue(p, S_BADGE_DEF, bp, err)))
+            return rc;
+    }
+    for (size_t i = 0; i < r->n_rewards; i++) {
+        const struct gm_reward_def *w = &r->rewards[i];
+        char cost[24], stock[24], limit[24], pos[24];
+        const char *wp[8] = {w->id,
+                             w->name,
+                             w->type_name ? w->type_name : gm_reward_type_name(w->type),
+                             I64(cost, w->cost),
+                             w->stock < 0 ? NULL : I64(stock, w->stock),
+                             I64(limit, w->per_user_limit),
+                             w->active ? "true" : "false",
+                             I64(pos, i)};
+        if ((rc = queue(p, S_REWARD_DEF, wp, err)))
+            return rc;
+    }
+    return 0;
+}
+
+/* This partition's completed redemptions of every reward, as of end. */
+static int
+send_stock(struct gm_pgproj *p, struct gm_feed *f, const struct gm_rules *r, int64_t end,
+           struct gm_err *err)
+{
+    for (size_t i = 0; i < r->n_rewards; i++) {
+        int64_t used = 0;
+        int rc = gm_feed_stock_used(f, r->rewards[i].id, &used);
+        if (rc)
+            return gm_err_set(err, rc, "reading stock of %s: %s", r->rewards[i].id,
+                              gm_strerror(rc));
+        char u[24], s[24];
+        const char *params[4] = {p->partition_s, r->rewards[i].id, I64(u, used), I64(s, end)};
+        if ((rc = queue(p, S_STOCK, params, err)))
+            return rc;
+    }
+    return 0;
+}
+
+/* BEGIN and lock this partition's cursor: *from and the recorded rules. */
+static int
+begin_locked(struct gm_pgproj *p, int64_t *from, char sha[65], struct gm_err *err)
+{
+    int rc;
+    if ((rc = exec_ok(p, "BEGIN", err)))
+        return rc;
+    const char *params[1] = {p->partition_s};
+    PGresult *res = PQexecParams(p->conn,
+                                 "SELECT next_seq, coalesce(rules_sha256, '') FROM "
+                                 "projector_cursor WHERE partition = $1 FOR UPDATE",
+                                 1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        PQclear(res);
+        return pg_fail(p, err, "reading the cursor");
+    }
+    *from = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    snprintf(sha, 65, "%s", PQgetvalue(res, 0, 1));
+    PQclear(res);
+    return 0;
+}
+
+int
+gm_pgproj_step(struct gm_pgproj *p, struct gm_store *st, size_t max_changes, size_t *n,
+               struct gm_err *err)
+{
+    struct gm_feed *f = NULL;
+    struct batch b = {0};
+    struct rows rows = {0};
+    int64_t from = 0, next = 0;
+    char recorded[65] = "", sha[65] = "";
+    bool in_pipeline = false, in_txn = false;
+    int rc;
+
+    *n = 0;
+    if (max_changes == 0)
+        max_changes = 1;
+    if ((rc = gm_feed_open(st, &f)))
+        return gm_err_set(err, rc, "opening the change feed: %s", gm_strerror(rc));
+    const struct gm_rules *r = gm_feed_rules(f);
+    if (r)
+        hex(r->sha256, sha);
+    /* Nothing new since the last step of this connection: no round trip. */
+    if (p->conn && p->synced && p->cursor == gm_feed_end(f) && strcmp(sha, p->synced_sha) == 0)
+        goto out;
+    if (!p->conn && (rc = connect_pg(p, err)))
+        goto out;
+    if ((rc = begin_locked(p, &from, recorded, err)))
+        goto out;
+    in_txn = true;
+    p->cursor = from;
+    if (from < gm_feed_start(f)) {
+        rc = gm_err_set(err, GM_ENOTFOUND,
+                        "partition %d: the read model's cursor %" PRId64
+                        " is before the oldest change kept (%" PRId64
+                        "): rebuild the read model (drop, migrate, project from 0)",
+                        p->partition, from, gm_feed_start(f));
+        goto out;
+    }
+    if (from > gm_feed_end(f)) {
+        rc = gm_err_set(err, GM_EINVAL,
+                        "partition %d: the read model's cursor %" PRId64
+                        " is past the end of this state's feed (%" PRId64
+                        "): it was built from another state",
+                        p->partition, from, gm_feed_end(f));
+        goto out;
+    }
+    if ((rc = gm_feed_changes(f, from, max_changes, collect, &b, &next))) {
+        gm_err_set(err, rc, "reading the change feed from %" PRId64 ": %s", from, gm_strerror(rc));
+        goto out;
+    }
+    bool rules_changed = r && (!p->synced || strcmp(sha, recorded) != 0);
+    if (b.n_changes == 0 && !rules_changed) {
+        p->synced = true;
+        memcpy(p->synced_sha, sha, sizeof sha);
+        goto out; /* rolled back below: nothing to write */
+    }
+    unique_users(&b);
+
+    if (PQenterPipelineMode(p->conn) != 1) {
+        rc = pg_fail(p, err, "entering pipeline mode");
+        goto out;
+    }
+    in_pipeline = true;
+    p->failed = 0;
+    p->pending = 0;
+    if (rules_changed && (rc = send_catalogues(p, r, sha, gm_feed_end(f), err)))
+        goto out;
+    for (size_t i = 0; i < b.n_users; i++) {
+        struct gm_learner l;
+        rc = gm_feed_learner(f, b.users[i].user_id, &l);
+        if (rc == GM_ENOTFOUND)
+            continue; /* a change of a learner the state does not keep */
+        if (rc) {
+            gm_err_set(err, rc, "reading learner %s: %s", b.users[i].user_id, gm_strerror(rc));
+            goto out;
+        }
+        if ((rc = add_learner(p, &rows, &l, b.users[i].seq, err)))
+            goto out;
+    }
+    for (size_t i = 0; i < b.n_reds; i++)
+        if ((rc = send_redemption(p, &b.reds[i], err)))
+            goto out;
+    struct ledger_ctx lc = {p, &rows, err};
+    for (size_t i = 0; i < b.n_ledger; i++) {
+        if ((rc = gm_feed_ledger(f, b.ledger[i][0], b.ledger[i][1], add_ledger, &lc))) {
+            if (rc != GM_EDB || p->conn) /* not a failed send: the feed's error */
+                gm_err_set(err, rc, "reading the ledger: %s", gm_strerror(rc));
+            goto out;
+        }
+    }
+    if ((rc = flush_rows(p, &rows, err)))
+        goto out;
+    if (r && (rules_changed || b.n_reds) && (rc = send_stock(p, f, r, gm_feed_end(f), err)))
+        goto out;
+    {
+        char nx[24];
+        const char *params[3] = {p->partition_s, I64(nx, next), r ? sha : NULL};
+        if ((rc = queue(p, S_CURSOR, params, err)))
+            goto out;
+    }
+    if ((rc = drain(p, err)))
+        goto out;
+    PQexitPipelineMode(p->conn);
+    in_pipeline = false;
+    if (p->fault_before_commit) {
+        p->fault_before_commit = false;
+        drop_conn(p);
+        rc = gm_err_set(err, GM_EDB, "postgres: connection dropped before commit (fault seam)");
+        goto out;
+    }
+    if ((rc = exec_ok(p, "COMMIT", err)))
+        goto out;
+    in_txn = false;
+    p->synced = true;
+    memcpy(p->synced_sha, sha, sizeof sha);
+    p->cursor = next;
+    *n = b.n_changes;
+out:
+    if (p->conn && in_pipeline) {
+        /* an error mid-pipeline: the connection's state is unclear */
+        drop_conn(p);
+    } else if (p->conn && in_txn) {
+        PGresult *res = PQexec(p->conn, "ROLLBACK");
+        if (PQresultStatus(res) != PGRES_COMMAND_OK)
+            drop_conn(p);
+        PQclear(res);
+    }
+    batch_deinit(&b);
+    rows_deinit(&rows);
+    gm_feed_close(f);
+    return rc;
+}
+
+int
+gm_pgproj_open(const char *conninfo, int partition, struct gm_pgproj **out, struct gm_err *err)
+{
+    char *msg = NULL;
+    PQconninfoOption *opts = PQconninfoParse(conninfo ? conninfo : "", &msg);
+    if (!opts) {
+        gm_err_set(err, GM_EINVAL, "bad Postgres conninfo: %s", msg ? msg : "out of memory");
+        PQfreemem(msg);
+        return GM_EINVAL;
+    }
+    PQconninfoFree(opts);
+    if (partition < 0)
+        return gm_err_set(err, GM_EINVAL, "partition %d: must be 0 or more", partition);
+    struct gm_pgproj *p = calloc(1, sizeof *p);
+    if (!p)
+        abort();
+    p->conninfo = dup(conninfo);
+    p->partition = partition;
+    p->cursor = -1;
+    snprintf(p->partition_s, sizeof p->partition_s, "%d", partition);
+    *out = p;
+    return 0;
+}
+
+int64_t
+gm_pgproj_cursor(const struct gm_pgproj *p)
+{
+    return p->cursor;
+}
+
+void
+gm_pgproj_fault_before_commit(struct gm_pgproj *p, bool on)
+{
+    p->fault_before_commit = on;
+}
+
+void
+gm_pgproj_close(struct gm_pgproj *p)
+{
+    if (!p)
+        return;
+    PQfinish(p->conn);
+    free(p->conninfo);
+    free(p);
+}
