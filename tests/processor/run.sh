@@ -302,7 +302,9 @@ config)
     expect_error "not true or false" --log "file:$tmp/log" --state s --sync=maybe
     expect_error "expected kafka://HOST:PORT" --log kafka://127.0.0.1:9092 --state s
     expect_error "jsonl: is for replays" --log jsonl:/x --state s
-    expect_error "not built yet" --log "file:$tmp/log" --state s --postgres host=x
+    expect_error "expected redis://HOST" --log "file:$tmp/log" --state s --redis http://x
+    expect_error "with a kafka:// log: not yet" --log kafka://127.0.0.1:9092/t --state s \
+        --redis redis://127.0.0.1:1
     printf 'version: 2\n' > "$tmp/bad.yaml"
     expect_error "bad.yaml:" --log "file:$tmp/log" --state s --rules "$tmp/bad.yaml"
     printf 'nonsense line\n' > "$tmp/bad.conf"
