@@ -225,9 +225,22 @@ answer(void *cls, struct MHD_Connection *conn, const char *url, const char *meth
     } else if (strcmp(url, "/healthz") == 0) {
         body = strdup("ok\n");
     } else if (strcmp(url, "/readyz") == 0) {
-        bool ready = atomic_load(&srv->m->ready);
+        const struct gm_metrics *m = srv->m;
+        bool ready = atomic_load(&m->ready);
+        int64_t max = atomic_load(&m->projector_max_lag);
+        const char *why = ready ? "ready\n" : "catching up\n";
+        if (ready && max > 0 && atomic_load(&m->redis_enabled) &&
+            atomic_load(&m->redis_lag_changes) > max) {
+            ready = false;
+            why = "the redis projector is behind\n";
+        }
+        if (ready && max > 0 && atomic_load(&m->pg_enabled) &&
+            atomic_load(&m->pg_lag_changes) > max) {
+            ready = false;
+            why = "the postgres projector is behind\n";
+        }
         status = ready ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE;
-        body = strdup(ready ? "ready\n" : "catching up\n");
+        body = strdup(why);
     } else {
         status = MHD_HTTP_NOT_FOUND;
         body = strdup("not found: try /metrics, /healthz, /readyz\n");

@@ -29,6 +29,7 @@ struct gm_metrics {
     atomic_bool pg_enabled;                /* the Postgres projector runs */
     atomic_uint_fast64_t pg_changes, pg_failures;
     atomic_int_fast64_t pg_lag_changes;
+    atomic_int_fast64_t projector_max_lag; /* /readyz fails past this many changes; 0: never */
     atomic_uint_fast64_t batch_size_le[GM_METRICS_BUCKETS]; /* 1, 10, 100, ... 10^7 */
     atomic_uint_fast64_t batch_us_sum;                      /* commit-inclusive latency */
     atomic_uint_fast64_t batch_ms_le[GM_METRICS_BUCKETS];   /* 1, 2, 5, 10, 50, 100, 500, 1000 */

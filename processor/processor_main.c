@@ -57,6 +57,8 @@ static const struct gm_setting settings[] = {
      "Redis URL for the realtime leaderboards (projected in a thread; file logs)"},
     {"redis-prefix", GM_SET_STRING, "gamify:", 0, 0, false,
      "prefix of every Redis key and channel"},
+    {"projector-max-lag", GM_SET_INT, "100000", 0, 1000000000, false,
+     "/readyz answers 503 while a projector is more than this many changes behind (0: never)"},
     {"redis-memory-permille", GM_SET_INT, "900", 0, 1000, false,
      "memory guard: above this share of Redis's maxmemory, delete the oldest finished periods "
      "(0: off; nothing happens without a maxmemory)"},
@@ -358,6 +360,7 @@ run(const struct gm_config *cfg)
         goto fail;
     if ((rc = start_projectors(cfg, st, &redis, &pg, &err)))
         goto fail;
+    atomic_store(&m.projector_max_lag, gm_config_int(cfg, "projector-max-lag"));
     if (metrics_addr && (rc = gm_metrics_serve(&m, metrics_addr, &srv, &err)))
         goto fail;
     atomic_store(&m.offset, offset);

@@ -89,6 +89,7 @@ boards)
     wait_for gamify_source_offset "$end"
     wait_for gamify_redis_projector_lag_changes 0
     [ "$(metric gamify_redis_projected_total)" -gt 1000 ] || fail "too few changes projected"
+    [ "$(http "$mport" /readyz)" = ready ] || fail "/readyz: $(http "$mport" /readyz)"
     kill -TERM "$pid"
     wait "$pid" || fail "the processor did not stop cleanly"
     pid=
@@ -119,9 +120,11 @@ boards)
     ;;
 down)
     closed=$(port)
-    start "redis://127.0.0.1:$closed"
+    start "redis://127.0.0.1:$closed" --projector-max-lag 100
     wait_for gamify_source_offset "$end"
     sleep 1
+    [ "$(http "$mport" /readyz)" = "the redis projector is behind" ] ||
+        fail "/readyz: $(http "$mport" /readyz)"
     [ "$(metric gamify_redis_projector_failures_total)" -gt 0 ] || fail "no failed steps counted"
     [ "$(metric gamify_redis_projected_total)" = 0 ] || fail "projected to a closed port?"
     [ "$(metric gamify_events_folded_total)" -gt 5000 ] || fail "folding stopped"
