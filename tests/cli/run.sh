@@ -139,8 +139,12 @@ postgres)
     follower=$!
     "$gamify" replay --quiet --log "jsonl:$examples/events.jsonl" --state "$tmp/one"
     end=$("$gamify" dump --state "$tmp/one" | wc -l)
-    for _ in $(seq 100); do
-        [ "$(psql -qXAt "$pgf" -c 'SELECT count(*) FROM learners')" = "$end" ] && break
+    # caught up: every learner and every redemption there (the learners all
+    # appear early in the log, so their count alone would stop it midway)
+    reds=$(psql -qXAt "$pg" -c 'SELECT count(*) FROM redemptions WHERE partition = 0')
+    for _ in $(seq 300); do
+        [ "$(psql -qXAt "$pgf" -c 'SELECT count(*) FROM learners')" = "$end" ] &&
+            [ "$(psql -qXAt "$pgf" -c 'SELECT count(*) FROM redemptions')" = "$reds" ] && break
         sleep 0.1
     done
     kill -TERM "$follower"
