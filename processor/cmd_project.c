@@ -7,12 +7,12 @@
  * each with its own cursor row; a plain state is partition 0. Postgres
  * being down is retried with backoff, never skipped.
  */
+#include "cmd_util.h"
 #include "commands.h"
 #include "log.h"
 #include "pgproj.h"
 #include "store.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -30,32 +30,10 @@ on_signal(int sig)
     stop_signal = sig;
 }
 
-static const char *
-env_or(const char *name, const char *fallback)
-{
-    const char *v = getenv(name);
-    return v && *v ? v : fallback;
-}
-
-static double
-now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void
-sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL); /* a signal cuts it short: that is wanted */
-}
-
 int
 gm_cmd_migrate(int argc, char **argv)
 {
-    const char *conninfo = env_or("GAMIFY_POSTGRES", NULL);
+    const char *conninfo = gm__env_or("GAMIFY_POSTGRES", NULL);
     static const struct option longopts[] = {
         {"postgres", required_argument, NULL, 'p'},
         {"help", no_argument, NULL, 'h'},
@@ -106,13 +84,6 @@ struct part {
     bool done; /* reached the end of its feed (once mode) */
 };
 
-static int
-cmp_part(const void *a, const void *b)
-{
-    const struct part *x = a, *y = b;
-    return (x->partition > y->partition) - (x->partition < y->partition);
-}
-
 /* The partitions of state: partition-N subfolders, or the state itself. */
 static int
 find_parts(const char *state, struct part **out, size_t *n)
@@ -122,34 +93,22 @@ find_parts(const char *state, struct part **out, size_t *n)
         fprintf(stderr, "gamify project: no state at %s\n", state);
         return 2;
     }
-    struct part *parts = NULL;
-    size_t count = 0;
-    DIR *d = opendir(state);
-    struct dirent *de;
-    while (d && (de = readdir(d))) {
-        char *end;
-        if (strncmp(de->d_name, "partition-", 10) != 0)
-            continue;
-        long num = strtol(de->d_name + 10, &end, 10);
-        if (end == de->d_name + 10 || *end || num < 0 || num > 1000000)
-            continue;
-        parts = realloc(parts, (count + 1) * sizeof *parts);
-        if (!parts)
-            abort();
-        parts[count] = (struct part){.partition = (int)num};
-        if (asprintf(&parts[count].dir, "%s/%s", state, de->d_name) < 0)
-            abort();
-        count++;
-    }
-    if (d)
-        closedir(d);
+    char **dirs;
+    int *ids;
+    size_t count;
+    gm__partition_dirs(state, &dirs, &ids, &count);
+    struct part *parts = calloc(count ? count : 1, sizeof *parts);
+    if (!parts)
+        abort();
+    for (size_t i = 0; i < count; i++) /* the folders pass to parts */
+        parts[i] = (struct part){.partition = ids[i], .dir = dirs[i]};
+    free(dirs);
+    free(ids);
     if (count == 0) {
-        parts = calloc(1, sizeof *parts);
-        if (!parts || !(parts[0].dir = strdup(state)))
+        if (!(parts[0].dir = strdup(state)))
             abort();
         count = 1;
     }
-    qsort(parts, count, sizeof *parts, cmp_part);
     *out = parts;
     *n = count;
     return 0;
@@ -184,9 +143,10 @@ gm_cmd_project(int argc, char **argv)
 int
 gm_cmd_project_postgres(int argc, char **argv)
 {
-    const char *state = env_or("GAMIFY_STATE", NULL), *conninfo = env_or("GAMIFY_POSTGRES", NULL);
-    const char *batch_s = env_or("GAMIFY_BATCH", "1000");
-    bool follow = env_or("GAMIFY_FOLLOW", NULL) != NULL;
+    const char *state = gm__env_or("GAMIFY_STATE", NULL),
+               *conninfo = gm__env_or("GAMIFY_POSTGRES", NULL);
+    const char *batch_s = gm__env_or("GAMIFY_BATCH", "1000");
+    bool follow = gm__env_or("GAMIFY_FOLLOW", NULL) != NULL;
     static const struct option longopts[] = {
         {"state", required_argument, NULL, 's'}, {"postgres", required_argument, NULL, 'p'},
         {"follow", no_argument, NULL, 'f'},      {"batch", required_argument, NULL, 'b'},
@@ -256,7 +216,7 @@ gm_cmd_project_postgres(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
 
     uint64_t total = 0;
-    double start = now_s(), last_report = start;
+    double start = gm__now_s(), last_report = start;
     long backoff_ms = 0;
     size_t remaining = n_parts;
     while (!stop_signal && (follow || remaining > 0)) {
@@ -288,20 +248,20 @@ gm_cmd_project_postgres(int argc, char **argv)
             backoff_ms = backoff_ms ? backoff_ms * 2 : 100;
             if (backoff_ms > 5000)
                 backoff_ms = 5000;
-            sleep_ms(backoff_ms);
+            gm__sleep_ms(backoff_ms);
             continue;
         }
         backoff_ms = 0;
-        double t = now_s();
+        double t = gm__now_s();
         if (t - last_report >= 1.0 && progressed) {
             fprintf(stderr, "project: %llu changes, %.0f changes/s\n", (unsigned long long)total,
                     (double)total / (t - start));
             last_report = t;
         }
         if (follow && !progressed)
-            sleep_ms(100);
+            gm__sleep_ms(100);
     }
-    double secs = now_s() - start;
+    double secs = gm__now_s() - start;
     fprintf(stderr, "project: %s: %llu changes in %.2f s (%.0f/s)\n",
             remaining == 0 || follow ? "done" : "stopped", (unsigned long long)total, secs,
             secs > 0 ? (double)total / secs : 0.0);

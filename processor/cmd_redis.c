@@ -5,12 +5,12 @@
  * following the state. A state folder of a Kafka-fed processor holds one
  * state per partition (partition-N); both commands take every partition.
  */
+#include "cmd_util.h"
 #include "commands.h"
 #include "log.h"
 #include "redisproj.h"
 #include "store.h"
 
-#include <dirent.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -26,28 +26,6 @@ on_signal(int sig)
 {
     (void)sig;
     stop_requested = 1;
-}
-
-static const char *
-env_or(const char *name, const char *fallback)
-{
-    const char *v = getenv(name);
-    return v && *v ? v : fallback;
-}
-
-static double
-now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void
-sleep_ms(int64_t ms)
-{
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
 }
 
 /* The states of dir, read-only: its partition-N folders, or dir itself. */
@@ -79,50 +57,31 @@ states_open(const char *dir, struct states *s)
         fprintf(stderr, "gamify: no state at %s\n", dir);
         return 2;
     }
-    DIR *d = opendir(dir);
-    struct dirent *de;
-    size_t cap = 0;
-    int ids[4096];
-    size_t n_ids = 0;
-    while (d && (de = readdir(d))) {
-        char *end;
-        if (strncmp(de->d_name, "partition-", 10) != 0)
-            continue;
-        long id = strtol(de->d_name + 10, &end, 10);
-        if (end == de->d_name + 10 || *end || id < 0 || id > 1000000 || n_ids == 4096)
-            continue;
-        size_t i = n_ids++;
-        while (i > 0 && ids[i - 1] > id) {
-            ids[i] = ids[i - 1];
-            i--;
-        }
-        ids[i] = (int)id;
-    }
-    if (d)
-        closedir(d);
+    char **dirs;
+    int *ids;
+    size_t n_ids;
+    gm__partition_dirs(dir, &dirs, &ids, &n_ids);
     size_t want = n_ids ? n_ids : 1;
-    cap = want;
-    s->st = calloc(cap, sizeof *s->st);
-    s->partition = calloc(cap, sizeof *s->partition);
+    s->st = calloc(want, sizeof *s->st);
+    s->partition = calloc(want, sizeof *s->partition);
     if (!s->st || !s->partition)
         abort();
     for (size_t i = 0; i < want; i++) {
-        char path[4096];
-        if (n_ids)
-            snprintf(path, sizeof path, "%s/partition-%d", dir, ids[i]);
-        else
-            snprintf(path, sizeof path, "%s", dir);
         struct gm_store_opts o = {.read_only = true};
         struct gm_err err;
         gm_err_clear(&err);
-        if (gm_store_open(path, &o, &s->st[i], &err)) {
+        if (gm_store_open(n_ids ? dirs[i] : dir, &o, &s->st[i], &err)) {
             fprintf(stderr, "gamify: %s\n", err.msg);
+            gm__free_dirs(dirs, n_ids);
+            free(ids);
             states_close(s);
             return 2;
         }
         s->partition[i] = n_ids ? ids[i] : 0;
         s->n++;
     }
+    gm__free_dirs(dirs, n_ids);
+    free(ids);
     return 0;
 }
 
@@ -142,8 +101,8 @@ gm_cmd_rebuild(int argc, char **argv)
         "  --redis URL        redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] (GAMIFY_REDIS)\n"
         "  --redis-prefix P   prefix of every key and the channel (GAMIFY_REDIS_PREFIX;\n"
         "                     default gamify:)\n";
-    const char *state = env_or("GAMIFY_STATE", NULL), *url = env_or("GAMIFY_REDIS", NULL);
-    const char *prefix = env_or("GAMIFY_REDIS_PREFIX", NULL);
+    const char *state = gm__env_or("GAMIFY_STATE", NULL), *url = gm__env_or("GAMIFY_REDIS", NULL);
+    const char *prefix = gm__env_or("GAMIFY_REDIS_PREFIX", NULL);
     static const struct option longopts[] = {
         {"state", required_argument, NULL, 's'},
         {"redis", required_argument, NULL, 'r'},
@@ -181,7 +140,7 @@ gm_cmd_rebuild(int argc, char **argv)
     struct gm_redisproj_rebuild_stats stats;
     struct gm_err err;
     gm_err_clear(&err);
-    double t0 = now_s();
+    double t0 = gm__now_s();
     if (gm_redisproj_rebuild(url, &opts, s.st, s.partition, s.n, &stats, &err)) {
         fprintf(stderr, "gamify rebuild: %s\n", err.msg);
         rc = 2;
@@ -189,7 +148,7 @@ gm_cmd_rebuild(int argc, char **argv)
         printf("{\"learners\":%llu,\"scores\":%llu,\"keys\":%llu,\"removed\":%llu,"
                "\"seconds\":%.3f}\n",
                (unsigned long long)stats.learners, (unsigned long long)stats.scores,
-               (unsigned long long)stats.keys, (unsigned long long)stats.removed, now_s() - t0);
+               (unsigned long long)stats.keys, (unsigned long long)stats.removed, gm__now_s() - t0);
     }
     states_close(&s);
     return rc;
@@ -219,13 +178,13 @@ gm_cmd_project_redis(int argc, char **argv)
         "  --memory-permille N  memory guard: when Redis uses more than N/1000 of its\n"
         "                     maxmemory, delete the oldest finished periods and alert\n"
         "                     (GAMIFY_MEMORY_PERMILLE; default 0: off)\n";
-    const char *state = env_or("GAMIFY_STATE", NULL), *url = env_or("GAMIFY_REDIS", NULL);
-    const char *prefix = env_or("GAMIFY_REDIS_PREFIX", NULL);
-    long permille = strtol(env_or("GAMIFY_MEMORY_PERMILLE", "0"), NULL, 10);
-    bool follow = strcmp(env_or("GAMIFY_FOLLOW", "0"), "1") == 0;
-    long batch = strtol(env_or("GAMIFY_BATCH", "1000"), NULL, 10);
-    long poll_ms = strtol(env_or("GAMIFY_POLL_MS", "10"), NULL, 10);
-    long retry_s = strtol(env_or("GAMIFY_RETRY_SECONDS", "30"), NULL, 10);
+    const char *state = gm__env_or("GAMIFY_STATE", NULL), *url = gm__env_or("GAMIFY_REDIS", NULL);
+    const char *prefix = gm__env_or("GAMIFY_REDIS_PREFIX", NULL);
+    long permille = strtol(gm__env_or("GAMIFY_MEMORY_PERMILLE", "0"), NULL, 10);
+    bool follow = strcmp(gm__env_or("GAMIFY_FOLLOW", "0"), "1") == 0;
+    long batch = strtol(gm__env_or("GAMIFY_BATCH", "1000"), NULL, 10);
+    long poll_ms = strtol(gm__env_or("GAMIFY_POLL_MS", "10"), NULL, 10);
+    long retry_s = strtol(gm__env_or("GAMIFY_RETRY_SECONDS", "30"), NULL, 10);
     static const struct option longopts[] = {
         {"state", required_argument, NULL, 's'},
         {"redis", required_argument, NULL, 'r'},
@@ -302,7 +261,7 @@ gm_cmd_project_redis(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
 
     uint64_t total = 0;
-    double t0 = now_s(), down_since = 0;
+    double t0 = gm__now_s(), down_since = 0;
     while (rc == 0 && !stop_requested) {
         size_t round = 0;
         int64_t wait = 0;
@@ -328,23 +287,23 @@ gm_cmd_project_redis(int argc, char **argv)
             break;
         if (failed) {
             if (!down_since)
-                down_since = now_s();
-            if (!follow && now_s() - down_since > (double)retry_s) {
+                down_since = gm__now_s();
+            if (!follow && gm__now_s() - down_since > (double)retry_s) {
                 fprintf(stderr, "gamify project: Redis down for over %ld s: giving up\n", retry_s);
                 rc = 2;
                 break;
             }
-            sleep_ms(wait);
+            gm__sleep_ms(wait);
             continue;
         }
         down_since = 0;
         if (round == 0) {
             if (!follow)
                 break;
-            sleep_ms(poll_ms);
+            gm__sleep_ms(poll_ms);
         }
     }
-    double secs = now_s() - t0;
+    double secs = gm__now_s() - t0;
     uint64_t alerts = 0, deleted = 0;
     for (size_t i = 0; i < s.n; i++) {
         if (p[i]) {

@@ -7,6 +7,7 @@
  * digest is then the SHA-256 of that merged dump text, since per-partition
  * digests cannot be combined into the digest of a single replay.
  */
+#include "cmd_util.h"
 #include "codec.h"
 #include "commands.h"
 #include "filelog.h"
@@ -18,7 +19,6 @@
 #include "store.h"
 
 #include <errno.h>
-#include <dirent.h>
 #include <getopt.h>
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -27,14 +27,6 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
-
-static double
-now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* A "Name:   N kB" line of /proc/self/status, in MiB; -1 if unknown. */
 static long
@@ -53,13 +45,6 @@ status_mib(const char *name)
     if (f)
         fclose(f);
     return kb < 0 ? -1 : kb / 1024;
-}
-
-static const char *
-env_or(const char *name, const char *fallback)
-{
-    const char *v = getenv(name);
-    return v && *v ? v : fallback;
 }
 
 /* Opens an existing state directory (never creates one). */
@@ -88,8 +73,8 @@ open_existing(const char *dir, struct gm_store **st, bool read_only, bool dlq_on
 static int
 replay(int argc, char **argv)
 {
-    const char *log_uri = env_or("GAMIFY_LOG", NULL), *state = env_or("GAMIFY_STATE", NULL);
-    const char *rules = env_or("GAMIFY_RULES", NULL), *out_uri = env_or("GAMIFY_OUT", NULL);
+    const char *log_uri = gm__env_or("GAMIFY_LOG", NULL), *state = gm__env_or("GAMIFY_STATE", NULL);
+    const char *rules = gm__env_or("GAMIFY_RULES", NULL), *out_uri = gm__env_or("GAMIFY_OUT", NULL);
     struct gm_outsink *sink = NULL;
     long batch = 50000;
     bool quiet = false;
@@ -212,7 +197,7 @@ replay(int argc, char **argv)
         goto out;
     }
     uint64_t records = 0, next = from;
-    double start = now_s(), last_report = start;
+    double start = gm__now_s(), last_report = start;
     long peak_heap = 0;
     for (;;) {
         size_t n = 0;
@@ -226,7 +211,7 @@ replay(int argc, char **argv)
             break;
         if (n < (size_t)batch)
             break; /* the end of the log */
-        double t = now_s();
+        double t = gm__now_s();
         if (!quiet && t - last_report >= 1.0) {
             fprintf(stderr, "replay: %llu records, %.0f records/s, offset %llu\n",
                     (unsigned long long)records, (double)records / (t - start),
@@ -239,7 +224,7 @@ replay(int argc, char **argv)
         goto out;
     }
     const struct gm_store_stats *ss = gm_store_stats(st);
-    double secs = now_s() - start;
+    double secs = gm__now_s() - start;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     if (!quiet)
@@ -272,7 +257,7 @@ state_args(int argc, char **argv, const char **state, const char **user, const c
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    *state = env_or("GAMIFY_STATE", NULL);
+    *state = gm__env_or("GAMIFY_STATE", NULL);
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -289,48 +274,6 @@ state_args(int argc, char **argv, const char **state, const char **user, const c
         }
     }
     return -1;
-}
-
-/*
- * Fills *dirs (new; free each and the array) with the partition-N
- * subfolders of state, in partition order; *n is 0 for a plain state.
- */
-static void
-partition_dirs(const char *state, char ***dirs, size_t *n)
-{
-    *dirs = NULL;
-    *n = 0;
-    DIR *d = state ? opendir(state) : NULL;
-    struct dirent *de;
-    long *ids = NULL;
-    size_t cap = 0;
-    while (d && (de = readdir(d))) {
-        char *end;
-        if (strncmp(de->d_name, "partition-", 10) != 0)
-            continue;
-        long id = strtol(de->d_name + 10, &end, 10);
-        if (end == de->d_name + 10 || *end || id < 0)
-            continue;
-        if (*n == cap) {
-            cap = cap ? 2 * cap : 16;
-            *dirs = realloc(*dirs, cap * sizeof **dirs);
-            ids = realloc(ids, cap * sizeof *ids);
-            if (!*dirs || !ids)
-                abort();
-        }
-        size_t i = (*n)++;
-        while (i > 0 && ids[i - 1] > id) {
-            ids[i] = ids[i - 1];
-            (*dirs)[i] = (*dirs)[i - 1];
-            i--;
-        }
-        ids[i] = id;
-        if (asprintf(&(*dirs)[i], "%s/%s", state, de->d_name) < 0)
-            abort();
-    }
-    if (d)
-        closedir(d);
-    free(ids);
 }
 
 static int
@@ -404,14 +347,6 @@ merged_dump(char **dirs, size_t n_dirs, const char *user, char **text, size_t *l
     return rc;
 }
 
-static void
-free_dirs(char **dirs, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(dirs[i]);
-    free(dirs);
-}
-
 int
 gm_cmd_replay(int argc, char **argv)
 {
@@ -427,12 +362,12 @@ gm_cmd_dump(int argc, char **argv)
         return code;
     char **dirs;
     size_t n_dirs;
-    partition_dirs(state, &dirs, &n_dirs);
+    gm__partition_dirs(state, &dirs, NULL, &n_dirs);
     if (n_dirs > 0) {
         char *text;
         size_t len;
         code = merged_dump(dirs, n_dirs, user, &text, &len);
-        free_dirs(dirs, n_dirs);
+        gm__free_dirs(dirs, n_dirs);
         if (code == 0 || code == GM_ENOTFOUND)
             fwrite(text, 1, len, stdout);
         free(text);
@@ -469,7 +404,7 @@ gm_cmd_digest(int argc, char **argv)
     int rc;
     char **dirs;
     size_t n_dirs;
-    partition_dirs(state, &dirs, &n_dirs);
+    gm__partition_dirs(state, &dirs, NULL, &n_dirs);
     if (n_dirs > 0) {
         /* Partitioned: the SHA-256 of each partition's name and digest in
          * partition order, so it covers all that a single state's does. */
@@ -496,7 +431,7 @@ gm_cmd_digest(int argc, char **argv)
         unsigned int md_len = 0;
         EVP_DigestFinal_ex(ctx, md, &md_len);
         EVP_MD_CTX_free(ctx);
-        free_dirs(dirs, n_dirs);
+        gm__free_dirs(dirs, n_dirs);
         if (code)
             return code;
         if (rc)
@@ -559,7 +494,7 @@ requeue_one(void *ctx, const Gamify__Internal__DeadLetter *dl)
 static int
 dlq_requeue(int argc, char **argv)
 {
-    const char *state = env_or("GAMIFY_STATE", NULL), *log_uri = env_or("GAMIFY_LOG", NULL);
+    const char *state = gm__env_or("GAMIFY_STATE", NULL), *log_uri = gm__env_or("GAMIFY_LOG", NULL);
     const char *reason = NULL;
     long long seq = -1;
     static const struct option longopts[] = {
@@ -606,8 +541,8 @@ dlq_requeue(int argc, char **argv)
     }
     char **dirs;
     size_t n_dirs;
-    partition_dirs(state, &dirs, &n_dirs);
-    free_dirs(dirs, n_dirs);
+    gm__partition_dirs(state, &dirs, NULL, &n_dirs);
+    gm__free_dirs(dirs, n_dirs);
     if (n_dirs > 0) {
         fprintf(stderr,
                 "gamify dlq requeue: %s is a partitioned (Kafka) state; requeue one partition "
@@ -652,7 +587,7 @@ gm_cmd_dlq(int argc, char **argv)
         return code;
     char **dirs;
     size_t n_dirs;
-    partition_dirs(state, &dirs, &n_dirs);
+    gm__partition_dirs(state, &dirs, NULL, &n_dirs);
     if (n_dirs > 0) {
         /* every partition's dead letters, in partition order */
         int rc = 0;
@@ -666,7 +601,7 @@ gm_cmd_dlq(int argc, char **argv)
                 fprintf(stderr, "gamify dlq list: %s: %s\n", dirs[i], gm_strerror(rc));
             gm_store_close(st);
         }
-        free_dirs(dirs, n_dirs);
+        gm__free_dirs(dirs, n_dirs);
         return code > 0 ? code : rc ? 2 : 0;
     }
     struct gm_store *st;
