@@ -24,6 +24,8 @@
 # Needs GAMIFY_TEST_KAFKA (bootstrap servers); without it: skip (77), or fail
 # when GAMIFY_TEST_REQUIRE_SERVERS=1. KEEP_TMP=1 keeps the temporary folder.
 set -euo pipefail
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 build=$1 examples=$2 check=${3:-group}
 gamify=$build/processor/gamify
 proc=$build/processor/gamify-processor
@@ -49,25 +51,6 @@ fail() {
         [ -f "$f" ] && { echo "--- $f" >&2; grep -v '"rules published' "$f" | tail -n 15 >&2; }
     done
     exit 1
-}
-# port: a random port that no socket of this machine uses now (the others
-# running tests pick theirs too; start() tries again if it was taken since)
-port() {
-    local p
-    for _ in $(seq 50); do
-        p=$((20000 + RANDOM % 30000))
-        if ! grep -qi ":$(printf '%04X' "$p") " /proc/net/tcp /proc/net/tcp6 2>/dev/null; then
-            echo "$p"
-            return
-        fi
-    done
-    echo "$p"
-}
-http() {
-    exec 3<>"/dev/tcp/127.0.0.1/$1" || return 1
-    printf 'GET %s HTTP/1.0\r\nHost: x\r\n\r\n' "$2" >&3
-    sed '1,/^\r$/d' <&3
-    exec 3<&-
 }
 metric() { http "$1" /metrics 2>/dev/null | sed -n "s/^$2 //p"; }
 new_topic() { echo "gamify-test-$$-$RANDOM$RANDOM"; }

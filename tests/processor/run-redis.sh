@@ -11,6 +11,8 @@
 # both: --postgres and --redis together (GAMIFY_TEST_PG too): every
 #   learner's Postgres row equals the dump, and both lags reach 0.
 set -euo pipefail
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 build=$1 examples=$2 check=$3
 gamify=$build/processor/gamify
 proc=$build/processor/gamify-processor
@@ -40,20 +42,6 @@ hostport=${GAMIFY_TEST_REDIS#redis://}
 hostport=${hostport%%/*}
 rcli() { redis-cli -h "${hostport%%:*}" -p "${hostport##*:}" "$@"; }
 
-port() {
-    local p
-    for _ in $(seq 50); do
-        p=$((20000 + RANDOM % 30000))
-        grep -qi ":$(printf '%04X' "$p") " /proc/net/tcp /proc/net/tcp6 2>/dev/null || break
-    done
-    echo "$p"
-}
-http() {
-    exec 3<>"/dev/tcp/127.0.0.1/$1" || return 1
-    printf 'GET %s HTTP/1.0\r\nHost: x\r\n\r\n' "$2" >&3
-    sed '1,/^\r$/d' <&3
-    exec 3<&-
-}
 metric() { http "$mport" /metrics | sed -n "s/^$1 //p"; }
 start() { # REDIS_URL [FLAGS...]
     local url=$1

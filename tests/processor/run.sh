@@ -3,6 +3,8 @@
 #   run.sh BUILD_ROOT EXAMPLES_DIR CHECK     (EXAMPLES_DIR: examples/)
 # CHECK: follow, restart, config, bad-records, requeue, unsynced, ahead, future, out-trim.
 set -euo pipefail
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 build=$1 examples=$2 check=$3
 gamify=$build/processor/gamify
 proc=$build/processor/gamify-processor
@@ -20,27 +22,7 @@ fail() {
     exit 1
 }
 
-# port: a random port that no socket of this machine uses now (the others
-# running tests pick theirs too; start() tries again if it was taken since)
-port() {
-    local p
-    for _ in $(seq 50); do
-        p=$((20000 + RANDOM % 30000))
-        if ! grep -qi ":$(printf '%04X' "$p") " /proc/net/tcp /proc/net/tcp6 2>/dev/null; then
-            echo "$p"
-            return
-        fi
-    done
-    echo "$p"
-}
 
-# http PORT PATH: the body of a GET (no curl needed)
-http() {
-    exec 3<>"/dev/tcp/127.0.0.1/$1" || return 1
-    printf 'GET %s HTTP/1.0\r\nHost: x\r\n\r\n' "$2" >&3
-    sed '1,/^\r$/d' <&3
-    exec 3<&-
-}
 
 metric() { http "$mport" /metrics | sed -n "s/^$1 //p"; }
 
