@@ -580,7 +580,12 @@ Test(store, a_corrupt_learner_record_is_named)
     cr_assert_eq(rc, GM_ECORRUPT, "%d: %s", rc, err.msg);
     cr_assert(strstr(err.msg, "record of learner ann does not decode"), "%s", err.msg);
     cr_assert_null(strstr(err.msg, "LMDB"), "%s", err.msg);
+    /* a batch with a failed record can be neither added to nor committed */
+    cr_assert_neq(gm_store_apply(st, (const uint8_t *)js, sizeof js - 1, true, 3, 0, &err), 0);
+    cr_assert_neq(gm_store_commit(st, 4, &err), 0);
+    cr_assert(strstr(err.msg, "cannot be committed"), "%s", err.msg);
     gm_store_abort(st);
+    cr_assert_eq(gm_store_offset(st), 2);
     gm_store_close(st);
 }
 
@@ -613,5 +618,42 @@ Test(store, an_id_past_the_window_is_forgotten_before_pruning_reaches_it)
     char *d = dump_user(st, "bob");
     cr_assert(strstr(d, "\"exp\":40,"), "%s", d);
     free(d);
+    gm_store_close(st);
+}
+
+/* A state written before the expiry queue (no expiry keys, no
+ * expiry_indexed mark) is indexed when opened for writing, so its expired
+ * periods are pruned like any others. */
+Test(store, an_old_state_is_indexed_for_pruning)
+{
+    struct gm_store *st = open_with(dir, period_rules, NULL);
+    struct gm_err err;
+    cr_assert_eq(gm_store_begin(st, &err), 0, "%s", err.msg);
+    lesson(st, "e1", "ann", "2026-01-05T09:00:00Z", 1);
+    cr_assert_eq(gm_store_commit(st, 2, &err), 0, "%s", err.msg);
+    gm_store_close(st);
+
+    /* make it look old: empty the queue and forget that it was built */
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi expiry, meta;
+    cr_assert_eq(mdb_env_create(&env), 0);
+    cr_assert_eq(mdb_env_set_maxdbs(env, 16), 0);
+    cr_assert_eq(mdb_env_open(env, dir, 0, 0644), 0);
+    cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    cr_assert_eq(mdb_dbi_open(txn, "expiry", 0, &expiry), 0);
+    cr_assert_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    cr_assert_eq(mdb_drop(txn, expiry, 0), 0);
+    MDB_val k = {14, "expiry_indexed"};
+    cr_assert_eq(mdb_del(txn, meta, &k, NULL), 0);
+    cr_assert_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+
+    st = open_with(dir, NULL, NULL);
+    cr_assert_eq(gm_store_begin(st, &err), 0, "%s", err.msg);
+    lesson(st, "e2", "bob", "2026-03-30T09:00:00Z", 2);
+    cr_assert_eq(gm_store_commit(st, 3, &err), 0, "%s", err.msg);
+    /* ann's week and month, found through the rebuilt queue */
+    cr_assert_eq(gm_store_stats(st)->periods_pruned, 2);
     gm_store_close(st);
 }
