@@ -19,6 +19,10 @@
 #                 topic and of per-partition JSON-lines replays; records
 #                 appended later are left for the next (resumed) replay;
 #                 nothing is committed to the cluster
+#   kafka-rules   `gamify rules publish --log kafka://` puts the rules in every
+#                 partition: each partition's state switches at its own point
+#                 of the log, and the learners equal a single JSON-lines
+#                 replay with the rules at the same point
 #   kafka-third-party  a topic filled by another client (kcat, with the Java
 #                 clients' murmur2 partitioner, values encoded by protoc
 #                 from text format) replays to the same digest as the same
@@ -340,6 +344,45 @@ kafka-replay)
     rc=0
     timeout 60 "$gamify" replay --log "kafka://$GAMIFY_TEST_KAFKA/no-such-topic-$$" --state "$tmp/none" 2> "$tmp/none.err" || rc=$?
     [ "$rc" = 2 ] || [ "$rc" = 0 ] || fail "replay of a missing topic: exit $rc: $(cat "$tmp/none.err")"
+    ;;
+kafka-rules)
+    if [ -z "${GAMIFY_TEST_KAFKA:-}" ]; then
+        if [ "${GAMIFY_TEST_REQUIRE_SERVERS:-0}" = 1 ]; then
+            echo "FAIL: GAMIFY_TEST_KAFKA is not set" >&2
+            exit 1
+        fi
+        echo "skip: GAMIFY_TEST_KAFKA is not set"
+        exit 77
+    fi
+    topic="gamify-rules-$$-$RANDOM"
+    log="kafka://$GAMIFY_TEST_KAFKA/$topic"
+    "$gen" --events 6000 --users 200 --seed 53 --start 1790000000 > "$tmp/all.jsonl"
+    head -n 3000 "$tmp/all.jsonl" > "$tmp/first.jsonl"
+    tail -n +3001 "$tmp/all.jsonl" > "$tmp/later.jsonl"
+    awk '/^  level_up_coins:/ { print "  level_up_coins: " $2 * 3; next } { print }' "$tmp/rules.yaml" > "$tmp/new.yaml"
+    out=$("$gamify" produce --log "$log" "$tmp/first.jsonl" 2>&1) || fail "produce: $out"
+    out=$("$gamify" rules publish --log "$log" --user ops --at 2026-09-22T00:00:00Z "$tmp/new.yaml" 2>&1) ||
+        fail "rules publish to kafka: $out"
+    grep -q "to every partition of $log" <<<"$out" || fail "rules publish said: $out"
+    out=$("$gamify" produce --log "$log" "$tmp/later.jsonl" 2>&1) || fail "produce: $out"
+    "$gamify" replay --log "$log" --state "$tmp/k" --rules "$tmp/rules.yaml" --no-sync 2> "$tmp/k.err" ||
+        fail "kafka replay failed"
+    [ "$(grep -c '^replay: partition [0-9]*: .* 1 rules published' "$tmp/k.err")" = 4 ] ||
+        fail "not every partition took the rules: $(grep '^replay: partition' "$tmp/k.err")"
+    # the same point in a single JSON-lines log
+    cat "$tmp/first.jsonl" > "$tmp/single.jsonl"
+    awk 'BEGIN { RS = "\0" } { gsub(/\\/, "\\\\"); gsub(/"/, "\\\""); gsub(/\n/, "\\n");
+         printf "{\"eventId\":\"publish-new\",\"userId\":\"ops\",\"occurredAt\":\"2026-09-22T00:00:00Z\",\"rulesPublished\":{\"rulesYaml\":\"%s\"}}\n", $0 }' \
+        "$tmp/new.yaml" >> "$tmp/single.jsonl"
+    cat "$tmp/later.jsonl" >> "$tmp/single.jsonl"
+    "$gamify" replay --log "jsonl:$tmp/single.jsonl" --state "$tmp/s" --rules "$tmp/rules.yaml" --no-sync --quiet 2>/dev/null ||
+        fail "single replay failed"
+    "$gamify" diff --state "$tmp/s" --state "$tmp/k" > "$tmp/diff" || fail "kafka vs single: $(head -n 2 "$tmp/diff")"
+    # and the new rules did change something
+    "$gamify" replay --log "jsonl:$tmp/all.jsonl" --state "$tmp/old" --rules "$tmp/rules.yaml" --no-sync --quiet 2>/dev/null
+    rc=0
+    "$gamify" diff --state "$tmp/old" --state "$tmp/k" > /dev/null || rc=$?
+    [ "$rc" = 1 ] || fail "the published rules changed nothing"
     ;;
 kafka-third-party)
     if [ -z "${GAMIFY_TEST_KAFKA:-}" ]; then
