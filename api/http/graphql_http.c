@@ -27,6 +27,7 @@
 
 #include <jansson.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -362,17 +363,37 @@ mask_internal(struct gctx *g, const char *json, size_t len)
     return out;
 }
 
-/* The request's arena, one per thread, reset after each request. */
+/* The request's arena, one per thread, reset after each request and freed with the thread. */
+static pthread_key_t arena_key;
+static pthread_once_t arena_once = PTHREAD_ONCE_INIT;
+
+static void
+arena_free(void *p)
+{
+    gm_arena_deinit(p);
+    free(p);
+}
+
+static void
+arena_key_init(void)
+{
+    if (pthread_key_create(&arena_key, arena_free) != 0)
+        abort();
+}
+
 static struct gm_arena *
 thread_arena(void)
 {
-    static _Thread_local struct gm_arena a;
-    static _Thread_local bool init;
-    if (!init) {
-        gm_arena_init(&a, 8u << 20);
-        init = true;
+    pthread_once(&arena_once, arena_key_init);
+    struct gm_arena *a = pthread_getspecific(arena_key);
+    if (!a) {
+        a = malloc(sizeof *a);
+        if (!a)
+            abort();
+        gm_arena_init(a, 8u << 20);
+        pthread_setspecific(arena_key, a);
     }
-    return &a;
+    return a;
 }
 
 /* Answers with the GraphQL errors of a failed preparation. */
@@ -453,13 +474,6 @@ run(struct gctx *g, const struct gm_api_viewer *viewer, const char *query, const
         goto out;
     }
 
-    int op_type = gm_gql_prepared_op_type(p, opname);
-    if (is_get && op_type == GM_GQL_OP_MUTATION) {
-        gm__api_header(g->r, MHD_HTTP_HEADER_ALLOW, "POST");
-        ret = send_error(g, 405, "METHOD_NOT_ALLOWED",
-                         "mutations are not allowed over GET; use POST");
-        goto out;
-    }
     const char *names[MAX_ROOT_FIELDS];
     size_t n = 0;
     rc = gm_gql_prepared_root_fields(p, opname, names, MAX_ROOT_FIELDS, &n);
@@ -474,6 +488,13 @@ run(struct gctx *g, const struct gm_api_viewer *viewer, const char *query, const
             g->r->op = idx;
         if (idx > 1)
             break;
+    }
+    int op_type = gm_gql_prepared_op_type(p, opname);
+    if (is_get && op_type == GM_GQL_OP_MUTATION) {
+        gm__api_header(g->r, MHD_HTTP_HEADER_ALLOW, "POST");
+        ret = send_error(g, 405, "METHOD_NOT_ALLOWED",
+                         "mutations are not allowed over GET; use POST");
+        goto out;
     }
     if (!s->o.introspection)
         for (size_t i = 0; i < n; i++)
