@@ -478,6 +478,21 @@ gm_api_limiter_check(struct gm_api_limiter *l, const char *user, const char *con
     res->local = true;
 }
 
+void
+gm_api_limiter_probe(struct gm_api_limiter *l)
+{
+    redisContext *c = conn(l);
+    redisReply *r = c ? redisCommand(c, "PING") : NULL;
+    bool ok = r && r->type == REDIS_REPLY_STATUS;
+    if (r)
+        freeReplyObject(r);
+    if (c && !ok) {
+        atomic_fetch_add(&l->redis_errors, 1);
+        drop(l);
+    }
+    atomic_store(&l->local, !ok);
+}
+
 bool
 gm_api_limiter_local(const struct gm_api_limiter *l)
 {

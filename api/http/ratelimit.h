@@ -63,7 +63,13 @@ struct gm_api_rl_result {
 void gm_api_limiter_check(struct gm_api_limiter *l, const char *user, const char *const *ops,
                           size_t n, struct gm_api_rl_result *res);
 
-/* Whether the last decision was local (Redis unreachable). */
+/*
+ * Checks Redis from this thread (PING; reconnects at most once a second)
+ * and updates what gm_api_limiter_local reports.
+ */
+void gm_api_limiter_probe(struct gm_api_limiter *l);
+
+/* Whether the last decision or probe found Redis unreachable. */
 bool gm_api_limiter_local(const struct gm_api_limiter *l);
 
 /* Counters for /metrics. */

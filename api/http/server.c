@@ -129,6 +129,7 @@ readyz(struct gm_api_server *s, struct MHD_Connection *c, struct gm__api_req *r)
     if (atomic_load(&s->draining))
         return text(c, r, 503, "draining: shutting down\n");
     int rc = gm_api_backend_ready(s->d.backend, why, sizeof why);
+    gm_api_limiter_probe(s->d.limiter);
     const char *limits = gm_api_limiter_local(s->d.limiter)
                              ? "rate limits: local to this process (Redis unreachable)"
                              : "rate limits: shared (Redis)";
@@ -245,6 +246,9 @@ metrics(struct gm_api_server *s, struct MHD_Connection *c, struct gm__api_req *r
         "# HELP gamify_api_internal_errors_total Internal errors masked in responses.\n"
         "# TYPE gamify_api_internal_errors_total counter\n"
         "gamify_api_internal_errors_total %llu\n"
+        "# HELP gamify_api_body_timeouts_total Connections closed because a request body "
+        "was still arriving after --body-timeout-seconds.\n"
+        "# TYPE gamify_api_body_timeouts_total counter\ngamify_api_body_timeouts_total %llu\n"
         "# HELP gamify_api_requests_in_flight Requests received and not yet answered.\n"
         "# TYPE gamify_api_requests_in_flight gauge\ngamify_api_requests_in_flight %lld\n",
         (unsigned long long)atomic_load(&m->auth_failures),
@@ -306,6 +310,15 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
     if (*upload_data_size) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
+        if (mono_s() - r->start > s->o.body_timeout_s) {
+            /* Answering needs the whole body; a trickling client gets its connection closed. */
+            gm_log_set_context(r->log_ctx);
+            gm_log(GM_LOG_INFO, "body not complete after %d s: connection closed",
+                   s->o.body_timeout_s);
+            gm_log_set_context(NULL);
+            atomic_fetch_add(&s->m.body_timeouts, 1);
+            return MHD_NO;
+        }
         if (r->status || r->too_big)
             return MHD_YES;
         if (r->len + n > s->o.max_body) {

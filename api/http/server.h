@@ -4,8 +4,9 @@
  * GraphQL-over-HTTP specification, /healthz, /readyz and /metrics.
  *
  * Slow clients cannot hold a thread: every thread multiplexes its
- * connections, a connection idle for timeout_s is closed, headers must fit
- * in max_header bytes and bodies in max_body.
+ * connections, a connection idle for timeout_s is closed, a body still
+ * arriving body_timeout_s after its headers is dropped, headers must fit in
+ * max_header bytes and bodies in max_body.
  */
 #ifndef GM_API_SERVER_H
 #define GM_API_SERVER_H
@@ -29,9 +30,11 @@ struct gm_api_server_opts {
     const char *listen; /* HOST:PORT, :PORT, [V6]:PORT */
     int threads;
     int max_connections;
-    size_t max_body;   /* bytes of a request body */
-    size_t max_header; /* bytes of a connection's buffer: request line and headers */
-    int timeout_s;     /* a connection idle this long is closed */
+    size_t max_body;    /* bytes of a request body */
+    size_t max_header;  /* bytes of a connection's buffer: request line and headers */
+    int timeout_s;      /* a connection idle this long is closed */
+    int body_timeout_s; /* a request whose body is not complete this long after its headers
+                           is dropped (a client trickling bytes) */
     bool introspection;
     enum gm_api_pq_mode pq;
     const char *allowlist_file; /* GM_API_PQ_ALLOWLIST: JSON object {sha256: text} or an

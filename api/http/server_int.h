@@ -26,6 +26,7 @@ struct gm__api_metrics {
     atomic_uint_fast64_t latency_count;
     atomic_uint_fast64_t auth_failures;
     atomic_uint_fast64_t masked_errors;
+    atomic_uint_fast64_t body_timeouts;
     atomic_int_fast64_t in_flight;
 };
 

@@ -208,7 +208,7 @@ EOF2
 }
 
 check_http() {
-    start api --max-body-bytes 4096 --max-header-bytes 8192
+    start api --max-body-bytes 4096 --max-header-bytes 8192 --body-timeout-seconds 1
     local tok
     tok=$(token hs256)
     local url="http://127.0.0.1:$PORT/graphql"
@@ -244,6 +244,15 @@ check_http() {
     st=$(gql "$PORT" "$tok" "$Q_PROFILE" -H "X-Big: $(head -c 12000 /dev/zero | tr '\0' a)")
     if [ "$st" -ge 400 ] && [ "$st" -lt 500 ]; then pass "headers over --max-header-bytes: $st"; else fail "big headers: $st"; fi
     expect "still serving" 200 "$(gql "$PORT" "$tok" "$Q_PROFILE")"
+    # A body trickling in past --body-timeout-seconds: the connection is closed unanswered.
+    exec 3<>"/dev/tcp/127.0.0.1/$PORT"
+    printf 'POST /graphql HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 26\r\n\r\n{"query":' "$tok" >&3
+    sleep 1.5
+    printf '"{ __typename }"}' >&3 2>/dev/null || true
+    local answer
+    answer=$(timeout 5 cat <&3 || true)
+    exec 3<&-
+    [ -z "$answer" ] && pass "a trickling body: connection closed" || fail "trickling body answered: $answer"
     [ "$(header X-Request-Id | wc -c)" -ge 16 ] && pass "a generated X-Request-Id" || fail "X-Request-Id: $(header X-Request-Id)"
     gql "$PORT" "" "$Q_PROFILE" -H 'X-Request-Id: trace-abc.123' >/dev/null
     [ "$(header X-Request-Id)" = trace-abc.123 ] && pass "the client's X-Request-Id" ||
@@ -271,7 +280,8 @@ check_http() {
         'gamify_api_requests_total{operation="none",status="413"}' \
         'gamify_api_request_duration_seconds_bucket{le="+Inf"}' \
         'gamify_api_document_cache_total{result="hit"}' 'gamify_api_rate_limit_local 0' \
-        'gamify_api_internal_errors_total 1' 'gamify_api_auth_failures_total'; do
+        'gamify_api_internal_errors_total 1' 'gamify_api_auth_failures_total' \
+        'gamify_api_body_timeouts_total 1'; do
         grep -qF "$m" "$T/metrics" && pass "metric $m" || fail "metric $m missing"
     done
     local hits
@@ -340,6 +350,8 @@ check_redis_down() {
         sleep 0.05
     done
     local tok st i
+    curl -s "http://127.0.0.1:$PORT/readyz" >"$T/body"
+    body_has "local to this process" && pass "/readyz says so before any request" || fail "/readyz: $(cat "$T/body")"
     tok=$(token hs256 '{"sub":"down-1"}')
     for i in $(seq 20); do
         st=$(gql "$PORT" "$tok" "$Q_REDEEM")
