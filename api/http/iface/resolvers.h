@@ -1,7 +1,8 @@
 /*
  * resolvers.h: the interface between gamify-api's HTTP layer (api/http/)
- * and its resolvers and backend (owned by the resolvers; this copy is the
- * agreed shape, for building the HTTP layer before they land).
+ * and its resolvers and backend. The real header is api/resolvers/resolvers.h
+ * (owned by the resolvers); this copy of the agreed shape is used only to
+ * build the HTTP layer while api/resolvers is absent (api/meson.build).
  */
 #ifndef GM_API_RESOLVERS_H
 #define GM_API_RESOLVERS_H

@@ -1,6 +1,6 @@
 /*
  * stub_backend.c: a stand-in for api/resolvers, for testing gamify-api's
- * HTTP layer alone (tests/api/run.sh links it into gamify-api-stub).
+ * HTTP layer alone (tests/http/run.sh links it into gamify-api-stub).
  *
  * Every field of the schema gets one generic resolver that answers from
  * the field's type: objects are a dummy parent, lists are empty, Int 0,

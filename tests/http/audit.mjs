@@ -1,4 +1,4 @@
-// tests/api/audit.mjs: graphql-http's server audits (GraphQL over HTTP)
+// tests/http/audit.mjs: graphql-http's server audits (GraphQL over HTTP)
 // against a running gamify-api, every request with a bearer token.
 //
 // usage: node audit.mjs URL TOKEN

@@ -1,4 +1,4 @@
-// tests/api/introspect.mjs: a graphql-js client's introspection round trip
+// tests/http/introspect.mjs: a graphql-js client's introspection round trip
 // against a running gamify-api: getIntrospectionQuery over HTTP,
 // buildClientSchema on the answer, and printSchema of it equal to that of
 // api/schema.graphql.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/api/run.sh API CHECK: gamify-api's HTTP layer against running
+# tests/http/run.sh API CHECK: gamify-api's HTTP layer against running
 # servers. API is a gamify-api binary (the tests link the stub resolvers of
 # stub_backend.c); Redis is the one tests/run starts (GAMIFY_TEST_REDIS).
 # Tokens are minted by jwt.mjs (node). CHECK is one of:

@@ -1,4 +1,4 @@
-// tests/api/jwt.mjs: mints JSON Web Tokens for the gamify-api tests with
+// tests/http/jwt.mjs: mints JSON Web Tokens for the gamify-api tests with
 // node's crypto only (no package), including the bad ones the server must
 // refuse.
 //
