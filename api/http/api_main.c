@@ -127,7 +127,7 @@ main(int argc, char **argv)
         goto out_usage;
     }
     gm_log_set_level(level);
-    enum gm_api_pq_mode pq;
+    enum gm_api_pq_mode pq = GM_API_PQ_APQ;
     if (parse_pq(gm_config_str(&cfg, "persisted-queries"), &pq, &err) != 0)
         goto out_err;
     struct gm_api_auth_opts ao = {

@@ -37,6 +37,7 @@
 #define CT_GQL          "application/graphql-response+json; charset=utf-8"
 #define CT_JSON         "application/json; charset=utf-8"
 #define MAX_ROOT_FIELDS 32
+#define MASKED          "Internal server error"
 
 enum media { MEDIA_NONE, MEDIA_JSON, MEDIA_GQL };
 
@@ -341,22 +342,26 @@ mask_internal(struct gctx *g, const char *json, size_t len)
 {
     json_t *doc = json_loadb(json, len, 0, NULL);
     json_t *errors = json_object_get(doc, "errors");
-    size_t i, masked = 0;
+    size_t i, masked = 0, internal = 0;
     json_t *e;
     json_array_foreach(errors, i, e)
     {
         const char *code =
             json_string_value(json_object_get(json_object_get(e, "extensions"), "code"));
         if (code && strcmp(code, GM_GQL_CODE_INTERNAL) == 0) {
-            gm_log(GM_LOG_ERROR, "internal error (masked in the response): %s",
-                   json_string_value(json_object_get(e, "message")));
-            json_object_set_new(e, "message", json_string("Internal server error"));
+            const char *msg = json_string_value(json_object_get(e, "message"));
+            internal++;
+            /* The resolvers may have masked it already, having logged the details. */
+            if (msg && strcmp(msg, MASKED) == 0)
+                continue;
+            gm_log(GM_LOG_ERROR, "internal error (masked in the response): %s", msg);
+            json_object_set_new(e, "message", json_string(MASKED));
             masked++;
         }
     }
     char *out = NULL;
+    atomic_fetch_add(&g->s->m.masked_errors, internal);
     if (masked) {
-        atomic_fetch_add(&g->s->m.masked_errors, masked);
         out = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
     }
     json_decref(doc);
@@ -586,7 +591,7 @@ gm__api_graphql(struct gm_api_server *s, struct MHD_Connection *c, struct gm__ap
         return unauthorized(&g, why);
     struct gm_api_viewer viewer = {.user_id = user, .role = role, .request_id = r->id};
 
-    enum MHD_Result ret;
+    enum MHD_Result ret = MHD_NO;
     json_t *params = NULL;
     if (is_get) {
         params = get_params(&g, &ret);
