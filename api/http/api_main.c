@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 extern const char gm_api_schema_sdl[];
 extern const size_t gm_api_schema_sdl_len;
@@ -75,6 +76,25 @@ static const char synopsis[] =
     "                  [--jwt-hs256-secret-file F] [--jwt-rs256-public-key F] [--check-config]\n"
     "GraphQL over HTTP at /graphql; /healthz, /readyz, /metrics. Every flag also reads\n"
     "GAMIFY_<FLAG> (upper case, '-' as '_').\n";
+
+/*
+ * Raises the soft limit of open files to what --max-connections needs
+ * (Debian's default of 1024 is below the 1,000 connections plus Redis,
+ * Postgres and the log); warns when the hard limit is lower.
+ */
+static void
+raise_nofile(long connections)
+{
+    struct rlimit rl;
+    rlim_t want = (rlim_t)connections + 256;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+        return;
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < want)
+        gm_log(GM_LOG_WARN,
+               "open files limited to %llu: fewer than --max-connections %ld can be served",
+               (unsigned long long)rl.rlim_cur, connections);
+}
 
 static int
 parse_pq(const char *v, enum gm_api_pq_mode *out, struct gm_err *err)
@@ -188,6 +208,7 @@ main(int argc, char **argv)
     };
     struct gm_api_server_deps sd = {
         .schema = schema, .engine = engine, .backend = backend, .auth = auth, .limiter = limiter};
+    raise_nofile(so.max_connections);
     if (gm_api_server_start(&so, &sd, &srv, &err) != 0)
         goto out_err;
     gm_log(GM_LOG_INFO, "gamify-api %s listening on %s (%d threads)", GM_VERSION, so.listen,

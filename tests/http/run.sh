@@ -18,6 +18,8 @@
 #   audit         graphql-http's serverAudits: every audit passes
 #   introspection graphql-js round trip; --introspection false refuses it
 #   persisted     automatic persisted queries and the allow-list mode
+#   connections   1,000 connections open at once, all answered, with the
+#                 server started under a soft limit of 512 open files (it raises it)
 # Exit 0 when the check passes, 1 when it fails, 77 (skip) without Redis or
 # node unless GAMIFY_TEST_REQUIRE_SERVERS=1.
 set -euo pipefail
@@ -511,7 +513,32 @@ check_persisted() {
     [ "$rc" -ne 0 ] && echo "$out" | grep -q 'SHA-256' && pass "allow-list with a wrong hash refused" || fail "bad allow-list: $rc $out"
 }
 
+check_connections() {
+    PORT=$(port)
+    (
+        ulimit -Sn 512
+        exec "$API" --listen "127.0.0.1:$PORT" --postgres stub --log "file:$T/log" \
+            --redis "$GAMIFY_TEST_REDIS" --redis-prefix "$PREFIX" --threads 2 \
+            --jwt-hs256-secret-file "$T/hs.secret" --rate-limits '*=100000'
+    ) >>"$T/api.log" 2>&1 &
+    PID=$!
+    PIDS+=("$PID")
+    for _ in $(seq 100); do
+        curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break
+        sleep 0.05
+    done
+    if node "$HERE/connections.mjs" 127.0.0.1 "$PORT" "$(token hs256 '{"sub":"conn"}')" 1000; then
+        pass "1000 connections at once"
+    else
+        fail "1000 connections at once"
+    fi
+    expect "still serving" 200 "$(gql "$PORT" "$(token hs256)" "$Q_PROFILE")"
+    stop "$PID"
+    expect "exit status" 0 "$STOP_RC"
+}
+
 case $CHECK in
+connections) check_connections ;;
 auth) check_auth ;;
 http) check_http ;;
 ratelimit) check_ratelimit ;;
