@@ -86,17 +86,23 @@ token() {
     node "$HERE/jwt.mjs" "$kind" "$key" "${2:-{\}}"
 }
 
-# start NAME ARGS...: starts gamify-api on a free port with the test keys;
-# sets PORT and PID; the log is $T/NAME.log
+# start NAME ARGS...: starts gamify-api on a free port (another one when
+# that port was taken meanwhile); sets PORT and PID; the log is $T/NAME.log.
+# KEY_ARGS (default: both test keys), REDIS_URL (default GAMIFY_TEST_REDIS)
+# and NOFILE (a soft open-files limit) change how it starts.
 start() {
     local name=$1
     shift
+    local keys=(--jwt-hs256-secret-file "$T/hs.secret" --jwt-rs256-public-key "$T/rs.pub")
+    [ -n "${KEY_ARGS:-}" ] && read -r -a keys <<<"$KEY_ARGS"
     for _ in 1 2 3; do
         PORT=$(port)
-        "$API" --listen "127.0.0.1:$PORT" --postgres "stub" --log "file:$T/log" \
-            --redis "$GAMIFY_TEST_REDIS" --redis-prefix "$PREFIX" --threads 2 \
-            --jwt-hs256-secret-file "$T/hs.secret" --jwt-rs256-public-key "$T/rs.pub" \
-            "$@" >>"$T/$name.log" 2>&1 &
+        (
+            [ -n "${NOFILE:-}" ] && ulimit -Sn "$NOFILE"
+            exec "$API" --listen "127.0.0.1:$PORT" --postgres "stub" --log "file:$T/log" \
+                --redis "${REDIS_URL:-$GAMIFY_TEST_REDIS}" --redis-prefix "$PREFIX" --threads 2 \
+                "${keys[@]}" "$@"
+        ) >>"$T/$name.log" 2>&1 &
         PID=$!
         PIDS+=("$PID")
         for _ in $(seq 100); do
@@ -194,15 +200,7 @@ EOF2
     expect "garbage token refused" 401 "$(gql "$PORT" "not.a.token" "$Q_PROFILE")"
     stop "$PID"
     # RS256 only: an HS256 token made with the public key has no key to be checked against.
-    PORT=$(port)
-    "$API" --listen "127.0.0.1:$PORT" --postgres stub --log "file:$T/log" \
-        --redis "$GAMIFY_TEST_REDIS" --jwt-rs256-public-key "$T/rs.pub" >>"$T/rs.log" 2>&1 &
-    PID=$!
-    PIDS+=("$PID")
-    for _ in $(seq 100); do
-        curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break
-        sleep 0.05
-    done
+    KEY_ARGS="--jwt-rs256-public-key $T/rs.pub" start rs
     expect "RS256-only: RS256 accepted" 200 "$(gql "$PORT" "$(token rs256)" "$Q_PROFILE")"
     expect "RS256-only: HS256 with the public key refused" 401 \
         "$(gql "$PORT" "$(token confused)" "$Q_PROFILE")"
@@ -340,17 +338,7 @@ check_ratelimit() {
 }
 
 check_redis_down() {
-    local dead
-    dead=$(port)
-    PORT=$(port)
-    "$API" --listen "127.0.0.1:$PORT" --postgres stub --log "file:$T/log" \
-        --redis "redis://127.0.0.1:$dead" --jwt-hs256-secret-file "$T/hs.secret" >>"$T/api.log" 2>&1 &
-    PID=$!
-    PIDS+=("$PID")
-    for _ in $(seq 100); do
-        curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break
-        sleep 0.05
-    done
+    REDIS_URL="redis://127.0.0.1:$(port)" start api
     local tok st i
     curl -s "http://127.0.0.1:$PORT/readyz" >"$T/body"
     body_has "local to this process" && pass "/readyz says so before any request" || fail "/readyz: $(cat "$T/body")"
@@ -514,19 +502,7 @@ check_persisted() {
 }
 
 check_connections() {
-    PORT=$(port)
-    (
-        ulimit -Sn 512
-        exec "$API" --listen "127.0.0.1:$PORT" --postgres stub --log "file:$T/log" \
-            --redis "$GAMIFY_TEST_REDIS" --redis-prefix "$PREFIX" --threads 2 \
-            --jwt-hs256-secret-file "$T/hs.secret" --rate-limits '*=100000'
-    ) >>"$T/api.log" 2>&1 &
-    PID=$!
-    PIDS+=("$PID")
-    for _ in $(seq 100); do
-        curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break
-        sleep 0.05
-    done
+    NOFILE=512 start api --rate-limits '*=100000'
     if node "$HERE/connections.mjs" 127.0.0.1 "$PORT" "$(token hs256 '{"sub":"conn"}')" 1000; then
         pass "1000 connections at once"
     else
