@@ -62,7 +62,8 @@ static const struct gm_setting settings[] = {
      "allow-list file: {\"SHA256\": \"document\"} or an Apollo persisted-query manifest"},
     {"rate-limits", GM_SET_STRING, GM_API_RL_DEFAULT, 0, 0, false,
      "requests per user per minute by operation (root field); * for the others"},
-    {"redis-prefix", GM_SET_STRING, "gamify:", 0, 0, false, "prefix of every Redis key"},
+    {"redis-prefix", GM_SET_STRING, "gamify:", 0, 0, false,
+     "prefix of every Redis key (the projector's leaderboards, the rate limits)"},
     {"redeem-wait-ms", GM_SET_INT, "2000", 0, 60000, false,
      "how long redeemReward waits for its outcome before answering PENDING"},
     {"pool-size", GM_SET_INT, "0", 0, 1024, false, "Postgres connections (0: one per HTTP thread)"},
@@ -179,8 +180,14 @@ main(int argc, char **argv)
         .pool_size = gm_config_int(&cfg, "pool-size") ? (int)gm_config_int(&cfg, "pool-size")
                                                       : (int)gm_config_int(&cfg, "threads"),
     };
+#ifdef GM_API_HAVE_BACKEND_EX
+    struct gm_api_backend_opts_ex bx = {.redis_prefix = gm_config_str(&cfg, "redis-prefix")};
+    if (gm_api_backend_open_ex(&bo, &bx, &backend, &err) != 0)
+        goto out_err;
+#else
     if (gm_api_backend_open(&bo, &backend, &err) != 0)
         goto out_err;
+#endif
     if (gm_api_resolvers_bind(schema, backend, &err) != 0 || gm_gql_schema_check(schema, &err))
         goto out_err;
     struct gm_gql_engine_opts eo = {.cache_entries = (size_t)gm_config_int(&cfg, "cache-entries")};

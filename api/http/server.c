@@ -253,6 +253,28 @@ metrics(struct gm_api_server *s, struct MHD_Connection *c, struct gm__api_req *r
         "# TYPE gamify_api_requests_in_flight gauge\ngamify_api_requests_in_flight %lld\n",
         (unsigned long long)atomic_load(&m->auth_failures),
         (unsigned long long)atomic_load(&m->masked_errors), (long long)atomic_load(&m->in_flight));
+#ifdef GM_API_HAVE_BACKEND_EX
+    struct gm_api_backend_stats bs;
+    gm_api_backend_stats(s->d.backend, &bs);
+    out(&b, &len, &cap,
+        "# HELP gamify_api_pg_pool_waits_total Requests that waited for a free Postgres "
+        "connection.\n# TYPE gamify_api_pg_pool_waits_total counter\n"
+        "gamify_api_pg_pool_waits_total %llu\n"
+        "# HELP gamify_api_backend_errors_total Failed calls of the resolvers, by server.\n"
+        "# TYPE gamify_api_backend_errors_total counter\n"
+        "gamify_api_backend_errors_total{server=\"postgres\"} %llu\n"
+        "gamify_api_backend_errors_total{server=\"redis\"} %llu\n"
+        "# HELP gamify_api_redemptions_total redeemReward commands appended, and those "
+        "answered PENDING.\n# TYPE gamify_api_redemptions_total counter\n"
+        "gamify_api_redemptions_total{result=\"appended\"} %llu\n"
+        "gamify_api_redemptions_total{result=\"pending\"} %llu\n"
+        "# HELP gamify_api_listener_restarts_total LISTEN connections (re)made.\n"
+        "# TYPE gamify_api_listener_restarts_total counter\n"
+        "gamify_api_listener_restarts_total %llu\n",
+        (unsigned long long)bs.pg_pool_waits, (unsigned long long)bs.pg_errors,
+        (unsigned long long)bs.redis_errors, (unsigned long long)bs.redeem_appended,
+        (unsigned long long)bs.redeem_pending, (unsigned long long)bs.listener_restarts);
+#endif
     enum MHD_Result ret =
         gm__api_respond(c, r, 200, "text/plain; version=0.0.4; charset=utf-8", b, len);
     free(b);

@@ -39,6 +39,24 @@ gm_api_backend_open(const struct gm_api_backend_opts *o, struct gm_api_backend *
     return 0;
 }
 
+#ifdef GM_API_HAVE_BACKEND_EX
+/* The real resolvers' extras, when the HTTP layer is built against them. */
+int
+gm_api_backend_open_ex(const struct gm_api_backend_opts *o, const struct gm_api_backend_opts_ex *ex,
+                       struct gm_api_backend **out, struct gm_err *err)
+{
+    (void)ex;
+    return gm_api_backend_open(o, out, err);
+}
+
+void
+gm_api_backend_stats(struct gm_api_backend *b, struct gm_api_backend_stats *out)
+{
+    (void)b;
+    memset(out, 0, sizeof *out);
+}
+#endif
+
 void
 gm_api_backend_close(struct gm_api_backend *b)
 {
