@@ -323,8 +323,10 @@ check_ratelimit() {
     expect "another user" 200 "$(gql "$pb" "$other" "$Q_REDEEM")"
     expect "redeemReward hidden under @skip still counts" 429 \
         "$(gql "$pa" "$tok" '{"query":"mutation { redeemReward(rewardId: \"r1\") @skip(if: true) { status } }"}')"
-    curl -s "http://127.0.0.1:$pa/metrics" | grep -qF 'gamify_api_rate_limited_total{operation="redeemReward"} 2' &&
-        pass "rate-limit rejections counted" || fail "rate_limited metric: $(curl -s "http://127.0.0.1:$pa/metrics" | grep rate_limited_total)"
+    # (a file, not a pipe: grep -q closing the pipe early would fail curl under pipefail)
+    curl -s "http://127.0.0.1:$pa/metrics" >"$T/metrics"
+    grep -qF 'gamify_api_rate_limited_total{operation="redeemReward"} 2' "$T/metrics" &&
+        pass "rate-limit rejections counted" || fail "rate_limited metric: $(grep rate_limited_total "$T/metrics")"
     # A configured limit: 3 per minute for userProfile.
     start c --rate-limits 'userProfile=3'
     local u3
