@@ -59,6 +59,9 @@ gm__api_respond(struct MHD_Connection *c, struct gm__api_req *r, unsigned status
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     for (size_t i = 0; i < r->n_hdr; i++)
         MHD_add_response_header(resp, r->hdr[i][0], r->hdr[i][1]);
+    /* A keep-alive client would go on sending while the drain waits for it. */
+    if (r->draining && atomic_load(r->draining))
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     r->status = status;
     enum MHD_Result ret = MHD_queue_response(c, status, resp);
     MHD_destroy_response(resp);
@@ -315,6 +318,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
         if (!r)
             abort();
         r->start = mono_s();
+        r->draining = &s->draining;
         request_id(c, r->id);
         snprintf(r->log_ctx, sizeof r->log_ctx, "\"request_id\":\"%s\"", r->id);
         *con_cls = r;

@@ -43,6 +43,7 @@ struct gm__api_req {
     const char *hdr[GM__API_MAX_HEADERS][2]; /* extra response headers (borrowed) */
     char hdr_buf[GM__API_MAX_HEADERS][160];
     size_t n_hdr;
+    const atomic_bool *draining; /* the server's: answers then ask clients to close */
 };
 
 struct gm__api_allow {

@@ -13,7 +13,8 @@
 #                 RATE_LIMITED, Retry-After, RateLimit), across two servers
 #   redis-down    Redis unreachable: limits still hold, locally, and
 #                 /readyz and /metrics say so
-#   drain         SIGTERM: a request in progress is answered, exit 0
+#   drain         SIGTERM: a request in progress is answered (Connection:
+#                 close), new connections refused, exit 0
 #   config        --check-config, --help, environment, bad settings
 #   audit         graphql-http's serverAudits: every audit passes
 #   introspection graphql-js round trip; --introspection false refuses it
@@ -365,7 +366,7 @@ check_drain() {
     start api
     local tok
     tok=$(token hs256)
-    curl -s -o "$T/slow.body" -w '%{http_code}' -H "Authorization: Bearer $tok" \
+    curl -s -o "$T/slow.body" -D "$T/slow.headers" -w '%{http_code}' -H "Authorization: Bearer $tok" \
         -H 'Content-Type: application/json' \
         --data-binary '{"query":"{ userProfile(userId: \"slow\") { userId } }"}' \
         "http://127.0.0.1:$PORT/graphql" >"$T/slow.status" &
@@ -381,6 +382,8 @@ check_drain() {
     wait "$curl_pid" || true
     expect "the request in progress answered" 200 "$(cat "$T/slow.status")"
     grep -q '"userId":"u1"' "$T/slow.body" && pass "with its data" || fail "slow body: $(cat "$T/slow.body")"
+    grep -qi '^Connection: close' "$T/slow.headers" && pass "with Connection: close" ||
+        fail "no Connection: close: $(cat "$T/slow.headers")"
     local rc=0
     wait "$PID" || rc=$?
     expect "exit status after the drain" 0 "$rc"
