@@ -12,6 +12,10 @@
  * `iss` and `aud` (a string or an array of strings) equal to the
  * configured ones when configured; `sub` is the user id (1 to 128 bytes);
  * `role` is student (the default when absent), staff or service.
+ *
+ * Each thread keeps the last tokens it verified (256, by a hash of the
+ * whole token, compared in full); a repeated token skips decoding and the
+ * signature, not the exp and nbf checks.
  */
 #ifndef GM_API_AUTH_H
 #define GM_API_AUTH_H

@@ -201,10 +201,18 @@ EOF2
     expect "garbage token refused" 401 "$(gql "$PORT" "not.a.token" "$Q_PROFILE")"
     stop "$PID"
     # RS256 only: an HS256 token made with the public key has no key to be checked against.
-    KEY_ARGS="--jwt-rs256-public-key $T/rs.pub" start rs
+    KEY_ARGS="--jwt-rs256-public-key $T/rs.pub" start rs --jwt-leeway-seconds 0 --threads 1
     expect "RS256-only: RS256 accepted" 200 "$(gql "$PORT" "$(token rs256)" "$Q_PROFILE")"
     expect "RS256-only: HS256 with the public key refused" 401 \
         "$(gql "$PORT" "$(token confused)" "$Q_PROFILE")"
+    # A token verified once (and cached by the one thread) still expires.
+    local short
+    short=$(token rs256 "{\"exp\":$(($(date +%s) + 4))}")
+    expect "short-lived token accepted" 200 "$(gql "$PORT" "$short" "$Q_PROFILE")"
+    expect "and again (cached)" 200 "$(gql "$PORT" "$short" "$Q_PROFILE")"
+    sleep 5.2
+    expect "the same token once expired" 401 "$(gql "$PORT" "$short" "$Q_PROFILE")"
+    body_has "token expired" || fail "reason: $(cat "$T/body")"
     stop "$PID"
 }
 
