@@ -28,7 +28,8 @@ extern const char gm_api_schema_sdl[];
 extern const size_t gm_api_schema_sdl_len;
 
 static const struct gm_setting settings[] = {
-    {"listen", GM_SET_STRING, NULL, 0, 0, true, "serve HTTP on HOST:PORT (:PORT: every address)"},
+    {"listen", GM_SET_STRING, NULL, 0, 0, true,
+     "serve HTTP on HOST:PORT, :PORT (every IPv4 address) or [V6]:PORT"},
     {"postgres", GM_SET_STRING, NULL, 0, 0, true, "the Postgres read model (conninfo)"},
     {"redis", GM_SET_STRING, NULL, 0, 0, true,
      "Redis URL: leaderboards and the rate limits shared by replicas"},
