@@ -453,6 +453,8 @@ check_audit() {
     cat "$T/audit.txt"
     grep -q '^0 audits failed$' "$T/audit.txt" && pass "graphql-http audits" || fail "graphql-http audits"
     [ "$(grep -c '^ok ' "$T/audit.txt")" -ge 40 ] && pass "$(grep -c '^ok ' "$T/audit.txt") audits ran" || fail "too few audits ran"
+    stop "$PID"
+    expect "exit status" 0 "$STOP_RC"
 }
 
 check_introspection() {
