@@ -199,13 +199,13 @@ gm_api_backend_open_ex(const struct gm_api_backend_opts *o, const struct gm_api_
     if (!b->pg_conninfo || !b->idle)
         abort();
     pthread_mutex_init(&b->pool_mu, NULL);
-    pthread_cond_init(&b->pool_cv, NULL);
-    pthread_mutex_init(&b->rmu, NULL);
-    pthread_mutex_init(&b->log_mu, NULL);
-    pthread_mutex_init(&b->wmu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&b->pool_cv, &ca);
+    pthread_mutex_init(&b->rmu, NULL);
+    pthread_mutex_init(&b->log_mu, NULL);
+    pthread_mutex_init(&b->wmu, NULL);
     pthread_cond_init(&b->stop_cv, &ca);
     pthread_condattr_destroy(&ca);
     pthread_mutex_init(&b->rules_mu, NULL);
@@ -287,8 +287,15 @@ gm__pg_connect(struct gm_api_backend *b)
 {
     char timeout[16];
     snprintf(timeout, sizeof timeout, "%d", (b->timeout_ms + 999) / 1000);
-    const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
-    const char *vals[] = {b->pg_conninfo, timeout, "gamify-api", NULL};
+    /* A statement or a silent network may not hold a pooled connection
+     * (and the request thread) for long. */
+    char user_timeout[24];
+    snprintf(user_timeout, sizeof user_timeout, "%d", b->timeout_ms + 10000);
+    const char *keys[] = {"dbname",  "connect_timeout", "application_name",
+                          "options", "keepalives_idle", "tcp_user_timeout",
+                          NULL};
+    const char *vals[] = {b->pg_conninfo, timeout, "gamify-api", "-c statement_timeout=10000", "5",
+                          user_timeout,   NULL};
     PGconn *c = PQconnectdbParams(keys, vals, 1);
     if (PQstatus(c) != CONNECTION_OK) {
         gm_log(GM_LOG_WARN, "postgres: connect: %s", PQerrorMessage(c));
@@ -323,13 +330,21 @@ pool_connect(struct gm_api_backend *b)
 static PGconn *
 pool_acquire(struct gm_api_backend *b)
 {
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += (b->timeout_ms + 999) / 1000 + 10;
     pthread_mutex_lock(&b->pool_mu);
     bool waited = false;
     while (b->n_idle == 0 && b->n_open >= b->pool_size) {
         if (!waited)
             atomic_fetch_add(&b->pg_pool_waits, 1);
         waited = true;
-        pthread_cond_wait(&b->pool_cv, &b->pool_mu);
+        if (pthread_cond_timedwait(&b->pool_cv, &b->pool_mu, &until) != 0 && b->n_idle == 0 &&
+            b->n_open >= b->pool_size) {
+            pthread_mutex_unlock(&b->pool_mu);
+            gm_log(GM_LOG_ERROR, "postgres: no pooled connection came free in time");
+            return NULL;
+        }
     }
     if (b->n_idle > 0) {
         PGconn *c = b->idle[--b->n_idle];
