@@ -1,8 +1,8 @@
 // tests/api/check.mjs: the checks of run.sh (see there), in node because
 // they compare JSON: node check.mjs queries|boards|redeem|down, with the
 // environment run.sh exports. Exits 1 with the first difference.
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { openSync, readFileSync } from 'node:fs';
 
 const env = process.env;
 const dump = readFileSync(env.GM_DUMP, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
@@ -24,9 +24,9 @@ function eq(got, want, what) {
 // Runs a document as user/role; returns the parsed response (or the lines
 // of --parallel runs).
 function gql(query, { user, role = 'student', vars, parallel, pg = env.GM_PG,
-  redis = env.GM_REDIS, waitMs, ready } = {}) {
+  redis = env.GM_REDIS, waitMs, ready, log = env.GM_LOG } = {}) {
   const args = ['--schema', env.GM_SCHEMA, '--postgres', pg, '--redis', redis, '--prefix',
-    env.GM_PREFIX, '--log', env.GM_LOG, '--role', role];
+    env.GM_PREFIX, '--log', log, '--role', role];
   if (user) args.push('--user', user);
   if (parallel) args.push('--parallel', String(parallel));
   if (waitMs) args.push('--wait-ms', String(waitMs));
@@ -252,6 +252,29 @@ function down() {
   checks++;
 }
 
+// redeemReward with a Kafka log: the event is in the topic, keyed and
+// encoded so that a replay of the topic folds it.
+function kafka() {
+  const log = `kafka://${env.GAMIFY_TEST_KAFKA}/gamify-api-test-${process.pid}-${Date.now()}`;
+  const m = 'mutation { redeemReward(rewardId: "dark-theme", idempotencyKey: "k1") { status redemption { id } } }';
+  const r = data(gql(m, { user: 'kfk', log, waitMs: 300 }), 'kafka redeem').redeemReward;
+  eq(r.status, 'PENDING', 'no processor reads this topic');
+  const state = `${env.GM_TMP}/kstate`;
+  // gamify replay does not read Kafka yet: a processor on the topic does.
+  const proc = spawn(env.GM_PROC, ['--log', log, '--state', state, '--rules', env.GM_RULES,
+    '--group', `g-${process.pid}`], { stdio: ['ignore', 'ignore', openSync(`${env.GM_TMP}/kproc.err`, 'w')] });
+  let d = null;
+  for (let i = 0; i < 300 && !(d && d.redemptions.length); i++) {
+    execFileSync('sleep', ['0.1']);
+    try {
+      d = JSON.parse(execFileSync(env.GM_GAMIFY, ['dump', '--state', state, '--user', 'kfk'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
+    } catch (e) { d = null; }
+  }
+  proc.kill('SIGKILL');
+  if (!d) fail('the processor did not fold the topic: ' + readFileSync(`${env.GM_TMP}/kproc.err`, 'utf8').slice(-500));
+  eq(d.redemptions, [{ redemptionId: r.redemption.id, rewardId: 'dark-theme', status: 'REJECTED', reason: 'INSUFFICIENT_COINS' }], 'the redemption folded from the topic');
+}
+
 const which = process.argv[2];
-({ queries, boards, redeem, down })[which]();
+({ queries, boards, redeem, down, kafka })[which]();
 console.log(`ok: ${which}: ${checks} checks`);

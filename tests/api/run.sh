@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The resolvers against the real pipeline (GAMIFY_TEST_PG, GAMIFY_TEST_REDIS):
-#   run.sh BUILD_ROOT EXAMPLES_DIR CHECK   (CHECK: queries, boards, redeem, down)
+#   run.sh BUILD_ROOT EXAMPLES_DIR CHECK   (CHECK: queries, boards, redeem, down, kafka)
 # Events (generated over the last days, the examples, and a learner "buyer"
 # granted exactly 3 x 40 coins) are produced to a file log and folded by
 # gamify-processor with --postgres and --redis into a fresh database and a
 # private Redis prefix; then check.mjs runs GraphQL documents through
 # gql_run (the engine with the resolvers bound) and compares them with
 # `gamify dump`. down: servers unreachable give masked errors, not ready.
+# kafka: redeemReward appends to a Kafka topic (GAMIFY_TEST_KAFKA) that a
+# replay then folds.
 set -euo pipefail
 # shellcheck source=../processor/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../processor/lib.sh"
@@ -33,7 +35,9 @@ fail() {
     [ -f "$tmp/proc.err" ] && tail -n 20 "$tmp/proc.err" >&2
     exit 1
 }
-for v in GAMIFY_TEST_PG GAMIFY_TEST_REDIS; do
+need="GAMIFY_TEST_PG GAMIFY_TEST_REDIS"
+[ "$check" = kafka ] && need="$need GAMIFY_TEST_KAFKA"
+for v in $need; do
     if [ -z "${!v:-}" ]; then
         [ -n "${GAMIFY_TEST_REQUIRE_SERVERS:-}" ] && fail "$v is not set"
         echo "skipped: no $v"
@@ -89,5 +93,5 @@ wait_for gamify_redis_projector_lag_changes 0
 export GM_GQL_RUN="$build/tests/api/gql_run" GM_SCHEMA="$here/../../api/schema.graphql"
 export GM_PG="$pg" GM_REDIS="$GAMIFY_TEST_REDIS" GM_PREFIX="$prefix" GM_LOG="file:$tmp/log"
 export GM_DUMP="$tmp/dump.jsonl" GM_RULES="$examples/rules.yaml" GM_TMP="$tmp"
-export GM_PROC_PID="$pid"
+export GM_PROC_PID="$pid" GM_GAMIFY="$gamify" GM_PROC="$proc"
 node "$here/check.mjs" "$check" || fail "check $check"
