@@ -5,10 +5,13 @@
  *
  *   gql_run --schema FILE --postgres CONNINFO --redis URL [--prefix P]
  *           [--log URI] [--wait-ms N] [--user ID] [--role student|staff|service]
- *           [--parallel N] [--ready] QUERY [VARIABLES_JSON]
+ *           [--parallel N] [--repeat N] [--ready] QUERY [VARIABLES_JSON]
  *
  * --parallel N runs the document in N threads at once (one backend), each
- * printing its response line. --ready prints the backend's readiness
+ * printing its response line. --repeat N runs it N times in each thread
+ * (the last response printed) and writes to stderr
+ * `requests=N seconds=S perSecond=R` (tests/bench/run resolvers). --ready prints the backend's
+ * readiness
  * ("ready" or the reason) and exits 0 or 1.
  */
 #include "execute.h"
@@ -19,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct job {
     struct gm_gql_engine *eng;
@@ -26,6 +30,7 @@ struct job {
     const char *user, *query;
     enum gm_api_role role;
     json_t *vars;
+    long repeat;
     char *out; /* owned */
     int rc;
 };
@@ -39,8 +44,14 @@ run(void *arg)
     struct gm_api_request req = {
         .backend = j->b, .viewer = {.user_id = j->user, .role = j->role, .request_id = "test"}};
     struct gm_gql_exec_params params = {.variables = j->vars, .context = &req};
-    struct gm_gql_response resp;
-    j->rc = gm_gql_run(j->eng, j->query, strlen(j->query), &params, &a, &resp);
+    struct gm_gql_response resp = {.json = "null"};
+    for (long i = 0; i < j->repeat; i++) {
+        if (i)
+            gm_arena_reset(&a);
+        j->rc = gm_gql_run(j->eng, j->query, strlen(j->query), &params, &a, &resp);
+        if (j->rc || resp.n_errors)
+            break;
+    }
     j->out = strdup(resp.json);
     gm_arena_deinit(&a);
     return NULL;
@@ -74,6 +85,7 @@ main(int argc, char **argv)
     struct gm_api_backend_opts o = {0};
     struct gm_api_backend_opts_ex ex = {0};
     int parallel = 1;
+    long repeat = 1;
     int ready = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -96,6 +108,8 @@ main(int argc, char **argv)
             role_s = v, i++;
         else if (!strcmp(a, "--parallel") && v)
             parallel = atoi(v), i++;
+        else if (!strcmp(a, "--repeat") && v)
+            repeat = atol(v), i++;
         else if (!strcmp(a, "--ready"))
             ready = 1;
         else if (!query)
@@ -107,7 +121,7 @@ main(int argc, char **argv)
             return 2;
         }
     }
-    if (!schema_path || (!query && !ready) || parallel < 1 || parallel > 256) {
+    if (!schema_path || (!query && !ready) || parallel < 1 || parallel > 256 || repeat < 1) {
         fprintf(stderr, "usage: gql_run --schema FILE --postgres C --redis URL ... QUERY [VARS]\n");
         return 2;
     }
@@ -152,9 +166,16 @@ main(int argc, char **argv)
     pthread_t *th = calloc((size_t)parallel, sizeof *th);
     if (!jobs || !th)
         abort();
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     for (int i = 0; i < parallel; i++) {
-        jobs[i] = (struct job){
-            .eng = eng, .b = b, .user = user, .query = query, .role = role, .vars = vars};
+        jobs[i] = (struct job){.eng = eng,
+                               .b = b,
+                               .user = user,
+                               .query = query,
+                               .role = role,
+                               .vars = vars,
+                               .repeat = repeat};
         pthread_create(&th[i], NULL, run, &jobs[i]);
     }
     rc = 0;
@@ -164,6 +185,12 @@ main(int argc, char **argv)
         if (jobs[i].rc)
             rc = 1;
         free(jobs[i].out);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (repeat > 1) {
+        double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+        fprintf(stderr, "requests=%ld seconds=%.2f perSecond=%.0f\n", repeat * parallel, secs,
+                (double)(repeat * parallel) / secs);
     }
     free(jobs);
     free(th);
