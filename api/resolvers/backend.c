@@ -41,8 +41,8 @@ static const struct {
     [GM__Q_REWARDS] = {"api_rewards", 0,
         "SELECT id, name, cost, type, stock_left, active FROM reward_catalogue "
         "ORDER BY active DESC, position, id"},
-    [GM__Q_OPTED_OUT] = {"api_opted_out", 1,
-        "SELECT user_id FROM learners WHERE user_id = ANY($1::text[]) AND opt_out"},
+    [GM__Q_OPTED_OUT] = {"api_opted_out", 0,
+        "SELECT user_id FROM learners WHERE opt_out ORDER BY user_id COLLATE \"C\""},
     [GM__Q_RULES] = {"api_rules", 0, "SELECT timezone FROM rules_current"},
     [GM__Q_REDEMPTION] = {"api_redemption", 2,
         "SELECT reward_id, status, reason FROM redemptions "
@@ -209,6 +209,7 @@ gm_api_backend_open_ex(const struct gm_api_backend_opts *o, const struct gm_api_
     pthread_cond_init(&b->stop_cv, &ca);
     pthread_condattr_destroy(&ca);
     pthread_mutex_init(&b->rules_mu, NULL);
+    pthread_mutex_init(&b->optout_mu, NULL);
     if (pthread_key_create(&b->rkey, free_rconn) != 0)
         abort();
 
@@ -273,6 +274,10 @@ gm_api_backend_close(struct gm_api_backend *b)
     pthread_mutex_destroy(&b->wmu);
     pthread_cond_destroy(&b->stop_cv);
     pthread_mutex_destroy(&b->rules_mu);
+    pthread_mutex_destroy(&b->optout_mu);
+    for (size_t i = 0; i < b->n_optout; i++)
+        free(b->optout[i]);
+    free(b->optout);
     free(b->pg_conninfo);
     free(b->redis_host);
     free(b->redis_user);
@@ -432,6 +437,73 @@ gm__rules_tz(struct gm_api_request *req, char *tz, size_t n)
     pthread_mutex_unlock(&b->rules_mu);
     PQclear(res);
     return 0;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int
+gm__optout_refresh(struct gm_api_request *req)
+{
+    struct gm_api_backend *b = req->backend;
+    int64_t now = gm__now_ms();
+    pthread_mutex_lock(&b->optout_mu);
+    bool fresh = b->optout_read_ms && now - b->optout_read_ms < GM__OPTOUT_TTL_MS;
+    bool have = b->optout_read_ms != 0;
+    /* One request reads; the others go on with the list they have (only
+     * the very first reads wait, each trying itself). */
+    if (fresh || (have && b->optout_refreshing)) {
+        pthread_mutex_unlock(&b->optout_mu);
+        return 0;
+    }
+    b->optout_refreshing = true;
+    pthread_mutex_unlock(&b->optout_mu);
+
+    PGresult *res;
+    int rc = gm__pg_query(req, GM__Q_OPTED_OUT, NULL, &res);
+    char **list = NULL;
+    size_t n = 0;
+    if (!rc) {
+        n = (size_t)PQntuples(res);
+        list = n ? calloc(n, sizeof *list) : NULL;
+        if (n && !list)
+            abort();
+        for (size_t i = 0; i < n; i++)
+            if (!(list[i] = strdup(PQgetvalue(res, (int)i, 0))))
+                abort();
+        PQclear(res);
+        /* Sorted by byte order for bsearch, whatever the server's collation did. */
+        qsort(list, n, sizeof *list, cmp_str);
+    }
+    pthread_mutex_lock(&b->optout_mu);
+    b->optout_refreshing = false;
+    char **old = NULL;
+    size_t n_old = 0;
+    if (!rc) {
+        old = b->optout;
+        n_old = b->n_optout;
+        b->optout = list;
+        b->n_optout = n;
+        b->optout_read_ms = now;
+    }
+    pthread_mutex_unlock(&b->optout_mu);
+    for (size_t i = 0; i < n_old; i++)
+        free(old[i]);
+    free(old);
+    /* A failed re-read keeps the last list (logged by gm__pg_query). */
+    return rc && !have ? rc : 0;
+}
+
+bool
+gm__optout_has(struct gm_api_backend *b, const char *user)
+{
+    pthread_mutex_lock(&b->optout_mu);
+    bool found = b->n_optout && bsearch(&user, b->optout, b->n_optout, sizeof *b->optout, cmp_str);
+    pthread_mutex_unlock(&b->optout_mu);
+    return found;
 }
 
 /* ---- Redis ---- */

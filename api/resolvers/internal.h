@@ -20,7 +20,7 @@ enum gm__q {
     GM__Q_PROFILE,    /* $1 user -> user_id, exp, level, coins, streaks, next level's exp */
     GM__Q_BADGES,     /* $1 user -> id, name, icon, criteria, earned_at (epoch), award order */
     GM__Q_REWARDS,    /* -> id, name, cost, type, stock_left, active */
-    GM__Q_OPTED_OUT,  /* $1 text[] of users -> those who opted out */
+    GM__Q_OPTED_OUT,  /* -> every learner who opted out of leaderboards */
     GM__Q_RULES,      /* -> timezone of the rules in force */
     GM__Q_REDEMPTION, /* $1 user, $2 redemption -> reward_id, status, reason */
     GM__Q_VERSION,    /* -> the schema version */
@@ -76,6 +76,14 @@ struct gm_api_backend {
     char tz[128];
     int64_t tz_read_ms; /* monotonic; 0: never */
 
+    /* Learners who opted out of leaderboards, sorted, re-read at most every
+     * OPTOUT_TTL_MS by one request while the others use the last list. */
+    pthread_mutex_t optout_mu;
+    char **optout;
+    size_t n_optout;
+    int64_t optout_read_ms; /* monotonic; 0: never */
+    bool optout_refreshing;
+
     _Atomic uint64_t pg_pool_waits, pg_errors, redis_errors, redeem_appended, redeem_pending,
         listener_restarts;
 };
@@ -106,6 +114,16 @@ int gm__redis_command(struct gm_api_request *req, int argc, const char **argv, c
 
 /* The rules' time zone name (into tz of size n); "UTC" before any rules. */
 int gm__rules_tz(struct gm_api_request *req, char *tz, size_t n);
+
+/* How long a list of opted-out learners is used before it is read again. */
+#define GM__OPTOUT_TTL_MS 1000
+
+/* Makes sure the opted-out list is at most GM__OPTOUT_TTL_MS old (reads it
+ * when it is older and no other request is reading it). 0, or GM_EDB when
+ * it was never read and cannot be. */
+int gm__optout_refresh(struct gm_api_request *req);
+/* Whether user opted out, per the last list read. */
+bool gm__optout_has(struct gm_api_backend *b, const char *user);
 
 /* Appends one encoded event keyed by user to the log. Errors logged; GM_E*. */
 int gm__log_append(struct gm_api_request *req, const char *user, const void *rec, size_t len);

@@ -6,9 +6,10 @@
  * One request is one Redis round trip: a Lua script reads the board's size,
  * the caller's score, position and rank, and one ZREVRANGE of the page
  * (around the caller's position for `around`), with the rank of the page's
- * first entry. Then one Postgres statement finds which learners of the page
- * opted out, so their ids are hidden from everyone but themselves (staff
- * and service see them).
+ * first entry. The page's learners who opted out are looked up in the
+ * backend's list of opted-out learners (re-read from Postgres at most once a
+ * second), so their ids are hidden from everyone but themselves (staff and
+ * service see them).
  *
  * Ranks: learners with equal scores share a rank (1 + how many score more);
  * within equal scores Redis orders members by id, descending. Cursors are
@@ -154,41 +155,15 @@ anonymise(struct gm_gql_rctx *ctx, struct board *bd)
     struct gm_api_request *req = ctx->context;
     if (bd->n == 0 || req->viewer.role != GM_API_ROLE_STUDENT)
         return 0;
-    /* One text[] literal of the page's ids: {"a","b"} with " and \ escaped. */
-    size_t cap = 3;
-    for (size_t i = 0; i < bd->n; i++)
-        cap += 3 + 2 * strlen(bd->entries[i].user_id);
-    char *arr = gm_arena_alloc(ctx->arena, cap);
-    if (!arr)
-        return gm_gql_rctx_error(ctx, "QUERY_TOO_COMPLEX", "request memory exhausted");
-    size_t len = 0;
-    arr[len++] = '{';
-    for (size_t i = 0; i < bd->n; i++) {
-        if (i)
-            arr[len++] = ',';
-        arr[len++] = '"';
-        for (const char *p = bd->entries[i].user_id; *p; p++) {
-            if (*p == '"' || *p == '\\')
-                arr[len++] = '\\';
-            arr[len++] = *p;
-        }
-        arr[len++] = '"';
-    }
-    arr[len++] = '}';
-    arr[len] = '\0';
-    const char *params[1] = {arr};
-    PGresult *res;
-    if (gm__pg_query(req, GM__Q_OPTED_OUT, params, &res))
+    if (gm__optout_refresh(req))
         return gm__internal(ctx, "reading opt-outs");
-    for (int r = 0; r < PQntuples(res); r++) {
-        const char *u = PQgetvalue(res, r, 0);
+    for (size_t i = 0; i < bd->n; i++) {
+        const char *u = bd->entries[i].user_id;
         if (req->viewer.user_id && strcmp(u, req->viewer.user_id) == 0)
             continue;
-        for (size_t i = 0; i < bd->n; i++)
-            if (bd->entries[i].user_id && strcmp(bd->entries[i].user_id, u) == 0)
-                bd->entries[i].user_id = NULL;
+        if (gm__optout_has(req->backend, u))
+            bd->entries[i].user_id = NULL;
     }
-    PQclear(res);
     return 0;
 }
 
