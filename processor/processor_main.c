@@ -62,7 +62,8 @@ static const struct gm_setting settings[] = {
     {"redis-memory-permille", GM_SET_INT, "900", 0, 1000, false,
      "memory guard: above this share of Redis's maxmemory, delete the oldest finished periods "
      "(0: off; nothing happens without a maxmemory)"},
-    {"out", GM_SET_STRING, NULL, 0, 0, false, "write outbound events to jsonl:PATH or file:DIR"},
+    {"out", GM_SET_STRING, NULL, 0, 0, false,
+     "write outbound events to jsonl:PATH, file:DIR or kafka://HOST:PORT[,HOST:PORT]/TOPIC"},
     {"metrics", GM_SET_STRING, NULL, 0, 0, false,
      "serve /metrics, /healthz and /readyz on HOST:PORT"},
     {"batch-max", GM_SET_INT, "20000", 1, 1000000, false, "most records per committed batch"},
@@ -548,7 +549,7 @@ kpart_commit(struct kproc *k, struct kpart *p, struct gm_err *err)
     gm_metrics_batch(k->m, p->n, (uint64_t)((now_s() - p->t0) * 1e6));
     kproc_metrics(k);
     gm_kafka_commit_async(k->c, p->id, p->next);
-    if (k->sink && (rc = gm_outsink_publish(k->sink, p->st, err)))
+    if (k->sink && (rc = gm_outsink_publish_part(k->sink, p->st, p->id, err)))
         return rc;
     gm_pump_release(p->st, k->sink, INT64_MAX);
     if (p->rebuilding && t1 - p->last_progress >= 2.0) {
@@ -576,7 +577,8 @@ on_assigned(void *ctx, int32_t partition, uint64_t *next, struct gm_err *err)
     if (k->rules && (rc = gm_store_seed_rules(st, k->rules, k->rules_len, err)))
         goto out;
     /* outbound events this partition committed before it moved here */
-    if (k->sink && (rc = gm_outsink_publish(k->sink, st, err)))
+    gm_outsink_forget(k->sink, partition);
+    if (k->sink && (rc = gm_outsink_publish_part(k->sink, st, partition, err)))
         goto out;
     if (k->n_parts == k->cap) {
         k->cap = k->cap ? 2 * k->cap : 16;
