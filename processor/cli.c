@@ -26,6 +26,7 @@ static const struct {
     {"rebuild", gm_cmd_rebuild},
     {"migrate", gm_cmd_migrate},
     {"project", gm_cmd_project},
+    {"webhooks", gm_cmd_webhooks},
 };
 /* clang-format on */
 
@@ -55,6 +56,8 @@ usage(FILE *to)
                 "                          apply the read model's schema migrations\n"
                 "  project --state DIR --postgres CONNINFO [--follow] [--batch N]\n"
                 "                          project the change feed into the Postgres read model\n"
+                "  webhooks list|retry --state DIR [--webhooks FILE]\n"
+                "                          webhook dead letters: print, or send again\n"
                 "  version                 print the version\n"
                 "  help                    this text\n");
 }

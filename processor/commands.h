@@ -19,5 +19,6 @@ int gm_cmd_project_redis(int argc, char **argv);
 int gm_cmd_migrate(int argc, char **argv);
 int gm_cmd_project(int argc, char **argv);
 int gm_cmd_project_postgres(int argc, char **argv);
+int gm_cmd_webhooks(int argc, char **argv);
 
 #endif
