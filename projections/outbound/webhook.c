@@ -36,7 +36,9 @@
 #include <time.h>
 
 #define STEP_CHANGES_MAX 500 /* changes one endpoint reads per step */
-#define PENDING_MAX      200 /* events one endpoint sends per step at most */
+#define STEP_SECONDS                                                                               \
+    1.0 /* an endpoint sends for about this long per step, so that a                               \
+           stop waits at most this and one request's timeout */
 
 const char *
 gm_webhook_type(const Gamification__V1__OutboundEvent *oev, unsigned *bit)
@@ -399,13 +401,17 @@ backoff_s(struct gm_webhooks *w, int attempts)
     return ms / 1000.0;
 }
 
-/* Sends e's pending events in order until one fails; *n counts 2xx. */
+/* Sends e's pending events in order until one fails or the step's time is
+ * up; *n counts 2xx. */
 static int
 deliver(struct gm_webhooks *w, struct ep *e, size_t *n, struct gm_err *err)
 {
     int rc = 0;
+    double t0 = mono_s();
     for (size_t i = 0; i < e->n; i++) {
         struct pending *p = &e->p[i];
+        if (mono_s() - t0 > STEP_SECONDS)
+            return 0; /* the cursor is at p: the next step goes on from there */
         char why[256];
         if (e->attempts > 0)
             atomic_fetch_add(&w->retries, 1);
