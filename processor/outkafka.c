@@ -9,6 +9,7 @@
  */
 #include "outkafka.h"
 #include "gm_config.h"
+#include "log.h"
 
 #include <inttypes.h>
 #include <stdbool.h>
@@ -305,17 +306,27 @@ gm_outkafka_scan(struct gm_outkafka *k, int32_t source, struct gm_outkafka_tail 
         done[p] = true;
     for (int i = 0; i < parts->cnt; i++)
         done[parts->elems[i].partition] = false;
+    uint64_t seen = 0;
+    double last_progress = mono_s();
     while (open > 0) {
         if (mono_s() > until) {
             rc = gm_err_set(err, GM_EKAFKA,
-                            "kafka topic %s: reading back what was published took more than "
-                            "%d ms (%d partitions left)",
+                            "kafka topic %s: reading back what was published: nothing came "
+                            "for %d ms (%d partitions left)",
                             k->topic, timeout_ms, (int)open);
             break;
         }
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 200);
         if (!m)
             continue;
+        /* a bound on silence, not on the whole read: a long topic takes long */
+        double now = mono_s();
+        until = now + timeout_ms / 1000.0;
+        if (++seen % 1024 == 0 && now - last_progress >= 5.0) {
+            gm_log(GM_LOG_INFO, "kafka topic %s: reading back what was published: %llu records",
+                   k->topic, (unsigned long long)seen);
+            last_progress = now;
+        }
         int32_t p = m->partition;
         bool ours = p >= 0 && p < k->partitions && !done[p];
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {

@@ -76,7 +76,8 @@ struct gm_outkafka_tail {
  * Reads every partition of the topic from tails[p].from up to its high
  * watermark as queried at the start, and fills tails[p] (an array of
  * gm_outkafka_partitions entries) with the greatest position tagged with
- * source. Errors: GM_EKAFKA (with err), also after timeout_ms.
+ * source. Errors: GM_EKAFKA (with err), also when nothing came for
+ * timeout_ms.
  */
 int gm_outkafka_scan(struct gm_outkafka *k, int32_t source, struct gm_outkafka_tail *tails,
                      int timeout_ms, struct gm_err *err);

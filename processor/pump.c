@@ -121,7 +121,7 @@ struct gm_outsink {
 /* Changes per Kafka round (one flush and one cursor move). */
 #define KAFKA_ROUND        5000
 #define KAFKA_FLUSH_MS     120000 /* above message.timeout.ms: reports come first */
-#define KAFKA_SCAN_MS      300000
+#define KAFKA_SCAN_MS      60000  /* the longest silence while reading back */
 #define KAFKA_MARK_EVERY_S 10.0
 
 static int

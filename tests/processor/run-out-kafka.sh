@@ -113,6 +113,13 @@ seam_kill() {
 
 if [ "$check" = replay ]; then
     produce "$tmp/all.jsonl"
+    # no broker there: a clear error, nothing folded
+    rc=0
+    msg=$("$gamify" replay --quiet --no-sync --log "$log" --state "$tmp/nobroker" \
+        --out "kafka://127.0.0.1:1/$out_topic" 2>&1) || rc=$?
+    [ "$rc" = 2 ] || fail "replay to an unreachable broker: status $rc"
+    grep -qF "kafka://127.0.0.1:1/$out_topic: cannot read the topic's partitions" <<<"$msg" ||
+        fail "replay to an unreachable broker said: $msg"
     rc=0
     GAMIFY_TEST_OUT_KILL_AFTER=700 "$gamify" replay --quiet --no-sync --batch 1000 \
         --rules "$tmp/rules.yaml" --log "$log" --state "$tmp/state" --out "$out" \
