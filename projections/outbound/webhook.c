@@ -35,10 +35,13 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#define STEP_CHANGES_MAX 500 /* changes one endpoint reads per step */
-#define STEP_SECONDS                                                                               \
-    1.0 /* an endpoint sends for about this long per step, so that a                               \
-           stop waits at most this and one request's timeout */
+/* Changes one endpoint reads per step. */
+#define STEP_CHANGES_MAX 500
+/* An endpoint sends for about this long per step, so that a stop waits at
+ * most this and one request's timeout. */
+#define STEP_SECONDS 1.0
+/* The delivery state reaches the disk at least this often. */
+#define SYNC_EVERY_S 1.0
 
 const char *
 gm_webhook_type(const Gamification__V1__OutboundEvent *oev, unsigned *bit)
@@ -143,7 +146,9 @@ dstate_open(const char *state_dir, bool read_only, struct dstate *d, struct gm_e
     if (rc)
         return lmdb_err(err, rc, "create");
     mdb_env_set_mapsize(d->env, (size_t)256 << 20);
-    rc = mdb_env_open(d->env, path, MDB_NOTLS | (read_only ? MDB_RDONLY : 0), 0644);
+    /* MDB_NOSYNC: a commit survives the process (kill -9) at once and the
+     * disk within SYNC_EVERY_S (gm_webhooks_step syncs) */
+    rc = mdb_env_open(d->env, path, MDB_NOTLS | (read_only ? MDB_RDONLY : MDB_NOSYNC), 0644);
     if (rc) {
         mdb_env_close(d->env);
         d->env = NULL;
@@ -201,7 +206,8 @@ struct gm_webhooks {
     struct gm_webhook_config *cfg;
     struct dstate d;
     struct ep *eps;
-    unsigned seed; /* jitter */
+    unsigned seed;    /* jitter */
+    double synced_at; /* when the delivery state was last synced to disk */
     atomic_int_fast64_t cursor;
     atomic_uint_fast64_t deliveries, failures, retries, dead;
 };
@@ -536,6 +542,11 @@ gm_webhooks_step(struct gm_webhooks *w, struct gm_store *st, size_t max, size_t 
     for (size_t i = 0; i < w->cfg->n; i++)
         pending_clear(&w->eps[i]);
     publish_cursor(w);
+    double t = mono_s();
+    if (*n && t - w->synced_at >= SYNC_EVERY_S) {
+        mdb_env_sync(w->d.env, 1);
+        w->synced_at = t;
+    }
     return rc;
 }
 
@@ -569,8 +580,10 @@ gm_webhooks_close(struct gm_webhooks *w)
     if (w->eps)
         curl_global_cleanup();
     free(w->eps);
-    if (w->d.env)
+    if (w->d.env) {
+        mdb_env_sync(w->d.env, 1);
         mdb_env_close(w->d.env);
+    }
     gm_webhook_config_free(w->cfg);
     free(w);
 }
