@@ -28,6 +28,7 @@ static const struct {
     {"project", gm_cmd_project},
     {"diff", gm_cmd_diff},
     {"ledger", gm_cmd_ledger},
+    {"webhooks", gm_cmd_webhooks},
 };
 /* clang-format on */
 
@@ -67,6 +68,8 @@ usage(FILE *to)
                 "                          project the leaderboards into Redis\n"
                 "  rebuild --state DIR --redis URL\n"
                 "                          rewrite every board in Redis from the state\n"
+                "  webhooks list|retry --state DIR [--webhooks FILE]\n"
+                "                          webhook dead letters: print, or send again\n"
                 "  version                 print the version\n"
                 "  help                    this text\n");
 }
