@@ -44,10 +44,15 @@ unavailable() {
 command -v node >/dev/null 2>&1 || unavailable "node is not installed"
 command -v curl >/dev/null 2>&1 || unavailable "curl is not installed"
 if [ "$CHECK" = audit ] || [ "$CHECK" = introspection ]; then
+    # Two checks may start at once (meson runs tests in parallel): one
+    # installs under the lock, the other waits and finds it installed.
     if [ ! -f "$HERE/node_modules/graphql-http/package.json" ]; then
         command -v npm >/dev/null 2>&1 || unavailable "npm is not installed"
-        (cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error >&2) ||
-            unavailable "npm ci failed in $HERE"
+        (
+            flock -w 600 9 || exit 1
+            [ -f "$HERE/node_modules/graphql-http/package.json" ] && exit 0
+            cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error >&2
+        ) 9>"$HERE/.npm-install.lock" || unavailable "npm ci failed in $HERE"
     fi
 fi
 
