@@ -43,8 +43,11 @@ int gm_outsink_open(const char *uri, struct gm_outsink **out, struct gm_err *err
 /*
  * Writes the outbound events committed since the last call (the state keeps
  * a cursor per output URI) and makes them durable before moving the cursor.
- * A crash in between writes some again: their ids are stable, so consumers
- * dedupe.
+ * The output's size (file log: end offset) is stored with the cursor, so
+ * after a crash in between, the first call counts the events written past
+ * it and does not write them again (and cuts a torn jsonl line): each event
+ * is written once. Standard output keeps no size: there a crash writes some
+ * again (their ids are stable, so consumers dedupe).
  */
 int gm_outsink_publish(struct gm_outsink *o, struct gm_store *st, struct gm_err *err);
 
