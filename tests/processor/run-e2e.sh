@@ -45,9 +45,8 @@ cleanup() {
         psql -qXAt "$GAMIFY_TEST_PG" -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1
     fi
     if [ -n "${GAMIFY_TEST_REDIS:-}" ]; then
-        rcli --scan --pattern "$prefix*" 2>/dev/null | while read -r k; do
-            rcli del "$k" >/dev/null
-        done
+        rcli --scan --pattern "$prefix*" 2>/dev/null | xargs -r -n 500 \
+            redis-cli -h "${hostport%%:*}" -p "${hostport##*:}" del >/dev/null
     fi
     rm -rf "$tmp"
 }
