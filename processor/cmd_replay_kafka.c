@@ -115,6 +115,7 @@ gm__replay_kafka(const char *rest, const struct gm_replay_kafka_opts *o)
     }
     if (o->out_uri && (rc = gm_outsink_open(o->out_uri, &sink, &err)))
         goto fail;
+    gm_outsink_set_shared(sink); /* every partition's state writes to it */
     if (!o->quiet)
         fprintf(stderr,
                 "replay: kafka topic %s: %zu partitions, up to the high watermarks of now\n",

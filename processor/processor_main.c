@@ -765,6 +765,7 @@ run_kafka(const struct gm_config *cfg, const char *rest)
                             "NO_RULES dead letters until rules are published");
     if (out_uri && (rc = gm_outsink_open(out_uri, &k.sink, &err)))
         goto fail;
+    gm_outsink_set_shared(k.sink); /* every partition's state writes to it */
     if (metrics_addr && (rc = gm_metrics_serve(&m, metrics_addr, &srv, &err)))
         goto fail;
     struct gm_kafka_handlers h = {

@@ -12,10 +12,13 @@
 #include "outkafka.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -105,6 +108,7 @@ struct ksource {
 
 struct gm_outsink {
     char *uri;
+    const char *path; /* in uri: the jsonl file or the log folder */
     FILE *jsonl;
     struct gm_filelog *log;
     struct gm_outkafka *kafka;
@@ -116,6 +120,9 @@ struct gm_outsink {
     size_t *lens;
     size_t n, cap;
     uint64_t written;
+    bool shared;   /* several states write here: no resume by size (gm_outsink_set_shared) */
+    bool resumed;  /* what a crashed run wrote past the cursor is known */
+    uint64_t skip; /* events of the feed from the cursor on already written */
 };
 
 /* Changes per Kafka round (one flush and one cursor move). */
@@ -142,6 +149,10 @@ static int
 sink_write(void *ctx, const Gamification__V1__OutboundEvent *oev)
 {
     struct gm_outsink *o = ctx;
+    if (o->skip) {
+        o->skip--;
+        return 0;
+    }
     o->written++;
     if (o->jsonl) {
         char *js = gm_pb_to_json(&oev->base);
@@ -177,6 +188,7 @@ gm_outsink_open(const char *uri, struct gm_outsink **out, struct gm_err *err)
     int rc = gm_log_uri_parse(uri, &scheme, &rest, err);
     if (rc)
         return rc;
+    o->path = o->uri + (rest - uri);
     if (scheme == GM_LOG_JSONL) {
         o->jsonl = strcmp(rest, "-") == 0 ? stdout : fopen(rest, "a");
         if (!o->jsonl)
@@ -338,6 +350,90 @@ kafka_store_marks(struct gm_outsink *o, struct gm_store *st, struct ksource *src
     return 0;
 }
 
+/* Where the output ends now (jsonl: bytes, file log: its end offset); -1
+ * when it cannot tell (standard output). */
+static int64_t
+sink_pos(struct gm_outsink *o)
+{
+    if (o->shared)
+        return -1;
+    if (o->log)
+        return (int64_t)gm_filelog_end(o->log);
+    struct stat sb;
+    if (o->jsonl == stdout || fflush(o->jsonl) || fstat(fileno(o->jsonl), &sb))
+        return -1;
+    return (int64_t)sb.st_size;
+}
+
+/*
+ * A run killed after writing events but before moving the cursor wrote the
+ * events that follow the cursor (the feed gives the same ones in the same
+ * order): counts those past pos so that they are not written twice, and cuts
+ * a line the crash tore.
+ */
+static int
+sink_resume(struct gm_outsink *o, int64_t pos, struct gm_err *err)
+{
+    o->skip = 0;
+    if (pos < 0)
+        return 0;
+    if (o->log) {
+        struct gm_filelog_reader *r;
+        int rc = gm_filelog_reader_open(o->path, (uint64_t)pos, &r, err);
+        if (rc)
+            return rc;
+        struct gm_filelog_rec rec;
+        while ((rc = gm_filelog_reader_next(r, &rec)) == 1)
+            o->skip++;
+        if (rc < 0)
+            gm_err_set(err, rc, "%s: %s", o->path, gm_filelog_reader_errmsg(r));
+        gm_filelog_reader_close(r);
+        return rc < 0 ? rc : 0;
+    }
+    if (o->jsonl == stdout)
+        return 0;
+    int fd = fileno(o->jsonl);
+    struct stat sb;
+    if (fflush(o->jsonl) || fstat(fd, &sb))
+        return gm_err_set(err, -errno, "%s: %s", o->path, strerror(errno));
+    if (sb.st_size < pos) {
+        gm_log(GM_LOG_WARN,
+               "%s is shorter (%lld bytes) than when outbound events were last "
+               "written to it (%lld): appending after what is there",
+               o->path, (long long)sb.st_size, (long long)pos);
+        return 0;
+    }
+    int64_t keep = pos;
+    char buf[65536];
+    int rfd = open(o->path, O_RDONLY | O_CLOEXEC); /* the stream is write-only */
+    if (rfd < 0)
+        return gm_err_set(err, -errno, "%s: %s", o->path, strerror(errno));
+    for (int64_t at = pos; at < sb.st_size;) {
+        ssize_t n = pread(rfd, buf, sizeof buf, at);
+        if (n <= 0) {
+            int e = n ? errno : 0;
+            close(rfd);
+            return gm_err_set(err, e ? -e : GM_EIO, "%s: reading its tail: %s", o->path,
+                              e ? strerror(e) : "short read");
+        }
+        for (ssize_t i = 0; i < n; i++) {
+            if (buf[i] == '\n') {
+                o->skip++;
+                keep = at + i + 1;
+            }
+        }
+        at += n;
+    }
+    close(rfd);
+    if (keep < sb.st_size) {
+        gm_log(GM_LOG_WARN, "%s: cutting a torn last line (%lld bytes) written before a crash",
+               o->path, (long long)(sb.st_size - keep));
+        if (ftruncate(fd, keep) || fsync(fd))
+            return gm_err_set(err, -errno, "%s: %s", o->path, strerror(errno));
+    }
+    return 0;
+}
+
 struct kround {
     struct gm_outsink *o;
     struct ksource *src;
@@ -436,14 +532,28 @@ gm_outsink_publish_part(struct gm_outsink *o, struct gm_store *st, int32_t parti
     char *name; /* the whole URI: two outputs never share a cursor */
     if (asprintf(&name, "out:%s", uri) < 0)
         abort();
-    int64_t seq;
+    int64_t seq, pos;
     int rc;
     if (o->kafka) {
         rc = kafka_publish(o, st, partition, name, err);
         free(name);
         return rc;
     }
-    rc = gm_store_cursor_get(st, name, &seq);
+    rc = gm_store_cursor_get_pos(st, name, &seq, &pos);
+    /* the output's size tells what a crash wrote past the cursor only when
+     * this state alone writes to it (gm_outsink_set_shared) */
+    if (rc == 0 && !o->resumed && !o->shared) {
+        if ((rc = sink_resume(o, pos, err))) {
+            free(name);
+            return rc;
+        }
+        if (o->skip)
+            gm_log(GM_LOG_INFO,
+                   "%s: %llu outbound events past the cursor were written before "
+                   "a crash; not writing them again",
+                   uri, (unsigned long long)o->skip);
+        o->resumed = true;
+    }
     if (rc == 0)
         rc = gm_store_outbound_foreach(st, &seq, sink_write, o);
     if (rc == 0)
@@ -456,7 +566,22 @@ gm_outsink_publish_part(struct gm_outsink *o, struct gm_store *st, int32_t parti
         free(name);
         return gm_err_set(err, rc, "writing outbound events to %s: %s", uri, gm_strerror(rc));
     }
-    rc = gm_store_cursor_set(st, name, seq, err);
+    /* test seam: die like kill -9 between writing events and moving the
+     * cursor, at the Nth write (tests/processor/run-e2e.sh out-crash) */
+    static int crash_in = -1;
+    if (crash_in < 0) {
+        const char *e = getenv("GAMIFY_TEST_CRASH_AFTER_OUT");
+        crash_in = e ? atoi(e) : 0;
+    }
+    if (crash_in > 0 && o->written > 0 && --crash_in == 0)
+        raise(SIGKILL);
+    if (o->skip) {
+        /* fewer events than the crashed run wrote: the output is not ours */
+        gm_log(GM_LOG_WARN, "%s: %llu lines past the cursor match no outbound event", uri,
+               (unsigned long long)o->skip);
+        o->skip = 0;
+    }
+    rc = gm_store_cursor_set_pos(st, name, seq, sink_pos(o), err);
     free(name);
     return rc;
 }
@@ -465,6 +590,13 @@ int
 gm_outsink_publish(struct gm_outsink *o, struct gm_store *st, struct gm_err *err)
 {
     return gm_outsink_publish_part(o, st, 0, err);
+}
+
+void
+gm_outsink_set_shared(struct gm_outsink *o)
+{
+    if (o)
+        o->shared = true;
 }
 
 void

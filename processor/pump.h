@@ -37,6 +37,11 @@ int gm_pump_batch(struct gm_store *st, struct gm_logsrc *src, const char *uri, s
 
 struct gm_outsink;
 
+/* Several states publish into o (the partitions of a Kafka log): the
+ * output's size then says nothing about one state's events, so a jsonl: or
+ * file: output falls back to at-least-once after a crash. */
+void gm_outsink_set_shared(struct gm_outsink *o);
+
 /* Opens an output for outbound events: jsonl:PATH (appended), file:DIR or
  * kafka://HOST:PORT[,HOST:PORT]/TOPIC (protobuf OutboundEvent, key = user
  * id, idempotent producer; see pump.c and docs/operations.md). */
@@ -45,9 +50,14 @@ int gm_outsink_open(const char *uri, struct gm_outsink **out, struct gm_err *err
 /*
  * Writes the outbound events committed since the last call (the state keeps
  * a cursor per output URI) and makes them durable before moving the cursor.
- * A crash in between writes some again to jsonl: and file: outputs (their
- * ids are stable, so consumers dedupe); a Kafka output reads the topic back
- * at its first publish of a state and skips what is there (exactly once).
+ * The output's size (file log: end offset) is stored with the cursor, so
+ * after a crash in between, the first call counts the events written past
+ * it and does not write them again (and cuts a torn jsonl line): each event
+ * is written once. Standard output keeps no size, nor does an output that
+ * several states share (gm_outsink_set_shared): there a crash writes some
+ * again (their ids are stable, so consumers dedupe). A Kafka output reads
+ * the topic back at its first publish of a state and skips what is there
+ * (exactly once).
  */
 int gm_outsink_publish(struct gm_outsink *o, struct gm_store *st, struct gm_err *err);
 

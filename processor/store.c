@@ -2081,33 +2081,46 @@ cursor_key(char *buf, size_t cap, const char *name)
     return 7 + 2 * (size_t)mdlen;
 }
 
+/* A cursor's value: the sequence number, then optionally a position. */
 int
-gm_store_cursor_get(struct gm_store *s, const char *name, int64_t *seq)
+gm_store_cursor_get_pos(struct gm_store *s, const char *name, int64_t *seq, int64_t *pos)
 {
     char kb[CURSOR_KEY_MAX];
     MDB_val k = {cursor_key(kb, sizeof kb, name), kb}, v;
     MDB_txn *txn;
     *seq = 0;
+    *pos = -1;
     if (ro_begin(s, &txn))
         return GM_EDB;
     int rc = mdb_get(txn, s->meta_db, &k, &v);
-    if (rc == 0 && v.mv_size == 8)
+    if (rc == 0 && (v.mv_size == 8 || v.mv_size == 16))
         *seq = (int64_t)get_be64(v.mv_data);
+    if (rc == 0 && v.mv_size == 16)
+        *pos = (int64_t)get_be64((const uint8_t *)v.mv_data + 8);
     mdb_txn_abort(txn);
     return rc == 0 || rc == MDB_NOTFOUND ? 0 : GM_EDB;
 }
 
 int
-gm_store_cursor_set(struct gm_store *s, const char *name, int64_t seq, struct gm_err *err)
+gm_store_cursor_get(struct gm_store *s, const char *name, int64_t *seq)
+{
+    int64_t pos;
+    return gm_store_cursor_get_pos(s, name, seq, &pos);
+}
+
+int
+gm_store_cursor_set_pos(struct gm_store *s, const char *name, int64_t seq, int64_t pos,
+                        struct gm_err *err)
 {
     if (s->txn)
         return gm_err_set(err, GM_EINVAL, "a batch is open");
     if (s->read_only || s->dlq_only)
         return gm_err_set(err, GM_EINVAL, "the state is open read-only");
     char kb[CURSOR_KEY_MAX];
-    uint8_t vb[8];
+    uint8_t vb[16];
     put_be64(vb, (uint64_t)seq);
-    MDB_val k = {cursor_key(kb, sizeof kb, name), kb}, v = {8, vb};
+    put_be64(vb + 8, (uint64_t)pos);
+    MDB_val k = {cursor_key(kb, sizeof kb, name), kb}, v = {pos < 0 ? 8 : 16, vb};
     MDB_txn *txn;
     int rc = rw_begin(s, &txn);
     if (rc)
@@ -2119,6 +2132,12 @@ gm_store_cursor_set(struct gm_store *s, const char *name, int64_t seq, struct gm
     if ((rc = mdb_txn_commit(txn)))
         return lmdb_error(err, rc, "commit");
     return 0;
+}
+
+int
+gm_store_cursor_set(struct gm_store *s, const char *name, int64_t seq, struct gm_err *err)
+{
+    return gm_store_cursor_set_pos(s, name, seq, -1, err);
 }
 
 int

@@ -179,6 +179,16 @@ int gm_store_cursor_get(struct gm_store *s, const char *name, int64_t *seq);
 int gm_store_cursor_set(struct gm_store *s, const char *name, int64_t seq, struct gm_err *err);
 
 /*
+ * The same with a position in the consumer's output stored beside the
+ * cursor in the same transaction (an outbound file's size when seq was
+ * reached), so that after a crash the consumer can tell what it wrote past
+ * the cursor. *pos is -1 when none was stored.
+ */
+int gm_store_cursor_get_pos(struct gm_store *s, const char *name, int64_t *seq, int64_t *pos);
+int gm_store_cursor_set_pos(struct gm_store *s, const char *name, int64_t seq, int64_t pos,
+                            struct gm_err *err);
+
+/*
  * Calls fn for every outbound event of the change feed from sequence *seq
  * on, in order, and leaves *seq after the last change read. The message
  * passed to fn is borrowed for the call. Stops early and returns fn's

@@ -547,6 +547,29 @@ Test(store, long_cursor_names_are_distinct)
     gm_store_close(st);
 }
 
+/* An output's size is kept beside its cursor, and a cursor stored with a
+ * size still reads as a plain cursor (--out's exactly-once restart). */
+Test(store, a_cursor_keeps_a_position)
+{
+    struct gm_store *st = open_with(dir, NULL, NULL);
+    struct gm_err err;
+    int64_t seq, pos;
+    cr_assert_eq(gm_store_cursor_get_pos(st, "out:a", &seq, &pos), 0);
+    cr_assert_eq(seq, 0);
+    cr_assert_eq(pos, -1);
+    cr_assert_eq(gm_store_cursor_set_pos(st, "out:a", 12, 4096, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_store_cursor_get_pos(st, "out:a", &seq, &pos), 0);
+    cr_assert_eq(seq, 12);
+    cr_assert_eq(pos, 4096);
+    cr_assert_eq(gm_store_cursor_get(st, "out:a", &seq), 0);
+    cr_assert_eq(seq, 12);
+    cr_assert_eq(gm_store_cursor_set(st, "out:a", 13, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_store_cursor_get_pos(st, "out:a", &seq, &pos), 0);
+    cr_assert_eq(seq, 13);
+    cr_assert_eq(pos, -1);
+    gm_store_close(st);
+}
+
 /* A stored record that does not decode is named as such, not as an LMDB
  * error ("Located page was wrong type" before). */
 Test(store, a_corrupt_learner_record_is_named)
