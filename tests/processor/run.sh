@@ -287,6 +287,13 @@ config)
     expect_error "expected redis://HOST" --log "file:$tmp/log" --state s --redis http://x
     expect_error "with a kafka:// log: not yet" --log kafka://127.0.0.1:9092/t --state s \
         --redis redis://127.0.0.1:1
+    # a conninfo libpq would refuse only when connecting: refused here
+    expect_error 'bad Postgres conninfo: port "abc" is not a number' --log "file:$tmp/log" \
+        --state s --postgres "host=127.0.0.1 port=abc"
+    expect_error 'bad Postgres conninfo: sslmode "sometimes"' --log "file:$tmp/log" --state s \
+        --postgres "postgresql://127.0.0.1/gamify?sslmode=sometimes"
+    "$proc" --log "file:$tmp/log" --state s --postgres "host=127.0.0.1 port=1" --check-config \
+        >/dev/null || fail "a well-formed conninfo to a closed port is refused at --check-config"
     printf 'version: 2\n' > "$tmp/bad.yaml"
     expect_error "bad.yaml:" --log "file:$tmp/log" --state s --rules "$tmp/bad.yaml"
     printf 'nonsense line\n' > "$tmp/bad.conf"
