@@ -3,6 +3,15 @@
  * kproj.h): each a projrun.h thread, with a step that waits instead of
  * failing while the partition's state is behind the cursor another
  * instance left in Postgres or Redis.
+ *
+ * One thread per projector and partition, not one per projector stepping
+ * through the partitions: an assignment and a revocation are then the start
+ * and stop of runners that share nothing (a revocation joins only that
+ * partition's threads, and never races another partition's step over a
+ * list that changes), a partition whose steps are slow or failing delays no
+ * other, and the runner is the one file logs use, unchanged. The price is
+ * connections: one to Postgres and one to Redis per assigned partition
+ * (libpq and hiredis connections are not shared between threads anyway).
  */
 #include "kproj.h"
 
