@@ -762,11 +762,11 @@ kpart_trim_idle(struct kproc *k)
     for (size_t i = 0; i < k->n_parts; i++) {
         struct kpart *p = &k->parts[i];
         int64_t below = gm_pump_release(p->st, k->sink, gm_kproj_hold(p->proj));
+        if (below <= p->trimmed)
+            continue;
         uint64_t n = 0;
         struct gm_err err;
         gm_err_clear(&err);
-        if (below <= p->trimmed)
-            continue;
         if (gm_store_trim_changes(p->st, below, &n, &err) == 0)
             p->trimmed = below;
         else
