@@ -131,9 +131,9 @@ caught_up_folding() {
 }
 
 # caught_up OFFSET N...: the instances' offsets sum to OFFSET, and each
-# one's projectors of every partition it holds have nothing left (120 s)
+# one's projectors of every partition it holds have nothing left (240 s)
 caught_up() {
-    local want=$1 deadline=$((SECONDS + 120)) sum lag parts n
+    local want=$1 deadline=$((SECONDS + 240)) sum lag parts n
     shift
     while :; do
         sum=0 lag=0 parts=0
@@ -147,7 +147,7 @@ caught_up() {
         done
         [ "$sum" = "$want" ] && [ "$lag" = 0 ] && [ "$parts" = 8 ] && return 0
         [ $SECONDS -lt $deadline ] ||
-            fail "not caught up in 120 s: offsets $sum of $want, projector lag $lag over $parts"
+            fail "not caught up in 240 s: offsets $sum of $want, projector lag $lag over $parts"
         sleep 0.3
     done
 }
