@@ -39,6 +39,10 @@ struct gm_metrics {
     atomic_bool pg_enabled;                /* the Postgres projector runs */
     atomic_uint_fast64_t pg_changes, pg_failures;
     atomic_int_fast64_t pg_lag_changes;
+    atomic_bool webhook_enabled; /* the webhook projector runs */
+    atomic_uint_fast64_t webhook_deliveries, webhook_failures, webhook_retries;
+    atomic_uint_fast64_t webhook_dead_letters;
+    atomic_int_fast64_t webhook_lag_changes;
     atomic_int_fast64_t projector_max_lag; /* /readyz fails past this many changes; 0: never */
     atomic_uint_fast64_t batch_size_le[GM_METRICS_BUCKETS]; /* 1, 10, 100, ... 10^7 */
     atomic_uint_fast64_t batch_us_sum;                      /* commit-inclusive latency */
