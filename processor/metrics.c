@@ -52,6 +52,31 @@ gm_metrics_batch(struct gm_metrics *m, uint64_t n, uint64_t us)
     }
 }
 
+static int
+part_cmp(const void *a, const void *b)
+{
+    const struct gm_metrics_part *x = a, *y = b;
+    return (x->partition > y->partition) - (x->partition < y->partition);
+}
+
+void
+gm_metrics_set_parts(struct gm_metrics *m, const struct gm_metrics_part *parts, size_t n)
+{
+    struct gm_metrics_part *copy = NULL;
+    if (n > 0) {
+        if (!(copy = malloc(n * sizeof *copy)))
+            abort();
+        memcpy(copy, parts, n * sizeof *copy);
+        qsort(copy, n, sizeof *copy, part_cmp);
+    }
+    pthread_mutex_lock(&m->parts_mu);
+    struct gm_metrics_part *old = m->parts;
+    m->parts = copy;
+    m->n_parts = n;
+    pthread_mutex_unlock(&m->parts_mu);
+    free(old);
+}
+
 /* Appends to a growing text buffer. */
 struct text {
     char *buf;
@@ -90,6 +115,77 @@ static void
 gauge(struct text *t, const char *name, const char *help, int64_t v)
 {
     add(t, "# HELP %s %s\n# TYPE %s gauge\n%s %lld\n", name, help, name, name, (long long)v);
+}
+
+/* One family of per-partition projector figures, labelled by partition. */
+enum part_field { PF_CHANGES, PF_FAILURES, PF_LAG };
+
+static void
+part_family(struct text *t, const struct gm_metrics *m, bool redis, enum part_field field)
+{
+    static const char *const names[2][3] = {
+        {"gamify_postgres_projected_total", "gamify_postgres_projector_failures_total",
+         "gamify_postgres_projector_lag_changes"},
+        {"gamify_redis_projected_total", "gamify_redis_projector_failures_total",
+         "gamify_redis_projector_lag_changes"}};
+    static const char *const helps[2][3] = {
+        {"Changes the Postgres projector of the partition wrote since it was assigned here.",
+         "Steps of the Postgres projector of the partition that failed (retried with backoff).",
+         "Changes of the partition not yet in Postgres."},
+        {"Changes the Redis projector of the partition wrote since it was assigned here.",
+         "Steps of the Redis projector of the partition that failed (retried with backoff).",
+         "Changes of the partition not yet in Redis."}};
+    const char *name = names[redis][field];
+    bool any = false;
+    for (size_t i = 0; i < m->n_parts; i++) {
+        const struct gm_metrics_part *p = &m->parts[i];
+        if (!(redis ? p->redis : p->pg))
+            continue;
+        if (!any) {
+            add(t, "# HELP %s %s\n# TYPE %s %s\n", name, helps[redis][field], name,
+                field == PF_LAG ? "gauge" : "counter");
+            any = true;
+        }
+        int64_t v = field == PF_CHANGES    ? (int64_t)(redis ? p->redis_changes : p->pg_changes)
+                    : field == PF_FAILURES ? (int64_t)(redis ? p->redis_failures : p->pg_failures)
+                                           : (redis ? p->redis_lag : p->pg_lag);
+        add(t, "%s{partition=\"%d\"} %lld\n", name, (int)p->partition, (long long)v);
+    }
+}
+
+/* Kafka: the projectors of every assigned partition. */
+static void
+render_parts(struct text *t, struct gm_metrics *m)
+{
+    pthread_mutex_lock(&m->parts_mu);
+    for (int redis = 0; redis < 2; redis++) {
+        part_family(t, m, redis, PF_CHANGES);
+        part_family(t, m, redis, PF_FAILURES);
+        part_family(t, m, redis, PF_LAG);
+    }
+    pthread_mutex_unlock(&m->parts_mu);
+}
+
+/* Kafka: writes into why (size n) the first partition whose projector is
+ * more than max changes behind; false when none is. */
+static bool
+part_behind(struct gm_metrics *m, int64_t max, char *why, size_t n)
+{
+    bool behind = false;
+    pthread_mutex_lock(&m->parts_mu);
+    for (size_t i = 0; i < m->n_parts && !behind; i++) {
+        const struct gm_metrics_part *p = &m->parts[i];
+        const char *which = p->pg && p->pg_lag > max         ? "postgres"
+                            : p->redis && p->redis_lag > max ? "redis"
+                                                             : NULL;
+        if (which) {
+            snprintf(why, n, "the %s projector of partition %d is behind\n", which,
+                     (int)p->partition);
+            behind = true;
+        }
+    }
+    pthread_mutex_unlock(&m->parts_mu);
+    return behind;
 }
 
 static char *
@@ -135,6 +231,7 @@ render(struct gm_metrics *m, size_t *len)
             "gamify_postgres_projector_lag_changes %lld\n",
             (long long)atomic_load(&m->pg_lag_changes));
     }
+    render_parts(&t, m);
     if (atomic_load(&m->webhook_enabled)) {
         counter(&t, "gamify_webhook_deliveries_total", "Webhook requests answered 2xx.",
                 atomic_load(&m->webhook_deliveries));
@@ -242,7 +339,8 @@ answer(void *cls, struct MHD_Connection *conn, const char *url, const char *meth
     } else if (strcmp(url, "/healthz") == 0) {
         body = strdup("ok\n");
     } else if (strcmp(url, "/readyz") == 0) {
-        const struct gm_metrics *m = srv->m;
+        struct gm_metrics *m = srv->m;
+        char part_why[96];
         bool ready = atomic_load(&m->ready);
         int64_t max = atomic_load(&m->projector_max_lag);
         const char *why = ready ? "ready\n" : "catching up\n";
@@ -255,6 +353,10 @@ answer(void *cls, struct MHD_Connection *conn, const char *url, const char *meth
             atomic_load(&m->pg_lag_changes) > max) {
             ready = false;
             why = "the postgres projector is behind\n";
+        }
+        if (ready && max > 0 && part_behind(m, max, part_why, sizeof part_why)) {
+            ready = false;
+            why = part_why;
         }
         status = ready ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE;
         body = strdup(why);

@@ -12,12 +12,22 @@
 
 #include "err.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define GM_METRICS_BUCKETS     8
 #define GM_METRICS_LAG_BUCKETS 12
+
+/* Kafka: the projectors of one assigned partition (gm_metrics_set_parts). */
+struct gm_metrics_part {
+    int32_t partition;
+    bool pg, redis; /* which projectors run */
+    uint64_t pg_changes, pg_failures, redis_changes, redis_failures;
+    int64_t pg_lag, redis_lag; /* changes of the partition's feed not projected yet */
+};
 
 struct gm_metrics {
     atomic_uint_fast64_t applied, duplicates, dead_letters, batches, records;
@@ -48,7 +58,21 @@ struct gm_metrics {
     /* per event: commit time minus occurred_at */
     atomic_uint_fast64_t event_lag_le[GM_METRICS_LAG_BUCKETS];
     atomic_uint_fast64_t event_lag_count, event_lag_ms_sum, event_lag_ms_max;
+    /* Kafka: per-partition projector figures, labelled by partition; the
+     * one field set under a lock (the set changes with every rebalance).
+     * Initialize parts_mu with PTHREAD_MUTEX_INITIALIZER. */
+    pthread_mutex_t parts_mu;
+    struct gm_metrics_part *parts;
+    size_t n_parts;
 };
+
+/*
+ * Replaces the per-partition projector figures with a copy of parts[0..n-1]
+ * (n 0: none, and the copy is freed; call that before m goes away).
+ * /metrics shows them with a partition label and /readyz fails while one
+ * lags more than projector_max_lag.
+ */
+void gm_metrics_set_parts(struct gm_metrics *m, const struct gm_metrics_part *parts, size_t n);
 
 /* Records the lag of one event, in milliseconds (negative counts as 0). */
 void gm_metrics_event_lag(struct gm_metrics *m, int64_t ms);

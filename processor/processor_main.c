@@ -28,6 +28,7 @@
 #include "filelog.h"
 #include "gm_config.h"
 #include "kafka.h"
+#include "kproj.h"
 #include "log.h"
 #include "logsrc.h"
 #include "metrics.h"
@@ -53,13 +54,16 @@ static const struct gm_setting settings[] = {
     {"state", GM_SET_STRING, NULL, 0, 0, true, "the state folder (LMDB)"},
     {"rules", GM_SET_STRING, NULL, 0, 0, false, "rules file used when the log has published none"},
     {"postgres", GM_SET_STRING, NULL, 0, 0, false,
-     "Postgres read model conninfo (projected in a thread; file logs; gamify migrate first)"},
+     "Postgres read model conninfo (projected in a thread; with a kafka:// log, one per "
+     "assigned partition, each with its own connection; gamify migrate first)"},
     {"redis", GM_SET_STRING, NULL, 0, 0, false,
-     "Redis URL for the realtime leaderboards (projected in a thread; file logs)"},
+     "Redis URL for the realtime leaderboards (projected in a thread; with a kafka:// log, one "
+     "per assigned partition, each with its own connection)"},
     {"redis-prefix", GM_SET_STRING, "gamify:", 0, 0, false,
      "prefix of every Redis key and channel"},
     {"projector-max-lag", GM_SET_INT, "100000", 0, 1000000000, false,
-     "/readyz answers 503 while a projector is more than this many changes behind (0: never)"},
+     "/readyz answers 503 while a projector (kafka://: of any partition) is more than this many "
+     "changes behind (0: never)"},
     {"redis-memory-permille", GM_SET_INT, "900", 0, 1000, false,
      "memory guard: above this share of Redis's maxmemory, delete the oldest finished periods "
      "(0: off; nothing happens without a maxmemory)"},
@@ -131,11 +135,6 @@ check(const struct gm_config *cfg, struct gm_err *err)
     if (gm_log_parse_level(gm_config_str(cfg, "log-level"), &level))
         return gm_err_set(err, GM_EINVAL, "--log-level: \"%s\" is not debug, info, warn or error",
                           gm_config_str(cfg, "log-level"));
-    if ((gm_config_str(cfg, "redis") || gm_config_str(cfg, "postgres")) && scheme == GM_LOG_KAFKA)
-        return gm_err_set(err, GM_EUNSUPPORTED,
-                          "--redis / --postgres with a kafka:// log: not yet; project the "
-                          "partitions with gamify project --state DIR --redis URL (or "
-                          "--postgres CONNINFO) --follow");
     if (gm_config_str(cfg, "webhooks") && scheme == GM_LOG_KAFKA)
         return gm_err_set(err, GM_EUNSUPPORTED, "--webhooks with a kafka:// log: not yet");
     if (gm_config_str(cfg, "webhooks") &&
@@ -249,6 +248,16 @@ pg_close(void *impl)
 
 static const struct gm_projector_ops pg_ops = {"postgres", pg_step, NULL, pg_cursor, pg_close};
 
+/* The Redis projector's options from the settings (strings borrowed from cfg). */
+static struct gm_redisproj_opts
+redis_opts(const struct gm_config *cfg)
+{
+    return (struct gm_redisproj_opts){
+        .prefix = gm_config_str(cfg, "redis-prefix"),
+        .memory_permille = (int)gm_config_int(cfg, "redis-memory-permille"),
+    };
+}
+
 /* Starts the projectors the settings ask for (file logs: partition 0). */
 static int
 start_projectors(const struct gm_config *cfg, struct gm_store *st, struct gm_projrun **redis,
@@ -267,10 +276,7 @@ start_projectors(const struct gm_config *cfg, struct gm_store *st, struct gm_pro
     if (!url)
         return 0;
     struct gm_redisproj *rp;
-    struct gm_redisproj_opts ro = {
-        .prefix = gm_config_str(cfg, "redis-prefix"),
-        .memory_permille = (int)gm_config_int(cfg, "redis-memory-permille"),
-    };
+    struct gm_redisproj_opts ro = redis_opts(cfg);
     if ((rc = gm_redisproj_open(url, 0, &ro, &rp, err)))
         return rc;
     gm_log(GM_LOG_INFO, "projecting leaderboards to Redis %s", url);
@@ -325,7 +331,7 @@ run(const struct gm_config *cfg)
     struct gm_store_opts opts = {.dedupe_window_s = gm_config_int(cfg, "window-days") * 86400,
                                  .no_sync = !gm_config_bool(cfg, "sync"),
                                  .future_skew_s = gm_config_int(cfg, "future-skew-seconds")};
-    static struct gm_metrics m;
+    static struct gm_metrics m = {.parts_mu = PTHREAD_MUTEX_INITIALIZER};
     struct gm_err err;
     gm_err_clear(&err);
     struct gm_store *st = NULL;
@@ -483,6 +489,8 @@ struct kpart {
     bool rebuilding;
     double gap_logged;                  /* when an offset jump was last logged */
     uint64_t gaps_quiet, offsets_quiet; /* jumps (and offsets) not logged since */
+    struct gm_kproj *proj;              /* its projectors (NULL: none asked for) */
+    int64_t trimmed;                    /* the feed is trimmed below this */
 };
 
 /* The processor on a Kafka log: the partitions it holds now. */
@@ -499,6 +507,8 @@ struct kproc {
     uint64_t closed_applied, closed_dups, closed_dead; /* of partitions given up */
     uint64_t closed_ahead, closed_pruned;
     bool allow_gap;
+    struct gm_kproj_conf proj_conf; /* the projectors of each partition */
+    struct gm_metrics_part *mparts; /* scratch for the metrics, cap entries */
     int failed;
     struct gm_err err;
 };
@@ -549,6 +559,27 @@ kproc_metrics(struct kproc *k)
     atomic_store(&k->m->periods_pruned, pruned);
     atomic_store(&k->m->offset, off);
     atomic_store(&k->m->last_event_time, newest);
+    /* each partition's projectors, against the feed end it committed */
+    if (!k->proj_conf.conninfo && !k->proj_conf.redis_url)
+        return;
+    if (!(k->mparts = realloc(k->mparts, (k->cap ? k->cap : 1) * sizeof *k->mparts)))
+        abort();
+    for (size_t i = 0; i < k->n_parts; i++) {
+        struct gm_kproj_stats ps;
+        gm_kproj_stats(k->parts[i].proj, gm_store_change_end(k->parts[i].st), &ps);
+        k->mparts[i] = (struct gm_metrics_part){
+            .partition = k->parts[i].id,
+            .pg = ps.pg.on,
+            .redis = ps.redis.on,
+            .pg_changes = ps.pg.changes,
+            .pg_failures = ps.pg.failures,
+            .redis_changes = ps.redis.changes,
+            .redis_failures = ps.redis.failures,
+            .pg_lag = ps.pg.lag,
+            .redis_lag = ps.redis.lag,
+        };
+    }
+    gm_metrics_set_parts(k->m, k->mparts, k->n_parts);
 }
 
 /* Commits the open batch of p (if any) to LMDB, then shows it to Kafka. */
@@ -572,9 +603,10 @@ kpart_commit(struct kproc *k, struct kpart *p, struct gm_err *err)
     gm_metrics_batch(k->m, p->n, (uint64_t)((now_s() - p->t0) * 1e6));
     kproc_metrics(k);
     gm_kafka_commit_async(k->c, p->id, p->next);
+    gm_kproj_wake(p->proj);
     if (k->sink && (rc = gm_outsink_publish_part(k->sink, p->st, p->id, err)))
         return rc;
-    gm_pump_release(p->st, k->sink, INT64_MAX);
+    gm_pump_release(p->st, k->sink, gm_kproj_hold(p->proj));
     if (p->rebuilding && t1 - p->last_progress >= 2.0) {
         gm_log(GM_LOG_INFO, "partition %d: rebuilding, at offset %llu", (int)p->id,
                (unsigned long long)p->next);
@@ -589,6 +621,7 @@ on_assigned(void *ctx, int32_t partition, uint64_t *next, struct gm_err *err)
     struct kproc *k = ctx;
     char path[4096];
     struct gm_store *st = NULL;
+    struct gm_kproj *proj = NULL;
     int rc;
     if (mkdir(k->dir, 0755) && errno != EEXIST) {
         rc = gm_err_set(err, -errno, "cannot create %s: %s", k->dir, strerror(errno));
@@ -603,6 +636,9 @@ on_assigned(void *ctx, int32_t partition, uint64_t *next, struct gm_err *err)
     gm_outsink_forget(k->sink, partition);
     if (k->sink && (rc = gm_outsink_publish_part(k->sink, st, partition, err)))
         goto out;
+    /* its projectors, from their cursors for this partition */
+    if ((rc = gm_kproj_start(&k->proj_conf, partition, st, &proj, err)))
+        goto out;
     if (k->n_parts == k->cap) {
         k->cap = k->cap ? 2 * k->cap : 16;
         k->parts = realloc(k->parts, k->cap * sizeof *k->parts);
@@ -610,11 +646,12 @@ on_assigned(void *ctx, int32_t partition, uint64_t *next, struct gm_err *err)
             abort();
     }
     struct kpart *p = &k->parts[k->n_parts++];
-    *p = (struct kpart){.id = partition, .st = st, .next = gm_store_offset(st)};
+    *p = (struct kpart){.id = partition, .st = st, .next = gm_store_offset(st), .proj = proj};
     p->batch_next = p->next;
     p->rebuilding = p->next == 0;
     p->last_progress = now_s();
     st = NULL;
+    proj = NULL;
     *next = p->next;
     if (p->rebuilding)
         gm_log(GM_LOG_INFO,
@@ -626,6 +663,7 @@ on_assigned(void *ctx, int32_t partition, uint64_t *next, struct gm_err *err)
                path, (unsigned long long)p->next);
     kproc_metrics(k);
 out:
+    gm_kproj_stop(proj);
     gm_store_close(st);
     if (rc) {
         k->failed = rc;
@@ -731,15 +769,40 @@ on_revoked(void *ctx, int32_t partition)
     k->closed_pruned += ss->periods_pruned;
     gm_log(GM_LOG_INFO, "partition %d revoked at offset %llu", (int)partition,
            (unsigned long long)p->next);
+    /* its projectors finish their step and stop before the state closes */
+    gm_kproj_stop(p->proj);
     gm_store_close(p->st);
     *p = k->parts[--k->n_parts];
     kproc_metrics(k);
 }
 
+/*
+ * Idle: the change-feed records the projectors (and the output) took since
+ * the last commit go in transactions of their own (commits trim while
+ * busy). No batch is open here.
+ */
+static void
+kpart_trim_idle(struct kproc *k)
+{
+    for (size_t i = 0; i < k->n_parts; i++) {
+        struct kpart *p = &k->parts[i];
+        int64_t below = gm_pump_release(p->st, k->sink, gm_kproj_hold(p->proj));
+        if (below <= p->trimmed)
+            continue;
+        uint64_t n = 0;
+        struct gm_err err;
+        gm_err_clear(&err);
+        if (gm_store_trim_changes(p->st, below, &n, &err) == 0)
+            p->trimmed = below;
+        else
+            gm_log(GM_LOG_WARN, "partition %d: trimming the change feed: %s", (int)p->id, err.msg);
+    }
+}
+
 static int
 run_kafka(const struct gm_config *cfg, const char *rest)
 {
-    static struct gm_metrics m;
+    static struct gm_metrics m = {.parts_mu = PTHREAD_MUTEX_INITIALIZER};
     static char ctx[96];
     struct kproc k = {.dir = gm_config_str(cfg, "state"),
                       .m = &m,
@@ -747,6 +810,9 @@ run_kafka(const struct gm_config *cfg, const char *rest)
     k.opts = (struct gm_store_opts){.dedupe_window_s = gm_config_int(cfg, "window-days") * 86400,
                                     .no_sync = !gm_config_bool(cfg, "sync"),
                                     .future_skew_s = gm_config_int(cfg, "future-skew-seconds")};
+    k.proj_conf = (struct gm_kproj_conf){.conninfo = gm_config_str(cfg, "postgres"),
+                                         .redis_url = gm_config_str(cfg, "redis"),
+                                         .redis_opts = redis_opts(cfg)};
     const char *rules = gm_config_str(cfg, "rules"), *out_uri = gm_config_str(cfg, "out");
     const char *metrics_addr = gm_config_str(cfg, "metrics");
     size_t batch_max = (size_t)gm_config_int(cfg, "batch-max");
@@ -766,8 +832,13 @@ run_kafka(const struct gm_config *cfg, const char *rest)
     if (out_uri && (rc = gm_outsink_open(out_uri, &k.sink, &err)))
         goto fail;
     gm_outsink_set_shared(k.sink); /* every partition's state writes to it */
+    atomic_store(&m.projector_max_lag, gm_config_int(cfg, "projector-max-lag"));
     if (metrics_addr && (rc = gm_metrics_serve(&m, metrics_addr, &srv, &err)))
         goto fail;
+    if (k.proj_conf.conninfo)
+        gm_log(GM_LOG_INFO, "projecting each assigned partition's read model to Postgres");
+    if (k.proj_conf.redis_url)
+        gm_log(GM_LOG_INFO, "projecting each assigned partition's leaderboards to Redis");
     struct gm_kafka_handlers h = {
         .ctx = &k, .assigned = on_assigned, .log_gap = on_log_gap, .revoked = on_revoked};
     if (k.allow_gap)
@@ -779,6 +850,7 @@ run_kafka(const struct gm_config *cfg, const char *rest)
         goto fail;
     gm_log(GM_LOG_INFO, "joining group %s on kafka://%s; partition states under %s",
            gm_config_str(cfg, "group"), rest, k.dir);
+    double last_idle = 0;
 
     while (!stop) {
         struct gm_kafka_msg msg;
@@ -794,6 +866,11 @@ run_kafka(const struct gm_config *cfg, const char *rest)
             }
             atomic_store(&m.lag_seconds, 0);
             atomic_store(&m.log_end, atomic_load(&m.offset));
+            double t = now_s();
+            if (t - last_idle >= 1.0) {
+                kpart_trim_idle(&k);
+                last_idle = t;
+            }
             kproc_metrics(&k);
             /* ready: holding partitions, with nothing left behind their
              * high watermarks (as far as librdkafka has seen them) */
@@ -846,9 +923,12 @@ fail:
         k.parts[i].in_batch = false;
     }
 out:
-    gm_kafka_consumer_close(k.c); /* revokes: the stores close there */
-    for (size_t i = 0; i < k.n_parts; i++)
+    gm_kafka_consumer_close(k.c); /* revokes: the projectors stop and the stores close there */
+    for (size_t i = 0; i < k.n_parts; i++) {
+        gm_kproj_stop(k.parts[i].proj);
         gm_store_close(k.parts[i].st);
+    }
+    free(k.mparts);
     if (code == 0 && k.failed) {
         gm_log(GM_LOG_ERROR, "%s", k.err.msg);
         code = 1;
@@ -856,6 +936,7 @@ out:
     free(k.parts);
     free(k.rules);
     gm_metrics_stop(srv);
+    gm_metrics_set_parts(&m, NULL, 0);
     gm_outsink_close(k.sink);
     return code;
 }

@@ -50,8 +50,10 @@ recorded_version(PGconn *conn, int *version, struct gm_err *err)
 int
 gm_pgproj_migrate(const char *conninfo, int *applied, struct gm_err *err)
 {
+    int rc = gm_pgproj_check_conninfo(conninfo, err), count = 0;
+    if (rc)
+        return rc;
     PGconn *conn = PQconnectdb(conninfo);
-    int rc = 0, count = 0;
     if (PQstatus(conn) != CONNECTION_OK) {
         rc = gm_err_set(err, GM_EDB, "postgres: connect: %s", PQerrorMessage(conn));
         goto out;

@@ -830,14 +830,9 @@ out:
 int
 gm_pgproj_open(const char *conninfo, int partition, struct gm_pgproj **out, struct gm_err *err)
 {
-    char *msg = NULL;
-    PQconninfoOption *opts = PQconninfoParse(conninfo ? conninfo : "", &msg);
-    if (!opts) {
-        gm_err_set(err, GM_EINVAL, "bad Postgres conninfo: %s", msg ? msg : "out of memory");
-        PQfreemem(msg);
-        return GM_EINVAL;
-    }
-    PQconninfoFree(opts);
+    int rc = gm_pgproj_check_conninfo(conninfo, err);
+    if (rc)
+        return rc;
     if (partition < 0)
         return gm_err_set(err, GM_EINVAL, "partition %d: must be 0 or more", partition);
     struct gm_pgproj *p = calloc(1, sizeof *p);

@@ -30,10 +30,19 @@ int gm_pgproj_schema_version(void);
  * Applies the migrations the database at conninfo lacks, each in its own
  * transaction, recording each in schema_migrations(version, name,
  * applied_at). *applied (may be NULL) is how many were applied (0: it was
- * up to date). Errors: GM_EDB (connection or SQL failed), GM_EUNSUPPORTED
+ * up to date). Errors: GM_EINVAL (a malformed conninfo), GM_EDB (connection
+ * or SQL failed), GM_EUNSUPPORTED
  * (the database's schema is newer than this program knows), with err.
  */
 int gm_pgproj_migrate(const char *conninfo, int *applied, struct gm_err *err);
+
+/*
+ * Checks conninfo without connecting: its syntax and option names, and the
+ * values libpq would refuse only when connecting (a port that is not a
+ * number from 1 to 65535, an unknown sslmode, more ports than hosts...).
+ * Returns 0, or GM_EINVAL with err saying what is wrong.
+ */
+int gm_pgproj_check_conninfo(const char *conninfo, struct gm_err *err);
 
 struct gm_pgproj;
 
@@ -41,7 +50,8 @@ struct gm_pgproj;
  * Creates a projector for partition (0 for a single, unpartitioned state)
  * writing to conninfo. It connects on the first step (and again after a
  * failure), so Postgres may be down now. *out is new; free with
- * gm_pgproj_close. Errors: GM_EINVAL (a malformed conninfo or partition).
+ * gm_pgproj_close. Errors: GM_EINVAL (a malformed conninfo, see
+ * gm_pgproj_check_conninfo, or partition).
  */
 int gm_pgproj_open(const char *conninfo, int partition, struct gm_pgproj **out, struct gm_err *err);
 

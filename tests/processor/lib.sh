@@ -21,3 +21,89 @@ http() {
     sed '1,/^\r$/d' <&3
     exec 3<&-
 }
+
+# rcli ARGS...: redis-cli on the Redis of GAMIFY_TEST_REDIS
+rcli() {
+    local hostport=${GAMIFY_TEST_REDIS#redis://}
+    hostport=${hostport%%/*}
+    redis-cli -h "${hostport%%:*}" -p "${hostport##*:}" "$@"
+}
+
+# dump_scores < DUMP: the leaderboard scores of `gamify dump` lines as
+# "board period user score", sorted: what Redis must hold
+dump_scores() {
+    awk '
+    {
+        if (!match($0, /^\{"userId":"[^"]*"/)) next
+        u = substr($0, 12, RLENGTH - 12)
+        # "scores":{"b1":{"p1":1,"p2":2},"b2":{...}},"timezone"
+        if (!match($0, /"scores":\{.*\}\},"timezone"/)) next
+        s = substr($0, RSTART + 10, RLENGTH - 22)
+        while (match(s, /"[^"]*":\{[^}]*\}/)) {
+            b = substr(s, RSTART, RLENGTH)
+            s = substr(s, RSTART + RLENGTH)
+            match(b, /^"[^"]*"/)
+            board = substr(b, 2, RLENGTH - 2)
+            n = split(substr(b, RLENGTH + 3, length(b) - RLENGTH - 3), kv, ",")
+            for (i = 1; i <= n; i++) {
+                split(kv[i], a, ":")
+                gsub(/"/, "", a[1])
+                print board, a[1], u, a[2]
+            }
+        }
+    }' | sort
+}
+
+# redis_scores PREFIX: every member of every board key PREFIXlb:BOARD:PERIOD
+# in Redis as "board period user score", sorted (one redis-cli for all
+# keys: each key's members follow an ECHO of the key)
+redis_scores() {
+    rcli --scan --pattern "${1}lb:*" |
+        awk '{ printf "ECHO \"@@%s\"\nZRANGE \"%s\" 0 -1 WITHSCORES\n", $0, $0 }' | rcli |
+        awk -v pre="${1}lb:" '
+            /^@@/ { k = substr($0, 3 + length(pre)); b = k; sub(/:[^:]*$/, "", b)
+                    p = k; sub(/.*:/, "", p); m = ""; next }
+            m == "" { m = $0; next }
+            { print b, p, m, $0; m = "" }' | sort
+}
+
+# dump_learners < DUMP: per learner "user|exp|level|coins|coinsEarned|
+# coinsSpent|lessonsCompleted|lessonCompletions|tournamentsPlayed|
+# tournamentWins|tournamentLosses|currentStreak|longestStreak|freezesHeld|
+# optOut(t/f)|badges in award order|redemptions in log order as
+# id:reward:status:reason", sorted: what the Postgres read model must hold
+dump_learners() {
+    awk '
+    function num(k,    s) {
+        if (!match($0, "\"" k "\":-?[0-9]+")) return "?"
+        s = substr($0, RSTART, RLENGTH); sub(/.*:/, "", s); return s
+    }
+    {
+        match($0, /^\{"userId":"[^"]*"/); line = substr($0, 12, RLENGTH - 12)
+        n = split("exp level coins coinsEarned coinsSpent lessonsCompleted lessonCompletions " \
+                  "tournamentsPlayed tournamentWins tournamentLosses currentStreak longestStreak " \
+                  "freezesHeld", ks, " ")
+        for (i = 1; i <= n; i++) line = line "|" num(ks[i])
+        line = line "|" (index($0, "\"leaderboardOptOut\":true") ? "t" : "f")
+        match($0, /"badges":\[[^]]*\]/); b = substr($0, RSTART + 10, RLENGTH - 11); gsub(/"/, "", b)
+        match($0, /"redemptions":\[[^]]*\]/); r = substr($0, RSTART + 15, RLENGTH - 16)
+        gsub(/\{"redemptionId":"/, "", r); gsub(/","rewardId":"/, ":", r)
+        gsub(/","status":"/, ":", r); gsub(/","reason":/, ":", r); gsub(/"?\}/, "", r); gsub(/"/, "", r)
+        print line "|" b "|" r
+    }' | sort
+}
+
+# pg_learners CONNINFO: the same lines from the Postgres read model
+pg_learners() {
+    psql -qXAt "$1" -c "
+        SELECT l.user_id, exp, level, coins, coins_earned, coins_spent, lessons_completed,
+               lesson_completions, tournaments_played, tournament_wins, tournament_losses,
+               current_streak, longest_streak, freezes_held, opt_out,
+               coalesce(b.ids, ''), coalesce(r.ids, '')
+        FROM learners l
+        LEFT JOIN (SELECT user_id, string_agg(badge_id, ',' ORDER BY position) AS ids
+                   FROM learner_badges GROUP BY user_id) b USING (user_id)
+        LEFT JOIN (SELECT user_id, string_agg(redemption_id || ':' || reward_id || ':' || status
+                                              || ':' || coalesce(reason, 'null'), ',' ORDER BY seq) AS ids
+                   FROM redemptions GROUP BY user_id) r USING (user_id)" | sort
+}

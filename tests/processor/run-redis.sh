@@ -38,9 +38,6 @@ if [ -z "${GAMIFY_TEST_REDIS:-}" ]; then
     echo "skipped: no GAMIFY_TEST_REDIS"
     exit 77
 fi
-hostport=${GAMIFY_TEST_REDIS#redis://}
-hostport=${hostport%%/*}
-rcli() { redis-cli -h "${hostport%%:*}" -p "${hostport##*:}" "$@"; }
 
 metric() { http "$mport" /metrics | sed -n "s/^$1 //p"; }
 start() { # REDIS_URL [FLAGS...]
@@ -83,23 +80,9 @@ boards)
     pid=
     # every (board, period, learner, score) of the dump is in Redis, and
     # Redis holds nothing more
-    "$gamify" dump --state "$tmp/state" |
-        sed -n 's/^{"userId":"\([^"]*\)".*"scores":{\(.*\)}},"timezone".*/\1 \2}/p' |
-        while read -r user scores; do
-            # "b1":{"p1":1,"p2":2},"b2":{...}
-            echo "$scores" | tr -d '{}"' | tr ',' '\n' | awk -F: -v u="$user" '
-                NF == 3 { board = $1; print board, $2, u, $3; next }
-                NF == 2 { print board, $1, u, $2 }'
-        done | sort > "$tmp/want"
+    "$gamify" dump --state "$tmp/state" | dump_scores > "$tmp/want"
     [ "$(wc -l < "$tmp/want")" -gt 400 ] || fail "the dump's scores: $(head -3 "$tmp/want")"
-    : > "$tmp/got"
-    for key in $(rcli --scan --pattern "${prefix}lb:*"); do
-        rest=${key#"${prefix}lb:"}
-        board=${rest%:*} period=${rest##*:}
-        rcli zrange "$key" 0 -1 withscores | paste - - |
-            awk -v b="$board" -v p="$period" '{ print b, p, $1, $2 }' >> "$tmp/got"
-    done
-    sort -o "$tmp/got" "$tmp/got"
+    redis_scores "$prefix" > "$tmp/got"
     cmp -s "$tmp/want" "$tmp/got" ||
         fail "Redis differs from the dump: $(diff "$tmp/want" "$tmp/got" | head -5)"
     [ "$(rcli get "${prefix}cursor:0")" -gt 0 ] || fail "no cursor in Redis"
@@ -140,11 +123,9 @@ both)
     kill -TERM "$pid"
     wait "$pid" || fail "the processor did not stop cleanly"
     pid=
-    "$gamify" dump --state "$tmp/state" |
-        sed 's/^{"userId":"\([^"]*\)","exp":\([0-9]*\),"level":\([0-9]*\),"coins":\([0-9]*\),.*"currentStreak":\([0-9]*\),"longestStreak":\([0-9]*\),.*/\1|\2|\3|\4|\5|\6/' |
-        sort > "$tmp/want"
-    psql -qXAt "$pg" -c "SELECT user_id, exp, level, coins, current_streak, longest_streak FROM learners" |
-        sort > "$tmp/got"
+    # profile, counters, badges and redemptions of every learner
+    "$gamify" dump --state "$tmp/state" | dump_learners > "$tmp/want"
+    pg_learners "$pg" > "$tmp/got"
     [ "$(wc -l < "$tmp/want")" -gt 300 ] || fail "the dump: $(head -2 "$tmp/want")"
     cmp -s "$tmp/want" "$tmp/got" ||
         fail "Postgres differs from the dump: $(diff "$tmp/want" "$tmp/got" | head -5)"

@@ -285,8 +285,18 @@ config)
     expect_error "expected kafka://HOST:PORT" --log kafka://127.0.0.1:9092 --state s
     expect_error "jsonl: is for replays" --log jsonl:/x --state s
     expect_error "expected redis://HOST" --log "file:$tmp/log" --state s --redis http://x
-    expect_error "with a kafka:// log: not yet" --log kafka://127.0.0.1:9092/t --state s \
-        --redis redis://127.0.0.1:1
+    # projectors with a Kafka log: accepted, and their settings checked
+    "$proc" --log kafka://127.0.0.1:9092/t --state s --check-config --redis redis://127.0.0.1:1 \
+        --postgres "host=127.0.0.1 port=1" >/dev/null || fail "--redis/--postgres with kafka://"
+    expect_error 'bad Postgres conninfo: port "x"' --log kafka://127.0.0.1:9092/t --state s \
+        --postgres "host=127.0.0.1 port=x"
+    # a conninfo libpq would refuse only when connecting: refused here
+    expect_error 'bad Postgres conninfo: port "abc" is not a number' --log "file:$tmp/log" \
+        --state s --postgres "host=127.0.0.1 port=abc"
+    expect_error 'bad Postgres conninfo: sslmode "sometimes"' --log "file:$tmp/log" --state s \
+        --postgres "postgresql://127.0.0.1/gamify?sslmode=sometimes"
+    "$proc" --log "file:$tmp/log" --state s --postgres "host=127.0.0.1 port=1" --check-config \
+        >/dev/null || fail "a well-formed conninfo to a closed port is refused at --check-config"
     printf 'version: 2\n' > "$tmp/bad.yaml"
     expect_error "bad.yaml:" --log "file:$tmp/log" --state s --rules "$tmp/bad.yaml"
     printf 'nonsense line\n' > "$tmp/bad.conf"
