@@ -11,6 +11,7 @@
 #define GM_METRICS_H
 
 #include "err.h"
+#include "projrun.h"
 
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -18,6 +19,22 @@
 
 #define GM_METRICS_BUCKETS     8
 #define GM_METRICS_LAG_BUCKETS 12
+
+/* A projector's figures beyond its changes and failures (projrun.h). */
+struct gm_metrics_projector {
+    atomic_int_fast64_t cursor; /* next change to project; -1 unknown */
+    atomic_int_fast64_t lag_ms; /* now minus the commit time of the oldest change not projected */
+    atomic_uint_fast64_t retries;
+    atomic_uint_fast64_t step_le[GM_PROJRUN_STEP_BUCKETS], step_count, step_us_sum;
+};
+
+/* The Redis projector's reconcile and memory guard (redisproj.h). */
+struct gm_metrics_redis_ops {
+    atomic_uint_fast64_t reconcile_runs, reconcile_skipped, reconcile_errors;
+    atomic_uint_fast64_t drift, last_drift, rebuilds;
+    atomic_uint_fast64_t guard_actions, guard_periods_deleted, guard_keys_deleted;
+    atomic_int_fast64_t used_memory, maxmemory; /* -1: not read yet (guard off) */
+};
 
 struct gm_metrics {
     atomic_uint_fast64_t applied, duplicates, dead_letters, batches, records;
@@ -29,6 +46,8 @@ struct gm_metrics {
     atomic_bool pg_enabled;                /* the Postgres projector runs */
     atomic_uint_fast64_t pg_changes, pg_failures;
     atomic_int_fast64_t pg_lag_changes;
+    struct gm_metrics_projector redis_proj, pg_proj;
+    struct gm_metrics_redis_ops redis_ops;
     atomic_int_fast64_t projector_max_lag; /* /readyz fails past this many changes; 0: never */
     atomic_uint_fast64_t batch_size_le[GM_METRICS_BUCKETS]; /* 1, 10, 100, ... 10^7 */
     atomic_uint_fast64_t batch_us_sum;                      /* commit-inclusive latency */

@@ -62,6 +62,13 @@ static const struct gm_setting settings[] = {
     {"redis-memory-permille", GM_SET_INT, "900", 0, 1000, false,
      "memory guard: above this share of Redis's maxmemory, delete the oldest finished periods "
      "(0: off; nothing happens without a maxmemory)"},
+    {"redis-reconcile-seconds", GM_SET_INT, "300", 0, 604800, false,
+     "how often the Redis projector compares the boards with the state and repairs drift "
+     "(0: never)"},
+    {"redis-reconcile-sample", GM_SET_INT, "1000", 1, 100000000, false,
+     "learners whose scores one reconcile run checks (the next run goes on after them)"},
+    {"redis-reconcile-rebuild-drift", GM_SET_INT, "10000", 1, 1000000000000LL, false,
+     "a reconcile that finds more wrong members than this rebuilds every board instead"},
     {"out", GM_SET_STRING, NULL, 0, 0, false, "write outbound events to jsonl:PATH or file:DIR"},
     {"metrics", GM_SET_STRING, NULL, 0, 0, false,
      "serve /metrics, /healthz and /readyz on HOST:PORT"},
@@ -240,10 +247,11 @@ pg_close(void *impl)
 
 static const struct gm_projector_ops pg_ops = {"postgres", pg_step, NULL, pg_cursor, pg_close};
 
-/* Starts the projectors the settings ask for (file logs: partition 0). */
+/* Starts the projectors the settings ask for (file logs: partition 0);
+ * *rp borrows the Redis projector (the runner owns it) for its figures. */
 static int
 start_projectors(const struct gm_config *cfg, struct gm_store *st, struct gm_projrun **redis,
-                 struct gm_projrun **pg, struct gm_err *err)
+                 struct gm_projrun **pg, struct gm_redisproj **rp_out, struct gm_err *err)
 {
     int rc;
     const char *conninfo = gm_config_str(cfg, "postgres");
@@ -261,17 +269,56 @@ start_projectors(const struct gm_config *cfg, struct gm_store *st, struct gm_pro
     struct gm_redisproj_opts ro = {
         .prefix = gm_config_str(cfg, "redis-prefix"),
         .memory_permille = (int)gm_config_int(cfg, "redis-memory-permille"),
+        .reconcile_interval_ms = gm_config_int(cfg, "redis-reconcile-seconds") * 1000,
+        .reconcile_sample = (size_t)gm_config_int(cfg, "redis-reconcile-sample"),
+        .reconcile_rebuild_drift = (uint64_t)gm_config_int(cfg, "redis-reconcile-rebuild-drift"),
+        .reconcile_whole = true, /* one state writes these boards */
     };
     if ((rc = gm_redisproj_open(url, 0, &ro, &rp, err)))
         return rc;
     gm_log(GM_LOG_INFO, "projecting leaderboards to Redis %s", url);
+    *rp_out = rp;
     return gm_projrun_start(&redis_ops, rp, st, redis, err);
+}
+
+/* A projector's runner figures into mp. */
+static void
+runner_metrics(struct gm_metrics_projector *mp, const struct gm_projrun_stats *ps)
+{
+    atomic_store(&mp->cursor, ps->cursor);
+    atomic_store(&mp->lag_ms, ps->lag_ms);
+    atomic_store(&mp->retries, ps->retries);
+    atomic_store(&mp->step_count, ps->step_count);
+    atomic_store(&mp->step_us_sum, ps->step_us_sum);
+    for (int i = 0; i < GM_PROJRUN_STEP_BUCKETS; i++)
+        atomic_store(&mp->step_le[i], ps->step_le[i]);
+}
+
+/* The Redis projector's reconcile and memory guard figures. */
+static void
+redis_ops_metrics(struct gm_metrics_redis_ops *o, const struct gm_redisproj *rp)
+{
+    struct gm_redisproj_reconcile_stats rs;
+    struct gm_redisproj_guard_stats gs;
+    gm_redisproj_reconcile_stats(rp, &rs);
+    gm_redisproj_guard_stats(rp, &gs);
+    atomic_store(&o->reconcile_runs, rs.runs);
+    atomic_store(&o->reconcile_skipped, rs.skipped);
+    atomic_store(&o->reconcile_errors, rs.errors);
+    atomic_store(&o->drift, rs.drift);
+    atomic_store(&o->last_drift, rs.last_drift);
+    atomic_store(&o->rebuilds, rs.rebuilds);
+    atomic_store(&o->guard_actions, gs.actions);
+    atomic_store(&o->guard_periods_deleted, gs.periods_deleted);
+    atomic_store(&o->guard_keys_deleted, gs.keys_deleted);
+    atomic_store(&o->used_memory, gs.used_memory);
+    atomic_store(&o->maxmemory, gs.maxmemory);
 }
 
 /* Projector figures for /metrics. */
 static void
 projector_metrics(struct gm_metrics *m, struct gm_store *st, const struct gm_projrun *redis,
-                  const struct gm_projrun *pg)
+                  const struct gm_projrun *pg, const struct gm_redisproj *rp)
 {
     int64_t end = gm_store_change_end(st);
     struct gm_projrun_stats ps;
@@ -281,6 +328,9 @@ projector_metrics(struct gm_metrics *m, struct gm_store *st, const struct gm_pro
         atomic_store(&m->redis_changes, ps.changes);
         atomic_store(&m->redis_failures, ps.failures);
         atomic_store(&m->redis_lag_changes, ps.cursor < 0 ? end : end - ps.cursor);
+        runner_metrics(&m->redis_proj, &ps);
+        if (rp)
+            redis_ops_metrics(&m->redis_ops, rp);
     }
     if (pg) {
         gm_projrun_stats(pg, &ps);
@@ -288,6 +338,7 @@ projector_metrics(struct gm_metrics *m, struct gm_store *st, const struct gm_pro
         atomic_store(&m->pg_changes, ps.changes);
         atomic_store(&m->pg_failures, ps.failures);
         atomic_store(&m->pg_lag_changes, ps.cursor < 0 ? end : end - ps.cursor);
+        runner_metrics(&m->pg_proj, &ps);
     }
 }
 
@@ -318,6 +369,7 @@ run(const struct gm_config *cfg)
     struct gm_outsink *sink = NULL;
     struct gm_metrics_server *srv = NULL;
     struct gm_projrun *redis = NULL, *pg = NULL;
+    struct gm_redisproj *rp = NULL; /* borrowed from redis's runner */
     static char ctx[96];
     int code = 1, rc;
 
@@ -358,7 +410,7 @@ run(const struct gm_config *cfg)
      * and its publication) go out now, not with the next batch */
     if (sink && (rc = gm_outsink_publish(sink, st, &err)))
         goto fail;
-    if ((rc = start_projectors(cfg, st, &redis, &pg, &err)))
+    if ((rc = start_projectors(cfg, st, &redis, &pg, &rp, &err)))
         goto fail;
     atomic_store(&m.projector_max_lag, gm_config_int(cfg, "projector-max-lag"));
     if (metrics_addr && (rc = gm_metrics_serve(&m, metrics_addr, &srv, &err)))
@@ -403,7 +455,7 @@ run(const struct gm_config *cfg)
             if (sink && (rc = gm_outsink_publish(sink, st, &err)))
                 goto fail;
             gm_pump_release(st, sink, projectors_hold(redis, pg));
-            projector_metrics(&m, st, redis, pg);
+            projector_metrics(&m, st, redis, pg, rp);
             if (n == batch_max)
                 continue; /* more is probably waiting */
         }
@@ -416,7 +468,7 @@ run(const struct gm_config *cfg)
         }
         if (t1 - last_size >= 1.0) {
             atomic_store(&m.lmdb_bytes, file_size(dir));
-            projector_metrics(&m, st, redis, pg);
+            projector_metrics(&m, st, redis, pg, rp);
             last_size = t1;
             /* idle: what the projectors took since the last commit goes in
              * a transaction of its own (commits trim while busy) */

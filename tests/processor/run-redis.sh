@@ -2,7 +2,8 @@
 # gamify-processor with --redis: the leaderboards projected in a thread
 # beside the writer, against the Redis that tests/run starts
 # (GAMIFY_TEST_REDIS):
-#   run-redis.sh BUILD_ROOT EXAMPLES_DIR CHECK   (CHECK: boards, down, both)
+#   run-redis.sh BUILD_ROOT EXAMPLES_DIR CHECK
+#   (CHECK: boards, down, both, reconcile, lag-seconds)
 # boards: every board and period of the dump is in Redis with the dump's
 #   scores, the lag metric reaches 0, and the change feed is trimmed behind
 #   the projector.
@@ -10,6 +11,12 @@
 #   steps, and keeps the change feed the projector has not read.
 # both: --postgres and --redis together (GAMIFY_TEST_PG too): every
 #   learner's Postgres row equals the dump, and both lags reach 0.
+# reconcile: members removed, a key the state lacks added behind the
+#   projector's back: the scheduled reconcile repairs them, counts exactly
+#   that drift (none before), and the boards equal the dump again.
+# lag-seconds: a private redis-server stopped while events come: the
+#   projector's lag in seconds rises, its failures and retries are counted;
+#   restarted on the same port (with its data): the lag falls to 0.
 set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -67,22 +74,9 @@ wait_for() { # METRIC VALUE
     fail "$1 did not reach $2 (at $(metric "$1"))"
 }
 entries() { mdb_stat -s changes "$tmp/state" | sed -n 's/^ *Entries: //p'; }
-
-"$gen" --events 6000 --users 400 --seed 31 > "$tmp/all.jsonl"
-end=$("$gamify" produce --log "file:$tmp/log" "$tmp/all.jsonl" 2>&1 | sed -n 's/.*log end offset //p')
-
-case $check in
-boards)
-    start "$GAMIFY_TEST_REDIS"
-    wait_for gamify_source_offset "$end"
-    wait_for gamify_redis_projector_lag_changes 0
-    [ "$(metric gamify_redis_projected_total)" -gt 1000 ] || fail "too few changes projected"
-    [ "$(http "$mport" /readyz)" = ready ] || fail "/readyz: $(http "$mport" /readyz)"
-    kill -TERM "$pid"
-    wait "$pid" || fail "the processor did not stop cleanly"
-    pid=
-    # every (board, period, learner, score) of the dump is in Redis, and
-    # Redis holds nothing more
+# boards_equal_dump: every (board, period, learner, score) of the dump is in
+# Redis, and Redis holds nothing more
+boards_equal_dump() {
     "$gamify" dump --state "$tmp/state" |
         sed -n 's/^{"userId":"\([^"]*\)".*"scores":{\(.*\)}},"timezone".*/\1 \2}/p' |
         while read -r user scores; do
@@ -102,6 +96,24 @@ boards)
     sort -o "$tmp/got" "$tmp/got"
     cmp -s "$tmp/want" "$tmp/got" ||
         fail "Redis differs from the dump: $(diff "$tmp/want" "$tmp/got" | head -5)"
+}
+# above METRIC X: the metric is a number greater than X
+above() { awk -v v="$(metric "$1")" -v x="$2" 'BEGIN { exit !(v != "" && v + 0 > x + 0) }'; }
+
+"$gen" --events 6000 --users 400 --seed 31 > "$tmp/all.jsonl"
+end=$("$gamify" produce --log "file:$tmp/log" "$tmp/all.jsonl" 2>&1 | sed -n 's/.*log end offset //p')
+
+case $check in
+boards)
+    start "$GAMIFY_TEST_REDIS"
+    wait_for gamify_source_offset "$end"
+    wait_for gamify_redis_projector_lag_changes 0
+    [ "$(metric gamify_redis_projected_total)" -gt 1000 ] || fail "too few changes projected"
+    [ "$(http "$mport" /readyz)" = ready ] || fail "/readyz: $(http "$mport" /readyz)"
+    kill -TERM "$pid"
+    wait "$pid" || fail "the processor did not stop cleanly"
+    pid=
+    boards_equal_dump
     [ "$(rcli get "${prefix}cursor:0")" -gt 0 ] || fail "no cursor in Redis"
     [ "$(entries)" -lt 3000 ] || fail "the change feed was not trimmed behind the projector: $(entries)"
     echo "ok: $(wc -l < "$tmp/got") scores in Redis equal the dump"
@@ -149,6 +161,88 @@ both)
     cmp -s "$tmp/want" "$tmp/got" ||
         fail "Postgres differs from the dump: $(diff "$tmp/want" "$tmp/got" | head -5)"
     echo "ok: $(wc -l < "$tmp/got") learners in Postgres equal the dump"
+    ;;
+reconcile)
+    start "$GAMIFY_TEST_REDIS" --redis-reconcile-seconds 1 --redis-reconcile-sample 100000
+    wait_for gamify_source_offset "$end"
+    wait_for gamify_redis_projector_lag_changes 0
+    # a run while caught up, before any tampering: no drift
+    runs=$(metric gamify_redis_reconcile_runs_total)
+    for _ in $(seq 100); do
+        [ "$(metric gamify_redis_reconcile_runs_total)" -gt "$runs" ] && break
+        sleep 0.1
+    done
+    [ "$(metric gamify_redis_reconcile_runs_total)" -gt "$runs" ] || fail "no reconcile run"
+    [ "$(metric gamify_redis_drift_total)" = 0 ] ||
+        fail "drift counted before any tampering: $(metric gamify_redis_drift_total)"
+    key="${prefix}lb:global:all"
+    m1=$(rcli zrange "$key" 0 0)
+    m2=$(rcli zrange "$key" 1 1)
+    [ "$(rcli zrem "$key" "$m1" "$m2")" = 2 ] || fail "could not remove $m1 $m2"
+    rcli zadd "${prefix}lb:ghost-board:all" 1 ghost >/dev/null
+    wait_for gamify_redis_drift_total 3
+    sleep 2 # two more runs: nothing more to repair
+    [ "$(metric gamify_redis_drift_total)" = 3 ] ||
+        fail "drift went on: $(metric gamify_redis_drift_total)"
+    [ "$(metric gamify_redis_reconcile_rebuilds_total)" = 0 ] || fail "rebuilt for 3 members"
+    grep -q '"msg":"redis reconcile: repaired 3 members' "$tmp/proc.err" ||
+        fail "the repair was not logged"
+    kill -TERM "$pid"
+    wait "$pid" || fail "the processor did not stop cleanly"
+    pid=
+    boards_equal_dump
+    echo "ok: the reconcile repaired 3 members; the boards equal the dump"
+    ;;
+lag-seconds)
+    rport=$(port)
+    rdir=$tmp/redis
+    mkdir -p "$rdir"
+    rpid=
+    trap '[ -n "$rpid" ] && kill -9 "$rpid" 2>/dev/null; cleanup' EXIT
+    redis_up() {
+        # saved at shutdown and loaded at start: a restart, not a loss
+        redis-server --port "$rport" --bind 127.0.0.1 --save '3600 1' --appendonly no \
+            --dir "$rdir" >"$rdir/log" 2>&1 &
+        rpid=$!
+        for _ in $(seq 50); do
+            redis-cli -p "$rport" ping 2>/dev/null | grep -q PONG && return 0
+            sleep 0.1
+        done
+        fail "redis-server did not start on $rport"
+    }
+    redis_up
+    start "redis://127.0.0.1:$rport"
+    wait_for gamify_source_offset "$end"
+    wait_for gamify_redis_projector_lag_changes 0
+    wait_for gamify_redis_projector_lag_seconds 0.000
+    [ "$(metric gamify_redis_projector_cursor)" -gt 1000 ] || fail "cursor $(metric gamify_redis_projector_cursor)"
+    [ "$(metric gamify_redis_projector_step_seconds_count)" -gt 0 ] || fail "no step timed"
+    kill -TERM "$rpid"
+    wait "$rpid" 2>/dev/null || true
+    rpid=
+    "$gen" --events 500 --users 400 --seed 32 > "$tmp/more.jsonl"
+    end2=$("$gamify" produce --log "file:$tmp/log" "$tmp/more.jsonl" 2>&1 | sed -n 's/.*log end offset //p')
+    wait_for gamify_source_offset "$end2"
+    for _ in $(seq 100); do
+        above gamify_redis_projector_lag_seconds 2 && break
+        sleep 0.1
+    done
+    above gamify_redis_projector_lag_seconds 2 ||
+        fail "lag seconds did not rise: $(metric gamify_redis_projector_lag_seconds)"
+    first=$(metric gamify_redis_projector_lag_seconds)
+    sleep 1.5
+    above gamify_redis_projector_lag_seconds "$first" ||
+        fail "lag seconds stayed at $(metric gamify_redis_projector_lag_seconds) (was $first)"
+    above gamify_redis_projector_lag_changes 0 || fail "no lag in changes while Redis is down"
+    above gamify_redis_projector_failures_total 0 || fail "no failure counted"
+    above gamify_redis_projector_retries_total 0 || fail "no retry counted"
+    redis_up
+    wait_for gamify_redis_projector_lag_changes 0
+    wait_for gamify_redis_projector_lag_seconds 0.000
+    kill -TERM "$pid"
+    wait "$pid" || fail "the processor did not stop cleanly"
+    pid=
+    echo "ok: lag seconds rose to $first and more while Redis was down, fell to 0 after"
     ;;
 *)
     fail "unknown check $check"
