@@ -17,6 +17,9 @@
 # lag-seconds: a private redis-server stopped while events come: the
 #   projector's lag in seconds rises, its failures and retries are counted;
 #   restarted on the same port (with its data): the lag falls to 0.
+# guard: a private redis-server with a maxmemory: the memory guard deletes
+#   finished periods, logs the ALERT, and its metrics show it; the reconcile
+#   does not count (or undo) what the guard deleted.
 set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -97,6 +100,22 @@ boards_equal_dump() {
     cmp -s "$tmp/want" "$tmp/got" ||
         fail "Redis differs from the dump: $(diff "$tmp/want" "$tmp/got" | head -5)"
 }
+# redis_up [ARGS]: a private redis-server on $rport (saved at shutdown and
+# loaded at start: a restart, not a loss)
+rport=$(port)
+rpid=
+redis_up() {
+    mkdir -p "$tmp/redis"
+    redis-server --port "$rport" --bind 127.0.0.1 --save '3600 1' --appendonly no \
+        --dir "$tmp/redis" "$@" >"$tmp/redis/log" 2>&1 &
+    rpid=$!
+    for _ in $(seq 50); do
+        redis-cli -p "$rport" ping 2>/dev/null | grep -q PONG && return 0
+        sleep 0.1
+    done
+    fail "redis-server did not start on $rport"
+}
+trap '[ -n "$rpid" ] && kill -TERM "$rpid" 2>/dev/null; cleanup' EXIT
 # above METRIC X: the metric is a number greater than X
 above() { awk -v v="$(metric "$1")" -v x="$2" 'BEGIN { exit !(v != "" && v + 0 > x + 0) }'; }
 
@@ -194,22 +213,6 @@ reconcile)
     echo "ok: the reconcile repaired 3 members; the boards equal the dump"
     ;;
 lag-seconds)
-    rport=$(port)
-    rdir=$tmp/redis
-    mkdir -p "$rdir"
-    rpid=
-    trap '[ -n "$rpid" ] && kill -9 "$rpid" 2>/dev/null; cleanup' EXIT
-    redis_up() {
-        # saved at shutdown and loaded at start: a restart, not a loss
-        redis-server --port "$rport" --bind 127.0.0.1 --save '3600 1' --appendonly no \
-            --dir "$rdir" >"$rdir/log" 2>&1 &
-        rpid=$!
-        for _ in $(seq 50); do
-            redis-cli -p "$rport" ping 2>/dev/null | grep -q PONG && return 0
-            sleep 0.1
-        done
-        fail "redis-server did not start on $rport"
-    }
     redis_up
     start "redis://127.0.0.1:$rport"
     wait_for gamify_source_offset "$end"
@@ -243,6 +246,38 @@ lag-seconds)
     wait "$pid" || fail "the processor did not stop cleanly"
     pid=
     echo "ok: lag seconds rose to $first and more while Redis was down, fell to 0 after"
+    ;;
+guard)
+    # a maxmemory far above use, and a mark (1 permille) far below it
+    redis_up --maxmemory 512mb
+    start "redis://127.0.0.1:$rport" --redis-memory-permille 1 --redis-reconcile-seconds 1
+    wait_for gamify_source_offset "$end"
+    wait_for gamify_redis_projector_lag_changes 0
+    for _ in $(seq 100); do
+        above gamify_redis_guard_keys_deleted_total 0 && break
+        sleep 0.1
+    done
+    above gamify_redis_guard_actions_total 0 || fail "no guard action counted"
+    above gamify_redis_guard_keys_deleted_total 0 || fail "no deleted key counted"
+    above gamify_redis_used_memory_bytes 100000 ||
+        fail "used memory: $(metric gamify_redis_used_memory_bytes)"
+    [ "$(metric gamify_redis_maxmemory_bytes)" = $((512 * 1024 * 1024)) ] ||
+        fail "maxmemory: $(metric gamify_redis_maxmemory_bytes)"
+    grep -q '"level":"warn","msg":"ALERT redis memory guard: ' "$tmp/proc.err" ||
+        fail "no ALERT line"
+    # the reconcile leaves what the guard deleted alone
+    runs=$(metric gamify_redis_reconcile_runs_total)
+    for _ in $(seq 50); do
+        [ "$(metric gamify_redis_reconcile_runs_total)" -gt "$runs" ] && break
+        sleep 0.1
+    done
+    [ "$(metric gamify_redis_reconcile_runs_total)" -gt "$runs" ] || fail "no reconcile run"
+    [ "$(metric gamify_redis_drift_total)" = 0 ] ||
+        fail "the guard's deletions counted as drift: $(metric gamify_redis_drift_total)"
+    kill -TERM "$pid"
+    wait "$pid" || fail "the processor did not stop cleanly"
+    pid=
+    echo "ok: the guard deleted keys, logged and counted it"
     ;;
 *)
     fail "unknown check $check"
