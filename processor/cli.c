@@ -24,6 +24,7 @@ static const struct {
     {"digest", gm_cmd_digest},
     {"dlq", gm_cmd_dlq},
     {"rebuild", gm_cmd_rebuild},
+    {"reconcile", gm_cmd_reconcile},
     {"migrate", gm_cmd_migrate},
     {"project", gm_cmd_project},
 };
@@ -55,6 +56,9 @@ usage(FILE *to)
                 "                          apply the read model's schema migrations\n"
                 "  project --state DIR --postgres CONNINFO [--follow] [--batch N]\n"
                 "                          project the change feed into the Postgres read model\n"
+                "  reconcile --state DIR --redis URL\n"
+                "                          compare the Redis leaderboards with the state now\n"
+                "                          and repair drift (exit 1 when there was some)\n"
                 "  version                 print the version\n"
                 "  help                    this text\n");
 }

@@ -372,3 +372,105 @@ gm_cmd_project_redis(int argc, char **argv)
     states_close(&s);
     return rc;
 }
+
+int
+gm_cmd_reconcile(int argc, char **argv)
+{
+    static const char usage[] =
+        "gamify reconcile --state DIR --redis URL [--redis-prefix P] [--sample N]\n"
+        "                 [--rebuild-drift N]\n"
+        "\n"
+        "One reconcile run now (gamify-processor --redis runs one every\n"
+        "--redis-reconcile-seconds): compares every leaderboard's size, the keys and\n"
+        "a sample of the learners' scores in Redis with the state, repairs what\n"
+        "differs, or rebuilds every board when more than N members are wrong. Changes\n"
+        "the projector has not written yet are left out. Prints\n"
+        "{\"drift\":N,\"rebuilt\":B,\"sampled\":N,\"keysRecreated\":N,\"keysRemoved\":N,\n"
+        "\"skipped\":B,\"seconds\":S}; exits 0 without drift, 1 when it repaired\n"
+        "drift, 2 on errors.\n"
+        "\n"
+        "  --state DIR        the state (GAMIFY_STATE); every partition-N state in it\n"
+        "  --redis URL        redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] (GAMIFY_REDIS)\n"
+        "  --redis-prefix P   prefix of every key and the channel (GAMIFY_REDIS_PREFIX;\n"
+        "                     default gamify:)\n"
+        "  --sample N         learners whose scores are checked, from the first\n"
+        "                     (GAMIFY_REDIS_RECONCILE_SAMPLE; default 1000)\n"
+        "  --rebuild-drift N  rebuild instead when more members are wrong\n"
+        "                     (GAMIFY_REDIS_RECONCILE_REBUILD_DRIFT; default 10000)\n";
+    const char *state = gm__env_or("GAMIFY_STATE", NULL), *url = gm__env_or("GAMIFY_REDIS", NULL);
+    const char *prefix = gm__env_or("GAMIFY_REDIS_PREFIX", NULL);
+    long long sample = strtoll(gm__env_or("GAMIFY_REDIS_RECONCILE_SAMPLE", "1000"), NULL, 10);
+    long long rebuild =
+        strtoll(gm__env_or("GAMIFY_REDIS_RECONCILE_REBUILD_DRIFT", "10000"), NULL, 10);
+    static const struct option longopts[] = {
+        {"state", required_argument, NULL, 's'},
+        {"redis", required_argument, NULL, 'r'},
+        {"redis-prefix", required_argument, NULL, 'p'},
+        {"sample", required_argument, NULL, 'n'},
+        {"rebuild-drift", required_argument, NULL, 'd'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            state = optarg;
+            break;
+        case 'r':
+            url = optarg;
+            break;
+        case 'p':
+            prefix = optarg;
+            break;
+        case 'n':
+            sample = strtoll(optarg, NULL, 10);
+            break;
+        case 'd':
+            rebuild = strtoll(optarg, NULL, 10);
+            break;
+        case 'h':
+            fputs(usage, stdout);
+            return 0;
+        default:
+            fputs(usage, stderr);
+            return 2;
+        }
+    }
+    if (optind < argc || !url || sample < 1 || sample > 100000000 || rebuild < 1) {
+        fprintf(stderr, "gamify reconcile: %s\n%s",
+                !url ? "--redis URL is required" : "bad argument", usage);
+        return 2;
+    }
+    struct states s;
+    int rc = states_open(state, &s);
+    if (rc)
+        return rc;
+    struct gm_redisproj_opts opts = {.prefix = prefix,
+                                     .reconcile_sample = (size_t)sample,
+                                     .reconcile_rebuild_drift = (uint64_t)rebuild};
+    struct gm_redisproj *p = NULL;
+    struct gm_err err;
+    gm_err_clear(&err);
+    double t0 = gm__now_s();
+    uint64_t drift = 0;
+    if (gm_redisproj_open(url, 0, &opts, &p, &err) ||
+        gm_redisproj_reconcile(p, s.st, s.partition, s.n, true, &drift, &err)) {
+        fprintf(stderr, "gamify reconcile: %s\n", err.msg);
+        rc = 2;
+    } else {
+        struct gm_redisproj_reconcile_stats rs;
+        gm_redisproj_reconcile_stats(p, &rs);
+        printf("{\"drift\":%llu,\"rebuilt\":%s,\"sampled\":%llu,\"keysRecreated\":%llu,"
+               "\"keysRemoved\":%llu,\"skipped\":%s,\"seconds\":%.3f}\n",
+               (unsigned long long)drift, rs.rebuilds ? "true" : "false",
+               (unsigned long long)rs.sampled, (unsigned long long)rs.keys_recreated,
+               (unsigned long long)rs.keys_removed, rs.skipped ? "true" : "false",
+               gm__now_s() - t0);
+        rc = drift > 0 ? 1 : 0;
+    }
+    gm_redisproj_close(p);
+    states_close(&s);
+    return rc;
+}

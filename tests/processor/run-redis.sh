@@ -13,7 +13,8 @@
 #   learner's Postgres row equals the dump, and both lags reach 0.
 # reconcile: members removed, a key the state lacks added behind the
 #   projector's back: the scheduled reconcile repairs them, counts exactly
-#   that drift (none before), and the boards equal the dump again.
+#   that drift (none before), and the boards equal the dump again; then a
+#   changed score, repaired by `gamify reconcile` (exit 1, then 0).
 # lag-seconds: a private redis-server stopped while events come: the
 #   projector's lag in seconds rises, its failures and retries are counted;
 #   restarted on the same port (with its data): the lag falls to 0.
@@ -80,6 +81,7 @@ entries() { mdb_stat -s changes "$tmp/state" | sed -n 's/^ *Entries: //p'; }
 # boards_equal_dump: every (board, period, learner, score) of the dump is in
 # Redis, and Redis holds nothing more
 boards_equal_dump() {
+    local key rest board period
     "$gamify" dump --state "$tmp/state" |
         sed -n 's/^{"userId":"\([^"]*\)".*"scores":{\(.*\)}},"timezone".*/\1 \2}/p' |
         while read -r user scores; do
@@ -209,6 +211,17 @@ reconcile)
     kill -TERM "$pid"
     wait "$pid" || fail "the processor did not stop cleanly"
     pid=
+    boards_equal_dump
+    # gamify reconcile: the same, once, from the command line
+    rcli zadd "$key" XX 424242 "$m1" >/dev/null
+    set +e
+    out=$("$gamify" reconcile --state "$tmp/state" --redis "$GAMIFY_TEST_REDIS" --redis-prefix "$prefix")
+    rc=$?
+    set -e
+    [ "$rc" = 1 ] || fail "gamify reconcile exited $rc after tampering: $out (cursor $(rcli get "${prefix}cursor:0"), m1 $m1 at $(rcli zscore "$key" "$m1"), changes $(entries))"
+    case $out in '{"drift":1,"rebuilt":false,'*) ;; *) fail "gamify reconcile: $out" ;; esac
+    "$gamify" reconcile --state "$tmp/state" --redis "$GAMIFY_TEST_REDIS" --redis-prefix "$prefix" \
+        >/dev/null || fail "gamify reconcile found drift again"
     boards_equal_dump
     echo "ok: the reconcile repaired 3 members; the boards equal the dump"
     ;;
