@@ -538,6 +538,8 @@ gm_redisproj_step(struct gm_redisproj *p, struct gm_store *st, size_t max_change
     if (rc == 0 && aborted)
         gm_log(GM_LOG_INFO, "redis projector partition %d: the cursor kept moving; trying later",
                p->partition);
+    if (rc == GM_ENOTFOUND && p->recon_whole && p->recon_interval_ms > 0)
+        rc = gm__redis_heal_trimmed(p, st, err);
     if (rc == GM_EREDIS) {
         p->backoff_ms = p->backoff_ms ? p->backoff_ms * 2 : 100;
         if (p->backoff_ms > p->max_backoff_ms)

@@ -915,13 +915,32 @@ gm__redis_maybe_reconcile(struct gm_redisproj *p, struct gm_store *st, struct gm
     int rc = gm_redisproj_reconcile(p, &st, &p->partition, 1, p->recon_whole, NULL, &rerr);
     bool put_off = rc == 0 && atomic_load(&p->r_skipped) != skipped;
     p->recon_next_ms = gm__redis_now_ms() + (put_off ? SKIP_RETRY_MS : p->recon_interval_ms);
-    if (rc == 0)
-        return 0;
-    /* the projection itself is fine: say so, and try again at the next interval */
-    gm_log(GM_LOG_WARN, "redis reconcile: %s", rerr.msg[0] ? rerr.msg : gm_strerror(rc));
-    if (rc == GM_EREDIS) {
-        *err = rerr;
-        return rc; /* Redis is failing: the step backs off */
+    /* The step itself succeeded: a failed run is logged and tried again at
+     * the next interval (a Redis that is down fails the next step anyway). */
+    if (rc)
+        gm_log(GM_LOG_WARN, "redis reconcile: %s", rerr.msg[0] ? rerr.msg : gm_strerror(rc));
+    (void)err;
+    return 0;
+}
+
+int
+gm__redis_heal_trimmed(struct gm_redisproj *p, struct gm_store *st, struct gm_err *err)
+{
+    gm_log(GM_LOG_WARN,
+           "redis projector partition %d: %s; the reconcile rebuilds every leaderboard from "
+           "the state",
+           p->partition, err->msg);
+    struct gm_redisproj_opts o = {.prefix = p->prefix, .timeout_ms = p->timeout_ms};
+    struct gm_redisproj_rebuild_stats rs;
+    int rc = gm_redisproj_rebuild(p->url, &o, &st, &p->partition, 1, &rs, err);
+    if (rc) {
+        atomic_fetch_add(&p->r_errors, 1);
+        return rc;
     }
+    atomic_fetch_add(&p->r_runs, 1);
+    atomic_fetch_add(&p->r_rebuilds, 1);
+    p->cursor = -1; /* the rebuild moved it: the next step reads it */
+    gm_log(GM_LOG_INFO, "redis projector partition %d: rebuilt %llu keys for %llu learners",
+           p->partition, (unsigned long long)rs.keys, (unsigned long long)rs.learners);
     return 0;
 }

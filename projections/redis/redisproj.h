@@ -95,6 +95,11 @@ int gm_redisproj_open(const char *url, int partition, const struct gm_redisproj_
  * trimmed past the cursor and GM_EINVAL when the cursor is past the feed's
  * end (another state wrote this Redis): both need `gamify rebuild`; GM_EDB,
  * GM_ECORRUPT from the state. err says which.
+ *
+ * With the scheduled reconcile on (reconcile_interval_ms) the step runs it
+ * when due, after its batch; with reconcile_whole too, a feed trimmed past
+ * the cursor (Redis lost its data or its cursor) is healed by a rebuild
+ * instead of GM_ENOTFOUND.
  */
 int gm_redisproj_step(struct gm_redisproj *p, struct gm_store *st, size_t max_changes, size_t *n,
                       struct gm_err *err);

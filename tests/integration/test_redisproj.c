@@ -1190,3 +1190,45 @@ Test(redisproj, a_step_runs_the_reconcile_on_schedule)
     free(prefix);
     redisFree(c);
 }
+
+Test(redisproj, a_redis_that_lost_its_data_is_rebuilt_by_the_reconcile)
+{
+    build_state(2000, 200);
+    redisContext *c = connect_redis();
+    char *prefix = new_prefix();
+    project_all(prefix, 1000);
+    struct lines before = redis_lines(c, prefix, true);
+    /* the feed trimmed behind the projector, then Redis restarted empty */
+    struct gm_err err;
+    uint64_t trimmed;
+    cr_assert_eq(gm_store_trim_changes(st, feed_end(), &trimmed, &err), 0, "%s", err.msg);
+    cr_assert_gt(trimmed, 0);
+    flush_prefix(c, prefix);
+
+    size_t n;
+    struct gm_redisproj *plain = projector(prefix);
+    cr_assert_eq(gm_redisproj_step(plain, st, 1000, &n, &err), GM_ENOTFOUND);
+    gm_redisproj_close(plain);
+
+    struct gm_redisproj_opts o = {
+        .prefix = prefix, .reconcile_interval_ms = 300000, .reconcile_whole = true};
+    struct gm_redisproj *p;
+    cr_assert_eq(gm_redisproj_open(gm_test_server_env("GAMIFY_TEST_REDIS"), 0, &o, &p, &err), 0,
+                 "%s", err.msg);
+    cr_assert_eq(gm_redisproj_step(p, st, 1000, &n, &err), 0, "%s", err.msg);
+    struct gm_redisproj_reconcile_stats rs;
+    gm_redisproj_reconcile_stats(p, &rs);
+    cr_assert_eq(rs.rebuilds, 1);
+    struct lines after = redis_lines(c, prefix, true);
+    lines_assert_eq(&after, &before, "rebuilt after the loss");
+    cr_assert_eq(gm_redisproj_step(p, st, 1000, &n, &err), 0, "%s", err.msg);
+    cr_assert_eq(n, 0);
+    cr_assert_eq(gm_redisproj_cursor(p), feed_end());
+
+    gm_redisproj_close(p);
+    lines_free(&before);
+    lines_free(&after);
+    flush_prefix(c, prefix);
+    free(prefix);
+    redisFree(c);
+}
