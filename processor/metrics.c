@@ -39,6 +39,38 @@ gm_metrics_event_lag(struct gm_metrics *m, int64_t ms)
 }
 
 void
+gm_metrics_projector_set(struct gm_metrics_projector *mp, const struct gm_projrun_stats *ps)
+{
+    atomic_store(&mp->cursor, ps->cursor);
+    atomic_store(&mp->lag_ms, ps->lag_ms);
+    atomic_store(&mp->retries, ps->retries);
+    atomic_store(&mp->step_count, ps->step_count);
+    atomic_store(&mp->step_us_sum, ps->step_us_sum);
+    for (int i = 0; i < GM_PROJRUN_STEP_BUCKETS; i++)
+        atomic_store(&mp->step_le[i], ps->step_le[i]);
+}
+
+void
+gm_metrics_redis_ops_set(struct gm_metrics_redis_ops *o, const struct gm_redisproj *rp)
+{
+    struct gm_redisproj_reconcile_stats rs;
+    struct gm_redisproj_guard_stats gs;
+    gm_redisproj_reconcile_stats(rp, &rs);
+    gm_redisproj_guard_stats(rp, &gs);
+    atomic_store(&o->reconcile_runs, rs.runs);
+    atomic_store(&o->reconcile_skipped, rs.skipped);
+    atomic_store(&o->reconcile_errors, rs.errors);
+    atomic_store(&o->drift, rs.drift);
+    atomic_store(&o->last_drift, rs.last_drift);
+    atomic_store(&o->rebuilds, rs.rebuilds);
+    atomic_store(&o->guard_actions, gs.actions);
+    atomic_store(&o->guard_periods_deleted, gs.periods_deleted);
+    atomic_store(&o->guard_keys_deleted, gs.keys_deleted);
+    atomic_store(&o->used_memory, gs.used_memory);
+    atomic_store(&o->maxmemory, gs.maxmemory);
+}
+
+void
 gm_metrics_batch(struct gm_metrics *m, uint64_t n, uint64_t us)
 {
     atomic_fetch_add(&m->batches, 1);

@@ -12,6 +12,7 @@
 
 #include "err.h"
 #include "projrun.h"
+#include "redisproj.h"
 
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -64,6 +65,13 @@ struct gm_metrics {
     atomic_uint_fast64_t event_lag_le[GM_METRICS_LAG_BUCKETS];
     atomic_uint_fast64_t event_lag_count, event_lag_ms_sum, event_lag_ms_max;
 };
+
+/* Copies a projector runner's figures (gm_projrun_stats) into mp. */
+void gm_metrics_projector_set(struct gm_metrics_projector *mp, const struct gm_projrun_stats *ps);
+
+/* Copies the Redis projector's reconcile and memory guard figures (any
+ * thread: gm_redisproj_reconcile_stats, gm_redisproj_guard_stats). */
+void gm_metrics_redis_ops_set(struct gm_metrics_redis_ops *o, const struct gm_redisproj *rp);
 
 /* Records the lag of one event, in milliseconds (negative counts as 0). */
 void gm_metrics_event_lag(struct gm_metrics *m, int64_t ms);

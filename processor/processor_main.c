@@ -281,40 +281,6 @@ start_projectors(const struct gm_config *cfg, struct gm_store *st, struct gm_pro
     return gm_projrun_start(&redis_ops, rp, st, redis, err);
 }
 
-/* A projector's runner figures into mp. */
-static void
-runner_metrics(struct gm_metrics_projector *mp, const struct gm_projrun_stats *ps)
-{
-    atomic_store(&mp->cursor, ps->cursor);
-    atomic_store(&mp->lag_ms, ps->lag_ms);
-    atomic_store(&mp->retries, ps->retries);
-    atomic_store(&mp->step_count, ps->step_count);
-    atomic_store(&mp->step_us_sum, ps->step_us_sum);
-    for (int i = 0; i < GM_PROJRUN_STEP_BUCKETS; i++)
-        atomic_store(&mp->step_le[i], ps->step_le[i]);
-}
-
-/* The Redis projector's reconcile and memory guard figures. */
-static void
-redis_ops_metrics(struct gm_metrics_redis_ops *o, const struct gm_redisproj *rp)
-{
-    struct gm_redisproj_reconcile_stats rs;
-    struct gm_redisproj_guard_stats gs;
-    gm_redisproj_reconcile_stats(rp, &rs);
-    gm_redisproj_guard_stats(rp, &gs);
-    atomic_store(&o->reconcile_runs, rs.runs);
-    atomic_store(&o->reconcile_skipped, rs.skipped);
-    atomic_store(&o->reconcile_errors, rs.errors);
-    atomic_store(&o->drift, rs.drift);
-    atomic_store(&o->last_drift, rs.last_drift);
-    atomic_store(&o->rebuilds, rs.rebuilds);
-    atomic_store(&o->guard_actions, gs.actions);
-    atomic_store(&o->guard_periods_deleted, gs.periods_deleted);
-    atomic_store(&o->guard_keys_deleted, gs.keys_deleted);
-    atomic_store(&o->used_memory, gs.used_memory);
-    atomic_store(&o->maxmemory, gs.maxmemory);
-}
-
 /* Projector figures for /metrics. */
 static void
 projector_metrics(struct gm_metrics *m, struct gm_store *st, const struct gm_projrun *redis,
@@ -328,9 +294,9 @@ projector_metrics(struct gm_metrics *m, struct gm_store *st, const struct gm_pro
         atomic_store(&m->redis_changes, ps.changes);
         atomic_store(&m->redis_failures, ps.failures);
         atomic_store(&m->redis_lag_changes, ps.cursor < 0 ? end : end - ps.cursor);
-        runner_metrics(&m->redis_proj, &ps);
+        gm_metrics_projector_set(&m->redis_proj, &ps);
         if (rp)
-            redis_ops_metrics(&m->redis_ops, rp);
+            gm_metrics_redis_ops_set(&m->redis_ops, rp);
     }
     if (pg) {
         gm_projrun_stats(pg, &ps);
@@ -338,7 +304,7 @@ projector_metrics(struct gm_metrics *m, struct gm_store *st, const struct gm_pro
         atomic_store(&m->pg_changes, ps.changes);
         atomic_store(&m->pg_failures, ps.failures);
         atomic_store(&m->pg_lag_changes, ps.cursor < 0 ? end : end - ps.cursor);
-        runner_metrics(&m->pg_proj, &ps);
+        gm_metrics_projector_set(&m->pg_proj, &ps);
     }
 }
 
