@@ -726,6 +726,8 @@ gm_redisproj_reconcile(struct gm_redisproj *p, struct gm_store *const *st, const
         abort();
     if (drift)
         *drift = 0;
+    if (n == 0)
+        goto out; /* no state, nothing to compare */
     for (size_t i = 0; i < n; i++) {
         if ((rc = gm_feed_open(st[i], &feeds[i]))) {
             gm_err_set(err, rc, "reconcile: reading the state: %s", gm_strerror(rc));
