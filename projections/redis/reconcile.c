@@ -750,7 +750,8 @@ gm_redisproj_reconcile(struct gm_redisproj *p, struct gm_store *const *st, const
     }
     if (pending > MAX_PENDING) {
         atomic_fetch_add(&p->r_skipped, 1);
-        gm_log(GM_LOG_INFO, "redis reconcile: put off, %lld changes not yet in Redis",
+        /* debug: it is tried again every second while a projector catches up */
+        gm_log(GM_LOG_DEBUG, "redis reconcile: put off, %lld changes not yet in Redis",
                (long long)pending);
         goto out;
     }
