@@ -81,24 +81,31 @@ entries() { mdb_stat -s changes "$tmp/state" | sed -n 's/^ *Entries: //p'; }
 # boards_equal_dump: every (board, period, learner, score) of the dump is in
 # Redis, and Redis holds nothing more
 boards_equal_dump() {
-    local key rest board period
     "$gamify" dump --state "$tmp/state" |
         sed -n 's/^{"userId":"\([^"]*\)".*"scores":{\(.*\)}},"timezone".*/\1 \2}/p' |
-        while read -r user scores; do
-            # "b1":{"p1":1,"p2":2},"b2":{...}
-            echo "$scores" | tr -d '{}"' | tr ',' '\n' | awk -F: -v u="$user" '
-                NF == 3 { board = $1; print board, $2, u, $3; next }
-                NF == 2 { print board, $1, u, $2 }'
-        done | sort > "$tmp/want"
+        awk '{
+            # USER "b1":{"p1":1,"p2":2},"b2":{...}: one awk, not processes per user
+            user = $1; s = substr($0, length(user) + 2); gsub(/[{}"]/, "", s)
+            n = split(s, item, ",")
+            for (i = 1; i <= n; i++) {
+                m = split(item[i], f, ":")
+                if (m == 3) { board = f[1]; print board, f[2], user, f[3] }
+                else if (m == 2) print board, f[1], user, f[2]
+            }
+        }' | sort > "$tmp/want"
     [ "$(wc -l < "$tmp/want")" -gt 400 ] || fail "the dump's scores: $(head -3 "$tmp/want")"
-    : > "$tmp/got"
-    for key in $(rcli --scan --pattern "${prefix}lb:*"); do
-        rest=${key#"${prefix}lb:"}
-        board=${rest%:*} period=${rest##*:}
-        rcli zrange "$key" 0 -1 withscores | paste - - |
-            awk -v b="$board" -v p="$period" '{ print b, p, $1, $2 }' >> "$tmp/got"
-    done
-    sort -o "$tmp/got" "$tmp/got"
+    # one round trip for every key (a redis-cli per key takes minutes on a
+    # loaded machine): "KEY MEMBER SCORE" lines, KEY = PREFIXlb:BOARD:PERIOD
+    rcli --raw eval "local out = {}
+        for _, k in ipairs(redis.call('KEYS', ARGV[1] .. 'lb:*')) do
+            local z = redis.call('ZRANGE', k, 0, -1, 'WITHSCORES')
+            for i = 1, #z, 2 do out[#out + 1] = k .. ' ' .. z[i] .. ' ' .. z[i + 1] end
+        end
+        return out" 0 "$prefix" |
+        awk -v skip=$((${#prefix} + 3)) '{
+            key = substr($1, skip + 1); n = split(key, part, ":")
+            period = part[n]; board = substr(key, 1, length(key) - length(period) - 1)
+            print board, period, $2, $3 }' | sort > "$tmp/got"
     cmp -s "$tmp/want" "$tmp/got" ||
         fail "Redis differs from the dump: $(diff "$tmp/want" "$tmp/got" | head -5)"
 }
