@@ -124,7 +124,8 @@ redis_up() {
     done
     fail "redis-server did not start on $rport"
 }
-trap '[ -n "$rpid" ] && kill -TERM "$rpid" 2>/dev/null; cleanup' EXIT
+# (it saves at shutdown: wait for it before its folder goes)
+trap '[ -n "$rpid" ] && kill -TERM "$rpid" 2>/dev/null && wait "$rpid"; cleanup' EXIT
 # above METRIC X: the metric is a number greater than X
 above() { awk -v v="$(metric "$1")" -v x="$2" 'BEGIN { exit !(v != "" && v + 0 > x + 0) }'; }
 
