@@ -27,6 +27,9 @@ static const struct {
     {"reconcile", gm_cmd_reconcile},
     {"migrate", gm_cmd_migrate},
     {"project", gm_cmd_project},
+    {"diff", gm_cmd_diff},
+    {"ledger", gm_cmd_ledger},
+    {"webhooks", gm_cmd_webhooks},
 };
 /* clang-format on */
 
@@ -44,11 +47,17 @@ usage(FILE *to)
                 "  rules publish --log file:DIR FILE\n"
                 "                          append the rules to the log (they apply from there)\n"
                 "  produce --log URI [FILE|-]  append JSON-lines events to a log as protobuf\n"
-                "  replay --log URI --state DIR [--rules FILE]\n"
-                "                          fold a log into state (resumes where it stopped)\n"
+                "  replay --log URI --state DIR [--rules FILE] [--rules-override FILE]\n"
+                "                          fold a log (file:, jsonl:, or a whole kafka:// topic)\n"
+                "                          into state (resumes where it stopped); with\n"
+                "                          --rules-override a what-if replay under other rules\n"
                 "  dump --state DIR [--user ID]\n"
                 "                          the audit view: one JSON line per learner\n"
                 "  digest --state DIR      SHA-256 of the canonical state\n"
+                "  diff --state A --state B [--user ID]\n"
+                "                          learners whose audit view differs, then totals\n"
+                "  ledger --state DIR --user ID [--since TIME] [--until TIME]\n"
+                "                          a learner's EXP and coin changes, and their sums\n"
                 "  dlq list --state DIR    the dead letters, one JSON line each\n"
                 "  dlq requeue --state DIR --log file:DIR [--reason R]\n"
                 "                          append dead letters to the log again, once fixed\n"
@@ -56,6 +65,12 @@ usage(FILE *to)
                 "                          apply the read model's schema migrations\n"
                 "  project --state DIR --postgres CONNINFO [--follow] [--batch N]\n"
                 "                          project the change feed into the Postgres read model\n"
+                "  project --state DIR --redis URL [--follow]\n"
+                "                          project the leaderboards into Redis\n"
+                "  rebuild --state DIR --redis URL\n"
+                "                          rewrite every board in Redis from the state\n"
+                "  webhooks list|retry --state DIR [--webhooks FILE]\n"
+                "                          webhook dead letters: print, or send again\n"
                 "  reconcile --state DIR --redis URL\n"
                 "                          compare the Redis leaderboards with the state now\n"
                 "                          and repair drift (exit 1 when there was some)\n"

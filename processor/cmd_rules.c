@@ -8,6 +8,7 @@
 #include "codec.h"
 #include "commands.h"
 #include "filelog.h"
+#include "kafka.h"
 #include "logsrc.h"
 #include "rules.h"
 #include "timefmt.h"
@@ -46,8 +47,41 @@ rules_check(const char *path)
 }
 
 #define PUBLISH_USAGE                                                                              \
-    "usage: gamify rules publish --log file:DIR [--user ID] [--comment TEXT]\n"                    \
-    "                            [--at RFC3339] FILE\n"
+    "usage: gamify rules publish --log URI [--user ID] [--comment TEXT]\n"                         \
+    "                            [--at RFC3339] FILE\n"                                            \
+    "URI: file:DIR, or kafka://HOST:PORT[,HOST:PORT]/TOPIC (the event goes to every\n"             \
+    "partition: each partition's state takes the rules at that point of its log)\n"
+
+/*
+ * Appends the encoded RulesPublished event to every partition of a Kafka
+ * topic: each partition is folded into a state of its own, which must see
+ * the rules at its own point of the log (keyed by the user, as any event,
+ * but placed by hand). Returns the exit code.
+ */
+static int
+publish_kafka(const char *rest, const char *user, const uint8_t *buf, size_t len)
+{
+    struct gm_err err;
+    gm_err_clear(&err);
+    struct gm_kafka_producer *p = NULL;
+    int32_t n = 0;
+    uint64_t failed = 0;
+    int code = 2;
+    if (gm_kafka_producer_new(rest, &p, &err) || gm_kafka_producer_partitions(p, &n, &err))
+        goto out;
+    for (int32_t i = 0; i < n; i++) {
+        if (gm_kafka_produce_to(p, i, user, buf, len, &err))
+            goto out;
+    }
+    if (gm_kafka_producer_flush(p, 60000, &failed, &err) || failed)
+        goto out;
+    code = 0;
+out:
+    if (code)
+        fprintf(stderr, "gamify rules publish: %s\n", err.msg[0] ? err.msg : "delivery failed");
+    gm_kafka_producer_free(p);
+    return code;
+}
 
 static int
 rules_publish(int argc, char **argv)
@@ -105,8 +139,8 @@ rules_publish(int argc, char **argv)
         fprintf(stderr, "gamify rules publish: %s\n", err.msg);
         return 2;
     }
-    if (scheme != GM_LOG_FILE) {
-        fprintf(stderr, "gamify rules publish: only file: logs can be appended to here\n");
+    if (scheme != GM_LOG_FILE && scheme != GM_LOG_KAFKA) {
+        fprintf(stderr, "gamify rules publish: rules go to a file: or kafka:// log\n");
         return 2;
     }
 
@@ -163,6 +197,13 @@ rules_publish(int argc, char **argv)
     code = 2;
     if (gm_event_encode(&ev, &buf, &buf_len, &err)) {
         fprintf(stderr, "gamify rules publish: %s\n", err.msg);
+        goto out;
+    }
+    if (scheme == GM_LOG_KAFKA) {
+        code = publish_kafka(dir, user, buf, buf_len);
+        if (code == 0)
+            printf("published %s as event %s by %s to every partition of %s\n", path, event_id,
+                   user, log_uri);
         goto out;
     }
     if (gm_filelog_open(dir, NULL, &log, &err)) {

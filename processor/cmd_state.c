@@ -7,6 +7,7 @@
  * digest is then the SHA-256 of that merged dump text, since per-partition
  * digests cannot be combined into the digest of a single replay.
  */
+#include "cmd_state.h"
 #include "cmd_util.h"
 #include "codec.h"
 #include "commands.h"
@@ -70,11 +71,22 @@ open_existing(const char *dir, struct gm_store **st, bool read_only, bool dlq_on
     return 0;
 }
 
+const char *
+gm__what_if_note(const struct gm_store *st, const struct gm_store_stats *ss, char *buf, size_t cap)
+{
+    if (!gm_store_what_if(st))
+        return "";
+    snprintf(buf, cap, " (what-if: %llu RulesPublished ignored)",
+             (unsigned long long)ss->rules_ignored);
+    return buf;
+}
+
 static int
 replay(int argc, char **argv)
 {
     const char *log_uri = gm__env_or("GAMIFY_LOG", NULL), *state = gm__env_or("GAMIFY_STATE", NULL);
     const char *rules = gm__env_or("GAMIFY_RULES", NULL), *out_uri = gm__env_or("GAMIFY_OUT", NULL);
+    const char *override = gm__env_or("GAMIFY_RULES_OVERRIDE", NULL);
     struct gm_outsink *sink = NULL;
     long batch = 50000;
     bool quiet = false;
@@ -90,6 +102,7 @@ replay(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {"out", required_argument, NULL, 'o'},
         {"future-skew-seconds", required_argument, NULL, 'k'},
+        {"rules-override", required_argument, NULL, 'R'},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -140,19 +153,31 @@ replay(int argc, char **argv)
         case 'o':
             out_uri = optarg;
             break;
+        case 'R':
+            override = optarg;
+            break;
         case 'h':
             printf("usage: gamify replay --log URI --state DIR [--rules FILE] [--out URI]\n"
-                   "                     [--batch N] [--no-sync] [--window-days N]\n"
-                   "                     [--future-skew-seconds N] [--quiet]\n"
+                   "                     [--rules-override FILE] [--batch N] [--no-sync]\n"
+                   "                     [--window-days N] [--future-skew-seconds N] [--quiet]\n"
                    "Folds the log into the state, resuming from the state's offset.\n"
-                   "URI: file:DIR or jsonl:PATH. --rules seeds the rules when the log has\n"
-                   "published none. --out writes the outbound events (level.up, badge.earned,\n"
-                   "streak.updated, reward redeemed/rejected) to jsonl:PATH or file:DIR, each\n"
-                   "once per state (a cursor in the state remembers how far it got).\n"
+                   "URI: file:DIR, jsonl:PATH or kafka://HOST:PORT[,HOST:PORT]/TOPIC (every\n"
+                   "partition into DIR/partition-N, up to the end the topic had when the\n"
+                   "replay started; no consumer group, nothing committed to the cluster).\n"
+                   "--rules seeds the rules when the log has published none.\n"
+                   "--rules-override FILE: a what-if replay into a fresh folder: FILE's rules\n"
+                   "are in force from the first event; RulesPublished events are counted and\n"
+                   "ignored. The state is marked what-if (dump and digest say so) and no\n"
+                   "processor follows it. Compare it with `gamify diff`.\n"
+                   "--out writes the outbound events (level.up, badge.earned,\n"
+                   "streak.updated, reward redeemed/rejected) to jsonl:PATH, file:DIR or\n"
+                   "kafka://HOST:PORT[,HOST:PORT]/TOPIC, each once per state (a cursor in the\n"
+                   "state remembers how far it got; Kafka also reads the topic back).\n"
                    "--future-skew-seconds: how far after its append time (file log frame,\n"
                    "Kafka timestamp) an event may be dated; later ones are TOO_FAR_AHEAD\n"
                    "dead letters (default 3600; jsonl: carries no append time).\n"
-                   "Environment: GAMIFY_LOG, GAMIFY_STATE, GAMIFY_RULES, GAMIFY_OUT.\n");
+                   "Environment: GAMIFY_LOG, GAMIFY_STATE, GAMIFY_RULES, GAMIFY_OUT,\n"
+                   "GAMIFY_RULES_OVERRIDE.\n");
             return 0;
         default:
             return 2;
@@ -162,14 +187,62 @@ replay(int argc, char **argv)
         fprintf(stderr, "gamify replay: --log URI and --state DIR are required\n");
         return 2;
     }
-
+    if (rules && override) {
+        fprintf(stderr, "gamify replay: --rules and --rules-override exclude each other (the "
+                        "override is in force from the first event)\n");
+        return 2;
+    }
+    char *override_text = NULL;
+    size_t override_len = 0;
+    if (override) {
+        int rc = gm_rules_read_text(override, &override_text, &override_len);
+        if (rc) {
+            fprintf(stderr, "gamify replay: %s: %s\n", override, strerror(-rc));
+            return 2;
+        }
+        opts.what_if = true;
+    }
+    enum gm_log_scheme scheme;
+    const char *rest;
     struct gm_err err;
+    gm_err_clear(&err);
+    if (gm_log_uri_parse(log_uri, &scheme, &rest, &err)) {
+        fprintf(stderr, "gamify replay: %s\n", err.msg);
+        free(override_text);
+        return 2;
+    }
+    if (scheme == GM_LOG_KAFKA) {
+        struct gm_replay_kafka_opts ko = {
+            .state = state,
+            .store = opts,
+            .rules = rules,
+            .override = override,
+            .override_text = override_text,
+            .override_len = override_len,
+            .out_uri = out_uri,
+            .batch = (size_t)batch,
+            .quiet = quiet,
+        };
+        int code = gm__replay_kafka(rest, &ko);
+        free(override_text);
+        return code;
+    }
+
     gm_err_clear(&err);
     struct gm_store *st = NULL;
     struct gm_logsrc *src = NULL;
     int code = 2, rc;
     if ((rc = gm_store_open(state, &opts, &st, &err))) {
         fprintf(stderr, "gamify replay: %s\n", err.msg);
+        goto out;
+    }
+    if (override_text && (rc = gm_store_set_what_if(st, override_text, override_len, &err))) {
+        if (err.line)
+            fprintf(stderr, "gamify replay: %s:%d:%d: %s\n", override, err.line, err.column,
+                    err.msg);
+        else
+            fprintf(stderr, "gamify replay: %s: %s\n", state, err.msg);
+        code = err.line ? 1 : 2;
         goto out;
     }
     if (rules) {
@@ -224,26 +297,29 @@ replay(int argc, char **argv)
         goto out;
     }
     const struct gm_store_stats *ss = gm_store_stats(st);
+    char note[160];
     double secs = gm__now_s() - start;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     if (!quiet)
         fprintf(stderr,
                 "replay: done: %llu records in %.2f s (%.0f/s): %llu applied, %llu duplicates, "
-                "%llu dead letters (%llu too late, %llu rejected), %llu rules published; "
+                "%llu dead letters (%llu too late, %llu rejected), %llu rules published%s; "
                 "offset %llu; peak RSS %ld MiB (peak heap %ld MiB, mapped state now %ld MiB); "
                 "%llu outbound events written\n",
                 (unsigned long long)records, secs, secs > 0 ? (double)records / secs : 0.0,
                 (unsigned long long)ss->applied, (unsigned long long)ss->duplicates,
                 (unsigned long long)ss->dead_letters, (unsigned long long)ss->too_late,
                 (unsigned long long)ss->rejected, (unsigned long long)ss->rules_published,
-                (unsigned long long)next, ru.ru_maxrss / 1024, peak_heap, status_mib("RssFile"),
+                gm__what_if_note(st, ss, note, sizeof note), (unsigned long long)next,
+                ru.ru_maxrss / 1024, peak_heap, status_mib("RssFile"),
                 (unsigned long long)gm_outsink_written(sink));
     code = 0;
 out:
     gm_outsink_close(sink);
     gm_logsrc_close(src);
     gm_store_close(st);
+    free(override_text);
     return code;
 }
 
@@ -289,7 +365,7 @@ line_cmp(const void *a, const void *b)
  * in no partition) or a process exit code > 0 after reporting.
  */
 static int
-merged_dump(char **dirs, size_t n_dirs, const char *user, char **text, size_t *len)
+merged_dump(char **dirs, size_t n_dirs, const char *user, char **text, size_t *len, bool *what_if)
 {
     char **lines = NULL;
     size_t n_lines = 0, cap = 0;
@@ -307,6 +383,8 @@ merged_dump(char **dirs, size_t n_dirs, const char *user, char **text, size_t *l
             abort();
         int drc = gm_store_dump(st, f, user);
         fclose(f);
+        if (what_if && gm_store_what_if(st))
+            *what_if = true;
         gm_store_close(st);
         if (drc == 0)
             found = 1;
@@ -354,43 +432,63 @@ gm_cmd_replay(int argc, char **argv)
 }
 
 int
+gm__state_dump(const char *state, const char *user, char **text, size_t *len, bool *what_if)
+{
+    char **dirs;
+    size_t n_dirs;
+    int code;
+    if (what_if)
+        *what_if = false;
+    *text = NULL;
+    *len = 0;
+    gm__partition_dirs(state, &dirs, NULL, &n_dirs);
+    if (n_dirs > 0) {
+        code = merged_dump(dirs, n_dirs, user, text, len, what_if);
+        gm__free_dirs(dirs, n_dirs);
+        return code;
+    }
+    struct gm_store *st;
+    if ((code = open_existing(state, &st, true, false)))
+        return code;
+    FILE *f = open_memstream(text, len);
+    if (!f)
+        abort();
+    int rc = gm_store_dump(st, f, user);
+    fclose(f);
+    if (what_if && gm_store_what_if(st))
+        *what_if = true;
+    gm_store_close(st);
+    if (rc && rc != GM_ENOTFOUND) {
+        fprintf(stderr, "gamify: %s: %s\n", state, gm_strerror(rc));
+        return 2;
+    }
+    return rc;
+}
+
+int
 gm_cmd_dump(int argc, char **argv)
 {
     const char *state, *user = NULL;
     int code = state_args(argc, argv, &state, &user, "gamify dump --state DIR [--user ID]");
     if (code >= 0)
         return code;
-    char **dirs;
-    size_t n_dirs;
-    gm__partition_dirs(state, &dirs, NULL, &n_dirs);
-    if (n_dirs > 0) {
-        char *text;
-        size_t len;
-        code = merged_dump(dirs, n_dirs, user, &text, &len);
-        gm__free_dirs(dirs, n_dirs);
-        if (code == 0 || code == GM_ENOTFOUND)
-            fwrite(text, 1, len, stdout);
-        free(text);
-        if (code == GM_ENOTFOUND) {
-            fprintf(stderr, "gamify dump: no learner %s\n", user);
-            return 1;
-        }
-        return code;
-    }
-    struct gm_store *st;
-    if ((code = open_existing(state, &st, true, false)))
-        return code;
-    int rc = gm_store_dump(st, stdout, user);
-    gm_store_close(st);
-    if (rc == GM_ENOTFOUND) {
+    char *text;
+    size_t len;
+    bool what_if;
+    code = gm__state_dump(state, user, &text, &len, &what_if);
+    if (code == 0 || code == GM_ENOTFOUND)
+        fwrite(text, 1, len, stdout);
+    free(text);
+    if (what_if)
+        fprintf(stderr,
+                "gamify dump: %s is a what-if state (gamify replay --rules-override): "
+                "not the result of the published rules\n",
+                state);
+    if (code == GM_ENOTFOUND) {
         fprintf(stderr, "gamify dump: no learner %s\n", user);
         return 1;
     }
-    if (rc) {
-        fprintf(stderr, "gamify dump: %s\n", gm_strerror(rc));
-        return 2;
-    }
-    return 0;
+    return code;
 }
 
 int
@@ -402,6 +500,7 @@ gm_cmd_digest(int argc, char **argv)
         return code;
     unsigned char md[32];
     int rc;
+    bool what_if = false;
     char **dirs;
     size_t n_dirs;
     gm__partition_dirs(state, &dirs, NULL, &n_dirs);
@@ -419,6 +518,8 @@ gm_cmd_digest(int argc, char **argv)
             unsigned char part[32];
             if ((code = open_existing(dirs[i], &st, true, false)))
                 break;
+            if (gm_store_what_if(st))
+                what_if = true;
             if ((rc = gm_store_digest(st, part)) == 0) {
                 const char *name = strrchr(dirs[i], '/') + 1;
                 EVP_DigestUpdate(ctx, name, strlen(name) + 1);
@@ -441,6 +542,7 @@ gm_cmd_digest(int argc, char **argv)
         if ((code = open_existing(state, &st, true, false)))
             return code;
         rc = gm_store_digest(st, md);
+        what_if = gm_store_what_if(st) != NULL;
         gm_store_close(st);
     }
     if (rc) {
@@ -450,6 +552,11 @@ gm_cmd_digest(int argc, char **argv)
     for (int i = 0; i < 32; i++)
         printf("%02x", md[i]);
     printf("\n");
+    if (what_if)
+        fprintf(stderr,
+                "gamify digest: %s is a what-if state (gamify replay --rules-override); "
+                "its digest covers the mark, so it never equals a real state's\n",
+                state);
     return 0;
 }
 

@@ -20,5 +20,8 @@ int gm_cmd_project_redis(int argc, char **argv);
 int gm_cmd_migrate(int argc, char **argv);
 int gm_cmd_project(int argc, char **argv);
 int gm_cmd_project_postgres(int argc, char **argv);
+int gm_cmd_diff(int argc, char **argv);
+int gm_cmd_ledger(int argc, char **argv);
+int gm_cmd_webhooks(int argc, char **argv);
 
 #endif

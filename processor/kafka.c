@@ -171,13 +171,13 @@ out:
     return rc;
 }
 
-int
-gm_kafka_produce(struct gm_kafka_producer *p, const char *key, const void *val, size_t len,
-                 struct gm_err *err)
+static int
+produce_at(struct gm_kafka_producer *p, int32_t partition, const char *key, const void *val,
+           size_t len, struct gm_err *err)
 {
     for (;;) {
-        if (rd_kafka_produce(p->rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, (void *)val, len,
-                             key, strlen(key), NULL) == 0)
+        if (rd_kafka_produce(p->rkt, partition, RD_KAFKA_MSG_F_COPY, (void *)val, len, key,
+                             strlen(key), NULL) == 0)
             break;
         rd_kafka_resp_err_t e = rd_kafka_last_error();
         if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
@@ -186,6 +186,40 @@ gm_kafka_produce(struct gm_kafka_producer *p, const char *key, const void *val, 
     }
     rd_kafka_poll(p->rk, 0);
     return 0;
+}
+
+int
+gm_kafka_produce(struct gm_kafka_producer *p, const char *key, const void *val, size_t len,
+                 struct gm_err *err)
+{
+    return produce_at(p, RD_KAFKA_PARTITION_UA, key, val, len, err);
+}
+
+int
+gm_kafka_produce_to(struct gm_kafka_producer *p, int32_t partition, const char *key,
+                    const void *val, size_t len, struct gm_err *err)
+{
+    return produce_at(p, partition, key, val, len, err);
+}
+
+int
+gm_kafka_producer_partitions(struct gm_kafka_producer *p, int32_t *n, struct gm_err *err)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t e = rd_kafka_metadata(p->rk, 0, p->rkt, &md, 10000);
+    if (e)
+        return gm_err_set(err, GM_EKAFKA, "kafka metadata of %s: %s", rd_kafka_topic_name(p->rkt),
+                          rd_kafka_err2str(e));
+    int rc = 0;
+    if (md->topic_cnt != 1 || md->topics[0].err || md->topics[0].partition_cnt <= 0)
+        rc =
+            gm_err_set(err, GM_EKAFKA, "kafka topic %s: %s", rd_kafka_topic_name(p->rkt),
+                       md->topic_cnt == 1 && md->topics[0].err ? rd_kafka_err2str(md->topics[0].err)
+                                                               : "no partitions");
+    else
+        *n = md->topics[0].partition_cnt;
+    rd_kafka_metadata_destroy(md);
+    return rc;
 }
 
 int
@@ -573,6 +607,26 @@ gm_kafka_producer_flush(struct gm_kafka_producer *p, int timeout_ms, uint64_t *f
     (void)p;
     (void)timeout_ms;
     *failed = 0;
+    return gm_err_set(err, GM_EUNSUPPORTED, "built without Kafka support");
+}
+
+int
+gm_kafka_produce_to(struct gm_kafka_producer *p, int32_t partition, const char *key,
+                    const void *val, size_t len, struct gm_err *err)
+{
+    (void)p;
+    (void)partition;
+    (void)key;
+    (void)val;
+    (void)len;
+    return gm_err_set(err, GM_EUNSUPPORTED, "built without Kafka support");
+}
+
+int
+gm_kafka_producer_partitions(struct gm_kafka_producer *p, int32_t *n, struct gm_err *err)
+{
+    (void)p;
+    *n = 0;
     return gm_err_set(err, GM_EUNSUPPORTED, "built without Kafka support");
 }
 

@@ -33,6 +33,15 @@ int gm_kafka_producer_new(const char *rest, struct gm_kafka_producer **out, stru
 int gm_kafka_produce(struct gm_kafka_producer *p, const char *key, const void *val, size_t len,
                      struct gm_err *err);
 
+/* The number of partitions of the producer's topic (a metadata request,
+ * 10 s at most). Errors: GM_EKAFKA with err. */
+int gm_kafka_producer_partitions(struct gm_kafka_producer *p, int32_t *n, struct gm_err *err);
+
+/* As gm_kafka_produce, into the given partition instead of the key's: for
+ * records every partition must see (RulesPublished). */
+int gm_kafka_produce_to(struct gm_kafka_producer *p, int32_t partition, const char *key,
+                        const void *val, size_t len, struct gm_err *err);
+
 /* Waits until every queued record is delivered or failed (timeout_ms at
  * most); *failed is the number of records whose delivery failed since open.
  * Errors: GM_EKAFKA (timed out, or a fatal producer error). */

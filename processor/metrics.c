@@ -241,6 +241,23 @@ render(struct gm_metrics *m, size_t *len)
             (long long)atomic_load(&m->pg_lag_changes));
         projector(&t, "postgres", "Postgres", &m->pg_proj);
     }
+    if (atomic_load(&m->webhook_enabled)) {
+        counter(&t, "gamify_webhook_deliveries_total", "Webhook requests answered 2xx.",
+                atomic_load(&m->webhook_deliveries));
+        counter(&t, "gamify_webhook_failures_total",
+                "Webhook requests that failed (error, timeout or not 2xx).",
+                atomic_load(&m->webhook_failures));
+        counter(&t, "gamify_webhook_retries_total", "Webhook requests repeating an attempt.",
+                atomic_load(&m->webhook_retries));
+        counter(&t, "gamify_webhook_dead_letters_total",
+                "Webhook events given up after their attempts (gamify webhooks list).",
+                atomic_load(&m->webhook_dead_letters));
+        add(&t,
+            "# HELP gamify_webhook_lag_changes Changes the slowest endpoint has not delivered.\n"
+            "# TYPE gamify_webhook_lag_changes gauge\n"
+            "gamify_webhook_lag_changes %lld\n",
+            (long long)atomic_load(&m->webhook_lag_changes));
+    }
     uint64_t batches = atomic_load(&m->batches);
     add(&t, "# HELP gamify_batch_size Records per committed batch.\n"
             "# TYPE gamify_batch_size histogram\n");

@@ -47,6 +47,10 @@ struct gm_metrics {
     atomic_bool pg_enabled;                /* the Postgres projector runs */
     atomic_uint_fast64_t pg_changes, pg_failures;
     atomic_int_fast64_t pg_lag_changes;
+    atomic_bool webhook_enabled; /* the webhook projector runs */
+    atomic_uint_fast64_t webhook_deliveries, webhook_failures, webhook_retries;
+    atomic_uint_fast64_t webhook_dead_letters;
+    atomic_int_fast64_t webhook_lag_changes;
     struct gm_metrics_projector redis_proj, pg_proj;
     struct gm_metrics_redis_ops redis_ops;
     atomic_int_fast64_t projector_max_lag; /* /readyz fails past this many changes; 0: never */

@@ -37,6 +37,7 @@
 #include "redisproj.h"
 #include "rules.h"
 #include "store.h"
+#include "whrun.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -69,7 +70,10 @@ static const struct gm_setting settings[] = {
      "learners whose scores one reconcile run checks (the next run goes on after them)"},
     {"redis-reconcile-rebuild-drift", GM_SET_INT, "10000", 1, 1000000000000LL, false,
      "a reconcile that finds more wrong members than this rebuilds every board instead"},
-    {"out", GM_SET_STRING, NULL, 0, 0, false, "write outbound events to jsonl:PATH or file:DIR"},
+    {"out", GM_SET_STRING, NULL, 0, 0, false,
+     "write outbound events to jsonl:PATH, file:DIR or kafka://HOST:PORT[,HOST:PORT]/TOPIC"},
+    {"webhooks", GM_SET_STRING, NULL, 0, 0, false,
+     "signed webhooks for outbound events: a YAML file of endpoints (file logs)"},
     {"metrics", GM_SET_STRING, NULL, 0, 0, false,
      "serve /metrics, /healthz and /readyz on HOST:PORT"},
     {"batch-max", GM_SET_INT, "20000", 1, 1000000, false, "most records per committed batch"},
@@ -139,6 +143,11 @@ check(const struct gm_config *cfg, struct gm_err *err)
                           "--redis / --postgres with a kafka:// log: not yet; project the "
                           "partitions with gamify project --state DIR --redis URL (or "
                           "--postgres CONNINFO) --follow");
+    if (gm_config_str(cfg, "webhooks") && scheme == GM_LOG_KAFKA)
+        return gm_err_set(err, GM_EUNSUPPORTED, "--webhooks with a kafka:// log: not yet");
+    if (gm_config_str(cfg, "webhooks") &&
+        (rc = gm_whrun_check(gm_config_str(cfg, "webhooks"), err)))
+        return rc;
     if (gm_config_str(cfg, "postgres")) {
         struct gm_pgproj *pp = NULL;
         rc = gm_pgproj_open(gm_config_str(cfg, "postgres"), 0, &pp, err);
@@ -316,6 +325,12 @@ projectors_hold(const struct gm_projrun *redis, const struct gm_projrun *pg)
     return a < b ? a : b;
 }
 
+static int64_t
+hold_min(int64_t a, int64_t b)
+{
+    return a < b ? a : b;
+}
+
 static int
 run(const struct gm_config *cfg)
 {
@@ -334,7 +349,8 @@ run(const struct gm_config *cfg)
     struct gm_logsrc *src = NULL;
     struct gm_outsink *sink = NULL;
     struct gm_metrics_server *srv = NULL;
-    struct gm_projrun *redis = NULL, *pg = NULL;
+    struct gm_projrun *redis = NULL, *pg = NULL, *wh = NULL;
+    const struct gm_webhooks *whp = NULL;
     struct gm_redisproj *rp = NULL; /* borrowed from redis's runner */
     static char ctx[96];
     int code = 1, rc;
@@ -378,6 +394,9 @@ run(const struct gm_config *cfg)
         goto fail;
     if ((rc = start_projectors(cfg, st, &redis, &pg, &rp, &err)))
         goto fail;
+    if (gm_config_str(cfg, "webhooks") &&
+        (rc = gm_whrun_start(gm_config_str(cfg, "webhooks"), dir, st, &wh, &whp, &err)))
+        goto fail;
     atomic_store(&m.projector_max_lag, gm_config_int(cfg, "projector-max-lag"));
     if (metrics_addr && (rc = gm_metrics_serve(&m, metrics_addr, &srv, &err)))
         goto fail;
@@ -418,10 +437,12 @@ run(const struct gm_config *cfg)
             atomic_store(&m.lag_seconds, newest ? (int64_t)t1 - newest : 0);
             gm_projrun_wake(redis);
             gm_projrun_wake(pg);
+            gm_projrun_wake(wh);
             if (sink && (rc = gm_outsink_publish(sink, st, &err)))
                 goto fail;
-            gm_pump_release(st, sink, projectors_hold(redis, pg));
+            gm_pump_release(st, sink, hold_min(projectors_hold(redis, pg), gm_projrun_hold(wh)));
             projector_metrics(&m, st, redis, pg, rp);
+            gm_whrun_metrics(&m, whp, gm_store_change_end(st));
             if (n == batch_max)
                 continue; /* more is probably waiting */
         }
@@ -435,10 +456,12 @@ run(const struct gm_config *cfg)
         if (t1 - last_size >= 1.0) {
             atomic_store(&m.lmdb_bytes, file_size(dir));
             projector_metrics(&m, st, redis, pg, rp);
+            gm_whrun_metrics(&m, whp, gm_store_change_end(st));
             last_size = t1;
             /* idle: what the projectors took since the last commit goes in
              * a transaction of its own (commits trim while busy) */
-            int64_t below = gm_pump_release(st, sink, projectors_hold(redis, pg));
+            int64_t below = gm_pump_release(
+                st, sink, hold_min(projectors_hold(redis, pg), gm_projrun_hold(wh)));
             uint64_t n_trim = 0;
             if (below > trimmed && gm_store_trim_changes(st, below, &n_trim, &err) == 0)
                 trimmed = below;
@@ -458,6 +481,7 @@ out:
     gm_log_set_context(NULL);
     gm_projrun_stop(redis);
     gm_projrun_stop(pg);
+    gm_projrun_stop(wh);
     gm_metrics_stop(srv);
     gm_outsink_close(sink);
     gm_logsrc_close(src);
@@ -566,7 +590,7 @@ kpart_commit(struct kproc *k, struct kpart *p, struct gm_err *err)
     gm_metrics_batch(k->m, p->n, (uint64_t)((now_s() - p->t0) * 1e6));
     kproc_metrics(k);
     gm_kafka_commit_async(k->c, p->id, p->next);
-    if (k->sink && (rc = gm_outsink_publish(k->sink, p->st, err)))
+    if (k->sink && (rc = gm_outsink_publish_part(k->sink, p->st, p->id, err)))
         return rc;
     gm_pump_release(p->st, k->sink, INT64_MAX);
     if (p->rebuilding && t1 - p->last_progress >= 2.0) {
@@ -594,7 +618,8 @@ on_assigned(void *ctx, int32_t partition, uint64_t *next, struct gm_err *err)
     if (k->rules && (rc = gm_store_seed_rules(st, k->rules, k->rules_len, err)))
         goto out;
     /* outbound events this partition committed before it moved here */
-    if (k->sink && (rc = gm_outsink_publish(k->sink, st, err)))
+    gm_outsink_forget(k->sink, partition);
+    if (k->sink && (rc = gm_outsink_publish_part(k->sink, st, partition, err)))
         goto out;
     if (k->n_parts == k->cap) {
         k->cap = k->cap ? 2 * k->cap : 16;

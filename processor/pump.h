@@ -37,16 +37,31 @@ int gm_pump_batch(struct gm_store *st, struct gm_logsrc *src, const char *uri, s
 
 struct gm_outsink;
 
-/* Opens an output for outbound events: jsonl:PATH (appended) or file:DIR. */
+/* Opens an output for outbound events: jsonl:PATH (appended), file:DIR or
+ * kafka://HOST:PORT[,HOST:PORT]/TOPIC (protobuf OutboundEvent, key = user
+ * id, idempotent producer; see pump.c and docs/operations.md). */
 int gm_outsink_open(const char *uri, struct gm_outsink **out, struct gm_err *err);
 
 /*
  * Writes the outbound events committed since the last call (the state keeps
  * a cursor per output URI) and makes them durable before moving the cursor.
- * A crash in between writes some again: their ids are stable, so consumers
- * dedupe.
+ * A crash in between writes some again to jsonl: and file: outputs (their
+ * ids are stable, so consumers dedupe); a Kafka output reads the topic back
+ * at its first publish of a state and skips what is there (exactly once).
  */
 int gm_outsink_publish(struct gm_outsink *o, struct gm_store *st, struct gm_err *err);
+
+/* The same for the state of input partition partition of a Kafka log (the
+ * source id in the records' headers); gm_outsink_publish is partition 0. */
+int gm_outsink_publish_part(struct gm_outsink *o, struct gm_store *st, int32_t partition,
+                            struct gm_err *err);
+
+/* The state of partition was (re)opened, maybe after another process
+ * published for it: read the topic back before its next publish. */
+void gm_outsink_forget(struct gm_outsink *o, int32_t partition);
+
+/* Kafka: events found in the topic already and not produced again. */
+uint64_t gm_outsink_skipped(const struct gm_outsink *o);
 
 /* Outbound events written since open; 0 for NULL. */
 uint64_t gm_outsink_written(const struct gm_outsink *o);

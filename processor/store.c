@@ -90,9 +90,10 @@ struct gm_store {
     MDB_dbi profiles, first, dedupe, dedupe_time, redemptions, stock, ledger, changes, deadletters,
         rules_db, meta_db, expiry;
     bool read_only;
-    bool dlq_only;   /* beside a writer: dead letters may only be removed */
-    bool has_expiry; /* read-only opens of old states may lack the database */
-    int lock_fd;     /* writer.lock, held from open to close; -1 read-only */
+    bool dlq_only;    /* beside a writer: dead letters may only be removed */
+    bool has_expiry;  /* read-only opens of old states may lack the database */
+    char what_if[65]; /* a what-if state: the SHA-256 (hex) of its rules; "" otherwise */
+    int lock_fd;      /* writer.lock, held from open to close; -1 read-only */
     /* mdb_env_set_mapsize needs no transaction of this process active:
      * feeds (other threads' readers) hold it shared, a resize exclusive */
     pthread_rwlock_t resize_lock;
@@ -524,6 +525,25 @@ gm_store_open(const char *dir, const struct gm_store_opts *opts, struct gm_store
         rc = lmdb_error(err, rc, "rules");
         goto fail;
     }
+    MDB_val wk = {7, "what_if"};
+    rc = mdb_get(txn, s->meta_db, &wk, &v);
+    if (rc == 0 && v.mv_size == 64) {
+        memcpy(s->what_if, v.mv_data, 64);
+    } else if (rc == 0) {
+        rc = gm_err_set(err, GM_ECORRUPT, "%s: the what-if mark is corrupt", dir);
+        goto fail;
+    } else if (rc != MDB_NOTFOUND) {
+        rc = lmdb_error(err, rc, "what_if");
+        goto fail;
+    }
+    if (s->what_if[0] && !s->read_only && !s->dlq_only && !s->opts.what_if) {
+        rc = gm_err_set(err, GM_EINVAL,
+                        "%s is a what-if state (gamify replay --rules-override): it shows what "
+                        "other rules would have made of the log and cannot be followed or "
+                        "continued as the real state; replay into another folder",
+                        dir);
+        goto fail;
+    }
     if (!s->read_only && !s->dlq_only && (rc = index_expiry(s, txn))) {
         rc = report(s, err, rc, "indexing leaderboard periods");
         goto fail;
@@ -638,6 +658,69 @@ gm_store_seed_rules(struct gm_store *s, const char *yaml, size_t len, struct gm_
     }
     s->rules = r;
     return gm_store_commit(s, s->meta.offset, err);
+}
+
+static void
+sha256_hex(const char *data, size_t len, char out[65])
+{
+    unsigned char md[32];
+    unsigned int md_len = 0;
+    EVP_Digest(data, len, md, &md_len, EVP_sha256(), NULL);
+    for (int i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+int
+gm_store_set_what_if(struct gm_store *s, const char *yaml, size_t len, struct gm_err *err)
+{
+    char sha[65];
+    sha256_hex(yaml, len, sha);
+    if (s->what_if[0]) {
+        if (strcmp(s->what_if, sha) == 0)
+            return 0; /* resuming the same what-if replay */
+        return gm_err_set(err, GM_EINVAL,
+                          "this state is a what-if replay under other rules (sha256 %s); "
+                          "replay into a fresh folder",
+                          s->what_if);
+    }
+    const struct meta *m = &s->meta_committed;
+    if (s->rules || m->offset || m->change_seq || m->ledger_seq || m->dl_seq)
+        return gm_err_set(err, GM_EINVAL,
+                          "a what-if replay needs a fresh state folder; this one holds a state "
+                          "already");
+    struct gm_err *errs = NULL;
+    size_t n_errs = 0;
+    struct gm_rules *r;
+    if (gm_rules_parse(yaml, len, &r, &errs, &n_errs)) {
+        if (n_errs)
+            gm_err_setpos(err, GM_EINVAL, errs[0].line, errs[0].column, "%s", errs[0].msg);
+        else
+            gm_err_set(err, GM_EINVAL, "invalid rules");
+        free(errs);
+        return GM_EINVAL;
+    }
+    int rc = gm_store_begin(s, err);
+    if (rc) {
+        gm_rules_free(r);
+        return rc;
+    }
+    MDB_val wk = {7, "what_if"}, wv = {64, sha};
+    if ((rc = save_rules(s, yaml, len)) || (rc = mdb_put(s->txn, s->meta_db, &wk, &wv, 0))) {
+        gm_store_abort(s);
+        gm_rules_free(r);
+        return lmdb_error(err, rc, "what-if rules");
+    }
+    s->rules = r;
+    if ((rc = gm_store_commit(s, s->meta.offset, err)))
+        return rc;
+    memcpy(s->what_if, sha, sizeof sha);
+    return 0;
+}
+
+const char *
+gm_store_what_if(const struct gm_store *s)
+{
+    return s->what_if[0] ? s->what_if : NULL;
 }
 
 /* ---- batches ---- */
@@ -1701,14 +1784,17 @@ apply_one(struct gm_store *s, const struct pending *rec)
     if ((rc = db_fail(s, mdb_put(s->txn, s->dedupe_time, &tkv, &empty, 0), "dedupe_time put")))
         goto out;
 
-    if (is_rules)
+    if (is_rules && s->what_if[0])
+        s->stats.rules_ignored++; /* a what-if keeps its own rules throughout */
+    else if (is_rules)
         rc = publish_rules(s, rec, ev);
     else
         rc = fold_event(s, rec, ev);
     if (rc)
         goto out;
 
-    bool roll = is_rules; /* new rules may keep periods longer or shorter */
+    /* new rules may keep periods longer or shorter */
+    bool roll = is_rules && !s->what_if[0];
     if (!s->meta.has_newest || t > s->meta.newest_time) {
         /* Prune and roll periods when the newest time crosses a 15-minute
          * mark (every zone offset is a multiple of 15 minutes, so no local
@@ -2314,6 +2400,11 @@ gm_store_digest(struct gm_store *s, unsigned char out[32])
     if (!md)
         abort();
     EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+    /* A what-if state never has the digest of a real one. */
+    if (s->what_if[0]) {
+        EVP_DigestUpdate(md, "what-if", 8);
+        EVP_DigestUpdate(md, s->what_if, 64);
+    }
     /* Offsets, the change feed and dead letters depend on the log's format
      * and on the projectors, not on what the events mean: left out. */
     struct {

@@ -32,6 +32,8 @@ struct gm_store_opts {
     int64_t future_skew_s;   /* 0: GM_STORE_DEFAULT_SKEW; negative: no check */
     bool read_only;          /* dump, digest, dlq list: no lock, nothing created */
     bool dlq_only;           /* dlq requeue: no writer lock; only gm_store_dlq_take */
+    bool what_if;            /* the caller will call gm_store_set_what_if: a what-if state
+                                may be opened for writing (refused otherwise) */
 };
 
 struct gm_store_stats {
@@ -44,6 +46,7 @@ struct gm_store_stats {
     uint64_t map_resizes;
     uint64_t periods_pruned; /* expired (board, period) scores removed from learners */
     uint64_t too_far_ahead;  /* dead letters TOO_FAR_AHEAD */
+    uint64_t rules_ignored;  /* RulesPublished events a what-if state counted and ignored */
 };
 
 struct gm_store;
@@ -67,6 +70,21 @@ int gm_store_open(const char *dir, const struct gm_store_opts *opts, struct gm_s
  * rules.
  */
 int gm_store_seed_rules(struct gm_store *s, const char *yaml, size_t len, struct gm_err *err);
+
+/*
+ * Makes s a what-if state (`gamify replay --rules-override`): the rules yaml
+ * are in force from the first event and every RulesPublished event is
+ * counted (rules_ignored) and ignored. The mark is stored: dump and digest
+ * show it, and a writer that did not ask for it (opts.what_if) is refused,
+ * so a processor never follows such a state. s must be fresh (nothing
+ * folded, no rules), or already a what-if state of the same rules (a
+ * resumed replay). Errors: GM_EINVAL (rules invalid, with line and column;
+ * another state), GM_EDB.
+ */
+int gm_store_set_what_if(struct gm_store *s, const char *yaml, size_t len, struct gm_err *err);
+
+/* The SHA-256 (hex) of a what-if state's rules; NULL for a normal state. */
+const char *gm_store_what_if(const struct gm_store *s);
 
 /* True when the state has rules (seeded or published). */
 bool gm_store_has_rules(const struct gm_store *s);

@@ -191,6 +191,16 @@ int gm_gql_prepare_persisted(struct gm_gql_engine *e, const char *sha256_hex, si
  */
 int gm_gql_prepared_op_type(const struct gm_gql_prepared *p, const char *operation_name);
 
+/*
+ * The distinct names of the root fields that operation operation_name
+ * (NULL: the only one) selects, fragments followed and directives ignored,
+ * in document order, into names[0..max) (borrowed from p; valid while p is
+ * held). Returns 0 and *n; GM_ENOTFOUND when there is no such operation;
+ * GM_ETOOBIG when there are more than max (the first max are given).
+ */
+int gm_gql_prepared_root_fields(const struct gm_gql_prepared *p, const char *operation_name,
+                                const char **names, size_t max, size_t *n);
+
 struct gm_gql_exec_params {
     const char *operation_name; /* NULL: the document's only operation */
     const json_t *variables;    /* a JSON object, or NULL (borrowed) */

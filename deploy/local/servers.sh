@@ -76,31 +76,56 @@ gm_port_in_use() {
 
 # gm_free_port [PREFERRED]: print PREFERRED when it is free, else a free
 # random port from 20000 up to the kernel's ephemeral range (where outgoing
-# connections take their ports; 32768 by default) that GM_PORTS_TAKEN does
-# not list. Appends the port to GM_PORTS_TAKEN so two calls in the same
-# shell never return the same one.
-GM_PORTS_TAKEN=
+# connections take their ports; 32768 by default). A port handed out is
+# reserved for 10 minutes in GM_PORTS_FILE (one file for the machine, under
+# a lock), so neither two calls of one script (usually run as $(...), a
+# subshell that cannot pass a variable back) nor two scripts running at
+# once get the same port before its server binds it.
+GM_PORTS_FILE=${GM_PORTS_FILE:-${TMPDIR:-/tmp}/gamify-ports-reserved}
 gm_free_port() {
-    local port=${1:-} tries=0 top=32768
-    if [ -n "$port" ] && ! gm_port_in_use "$port" && [[ " $GM_PORTS_TAKEN " != *" $port "* ]]; then
-        GM_PORTS_TAKEN="$GM_PORTS_TAKEN $port"
-        echo "$port"
-        return 0
-    fi
-    read -r top _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || top=32768
-    [ "$top" -gt 21000 ] 2>/dev/null || top=60000
-    while [ $tries -lt 200 ]; do
-        port=$((20000 + (RANDOM * 32768 + RANDOM) % (top - 20000)))
-        tries=$((tries + 1))
-        if [[ " $GM_PORTS_TAKEN " == *" $port "* ]] || gm_port_in_use "$port"; then
-            continue
+    (
+        umask 000
+        # without the file (a read-only /tmp) the reservations are skipped
+        if exec 9>>"$GM_PORTS_FILE.lock" 2>/dev/null; then
+            command -v flock >/dev/null 2>&1 && flock -w 10 9
         fi
-        GM_PORTS_TAKEN="$GM_PORTS_TAKEN $port"
-        echo "$port"
-        return 0
-    done
-    gm_say "no free port found"
-    return 1
+        local port=${1:-} tries=0 top=32768 now taken=" " recent=" " kept=
+        now=$(date +%s)
+        if [ -r "$GM_PORTS_FILE" ]; then
+            local p t
+            while read -r p t; do
+                [ -n "$t" ] && [ $((now - t)) -lt 600 ] || continue
+                taken="$taken$p "
+                kept="$kept$p $t"$'\n'
+                [ $((now - t)) -lt 60 ] && recent="$recent$p "
+            done <"$GM_PORTS_FILE"
+        fi
+        reserve() {
+            # the file keeps only the reservations still running, plus this one
+            printf '%s%s %s\n' "$kept" "$1" "$now" >"$GM_PORTS_FILE.new" 2>/dev/null &&
+                mv -f "$GM_PORTS_FILE.new" "$GM_PORTS_FILE" 2>/dev/null
+            echo "$1"
+        }
+        # a preferred port (a script's default) is reused once its last
+        # reservation is a minute old and nothing listens there
+        if [ -n "$port" ] && ! gm_port_in_use "$port" && [[ "$recent" != *" $port "* ]]; then
+            reserve "$port"
+            return 0
+        fi
+        read -r top _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || top=32768
+        [ "$top" -gt 21000 ] 2>/dev/null || top=60000
+        while [ $tries -lt 200 ]; do
+            port=$((20000 + (RANDOM * 32768 + RANDOM) % (top - 20000)))
+            tries=$((tries + 1))
+            if [[ "$taken" == *" $port "* ]] || gm_port_in_use "$port"; then
+                continue
+            fi
+            reserve "$port"
+            return 0
+        done
+        gm_say "no free port found"
+        return 1
+    )
 }
 
 # gm_pg_bindir: print the bin folder of the newest installed PostgreSQL.

@@ -38,6 +38,7 @@ enum stmt {
     S_BADGE_DEF,
     S_REWARD_DEF,
     S_RULES,
+    S_RULES_CURRENT,
     S_CURSOR,
     S_COUNT,
 };
@@ -108,6 +109,12 @@ static const struct {
     [S_RULES] = {"gm_rules", 5,
         "INSERT INTO rules_versions (sha256, version, timezone, partition, seen_seq) "
         "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sha256) DO NOTHING"},
+    [S_RULES_CURRENT] = {"gm_rules_current", 4,
+        "INSERT INTO rules_current (id, version, sha256, timezone, thresholds) "
+        "VALUES (true, $1, $2, $3, $4::bigint[]) ON CONFLICT (id) DO UPDATE SET "
+        "version = EXCLUDED.version, sha256 = EXCLUDED.sha256, timezone = EXCLUDED.timezone, "
+        "thresholds = EXCLUDED.thresholds, updated_at = now() "
+        "WHERE rules_current.version <= EXCLUDED.version"},
     [S_CURSOR] = {"gm_cursor", 3,
         "UPDATE projector_cursor SET next_seq = $2, rules_sha256 = $3, updated_at = now() "
         "WHERE partition = $1"},
@@ -579,6 +586,28 @@ hex(const unsigned char sha[32], char out[65])
         snprintf(out + 2 * i, 3, "%02x", sha[i]);
 }
 
+/* The rules in force as the API reads them: thresholds and time zone. */
+static int
+send_rules_current(struct gm_pgproj *p, const struct gm_rules *r, const char *sha,
+                   struct gm_err *err)
+{
+    /* "{0,100,...}": at most GM_RULES_MAX_LEVELS numbers of 16 digits. */
+    size_t cap = 3 + r->n_levels * 21, len = 0;
+    char *arr = malloc(cap);
+    if (!arr)
+        abort();
+    arr[len++] = '{';
+    for (size_t i = 0; i < r->n_levels; i++)
+        len += (size_t)snprintf(arr + len, cap - len, "%s%" PRId64, i ? "," : "", r->thresholds[i]);
+    arr[len++] = '}';
+    arr[len] = '\0';
+    char version[24];
+    const char *params[4] = {I64(version, r->version), sha, r->timezone ? r->timezone : "UTC", arr};
+    int rc = queue(p, S_RULES_CURRENT, params, err);
+    free(arr);
+    return rc;
+}
+
 /* The badge and reward catalogues and the rules version. */
 static int
 send_catalogues(struct gm_pgproj *p, const struct gm_rules *r, const char *sha, int64_t end,
@@ -589,6 +618,8 @@ send_catalogues(struct gm_pgproj *p, const struct gm_rules *r, const char *sha, 
     const char *rp[5] = {sha, I64(version, r->version), r->timezone ? r->timezone : "",
                          p->partition_s, I64(seq, end)};
     if ((rc = queue(p, S_RULES, rp, err)))
+        return rc;
+    if ((rc = send_rules_current(p, r, sha, err)))
         return rc;
     /* Dropped from the rules: kept (learners hold them), inactive. Plain
      * statements in a pipeline must use the extended protocol too. */

@@ -1,0 +1,508 @@
+/*
+ * ratelimit.c: the per-user, per-operation limits of gamify-api (see
+ * ratelimit.h): a Lua script run in Redis over one key per operation, and
+ * the same rule on an in-process table while Redis is unreachable.
+ *
+ * Each HTTP thread has its own Redis connection (a pthread key, closed when
+ * the thread ends), so no lock is taken on the path of a request.
+ */
+#include "ratelimit.h"
+
+#include "log.h"
+
+#include <hiredis/hiredis.h>
+#include <math.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define WINDOW_MS        60000.0
+#define REDIS_TIMEOUT_MS 200
+#define RETRY_MS         1000
+#define LOCAL_SLOTS      65536 /* a power of two */
+#define LOCAL_PROBE      8
+
+/*
+ * KEYS: one per operation; ARGV: their limits per minute. Returns
+ * {allowed, index (1-based) of the refused or most constrained key,
+ * retry-after ms, remaining, reset ms}. Writes only when all are allowed.
+ */
+static const char script[] =
+    "if redis.replicate_commands then redis.replicate_commands() end\n"
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "local W = 60000\n"
+    "local tats = {}\n"
+    "local bi, brem, breset = 1, nil, 0\n"
+    "for i = 1, #KEYS do\n"
+    "  local T = W / tonumber(ARGV[i])\n"
+    "  local tat = tonumber(redis.call('GET', KEYS[i]) or '0') or 0\n"
+    "  if tat < now then tat = now end\n"
+    "  local new = tat + T\n"
+    "  if new - now > W + 0.01 then\n"
+    "    return {0, i, math.ceil(new - W - now), 0, math.ceil(tat - now)}\n"
+    "  end\n"
+    "  tats[i] = new\n"
+    "  local rem = math.floor((W - (new - now)) / T + 0.01)\n"
+    "  if brem == nil or rem < brem then bi, brem, breset = i, rem, math.ceil(new - now) end\n"
+    "end\n"
+    "for i = 1, #KEYS do\n"
+    "  redis.call('SET', KEYS[i], string.format('%.3f', tats[i]), 'PX',\n"
+    "             math.ceil(tats[i] - now) + 1000)\n"
+    "end\n"
+    "return {1, bi, 0, brem, breset}\n";
+
+struct rule {
+    char *op; /* "*" for the others */
+    long per_minute;
+};
+
+struct slot {
+    uint64_t h; /* 0: free */
+    double tat;
+};
+
+struct tconn {
+    redisContext *c;
+    double retry_at; /* ms: no connection attempt before */
+};
+
+struct gm_api_limiter {
+    struct rule rules[GM_API_RL_MAX_RULES];
+    size_t n_rules;
+    char *host;
+    int port;
+    int db;
+    char *user;
+    char *password;
+    char *prefix;
+    char sha[41];
+    pthread_key_t key;
+    atomic_bool local;
+    atomic_uint_fast64_t redis_decisions, local_decisions, redis_errors;
+    pthread_mutex_t lock; /* the local table */
+    struct slot *slots;
+};
+
+static double
+now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+static char *
+dup_n(const char *s, size_t n)
+{
+    char *d = strndup(s, n);
+    if (!d)
+        abort();
+    return d;
+}
+
+static int
+parse_spec(struct gm_api_limiter *l, const char *spec, struct gm_err *err)
+{
+    const char *s = spec;
+    while (*s) {
+        const char *end = s + strcspn(s, ",");
+        const char *eq = memchr(s, '=', (size_t)(end - s));
+        if (!eq || eq == s)
+            return gm_err_set(err, GM_EINVAL, "--rate-limits: \"%.*s\" is not OPERATION=PER_MINUTE",
+                              (int)(end - s), s);
+        char *e;
+        long n = strtol(eq + 1, &e, 10);
+        if (e != end || n < 1 || n > 1000000)
+            return gm_err_set(err, GM_EINVAL,
+                              "--rate-limits: \"%.*s\": the limit must be 1 to 1000000 per minute",
+                              (int)(end - s), s);
+        if (l->n_rules == GM_API_RL_MAX_RULES)
+            return gm_err_set(err, GM_EINVAL, "--rate-limits: more than %d rules",
+                              GM_API_RL_MAX_RULES);
+        l->rules[l->n_rules].op = dup_n(s, (size_t)(eq - s));
+        l->rules[l->n_rules].per_minute = n;
+        l->n_rules++;
+        s = *end ? end + 1 : end;
+    }
+    return 0;
+}
+
+static int
+parse_url(struct gm_api_limiter *l, const char *url, struct gm_err *err)
+{
+    const char *scheme = "redis://";
+    if (!url || strncmp(url, scheme, strlen(scheme)) != 0)
+        return gm_err_set(err, GM_EINVAL, "--redis '%s': expected redis://HOST[:PORT][/DB]",
+                          url ? url : "");
+    const char *s = url + strlen(scheme);
+    const char *end = s + strcspn(s, "/");
+    const char *at = memchr(s, '@', (size_t)(end - s));
+    if (at) {
+        const char *colon = memchr(s, ':', (size_t)(at - s));
+        if (colon) {
+            if (colon > s)
+                l->user = dup_n(s, (size_t)(colon - s));
+            l->password = dup_n(colon + 1, (size_t)(at - colon - 1));
+        } else {
+            l->password = dup_n(s, (size_t)(at - s));
+        }
+        s = at + 1;
+    }
+    const char *colon = memchr(s, ':', (size_t)(end - s));
+    const char *host_end = colon ? colon : end;
+    if (host_end == s)
+        return gm_err_set(err, GM_EINVAL, "--redis '%s': no host", url);
+    l->host = dup_n(s, (size_t)(host_end - s));
+    l->port = 6379;
+    if (colon) {
+        char *e;
+        long port = strtol(colon + 1, &e, 10);
+        if (e == colon + 1 || e != end || port < 1 || port > 65535)
+            return gm_err_set(err, GM_EINVAL, "--redis '%s': bad port", url);
+        l->port = (int)port;
+    }
+    if (*end == '/' && end[1]) {
+        char *e;
+        long db = strtol(end + 1, &e, 10);
+        if (*e || db < 0 || db > 1000000)
+            return gm_err_set(err, GM_EINVAL, "--redis '%s': bad database number", url);
+        l->db = (int)db;
+    }
+    return 0;
+}
+
+static void
+tconn_free(void *p)
+{
+    struct tconn *t = p;
+    if (t && t->c)
+        redisFree(t->c);
+    free(t);
+}
+
+void
+gm_api_limiter_free(struct gm_api_limiter *l)
+{
+    if (!l)
+        return;
+    /* This thread's connection; the HTTP threads closed theirs when they ended. */
+    tconn_free(pthread_getspecific(l->key));
+    pthread_key_delete(l->key);
+    for (size_t i = 0; i < l->n_rules; i++)
+        free(l->rules[i].op);
+    free(l->host);
+    free(l->user);
+    free(l->password);
+    free(l->prefix);
+    free(l->slots);
+    pthread_mutex_destroy(&l->lock);
+    free(l);
+}
+
+int
+gm_api_limiter_new(const char *spec, const char *redis_url, const char *prefix,
+                   struct gm_api_limiter **out, struct gm_err *err)
+{
+    *out = NULL;
+    struct gm_api_limiter *l = calloc(1, sizeof *l);
+    if (!l)
+        abort();
+    pthread_mutex_init(&l->lock, NULL);
+    if (pthread_key_create(&l->key, tconn_free) != 0)
+        abort();
+    l->slots = calloc(LOCAL_SLOTS, sizeof *l->slots);
+    if (!l->slots)
+        abort();
+    l->prefix = strdup(prefix ? prefix : "");
+    int rc = parse_spec(l, spec ? spec : GM_API_RL_DEFAULT, err);
+    if (!rc)
+        rc = parse_url(l, redis_url, err);
+    if (rc) {
+        gm_api_limiter_free(l);
+        return rc;
+    }
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned md_len = 0;
+    if (!EVP_Digest(script, strlen(script), md, &md_len, EVP_sha1(), NULL))
+        abort();
+    for (unsigned i = 0; i < md_len && i < 20; i++)
+        snprintf(l->sha + 2 * i, 3, "%02x", md[i]);
+    *out = l;
+    return 0;
+}
+
+static long
+rule_for(const struct gm_api_limiter *l, const char *op)
+{
+    long star = 0;
+    for (size_t i = 0; i < l->n_rules; i++) {
+        if (strcmp(l->rules[i].op, op) == 0)
+            return l->rules[i].per_minute;
+        if (strcmp(l->rules[i].op, "*") == 0)
+            star = l->rules[i].per_minute;
+    }
+    return star;
+}
+
+/* This thread's connection, connected; NULL while Redis is unreachable. */
+static redisContext *
+conn(struct gm_api_limiter *l)
+{
+    struct tconn *t = pthread_getspecific(l->key);
+    if (!t) {
+        t = calloc(1, sizeof *t);
+        if (!t)
+            abort();
+        pthread_setspecific(l->key, t);
+    }
+    if (t->c)
+        return t->c;
+    double now = now_ms();
+    if (now < t->retry_at)
+        return NULL;
+    t->retry_at = now + RETRY_MS;
+    struct timeval tv = {0, REDIS_TIMEOUT_MS * 1000};
+    redisContext *c = redisConnectWithTimeout(l->host, l->port, tv);
+    if (!c || c->err) {
+        gm_log(GM_LOG_WARN, "rate limits: Redis %s:%d unreachable (%s); limiting locally", l->host,
+               l->port, c ? c->errstr : "out of memory");
+        goto fail;
+    }
+    redisSetTimeout(c, tv);
+    redisReply *r = NULL;
+    if (l->password) {
+        r = l->user ? redisCommand(c, "AUTH %s %s", l->user, l->password)
+                    : redisCommand(c, "AUTH %s", l->password);
+        if (!r || r->type == REDIS_REPLY_ERROR)
+            goto fail_reply;
+        freeReplyObject(r);
+    }
+    if (l->db) {
+        r = redisCommand(c, "SELECT %d", l->db);
+        if (!r || r->type == REDIS_REPLY_ERROR)
+            goto fail_reply;
+        freeReplyObject(r);
+    }
+    t->c = c;
+    return c;
+fail_reply:
+    gm_log(GM_LOG_WARN, "rate limits: Redis %s:%d refused AUTH or SELECT: %s", l->host, l->port,
+           r ? r->str : c->errstr);
+    if (r)
+        freeReplyObject(r);
+fail:
+    if (c)
+        redisFree(c);
+    atomic_fetch_add(&l->redis_errors, 1);
+    return NULL;
+}
+
+static void
+drop(struct gm_api_limiter *l)
+{
+    struct tconn *t = pthread_getspecific(l->key);
+    if (t && t->c) {
+        redisFree(t->c);
+        t->c = NULL;
+        t->retry_at = now_ms() + RETRY_MS;
+    }
+}
+
+static void
+fill(struct gm_api_rl_result *res, const long *limits, const char *const *ops, long allowed,
+     long idx, long retry_ms, long remaining, long reset_ms)
+{
+    res->allowed = allowed != 0;
+    res->op = ops[idx];
+    res->limit = limits[idx];
+    res->remaining = remaining;
+    res->reset_s = (reset_ms + 999) / 1000;
+    res->retry_after_s = allowed ? 0 : (retry_ms + 999) / 1000;
+    if (!allowed && res->retry_after_s < 1)
+        res->retry_after_s = 1;
+}
+
+/* The script in Redis; false on any failure (the caller decides locally). */
+static bool
+check_redis(struct gm_api_limiter *l, const char *user, const char *const *ops, const long *limits,
+            size_t n, struct gm_api_rl_result *res)
+{
+    redisContext *c = conn(l);
+    if (!c)
+        return false;
+    size_t argc = 3 + 2 * n;
+    const char *argv[3 + 2 * GM_API_RL_MAX_RULES];
+    size_t lens[3 + 2 * GM_API_RL_MAX_RULES];
+    char *keys[GM_API_RL_MAX_RULES];
+    char nums[GM_API_RL_MAX_RULES][24];
+    char nkeys[24];
+    snprintf(nkeys, sizeof nkeys, "%zu", n);
+    argv[0] = "EVALSHA";
+    argv[1] = l->sha;
+    argv[2] = nkeys;
+    for (size_t i = 0; i < n; i++) {
+        /* {user} keeps a request's keys in one cluster slot. */
+        if (asprintf(&keys[i], "%srl:{%s}:%s", l->prefix, user, ops[i]) < 0)
+            abort();
+        argv[3 + i] = keys[i];
+        snprintf(nums[i], sizeof nums[i], "%ld", limits[i]);
+        argv[3 + n + i] = nums[i];
+    }
+    for (size_t i = 0; i < argc; i++)
+        lens[i] = strlen(argv[i]);
+    redisReply *r = redisCommandArgv(c, (int)argc, argv, lens);
+    if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
+        freeReplyObject(r);
+        argv[0] = "EVAL";
+        argv[1] = script;
+        lens[0] = 4;
+        lens[1] = strlen(script);
+        r = redisCommandArgv(c, (int)argc, argv, lens);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(keys[i]);
+    bool ok = r && r->type == REDIS_REPLY_ARRAY && r->elements == 5;
+    for (size_t i = 0; ok && i < 5; i++)
+        ok = r->element[i]->type == REDIS_REPLY_INTEGER;
+    if (ok) {
+        long idx = (long)r->element[1]->integer - 1;
+        if (idx < 0 || (size_t)idx >= n)
+            idx = 0;
+        fill(res, limits, ops, (long)r->element[0]->integer, idx, (long)r->element[2]->integer,
+             (long)r->element[3]->integer, (long)r->element[4]->integer);
+    } else {
+        gm_log(GM_LOG_WARN, "rate limits: Redis %s:%d: %s; limiting locally", l->host, l->port,
+               r && r->type == REDIS_REPLY_ERROR ? r->str : c->errstr);
+        atomic_fetch_add(&l->redis_errors, 1);
+        if (!r || c->err)
+            drop(l);
+    }
+    if (r)
+        freeReplyObject(r);
+    return ok;
+}
+
+static uint64_t
+fnv(const char *a, const char *b)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (const char *s = a; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    h = (h ^ 0xff) * 1099511628211ull;
+    for (const char *s = b; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h ? h : 1;
+}
+
+/* The slot of key h: its own, else a free or expired one, else the oldest of the probe. */
+static struct slot *
+find_slot(struct gm_api_limiter *l, uint64_t h, double now)
+{
+    struct slot *victim = NULL;
+    double best = 0;
+    for (size_t i = 0; i < LOCAL_PROBE; i++) {
+        struct slot *s = &l->slots[(h + i) & (LOCAL_SLOTS - 1)];
+        if (s->h == h)
+            return s;
+        double score = s->h == 0 || s->tat < now ? -1 : s->tat;
+        if (!victim || score < best)
+            victim = s, best = score;
+    }
+    victim->h = h;
+    victim->tat = 0;
+    return victim;
+}
+
+static void
+check_local(struct gm_api_limiter *l, const char *user, const char *const *ops, const long *limits,
+            size_t n, struct gm_api_rl_result *res)
+{
+    double now = now_ms();
+    double tats[GM_API_RL_MAX_RULES];
+    struct slot *slots[GM_API_RL_MAX_RULES];
+    long bi = 0, brem = -1, breset = 0;
+    pthread_mutex_lock(&l->lock);
+    for (size_t i = 0; i < n; i++) {
+        slots[i] = find_slot(l, fnv(user, ops[i]), now);
+        double T = WINDOW_MS / (double)limits[i];
+        double tat = slots[i]->tat < now ? now : slots[i]->tat;
+        double next = tat + T;
+        if (next - now > WINDOW_MS + 0.01) {
+            pthread_mutex_unlock(&l->lock);
+            fill(res, limits, ops, 0, (long)i, (long)ceil(next - WINDOW_MS - now), 0,
+                 (long)ceil(tat - now));
+            return;
+        }
+        tats[i] = next;
+        long rem = (long)floor((WINDOW_MS - (next - now)) / T + 0.01);
+        if (brem < 0 || rem < brem)
+            bi = (long)i, brem = rem, breset = (long)ceil(next - now);
+    }
+    for (size_t i = 0; i < n; i++)
+        slots[i]->tat = tats[i];
+    pthread_mutex_unlock(&l->lock);
+    fill(res, limits, ops, 1, bi, 0, brem, breset);
+}
+
+void
+gm_api_limiter_check(struct gm_api_limiter *l, const char *user, const char *const *ops, size_t n,
+                     struct gm_api_rl_result *res)
+{
+    const char *lops[GM_API_RL_MAX_RULES];
+    long limits[GM_API_RL_MAX_RULES];
+    size_t m = 0;
+    memset(res, 0, sizeof *res);
+    res->allowed = true;
+    for (size_t i = 0; i < n && m < GM_API_RL_MAX_RULES; i++) {
+        long lim = rule_for(l, ops[i]);
+        if (lim > 0) {
+            lops[m] = ops[i];
+            limits[m++] = lim;
+        }
+    }
+    if (m == 0)
+        return;
+    res->limited = true;
+    if (check_redis(l, user, lops, limits, m, res)) {
+        atomic_store(&l->local, false);
+        atomic_fetch_add(&l->redis_decisions, 1);
+        return;
+    }
+    atomic_store(&l->local, true);
+    atomic_fetch_add(&l->local_decisions, 1);
+    check_local(l, user, lops, limits, m, res);
+    res->local = true;
+}
+
+void
+gm_api_limiter_probe(struct gm_api_limiter *l)
+{
+    redisContext *c = conn(l);
+    redisReply *r = c ? redisCommand(c, "PING") : NULL;
+    bool ok = r && r->type == REDIS_REPLY_STATUS;
+    if (r)
+        freeReplyObject(r);
+    if (c && !ok) {
+        atomic_fetch_add(&l->redis_errors, 1);
+        drop(l);
+    }
+    atomic_store(&l->local, !ok);
+}
+
+bool
+gm_api_limiter_local(const struct gm_api_limiter *l)
+{
+    return atomic_load(&l->local);
+}
+
+void
+gm_api_limiter_stats(const struct gm_api_limiter *l, struct gm_api_limiter_stats *out)
+{
+    out->redis_decisions = atomic_load(&l->redis_decisions);
+    out->local_decisions = atomic_load(&l->local_decisions);
+    out->redis_errors = atomic_load(&l->redis_errors);
+}

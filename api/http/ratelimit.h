@@ -1,0 +1,81 @@
+/*
+ * ratelimit.h: per-user, per-operation request limits for gamify-api,
+ * shared by every replica through Redis.
+ *
+ * Each (user, operation) pair has a limit per minute, enforced as a
+ * generic cell rate (GCRA): the pair's key holds a theoretical arrival
+ * time; a request moves it 60 s / limit later and is allowed while it
+ * stays within a minute of now. So `limit` requests may come at once, and
+ * then one every 60 s / limit. One request may concern several operations
+ * (root fields): one script call checks them all and counts them only
+ * when all are allowed, atomically, with Redis's clock (EVALSHA; EVAL
+ * once when the server does not have the script yet).
+ *
+ * While Redis cannot be reached (connect or command failure; retried at
+ * most once a second per thread), the same rule runs in this process on a
+ * bounded table: limits then hold per replica, which gm_api_limiter_local
+ * reports for /readyz and /metrics.
+ */
+#ifndef GM_API_RATELIMIT_H
+#define GM_API_RATELIMIT_H
+
+#include "err.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define GM_API_RL_MAX_RULES 32
+
+/* The default limits: the seed's, and 600 per minute for any other root field. */
+#define GM_API_RL_DEFAULT                                                                          \
+    "userProfile=200,badges=100,leaderboard=100,rewards=100,streaks=200,redeemReward=20,*=600"
+
+struct gm_api_limiter;
+
+/*
+ * Makes a limiter from spec ("op=N,op=N,*=N"; N per minute, 1 to 1000000;
+ * `*` for root fields not named; an operation without a rule and without
+ * `*` is not limited) on Redis at redis_url (redis://[[USER]:PASS@]HOST[:PORT][/DB];
+ * not contacted yet) with keys under prefix. Returns 0 and *out (free with
+ * gm_api_limiter_free), or GM_EINVAL with err.
+ */
+int gm_api_limiter_new(const char *spec, const char *redis_url, const char *prefix,
+                       struct gm_api_limiter **out, struct gm_err *err);
+void gm_api_limiter_free(struct gm_api_limiter *l);
+
+struct gm_api_rl_result {
+    bool limited;       /* some operation of the request has a limit */
+    bool allowed;       /* false: over the limit of `op` */
+    const char *op;     /* the operation refused, or the most constrained one */
+    long limit;         /* its limit per minute */
+    long remaining;     /* requests left at once */
+    long reset_s;       /* seconds until the full allowance is back */
+    long retry_after_s; /* refused: seconds until one more is allowed */
+    bool local;         /* decided by the in-process fallback */
+};
+
+/*
+ * Counts one request of user for the operations ops[0..n) (borrowed).
+ * Never fails: Redis errors switch to the local rule.
+ */
+void gm_api_limiter_check(struct gm_api_limiter *l, const char *user, const char *const *ops,
+                          size_t n, struct gm_api_rl_result *res);
+
+/*
+ * Checks Redis from this thread (PING; reconnects at most once a second)
+ * and updates what gm_api_limiter_local reports.
+ */
+void gm_api_limiter_probe(struct gm_api_limiter *l);
+
+/* Whether the last decision or probe found Redis unreachable. */
+bool gm_api_limiter_local(const struct gm_api_limiter *l);
+
+/* Counters for /metrics. */
+struct gm_api_limiter_stats {
+    uint64_t redis_decisions, local_decisions, redis_errors;
+};
+void gm_api_limiter_stats(const struct gm_api_limiter *l, struct gm_api_limiter_stats *out);
+
+#endif

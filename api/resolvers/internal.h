@@ -1,0 +1,154 @@
+/*
+ * internal.h: what the resolver files share and nobody else sees: the
+ * backend struct, the Postgres statements and pool, the per-thread Redis
+ * connection, the log appender and the redemption waiters.
+ */
+#ifndef GM_API_RESOLVERS_INTERNAL_H
+#define GM_API_RESOLVERS_INTERNAL_H
+
+#include "execute.h"
+#include "resolvers.h"
+
+#include <hiredis/hiredis.h>
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+/* The prepared statements every pooled connection holds. */
+enum gm__q {
+    GM__Q_PROFILE,    /* $1 user -> user_id, exp, level, coins, streaks, next level's exp */
+    GM__Q_BADGES,     /* $1 user -> id, name, icon, criteria, earned_at (epoch), award order */
+    GM__Q_REWARDS,    /* -> id, name, cost, type, stock_left, active */
+    GM__Q_OPTED_OUT,  /* -> every learner who opted out of leaderboards */
+    GM__Q_RULES,      /* -> timezone of the rules in force */
+    GM__Q_REDEMPTION, /* $1 user, $2 redemption -> reward_id, status, reason */
+    GM__Q_VERSION,    /* -> the schema version */
+    GM__Q_COUNT,
+};
+
+struct gm__rconn; /* one thread's Redis connection */
+
+/* A redeemReward call waiting for its outcome (listen.c). */
+struct gm__waiter {
+    const char *user_id, *redemption_id; /* borrowed from the waiting request */
+    bool woken;
+    pthread_cond_t cv;
+    struct gm__waiter *next;
+};
+
+struct gm_api_backend {
+    char *pg_conninfo;
+    char *redis_host, *redis_user, *redis_password; /* user, password NULL when not given */
+    int redis_port, redis_db;
+    char prefix[65];
+    int timeout_ms;
+    int redeem_wait_ms;
+    char script_sha[41]; /* of the leaderboard script */
+
+    /* Postgres pool: idle connections, and how many exist. */
+    pthread_mutex_t pool_mu;
+    pthread_cond_t pool_cv;
+    PGconn **idle;
+    size_t n_idle, n_open, pool_size;
+
+    /* Redis: one connection per thread, all listed for close. */
+    pthread_key_t rkey;
+    pthread_mutex_t rmu;
+    struct gm__rconn *rconns;
+
+    /* The log appender: one at a time. */
+    pthread_mutex_t log_mu;
+    struct gm_filelog *flog;
+    struct gm_kafka_producer *kp;
+
+    /* The redemption listener (listen.c). */
+    pthread_t listener;
+    bool listener_started;
+    pthread_mutex_t wmu;
+    pthread_cond_t stop_cv;
+    bool stop;
+    bool listening; /* LISTEN is in force: notifications are not being missed */
+    struct gm__waiter *waiters;
+
+    /* The rules' time zone, re-read every few seconds. */
+    pthread_mutex_t rules_mu;
+    char tz[128];
+    int64_t tz_read_ms; /* monotonic; 0: never */
+
+    /* Learners who opted out of leaderboards, sorted, re-read at most every
+     * OPTOUT_TTL_MS by one request while the others use the last list. */
+    pthread_mutex_t optout_mu;
+    char **optout;
+    size_t n_optout;
+    int64_t optout_read_ms; /* monotonic; 0: never */
+    bool optout_refreshing;
+
+    _Atomic uint64_t pg_pool_waits, pg_errors, redis_errors, redeem_appended, redeem_pending,
+        listener_restarts;
+};
+
+/* Monotonic milliseconds. */
+int64_t gm__now_ms(void);
+
+/*
+ * Runs prepared statement q with params (borrowed) on a pooled connection
+ * (retried once on a fresh connection when the pooled one was broken).
+ * Returns 0 and *res (PQclear it) holding tuples, or GM_EDB after logging
+ * why with the request id.
+ */
+int gm__pg_query(struct gm_api_request *req, enum gm__q q, const char *const *params,
+                 PGresult **res);
+
+/* A connection to the read model outside the pool (the listener's); NULL
+ * when it fails (logged). Returns new; PQfinish it. */
+PGconn *gm__pg_connect(struct gm_api_backend *b);
+
+/*
+ * Runs one Redis command on this thread's connection (connecting first).
+ * Returns 0 and *r (freeReplyObject it), or GM_EREDIS after logging why;
+ * an error reply is returned as a reply.
+ */
+int gm__redis_command(struct gm_api_request *req, int argc, const char **argv, const size_t *lens,
+                      redisReply **r);
+
+/* The rules' time zone name (into tz of size n); "UTC" before any rules. */
+int gm__rules_tz(struct gm_api_request *req, char *tz, size_t n);
+
+/* How long a list of opted-out learners is used before it is read again. */
+#define GM__OPTOUT_TTL_MS 1000
+
+/* Makes sure the opted-out list is at most GM__OPTOUT_TTL_MS old (reads it
+ * when it is older and no other request is reading it). 0, or GM_EDB when
+ * it was never read and cannot be. */
+int gm__optout_refresh(struct gm_api_request *req);
+/* Whether user opted out, per the last list read. */
+bool gm__optout_has(struct gm_api_backend *b, const char *user);
+
+/* Appends one encoded event keyed by user to the log. Errors logged; GM_E*. */
+int gm__log_append(struct gm_api_request *req, const char *user, const void *rec, size_t len);
+
+/* listen.c: the listener thread and the waiters. */
+int gm__listener_start(struct gm_api_backend *b, struct gm_err *err);
+void gm__listener_stop(struct gm_api_backend *b);
+void gm__waiter_add(struct gm_api_backend *b, struct gm__waiter *w);
+/* Waits until woken or until deadline (monotonic ms), at most slice_ms; returns w->woken and
+ * *listening (whether notifications were being received). */
+bool gm__waiter_wait(struct gm_api_backend *b, struct gm__waiter *w, int64_t until_ms,
+                     bool *listening);
+void gm__waiter_remove(struct gm_api_backend *b, struct gm__waiter *w);
+
+/* Logs the details of an internal error and describes the masked field error; returns
+ * a negative code for the resolver to return. */
+int gm__internal(struct gm_gql_rctx *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* The field resolvers, by file. */
+int gm__bind_queries(struct gm_gql_schema *s, struct gm_api_backend *b, struct gm_err *err);
+int gm__bind_leaderboard(struct gm_gql_schema *s, struct gm_api_backend *b, struct gm_err *err);
+int gm__bind_redeem(struct gm_gql_schema *s, struct gm_api_backend *b, struct gm_err *err);
+
+/* The leaderboard Lua script (leaderboard.c). */
+extern const char gm__lb_script[];
+
+#endif

@@ -1,0 +1,417 @@
+/*
+ * leaderboard.c: Query.leaderboard over the Redis sorted sets of the Redis
+ * projector (PREFIXlb:BOARD:PERIOD, members user ids, scores the absolute
+ * scores; docs/operations.md "Redis leaderboards").
+ *
+ * One request is one Redis round trip: a Lua script reads the board's size,
+ * the caller's score, position and rank, and one ZREVRANGE of the page
+ * (around the caller's position for `around`), with the rank of the page's
+ * first entry. The page's learners who opted out are looked up in the
+ * backend's list of opted-out learners (re-read from Postgres at most once a
+ * second), so their ids are hidden from everyone but themselves (staff and
+ * service see them).
+ *
+ * Ranks: learners with equal scores share a rank (1 + how many score more);
+ * within equal scores Redis orders members by id, descending. Cursors are
+ * positions ("o" + the position of the page's last entry), so a board that
+ * changes between pages may shift entries by a place.
+ */
+#include "fold.h"
+#include "internal.h"
+#include "tz.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+const char gm__lb_script[] =
+    "local key, start, count, me, around = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), "
+    "ARGV[3], tonumber(ARGV[4])\n"
+    "local total = redis.call('ZCARD', key)\n"
+    "local known = 1\n"
+    "if total == 0 then known = redis.call('SISMEMBER', KEYS[2], ARGV[5]) end\n"
+    "local ms, mr, mp = '', 0, -1\n"
+    "if me ~= '' then\n"
+    "  local s = redis.call('ZSCORE', key, me)\n"
+    "  if s then\n"
+    "    ms = s\n"
+    "    mp = redis.call('ZREVRANK', key, me)\n"
+    "    mr = redis.call('ZCOUNT', key, '(' .. s, '+inf') + 1\n"
+    "  end\n"
+    "end\n"
+    "if around >= 0 then\n"
+    "  if mp < 0 then start, count = 0, 0 else\n"
+    "    start = mp - around\n"
+    "    if start < 0 then start = 0 end\n"
+    "    count = mp + around - start + 1\n"
+    "  end\n"
+    "end\n"
+    "local page, fr = {}, 0\n"
+    "if count > 0 and start < total then\n"
+    "  page = redis.call('ZREVRANGE', key, start, start + count - 1, 'WITHSCORES')\n"
+    "  if #page > 0 then fr = redis.call('ZCOUNT', key, '(' .. page[2], '+inf') + 1 end\n"
+    "end\n"
+    "return {total, known, ms, mr, mp, start, fr, page}\n";
+
+#define MAX_FIRST  100
+#define MAX_AROUND 25
+
+struct entry {
+    int64_t rank;
+    const char *user_id; /* NULL: anonymous */
+    int64_t score;
+};
+
+struct me {
+    int64_t rank, score;
+};
+
+struct board {
+    const char *board, *period, *period_key;
+    struct entry *entries;
+    size_t n;
+    bool has_me;
+    struct me me;
+    int64_t total;
+    const char *end_cursor; /* NULL when the page is empty */
+    bool has_next;
+};
+
+static const struct {
+    const char *name;
+    const char *kind; /* "" all, "W" week, "M" month */
+} periods[] = {{"ALL_TIME", ""}, {"WEEKLY", "W"}, {"MONTHLY", "M"}};
+
+static bool
+digits(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return true;
+}
+
+/* Whether key has the shape of a period of kind: "2026-W07", "2026-11". */
+static bool
+period_key_ok(const char *kind, const char *key, size_t len)
+{
+    if (kind[0] == 'W')
+        return len == 8 && digits(key, 4) && key[4] == '-' && key[5] == 'W' && digits(key + 6, 2) &&
+               memcmp(key + 6, "00", 2) != 0 && memcmp(key + 6, "53", 2) <= 0;
+    if (kind[0] == 'M')
+        return len == 7 && digits(key, 4) && key[4] == '-' && digits(key + 5, 2) &&
+               memcmp(key + 5, "01", 2) >= 0 && memcmp(key + 5, "12", 2) <= 0;
+    return len == 3 && memcmp(key, "all", 3) == 0;
+}
+
+/* The current period key of kind in the rules' zone. */
+static int
+current_period(struct gm_gql_rctx *ctx, const char *kind, char out[GM_PERIOD_KEY_MAX])
+{
+    if (!kind[0]) {
+        snprintf(out, GM_PERIOD_KEY_MAX, "all");
+        return 0;
+    }
+    char tzname[128];
+    if (gm__rules_tz(ctx->context, tzname, sizeof tzname))
+        return gm__internal(ctx, "reading the rules' time zone");
+    const struct gm_tz *tz;
+    struct gm_err e;
+    gm_err_clear(&e);
+    if (gm_tz_get(tzname, &tz, &e))
+        return gm__internal(ctx, "time zone %s: %s", tzname, e.msg);
+    char week[GM_PERIOD_KEY_MAX], month[GM_PERIOD_KEY_MAX];
+    int64_t wi, mi;
+    gm_fold_periods(gm_tz_local_day(tz, (int64_t)time(NULL)), week, month, &wi, &mi);
+    snprintf(out, GM_PERIOD_KEY_MAX, "%s", kind[0] == 'W' ? week : month);
+    return 0;
+}
+
+static int64_t
+reply_int(const redisReply *r)
+{
+    if (r->type == REDIS_REPLY_INTEGER)
+        return r->integer;
+    if (r->type == REDIS_REPLY_STRING)
+        return strtoll(r->str, NULL, 10);
+    return 0;
+}
+
+/* Score text ("1500", or "1.5e+16" past 2^53 which the projector never writes) to an integer. */
+static int64_t
+score_of(const redisReply *r)
+{
+    if (r->type != REDIS_REPLY_STRING)
+        return 0;
+    return (int64_t)strtod(r->str, NULL);
+}
+
+/* Hides the ids of the page's opted-out learners (not the caller's own). */
+static int
+anonymise(struct gm_gql_rctx *ctx, struct board *bd)
+{
+    struct gm_api_request *req = ctx->context;
+    if (bd->n == 0 || req->viewer.role != GM_API_ROLE_STUDENT)
+        return 0;
+    if (gm__optout_refresh(req))
+        return gm__internal(ctx, "reading opt-outs");
+    for (size_t i = 0; i < bd->n; i++) {
+        const char *u = bd->entries[i].user_id;
+        if (req->viewer.user_id && strcmp(u, req->viewer.user_id) == 0)
+            continue;
+        if (gm__optout_has(req->backend, u))
+            bd->entries[i].user_id = NULL;
+    }
+    return 0;
+}
+
+static int
+resolve_leaderboard(struct gm_gql_rctx *ctx, struct gm_gql_rval *out)
+{
+    struct gm_api_request *req = ctx->context;
+    const struct gm_gql_ival *a_board = gm_gql_arg(ctx, "board");
+    const struct gm_gql_ival *a_period = gm_gql_arg(ctx, "period");
+    const struct gm_gql_ival *a_key = gm_gql_arg(ctx, "periodKey");
+    const struct gm_gql_ival *a_first = gm_gql_arg(ctx, "first");
+    const struct gm_gql_ival *a_after = gm_gql_arg(ctx, "after");
+    const struct gm_gql_ival *a_around = gm_gql_arg(ctx, "around");
+
+    const char *board = a_board && a_board->kind == GM_GQL_I_STRING ? a_board->s : "global";
+    size_t board_len = strlen(board);
+    if (board_len == 0 || board_len > 128 || strchr(board, ':'))
+        return gm_gql_rctx_error(ctx, "BAD_USER_INPUT", "board must be 1 to 128 bytes without ':'");
+    const char *pname = a_period && a_period->kind == GM_GQL_I_ENUM ? a_period->s : "ALL_TIME";
+    const char *kind = "";
+    for (size_t i = 0; i < sizeof periods / sizeof periods[0]; i++)
+        if (strcmp(periods[i].name, pname) == 0)
+            kind = periods[i].kind, pname = periods[i].name;
+    int64_t first = a_first && a_first->kind == GM_GQL_I_INT ? a_first->i : 10;
+    if (first < 1 || first > MAX_FIRST)
+        return gm_gql_rctx_error(ctx, "BAD_USER_INPUT", "first must be from 1 to %d", MAX_FIRST);
+    int64_t around = -1;
+    if (a_around && a_around->kind == GM_GQL_I_INT) {
+        around = a_around->i;
+        if (around < 0 || around > MAX_AROUND)
+            return gm_gql_rctx_error(ctx, "BAD_USER_INPUT", "around must be from 0 to %d",
+                                     MAX_AROUND);
+    }
+    int64_t start = 0;
+    if (a_after && a_after->kind == GM_GQL_I_STRING) {
+        if (around >= 0)
+            return gm_gql_rctx_error(ctx, "BAD_USER_INPUT", "after and around exclude each other");
+        char *end;
+        long long pos = a_after->len > 1 && a_after->len < 12 && a_after->s[0] == 'o' &&
+                                digits(a_after->s + 1, a_after->len - 1)
+                            ? strtoll(a_after->s + 1, &end, 10)
+                            : -1;
+        if (pos < 0)
+            return gm_gql_rctx_error(ctx, "BAD_USER_INPUT", "after: not a cursor of this API");
+        start = pos + 1;
+    }
+    char period[GM_PERIOD_KEY_MAX];
+    if (a_key && a_key->kind == GM_GQL_I_STRING) {
+        if (!period_key_ok(kind, a_key->s, a_key->len))
+            return gm_gql_rctx_error(ctx, "BAD_USER_INPUT",
+                                     "periodKey '%.16s' is not a key of a %s period (%s)", a_key->s,
+                                     pname,
+                                     kind[0] == 'W'   ? "2026-W07"
+                                     : kind[0] == 'M' ? "2026-11"
+                                                      : "all");
+        snprintf(period, sizeof period, "%s", a_key->s);
+    } else {
+        int rc = current_period(ctx, kind, period);
+        if (rc)
+            return rc;
+    }
+    bool current = !(a_key && a_key->kind == GM_GQL_I_STRING);
+    if (!current) {
+        char cur[GM_PERIOD_KEY_MAX];
+        int rc = current_period(ctx, kind, cur);
+        if (rc)
+            return rc;
+        current = strcmp(cur, period) == 0;
+    }
+
+    char key[256], boards[96], s_start[24], s_count[24], s_around[24];
+    snprintf(key, sizeof key, "%slb:%s:%s", req->backend->prefix, board, period);
+    snprintf(boards, sizeof boards, "%sboards", req->backend->prefix);
+    snprintf(s_start, sizeof s_start, "%" PRId64, start);
+    snprintf(s_count, sizeof s_count, "%" PRId64, first);
+    snprintf(s_around, sizeof s_around, "%" PRId64, around);
+    const char *me = req->viewer.user_id ? req->viewer.user_id : "";
+    const char *argv[10] = {
+        "EVALSHA", req->backend->script_sha, "2", key, boards, s_start, s_count, me, s_around,
+        board};
+    redisReply *r;
+    if (gm__redis_command(req, 10, argv, NULL, &r))
+        return gm__internal(ctx, "reading the leaderboard");
+    if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
+        freeReplyObject(r);
+        argv[0] = "EVAL";
+        argv[1] = gm__lb_script;
+        if (gm__redis_command(req, 10, argv, NULL, &r))
+            return gm__internal(ctx, "reading the leaderboard");
+    }
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 8 ||
+        r->element[7]->type != REDIS_REPLY_ARRAY) {
+        int rc = gm__internal(ctx, "leaderboard script: %s",
+                              r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+        freeReplyObject(r);
+        return rc;
+    }
+    redisReply **e = r->element;
+    struct board *bd = gm_arena_alloc(ctx->arena, sizeof *bd);
+    if (!bd)
+        goto oom;
+    bd->total = reply_int(e[0]);
+    bool known = reply_int(e[1]) != 0;
+    /* An empty board is shown for the current period of a board that exists;
+     * an unknown board or a period not kept is null. */
+    if (bd->total == 0 && (!known || !current)) {
+        freeReplyObject(r);
+        gm_gql_rval_null(out);
+        return 0;
+    }
+    bd->board = gm_arena_strndup(ctx->arena, board, board_len);
+    bd->period = pname;
+    bd->period_key = gm_arena_strndup(ctx->arena, period, strlen(period));
+    if (e[2]->type == REDIS_REPLY_STRING && e[2]->len > 0) {
+        bd->has_me = true;
+        bd->me.score = score_of(e[2]);
+        bd->me.rank = reply_int(e[3]);
+    }
+    start = reply_int(e[5]);
+    int64_t rank = reply_int(e[6]);
+    const redisReply *page = e[7];
+    bd->n = page->elements / 2;
+    bd->entries = bd->n ? gm_arena_alloc(ctx->arena, bd->n * sizeof *bd->entries) : NULL;
+    if (!bd->board || !bd->period_key || (bd->n && !bd->entries))
+        goto oom;
+    for (size_t i = 0; i < bd->n; i++) {
+        const redisReply *m = page->element[2 * i], *s = page->element[2 * i + 1];
+        struct entry *en = &bd->entries[i];
+        en->user_id = gm_arena_strndup(ctx->arena, m->str ? m->str : "", m->str ? m->len : 0);
+        en->score = score_of(s);
+        if (!en->user_id)
+            goto oom;
+        if (i > 0 && en->score != bd->entries[i - 1].score)
+            rank = start + (int64_t)i + 1;
+        en->rank = rank;
+    }
+    if (bd->n) {
+        char c[24];
+        snprintf(c, sizeof c, "o%" PRId64, start + (int64_t)bd->n - 1);
+        bd->end_cursor = gm_arena_strndup(ctx->arena, c, strlen(c));
+        if (!bd->end_cursor)
+            goto oom;
+    }
+    bd->has_next = start + (int64_t)bd->n < bd->total;
+    freeReplyObject(r);
+    int rc = anonymise(ctx, bd);
+    if (rc)
+        return rc;
+    gm_gql_rval_obj(out, bd, NULL);
+    return 0;
+oom:
+    freeReplyObject(r);
+    return gm_gql_rctx_error(ctx, "QUERY_TOO_COMPLEX", "request memory exhausted");
+}
+
+/* ---- the fields of Leaderboard, LeaderboardEntry, LeaderboardMe, PageInfo ---- */
+
+static int
+resolve_board_field(struct gm_gql_rctx *ctx, struct gm_gql_rval *out)
+{
+    const struct board *bd = ctx->parent;
+    const char *f = ctx->field->name;
+    if (strcmp(f, "board") == 0)
+        gm_gql_rval_str(out, bd->board, strlen(bd->board));
+    else if (strcmp(f, "period") == 0)
+        gm_gql_rval_str(out, bd->period, strlen(bd->period));
+    else if (strcmp(f, "periodKey") == 0)
+        gm_gql_rval_str(out, bd->period_key, strlen(bd->period_key));
+    else if (strcmp(f, "totalCount") == 0)
+        gm_gql_rval_int(out, bd->total);
+    else if (strcmp(f, "pageInfo") == 0)
+        gm_gql_rval_obj(out, bd, NULL);
+    else if (strcmp(f, "me") == 0) {
+        if (bd->has_me)
+            gm_gql_rval_obj(out, &bd->me, NULL);
+        else
+            gm_gql_rval_null(out);
+    } else if (strcmp(f, "entries") == 0) {
+        struct gm_gql_rval *items = gm_gql_rval_list(ctx, out, bd->n);
+        if (bd->n && !items)
+            return gm_gql_rctx_error(ctx, "QUERY_TOO_COMPLEX", "request memory exhausted");
+        for (size_t i = 0; i < bd->n; i++)
+            gm_gql_rval_obj(&items[i], &bd->entries[i], NULL);
+    } else if (strcmp(f, "endCursor") == 0) {
+        if (bd->end_cursor)
+            gm_gql_rval_str(out, bd->end_cursor, strlen(bd->end_cursor));
+        else
+            gm_gql_rval_null(out);
+    } else if (strcmp(f, "hasNextPage") == 0) {
+        gm_gql_rval_bool(out, bd->has_next);
+    } else {
+        return gm__internal(ctx, "no such field");
+    }
+    return 0;
+}
+
+static int
+resolve_entry_field(struct gm_gql_rctx *ctx, struct gm_gql_rval *out)
+{
+    const struct entry *en = ctx->parent;
+    const char *f = ctx->field->name;
+    if (strcmp(f, "rank") == 0)
+        gm_gql_rval_int(out, en->rank);
+    else if (strcmp(f, "score") == 0)
+        gm_gql_rval_int(out, en->score);
+    else if (en->user_id)
+        gm_gql_rval_str(out, en->user_id, strlen(en->user_id));
+    else
+        gm_gql_rval_null(out);
+    return 0;
+}
+
+static int
+resolve_me_field(struct gm_gql_rctx *ctx, struct gm_gql_rval *out)
+{
+    const struct me *m = ctx->parent;
+    gm_gql_rval_int(out, strcmp(ctx->field->name, "rank") == 0 ? m->rank : m->score);
+    return 0;
+}
+
+int
+gm__bind_leaderboard(struct gm_gql_schema *s, struct gm_api_backend *b, struct gm_err *err)
+{
+    (void)b;
+    static const struct {
+        const char *coord;
+        gm_gql_resolve_fn fn;
+    } binds[] = {
+        {"Query.leaderboard", resolve_leaderboard},
+        {"Leaderboard.board", resolve_board_field},
+        {"Leaderboard.period", resolve_board_field},
+        {"Leaderboard.periodKey", resolve_board_field},
+        {"Leaderboard.entries", resolve_board_field},
+        {"Leaderboard.me", resolve_board_field},
+        {"Leaderboard.totalCount", resolve_board_field},
+        {"Leaderboard.pageInfo", resolve_board_field},
+        {"PageInfo.endCursor", resolve_board_field},
+        {"PageInfo.hasNextPage", resolve_board_field},
+        {"LeaderboardEntry.rank", resolve_entry_field},
+        {"LeaderboardEntry.userId", resolve_entry_field},
+        {"LeaderboardEntry.score", resolve_entry_field},
+        {"LeaderboardMe.rank", resolve_me_field},
+        {"LeaderboardMe.score", resolve_me_field},
+    };
+    for (size_t i = 0; i < sizeof binds / sizeof binds[0]; i++) {
+        int rc = gm_gql_schema_bind(s, binds[i].coord, binds[i].fn, NULL, err);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}

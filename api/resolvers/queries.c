@@ -1,0 +1,341 @@
+/*
+ * queries.c: the resolvers of userProfile, badges, rewards and streaks
+ * over the Postgres read model, and the plain fields of their types.
+ *
+ * A root resolver reads what its type shows in one statement and builds a
+ * C struct in the request's arena; the fields of that type read the
+ * struct (generic resolvers with the member's offset as field data), so a
+ * query never runs a statement per field. UserProfile.badges is the one
+ * nested read: one statement for the profile's badges, when selected.
+ *
+ * Who sees what: coins only for the learner itself, staff and service
+ * (null for anyone else); everything else is public.
+ */
+#include "internal.h"
+#include "timefmt.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NULL_INT INT64_MIN /* an Int field's null */
+
+struct streak {
+    int64_t current, longest, freezes;
+};
+
+struct profile {
+    const char *user_id;
+    int64_t exp, level, coins, next_level_exp; /* coins, next_level_exp: NULL_INT for null */
+    struct streak streak;
+};
+
+struct badge {
+    const char *id, *name, *icon, *criteria; /* icon NULL when the rules give none */
+    const char *earned_at;                   /* RFC 3339 */
+};
+
+struct reward {
+    const char *id, *name, *type;
+    int64_t cost, stock; /* stock NULL_INT: unlimited */
+    bool active;
+};
+
+/* ---- generic field resolvers: field_data is a struct member ---- */
+
+enum member_kind { M_INT, M_STR, M_BOOL, M_SELF };
+
+struct member {
+    size_t off;
+    enum member_kind kind;
+};
+
+static int
+resolve_member(struct gm_gql_rctx *ctx, struct gm_gql_rval *out)
+{
+    const struct member *m = ctx->field_data;
+    const char *base = ctx->parent;
+    switch (m->kind) {
+    case M_INT: {
+        int64_t v;
+        memcpy(&v, base + m->off, sizeof v);
+        if (v == NULL_INT)
+            gm_gql_rval_null(out);
+        else
+            gm_gql_rval_int(out, v);
+        break;
+    }
+    case M_STR: {
+        const char *s;
+        memcpy(&s, base + m->off, sizeof s);
+        if (s)
+            gm_gql_rval_str(out, s, strlen(s));
+        else
+            gm_gql_rval_null(out);
+        break;
+    }
+    case M_BOOL: {
+        bool v;
+        memcpy(&v, base + m->off, sizeof v);
+        gm_gql_rval_bool(out, v);
+        break;
+    }
+    case M_SELF: /* a member struct as the child object */
+        gm_gql_rval_obj(out, base + m->off, NULL);
+        break;
+    }
+    return 0;
+}
+
+#define MEMBER(name, type, field, kind)                                                            \
+    static const struct member name = {offsetof(type, field), kind}
+
+MEMBER(m_profile_user, struct profile, user_id, M_STR);
+MEMBER(m_profile_exp, struct profile, exp, M_INT);
+MEMBER(m_profile_level, struct profile, level, M_INT);
+MEMBER(m_profile_coins, struct profile, coins, M_INT);
+MEMBER(m_profile_next, struct profile, next_level_exp, M_INT);
+MEMBER(m_profile_streak, struct profile, streak, M_SELF);
+MEMBER(m_streak_current, struct streak, current, M_INT);
+MEMBER(m_streak_longest, struct streak, longest, M_INT);
+MEMBER(m_streak_freezes, struct streak, freezes, M_INT);
+MEMBER(m_badge_self, struct badge, id, M_SELF);
+MEMBER(m_badge_id, struct badge, id, M_STR);
+MEMBER(m_badge_name, struct badge, name, M_STR);
+MEMBER(m_badge_icon, struct badge, icon, M_STR);
+MEMBER(m_badge_criteria, struct badge, criteria, M_STR);
+MEMBER(m_badge_earned, struct badge, earned_at, M_STR);
+MEMBER(m_reward_id, struct reward, id, M_STR);
+MEMBER(m_reward_name, struct reward, name, M_STR);
+MEMBER(m_reward_cost, struct reward, cost, M_INT);
+MEMBER(m_reward_type, struct reward, type, M_STR);
+MEMBER(m_reward_stock, struct reward, stock, M_INT);
+MEMBER(m_reward_active, struct reward, active, M_BOOL);
+
+/* ---- helpers ---- */
+
+static char *
+dup(struct gm_gql_rctx *ctx, const char *s)
+{
+    char *d = gm_arena_strndup(ctx->arena, s, strlen(s));
+    return d;
+}
+
+static int64_t
+col_int(const PGresult *res, int row, int col)
+{
+    if (PQgetisnull(res, row, col))
+        return NULL_INT;
+    return strtoll(PQgetvalue(res, row, col), NULL, 10);
+}
+
+/* The learner a query is about: userId, or the caller. NULL with a field
+ * error when there is none. */
+static const char *
+target_user(struct gm_gql_rctx *ctx)
+{
+    const struct gm_api_request *req = ctx->context;
+    const struct gm_gql_ival *a = gm_gql_arg(ctx, "userId");
+    if (a && a->kind == GM_GQL_I_STRING) {
+        if (a->len == 0 || a->len > 128 || memchr(a->s, '\0', a->len)) {
+            gm_gql_rctx_error(ctx, "BAD_USER_INPUT", "userId must be 1 to 128 bytes");
+            return NULL;
+        }
+        return a->s;
+    }
+    if (!req->viewer.user_id || !req->viewer.user_id[0]) {
+        gm_gql_rctx_error(ctx, "BAD_USER_INPUT", "userId is required for a caller without one");
+        return NULL;
+    }
+    return req->viewer.user_id;
+}
+
+static bool
+may_see_private(const struct gm_api_request *req, const char *user)
+{
+    return req->viewer.role == GM_API_ROLE_STAFF || req->viewer.role == GM_API_ROLE_SERVICE ||
+           (req->viewer.user_id && strcmp(req->viewer.user_id, user) == 0);
+}
+
+/* Reads the learner row into a new profile in the arena; *p NULL when unknown. */
+static int
+read_profile(struct gm_gql_rctx *ctx, const char *user, struct profile **p)
+{
+    struct gm_api_request *req = ctx->context;
+    *p = NULL;
+    PGresult *res;
+    const char *params[1] = {user};
+    if (gm__pg_query(req, GM__Q_PROFILE, params, &res))
+        return gm__internal(ctx, "reading the learner");
+    if (PQntuples(res) == 1) {
+        struct profile *pr = gm_arena_alloc(ctx->arena, sizeof *pr);
+        if (!pr) {
+            PQclear(res);
+            return gm_gql_rctx_error(ctx, "QUERY_TOO_COMPLEX", "request memory exhausted");
+        }
+        pr->user_id = dup(ctx, PQgetvalue(res, 0, 0));
+        pr->exp = col_int(res, 0, 1);
+        pr->level = col_int(res, 0, 2);
+        pr->coins = may_see_private(req, user) ? col_int(res, 0, 3) : NULL_INT;
+        pr->streak.current = col_int(res, 0, 4);
+        pr->streak.longest = col_int(res, 0, 5);
+        pr->streak.freezes = col_int(res, 0, 6);
+        pr->next_level_exp = col_int(res, 0, 7);
+        *p = pr;
+    }
+    PQclear(res);
+    return 0;
+}
+
+/* ---- root fields ---- */
+
+static int
+resolve_user_profile(struct gm_gql_rctx *ctx, struct gm_gql_rval *out)
+{
+    const char *user = target_user(ctx);
+    if (!user)
+        return GM_EINVAL;
+    struct profile *p;
+    int rc = read_profile(ctx, user, &p);
+    if (rc)
+        return rc;
+    if (p)
+        gm_gql_rval_obj(out, p, NULL);
+    else
+        gm_gql_rval_null(out);
+    return 0;
+}
+
+static int
+resolve_streaks(struct gm_gql_rctx *ctx, struct gm_gql_rval *out)
+{
+    const char *user = target_user(ctx);
+    if (!user)
+        return GM_EINVAL;
+    struct profile *p;
+    int rc = read_profile(ctx, user, &p);
+    if (rc)
+        return rc;
+    if (p)
+        gm_gql_rval_obj(out, &p->streak, NULL);
+    else
+        gm_gql_rval_null(out);
+    return 0;
+}
+
+/* The badges of user as a list of struct badge. */
+static int
+list_badges(struct gm_gql_rctx *ctx, const char *user, struct gm_gql_rval *out)
+{
+    PGresult *res;
+    const char *params[1] = {user};
+    if (gm__pg_query(ctx->context, GM__Q_BADGES, params, &res))
+        return gm__internal(ctx, "reading badges");
+    int n = PQntuples(res);
+    struct gm_gql_rval *items = gm_gql_rval_list(ctx, out, (size_t)n);
+    struct badge *bs = n ? gm_arena_alloc(ctx->arena, (size_t)n * sizeof *bs) : NULL;
+    if ((n && !items) || (n && !bs)) {
+        PQclear(res);
+        return gm_gql_rctx_error(ctx, "QUERY_TOO_COMPLEX", "request memory exhausted");
+    }
+    for (int i = 0; i < n; i++) {
+        struct badge *b = &bs[i];
+        b->id = dup(ctx, PQgetvalue(res, i, 0));
+        b->name = dup(ctx, PQgetvalue(res, i, 1));
+        b->icon = PQgetvalue(res, i, 2)[0] ? dup(ctx, PQgetvalue(res, i, 2)) : NULL;
+        b->criteria = dup(ctx, PQgetvalue(res, i, 3));
+        char t[GM_RFC3339_MAX];
+        if (gm_time_format_rfc3339(col_int(res, i, 4), 0, t))
+            snprintf(t, sizeof t, "1970-01-01T00:00:00Z");
+        b->earned_at = dup(ctx, t);
+        gm_gql_rval_obj(&items[i], b, NULL);
+    }
+    PQclear(res);
+    return 0;
+}
+
+static int
+resolve_badges(struct gm_gql_rctx *ctx, struct gm_gql_rval *out)
+{
+    const char *user = target_user(ctx);
+    if (!user)
+        return GM_EINVAL;
+    return list_badges(ctx, user, out);
+}
+
+static int
+resolve_profile_badges(struct gm_gql_rctx *ctx, struct gm_gql_rval *out)
+{
+    const struct profile *p = ctx->parent;
+    return list_badges(ctx, p->user_id, out);
+}
+
+static int
+resolve_rewards(struct gm_gql_rctx *ctx, struct gm_gql_rval *out)
+{
+    PGresult *res;
+    if (gm__pg_query(ctx->context, GM__Q_REWARDS, NULL, &res))
+        return gm__internal(ctx, "reading rewards");
+    int n = PQntuples(res);
+    struct gm_gql_rval *items = gm_gql_rval_list(ctx, out, (size_t)n);
+    struct reward *ws = n ? gm_arena_alloc(ctx->arena, (size_t)n * sizeof *ws) : NULL;
+    if ((n && !items) || (n && !ws)) {
+        PQclear(res);
+        return gm_gql_rctx_error(ctx, "QUERY_TOO_COMPLEX", "request memory exhausted");
+    }
+    for (int i = 0; i < n; i++) {
+        struct reward *w = &ws[i];
+        w->id = dup(ctx, PQgetvalue(res, i, 0));
+        w->name = dup(ctx, PQgetvalue(res, i, 1));
+        w->cost = col_int(res, i, 2);
+        w->type = dup(ctx, PQgetvalue(res, i, 3));
+        w->stock = col_int(res, i, 4);
+        w->active = PQgetvalue(res, i, 5)[0] == 't';
+        gm_gql_rval_obj(&items[i], w, NULL);
+    }
+    PQclear(res);
+    return 0;
+}
+
+int
+gm__bind_queries(struct gm_gql_schema *s, struct gm_api_backend *b, struct gm_err *err)
+{
+    (void)b;
+    /* clang-format off */
+    static const struct { const char *coord; gm_gql_resolve_fn fn; const struct member *m; } binds[] = {
+        {"Query.userProfile", resolve_user_profile, NULL},
+        {"Query.badges", resolve_badges, NULL},
+        {"Query.rewards", resolve_rewards, NULL},
+        {"Query.streaks", resolve_streaks, NULL},
+        {"UserProfile.userId", resolve_member, &m_profile_user},
+        {"UserProfile.exp", resolve_member, &m_profile_exp},
+        {"UserProfile.level", resolve_member, &m_profile_level},
+        {"UserProfile.coins", resolve_member, &m_profile_coins},
+        {"UserProfile.nextLevelExp", resolve_member, &m_profile_next},
+        {"UserProfile.badges", resolve_profile_badges, NULL},
+        {"UserProfile.streak", resolve_member, &m_profile_streak},
+        {"UserBadge.badge", resolve_member, &m_badge_self},
+        {"UserBadge.earnedAt", resolve_member, &m_badge_earned},
+        {"Badge.id", resolve_member, &m_badge_id},
+        {"Badge.name", resolve_member, &m_badge_name},
+        {"Badge.icon", resolve_member, &m_badge_icon},
+        {"Badge.criteria", resolve_member, &m_badge_criteria},
+        {"Reward.id", resolve_member, &m_reward_id},
+        {"Reward.name", resolve_member, &m_reward_name},
+        {"Reward.cost", resolve_member, &m_reward_cost},
+        {"Reward.type", resolve_member, &m_reward_type},
+        {"Reward.stock", resolve_member, &m_reward_stock},
+        {"Reward.active", resolve_member, &m_reward_active},
+        {"Streak.currentStreak", resolve_member, &m_streak_current},
+        {"Streak.longestStreak", resolve_member, &m_streak_longest},
+        {"Streak.freezesHeld", resolve_member, &m_streak_freezes},
+    };
+    /* clang-format on */
+    for (size_t i = 0; i < sizeof binds / sizeof binds[0]; i++) {
+        int rc = gm_gql_schema_bind(s, binds[i].coord, binds[i].fn, (void *)binds[i].m, err);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}

@@ -1,0 +1,108 @@
+/*
+ * resolvers.h: the resolvers of api/schema.graphql over the read side of
+ * gamify: the Postgres read model (projections/postgres), the Redis
+ * leaderboards (projections/redis) and, for redeemReward, the event log.
+ *
+ * A backend holds the connections: a pool of Postgres connections (each
+ * with every statement prepared), one Redis connection per thread, one
+ * appender of the log, and a listener thread that LISTENs for redemption
+ * outcomes. It is shared by every request thread. docs/api.md says what
+ * each query reads and who sees what; docs/internals/resolvers.md how.
+ *
+ * Errors a client sees are masked: a failing server gives the field error
+ * INTERNAL_SERVER_ERROR "Internal server error", the details go to the log
+ * with the request id.
+ */
+#ifndef GM_API_RESOLVERS_H
+#define GM_API_RESOLVERS_H
+
+#include "err.h"
+#include "schema.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum gm_api_role { GM_API_ROLE_STUDENT, GM_API_ROLE_STAFF, GM_API_ROLE_SERVICE };
+
+/* Who asks: the token's sub and role; request_id for the log lines. All borrowed. */
+struct gm_api_viewer {
+    const char *user_id;
+    enum gm_api_role role;
+    const char *request_id;
+};
+
+struct gm_api_backend_opts {
+    const char *postgres; /* libpq conninfo of the read model */
+    const char *redis;    /* redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] */
+    const char *log_uri;  /* file:DIR or kafka://HOST:PORT[,HOST:PORT]/TOPIC, for redeemReward;
+                             NULL: redeemReward answers INTERNAL_SERVER_ERROR */
+    int redeem_wait_ms;   /* how long redeemReward waits for the outcome; 0: 2000 */
+    int pool_size;        /* Postgres connections at most; 0: 16 */
+};
+
+/* Settings beyond gm_api_backend_opts (gm_api_backend_open_ex). */
+struct gm_api_backend_opts_ex {
+    const char *redis_prefix; /* of the leaderboard keys; NULL: "gamify:" (as the projector) */
+    int timeout_ms;           /* Redis connect and command timeout, Postgres connect; 0: 2000 */
+};
+
+struct gm_api_backend;
+
+/*
+ * Opens a backend: checks the options, opens the log appender and starts
+ * the redemption listener. Does not require Postgres or Redis to be up
+ * (requests fail masked and gm_api_backend_ready says why until they are).
+ * *out is new; close with gm_api_backend_close. Errors: GM_EINVAL (bad
+ * option, bad log URI), the log's errors; err says why.
+ */
+int gm_api_backend_open(const struct gm_api_backend_opts *o, struct gm_api_backend **out,
+                        struct gm_err *err);
+/* The same with extra settings (ex may be NULL). */
+int gm_api_backend_open_ex(const struct gm_api_backend_opts *o,
+                           const struct gm_api_backend_opts_ex *ex, struct gm_api_backend **out,
+                           struct gm_err *err);
+
+/* Stops the listener, closes every connection and frees b; NULL is fine.
+ * No request may be running. */
+void gm_api_backend_close(struct gm_api_backend *b);
+
+/*
+ * 0 when ready: Postgres reachable with the schema version this program
+ * knows, Redis reachable. Otherwise GM_EDB or GM_EREDIS with why (a
+ * person-readable reason, NUL-terminated, truncated to why_len).
+ */
+int gm_api_backend_ready(struct gm_api_backend *b, char *why, size_t why_len);
+
+/* Counters since open (for /metrics). */
+struct gm_api_backend_stats {
+    uint64_t pg_pool_waits;     /* requests that waited for a free Postgres connection */
+    uint64_t pg_errors;         /* failed Postgres calls */
+    uint64_t redis_errors;      /* failed Redis calls */
+    uint64_t redeem_appended;   /* RedeemReward events appended */
+    uint64_t redeem_pending;    /* answered PENDING (the outcome did not come in time) */
+    uint64_t listener_restarts; /* LISTEN connections (re)made */
+};
+void gm_api_backend_stats(struct gm_api_backend *b, struct gm_api_backend_stats *out);
+
+/*
+ * Binds every resolver of the schema built from api/schema.graphql; b is
+ * borrowed and must outlive the schema's use. Resolvers expect
+ * ctx->context to be a struct gm_api_request. Returns 0, or GM_ENOTFOUND
+ * with err naming a field the schema lacks.
+ */
+int gm_api_resolvers_bind(struct gm_gql_schema *s, struct gm_api_backend *b, struct gm_err *err);
+
+/* What a request hands the executor as gm_gql_exec_params.context. */
+struct gm_api_request {
+    struct gm_api_backend *backend;
+    struct gm_api_viewer viewer;
+};
+
+/*
+ * The redemption id redeemReward uses for (user, idempotency key):
+ * "k" + 32 hexadecimal digits of SHA-256(user "\n" key), so the same key
+ * always names the same redemption. out has at least 34 bytes.
+ */
+void gm_api_redemption_id(const char *user_id, const char *key, size_t key_len, char out[34]);
+
+#endif

@@ -1,0 +1,280 @@
+// tests/api/check.mjs: the checks of run.sh (see there), in node because
+// they compare JSON: node check.mjs queries|boards|redeem|down, with the
+// environment run.sh exports. Exits 1 with the first difference.
+import { execFileSync, spawn } from 'node:child_process';
+import { openSync, readFileSync } from 'node:fs';
+
+const env = process.env;
+const dump = readFileSync(env.GM_DUMP, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+const byUser = new Map(dump.map((l) => [l.userId, l]));
+const thresholds = JSON.parse(
+  readFileSync(env.GM_RULES, 'utf8').match(/^\s*thresholds:\s*(\[[^\]]*\])/m)[1]);
+let checks = 0;
+
+function fail(msg) {
+  console.error('FAIL: ' + msg);
+  process.exit(1);
+}
+function eq(got, want, what) {
+  const g = JSON.stringify(got), w = JSON.stringify(want);
+  if (g !== w) fail(`${what}: got ${g}, want ${w}`);
+  checks++;
+}
+
+// Runs a document as user/role; returns the parsed response (or the lines
+// of --parallel runs).
+function gql(query, { user, role = 'student', vars, parallel, pg = env.GM_PG,
+  redis = env.GM_REDIS, waitMs, ready, log = env.GM_LOG } = {}) {
+  const args = ['--schema', env.GM_SCHEMA, '--postgres', pg, '--redis', redis, '--prefix',
+    env.GM_PREFIX, '--log', log, '--role', role];
+  if (user) args.push('--user', user);
+  if (parallel) args.push('--parallel', String(parallel));
+  if (waitMs) args.push('--wait-ms', String(waitMs));
+  if (ready) {
+    args.push('--ready');
+    try {
+      return { ok: true, out: execFileSync(env.GM_GQL_RUN, args, { encoding: 'utf8' }) };
+    } catch (e) {
+      return { ok: false, out: e.stdout };
+    }
+  }
+  args.push(query);
+  if (vars) args.push(JSON.stringify(vars));
+  const out = execFileSync(env.GM_GQL_RUN, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines = out.trim().split('\n').map((l) => JSON.parse(l));
+  return parallel ? lines : lines[0];
+}
+function data(r, what) {
+  if (r.errors) fail(`${what}: errors ${JSON.stringify(r.errors)}`);
+  return r.data;
+}
+
+function psql(sql) {
+  return execFileSync('psql', ['-qXAt', env.GM_PG, '-c', sql], { encoding: 'utf8' }).trim();
+}
+
+const sample = dump.filter((_, i) => i % 9 === 0).concat(dump.filter((l) => l.userId === 'lea'));
+
+function queries() {
+  const q = `query($u: ID) {
+    userProfile(userId: $u) { userId exp level coins nextLevelExp
+      badges { badge { id name icon criteria } earnedAt } streak { currentStreak longestStreak freezesHeld } }
+    badges(userId: $u) { badge { id } earnedAt }
+    streaks(userId: $u) { currentStreak longestStreak freezesHeld } }`;
+  for (const l of sample) {
+    const d = data(gql(q, { user: l.userId }), `profile of ${l.userId}`);
+    const p = d.userProfile;
+    const next = l.level < thresholds.length ? thresholds[l.level] : null;
+    eq([p.userId, p.exp, p.level, p.coins, p.nextLevelExp], [l.userId, l.exp, l.level, l.coins, next],
+      `userProfile of ${l.userId} as itself`);
+    eq(p.badges.map((b) => b.badge.id), l.badges, `userProfile.badges of ${l.userId}`);
+    eq(d.badges.map((b) => b.badge.id), l.badges, `badges of ${l.userId}`);
+    for (const b of d.badges) if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/.test(b.earnedAt)) fail(`earnedAt ${b.earnedAt}`);
+    const st = { currentStreak: l.currentStreak, longestStreak: l.longestStreak, freezesHeld: l.freezesHeld };
+    eq(d.streaks, st, `streaks of ${l.userId}`);
+    eq(p.streak, st, `userProfile.streak of ${l.userId}`);
+    // Another student sees the public fields, not the coins; staff sees all.
+    const o = data(gql(q, { user: 'someone-else', vars: { u: l.userId } }), 'other').userProfile;
+    eq([o.userId, o.exp, o.level, o.coins], [l.userId, l.exp, l.level, null], `${l.userId} seen by another student`);
+    const s = data(gql(q, { user: 'ops', role: 'staff', vars: { u: l.userId } }), 'staff').userProfile;
+    eq(s.coins, l.coins, `${l.userId}'s coins seen by staff`);
+  }
+  // A badge's catalogue fields.
+  const withBadge = dump.find((l) => l.badges.length > 0);
+  const b = data(gql('{ badges { badge { id name icon criteria } } }', { user: withBadge.userId }), 'badge').badges[0].badge;
+  if (!b.name || !b.criteria) fail(`badge fields ${JSON.stringify(b)}`);
+  // Unknown learner: null profile and streak, no badges.
+  eq(data(gql('{ userProfile(userId: "nobody-at-all") { exp } streaks(userId: "nobody-at-all") { currentStreak } badges(userId: "nobody-at-all") { earnedAt } }', { user: 'x' }), 'unknown'),
+    { userProfile: null, streaks: null, badges: [] }, 'an unknown learner');
+  // Rewards: the rules' catalogue with the stock left.
+  const rw = data(gql('{ rewards { id name cost type stock active } }', { user: 'x' }), 'rewards').rewards;
+  const sold = dump.reduce((n, l) => n + l.redemptions.filter((r) => r.rewardId === 'sticker-pack' && r.status === 'COMPLETED').length, 0);
+  const sticker = rw.find((r) => r.id === 'sticker-pack');
+  eq([sticker.cost, sticker.type, sticker.stock, sticker.active], [90, 'physical', Math.max(2 - sold, 0), true], 'sticker-pack');
+  eq(rw.find((r) => r.id === 'dark-theme').stock, null, 'unlimited stock');
+  eq(rw.find((r) => r.id === 'hoodie').active, false, 'a retired reward');
+  eq(rw.filter((r) => r.active).map((r) => r.id), ['streak-shield', 'dark-theme', 'sticker-pack', 'pointers-ebook'], 'reward order');
+}
+
+// Every entry of a board, paged with first/after, as viewer.
+function walk(board, period, periodKey, viewer, first = 100) {
+  const q = `query($b: ID, $p: LeaderboardPeriod, $k: String, $a: String, $f: Int) {
+    leaderboard(board: $b, period: $p, periodKey: $k, first: $f, after: $a) {
+      board period periodKey totalCount entries { rank userId score } me { rank score } pageInfo { endCursor hasNextPage } } }`;
+  const all = [];
+  let after = null, lb;
+  for (let i = 0; i < 100; i++) {
+    lb = data(gql(q, { user: viewer, vars: { b: board, p: period, k: periodKey, a: after, f: first } }), `board ${board}`).leaderboard;
+    if (!lb) return null;
+    all.push(...lb.entries);
+    if (!lb.pageInfo.hasNextPage) break;
+    after = lb.pageInfo.endCursor;
+  }
+  return { lb, entries: all };
+}
+
+function expected(board, pkey) {
+  return dump.filter((l) => l.scores && l.scores[board] && l.scores[board][pkey] !== undefined)
+    .map((l) => ({ userId: l.userId, score: l.scores[board][pkey] }));
+}
+
+function checkBoard(board, period, pkey, viewer, optedOut, first) {
+  const w = walk(board, period, pkey === 'all' ? null : pkey, viewer, first);
+  const want = expected(board, pkey);
+  if (!w) fail(`board ${board} ${pkey}: null`);
+  eq(w.lb.totalCount, want.length, `totalCount of ${board} ${pkey}`);
+  eq(w.entries.length, want.length, `entries of ${board} ${pkey}`);
+  // Scores descending; competition ranks; ids as the dump's (hidden when opted out).
+  const sorted = want.map((e) => e.score).sort((a, b) => b - a);
+  eq(w.entries.map((e) => e.score), sorted, `scores of ${board} ${pkey}`);
+  w.entries.forEach((e, i) => {
+    const rank = 1 + sorted.filter((s) => s > e.score).length;
+    if (e.rank !== rank) fail(`${board} ${pkey} entry ${i}: rank ${e.rank}, want ${rank}`);
+  });
+  const wantIds = want.map((e) => (optedOut.has(e.userId) && e.userId !== viewer ? null : e.userId) + ':' + e.score).sort();
+  eq(w.entries.map((e) => e.userId + ':' + e.score).sort(), wantIds, `ids of ${board} ${pkey} seen by ${viewer}`);
+  return w;
+}
+
+function boards() {
+  const optedOut = new Set(psql('SELECT user_id FROM learners WHERE opt_out').split('\n').filter(Boolean));
+  if (!optedOut.has('lea')) fail('lea should have opted out');
+  const pairs = new Set();
+  // Every period of the global board and of a sample of the groups (each
+  // whole, page by page); every group would take minutes of processes.
+  const groups = [...new Set(dump.flatMap((l) => Object.keys(l.scores || {})))].filter((b) => b !== 'global').sort();
+  const chosen = new Set(['global', 'cohort-12', ...groups.filter((_, i) => i % Math.ceil(groups.length / 6) === 0)]);
+  for (const l of dump) for (const [b, ps] of Object.entries(l.scores || {})) if (chosen.has(b)) for (const p of Object.keys(ps)) pairs.add(b + '\t' + p);
+  const cur = data(gql('{ w: leaderboard(period: WEEKLY) { periodKey } m: leaderboard(period: MONTHLY) { periodKey } }', { user: 'x' }), 'current');
+  let weeks = 0;
+  for (const pair of pairs) {
+    const [b, p] = pair.split('\t');
+    const period = p === 'all' ? 'ALL_TIME' : p.includes('W') ? 'WEEKLY' : 'MONTHLY';
+    const w = checkBoard(b, period, p, 'viewer-x', optedOut);
+    eq([w.lb.board, w.lb.period, w.lb.periodKey], [b, period, p], `header of ${b} ${p}`);
+    if (period === 'WEEKLY' && p !== cur.w.periodKey) weeks++;
+  }
+  if (weeks === 0) fail('no earlier week to read by periodKey');
+  if (!cur.w || !cur.w.periodKey.match(/^\d{4}-W\d\d$/)) fail(`current week ${JSON.stringify(cur)}`);
+  // The opted-out learner sees its own id; others see null at its place.
+  const lea = checkBoard('global', 'ALL_TIME', 'all', 'lea', optedOut, 7);
+  const mine = lea.entries.filter((e) => e.userId === 'lea');
+  eq(mine.length, 1, 'lea sees itself');
+  eq(lea.lb.me.score, byUser.get('lea').scores.global.all, "lea's me");
+  eq(lea.lb.me.rank, mine[0].rank, "lea's rank");
+  // me and around: k above and below the caller.
+  const ranked = expected('global', 'all').sort((a, b) => b.score - a.score);
+  const mid = ranked[Math.floor(ranked.length / 2)].userId;
+  const ar = data(gql('{ leaderboard(around: 3) { me { rank score } entries { userId score rank } pageInfo { hasNextPage } } }', { user: mid }), 'around').leaderboard;
+  if (ar.entries.length !== 7) fail(`around 3 gave ${ar.entries.length} entries`);
+  eq(ar.entries[3].userId, mid, 'the caller is in the middle of around');
+  eq(ar.entries[3].rank, ar.me.rank, 'around: rank of the caller');
+  eq(ar.me.score, byUser.get(mid).scores.global.all, 'around: me.score');
+  const top = ranked[0].userId;
+  const at = data(gql('{ leaderboard(around: 2) { entries { userId } } }', { user: top }), 'around top').leaderboard;
+  eq(at.entries.length, 3, 'around at the top: the caller and 2 below');
+  // No score: me null, around empty.
+  const none = data(gql('{ leaderboard(around: 2) { me { rank } entries { rank } totalCount } }', { user: 'no-score' }), 'no score').leaderboard;
+  eq([none.me, none.entries.length, none.totalCount], [null, 0, ranked.length], 'a caller without a score');
+  // Periods not kept and unknown boards are null; bad arguments are errors.
+  eq(data(gql('{ leaderboard(period: WEEKLY, periodKey: "2001-W01") { totalCount } }', { user: 'x' }), 'old').leaderboard, null, 'a period not kept');
+  eq(data(gql('{ leaderboard(board: "no-such-board") { totalCount } }', { user: 'x' }), 'unknown').leaderboard, null, 'an unknown board');
+  for (const [args, what] of [['first: 0', 'first 0'], ['first: 101', 'first 101'], ['around: 26', 'around 26'],
+    ['period: WEEKLY, periodKey: "2026-11"', 'a month key for a week'], ['after: "zz"', 'a bad cursor'],
+    ['period: ALL_TIME, periodKey: "2026-W01"', 'a week key for all time']]) {
+    const r = gql(`{ leaderboard(${args}) { totalCount } }`, { user: 'x' });
+    if (!r.errors || r.errors[0].extensions.code !== 'BAD_USER_INPUT') fail(`${what}: ${JSON.stringify(r)}`);
+    checks++;
+  }
+}
+
+function redeem() {
+  const m = `mutation($r: ID!, $k: String) { redeemReward(rewardId: $r, idempotencyKey: $k) { status reason redemption { id rewardId status } } }`;
+  // 15 at once by a learner who can afford exactly 3 (120 coins, cost 40), each with its own key.
+  const q = `mutation { ${Array.from({ length: 1 }, () => '').join('')}
+    redeemReward(rewardId: "dark-theme") { status reason redemption { id rewardId status } } }`;
+  const lines = gql(q, { user: 'buyer', parallel: 15, waitMs: 10000 });
+  const st = lines.map((l) => data(l, 'redeem').redeemReward);
+  const completed = st.filter((s) => s.status === 'COMPLETED').length;
+  const rejected = st.filter((s) => s.status === 'REJECTED' && s.reason === 'INSUFFICIENT_COINS').length;
+  eq([completed, rejected], [3, 12], '15 parallel redemptions of 3 affordable');
+  eq(new Set(st.map((s) => s.redemption.id)).size, 15, 'distinct redemptions without keys');
+  const p = data(gql('{ userProfile { coins } }', { user: 'buyer' }), 'buyer').userProfile;
+  eq(p.coins, 0, "buyer's coins after");
+  // The same key twice: the same redemption and outcome, appended once.
+  const a = data(gql(m, { user: 'lea', vars: { r: 'pointers-ebook', k: 'key-1' }, waitMs: 10000 }), 'key 1').redeemReward;
+  const b = data(gql(m, { user: 'lea', vars: { r: 'pointers-ebook', k: 'key-1' }, waitMs: 10000 }), 'key 1 again').redeemReward;
+  if (a.status === 'PENDING') fail('the first redemption stayed pending');
+  eq(b, a, 'the same key returns the same redemption');
+  // Unknown reward: rejected with its reason.
+  const u = data(gql(m, { user: 'lea', vars: { r: 'no-such-reward', k: 'key-2' }, waitMs: 10000 }), 'unknown').redeemReward;
+  eq([u.status, u.reason, u.redemption.rewardId], ['REJECTED', 'UNKNOWN_REWARD', 'no-such-reward'], 'an unknown reward');
+  // The processor stopped: PENDING in time, then the outcome with the same key.
+  process.kill(Number(env.GM_PROC_PID), 'SIGSTOP');
+  let pend;
+  try {
+    pend = data(gql(m, { user: 'ana', vars: { r: 'dark-theme', k: 'key-3' }, waitMs: 300 }), 'pending').redeemReward;
+  } finally {
+    process.kill(Number(env.GM_PROC_PID), 'SIGCONT');
+  }
+  eq([pend.status, pend.reason, pend.redemption.status, pend.redemption.rewardId], ['PENDING', null, 'PENDING', 'dark-theme'], 'pending');
+  const later = data(gql(m, { user: 'ana', vars: { r: 'dark-theme', k: 'key-3' }, waitMs: 10000 }), 'later').redeemReward;
+  eq(later.redemption.id, pend.redemption.id, 'the pending redemption keeps its id');
+  if (later.status === 'PENDING') fail('still pending after the processor resumed');
+  eq(Number(psql(`SELECT count(*) FROM redemptions WHERE user_id = 'ana' AND redemption_id = '${pend.redemption.id}'`)), 1, 'one row');
+  // A bad argument.
+  const bad = gql(m, { user: 'lea', vars: { r: '', k: 'x' } });
+  eq(bad.errors[0].extensions.code, 'BAD_USER_INPUT', 'an empty rewardId');
+}
+
+function down() {
+  eq(gql(null, { ready: true }).ok, true, 'ready with both servers');
+  const deadPg = env.GM_PG.replace(/port=\d+/, 'port=1') + (/port=/.test(env.GM_PG) ? '' : ' port=1');
+  const deadRedis = 'redis://127.0.0.1:1';
+  const q = '{ userProfile { exp } leaderboard { totalCount } rewards { id } }';
+  for (const [what, opts] of [['postgres', { pg: deadPg }], ['redis', { redis: deadRedis }]]) {
+    const r = gql(q, { user: 'lea', ...opts });
+    if (!r.errors || r.errors.length === 0) fail(`${what} down: no error: ${JSON.stringify(r)}`);
+    for (const e of r.errors) {
+      eq([e.message, e.extensions.code], ['Internal server error', 'INTERNAL_SERVER_ERROR'], `${what} down: masked`);
+    }
+    const rd = gql(null, { ready: true, ...opts });
+    if (rd.ok || !rd.out.startsWith(what)) fail(`${what} down: ready says ${JSON.stringify(rd)}`);
+    checks++;
+  }
+  // The other server's fields still answer.
+  const r = gql(q, { user: 'lea', redis: deadRedis });
+  eq(r.data.userProfile.exp, byUser.get('lea').exp, 'Postgres fields with Redis down');
+  // A database of an older schema is not ready.
+  psql('DELETE FROM schema_migrations WHERE version = 2');
+  const old = gql(null, { ready: true });
+  if (old.ok || !/version 1/.test(old.out)) fail(`old schema: ${JSON.stringify(old)}`);
+  checks++;
+}
+
+// redeemReward with a Kafka log: the event is in the topic, keyed and
+// encoded so that a replay of the topic folds it.
+function kafka() {
+  const log = `kafka://${env.GAMIFY_TEST_KAFKA}/gamify-api-test-${process.pid}-${Date.now()}`;
+  const m = 'mutation { redeemReward(rewardId: "dark-theme", idempotencyKey: "k1") { status redemption { id } } }';
+  const r = data(gql(m, { user: 'kfk', log, waitMs: 300 }), 'kafka redeem').redeemReward;
+  eq(r.status, 'PENDING', 'no processor reads this topic');
+  const state = `${env.GM_TMP}/kstate`;
+  // gamify replay does not read Kafka yet: a processor on the topic does.
+  const proc = spawn(env.GM_PROC, ['--log', log, '--state', state, '--rules', env.GM_RULES,
+    '--group', `g-${process.pid}`], { stdio: ['ignore', 'ignore', openSync(`${env.GM_TMP}/kproc.err`, 'w')] });
+  let d = null;
+  for (let i = 0; i < 300 && !(d && d.redemptions.length); i++) {
+    execFileSync('sleep', ['0.1']);
+    try {
+      d = JSON.parse(execFileSync(env.GM_GAMIFY, ['dump', '--state', state, '--user', 'kfk'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
+    } catch (e) { d = null; }
+  }
+  proc.kill('SIGKILL');
+  if (!d) fail('the processor did not fold the topic: ' + readFileSync(`${env.GM_TMP}/kproc.err`, 'utf8').slice(-500));
+  eq(d.redemptions, [{ redemptionId: r.redemption.id, rewardId: 'dark-theme', status: 'REJECTED', reason: 'INSUFFICIENT_COINS' }], 'the redemption folded from the topic');
+}
+
+const which = process.argv[2];
+({ queries, boards, redeem, down, kafka })[which]();
+console.log(`ok: ${which}: ${checks} checks`);

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# The resolvers against the real pipeline (GAMIFY_TEST_PG, GAMIFY_TEST_REDIS):
+#   run.sh BUILD_ROOT EXAMPLES_DIR CHECK   (CHECK: queries, boards, redeem, down, kafka)
+# Events (generated over the last days, the examples, and a learner "buyer"
+# granted exactly 3 x 40 coins) are produced to a file log and folded by
+# gamify-processor with --postgres and --redis into a fresh database and a
+# private Redis prefix; then check.mjs runs GraphQL documents through
+# gql_run (the engine with the resolvers bound) and compares them with
+# `gamify dump`. down: servers unreachable give masked errors, not ready.
+# kafka: redeemReward appends to a Kafka topic (GAMIFY_TEST_KAFKA) that a
+# replay then folds.
+set -euo pipefail
+# shellcheck source=../processor/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../processor/lib.sh"
+build=$1 examples=$2 check=$3
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+gamify=$build/processor/gamify
+proc=$build/processor/gamify-processor
+gen=$build/tests/bench/gen_events
+tmp=$(mktemp -d)
+pid=
+db="gm_api_$$_$RANDOM"
+prefix="tapi$$-$RANDOM:"
+cleanup() {
+    [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true
+    if [ -n "${GAMIFY_TEST_REDIS:-}" ]; then
+        rcli --scan --pattern "$prefix*" 2>/dev/null | while read -r k; do rcli del "$k" >/dev/null; done
+    fi
+    [ -n "${GAMIFY_TEST_PG:-}" ] && psql -qXAt "$GAMIFY_TEST_PG" -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+fail() {
+    echo "FAIL: $*" >&2
+    [ -f "$tmp/proc.err" ] && tail -n 20 "$tmp/proc.err" >&2
+    exit 1
+}
+need="GAMIFY_TEST_PG GAMIFY_TEST_REDIS"
+[ "$check" = kafka ] && need="$need GAMIFY_TEST_KAFKA"
+for v in $need; do
+    if [ -z "${!v:-}" ]; then
+        [ -n "${GAMIFY_TEST_REQUIRE_SERVERS:-}" ] && fail "$v is not set"
+        echo "skipped: no $v"
+        exit 77
+    fi
+done
+hostport=${GAMIFY_TEST_REDIS#redis://}
+hostport=${hostport%%/*}
+rcli() { redis-cli -h "${hostport%%:*}" -p "${hostport##*:}" "$@"; }
+metric() { http "$mport" /metrics | sed -n "s/^$1 //p"; }
+start() {
+    mport=$(port)
+    "$proc" --log "file:$tmp/log" --state "$tmp/state" --rules "$examples/rules.yaml" \
+        --metrics "127.0.0.1:$mport" --idle-wait-ms 20 --postgres "$pg" \
+        --redis "$GAMIFY_TEST_REDIS" --redis-prefix "$prefix" 2>>"$tmp/proc.err" &
+    pid=$!
+    for _ in $(seq 100); do
+        kill -0 "$pid" 2>/dev/null || fail "the processor exited at start"
+        http "$mport" /healthz 2>/dev/null | grep -q ok && return 0
+        sleep 0.1
+    done
+    fail "the processor did not come up"
+}
+wait_for() { # METRIC VALUE
+    for _ in $(seq 600); do
+        [ "$(metric "$1")" = "$2" ] && return 0
+        kill -0 "$pid" 2>/dev/null || fail "the processor died"
+        sleep 0.1
+    done
+    fail "$1 did not reach $2 (at $(metric "$1"))"
+}
+
+psql -qXAt "$GAMIFY_TEST_PG" -c "CREATE DATABASE $db" >/dev/null
+pg="$GAMIFY_TEST_PG dbname=$db"
+"$gamify" migrate --postgres "$pg" >/dev/null || fail "migrate"
+
+# Learners active over the last 11 days (so the current week and month
+# have scores, and earlier ones are kept), then the examples.
+now=$(date +%s)
+"$gen" --events 3000 --users 120 --seed 7 --start $((now - 12 * 86400)) --span-days 11 \
+    > "$tmp/events.jsonl"
+cat "$examples/events.jsonl" >> "$tmp/events.jsonl"
+at=$(date -u -d "@$((now - 3600))" +%Y-%m-%dT%H:%M:%SZ)
+echo "{\"eventId\":\"buyer-1\",\"userId\":\"buyer\",\"occurredAt\":\"$at\",\"source\":\"admin\",\"adjustment\":{\"coins\":120,\"reason\":\"test\"}}" \
+    >> "$tmp/events.jsonl"
+end=$("$gamify" produce --log "file:$tmp/log" "$tmp/events.jsonl" 2>&1 | sed -n 's/.*log end offset //p')
+start
+wait_for gamify_source_offset "$end"
+wait_for gamify_postgres_projector_lag_changes 0
+wait_for gamify_redis_projector_lag_changes 0
+"$gamify" dump --state "$tmp/state" > "$tmp/dump.jsonl" || fail "dump"
+
+export GM_GQL_RUN="$build/tests/api/gql_run" GM_SCHEMA="$here/../../api/schema.graphql"
+export GM_PG="$pg" GM_REDIS="$GAMIFY_TEST_REDIS" GM_PREFIX="$prefix" GM_LOG="file:$tmp/log"
+export GM_DUMP="$tmp/dump.jsonl" GM_RULES="$examples/rules.yaml" GM_TMP="$tmp"
+export GM_PROC_PID="$pid" GM_GAMIFY="$gamify" GM_PROC="$proc"
+node "$here/check.mjs" "$check" || fail "check $check"
