@@ -24,6 +24,7 @@ static const struct {
     {"digest", gm_cmd_digest},
     {"dlq", gm_cmd_dlq},
     {"rebuild", gm_cmd_rebuild},
+    {"reconcile", gm_cmd_reconcile},
     {"migrate", gm_cmd_migrate},
     {"project", gm_cmd_project},
     {"diff", gm_cmd_diff},
@@ -70,6 +71,9 @@ usage(FILE *to)
                 "                          rewrite every board in Redis from the state\n"
                 "  webhooks list|retry --state DIR [--webhooks FILE]\n"
                 "                          webhook dead letters: print, or send again\n"
+                "  reconcile --state DIR --redis URL\n"
+                "                          compare the Redis leaderboards with the state now\n"
+                "                          and repair drift (exit 1 when there was some)\n"
                 "  version                 print the version\n"
                 "  help                    this text\n");
 }

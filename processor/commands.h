@@ -15,6 +15,7 @@ int gm_cmd_dump(int argc, char **argv);
 int gm_cmd_digest(int argc, char **argv);
 int gm_cmd_dlq(int argc, char **argv);
 int gm_cmd_rebuild(int argc, char **argv);
+int gm_cmd_reconcile(int argc, char **argv);
 int gm_cmd_project_redis(int argc, char **argv);
 int gm_cmd_migrate(int argc, char **argv);
 int gm_cmd_project(int argc, char **argv);

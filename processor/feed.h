@@ -116,6 +116,12 @@ int gm_feed_learner(struct gm_feed *f, const char *user, struct gm_learner *l);
 int gm_feed_learners(struct gm_feed *f, int (*fn)(void *ctx, const struct gm_learner *l),
                      void *ctx);
 
+/* The same from the first learner whose user id is at or after from in
+ * byte order (NULL or "": the first), for passes that resume where an
+ * earlier one stopped. */
+int gm_feed_learners_from(struct gm_feed *f, const char *from,
+                          int (*fn)(void *ctx, const struct gm_learner *l), void *ctx);
+
 /* Calls fn for the ledger entries first .. first + count - 1, in order. */
 int gm_feed_ledger(struct gm_feed *f, int64_t first, int64_t count,
                    int (*fn)(void *ctx, const struct gm_ledger_entry *e), void *ctx);

@@ -39,6 +39,38 @@ gm_metrics_event_lag(struct gm_metrics *m, int64_t ms)
 }
 
 void
+gm_metrics_projector_set(struct gm_metrics_projector *mp, const struct gm_projrun_stats *ps)
+{
+    atomic_store(&mp->cursor, ps->cursor);
+    atomic_store(&mp->lag_ms, ps->lag_ms);
+    atomic_store(&mp->retries, ps->retries);
+    atomic_store(&mp->step_count, ps->step_count);
+    atomic_store(&mp->step_us_sum, ps->step_us_sum);
+    for (int i = 0; i < GM_PROJRUN_STEP_BUCKETS; i++)
+        atomic_store(&mp->step_le[i], ps->step_le[i]);
+}
+
+void
+gm_metrics_redis_ops_set(struct gm_metrics_redis_ops *o, const struct gm_redisproj *rp)
+{
+    struct gm_redisproj_reconcile_stats rs;
+    struct gm_redisproj_guard_stats gs;
+    gm_redisproj_reconcile_stats(rp, &rs);
+    gm_redisproj_guard_stats(rp, &gs);
+    atomic_store(&o->reconcile_runs, rs.runs);
+    atomic_store(&o->reconcile_skipped, rs.skipped);
+    atomic_store(&o->reconcile_errors, rs.errors);
+    atomic_store(&o->drift, rs.drift);
+    atomic_store(&o->last_drift, rs.last_drift);
+    atomic_store(&o->rebuilds, rs.rebuilds);
+    atomic_store(&o->guard_actions, gs.actions);
+    atomic_store(&o->guard_periods_deleted, gs.periods_deleted);
+    atomic_store(&o->guard_keys_deleted, gs.keys_deleted);
+    atomic_store(&o->used_memory, gs.used_memory);
+    atomic_store(&o->maxmemory, gs.maxmemory);
+}
+
+void
 gm_metrics_batch(struct gm_metrics *m, uint64_t n, uint64_t us)
 {
     atomic_fetch_add(&m->batches, 1);
@@ -188,6 +220,77 @@ part_behind(struct gm_metrics *m, int64_t max, char *why, size_t n)
     return behind;
 }
 
+/* NAME's cursor, lag in seconds, retries and step latency histogram. */
+static void
+projector(struct text *t, const char *name, const char *what, struct gm_metrics_projector *p)
+{
+    add(t,
+        "# HELP gamify_%s_projector_cursor The next change the %s projector will write.\n"
+        "# TYPE gamify_%s_projector_cursor gauge\ngamify_%s_projector_cursor %lld\n",
+        name, what, name, name, (long long)atomic_load(&p->cursor));
+    add(t,
+        "# HELP gamify_%s_projector_lag_seconds Now minus the commit time of the oldest change "
+        "not yet in %s (0: up to date).\n"
+        "# TYPE gamify_%s_projector_lag_seconds gauge\ngamify_%s_projector_lag_seconds %.3f\n",
+        name, what, name, name, (double)atomic_load(&p->lag_ms) / 1000.0);
+    add(t,
+        "# HELP gamify_%s_projector_retries_total Steps of the %s projector run again after a "
+        "failed one.\n"
+        "# TYPE gamify_%s_projector_retries_total counter\ngamify_%s_projector_retries_total "
+        "%llu\n",
+        name, what, name, name, (unsigned long long)atomic_load(&p->retries));
+    add(t,
+        "# HELP gamify_%s_projector_step_seconds Time of one step (a batch of changes written "
+        "to %s with its cursor).\n# TYPE gamify_%s_projector_step_seconds histogram\n",
+        name, what, name);
+    for (int i = 0; i < GM_PROJRUN_STEP_BUCKETS; i++)
+        add(t, "gamify_%s_projector_step_seconds_bucket{le=\"%g\"} %llu\n", name,
+            (double)gm_projrun_step_bounds_us[i] / 1e6,
+            (unsigned long long)atomic_load(&p->step_le[i]));
+    uint64_t n = atomic_load(&p->step_count);
+    add(t,
+        "gamify_%s_projector_step_seconds_bucket{le=\"+Inf\"} %llu\n"
+        "gamify_%s_projector_step_seconds_sum %.6f\ngamify_%s_projector_step_seconds_count "
+        "%llu\n",
+        name, (unsigned long long)n, name, (double)atomic_load(&p->step_us_sum) / 1e6, name,
+        (unsigned long long)n);
+}
+
+static void
+redis_ops(struct text *t, struct gm_metrics_redis_ops *o)
+{
+    counter(t, "gamify_redis_reconcile_runs_total",
+            "Reconcile runs that compared Redis with the state.", atomic_load(&o->reconcile_runs));
+    counter(t, "gamify_redis_reconcile_skipped_total",
+            "Reconcile runs put off because the projector was too far behind.",
+            atomic_load(&o->reconcile_skipped));
+    counter(t, "gamify_redis_reconcile_errors_total", "Reconcile runs that failed.",
+            atomic_load(&o->reconcile_errors));
+    counter(t, "gamify_redis_drift_total",
+            "Leaderboard members the reconcile found wrong in Redis and repaired.",
+            atomic_load(&o->drift));
+    gauge(t, "gamify_redis_last_drift", "Members the last reconcile run repaired.",
+          (int64_t)atomic_load(&o->last_drift));
+    counter(t, "gamify_redis_reconcile_rebuilds_total",
+            "Reconcile runs whose drift was large: every board rebuilt.",
+            atomic_load(&o->rebuilds));
+    int64_t used = atomic_load(&o->used_memory), max = atomic_load(&o->maxmemory);
+    if (used >= 0) {
+        gauge(t, "gamify_redis_used_memory_bytes", "Redis used_memory at the last guard run.",
+              used);
+        gauge(t, "gamify_redis_maxmemory_bytes", "Redis maxmemory at the last guard run (0: none).",
+              max);
+    }
+    counter(t, "gamify_redis_guard_actions_total",
+            "Memory guard runs that found Redis above its mark (each logs an ALERT).",
+            atomic_load(&o->guard_actions));
+    counter(t, "gamify_redis_guard_periods_deleted_total",
+            "Finished leaderboard periods the memory guard deleted.",
+            atomic_load(&o->guard_periods_deleted));
+    counter(t, "gamify_redis_guard_keys_deleted_total", "Keys the memory guard deleted.",
+            atomic_load(&o->guard_keys_deleted));
+}
+
 static char *
 render(struct gm_metrics *m, size_t *len)
 {
@@ -218,6 +321,8 @@ render(struct gm_metrics *m, size_t *len)
             "# TYPE gamify_redis_projector_lag_changes gauge\n"
             "gamify_redis_projector_lag_changes %lld\n",
             (long long)atomic_load(&m->redis_lag_changes));
+        projector(&t, "redis", "Redis", &m->redis_proj);
+        redis_ops(&t, &m->redis_ops);
     }
     if (atomic_load(&m->pg_enabled)) {
         counter(&t, "gamify_postgres_projected_total", "Changes the Postgres projector wrote.",
@@ -230,6 +335,7 @@ render(struct gm_metrics *m, size_t *len)
             "# TYPE gamify_postgres_projector_lag_changes gauge\n"
             "gamify_postgres_projector_lag_changes %lld\n",
             (long long)atomic_load(&m->pg_lag_changes));
+        projector(&t, "postgres", "Postgres", &m->pg_proj);
     }
     render_parts(&t, m);
     if (atomic_load(&m->webhook_enabled)) {

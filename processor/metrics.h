@@ -11,6 +11,8 @@
 #define GM_METRICS_H
 
 #include "err.h"
+#include "projrun.h"
+#include "redisproj.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -29,6 +31,22 @@ struct gm_metrics_part {
     int64_t pg_lag, redis_lag; /* changes of the partition's feed not projected yet */
 };
 
+/* A projector's figures beyond its changes and failures (projrun.h). */
+struct gm_metrics_projector {
+    atomic_int_fast64_t cursor; /* next change to project; -1 unknown */
+    atomic_int_fast64_t lag_ms; /* now minus the commit time of the oldest change not projected */
+    atomic_uint_fast64_t retries;
+    atomic_uint_fast64_t step_le[GM_PROJRUN_STEP_BUCKETS], step_count, step_us_sum;
+};
+
+/* The Redis projector's reconcile and memory guard (redisproj.h). */
+struct gm_metrics_redis_ops {
+    atomic_uint_fast64_t reconcile_runs, reconcile_skipped, reconcile_errors;
+    atomic_uint_fast64_t drift, last_drift, rebuilds;
+    atomic_uint_fast64_t guard_actions, guard_periods_deleted, guard_keys_deleted;
+    atomic_int_fast64_t used_memory, maxmemory; /* -1: not read yet (guard off) */
+};
+
 struct gm_metrics {
     atomic_uint_fast64_t applied, duplicates, dead_letters, batches, records;
     atomic_uint_fast64_t too_far_ahead;  /* dead letters TOO_FAR_AHEAD */
@@ -43,6 +61,8 @@ struct gm_metrics {
     atomic_uint_fast64_t webhook_deliveries, webhook_failures, webhook_retries;
     atomic_uint_fast64_t webhook_dead_letters;
     atomic_int_fast64_t webhook_lag_changes;
+    struct gm_metrics_projector redis_proj, pg_proj;
+    struct gm_metrics_redis_ops redis_ops;
     atomic_int_fast64_t projector_max_lag; /* /readyz fails past this many changes; 0: never */
     atomic_uint_fast64_t batch_size_le[GM_METRICS_BUCKETS]; /* 1, 10, 100, ... 10^7 */
     atomic_uint_fast64_t batch_us_sum;                      /* commit-inclusive latency */
@@ -73,6 +93,13 @@ struct gm_metrics {
  * lags more than projector_max_lag.
  */
 void gm_metrics_set_parts(struct gm_metrics *m, const struct gm_metrics_part *parts, size_t n);
+
+/* Copies a projector runner's figures (gm_projrun_stats) into mp. */
+void gm_metrics_projector_set(struct gm_metrics_projector *mp, const struct gm_projrun_stats *ps);
+
+/* Copies the Redis projector's reconcile and memory guard figures (any
+ * thread: gm_redisproj_reconcile_stats, gm_redisproj_guard_stats). */
+void gm_metrics_redis_ops_set(struct gm_metrics_redis_ops *o, const struct gm_redisproj *rp);
 
 /* Records the lag of one event, in milliseconds (negative counts as 0). */
 void gm_metrics_event_lag(struct gm_metrics *m, int64_t ms);

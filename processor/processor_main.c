@@ -67,6 +67,13 @@ static const struct gm_setting settings[] = {
     {"redis-memory-permille", GM_SET_INT, "900", 0, 1000, false,
      "memory guard: above this share of Redis's maxmemory, delete the oldest finished periods "
      "(0: off; nothing happens without a maxmemory)"},
+    {"redis-reconcile-seconds", GM_SET_INT, "300", 0, 604800, false,
+     "how often the Redis projector compares the boards with the state and repairs drift "
+     "(0: never)"},
+    {"redis-reconcile-sample", GM_SET_INT, "1000", 1, 100000000, false,
+     "learners whose scores one reconcile run checks (the next run goes on after them)"},
+    {"redis-reconcile-rebuild-drift", GM_SET_INT, "10000", 1, 1000000000000LL, false,
+     "a reconcile that finds more wrong members than this rebuilds every board instead"},
     {"out", GM_SET_STRING, NULL, 0, 0, false,
      "write outbound events to jsonl:PATH, file:DIR or kafka://HOST:PORT[,HOST:PORT]/TOPIC"},
     {"webhooks", GM_SET_STRING, NULL, 0, 0, false,
@@ -248,20 +255,28 @@ pg_close(void *impl)
 
 static const struct gm_projector_ops pg_ops = {"postgres", pg_step, NULL, pg_cursor, pg_close};
 
-/* The Redis projector's options from the settings (strings borrowed from cfg). */
+/* The Redis projector's options from the settings (strings borrowed from cfg).
+ * whole: this state is the only writer of the boards (a file log), so the
+ * reconcile may compare key sizes and remove members; a Kafka partition's
+ * projector must not (its boards hold the other partitions' members). */
 static struct gm_redisproj_opts
-redis_opts(const struct gm_config *cfg)
+redis_opts(const struct gm_config *cfg, bool whole)
 {
     return (struct gm_redisproj_opts){
         .prefix = gm_config_str(cfg, "redis-prefix"),
         .memory_permille = (int)gm_config_int(cfg, "redis-memory-permille"),
+        .reconcile_interval_ms = gm_config_int(cfg, "redis-reconcile-seconds") * 1000,
+        .reconcile_sample = (size_t)gm_config_int(cfg, "redis-reconcile-sample"),
+        .reconcile_rebuild_drift = (uint64_t)gm_config_int(cfg, "redis-reconcile-rebuild-drift"),
+        .reconcile_whole = whole,
     };
 }
 
-/* Starts the projectors the settings ask for (file logs: partition 0). */
+/* Starts the projectors the settings ask for (file logs: partition 0);
+ * *rp borrows the Redis projector (the runner owns it) for its figures. */
 static int
 start_projectors(const struct gm_config *cfg, struct gm_store *st, struct gm_projrun **redis,
-                 struct gm_projrun **pg, struct gm_err *err)
+                 struct gm_projrun **pg, struct gm_redisproj **rp_out, struct gm_err *err)
 {
     int rc;
     const char *conninfo = gm_config_str(cfg, "postgres");
@@ -276,17 +291,18 @@ start_projectors(const struct gm_config *cfg, struct gm_store *st, struct gm_pro
     if (!url)
         return 0;
     struct gm_redisproj *rp;
-    struct gm_redisproj_opts ro = redis_opts(cfg);
+    struct gm_redisproj_opts ro = redis_opts(cfg, true); /* one state writes these boards */
     if ((rc = gm_redisproj_open(url, 0, &ro, &rp, err)))
         return rc;
     gm_log(GM_LOG_INFO, "projecting leaderboards to Redis %s", url);
+    *rp_out = rp;
     return gm_projrun_start(&redis_ops, rp, st, redis, err);
 }
 
 /* Projector figures for /metrics. */
 static void
 projector_metrics(struct gm_metrics *m, struct gm_store *st, const struct gm_projrun *redis,
-                  const struct gm_projrun *pg)
+                  const struct gm_projrun *pg, const struct gm_redisproj *rp)
 {
     int64_t end = gm_store_change_end(st);
     struct gm_projrun_stats ps;
@@ -296,6 +312,9 @@ projector_metrics(struct gm_metrics *m, struct gm_store *st, const struct gm_pro
         atomic_store(&m->redis_changes, ps.changes);
         atomic_store(&m->redis_failures, ps.failures);
         atomic_store(&m->redis_lag_changes, ps.cursor < 0 ? end : end - ps.cursor);
+        gm_metrics_projector_set(&m->redis_proj, &ps);
+        if (rp)
+            gm_metrics_redis_ops_set(&m->redis_ops, rp);
     }
     if (pg) {
         gm_projrun_stats(pg, &ps);
@@ -303,6 +322,7 @@ projector_metrics(struct gm_metrics *m, struct gm_store *st, const struct gm_pro
         atomic_store(&m->pg_changes, ps.changes);
         atomic_store(&m->pg_failures, ps.failures);
         atomic_store(&m->pg_lag_changes, ps.cursor < 0 ? end : end - ps.cursor);
+        gm_metrics_projector_set(&m->pg_proj, &ps);
     }
 }
 
@@ -340,6 +360,7 @@ run(const struct gm_config *cfg)
     struct gm_metrics_server *srv = NULL;
     struct gm_projrun *redis = NULL, *pg = NULL, *wh = NULL;
     const struct gm_webhooks *whp = NULL;
+    struct gm_redisproj *rp = NULL; /* borrowed from redis's runner */
     static char ctx[96];
     int code = 1, rc;
 
@@ -380,7 +401,7 @@ run(const struct gm_config *cfg)
      * and its publication) go out now, not with the next batch */
     if (sink && (rc = gm_outsink_publish(sink, st, &err)))
         goto fail;
-    if ((rc = start_projectors(cfg, st, &redis, &pg, &err)))
+    if ((rc = start_projectors(cfg, st, &redis, &pg, &rp, &err)))
         goto fail;
     if (gm_config_str(cfg, "webhooks") &&
         (rc = gm_whrun_start(gm_config_str(cfg, "webhooks"), dir, st, &wh, &whp, &err)))
@@ -429,7 +450,7 @@ run(const struct gm_config *cfg)
             if (sink && (rc = gm_outsink_publish(sink, st, &err)))
                 goto fail;
             gm_pump_release(st, sink, hold_min(projectors_hold(redis, pg), gm_projrun_hold(wh)));
-            projector_metrics(&m, st, redis, pg);
+            projector_metrics(&m, st, redis, pg, rp);
             gm_whrun_metrics(&m, whp, gm_store_change_end(st));
             if (n == batch_max)
                 continue; /* more is probably waiting */
@@ -443,7 +464,7 @@ run(const struct gm_config *cfg)
         }
         if (t1 - last_size >= 1.0) {
             atomic_store(&m.lmdb_bytes, file_size(dir));
-            projector_metrics(&m, st, redis, pg);
+            projector_metrics(&m, st, redis, pg, rp);
             gm_whrun_metrics(&m, whp, gm_store_change_end(st));
             last_size = t1;
             /* idle: what the projectors took since the last commit goes in
@@ -812,7 +833,7 @@ run_kafka(const struct gm_config *cfg, const char *rest)
                                     .future_skew_s = gm_config_int(cfg, "future-skew-seconds")};
     k.proj_conf = (struct gm_kproj_conf){.conninfo = gm_config_str(cfg, "postgres"),
                                          .redis_url = gm_config_str(cfg, "redis"),
-                                         .redis_opts = redis_opts(cfg)};
+                                         .redis_opts = redis_opts(cfg, false)};
     const char *rules = gm_config_str(cfg, "rules"), *out_uri = gm_config_str(cfg, "out");
     const char *metrics_addr = gm_config_str(cfg, "metrics");
     size_t batch_max = (size_t)gm_config_int(cfg, "batch-max");

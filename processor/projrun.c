@@ -14,6 +14,15 @@
 
 #define STEP_MAX     10000 /* changes per step */
 #define IDLE_WAIT_MS 50    /* longest sleep when up to date (a commit wakes it sooner) */
+#define COMMITS_MAX  4096  /* commit notes kept; past it, neighbours merge */
+
+const uint64_t gm_projrun_step_bounds_us[GM_PROJRUN_STEP_BUCKETS] = {
+    1000, 2000, 5000, 10000, 25000, 50000, 100000, 250000, 1000000, 5000000};
+
+/* The changes before end were committed at ms (wall clock) or later. */
+struct commit_note {
+    int64_t end, ms;
+};
 
 struct gm_projrun {
     struct gm_projector_ops ops;
@@ -24,9 +33,52 @@ struct gm_projrun {
     pthread_cond_t cv;
     bool woken, stop;
     atomic_int_fast64_t cursor;
-    atomic_uint_fast64_t changes, failures;
+    atomic_uint_fast64_t changes, failures, retries;
+    atomic_uint_fast64_t step_le[GM_PROJRUN_STEP_BUCKETS], step_count, step_us_sum;
     int64_t backoff_ms; /* the runner's own, for projectors without one */
+    /* under mu: the commits whose changes the projector may not have yet,
+     * oldest first, ranges [notes[i-1].end, notes[i].end) */
+    struct commit_note notes[COMMITS_MAX];
+    size_t n_notes;
 };
+
+static int64_t
+wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t
+mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Notes that the changes before end exist since ms; call with mu held. */
+static void
+note_commit(struct gm_projrun *r, int64_t end, int64_t ms)
+{
+    int64_t cursor = atomic_load(&r->cursor);
+    size_t drop = 0; /* notes the projector is past */
+    while (drop < r->n_notes && r->notes[drop].end <= cursor)
+        drop++;
+    memmove(r->notes, r->notes + drop, (r->n_notes - drop) * sizeof *r->notes);
+    r->n_notes -= drop;
+    if (r->n_notes > 0 && end <= r->notes[r->n_notes - 1].end)
+        return; /* nothing new */
+    if (r->n_notes == COMMITS_MAX) {
+        /* merge neighbours: a range keeps its older time, so the lag is
+         * never understated */
+        for (size_t i = 0; i < COMMITS_MAX / 2; i++)
+            r->notes[i] = (struct commit_note){r->notes[2 * i + 1].end, r->notes[2 * i].ms};
+        r->n_notes = COMMITS_MAX / 2;
+    }
+    r->notes[r->n_notes++] = (struct commit_note){end, ms};
+}
 
 /* Waits up to ms or until woken or stopped; call with mu held. */
 static void
@@ -59,8 +111,19 @@ run(void *arg)
         struct gm_err err;
         gm_err_clear(&err);
         size_t n = 0;
+        if (last_err[0])
+            atomic_fetch_add(&r->retries, 1);
+        int64_t t0 = mono_us();
         int rc = r->ops.step(r->impl, r->st, STEP_MAX, &n, &err);
+        uint64_t us = (uint64_t)(mono_us() - t0);
         atomic_store(&r->cursor, r->ops.cursor(r->impl));
+        if (rc == 0 && n > 0) {
+            atomic_fetch_add(&r->step_count, 1);
+            atomic_fetch_add(&r->step_us_sum, us);
+            for (int i = 0; i < GM_PROJRUN_STEP_BUCKETS; i++)
+                if (us <= gm_projrun_step_bounds_us[i])
+                    atomic_fetch_add(&r->step_le[i], 1);
+        }
         int64_t wait = 0;
         if (rc) {
             atomic_fetch_add(&r->failures, 1);
@@ -112,6 +175,8 @@ gm_projrun_start(const struct gm_projector_ops *ops, void *impl, struct gm_store
     atomic_store(&r->cursor, -1);
     if (pthread_mutex_init(&r->mu, NULL) || pthread_cond_init(&r->cv, NULL))
         abort();
+    /* what the feed holds now waits since the start, as far as we know */
+    note_commit(r, gm_store_change_end(st), wall_ms());
     if (pthread_create(&r->thread, NULL, run, r)) {
         ops->close(impl);
         pthread_mutex_destroy(&r->mu);
@@ -128,7 +193,9 @@ gm_projrun_wake(struct gm_projrun *r)
 {
     if (!r)
         return;
+    int64_t end = gm_store_change_end(r->st), ms = wall_ms();
     pthread_mutex_lock(&r->mu);
+    note_commit(r, end, ms);
     r->woken = true;
     pthread_cond_signal(&r->cv);
     pthread_mutex_unlock(&r->mu);
@@ -149,7 +216,22 @@ gm_projrun_stats(const struct gm_projrun *r, struct gm_projrun_stats *out)
     struct gm_projrun *m = (struct gm_projrun *)r;
     out->changes = atomic_load(&m->changes);
     out->failures = atomic_load(&m->failures);
+    out->retries = atomic_load(&m->retries);
     out->cursor = atomic_load(&m->cursor);
+    out->step_count = atomic_load(&m->step_count);
+    out->step_us_sum = atomic_load(&m->step_us_sum);
+    for (int i = 0; i < GM_PROJRUN_STEP_BUCKETS; i++)
+        out->step_le[i] = atomic_load(&m->step_le[i]);
+    out->lag_ms = 0;
+    int64_t now = wall_ms();
+    pthread_mutex_lock(&m->mu);
+    for (size_t i = 0; i < m->n_notes; i++) {
+        if (m->notes[i].end > out->cursor) {
+            out->lag_ms = now > m->notes[i].ms ? now - m->notes[i].ms : 0;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&m->mu);
 }
 
 void

@@ -33,17 +33,37 @@ struct gm_projrun;
 int gm_projrun_start(const struct gm_projector_ops *ops, void *impl, struct gm_store *st,
                      struct gm_projrun **out, struct gm_err *err);
 
-/* Wakes the thread: the writer committed a batch. NULL is fine. */
+/*
+ * Wakes the thread: the writer committed a batch. Call it from the writer's
+ * thread after each commit: it also notes the commit's wall time against
+ * the end of the change feed, so that the lag in seconds of the changes
+ * not yet projected is known (a note in memory only, bounded; never in the
+ * state). NULL is fine.
+ */
 void gm_projrun_wake(struct gm_projrun *r);
 
 /* The change-feed records this projector no longer needs: those before its
  * cursor (0 while unknown); INT64_MAX for NULL. */
 int64_t gm_projrun_hold(const struct gm_projrun *r);
 
-/* Counters for metrics: changes projected, failed steps, the cursor. */
+/* The bounds (microseconds) of the step latency histogram. */
+#define GM_PROJRUN_STEP_BUCKETS 10
+extern const uint64_t gm_projrun_step_bounds_us[GM_PROJRUN_STEP_BUCKETS];
+
+/*
+ * Counters for metrics: changes projected, failed steps, retries (steps
+ * run after a failed one), the cursor (-1 unknown), and lag_ms: now minus
+ * the wall time of the commit that made the oldest change not yet
+ * projected (changes committed before the runner started count from its
+ * start); 0 when the projector is up to date. step_le[i] counts the steps
+ * that wrote changes within gm_projrun_step_bounds_us[i]; step_count and
+ * step_us_sum are all of them. Any thread.
+ */
 struct gm_projrun_stats {
-    uint64_t changes, failures;
+    uint64_t changes, failures, retries;
     int64_t cursor;
+    int64_t lag_ms;
+    uint64_t step_le[GM_PROJRUN_STEP_BUCKETS], step_count, step_us_sum;
 };
 void gm_projrun_stats(const struct gm_projrun *r, struct gm_projrun_stats *out);
 

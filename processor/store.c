@@ -2782,13 +2782,22 @@ gm_feed_learner(struct gm_feed *f, const char *user, struct gm_learner *l)
 int
 gm_feed_learners(struct gm_feed *f, int (*fn)(void *ctx, const struct gm_learner *l), void *ctx)
 {
+    return gm_feed_learners_from(f, NULL, fn, ctx);
+}
+
+int
+gm_feed_learners_from(struct gm_feed *f, const char *from,
+                      int (*fn)(void *ctx, const struct gm_learner *l), void *ctx)
+{
     MDB_cursor *cur;
     if (mdb_cursor_open(f->txn, f->s->profiles, &cur))
         return GM_EDB;
-    MDB_val k, v;
+    MDB_val k = {from ? strlen(from) : 0, (void *)from}, v;
     int rc, result = 0;
-    while (result == 0 && (rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
+    MDB_cursor_op op = from && from[0] ? MDB_SET_RANGE : MDB_FIRST;
+    while (result == 0 && (rc = mdb_cursor_get(cur, &k, &v, op)) == 0) {
         struct gm_learner l;
+        op = MDB_NEXT;
         if ((result = feed_fill(f, &v, &l)) == 0)
             result = fn(ctx, &l);
     }

@@ -8,6 +8,7 @@
 
 #include "log.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,10 +95,14 @@ gm_redisproj_guard(struct gm_redisproj *p, const struct gm_rules *rules, int64_t
         return 0;
     if ((rc = gm__redis_connect(p, err)) || (rc = memory(p, &used, &max, err)))
         goto out;
+    atomic_store(&p->g_used, used);
+    atomic_store(&p->g_max, max);
     long long mark = max / 1000 * p->memory_permille + max % 1000 * p->memory_permille / 1000;
     if (max == 0 || used <= mark)
         goto out;
     p->stats.guard_alerts++;
+    atomic_fetch_add(&p->g_actions, 1);
+    atomic_store(&p->g_last, now);
     gm_log(GM_LOG_WARN,
            "ALERT redis memory guard: used_memory %lld above %d permille of maxmemory %lld: "
            "deleting the oldest finished leaderboard periods",
@@ -122,11 +127,14 @@ gm_redisproj_guard(struct gm_redisproj *p, const struct gm_rules *rules, int64_t
         }
         p->stats.guard_periods_deleted++;
         p->stats.guard_keys_deleted += (uint64_t)r->integer;
+        atomic_fetch_add(&p->g_periods, 1);
+        atomic_fetch_add(&p->g_keys, (uint64_t)r->integer);
         gm_log(GM_LOG_WARN, "redis memory guard: deleted period %s (%lld keys)", fin[i].period,
                r->integer);
         freeReplyObject(r);
         if ((rc = memory(p, &used, &max, err)))
             goto out;
+        atomic_store(&p->g_used, used);
     }
     if (used > mark)
         gm_log(GM_LOG_ERROR,

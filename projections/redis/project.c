@@ -19,6 +19,7 @@
 #include "log.h"
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,7 +58,23 @@ gm_redisproj_open(const char *url, int partition, const struct gm_redisproj_opts
     p->timeout_ms = opts && opts->timeout_ms > 0 ? opts->timeout_ms : 5000;
     p->max_backoff_ms = opts && opts->max_backoff_ms > 0 ? opts->max_backoff_ms : 10000;
     p->cursor = -1;
-    rc = gm__redis_parse_url(p, url, err);
+    if (opts && opts->reconcile_interval_ms < 0) {
+        rc = gm_err_set(err, GM_EINVAL, "reconcile interval %lld ms: must be >= 0",
+                        (long long)opts->reconcile_interval_ms);
+        goto out;
+    }
+    p->recon_interval_ms = opts ? opts->reconcile_interval_ms : 0;
+    p->recon_next_ms = gm__redis_now_ms() + p->recon_interval_ms;
+    p->recon_sample = opts && opts->reconcile_sample > 0 ? opts->reconcile_sample : 1000;
+    p->recon_rebuild_drift =
+        opts && opts->reconcile_rebuild_drift > 0 ? opts->reconcile_rebuild_drift : 10000;
+    p->recon_whole = opts && opts->reconcile_whole;
+    atomic_store(&p->g_used, -1);
+    atomic_store(&p->g_max, -1);
+    if ((rc = gm__redis_parse_url(p, url, err)))
+        goto out;
+    if (!(p->url = strdup(url)))
+        abort();
 out:
     if (rc) {
         gm_redisproj_close(p);
@@ -76,6 +93,8 @@ gm_redisproj_close(struct gm_redisproj *p)
     free(p->host);
     free(p->user);
     free(p->password);
+    free(p->url);
+    free(p->recon_from);
     free(p);
 }
 
@@ -91,8 +110,35 @@ gm_redisproj_stats(const struct gm_redisproj *p)
     return &p->stats;
 }
 
-static int64_t
-monotonic_ms(void)
+void
+gm_redisproj_guard_stats(const struct gm_redisproj *p, struct gm_redisproj_guard_stats *out)
+{
+    struct gm_redisproj *m = (struct gm_redisproj *)p;
+    out->actions = atomic_load(&m->g_actions);
+    out->periods_deleted = atomic_load(&m->g_periods);
+    out->keys_deleted = atomic_load(&m->g_keys);
+    out->used_memory = atomic_load(&m->g_used);
+    out->maxmemory = atomic_load(&m->g_max);
+    out->last_action = atomic_load(&m->g_last);
+}
+
+void
+gm_redisproj_reconcile_stats(const struct gm_redisproj *p, struct gm_redisproj_reconcile_stats *out)
+{
+    struct gm_redisproj *m = (struct gm_redisproj *)p;
+    out->runs = atomic_load(&m->r_runs);
+    out->skipped = atomic_load(&m->r_skipped);
+    out->errors = atomic_load(&m->r_errors);
+    out->drift = atomic_load(&m->r_drift);
+    out->last_drift = atomic_load(&m->r_last_drift);
+    out->rebuilds = atomic_load(&m->r_rebuilds);
+    out->keys_recreated = atomic_load(&m->r_recreated);
+    out->keys_removed = atomic_load(&m->r_removed);
+    out->sampled = atomic_load(&m->r_sampled);
+}
+
+int64_t
+gm__redis_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -103,7 +149,7 @@ monotonic_ms(void)
 static int
 maybe_guard(struct gm_redisproj *p, const struct gm_rules *rules, struct gm_err *err)
 {
-    int64_t now = monotonic_ms();
+    int64_t now = gm__redis_now_ms();
     if (p->memory_permille <= 0 ||
         (p->guard_last_ms && now - p->guard_last_ms < p->guard_interval_ms))
         return 0;
@@ -492,6 +538,8 @@ gm_redisproj_step(struct gm_redisproj *p, struct gm_store *st, size_t max_change
     if (rc == 0 && aborted)
         gm_log(GM_LOG_INFO, "redis projector partition %d: the cursor kept moving; trying later",
                p->partition);
+    if (rc == GM_ENOTFOUND && p->recon_whole && p->recon_interval_ms > 0)
+        rc = gm__redis_heal_trimmed(p, st, err);
     if (rc == GM_EREDIS) {
         p->backoff_ms = p->backoff_ms ? p->backoff_ms * 2 : 100;
         if (p->backoff_ms > p->max_backoff_ms)
@@ -499,5 +547,7 @@ gm_redisproj_step(struct gm_redisproj *p, struct gm_store *st, size_t max_change
     } else if (rc == 0) {
         p->backoff_ms = 0;
     }
+    if (rc == 0 && !aborted)
+        rc = gm__redis_maybe_reconcile(p, st, err);
     return rc;
 }

@@ -102,9 +102,8 @@ str_cmp(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The live leaderboard keys, by SCAN: *keys new, sorted (free each). */
-static int
-live_keys(struct gm_redisproj *p, char ***keys, size_t *n, struct gm_err *err)
+int
+gm__redis_live_keys(struct gm_redisproj *p, char ***keys, size_t *n, struct gm_err *err)
 {
     char *lb = gm__redis_name(p, "lb:"), *esc = glob_escape(lb), *pattern;
     if (asprintf(&pattern, "%s*", esc) < 0)
@@ -189,7 +188,7 @@ gm_redisproj_rebuild(const char *url, const struct gm_redisproj_opts *opts,
         goto out;
     gm__pairs_unique(&b.pairs, 0);
 
-    if ((rc = live_keys(p, &old, &n_old, err)))
+    if ((rc = gm__redis_live_keys(p, &old, &n_old, err)))
         goto out;
     /* The live names of the new keys, sorted, to find the old ones to drop. */
     live = malloc((b.pairs.n ? b.pairs.n : 1) * sizeof *live);

@@ -27,7 +27,35 @@ struct gm_redisproj {
     int64_t guard_interval_ms;
     int64_t guard_last_ms; /* monotonic time of the last guard run; 0: never */
     struct gm_redisproj_stats stats;
+    char *url; /* as given, for the reconcile's rebuild */
+    /* the reconcile: settings, schedule and where the sample resumes */
+    int64_t recon_interval_ms, recon_next_ms; /* next run, monotonic */
+    size_t recon_sample;
+    uint64_t recon_rebuild_drift;
+    bool recon_whole;
+    char *recon_from; /* user id the next sample starts at; NULL: the first */
+    /* counters other threads read (gm_redisproj_guard_stats, _reconcile_stats) */
+    _Atomic uint64_t g_actions, g_periods, g_keys;
+    _Atomic int64_t g_used, g_max, g_last;
+    _Atomic uint64_t r_runs, r_skipped, r_errors, r_drift, r_last_drift, r_rebuilds;
+    _Atomic uint64_t r_recreated, r_removed, r_sampled;
 };
+
+/* Monotonic milliseconds. */
+int64_t gm__redis_now_ms(void);
+
+/* The live leaderboard keys (SCAN PREFIXlb:*): *keys new, sorted (free each
+ * and the array). Errors: GM_EREDIS. */
+int gm__redis_live_keys(struct gm_redisproj *p, char ***keys, size_t *n, struct gm_err *err);
+
+/* Runs the reconcile when it is on and due (from a step); its failures
+ * are logged, never the step's. */
+int gm__redis_maybe_reconcile(struct gm_redisproj *p, struct gm_store *st, struct gm_err *err);
+
+/* The step found the change feed trimmed past the cursor (Redis lost its
+ * data, or its cursor): with the reconcile on and whole, rebuilds every
+ * board from st (err says why on entry). Errors: those of the rebuild. */
+int gm__redis_heal_trimmed(struct gm_redisproj *p, struct gm_store *st, struct gm_err *err);
 
 /* Parses url into p's host, port, db, user and password. */
 int gm__redis_parse_url(struct gm_redisproj *p, const char *url, struct gm_err *err);

@@ -16,6 +16,7 @@
 #include "rules.h"
 #include "store.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,6 +30,37 @@ struct gm_redisproj_opts {
     int memory_permille;       /* memory guard: above this share of maxmemory (1-1000),
                                   delete the oldest finished periods; 0: off */
     int64_t guard_interval_ms; /* how often a step runs the guard; 0: 1000 */
+    /* The scheduled reconcile (gm_redisproj_reconcile) that a step runs
+     * every reconcile_interval_ms (0: never; the first one interval after
+     * open) over its own state: */
+    int64_t reconcile_interval_ms;
+    size_t reconcile_sample;          /* learners whose scores a run checks; 0: 1000 */
+    uint64_t reconcile_rebuild_drift; /* more drift than this: rebuild instead; 0: 10000 */
+    bool reconcile_whole; /* the step's state is the only one writing these boards (a file
+                             log's state), so a run compares the boards' sizes too, removes
+                             members the state lacks and may rebuild; else it only checks
+                             the sample of the state's own learners */
+};
+
+/* What the memory guard did since open; read with gm_redisproj_guard_stats. */
+struct gm_redisproj_guard_stats {
+    uint64_t actions;         /* runs that found memory above the mark (each logs an ALERT) */
+    uint64_t periods_deleted; /* finished periods deleted */
+    uint64_t keys_deleted;
+    int64_t used_memory, maxmemory; /* at the last run, bytes; -1 before the first */
+    int64_t last_action;            /* Unix time of the last action; 0: none */
+};
+
+/* What the scheduled reconcile did since open; gm_redisproj_reconcile_stats. */
+struct gm_redisproj_reconcile_stats {
+    uint64_t runs;       /* runs that compared Redis with the state */
+    uint64_t skipped;    /* runs put off: the projector was too far behind */
+    uint64_t errors;     /* runs that failed (Redis, the state) */
+    uint64_t drift;      /* members repaired (ZADD, ZREM, members of deleted keys) */
+    uint64_t last_drift; /* of the last run */
+    uint64_t rebuilds;   /* runs whose drift was large: a full rebuild instead */
+    uint64_t keys_recreated, keys_removed;
+    uint64_t sampled; /* learners whose scores were checked */
 };
 
 /* Counters since open. */
@@ -63,6 +95,11 @@ int gm_redisproj_open(const char *url, int partition, const struct gm_redisproj_
  * trimmed past the cursor and GM_EINVAL when the cursor is past the feed's
  * end (another state wrote this Redis): both need `gamify rebuild`; GM_EDB,
  * GM_ECORRUPT from the state. err says which.
+ *
+ * With the scheduled reconcile on (reconcile_interval_ms) the step runs it
+ * when due, after its batch; with reconcile_whole too, a feed trimmed past
+ * the cursor (Redis lost its data or its cursor) is healed by a rebuild
+ * instead of GM_ENOTFOUND.
  */
 int gm_redisproj_step(struct gm_redisproj *p, struct gm_store *st, size_t max_changes, size_t *n,
                       struct gm_err *err);
@@ -76,6 +113,39 @@ int64_t gm_redisproj_cursor(const struct gm_redisproj *p);
 
 /* p's counters; borrowed until close. */
 const struct gm_redisproj_stats *gm_redisproj_stats(const struct gm_redisproj *p);
+
+/* Copies of the guard's and the reconcile's counters. Unlike the rest of
+ * p's functions these may be called from any thread while another one
+ * steps p (metrics, the ops alert). */
+void gm_redisproj_guard_stats(const struct gm_redisproj *p, struct gm_redisproj_guard_stats *out);
+void gm_redisproj_reconcile_stats(const struct gm_redisproj *p,
+                                  struct gm_redisproj_reconcile_stats *out);
+
+/*
+ * One reconcile run over the states st[0..n-1] (partitions[0..n-1]; NULL:
+ * one state, partition 0), which the projector p's connection and
+ * settings serve. Redis trails the state by the projector's lag: the
+ * changes after each partition's cursor are read from the feed, and what
+ * they touched (learners, boards, pruned periods) is left out of the
+ * comparison, so lag is never counted as drift; more than 100,000 pending
+ * changes put the run off (skipped).
+ *
+ * Compared: with whole (these states are every writer of the boards), the
+ * size (ZCARD) of every (board, period) key against the state, keys the
+ * state lacks, and the members of every key whose size differs; in any
+ * case a rolling sample of reconcile_sample learners (resuming after the
+ * last run's) whose scores are checked with ZMSCORE. Keys of periods that
+ * expired by their TTL, or that the memory guard deleted (a finished
+ * period missing from the periods set), are not drift. Repairs (ZADD the
+ * state's score, ZREM strangers, recreate keys with their TTL, delete keys
+ * the state lacks) go in one MULTI/EXEC that a move of any cursor voids;
+ * with whole and more drift than reconcile_rebuild_drift, the boards are
+ * rebuilt instead (gm_redisproj_rebuild). *drift (may be NULL) is the
+ * members repaired. Errors: GM_EREDIS, GM_EDB, GM_ECORRUPT with err.
+ */
+int gm_redisproj_reconcile(struct gm_redisproj *p, struct gm_store *const *st,
+                           const int *partitions, size_t n, bool whole, uint64_t *drift,
+                           struct gm_err *err);
 
 /*
  * The memory guard (a step runs it every guard_interval_ms when

@@ -17,6 +17,7 @@
 #include <criterion/criterion.h>
 #include <hiredis/hiredis.h>
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -725,4 +726,509 @@ Test(redisproj, url_parsing)
     struct gm_redisproj_opts o = {.prefix = "a-prefix-of-more-than-sixty-four-bytes-is-refused-"
                                             "because-keys-must-stay-short"};
     cr_assert_eq(gm_redisproj_open("redis://h", 0, &o, &p, &err), GM_EINVAL);
+}
+
+/* ---- the scheduled reconcile ---- */
+
+static struct gm_redisproj *
+reconciler(const char *prefix, size_t sample, uint64_t rebuild_drift)
+{
+    struct gm_redisproj_opts o = {
+        .prefix = prefix, .reconcile_sample = sample, .reconcile_rebuild_drift = rebuild_drift};
+    struct gm_redisproj *p;
+    struct gm_err err;
+    cr_assert_eq(gm_redisproj_open(gm_test_server_env("GAMIFY_TEST_REDIS"), 0, &o, &p, &err), 0,
+                 "%s", err.msg);
+    return p;
+}
+
+/* One reconcile run over st; returns the drift it repaired. */
+static uint64_t
+reconcile(struct gm_redisproj *p, bool whole)
+{
+    struct gm_err err;
+    uint64_t drift = 12345;
+    cr_assert_eq(gm_redisproj_reconcile(p, &st, NULL, 1, whole, &drift, &err), 0, "%s", err.msg);
+    return drift;
+}
+
+static long long
+zcard(redisContext *c, const char *prefix, const char *key)
+{
+    redisReply *r = redisCommand(c, "ZCARD %s%s", prefix, key);
+    cr_assert(r && r->type == REDIS_REPLY_INTEGER);
+    long long n = r->integer;
+    freeReplyObject(r);
+    return n;
+}
+
+/* The member at rank of prefix+key (new). */
+static char *
+member_at(redisContext *c, const char *prefix, const char *key, long rank)
+{
+    redisReply *r = redisCommand(c, "ZRANGE %s%s %ld %ld", prefix, key, rank, rank);
+    cr_assert(r && r->type == REDIS_REPLY_ARRAY && r->elements == 1, "%s rank %ld", key, rank);
+    char *m = strdup(r->element[0]->str);
+    freeReplyObject(r);
+    return m;
+}
+
+static void
+command(redisContext *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *r = redisvCommand(c, fmt, ap);
+    va_end(ap);
+    cr_assert(r && r->type != REDIS_REPLY_ERROR, "%s: %s", fmt, r ? r->str : c->errstr);
+    freeReplyObject(r);
+}
+
+Test(redisproj, reconcile_repairs_exactly_the_tampering_and_counts_it)
+{
+    build_state(4000, 400);
+    redisContext *c = connect_redis();
+    char *prefix = new_prefix();
+    project_all(prefix, 1000);
+    struct lines before = redis_lines(c, prefix, true);
+
+    /* four different keys: global:all, another board's all-time key, a
+     * week or month key, and a fourth one for a score change alone */
+    struct lines keys = board_keys(c, prefix);
+    const char *k_all = "lb:global:all", *k_other = NULL, *k_period = NULL, *k_score = NULL;
+    for (size_t i = 0; i < keys.n; i++) {
+        const char *k = keys.v[i];
+        bool all = strcmp(strrchr(k, ':'), ":all") == 0;
+        long long card = zcard(c, prefix, k);
+        if (strcmp(k, k_all) == 0)
+            continue;
+        if (all && !k_other)
+            k_other = k;
+        else if (!all && !k_period && card >= 3)
+            k_period = k;
+        else if (!all && !k_score && card >= 3)
+            k_score = k;
+    }
+    cr_assert(k_other && k_period && k_score, "not enough keys");
+    cr_assert_geq(zcard(c, prefix, k_all), 10);
+
+    /* 3 members removed and 2 scores changed on global:all */
+    for (int i = 0; i < 3; i++) {
+        char *m = member_at(c, prefix, k_all, 0);
+        command(c, "ZREM %s%s %s", prefix, k_all, m);
+        free(m);
+    }
+    for (int i = 0; i < 2; i++) {
+        char *m = member_at(c, prefix, k_all, 3 + i);
+        command(c, "ZADD %s%s XX 7777777 %s", prefix, k_all, m);
+        free(m);
+    }
+    /* 2 members the state does not have */
+    command(c, "ZADD %s%s 5 bogus-1 6 bogus-2", prefix, k_other);
+    /* a whole key gone */
+    long long gone = zcard(c, prefix, k_period);
+    command(c, "DEL %s%s", prefix, k_period);
+    /* a key the state does not have at all */
+    command(c, "ZADD %slb:ghost-board:all 1 ghost-1 2 ghost-2", prefix);
+    /* one score changed in a key whose size stays: only the sample sees it */
+    char *m = member_at(c, prefix, k_score, 1);
+    command(c, "ZADD %s%s XX 1 %s", prefix, k_score, m);
+    free(m);
+
+    struct gm_redisproj *p = reconciler(prefix, 1000000, 100000);
+    uint64_t want = 3 + 2 + 2 + (uint64_t)gone + 2 + 1;
+    cr_assert_eq(reconcile(p, true), want);
+    struct gm_redisproj_reconcile_stats rs;
+    gm_redisproj_reconcile_stats(p, &rs);
+    cr_assert_eq(rs.runs, 1);
+    cr_assert_eq(rs.drift, want);
+    cr_assert_eq(rs.last_drift, want);
+    cr_assert_eq(rs.keys_recreated, 1);
+    cr_assert_eq(rs.keys_removed, 1);
+    cr_assert_eq(rs.rebuilds, 0);
+    cr_assert_eq(rs.sampled, 400);
+    struct lines after = redis_lines(c, prefix, true);
+    lines_assert_eq(&after, &before, "Redis after the reconcile against before the tampering");
+
+    /* nothing left to repair */
+    cr_assert_eq(reconcile(p, true), 0);
+    gm_redisproj_reconcile_stats(p, &rs);
+    cr_assert_eq(rs.runs, 2);
+    cr_assert_eq(rs.drift, want);
+    cr_assert_eq(rs.last_drift, 0);
+
+    gm_redisproj_close(p);
+    lines_free(&before);
+    lines_free(&after);
+    lines_free(&keys);
+    flush_prefix(c, prefix);
+    free(prefix);
+    redisFree(c);
+}
+
+/* The state's learners in user id order (new strings), with whether each
+ * has a global all-time score. */
+struct learner_list {
+    char *user[1024];
+    bool global[1024];
+    size_t n;
+};
+
+static int
+on_list(void *ctx, const struct gm_learner *l)
+{
+    struct learner_list *ll = ctx;
+    cr_assert_lt(ll->n, 1024);
+    ll->user[ll->n] = strdup(l->user_id);
+    for (size_t i = 0; i < l->n_scores; i++)
+        ll->global[ll->n] |=
+            strcmp(l->scores[i].board, "global") == 0 && strcmp(l->scores[i].period, "all") == 0;
+    ll->n++;
+    return 0;
+}
+
+Test(redisproj, reconcile_sample_rolls_on_from_where_it_stopped)
+{
+    build_state(4000, 400);
+    redisContext *c = connect_redis();
+    char *prefix = new_prefix();
+    project_all(prefix, 1000);
+    struct lines before = redis_lines(c, prefix, false);
+    struct learner_list ll = {0};
+    struct gm_feed *f;
+    cr_assert_eq(gm_feed_open(st, &f), 0);
+    cr_assert_eq(gm_feed_learners(f, on_list, &ll), 0);
+    gm_feed_close(f);
+    cr_assert_eq(ll.n, 400);
+
+    /* two wrong scores in each window of 100 learners (sizes unchanged) */
+    for (size_t w = 0; w < 4; w++) {
+        int changed = 0;
+        for (size_t i = 100 * w; i < 100 * (w + 1) && changed < 2; i++) {
+            if (ll.global[i]) {
+                command(c, "ZADD %slb:global:all XX 3 %s", prefix, ll.user[i]);
+                changed++;
+            }
+        }
+        cr_assert_eq(changed, 2);
+    }
+    struct gm_redisproj *p = reconciler(prefix, 100, 100000);
+    for (int run = 0; run < 4; run++)
+        cr_assert_eq(reconcile(p, true), 2, "run %d", run);
+    struct lines after = redis_lines(c, prefix, false);
+    lines_assert_eq(&after, &before, "Redis after four runs");
+    /* round again from the first learner: nothing */
+    cr_assert_eq(reconcile(p, true), 0);
+    struct gm_redisproj_reconcile_stats rs;
+    gm_redisproj_reconcile_stats(p, &rs);
+    cr_assert_eq(rs.drift, 8);
+    cr_assert_eq(rs.sampled, 500);
+
+    gm_redisproj_close(p);
+    for (size_t i = 0; i < ll.n; i++)
+        free(ll.user[i]);
+    lines_free(&before);
+    lines_free(&after);
+    flush_prefix(c, prefix);
+    free(prefix);
+    redisFree(c);
+}
+
+/* What the changes from `from` on touch: learners and board keys. */
+struct touched {
+    struct lines users, keys;
+};
+
+static int
+on_touched(void *ctx, const struct gm_change *ch)
+{
+    struct touched *t = ctx;
+    if (ch->user_id)
+        lines_add(&t->users, strdup(ch->user_id));
+    for (size_t i = 0; i < ch->n_scores; i++) {
+        char *k;
+        cr_assert_geq(asprintf(&k, "lb:%s:%s", ch->scores[i].board, ch->scores[i].period), 0);
+        lines_add(&t->keys, k);
+    }
+    return 0;
+}
+
+static bool
+lines_has(const struct lines *l, const char *s)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->v[i], s) == 0)
+            return true;
+    return false;
+}
+
+Test(redisproj, reconcile_counts_no_drift_while_the_projector_is_behind)
+{
+    build_state(4000, 400);
+    redisContext *c = connect_redis();
+    char *prefix = new_prefix();
+    int64_t end = feed_end();
+    const int64_t behind = 60;
+
+    struct gm_redisproj *proj = projector(prefix);
+    struct gm_err err;
+    size_t n;
+    cr_assert_eq(gm_redisproj_step(proj, st, (size_t)(end - behind), &n, &err), 0, "%s", err.msg);
+    cr_assert_eq(redis_cursor(c, prefix), end - behind);
+    struct lines lagging = redis_lines(c, prefix, true);
+
+    /* Redis lacks the last 60 changes: that is lag, not drift */
+    struct gm_redisproj *p = reconciler(prefix, 1000000, 100000);
+    cr_assert_eq(reconcile(p, true), 0);
+    struct lines still = redis_lines(c, prefix, true);
+    lines_assert_eq(&still, &lagging, "the reconcile wrote while only lagging");
+
+    /* real drift beside the lag is still found: a member no pending change
+     * touches, in a key none touches */
+    struct touched t = {0};
+    struct gm_feed *f;
+    int64_t next;
+    cr_assert_eq(gm_feed_open(st, &f), 0);
+    cr_assert_eq(gm_feed_changes(f, end - behind, SIZE_MAX, on_touched, &t, &next), 0);
+    gm_feed_close(f);
+    cr_assert_gt(t.keys.n, 0);
+    struct lines keys = board_keys(c, prefix);
+    char *victim = NULL, *vkey = NULL;
+    for (size_t i = 0; i < keys.n && !victim; i++) {
+        if (lines_has(&t.keys, keys.v[i]))
+            continue;
+        long long card = zcard(c, prefix, keys.v[i]);
+        for (long r = 0; r < card && !victim; r++) {
+            char *m = member_at(c, prefix, keys.v[i], r);
+            if (!lines_has(&t.users, m)) {
+                victim = m;
+                vkey = keys.v[i];
+            } else {
+                free(m);
+            }
+        }
+    }
+    cr_assert_not_null(victim, "every key or member is touched by the pending changes");
+    command(c, "ZADD %s%s XX 99 %s", prefix, vkey, victim);
+    cr_assert_eq(reconcile(p, true), 1);
+    still = (lines_free(&still), redis_lines(c, prefix, true));
+    lines_assert_eq(&still, &lagging, "the repair of one member");
+
+    /* caught up: the former lag is no drift either */
+    do
+        cr_assert_eq(gm_redisproj_step(proj, st, 1000, &n, &err), 0, "%s", err.msg);
+    while (n > 0);
+    cr_assert_eq(reconcile(p, true), 0);
+    struct gm_redisproj_reconcile_stats rs;
+    gm_redisproj_reconcile_stats(p, &rs);
+    cr_assert_eq(rs.runs, 3);
+    cr_assert_eq(rs.skipped, 0);
+    cr_assert_eq(rs.drift, 1);
+    struct lines want = state_lines(), got = redis_lines(c, prefix, false);
+    lines_assert_eq(&got, &want, "Redis against the state");
+
+    free(victim);
+    lines_free(&t.users);
+    lines_free(&t.keys);
+    lines_free(&keys);
+    lines_free(&want);
+    lines_free(&got);
+    lines_free(&lagging);
+    lines_free(&still);
+    gm_redisproj_close(p);
+    gm_redisproj_close(proj);
+    flush_prefix(c, prefix);
+    free(prefix);
+    redisFree(c);
+}
+
+Test(redisproj, reconcile_rebuilds_when_the_drift_is_large)
+{
+    build_state(4000, 400);
+    redisContext *c = connect_redis();
+    char *prefix = new_prefix();
+    project_all(prefix, 1000);
+    struct lines before = redis_lines(c, prefix, true);
+    struct lines keys = board_keys(c, prefix);
+    for (size_t i = 0; i < keys.n; i++)
+        command(c, "DEL %s%s", prefix, keys.v[i]);
+
+    struct gm_redisproj *p = reconciler(prefix, 1000, 500);
+    cr_assert_gt(reconcile(p, true), 500);
+    struct gm_redisproj_reconcile_stats rs;
+    gm_redisproj_reconcile_stats(p, &rs);
+    cr_assert_eq(rs.rebuilds, 1);
+    cr_assert_eq(rs.runs, 1);
+    struct lines after = redis_lines(c, prefix, true);
+    lines_assert_eq(&after, &before, "rebuilt by the reconcile against projected");
+    cr_assert_eq(redis_cursor(c, prefix), feed_end());
+    redisReply *r = redisCommand(c, "KEYS %srebuild:*", prefix);
+    cr_assert_eq(r->elements, 0, "temporary keys left behind");
+    freeReplyObject(r);
+    /* a small drift after it is repaired, not rebuilt */
+    command(c, "ZADD %slb:global:all 1 stranger", prefix);
+    cr_assert_eq(reconcile(p, true), 1);
+    gm_redisproj_reconcile_stats(p, &rs);
+    cr_assert_eq(rs.rebuilds, 1);
+
+    gm_redisproj_close(p);
+    lines_free(&before);
+    lines_free(&after);
+    lines_free(&keys);
+    flush_prefix(c, prefix);
+    free(prefix);
+    redisFree(c);
+}
+
+Test(redisproj, reconcile_leaves_the_periods_the_guard_deleted)
+{
+    build_state(4000, 400);
+    redisContext *c = connect_redis();
+    char *prefix = new_prefix();
+    project_all(prefix, 1000);
+    struct gm_feed *f;
+    cr_assert_eq(gm_feed_open(st, &f), 0);
+    char names[64][16];
+    int64_t ends[64], now = (int64_t)time(NULL);
+    size_t n = key_periods(c, prefix, gm_feed_rules(f), names, ends, 64);
+    gm_feed_close(f);
+    const char *finished = NULL;
+    for (size_t i = 0; i < n && !finished; i++)
+        if (ends[i] >= 0 && ends[i] <= now)
+            finished = names[i];
+    cr_assert_not_null(finished, "no finished period has keys");
+
+    /* what the guard does to a period: its keys and its periods member go */
+    struct lines keys = board_keys(c, prefix);
+    size_t deleted = 0;
+    for (size_t i = 0; i < keys.n; i++) {
+        if (strcmp(strrchr(keys.v[i], ':') + 1, finished) == 0) {
+            command(c, "DEL %s%s", prefix, keys.v[i]);
+            deleted++;
+        }
+    }
+    command(c, "SREM %speriods %s", prefix, finished);
+    cr_assert_gt(deleted, 0);
+    struct lines guarded = redis_lines(c, prefix, true);
+
+    struct gm_redisproj *p = reconciler(prefix, 1000000, 100000);
+    cr_assert_eq(reconcile(p, true), 0, "the guard's deletions counted as drift");
+    struct lines after = redis_lines(c, prefix, true);
+    lines_assert_eq(&after, &guarded, "the reconcile brought back what the guard deleted");
+
+    gm_redisproj_close(p);
+    lines_free(&keys);
+    lines_free(&guarded);
+    lines_free(&after);
+    flush_prefix(c, prefix);
+    free(prefix);
+    redisFree(c);
+}
+
+Test(redisproj, reconcile_of_one_partition_repairs_only_its_own_learners)
+{
+    build_state(4000, 400);
+    redisContext *c = connect_redis();
+    char *prefix = new_prefix();
+    project_all(prefix, 1000);
+    /* another partition's member and a wrong score of ours */
+    command(c, "ZADD %slb:global:all 5 of-another-partition", prefix);
+    char *m = member_at(c, prefix, "lb:global:all", 2);
+    command(c, "ZADD %slb:global:all XX 4 %s", prefix, m);
+    free(m);
+    struct gm_redisproj *p = reconciler(prefix, 1000000, 1);
+    cr_assert_eq(reconcile(p, false), 1);
+    struct gm_redisproj_reconcile_stats rs;
+    gm_redisproj_reconcile_stats(p, &rs);
+    cr_assert_eq(rs.rebuilds, 0, "a partition alone may not rebuild the shared boards");
+    redisReply *r = redisCommand(c, "ZSCORE %slb:global:all of-another-partition", prefix);
+    cr_assert(r && r->type == REDIS_REPLY_STRING, "another partition's member was removed");
+    freeReplyObject(r);
+    command(c, "ZREM %slb:global:all of-another-partition", prefix);
+    struct lines want = state_lines(), got = redis_lines(c, prefix, false);
+    lines_assert_eq(&got, &want, "Redis against the state");
+
+    gm_redisproj_close(p);
+    lines_free(&want);
+    lines_free(&got);
+    flush_prefix(c, prefix);
+    free(prefix);
+    redisFree(c);
+}
+
+Test(redisproj, a_step_runs_the_reconcile_on_schedule)
+{
+    build_state(2000, 200);
+    redisContext *c = connect_redis();
+    char *prefix = new_prefix();
+    struct gm_redisproj_opts o = {
+        .prefix = prefix, .reconcile_interval_ms = 3000, .reconcile_whole = true};
+    struct gm_redisproj *p;
+    struct gm_err err;
+    size_t n;
+    cr_assert_eq(gm_redisproj_open(gm_test_server_env("GAMIFY_TEST_REDIS"), 0, &o, &p, &err), 0,
+                 "%s", err.msg);
+    do
+        cr_assert_eq(gm_redisproj_step(p, st, 5000, &n, &err), 0, "%s", err.msg);
+    while (n > 0);
+    struct gm_redisproj_reconcile_stats rs;
+    gm_redisproj_reconcile_stats(p, &rs);
+    cr_assert_eq(rs.runs, 0, "a run before its interval");
+    command(c, "ZADD %slb:global:all 1 stranger", prefix);
+    struct timespec ts = {3, 100 * 1000000};
+    nanosleep(&ts, NULL);
+    cr_assert_eq(gm_redisproj_step(p, st, 5000, &n, &err), 0, "%s", err.msg);
+    gm_redisproj_reconcile_stats(p, &rs);
+    cr_assert_eq(rs.runs, 1);
+    cr_assert_eq(rs.drift, 1);
+    cr_assert_eq(gm_redisproj_step(p, st, 5000, &n, &err), 0, "%s", err.msg);
+    gm_redisproj_reconcile_stats(p, &rs);
+    cr_assert_eq(rs.runs, 1, "ran again before its interval");
+
+    gm_redisproj_close(p);
+    flush_prefix(c, prefix);
+    free(prefix);
+    redisFree(c);
+}
+
+Test(redisproj, a_redis_that_lost_its_data_is_rebuilt_by_the_reconcile)
+{
+    build_state(2000, 200);
+    redisContext *c = connect_redis();
+    char *prefix = new_prefix();
+    project_all(prefix, 1000);
+    struct lines before = redis_lines(c, prefix, true);
+    /* the feed trimmed behind the projector, then Redis restarted empty */
+    struct gm_err err;
+    uint64_t trimmed;
+    cr_assert_eq(gm_store_trim_changes(st, feed_end(), &trimmed, &err), 0, "%s", err.msg);
+    cr_assert_gt(trimmed, 0);
+    flush_prefix(c, prefix);
+
+    size_t n;
+    struct gm_redisproj *plain = projector(prefix);
+    cr_assert_eq(gm_redisproj_step(plain, st, 1000, &n, &err), GM_ENOTFOUND);
+    gm_redisproj_close(plain);
+
+    struct gm_redisproj_opts o = {
+        .prefix = prefix, .reconcile_interval_ms = 300000, .reconcile_whole = true};
+    struct gm_redisproj *p;
+    cr_assert_eq(gm_redisproj_open(gm_test_server_env("GAMIFY_TEST_REDIS"), 0, &o, &p, &err), 0,
+                 "%s", err.msg);
+    cr_assert_eq(gm_redisproj_step(p, st, 1000, &n, &err), 0, "%s", err.msg);
+    struct gm_redisproj_reconcile_stats rs;
+    gm_redisproj_reconcile_stats(p, &rs);
+    cr_assert_eq(rs.rebuilds, 1);
+    struct lines after = redis_lines(c, prefix, true);
+    lines_assert_eq(&after, &before, "rebuilt after the loss");
+    cr_assert_eq(gm_redisproj_step(p, st, 1000, &n, &err), 0, "%s", err.msg);
+    cr_assert_eq(n, 0);
+    cr_assert_eq(gm_redisproj_cursor(p), feed_end());
+
+    gm_redisproj_close(p);
+    lines_free(&before);
+    lines_free(&after);
+    flush_prefix(c, prefix);
+    free(prefix);
+    redisFree(c);
 }
