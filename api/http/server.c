@@ -290,6 +290,8 @@ route(struct gm_api_server *s, struct MHD_Connection *c, struct gm__api_req *r, 
 {
     if (strcmp(url, "/graphql") == 0)
         return gm__api_graphql(s, c, r, method);
+    if (strcmp(url, "/graphql/stream") == 0)
+        return gm__api_sse_request(s, c, r, method);
     bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
     if (strcmp(url, "/healthz") == 0 || strcmp(url, "/readyz") == 0 ||
         strcmp(url, "/metrics") == 0) {
@@ -488,8 +490,9 @@ gm_api_server_start(const struct gm_api_server_opts *o, const struct gm_api_serv
     s->m.ops[0] = "none";
     s->m.ops[1] = "other";
     s->m.n_ops = 2;
-    const struct gm_gql_stype *roots[2] = {d->schema->query, d->schema->mutation};
-    for (size_t k = 0; k < 2; k++)
+    const struct gm_gql_stype *roots[3] = {d->schema->query, d->schema->mutation,
+                                           d->schema->subscription};
+    for (size_t k = 0; k < 3; k++)
         for (size_t i = 0; roots[k] && i < roots[k]->n_fields; i++)
             add_op(&s->m, roots[k]->fields[i].name);
     if (o->pq == GM_API_PQ_ALLOWLIST) {
@@ -502,8 +505,12 @@ gm_api_server_start(const struct gm_api_server_opts *o, const struct gm_api_serv
     rc = parse_listen(o->listen, &ss, &v6, err);
     if (rc)
         goto out;
+    rc = gm__api_sse_start(s, err);
+    if (rc)
+        goto out;
+    /* Suspend and resume: an open event stream waits parked, not in a thread (sse.c). */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
-                     MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
+                     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
     s->mhd = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
@@ -528,6 +535,7 @@ int
 gm_api_server_drain(struct gm_api_server *s, int timeout_ms)
 {
     atomic_store(&s->draining, true);
+    gm__api_sse_close_all(s);
     MHD_socket fd = MHD_quiesce_daemon(s->mhd);
     if (fd != MHD_INVALID_SOCKET)
         close(fd);
@@ -544,8 +552,10 @@ gm_api_server_stop(struct gm_api_server *s)
 {
     if (!s)
         return;
+    gm__api_sse_stop(s, false);
     if (s->mhd)
         MHD_stop_daemon(s->mhd);
+    gm__api_sse_stop(s, true);
     gm__api_allowlist_free(s);
     free(s);
 }

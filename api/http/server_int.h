@@ -51,6 +51,8 @@ struct gm__api_allow {
     char *text;
 };
 
+struct gm__api_sse;
+
 struct gm_api_server {
     struct gm_api_server_opts o;
     struct gm_api_server_deps d;
@@ -59,6 +61,7 @@ struct gm_api_server {
     struct gm__api_metrics m;
     struct gm__api_allow *allow; /* sorted by sha */
     size_t n_allow;
+    struct gm__api_sse *sse; /* NULL: streams off */
 };
 
 /* Adds a response header to r (the value is copied). */
@@ -75,6 +78,17 @@ int gm__api_op_index(const struct gm_api_server *s, const char *name);
 /* Answers a /graphql request whose body (POST) has arrived. */
 enum MHD_Result gm__api_graphql(struct gm_api_server *s, struct MHD_Connection *c,
                                 struct gm__api_req *r, const char *method);
+
+/* sse.c: /graphql/stream. Starts the Redis subscriber and the pusher threads. */
+int gm__api_sse_start(struct gm_api_server *s, struct gm_err *err);
+/* Answers a /graphql/stream request whose body (POST) has arrived. */
+enum MHD_Result gm__api_sse_request(struct gm_api_server *s, struct MHD_Connection *c,
+                                    struct gm__api_req *r, const char *method);
+/* Sends complete on every open stream (drain and stop). */
+void gm__api_sse_close_all(struct gm_api_server *s);
+/* Stops the threads, waits up to 1 s for the streams to end; frees the hub at the end
+   (after MHD_stop_daemon, free_hub true). */
+void gm__api_sse_stop(struct gm_api_server *s, bool free_hub);
 
 /* Loads s->o.allowlist_file into s->allow. */
 int gm__api_allowlist_load(struct gm_api_server *s, struct gm_err *err);
