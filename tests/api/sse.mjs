@@ -6,6 +6,7 @@
 //   - an event appended to the log (gamify produce) brings a new page with
 //     the learner it lifted to the top; the time from the append to the
 //     page is printed (SSE latency ms: ...), a few samples;
+//   - 20 leaderboard-changed messages at once bring at most a few pages;
 //   - no token: 401; a bad document: a next event with errors, then
 //     complete; a query: one result, then complete;
 //   - a third stream of one user: 429 TOO_MANY_STREAMS; once one closes,
@@ -42,6 +43,7 @@ async function next(it, ms, what) {
     clearTimeout(timer);
   }
 }
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 function produce(lines) {
   const f = `${env.GM_TMP}/sse-${Date.now()}-${Math.random()}.jsonl`;
   writeFileSync(f, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
@@ -75,6 +77,8 @@ async function main() {
   for (let i = 0; i < 5; i++) {
     const who = `sse-${process.pid}-${i}`;
     top += 1000;
+    // Past the last page's --stream-rate interval: the pipeline is timed, not the coalescing.
+    await sleep(600);
     const p = produce([{ eventId: `${who}-1`, userId: who, occurredAt: at, source: 'admin', adjustment: { exp: top, coins: 0, reason: 'sse test' } }]);
     let got = null;
     for (let k = 0; k < 20 && !got; k++) {
@@ -90,6 +94,23 @@ async function main() {
   }
   console.log('SSE latency ms (from starting gamify produce / from its exit): ' +
     samples.map(([a, b]) => `${a.toFixed(1)}/${b.toFixed(1)}`).join(' '));
+
+  // Coalescing: 20 messages at once bring at most 1 + 4/s pages (--stream-rate 4), not 20.
+  const pages = [];
+  const it2 = client(tok).iterate({ query: sub, variables: { n: 1 } });
+  const reading = (async () => { for await (const r of it2) pages.push([performance.now(), r]); })();
+  while (pages.length === 0) await sleep(20);
+  await sleep(600);
+  const t = performance.now();
+  const msg = `PUBLISH ${env.GM_PREFIX}leaderboard-changed "{\\"changed\\":[{\\"board\\":\\"global\\",\\"period\\":\\"all\\"}]}"`;
+  execFileSync('redis-cli', ['-u', env.GAMIFY_TEST_REDIS], { input: Array(20).fill(msg).join('\n') + '\n', stdio: ['pipe', 'ignore', 'inherit'] });
+  await sleep(1500);
+  const after = pages.filter(([at]) => at >= t).length;
+  if (after < 1 || after > 7) fail(`20 messages in a burst gave ${after} pages in 1.5 s (want 1 to 7)`);
+  checks++;
+  console.log(`coalescing: 20 messages, ${after} pages in 1.5 s`);
+  await it2.return();
+  await reading;
   await it.return();
 
   // No token: refused before any stream.
