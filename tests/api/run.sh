@@ -124,10 +124,35 @@ fi
 script=check.mjs
 [ "$check" = sse ] && script=sse.mjs
 node "$here/$script" "$check" || { [ -f "$tmp/api.err" ] && tail -n 20 "$tmp/api.err" >&2; fail "check $check"; }
+# sse: a stream open at SIGTERM gets complete and ends; the API exits 0.
+cpid=
+if [ "$check" = sse ]; then
+    tok=$("$GM_MINT" "$GM_SECRET" drain-user)
+    curl -sN "$GM_API_URL/graphql/stream" -H "Authorization: Bearer $tok" \
+        -H 'Content-Type: application/json' -H 'Accept: text/event-stream' \
+        -d '{"query":"subscription { leaderboardChanged(first: 1) { totalCount } }"}' \
+        >"$tmp/stream.out" 2>&1 &
+    cpid=$!
+    for _ in $(seq 100); do
+        grep -q '^event: next' "$tmp/stream.out" && break
+        sleep 0.1
+    done
+    grep -q '^event: next' "$tmp/stream.out" || fail "no first page on a stream: $(cat "$tmp/stream.out")"
+fi
 if [ -n "$apid" ]; then
     kill -TERM "$apid"
     rc=0
     wait "$apid" || rc=$?
     apid=
     [ "$rc" = 0 ] || fail "gamify-api exited $rc after SIGTERM"
+fi
+if [ -n "$cpid" ]; then
+    for _ in $(seq 50); do
+        kill -0 "$cpid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -0 "$cpid" 2>/dev/null && { kill "$cpid"; fail "the stream stayed open after SIGTERM"; }
+    tail -n 5 "$tmp/stream.out" | grep -q '^event: complete' ||
+        fail "the stream did not end with complete: $(tail -c 300 "$tmp/stream.out")"
+    echo "ok: a stream open at SIGTERM got complete"
 fi

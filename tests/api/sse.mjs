@@ -5,7 +5,8 @@
 //   - the first page comes at once and equals Query.leaderboard;
 //   - an event appended to the log (gamify produce) brings a new page with
 //     the learner it lifted to the top; the time from the append to the
-//     page is printed (SSE latency ms: ...), a few samples;
+//     page is printed (SSE latency ms: ...), a few samples (only these
+//     with GM_SSE_LATENCY_ONLY=1, e.g. against deploy/local/run);
 //   - 20 leaderboard-changed messages at once bring at most a few pages;
 //   - no token: 401; a bad document: a next event with errors, then
 //     complete; a query: one result, then complete;
@@ -94,6 +95,7 @@ async function main() {
   }
   console.log('SSE latency ms (from starting gamify produce / from its exit): ' +
     samples.map(([a, b]) => `${a.toFixed(1)}/${b.toFixed(1)}`).join(' '));
+  if (env.GM_SSE_LATENCY_ONLY) process.exit(0);
 
   // Coalescing: 20 messages at once bring at most 1 + 4/s pages (--stream-rate 4), not 20.
   const pages = [];
