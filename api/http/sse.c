@@ -192,7 +192,8 @@ push(struct gm__api_sse *h, struct stream *st, struct gm_arena *a, double now)
             !queue(st, "\n\n", 2, "", 0)) {
             gm_log(GM_LOG_INFO, "stream of %s: client too far behind; closed", st->user);
             st->failed = true;
-        } else if (!st->subscription) {
+        } else if (!st->subscription || !resp.has_data) {
+            /* One result for a query; a request error (bad variables) ends a subscription. */
             st->done = true;
             if (!queue(st, complete, sizeof complete - 1, "", 0))
                 st->failed = true;

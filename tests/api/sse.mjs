@@ -128,13 +128,21 @@ async function main() {
   if (!refused || !/401/.test(String(refused.message || refused))) fail(`graphql-sse without a token: ${refused}`);
   checks++;
 
-  // A bad document: errors through the stream, then complete.
-  const bad = client(tok).iterate({ query: 'subscription { nope }' });
+  // A bad document: errors through the stream, then complete. (Another user:
+  // lea's closed streams count against her limit until the server's next
+  // ping finds them closed.)
+  const tok2 = token('lea-2');
+  const bad = client(tok2).iterate({ query: 'subscription { nope }' });
   const b1 = await next(bad, 5000, 'bad document');
   if (b1.done || !b1.value.errors || b1.value.data !== undefined) fail(`bad document: ${JSON.stringify(b1.value)}`);
   eq((await next(bad, 5000, 'bad document end')).done, true, 'complete after the errors');
+  // Bad variables: the request error, then complete (not one error per change).
+  const badv = client(tok2).iterate({ query: sub, variables: { n: 'ten' } });
+  const v1 = await next(badv, 5000, 'bad variables');
+  if (v1.done || !v1.value.errors || v1.value.data !== undefined) fail(`bad variables: ${JSON.stringify(v1.value)}`);
+  eq((await next(badv, 5000, 'bad variables end')).done, true, 'complete after a request error');
   // A query over the stream: one result, then complete.
-  const one = client(tok).iterate({ query: q, variables: { n: 2 } });
+  const one = client(tok2).iterate({ query: q, variables: { n: 2 } });
   const o1 = await next(one, 5000, 'query');
   eq(o1.value.data.leaderboard.entries.length, 2, 'a query over the stream');
   eq((await next(one, 5000, 'query end')).done, true, 'complete after a query');
