@@ -108,9 +108,12 @@ if [ "$check" = http ] || [ "$check" = sse ]; then
     fi
     head -c 48 /dev/urandom | base64 >"$tmp/jwt.secret"
     aport=$(port)
+    # sse: rewards (2 a minute) shows that streams are rate limited too.
+    limits='*=100000'
+    [ "$check" = sse ] && limits='*=100000,rewards=2'
     "$build/api/gamify-api" --listen "127.0.0.1:$aport" --postgres "$pg" \
         --redis "$GAMIFY_TEST_REDIS" --redis-prefix "$prefix" --log "file:$tmp/log" \
-        --jwt-hs256-secret-file "$tmp/jwt.secret" --threads 2 --rate-limits '*=100000' \
+        --jwt-hs256-secret-file "$tmp/jwt.secret" --threads 2 --rate-limits "$limits" \
         --streams-per-user 2 --timeout-seconds 4 --redeem-wait-ms 10000 2>>"$tmp/api.err" &
     apid=$!
     for _ in $(seq 100); do

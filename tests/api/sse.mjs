@@ -8,7 +8,7 @@
 //     page is printed (SSE latency ms: ...), a few samples (only these
 //     with GM_SSE_LATENCY_ONLY=1, e.g. against deploy/local/run);
 //   - 20 leaderboard-changed messages at once bring at most a few pages;
-//   - no token: 401; a bad document: a next event with errors, then
+//   - no token: 401; over a rate limit: 429 RATE_LIMITED; a bad document: a next event with errors, then
 //     complete; a query: one result, then complete;
 //   - a third stream of one user: 429 TOO_MANY_STREAMS; once one closes,
 //     another opens.
@@ -146,6 +146,16 @@ async function main() {
   const o1 = await next(one, 5000, 'query');
   eq(o1.value.data.leaderboard.entries.length, 2, 'a query over the stream');
   eq((await next(one, 5000, 'query end')).done, true, 'complete after a query');
+
+  // Rate limits apply as on /graphql (rewards: 2 a minute here): the third is refused.
+  const rl = token('rl-user');
+  const codes = [];
+  for (let i = 0; i < 3; i++) {
+    const r = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json', Accept: 'text/event-stream', Authorization: `Bearer ${rl}` }, body: JSON.stringify({ query: '{ rewards { id } }' }) });
+    const body = await r.text();
+    codes.push(r.status === 429 ? `429 ${JSON.parse(body).errors[0].extensions.code} ${r.headers.get('retry-after') !== null}` : `${r.status} ${/event: complete/.test(body)}`);
+  }
+  eq(codes, ['200 true', '200 true', '429 RATE_LIMITED true'], 'rate limits on /graphql/stream');
 
   // The per-user limit (2): a third stream is refused; after one closes, another opens.
   const lim = token('limit-user');
