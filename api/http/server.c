@@ -253,9 +253,12 @@ metrics(struct gm_api_server *s, struct MHD_Connection *c, struct gm__api_req *r
         "was still arriving after --body-timeout-seconds.\n"
         "# TYPE gamify_api_body_timeouts_total counter\ngamify_api_body_timeouts_total %llu\n"
         "# HELP gamify_api_requests_in_flight Requests received and not yet answered.\n"
-        "# TYPE gamify_api_requests_in_flight gauge\ngamify_api_requests_in_flight %lld\n",
+        "# TYPE gamify_api_requests_in_flight gauge\ngamify_api_requests_in_flight %lld\n"
+        "# HELP gamify_api_streams_open Open /graphql/stream event streams.\n"
+        "# TYPE gamify_api_streams_open gauge\ngamify_api_streams_open %zu\n",
         (unsigned long long)atomic_load(&m->auth_failures),
-        (unsigned long long)atomic_load(&m->masked_errors), (long long)atomic_load(&m->in_flight));
+        (unsigned long long)atomic_load(&m->masked_errors), (long long)atomic_load(&m->in_flight),
+        gm__api_sse_open(s));
 #ifdef GM_API_HAVE_BACKEND_EX
     struct gm_api_backend_stats bs;
     gm_api_backend_stats(s->d.backend, &bs);
@@ -404,9 +407,11 @@ on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
             b = i;
             break;
         }
-    atomic_fetch_add(&m->latency_le[b], 1);
-    atomic_fetch_add(&m->latency_us_sum, (uint64_t)(dt * 1e6));
-    atomic_fetch_add(&m->latency_count, 1);
+    if (!r->stream) { /* a stream's lifetime is not a latency */
+        atomic_fetch_add(&m->latency_le[b], 1);
+        atomic_fetch_add(&m->latency_us_sum, (uint64_t)(dt * 1e6));
+        atomic_fetch_add(&m->latency_count, 1);
+    }
     gm_log_set_context(r->log_ctx);
     if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
         gm_log(GM_LOG_INFO, "request ended before its answer was sent (status %u, %s, %.1f ms)",

@@ -44,6 +44,7 @@ struct gm__api_req {
     char hdr_buf[GM__API_MAX_HEADERS][160];
     size_t n_hdr;
     const atomic_bool *draining; /* the server's: answers then ask clients to close */
+    bool stream;                 /* an event stream (sse.c): not in the latency histogram */
 };
 
 struct gm__api_allow {
@@ -84,6 +85,8 @@ int gm__api_sse_start(struct gm_api_server *s, struct gm_err *err);
 /* Answers a /graphql/stream request whose body (POST) has arrived. */
 enum MHD_Result gm__api_sse_request(struct gm_api_server *s, struct MHD_Connection *c,
                                     struct gm__api_req *r, const char *method);
+/* Open streams (for /metrics). */
+size_t gm__api_sse_open(struct gm_api_server *s);
 /* Sends complete on every open stream (drain and stop). */
 void gm__api_sse_close_all(struct gm_api_server *s);
 /* Stops the threads, waits up to 1 s for the streams to end; frees the hub at the end

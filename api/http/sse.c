@@ -443,6 +443,18 @@ gm__api_sse_start(struct gm_api_server *s, struct gm_err *err)
     return 0;
 }
 
+size_t
+gm__api_sse_open(struct gm_api_server *s)
+{
+    struct gm__api_sse *h = s->sse;
+    if (!h)
+        return 0;
+    pthread_mutex_lock(&h->mu);
+    size_t n = h->n;
+    pthread_mutex_unlock(&h->mu);
+    return n;
+}
+
 void
 gm__api_sse_close_all(struct gm_api_server *s)
 {
@@ -574,6 +586,7 @@ open_stream(struct gm_api_server *s, struct MHD_Connection *c, struct gm__api_re
     for (size_t i = 0; i < r->n_hdr; i++)
         MHD_add_response_header(resp, r->hdr[i][0], r->hdr[i][1]);
     r->status = 200;
+    r->stream = true;
     enum MHD_Result ret = MHD_queue_response(c, 200, resp);
     MHD_destroy_response(resp);
     (void)s;

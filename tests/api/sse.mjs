@@ -163,6 +163,10 @@ async function main() {
   const s2 = client(lim).iterate({ query: sub });
   await next(s1, 5000, 'stream 1');
   await next(s2, 5000, 'stream 2');
+  const metrics = await (await fetch(env.GM_API_URL + '/metrics')).text();
+  const open = Number((metrics.match(/^gamify_api_streams_open (\d+)$/m) || [])[1]);
+  if (!(open >= 2)) fail(`gamify_api_streams_open ${open} with two streams open`);
+  checks++;
   const third = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json', Accept: 'text/event-stream', Authorization: `Bearer ${lim}` }, body: JSON.stringify({ query: sub }) });
   const tb = await third.json();
   eq([third.status, tb.errors[0].extensions.code], [429, 'TOO_MANY_STREAMS'], 'a third stream of one user');
