@@ -68,6 +68,10 @@ static const struct gm_setting settings[] = {
     {"redeem-wait-ms", GM_SET_INT, "2000", 0, 60000, false,
      "how long redeemReward waits for its outcome before answering PENDING"},
     {"pool-size", GM_SET_INT, "0", 0, 1024, false, "Postgres connections (0: one per HTTP thread)"},
+    {"streams-per-user", GM_SET_INT, "5", 1, 10000, false,
+     "open /graphql/stream subscriptions per user at most (429 past it)"},
+    {"stream-rate", GM_SET_INT, "4", 1, 1000, false,
+     "leaderboard pages per second per subscription at most (changes coalesced)"},
     {"cache-entries", GM_SET_INT, "1024", 1, 1000000, false, "prepared GraphQL documents kept"},
     {"log-level", GM_SET_STRING, "info", 0, 0, false, "debug, info, warn or error"},
 };
@@ -76,7 +80,8 @@ static const struct gm_setting settings[] = {
 static const char synopsis[] =
     "usage: gamify-api --listen ADDR --postgres CONNINFO --redis URL --log URI\n"
     "                  [--jwt-hs256-secret-file F] [--jwt-rs256-public-key F] [--check-config]\n"
-    "GraphQL over HTTP at /graphql; /healthz, /readyz, /metrics. Every flag also reads\n"
+    "GraphQL over HTTP at /graphql, subscriptions over SSE at /graphql/stream;\n"
+    "/healthz, /readyz, /metrics. Every flag also reads\n"
     "GAMIFY_<FLAG> (upper case, '-' as '_').\n";
 
 /*
@@ -213,6 +218,10 @@ main(int argc, char **argv)
         .introspection = gm_config_bool(&cfg, "introspection"),
         .pq = pq,
         .allowlist_file = gm_config_str(&cfg, "allowlist"),
+        .redis_url = gm_config_str(&cfg, "redis"),
+        .redis_prefix = gm_config_str(&cfg, "redis-prefix"),
+        .streams_per_user = (int)gm_config_int(&cfg, "streams-per-user"),
+        .stream_rate = (int)gm_config_int(&cfg, "stream-rate"),
     };
     struct gm_api_server_deps sd = {
         .schema = schema, .engine = engine, .backend = backend, .auth = auth, .limiter = limiter};

@@ -253,9 +253,12 @@ metrics(struct gm_api_server *s, struct MHD_Connection *c, struct gm__api_req *r
         "was still arriving after --body-timeout-seconds.\n"
         "# TYPE gamify_api_body_timeouts_total counter\ngamify_api_body_timeouts_total %llu\n"
         "# HELP gamify_api_requests_in_flight Requests received and not yet answered.\n"
-        "# TYPE gamify_api_requests_in_flight gauge\ngamify_api_requests_in_flight %lld\n",
+        "# TYPE gamify_api_requests_in_flight gauge\ngamify_api_requests_in_flight %lld\n"
+        "# HELP gamify_api_streams_open Open /graphql/stream event streams.\n"
+        "# TYPE gamify_api_streams_open gauge\ngamify_api_streams_open %zu\n",
         (unsigned long long)atomic_load(&m->auth_failures),
-        (unsigned long long)atomic_load(&m->masked_errors), (long long)atomic_load(&m->in_flight));
+        (unsigned long long)atomic_load(&m->masked_errors), (long long)atomic_load(&m->in_flight),
+        gm__api_sse_open(s));
 #ifdef GM_API_HAVE_BACKEND_EX
     struct gm_api_backend_stats bs;
     gm_api_backend_stats(s->d.backend, &bs);
@@ -290,6 +293,8 @@ route(struct gm_api_server *s, struct MHD_Connection *c, struct gm__api_req *r, 
 {
     if (strcmp(url, "/graphql") == 0)
         return gm__api_graphql(s, c, r, method);
+    if (strcmp(url, "/graphql/stream") == 0)
+        return gm__api_sse_request(s, c, r, method);
     bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
     if (strcmp(url, "/healthz") == 0 || strcmp(url, "/readyz") == 0 ||
         strcmp(url, "/metrics") == 0) {
@@ -402,9 +407,11 @@ on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
             b = i;
             break;
         }
-    atomic_fetch_add(&m->latency_le[b], 1);
-    atomic_fetch_add(&m->latency_us_sum, (uint64_t)(dt * 1e6));
-    atomic_fetch_add(&m->latency_count, 1);
+    if (!r->stream) { /* a stream's lifetime is not a latency */
+        atomic_fetch_add(&m->latency_le[b], 1);
+        atomic_fetch_add(&m->latency_us_sum, (uint64_t)(dt * 1e6));
+        atomic_fetch_add(&m->latency_count, 1);
+    }
     gm_log_set_context(r->log_ctx);
     if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
         gm_log(GM_LOG_INFO, "request ended before its answer was sent (status %u, %s, %.1f ms)",
@@ -488,8 +495,9 @@ gm_api_server_start(const struct gm_api_server_opts *o, const struct gm_api_serv
     s->m.ops[0] = "none";
     s->m.ops[1] = "other";
     s->m.n_ops = 2;
-    const struct gm_gql_stype *roots[2] = {d->schema->query, d->schema->mutation};
-    for (size_t k = 0; k < 2; k++)
+    const struct gm_gql_stype *roots[3] = {d->schema->query, d->schema->mutation,
+                                           d->schema->subscription};
+    for (size_t k = 0; k < 3; k++)
         for (size_t i = 0; roots[k] && i < roots[k]->n_fields; i++)
             add_op(&s->m, roots[k]->fields[i].name);
     if (o->pq == GM_API_PQ_ALLOWLIST) {
@@ -502,8 +510,12 @@ gm_api_server_start(const struct gm_api_server_opts *o, const struct gm_api_serv
     rc = parse_listen(o->listen, &ss, &v6, err);
     if (rc)
         goto out;
+    rc = gm__api_sse_start(s, err);
+    if (rc)
+        goto out;
+    /* Suspend and resume: an open event stream waits parked, not in a thread (sse.c). */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
-                     MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
+                     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
     s->mhd = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
@@ -528,6 +540,7 @@ int
 gm_api_server_drain(struct gm_api_server *s, int timeout_ms)
 {
     atomic_store(&s->draining, true);
+    gm__api_sse_close_all(s);
     MHD_socket fd = MHD_quiesce_daemon(s->mhd);
     if (fd != MHD_INVALID_SOCKET)
         close(fd);
@@ -544,8 +557,10 @@ gm_api_server_stop(struct gm_api_server *s)
 {
     if (!s)
         return;
+    gm__api_sse_stop(s, false);
     if (s->mhd)
         MHD_stop_daemon(s->mhd);
+    gm__api_sse_stop(s, true);
     gm__api_allowlist_free(s);
     free(s);
 }

@@ -39,6 +39,11 @@ struct gm_api_server_opts {
     enum gm_api_pq_mode pq;
     const char *allowlist_file; /* GM_API_PQ_ALLOWLIST: JSON object {sha256: text} or an
                                    Apollo manifest {"operations":[{"id","body"}]} */
+    /* /graphql/stream (sse.c): Server-Sent Events; off without redis_url. */
+    const char *redis_url;    /* SUBSCRIBEs to PREFIX leaderboard-changed here */
+    const char *redis_prefix; /* NULL: "gamify:" */
+    int streams_per_user;     /* open streams per user at most; 0: 5 */
+    int stream_rate;          /* pages per second per stream (per board) at most; 0: 4 */
 };
 
 /* What the server borrows; all must outlive it. */

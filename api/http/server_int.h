@@ -44,12 +44,15 @@ struct gm__api_req {
     char hdr_buf[GM__API_MAX_HEADERS][160];
     size_t n_hdr;
     const atomic_bool *draining; /* the server's: answers then ask clients to close */
+    bool stream;                 /* an event stream (sse.c): not in the latency histogram */
 };
 
 struct gm__api_allow {
     unsigned char sha[32];
     char *text;
 };
+
+struct gm__api_sse;
 
 struct gm_api_server {
     struct gm_api_server_opts o;
@@ -59,6 +62,7 @@ struct gm_api_server {
     struct gm__api_metrics m;
     struct gm__api_allow *allow; /* sorted by sha */
     size_t n_allow;
+    struct gm__api_sse *sse; /* NULL: streams off */
 };
 
 /* Adds a response header to r (the value is copied). */
@@ -75,6 +79,19 @@ int gm__api_op_index(const struct gm_api_server *s, const char *name);
 /* Answers a /graphql request whose body (POST) has arrived. */
 enum MHD_Result gm__api_graphql(struct gm_api_server *s, struct MHD_Connection *c,
                                 struct gm__api_req *r, const char *method);
+
+/* sse.c: /graphql/stream. Starts the Redis subscriber and the pusher threads. */
+int gm__api_sse_start(struct gm_api_server *s, struct gm_err *err);
+/* Answers a /graphql/stream request whose body (POST) has arrived. */
+enum MHD_Result gm__api_sse_request(struct gm_api_server *s, struct MHD_Connection *c,
+                                    struct gm__api_req *r, const char *method);
+/* Open streams (for /metrics). */
+size_t gm__api_sse_open(struct gm_api_server *s);
+/* Sends complete on every open stream (drain and stop). */
+void gm__api_sse_close_all(struct gm_api_server *s);
+/* Stops the threads, waits up to 1 s for the streams to end; frees the hub at the end
+   (after MHD_stop_daemon, free_hub true). */
+void gm__api_sse_stop(struct gm_api_server *s, bool free_hub);
 
 /* Loads s->o.allowlist_file into s->allow. */
 int gm__api_allowlist_load(struct gm_api_server *s, struct gm_err *err);

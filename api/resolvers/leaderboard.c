@@ -321,6 +321,27 @@ oom:
 
 /* ---- the fields of Leaderboard, LeaderboardEntry, LeaderboardMe, PageInfo ---- */
 
+/*
+ * Subscription.leaderboardChanged: the page of Query.leaderboard (its
+ * missing arguments take their defaults), and what it watches for the
+ * stream (api/http/sse.c) to know which messages concern it.
+ */
+static int
+resolve_leaderboard_changed(struct gm_gql_rctx *ctx, struct gm_gql_rval *out)
+{
+    struct gm_api_request *req = ctx->context;
+    if (req->watch) {
+        const struct gm_gql_ival *a_board = gm_gql_arg(ctx, "board");
+        const struct gm_gql_ival *a_period = gm_gql_arg(ctx, "period");
+        snprintf(req->watch->board, sizeof req->watch->board, "%s",
+                 a_board && a_board->kind == GM_GQL_I_STRING ? a_board->s : "global");
+        snprintf(req->watch->period, sizeof req->watch->period, "%s",
+                 a_period && a_period->kind == GM_GQL_I_ENUM ? a_period->s : "ALL_TIME");
+        req->watch->set = true;
+    }
+    return resolve_leaderboard(ctx, out);
+}
+
 static int
 resolve_board_field(struct gm_gql_rctx *ctx, struct gm_gql_rval *out)
 {
@@ -393,6 +414,7 @@ gm__bind_leaderboard(struct gm_gql_schema *s, struct gm_api_backend *b, struct g
         gm_gql_resolve_fn fn;
     } binds[] = {
         {"Query.leaderboard", resolve_leaderboard},
+        {"Subscription.leaderboardChanged", resolve_leaderboard_changed},
         {"Leaderboard.board", resolve_board_field},
         {"Leaderboard.period", resolve_board_field},
         {"Leaderboard.periodKey", resolve_board_field},

@@ -19,6 +19,7 @@
 #include "err.h"
 #include "schema.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -92,10 +93,18 @@ void gm_api_backend_stats(struct gm_api_backend *b, struct gm_api_backend_stats 
  */
 int gm_api_resolvers_bind(struct gm_gql_schema *s, struct gm_api_backend *b, struct gm_err *err);
 
+/* What Subscription.leaderboardChanged read: the board and the period's enum name. */
+struct gm_api_watch {
+    bool set;
+    char board[129];
+    char period[16];
+};
+
 /* What a request hands the executor as gm_gql_exec_params.context. */
 struct gm_api_request {
     struct gm_api_backend *backend;
     struct gm_api_viewer viewer;
+    struct gm_api_watch *watch; /* subscriptions: filled by leaderboardChanged; else NULL */
 };
 
 /*

@@ -21,10 +21,35 @@ function eq(got, want, what) {
   checks++;
 }
 
+// Over HTTP (check http: GM_API_URL is a running gamify-api): a token
+// minted by deploy/local/mint-token for user/role, the document POSTed
+// with curl; returns the parsed response.
+const tokens = new Map();
+function token(user, role) {
+  const k = user + ' ' + role;
+  if (!tokens.has(k)) {
+    tokens.set(k, execFileSync(env.GM_MINT, [env.GM_SECRET, user, role, '600'], { encoding: 'utf8' }).trim());
+  }
+  return tokens.get(k);
+}
+function curl(query, user, role, vars, status = ['200']) {
+  const out = execFileSync('curl', ['-sS', '-w', '\n%{http_code}', '-H', 'Content-Type: application/json',
+    '-H', `Authorization: Bearer ${token(user || 'anonymous-caller', role)}`,
+    '--data-binary', JSON.stringify({ query, variables: vars || null }), env.GM_API_URL + '/graphql'],
+  { encoding: 'utf8' });
+  const nl = out.lastIndexOf('\n');
+  const code = out.slice(nl + 1);
+  if (!status.includes(code)) fail(`HTTP ${code} for ${query.slice(0, 60)}: ${out.slice(0, nl)}`);
+  return JSON.parse(out.slice(0, nl));
+}
+
 // Runs a document as user/role; returns the parsed response (or the lines
 // of --parallel runs).
 function gql(query, { user, role = 'student', vars, parallel, pg = env.GM_PG,
   redis = env.GM_REDIS, waitMs, ready, log = env.GM_LOG } = {}) {
+  if (env.GM_API_URL && !parallel && !ready && pg === env.GM_PG && redis === env.GM_REDIS) {
+    return curl(query, user, role, vars);
+  }
   const args = ['--schema', env.GM_SCHEMA, '--postgres', pg, '--redis', redis, '--prefix',
     env.GM_PREFIX, '--log', log, '--role', role];
   if (user) args.push('--user', user);
@@ -275,6 +300,28 @@ function kafka() {
   eq(d.redemptions, [{ redemptionId: r.redemption.id, rewardId: 'dark-theme', status: 'REJECTED', reason: 'INSUFFICIENT_COINS' }], 'the redemption folded from the topic');
 }
 
+// The queries and the boards as above, through gamify-api over HTTP; then
+// redeemReward over HTTP: COMPLETED, and the same redemption for the same
+// key; a token is required.
+function http() {
+  if (!env.GM_API_URL) fail('GM_API_URL is not set');
+  queries();
+  boards();
+  const m = `mutation($r: ID!, $k: String) { redeemReward(rewardId: $r, idempotencyKey: $k) { status reason redemption { id rewardId status } } }`;
+  const before = data(gql('{ userProfile { coins } }', { user: 'buyer' }), 'buyer').userProfile.coins;
+  const a = data(gql(m, { user: 'buyer', vars: { r: 'dark-theme', k: 'http-1' } }), 'redeem').redeemReward;
+  eq([a.status, a.reason, a.redemption.rewardId, a.redemption.status], ['COMPLETED', null, 'dark-theme', 'COMPLETED'], 'redeemReward over HTTP');
+  const b = data(gql(m, { user: 'buyer', vars: { r: 'dark-theme', k: 'http-1' } }), 'redeem again').redeemReward;
+  eq(b, a, 'the same idempotencyKey over HTTP: the same redemption');
+  const after = data(gql('{ userProfile { coins } }', { user: 'buyer' }), 'buyer').userProfile.coins;
+  eq(after, before - 40, 'coins deducted once');
+  // Another student cannot read the buyer's coins; no token, no answer.
+  eq(data(gql('{ userProfile(userId: "buyer") { coins } }', { user: 'lea' }), 'other').userProfile.coins, null, "another student reads buyer's coins");
+  const out = execFileSync('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-H', 'Content-Type: application/json',
+    '--data-binary', '{"query":"{ userProfile { coins } }"}', env.GM_API_URL + '/graphql'], { encoding: 'utf8' });
+  eq(out, '401', 'no token');
+}
+
 const which = process.argv[2];
-({ queries, boards, redeem, down, kafka })[which]();
+({ queries, boards, redeem, down, kafka, http })[which]();
 console.log(`ok: ${which}: ${checks} checks`);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The resolvers against the real pipeline (GAMIFY_TEST_PG, GAMIFY_TEST_REDIS):
-#   run.sh BUILD_ROOT EXAMPLES_DIR CHECK   (CHECK: queries, boards, redeem, down, kafka)
+#   run.sh BUILD_ROOT EXAMPLES_DIR CHECK   (CHECK: queries, boards, redeem, down, kafka,
+#   http, sse)
 # Events (generated over the last days, the examples, and a learner "buyer"
 # granted exactly 3 x 40 coins) are produced to a file log and folded by
 # gamify-processor with --postgres and --redis into a fresh database and a
@@ -8,7 +9,9 @@
 # gql_run (the engine with the resolvers bound) and compares them with
 # `gamify dump`. down: servers unreachable give masked errors, not ready.
 # kafka: redeemReward appends to a Kafka topic (GAMIFY_TEST_KAFKA) that a
-# replay then folds.
+# replay then folds. http: queries, boards and redeemReward through a
+# running gamify-api over HTTP (curl, tokens from deploy/local/mint-token).
+# sse: live leaderboards over Server-Sent Events (sse.mjs, graphql-sse).
 set -euo pipefail
 # shellcheck source=../processor/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../processor/lib.sh"
@@ -19,10 +22,12 @@ proc=$build/processor/gamify-processor
 gen=$build/tests/bench/gen_events
 tmp=$(mktemp -d)
 pid=
+apid=
 db="gm_api_$$_$RANDOM"
 prefix="tapi$$-$RANDOM:"
 cleanup() {
     [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true
+    [ -n "$apid" ] && kill -9 "$apid" 2>/dev/null || true
     if [ -n "${GAMIFY_TEST_REDIS:-}" ]; then
         rcli --scan --pattern "$prefix*" 2>/dev/null | while read -r k; do rcli del "$k" >/dev/null; done
     fi
@@ -94,4 +99,67 @@ export GM_GQL_RUN="$build/tests/api/gql_run" GM_SCHEMA="$here/../../api/schema.g
 export GM_PG="$pg" GM_REDIS="$GAMIFY_TEST_REDIS" GM_PREFIX="$prefix" GM_LOG="file:$tmp/log"
 export GM_DUMP="$tmp/dump.jsonl" GM_RULES="$examples/rules.yaml" GM_TMP="$tmp"
 export GM_PROC_PID="$pid" GM_GAMIFY="$gamify" GM_PROC="$proc"
-node "$here/check.mjs" "$check" || fail "check $check"
+
+# http and sse: gamify-api over the same servers, with an HS256 secret and
+# tokens minted by deploy/local/mint-token.
+if [ "$check" = http ] || [ "$check" = sse ]; then
+    if [ "$check" = sse ] && [ ! -f "$here/node_modules/graphql-sse/package.json" ]; then
+        (
+            flock -w 600 9 || exit 1 # another check may be installing
+            [ -f "$here/node_modules/graphql-sse/package.json" ] && exit 0
+            cd "$here" && npm ci --no-audit --no-fund --loglevel=error >&2
+        ) 9>"$here/.npm-install.lock" || fail "npm ci in $here"
+    fi
+    head -c 48 /dev/urandom | base64 >"$tmp/jwt.secret"
+    aport=$(port)
+    # sse: rewards (2 a minute) shows that streams are rate limited too.
+    limits='*=100000'
+    [ "$check" = sse ] && limits='*=100000,rewards=2'
+    "$build/api/gamify-api" --listen "127.0.0.1:$aport" --postgres "$pg" \
+        --redis "$GAMIFY_TEST_REDIS" --redis-prefix "$prefix" --log "file:$tmp/log" \
+        --jwt-hs256-secret-file "$tmp/jwt.secret" --threads 2 --rate-limits "$limits" \
+        --streams-per-user 2 --timeout-seconds 4 --redeem-wait-ms 10000 2>>"$tmp/api.err" &
+    apid=$!
+    for _ in $(seq 100); do
+        kill -0 "$apid" 2>/dev/null || { tail -n 20 "$tmp/api.err" >&2; fail "gamify-api exited"; }
+        curl -fs "http://127.0.0.1:$aport/readyz" >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    export GM_API_URL="http://127.0.0.1:$aport" GM_SECRET="$tmp/jwt.secret"
+    export GM_MINT="$here/../../deploy/local/mint-token"
+fi
+script=check.mjs
+[ "$check" = sse ] && script=sse.mjs
+node "$here/$script" "$check" || { [ -f "$tmp/api.err" ] && tail -n 20 "$tmp/api.err" >&2; fail "check $check"; }
+# sse: a stream open at SIGTERM gets complete and ends; the API exits 0.
+cpid=
+if [ "$check" = sse ]; then
+    tok=$("$GM_MINT" "$GM_SECRET" drain-user)
+    curl -sN "$GM_API_URL/graphql/stream" -H "Authorization: Bearer $tok" \
+        -H 'Content-Type: application/json' -H 'Accept: text/event-stream' \
+        -d '{"query":"subscription { leaderboardChanged(first: 1) { totalCount } }"}' \
+        >"$tmp/stream.out" 2>&1 &
+    cpid=$!
+    for _ in $(seq 100); do
+        grep -q '^event: next' "$tmp/stream.out" && break
+        sleep 0.1
+    done
+    grep -q '^event: next' "$tmp/stream.out" || fail "no first page on a stream: $(cat "$tmp/stream.out")"
+fi
+if [ -n "$apid" ]; then
+    kill -TERM "$apid"
+    rc=0
+    wait "$apid" || rc=$?
+    apid=
+    [ "$rc" = 0 ] || fail "gamify-api exited $rc after SIGTERM"
+fi
+if [ -n "$cpid" ]; then
+    for _ in $(seq 50); do
+        kill -0 "$cpid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -0 "$cpid" 2>/dev/null && { kill "$cpid"; fail "the stream stayed open after SIGTERM"; }
+    tail -n 5 "$tmp/stream.out" | grep -q '^event: complete' ||
+        fail "the stream did not end with complete: $(tail -c 300 "$tmp/stream.out")"
+    echo "ok: a stream open at SIGTERM got complete"
+fi

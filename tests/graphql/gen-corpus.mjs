@@ -475,7 +475,7 @@ add('request', 'op-wrong-name-for-single-op', 'query Only { userProfile { userId
 add('validation', 'op-only-fragments', 'fragment F on Query { __typename }\n', { expect: 'Fragment "F" is never used.' });
 add('ok', 'op-variables-of-selected-op', 'query A($id: ID) { userProfile(userId: $id) { userId } }\nquery B($n: Int) { leaderboard(first: $n) { entries { rank } } }\n', { op: 'B', vars: { n: 1, id: 'u2' } });
 add('request', 'op-variables-checked-for-selected-op', 'query A($id: ID!) { userProfile(userId: $id) { userId } }\nquery B { rewards { id } }\n', { op: 'A', expect: 'Variable "$id" of required type "ID!" was not provided.' });
-add('field', 'op-subscription-not-configured', 'subscription S { userProfile { userId } }\n', { expect: 'Schema is not configured to execute subscription operation.' });
+add('validation', 'op-subscription-query-field', 'subscription S { userProfile { userId } }\n', { expect: 'Cannot query field "userProfile" on type "Subscription".' });
 
 // ---- execution: leaderboard and pagination ---------------------------------------------------
 add('ok', 'lb-default', `{ leaderboard { ${LB} } }\n`);

@@ -382,6 +382,7 @@ static const struct t_bind binds[] = {
     {"Query.userProfile", q_user_profile, 0},
     {"Query.badges", q_badges, 0},
     {"Query.leaderboard", q_leaderboard, 0},
+    {"Subscription.leaderboardChanged", q_leaderboard, 0},
     {"Query.rewards", q_rewards, 0},
     {"Query.streaks", q_streaks, 0},
     {"Mutation.redeemReward", m_redeem, 0},
@@ -894,7 +895,9 @@ Test(gql_execute, introspection_schema)
                      "Query");
     cr_assert_str_eq(json_string_value(json_object_get(json_object_get(s, "mutationType"), "name")),
                      "Mutation");
-    cr_assert(json_is_null(json_object_get(s, "subscriptionType")));
+    cr_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(s, "subscriptionType"), "name")),
+        "Subscription");
     json_t *types = json_object_get(s, "types");
     cr_assert_eq(json_array_size(types), schema->n_types);
     /* graphql-js's order: the SDL's, the built-in scalars where first referenced. */

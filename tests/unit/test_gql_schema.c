@@ -58,7 +58,8 @@ Test(gql_schema, public_schema_types)
     struct gm_gql_schema *s = public_schema();
     cr_assert_str_eq(s->query->name, "Query");
     cr_assert_str_eq(s->mutation->name, "Mutation");
-    cr_assert_null(s->subscription);
+    cr_assert_str_eq(s->subscription->name, "Subscription");
+    cr_assert_not_null(gm_gql_type_field(s, s->subscription, "leaderboardChanged"));
     cr_assert_not_null(s->description);
 
     struct gm_gql_stype *q = gm_gql_schema_type(s, "Query");
@@ -131,6 +132,7 @@ Test(gql_schema, graphql_js_type_order)
         "String",
         "Int",
         "Mutation",
+        "Subscription",
         "UserProfile",
         "UserBadge",
         "Badge",
@@ -176,7 +178,7 @@ Test(gql_schema, bind_and_check)
     struct gm_gql_schema *s = public_schema();
     struct gm_err err;
     cr_assert_eq(gm_gql_schema_check(s, &err), GM_EINVAL);
-    cr_assert_str_eq(err.msg, "no resolver for Query.userProfile (48 fields without a resolver)");
+    cr_assert_str_eq(err.msg, "no resolver for Query.userProfile (49 fields without a resolver)");
 
     cr_assert_eq(gm_gql_schema_bind(s, "Query.userProfile", dummy_resolver, &err, &err), 0);
     struct gm_gql_sfield *f = gm_gql_type_field(s, s->query, "userProfile");

@@ -404,9 +404,12 @@ Test(gql_validate, unique_input_field_names)
           "1:24,1:30 There can be only one input field named \"a\".\n");
 }
 
-Test(gql_validate, subscription_unsupported)
+/* The public schema's Subscription root has leaderboardChanged only. */
+Test(gql_validate, subscription_root)
 {
-    check("subscription { rewards { id } }", "");
+    check("subscription { leaderboardChanged(first: 3) { totalCount } }", "");
+    check("subscription { rewards { id } }",
+          "1:16 Cannot query field \"rewards\" on type \"Subscription\".\n");
 }
 
 /*

@@ -10,6 +10,7 @@
 #include "err.h"
 #include "schema.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 
 enum gm_api_role { GM_API_ROLE_STUDENT, GM_API_ROLE_STAFF, GM_API_ROLE_SERVICE };
@@ -32,9 +33,15 @@ void gm_api_backend_close(struct gm_api_backend *b);
 int gm_api_backend_ready(struct gm_api_backend *b, char *why, size_t why_len); /* 0 ready */
 /* binds every resolver of the schema; resolvers get ctx->context = struct gm_api_request * */
 int gm_api_resolvers_bind(struct gm_gql_schema *s, struct gm_api_backend *b, struct gm_err *err);
+struct gm_api_watch {
+    bool set;
+    char board[129];
+    char period[16];
+};
 struct gm_api_request {
     struct gm_api_backend *backend;
     struct gm_api_viewer viewer;
+    struct gm_api_watch *watch;
 };
 
 #endif
