@@ -15,7 +15,10 @@
  *      or text; parsed and validated through the engine's cache;
  *   6. mutations over GET: 405 (Allow: POST);
  *   7. introspection, when switched off: refused like a validation error;
- *   8. rate limits of the operation's root fields: 429 with Retry-After;
+ *   8. rate limits of the operation's root fields: 429 with Retry-After
+ *      (the check is sent to Redis first; a query executes while Redis
+ *      decides and its result is dropped when refused, so that the two
+ *      round trips overlap; a mutation executes only once allowed);
  *   9. execution; internal errors are masked (the details go to the log).
  *
  * Request errors (no data) are 400 with application/graphql-response+json
@@ -508,9 +511,23 @@ run(struct gctx *g, const struct gm_api_viewer *viewer, const char *query, const
                                  "GraphQL introspection is not allowed by this server");
                 goto out;
             }
-    if (n) {
+    /*
+     * The limit is asked of Redis first; a query (reads only) runs while
+     * Redis decides and its answer is dropped when refused, a mutation
+     * waits for the decision.
+     */
+    struct gm_api_rl_call rl_call;
+    gm_api_limiter_start(s->d.limiter, viewer->user_id, names, n, &rl_call);
+    struct gm_api_request areq = {.backend = s->d.backend, .viewer = *viewer};
+    struct gm_gql_exec_params params = {
+        .operation_name = opname, .variables = variables, .context = &areq};
+    struct gm_gql_response resp;
+    bool early = op_type == GM_GQL_OP_QUERY;
+    if (early)
+        gm_gql_execute(s->d.engine, p, &params, a, &resp);
+    {
         struct gm_api_rl_result rl;
-        gm_api_limiter_check(s->d.limiter, viewer->user_id, names, n, &rl);
+        gm_api_limiter_finish(s->d.limiter, &rl_call, &rl);
         if (rl.limited) {
             gm__api_header(g->r, "RateLimit-Policy", "%ld;w=60", rl.limit);
             gm__api_header(g->r, "RateLimit", "limit=%ld, remaining=%ld, reset=%ld", rl.limit,
@@ -536,11 +553,8 @@ run(struct gctx *g, const struct gm_api_viewer *viewer, const char *query, const
         }
     }
 
-    struct gm_api_request areq = {.backend = s->d.backend, .viewer = *viewer};
-    struct gm_gql_exec_params params = {
-        .operation_name = opname, .variables = variables, .context = &areq};
-    struct gm_gql_response resp;
-    gm_gql_execute(s->d.engine, p, &params, a, &resp);
+    if (!early)
+        gm_gql_execute(s->d.engine, p, &params, a, &resp);
     unsigned status = resp.has_data || g->media == MEDIA_JSON ? 200 : 400;
     char *masked = resp.n_errors && strstr(resp.json, GM_GQL_CODE_INTERNAL)
                        ? mask_internal(g, resp.json, resp.len)

@@ -326,45 +326,76 @@ fill(struct gm_api_rl_result *res, const long *limits, const char *const *ops, l
         res->retry_after_s = 1;
 }
 
-/* The script in Redis; false on any failure (the caller decides locally). */
+/* The argument vector of the script call for call (EVALSHA, or EVAL with the script). */
+static size_t
+script_argv(const struct gm_api_limiter *l, const struct gm_api_rl_call *call, bool eval,
+            const char **argv, size_t *lens, char nums[][24], char nkeys[24])
+{
+    size_t n = call->n;
+    snprintf(nkeys, 24, "%zu", n);
+    argv[0] = eval ? "EVAL" : "EVALSHA";
+    argv[1] = eval ? script : l->sha;
+    argv[2] = nkeys;
+    for (size_t i = 0; i < n; i++) {
+        argv[3 + i] = call->keys[i];
+        snprintf(nums[i], 24, "%ld", call->limits[i]);
+        argv[3 + n + i] = nums[i];
+    }
+    size_t argc = 3 + 2 * n;
+    for (size_t i = 0; i < argc; i++)
+        lens[i] = strlen(argv[i]);
+    return argc;
+}
+
+/*
+ * Sends the script call of call without waiting for the answer; false when
+ * Redis is unreachable or the write failed (the caller decides locally).
+ */
 static bool
-check_redis(struct gm_api_limiter *l, const char *user, const char *const *ops, const long *limits,
-            size_t n, struct gm_api_rl_result *res)
+send_redis(struct gm_api_limiter *l, struct gm_api_rl_call *call)
 {
     redisContext *c = conn(l);
     if (!c)
         return false;
-    size_t argc = 3 + 2 * n;
     const char *argv[3 + 2 * GM_API_RL_MAX_RULES];
     size_t lens[3 + 2 * GM_API_RL_MAX_RULES];
-    char *keys[GM_API_RL_MAX_RULES];
-    char nums[GM_API_RL_MAX_RULES][24];
-    char nkeys[24];
-    snprintf(nkeys, sizeof nkeys, "%zu", n);
-    argv[0] = "EVALSHA";
-    argv[1] = l->sha;
-    argv[2] = nkeys;
-    for (size_t i = 0; i < n; i++) {
-        /* {user} keeps a request's keys in one cluster slot. */
-        if (asprintf(&keys[i], "%srl:{%s}:%s", l->prefix, user, ops[i]) < 0)
-            abort();
-        argv[3 + i] = keys[i];
-        snprintf(nums[i], sizeof nums[i], "%ld", limits[i]);
-        argv[3 + n + i] = nums[i];
-    }
-    for (size_t i = 0; i < argc; i++)
-        lens[i] = strlen(argv[i]);
-    redisReply *r = redisCommandArgv(c, (int)argc, argv, lens);
+    char nums[GM_API_RL_MAX_RULES][24], nkeys[24];
+    size_t argc = script_argv(l, call, false, argv, lens, nums, nkeys);
+    int done = 0;
+    if (redisAppendCommandArgv(c, (int)argc, argv, lens) != REDIS_OK)
+        goto fail;
+    /* Flush now: Redis decides while this request does its work. */
+    while (!done)
+        if (redisBufferWrite(c, &done) != REDIS_OK)
+            goto fail;
+    return true;
+fail:
+    gm_log(GM_LOG_WARN, "rate limits: Redis %s:%d: %s; limiting locally", l->host, l->port,
+           c->errstr);
+    atomic_fetch_add(&l->redis_errors, 1);
+    drop(l);
+    return false;
+}
+
+/* Reads the answer to send_redis; false on any failure (the caller decides locally). */
+static bool
+finish_redis(struct gm_api_limiter *l, struct gm_api_rl_call *call, struct gm_api_rl_result *res)
+{
+    redisContext *c = conn(l);
+    if (!c)
+        return false;
+    redisReply *r = NULL;
+    if (redisGetReply(c, (void **)&r) != REDIS_OK)
+        r = NULL;
     if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
         freeReplyObject(r);
-        argv[0] = "EVAL";
-        argv[1] = script;
-        lens[0] = 4;
-        lens[1] = strlen(script);
+        const char *argv[3 + 2 * GM_API_RL_MAX_RULES];
+        size_t lens[3 + 2 * GM_API_RL_MAX_RULES];
+        char nums[GM_API_RL_MAX_RULES][24], nkeys[24];
+        size_t argc = script_argv(l, call, true, argv, lens, nums, nkeys);
         r = redisCommandArgv(c, (int)argc, argv, lens);
     }
-    for (size_t i = 0; i < n; i++)
-        free(keys[i]);
+    size_t n = call->n;
     bool ok = r && r->type == REDIS_REPLY_ARRAY && r->elements == 5;
     for (size_t i = 0; ok && i < 5; i++)
         ok = r->element[i]->type == REDIS_REPLY_INTEGER;
@@ -372,8 +403,9 @@ check_redis(struct gm_api_limiter *l, const char *user, const char *const *ops, 
         long idx = (long)r->element[1]->integer - 1;
         if (idx < 0 || (size_t)idx >= n)
             idx = 0;
-        fill(res, limits, ops, (long)r->element[0]->integer, idx, (long)r->element[2]->integer,
-             (long)r->element[3]->integer, (long)r->element[4]->integer);
+        fill(res, call->limits, call->ops, (long)r->element[0]->integer, idx,
+             (long)r->element[2]->integer, (long)r->element[3]->integer,
+             (long)r->element[4]->integer);
     } else {
         gm_log(GM_LOG_WARN, "rate limits: Redis %s:%d: %s; limiting locally", l->host, l->port,
                r && r->type == REDIS_REPLY_ERROR ? r->str : c->errstr);
@@ -449,33 +481,59 @@ check_local(struct gm_api_limiter *l, const char *user, const char *const *ops, 
 }
 
 void
+gm_api_limiter_start(struct gm_api_limiter *l, const char *user, const char *const *ops, size_t n,
+                     struct gm_api_rl_call *call)
+{
+    call->user = user;
+    call->n = 0;
+    call->state = 0;
+    for (size_t i = 0; i < n && call->n < GM_API_RL_MAX_RULES; i++) {
+        long lim = rule_for(l, ops[i]);
+        if (lim > 0) {
+            call->ops[call->n] = ops[i];
+            call->limits[call->n++] = lim;
+        }
+    }
+    if (call->n == 0)
+        return;
+    for (size_t i = 0; i < call->n; i++)
+        /* {user} keeps a request's keys in one cluster slot. */
+        if (asprintf(&call->keys[i], "%srl:{%s}:%s", l->prefix, user, call->ops[i]) < 0)
+            abort();
+    call->state = send_redis(l, call) ? 1 : 2;
+}
+
+void
+gm_api_limiter_finish(struct gm_api_limiter *l, struct gm_api_rl_call *call,
+                      struct gm_api_rl_result *res)
+{
+    memset(res, 0, sizeof *res);
+    res->allowed = true;
+    if (call->state == 0)
+        return;
+    res->limited = true;
+    bool ok = call->state == 1 && finish_redis(l, call, res);
+    if (ok) {
+        atomic_store(&l->local, false);
+        atomic_fetch_add(&l->redis_decisions, 1);
+    } else {
+        atomic_store(&l->local, true);
+        atomic_fetch_add(&l->local_decisions, 1);
+        check_local(l, call->user, call->ops, call->limits, call->n, res);
+        res->local = true;
+    }
+    for (size_t i = 0; i < call->n; i++)
+        free(call->keys[i]);
+    call->state = 0;
+}
+
+void
 gm_api_limiter_check(struct gm_api_limiter *l, const char *user, const char *const *ops, size_t n,
                      struct gm_api_rl_result *res)
 {
-    const char *lops[GM_API_RL_MAX_RULES];
-    long limits[GM_API_RL_MAX_RULES];
-    size_t m = 0;
-    memset(res, 0, sizeof *res);
-    res->allowed = true;
-    for (size_t i = 0; i < n && m < GM_API_RL_MAX_RULES; i++) {
-        long lim = rule_for(l, ops[i]);
-        if (lim > 0) {
-            lops[m] = ops[i];
-            limits[m++] = lim;
-        }
-    }
-    if (m == 0)
-        return;
-    res->limited = true;
-    if (check_redis(l, user, lops, limits, m, res)) {
-        atomic_store(&l->local, false);
-        atomic_fetch_add(&l->redis_decisions, 1);
-        return;
-    }
-    atomic_store(&l->local, true);
-    atomic_fetch_add(&l->local_decisions, 1);
-    check_local(l, user, lops, limits, m, res);
-    res->local = true;
+    struct gm_api_rl_call call;
+    gm_api_limiter_start(l, user, ops, n, &call);
+    gm_api_limiter_finish(l, &call, res);
 }
 
 void

@@ -64,6 +64,27 @@ void gm_api_limiter_check(struct gm_api_limiter *l, const char *user, const char
                           size_t n, struct gm_api_rl_result *res);
 
 /*
+ * The same check in two halves, so that a request can do its work while
+ * Redis decides: gm_api_limiter_start sends the script call (Redis decides
+ * and counts as soon as it reads it) and gm_api_limiter_finish reads the
+ * decision (or decides locally). Every start is followed by one finish on
+ * the same thread, with no other check between. user and ops are borrowed
+ * until the finish. gm_api_limiter_check is start then finish.
+ */
+struct gm_api_rl_call {
+    const char *user;
+    const char *ops[GM_API_RL_MAX_RULES];
+    long limits[GM_API_RL_MAX_RULES];
+    size_t n;
+    char *keys[GM_API_RL_MAX_RULES]; /* owned until finish */
+    int state;                       /* 0: nothing to check, 1: sent, 2: decide locally */
+};
+void gm_api_limiter_start(struct gm_api_limiter *l, const char *user, const char *const *ops,
+                          size_t n, struct gm_api_rl_call *call);
+void gm_api_limiter_finish(struct gm_api_limiter *l, struct gm_api_rl_call *call,
+                           struct gm_api_rl_result *res);
+
+/*
  * Checks Redis from this thread (PING; reconnects at most once a second)
  * and updates what gm_api_limiter_local reports.
  */

@@ -347,6 +347,9 @@ check_ratelimit() {
     u3=$(token hs256 "{\"sub\":\"rl3-$$\"}")
     for i in 1 2 3; do st=$(gql "$PORT" "$u3" "$Q_PROFILE"); [ "$st" = 200 ] || fail "userProfile $i: $st"; done
     expect "--rate-limits userProfile=3: the 4th" 429 "$(gql "$PORT" "$u3" "$Q_PROFILE")"
+    # a query runs while Redis decides: its refused answer must not leak
+    grep -q '"data"' "$T/body" && fail "the refused userProfile's data was sent: $(head -c 300 "$T/body")"
+    body_has RATE_LIMITED || fail "the 4th userProfile: $(head -c 300 "$T/body")"
     expect "--rate-limits without *: other operations unlimited" 200 "$(gql "$PORT" "$u3" "$Q_REDEEM")"
     stop "$PID"
     stop "$pida"
