@@ -7,6 +7,7 @@
  * the thread ends), so no lock is taken on the path of a request.
  */
 #include "ratelimit.h"
+#include "redis_url.h"
 
 #include "log.h"
 
@@ -134,44 +135,17 @@ parse_spec(struct gm_api_limiter *l, const char *spec, struct gm_err *err)
 static int
 parse_url(struct gm_api_limiter *l, const char *url, struct gm_err *err)
 {
-    const char *scheme = "redis://";
-    if (!url || strncmp(url, scheme, strlen(scheme)) != 0)
-        return gm_err_set(err, GM_EINVAL, "--redis '%s': expected redis://HOST[:PORT][/DB]",
-                          url ? url : "");
-    const char *s = url + strlen(scheme);
-    const char *end = s + strcspn(s, "/");
-    const char *at = memchr(s, '@', (size_t)(end - s));
-    if (at) {
-        const char *colon = memchr(s, ':', (size_t)(at - s));
-        if (colon) {
-            if (colon > s)
-                l->user = dup_n(s, (size_t)(colon - s));
-            l->password = dup_n(colon + 1, (size_t)(at - colon - 1));
-        } else {
-            l->password = dup_n(s, (size_t)(at - s));
-        }
-        s = at + 1;
+    struct gm_redis_url u;
+    int rc = gm_redis_url_parse(url, "--redis", &u, err);
+    if (rc) {
+        gm_redis_url_deinit(&u);
+        return rc;
     }
-    const char *colon = memchr(s, ':', (size_t)(end - s));
-    const char *host_end = colon ? colon : end;
-    if (host_end == s)
-        return gm_err_set(err, GM_EINVAL, "--redis '%s': no host", url);
-    l->host = dup_n(s, (size_t)(host_end - s));
-    l->port = 6379;
-    if (colon) {
-        char *e;
-        long port = strtol(colon + 1, &e, 10);
-        if (e == colon + 1 || e != end || port < 1 || port > 65535)
-            return gm_err_set(err, GM_EINVAL, "--redis '%s': bad port", url);
-        l->port = (int)port;
-    }
-    if (*end == '/' && end[1]) {
-        char *e;
-        long db = strtol(end + 1, &e, 10);
-        if (*e || db < 0 || db > 1000000)
-            return gm_err_set(err, GM_EINVAL, "--redis '%s': bad database number", url);
-        l->db = (int)db;
-    }
+    l->host = u.host; /* taken over */
+    l->user = u.user;
+    l->password = u.password;
+    l->port = u.port;
+    l->db = u.db;
     return 0;
 }
 

@@ -20,6 +20,7 @@
 #include "server_int.h"
 
 #include "log.h"
+#include "redis_url.h"
 
 #include <errno.h>
 #include <hiredis/hiredis.h>
@@ -66,9 +67,7 @@ struct gm__api_sse {
     bool stop;
     pthread_t listener, pusher;
     bool listener_started, pusher_started;
-    char host[256];
-    int port;
-    char password[256];
+    struct gm_redis_url redis; /* where leaderboard-changed messages are published */
     char channel[256];
     double interval; /* seconds between two pages of a stream */
     double ping_s;
@@ -312,12 +311,13 @@ listener_main(void *arg)
         if (stop)
             break;
         struct timeval tv = {2, 0};
-        redisContext *c = redisConnectWithTimeout(h->host, h->port, tv);
+        redisContext *c = redisConnectWithTimeout(h->redis.host, h->redis.port, tv);
         redisReply *rep = NULL;
         if (!c || c->err)
             goto retry;
-        if (h->password[0]) {
-            rep = redisCommand(c, "AUTH %s", h->password);
+        if (h->redis.password) {
+            rep = h->redis.user ? redisCommand(c, "AUTH %s %s", h->redis.user, h->redis.password)
+                                : redisCommand(c, "AUTH %s", h->redis.password);
             if (!rep || rep->type == REDIS_REPLY_ERROR)
                 goto retry;
             freeReplyObject(rep);
@@ -377,40 +377,11 @@ listener_main(void *arg)
     return NULL;
 }
 
-/* redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] into h (the database does not matter to PUBLISH). */
+/* The Redis URL into h (the database does not matter to SUBSCRIBE). */
 static int
 parse_url(struct gm__api_sse *h, const char *url, struct gm_err *err)
 {
-    const char *p = url;
-    if (strncmp(p, "redis://", 8) != 0)
-        return gm_err_set(err, GM_EINVAL, "--redis %s: expected redis://HOST[:PORT]", url);
-    p += 8;
-    const char *at = strchr(p, '@');
-    if (at) {
-        const char *colon = memchr(p, ':', (size_t)(at - p));
-        if (colon) {
-            size_t n = (size_t)(at - colon - 1);
-            if (n >= sizeof h->password)
-                return gm_err_set(err, GM_EINVAL, "--redis: password too long");
-            memcpy(h->password, colon + 1, n);
-            h->password[n] = 0;
-        }
-        p = at + 1;
-    }
-    size_t hl = strcspn(p, ":/");
-    if (!hl || hl >= sizeof h->host)
-        return gm_err_set(err, GM_EINVAL, "--redis %s: bad host", url);
-    memcpy(h->host, p, hl);
-    h->host[hl] = 0;
-    h->port = 6379;
-    if (p[hl] == ':') {
-        char *e;
-        long port = strtol(p + hl + 1, &e, 10);
-        if (port < 1 || port > 65535 || (*e && *e != '/'))
-            return gm_err_set(err, GM_EINVAL, "--redis %s: bad port", url);
-        h->port = (int)port;
-    }
-    return 0;
+    return gm_redis_url_parse(url, "--redis", &h->redis, err);
 }
 
 int
@@ -424,6 +395,7 @@ gm__api_sse_start(struct gm_api_server *s, struct gm_err *err)
     h->s = s;
     int rc = parse_url(h, s->o.redis_url, err);
     if (rc) {
+        gm_redis_url_deinit(&h->redis);
         free(h);
         return rc;
     }
@@ -509,6 +481,7 @@ gm__api_sse_stop(struct gm_api_server *s, bool free_hub)
         gm__api_sse_stop(s, false);
     pthread_mutex_destroy(&h->mu);
     pthread_cond_destroy(&h->cv);
+    gm_redis_url_deinit(&h->redis);
     free(h);
     s->sse = NULL;
 }

@@ -12,6 +12,7 @@
 #include "internal.h"
 #include "kafka.h"
 #include "log.h"
+#include "redis_url.h"
 #include "logsrc.h"
 #include "pgproj.h"
 
@@ -89,47 +90,21 @@ rid(const struct gm_api_request *req)
 
 /* ---- options ---- */
 
-/* redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] into b. */
+/* The Redis URL into b's redis_* fields (taken over; freed with b). */
 static int
 parse_redis_url(struct gm_api_backend *b, const char *url, struct gm_err *err)
 {
-    const char *p = url;
-    if (strncmp(p, "redis://", 8) != 0)
-        return gm_err_set(err, GM_EINVAL, "--redis: '%s' is not redis://HOST[:PORT][/DB]", url);
-    p += 8;
-    const char *at = strrchr(p, '@');
-    if (at) {
-        const char *colon = memchr(p, ':', (size_t)(at - p));
-        if (!colon)
-            return gm_err_set(err, GM_EINVAL, "--redis: credentials are [USER]:PASSWORD@");
-        if (colon > p)
-            b->redis_user = strndup(p, (size_t)(colon - p));
-        b->redis_password = strndup(colon + 1, (size_t)(at - colon - 1));
-        p = at + 1;
+    struct gm_redis_url u;
+    int rc = gm_redis_url_parse(url, "--redis", &u, err);
+    if (rc) {
+        gm_redis_url_deinit(&u);
+        return rc;
     }
-    size_t hl = strcspn(p, ":/");
-    if (hl == 0)
-        return gm_err_set(err, GM_EINVAL, "--redis: '%s' has no host", url);
-    b->redis_host = strndup(p, hl);
-    p += hl;
-    b->redis_port = 6379;
-    if (*p == ':') {
-        char *end;
-        long port = strtol(p + 1, &end, 10);
-        if (end == p + 1 || port < 1 || port > 65535 || (*end && *end != '/'))
-            return gm_err_set(err, GM_EINVAL, "--redis: bad port in '%s'", url);
-        b->redis_port = (int)port;
-        p = end;
-    }
-    if (*p == '/' && p[1]) {
-        char *end;
-        long db = strtol(p + 1, &end, 10);
-        if (*end || db < 0 || db > 1000000)
-            return gm_err_set(err, GM_EINVAL, "--redis: bad database number in '%s'", url);
-        b->redis_db = (int)db;
-    }
-    if (!b->redis_host || (at && !b->redis_password))
-        abort();
+    b->redis_host = u.host;
+    b->redis_user = u.user;
+    b->redis_password = u.password;
+    b->redis_port = u.port;
+    b->redis_db = u.db;
     return 0;
 }
 

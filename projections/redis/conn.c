@@ -4,6 +4,7 @@
  * the (board, period) list of a batch.
  */
 #include "redis_int.h"
+#include "redis_url.h"
 
 #include "log.h"
 
@@ -24,45 +25,17 @@ dup_n(const char *s, size_t n)
 int
 gm__redis_parse_url(struct gm_redisproj *p, const char *url, struct gm_err *err)
 {
-    const char *scheme = "redis://";
-    if (!url || strncmp(url, scheme, strlen(scheme)) != 0)
-        return gm_err_set(err, GM_EINVAL, "Redis URL '%s': expected redis://HOST[:PORT][/DB]",
-                          url ? url : "");
-    const char *s = url + strlen(scheme);
-    const char *end = s + strcspn(s, "/");
-    const char *at = memchr(s, '@', (size_t)(end - s));
-    if (at) {
-        const char *colon = memchr(s, ':', (size_t)(at - s));
-        if (colon) {
-            if (colon > s)
-                p->user = dup_n(s, (size_t)(colon - s));
-            p->password = dup_n(colon + 1, (size_t)(at - colon - 1));
-        } else {
-            p->password = dup_n(s, (size_t)(at - s));
-        }
-        s = at + 1;
+    struct gm_redis_url u;
+    int rc = gm_redis_url_parse(url, "Redis URL", &u, err);
+    if (rc) {
+        gm_redis_url_deinit(&u);
+        return rc;
     }
-    const char *colon = memchr(s, ':', (size_t)(end - s));
-    const char *host_end = colon ? colon : end;
-    if (host_end == s)
-        return gm_err_set(err, GM_EINVAL, "Redis URL '%s': no host", url);
-    p->host = dup_n(s, (size_t)(host_end - s));
-    p->port = 6379;
-    if (colon) {
-        char *e;
-        long port = strtol(colon + 1, &e, 10);
-        if (e == colon + 1 || e != end || port < 1 || port > 65535)
-            return gm_err_set(err, GM_EINVAL, "Redis URL '%s': bad port", url);
-        p->port = (int)port;
-    }
-    p->db = 0;
-    if (*end == '/' && end[1]) {
-        char *e;
-        long db = strtol(end + 1, &e, 10);
-        if (*e || db < 0 || db > 1000000)
-            return gm_err_set(err, GM_EINVAL, "Redis URL '%s': bad database number", url);
-        p->db = (int)db;
-    }
+    p->host = u.host; /* taken over */
+    p->user = u.user;
+    p->password = u.password;
+    p->port = u.port;
+    p->db = u.db;
     return 0;
 }
 
