@@ -25,8 +25,9 @@ gm_redis_url_parse(const char *url, const char *what, struct gm_redis_url *u, st
     u->port = 6379;
     if (!url || strncmp(url, scheme, sizeof scheme - 1) != 0)
         return gm_err_set(err, GM_EINVAL,
-                          "%s '%s': expected redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]", what,
-                          url ? url : "");
+                          "%s '%s': expected redis://HOST[:PORT][/DB] (with "
+                          "[[USER]:PASSWORD@] before HOST when Redis wants AUTH)",
+                          what, url ? url : "");
     const char *s = url + sizeof scheme - 1;
     const char *at = strrchr(s, '@');
     if (at) {

@@ -60,7 +60,7 @@ Test(api_resolvers, bad_options)
     } cases[] = {
         {{.redis = "redis://h"}, "--postgres is required"},
         {{.postgres = "x"}, "--redis is required"},
-        {{.postgres = "x", .redis = "http://h"}, "is not redis://"},
+        {{.postgres = "x", .redis = "http://h"}, "expected redis://HOST"},
         {{.postgres = "x", .redis = "redis://h:99999"}, "bad port"},
         {{.postgres = "x", .redis = "redis://h/abc"}, "bad database"},
         {{.postgres = "x", .redis = "redis://h", .redeem_wait_ms = -1}, "redeem wait"},
