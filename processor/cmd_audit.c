@@ -189,8 +189,8 @@ compare(const char *user, json_t *a, json_t *b, struct totals *t)
     json_decref(line);
 }
 
-static int
-diff(int argc, char **argv)
+int
+gm_cmd_diff(int argc, char **argv)
 {
     const char *states[2] = {NULL, NULL}, *user = NULL;
     size_t n_states = 0;
@@ -273,12 +273,6 @@ diff(int argc, char **argv)
     free_side(&sb);
     fflush(stdout);
     return t.changed ? 1 : 0;
-}
-
-int
-gm_cmd_diff(int argc, char **argv)
-{
-    return diff(argc, argv);
 }
 
 /* ---- ledger ---- */

@@ -42,14 +42,8 @@ open_part(const struct gm_replay_kafka_opts *o, int32_t id, struct rpart *p, str
     if (o->override_text &&
         (rc = gm_store_set_what_if(p->st, o->override_text, o->override_len, err)))
         return rc;
-    if (o->rules) {
-        size_t len;
-        char *text;
-        if ((rc = gm_rules_read_text(o->rules, &text, &len)))
-            return gm_err_set(err, rc, "%s: %s", o->rules, strerror(-rc));
-        rc = gm_store_seed_rules(p->st, text, len, err);
-        free(text);
-    }
+    if (o->rules_text)
+        rc = gm_store_seed_rules(p->st, o->rules_text, o->rules_len, err);
     p->batch_next = gm_store_offset(p->st);
     return rc;
 }

@@ -212,10 +212,23 @@ replay(int argc, char **argv)
         return 2;
     }
     if (scheme == GM_LOG_KAFKA) {
+        /* the seed rules are read once for every partition's state */
+        char *rules_text = NULL;
+        size_t rules_len = 0;
+        if (rules) {
+            int rrc = gm_rules_read_text(rules, &rules_text, &rules_len);
+            if (rrc) {
+                fprintf(stderr, "gamify replay: %s: %s\n", rules, strerror(-rrc));
+                free(override_text);
+                return 2;
+            }
+        }
         struct gm_replay_kafka_opts ko = {
             .state = state,
             .store = opts,
             .rules = rules,
+            .rules_text = rules_text,
+            .rules_len = rules_len,
             .override = override,
             .override_text = override_text,
             .override_len = override_len,
@@ -225,6 +238,7 @@ replay(int argc, char **argv)
         };
         int code = gm__replay_kafka(rest, &ko);
         free(override_text);
+        free(rules_text);
         return code;
     }
 

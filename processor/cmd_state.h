@@ -30,9 +30,11 @@ const char *gm__what_if_note(const struct gm_store *st, const struct gm_store_st
 struct gm_replay_kafka_opts {
     const char *state;          /* the folder: partition-N states go under it */
     struct gm_store_opts store; /* for each partition's state */
-    const char *rules;          /* seeds rules when the topic published none, or NULL */
-    const char *override;       /* the what-if rules file (for messages), or NULL */
-    const char *override_text;  /* its text */
+    const char *rules;          /* the seed rules file (for messages), or NULL */
+    const char *rules_text;     /* its text: seeds rules when the topic published none */
+    size_t rules_len;
+    const char *override;      /* the what-if rules file (for messages), or NULL */
+    const char *override_text; /* its text */
     size_t override_len;
     const char *out_uri; /* outbound events, or NULL */
     size_t batch;        /* records per commit */
