@@ -355,6 +355,28 @@ render(struct gm_metrics *m, size_t *len)
             "gamify_webhook_lag_changes %lld\n",
             (long long)atomic_load(&m->webhook_lag_changes));
     }
+    if (m->alerts) {
+        struct gm_opsalert_stats as;
+        gm_opsalert_stats(m->alerts, &as);
+        counter(&t, "gamify_ops_alerts_emitted_total",
+                "Ops alerts raised (the Redis memory guard's), each queued for delivery.",
+                as.emitted);
+        counter(&t, "gamify_ops_alerts_delivered_total",
+                "Ops alert deliveries: an alert taken by the --alerts destination or by one "
+                "webhook endpoint.",
+                as.delivered);
+        counter(&t, "gamify_ops_alerts_failed_total",
+                "Ops alert delivery attempts that failed (retried with backoff).", as.failed);
+        counter(&t, "gamify_ops_alerts_dropped_total",
+                "Ops alerts dropped: the queue was full, an endpoint's attempts ran out, or "
+                "still undelivered at the stop.",
+                as.dropped);
+        add(&t,
+            "# HELP gamify_ops_alerts_queued Ops alerts waiting for delivery.\n"
+            "# TYPE gamify_ops_alerts_queued gauge\n"
+            "gamify_ops_alerts_queued %llu\n",
+            (unsigned long long)as.queued);
+    }
     uint64_t batches = atomic_load(&m->batches);
     add(&t, "# HELP gamify_batch_size Records per committed batch.\n"
             "# TYPE gamify_batch_size histogram\n");

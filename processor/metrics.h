@@ -11,6 +11,7 @@
 #define GM_METRICS_H
 
 #include "err.h"
+#include "opsalert.h"
 #include "projrun.h"
 #include "redisproj.h"
 
@@ -78,6 +79,9 @@ struct gm_metrics {
     /* per event: commit time minus occurred_at */
     atomic_uint_fast64_t event_lag_le[GM_METRICS_LAG_BUCKETS];
     atomic_uint_fast64_t event_lag_count, event_lag_ms_sum, event_lag_ms_max;
+    /* the ops alerts' delivery (NULL: none), read at each scrape; set
+     * before gm_metrics_serve, closed after gm_metrics_stop */
+    const struct gm_opsalert *alerts;
     /* Kafka: per-partition projector figures, labelled by partition; the
      * one field set under a lock (the set changes with every rebalance).
      * Initialize parts_mu with PTHREAD_MUTEX_INITIALIZER. */

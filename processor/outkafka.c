@@ -165,17 +165,26 @@ gm_outkafka_produce(struct gm_outkafka *k, int32_t partition, const char *key, c
                     size_t len, const char *id, const struct gm_outkafka_pos *pos,
                     struct gm_err *err)
 {
-    char src[16], seq[24], idx[16];
-    snprintf(src, sizeof src, "%" PRId32, pos->source);
-    snprintf(seq, sizeof seq, "%" PRId64, pos->seq);
-    snprintf(idx, sizeof idx, "%" PRId32, pos->index);
+    char src[16] = "", seq[24] = "", idx[16] = "";
+    if (pos) {
+        snprintf(src, sizeof src, "%" PRId32, pos->source);
+        snprintf(seq, sizeof seq, "%" PRId64, pos->seq);
+        snprintf(idx, sizeof idx, "%" PRId32, pos->index);
+    }
     for (;;) {
-        rd_kafka_resp_err_t e = rd_kafka_producev(
-            k->rk, RD_KAFKA_V_RKT(k->rkt), RD_KAFKA_V_PARTITION(partition),
-            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_VALUE((void *)val, len),
-            RD_KAFKA_V_KEY(key, strlen(key)), RD_KAFKA_V_HEADER("gamify-id", id, -1),
-            RD_KAFKA_V_HEADER("gamify-source", src, -1), RD_KAFKA_V_HEADER("gamify-seq", seq, -1),
-            RD_KAFKA_V_HEADER("gamify-index", idx, -1), RD_KAFKA_V_END);
+        rd_kafka_resp_err_t e =
+            pos ? rd_kafka_producev(
+                      k->rk, RD_KAFKA_V_RKT(k->rkt), RD_KAFKA_V_PARTITION(partition),
+                      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_VALUE((void *)val, len),
+                      RD_KAFKA_V_KEY(key, strlen(key)), RD_KAFKA_V_HEADER("gamify-id", id, -1),
+                      RD_KAFKA_V_HEADER("gamify-source", src, -1),
+                      RD_KAFKA_V_HEADER("gamify-seq", seq, -1),
+                      RD_KAFKA_V_HEADER("gamify-index", idx, -1), RD_KAFKA_V_END)
+                : rd_kafka_producev(k->rk, RD_KAFKA_V_RKT(k->rkt), RD_KAFKA_V_PARTITION(partition),
+                                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                    RD_KAFKA_V_VALUE((void *)val, len),
+                                    RD_KAFKA_V_KEY(key, strlen(key)),
+                                    RD_KAFKA_V_HEADER("gamify-id", id, -1), RD_KAFKA_V_END);
         if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
             break;
         if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
@@ -203,6 +212,12 @@ gm_outkafka_flush(struct gm_outkafka *k, int timeout_ms, struct gm_err *err)
                         (unsigned long long)k->failed, k->first_error);
     k->failed = 0;
     return rc;
+}
+
+int
+gm_outkafka_queued(const struct gm_outkafka *k)
+{
+    return rd_kafka_outq_len(k->rk);
 }
 
 int64_t
@@ -418,6 +433,13 @@ gm_outkafka_flush(struct gm_outkafka *k, int timeout_ms, struct gm_err *err)
     (void)k;
     (void)timeout_ms;
     return gm_err_set(err, GM_EUNSUPPORTED, "built without Kafka support");
+}
+
+int
+gm_outkafka_queued(const struct gm_outkafka *k)
+{
+    (void)k;
+    return 0;
 }
 
 int64_t

@@ -48,7 +48,9 @@ int32_t gm_outkafka_partition_of(const struct gm_outkafka *k, const char *key);
 
 /*
  * Queues one record (copied) for partition with key, value and the headers
- * of id and pos; waits while the local queue is full. Errors: GM_EKAFKA.
+ * of id and pos (pos NULL: the gamify-id header only, for records that are
+ * not of a state's outbound stream); waits while the local queue is full.
+ * Errors: GM_EKAFKA.
  */
 int gm_outkafka_produce(struct gm_outkafka *k, int32_t partition, const char *key, const void *val,
                         size_t len, const char *id, const struct gm_outkafka_pos *pos,
@@ -60,6 +62,9 @@ int gm_outkafka_produce(struct gm_outkafka *k, int32_t partition, const char *ke
  * the producer hit a fatal error: records may then be in the topic or not.
  */
 int gm_outkafka_flush(struct gm_outkafka *k, int timeout_ms, struct gm_err *err);
+
+/* Records (and requests) still in the producer's queue, awaiting a report. */
+int gm_outkafka_queued(const struct gm_outkafka *k);
 
 /* The highest offset delivered to partition since open; -1 for none. */
 int64_t gm_outkafka_delivered(const struct gm_outkafka *k, int32_t partition);

@@ -32,6 +32,7 @@
 #include "log.h"
 #include "logsrc.h"
 #include "metrics.h"
+#include "opsrun.h"
 #include "pgproj.h"
 #include "projrun.h"
 #include "pump.h"
@@ -78,6 +79,12 @@ static const struct gm_setting settings[] = {
      "write outbound events to jsonl:PATH, file:DIR or kafka://HOST:PORT[,HOST:PORT]/TOPIC"},
     {"webhooks", GM_SET_STRING, NULL, 0, 0, false,
      "signed webhooks for outbound events: a YAML file of endpoints (file logs)"},
+    {"alerts", GM_SET_STRING, NULL, 0, 0, false,
+     "ops alerts (the Redis memory guard's) to jsonl:PATH, file:DIR or "
+     "kafka://HOST:PORT[,HOST:PORT]/TOPIC, never the --out destination (webhook endpoints "
+     "that want ops.alert get them too)"},
+    {"alerts-queue", GM_SET_INT, "256", 1, 100000, false,
+     "ops alerts waiting for delivery at most; past it new ones are dropped and counted"},
     {"metrics", GM_SET_STRING, NULL, 0, 0, false,
      "serve /metrics, /healthz and /readyz on HOST:PORT"},
     {"batch-max", GM_SET_INT, "20000", 1, 1000000, false, "most records per committed batch"},
@@ -146,6 +153,8 @@ check(const struct gm_config *cfg, struct gm_err *err)
         return gm_err_set(err, GM_EUNSUPPORTED, "--webhooks with a kafka:// log: not yet");
     if (gm_config_str(cfg, "webhooks") &&
         (rc = gm_whrun_check(gm_config_str(cfg, "webhooks"), err)))
+        return rc;
+    if ((rc = gm_opsrun_check(gm_config_str(cfg, "alerts"), gm_config_str(cfg, "out"), err)))
         return rc;
     if (gm_config_str(cfg, "postgres")) {
         struct gm_pgproj *pp = NULL;
@@ -275,8 +284,9 @@ redis_opts(const struct gm_config *cfg, bool whole)
 /* Starts the projectors the settings ask for (file logs: partition 0);
  * *rp borrows the Redis projector (the runner owns it) for its figures. */
 static int
-start_projectors(const struct gm_config *cfg, struct gm_store *st, struct gm_projrun **redis,
-                 struct gm_projrun **pg, struct gm_redisproj **rp_out, struct gm_err *err)
+start_projectors(const struct gm_config *cfg, struct gm_store *st, struct gm_opsalert *alerts,
+                 struct gm_projrun **redis, struct gm_projrun **pg, struct gm_redisproj **rp_out,
+                 struct gm_err *err)
 {
     int rc;
     const char *conninfo = gm_config_str(cfg, "postgres");
@@ -292,6 +302,7 @@ start_projectors(const struct gm_config *cfg, struct gm_store *st, struct gm_pro
         return 0;
     struct gm_redisproj *rp;
     struct gm_redisproj_opts ro = redis_opts(cfg, true); /* one state writes these boards */
+    gm_opsrun_hook(&ro, alerts);
     if ((rc = gm_redisproj_open(url, 0, &ro, &rp, err)))
         return rc;
     gm_log(GM_LOG_INFO, "projecting leaderboards to Redis %s", url);
@@ -361,6 +372,7 @@ run(const struct gm_config *cfg)
     struct gm_projrun *redis = NULL, *pg = NULL, *wh = NULL;
     const struct gm_webhooks *whp = NULL;
     struct gm_redisproj *rp = NULL; /* borrowed from redis's runner */
+    struct gm_opsalert *alerts = NULL;
     static char ctx[96];
     int code = 1, rc;
 
@@ -401,7 +413,11 @@ run(const struct gm_config *cfg)
      * and its publication) go out now, not with the next batch */
     if (sink && (rc = gm_outsink_publish(sink, st, &err)))
         goto fail;
-    if ((rc = start_projectors(cfg, st, &redis, &pg, &rp, &err)))
+    if ((rc = gm_opsrun_open(gm_config_str(cfg, "alerts"), gm_config_str(cfg, "webhooks"),
+                             (size_t)gm_config_int(cfg, "alerts-queue"), &alerts, &err)))
+        goto fail;
+    m.alerts = alerts;
+    if ((rc = start_projectors(cfg, st, alerts, &redis, &pg, &rp, &err)))
         goto fail;
     if (gm_config_str(cfg, "webhooks") &&
         (rc = gm_whrun_start(gm_config_str(cfg, "webhooks"), dir, st, &wh, &whp, &err)))
@@ -492,6 +508,7 @@ out:
     gm_projrun_stop(pg);
     gm_projrun_stop(wh);
     gm_metrics_stop(srv);
+    gm_opsalert_close(alerts); /* after the projectors that raise alerts */
     gm_outsink_close(sink);
     gm_logsrc_close(src);
     gm_store_close(st);
@@ -838,6 +855,7 @@ run_kafka(const struct gm_config *cfg, const char *rest)
     const char *metrics_addr = gm_config_str(cfg, "metrics");
     size_t batch_max = (size_t)gm_config_int(cfg, "batch-max");
     struct gm_metrics_server *srv = NULL;
+    struct gm_opsalert *alerts = NULL;
     struct gm_err err;
     gm_err_clear(&err);
     gm_err_clear(&k.err);
@@ -853,6 +871,11 @@ run_kafka(const struct gm_config *cfg, const char *rest)
     if (out_uri && (rc = gm_outsink_open(out_uri, &k.sink, &err)))
         goto fail;
     gm_outsink_set_shared(k.sink); /* every partition's state writes to it */
+    if ((rc = gm_opsrun_open(gm_config_str(cfg, "alerts"), NULL,
+                             (size_t)gm_config_int(cfg, "alerts-queue"), &alerts, &err)))
+        goto fail;
+    m.alerts = alerts;
+    gm_opsrun_hook(&k.proj_conf.redis_opts, alerts);
     atomic_store(&m.projector_max_lag, gm_config_int(cfg, "projector-max-lag"));
     if (metrics_addr && (rc = gm_metrics_serve(&m, metrics_addr, &srv, &err)))
         goto fail;
@@ -958,6 +981,7 @@ out:
     free(k.rules);
     gm_metrics_stop(srv);
     gm_metrics_set_parts(&m, NULL, 0);
+    gm_opsalert_close(alerts); /* after the partitions' projectors */
     gm_outsink_close(k.sink);
     return code;
 }

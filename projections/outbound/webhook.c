@@ -268,13 +268,9 @@ discard(char *ptr, size_t size, size_t nmemb, void *ctx)
     return size * nmemb;
 }
 
-/*
- * POSTs one event to e's url with a fresh signature. Returns 0 for a 2xx,
- * else GM_EIO with why in why.
- */
-static int
-post(CURL *curl, const struct gm_webhook_endpoint *cfg, int64_t timeout_ms, const char *id,
-     const char *type, const char *body, char *why, size_t why_cap)
+int
+gm_webhook_post(void *curl, const struct gm_webhook_endpoint *cfg, int64_t timeout_ms,
+                const char *id, const char *type, const char *body, char *why, size_t why_cap)
 {
     char sig[160], h_sig[200], h_id[300], h_type[80];
     gm_webhook_sign(cfg->secret, cfg->secret_len, (int64_t)time(NULL), body, sig, sizeof sig);
@@ -421,8 +417,8 @@ deliver(struct gm_webhooks *w, struct ep *e, size_t *n, struct gm_err *err)
         char why[256];
         if (e->attempts > 0)
             atomic_fetch_add(&w->retries, 1);
-        if (post(e->curl, e->cfg, w->cfg->timeout_ms, p->id, p->type, p->body, why, sizeof why) ==
-            0) {
+        if (gm_webhook_post(e->curl, e->cfg, w->cfg->timeout_ms, p->id, p->type, p->body, why,
+                            sizeof why) == 0) {
             atomic_fetch_add(&w->deliveries, 1);
             e->seq = p->seq;
             e->index = p->index + 1;
@@ -680,7 +676,8 @@ gm_webhooks_dead_retry(const struct gm_webhook_config *cfg, const char *state_di
             gm_log(GM_LOG_WARN, "dead letter %s: %s", keys[i],
                    e ? "unreadable" : "its endpoint is not in the configuration");
             (*left)++;
-        } else if (post(curl, e, cfg->timeout_ms, id, type, body, why, sizeof why) == 0) {
+        } else if (gm_webhook_post(curl, e, cfg->timeout_ms, id, type, body, why, sizeof why) ==
+                   0) {
             if ((rc = mdb_txn_begin(d.env, NULL, 0, &txn)) == 0) {
                 mdb_del(txn, d.dbi, &k, NULL);
                 rc = mdb_txn_commit(txn);

@@ -27,6 +27,7 @@ enum {
     GM_WH_STREAK_UPDATED = 1 << 2,
     GM_WH_REWARD_REDEEMED = 1 << 3,
     GM_WH_REDEMPTION_REJECTED = 1 << 4,
+    GM_WH_OPS_ALERT = 1 << 5, /* operator alerts (opsalert.h), not of the change feed */
 };
 
 #define GM_WH_NAME_MAX      64
@@ -71,6 +72,15 @@ char *gm_webhook_body(const Gamification__V1__OutboundEvent *oev);
  * T "." body, in lowercase hex, written to out (at least 96 bytes). */
 void gm_webhook_sign(const char *secret, size_t secret_len, int64_t t, const char *body, char *out,
                      size_t cap);
+
+/*
+ * POSTs body to endpoint e with a fresh signature and the Gamify-Event-Id
+ * (id) and Gamify-Event-Type (type) headers, one attempt, with curl (an
+ * easy handle the caller owns and reuses). Returns 0 for a 2xx, else
+ * GM_EIO with why (curl's error or the status) in why.
+ */
+int gm_webhook_post(void *curl, const struct gm_webhook_endpoint *e, int64_t timeout_ms,
+                    const char *id, const char *type, const char *body, char *why, size_t why_cap);
 
 /* Counters since open, for metrics. */
 struct gm_webhooks_stats {

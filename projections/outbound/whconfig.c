@@ -70,6 +70,7 @@ static const struct {
     {"streak.updated", GM_WH_STREAK_UPDATED},
     {"reward.redeemed", GM_WH_REWARD_REDEEMED},
     {"redemption.rejected", GM_WH_REDEMPTION_REJECTED},
+    {"ops.alert", GM_WH_OPS_ALERT},
 };
 
 /* Reads the secret file (relative paths from the configuration's folder). */
@@ -159,7 +160,7 @@ endpoint(struct ycx *c, const yaml_node_t *n, struct gm_webhook_endpoint *e, int
                 if (!bit)
                     rc = bad(c, t, "%s",
                              "unknown event type (level.up, badge.earned, streak.updated, "
-                             "reward.redeemed, redemption.rejected)");
+                             "reward.redeemed, redemption.rejected, ops.alert)");
                 e->wants |= bit;
             }
         } else if (strcmp(key, "secret_file") == 0) {

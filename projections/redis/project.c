@@ -54,6 +54,9 @@ gm_redisproj_open(const char *url, int partition, const struct gm_redisproj_opts
     strcpy(p->prefix, prefix);
     p->memory_permille = opts ? opts->memory_permille : 0;
     p->guard_interval_ms = opts && opts->guard_interval_ms > 0 ? opts->guard_interval_ms : 1000;
+    p->on_alert = opts ? opts->on_alert : NULL;
+    p->alert_ctx = opts ? opts->alert_ctx : NULL;
+    p->alert_repeat_ms = opts && opts->alert_repeat_ms > 0 ? opts->alert_repeat_ms : 60000;
     p->partition = partition;
     p->timeout_ms = opts && opts->timeout_ms > 0 ? opts->timeout_ms : 5000;
     p->max_backoff_ms = opts && opts->max_backoff_ms > 0 ? opts->max_backoff_ms : 10000;

@@ -26,6 +26,10 @@ struct gm_redisproj {
     int memory_permille;
     int64_t guard_interval_ms;
     int64_t guard_last_ms; /* monotonic time of the last guard run; 0: never */
+    void (*on_alert)(void *ctx, const Gamification__V1__OpsAlert *alert); /* NULL: none */
+    void *alert_ctx;
+    int64_t alert_repeat_ms;
+    int64_t alert_idle_ms; /* monotonic time of the last alert that deleted nothing; 0: none */
     struct gm_redisproj_stats stats;
     char *url; /* as given, for the reconcile's rebuild */
     /* the reconcile: settings, schedule and where the sample resumes */

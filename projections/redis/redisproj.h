@@ -13,6 +13,7 @@
 #define GM_REDISPROJ_H
 
 #include "err.h"
+#include "outbound.pb-c.h"
 #include "rules.h"
 #include "store.h"
 
@@ -40,6 +41,14 @@ struct gm_redisproj_opts {
                              log's state), so a run compares the boards' sizes too, removes
                              members the state lacks and may rebuild; else it only checks
                              the sample of the state's own learners */
+    /* The memory guard's ops alert (NULL: none; the ALERT log line and the
+     * counters stay): called from the stepping thread at the end of each
+     * guard action with an OpsAlert of kind "redis_memory", borrowed for
+     * the call. It must not block: queue a copy (opsalert.h). */
+    void (*on_alert)(void *ctx, const Gamification__V1__OpsAlert *alert);
+    void *alert_ctx;
+    int64_t alert_repeat_ms; /* while actions delete nothing (no finished period left),
+                                one alert per this long at most; 0: 60000 */
 };
 
 /* What the memory guard did since open; read with gm_redisproj_guard_stats. */
@@ -153,7 +162,9 @@ int gm_redisproj_reconcile(struct gm_redisproj *p, struct gm_store *const *st,
  * memory_permille/1000 of its maxmemory, deletes finished periods (those
  * that ended, in rules' zone, at or before now) on every board, oldest
  * first, until memory is below the mark again or no finished period is
- * left; never "all" or a current period. Logs an alert and counts it.
+ * left; never "all" or a current period. Logs an alert and counts it,
+ * and hands an OpsAlert to opts' on_alert (every action that deleted a
+ * period; one that deleted nothing at most once per alert_repeat_ms).
  * Nothing happens without a maxmemory. Errors: GM_EREDIS.
  */
 int gm_redisproj_guard(struct gm_redisproj *p, const struct gm_rules *rules, int64_t now,
