@@ -59,6 +59,7 @@ struct gm_opsalert {
     enum gm_log_scheme scheme;
     const char *rest; /* in uri */
     FILE *jsonl;
+    bool jsonl_regular; /* a file that a torn line can be cut from */
     struct gm_filelog *log;
     struct gm_outkafka *kafka; /* opened by the thread */
     bool has_dest;
@@ -130,6 +131,8 @@ open_dest(struct gm_opsalert *a, struct gm_err *err)
         a->jsonl = strcmp(a->rest, "-") == 0 ? stdout : fopen(a->rest, "a");
         if (!a->jsonl)
             return gm_err_set(err, -errno, "--alerts %s: %s", a->uri, strerror(errno));
+        struct stat sb;
+        a->jsonl_regular = fstat(fileno(a->jsonl), &sb) == 0 && S_ISREG(sb.st_mode);
         return 0;
     }
     if (a->scheme == GM_LOG_FILE) {
@@ -205,7 +208,7 @@ write_jsonl(struct gm_opsalert *a, const struct item *it, char *why, size_t cap)
     }
     int rc = 0;
     struct stat sb;
-    bool file = a->jsonl != stdout;
+    bool file = a->jsonl_regular;
     off_t before =
         file && fflush(a->jsonl) == 0 && fstat(fileno(a->jsonl), &sb) == 0 ? sb.st_size : -1;
     if (fprintf(a->jsonl, "%s\n", js) < 0 || fflush(a->jsonl) ||
