@@ -4,7 +4,8 @@
  * Gamify-Signature header "t=T,v1=HEX" must be HMAC-SHA256 with the secret
  * over T "." body, and T within --window-s of its clock. It prints one
  * line per request, flushed:
- *   OK ID USER TYPE     verified and accepted (200)
+ *   OK ID USER TYPE     verified and accepted (200); USER "-" for an
+ *                       ops.alert, which has no userId
  *   FAIL ID             verified, refused on purpose (503, the first N)
  *   BAD REASON          not verified (401)
  *
@@ -128,6 +129,9 @@ handle(void *cls, struct MHD_Connection *conn, const char *url, const char *meth
     const char *type = json_string_value(json_object_get(body, "type"));
     const char *hid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Gamify-Event-Id");
     enum MHD_Result ret;
+    /* ops alerts (type ops.alert) concern no learner: no userId */
+    if (type && !user && strcmp(type, "ops.alert") == 0)
+        user = "-";
     if (!id || !user || !type || !hid || strcmp(hid, id) != 0) {
         printf("BAD body-fields\n");
         ret = reply(conn, 400, "bad body\n");
