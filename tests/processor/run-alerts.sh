@@ -16,6 +16,8 @@
 # down: --alerts to a Kafka port nobody listens on: folding and the boards
 #   go on, failed attempts are counted, the alert waits in the queue; the
 #   stop is bounded and says what it dropped.
+# kafka-log: a kafka:// input log (GAMIFY_TEST_KAFKA): each partition's
+#   Redis projector raises its own alerts, named by partition.
 # config: bad --alerts URIs, and --alerts equal to --out, are refused with
 #   a message naming them.
 set -euo pipefail
@@ -77,7 +79,7 @@ start() { # STATE PREFIX [FLAGS...]
     local state=$1 prefix=$2
     shift 2
     mport=$(port)
-    "$proc" --log "file:$tmp/log" --state "$state" --rules "$examples/rules.yaml" \
+    "$proc" --log "${log:-file:$tmp/log}" --state "$state" --rules "$examples/rules.yaml" \
         --metrics "127.0.0.1:$mport" --idle-wait-ms 100 --batch-max 1000 \
         --redis "redis://127.0.0.1:$rport" --redis-prefix "$prefix" "$@" 2>>"$tmp/proc.err" &
     pid=$!
@@ -166,6 +168,13 @@ run_guarded() {
     stop
 }
 
+need_kafka() {
+    if [ -z "${GAMIFY_TEST_KAFKA:-}" ]; then
+        [ -n "${GAMIFY_TEST_REQUIRE_SERVERS:-}" ] && fail "GAMIFY_TEST_KAFKA is not set"
+        echo "skipped: no GAMIFY_TEST_KAFKA"
+        exit 77
+    fi
+}
 if [ "$check" != config ]; then
     "$gen" --events 6000 --users 400 --seed 31 > "$tmp/all.jsonl"
     end=$("$gamify" produce --log "file:$tmp/log" "$tmp/all.jsonl" 2>&1 | sed -n 's/.*log end offset //p')
@@ -206,11 +215,7 @@ file)
     check_alerts "$tmp/alerts.jsonl"
     ;;
 kafka)
-    if [ -z "${GAMIFY_TEST_KAFKA:-}" ]; then
-        [ -n "${GAMIFY_TEST_REQUIRE_SERVERS:-}" ] && fail "GAMIFY_TEST_KAFKA is not set"
-        echo "skipped: no GAMIFY_TEST_KAFKA"
-        exit 77
-    fi
+    need_kafka
     topic=gamify-test-alerts-$$-$RANDOM
     run_guarded --alerts "kafka://$GAMIFY_TEST_KAFKA/$topic"
     "$reader" kafka "$GAMIFY_TEST_KAFKA" "$topic" > "$tmp/alerts.jsonl" || fail "read_alerts"
@@ -265,6 +270,36 @@ down)
     grep -q '"msg":"ops alerts: [0-9]* alerts ([0-9]* deliveries) not delivered before the stop: dropped' \
         "$tmp/proc.err" || fail "the stop did not say what it dropped"
     echo "ok: alerts to a closed port stalled nothing"
+    ;;
+kafka-log)
+    need_kafka
+    topic=gamify-test-alerts-in-$$-$RANDOM
+    log="kafka://$GAMIFY_TEST_KAFKA/$topic"
+    o=$("$gamify" produce --log "$log" "$tmp/all.jsonl" 2>&1) || fail "produce: $o"
+    start "$tmp/state" "t$$-k:" --redis-memory-permille 1 --group "g-$topic" --sync=false \
+        --alerts "jsonl:$tmp/alerts.jsonl"
+    # every partition's guard acts at once (memory is above the mark from
+    # the start): wait for alerts of two partitions at least
+    for _ in $(seq 600); do
+        [ -f "$tmp/alerts.jsonl" ] &&
+            [ "$(grep -o '"alertId":"redis_memory:p[0-9]*' "$tmp/alerts.jsonl" | sort -u | wc -l)" -ge 2 ] &&
+            break
+        kill -0 "$pid" 2>/dev/null || fail "the processor died"
+        sleep 0.1
+    done
+    stop
+    python3 - "$tmp/alerts.jsonl" <<'EOF' || fail "the alerts are wrong (above)"
+import json, sys
+alerts = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+parts = set()
+for a in alerts:
+    p = int(a["alertId"].split(":")[1][1:])
+    assert a.get("partition", 0) == p, a
+    assert a["kind"] == "redis_memory" and a["redisMemory"]["thresholdPermille"] == 1, a
+    parts.add(p)
+assert len(parts) >= 2, "alerts of partitions %s only" % parts
+print("ok: %d alerts of partitions %s" % (len(alerts), sorted(parts)))
+EOF
     ;;
 config)
     conf() { # EXPECTED-MESSAGE FLAGS...
