@@ -155,16 +155,24 @@ run_guarded() {
     start "$tmp/state" "t$$-a:" --redis-memory-permille 1 "$@"
     caught_up_and_guarded
     wait_above gamify_ops_alerts_emitted_total 0
-    for _ in $(seq 300); do
-        [ "$(metric gamify_ops_alerts_queued)" = 0 ] &&
-            [ "$(metric gamify_ops_alerts_delivered_total)" -ge "$(metric gamify_ops_alerts_emitted_total)" ] &&
-            break
-        sleep 0.1
-    done
     # nothing is folded any more, so no action deletes a period after this
     # scrape; one that deletes nothing may still alert (once a minute) and
-    # be delivered at the stop
-    http "$mport" /metrics > "$tmp/metrics"
+    # be delivered at the stop. The guard's figures reach /metrics from the
+    # main loop (once a second when idle), the alerts' at each scrape: two
+    # scrapes 1.2 s apart that agree on both are settled (the actions count
+    # goes on: at 1 permille every run is one).
+    local settled=
+    for _ in $(seq 30); do
+        http "$mport" /metrics | grep -E '^gamify_(redis_guard_(periods|keys)|ops_alerts)' > "$tmp/m1"
+        sleep 1.2
+        http "$mport" /metrics > "$tmp/metrics"
+        if grep -E '^gamify_(redis_guard_(periods|keys)|ops_alerts)' "$tmp/metrics" | cmp -s - "$tmp/m1" &&
+            [ "$(metric gamify_ops_alerts_queued)" = 0 ]; then
+            settled=1
+            break
+        fi
+    done
+    [ -n "$settled" ] || fail "the guard's and the alerts' metrics did not settle"
     stop
 }
 
