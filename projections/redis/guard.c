@@ -120,12 +120,13 @@ emit_alert(struct gm_redisproj *p, const struct action *a)
     if (!p->on_alert)
         return;
     int64_t mono = gm__redis_now_ms();
-    if (a->n_periods == 0) {
-        /* nothing left to delete: the same news every guard run */
-        if (p->alert_idle_ms && mono - p->alert_idle_ms < p->alert_repeat_ms)
-            return;
+    bool still_above = a->used_after > a->mark;
+    /* nothing (more) to delete: the same news every guard run, told once
+     * per alert_repeat_ms, counting an alert that deleted and says so */
+    if (a->n_periods == 0 && p->alert_idle_ms && mono - p->alert_idle_ms < p->alert_repeat_ms)
+        return;
+    if (still_above)
         p->alert_idle_ms = mono;
-    }
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     int64_t at_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
@@ -134,7 +135,6 @@ emit_alert(struct gm_redisproj *p, const struct action *a)
              periods_hash(a));
     if (gethostname(host, sizeof host - 1))
         host[0] = '\0';
-    bool still_above = a->used_after > a->mark;
     if (a->n_periods)
         snprintf(summary, sizeof summary,
                  "Redis used_memory %lld bytes above %d permille of maxmemory %lld: deleted %zu "

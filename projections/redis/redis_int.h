@@ -29,7 +29,8 @@ struct gm_redisproj {
     void (*on_alert)(void *ctx, const Gamification__V1__OpsAlert *alert); /* NULL: none */
     void *alert_ctx;
     int64_t alert_repeat_ms;
-    int64_t alert_idle_ms; /* monotonic time of the last alert that deleted nothing; 0: none */
+    int64_t alert_idle_ms; /* monotonic time of the last alert that left memory above the
+                              mark; 0: none */
     struct gm_redisproj_stats stats;
     char *url; /* as given, for the reconcile's rebuild */
     /* the reconcile: settings, schedule and where the sample resumes */

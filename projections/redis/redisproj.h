@@ -47,8 +47,9 @@ struct gm_redisproj_opts {
      * the call. It must not block: queue a copy (opsalert.h). */
     void (*on_alert)(void *ctx, const Gamification__V1__OpsAlert *alert);
     void *alert_ctx;
-    int64_t alert_repeat_ms; /* while actions delete nothing (no finished period left),
-                                one alert per this long at most; 0: 60000 */
+    int64_t alert_repeat_ms; /* after an alert that left memory above the mark, actions
+                                that delete nothing (no finished period left) alert once
+                                per this long at most; 0: 60000 */
 };
 
 /* What the memory guard did since open; read with gm_redisproj_guard_stats. */
@@ -164,7 +165,8 @@ int gm_redisproj_reconcile(struct gm_redisproj *p, struct gm_store *const *st,
  * first, until memory is below the mark again or no finished period is
  * left; never "all" or a current period. Logs an alert and counts it,
  * and hands an OpsAlert to opts' on_alert (every action that deleted a
- * period; one that deleted nothing at most once per alert_repeat_ms).
+ * period; one that deleted nothing unless an alert that left memory above
+ * the mark came less than alert_repeat_ms before).
  * Nothing happens without a maxmemory. Errors: GM_EREDIS.
  */
 int gm_redisproj_guard(struct gm_redisproj *p, const struct gm_rules *rules, int64_t now,

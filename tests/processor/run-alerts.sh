@@ -173,6 +173,14 @@ run_guarded() {
         fi
     done
     [ -n "$settled" ] || fail "the guard's and the alerts' metrics did not settle"
+    # memory stays above the mark with nothing left to delete: the guard
+    # acts every second, the alerts say so once a minute (one more at most)
+    local emitted actions
+    emitted=$(metric gamify_ops_alerts_emitted_total)
+    actions=$(metric gamify_redis_guard_actions_total)
+    wait_above gamify_redis_guard_actions_total $((actions + 3))
+    [ "$(metric gamify_ops_alerts_emitted_total)" -le $((emitted + 1)) ] ||
+        fail "an alert for every action: $emitted, then $(metric gamify_ops_alerts_emitted_total)"
     stop
 }
 
