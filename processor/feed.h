@@ -21,11 +21,14 @@
 #include <stdint.h>
 
 /* A learner's leaderboard score in one (board, period); period is "all",
- * "2026-W48" or "2026-11". */
+ * "2026-W48" or "2026-11". reached_at: occurred_at seconds of the event that
+ * last changed the score (equal scores rank by it; 0 when the state predates
+ * reach times). */
 struct gm_score {
     const char *board;
     const char *period;
     int64_t score;
+    int64_t reached_at;
 };
 
 struct gm_learner_badge {

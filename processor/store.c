@@ -913,9 +913,17 @@ struct score_entry {
     size_t board_len, period_len;
 };
 
-/* Reads the entry at p (len bytes left); returns its size, 0 if malformed. */
+/* An entry ends with the score and its reach time: the score is at
+ * SCORE_AT(n), the reach time at REACHED_AT(n) from the start of an entry
+ * of n bytes. */
+#define SCORE_TAIL    16
+#define SCORE_AT(n)   ((n)-16)
+#define REACHED_AT(n) ((n)-8)
+
+/* Reads the entry at p (len bytes left, entries ending in tail bytes);
+ * returns its size, 0 if malformed. */
 static size_t
-score_next(const uint8_t *p, size_t len, struct score_entry *e)
+score_next_tail(const uint8_t *p, size_t len, struct score_entry *e, size_t tail)
 {
     if (len < 1 || len < 1 + (size_t)p[0] + 1)
         return 0;
@@ -925,7 +933,49 @@ score_next(const uint8_t *p, size_t len, struct score_entry *e)
     e->period_len = p[at];
     e->period = (const char *)p + at + 1;
     at += 1 + e->period_len;
-    return len < at + 8 ? 0 : at + 8;
+    return len < at + tail ? 0 : at + tail;
+}
+
+static size_t
+score_next(const uint8_t *p, size_t len, struct score_entry *e)
+{
+    return score_next_tail(p, len, e, SCORE_TAIL);
+}
+
+/*
+ * Unpacks a learner's record; NULL if it does not decode. A record of a
+ * state before reach times (scores_packed_v1, entries without reached_at)
+ * is converted: reach time 0 (unknown, the earliest), so its equal scores
+ * keep ranking by member as they did. Returns new; free with
+ * gamify__internal__user_state__free_unpacked.
+ */
+static Gamify__Internal__UserState *
+user_unpack(size_t len, const void *data)
+{
+    Gamify__Internal__UserState *st = gamify__internal__user_state__unpack(NULL, len, data);
+    if (!st || !st->scores_packed_v1.len)
+        return st;
+    ProtobufCBinaryData *old = &st->scores_packed_v1, *sp = &st->scores_packed;
+    uint8_t *out = malloc(old->len * 2 + sp->len + 1), *w = out;
+    if (!out)
+        abort();
+    struct score_entry e;
+    for (size_t r = 0, n; r < old->len; r += n) {
+        if (!(n = score_next_tail(old->data + r, old->len - r, &e, 8)))
+            break; /* a malformed tail is dropped */
+        memcpy(w, old->data + r, n);
+        memset(w + n, 0, 8);
+        w += n + 8;
+    }
+    if (sp->len)
+        memcpy(w, sp->data, sp->len), w += sp->len;
+    free(old->data);
+    free(sp->data);
+    old->data = NULL;
+    old->len = 0;
+    sp->data = out;
+    sp->len = (size_t)(w - out);
+    return st;
 }
 
 /* Whether a period is past keep_weeks / keep_months (by the meta's floors). */
@@ -996,8 +1046,7 @@ index_expiry(struct gm_store *s, MDB_txn *txn)
     MDB_val k, v;
     size_t n = 0;
     while (rc == 0 && (rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
-        Gamify__Internal__UserState *st =
-            gamify__internal__user_state__unpack(NULL, v.mv_size, v.mv_data);
+        Gamify__Internal__UserState *st = user_unpack(v.mv_size, v.mv_data);
         if (!st) {
             rc = fail(s, GM_ECORRUPT, "the stored record of learner %.*s does not decode",
                       (int)k.mv_size, (const char *)k.mv_data);
@@ -1171,8 +1220,7 @@ prune_learner(struct gm_store *s, const char *user, size_t ulen)
         return 0;
     if (rc)
         return db_fail(s, rc, "profiles get");
-    Gamify__Internal__UserState *st =
-        gamify__internal__user_state__unpack(NULL, v.mv_size, v.mv_data);
+    Gamify__Internal__UserState *st = user_unpack(v.mv_size, v.mv_data);
     if (!st)
         return fail(s, GM_ECORRUPT, "the stored record of learner %.*s does not decode", (int)ulen,
                     user);
@@ -1362,11 +1410,12 @@ free_outbound(struct outbound_set *set)
 /*
  * Adds delta to the learner's (board, period) score in its packed scores
  * (see state.proto) and returns the new score; *created tells whether the
- * entry is new.
+ * entry is new. A new entry or a changed score takes at as its reach time;
+ * *reached is the entry's reach time after the event.
  */
 static int64_t
 add_score(Gamify__Internal__UserState *st, const char *board, const char *period, int64_t delta,
-          bool *created)
+          int64_t at, bool *created, int64_t *reached)
 {
     *created = false;
     ProtobufCBinaryData *sp = &st->scores_packed;
@@ -1378,14 +1427,17 @@ add_score(Gamify__Internal__UserState *st, const char *board, const char *period
             break; /* a corrupt tail is replaced by the new entry below */
         if (e.board_len == blen && e.period_len == plen && memcmp(e.board, board, blen) == 0 &&
             memcmp(e.period, period, plen) == 0) {
-            int64_t score = (int64_t)get_be64(sp->data + r + n - 8) + delta;
-            put_be64(sp->data + r + n - 8, (uint64_t)score);
+            int64_t score = (int64_t)get_be64(sp->data + r + SCORE_AT(n)) + delta;
+            put_be64(sp->data + r + SCORE_AT(n), (uint64_t)score);
+            if (delta)
+                put_be64(sp->data + r + REACHED_AT(n), (uint64_t)at);
+            *reached = (int64_t)get_be64(sp->data + r + REACHED_AT(n));
             return score;
         }
         r += n;
     }
     *created = true;
-    size_t add = 1 + blen + 1 + plen + 8;
+    size_t add = 1 + blen + 1 + plen + SCORE_TAIL;
     uint8_t *data = realloc(sp->data, sp->len + add);
     if (!data)
         abort();
@@ -1397,6 +1449,8 @@ add_score(Gamify__Internal__UserState *st, const char *board, const char *period
     memcpy(p, period, plen);
     p += plen;
     put_be64(p, (uint64_t)delta);
+    put_be64(p + 8, (uint64_t)at);
+    *reached = at;
     sp->data = data;
     sp->len += add;
     return delta;
@@ -1420,7 +1474,7 @@ fold_event(struct gm_store *s, const struct pending *rec, const Gamification__V1
     MDB_val uk = {strlen(ev->user_id), ev->user_id}, v;
     rc = mdb_get(s->txn, s->profiles, &uk, &v);
     if (rc == 0) {
-        st = gamify__internal__user_state__unpack(NULL, v.mv_size, v.mv_data);
+        st = user_unpack(v.mv_size, v.mv_data);
         if (!st) {
             rc = fail(s, GM_ECORRUPT, "the stored record of learner %s does not decode",
                       ev->user_id);
@@ -1551,7 +1605,8 @@ fold_event(struct gm_store *s, const struct pending *rec, const Gamification__V1
                 bs->board = (char *)board;
                 bs->period = (char *)periods[p];
                 bool created;
-                bs->score = add_score(st, board, periods[p], fo->board_delta, &created);
+                bs->score = add_score(st, board, periods[p], fo->board_delta,
+                                      ev->occurred_at->seconds, &created, &bs->reached_at);
                 score_ptrs[n_scores++] = bs;
                 if (created &&
                     (rc = db_fail(s,
@@ -2297,7 +2352,8 @@ score_list_fill(struct score_list *out, const Gamify__Internal__UserState *st, c
         memcpy(at, e.period, e.period_len);
         at[e.period_len] = '\0';
         at += e.period_len + 1;
-        sc->score = (int64_t)get_be64(sp->data + r + len - 8);
+        sc->score = (int64_t)get_be64(sp->data + r + SCORE_AT(len));
+        sc->reached_at = (int64_t)get_be64(sp->data + r + REACHED_AT(len));
     }
     qsort(out->v, out->n, sizeof *out->v, score_cmp);
 }
@@ -2310,9 +2366,10 @@ score_list_free(struct score_list *l)
     memset(l, 0, sizeof *l);
 }
 
-/* The scores as {board: {period: score}} for the dump. */
+/* The scores as {board: {period: score}} for the dump, or (reached) their
+ * reach times as {board: {period: "RFC 3339"}}. */
 static json_t *
-scores_of(const Gamify__Internal__UserState *st, const struct meta *m)
+scores_of(const Gamify__Internal__UserState *st, const struct meta *m, bool reached)
 {
     struct score_list l = {0};
     score_list_fill(&l, st, m);
@@ -2323,7 +2380,12 @@ scores_of(const Gamify__Internal__UserState *st, const struct meta *m)
             board = json_object();
             json_object_set_new(o, l.v[i].board, board);
         }
-        json_object_set_new(board, l.v[i].period, json_integer(l.v[i].score));
+        char at[GM_RFC3339_MAX];
+        json_t *val = !reached ? json_integer(l.v[i].score)
+                      : gm_time_format_rfc3339(l.v[i].reached_at, 0, at) == 0
+                          ? json_string(at)
+                          : json_integer(l.v[i].reached_at); /* outside years 1-9999 */
+        json_object_set_new(board, l.v[i].period, val);
     }
     score_list_free(&l);
     return o;
@@ -2333,8 +2395,7 @@ static int
 dump_one(struct gm_store *s, MDB_txn *txn, FILE *to, const MDB_val *k, const MDB_val *v,
          const struct meta *m)
 {
-    Gamify__Internal__UserState *st =
-        gamify__internal__user_state__unpack(NULL, v->mv_size, v->mv_data);
+    Gamify__Internal__UserState *st = user_unpack(v->mv_size, v->mv_data);
     if (!st) {
         gm_log(GM_LOG_ERROR, "the stored record of learner %.*s does not decode", (int)k->mv_size,
                (const char *)k->mv_data);
@@ -2360,9 +2421,10 @@ dump_one(struct gm_store *s, MDB_txn *txn, FILE *to, const MDB_val *k, const MDB
         json_array_append_new(badges, json_string(st->badges[i]->id));
     json_object_set_new(o, "badges", badges);
     json_object_set_new(o, "redemptions", redemptions_of(s, txn, st->user_id));
-    json_object_set_new(o, "scores", scores_of(st, m));
+    json_object_set_new(o, "scores", scores_of(st, m, false));
     json_object_set_new(o, "timezone", json_string(st->timezone));
     json_object_set_new(o, "leaderboardOptOut", json_boolean(st->opt_out));
+    json_object_set_new(o, "scoresReachedAt", scores_of(st, m, true));
     char *text = json_dumps(o, JSON_COMPACT);
     fprintf(to, "%s\n", text);
     free(text);
@@ -2683,7 +2745,7 @@ gm_feed_changes(struct gm_feed *f, int64_t from, size_t max,
         }
         for (size_t i = 0; i < ch->n_scores; i++)
             scores[i] = (struct gm_score){ch->scores[i]->board, ch->scores[i]->period,
-                                          ch->scores[i]->score};
+                                          ch->scores[i]->score, ch->scores[i]->reached_at};
         struct gm_feed_redemption red;
         if (ch->redemption) {
             const Gamify__Internal__Redemption *r = ch->redemption;
@@ -2726,8 +2788,7 @@ feed_fill(struct gm_feed *f, const MDB_val *v, struct gm_learner *l)
 {
     if (f->st)
         gamify__internal__user_state__free_unpacked(f->st, NULL);
-    Gamify__Internal__UserState *st = f->st =
-        gamify__internal__user_state__unpack(NULL, v->mv_size, v->mv_data);
+    Gamify__Internal__UserState *st = f->st = user_unpack(v->mv_size, v->mv_data);
     if (!st)
         return GM_ECORRUPT;
     if (st->n_badges > f->cap_badges) {

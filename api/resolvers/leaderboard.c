@@ -1,7 +1,8 @@
 /*
  * leaderboard.c: Query.leaderboard over the Redis sorted sets of the Redis
- * projector (PREFIXlb:BOARD:PERIOD, members user ids, scores the absolute
- * scores; docs/operations.md "Redis leaderboards").
+ * projector (PREFIXlb:BOARD:PERIOD, members user ids, sorted-set scores the
+ * absolute scores with their reach times, common/lbscore.h;
+ * docs/operations.md "Redis leaderboards").
  *
  * One request is one Redis round trip: a Lua script reads the board's size,
  * the caller's score, position and rank, and one ZREVRANGE of the page
@@ -11,13 +12,17 @@
  * second), so their ids are hidden from everyone but themselves (staff and
  * service see them).
  *
- * Ranks: learners with equal scores share a rank (1 + how many score more);
- * within equal scores Redis orders members by id, descending. Cursors are
+ * Ranks: 1 + how many rank above: a higher score, or an equal score reached
+ * earlier. Learners share a rank only when their sorted-set scores are
+ * equal (the same score reached in the same tick: second, or minute on
+ * all-time boards); Redis orders those by id, descending. Clients see the
+ * decoded integer score. Cursors are
  * positions ("o" + the position of the page's last entry), so a board that
  * changes between pages may shift entries by a place.
  */
 #include "fold.h"
 #include "internal.h"
+#include "lbscore.h"
 #include "tz.h"
 
 #include <inttypes.h>
@@ -61,7 +66,8 @@ const char gm__lb_script[] =
 struct entry {
     int64_t rank;
     const char *user_id; /* NULL: anonymous */
-    int64_t score;
+    int64_t score;       /* decoded */
+    int64_t encoded;     /* as Redis holds it: equal only for equal ranks */
 };
 
 struct me {
@@ -139,13 +145,17 @@ reply_int(const redisReply *r)
     return 0;
 }
 
-/* Score text ("1500", or "1.5e+16" past 2^53 which the projector never writes) to an integer. */
+/* Score text (a double, the encoding of lbscore.h) to the integer score
+ * and, into *encoded (may be NULL), the encoding. */
 static int64_t
-score_of(const redisReply *r)
+score_of(const redisReply *r, int64_t *encoded)
 {
-    if (r->type != REDIS_REPLY_STRING)
-        return 0;
-    return (int64_t)strtod(r->str, NULL);
+    int64_t score = 0, enc = 0;
+    if (r->type == REDIS_REPLY_STRING)
+        gm_lbscore_parse(r->str, &enc, &score);
+    if (encoded)
+        *encoded = enc;
+    return score;
 }
 
 /* Hides the ids of the page's opted-out learners (not the caller's own). */
@@ -279,7 +289,7 @@ resolve_leaderboard(struct gm_gql_rctx *ctx, struct gm_gql_rval *out)
     bd->period_key = gm_arena_strndup(ctx->arena, period, strlen(period));
     if (e[2]->type == REDIS_REPLY_STRING && e[2]->len > 0) {
         bd->has_me = true;
-        bd->me.score = score_of(e[2]);
+        bd->me.score = score_of(e[2], NULL);
         bd->me.rank = reply_int(e[3]);
     }
     start = reply_int(e[5]);
@@ -293,10 +303,10 @@ resolve_leaderboard(struct gm_gql_rctx *ctx, struct gm_gql_rval *out)
         const redisReply *m = page->element[2 * i], *s = page->element[2 * i + 1];
         struct entry *en = &bd->entries[i];
         en->user_id = gm_arena_strndup(ctx->arena, m->str ? m->str : "", m->str ? m->len : 0);
-        en->score = score_of(s);
+        en->score = score_of(s, &en->encoded);
         if (!en->user_id)
             goto oom;
-        if (i > 0 && en->score != bd->entries[i - 1].score)
+        if (i > 0 && en->encoded != bd->entries[i - 1].encoded)
             rank = start + (int64_t)i + 1;
         en->rank = rank;
     }

@@ -16,6 +16,7 @@
 #include "redis_int.h"
 
 #include "feed.h"
+#include "lbscore.h"
 #include "log.h"
 
 #include <jansson.h>
@@ -169,7 +170,7 @@ gm_redisproj_cursor(const struct gm_redisproj *p)
 /* The scores of one key in a batch, in change order (the last one wins). */
 struct key_scores {
     char *key;
-    char (*score)[24];
+    char (*score)[GM_LBSCORE_TEXT_MAX];
     const char **user; /* copies, owned */
     size_t n, cap;
 };
@@ -291,7 +292,7 @@ on_change(void *ctx, const struct gm_change *ch)
             if (!k->score || !k->user)
                 abort();
         }
-        snprintf(k->score[k->n], sizeof k->score[k->n], "%lld", (long long)s->score);
+        gm_lbscore_format(s->score, s->reached_at, s->period, k->score[k->n]);
         if (!(k->user[k->n++] = strdup(ch->user_id)))
             abort();
         gm__pairs_add(&b->pairs, s->board, s->period);

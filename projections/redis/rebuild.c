@@ -13,6 +13,7 @@
 #include "redis_int.h"
 
 #include "feed.h"
+#include "lbscore.h"
 #include "log.h"
 
 #include <stdio.h>
@@ -61,11 +62,11 @@ static int
 on_learner(void *ctx, const struct gm_learner *l)
 {
     struct build *b = ctx;
-    char score[24];
+    char score[GM_LBSCORE_TEXT_MAX];
     for (size_t i = 0; i < l->n_scores; i++) {
         const struct gm_score *s = &l->scores[i];
         char *k = tmp_key(b, s->board, s->period);
-        snprintf(score, sizeof score, "%lld", (long long)s->score);
+        gm_lbscore_format(s->score, s->reached_at, s->period, score);
         const char *argv[4] = {"ZADD", k, score, l->user_id};
         gm__redis_append(b->p, 4, argv, NULL);
         free(k);

@@ -21,6 +21,7 @@
 #include "redis_int.h"
 
 #include "feed.h"
+#include "lbscore.h"
 #include "log.h"
 
 #include <stdatomic.h>
@@ -122,7 +123,8 @@ struct keyinfo {
     bool repaired;  /* something was written to it: its TTL and sets again */
 };
 
-/* A member to check or write: user's score in key index. */
+/* A member to check or write: user's score in key index, as Redis holds
+ * it (lbscore.h: the score with its reach time). */
 struct member {
     size_t key;
     char *user;
@@ -307,6 +309,7 @@ on_sample(void *ctx, const struct gm_learner *l)
         if (!s->scores[i].board || !s->scores[i].period)
             abort();
         s->scores[i].score = l->scores[i].score;
+        s->scores[i].reached_at = l->scores[i].reached_at;
     }
     return 0;
 }
@@ -324,7 +327,9 @@ on_collect(void *ctx, const struct gm_learner *l)
     for (size_t i = 0; i < l->n_scores; i++) {
         size_t k = key_index(r, l->scores[i].board, l->scores[i].period);
         if (r->info[k].mismatch)
-            members_add(&r->collect, k, l->user_id, l->scores[i].score);
+            members_add(&r->collect, k, l->user_id,
+                        gm_lbscore_encode(l->scores[i].score, l->scores[i].reached_at,
+                                          l->scores[i].period));
     }
     return 0;
 }
@@ -357,13 +362,13 @@ run_free(struct run *r)
     members_free(&r->collect);
 }
 
-/* Whether the score Redis gave (a double's text) is score. */
+/* Whether the score Redis gave (a double's text) is the encoded score. */
 static bool
-same_score(const char *text, int64_t score)
+same_score(const char *text, int64_t encoded)
 {
     char *end;
     double d = strtod(text, &end);
-    return *end == '\0' && d == (double)score;
+    return *end == '\0' && d == (double)encoded;
 }
 
 /* Round trip: WATCH and GET each cursor into cursor[]. */
@@ -604,7 +609,7 @@ queue_members(struct run *r, const char *cmd, struct members *l, bool with_score
 {
     if (l->n)
         qsort(l->v, l->n, sizeof *l->v, member_cmp);
-    char(*score)[24] = calloc(MEMBERS_PER_CMD, sizeof *score);
+    char(*score)[GM_LBSCORE_TEXT_MAX] = calloc(MEMBERS_PER_CMD, sizeof *score);
     const char **argv = malloc((2 + 2 * MEMBERS_PER_CMD) * sizeof *argv);
     if (!score || !argv)
         abort();
@@ -705,7 +710,9 @@ cut_sample(struct run *r)
         for (size_t j = 0; j < s->n_scores; j++) {
             size_t k = key_index(r, s->scores[j].board, s->scores[j].period);
             if (!r->info[k].excluded)
-                members_add(&r->check, k, s->user, s->scores[j].score);
+                members_add(&r->check, k, s->user,
+                            gm_lbscore_encode(s->scores[j].score, s->scores[j].reached_at,
+                                              s->scores[j].period));
         }
         atomic_fetch_add(&r->p->r_sampled, 1);
     }

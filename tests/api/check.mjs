@@ -138,9 +138,37 @@ function walk(board, period, periodKey, viewer, first = 100) {
   return { lb, entries: all };
 }
 
+// The sorted-set score Redis holds (docs/operations.md "Redis leaderboards"):
+// score * 2^24 + (2^24 - 1 - tick), tick = seconds since the period's first
+// day 00:00 UTC minus a day (weeks, months) or minutes since 2020-01-01 (all),
+// clamped to 0..2^24-1. Exact in a JS number (below 2^53).
+const TICKS = 2 ** 24;
+function encode(score, reached, pkey) {
+  const DAY = 86400;
+  let origin = Date.UTC(2020, 0, 1) / 1000, unit = 60;
+  let m = pkey.match(/^(\d{4})-W(\d{2})$/);
+  if (m) {
+    const jan4 = Date.UTC(Number(m[1]), 0, 4) / 1000;
+    const wd = (new Date(jan4 * 1000).getUTCDay() + 6) % 7; // Monday 0
+    origin = jan4 - wd * DAY + 7 * (Number(m[2]) - 1) * DAY - DAY;
+    unit = 1;
+  } else if ((m = pkey.match(/^(\d{4})-(\d{2})$/))) {
+    origin = Date.UTC(Number(m[1]), Number(m[2]) - 1, 1) / 1000 - DAY;
+    unit = 1;
+  }
+  const at = typeof reached === 'number' ? reached : Date.parse(reached) / 1000;
+  const tick = Math.min(Math.max(Math.floor((at - origin) / unit), 0), TICKS - 1);
+  const sc = Math.min(Math.max(score, -(2 ** 29 - 1)), 2 ** 29 - 1);
+  return sc * TICKS + (TICKS - 1 - tick);
+}
+
+// A board's learners in leaderboard order: higher score first, then the
+// earlier reach; equal encodings as Redis orders them (member descending).
 function expected(board, pkey) {
   return dump.filter((l) => l.scores && l.scores[board] && l.scores[board][pkey] !== undefined)
-    .map((l) => ({ userId: l.userId, score: l.scores[board][pkey] }));
+    .map((l) => ({ userId: l.userId, score: l.scores[board][pkey],
+      enc: encode(l.scores[board][pkey], l.scoresReachedAt[board][pkey], pkey) }))
+    .sort((a, b) => b.enc - a.enc || (a.userId < b.userId ? 1 : a.userId > b.userId ? -1 : 0));
 }
 
 function checkBoard(board, period, pkey, viewer, optedOut, first) {
@@ -149,15 +177,16 @@ function checkBoard(board, period, pkey, viewer, optedOut, first) {
   if (!w) fail(`board ${board} ${pkey}: null`);
   eq(w.lb.totalCount, want.length, `totalCount of ${board} ${pkey}`);
   eq(w.entries.length, want.length, `entries of ${board} ${pkey}`);
-  // Scores descending; competition ranks; ids as the dump's (hidden when opted out).
-  const sorted = want.map((e) => e.score).sort((a, b) => b - a);
-  eq(w.entries.map((e) => e.score), sorted, `scores of ${board} ${pkey}`);
+  // Scores descending, equal scores by who reached them first; a rank is 1 +
+  // how many rank above (shared only by equal encodings); ids as the dump's
+  // (hidden when opted out), in that order.
+  eq(w.entries.map((e) => e.score), want.map((e) => e.score), `scores of ${board} ${pkey}`);
   w.entries.forEach((e, i) => {
-    const rank = 1 + sorted.filter((s) => s > e.score).length;
+    const rank = 1 + want.filter((x) => x.enc > want[i].enc).length;
     if (e.rank !== rank) fail(`${board} ${pkey} entry ${i}: rank ${e.rank}, want ${rank}`);
   });
-  const wantIds = want.map((e) => (optedOut.has(e.userId) && e.userId !== viewer ? null : e.userId) + ':' + e.score).sort();
-  eq(w.entries.map((e) => e.userId + ':' + e.score).sort(), wantIds, `ids of ${board} ${pkey} seen by ${viewer}`);
+  const wantIds = want.map((e) => (optedOut.has(e.userId) && e.userId !== viewer ? null : e.userId) + ':' + e.score);
+  eq(w.entries.map((e) => e.userId + ':' + e.score), wantIds, `ids of ${board} ${pkey} seen by ${viewer}`);
   return w;
 }
 
@@ -180,6 +209,20 @@ function boards() {
     if (period === 'WEEKLY' && p !== cur.w.periodKey) weeks++;
   }
   if (weeks === 0) fail('no earlier week to read by periodKey');
+  // Equal scores (run.sh: tie-a, tie-b, tie-c reach 40 on tie-club at
+  // different times, tie-c last; tie-d reaches 40 in tie-a's minute, after
+  // it): who reached first ranks first, by the second on a week, by the
+  // minute on all-time (there tie-a and tie-d share a rank, by id).
+  const tieWeek = Object.keys(byUser.get('tie-a').scores['tie-club']).find((k) => k.includes('W'));
+  const tw = walk('tie-club', 'WEEKLY', tieWeek, 'viewer-x');
+  eq(tw.entries.map((e) => [e.userId, e.score, e.rank]),
+    [['tie-b', 40, 1], ['tie-a', 40, 2], ['tie-d', 40, 3], ['tie-c', 40, 4]], 'tie-club this week');
+  const ta = walk('tie-club', 'ALL_TIME', null, 'tie-a');
+  eq(ta.entries.map((e) => [e.userId, e.score, e.rank]),
+    [['tie-b', 40, 1], ['tie-d', 40, 2], ['tie-a', 40, 2], ['tie-c', 40, 4]], 'tie-club all time');
+  eq(ta.lb.me, { rank: 2, score: 40 }, 'tie-club: me of tie-a');
+  const tn = data(gql('{ leaderboard(board: "tie-club", around: 1) { entries { userId rank } } }', { user: 'tie-d' }), 'tie around').leaderboard;
+  eq(tn.entries.map((e) => e.userId), ['tie-b', 'tie-d', 'tie-a'], 'tie-club around tie-d');
   if (!cur.w || !cur.w.periodKey.match(/^\d{4}-W\d\d$/)) fail(`current week ${JSON.stringify(cur)}`);
   // The opted-out learner sees its own id; others see null at its place.
   const lea = checkBoard('global', 'ALL_TIME', 'all', 'lea', optedOut, 7);
@@ -188,7 +231,7 @@ function boards() {
   eq(lea.lb.me.score, byUser.get('lea').scores.global.all, "lea's me");
   eq(lea.lb.me.rank, mine[0].rank, "lea's rank");
   // me and around: k above and below the caller.
-  const ranked = expected('global', 'all').sort((a, b) => b.score - a.score);
+  const ranked = expected('global', 'all');
   const mid = ranked[Math.floor(ranked.length / 2)].userId;
   const ar = data(gql('{ leaderboard(around: 3) { me { rank score } entries { userId score rank } pageInfo { hasNextPage } } }', { user: mid }), 'around').leaderboard;
   if (ar.entries.length !== 7) fail(`around 3 gave ${ar.entries.length} entries`);

@@ -88,6 +88,14 @@ cat "$examples/events.jsonl" >> "$tmp/events.jsonl"
 at=$(date -u -d "@$((now - 3600))" +%Y-%m-%dT%H:%M:%SZ)
 echo "{\"eventId\":\"buyer-1\",\"userId\":\"buyer\",\"occurredAt\":\"$at\",\"source\":\"admin\",\"adjustment\":{\"coins\":120,\"reason\":\"test\"}}" \
     >> "$tmp/events.jsonl"
+# Equal scores on the board tie-club (check.mjs): 40 each, reached by tie-b
+# first, tie-a 2 minutes later, tie-d 30 s after tie-a (the same minute),
+# tie-c last; names chosen so that id order gives neither ranking.
+t0=$(((now - 3600) / 60 * 60))
+for tie in b:0 a:120 d:150 c:300; do
+    at=$(date -u -d "@$((t0 + ${tie#*:}))" +%Y-%m-%dT%H:%M:%SZ)
+    echo "{\"eventId\":\"tie-${tie%%:*}\",\"userId\":\"tie-${tie%%:*}\",\"occurredAt\":\"$at\",\"source\":\"admin\",\"groupIds\":[\"tie-club\"],\"adjustment\":{\"exp\":40,\"reason\":\"tie\"}}"
+done >> "$tmp/events.jsonl"
 end=$("$gamify" produce --log "file:$tmp/log" "$tmp/events.jsonl" 2>&1 | sed -n 's/.*log end offset //p')
 start
 wait_for gamify_source_offset "$end"

@@ -9,6 +9,7 @@
  * every key of the test's prefix.
  */
 #include "feed.h"
+#include "lbscore.h"
 #include "log.h"
 #include "redisproj.h"
 #include "server_env.h"
@@ -219,9 +220,12 @@ on_learner(void *ctx, const struct gm_learner *l)
 {
     for (size_t i = 0; i < l->n_scores; i++) {
         char *s;
-        cr_assert_geq(asprintf(&s, "lb:%s:%s %s %lld", l->scores[i].board, l->scores[i].period,
-                               l->user_id, (long long)l->scores[i].score),
-                      0);
+        /* the score with its reach time, as Redis holds it */
+        cr_assert_geq(
+            asprintf(&s, "lb:%s:%s %s %lld", l->scores[i].board, l->scores[i].period, l->user_id,
+                     (long long)gm_lbscore_encode(l->scores[i].score, l->scores[i].reached_at,
+                                                  l->scores[i].period)),
+            0);
         lines_add(ctx, s);
     }
     return 0;

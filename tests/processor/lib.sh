@@ -30,28 +30,10 @@ rcli() {
 }
 
 # dump_scores < DUMP: the leaderboard scores of `gamify dump` lines as
-# "board period user score", sorted: what Redis must hold
+# "board period user encoded", sorted: what Redis must hold (the score with
+# its reach time, docs/operations.md; lbscore.py encodes it)
 dump_scores() {
-    awk '
-    {
-        if (!match($0, /^\{"userId":"[^"]*"/)) next
-        u = substr($0, 12, RLENGTH - 12)
-        # "scores":{"b1":{"p1":1,"p2":2},"b2":{...}},"timezone"
-        if (!match($0, /"scores":\{.*\}\},"timezone"/)) next
-        s = substr($0, RSTART + 10, RLENGTH - 22)
-        while (match(s, /"[^"]*":\{[^}]*\}/)) {
-            b = substr(s, RSTART, RLENGTH)
-            s = substr(s, RSTART + RLENGTH)
-            match(b, /^"[^"]*"/)
-            board = substr(b, 2, RLENGTH - 2)
-            n = split(substr(b, RLENGTH + 3, length(b) - RLENGTH - 3), kv, ",")
-            for (i = 1; i <= n; i++) {
-                split(kv[i], a, ":")
-                gsub(/"/, "", a[1])
-                print board, a[1], u, a[2]
-            }
-        }
-    }' | sort
+    python3 "$(dirname "${BASH_SOURCE[0]}")/lbscore.py" | sort
 }
 
 # redis_scores PREFIX: every member of every board key PREFIXlb:BOARD:PERIOD
@@ -64,7 +46,7 @@ redis_scores() {
             /^@@/ { k = substr($0, 3 + length(pre)); b = k; sub(/:[^:]*$/, "", b)
                     p = k; sub(/.*:/, "", p); m = ""; next }
             m == "" { m = $0; next }
-            { print b, p, m, $0; m = "" }' | sort
+            { printf "%s %s %s %.0f\n", b, p, m, $0; m = "" }' | sort
 }
 
 # dump_learners < DUMP: per learner "user|exp|level|coins|coinsEarned|

@@ -11,7 +11,8 @@
 # redemptions in log order equal the dump, and no learner more; the ledger
 # holds N rows (the state's ledger entries; no duplicate) whose per-learner
 # sums are the dump's exp and coins. With --redis: every board's members and
-# scores, for every period, equal the dump's scores and Redis holds no other
+# scores, for every period, equal the dump's scores with their reach times
+# (encoded as docs/operations.md says, lbscore.py) and Redis holds no other
 # board. With --out: every outbound event id appears once, and as many
 # level-ups, badges and redemption outcomes as the dump implies; with
 # --out-expect, the same ids as a clean replay's --out. Prints one line per
@@ -22,6 +23,8 @@ import json
 import socket
 import subprocess
 import sys
+
+import lbscore  # beside this file
 
 PROFILE = [
     ("exp", "exp"), ("level", "level"), ("coins", "coins"), ("coinsEarned", "coins_earned"),
@@ -137,11 +140,8 @@ class Resp:
 
 
 def check_redis(users, hostport, prefix):
-    want = collections.defaultdict(dict)
-    for u, d in users.items():
-        for board, periods in d.get("scores", {}).items():
-            for period, score in periods.items():
-                want[(board, period)][u] = int(score)
+    # the score with its reach time, as docs/operations.md encodes it
+    want = lbscore.dump_boards(json.dumps(d) for d in users.values())
     r = Resp(hostport)
     got = {}
     cursor = "0"
@@ -155,7 +155,7 @@ def check_redis(users, hostport, prefix):
         board, period = key[len(prefix) + 3:].rsplit(":", 1)
         flat = r.cmd("ZRANGE", key, 0, -1, "WITHSCORES")
         got[(board, period)] = {flat[i]: int(float(flat[i + 1])) for i in range(0, len(flat), 2)}
-    if dict(want) != got:
+    if want != got:
         fail("Redis boards differ from the dump", dict(want), got)
     n = sum(len(v) for v in got.values())
     print(f"ok: redis: {len(got)} boards and periods, {n} scores equal the dump")

@@ -21,6 +21,10 @@
 # guard: a private redis-server with a maxmemory: the memory guard deletes
 #   finished periods, logs the ALERT, and its metrics show it; the reconcile
 #   does not count (or undo) what the guard deleted.
+# ties: learners reaching the same score at different times rank by who
+#   reached it first in Redis (docs/operations.md), projected, after gamify
+#   rebuild, after FLUSHALL and rebuild, after a reconcile of a changed
+#   reach time, and from a replay of the same log (private redis-server).
 set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -76,20 +80,11 @@ wait_for() { # METRIC VALUE
 }
 entries() { mdb_stat -s changes "$tmp/state" | sed -n 's/^ *Entries: //p'; }
 # boards_equal_dump: every (board, period, learner, score) of the dump is in
-# Redis, and Redis holds nothing more
+# Redis with its score and reach time encoded (docs/operations.md, as
+# lbscore.py writes it), and Redis holds nothing more
 boards_equal_dump() {
-    "$gamify" dump --state "$tmp/state" |
-        sed -n 's/^{"userId":"\([^"]*\)".*"scores":{\(.*\)}},"timezone".*/\1 \2}/p' |
-        awk '{
-            # USER "b1":{"p1":1,"p2":2},"b2":{...}: one awk, not processes per user
-            user = $1; s = substr($0, length(user) + 2); gsub(/[{}"]/, "", s)
-            n = split(s, item, ",")
-            for (i = 1; i <= n; i++) {
-                m = split(item[i], f, ":")
-                if (m == 3) { board = f[1]; print board, f[2], user, f[3] }
-                else if (m == 2) print board, f[1], user, f[2]
-            }
-        }' | sort > "$tmp/want"
+    "$gamify" dump --state "$tmp/state" | python3 "$(dirname "${BASH_SOURCE[0]}")/lbscore.py" |
+        sort > "$tmp/want"
     [ "$(wc -l < "$tmp/want")" -gt 400 ] || fail "the dump's scores: $(head -3 "$tmp/want")"
     # one round trip for every key (a redis-cli per key takes minutes on a
     # loaded machine): "KEY MEMBER SCORE" lines, KEY = PREFIXlb:BOARD:PERIOD
@@ -102,7 +97,7 @@ boards_equal_dump() {
         awk -v skip=$((${#prefix} + 3)) '{
             key = substr($1, skip + 1); n = split(key, part, ":")
             period = part[n]; board = substr(key, 1, length(key) - length(period) - 1)
-            print board, period, $2, $3 }' | sort > "$tmp/got"
+            printf "%s %s %s %.0f\n", board, period, $2, $3 }' | sort > "$tmp/got"
     cmp -s "$tmp/want" "$tmp/got" ||
         fail "Redis differs from the dump: $(diff "$tmp/want" "$tmp/got" | head -5)"
 }
@@ -311,6 +306,81 @@ guard)
     wait "$pid" || fail "the processor did not stop cleanly"
     pid=
     echo "ok: the guard deleted keys, logged and counted it"
+    ;;
+ties)
+    # a private Redis: this check runs FLUSHALL (rcli and boards_equal_dump
+    # use it until the end of the check)
+    redis_up
+    shared_redis=$GAMIFY_TEST_REDIS
+    GAMIFY_TEST_REDIS="redis://127.0.0.1:$rport"
+    # after the generated log: tie-b, tie-a (2 min later), tie-d (30 s after
+    # tie-a, the same minute) and tie-c (last) reach 40 on tie-club; then
+    # tie-a gets coins only (its score, and so its reach, stays)
+    last=$(grep -o '"occurredAt":"[^"]*"' "$tmp/all.jsonl" | cut -d'"' -f4 | sort | tail -n 1)
+    t0=$((($(date -u -d "$last" +%s) + 3600) / 60 * 60))
+    for tie in b:0:40 a:120:40 d:150:40 c:300:40 a:400:0; do
+        IFS=: read -r who off exp <<<"$tie"
+        at=$(date -u -d "@$((t0 + off))" +%Y-%m-%dT%H:%M:%SZ)
+        echo "{\"eventId\":\"tie-$who-$off\",\"userId\":\"tie-$who\",\"occurredAt\":\"$at\",\"source\":\"admin\",\"groupIds\":[\"tie-club\"],\"adjustment\":{\"exp\":$exp,\"coins\":5,\"reason\":\"tie\"}}"
+    done > "$tmp/ties.jsonl"
+    end=$("$gamify" produce --log "file:$tmp/log" "$tmp/ties.jsonl" 2>&1 | sed -n 's/.*log end offset //p')
+    start "$GAMIFY_TEST_REDIS"
+    wait_for gamify_source_offset "$end"
+    wait_for gamify_redis_projector_lag_changes 0
+    kill -TERM "$pid"
+    wait "$pid" || fail "the processor did not stop cleanly"
+    pid=
+    week=$("$gamify" dump --state "$tmp/state" --user tie-a | grep -o '"tie-club":{[^}]*}' | head -n 1 |
+        grep -o '"[0-9]*-W[0-9]*"' | tr -d '"')
+    [ -n "$week" ] || fail "no week of tie-club in the dump of tie-a"
+    "$gamify" dump --state "$tmp/state" --user tie-a | grep -q "\"scoresReachedAt\":.*\"tie-club\":{[^}]*\"all\":\"$(date -u -d "@$((t0 + 120))" +%Y-%m-%dT%H:%M:%SZ)\"" ||
+        fail "tie-a's reach time is not that of the event that changed its score: $("$gamify" dump --state "$tmp/state" --user tie-a)"
+    # order: the week by the second, all-time by the minute (tie-a and tie-d
+    # share a minute: Redis orders them by id, descending)
+    ties_ordered() { # WHAT
+        local w a
+        w=$(rcli zrevrange "${prefix}lb:tie-club:$week" 0 -1 | tr '\n' ' ')
+        a=$(rcli zrevrange "${prefix}lb:tie-club:all" 0 -1 | tr '\n' ' ')
+        [ "$w" = "tie-b tie-a tie-d tie-c " ] || fail "$1: tie-club $week in Redis: $w"
+        [ "$a" = "tie-b tie-d tie-a tie-c " ] || fail "$1: tie-club all in Redis: $a"
+        for m in tie-a tie-b tie-c tie-d; do
+            python3 -c "import lbscore, sys; sys.exit(lbscore.decode(sys.argv[1]) != 40)" \
+                "$(rcli zscore "${prefix}lb:tie-club:all" "$m")" ||
+                fail "$1: $m's score does not decode to 40"
+        done
+        boards_equal_dump
+    }
+    export PYTHONPATH="$(dirname "${BASH_SOURCE[0]}")"
+    ties_ordered "projected"
+    "$gamify" rebuild --state "$tmp/state" --redis "$GAMIFY_TEST_REDIS" --redis-prefix "$prefix" \
+        >/dev/null || fail "gamify rebuild"
+    ties_ordered "rebuilt"
+    rcli flushall >/dev/null
+    "$gamify" rebuild --state "$tmp/state" --redis "$GAMIFY_TEST_REDIS" --redis-prefix "$prefix" \
+        >/dev/null || fail "gamify rebuild after FLUSHALL"
+    ties_ordered "FLUSHALL and rebuilt"
+    # tie-a given its own score with the earliest reach: the same score
+    # decoded, so only a reconcile that compares reach times repairs it
+    rcli zadd "${prefix}lb:tie-club:all" XX $((40 * 16777216 + 16777215)) tie-a >/dev/null
+    [ "$(rcli zrevrange "${prefix}lb:tie-club:all" 0 0)" = tie-a ] || fail "tampering"
+    set +e
+    out=$("$gamify" reconcile --state "$tmp/state" --redis "$GAMIFY_TEST_REDIS" --redis-prefix "$prefix")
+    rc=$?
+    set -e
+    [ "$rc" = 1 ] || fail "gamify reconcile exited $rc after a changed reach: $out"
+    case $out in '{"drift":1,'*) ;; *) fail "gamify reconcile: $out" ;; esac
+    ties_ordered "reconciled"
+    # a replay of the same log: the same state and the same boards
+    "$gamify" replay --log "file:$tmp/log" --state "$tmp/replayed" --rules "$examples/rules.yaml" \
+        --no-sync --quiet >/dev/null 2>&1 || fail "gamify replay"
+    [ "$("$gamify" digest --state "$tmp/replayed")" = "$("$gamify" digest --state "$tmp/state")" ] ||
+        fail "a replay gave another digest"
+    rcli flushall >/dev/null
+    "$gamify" rebuild --state "$tmp/replayed" --redis "$GAMIFY_TEST_REDIS" --redis-prefix "$prefix" \
+        >/dev/null || fail "gamify rebuild of the replay"
+    ties_ordered "replayed and rebuilt"
+    GAMIFY_TEST_REDIS=$shared_redis # what the cleanup scans (after the private one stops)
+    echo "ok: equal scores rank by reach time in Redis: projected, rebuilt, after FLUSHALL, reconciled, replayed"
     ;;
 *)
     fail "unknown check $check"

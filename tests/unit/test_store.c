@@ -5,6 +5,7 @@
  * rules, the dedupe window, and committed offsets.
  */
 #include "helpers.h"
+#include "state.pb-c.h"
 #include "store.h"
 
 #include <criterion/criterion.h>
@@ -356,8 +357,8 @@ Test(store, pruning_spreads_over_events_and_finishes)
     cr_assert(after_one > 0 && after_one <= 4, "%llu", (unsigned long long)after_one);
     /* readers never see the expired periods meanwhile */
     char *d = dump_of(st);
-    cr_assert_null(strstr(d, "2026-W02"), "%s", d);
-    cr_assert_null(strstr(d, "2026-01"), "%s", d);
+    cr_assert_null(strstr(d, "\"2026-W02\""), "%s", d);
+    cr_assert_null(strstr(d, "\"2026-01\""), "%s", d); /* the key, not a reach time */
     free(d);
     cr_assert_eq(gm_store_begin(st, &err), 0, "%s", err.msg);
     for (int i = 0; i < 60; i++) {
@@ -679,4 +680,88 @@ Test(store, an_old_state_is_indexed_for_pruning)
     /* ann's week and month, found through the rebuilt queue */
     cr_assert_eq(gm_store_stats(st)->periods_pruned, 2);
     gm_store_close(st);
+}
+
+/* A state written before reach times (scores in scores_packed_v1, entries
+ * without reached_at) opens: its scores keep their values with reach time 0
+ * (the earliest), the next event that changes one sets its reach time, and
+ * the record is written back in the new form. */
+Test(store, an_old_state_without_reach_times_opens)
+{
+    struct gm_store *st = open_with(dir, period_rules, NULL);
+    struct gm_err err;
+    cr_assert_eq(gm_store_begin(st, &err), 0, "%s", err.msg);
+    lesson(st, "e1", "ann", "2026-11-02T09:00:00Z", 1);
+    cr_assert_eq(gm_store_commit(st, 2, &err), 0, "%s", err.msg);
+    gm_store_close(st);
+
+    /* rewrite ann's record as an old state held it */
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    cr_assert_eq(mdb_env_create(&env), 0);
+    cr_assert_eq(mdb_env_set_maxdbs(env, 16), 0);
+    cr_assert_eq(mdb_env_open(env, dir, 0, 0644), 0);
+    cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    cr_assert_eq(mdb_dbi_open(txn, "profiles", 0, &dbi), 0);
+    MDB_val k = {3, "ann"}, v;
+    cr_assert_eq(mdb_get(txn, dbi, &k, &v), 0);
+    Gamify__Internal__UserState *us =
+        gamify__internal__user_state__unpack(NULL, v.mv_size, v.mv_data);
+    cr_assert_not_null(us);
+    ProtobufCBinaryData *sp = &us->scores_packed, *old = &us->scores_packed_v1;
+    cr_assert_gt(sp->len, 0);
+    old->data = malloc(sp->len);
+    old->len = 0;
+    for (size_t r = 0; r < sp->len;) {
+        size_t n = 1 + sp->data[r];
+        n += 1 + sp->data[r + n] + 16; /* board, period, score, reached_at */
+        memcpy(old->data + old->len, sp->data + r, n - 8);
+        old->len += n - 8;
+        r += n;
+    }
+    free(sp->data);
+    sp->data = NULL;
+    sp->len = 0;
+    uint8_t buf[4096];
+    size_t len = gamify__internal__user_state__pack(us, buf);
+    gamify__internal__user_state__free_unpacked(us, NULL);
+    v.mv_size = len;
+    v.mv_data = buf;
+    cr_assert_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
+    cr_assert_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+
+    st = open_with(dir, NULL, NULL);
+    char *d = dump_user(st, "ann");
+    cr_assert(strstr(d, "\"scores\":{\"global\":{\"2026-11\":20,\"2026-W45\":20,\"all\":20}}"),
+              "%s", d);
+    cr_assert(strstr(d, "\"scoresReachedAt\":{\"global\":{\"2026-11\":\"1970-01-01T00:00:00Z\","
+                        "\"2026-W45\":\"1970-01-01T00:00:00Z\",\"all\":\"1970-01-01T00:00:00Z\"}}"),
+              "%s", d);
+    free(d);
+    cr_assert_eq(gm_store_begin(st, &err), 0, "%s", err.msg);
+    lesson(st, "e2", "ann", "2026-11-03T09:00:00Z", 2);
+    cr_assert_eq(gm_store_commit(st, 3, &err), 0, "%s", err.msg);
+    d = dump_user(st, "ann");
+    cr_assert(strstr(d, "\"scores\":{\"global\":{\"2026-11\":40,\"2026-W45\":40,\"all\":40}}"),
+              "%s", d);
+    cr_assert(strstr(d, "\"all\":\"2026-11-03T09:00:00Z\"}}"), "%s", d);
+    free(d);
+    gm_store_close(st);
+
+    /* written back without the old field */
+    cr_assert_eq(mdb_env_create(&env), 0);
+    cr_assert_eq(mdb_env_set_maxdbs(env, 16), 0);
+    cr_assert_eq(mdb_env_open(env, dir, MDB_RDONLY, 0644), 0);
+    cr_assert_eq(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    cr_assert_eq(mdb_dbi_open(txn, "profiles", 0, &dbi), 0);
+    cr_assert_eq(mdb_get(txn, dbi, &k, &v), 0);
+    us = gamify__internal__user_state__unpack(NULL, v.mv_size, v.mv_data);
+    cr_assert_not_null(us);
+    cr_assert_eq(us->scores_packed_v1.len, 0);
+    cr_assert_gt(us->scores_packed.len, 0);
+    gamify__internal__user_state__free_unpacked(us, NULL);
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
 }
