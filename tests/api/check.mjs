@@ -306,19 +306,21 @@ function reads() {
   const hundred = walkList('ledger', 'eventId kind expDelta', big.userId, 'ops', 'staff', 100).all;
   eq(one, hundred, `ledger of ${big.userId} by pages of 1 and of 100 (staff)`);
 
-  // Redemptions: the dump's, in log order, over pages of 2; each by id too.
+  // Redemptions: the dump's, in log order, over pages of 2; some by id too.
   const rf = 'id rewardId status reason occurredAt';
   for (const l of people) {
     const { all } = walkList('redemptions', rf, null, l.userId, 'student', 2);
     eq(all.map((r) => ({ redemptionId: r.id, rewardId: r.rewardId, status: r.status, reason: r.reason })),
       l.redemptions, `redemptions of ${l.userId} as the dump`);
-    for (const r of all) {
-      if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/.test(r.occurredAt)) fail(`occurredAt ${r.occurredAt}`);
+    for (const r of all) if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/.test(r.occurredAt)) fail(`occurredAt ${r.occurredAt}`);
+    // By id: the first and the last (each lookup is a process here).
+    for (const r of new Set([all[0], all[all.length - 1]])) {
+      if (!r) continue;
       const one = data(gql(`query($i: ID!) { redemption(id: $i) { ${rf} } }`, { user: l.userId, vars: { i: r.id } }), 'redemption').redemption;
       eq(one, r, `redemption ${r.id} by id`);
     }
     // Staff and service read anyone's.
-    for (const role of ['staff', 'service']) {
+    if (withRed.includes(l)) for (const role of ['staff', 'service']) {
       eq(walkList('redemptions', rf, l.userId, 'ops', role, 100).all, all, `redemptions of ${l.userId} read by ${role}`);
     }
   }
