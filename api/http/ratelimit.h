@@ -28,9 +28,11 @@
 
 #define GM_API_RL_MAX_RULES 32
 
-/* The default limits: the seed's, and 600 per minute for any other root field. */
+/* The default limits: the seed's; 100 a minute for the reads added since (redemption 200,
+ * as clients poll a PENDING redemption with it); 600 for any other root field. */
 #define GM_API_RL_DEFAULT                                                                          \
-    "userProfile=200,badges=100,leaderboard=100,rewards=100,streaks=200,redeemReward=20,*=600"
+    "userProfile=200,badges=100,leaderboard=100,rewards=100,streaks=200,redeemReward=20,"          \
+    "badgeCatalogue=100,redemptions=100,redemption=200,ledger=100,*=600"
 
 struct gm_api_limiter;
 

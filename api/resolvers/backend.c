@@ -46,10 +46,34 @@ static const struct {
         "SELECT user_id FROM learners WHERE opt_out ORDER BY user_id COLLATE \"C\""},
     [GM__Q_RULES] = {"api_rules", 0, "SELECT timezone FROM rules_current"},
     [GM__Q_REDEMPTION] = {"api_redemption", 2,
-        "SELECT reward_id, status, reason FROM redemptions "
-        "WHERE user_id = $1 AND redemption_id = $2"},
+        "SELECT reward_id, status, reason, extract(epoch FROM occurred_at)::bigint "
+        "FROM redemptions WHERE user_id = $1 AND redemption_id = $2"},
     [GM__Q_VERSION] = {"api_version", 0,
         "SELECT coalesce(max(version), 0) FROM schema_migrations"},
+    /* history.c and queries.c: pages by (partition, seq), the log order,
+     * over the indexes (user_id, partition, seq) of migration 0003. The
+     * cursor condition and the order name user_id too: with (partition,
+     * seq) alone the planner took the ledger's primary key for a cursor
+     * deep in a history and filtered the whole partition after it (40 ms
+     * instead of 0.1 ms over 400,000 rows). */
+    [GM__Q_BADGE_CATALOGUE] = {"api_badge_catalogue", 1,
+        "SELECT b.id, b.name, b.icon, b.criteria, extract(epoch FROM lb.earned_at)::bigint "
+        "FROM badges b LEFT JOIN learner_badges lb ON lb.badge_id = b.id AND lb.user_id = $1 "
+        "WHERE b.active ORDER BY b.position, b.id"},
+    [GM__Q_REDEMPTIONS] = {"api_redemptions", 4,
+        "SELECT partition, seq, redemption_id, reward_id, status, reason, "
+        "extract(epoch FROM occurred_at)::bigint FROM redemptions "
+        "WHERE user_id = $1 AND (user_id, partition, seq) > ($1, $2::integer, $3::bigint) "
+        "ORDER BY user_id, partition, seq LIMIT $4"},
+    [GM__Q_REDEMPTIONS_N] = {"api_redemptions_n", 1,
+        "SELECT count(*) FROM redemptions WHERE user_id = $1"},
+    [GM__Q_LEDGER] = {"api_ledger", 4,
+        "SELECT partition, seq, event_id, kind, detail, exp_delta, coins_delta, exp_after, "
+        "coins_after, capped_exp, extract(epoch FROM occurred_at)::bigint FROM ledger "
+        "WHERE user_id = $1 AND (user_id, partition, seq) > ($1, $2::integer, $3::bigint) "
+        "ORDER BY user_id, partition, seq LIMIT $4"},
+    [GM__Q_LEDGER_N] = {"api_ledger_n", 1,
+        "SELECT count(*) FROM ledger WHERE user_id = $1"},
 };
 /* clang-format on */
 
@@ -662,7 +686,7 @@ gm_api_resolvers_bind(struct gm_gql_schema *s, struct gm_api_backend *b, struct 
 {
     int rc;
     if ((rc = gm__bind_queries(s, b, err)) || (rc = gm__bind_leaderboard(s, b, err)) ||
-        (rc = gm__bind_redeem(s, b, err)))
+        (rc = gm__bind_redeem(s, b, err)) || (rc = gm__bind_history(s, b, err)))
         return rc;
     return 0;
 }

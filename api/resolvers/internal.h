@@ -17,17 +17,35 @@
 
 /* The prepared statements every pooled connection holds. */
 enum gm__q {
-    GM__Q_PROFILE,    /* $1 user -> user_id, exp, level, coins, streaks, next level's exp */
-    GM__Q_BADGES,     /* $1 user -> id, name, icon, criteria, earned_at (epoch), award order */
-    GM__Q_REWARDS,    /* -> id, name, cost, type, stock_left, active */
-    GM__Q_OPTED_OUT,  /* -> every learner who opted out of leaderboards */
-    GM__Q_RULES,      /* -> timezone of the rules in force */
-    GM__Q_REDEMPTION, /* $1 user, $2 redemption -> reward_id, status, reason */
-    GM__Q_VERSION,    /* -> the schema version */
+    GM__Q_PROFILE,         /* $1 user -> user_id, exp, level, coins, streaks, next level's exp */
+    GM__Q_BADGES,          /* $1 user -> id, name, icon, criteria, earned_at (epoch), award order */
+    GM__Q_REWARDS,         /* -> id, name, cost, type, stock_left, active */
+    GM__Q_OPTED_OUT,       /* -> every learner who opted out of leaderboards */
+    GM__Q_RULES,           /* -> timezone of the rules in force */
+    GM__Q_REDEMPTION,      /* $1 user, $2 redemption -> reward_id, status, reason, occurred_at */
+    GM__Q_VERSION,         /* -> the schema version */
+    GM__Q_BADGE_CATALOGUE, /* $1 user -> id, name, icon, criteria, earned_at (epoch or NULL) */
+    GM__Q_REDEMPTIONS,   /* $1 user, $2 partition, $3 seq, $4 limit -> the page after the cursor */
+    GM__Q_REDEMPTIONS_N, /* $1 user -> how many redemptions */
+    GM__Q_LEDGER,        /* $1 user, $2 partition, $3 seq, $4 limit -> the page after the cursor */
+    GM__Q_LEDGER_N,      /* $1 user -> how many ledger entries */
     GM__Q_COUNT,
 };
 
 struct gm__rconn; /* one thread's Redis connection */
+
+/* A Redemption object (redeem.c, history.c); strings in the request's arena. */
+struct gm__redemption {
+    const char *id, *reward_id, *status; /* status: COMPLETED, REJECTED or PENDING */
+    const char *reason;                  /* NULL unless REJECTED */
+    const char *occurred_at;             /* RFC 3339; NULL while PENDING */
+};
+
+/* A PageInfo object (leaderboard.c, history.c). */
+struct gm__page_info {
+    const char *end_cursor; /* NULL when the page is empty */
+    bool has_next;
+};
 
 /* A redeemReward call waiting for its outcome (listen.c). */
 struct gm__waiter {
@@ -138,6 +156,13 @@ bool gm__waiter_wait(struct gm_api_backend *b, struct gm__waiter *w, int64_t unt
                      bool *listening);
 void gm__waiter_remove(struct gm_api_backend *b, struct gm__waiter *w);
 
+/* The learner a query is about: its userId argument, or the caller. NULL
+ * with a BAD_USER_INPUT field error when neither is usable. Borrowed. */
+const char *gm__target_user(struct gm_gql_rctx *ctx);
+/* Whether the caller may read user's private data (coins, ledger,
+ * redemptions): the learner itself, staff and service. */
+bool gm__may_see_private(const struct gm_api_request *req, const char *user);
+
 /* Logs the details of an internal error and describes the masked field error; returns
  * a negative code for the resolver to return. */
 int gm__internal(struct gm_gql_rctx *ctx, const char *fmt, ...)
@@ -147,6 +172,12 @@ int gm__internal(struct gm_gql_rctx *ctx, const char *fmt, ...)
 int gm__bind_queries(struct gm_gql_schema *s, struct gm_api_backend *b, struct gm_err *err);
 int gm__bind_leaderboard(struct gm_gql_schema *s, struct gm_api_backend *b, struct gm_err *err);
 int gm__bind_redeem(struct gm_gql_schema *s, struct gm_api_backend *b, struct gm_err *err);
+int gm__bind_history(struct gm_gql_schema *s, struct gm_api_backend *b, struct gm_err *err);
+
+/* The epoch seconds of column col of row (NULL: NULL) as RFC 3339 in the
+ * request's arena; *out NULL for SQL NULL. Returns 0, or the field error
+ * of an exhausted arena. */
+int gm__col_time(struct gm_gql_rctx *ctx, const PGresult *res, int row, int col, const char **out);
 
 /* The leaderboard Lua script (leaderboard.c). */
 extern const char gm__lb_script[];

@@ -365,9 +365,14 @@ resolve_board_field(struct gm_gql_rctx *ctx, struct gm_gql_rval *out)
         gm_gql_rval_str(out, bd->period_key, strlen(bd->period_key));
     else if (strcmp(f, "totalCount") == 0)
         gm_gql_rval_int(out, bd->total);
-    else if (strcmp(f, "pageInfo") == 0)
-        gm_gql_rval_obj(out, bd, NULL);
-    else if (strcmp(f, "me") == 0) {
+    else if (strcmp(f, "pageInfo") == 0) {
+        /* PageInfo is shared with the pages of history.c (its resolvers are there). */
+        struct gm__page_info *pi = gm_arena_alloc(ctx->arena, sizeof *pi);
+        if (!pi)
+            return gm_gql_rctx_error(ctx, "QUERY_TOO_COMPLEX", "request memory exhausted");
+        *pi = (struct gm__page_info){bd->end_cursor, bd->has_next};
+        gm_gql_rval_obj(out, pi, NULL);
+    } else if (strcmp(f, "me") == 0) {
         if (bd->has_me)
             gm_gql_rval_obj(out, &bd->me, NULL);
         else
@@ -378,13 +383,6 @@ resolve_board_field(struct gm_gql_rctx *ctx, struct gm_gql_rval *out)
             return gm_gql_rctx_error(ctx, "QUERY_TOO_COMPLEX", "request memory exhausted");
         for (size_t i = 0; i < bd->n; i++)
             gm_gql_rval_obj(&items[i], &bd->entries[i], NULL);
-    } else if (strcmp(f, "endCursor") == 0) {
-        if (bd->end_cursor)
-            gm_gql_rval_str(out, bd->end_cursor, strlen(bd->end_cursor));
-        else
-            gm_gql_rval_null(out);
-    } else if (strcmp(f, "hasNextPage") == 0) {
-        gm_gql_rval_bool(out, bd->has_next);
     } else {
         return gm__internal(ctx, "no such field");
     }
@@ -432,8 +430,6 @@ gm__bind_leaderboard(struct gm_gql_schema *s, struct gm_api_backend *b, struct g
         {"Leaderboard.me", resolve_board_field},
         {"Leaderboard.totalCount", resolve_board_field},
         {"Leaderboard.pageInfo", resolve_board_field},
-        {"PageInfo.endCursor", resolve_board_field},
-        {"PageInfo.hasNextPage", resolve_board_field},
         {"LeaderboardEntry.rank", resolve_entry_field},
         {"LeaderboardEntry.userId", resolve_entry_field},
         {"LeaderboardEntry.score", resolve_entry_field},

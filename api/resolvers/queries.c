@@ -1,5 +1,5 @@
 /*
- * queries.c: the resolvers of userProfile, badges, rewards and streaks
+ * queries.c: the resolvers of userProfile, badges, badgeCatalogue, rewards and streaks
  * over the Postgres read model, and the plain fields of their types.
  *
  * A root resolver reads what its type shows in one statement and builds a
@@ -7,6 +7,7 @@
  * struct (generic resolvers with the member's offset as field data), so a
  * query never runs a statement per field. UserProfile.badges is the one
  * nested read: one statement for the profile's badges, when selected.
+ * badgeCatalogue is the catalogue joined with one learner's badges.
  *
  * Who sees what: coins only for the learner itself, staff and service
  * (null for anyone else); everything else is public.
@@ -130,10 +131,8 @@ col_int(const PGresult *res, int row, int col)
     return strtoll(PQgetvalue(res, row, col), NULL, 10);
 }
 
-/* The learner a query is about: userId, or the caller. NULL with a field
- * error when there is none. */
-static const char *
-target_user(struct gm_gql_rctx *ctx)
+const char *
+gm__target_user(struct gm_gql_rctx *ctx)
 {
     const struct gm_api_request *req = ctx->context;
     const struct gm_gql_ival *a = gm_gql_arg(ctx, "userId");
@@ -151,8 +150,8 @@ target_user(struct gm_gql_rctx *ctx)
     return req->viewer.user_id;
 }
 
-static bool
-may_see_private(const struct gm_api_request *req, const char *user)
+bool
+gm__may_see_private(const struct gm_api_request *req, const char *user)
 {
     return req->viewer.role == GM_API_ROLE_STAFF || req->viewer.role == GM_API_ROLE_SERVICE ||
            (req->viewer.user_id && strcmp(req->viewer.user_id, user) == 0);
@@ -177,7 +176,7 @@ read_profile(struct gm_gql_rctx *ctx, const char *user, struct profile **p)
         pr->user_id = dup(ctx, PQgetvalue(res, 0, 0));
         pr->exp = col_int(res, 0, 1);
         pr->level = col_int(res, 0, 2);
-        pr->coins = may_see_private(req, user) ? col_int(res, 0, 3) : NULL_INT;
+        pr->coins = gm__may_see_private(req, user) ? col_int(res, 0, 3) : NULL_INT;
         pr->streak.current = col_int(res, 0, 4);
         pr->streak.longest = col_int(res, 0, 5);
         pr->streak.freezes = col_int(res, 0, 6);
@@ -193,7 +192,7 @@ read_profile(struct gm_gql_rctx *ctx, const char *user, struct profile **p)
 static int
 resolve_user_profile(struct gm_gql_rctx *ctx, struct gm_gql_rval *out)
 {
-    const char *user = target_user(ctx);
+    const char *user = gm__target_user(ctx);
     if (!user)
         return GM_EINVAL;
     struct profile *p;
@@ -210,7 +209,7 @@ resolve_user_profile(struct gm_gql_rctx *ctx, struct gm_gql_rval *out)
 static int
 resolve_streaks(struct gm_gql_rctx *ctx, struct gm_gql_rval *out)
 {
-    const char *user = target_user(ctx);
+    const char *user = gm__target_user(ctx);
     if (!user)
         return GM_EINVAL;
     struct profile *p;
@@ -258,7 +257,7 @@ list_badges(struct gm_gql_rctx *ctx, const char *user, struct gm_gql_rval *out)
 static int
 resolve_badges(struct gm_gql_rctx *ctx, struct gm_gql_rval *out)
 {
-    const char *user = target_user(ctx);
+    const char *user = gm__target_user(ctx);
     if (!user)
         return GM_EINVAL;
     return list_badges(ctx, user, out);
@@ -269,6 +268,49 @@ resolve_profile_badges(struct gm_gql_rctx *ctx, struct gm_gql_rval *out)
 {
     const struct profile *p = ctx->parent;
     return list_badges(ctx, p->user_id, out);
+}
+
+/* Query.badgeCatalogue: every active badge in the rules' order, each a
+ * struct badge (UserBadge's layout, so Badge's resolvers serve it) with
+ * earned_at NULL when the learner has not earned it. One statement. */
+static int
+resolve_badge_catalogue(struct gm_gql_rctx *ctx, struct gm_gql_rval *out)
+{
+    const char *user = gm__target_user(ctx);
+    if (!user)
+        return GM_EINVAL;
+    PGresult *res;
+    const char *params[1] = {user};
+    if (gm__pg_query(ctx->context, GM__Q_BADGE_CATALOGUE, params, &res))
+        return gm__internal(ctx, "reading the badge catalogue");
+    int n = PQntuples(res), rc = 0;
+    struct gm_gql_rval *items = gm_gql_rval_list(ctx, out, (size_t)n);
+    struct badge *bs = n ? gm_arena_alloc(ctx->arena, (size_t)n * sizeof *bs) : NULL;
+    if (n && (!items || !bs)) {
+        rc = gm_gql_rctx_error(ctx, "QUERY_TOO_COMPLEX", "request memory exhausted");
+        goto out;
+    }
+    for (int i = 0; i < n; i++) {
+        struct badge *b = &bs[i];
+        b->id = dup(ctx, PQgetvalue(res, i, 0));
+        b->name = dup(ctx, PQgetvalue(res, i, 1));
+        b->icon = PQgetvalue(res, i, 2)[0] ? dup(ctx, PQgetvalue(res, i, 2)) : NULL;
+        b->criteria = dup(ctx, PQgetvalue(res, i, 3));
+        if ((rc = gm__col_time(ctx, res, i, 4, &b->earned_at)))
+            goto out;
+        gm_gql_rval_obj(&items[i], b, NULL);
+    }
+out:
+    PQclear(res);
+    return rc;
+}
+
+static int
+resolve_catalogue_earned(struct gm_gql_rctx *ctx, struct gm_gql_rval *out)
+{
+    const struct badge *b = ctx->parent;
+    gm_gql_rval_bool(out, b->earned_at != NULL);
+    return 0;
 }
 
 static int
@@ -308,6 +350,10 @@ gm__bind_queries(struct gm_gql_schema *s, struct gm_api_backend *b, struct gm_er
         {"Query.badges", resolve_badges, NULL},
         {"Query.rewards", resolve_rewards, NULL},
         {"Query.streaks", resolve_streaks, NULL},
+        {"Query.badgeCatalogue", resolve_badge_catalogue, NULL},
+        {"BadgeCatalogueEntry.badge", resolve_member, &m_badge_self},
+        {"BadgeCatalogueEntry.earned", resolve_catalogue_earned, NULL},
+        {"BadgeCatalogueEntry.earnedAt", resolve_member, &m_badge_earned},
         {"UserProfile.userId", resolve_member, &m_profile_user},
         {"UserProfile.exp", resolve_member, &m_profile_exp},
         {"UserProfile.level", resolve_member, &m_profile_level},

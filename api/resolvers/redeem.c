@@ -29,13 +29,9 @@
 #define MAX_ID  128 /* event contract: ids of 1 to 128 bytes */
 #define MAX_KEY 256
 
-struct redemption {
-    const char *id, *reward_id, *status;
-};
-
 struct payload {
     const char *status, *reason; /* reason NULL unless REJECTED */
-    struct redemption redemption;
+    struct gm__redemption redemption;
 };
 
 void
@@ -74,9 +70,13 @@ lookup(struct gm_gql_rctx *ctx, const char *user, const char *red, struct payloa
         p->redemption.reward_id =
             gm_arena_strndup(ctx->arena, PQgetvalue(res, 0, 0), strlen(PQgetvalue(res, 0, 0)));
         p->redemption.status = p->status;
-        if (!p->redemption.reward_id) {
+        p->redemption.reason = p->reason;
+        int rc = gm__col_time(ctx, res, 0, 3, &p->redemption.occurred_at);
+        if (!rc && !p->redemption.reward_id)
+            rc = gm_gql_rctx_error(ctx, "QUERY_TOO_COMPLEX", "request memory exhausted");
+        if (rc) {
             PQclear(res);
-            return gm_gql_rctx_error(ctx, "QUERY_TOO_COMPLEX", "request memory exhausted");
+            return rc;
         }
     }
     PQclear(res);
@@ -193,6 +193,8 @@ resolve_redeem(struct gm_gql_rctx *ctx, struct gm_gql_rval *out)
         p->status = "PENDING";
         p->reason = NULL;
         p->redemption.status = "PENDING";
+        p->redemption.reason = NULL;
+        p->redemption.occurred_at = NULL;
         p->redemption.reward_id = gm_arena_strndup(ctx->arena, a_reward->s, a_reward->len);
         if (!p->redemption.reward_id)
             return gm_gql_rctx_error(ctx, "QUERY_TOO_COMPLEX", "request memory exhausted");
@@ -218,15 +220,22 @@ resolve_payload_field(struct gm_gql_rctx *ctx, struct gm_gql_rval *out)
     return 0;
 }
 
+/* Every field of Redemption (also the pages of history.c). */
 static int
 resolve_redemption_field(struct gm_gql_rctx *ctx, struct gm_gql_rval *out)
 {
-    const struct redemption *r = ctx->parent;
+    const struct gm__redemption *r = ctx->parent;
     const char *f = ctx->field->name;
-    const char *v = strcmp(f, "id") == 0         ? r->id
-                    : strcmp(f, "rewardId") == 0 ? r->reward_id
-                                                 : r->status;
-    gm_gql_rval_str(out, v, strlen(v));
+    const char *v = strcmp(f, "id") == 0           ? r->id
+                    : strcmp(f, "rewardId") == 0   ? r->reward_id
+                    : strcmp(f, "status") == 0     ? r->status
+                    : strcmp(f, "reason") == 0     ? r->reason
+                    : strcmp(f, "occurredAt") == 0 ? r->occurred_at
+                                                   : NULL;
+    if (v)
+        gm_gql_rval_str(out, v, strlen(v));
+    else
+        gm_gql_rval_null(out);
     return 0;
 }
 
@@ -245,6 +254,8 @@ gm__bind_redeem(struct gm_gql_schema *s, struct gm_api_backend *b, struct gm_err
         {"Redemption.id", resolve_redemption_field},
         {"Redemption.rewardId", resolve_redemption_field},
         {"Redemption.status", resolve_redemption_field},
+        {"Redemption.reason", resolve_redemption_field},
+        {"Redemption.occurredAt", resolve_redemption_field},
     };
     for (size_t i = 0; i < sizeof binds / sizeof binds[0]; i++) {
         int rc = gm_gql_schema_bind(s, binds[i].coord, binds[i].fn, NULL, err);

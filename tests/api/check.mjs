@@ -1,5 +1,5 @@
 // tests/api/check.mjs: the checks of run.sh (see there), in node because
-// they compare JSON: node check.mjs queries|boards|redeem|down, with the
+// they compare JSON: node check.mjs queries|boards|reads|redeem|down, with the
 // environment run.sh exports. Exits 1 with the first difference.
 import { execFileSync, spawn } from 'node:child_process';
 import { openSync, readFileSync } from 'node:fs';
@@ -256,6 +256,154 @@ function boards() {
   }
 }
 
+// The rules file's badges, in order: [{id, name, icon, criteria}].
+function rulesBadges() {
+  const text = readFileSync(env.GM_RULES, 'utf8');
+  const sec = text.slice(text.search(/^badges:/m)).split('\n').slice(1);
+  const end = sec.findIndex((l) => /^\S/.test(l));
+  const out = [];
+  for (const l of sec.slice(0, end)) {
+    const m = l.match(/^\s*(?:- )?(id|name|icon|criteria):\s*(.*)$/);
+    if (!m) continue;
+    if (m[1] === 'id') out.push({});
+    out[out.length - 1][m[1]] = m[2].trim();
+  }
+  return out;
+}
+
+// Every item of a paged list (redemptions or ledger) of user as viewer,
+// first at a time; fails on a repeated cursor or an empty page that says
+// more follow.
+function walkList(field, fields, user, viewer, role, first) {
+  const q = `query($u: ID, $f: Int, $a: String) { ${field}(userId: $u, first: $f, after: $a) {
+    totalCount entries { ${fields} } pageInfo { endCursor hasNextPage } } }`;
+  const all = [], cursors = new Set();
+  let after = null, page;
+  for (let i = 0; i < 1000; i++) {
+    page = data(gql(q, { user: viewer, role, vars: { u: user, f: first, a: after } }), `${field} of ${user}`)[field];
+    if (page.entries.length > first) fail(`${field}: ${page.entries.length} entries for first ${first}`);
+    all.push(...page.entries);
+    if (!page.pageInfo.hasNextPage) break;
+    if (page.entries.length === 0) fail(`${field}: an empty page says more follow`);
+    if (cursors.has(page.pageInfo.endCursor)) fail(`${field}: cursor ${page.pageInfo.endCursor} repeated`);
+    cursors.add(page.pageInfo.endCursor);
+    after = page.pageInfo.endCursor;
+  }
+  if (page.pageInfo.hasNextPage) fail(`${field} of ${user}: no end after 1000 pages`);
+  eq(page.totalCount, all.length, `${field} of ${user}: totalCount`);
+  return { all, last: page };
+}
+
+// `gamify ledger` of user: its entries and the summary line.
+function cliLedger(user) {
+  const out = execFileSync(env.GM_GAMIFY, ['ledger', '--state', env.GM_STATE, '--user', user], { encoding: 'utf8' });
+  const lines = out.trim().split('\n').map((l) => JSON.parse(l));
+  return { entries: lines.slice(0, -1), summary: lines[lines.length - 1].summary };
+}
+
+// The badge catalogue, the learner's redemptions and ledger, compared with
+// the rules file, `gamify dump` and `gamify ledger`; who may read them;
+// pagination; bad arguments.
+function reads() {
+  // The catalogue: the rules' badges in order, earned as the dump says.
+  const rb = rulesBadges();
+  if (rb.length < 5) fail(`rules badges: ${JSON.stringify(rb)}`);
+  const withRed = dump.filter((l) => l.redemptions.length > 1).slice(0, 4);
+  if (withRed.length === 0) fail('no learner with redemptions in the dump');
+  const people = [...sample, ...withRed];
+  const cq = `query($u: ID) { badgeCatalogue(userId: $u) { badge { id name icon criteria } earned earnedAt }
+    badges(userId: $u) { badge { id } earnedAt } }`;
+  for (const l of people) {
+    const d = data(gql(cq, { user: l.userId }), `catalogue of ${l.userId}`);
+    eq(d.badgeCatalogue.map((e) => e.badge), rb, `catalogue badges for ${l.userId}`);
+    const earnedAt = new Map(d.badges.map((b) => [b.badge.id, b.earnedAt]));
+    eq(d.badgeCatalogue.map((e) => [e.badge.id, e.earned, e.earnedAt]),
+      rb.map((b) => [b.id, l.badges.includes(b.id), earnedAt.get(b.id) ?? null]), `earned flags of ${l.userId}`);
+  }
+  // Another learner's catalogue is public; an unknown learner has earned nothing.
+  const other = data(gql('query($u: ID) { badgeCatalogue(userId: $u) { earned } }', { user: 'someone-else', vars: { u: withRed[0].userId } }), 'other catalogue');
+  eq(other.badgeCatalogue.filter((e) => e.earned).length, withRed[0].badges.filter((b) => rb.some((r) => r.id === b)).length, 'a catalogue read by another student');
+  eq(data(gql('{ badgeCatalogue(userId: "nobody-at-all") { earned earnedAt } }', { user: 'x' }), 'unknown').badgeCatalogue,
+    rb.map(() => ({ earned: false, earnedAt: null })), 'the catalogue of an unknown learner');
+
+  // Ledgers: the same entries as `gamify ledger`, in order, over pages of 7;
+  // the sums are the profile's exp and coins.
+  const lf = 'eventId kind detail expDelta coinsDelta expAfter coinsAfter cappedExp occurredAt';
+  let walked = 0;
+  for (const l of people) {
+    const { all } = walkList('ledger', lf, null, l.userId, 'student', 7);
+    const cli = cliLedger(l.userId);
+    eq(all, cli.entries.map((e) => ({ eventId: e.eventId, kind: e.kind, detail: e.detail, expDelta: e.expDelta,
+      coinsDelta: e.coinsDelta, expAfter: e.expAfter, coinsAfter: e.coinsAfter, cappedExp: e.cappedExp,
+      occurredAt: e.occurredAt })), `ledger of ${l.userId} as gamify ledger`);
+    const p = data(gql('{ userProfile { exp coins } }', { user: l.userId }), 'profile').userProfile;
+    eq([all.reduce((n, e) => n + e.expDelta, 0), all.reduce((n, e) => n + e.coinsDelta, 0)], [p.exp, p.coins], `ledger sums of ${l.userId}`);
+    eq([p.exp, p.coins], [l.exp, l.coins], `profile of ${l.userId} as the dump`);
+    if (all.length) eq([all[all.length - 1].expAfter, all[all.length - 1].coinsAfter], [l.exp, l.coins], `last balances of ${l.userId}`);
+    walked += all.length > 7 ? 1 : 0;
+  }
+  if (walked === 0) fail('no ledger took more than one page');
+  // Page sizes do not change the list.
+  const big = people.reduce((a, b) => (b.exp > a.exp ? b : a));
+  const one = walkList('ledger', 'eventId kind expDelta', big.userId, 'ops', 'staff', 1).all;
+  const hundred = walkList('ledger', 'eventId kind expDelta', big.userId, 'ops', 'staff', 100).all;
+  eq(one, hundred, `ledger of ${big.userId} by pages of 1 and of 100 (staff)`);
+
+  // Redemptions: the dump's, in log order, over pages of 2; some by id too.
+  const rf = 'id rewardId status reason occurredAt';
+  for (const l of people) {
+    const { all } = walkList('redemptions', rf, null, l.userId, 'student', 2);
+    eq(all.map((r) => ({ redemptionId: r.id, rewardId: r.rewardId, status: r.status, reason: r.reason })),
+      l.redemptions, `redemptions of ${l.userId} as the dump`);
+    for (const r of all) if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/.test(r.occurredAt)) fail(`occurredAt ${r.occurredAt}`);
+    // By id: the first and the last (each lookup is a process here).
+    for (const r of new Set([all[0], all[all.length - 1]])) {
+      if (!r) continue;
+      const one = data(gql(`query($i: ID!) { redemption(id: $i) { ${rf} } }`, { user: l.userId, vars: { i: r.id } }), 'redemption').redemption;
+      eq(one, r, `redemption ${r.id} by id`);
+    }
+    // Staff and service read anyone's.
+    if (withRed.includes(l)) for (const role of ['staff', 'service']) {
+      eq(walkList('redemptions', rf, l.userId, 'ops', role, 100).all, all, `redemptions of ${l.userId} read by ${role}`);
+    }
+  }
+
+  // A student asking for another learner's history: null and FORBIDDEN.
+  const victim = withRed[0];
+  const rid = victim.redemptions[0].redemptionId;
+  for (const [q, field] of [
+    [`{ ledger(userId: "${victim.userId}") { totalCount } }`, 'ledger'],
+    [`{ redemptions(userId: "${victim.userId}") { totalCount } }`, 'redemptions'],
+    [`{ redemption(id: "${rid}", userId: "${victim.userId}") { status } }`, 'redemption']]) {
+    const r = gql(q, { user: 'someone-else' });
+    eq([r.data[field], r.errors && r.errors.length, r.errors && r.errors[0].extensions.code, r.errors && r.errors[0].path],
+      [null, 1, 'FORBIDDEN', [field]], `${field} of another learner read by a student`);
+    const own = gql(q, { user: victim.userId });
+    if (own.errors || own.data[field] === null) fail(`${field} read by the learner itself: ${JSON.stringify(own)}`);
+  }
+  // A redemption id of someone else, looked up as one's own: not found.
+  eq(data(gql(`{ redemption(id: "${rid}") { id } }`, { user: 'someone-else' }), 'not mine').redemption, null, "another's redemption id as one's own");
+  // An unknown learner (the caller): empty lists, no cursor.
+  const none = data(gql('{ ledger { totalCount entries { eventId } pageInfo { endCursor hasNextPage } } redemptions { totalCount entries { id } pageInfo { endCursor hasNextPage } } }', { user: 'nobody-at-all' }), 'empty');
+  const empty = { totalCount: 0, entries: [], pageInfo: { endCursor: null, hasNextPage: false } };
+  eq(none, { ledger: empty, redemptions: empty }, 'the history of an unknown learner');
+  // After the last entry: an empty page.
+  const last = walkList('ledger', 'eventId', null, big.userId, 'student', 100).last;
+  const after = data(gql('query($a: String) { ledger(after: $a) { entries { eventId } pageInfo { endCursor hasNextPage } } }', { user: big.userId, vars: { a: last.pageInfo.endCursor } }), 'after the end').ledger;
+  eq(after, { entries: [], pageInfo: { endCursor: null, hasNextPage: false } }, 'the page after the last');
+  // Bad arguments.
+  const lcur = data(gql('{ ledger(first: 1) { pageInfo { endCursor } } }', { user: big.userId }), 'cursor').ledger.pageInfo.endCursor;
+  for (const [q, what] of [['{ ledger(first: 0) { totalCount } }', 'first 0'], ['{ redemptions(first: 101) { totalCount } }', 'first 101'],
+    ['{ ledger(after: "zz") { totalCount } }', 'a bad cursor'], [`{ redemptions(after: "${lcur}") { totalCount } }`, 'a ledger cursor for redemptions'],
+    ['{ ledger(after: "l1.99999999999999999999") { totalCount } }', 'a cursor past 64 bits'],
+    ['{ ledger(after: "l-1.5") { totalCount } }', 'a negative cursor'],
+    ['{ redemption(id: "") { id } }', 'an empty id'], ['{ ledger(userId: "") { totalCount } }', 'an empty userId']]) {
+    const r = gql(q, { user: big.userId });
+    if (!r.errors || r.errors[0].extensions.code !== 'BAD_USER_INPUT') fail(`${what}: ${JSON.stringify(r)}`);
+    checks++;
+  }
+}
+
 function redeem() {
   const m = `mutation($r: ID!, $k: String) { redeemReward(rewardId: $r, idempotencyKey: $k) { status reason redemption { id rewardId status } } }`;
   // 15 at once by a learner who can afford exactly 3 (120 coins, cost 40), each with its own key.
@@ -279,15 +427,22 @@ function redeem() {
   eq([u.status, u.reason, u.redemption.rewardId], ['REJECTED', 'UNKNOWN_REWARD', 'no-such-reward'], 'an unknown reward');
   // The processor stopped: PENDING in time, then the outcome with the same key.
   process.kill(Number(env.GM_PROC_PID), 'SIGSTOP');
-  let pend;
+  const byId = `query($i: ID!) { redemption(id: $i) { id rewardId status reason occurredAt } }`;
+  let pend, unknown;
   try {
     pend = data(gql(m, { user: 'ana', vars: { r: 'dark-theme', k: 'key-3' }, waitMs: 300 }), 'pending').redeemReward;
+    unknown = data(gql(byId, { user: 'ana', vars: { i: pend.redemption.id } }), 'by id while pending').redemption;
   } finally {
     process.kill(Number(env.GM_PROC_PID), 'SIGCONT');
   }
   eq([pend.status, pend.reason, pend.redemption.status, pend.redemption.rewardId], ['PENDING', null, 'PENDING', 'dark-theme'], 'pending');
+  eq(unknown, null, 'redemption(id) while the processor has not applied it');
   const later = data(gql(m, { user: 'ana', vars: { r: 'dark-theme', k: 'key-3' }, waitMs: 10000 }), 'later').redeemReward;
   eq(later.redemption.id, pend.redemption.id, 'the pending redemption keeps its id');
+  // The outcome by the redemption's id, as a client polls a PENDING one.
+  const polled = data(gql(byId, { user: 'ana', vars: { i: pend.redemption.id } }), 'by id').redemption;
+  eq([polled.id, polled.rewardId, polled.status, polled.reason], [pend.redemption.id, 'dark-theme', later.status, later.reason], 'redemption(id) after PENDING');
+  if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/.test(polled.occurredAt)) fail(`occurredAt ${polled.occurredAt}`);
   if (later.status === 'PENDING') fail('still pending after the processor resumed');
   eq(Number(psql(`SELECT count(*) FROM redemptions WHERE user_id = 'ana' AND redemption_id = '${pend.redemption.id}'`)), 1, 'one row');
   // A bad argument.
@@ -314,7 +469,7 @@ function down() {
   const r = gql(q, { user: 'lea', redis: deadRedis });
   eq(r.data.userProfile.exp, byUser.get('lea').exp, 'Postgres fields with Redis down');
   // A database of an older schema is not ready.
-  psql('DELETE FROM schema_migrations WHERE version = 2');
+  psql('DELETE FROM schema_migrations WHERE version >= 2');
   const old = gql(null, { ready: true });
   if (old.ok || !/version 1/.test(old.out)) fail(`old schema: ${JSON.stringify(old)}`);
   checks++;
@@ -350,6 +505,7 @@ function http() {
   if (!env.GM_API_URL) fail('GM_API_URL is not set');
   queries();
   boards();
+  reads();
   const m = `mutation($r: ID!, $k: String) { redeemReward(rewardId: $r, idempotencyKey: $k) { status reason redemption { id rewardId status } } }`;
   const before = data(gql('{ userProfile { coins } }', { user: 'buyer' }), 'buyer').userProfile.coins;
   const a = data(gql(m, { user: 'buyer', vars: { r: 'dark-theme', k: 'http-1' } }), 'redeem').redeemReward;
@@ -366,5 +522,5 @@ function http() {
 }
 
 const which = process.argv[2];
-({ queries, boards, redeem, down, kafka, http })[which]();
+({ queries, boards, reads, redeem, down, kafka, http })[which]();
 console.log(`ok: ${which}: ${checks} checks`);

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The resolvers against the real pipeline (GAMIFY_TEST_PG, GAMIFY_TEST_REDIS):
-#   run.sh BUILD_ROOT EXAMPLES_DIR CHECK   (CHECK: queries, boards, redeem, down, kafka,
+#   run.sh BUILD_ROOT EXAMPLES_DIR CHECK   (CHECK: queries, boards, reads, redeem, down, kafka,
 #   http, sse)
 # Events (generated over the last days, the examples, and a learner "buyer"
 # granted exactly 3 x 40 coins) are produced to a file log and folded by
 # gamify-processor with --postgres and --redis into a fresh database and a
 # private Redis prefix; then check.mjs runs GraphQL documents through
 # gql_run (the engine with the resolvers bound) and compares them with
-# `gamify dump`. down: servers unreachable give masked errors, not ready.
+# `gamify dump` (reads: the badge catalogue, redemptions and ledgers also
+# with `gamify ledger`). down: servers unreachable give masked errors, not ready.
 # kafka: redeemReward appends to a Kafka topic (GAMIFY_TEST_KAFKA) that a
 # replay then folds. http: queries, boards and redeemReward through a
 # running gamify-api over HTTP (curl, tokens from deploy/local/mint-token).
@@ -106,7 +107,7 @@ wait_for gamify_redis_projector_lag_changes 0
 export GM_GQL_RUN="$build/tests/api/gql_run" GM_SCHEMA="$here/../../api/schema.graphql"
 export GM_PG="$pg" GM_REDIS="$GAMIFY_TEST_REDIS" GM_PREFIX="$prefix" GM_LOG="file:$tmp/log"
 export GM_DUMP="$tmp/dump.jsonl" GM_RULES="$examples/rules.yaml" GM_TMP="$tmp"
-export GM_PROC_PID="$pid" GM_GAMIFY="$gamify" GM_PROC="$proc"
+export GM_PROC_PID="$pid" GM_GAMIFY="$gamify" GM_PROC="$proc" GM_STATE="$tmp/state"
 
 # http and sse: gamify-api over the same servers, with an HS256 secret and
 # tokens minted by deploy/local/mint-token.

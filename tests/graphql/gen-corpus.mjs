@@ -692,6 +692,15 @@ add('validation', 'val-overlap-lone-spread-then-pair', '{ a: userProfile { ...A 
 add('validation', 'val-overlap-lone-spread-twice', '{ a: userProfile { ...A } a: userProfile { ...B } }\nfragment A on UserProfile { v: exp }\nfragment B on UserProfile { v: level }\n', { expect: 'Fields "a" conflict because subfields "v" conflict because "exp" and "level" are different fields.' });
 add('ok', 'exe-lone-spread-sets', '{ userProfile { ...P } }\nfragment P on UserProfile { badges { ...E } streak { ...S } }\nfragment E on UserBadge { earnedAt }\nfragment S on Streak { currentStreak }\n');
 
+// ---- the learner's history and the badge catalogue (no data here: the root members are absent) ----
+add('validation', 'val-history-redemption-without-id', '{ redemption { id } }\n', { expect: 'Field "redemption" argument "id" of type "ID!" is required, but it was not provided.' });
+add('validation', 'val-history-ledger-first-string', '{ ledger(first: "x") { totalCount } }\n', { expect: 'Int cannot represent non-integer value: "x"' });
+add('validation', 'val-history-ledger-field-suggestion', '{ ledger { entries { expdelta } } }\n', { expect: 'Cannot query field "expdelta" on type "LedgerEntry". Did you mean "expDelta"?' });
+add('validation', 'val-history-catalogue-without-selection', '{ badgeCatalogue }\n', { expect: 'must have a selection of subfields' });
+add('validation', 'val-history-page-info-on-redemption', '{ redemptions { entries { pageInfo { endCursor } } } }\n', { expect: 'Cannot query field "pageInfo" on type "Redemption".' });
+add('ok', 'exe-history-nullable-roots', '{ ledger(first: 5) { totalCount pageInfo { endCursor } } redemption(id: "r1") { status reason occurredAt } }\n');
+add('field', 'exe-history-catalogue-null-propagates', '{ badgeCatalogue { earned } __typename }\n');
+
 // ---- writing ---------------------------------------------------------------------------------------
 const names = new Set();
 fs.mkdirSync(OUT, { recursive: true });

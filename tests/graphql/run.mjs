@@ -207,7 +207,7 @@ function runOne(schema, data, doc) {
     const res = execute({
         schema,
         document,
-        rootValue: {},
+        rootValue: data, // as gql_corpus: unlisted root fields read its members
         contextValue: { viewer: data.viewer },
         variableValues: doc.vars,
         operationName: doc.op,
