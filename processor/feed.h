@@ -112,6 +112,11 @@ int gm_feed_changes(struct gm_feed *f, int64_t from, size_t max,
  * Errors: GM_ENOTFOUND, GM_ECORRUPT, GM_EDB. */
 int gm_feed_learner(struct gm_feed *f, const char *user, struct gm_learner *l);
 
+/* From now on, learners read through f come without their scores
+ * (n_scores 0): for readers that do not need them (the Postgres
+ * projector), which saves decoding and sorting them. */
+void gm_feed_without_scores(struct gm_feed *f);
+
 /* Calls fn for every learner in user id byte order (rebuilds). */
 int gm_feed_learners(struct gm_feed *f, int (*fn)(void *ctx, const struct gm_learner *l),
                      void *ctx);

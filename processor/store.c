@@ -2591,7 +2591,14 @@ struct gm_feed {
     struct gm_learner_badge *badges;
     size_t cap_badges;
     struct score_list scores;
+    bool no_scores; /* gm_feed_without_scores */
 };
+
+void
+gm_feed_without_scores(struct gm_feed *f)
+{
+    f->no_scores = true;
+}
 
 int
 gm_feed_open(struct gm_store *s, struct gm_feed **out)
@@ -2738,7 +2745,8 @@ feed_fill(struct gm_feed *f, const MDB_val *v, struct gm_learner *l)
     }
     for (size_t i = 0; i < st->n_badges; i++)
         f->badges[i] = (struct gm_learner_badge){st->badges[i]->id, st->badges[i]->earned_at};
-    score_list_fill(&f->scores, st, &f->m);
+    if (!f->no_scores)
+        score_list_fill(&f->scores, st, &f->m);
     *l = (struct gm_learner){
         .user_id = st->user_id,
         .exp = st->exp,
@@ -2761,8 +2769,8 @@ feed_fill(struct gm_feed *f, const MDB_val *v, struct gm_learner *l)
         .opt_out = st->opt_out,
         .badges = f->badges,
         .n_badges = st->n_badges,
-        .scores = f->scores.v,
-        .n_scores = f->scores.n,
+        .scores = f->no_scores ? NULL : f->scores.v,
+        .n_scores = f->no_scores ? 0 : f->scores.n,
     };
     return 0;
 }
