@@ -290,7 +290,8 @@ cmp_earned(const void *a, const void *b)
 static void
 unique_users(struct batch *b)
 {
-    qsort(b->earned, b->n_earned, sizeof *b->earned, cmp_earned);
+    if (b->n_earned > 1)
+        qsort(b->earned, b->n_earned, sizeof *b->earned, cmp_earned);
     if (!b->n_users)
         return;
     qsort(b->users, b->n_users, sizeof *b->users, cmp_touched);
@@ -734,6 +735,7 @@ gm_pgproj_step(struct gm_pgproj *p, struct gm_store *st, size_t max_changes, siz
         max_changes = 1;
     if ((rc = gm_feed_open(st, &f)))
         return gm_err_set(err, rc, "opening the change feed: %s", gm_strerror(rc));
+    gm_feed_without_scores(f); /* the read model holds no scores */
     const struct gm_rules *r = gm_feed_rules(f);
     if (r)
         hex(r->sha256, sha);
