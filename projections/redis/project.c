@@ -18,7 +18,6 @@
 #include "feed.h"
 #include "log.h"
 
-#include <jansson.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -333,26 +332,7 @@ on_change(void *ctx, const struct gm_change *ch)
 static char *
 message(const struct batch *b, int partition, int64_t next)
 {
-    json_t *m = json_object(), *changed = json_array(), *pruned = json_array();
-    json_object_set_new(m, "partition", json_integer(partition));
-    json_object_set_new(m, "next", json_integer(next));
-    for (size_t i = 0; i < b->pairs.n && i < MESSAGE_MAX_PAIRS; i++) {
-        json_t *e = json_object();
-        json_object_set_new(e, "board", json_string(b->pairs.v[i].board));
-        json_object_set_new(e, "period", json_string(b->pairs.v[i].period));
-        json_array_append_new(changed, e);
-    }
-    json_object_set_new(m, "changed", changed);
-    for (size_t i = 0; i < b->n_pruned; i++)
-        json_array_append_new(pruned, json_string(b->pruned[i]));
-    json_object_set_new(m, "pruned", pruned);
-    if (b->pairs.n > MESSAGE_MAX_PAIRS)
-        json_object_set_new(m, "truncated", json_true());
-    char *s = json_dumps(m, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(m);
-    if (!s)
-        abort();
-    return s;
+    return gm__redis_message(&b->pairs, MESSAGE_MAX_PAIRS, b->pruned, b->n_pruned, partition, next);
 }
 
 static void

@@ -107,6 +107,13 @@ void gm__pairs_clear(struct gm__pairs *l);
 void gm__redis_queue_pairs(struct gm_redisproj *p, const struct gm__pairs *l, size_t from,
                            const struct gm_rules *rules, bool persist);
 
+/* The leaderboard-changed message of a batch (docs/operations.md):
+ * {"partition":P,"next":SEQ,"changed":[{"board":B,"period":K},...],
+ * "pruned":[K,...]}, the first max_pairs pairs, with "truncated":true when
+ * pairs holds more. New; free(). */
+char *gm__redis_message(const struct gm__pairs *pairs, size_t max_pairs, char *const *pruned,
+                        size_t n_pruned, int partition, int64_t next);
+
 /* The local midnight starting the period weeks_after (months_after)
  * periods after period, by the key's kind; 0 or GM_ENOTFOUND ("all"). */
 int gm__redis_period_bound(const char *period, const struct gm_rules *rules, int64_t weeks_after,
