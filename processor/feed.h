@@ -134,6 +134,22 @@ int gm_feed_ledger(struct gm_feed *f, int64_t first, int64_t count,
 /* The rules in force at the snapshot (NULL before any); borrowed until close. */
 const struct gm_rules *gm_feed_rules(struct gm_feed *f);
 
+/*
+ * The same, parsed once for as long as the stored rules text stays the
+ * same: c (caller-owned, zeroed at first) keeps the text and the rules of
+ * the last call. For readers that open a snapshot per batch (projectors),
+ * where parsing the rules every time cost more than a small batch's
+ * changes. The result is borrowed from c: valid until the next call with
+ * c or gm_feed_rules_cache_deinit(c).
+ */
+struct gm_feed_rules_cache {
+    void *text;
+    size_t len;
+    struct gm_rules *rules;
+};
+const struct gm_rules *gm_feed_rules_cached(struct gm_feed *f, struct gm_feed_rules_cache *c);
+void gm_feed_rules_cache_deinit(struct gm_feed_rules_cache *c);
+
 /* Completed redemptions of reward_id counted against its stock (0 when none). */
 int gm_feed_stock_used(struct gm_feed *f, const char *reward_id, int64_t *used);
 

@@ -2876,6 +2876,37 @@ gm_feed_rules(struct gm_feed *f)
     return f->rules;
 }
 
+const struct gm_rules *
+gm_feed_rules_cached(struct gm_feed *f, struct gm_feed_rules_cache *c)
+{
+    MDB_val k = {5, "rules"}, v;
+    if (mdb_get(f->txn, f->s->meta_db, &k, &v) != 0) {
+        gm_feed_rules_cache_deinit(c);
+        return NULL;
+    }
+    if (c->text && c->len == v.mv_size && memcmp(c->text, v.mv_data, v.mv_size) == 0)
+        return c->rules; /* the same text: the same rules, not parsed again */
+    gm_feed_rules_cache_deinit(c);
+    struct gm_err *errs = NULL;
+    size_t n_errs = 0;
+    if (gm_rules_parse(v.mv_data, v.mv_size, &c->rules, &errs, &n_errs))
+        c->rules = NULL;
+    free(errs);
+    if (!(c->text = malloc(v.mv_size ? v.mv_size : 1)))
+        abort();
+    memcpy(c->text, v.mv_data, v.mv_size);
+    c->len = v.mv_size;
+    return c->rules;
+}
+
+void
+gm_feed_rules_cache_deinit(struct gm_feed_rules_cache *c)
+{
+    gm_rules_free(c->rules);
+    free(c->text);
+    memset(c, 0, sizeof *c);
+}
+
 int
 gm_feed_stock_used(struct gm_feed *f, const char *reward_id, int64_t *used)
 {

@@ -154,8 +154,9 @@ struct gm_pgproj {
     char synced_sha[65];
     bool fault_before_commit;
     int64_t cursor;
-    size_t pending; /* statements sent since the last drain */
-    int failed;     /* first error of the pipeline (GM_EDB), 0 while fine */
+    struct gm_feed_rules_cache rules; /* the rules of the last step */
+    size_t pending;                   /* statements sent since the last drain */
+    int failed;                       /* first error of the pipeline (GM_EDB), 0 while fine */
 };
 
 /* What a batch needs from its changes, copied out of the feed callback
@@ -736,7 +737,7 @@ gm_pgproj_step(struct gm_pgproj *p, struct gm_store *st, size_t max_changes, siz
     if ((rc = gm_feed_open(st, &f)))
         return gm_err_set(err, rc, "opening the change feed: %s", gm_strerror(rc));
     gm_feed_without_scores(f); /* the read model holds no scores */
-    const struct gm_rules *r = gm_feed_rules(f);
+    const struct gm_rules *r = gm_feed_rules_cached(f, &p->rules);
     if (r)
         hex(r->sha256, sha);
     /* Nothing new since the last step of this connection: no round trip. */
@@ -908,6 +909,7 @@ gm_pgproj_close(struct gm_pgproj *p)
     if (!p)
         return;
     PQfinish(p->conn);
+    gm_feed_rules_cache_deinit(&p->rules);
     free(p->conninfo);
     free(p);
 }

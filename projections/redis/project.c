@@ -94,6 +94,7 @@ gm_redisproj_close(struct gm_redisproj *p)
     free(p->password);
     free(p->url);
     free(p->recon_from);
+    gm_feed_rules_cache_deinit(&p->rules);
     free(p);
 }
 
@@ -423,7 +424,7 @@ attempt(struct gm_redisproj *p, struct gm_store *st, size_t max, size_t *n, bool
     if (p->cursor == end)
         goto out; /* up to date; the WATCH ends with the next MULTI or UNWATCH */
 
-    b.rules = gm_feed_rules(f);
+    b.rules = gm_feed_rules_cached(f, &p->rules);
     b.boards_key = gm__redis_name(p, "boards");
     b.periods_key = gm__redis_name(p, "periods");
     b.lb_prefix = gm__redis_name(p, "lb:");
@@ -491,7 +492,7 @@ attempt(struct gm_redisproj *p, struct gm_store *st, size_t max, size_t *n, bool
     p->stats.batches++;
 out:
     if (rc == 0 && !*aborted && f)
-        rc = maybe_guard(p, gm_feed_rules(f), err);
+        rc = maybe_guard(p, gm_feed_rules_cached(f, &p->rules), err);
     if (rc && p->c && (p->queued > 0 || rc == GM_EREDIS))
         gm__redis_drop(p);
     freeReplyObject(r);

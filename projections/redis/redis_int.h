@@ -6,6 +6,7 @@
 #ifndef GM_REDIS_INT_H
 #define GM_REDIS_INT_H
 
+#include "feed.h"
 #include "redisproj.h"
 
 #include <hiredis/hiredis.h>
@@ -27,7 +28,8 @@ struct gm_redisproj {
     int64_t guard_interval_ms;
     int64_t guard_last_ms; /* monotonic time of the last guard run; 0: never */
     struct gm_redisproj_stats stats;
-    char *url; /* as given, for the reconcile's rebuild */
+    char *url;                        /* as given, for the reconcile's rebuild */
+    struct gm_feed_rules_cache rules; /* the rules of the last step */
     /* the reconcile: settings, schedule and where the sample resumes */
     int64_t recon_interval_ms, recon_next_ms; /* next run, monotonic */
     size_t recon_sample;
