@@ -115,6 +115,11 @@ int gm_feed_changes(struct gm_feed *f, int64_t from, size_t max,
  * Errors: GM_ENOTFOUND, GM_ECORRUPT, GM_EDB. */
 int gm_feed_learner(struct gm_feed *f, const char *user, struct gm_learner *l);
 
+/* From now on, learners read through f come without their scores
+ * (n_scores 0): for readers that do not need them (the Postgres
+ * projector), which saves decoding and sorting them. */
+void gm_feed_without_scores(struct gm_feed *f);
+
 /* Calls fn for every learner in user id byte order (rebuilds). */
 int gm_feed_learners(struct gm_feed *f, int (*fn)(void *ctx, const struct gm_learner *l),
                      void *ctx);
@@ -131,6 +136,22 @@ int gm_feed_ledger(struct gm_feed *f, int64_t first, int64_t count,
 
 /* The rules in force at the snapshot (NULL before any); borrowed until close. */
 const struct gm_rules *gm_feed_rules(struct gm_feed *f);
+
+/*
+ * The same, parsed once for as long as the stored rules text stays the
+ * same: c (caller-owned, zeroed at first) keeps the text and the rules of
+ * the last call. For readers that open a snapshot per batch (projectors),
+ * where parsing the rules every time cost about 1.7 million instructions a
+ * batch (a third of a batch of 100 changes). The result is borrowed from
+ * c: valid until the next call with c or gm_feed_rules_cache_deinit(c).
+ */
+struct gm_feed_rules_cache {
+    void *text;
+    size_t len;
+    struct gm_rules *rules;
+};
+const struct gm_rules *gm_feed_rules_cached(struct gm_feed *f, struct gm_feed_rules_cache *c);
+void gm_feed_rules_cache_deinit(struct gm_feed_rules_cache *c);
 
 /* Completed redemptions of reward_id counted against its stock (0 when none). */
 int gm_feed_stock_used(struct gm_feed *f, const char *reward_id, int64_t *used);

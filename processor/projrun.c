@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -102,6 +103,10 @@ run(void *arg)
 {
     struct gm_projrun *r = arg;
     char last_err[GM_ERR_MSG_MAX] = "";
+    /* named, so that top -H and /proc/PID/task show each projector's CPU */
+    char name[16];
+    snprintf(name, sizeof name, "proj-%s", r->ops.name);
+    pthread_setname_np(pthread_self(), name);
     for (;;) {
         pthread_mutex_lock(&r->mu);
         bool stop = r->stop;

@@ -2653,7 +2653,14 @@ struct gm_feed {
     struct gm_learner_badge *badges;
     size_t cap_badges;
     struct score_list scores;
+    bool no_scores; /* gm_feed_without_scores */
 };
+
+void
+gm_feed_without_scores(struct gm_feed *f)
+{
+    f->no_scores = true;
+}
 
 int
 gm_feed_open(struct gm_store *s, struct gm_feed **out)
@@ -2799,7 +2806,8 @@ feed_fill(struct gm_feed *f, const MDB_val *v, struct gm_learner *l)
     }
     for (size_t i = 0; i < st->n_badges; i++)
         f->badges[i] = (struct gm_learner_badge){st->badges[i]->id, st->badges[i]->earned_at};
-    score_list_fill(&f->scores, st, &f->m);
+    if (!f->no_scores)
+        score_list_fill(&f->scores, st, &f->m);
     *l = (struct gm_learner){
         .user_id = st->user_id,
         .exp = st->exp,
@@ -2822,8 +2830,8 @@ feed_fill(struct gm_feed *f, const MDB_val *v, struct gm_learner *l)
         .opt_out = st->opt_out,
         .badges = f->badges,
         .n_badges = st->n_badges,
-        .scores = f->scores.v,
-        .n_scores = f->scores.n,
+        .scores = f->no_scores ? NULL : f->scores.v,
+        .n_scores = f->no_scores ? 0 : f->scores.n,
     };
     return 0;
 }
@@ -2927,6 +2935,37 @@ gm_feed_rules(struct gm_feed *f)
         }
     }
     return f->rules;
+}
+
+const struct gm_rules *
+gm_feed_rules_cached(struct gm_feed *f, struct gm_feed_rules_cache *c)
+{
+    MDB_val k = {5, "rules"}, v;
+    if (mdb_get(f->txn, f->s->meta_db, &k, &v) != 0) {
+        gm_feed_rules_cache_deinit(c);
+        return NULL;
+    }
+    if (c->text && c->len == v.mv_size && memcmp(c->text, v.mv_data, v.mv_size) == 0)
+        return c->rules; /* the same text: the same rules, not parsed again */
+    gm_feed_rules_cache_deinit(c);
+    struct gm_err *errs = NULL;
+    size_t n_errs = 0;
+    if (gm_rules_parse(v.mv_data, v.mv_size, &c->rules, &errs, &n_errs))
+        c->rules = NULL;
+    free(errs);
+    if (!(c->text = malloc(v.mv_size ? v.mv_size : 1)))
+        abort();
+    memcpy(c->text, v.mv_data, v.mv_size);
+    c->len = v.mv_size;
+    return c->rules;
+}
+
+void
+gm_feed_rules_cache_deinit(struct gm_feed_rules_cache *c)
+{
+    gm_rules_free(c->rules);
+    free(c->text);
+    memset(c, 0, sizeof *c);
 }
 
 int

@@ -4,13 +4,23 @@
  *
  * A step locks the partition's cursor row (so two projectors of the same
  * partition take turns), opens a feed snapshot, collects up to max changes
- * from the cursor, then writes in pipeline mode: each touched learner's
- * current row (guarded by updated_seq, so it never goes back) and badges,
- * each redemption (inserted once; its NOTIFY only when inserted), each
- * ledger entry (inserted once by (partition, seq)), stock used, catalogues
- * when the rules changed, and the cursor; then commits. The rows written
- * are the snapshot's, which may be ahead of the batch: a later batch
- * rewrites the same values, and a replay of an older one changes nothing.
+ * from the cursor, copies (COPY FROM STDIN, text format) the batch's rows
+ * into temporary staging tables of the session, then sends in one
+ * pipeline: each touched learner's current row, once per batch however
+ * many of its changes the batch holds (guarded by updated_seq, so it never
+ * goes back), the badges earned in the batch, each redemption (inserted
+ * once; its NOTIFY only when inserted), each ledger entry (inserted once by
+ * (partition, seq)), stock used, catalogues when the rules changed, the
+ * cursor and COMMIT. The staging tables empty at commit (ON COMMIT DELETE
+ * ROWS); the inserts from them keep the guards, so COPY changes nothing of
+ * exactly-once. The rows written are the snapshot's, which may be ahead of
+ * the batch: a later batch rewrites the same values, and a replay of an
+ * older one changes nothing.
+ *
+ * Round trips per batch: BEGIN with the cursor's lock, one COPY per staging
+ * table with rows, the pipeline. COPY instead of array parameters: Postgres
+ * spent about three times as long parsing and unnesting array literals as
+ * inserting the rows (BENCHMARKS.md, projcost).
  */
 #include "pgproj.h"
 
@@ -49,17 +59,15 @@ static const struct {
     int nparams;
     const char *sql;
 } stmts[S_COUNT] = {
-    [S_LEARNER] = {"gm_learner", 19,
+    [S_LEARNER] = {"gm_learner", 1,
         "INSERT INTO learners (user_id, partition, exp, level, coins, coins_earned, coins_spent, "
         "lessons_completed, lesson_completions, tournaments_played, tournament_wins, "
         "tournament_losses, current_streak, longest_streak, freezes_held, redemptions, timezone, "
         "opt_out, updated_seq) "
-        "SELECT u, $1::int, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, tz, o, q "
-        "FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], "
-        "$7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], "
-        "$13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[], $17::text[], $18::boolean[], "
-        "$19::bigint[]) AS t(u, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, tz, "
-        "o, q) "
+        "SELECT user_id, $1::int, exp, level, coins, coins_earned, coins_spent, "
+        "lessons_completed, lesson_completions, tournaments_played, tournament_wins, "
+        "tournament_losses, current_streak, longest_streak, freezes_held, redemptions, timezone, "
+        "opt_out, updated_seq FROM gm_stage_learner "
         "ON CONFLICT (user_id) DO UPDATE SET partition = EXCLUDED.partition, exp = EXCLUDED.exp, "
         "level = EXCLUDED.level, coins = EXCLUDED.coins, coins_earned = EXCLUDED.coins_earned, "
         "coins_spent = EXCLUDED.coins_spent, lessons_completed = EXCLUDED.lessons_completed, "
@@ -72,10 +80,10 @@ static const struct {
         "timezone = EXCLUDED.timezone, opt_out = EXCLUDED.opt_out, "
         "updated_seq = EXCLUDED.updated_seq, updated_at = now() "
         "WHERE learners.updated_seq < EXCLUDED.updated_seq"},
-    [S_BADGE] = {"gm_badge", 4,
+    [S_BADGE] = {"gm_badge", 0,
         "INSERT INTO learner_badges (user_id, badge_id, position, earned_at) "
-        "SELECT u, b, n, to_timestamp(t) FROM unnest($1::text[], $2::text[], $3::int[], "
-        "$4::bigint[]) AS x(u, b, n, t) ON CONFLICT DO NOTHING"},
+        "SELECT user_id, badge_id, position, to_timestamp(earned_at) FROM gm_stage_badge "
+        "ON CONFLICT DO NOTHING"},
     [S_REDEMPTION] = {"gm_redemption", 10,
         "WITH ins AS (INSERT INTO redemptions (redemption_id, user_id, reward_id, status, reason, "
         "cost, event_id, occurred_at, partition, seq) VALUES ($1, $2, $3, $4, $5, $6, $7, "
@@ -83,13 +91,12 @@ static const struct {
         "RETURNING redemption_id, user_id, status, reason) "
         "SELECT pg_notify('gamify_redemption', json_build_object('redemptionId', redemption_id, "
         "'userId', user_id, 'status', status, 'reason', reason)::text) FROM ins"},
-    [S_LEDGER] = {"gm_ledger", 12,
+    [S_LEDGER] = {"gm_ledger", 1,
         "INSERT INTO ledger (partition, seq, user_id, event_id, kind, detail, exp_delta, "
         "coins_delta, exp_after, coins_after, capped_exp, occurred_at) "
-        "SELECT $1::int, q, u, e, k, d, c1, c2, c3, c4, c5, to_timestamp(t) "
-        "FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], "
-        "$7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[]) "
-        "AS x(q, u, e, k, d, c1, c2, c3, c4, c5, t) ON CONFLICT (partition, seq) DO NOTHING"},
+        "SELECT $1::int, seq, user_id, event_id, kind, detail, exp_delta, coins_delta, "
+        "exp_after, coins_after, capped_exp, to_timestamp(occurred_at) FROM gm_stage_ledger "
+        "ON CONFLICT (partition, seq) DO NOTHING"},
     [S_STOCK] = {"gm_stock", 4,
         "INSERT INTO reward_stock_used (partition, reward_id, used, as_of_seq) "
         "VALUES ($1, $2, $3, $4) ON CONFLICT (partition, reward_id) DO UPDATE "
@@ -119,6 +126,23 @@ static const struct {
         "UPDATE projector_cursor SET next_seq = $2, rules_sha256 = $3, updated_at = now() "
         "WHERE partition = $1"},
 };
+
+/* The session's staging tables: a batch's rows arrive in them by COPY and
+ * leave them at its commit. The columns are those add_learner, add_badge
+ * and add_ledger write, in their order. */
+static const char staging_sql[] =
+    "CREATE TEMPORARY TABLE IF NOT EXISTS gm_stage_learner (user_id text, exp bigint, "
+    "level bigint, coins bigint, coins_earned bigint, coins_spent bigint, "
+    "lessons_completed bigint, lesson_completions bigint, tournaments_played bigint, "
+    "tournament_wins bigint, tournament_losses bigint, current_streak bigint, "
+    "longest_streak bigint, freezes_held bigint, redemptions bigint, timezone text, "
+    "opt_out boolean, updated_seq bigint) ON COMMIT DELETE ROWS; "
+    "CREATE TEMPORARY TABLE IF NOT EXISTS gm_stage_badge (user_id text, badge_id text, "
+    "position int, earned_at bigint) ON COMMIT DELETE ROWS; "
+    "CREATE TEMPORARY TABLE IF NOT EXISTS gm_stage_ledger (seq bigint, user_id text, "
+    "event_id text, kind text, detail text, exp_delta bigint, coins_delta bigint, "
+    "exp_after bigint, coins_after bigint, capped_exp bigint, occurred_at bigint) "
+    "ON COMMIT DELETE ROWS";
 /* clang-format on */
 
 struct gm_pgproj {
@@ -130,8 +154,9 @@ struct gm_pgproj {
     char synced_sha[65];
     bool fault_before_commit;
     int64_t cursor;
-    size_t pending; /* statements sent since the last drain */
-    int failed;     /* first error of the pipeline (GM_EDB), 0 while fine */
+    struct gm_feed_rules_cache rules; /* the rules of the last step */
+    size_t pending;                   /* statements sent since the last drain */
+    int failed;                       /* first error of the pipeline (GM_EDB), 0 while fine */
 };
 
 /* What a batch needs from its changes, copied out of the feed callback
@@ -139,6 +164,11 @@ struct gm_pgproj {
 struct touched {
     char *user_id;
     int64_t seq; /* the last change of this user in the batch */
+};
+
+/* A badge a change of the batch awarded (its badge.earned event). */
+struct earned {
+    char *user_id, *badge_id;
 };
 
 struct redemption {
@@ -155,6 +185,8 @@ struct batch {
     size_t n_reds, cap_reds;
     int64_t (*ledger)[2]; /* first, count */
     size_t n_ledger, cap_ledger;
+    struct earned *earned; /* sorted by user id before use */
+    size_t n_earned, cap_earned;
     size_t n_changes;
 };
 
@@ -193,9 +225,14 @@ batch_deinit(struct batch *b)
         free(b->reds[i].reward_id);
         free(b->reds[i].event_id);
     }
+    for (size_t i = 0; i < b->n_earned; i++) {
+        free(b->earned[i].user_id);
+        free(b->earned[i].badge_id);
+    }
     free(b->users);
     free(b->reds);
     free(b->ledger);
+    free(b->earned);
     memset(b, 0, sizeof *b);
 }
 
@@ -215,6 +252,14 @@ collect(void *ctx, const struct gm_change *ch)
             dup(r->redemption_id), dup(ch->user_id), dup(r->reward_id), dup(r->event_id),
             r->completed,          r->reason,        r->cost,           ch->seq,
             r->occurred_at};
+    }
+    for (size_t i = 0; i < ch->n_outbound; i++) {
+        const Gamification__V1__OutboundEvent *o = ch->outbound[i];
+        if (o->body_case != GAMIFICATION__V1__OUTBOUND_EVENT__BODY_BADGE_EARNED)
+            continue;
+        b->earned = grow(b->earned, &b->cap_earned, b->n_earned + 1, sizeof *b->earned);
+        b->earned[b->n_earned++] =
+            (struct earned){dup(ch->user_id), dup(o->badge_earned->badge_id)};
     }
     if (ch->ledger_count > 0) {
         b->ledger = grow(b->ledger, &b->cap_ledger, b->n_ledger + 1, sizeof *b->ledger);
@@ -236,9 +281,18 @@ cmp_touched(const void *a, const void *b)
     return x->seq < y->seq ? 1 : x->seq > y->seq ? -1 : 0;
 }
 
+static int
+cmp_earned(const void *a, const void *b)
+{
+    const struct earned *x = a, *y = b;
+    return strcmp(x->user_id, y->user_id);
+}
+
 static void
 unique_users(struct batch *b)
 {
+    if (b->n_earned > 1)
+        qsort(b->earned, b->n_earned, sizeof *b->earned, cmp_earned);
     if (!b->n_users)
         return;
     qsort(b->users, b->n_users, sizeof *b->users, cmp_touched);
@@ -268,18 +322,6 @@ pg_fail(struct gm_pgproj *p, struct gm_err *err, const char *what)
                p->conn ? PQerrorMessage(p->conn) : "no connection");
     drop_conn(p);
     return GM_EDB;
-}
-
-/* Runs sql without parameters outside the pipeline; GM_EDB on failure. */
-static int
-exec_ok(struct gm_pgproj *p, const char *sql, struct gm_err *err)
-{
-    PGresult *res = PQexec(p->conn, sql);
-    ExecStatusType s = PQresultStatus(res);
-    PQclear(res);
-    if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK)
-        return pg_fail(p, err, sql);
-    return 0;
 }
 
 /* Connects, checks the schema version, prepares the statements. */
@@ -312,6 +354,11 @@ connect_pg(struct gm_pgproj *p, struct gm_err *err)
                           have < gm_pgproj_schema_version() ? "run gamify migrate"
                                                             : "use a newer gamify");
     }
+    res = PQexec(p->conn, staging_sql);
+    ExecStatusType staged = PQresultStatus(res);
+    PQclear(res);
+    if (staged != PGRES_COMMAND_OK)
+        return pg_fail(p, err, "creating the staging tables");
     for (int i = 0; i < S_COUNT; i++) {
         res = PQprepare(p->conn, stmts[i].name, stmts[i].sql, stmts[i].nparams, NULL);
         ExecStatusType s = PQresultStatus(res);
@@ -381,124 +428,108 @@ queue(struct gm_pgproj *p, enum stmt s, const char *const *params, struct gm_err
 #define I64(buf, v) (snprintf((buf), sizeof(buf), "%" PRId64, (int64_t)(v)), (buf))
 
 /*
- * Multi-row statements: each column is one Postgres array literal
- * ("{...}"), so that a batch's learners, badges or ledger entries are one
- * statement each (unnest) instead of a statement per row.
+ * The rows of a batch in COPY's text format: columns separated by tabs,
+ * rows ended by newlines, backslash, tab, newline and carriage return
+ * escaped. One buffer per staging table.
  */
-struct col {
+struct copybuf {
     char *buf;
     size_t len, cap;
+    size_t rows;
 };
 
 static void
-col_put(struct col *c, const char *s, size_t n)
+cb_put(struct copybuf *c, const char *s, size_t n)
 {
-    c->buf = grow(c->buf, &c->cap, c->len + n + 2, 1);
+    c->buf = grow(c->buf, &c->cap, c->len + n + 1, 1);
     memcpy(c->buf + c->len, s, n);
     c->len += n;
-    c->buf[c->len] = 0;
-}
-
-/* Starts the next element: '{' before the first, ',' before the others. */
-static void
-col_sep(struct col *c)
-{
-    col_put(c, c->len ? "," : "{", 1);
 }
 
 static void
-col_text(struct col *c, const char *s)
+cb_text(struct copybuf *c, const char *s, char end)
 {
-    col_sep(c);
-    col_put(c, "\"", 1);
-    for (s = s ? s : ""; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            col_put(c, "\\", 1);
-        col_put(c, s, 1);
+    s = s ? s : "";
+    size_t n = strlen(s);
+    c->buf = grow(c->buf, &c->cap, c->len + 2 * n + 2, 1);
+    char *w = c->buf + c->len;
+    for (; *s; s++) {
+        char e = *s == '\\' ? '\\' : *s == '\t' ? 't' : *s == '\n' ? 'n' : *s == '\r' ? 'r' : 0;
+        if (e) {
+            *w++ = '\\';
+            *w++ = e;
+        } else {
+            *w++ = *s;
+        }
     }
-    col_put(c, "\"", 1);
+    *w++ = end;
+    c->len = (size_t)(w - c->buf);
 }
 
+/* A number and then end (a tab, or a newline after the last column). */
 static void
-col_i64(struct col *c, int64_t v)
+cb_i64(struct copybuf *c, int64_t v, char end)
 {
-    char buf[24];
-    col_sep(c);
-    col_put(c, buf, (size_t)snprintf(buf, sizeof buf, "%" PRId64, v));
+    char tmp[24];
+    size_t n = 0;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    c->buf = grow(c->buf, &c->cap, c->len + n + 3, 1);
+    if (v < 0)
+        c->buf[c->len++] = '-';
+    while (n)
+        c->buf[c->len++] = tmp[--n];
+    c->buf[c->len++] = end;
 }
-
-/* The literal ("{}" when empty); borrowed until the next col_ call. */
-static const char *
-col_end(struct col *c)
-{
-    if (!c->len)
-        col_put(c, "{", 1);
-    col_put(c, "}", 1);
-    return c->buf;
-}
-
-#define ROWS_PER_STATEMENT 2000
-
-enum { L_COLS = 18, B_COLS = 4, E_COLS = 11 };
 
 struct rows {
-    struct col learner[L_COLS], badge[B_COLS], ledger[E_COLS];
-    size_t n_learners, n_badges, n_ledger;
+    struct copybuf learner, badge, ledger;
 };
-
-static void
-rows_reset(struct col *cols, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        cols[i].len = 0;
-}
 
 static void
 rows_deinit(struct rows *r)
 {
-    for (size_t i = 0; i < L_COLS; i++)
-        free(r->learner[i].buf);
-    for (size_t i = 0; i < B_COLS; i++)
-        free(r->badge[i].buf);
-    for (size_t i = 0; i < E_COLS; i++)
-        free(r->ledger[i].buf);
+    free(r->learner.buf);
+    free(r->badge.buf);
+    free(r->ledger.buf);
 }
 
-/* Queues the statement of the rows gathered so far (none: nothing). */
+/* COPY table FROM STDIN of c's rows (none: nothing); outside the pipeline. */
 static int
-flush_cols(struct gm_pgproj *p, enum stmt s, struct col *cols, size_t ncols, size_t *nrows,
-           bool with_partition, struct gm_err *err)
+copy_in(struct gm_pgproj *p, const char *table, const struct copybuf *c, struct gm_err *err)
 {
-    if (!*nrows)
+    if (!c->rows)
         return 0;
-    const char *params[20];
-    size_t k = 0;
-    if (with_partition)
-        params[k++] = p->partition_s;
-    for (size_t i = 0; i < ncols; i++)
-        params[k++] = col_end(&cols[i]);
-    int rc = queue(p, s, params, err);
-    rows_reset(cols, ncols);
-    *nrows = 0;
+    char sql[64];
+    snprintf(sql, sizeof sql, "COPY %s FROM STDIN", table);
+    PGresult *res = PQexec(p->conn, sql);
+    ExecStatusType s = PQresultStatus(res);
+    PQclear(res);
+    if (s != PGRES_COPY_IN)
+        return pg_fail(p, err, sql);
+    if (PQputCopyData(p->conn, c->buf, (int)c->len) != 1 || PQputCopyEnd(p->conn, NULL) != 1)
+        return pg_fail(p, err, sql);
+    int rc = 0;
+    while ((res = PQgetResult(p->conn))) {
+        if (PQresultStatus(res) != PGRES_COMMAND_OK && !rc)
+            rc = gm_err_set(err, GM_EDB, "postgres: %s: %s", sql, PQresultErrorMessage(res));
+        PQclear(res);
+    }
+    if (rc)
+        drop_conn(p);
     return rc;
 }
 
-static int
-flush_rows(struct gm_pgproj *p, struct rows *r, struct gm_err *err)
+/* The learner's row, and those of its badges that the batch awarded
+ * (earned[0..n_earned): this learner's, any order). */
+static void
+add_learner(struct rows *r, const struct gm_learner *l, int64_t seq, const struct earned *earned,
+            size_t n_earned)
 {
-    int rc;
-    if ((rc = flush_cols(p, S_LEARNER, r->learner, L_COLS, &r->n_learners, true, err)) ||
-        (rc = flush_cols(p, S_BADGE, r->badge, B_COLS, &r->n_badges, false, err)) ||
-        (rc = flush_cols(p, S_LEDGER, r->ledger, E_COLS, &r->n_ledger, true, err)))
-        return rc;
-    return 0;
-}
-
-static int
-add_learner(struct gm_pgproj *p, struct rows *r, const struct gm_learner *l, int64_t seq,
-            struct gm_err *err)
-{
-    struct col *c = r->learner;
+    struct copybuf *c = &r->learner;
     int64_t v[] = {l->exp,
                    l->level,
                    l->coins,
@@ -513,24 +544,25 @@ add_learner(struct gm_pgproj *p, struct rows *r, const struct gm_learner *l, int
                    l->longest_streak,
                    l->freezes_held,
                    l->redemptions};
-    col_text(&c[0], l->user_id);
+    cb_text(c, l->user_id, '\t');
     for (size_t i = 0; i < 14; i++)
-        col_i64(&c[1 + i], v[i]);
-    col_text(&c[15], l->timezone);
-    col_sep(&c[16]);
-    col_put(&c[16], l->opt_out ? "t" : "f", 1);
-    col_i64(&c[17], seq);
-    r->n_learners++;
+        cb_i64(c, v[i], '\t');
+    cb_text(c, l->timezone, '\t');
+    cb_put(c, l->opt_out ? "t\t" : "f\t", 2);
+    cb_i64(c, seq, '\n');
+    c->rows++;
     for (size_t i = 0; i < l->n_badges; i++) {
-        col_text(&r->badge[0], l->user_id);
-        col_text(&r->badge[1], l->badges[i].id);
-        col_i64(&r->badge[2], (int64_t)i);
-        col_i64(&r->badge[3], l->badges[i].earned_at);
-        r->n_badges++;
+        bool now = false;
+        for (size_t k = 0; k < n_earned && !now; k++)
+            now = strcmp(earned[k].badge_id, l->badges[i].id) == 0;
+        if (!now)
+            continue; /* earned before this batch: written by the batch that awarded it */
+        cb_text(&r->badge, l->user_id, '\t');
+        cb_text(&r->badge, l->badges[i].id, '\t');
+        cb_i64(&r->badge, (int64_t)i, '\t');
+        cb_i64(&r->badge, l->badges[i].earned_at, '\n');
+        r->badge.rows++;
     }
-    if (r->n_learners >= ROWS_PER_STATEMENT || r->n_badges >= ROWS_PER_STATEMENT)
-        return flush_rows(p, r, err);
-    return 0;
 }
 
 static int
@@ -552,30 +584,22 @@ send_redemption(struct gm_pgproj *p, const struct redemption *r, struct gm_err *
     return queue(p, S_REDEMPTION, params, err);
 }
 
-struct ledger_ctx {
-    struct gm_pgproj *p;
-    struct rows *r;
-    struct gm_err *err;
-};
-
 static int
 add_ledger(void *ctx, const struct gm_ledger_entry *e)
 {
-    struct ledger_ctx *x = ctx;
-    struct col *c = x->r->ledger;
-    col_i64(&c[0], e->seq);
-    col_text(&c[1], e->user_id);
-    col_text(&c[2], e->event_id);
-    col_text(&c[3], e->kind);
-    col_text(&c[4], e->detail);
-    col_i64(&c[5], e->exp_delta);
-    col_i64(&c[6], e->coins_delta);
-    col_i64(&c[7], e->exp_after);
-    col_i64(&c[8], e->coins_after);
-    col_i64(&c[9], e->capped_exp);
-    col_i64(&c[10], e->occurred_at);
-    if (++x->r->n_ledger >= ROWS_PER_STATEMENT)
-        return flush_rows(x->p, x->r, x->err);
+    struct copybuf *c = ctx;
+    cb_i64(c, e->seq, '\t');
+    cb_text(c, e->user_id, '\t');
+    cb_text(c, e->event_id, '\t');
+    cb_text(c, e->kind, '\t');
+    cb_text(c, e->detail, '\t');
+    cb_i64(c, e->exp_delta, '\t');
+    cb_i64(c, e->coins_delta, '\t');
+    cb_i64(c, e->exp_after, '\t');
+    cb_i64(c, e->coins_after, '\t');
+    cb_i64(c, e->capped_exp, '\t');
+    cb_i64(c, e->occurred_at, '\n');
+    c->rows++;
     return 0;
 }
 
@@ -677,14 +701,13 @@ send_stock(struct gm_pgproj *p, struct gm_feed *f, const struct gm_rules *r, int
 static int
 begin_locked(struct gm_pgproj *p, int64_t *from, char sha[65], struct gm_err *err)
 {
-    int rc;
-    if ((rc = exec_ok(p, "BEGIN", err)))
-        return rc;
-    const char *params[1] = {p->partition_s};
-    PGresult *res = PQexecParams(p->conn,
-                                 "SELECT next_seq, coalesce(rules_sha256, '') FROM "
-                                 "projector_cursor WHERE partition = $1 FOR UPDATE",
-                                 1, NULL, params, NULL, NULL, 0);
+    /* one round trip: the partition is a number we wrote */
+    char sql[160];
+    snprintf(sql, sizeof sql,
+             "BEGIN; SELECT next_seq, coalesce(rules_sha256, '') FROM projector_cursor "
+             "WHERE partition = %d FOR UPDATE",
+             p->partition);
+    PGresult *res = PQexec(p->conn, sql);
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
         PQclear(res);
         return pg_fail(p, err, "reading the cursor");
@@ -705,6 +728,7 @@ gm_pgproj_step(struct gm_pgproj *p, struct gm_store *st, size_t max_changes, siz
     int64_t from = 0, next = 0;
     char recorded[65] = "", sha[65] = "";
     bool in_pipeline = false, in_txn = false;
+    size_t e = 0; /* the next of b.earned */
     int rc;
 
     *n = 0;
@@ -712,7 +736,8 @@ gm_pgproj_step(struct gm_pgproj *p, struct gm_store *st, size_t max_changes, siz
         max_changes = 1;
     if ((rc = gm_feed_open(st, &f)))
         return gm_err_set(err, rc, "opening the change feed: %s", gm_strerror(rc));
-    const struct gm_rules *r = gm_feed_rules(f);
+    gm_feed_without_scores(f); /* the read model holds no scores */
+    const struct gm_rules *r = gm_feed_rules_cached(f, &p->rules);
     if (r)
         hex(r->sha256, sha);
     /* Nothing new since the last step of this connection: no round trip. */
@@ -751,6 +776,35 @@ gm_pgproj_step(struct gm_pgproj *p, struct gm_store *st, size_t max_changes, siz
         goto out; /* rolled back below: nothing to write */
     }
     unique_users(&b);
+    for (size_t i = 0; i < b.n_users; i++) {
+        struct gm_learner l;
+        rc = gm_feed_learner(f, b.users[i].user_id, &l);
+        if (rc == GM_ENOTFOUND)
+            continue; /* a change of a learner the state does not keep */
+        if (rc) {
+            gm_err_set(err, rc, "reading learner %s: %s", b.users[i].user_id, gm_strerror(rc));
+            goto out;
+        }
+        /* the badges this learner earned in the batch (both lists are in
+         * user id order) */
+        while (e < b.n_earned && strcmp(b.earned[e].user_id, b.users[i].user_id) < 0)
+            e++;
+        size_t e_end = e;
+        while (e_end < b.n_earned && strcmp(b.earned[e_end].user_id, b.users[i].user_id) == 0)
+            e_end++;
+        add_learner(&rows, &l, b.users[i].seq, b.earned + e, e_end - e);
+        e = e_end;
+    }
+    for (size_t i = 0; i < b.n_ledger; i++) {
+        if ((rc = gm_feed_ledger(f, b.ledger[i][0], b.ledger[i][1], add_ledger, &rows.ledger))) {
+            gm_err_set(err, rc, "reading the ledger: %s", gm_strerror(rc));
+            goto out;
+        }
+    }
+    if ((rc = copy_in(p, "gm_stage_learner", &rows.learner, err)) ||
+        (rc = copy_in(p, "gm_stage_badge", &rows.badge, err)) ||
+        (rc = copy_in(p, "gm_stage_ledger", &rows.ledger, err)))
+        goto out;
 
     if (PQenterPipelineMode(p->conn) != 1) {
         rc = pg_fail(p, err, "entering pipeline mode");
@@ -761,30 +815,15 @@ gm_pgproj_step(struct gm_pgproj *p, struct gm_store *st, size_t max_changes, siz
     p->pending = 0;
     if (rules_changed && (rc = send_catalogues(p, r, sha, gm_feed_end(f), err)))
         goto out;
-    for (size_t i = 0; i < b.n_users; i++) {
-        struct gm_learner l;
-        rc = gm_feed_learner(f, b.users[i].user_id, &l);
-        if (rc == GM_ENOTFOUND)
-            continue; /* a change of a learner the state does not keep */
-        if (rc) {
-            gm_err_set(err, rc, "reading learner %s: %s", b.users[i].user_id, gm_strerror(rc));
-            goto out;
-        }
-        if ((rc = add_learner(p, &rows, &l, b.users[i].seq, err)))
-            goto out;
-    }
+    const char *part[1] = {p->partition_s};
+    if (rows.learner.rows && (rc = queue(p, S_LEARNER, part, err)))
+        goto out;
+    if (rows.badge.rows && (rc = queue(p, S_BADGE, NULL, err)))
+        goto out;
     for (size_t i = 0; i < b.n_reds; i++)
         if ((rc = send_redemption(p, &b.reds[i], err)))
             goto out;
-    struct ledger_ctx lc = {p, &rows, err};
-    for (size_t i = 0; i < b.n_ledger; i++) {
-        if ((rc = gm_feed_ledger(f, b.ledger[i][0], b.ledger[i][1], add_ledger, &lc))) {
-            if (rc != GM_EDB || p->conn) /* not a failed send: the feed's error */
-                gm_err_set(err, rc, "reading the ledger: %s", gm_strerror(rc));
-            goto out;
-        }
-    }
-    if ((rc = flush_rows(p, &rows, err)))
+    if (rows.ledger.rows && (rc = queue(p, S_LEDGER, part, err)))
         goto out;
     if (r && (rules_changed || b.n_reds) && (rc = send_stock(p, f, r, gm_feed_end(f), err)))
         goto out;
@@ -793,6 +832,14 @@ gm_pgproj_step(struct gm_pgproj *p, struct gm_store *st, size_t max_changes, siz
         const char *params[3] = {p->partition_s, I64(nx, next), r ? sha : NULL};
         if ((rc = queue(p, S_CURSOR, params, err)))
             goto out;
+    }
+    /* COMMIT in the pipeline: it runs only if nothing before it failed */
+    if (!p->fault_before_commit) {
+        if (!PQsendQueryParams(p->conn, "COMMIT", 0, NULL, NULL, NULL, NULL, 0)) {
+            rc = pg_fail(p, err, "COMMIT");
+            goto out;
+        }
+        p->pending++;
     }
     if ((rc = drain(p, err)))
         goto out;
@@ -804,8 +851,6 @@ gm_pgproj_step(struct gm_pgproj *p, struct gm_store *st, size_t max_changes, siz
         rc = gm_err_set(err, GM_EDB, "postgres: connection dropped before commit (fault seam)");
         goto out;
     }
-    if ((rc = exec_ok(p, "COMMIT", err)))
-        goto out;
     in_txn = false;
     p->synced = true;
     memcpy(p->synced_sha, sha, sizeof sha);
@@ -864,6 +909,7 @@ gm_pgproj_close(struct gm_pgproj *p)
     if (!p)
         return;
     PQfinish(p->conn);
+    gm_feed_rules_cache_deinit(&p->rules);
     free(p->conninfo);
     free(p);
 }

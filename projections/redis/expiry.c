@@ -28,6 +28,37 @@ local_midnight(const struct gm_tz *tz, int64_t day)
     return t - gm_tz_offset(tz, guess);
 }
 
+/* digits of s[0..n) as a number; -1 when one is not a digit */
+static int
+digits(const char *s, size_t n)
+{
+    int v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+/*
+ * "YYYY-Www" (or "YYYY-Ww"): 'W' with *y and *n the week; "YYYY-MM": 'M'
+ * with the month; anything else ("all"): 0. By hand, not sscanf: it ran
+ * for every key of every batch.
+ */
+static int
+parse_period(const char *p, int *y, int *n)
+{
+    size_t len = strlen(p);
+    if (len < 7 || p[4] != '-' || (*y = digits(p, 4)) < 0)
+        return 0;
+    if (p[5] == 'W' && len <= 8)
+        return (*n = digits(p + 6, len - 6)) < 0 ? 0 : 'W';
+    if (len == 7)
+        return (*n = digits(p + 5, 2)) < 0 ? 0 : 'M';
+    return 0;
+}
+
 /*
  * The local midnight that starts the period `after` periods after period
  * (weeks or months, by the key's kind). Returns 0 or GM_ENOTFOUND.
@@ -36,19 +67,16 @@ int
 gm__redis_period_bound(const char *period, const struct gm_rules *rules, int64_t weeks_after,
                        int64_t months_after, int64_t *at)
 {
-    int y, n, used = 0;
-    char w;
+    int y, n;
     int64_t day;
     if (!period || strlen(period) > 15)
         return GM_ENOTFOUND;
-    if (sscanf(period, "%4d-%c%2d%n", &y, &w, &n, &used) == 3 && w == 'W' && period[used] == '\0' &&
-        n >= 1 && n <= 53) {
+    if (parse_period(period, &y, &n) == 'W' && n >= 1 && n <= 53) {
         /* ISO week n of year y: its Monday, then weeks_after weeks on */
         int64_t jan4 = gm_days_from_civil(y, 1, 4);
         int64_t monday = floor_div(jan4 + 3, 7) * 7 - 3; /* of jan4's week */
         day = monday + (int64_t)(n - 1) * 7 + weeks_after * 7;
-    } else if (sscanf(period, "%4d-%2d%n", &y, &n, &used) == 2 && period[used] == '\0' && n >= 1 &&
-               n <= 12 && period[4] == '-' && strlen(period) == 7) {
+    } else if (parse_period(period, &y, &n) == 'M' && n >= 1 && n <= 12) {
         int64_t idx = (int64_t)y * 12 + (n - 1) + months_after;
         day = gm_days_from_civil(floor_div(idx, 12), (int)(idx - floor_div(idx, 12) * 12) + 1, 1);
     } else {

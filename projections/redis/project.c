@@ -19,7 +19,6 @@
 #include "lbscore.h"
 #include "log.h"
 
-#include <jansson.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,6 +98,7 @@ gm_redisproj_close(struct gm_redisproj *p)
     free(p->password);
     free(p->url);
     free(p->recon_from);
+    gm_feed_rules_cache_deinit(&p->rules);
     free(p);
 }
 
@@ -337,26 +337,7 @@ on_change(void *ctx, const struct gm_change *ch)
 static char *
 message(const struct batch *b, int partition, int64_t next)
 {
-    json_t *m = json_object(), *changed = json_array(), *pruned = json_array();
-    json_object_set_new(m, "partition", json_integer(partition));
-    json_object_set_new(m, "next", json_integer(next));
-    for (size_t i = 0; i < b->pairs.n && i < MESSAGE_MAX_PAIRS; i++) {
-        json_t *e = json_object();
-        json_object_set_new(e, "board", json_string(b->pairs.v[i].board));
-        json_object_set_new(e, "period", json_string(b->pairs.v[i].period));
-        json_array_append_new(changed, e);
-    }
-    json_object_set_new(m, "changed", changed);
-    for (size_t i = 0; i < b->n_pruned; i++)
-        json_array_append_new(pruned, json_string(b->pruned[i]));
-    json_object_set_new(m, "pruned", pruned);
-    if (b->pairs.n > MESSAGE_MAX_PAIRS)
-        json_object_set_new(m, "truncated", json_true());
-    char *s = json_dumps(m, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(m);
-    if (!s)
-        abort();
-    return s;
+    return gm__redis_message(&b->pairs, MESSAGE_MAX_PAIRS, b->pruned, b->n_pruned, partition, next);
 }
 
 static void
@@ -447,7 +428,7 @@ attempt(struct gm_redisproj *p, struct gm_store *st, size_t max, size_t *n, bool
     if (p->cursor == end)
         goto out; /* up to date; the WATCH ends with the next MULTI or UNWATCH */
 
-    b.rules = gm_feed_rules(f);
+    b.rules = gm_feed_rules_cached(f, &p->rules);
     b.boards_key = gm__redis_name(p, "boards");
     b.periods_key = gm__redis_name(p, "periods");
     b.lb_prefix = gm__redis_name(p, "lb:");
@@ -515,7 +496,7 @@ attempt(struct gm_redisproj *p, struct gm_store *st, size_t max, size_t *n, bool
     p->stats.batches++;
 out:
     if (rc == 0 && !*aborted && f)
-        rc = maybe_guard(p, gm_feed_rules(f), err);
+        rc = maybe_guard(p, gm_feed_rules_cached(f, &p->rules), err);
     if (rc && p->c && (p->queued > 0 || rc == GM_EREDIS))
         gm__redis_drop(p);
     freeReplyObject(r);

@@ -6,6 +6,7 @@
 #ifndef GM_REDIS_INT_H
 #define GM_REDIS_INT_H
 
+#include "feed.h"
 #include "redisproj.h"
 
 #include <hiredis/hiredis.h>
@@ -32,7 +33,8 @@ struct gm_redisproj {
     int64_t alert_idle_ms; /* monotonic time of the last alert that left memory above the
                               mark; 0: none */
     struct gm_redisproj_stats stats;
-    char *url; /* as given, for the reconcile's rebuild */
+    char *url;                        /* as given, for the reconcile's rebuild */
+    struct gm_feed_rules_cache rules; /* the rules of the last step */
     /* the reconcile: settings, schedule and where the sample resumes */
     int64_t recon_interval_ms, recon_next_ms; /* next run, monotonic */
     size_t recon_sample;
@@ -111,6 +113,13 @@ void gm__pairs_clear(struct gm__pairs *l);
  */
 void gm__redis_queue_pairs(struct gm_redisproj *p, const struct gm__pairs *l, size_t from,
                            const struct gm_rules *rules, bool persist);
+
+/* The leaderboard-changed message of a batch (docs/operations.md):
+ * {"partition":P,"next":SEQ,"changed":[{"board":B,"period":K},...],
+ * "pruned":[K,...]}, the first max_pairs pairs, with "truncated":true when
+ * pairs holds more. New; free(). */
+char *gm__redis_message(const struct gm__pairs *pairs, size_t max_pairs, char *const *pruned,
+                        size_t n_pruned, int partition, int64_t next);
 
 /* The local midnight starting the period weeks_after (months_after)
  * periods after period, by the key's kind; 0 or GM_ENOTFOUND ("all"). */

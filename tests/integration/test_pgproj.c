@@ -693,3 +693,108 @@ Test(pgproj, catalogues_follow_published_rules)
     compare_with_state(st, false);
     gm_store_close(st);
 }
+
+/* The learner row's updated_seq (the change it shows). */
+static long long
+updated_seq(const char *user)
+{
+    const char *params[1] = {user};
+    PGresult *res = PQexecParams(db_conn, "SELECT updated_seq FROM learners WHERE user_id = $1", 1,
+                                 NULL, params, NULL, NULL, 0);
+    cr_assert_eq(PQresultStatus(res), PGRES_TUPLES_OK, "%s", PQerrorMessage(db_conn));
+    cr_assert_eq(PQntuples(res), 1, "no row of %s", user);
+    long long v = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    return v;
+}
+
+/* The last change of user in the feed. */
+struct last_of {
+    const char *user;
+    int64_t seq;
+};
+
+static int
+find_last(void *ctx, const struct gm_change *ch)
+{
+    struct last_of *l = ctx;
+    if (ch->user_id && strcmp(ch->user_id, l->user) == 0)
+        l->seq = ch->seq;
+    return 0;
+}
+
+Test(pgproj, a_batch_of_many_changes_of_one_learner)
+{
+    /* one learner's 120 lessons over 60 days (levels, streaks, badges
+     * earned at different changes of the same batch), redemptions, and a
+     * few changes of another learner between them */
+    char path[128], dir[128], arg[140];
+    snprintf(path, sizeof path, "%s/solo.jsonl", tmp);
+    snprintf(dir, sizeof dir, "%s/st", tmp);
+    FILE *out = fopen(path, "w");
+    cr_assert_not_null(out);
+    for (int k = 0; k < 120; k++) {
+        fprintf(out,
+                "{\"eventId\":\"s%d\",\"userId\":\"solo\",\"occurredAt\":\"2026-%02d-%02dT"
+                "%02d:00:00Z\",\"groupIds\":[\"g1\"],\"lessonCompleted\":{\"lessonId\":\"l%d\","
+                "\"courseId\":\"c1\",\"score\":90}}\n",
+                k, 9 + k / 60, 1 + (k / 2) % 28, 8 + k % 2, k);
+        if (k % 40 == 39)
+            fprintf(out,
+                    "{\"eventId\":\"r%d\",\"userId\":\"solo\",\"occurredAt\":\"2026-%02d-%02dT"
+                    "12:00:00Z\",\"redeemReward\":{\"redemptionId\":\"solo-r%d\",\"rewardId\":"
+                    "\"dark-theme\"}}\n",
+                    k, 9 + k / 60, 1 + (k / 2) % 28, k);
+        if (k % 30 == 0)
+            fprintf(out,
+                    "{\"eventId\":\"o%d\",\"userId\":\"other\",\"occurredAt\":\"2026-%02d-%02dT"
+                    "13:00:00Z\",\"lessonCompleted\":{\"lessonId\":\"l%d\"}}\n",
+                    k, 9 + k / 60, 1 + (k / 2) % 28, k);
+    }
+    fclose(out);
+    snprintf(arg, sizeof arg, "@%s", path);
+    make_state(dir, arg);
+    migrate(db_info);
+    struct gm_store *st = open_state(dir);
+    struct gm_feed *f;
+    cr_assert_eq(gm_feed_open(st, &f), 0);
+    int64_t end = gm_feed_end(f);
+    struct last_of last = {"solo", -1};
+    int64_t next;
+    cr_assert_eq(gm_feed_changes(f, 0, SIZE_MAX, find_last, &last, &next), 0);
+    gm_feed_close(f);
+    cr_assert_gt(end, 120);
+
+    /* the whole feed in one batch, whose commit fails once (the fault seam
+     * drops the connection just before COMMIT): nothing of it stays */
+    struct gm_pgproj *p;
+    struct gm_err err;
+    size_t n;
+    cr_assert_eq(gm_pgproj_open(db_info, 0, &p, &err), 0, "%s", err.msg);
+    gm_pgproj_fault_before_commit(p, true);
+    cr_assert_eq(gm_pgproj_step(p, st, 100000, &n, &err), GM_EDB);
+    cr_assert_eq(count("learners"), 0);
+    cr_assert_eq(count("ledger"), 0);
+    cr_assert_eq(count("learner_badges"), 0);
+    cr_assert_eq(count("redemptions"), 0);
+    /* then it goes through: one row per learner at its last change, every
+     * badge and ledger entry once */
+    cr_assert_eq(gm_pgproj_step(p, st, 100000, &n, &err), 0, "%s", err.msg);
+    cr_assert_eq((int64_t)n, end);
+    gm_pgproj_close(p);
+    cr_assert_eq(count("learners"), 2);
+    cr_assert_eq(updated_seq("solo"), last.seq);
+    cr_assert_gt(count("learner_badges WHERE user_id = 'solo'"), 1, "badges earned in the batch");
+    compare_with_state(st, true);
+    char *once = fingerprint(db_conn, true);
+
+    /* the same batch again from a lost cursor changes nothing */
+    PQclear(PQexec(db_conn, "UPDATE projector_cursor SET next_seq = 0"));
+    cr_assert_eq(project_all(st, db_info, 100000), (size_t)end);
+    char *again = fingerprint(db_conn, true);
+    cr_assert_str_eq(again, once);
+    compare_with_state(st, true);
+    free(once);
+    free(again);
+    gm_store_close(st);
+}

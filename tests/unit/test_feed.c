@@ -274,3 +274,63 @@ Test(feed, readers_beside_a_growing_map)
     cr_assert_gt(a.reads, 0);
     gm_store_close(st);
 }
+
+Test(feed, rules_parsed_once_while_their_text_stays)
+{
+    struct gm_store *st = fold_all();
+    struct gm_feed_rules_cache c = {0};
+    struct gm_feed *f;
+    cr_assert_eq(gm_feed_open(st, &f), 0);
+    const struct gm_rules *r1 = gm_feed_rules_cached(f, &c);
+    cr_assert_not_null(r1);
+    cr_assert_eq(r1->thresholds[2], 1000);
+    gm_feed_close(f);
+    cr_assert_eq(gm_feed_open(st, &f), 0);
+    cr_assert_eq(gm_feed_rules_cached(f, &c), r1, "the same rules, not parsed again");
+    gm_feed_close(f);
+
+    /* other rules published: parsed anew */
+    char ev[2 * sizeof rules + 256], *w = ev;
+    w += sprintf(w, "{\"eventId\":\"p2\",\"userId\":\"admin\",\"occurredAt\":"
+                    "\"2026-11-03T00:00:00Z\",\"source\":\"admin\",\"rulesPublished\":"
+                    "{\"rulesYaml\":\"");
+    for (const char *r = rules; *r; r++) {
+        if (r == strstr(rules, "1000]")) {
+            *w++ = '2'; /* thresholds [0, 30, 2000] */
+            continue;
+        }
+        if (*r == '\n' || *r == '"')
+            *w++ = '\\';
+        *w++ = *r == '\n' ? 'n' : *r;
+    }
+    w += sprintf(w, "\"}}");
+    struct gm_err err;
+    cr_assert_eq(gm_store_begin(st, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_store_apply(st, (const uint8_t *)ev, strlen(ev), true, 4, 0, &err), 0, "%s",
+                 err.msg);
+    cr_assert_eq(gm_store_commit(st, 5, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_feed_open(st, &f), 0);
+    const struct gm_rules *r2 = gm_feed_rules_cached(f, &c);
+    cr_assert_not_null(r2);
+    cr_assert_eq(r2->thresholds[2], 2000);
+    gm_feed_close(f);
+    gm_feed_rules_cache_deinit(&c);
+    gm_feed_rules_cache_deinit(&c); /* twice is fine */
+    gm_store_close(st);
+}
+
+Test(feed, learners_without_scores)
+{
+    struct gm_store *st = fold_all();
+    struct gm_feed *f;
+    cr_assert_eq(gm_feed_open(st, &f), 0);
+    gm_feed_without_scores(f);
+    struct gm_learner l;
+    cr_assert_eq(gm_feed_learner(f, "ann", &l), 0);
+    cr_assert_eq(l.exp, 40);
+    cr_assert_eq(l.n_badges, 1);
+    cr_assert_eq(l.n_scores, 0);
+    cr_assert_null(l.scores);
+    gm_feed_close(f);
+    gm_store_close(st);
+}

@@ -73,5 +73,13 @@ Test(redis_expiry, all_and_malformed_periods_have_none)
     /* UTC, one month kept: 2026-11 goes at 2027-01-01T00:00Z */
     cr_assert_eq(gm_redisproj_expiry("2026-11", r, &at), 0);
     cr_assert_eq(at, 1798761600);
+    /* a week of one digit is that week; other forms are none */
+    int64_t w5, w05;
+    cr_assert_eq(gm_redisproj_expiry("2026-W5", r, &w5), 0);
+    cr_assert_eq(gm_redisproj_expiry("2026-W05", r, &w05), 0);
+    cr_assert_eq(w5, w05);
+    const char *odd[] = {"x026-11", "2026-W5x", "2026-W005", "2026_11", "2026-+1", "-026-11"};
+    for (size_t i = 0; i < sizeof odd / sizeof *odd; i++)
+        cr_assert_eq(gm_redisproj_expiry(odd[i], r, &at), GM_ENOTFOUND, "%s", odd[i]);
     gm_rules_free(r);
 }
