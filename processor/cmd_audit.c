@@ -440,11 +440,5 @@ static const struct gm__command ledger_cmd = {
 int
 gm_cmd_ledger(int argc, char **argv)
 {
-    struct gm_config opt;
-    int pr = gm__command_parse(&ledger_cmd, argc, argv, &opt);
-    if (pr >= 0)
-        return pr;
-    int code = ledger_run(&opt);
-    gm_config_deinit(&opt);
-    return code;
+    return gm__command_run(&ledger_cmd, argc, argv, ledger_run);
 }

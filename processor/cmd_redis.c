@@ -103,21 +103,16 @@ static const struct gm__command rebuild_cmd = {
     sizeof rebuild_settings / sizeof *rebuild_settings,
     0};
 
-int
-gm_cmd_rebuild(int argc, char **argv)
+/* gamify rebuild with its settings parsed: an exit status. */
+static int
+rebuild_run(const struct gm_config *opt)
 {
-    struct gm_config opt;
-    int pr = gm__command_parse(&rebuild_cmd, argc, argv, &opt);
-    if (pr >= 0)
-        return pr;
-    const char *url = gm_config_str(&opt, "redis");
+    const char *url = gm_config_str(opt, "redis");
     struct states s;
-    int rc = states_open(gm_config_str(&opt, "state"), &s);
-    if (rc) {
-        gm_config_deinit(&opt);
+    int rc = states_open(gm_config_str(opt, "state"), &s);
+    if (rc)
         return rc;
-    }
-    struct gm_redisproj_opts opts = {.prefix = gm_config_str(&opt, "redis-prefix")};
+    struct gm_redisproj_opts opts = {.prefix = gm_config_str(opt, "redis-prefix")};
     struct gm_redisproj_rebuild_stats stats;
     struct gm_err err;
     gm_err_clear(&err);
@@ -132,8 +127,13 @@ gm_cmd_rebuild(int argc, char **argv)
                (unsigned long long)stats.keys, (unsigned long long)stats.removed, gm__now_s() - t0);
     }
     states_close(&s);
-    gm_config_deinit(&opt);
     return rc;
+}
+
+int
+gm_cmd_rebuild(int argc, char **argv)
+{
+    return gm__command_run(&rebuild_cmd, argc, argv, rebuild_run);
 }
 
 static const struct gm_setting project_settings[] = {
@@ -169,33 +169,28 @@ static const struct gm__command project_cmd = {
     sizeof project_settings / sizeof *project_settings,
     0};
 
-int
-gm_cmd_project_redis(int argc, char **argv)
+/* gamify project with its settings parsed: an exit status. */
+static int
+project_redis_run(const struct gm_config *opt)
 {
-    struct gm_config opt;
-    int pr = gm__command_parse(&project_cmd, argc, argv, &opt);
-    if (pr >= 0)
-        return pr;
-    const char *url = gm_config_str(&opt, "redis");
-    bool follow = gm_config_bool(&opt, "follow");
-    int64_t batch = gm_config_int(&opt, "batch"), poll_ms = gm_config_int(&opt, "poll-ms");
-    int64_t retry_s = gm_config_int(&opt, "retry-seconds");
-    int64_t recon_s = gm_config_int(&opt, "redis-reconcile-seconds");
+    const char *url = gm_config_str(opt, "redis");
+    bool follow = gm_config_bool(opt, "follow");
+    int64_t batch = gm_config_int(opt, "batch"), poll_ms = gm_config_int(opt, "poll-ms");
+    int64_t retry_s = gm_config_int(opt, "retry-seconds");
+    int64_t recon_s = gm_config_int(opt, "redis-reconcile-seconds");
     struct states s;
-    int rc = states_open(gm_config_str(&opt, "state"), &s);
-    if (rc) {
-        gm_config_deinit(&opt);
+    int rc = states_open(gm_config_str(opt, "state"), &s);
+    if (rc)
         return rc;
-    }
     struct gm_redisproj **p = calloc(s.n, sizeof *p);
     /* One state: its step runs the reconcile. Partitions: this loop runs it
      * over all of them at once (they share the boards). */
     struct gm_redisproj_opts opts = {
-        .prefix = gm_config_str(&opt, "redis-prefix"),
-        .memory_permille = (int)gm_config_int(&opt, "memory-permille"),
+        .prefix = gm_config_str(opt, "redis-prefix"),
+        .memory_permille = (int)gm_config_int(opt, "memory-permille"),
         .reconcile_interval_ms = follow && s.n == 1 ? recon_s * 1000 : 0,
-        .reconcile_sample = (size_t)gm_config_int(&opt, "redis-reconcile-sample"),
-        .reconcile_rebuild_drift = (uint64_t)gm_config_int(&opt, "redis-reconcile-rebuild-drift"),
+        .reconcile_sample = (size_t)gm_config_int(opt, "redis-reconcile-sample"),
+        .reconcile_rebuild_drift = (uint64_t)gm_config_int(opt, "redis-reconcile-rebuild-drift"),
         .reconcile_whole = true,
     };
     double recon_next = gm__now_s() + (double)recon_s;
@@ -290,8 +285,13 @@ gm_cmd_project_redis(int argc, char **argv)
            (unsigned long long)drift, (unsigned long long)rebuilds);
     free(p);
     states_close(&s);
-    gm_config_deinit(&opt);
     return rc;
+}
+
+int
+gm_cmd_project_redis(int argc, char **argv)
+{
+    return gm__command_run(&project_cmd, argc, argv, project_redis_run);
 }
 
 static const struct gm_setting reconcile_settings[] = {
@@ -319,24 +319,19 @@ static const struct gm__command reconcile_cmd = {
     sizeof reconcile_settings / sizeof *reconcile_settings,
     0};
 
-int
-gm_cmd_reconcile(int argc, char **argv)
+/* gamify reconcile with its settings parsed: an exit status. */
+static int
+reconcile_run(const struct gm_config *opt)
 {
-    struct gm_config opt;
-    int pr = gm__command_parse(&reconcile_cmd, argc, argv, &opt);
-    if (pr >= 0)
-        return pr;
-    const char *url = gm_config_str(&opt, "redis");
+    const char *url = gm_config_str(opt, "redis");
     struct states s;
-    int rc = states_open(gm_config_str(&opt, "state"), &s);
-    if (rc) {
-        gm_config_deinit(&opt);
+    int rc = states_open(gm_config_str(opt, "state"), &s);
+    if (rc)
         return rc;
-    }
-    struct gm_redisproj_opts opts = {.prefix = gm_config_str(&opt, "redis-prefix"),
-                                     .reconcile_sample = (size_t)gm_config_int(&opt, "sample"),
+    struct gm_redisproj_opts opts = {.prefix = gm_config_str(opt, "redis-prefix"),
+                                     .reconcile_sample = (size_t)gm_config_int(opt, "sample"),
                                      .reconcile_rebuild_drift =
-                                         (uint64_t)gm_config_int(&opt, "rebuild-drift")};
+                                         (uint64_t)gm_config_int(opt, "rebuild-drift")};
     struct gm_redisproj *p = NULL;
     struct gm_err err;
     gm_err_clear(&err);
@@ -359,6 +354,11 @@ gm_cmd_reconcile(int argc, char **argv)
     }
     gm_redisproj_close(p);
     states_close(&s);
-    gm_config_deinit(&opt);
     return rc;
+}
+
+int
+gm_cmd_reconcile(int argc, char **argv)
+{
+    return gm__command_run(&reconcile_cmd, argc, argv, reconcile_run);
 }

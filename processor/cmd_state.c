@@ -387,13 +387,7 @@ merged_dump(char **dirs, size_t n_dirs, const char *user, char **text, size_t *l
 int
 gm_cmd_replay(int argc, char **argv)
 {
-    struct gm_config opt;
-    int pr = gm__command_parse(&replay_cmd, argc, argv, &opt);
-    if (pr >= 0)
-        return pr;
-    int code = replay(&opt);
-    gm_config_deinit(&opt);
-    return code;
+    return gm__command_run(&replay_cmd, argc, argv, replay);
 }
 
 int

@@ -27,6 +27,19 @@ gm__command_parse(const struct gm__command *cmd, int argc, char **argv, struct g
     return -1;
 }
 
+int
+gm__command_run(const struct gm__command *cmd, int argc, char **argv,
+                int (*run)(const struct gm_config *opt))
+{
+    struct gm_config opt;
+    int code = gm__command_parse(cmd, argc, argv, &opt);
+    if (code >= 0)
+        return code;
+    code = run(&opt);
+    gm_config_deinit(&opt);
+    return code;
+}
+
 void
 gm__command_usage(const struct gm__command *cmd, FILE *to)
 {

@@ -30,6 +30,11 @@ struct gm__command {
  */
 int gm__command_parse(const struct gm__command *cmd, int argc, char **argv, struct gm_config *cfg);
 
+/* Parses argv for cmd (as gm__command_parse), then returns run's exit
+ * status on the parsed settings, which it frees after. */
+int gm__command_run(const struct gm__command *cmd, int argc, char **argv,
+                    int (*run)(const struct gm_config *opt));
+
 /* Prints cmd's usage line and settings to to. */
 void gm__command_usage(const struct gm__command *cmd, FILE *to);
 
