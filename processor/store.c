@@ -36,6 +36,7 @@
 #include "feed.h"
 #include "fold.h"
 #include "json.h"
+#include "learners.h"
 #include "log.h"
 #include "state.pb-c.h"
 #include "timefmt.h"
@@ -111,6 +112,9 @@ struct gm_store {
     int64_t *batch_ms; /* event times of the last committed batch */
     size_t n_batch_ms, cap_batch_ms;
     struct gm_fold_out fo;
+    struct gm_learners learners; /* decoded learners of the open batch (learners.h) */
+    uint8_t *snap;               /* a learner packed before a fold that may be rejected */
+    size_t cap_snap;
 };
 
 /* ---- small encodings ---- */
@@ -447,6 +451,7 @@ gm_store_open(const char *dir, const struct gm_store_opts *opts, struct gm_store
         s->opts.future_skew_s = GM_STORE_DEFAULT_SKEW;
     s->map_size = s->opts.map_size ? s->opts.map_size : DEFAULT_MAP_SIZE;
     gm_fold_out_init(&s->fo);
+    gm_learners_init(&s->learners);
 
     int rc;
     MDB_txn *txn = NULL;
@@ -582,6 +587,8 @@ gm_store_close(struct gm_store *s)
     free(s->pend);
     free(s->batch_ms);
     gm_fold_out_deinit(&s->fo);
+    gm_learners_deinit(&s->learners);
+    free(s->snap);
     free(s);
 }
 
@@ -766,6 +773,7 @@ rollback_memory(struct gm_store *s)
     }
     s->meta = s->meta_committed;
     s->stats = s->stats_at_begin;
+    gm_learners_clear(&s->learners);
 }
 
 void
@@ -1165,6 +1173,14 @@ drop_expired(struct gm_store *s, Gamify__Internal__UserState *st)
 static int
 prune_learner(struct gm_store *s, const char *user, size_t ulen)
 {
+    /* a learner of this batch is cleaned where it is held, and written back
+     * with the batch */
+    struct gm_learner_slot *sl = gm_learners_find(&s->learners, user, ulen);
+    if (sl) {
+        if (drop_expired(s, sl->st))
+            sl->dirty = true;
+        return 0;
+    }
     MDB_val k = {ulen, (void *)user}, v;
     int rc = mdb_get(s->txn, s->profiles, &k, &v);
     if (rc == MDB_NOTFOUND)
@@ -1241,6 +1257,94 @@ prune_step(struct gm_store *s)
     if (rc == 0 && !found)
         s->meta.prune_pending = 0;
     return rc;
+}
+
+/* ---- the learners of the batch (learners.h) ---- */
+
+/*
+ * Writes the learners the batch changed back to `profiles` and empties the
+ * table. Runs before every commit, and when the table is full. Returns 0 or
+ * an LMDB code (MDB_MAP_FULL: the batch is applied again).
+ */
+static int
+write_learners(struct gm_store *s)
+{
+    int rc = 0;
+    for (size_t i = 0; i < s->learners.n && rc == 0; i++) {
+        struct gm_learner_slot *sl = &s->learners.slots[i];
+        if (!sl->dirty)
+            continue;
+        MDB_val k = {sl->ulen, sl->user};
+        rc = db_fail(s, put_msg(s->txn, s->profiles, &k, &sl->st->base, 0), "profiles put");
+    }
+    gm_learners_clear(&s->learners);
+    return rc;
+}
+
+/*
+ * The learner user of the open batch: held already, else read from
+ * `profiles`, else new (level 1, not written unless an event changes it).
+ * *out is borrowed until the next call. Returns 0, an LMDB code or
+ * GM_ECORRUPT.
+ */
+static int
+learner_get(struct gm_store *s, const char *user, size_t ulen, struct gm_learner_slot **out)
+{
+    struct gm_learner_slot *sl = gm_learners_find(&s->learners, user, ulen);
+    if (sl) {
+        *out = sl;
+        return 0;
+    }
+    int rc;
+    if (s->learners.n >= GM_LEARNERS_MAX && (rc = write_learners(s)))
+        return rc;
+    Gamify__Internal__UserState *st;
+    MDB_val k = {ulen, (void *)user}, v;
+    rc = mdb_get(s->txn, s->profiles, &k, &v);
+    if (rc == 0) {
+        st = gamify__internal__user_state__unpack(NULL, v.mv_size, v.mv_data);
+        if (!st)
+            return fail(s, GM_ECORRUPT, "the stored record of learner %s does not decode", user);
+    } else if (rc == MDB_NOTFOUND) {
+        st = malloc(sizeof *st);
+        if (!st)
+            abort();
+        gamify__internal__user_state__init(st);
+        if (!(st->user_id = strdup(user)))
+            abort();
+        st->level = 1;
+    } else {
+        return db_fail(s, rc, "profiles get");
+    }
+    *out = gm_learners_add(&s->learners, user, ulen, st);
+    return 0;
+}
+
+/* Keeps a packed copy of sl's learner in s->snap; returns its size. */
+static size_t
+learner_snapshot(struct gm_store *s, const struct gm_learner_slot *sl)
+{
+    size_t size = gamify__internal__user_state__get_packed_size(sl->st);
+    if (size > s->cap_snap) {
+        s->cap_snap = size * 2;
+        s->snap = realloc(s->snap, s->cap_snap);
+        if (!s->snap)
+            abort();
+    }
+    gamify__internal__user_state__pack(sl->st, s->snap);
+    return size;
+}
+
+/* Puts back the learner learner_snapshot kept (a fold that was rejected). */
+static int
+learner_restore(struct gm_store *s, struct gm_learner_slot *sl, size_t size)
+{
+    Gamify__Internal__UserState *st = gamify__internal__user_state__unpack(NULL, size, s->snap);
+    if (!st)
+        abort(); /* our own packing of a record we hold */
+    gamify__internal__user_state__free_unpacked(sl->st, NULL);
+    sl->st = st;
+    return 0;
 }
 
 /* ---- folding one event ---- */
@@ -1416,32 +1520,12 @@ fold_event(struct gm_store *s, const struct pending *rec, const Gamification__V1
     bool first_inserted = false;
     gm_fold_out_reset(fo);
 
-    /* the learner */
+    /* the learner, held for the rest of the batch */
     MDB_val uk = {strlen(ev->user_id), ev->user_id}, v;
-    rc = mdb_get(s->txn, s->profiles, &uk, &v);
-    if (rc == 0) {
-        st = gamify__internal__user_state__unpack(NULL, v.mv_size, v.mv_data);
-        if (!st) {
-            rc = fail(s, GM_ECORRUPT, "the stored record of learner %s does not decode",
-                      ev->user_id);
-            goto out;
-        }
-    } else if (rc == MDB_NOTFOUND) {
-        st = malloc(sizeof *st);
-        if (!st)
-            abort();
-        gamify__internal__user_state__init(st);
-        if (!(st->user_id = strdup(ev->user_id)))
-            abort();
-        st->level = 1;
-    } else {
-        db_fail(s, rc, "profiles get");
+    struct gm_learner_slot *slot = NULL;
+    if ((rc = learner_get(s, ev->user_id, uk.mv_size, &slot)))
         goto out;
-    }
-
-    /* while pruning runs, a learner is cleaned by its own event */
-    if (s->meta.prune_pending)
-        drop_expired(s, st);
+    st = slot->st;
 
     /* lookups the fold needs */
     struct gm_fold_in in = {.rules = s->rules, .ev = ev, .next_redemption_seq = s->meta.red_seq};
@@ -1491,7 +1575,15 @@ fold_event(struct gm_store *s, const struct pending *rec, const Gamification__V1
             goto out;
     }
 
+    /* A fold is rejected before it changes the learner, except after an
+     * envelope's zone was taken (fold.h): then the learner is kept packed
+     * first and put back. */
+    size_t snap = ev->timezone && *ev->timezone ? learner_snapshot(s, slot) : 0;
     rc = gm_fold_apply(&in, st, fo);
+    if ((rc || fo->rejected) && snap) {
+        learner_restore(s, slot, snap);
+        st = slot->st;
+    }
     if (first_inserted && (rc || fo->rejected || !fo->mark_first)) {
         int drc = mdb_del(s->txn, s->first, &fk, NULL);
         if (drc) {
@@ -1593,8 +1685,12 @@ fold_event(struct gm_store *s, const struct pending *rec, const Gamification__V1
     }
 
     if (fo->touched || n_scores) {
-        if ((rc = db_fail(s, put_msg(s->txn, s->profiles, &uk, &st->base, 0), "profiles put")))
-            goto out;
+        /* while pruning runs, a learner is cleaned by its own event; after
+         * the fold, which only adds to periods that are kept, so that a
+         * learner the event did not change stays as stored */
+        if (s->meta.prune_pending)
+            drop_expired(s, st);
+        slot->dirty = true;
     }
 
     if (fo->touched || fo->redemption || n_scores) {
@@ -1625,8 +1721,6 @@ out:
     free(ledger_ptrs);
     if (prior)
         gamify__internal__redemption__free_unpacked(prior, NULL);
-    if (st)
-        gamify__internal__user_state__free_unpacked(st, NULL);
     return rc;
 }
 
@@ -1960,7 +2054,9 @@ gm_store_commit(struct gm_store *s, uint64_t next_offset, struct gm_err *err)
         return gm_err_set(err, GM_EINVAL, "a record of this batch failed: it cannot be committed");
     for (;;) {
         s->meta.offset = next_offset;
-        int rc = trim_step(s);
+        int rc = write_learners(s);
+        if (rc == 0)
+            rc = trim_step(s);
         if (rc == 0)
             rc = meta_save(s);
         if (rc == 0) {
@@ -1982,7 +2078,7 @@ gm_store_commit(struct gm_store *s, uint64_t next_offset, struct gm_err *err)
             }
         } else if (rc != MDB_MAP_FULL) {
             gm_store_abort(s);
-            return lmdb_error(err, rc, "meta");
+            return lmdb_error(err, rc, "writing the batch");
         }
         if ((rc = grow_and_replay(s, err))) {
             gm_store_abort(s);
