@@ -872,18 +872,40 @@ floor_div(int64_t a, int64_t b)
     return a >= 0 ? a / b : -((-a + b - 1) / b);
 }
 
-/* The index of a period key: weeks or months since 1970, -1 for "all". */
+/* Reads a decimal number (optional sign) at *p, before end; false if none. */
+static bool
+read_int(const char **p, const char *end, int *out)
+{
+    const char *q = *p;
+    bool neg = q < end && *q == '-';
+    if (q < end && (*q == '-' || *q == '+'))
+        q++;
+    if (q == end || *q < '0' || *q > '9')
+        return false;
+    int64_t v = 0;
+    while (q < end && *q >= '0' && *q <= '9' && v < 100000000)
+        v = v * 10 + (*q++ - '0');
+    *out = (int)(neg ? -v : v);
+    *p = q;
+    return true;
+}
+
+/* The index of a period key: weeks or months since 1970, -1 for "all".
+ * Parsed by hand: this runs for every score a learner holds while pruning,
+ * where sscanf showed in profiles. */
 static int
 period_index(const char *p, size_t len, bool *weekly, int64_t *index)
 {
-    char buf[GM_PERIOD_KEY_MAX];
-    if (len >= sizeof buf)
-        return -1;
-    memcpy(buf, p, len);
-    buf[len] = '\0';
+    const char *end = p + len;
     int y, n;
-    char w;
-    if (sscanf(buf, "%d-%c%d", &y, &w, &n) == 3 && w == 'W') {
+    if (len >= GM_PERIOD_KEY_MAX || !read_int(&p, end, &y) || p == end || *p++ != '-')
+        return -1;
+    bool w = p < end && *p == 'W';
+    if (w)
+        p++;
+    if (!read_int(&p, end, &n))
+        return -1;
+    if (w) {
         int64_t jan4 = gm_days_from_civil(y, 1, 4);
         int64_t wd = ((jan4 % 7) + 7 + 3) % 7;
         int64_t monday = jan4 - wd + (int64_t)(n - 1) * 7;
@@ -891,12 +913,9 @@ period_index(const char *p, size_t len, bool *weekly, int64_t *index)
         *index = floor_div(monday + 3, 7);
         return 0;
     }
-    if (sscanf(buf, "%d-%d", &y, &n) == 2) {
-        *weekly = false;
-        *index = (int64_t)(y - 1970) * 12 + (n - 1);
-        return 0;
-    }
-    return -1;
+    *weekly = false;
+    *index = (int64_t)(y - 1970) * 12 + (n - 1);
+    return 0;
 }
 
 /* The key text of week or month index idx ("2026-W03", "2026-01"). */
@@ -970,6 +989,18 @@ expiry_idx(const uint8_t *key)
     return (int64_t)(get_be64(key + 1) ^ (UINT64_C(1) << 63));
 }
 
+/* Records (once) that user holds a score in week or month idx. */
+static int
+expiry_add_index(MDB_txn *txn, MDB_dbi dbi, bool weekly, int64_t idx, const char *user, size_t ulen)
+{
+    uint8_t kb[EXPIRY_HDR + GM_ID_MAX];
+    if (ulen > GM_ID_MAX)
+        return 0;
+    MDB_val k = {expiry_key(kb, weekly ? 'W' : 'M', idx, user, ulen), kb}, empty = {0, ""};
+    int rc = mdb_put(txn, dbi, &k, &empty, MDB_NOOVERWRITE);
+    return rc == MDB_KEYEXIST ? 0 : rc;
+}
+
 /* Records (once) that user holds a score in the period named period. */
 static int
 expiry_add(MDB_txn *txn, MDB_dbi dbi, const char *period, size_t plen, const char *user,
@@ -979,12 +1010,7 @@ expiry_add(MDB_txn *txn, MDB_dbi dbi, const char *period, size_t plen, const cha
     int64_t idx;
     if (period_index(period, plen, &weekly, &idx))
         return 0; /* "all" never expires */
-    uint8_t kb[EXPIRY_HDR + GM_ID_MAX];
-    if (ulen > GM_ID_MAX)
-        return 0;
-    MDB_val k = {expiry_key(kb, weekly ? 'W' : 'M', idx, user, ulen), kb}, empty = {0, ""};
-    int rc = mdb_put(txn, dbi, &k, &empty, MDB_NOOVERWRITE);
-    return rc == MDB_KEYEXIST ? 0 : rc;
+    return expiry_add_index(txn, dbi, weekly, idx, user, ulen);
 }
 
 /*
@@ -1628,13 +1654,25 @@ fold_event(struct gm_store *s, const struct pending *rec, const Gamification__V1
     if (fo->boards) {
         /* a late event's score in an expired period is not kept */
         const char *periods[3];
+        char kinds[3]; /* 'W', 'M', or 0 for "all" (never expires) */
+        int64_t indexes[3];
+        bool created_any[3] = {false, false, false};
         size_t n_periods = 0;
-        if (s->rules->period_all_time)
+        if (s->rules->period_all_time) {
+            kinds[n_periods] = 0;
+            indexes[n_periods] = 0;
             periods[n_periods++] = "all";
-        if (fo->week[0] && !(s->meta.has_floors && fo->week_index < s->meta.week_floor))
+        }
+        if (fo->week[0] && !(s->meta.has_floors && fo->week_index < s->meta.week_floor)) {
+            kinds[n_periods] = 'W';
+            indexes[n_periods] = fo->week_index;
             periods[n_periods++] = fo->week;
-        if (fo->month[0] && !(s->meta.has_floors && fo->month_index < s->meta.month_floor))
+        }
+        if (fo->month[0] && !(s->meta.has_floors && fo->month_index < s->meta.month_floor)) {
+            kinds[n_periods] = 'M';
+            indexes[n_periods] = fo->month_index;
             periods[n_periods++] = fo->month;
+        }
         for (size_t b = 0; b <= fo->n_groups; b++) {
             const char *board = b == 0 ? "global" : fo->groups[b - 1];
             for (size_t p = 0; p < n_periods; p++) {
@@ -1645,13 +1683,17 @@ fold_event(struct gm_store *s, const struct pending *rec, const Gamification__V1
                 bool created;
                 bs->score = add_score(st, board, periods[p], fo->board_delta, &created);
                 score_ptrs[n_scores++] = bs;
-                if (created &&
-                    (rc = db_fail(s,
-                                  expiry_add(s->txn, s->expiry, periods[p], strlen(periods[p]),
-                                             ev->user_id, uk.mv_size),
-                                  "expiry put")))
-                    goto out;
+                created_any[p] |= created;
             }
+        }
+        /* one expiry key per learner and period, whatever the board */
+        for (size_t p = 0; p < n_periods; p++) {
+            if (created_any[p] && kinds[p] &&
+                (rc = db_fail(s,
+                              expiry_add_index(s->txn, s->expiry, kinds[p] == 'W', indexes[p],
+                                               ev->user_id, uk.mv_size),
+                              "expiry put")))
+                goto out;
         }
     }
 
