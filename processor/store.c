@@ -32,6 +32,7 @@
  */
 #include "store.h"
 
+#include "arena.h"
 #include "codec.h"
 #include "feed.h"
 #include "fold.h"
@@ -114,6 +115,7 @@ struct gm_store {
     struct gm_fold_out fo;
     struct gm_learners learners; /* decoded learners of the open batch (learners.h) */
     uint8_t *snap;               /* a learner packed before a fold that may be rejected */
+    struct gm_arena ev_arena;    /* the decoded event being applied; reset after it */
     size_t cap_snap;
 };
 
@@ -452,6 +454,7 @@ gm_store_open(const char *dir, const struct gm_store_opts *opts, struct gm_store
     s->map_size = s->opts.map_size ? s->opts.map_size : DEFAULT_MAP_SIZE;
     gm_fold_out_init(&s->fo);
     gm_learners_init(&s->learners);
+    gm_arena_init(&s->ev_arena, 16384);
 
     int rc;
     MDB_txn *txn = NULL;
@@ -588,6 +591,7 @@ gm_store_close(struct gm_store *s)
     free(s->batch_ms);
     gm_fold_out_deinit(&s->fo);
     gm_learners_deinit(&s->learners);
+    gm_arena_deinit(&s->ev_arena);
     free(s->snap);
     free(s);
 }
@@ -1841,11 +1845,16 @@ apply_one(struct gm_store *s, const struct pending *rec)
     Gamification__V1__Event *ev = NULL;
     struct gm_err e;
     gm_err_clear(&e);
+    /* a protobuf record is decoded into the event arena, given back at once
+     * after the fold (no malloc or free per field) */
+    bool in_arena = !rec->json;
     int rc = rec->json ? gm_event_from_json((const char *)rec->data, rec->len, &ev, &e)
-                       : gm_event_decode(rec->data, rec->len, &ev, &e);
+                       : gm_event_decode_in(rec->data, rec->len, gm_arena_protobuf(&s->ev_arena),
+                                            &ev, &e);
     if (rc) {
         char idbuf[GM_ID_MAX + 1];
         bool invalid = rc == GM_EINVAL;
+        gm_arena_reset(&s->ev_arena);
         return dead_letter(s, rec, invalid ? "INVALID" : "DECODE", e.msg,
                            invalid ? salvage_event_id(rec, idbuf, sizeof idbuf) : NULL);
     }
@@ -1945,7 +1954,10 @@ apply_one(struct gm_store *s, const struct pending *rec)
     if ((roll && (rc = advance_periods(s))) || (rc = prune_dedupe(s)) || (rc = prune_step(s)))
         goto out;
 out:
-    gm_event_free(ev);
+    if (in_arena)
+        gm_arena_reset(&s->ev_arena);
+    else
+        gm_event_free(ev);
     return rc;
 }
 
