@@ -1396,7 +1396,7 @@ outbound_suffix(enum gm_outbound_kind kind)
     }
 }
 
-/* The outbound events of one fold, as messages; free with free_outbound. */
+/* The outbound events of one fold, as messages in the arena given. */
 struct outbound_set {
     Gamification__V1__OutboundEvent **items;
     size_t n;
@@ -1405,15 +1405,13 @@ struct outbound_set {
 
 static void
 build_outbound(const Gamification__V1__Event *ev, const struct gm_fold_out *fo,
-               struct outbound_set *set)
+               struct gm_arena *arena, struct outbound_set *set)
 {
     google__protobuf__timestamp__init(&set->ts);
     set->ts.seconds = ev->occurred_at->seconds;
     set->ts.nanos = ev->occurred_at->nanos;
     set->n = fo->n_outbound;
-    set->items = calloc(fo->n_outbound ? fo->n_outbound : 1, sizeof *set->items);
-    if (!set->items)
-        abort();
+    set->items = gm_arena_alloc(arena, (fo->n_outbound ? fo->n_outbound : 1) * sizeof *set->items);
     for (size_t i = 0; i < fo->n_outbound; i++) {
         const struct gm_outbound *o = &fo->outbound[i];
         /* one allocation: the envelope, every body kind, and the id text */
@@ -1425,9 +1423,8 @@ build_outbound(const Gamification__V1__Event *ev, const struct gm_fold_out *fo,
             Gamification__V1__RewardRedeemed rr;
             Gamification__V1__RedemptionRejected rj;
             char id[GM_ID_MAX * 2 + 64];
-        } *b = calloc(1, sizeof *b);
-        if (!b)
-            abort();
+        } *b = gm_arena_alloc(arena, sizeof *b);
+        memset(b, 0, sizeof *b);
         gamification__v1__outbound_event__init(&b->oev);
         b->oev.user_id = ev->user_id;
         b->oev.cause_event_id = ev->event_id;
@@ -1483,14 +1480,6 @@ build_outbound(const Gamification__V1__Event *ev, const struct gm_fold_out *fo,
         }
         set->items[i] = &b->oev;
     }
-}
-
-static void
-free_outbound(struct outbound_set *set)
-{
-    for (size_t i = 0; i < set->n; i++)
-        free(set->items[i]); /* the envelope is the first member of its block */
-    free(set->items);
 }
 
 /*
@@ -1703,10 +1692,9 @@ fold_event(struct gm_store *s, const struct pending *rec, const Gamification__V1
 
     int64_t ledger_first = s->meta.ledger_seq;
     if (fo->n_ledger) {
-        ledger = calloc(fo->n_ledger, sizeof *ledger);
-        ledger_ptrs = calloc(fo->n_ledger, sizeof *ledger_ptrs);
-        if (!ledger || !ledger_ptrs)
-            abort();
+        /* in the event's arena, given back after it */
+        ledger = gm_arena_alloc(&s->ev_arena, fo->n_ledger * sizeof *ledger);
+        ledger_ptrs = gm_arena_alloc(&s->ev_arena, fo->n_ledger * sizeof *ledger_ptrs);
         for (size_t i = 0; i < fo->n_ledger; i++) {
             const struct gm_ledger *l = &fo->ledger[i];
             Gamify__Internal__LedgerEntry *e = &ledger[i];
@@ -1740,7 +1728,7 @@ fold_event(struct gm_store *s, const struct pending *rec, const Gamification__V1
     }
 
     if (fo->touched || fo->redemption || n_scores) {
-        build_outbound(ev, fo, &obs);
+        build_outbound(ev, fo, &s->ev_arena, &obs);
         Gamify__Internal__Change ch = GAMIFY__INTERNAL__CHANGE__INIT;
         ch.seq = s->meta.change_seq;
         ch.user_id = ev->user_id;
@@ -1762,9 +1750,6 @@ fold_event(struct gm_store *s, const struct pending *rec, const Gamification__V1
     }
     rc = 0;
 out:
-    free_outbound(&obs);
-    free(ledger);
-    free(ledger_ptrs);
     if (prior)
         gamify__internal__redemption__free_unpacked(prior, NULL);
     return rc;
@@ -1954,10 +1939,9 @@ apply_one(struct gm_store *s, const struct pending *rec)
     if ((roll && (rc = advance_periods(s))) || (rc = prune_dedupe(s)) || (rc = prune_step(s)))
         goto out;
 out:
-    if (in_arena)
-        gm_arena_reset(&s->ev_arena);
-    else
+    if (!in_arena)
         gm_event_free(ev);
+    gm_arena_reset(&s->ev_arena); /* the event, and what its fold built */
     return rc;
 }
 
