@@ -78,7 +78,7 @@ struct meta {
 };
 
 struct pending {
-    uint8_t *data;
+    uint8_t *data; /* in the batch arena */
     size_t len;
     bool json;
     uint64_t offset;
@@ -116,6 +116,7 @@ struct gm_store {
     struct gm_learners learners; /* decoded learners of the open batch (learners.h) */
     uint8_t *snap;               /* a learner packed before a fold that may be rejected */
     struct gm_arena ev_arena;    /* the decoded event being applied; reset after it */
+    struct gm_arena batch_arena; /* the batch's record copies (pend); reset at its end */
     size_t cap_snap;
 };
 
@@ -455,6 +456,7 @@ gm_store_open(const char *dir, const struct gm_store_opts *opts, struct gm_store
     gm_fold_out_init(&s->fo);
     gm_learners_init(&s->learners);
     gm_arena_init(&s->ev_arena, 16384);
+    gm_arena_init(&s->batch_arena, 1 << 20);
 
     int rc;
     MDB_txn *txn = NULL;
@@ -592,6 +594,7 @@ gm_store_close(struct gm_store *s)
     gm_fold_out_deinit(&s->fo);
     gm_learners_deinit(&s->learners);
     gm_arena_deinit(&s->ev_arena);
+    gm_arena_deinit(&s->batch_arena);
     free(s->snap);
     free(s);
 }
@@ -759,12 +762,18 @@ gm_store_begin(struct gm_store *s, struct gm_err *err)
 static void
 free_pending(struct gm_store *s)
 {
-    for (size_t i = 0; i < s->n_pend; i++) {
-        free(s->pend[i].data);
-        free(s->pend[i].dl_reason);
-        free(s->pend[i].dl_detail);
-    }
+    gm_arena_reset(&s->batch_arena); /* every record copy of the batch */
     s->n_pend = 0;
+}
+
+/* A copy of len bytes of p in the batch arena, NUL-terminated. */
+static void *
+batch_copy(struct gm_store *s, const void *p, size_t len)
+{
+    char *c = gm_arena_alloc(&s->batch_arena, len + 1);
+    memcpy(c, p, len);
+    c[len] = '\0';
+    return c;
 }
 
 /* Drops in-memory effects of the open batch (rules switched, counters). */
@@ -2000,19 +2009,17 @@ add_and_apply(struct gm_store *s, const uint8_t *data, size_t len, bool json, ui
             abort();
     }
     struct pending *p = &s->pend[s->n_pend++];
-    p->data = malloc(len ? len : 1);
-    if (!p->data)
-        abort();
-    memcpy(p->data, data, len);
+    p->data = batch_copy(s, data, len);
     p->len = len;
     p->json = json;
     p->offset = offset;
     p->append_ms = append_ms;
     p->event_ms = 0;
     p->dl_reason = p->dl_detail = NULL;
-    if (reason &&
-        (!(p->dl_reason = strdup(reason)) || !(p->dl_detail = strdup(detail ? detail : ""))))
-        abort();
+    if (reason) {
+        p->dl_reason = batch_copy(s, reason, strlen(reason));
+        p->dl_detail = batch_copy(s, detail ? detail : "", detail ? strlen(detail) : 0);
+    }
     s->why[0] = '\0';
     int rc = apply_one(s, p);
     if (rc == MDB_MAP_FULL) {
