@@ -34,6 +34,7 @@
 
 #include "arena.h"
 #include "codec.h"
+#include "encode.h"
 #include "feed.h"
 #include "fold.h"
 #include "json.h"
@@ -308,6 +309,38 @@ put_seq_msg(struct gm_store *s, MDB_dbi dbi, int64_t seq, const ProtobufCMessage
     put_be64(kb, (uint64_t)seq);
     MDB_val k = {8, kb};
     return put_msg(s->txn, dbi, &k, msg, MDB_APPEND);
+}
+
+/* Appends a change-feed record: hand-encoded (encode.h) when covered. */
+static int
+put_change(struct gm_store *s, const Gamify__Internal__Change *ch)
+{
+    size_t size = gm_encode_change_size(ch);
+    if (!size)
+        return put_seq_msg(s, s->changes, ch->seq, &ch->base);
+    uint8_t kb[8];
+    put_be64(kb, (uint64_t)ch->seq);
+    MDB_val k = {8, kb}, v = {size, NULL};
+    int rc = mdb_put(s->txn, s->changes, &k, &v, MDB_APPEND | MDB_RESERVE);
+    if (rc == 0)
+        gm_encode_change(ch, v.mv_data);
+    return rc;
+}
+
+/* Appends a ledger entry: hand-encoded (encode.h) when covered. */
+static int
+put_ledger(struct gm_store *s, const Gamify__Internal__LedgerEntry *e)
+{
+    size_t size = gm_encode_ledger_size(e);
+    if (!size)
+        return put_seq_msg(s, s->ledger, e->seq, &e->base);
+    uint8_t kb[8];
+    put_be64(kb, (uint64_t)e->seq);
+    MDB_val k = {8, kb}, v = {size, NULL};
+    int rc = mdb_put(s->txn, s->ledger, &k, &v, MDB_APPEND | MDB_RESERVE);
+    if (rc == 0)
+        gm_encode_ledger(e, v.mv_data);
+    return rc;
 }
 
 /* ---- open / close ---- */
@@ -1755,8 +1788,7 @@ fold_event(struct gm_store *s, const struct pending *rec, const Gamification__V1
             e->coins_after = l->coins_after;
             e->capped_exp = l->capped_exp;
             e->occurred_at = ev->occurred_at->seconds;
-            if ((rc = db_fail(s, put_seq_msg(s, s->ledger, s->meta.ledger_seq, &e->base),
-                              "ledger put")))
+            if ((rc = db_fail(s, put_ledger(s, e), "ledger put")))
                 goto out;
             s->meta.ledger_seq++;
             ledger_ptrs[i] = e;
@@ -1788,8 +1820,7 @@ fold_event(struct gm_store *s, const struct pending *rec, const Gamification__V1
         ch.ledger_count = (int64_t)fo->n_ledger;
         ch.outbound = obs.items;
         ch.n_outbound = obs.n;
-        if ((rc = db_fail(s, put_seq_msg(s, s->changes, s->meta.change_seq, &ch.base),
-                          "changes put")))
+        if ((rc = db_fail(s, put_change(s, &ch), "changes put")))
             goto out;
         s->meta.change_seq++;
     }
