@@ -100,6 +100,53 @@ put_nested_head(uint8_t *p, unsigned field, size_t inner)
     return put_varint(p, inner);
 }
 
+/* ---- BoardScore ----
+ *
+ * Walked by its descriptor, so that a field added to it (proto3 strings and
+ * int64s numbered below 16) is written too: the field of this record the
+ * schema grows most. */
+
+static bool
+score_fields_known(void)
+{
+    const ProtobufCMessageDescriptor *d = &gamify__internal__board_score__descriptor;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        if (f->id >= 16 || f->label != PROTOBUF_C_LABEL_NONE ||
+            (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) ||
+            (f->type != PROTOBUF_C_TYPE_STRING && f->type != PROTOBUF_C_TYPE_INT64) ||
+            (i > 0 && f->id <= d->fields[i - 1].id))
+            return false;
+    }
+    return true;
+}
+
+static size_t
+score_size(const Gamify__Internal__BoardScore *b)
+{
+    const ProtobufCMessageDescriptor *d = &gamify__internal__board_score__descriptor;
+    size_t n = 0;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const void *m = (const char *)b + d->fields[i].offset;
+        n += d->fields[i].type == PROTOBUF_C_TYPE_STRING ? string_size(*(char *const *)m)
+                                                         : int64_size(*(const int64_t *)m);
+    }
+    return n;
+}
+
+static uint8_t *
+put_score(uint8_t *p, const Gamify__Internal__BoardScore *b)
+{
+    const ProtobufCMessageDescriptor *d = &gamify__internal__board_score__descriptor;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        const void *m = (const char *)b + f->offset;
+        p = f->type == PROTOBUF_C_TYPE_STRING ? put_string(p, f->id, *(char *const *)m)
+                                              : put_int64(p, f->id, *(const int64_t *)m);
+    }
+    return p;
+}
+
 /* ---- coverage: the schema these encoders were written for ---- */
 
 static bool
@@ -108,36 +155,27 @@ covers(const ProtobufCMessage *m, const ProtobufCMessageDescriptor *d, unsigned 
     return m->descriptor == d && d->n_fields == n_fields && m->n_unknown_fields == 0;
 }
 
+/* Whether the schema is the one written for; worked out once (descriptors
+ * are constants). */
 static bool
 schema_known(void)
 {
-    return gamify__internal__change__descriptor.n_fields == 12 &&
-           gamify__internal__board_score__descriptor.n_fields == 3 &&
-           gamify__internal__redemption__descriptor.n_fields == 9 &&
-           gamify__internal__ledger_entry__descriptor.n_fields == 11 &&
-           gamification__v1__outbound_event__descriptor.n_fields == 9 &&
-           google__protobuf__timestamp__descriptor.n_fields == 2 &&
-           gamification__v1__level_up__descriptor.n_fields == 3 &&
-           gamification__v1__badge_earned__descriptor.n_fields == 2 &&
-           gamification__v1__streak_updated__descriptor.n_fields == 3 &&
-           gamification__v1__reward_redeemed__descriptor.n_fields == 4 &&
-           gamification__v1__redemption_rejected__descriptor.n_fields == 3;
-}
-
-/* ---- BoardScore ---- */
-
-static size_t
-score_size(const Gamify__Internal__BoardScore *b)
-{
-    return string_size(b->board) + string_size(b->period) + int64_size(b->score);
-}
-
-static uint8_t *
-put_score(uint8_t *p, const Gamify__Internal__BoardScore *b)
-{
-    p = put_string(p, 1, b->board);
-    p = put_string(p, 2, b->period);
-    return put_int64(p, 3, b->score);
+    static _Atomic int known; /* 0 not yet, 1 yes, -1 no */
+    int k = known;
+    if (k)
+        return k > 0;
+    bool yes = gamify__internal__change__descriptor.n_fields == 12 && score_fields_known() &&
+               gamify__internal__redemption__descriptor.n_fields == 9 &&
+               gamify__internal__ledger_entry__descriptor.n_fields == 11 &&
+               gamification__v1__outbound_event__descriptor.n_fields == 9 &&
+               google__protobuf__timestamp__descriptor.n_fields == 2 &&
+               gamification__v1__level_up__descriptor.n_fields == 3 &&
+               gamification__v1__badge_earned__descriptor.n_fields == 2 &&
+               gamification__v1__streak_updated__descriptor.n_fields == 3 &&
+               gamification__v1__reward_redeemed__descriptor.n_fields == 4 &&
+               gamification__v1__redemption_rejected__descriptor.n_fields == 3;
+    known = yes ? 1 : -1;
+    return yes;
 }
 
 /* ---- Redemption ---- */
@@ -322,7 +360,8 @@ gm_encode_change_size(const Gamify__Internal__Change *ch)
     size_t n = int64_size(ch->seq) + string_size(ch->user_id) + string_size(ch->event_id) +
                int64_size(ch->occurred_at);
     for (size_t i = 0; i < ch->n_scores; i++) {
-        if (!covers(&ch->scores[i]->base, &gamify__internal__board_score__descriptor, 3))
+        if (!covers(&ch->scores[i]->base, &gamify__internal__board_score__descriptor,
+                    gamify__internal__board_score__descriptor.n_fields))
             return 0;
         n += nested_size(score_size(ch->scores[i]));
     }

@@ -6,9 +6,10 @@
  * these write the same bytes (fields in number order, proto3 defaults left
  * out, negative int32 in ten bytes) with no descriptor walk.
  *
- * They cover the schema they were written for: when a message type gained
- * fields, or a record uses a part they leave out (a learner snapshot, ledger
- * copies, pruned periods, unknown fields), gm_encode_*_size returns 0 and
+ * They cover the schema they were written for (BoardScore, which grows, is
+ * walked by its descriptor: any proto3 string or int64 field below 16 is
+ * written): when another message type gained fields, or a record uses a part they leave out (a
+ * learner snapshot, ledger copies, pruned periods, unknown fields), gm_encode_*_size returns 0 and
  * the caller packs with protobuf-c. tests/unit/test_encode.c compares them
  * with protobuf-c byte for byte.
  */
