@@ -247,20 +247,30 @@ holds_badge(const Gamify__Internal__UserState *st, const char *id)
     return false;
 }
 
-/* Step 6: badges in file order, repeated until a pass awards none. */
+/* Step 6: badges in file order, repeated until a pass awards none. Which
+ * of the first 64 badges the learner holds is looked up once, not in every
+ * pass. */
 static void
 badges_step(const struct gm_rules *rules, const Gamification__V1__Event *ev,
             Gamify__Internal__UserState *st, struct gm_fold_out *out)
 {
     int64_t vars[GM_VAR_COUNT];
     counters(st, vars);
+    uint64_t held = 0;
+    for (size_t i = 0; i < rules->n_badges && i < 64; i++) {
+        if (holds_badge(st, rules->badges[i].id))
+            held |= UINT64_C(1) << i;
+    }
     bool awarded;
     do {
         awarded = false;
         for (size_t i = 0; i < rules->n_badges; i++) {
             const struct gm_badge_def *b = &rules->badges[i];
-            if (holds_badge(st, b->id) || !gm_expr_eval(b->criteria, vars))
+            bool has = i < 64 ? (held >> i & 1) != 0 : holds_badge(st, b->id);
+            if (has || !gm_expr_eval(b->criteria, vars))
                 continue;
+            if (i < 64)
+                held |= UINT64_C(1) << i;
             Gamify__Internal__HeldBadge *hb = malloc(sizeof *hb);
             if (!hb)
                 abort();
@@ -288,8 +298,8 @@ boards_step(const struct gm_rules *rules, const Gamification__V1__Event *ev, int
 {
     if (delta == 0)
         return 0;
-    const struct gm_tz *tz;
-    int rc = gm_tz_get(rules->timezone, &tz, NULL);
+    const struct gm_tz *tz = rules->tz;
+    int rc = tz ? 0 : gm_tz_get(rules->timezone, &tz, NULL);
     if (rc)
         return rc;
     int64_t day = gm_tz_local_day(tz, ev->occurred_at->seconds);
@@ -316,6 +326,10 @@ static int
 learner_zone(const struct gm_rules *rules, const Gamify__Internal__UserState *st,
              const struct gm_tz **tz)
 {
+    if (!(st->timezone && *st->timezone) && rules->tz) {
+        *tz = rules->tz;
+        return 0;
+    }
     return gm_tz_get(st->timezone && *st->timezone ? st->timezone : rules->timezone, tz, NULL);
 }
 

@@ -1300,6 +1300,8 @@ gm_rules_parse(const char *yaml, size_t len, struct gm_rules **out, struct gm_er
     parse_top(&w, root);
     if (c.n_errs)
         goto out;
+    if (gm_tz_get(r->timezone, &r->tz, NULL))
+        r->tz = NULL; /* checked above; looked up by name again when used */
     if (!EVP_Digest(yaml, len, r->sha256, NULL, EVP_sha256(), NULL))
         abort();
     *out = r;

@@ -72,9 +72,14 @@ struct gm_reward_def {
     bool active;            /* default true */
 };
 
+struct gm_tz;
+
 struct gm_rules {
     int64_t version;
     char *timezone; /* IANA name; default for learners and leaderboard periods */
+    /* timezone resolved once by gm_rules_parse (borrowed from the zone cache);
+     * NULL in rules built otherwise: then looked up by name */
+    const struct gm_tz *tz;
 
     /* thresholds[i] is the EXP needed to reach level i + 1; thresholds[0] == 0;
      * n_levels entries; the last is the cap. A `formula` is expanded here,

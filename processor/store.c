@@ -32,10 +32,13 @@
  */
 #include "store.h"
 
+#include "arena.h"
 #include "codec.h"
+#include "encode.h"
 #include "feed.h"
 #include "fold.h"
 #include "json.h"
+#include "learners.h"
 #include "log.h"
 #include "state.pb-c.h"
 #include "timefmt.h"
@@ -76,7 +79,7 @@ struct meta {
 };
 
 struct pending {
-    uint8_t *data;
+    uint8_t *data; /* in the batch arena */
     size_t len;
     bool json;
     uint64_t offset;
@@ -111,6 +114,11 @@ struct gm_store {
     int64_t *batch_ms; /* event times of the last committed batch */
     size_t n_batch_ms, cap_batch_ms;
     struct gm_fold_out fo;
+    struct gm_learners learners; /* decoded learners of the open batch (learners.h) */
+    uint8_t *snap;               /* a learner packed before a fold that may be rejected */
+    struct gm_arena ev_arena;    /* the decoded event being applied; reset after it */
+    struct gm_arena batch_arena; /* the batch's record copies (pend); reset at its end */
+    size_t cap_snap;
 };
 
 /* ---- small encodings ---- */
@@ -303,6 +311,38 @@ put_seq_msg(struct gm_store *s, MDB_dbi dbi, int64_t seq, const ProtobufCMessage
     return put_msg(s->txn, dbi, &k, msg, MDB_APPEND);
 }
 
+/* Appends a change-feed record: hand-encoded (encode.h) when covered. */
+static int
+put_change(struct gm_store *s, const Gamify__Internal__Change *ch)
+{
+    size_t size = gm_encode_change_size(ch);
+    if (!size)
+        return put_seq_msg(s, s->changes, ch->seq, &ch->base);
+    uint8_t kb[8];
+    put_be64(kb, (uint64_t)ch->seq);
+    MDB_val k = {8, kb}, v = {size, NULL};
+    int rc = mdb_put(s->txn, s->changes, &k, &v, MDB_APPEND | MDB_RESERVE);
+    if (rc == 0)
+        gm_encode_change(ch, v.mv_data);
+    return rc;
+}
+
+/* Appends a ledger entry: hand-encoded (encode.h) when covered. */
+static int
+put_ledger(struct gm_store *s, const Gamify__Internal__LedgerEntry *e)
+{
+    size_t size = gm_encode_ledger_size(e);
+    if (!size)
+        return put_seq_msg(s, s->ledger, e->seq, &e->base);
+    uint8_t kb[8];
+    put_be64(kb, (uint64_t)e->seq);
+    MDB_val k = {8, kb}, v = {size, NULL};
+    int rc = mdb_put(s->txn, s->ledger, &k, &v, MDB_APPEND | MDB_RESERVE);
+    if (rc == 0)
+        gm_encode_ledger(e, v.mv_data);
+    return rc;
+}
+
 /* ---- open / close ---- */
 
 /*
@@ -447,6 +487,9 @@ gm_store_open(const char *dir, const struct gm_store_opts *opts, struct gm_store
         s->opts.future_skew_s = GM_STORE_DEFAULT_SKEW;
     s->map_size = s->opts.map_size ? s->opts.map_size : DEFAULT_MAP_SIZE;
     gm_fold_out_init(&s->fo);
+    gm_learners_init(&s->learners);
+    gm_arena_init(&s->ev_arena, 16384);
+    gm_arena_init(&s->batch_arena, 1 << 20);
 
     int rc;
     MDB_txn *txn = NULL;
@@ -582,6 +625,10 @@ gm_store_close(struct gm_store *s)
     free(s->pend);
     free(s->batch_ms);
     gm_fold_out_deinit(&s->fo);
+    gm_learners_deinit(&s->learners);
+    gm_arena_deinit(&s->ev_arena);
+    gm_arena_deinit(&s->batch_arena);
+    free(s->snap);
     free(s);
 }
 
@@ -748,12 +795,18 @@ gm_store_begin(struct gm_store *s, struct gm_err *err)
 static void
 free_pending(struct gm_store *s)
 {
-    for (size_t i = 0; i < s->n_pend; i++) {
-        free(s->pend[i].data);
-        free(s->pend[i].dl_reason);
-        free(s->pend[i].dl_detail);
-    }
+    gm_arena_reset(&s->batch_arena); /* every record copy of the batch */
     s->n_pend = 0;
+}
+
+/* A copy of len bytes of p in the batch arena, NUL-terminated. */
+static void *
+batch_copy(struct gm_store *s, const void *p, size_t len)
+{
+    char *c = gm_arena_alloc(&s->batch_arena, len + 1);
+    memcpy(c, p, len);
+    c[len] = '\0';
+    return c;
 }
 
 /* Drops in-memory effects of the open batch (rules switched, counters). */
@@ -766,6 +819,7 @@ rollback_memory(struct gm_store *s)
     }
     s->meta = s->meta_committed;
     s->stats = s->stats_at_begin;
+    gm_learners_clear(&s->learners);
 }
 
 void
@@ -864,18 +918,40 @@ floor_div(int64_t a, int64_t b)
     return a >= 0 ? a / b : -((-a + b - 1) / b);
 }
 
-/* The index of a period key: weeks or months since 1970, -1 for "all". */
+/* Reads a decimal number (optional sign) at *p, before end; false if none. */
+static bool
+read_int(const char **p, const char *end, int *out)
+{
+    const char *q = *p;
+    bool neg = q < end && *q == '-';
+    if (q < end && (*q == '-' || *q == '+'))
+        q++;
+    if (q == end || *q < '0' || *q > '9')
+        return false;
+    int64_t v = 0;
+    while (q < end && *q >= '0' && *q <= '9' && v < 100000000)
+        v = v * 10 + (*q++ - '0');
+    *out = (int)(neg ? -v : v);
+    *p = q;
+    return true;
+}
+
+/* The index of a period key: weeks or months since 1970, -1 for "all".
+ * Parsed by hand: this runs for every score a learner holds while pruning,
+ * where sscanf showed in profiles. */
 static int
 period_index(const char *p, size_t len, bool *weekly, int64_t *index)
 {
-    char buf[GM_PERIOD_KEY_MAX];
-    if (len >= sizeof buf)
-        return -1;
-    memcpy(buf, p, len);
-    buf[len] = '\0';
+    const char *end = p + len;
     int y, n;
-    char w;
-    if (sscanf(buf, "%d-%c%d", &y, &w, &n) == 3 && w == 'W') {
+    if (len >= GM_PERIOD_KEY_MAX || !read_int(&p, end, &y) || p == end || *p++ != '-')
+        return -1;
+    bool w = p < end && *p == 'W';
+    if (w)
+        p++;
+    if (!read_int(&p, end, &n))
+        return -1;
+    if (w) {
         int64_t jan4 = gm_days_from_civil(y, 1, 4);
         int64_t wd = ((jan4 % 7) + 7 + 3) % 7;
         int64_t monday = jan4 - wd + (int64_t)(n - 1) * 7;
@@ -883,12 +959,9 @@ period_index(const char *p, size_t len, bool *weekly, int64_t *index)
         *index = floor_div(monday + 3, 7);
         return 0;
     }
-    if (sscanf(buf, "%d-%d", &y, &n) == 2) {
-        *weekly = false;
-        *index = (int64_t)(y - 1970) * 12 + (n - 1);
-        return 0;
-    }
-    return -1;
+    *weekly = false;
+    *index = (int64_t)(y - 1970) * 12 + (n - 1);
+    return 0;
 }
 
 /* The key text of week or month index idx ("2026-W03", "2026-01"). */
@@ -1012,6 +1085,18 @@ expiry_idx(const uint8_t *key)
     return (int64_t)(get_be64(key + 1) ^ (UINT64_C(1) << 63));
 }
 
+/* Records (once) that user holds a score in week or month idx. */
+static int
+expiry_add_index(MDB_txn *txn, MDB_dbi dbi, bool weekly, int64_t idx, const char *user, size_t ulen)
+{
+    uint8_t kb[EXPIRY_HDR + GM_ID_MAX];
+    if (ulen > GM_ID_MAX)
+        return 0;
+    MDB_val k = {expiry_key(kb, weekly ? 'W' : 'M', idx, user, ulen), kb}, empty = {0, ""};
+    int rc = mdb_put(txn, dbi, &k, &empty, MDB_NOOVERWRITE);
+    return rc == MDB_KEYEXIST ? 0 : rc;
+}
+
 /* Records (once) that user holds a score in the period named period. */
 static int
 expiry_add(MDB_txn *txn, MDB_dbi dbi, const char *period, size_t plen, const char *user,
@@ -1021,12 +1106,7 @@ expiry_add(MDB_txn *txn, MDB_dbi dbi, const char *period, size_t plen, const cha
     int64_t idx;
     if (period_index(period, plen, &weekly, &idx))
         return 0; /* "all" never expires */
-    uint8_t kb[EXPIRY_HDR + GM_ID_MAX];
-    if (ulen > GM_ID_MAX)
-        return 0;
-    MDB_val k = {expiry_key(kb, weekly ? 'W' : 'M', idx, user, ulen), kb}, empty = {0, ""};
-    int rc = mdb_put(txn, dbi, &k, &empty, MDB_NOOVERWRITE);
-    return rc == MDB_KEYEXIST ? 0 : rc;
+    return expiry_add_index(txn, dbi, weekly, idx, user, ulen);
 }
 
 /*
@@ -1214,6 +1294,14 @@ drop_expired(struct gm_store *s, Gamify__Internal__UserState *st)
 static int
 prune_learner(struct gm_store *s, const char *user, size_t ulen)
 {
+    /* a learner of this batch is cleaned where it is held, and written back
+     * with the batch */
+    struct gm_learner_slot *sl = gm_learners_find(&s->learners, user, ulen);
+    if (sl) {
+        if (drop_expired(s, sl->st))
+            sl->dirty = true;
+        return 0;
+    }
     MDB_val k = {ulen, (void *)user}, v;
     int rc = mdb_get(s->txn, s->profiles, &k, &v);
     if (rc == MDB_NOTFOUND)
@@ -1291,6 +1379,94 @@ prune_step(struct gm_store *s)
     return rc;
 }
 
+/* ---- the learners of the batch (learners.h) ---- */
+
+/*
+ * Writes the learners the batch changed back to `profiles` and empties the
+ * table. Runs before every commit, and when the table is full. Returns 0 or
+ * an LMDB code (MDB_MAP_FULL: the batch is applied again).
+ */
+static int
+write_learners(struct gm_store *s)
+{
+    int rc = 0;
+    for (size_t i = 0; i < s->learners.n && rc == 0; i++) {
+        struct gm_learner_slot *sl = &s->learners.slots[i];
+        if (!sl->dirty)
+            continue;
+        MDB_val k = {sl->ulen, sl->user};
+        rc = db_fail(s, put_msg(s->txn, s->profiles, &k, &sl->st->base, 0), "profiles put");
+    }
+    gm_learners_clear(&s->learners);
+    return rc;
+}
+
+/*
+ * The learner user of the open batch: held already, else read from
+ * `profiles`, else new (level 1, not written unless an event changes it).
+ * *out is borrowed until the next call. Returns 0, an LMDB code or
+ * GM_ECORRUPT.
+ */
+static int
+learner_get(struct gm_store *s, const char *user, size_t ulen, struct gm_learner_slot **out)
+{
+    struct gm_learner_slot *sl = gm_learners_find(&s->learners, user, ulen);
+    if (sl) {
+        *out = sl;
+        return 0;
+    }
+    int rc;
+    if (s->learners.n >= GM_LEARNERS_MAX && (rc = write_learners(s)))
+        return rc;
+    Gamify__Internal__UserState *st;
+    MDB_val k = {ulen, (void *)user}, v;
+    rc = mdb_get(s->txn, s->profiles, &k, &v);
+    if (rc == 0) {
+        st = user_unpack(v.mv_size, v.mv_data);
+        if (!st)
+            return fail(s, GM_ECORRUPT, "the stored record of learner %s does not decode", user);
+    } else if (rc == MDB_NOTFOUND) {
+        st = malloc(sizeof *st);
+        if (!st)
+            abort();
+        gamify__internal__user_state__init(st);
+        if (!(st->user_id = strdup(user)))
+            abort();
+        st->level = 1;
+    } else {
+        return db_fail(s, rc, "profiles get");
+    }
+    *out = gm_learners_add(&s->learners, user, ulen, st);
+    return 0;
+}
+
+/* Keeps a packed copy of sl's learner in s->snap; returns its size. */
+static size_t
+learner_snapshot(struct gm_store *s, const struct gm_learner_slot *sl)
+{
+    size_t size = gamify__internal__user_state__get_packed_size(sl->st);
+    if (size > s->cap_snap) {
+        s->cap_snap = size * 2;
+        s->snap = realloc(s->snap, s->cap_snap);
+        if (!s->snap)
+            abort();
+    }
+    gamify__internal__user_state__pack(sl->st, s->snap);
+    return size;
+}
+
+/* Puts back the learner learner_snapshot kept (a fold that was rejected). */
+static int
+learner_restore(struct gm_store *s, struct gm_learner_slot *sl, size_t size)
+{
+    Gamify__Internal__UserState *st = gamify__internal__user_state__unpack(NULL, size, s->snap);
+    if (!st)
+        abort(); /* our own packing of a record we hold */
+    gamify__internal__user_state__free_unpacked(sl->st, NULL);
+    sl->st = st;
+    return 0;
+}
+
 /* ---- folding one event ---- */
 
 static const char *
@@ -1310,7 +1486,42 @@ outbound_suffix(enum gm_outbound_kind kind)
     }
 }
 
-/* The outbound events of one fold, as messages; free with free_outbound. */
+/*
+ * Writes "EVENT:SUFFIX" and, when tail is not NULL, ":TAIL" into buf (cap
+ * bytes), cut short as snprintf would; an outbound event's id. By hand: one
+ * per outbound event, where snprintf showed in profiles.
+ */
+static void
+outbound_id(char *buf, size_t cap, const char *event_id, const char *suffix, const char *tail)
+{
+    const char *parts[5] = {event_id, ":", suffix, tail ? ":" : "", tail ? tail : ""};
+    size_t at = 0;
+    for (size_t i = 0; i < 5; i++) {
+        size_t n = strlen(parts[i]);
+        if (n > cap - 1 - at)
+            n = cap - 1 - at;
+        memcpy(buf + at, parts[i], n);
+        at += n;
+    }
+    buf[at] = '\0';
+}
+
+/* The decimal text of v in buf (at least 21 bytes). */
+static const char *
+decimal(char buf[21], long long v)
+{
+    char *p = buf + 20;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    *p = '\0';
+    do
+        *--p = (char)('0' + u % 10);
+    while (u /= 10);
+    if (v < 0)
+        *--p = '-';
+    return p;
+}
+
+/* The outbound events of one fold, as messages in the arena given. */
 struct outbound_set {
     Gamification__V1__OutboundEvent **items;
     size_t n;
@@ -1319,15 +1530,13 @@ struct outbound_set {
 
 static void
 build_outbound(const Gamification__V1__Event *ev, const struct gm_fold_out *fo,
-               struct outbound_set *set)
+               struct gm_arena *arena, struct outbound_set *set)
 {
     google__protobuf__timestamp__init(&set->ts);
     set->ts.seconds = ev->occurred_at->seconds;
     set->ts.nanos = ev->occurred_at->nanos;
     set->n = fo->n_outbound;
-    set->items = calloc(fo->n_outbound ? fo->n_outbound : 1, sizeof *set->items);
-    if (!set->items)
-        abort();
+    set->items = gm_arena_alloc(arena, (fo->n_outbound ? fo->n_outbound : 1) * sizeof *set->items);
     for (size_t i = 0; i < fo->n_outbound; i++) {
         const struct gm_outbound *o = &fo->outbound[i];
         /* one allocation: the envelope, every body kind, and the id text */
@@ -1339,9 +1548,8 @@ build_outbound(const Gamification__V1__Event *ev, const struct gm_fold_out *fo,
             Gamification__V1__RewardRedeemed rr;
             Gamification__V1__RedemptionRejected rj;
             char id[GM_ID_MAX * 2 + 64];
-        } *b = calloc(1, sizeof *b);
-        if (!b)
-            abort();
+        } *b = gm_arena_alloc(arena, sizeof *b);
+        memset(b, 0, sizeof *b);
         gamification__v1__outbound_event__init(&b->oev);
         b->oev.user_id = ev->user_id;
         b->oev.cause_event_id = ev->event_id;
@@ -1356,7 +1564,8 @@ build_outbound(const Gamification__V1__Event *ev, const struct gm_fold_out *fo,
             b->lu.exp = o->c;
             b->oev.body_case = GAMIFICATION__V1__OUTBOUND_EVENT__BODY_LEVEL_UP;
             b->oev.level_up = &b->lu;
-            snprintf(b->id, sizeof b->id, "%s:%s:%lld", ev->event_id, suffix, (long long)o->a);
+            char num[21];
+            outbound_id(b->id, sizeof b->id, ev->event_id, suffix, decimal(num, (long long)o->a));
             break;
         case GM_OUT_BADGE_EARNED:
             gamification__v1__badge_earned__init(&b->be);
@@ -1364,7 +1573,7 @@ build_outbound(const Gamification__V1__Event *ev, const struct gm_fold_out *fo,
             b->be.name = (char *)o->name;
             b->oev.body_case = GAMIFICATION__V1__OUTBOUND_EVENT__BODY_BADGE_EARNED;
             b->oev.badge_earned = &b->be;
-            snprintf(b->id, sizeof b->id, "%s:%s:%s", ev->event_id, suffix, o->id);
+            outbound_id(b->id, sizeof b->id, ev->event_id, suffix, o->id);
             break;
         case GM_OUT_STREAK_UPDATED:
             gamification__v1__streak_updated__init(&b->su);
@@ -1373,7 +1582,7 @@ build_outbound(const Gamification__V1__Event *ev, const struct gm_fold_out *fo,
             b->su.freezes_used = (int32_t)o->c;
             b->oev.body_case = GAMIFICATION__V1__OUTBOUND_EVENT__BODY_STREAK_UPDATED;
             b->oev.streak_updated = &b->su;
-            snprintf(b->id, sizeof b->id, "%s:%s", ev->event_id, suffix);
+            outbound_id(b->id, sizeof b->id, ev->event_id, suffix, NULL);
             break;
         case GM_OUT_REWARD_REDEEMED:
             gamification__v1__reward_redeemed__init(&b->rr);
@@ -1383,7 +1592,7 @@ build_outbound(const Gamification__V1__Event *ev, const struct gm_fold_out *fo,
             b->rr.coins_after = o->b;
             b->oev.body_case = GAMIFICATION__V1__OUTBOUND_EVENT__BODY_REWARD_REDEEMED;
             b->oev.reward_redeemed = &b->rr;
-            snprintf(b->id, sizeof b->id, "%s:%s", ev->event_id, suffix);
+            outbound_id(b->id, sizeof b->id, ev->event_id, suffix, NULL);
             break;
         case GM_OUT_REDEMPTION_REJECTED:
             gamification__v1__redemption_rejected__init(&b->rj);
@@ -1392,19 +1601,11 @@ build_outbound(const Gamification__V1__Event *ev, const struct gm_fold_out *fo,
             b->rj.reason = (Gamification__V1__RejectionReason)o->a;
             b->oev.body_case = GAMIFICATION__V1__OUTBOUND_EVENT__BODY_REDEMPTION_REJECTED;
             b->oev.redemption_rejected = &b->rj;
-            snprintf(b->id, sizeof b->id, "%s:%s", ev->event_id, suffix);
+            outbound_id(b->id, sizeof b->id, ev->event_id, suffix, NULL);
             break;
         }
         set->items[i] = &b->oev;
     }
-}
-
-static void
-free_outbound(struct outbound_set *set)
-{
-    for (size_t i = 0; i < set->n; i++)
-        free(set->items[i]); /* the envelope is the first member of its block */
-    free(set->items);
 }
 
 /*
@@ -1470,32 +1671,12 @@ fold_event(struct gm_store *s, const struct pending *rec, const Gamification__V1
     bool first_inserted = false;
     gm_fold_out_reset(fo);
 
-    /* the learner */
+    /* the learner, held for the rest of the batch */
     MDB_val uk = {strlen(ev->user_id), ev->user_id}, v;
-    rc = mdb_get(s->txn, s->profiles, &uk, &v);
-    if (rc == 0) {
-        st = user_unpack(v.mv_size, v.mv_data);
-        if (!st) {
-            rc = fail(s, GM_ECORRUPT, "the stored record of learner %s does not decode",
-                      ev->user_id);
-            goto out;
-        }
-    } else if (rc == MDB_NOTFOUND) {
-        st = malloc(sizeof *st);
-        if (!st)
-            abort();
-        gamify__internal__user_state__init(st);
-        if (!(st->user_id = strdup(ev->user_id)))
-            abort();
-        st->level = 1;
-    } else {
-        db_fail(s, rc, "profiles get");
+    struct gm_learner_slot *slot = NULL;
+    if ((rc = learner_get(s, ev->user_id, uk.mv_size, &slot)))
         goto out;
-    }
-
-    /* while pruning runs, a learner is cleaned by its own event */
-    if (s->meta.prune_pending)
-        drop_expired(s, st);
+    st = slot->st;
 
     /* lookups the fold needs */
     struct gm_fold_in in = {.rules = s->rules, .ev = ev, .next_redemption_seq = s->meta.red_seq};
@@ -1545,7 +1726,15 @@ fold_event(struct gm_store *s, const struct pending *rec, const Gamification__V1
             goto out;
     }
 
+    /* A fold is rejected before it changes the learner, except after an
+     * envelope's zone was taken (fold.h): then the learner is kept packed
+     * first and put back. */
+    size_t snap = ev->timezone && *ev->timezone ? learner_snapshot(s, slot) : 0;
     rc = gm_fold_apply(&in, st, fo);
+    if ((rc || fo->rejected) && snap) {
+        learner_restore(s, slot, snap);
+        st = slot->st;
+    }
     if (first_inserted && (rc || fo->rejected || !fo->mark_first)) {
         int drc = mdb_del(s->txn, s->first, &fk, NULL);
         if (drc) {
@@ -1590,13 +1779,25 @@ fold_event(struct gm_store *s, const struct pending *rec, const Gamification__V1
     if (fo->boards) {
         /* a late event's score in an expired period is not kept */
         const char *periods[3];
+        char kinds[3]; /* 'W', 'M', or 0 for "all" (never expires) */
+        int64_t indexes[3];
+        bool created_any[3] = {false, false, false};
         size_t n_periods = 0;
-        if (s->rules->period_all_time)
+        if (s->rules->period_all_time) {
+            kinds[n_periods] = 0;
+            indexes[n_periods] = 0;
             periods[n_periods++] = "all";
-        if (fo->week[0] && !(s->meta.has_floors && fo->week_index < s->meta.week_floor))
+        }
+        if (fo->week[0] && !(s->meta.has_floors && fo->week_index < s->meta.week_floor)) {
+            kinds[n_periods] = 'W';
+            indexes[n_periods] = fo->week_index;
             periods[n_periods++] = fo->week;
-        if (fo->month[0] && !(s->meta.has_floors && fo->month_index < s->meta.month_floor))
+        }
+        if (fo->month[0] && !(s->meta.has_floors && fo->month_index < s->meta.month_floor)) {
+            kinds[n_periods] = 'M';
+            indexes[n_periods] = fo->month_index;
             periods[n_periods++] = fo->month;
+        }
         for (size_t b = 0; b <= fo->n_groups; b++) {
             const char *board = b == 0 ? "global" : fo->groups[b - 1];
             for (size_t p = 0; p < n_periods; p++) {
@@ -1608,22 +1809,25 @@ fold_event(struct gm_store *s, const struct pending *rec, const Gamification__V1
                 bs->score = add_score(st, board, periods[p], fo->board_delta,
                                       ev->occurred_at->seconds, &created, &bs->reached_at);
                 score_ptrs[n_scores++] = bs;
-                if (created &&
-                    (rc = db_fail(s,
-                                  expiry_add(s->txn, s->expiry, periods[p], strlen(periods[p]),
-                                             ev->user_id, uk.mv_size),
-                                  "expiry put")))
-                    goto out;
+                created_any[p] |= created;
             }
+        }
+        /* one expiry key per learner and period, whatever the board */
+        for (size_t p = 0; p < n_periods; p++) {
+            if (created_any[p] && kinds[p] &&
+                (rc = db_fail(s,
+                              expiry_add_index(s->txn, s->expiry, kinds[p] == 'W', indexes[p],
+                                               ev->user_id, uk.mv_size),
+                              "expiry put")))
+                goto out;
         }
     }
 
     int64_t ledger_first = s->meta.ledger_seq;
     if (fo->n_ledger) {
-        ledger = calloc(fo->n_ledger, sizeof *ledger);
-        ledger_ptrs = calloc(fo->n_ledger, sizeof *ledger_ptrs);
-        if (!ledger || !ledger_ptrs)
-            abort();
+        /* in the event's arena, given back after it */
+        ledger = gm_arena_alloc(&s->ev_arena, fo->n_ledger * sizeof *ledger);
+        ledger_ptrs = gm_arena_alloc(&s->ev_arena, fo->n_ledger * sizeof *ledger_ptrs);
         for (size_t i = 0; i < fo->n_ledger; i++) {
             const struct gm_ledger *l = &fo->ledger[i];
             Gamify__Internal__LedgerEntry *e = &ledger[i];
@@ -1639,8 +1843,7 @@ fold_event(struct gm_store *s, const struct pending *rec, const Gamification__V1
             e->coins_after = l->coins_after;
             e->capped_exp = l->capped_exp;
             e->occurred_at = ev->occurred_at->seconds;
-            if ((rc = db_fail(s, put_seq_msg(s, s->ledger, s->meta.ledger_seq, &e->base),
-                              "ledger put")))
+            if ((rc = db_fail(s, put_ledger(s, e), "ledger put")))
                 goto out;
             s->meta.ledger_seq++;
             ledger_ptrs[i] = e;
@@ -1648,12 +1851,16 @@ fold_event(struct gm_store *s, const struct pending *rec, const Gamification__V1
     }
 
     if (fo->touched || n_scores) {
-        if ((rc = db_fail(s, put_msg(s->txn, s->profiles, &uk, &st->base, 0), "profiles put")))
-            goto out;
+        /* while pruning runs, a learner is cleaned by its own event; after
+         * the fold, which only adds to periods that are kept, so that a
+         * learner the event did not change stays as stored */
+        if (s->meta.prune_pending)
+            drop_expired(s, st);
+        slot->dirty = true;
     }
 
     if (fo->touched || fo->redemption || n_scores) {
-        build_outbound(ev, fo, &obs);
+        build_outbound(ev, fo, &s->ev_arena, &obs);
         Gamify__Internal__Change ch = GAMIFY__INTERNAL__CHANGE__INIT;
         ch.seq = s->meta.change_seq;
         ch.user_id = ev->user_id;
@@ -1668,20 +1875,14 @@ fold_event(struct gm_store *s, const struct pending *rec, const Gamification__V1
         ch.ledger_count = (int64_t)fo->n_ledger;
         ch.outbound = obs.items;
         ch.n_outbound = obs.n;
-        if ((rc = db_fail(s, put_seq_msg(s, s->changes, s->meta.change_seq, &ch.base),
-                          "changes put")))
+        if ((rc = db_fail(s, put_change(s, &ch), "changes put")))
             goto out;
         s->meta.change_seq++;
     }
     rc = 0;
 out:
-    free_outbound(&obs);
-    free(ledger);
-    free(ledger_ptrs);
     if (prior)
         gamify__internal__redemption__free_unpacked(prior, NULL);
-    if (st)
-        gamify__internal__user_state__free_unpacked(st, NULL);
     return rc;
 }
 
@@ -1760,11 +1961,16 @@ apply_one(struct gm_store *s, const struct pending *rec)
     Gamification__V1__Event *ev = NULL;
     struct gm_err e;
     gm_err_clear(&e);
+    /* a protobuf record is decoded into the event arena, given back at once
+     * after the fold (no malloc or free per field) */
+    bool in_arena = !rec->json;
     int rc = rec->json ? gm_event_from_json((const char *)rec->data, rec->len, &ev, &e)
-                       : gm_event_decode(rec->data, rec->len, &ev, &e);
+                       : gm_event_decode_in(rec->data, rec->len, gm_arena_protobuf(&s->ev_arena),
+                                            &ev, &e);
     if (rc) {
         char idbuf[GM_ID_MAX + 1];
         bool invalid = rc == GM_EINVAL;
+        gm_arena_reset(&s->ev_arena);
         return dead_letter(s, rec, invalid ? "INVALID" : "DECODE", e.msg,
                            invalid ? salvage_event_id(rec, idbuf, sizeof idbuf) : NULL);
     }
@@ -1864,7 +2070,9 @@ apply_one(struct gm_store *s, const struct pending *rec)
     if ((roll && (rc = advance_periods(s))) || (rc = prune_dedupe(s)) || (rc = prune_step(s)))
         goto out;
 out:
-    gm_event_free(ev);
+    if (!in_arena)
+        gm_event_free(ev);
+    gm_arena_reset(&s->ev_arena); /* the event, and what its fold built */
     return rc;
 }
 
@@ -1923,19 +2131,17 @@ add_and_apply(struct gm_store *s, const uint8_t *data, size_t len, bool json, ui
             abort();
     }
     struct pending *p = &s->pend[s->n_pend++];
-    p->data = malloc(len ? len : 1);
-    if (!p->data)
-        abort();
-    memcpy(p->data, data, len);
+    p->data = batch_copy(s, data, len);
     p->len = len;
     p->json = json;
     p->offset = offset;
     p->append_ms = append_ms;
     p->event_ms = 0;
     p->dl_reason = p->dl_detail = NULL;
-    if (reason &&
-        (!(p->dl_reason = strdup(reason)) || !(p->dl_detail = strdup(detail ? detail : ""))))
-        abort();
+    if (reason) {
+        p->dl_reason = batch_copy(s, reason, strlen(reason));
+        p->dl_detail = batch_copy(s, detail ? detail : "", detail ? strlen(detail) : 0);
+    }
     s->why[0] = '\0';
     int rc = apply_one(s, p);
     if (rc == MDB_MAP_FULL) {
@@ -2015,7 +2221,9 @@ gm_store_commit(struct gm_store *s, uint64_t next_offset, struct gm_err *err)
         return gm_err_set(err, GM_EINVAL, "a record of this batch failed: it cannot be committed");
     for (;;) {
         s->meta.offset = next_offset;
-        int rc = trim_step(s);
+        int rc = write_learners(s);
+        if (rc == 0)
+            rc = trim_step(s);
         if (rc == 0)
             rc = meta_save(s);
         if (rc == 0) {
@@ -2037,7 +2245,7 @@ gm_store_commit(struct gm_store *s, uint64_t next_offset, struct gm_err *err)
             }
         } else if (rc != MDB_MAP_FULL) {
             gm_store_abort(s);
-            return lmdb_error(err, rc, "meta");
+            return lmdb_error(err, rc, "writing the batch");
         }
         if ((rc = grow_and_replay(s, err))) {
             gm_store_abort(s);

@@ -511,6 +511,13 @@ gm_event_validate(const Gamification__V1__Event *ev, struct gm_err *err)
 int
 gm_event_decode(const uint8_t *buf, size_t len, Gamification__V1__Event **out, struct gm_err *err)
 {
+    return gm_event_decode_in(buf, len, NULL, out, err);
+}
+
+int
+gm_event_decode_in(const uint8_t *buf, size_t len, ProtobufCAllocator *alloc,
+                   Gamification__V1__Event **out, struct gm_err *err)
+{
     *out = NULL;
     if (len > GM_EVENT_MAX)
         return gm_err_set(err, GM_ETOOBIG, "record of %zu bytes exceeds the %d byte limit", len,
@@ -528,15 +535,15 @@ gm_event_decode(const uint8_t *buf, size_t len, Gamification__V1__Event **out, s
     }
     /* protobuf-c copies what it keeps, so the rewrite can go at once */
     Gamification__V1__Event *ev = rewritten
-                                      ? gamification__v1__event__unpack(NULL, merged.n, merged.p)
-                                      : gamification__v1__event__unpack(NULL, len, buf);
+                                      ? gamification__v1__event__unpack(alloc, merged.n, merged.p)
+                                      : gamification__v1__event__unpack(alloc, len, buf);
     free(merged.p);
     if (!ev)
         return gm_err_set(err, GM_EDECODE, "record of %zu bytes is not a valid protobuf Event",
                           len);
     rc = gm_event_validate(ev, err);
     if (rc) {
-        gm_event_free(ev);
+        gamification__v1__event__free_unpacked(ev, alloc);
         return rc;
     }
     *out = ev;

@@ -39,6 +39,14 @@ int gm_event_decode(const uint8_t *buf, size_t len, Gamification__V1__Event **ou
                     struct gm_err *err);
 
 /*
+ * The same with the event's memory from alloc (NULL: malloc): *out is then
+ * freed with gamification__v1__event__free_unpacked(*out, alloc), or all at
+ * once with alloc's memory (an arena's reset).
+ */
+int gm_event_decode_in(const uint8_t *buf, size_t len, ProtobufCAllocator *alloc,
+                       Gamification__V1__Event **out, struct gm_err *err);
+
+/*
  * Checks an event against the contract. Returns 0, or GM_EINVAL with err
  * naming the first field in error (e.g. "lesson_completed.lesson_id").
  */

@@ -765,3 +765,64 @@ Test(store, an_old_state_without_reach_times_opens)
     mdb_txn_abort(txn);
     mdb_env_close(env);
 }
+
+/*
+ * The learners of a batch are held decoded until it commits (learners.h).
+ * A fold rejected after taking an envelope's zone must leave the held
+ * learner as it was: the same events give the same state in one batch as
+ * one batch per event.
+ */
+static const char *const held_events[] = {
+    "{\"eventId\":\"h1\",\"userId\":\"u1\",\"occurredAt\":\"2026-11-02T10:00:00Z\","
+    "\"lessonCompleted\":{\"lessonId\":\"l1\",\"score\":95}}",
+    /* rejected (below zero) after the envelope's zone was taken */
+    "{\"eventId\":\"h2\",\"userId\":\"u1\",\"occurredAt\":\"2026-11-02T10:01:00Z\","
+    "\"timezone\":\"Asia/Tokyo\",\"adjustment\":{\"exp\":-100000,\"reason\":\"x\"}}",
+    /* rejected (unknown zone in the settings) after the envelope's zone */
+    "{\"eventId\":\"h3\",\"userId\":\"u1\",\"occurredAt\":\"2026-11-02T10:02:00Z\","
+    "\"timezone\":\"Asia/Tokyo\",\"userSettings\":{\"timezone\":\"Nowhere/Atlantis\"}}",
+    /* the learner's local day decides this lesson's streak and cap day */
+    "{\"eventId\":\"h4\",\"userId\":\"u1\",\"occurredAt\":\"2026-11-02T16:30:00Z\","
+    "\"lessonCompleted\":{\"lessonId\":\"l2\",\"score\":95}}",
+    "{\"eventId\":\"h5\",\"userId\":\"u2\",\"occurredAt\":\"2026-11-02T16:31:00Z\","
+    "\"timezone\":\"Asia/Tokyo\",\"adjustment\":{\"exp\":-5,\"reason\":\"y\"}}",
+    "{\"eventId\":\"h6\",\"userId\":\"u1\",\"occurredAt\":\"2026-11-03T16:30:00Z\","
+    "\"lessonCompleted\":{\"lessonId\":\"l3\",\"score\":80}}",
+};
+
+/* Folds held_events in batches of per events; fills the digest and dump. */
+static void
+fold_held(const char *path, size_t per, unsigned char md[32], char **dump, size_t *dump_len)
+{
+    struct gm_store *st = open_store(path, 0, true);
+    struct gm_err err;
+    size_t n = sizeof held_events / sizeof held_events[0];
+    for (size_t i = 0; i < n; i += per) {
+        cr_assert_eq(gm_store_begin(st, &err), 0, "%s", err.msg);
+        for (size_t k = i; k < i + per && k < n; k++)
+            apply_json(st, held_events[k], k);
+        cr_assert_eq(gm_store_commit(st, i + per, &err), 0, "%s", err.msg);
+    }
+    cr_assert_eq(gm_store_digest(st, md), 0);
+    FILE *f = open_memstream(dump, dump_len);
+    cr_assert_eq(gm_store_dump(st, f, NULL), 0);
+    fclose(f);
+    cr_expect_eq(gm_store_stats(st)->rejected, 3);
+    gm_store_close(st);
+}
+
+Test(store, a_rejected_fold_leaves_the_held_learner_as_it_was)
+{
+    char a[80], b[80];
+    snprintf(a, sizeof a, "%s/one", dir);
+    snprintf(b, sizeof b, "%s/each", dir);
+    unsigned char ma[32], mb[32];
+    char *da, *db;
+    size_t la, lb;
+    fold_held(a, 100, ma, &da, &la);
+    fold_held(b, 1, mb, &db, &lb);
+    cr_expect_str_eq(da, db);
+    cr_expect_eq(memcmp(ma, mb, 32), 0, "one batch and one batch per event differ");
+    free(da);
+    free(db);
+}

@@ -1,0 +1,33 @@
+/*
+ * encode.h: hand-written protobuf encoders for the two records every folded
+ * event writes, the change-feed record (Change, with its scores, redemption
+ * and outbound events) and the ledger entry. protobuf-c sizes a message
+ * before packing it and sizes each nested message again as it packs it;
+ * these write the same bytes (fields in number order, proto3 defaults left
+ * out, negative int32 in ten bytes) with no descriptor walk.
+ *
+ * They cover the schema they were written for (BoardScore, which grows, is
+ * walked by its descriptor: any proto3 string or int64 field below 16 is
+ * written): when another message type gained fields, or a record uses a part they leave out (a
+ * learner snapshot, ledger copies, pruned periods, unknown fields), gm_encode_*_size returns 0 and
+ * the caller packs with protobuf-c. tests/unit/test_encode.c compares them
+ * with protobuf-c byte for byte.
+ */
+#ifndef GM_ENCODE_H
+#define GM_ENCODE_H
+
+#include "state.pb-c.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The packed size of ch, or 0 when these encoders do not cover it. */
+size_t gm_encode_change_size(const Gamify__Internal__Change *ch);
+/* Writes ch (covered: its size from gm_encode_change_size) to out. */
+void gm_encode_change(const Gamify__Internal__Change *ch, uint8_t *out);
+
+/* The same for a ledger entry. */
+size_t gm_encode_ledger_size(const Gamify__Internal__LedgerEntry *e);
+void gm_encode_ledger(const Gamify__Internal__LedgerEntry *e, uint8_t *out);
+
+#endif
