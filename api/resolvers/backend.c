@@ -160,6 +160,8 @@ gm_api_backend_open_ex(const struct gm_api_backend_opts *o, const struct gm_api_
         return gm_err_set(err, GM_EINVAL, "--redis-prefix: at most 64 bytes");
     if (ex && (ex->timeout_ms < 0 || ex->timeout_ms > 600000))
         return gm_err_set(err, GM_EINVAL, "timeout %d ms: from 0 to 600000", ex->timeout_ms);
+    if (ex && (ex->page_cache_ms < 0 || ex->page_cache_ms > 60000))
+        return gm_err_set(err, GM_EINVAL, "page cache %d ms: from 0 to 60000", ex->page_cache_ms);
 
     struct gm_api_backend *b = calloc(1, sizeof *b);
     if (!b)
@@ -185,6 +187,7 @@ gm_api_backend_open_ex(const struct gm_api_backend_opts *o, const struct gm_api_
     pthread_condattr_destroy(&ca);
     pthread_mutex_init(&b->rules_mu, NULL);
     pthread_mutex_init(&b->optout_mu, NULL);
+    pthread_mutex_init(&b->carry_mu, NULL);
     if (pthread_key_create(&b->rkey, free_rconn) != 0)
         abort();
 
@@ -193,6 +196,7 @@ gm_api_backend_open_ex(const struct gm_api_backend_opts *o, const struct gm_api_
     for (int i = 0; i < SHA_DIGEST_LENGTH; i++)
         snprintf(b->script_sha + 2 * i, 3, "%02x", sha[i]);
 
+    gm__lbc_new(ex ? ex->page_cache_ms : 0, &b->lbc);
     if ((rc = parse_redis_url(b, o->redis, err)))
         goto out;
     if (o->log_uri && o->log_uri[0] && (rc = open_log(b, o->log_uri, err)))
@@ -234,6 +238,12 @@ gm_api_backend_close(struct gm_api_backend *b)
     for (size_t i = 0; i < b->n_idle; i++)
         PQfinish(b->idle[i]);
     free(b->idle);
+    gm__lbc_free(b->lbc);
+    pthread_mutex_destroy(&b->carry_mu);
+    free(b->carry_text);
+    for (size_t i = 0; i < b->n_carry_old; i++)
+        free(b->carry_old[i]);
+    free(b->carry_old);
     gm_filelog_close(b->flog);
     if (b->kp) {
         uint64_t failed = 0;
@@ -644,6 +654,26 @@ gm_api_backend_ready(struct gm_api_backend *b, char *why, size_t why_len)
     if (why_len)
         why[0] = '\0';
     return 0;
+}
+
+void
+gm_api_backend_lb_changed(struct gm_api_backend *b, const char *board, const char *period_key)
+{
+    if (!b || !b->lbc)
+        return;
+    if (!board || !period_key) {
+        gm__lbc_drop(b->lbc, NULL);
+        return;
+    }
+    char key[GM__LBC_KEY_MAX];
+    int n = snprintf(key, sizeof key, "%slb:%s:%s", b->prefix, board, period_key);
+    gm__lbc_drop(b->lbc, n > 0 && (size_t)n < sizeof key ? key : NULL);
+}
+
+bool
+gm_api_backend_carries(const char *root_field)
+{
+    return strcmp(root_field, "leaderboard") == 0;
 }
 
 void
