@@ -641,6 +641,17 @@ gm__api_graphql(struct gm_api_server *s, struct MHD_Connection *c, struct gm__ap
                               "POST bodies must be application/json (UTF-8)");
         if (!r->len)
             return send_error(&g, 400, "BAD_REQUEST", "the request body is empty");
+        /* The common body needs no JSON tree (body.c); the others go to jansson. */
+        char *scratch = malloc(r->len + 1);
+        if (!scratch)
+            abort();
+        const char *fq, *fop;
+        if (gm__api_body_simple(r->body, r->len, scratch, &fq, &fop)) {
+            ret = run(&g, &viewer, fq, fop, NULL, NULL, false);
+            free(scratch);
+            return ret;
+        }
+        free(scratch);
         json_error_t je;
         params = json_loadb(r->body, r->len, 0, &je);
         if (!params)

@@ -48,6 +48,13 @@ static const struct {
     [GM__Q_REDEMPTION] = {"api_redemption", 2,
         "SELECT reward_id, status, reason FROM redemptions "
         "WHERE user_id = $1 AND redemption_id = $2"},
+    [GM__Q_PROFILE_BADGES] = {"api_profile_badges", 1,
+        "SELECT l.user_id, l.exp, l.level, l.coins, l.current_streak, l.longest_streak, "
+        "l.freezes_held, (SELECT r.thresholds[l.level + 1] FROM rules_current r), "
+        "b.id, b.name, b.icon, b.criteria, extract(epoch FROM lb.earned_at)::bigint "
+        "FROM learners l LEFT JOIN (learner_badges lb JOIN badges b ON b.id = lb.badge_id) "
+        "ON lb.user_id = l.user_id "
+        "WHERE l.user_id = $1 ORDER BY lb.position, lb.earned_at"},
     [GM__Q_VERSION] = {"api_version", 0,
         "SELECT coalesce(max(version), 0) FROM schema_migrations"},
 };

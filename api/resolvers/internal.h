@@ -17,13 +17,15 @@
 
 /* The prepared statements every pooled connection holds. */
 enum gm__q {
-    GM__Q_PROFILE,    /* $1 user -> user_id, exp, level, coins, streaks, next level's exp */
-    GM__Q_BADGES,     /* $1 user -> id, name, icon, criteria, earned_at (epoch), award order */
-    GM__Q_REWARDS,    /* -> id, name, cost, type, stock_left, active */
-    GM__Q_OPTED_OUT,  /* -> every learner who opted out of leaderboards */
-    GM__Q_RULES,      /* -> timezone of the rules in force */
-    GM__Q_REDEMPTION, /* $1 user, $2 redemption -> reward_id, status, reason */
-    GM__Q_VERSION,    /* -> the schema version */
+    GM__Q_PROFILE,        /* $1 user -> user_id, exp, level, coins, streaks, next level's exp */
+    GM__Q_BADGES,         /* $1 user -> id, name, icon, criteria, earned_at (epoch), award order */
+    GM__Q_REWARDS,        /* -> id, name, cost, type, stock_left, active */
+    GM__Q_OPTED_OUT,      /* -> every learner who opted out of leaderboards */
+    GM__Q_RULES,          /* -> timezone of the rules in force */
+    GM__Q_REDEMPTION,     /* $1 user, $2 redemption -> reward_id, status, reason */
+    GM__Q_VERSION,        /* -> the schema version */
+    GM__Q_PROFILE_BADGES, /* $1 user -> GM__Q_PROFILE's columns, then GM__Q_BADGES's (NULL
+                             when none), a row per badge */
     GM__Q_COUNT,
 };
 
