@@ -8,6 +8,7 @@
  */
 #include "ratelimit.h"
 #include "redis_url.h"
+#include "resp.h"
 
 #include "log.h"
 
@@ -336,7 +337,10 @@ send_redis(struct gm_api_limiter *l, struct gm_api_rl_call *call)
     char nums[GM_API_RL_MAX_RULES][24], nkeys[24];
     size_t argc = script_argv(l, call, false, argv, lens, nums, nkeys);
     int done = 0;
-    if (redisAppendCommandArgv(c, (int)argc, argv, lens) != REDIS_OK)
+    char buf[8192];
+    size_t n = gm_resp_format(buf, sizeof buf, (int)argc, argv, lens);
+    if (n ? redisAppendFormattedCommand(c, buf, n) != REDIS_OK
+          : redisAppendCommandArgv(c, (int)argc, argv, lens) != REDIS_OK)
         goto fail;
     /* Flush now: Redis decides while this request does its work. */
     while (!done)

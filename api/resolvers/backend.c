@@ -10,6 +10,7 @@
  */
 #include "filelog.h"
 #include "internal.h"
+#include "resp.h"
 #include "kafka.h"
 #include "log.h"
 #include "redis_url.h"
@@ -563,52 +564,21 @@ rconn(struct gm_api_backend *b)
     return rc;
 }
 
-/* Writes n in decimal at p; returns the end. */
-static char *
-put_len(char *p, size_t n)
-{
-    char t[24];
-    size_t k = 0;
-    do
-        t[k++] = (char)('0' + n % 10);
-    while ((n /= 10) > 0);
-    while (k)
-        *p++ = t[--k];
-    return p;
-}
-
 /*
- * redisCommandArgv, with the command's RESP text written here when it is
- * small (hiredis formats through sds strings: a tenth of a leaderboard
- * request's instructions). NULL on a connection error, as redisCommandArgv.
+ * redisCommandArgv, with the command's RESP text written by gm_resp_format
+ * when it is small (hiredis formats through sds strings: a tenth of a
+ * leaderboard request's instructions). NULL on a connection error, as
+ * redisCommandArgv.
  */
 static redisReply *
 command(redisContext *c, int argc, const char **argv, const size_t *lens)
 {
     char buf[4096];
-    char *p = buf, *end = buf + sizeof buf;
-    if (argc < 1 || argc > 64)
+    size_t n = gm_resp_format(buf, sizeof buf, argc, argv, lens);
+    if (!n)
         return redisCommandArgv(c, argc, argv, lens);
-    p = put_len(buf + 1, (size_t)argc);
-    buf[0] = '*';
-    *p++ = '\r';
-    *p++ = '\n';
-    for (int i = 0; i < argc; i++) {
-        size_t n = lens ? lens[i] : strlen(argv[i]);
-        if ((size_t)(end - p) < n + 32)
-            return redisCommandArgv(c, argc, argv, lens);
-        *p++ = '$';
-        p = put_len(p, n);
-        *p++ = '\r';
-        *p++ = '\n';
-        memcpy(p, argv[i], n);
-        p += n;
-        *p++ = '\r';
-        *p++ = '\n';
-    }
     void *r = NULL;
-    if (redisAppendFormattedCommand(c, buf, (size_t)(p - buf)) != REDIS_OK ||
-        redisGetReply(c, &r) != REDIS_OK)
+    if (redisAppendFormattedCommand(c, buf, n) != REDIS_OK || redisGetReply(c, &r) != REDIS_OK)
         return NULL;
     return r;
 }
