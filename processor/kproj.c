@@ -19,6 +19,7 @@
 #include "log.h"
 #include "pgproj.h"
 #include "projrun.h"
+#include "whrun.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -35,7 +36,8 @@ struct side {
 };
 
 struct gm_kproj {
-    struct gm_projrun *pg, *redis;
+    struct gm_projrun *pg, *redis, *wh;
+    const struct gm_webhooks *whp; /* borrowed from wh's runner */
 };
 
 static int64_t
@@ -136,11 +138,11 @@ side_new(bool redis, void *proj, int32_t partition)
 }
 
 int
-gm_kproj_start(const struct gm_kproj_conf *conf, int32_t partition, struct gm_store *st,
-               struct gm_kproj **out, struct gm_err *err)
+gm_kproj_start(const struct gm_kproj_conf *conf, int32_t partition, const char *state_dir,
+               struct gm_store *st, struct gm_kproj **out, struct gm_err *err)
 {
     *out = NULL;
-    if (!conf->conninfo && !conf->redis_url)
+    if (!conf->conninfo && !conf->redis_url && !conf->webhooks)
         return 0;
     struct gm_kproj *kp = calloc(1, sizeof *kp);
     if (!kp)
@@ -161,6 +163,11 @@ gm_kproj_start(const struct gm_kproj_conf *conf, int32_t partition, struct gm_st
         if ((rc = gm_projrun_start(&redis_ops, side_new(true, rp, partition), st, &kp->redis, err)))
             goto out;
     }
+    /* the webhooks' own step: the delivery state is the partition's, so it
+     * is never behind or ahead of this state */
+    if (conf->webhooks &&
+        (rc = gm_whrun_start(conf->webhooks, state_dir, st, &kp->wh, &kp->whp, err)))
+        goto out;
 out:
     if (rc) {
         gm_kproj_stop(kp);
@@ -177,6 +184,7 @@ gm_kproj_wake(struct gm_kproj *kp)
         return;
     gm_projrun_wake(kp->pg);
     gm_projrun_wake(kp->redis);
+    gm_projrun_wake(kp->wh);
 }
 
 int64_t
@@ -185,7 +193,9 @@ gm_kproj_hold(const struct gm_kproj *kp)
     if (!kp)
         return INT64_MAX;
     int64_t a = gm_projrun_hold(kp->pg), b = gm_projrun_hold(kp->redis);
-    return a < b ? a : b;
+    int64_t c = gm_projrun_hold(kp->wh);
+    a = a < b ? a : b;
+    return a < c ? a : c;
 }
 
 static void
@@ -208,6 +218,14 @@ gm_kproj_stats(const struct gm_kproj *kp, int64_t end, struct gm_kproj_stats *ou
 {
     side_stats(kp ? kp->pg : NULL, end, &out->pg);
     side_stats(kp ? kp->redis : NULL, end, &out->redis);
+    out->wh_on = kp && kp->whp;
+    out->wh = (struct gm_webhooks_stats){0};
+    out->wh_lag = 0;
+    if (out->wh_on) {
+        gm_webhooks_stats(kp->whp, &out->wh);
+        int64_t cursor = gm_webhooks_cursor(kp->whp);
+        out->wh_lag = cursor < 0 ? end : cursor > end ? 0 : end - cursor;
+    }
 }
 
 void
@@ -217,5 +235,6 @@ gm_kproj_stop(struct gm_kproj *kp)
         return;
     gm_projrun_stop(kp->pg);
     gm_projrun_stop(kp->redis);
+    gm_projrun_stop(kp->wh);
     free(kp);
 }

@@ -2,12 +2,13 @@
  * kproj.h: the projectors of one Kafka partition in gamify-processor.
  *
  * With a kafka:// log every assigned partition has its own state
- * (STATE/partition-N) and gets its own Postgres projector and Redis
- * projector, each a projrun.h thread with its own connection and the
- * partition's cursor (projector_cursor row N in Postgres, cursor:N in
- * Redis). They start when the partition is assigned, after its state is
- * open, and stop (a running step finishes first) when it is revoked, before
- * its state closes. All partitions write to the same Postgres and Redis: a
+ * (STATE/partition-N) and gets its own Postgres projector, Redis
+ * projector and webhook deliverer, each a projrun.h thread with its own
+ * connection and the partition's cursor (projector_cursor row N in
+ * Postgres, cursor:N in Redis, the endpoints' cursors in
+ * STATE/partition-N/webhooks, so delivery state moves with the partition). They start when the
+ * partition is assigned, after its state is open, and stop (a running step finishes first) when it
+ * is revoked, before its state closes. All partitions write to the same Postgres and Redis: a
  * learner lives in one partition, so each row and board member has one
  * writer.
  *
@@ -24,6 +25,7 @@
 #include "err.h"
 #include "redisproj.h"
 #include "store.h"
+#include "webhook.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -33,6 +35,7 @@ struct gm_kproj_conf {
     const char *conninfo;                /* Postgres; NULL: no Postgres projector */
     const char *redis_url;               /* NULL: no Redis projector */
     struct gm_redisproj_opts redis_opts; /* for each partition's Redis projector */
+    const char *webhooks;                /* the webhooks YAML file; NULL: no webhooks */
 };
 
 /* A projector's figures for metrics. */
@@ -45,18 +48,22 @@ struct gm_kproj_side_stats {
 
 struct gm_kproj_stats {
     struct gm_kproj_side_stats pg, redis;
+    bool wh_on;                  /* webhooks are delivered */
+    struct gm_webhooks_stats wh; /* their counters since the partition came */
+    int64_t wh_lag;              /* changes the slowest endpoint has not taken */
 };
 
 struct gm_kproj;
 
 /*
  * Starts the projectors conf asks for, for partition, over st (borrowed
- * until gm_kproj_stop; the caller keeps writing it). *out is new (NULL
- * when conf asks for none). Errors: GM_EINVAL (a bad conninfo or URL),
- * GM_EIO (no thread), with err.
+ * until gm_kproj_stop; the caller keeps writing it), whose folder is
+ * state_dir (borrowed: the webhooks' delivery state goes under it). *out
+ * is new (NULL when conf asks for none). Errors: GM_EINVAL (a bad
+ * conninfo, URL or webhooks file), GM_EDB, GM_EIO (no thread), with err.
  */
-int gm_kproj_start(const struct gm_kproj_conf *conf, int32_t partition, struct gm_store *st,
-                   struct gm_kproj **out, struct gm_err *err);
+int gm_kproj_start(const struct gm_kproj_conf *conf, int32_t partition, const char *state_dir,
+                   struct gm_store *st, struct gm_kproj **out, struct gm_err *err);
 
 /* Wakes the projectors: the writer committed a batch. NULL is fine. */
 void gm_kproj_wake(struct gm_kproj *kp);

@@ -77,7 +77,8 @@ static const struct gm_setting settings[] = {
     {"out", GM_SET_STRING, NULL, 0, 0, false,
      "write outbound events to jsonl:PATH, file:DIR or kafka://HOST:PORT[,HOST:PORT]/TOPIC"},
     {"webhooks", GM_SET_STRING, NULL, 0, 0, false,
-     "signed webhooks for outbound events: a YAML file of endpoints (file logs)"},
+     "signed webhooks for outbound events: a YAML file of endpoints (kafka:// logs: delivered per "
+     "partition)"},
     {"metrics", GM_SET_STRING, NULL, 0, 0, false,
      "serve /metrics, /healthz and /readyz on HOST:PORT"},
     {"batch-max", GM_SET_INT, "20000", 1, 1000000, false, "most records per committed batch"},
@@ -142,8 +143,6 @@ check(const struct gm_config *cfg, struct gm_err *err)
     if (gm_log_parse_level(gm_config_str(cfg, "log-level"), &level))
         return gm_err_set(err, GM_EINVAL, "--log-level: \"%s\" is not debug, info, warn or error",
                           gm_config_str(cfg, "log-level"));
-    if (gm_config_str(cfg, "webhooks") && scheme == GM_LOG_KAFKA)
-        return gm_err_set(err, GM_EUNSUPPORTED, "--webhooks with a kafka:// log: not yet");
     if (gm_config_str(cfg, "webhooks") &&
         (rc = gm_whrun_check(gm_config_str(cfg, "webhooks"), err)))
         return rc;
@@ -581,13 +580,21 @@ kproc_metrics(struct kproc *k)
     atomic_store(&k->m->offset, off);
     atomic_store(&k->m->last_event_time, newest);
     /* each partition's projectors, against the feed end it committed */
-    if (!k->proj_conf.conninfo && !k->proj_conf.redis_url)
+    if (!k->proj_conf.conninfo && !k->proj_conf.redis_url && !k->proj_conf.webhooks)
         return;
     if (!(k->mparts = realloc(k->mparts, (k->cap ? k->cap : 1) * sizeof *k->mparts)))
         abort();
+    /* webhooks: summed over the partitions held now (counters since each came) */
+    struct gm_webhooks_stats wh = {0};
+    int64_t wh_lag = 0;
     for (size_t i = 0; i < k->n_parts; i++) {
         struct gm_kproj_stats ps;
         gm_kproj_stats(k->parts[i].proj, gm_store_change_end(k->parts[i].st), &ps);
+        wh.deliveries += ps.wh.deliveries;
+        wh.failures += ps.wh.failures;
+        wh.retries += ps.wh.retries;
+        wh.dead_letters += ps.wh.dead_letters;
+        wh_lag += ps.wh_lag;
         k->mparts[i] = (struct gm_metrics_part){
             .partition = k->parts[i].id,
             .pg = ps.pg.on,
@@ -601,6 +608,14 @@ kproc_metrics(struct kproc *k)
         };
     }
     gm_metrics_set_parts(k->m, k->mparts, k->n_parts);
+    if (k->proj_conf.webhooks) {
+        atomic_store(&k->m->webhook_enabled, true);
+        atomic_store(&k->m->webhook_deliveries, wh.deliveries);
+        atomic_store(&k->m->webhook_failures, wh.failures);
+        atomic_store(&k->m->webhook_retries, wh.retries);
+        atomic_store(&k->m->webhook_dead_letters, wh.dead_letters);
+        atomic_store(&k->m->webhook_lag_changes, wh_lag);
+    }
 }
 
 /* Commits the open batch of p (if any) to LMDB, then shows it to Kafka. */
@@ -658,7 +673,7 @@ on_assigned(void *ctx, int32_t partition, uint64_t *next, struct gm_err *err)
     if (k->sink && (rc = gm_outsink_publish_part(k->sink, st, partition, err)))
         goto out;
     /* its projectors, from their cursors for this partition */
-    if ((rc = gm_kproj_start(&k->proj_conf, partition, st, &proj, err)))
+    if ((rc = gm_kproj_start(&k->proj_conf, partition, path, st, &proj, err)))
         goto out;
     if (k->n_parts == k->cap) {
         k->cap = k->cap ? 2 * k->cap : 16;
@@ -833,7 +848,8 @@ run_kafka(const struct gm_config *cfg, const char *rest)
                                     .future_skew_s = gm_config_int(cfg, "future-skew-seconds")};
     k.proj_conf = (struct gm_kproj_conf){.conninfo = gm_config_str(cfg, "postgres"),
                                          .redis_url = gm_config_str(cfg, "redis"),
-                                         .redis_opts = redis_opts(cfg, false)};
+                                         .redis_opts = redis_opts(cfg, false),
+                                         .webhooks = gm_config_str(cfg, "webhooks")};
     const char *rules = gm_config_str(cfg, "rules"), *out_uri = gm_config_str(cfg, "out");
     const char *metrics_addr = gm_config_str(cfg, "metrics");
     size_t batch_max = (size_t)gm_config_int(cfg, "batch-max");
@@ -860,6 +876,11 @@ run_kafka(const struct gm_config *cfg, const char *rest)
         gm_log(GM_LOG_INFO, "projecting each assigned partition's read model to Postgres");
     if (k.proj_conf.redis_url)
         gm_log(GM_LOG_INFO, "projecting each assigned partition's leaderboards to Redis");
+    if (k.proj_conf.webhooks)
+        gm_log(GM_LOG_INFO,
+               "delivering each assigned partition's outbound events to the "
+               "webhooks of %s",
+               k.proj_conf.webhooks);
     struct gm_kafka_handlers h = {
         .ctx = &k, .assigned = on_assigned, .log_gap = on_log_gap, .revoked = on_revoked};
     if (k.allow_gap)
