@@ -226,7 +226,11 @@ static int
 run_script(struct gm_api_request *req, const char **page, redisReply **top, redisReply **lb)
 {
     struct gm_api_backend *b = req->backend;
-    struct gm_api_carry *cy = req->carry && !req->carry->sent ? req->carry : NULL;
+    /* A check over more keys than the argument vector below holds is left to its owner. */
+    struct gm_api_carry *cy =
+        req->carry && !req->carry->sent && req->carry->n_keys <= 16 && req->carry->n_args <= 16
+            ? req->carry
+            : NULL;
     *top = *lb = NULL;
     if (!cy) {
         const char *argv[3 + PAGE_ARGC] = {"EVALSHA", b->script_sha, "2"};
@@ -246,8 +250,6 @@ run_script(struct gm_api_request *req, const char **page, redisReply **top, redi
     }
     cy->sent = true;
     cy->reply = NULL;
-    if (cy->n_keys > 16 || cy->n_args > 16) /* the HTTP layer's checks have one or a few */
-        return GM_EREDIS;
     const char *text, *sha;
     carry_script(b, cy, &text, &sha);
     const char *argv[5 + 16 + 16 + PAGE_ARGC];
