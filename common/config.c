@@ -9,6 +9,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* GAMIFY_<NAME>: upper case, '-' as '_'. */
+static void
+env_name(const char *name, char *out, size_t cap)
+{
+    size_t k = (size_t)snprintf(out, cap, "GAMIFY_");
+    for (const char *p = name; *p && k + 1 < cap; p++)
+        out[k++] = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
+    out[k] = '\0';
+}
+
 static int
 find(const struct gm_config *cfg, const char *name, size_t len)
 {
@@ -104,9 +114,11 @@ read_file(struct gm_config *cfg, const char *path, struct gm_err *err)
     return rc;
 }
 
-int
-gm_config_parse(struct gm_config *cfg, const struct gm_setting *table, size_t n, int argc,
-                char **argv, struct gm_err *err)
+/* The parse behind gm_config_parse (command false) and
+ * gm_config_parse_command (command true, up to max_args arguments). */
+static int
+parse(struct gm_config *cfg, const struct gm_setting *table, size_t n, bool command,
+      size_t max_args, int argc, char **argv, struct gm_err *err)
 {
     memset(cfg, 0, sizeof *cfg);
     cfg->table = table;
@@ -117,8 +129,8 @@ gm_config_parse(struct gm_config *cfg, const struct gm_setting *table, size_t n,
             return rc;
     }
     /* --config and --help first, so that precedence is file < env < flags */
-    const char *file = getenv("GAMIFY_CONFIG");
-    for (int a = 1; a < argc; a++) {
+    const char *file = command ? NULL : getenv("GAMIFY_CONFIG");
+    for (int a = 1; a < argc && !command; a++) {
         if (!strcmp(argv[a], "--config") && a + 1 < argc)
             file = argv[++a];
         else if (!strncmp(argv[a], "--config=", 9))
@@ -130,30 +142,41 @@ gm_config_parse(struct gm_config *cfg, const struct gm_setting *table, size_t n,
             return rc;
     }
     for (size_t i = 0; i < cfg->n; i++) {
-        char env[96] = "GAMIFY_";
-        size_t k = 7;
-        for (const char *p = table[i].name; *p && k + 1 < sizeof env; p++)
-            env[k++] = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
-        env[k] = '\0';
+        if (table[i].flag_only)
+            continue;
+        char env[96];
+        env_name(table[i].name, env, sizeof env);
         const char *v = getenv(env);
         if (v && (rc = assign(cfg, (int)i, v, "env", env, err)))
             return rc;
     }
+    bool flags_done = false;
     for (int a = 1; a < argc; a++) {
         const char *arg = argv[a];
+        if (command && (flags_done || strncmp(arg, "--", 2) != 0 || !strcmp(arg, "--"))) {
+            if (!flags_done && !strcmp(arg, "--")) {
+                flags_done = true;
+                continue;
+            }
+            if (cfg->n_args == max_args || cfg->n_args == GM_CONFIG_MAX_ARGS)
+                return gm_err_set(err, GM_EINVAL, "unexpected argument \"%s\"", arg);
+            if (!(cfg->args[cfg->n_args++] = strdup(arg)))
+                abort();
+            continue;
+        }
         if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
             cfg->help = true;
             continue;
         }
-        if (!strcmp(arg, "--check-config")) {
+        if (!command && !strcmp(arg, "--check-config")) {
             cfg->check_only = true;
             continue;
         }
-        if (!strcmp(arg, "--config")) {
+        if (!command && !strcmp(arg, "--config")) {
             a++;
             continue;
         }
-        if (!strncmp(arg, "--config=", 9))
+        if (!command && !strncmp(arg, "--config=", 9))
             continue;
         if (strncmp(arg, "--", 2) != 0)
             return gm_err_set(err, GM_EINVAL, "unexpected argument \"%s\"", arg);
@@ -179,11 +202,28 @@ gm_config_parse(struct gm_config *cfg, const struct gm_setting *table, size_t n,
     if (cfg->help)
         return 0;
     for (size_t i = 0; i < cfg->n; i++) {
-        if (table[i].required && !cfg->set[i])
-            return gm_err_set(err, GM_EINVAL, "--%s is required (or GAMIFY_ setting, or file)",
-                              table[i].name);
+        if (table[i].required && !cfg->set[i]) {
+            char env[96];
+            env_name(table[i].name, env, sizeof env);
+            return gm_err_set(err, GM_EINVAL, "--%s is required (or %s%s)", table[i].name, env,
+                              command ? "" : ", or the config file");
+        }
     }
     return 0;
+}
+
+int
+gm_config_parse(struct gm_config *cfg, const struct gm_setting *table, size_t n, int argc,
+                char **argv, struct gm_err *err)
+{
+    return parse(cfg, table, n, false, 0, argc, argv, err);
+}
+
+int
+gm_config_parse_command(struct gm_config *cfg, const struct gm_setting *table, size_t n,
+                        size_t max_args, int argc, char **argv, struct gm_err *err)
+{
+    return parse(cfg, table, n, true, max_args, argc, argv, err);
 }
 
 static int
@@ -218,18 +258,24 @@ void
 gm_config_usage(const struct gm_setting *table, size_t n, const char *synopsis, FILE *to)
 {
     fprintf(to, "usage: %s\n\nsettings (flag, environment variable, config-file key):\n", synopsis);
+    gm_config_usage_settings(table, n, to);
+    fprintf(to, "  --config FILE  (GAMIFY_CONFIG)\n      read `name = value` lines first\n"
+                "  --check-config\n      validate the settings, print them, and exit\n"
+                "  --help\n      this text\n");
+}
+
+void
+gm_config_usage_settings(const struct gm_setting *table, size_t n, FILE *to)
+{
     for (size_t i = 0; i < n; i++) {
         const struct gm_setting *s = &table[i];
-        char env[96] = "GAMIFY_";
-        size_t k = 7;
-        for (const char *p = s->name; *p && k + 1 < sizeof env; p++)
-            env[k++] = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
-        env[k] = '\0';
+        char env[96];
+        env_name(s->name, env, sizeof env);
         fprintf(to, "  --%s%s  (%s)\n      %s", s->name,
                 s->type == GM_SET_BOOL  ? ""
                 : s->type == GM_SET_INT ? " N"
                                         : " VALUE",
-                env, s->help);
+                s->flag_only ? "flag only" : env, s->help);
         if (s->type == GM_SET_INT)
             fprintf(to, " [%lld..%lld]", (long long)s->min, (long long)s->max);
         if (s->required)
@@ -238,9 +284,6 @@ gm_config_usage(const struct gm_setting *table, size_t n, const char *synopsis, 
             fprintf(to, " (default %s)", *s->def ? s->def : "\"\"");
         fprintf(to, "\n");
     }
-    fprintf(to, "  --config FILE  (GAMIFY_CONFIG)\n      read `name = value` lines first\n"
-                "  --check-config\n      validate the settings, print them, and exit\n"
-                "  --help\n      this text\n");
 }
 
 void
@@ -259,6 +302,8 @@ gm_config_deinit(struct gm_config *cfg)
 {
     for (size_t i = 0; i < cfg->n; i++)
         free(cfg->str[i]);
+    for (size_t i = 0; i < cfg->n_args; i++)
+        free(cfg->args[i]);
     free(cfg->file);
     memset(cfg, 0, sizeof *cfg);
 }

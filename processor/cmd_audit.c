@@ -365,57 +365,18 @@ ledger_of(const char *dir, struct ledger_walk *w, bool *found, int64_t *exp, int
     return 0;
 }
 
-int
-gm_cmd_ledger(int argc, char **argv)
+/* gamify ledger with its settings parsed: an exit status. */
+static int
+ledger_run(const struct gm_config *opt)
 {
-    const char *state = gm__env_or("GAMIFY_STATE", NULL);
-    struct ledger_walk w = {.since = INT64_MIN, .until = INT64_MAX};
-    bool windowed = false;
-    static const struct option longopts[] = {
-        {"state", required_argument, NULL, 's'}, {"user", required_argument, NULL, 'u'},
-        {"since", required_argument, NULL, 'S'}, {"until", required_argument, NULL, 'U'},
-        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
-    };
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        switch (c) {
-        case 's':
-            state = optarg;
-            break;
-        case 'u':
-            w.user = optarg;
-            break;
-        case 'S':
-            if (parse_when(optarg, "--since", &w.since))
-                return 2;
-            windowed = true;
-            break;
-        case 'U':
-            if (parse_when(optarg, "--until", &w.until))
-                return 2;
-            windowed = true;
-            break;
-        case 'h':
-            printf("usage: gamify ledger --state DIR --user ID [--since TIME] [--until TIME]\n"
-                   "The learner's ledger: every EXP and coin change in log order, one JSON\n"
-                   "line each (seq, eventId, occurredAt, kind, detail, expDelta, coinsDelta,\n"
-                   "expAfter, coinsAfter, cappedExp), then a summary line with their sums.\n"
-                   "Without --since/--until the sums must equal the learner's exp and coins\n"
-                   "(gamify dump): the summary says whether they do, and the exit status is\n"
-                   "1 when they do not. TIME: RFC 3339 or seconds since 1970, by the\n"
-                   "events' occurredAt, --since inclusive, --until exclusive.\n"
-                   "Opens the state read-only. Environment: GAMIFY_STATE.\n");
-            return 0;
-        default:
-            return 2;
-        }
-    }
-    if (!state || !w.user || optind != argc) {
-        fprintf(stderr,
-                "usage: gamify ledger --state DIR --user ID [--since TIME] [--until TIME]\n");
+    const char *state = gm_config_str(opt, "state");
+    const char *since = gm_config_str(opt, "since"), *until = gm_config_str(opt, "until");
+    struct ledger_walk w = {
+        .since = INT64_MIN, .until = INT64_MAX, .user = gm_config_str(opt, "user")};
+    bool windowed = since || until;
+    if ((since && parse_when(since, "--since", &w.since)) ||
+        (until && parse_when(until, "--until", &w.until)))
         return 2;
-    }
     char **dirs;
     size_t n_dirs;
     gm__partition_dirs(state, &dirs, NULL, &n_dirs);
@@ -452,4 +413,38 @@ gm_cmd_ledger(int argc, char **argv)
         return 1;
     }
     return 0;
+}
+
+static const struct gm_setting ledger_settings[] = {
+    {"state", GM_SET_STRING, NULL, 0, 0, true, "the state (a folder of partition-N states too)"},
+    {"user", GM_SET_STRING, NULL, 0, 0, true, "the learner's id", true},
+    {"since", GM_SET_STRING, NULL, 0, 0, false,
+     "entries of events at or after TIME (RFC 3339 or seconds since 1970)"},
+    {"until", GM_SET_STRING, NULL, 0, 0, false, "entries of events before TIME"},
+};
+
+static const struct gm__command ledger_cmd = {
+    "ledger",
+    "--state DIR --user ID [--since TIME] [--until TIME]",
+    "The learner's ledger: every EXP and coin change in log order, one JSON line each\n"
+    "(seq, eventId, occurredAt, kind, detail, expDelta, coinsDelta, expAfter,\n"
+    "coinsAfter, cappedExp), then a summary line with their sums. Without\n"
+    "--since/--until the sums must equal the learner's exp and coins (gamify dump):\n"
+    "the summary says whether they do, and the exit status is 1 when they do not.\n"
+    "Times are the events' occurredAt, --since inclusive, --until exclusive. Opens the\n"
+    "state read-only.\n",
+    ledger_settings,
+    sizeof ledger_settings / sizeof *ledger_settings,
+    0};
+
+int
+gm_cmd_ledger(int argc, char **argv)
+{
+    struct gm_config opt;
+    int pr = gm__command_parse(&ledger_cmd, argc, argv, &opt);
+    if (pr >= 0)
+        return pr;
+    int code = ledger_run(&opt);
+    gm_config_deinit(&opt);
+    return code;
 }

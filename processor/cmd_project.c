@@ -14,7 +14,6 @@
 #include "store.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,44 +29,38 @@ on_signal(int sig)
     stop_signal = sig;
 }
 
+static const struct gm_setting migrate_settings[] = {
+    {"postgres", GM_SET_STRING, NULL, 0, 0, true,
+     "a libpq connection string or URI (host=... dbname=...)"},
+};
+
+static const struct gm__command migrate_cmd = {
+    "migrate",
+    "--postgres CONNINFO",
+    "Applies the read model's schema migrations (built into this program) that the\n"
+    "database lacks, each in its own transaction, recorded in schema_migrations.\n"
+    "Running it again changes nothing; a database migrated by a newer gamify is refused.\n",
+    migrate_settings,
+    sizeof migrate_settings / sizeof *migrate_settings,
+    0};
+
 int
 gm_cmd_migrate(int argc, char **argv)
 {
-    const char *conninfo = gm__env_or("GAMIFY_POSTGRES", NULL);
-    static const struct option longopts[] = {
-        {"postgres", required_argument, NULL, 'p'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'p':
-            conninfo = optarg;
-            break;
-        case 'h':
-            printf("usage: gamify migrate --postgres CONNINFO\n"
-                   "Applies the read model's schema migrations (built into this program,\n"
-                   "newest version %d) that the database lacks, each in its own transaction,\n"
-                   "recorded in schema_migrations. Running it again changes nothing; a\n"
-                   "database migrated by a newer gamify is refused.\n"
-                   "CONNINFO: a libpq connection string or URI (host=... dbname=...).\n"
-                   "Environment: GAMIFY_POSTGRES.\n",
-                   gm_pgproj_schema_version());
-            return 0;
-        default:
-            return 2;
-        }
-    }
-    if (!conninfo || optind != argc) {
-        fprintf(stderr, "gamify migrate: --postgres CONNINFO is required (and nothing else)\n");
-        return 2;
-    }
+    struct gm_config opt;
+    int pr = gm__command_parse(&migrate_cmd, argc, argv, &opt);
+    if (pr >= 0)
+        return pr;
+    char *conninfo = strdup(gm_config_str(&opt, "postgres"));
+    gm_config_deinit(&opt);
+    if (!conninfo)
+        abort();
     struct gm_err err;
     gm_err_clear(&err);
     int applied = 0;
-    if (gm_pgproj_migrate(conninfo, &applied, &err)) {
+    int rc = gm_pgproj_migrate(conninfo, &applied, &err);
+    free(conninfo);
+    if (rc) {
         fprintf(stderr, "gamify migrate: %s\n", err.msg);
         return 2;
     }
@@ -140,64 +133,45 @@ gm_cmd_project(int argc, char **argv)
     return gm_cmd_project_postgres(argc, argv);
 }
 
+static const struct gm_setting project_settings[] = {
+    {"state", GM_SET_STRING, NULL, 0, 0, true, "the state; every partition-N state in it"},
+    {"postgres", GM_SET_STRING, NULL, 0, 0, true,
+     "a libpq connection string or URI (host=... dbname=...)"},
+    {"follow", GM_SET_BOOL, "false", 0, 0, false,
+     "keep polling every 100 ms until SIGTERM or SIGINT"},
+    {"batch", GM_SET_INT, "1000", 1, 100000, false,
+     "changes per Postgres transaction (with its cursor)"},
+};
+
+static const struct gm__command project_cmd = {
+    "project",
+    "--state DIR --postgres CONNINFO [--follow] [--batch N]",
+    "Projects the state's change feed into the Postgres read model (run gamify migrate\n"
+    "first), from the cursor stored in Postgres to the end of the feed. A partitioned\n"
+    "state projects every partition-N with its partition number. Postgres failures are\n"
+    "logged and retried with backoff; no change is ever skipped.\n"
+    "(`gamify project --redis URL ...` projects the leaderboards instead.)\n",
+    project_settings,
+    sizeof project_settings / sizeof *project_settings,
+    0};
+
 int
 gm_cmd_project_postgres(int argc, char **argv)
 {
-    const char *state = gm__env_or("GAMIFY_STATE", NULL),
-               *conninfo = gm__env_or("GAMIFY_POSTGRES", NULL);
-    const char *batch_s = gm__env_or("GAMIFY_BATCH", "1000");
-    bool follow = gm__env_or("GAMIFY_FOLLOW", NULL) != NULL;
-    static const struct option longopts[] = {
-        {"state", required_argument, NULL, 's'}, {"postgres", required_argument, NULL, 'p'},
-        {"follow", no_argument, NULL, 'f'},      {"batch", required_argument, NULL, 'b'},
-        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
-    };
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        switch (c) {
-        case 's':
-            state = optarg;
-            break;
-        case 'p':
-            conninfo = optarg;
-            break;
-        case 'f':
-            follow = true;
-            break;
-        case 'b':
-            batch_s = optarg;
-            break;
-        case 'h':
-            printf("usage: gamify project --state DIR --postgres CONNINFO [--follow] [--batch N]\n"
-                   "Projects the state's change feed into the Postgres read model (run\n"
-                   "gamify migrate first), from the cursor stored in Postgres to the end of\n"
-                   "the feed; each batch of N changes (default 1000, 1..100000) is one\n"
-                   "transaction with its cursor. --follow keeps polling every 100 ms until\n"
-                   "SIGTERM or SIGINT. A partitioned state projects every partition-N with\n"
-                   "its partition number. Postgres failures are logged and retried with\n"
-                   "backoff; no change is ever skipped.\n"
-                   "Environment: GAMIFY_STATE, GAMIFY_POSTGRES, GAMIFY_BATCH, GAMIFY_FOLLOW.\n");
-            return 0;
-        default:
-            return 2;
-        }
-    }
-    char *end;
-    long batch = strtol(batch_s, &end, 10);
-    if (*end || batch < 1 || batch > 100000) {
-        fprintf(stderr, "gamify project: --batch must be 1..100000\n");
-        return 2;
-    }
-    if (!state || !conninfo || optind != argc) {
-        fprintf(stderr, "gamify project: --state DIR and --postgres CONNINFO are required\n");
-        return 2;
-    }
+    struct gm_config opt;
+    int pr = gm__command_parse(&project_cmd, argc, argv, &opt);
+    if (pr >= 0)
+        return pr;
+    const char *state = gm_config_str(&opt, "state"), *conninfo = gm_config_str(&opt, "postgres");
+    bool follow = gm_config_bool(&opt, "follow");
+    int64_t batch = gm_config_int(&opt, "batch");
     struct part *parts = NULL;
     size_t n_parts = 0;
     int code = find_parts(state, &parts, &n_parts);
-    if (code)
+    if (code) {
+        gm_config_deinit(&opt);
         return code;
+    }
 
     struct gm_err err;
     gm_err_clear(&err);
@@ -273,5 +247,6 @@ out:
         free(parts[i].dir);
     }
     free(parts);
+    gm_config_deinit(&opt);
     return code;
 }

@@ -11,7 +11,7 @@
 #include "redisproj.h"
 #include "store.h"
 
-#include <getopt.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,58 +85,39 @@ states_open(const char *dir, struct states *s)
     return 0;
 }
 
+static const struct gm_setting rebuild_settings[] = {
+    {"state", GM_SET_STRING, NULL, 0, 0, true,
+     "the state; a folder of partition-N states is rebuilt as one"},
+    {"redis", GM_SET_STRING, NULL, 0, 0, true, "redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]"},
+    {"redis-prefix", GM_SET_STRING, "gamify:", 0, 0, false, "prefix of every key and the channel"},
+};
+
+static const struct gm__command rebuild_cmd = {
+    "rebuild",
+    "--state DIR --redis URL [--redis-prefix P]",
+    "Rewrites every Redis leaderboard from the state: builds each (board, period)\n"
+    "under a temporary key, then swaps them all in at once (one MULTI/EXEC), deletes\n"
+    "the boards the state no longer holds and sets the projector's cursors to the\n"
+    "end of the state's change feed. Readers never see a half-built board.\n",
+    rebuild_settings,
+    sizeof rebuild_settings / sizeof *rebuild_settings,
+    0};
+
 int
 gm_cmd_rebuild(int argc, char **argv)
 {
-    static const char usage[] =
-        "gamify rebuild --state DIR --redis URL [--redis-prefix P]\n"
-        "\n"
-        "Rewrites every Redis leaderboard from the state: builds each (board, period)\n"
-        "under a temporary key, then swaps them all in at once (one MULTI/EXEC), deletes\n"
-        "the boards the state no longer holds and sets the projector's cursors to the\n"
-        "end of the state's change feed. Readers never see a half-built board.\n"
-        "\n"
-        "  --state DIR        the state (GAMIFY_STATE); a folder of partition-N states\n"
-        "                     is rebuilt as one\n"
-        "  --redis URL        redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] (GAMIFY_REDIS)\n"
-        "  --redis-prefix P   prefix of every key and the channel (GAMIFY_REDIS_PREFIX;\n"
-        "                     default gamify:)\n";
-    const char *state = gm__env_or("GAMIFY_STATE", NULL), *url = gm__env_or("GAMIFY_REDIS", NULL);
-    const char *prefix = gm__env_or("GAMIFY_REDIS_PREFIX", NULL);
-    static const struct option longopts[] = {
-        {"state", required_argument, NULL, 's'},
-        {"redis", required_argument, NULL, 'r'},
-        {"redis-prefix", required_argument, NULL, 'p'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        if (c == 's') {
-            state = optarg;
-        } else if (c == 'r') {
-            url = optarg;
-        } else if (c == 'p') {
-            prefix = optarg;
-        } else if (c == 'h') {
-            fputs(usage, stdout);
-            return 0;
-        } else {
-            fputs(usage, stderr);
-            return 2;
-        }
-    }
-    if (optind < argc || !url) {
-        fprintf(stderr, "gamify rebuild: %s\n%s",
-                optind < argc ? "unexpected argument" : "--redis URL is required", usage);
-        return 2;
-    }
+    struct gm_config opt;
+    int pr = gm__command_parse(&rebuild_cmd, argc, argv, &opt);
+    if (pr >= 0)
+        return pr;
+    const char *url = gm_config_str(&opt, "redis");
     struct states s;
-    int rc = states_open(state, &s);
-    if (rc)
+    int rc = states_open(gm_config_str(&opt, "state"), &s);
+    if (rc) {
+        gm_config_deinit(&opt);
         return rc;
-    struct gm_redisproj_opts opts = {.prefix = prefix};
+    }
+    struct gm_redisproj_opts opts = {.prefix = gm_config_str(&opt, "redis-prefix")};
     struct gm_redisproj_rebuild_stats stats;
     struct gm_err err;
     gm_err_clear(&err);
@@ -151,132 +132,70 @@ gm_cmd_rebuild(int argc, char **argv)
                (unsigned long long)stats.keys, (unsigned long long)stats.removed, gm__now_s() - t0);
     }
     states_close(&s);
+    gm_config_deinit(&opt);
     return rc;
 }
+
+static const struct gm_setting project_settings[] = {
+    {"state", GM_SET_STRING, NULL, 0, 0, true, "the state; every partition-N state in it"},
+    {"redis", GM_SET_STRING, NULL, 0, 0, true, "redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]"},
+    {"follow", GM_SET_BOOL, "false", 0, 0, false,
+     "keep projecting new changes until SIGINT/SIGTERM"},
+    {"batch", GM_SET_INT, "1000", 1, 1000000, false, "changes per Redis transaction"},
+    {"poll-ms", GM_SET_INT, "10", 1, 60000, false,
+     "with --follow, how often to look for changes (ms)"},
+    {"retry-seconds", GM_SET_INT, "30", 0, 86400, false,
+     "without --follow, give up when Redis stays down this long"},
+    {"redis-prefix", GM_SET_STRING, "gamify:", 0, 0, false, "prefix of every key and the channel"},
+    {"memory-permille", GM_SET_INT, "0", 0, 1000, false,
+     "memory guard: above this share (per mille) of Redis's maxmemory, delete the oldest "
+     "finished periods and alert (0: off)"},
+    {"redis-reconcile-seconds", GM_SET_INT, "300", 0, 604800, false,
+     "with --follow, every so many seconds compare the boards with the state and repair "
+     "drift (0: never)"},
+    {"redis-reconcile-sample", GM_SET_INT, "1000", 1, 100000000, false,
+     "learners whose scores a reconcile run checks, the next run going on after them"},
+    {"redis-reconcile-rebuild-drift", GM_SET_INT, "10000", 1, INT64_MAX, false,
+     "a run finding more wrong members than this rebuilds every board instead"},
+};
+
+static const struct gm__command project_cmd = {
+    "project",
+    "--state DIR --redis URL [--follow] [--batch N] [--poll-ms MS] ...",
+    "Runs the Redis projector from its cursor (kept in Redis): writes the state's\n"
+    "changes to the leaderboards, then stops, or with --follow keeps following the\n"
+    "state until SIGINT/SIGTERM. While Redis is down it retries with backoff.\n",
+    project_settings,
+    sizeof project_settings / sizeof *project_settings,
+    0};
 
 int
 gm_cmd_project_redis(int argc, char **argv)
 {
-    static const char usage[] =
-        "gamify project --state DIR --redis URL [--follow] [--batch N] [--poll-ms MS]\n"
-        "               [--redis-prefix P]\n"
-        "\n"
-        "Runs the Redis projector from its cursor (kept in Redis): writes the state's\n"
-        "changes to the leaderboards, then stops, or with --follow keeps following the\n"
-        "state until SIGINT/SIGTERM. While Redis is down it retries with backoff.\n"
-        "\n"
-        "  --state DIR        the state (GAMIFY_STATE); every partition-N state in it\n"
-        "  --redis URL        redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] (GAMIFY_REDIS)\n"
-        "  --follow           keep projecting new changes (GAMIFY_FOLLOW=1)\n"
-        "  --batch N          changes per Redis transaction (GAMIFY_BATCH; default 1000)\n"
-        "  --poll-ms MS       with --follow, how often to look for changes (GAMIFY_POLL_MS;\n"
-        "                     default 10)\n"
-        "  --retry-seconds S  without --follow, give up when Redis stays down this long\n"
-        "                     (GAMIFY_RETRY_SECONDS; default 30)\n"
-        "  --redis-prefix P   prefix of every key and the channel (GAMIFY_REDIS_PREFIX;\n"
-        "                     default gamify:)\n"
-        "  --memory-permille N  memory guard: when Redis uses more than N/1000 of its\n"
-        "                     maxmemory, delete the oldest finished periods and alert\n"
-        "                     (GAMIFY_MEMORY_PERMILLE; default 0: off)\n"
-        "  --redis-reconcile-seconds S  with --follow, every S seconds compare the boards\n"
-        "                     with the state and repair drift (GAMIFY_REDIS_RECONCILE_SECONDS;\n"
-        "                     default 300; 0: never)\n"
-        "  --redis-reconcile-sample N  learners whose scores a run checks, the next run\n"
-        "                     going on after them (GAMIFY_REDIS_RECONCILE_SAMPLE; default 1000)\n"
-        "  --redis-reconcile-rebuild-drift N  a run finding more wrong members than N\n"
-        "                     rebuilds every board instead\n"
-        "                     (GAMIFY_REDIS_RECONCILE_REBUILD_DRIFT; default 10000)\n";
-    const char *state = gm__env_or("GAMIFY_STATE", NULL), *url = gm__env_or("GAMIFY_REDIS", NULL);
-    const char *prefix = gm__env_or("GAMIFY_REDIS_PREFIX", NULL);
-    long permille = strtol(gm__env_or("GAMIFY_MEMORY_PERMILLE", "0"), NULL, 10);
-    bool follow = strcmp(gm__env_or("GAMIFY_FOLLOW", "0"), "1") == 0;
-    long batch = strtol(gm__env_or("GAMIFY_BATCH", "1000"), NULL, 10);
-    long poll_ms = strtol(gm__env_or("GAMIFY_POLL_MS", "10"), NULL, 10);
-    long retry_s = strtol(gm__env_or("GAMIFY_RETRY_SECONDS", "30"), NULL, 10);
-    long recon_s = strtol(gm__env_or("GAMIFY_REDIS_RECONCILE_SECONDS", "300"), NULL, 10);
-    long long recon_sample = strtoll(gm__env_or("GAMIFY_REDIS_RECONCILE_SAMPLE", "1000"), NULL, 10);
-    long long recon_drift =
-        strtoll(gm__env_or("GAMIFY_REDIS_RECONCILE_REBUILD_DRIFT", "10000"), NULL, 10);
-    static const struct option longopts[] = {
-        {"state", required_argument, NULL, 's'},
-        {"redis", required_argument, NULL, 'r'},
-        {"redis-prefix", required_argument, NULL, 'p'},
-        {"follow", no_argument, NULL, 'f'},
-        {"batch", required_argument, NULL, 'b'},
-        {"poll-ms", required_argument, NULL, 'm'},
-        {"retry-seconds", required_argument, NULL, 't'},
-        {"memory-permille", required_argument, NULL, 'g'},
-        {"redis-reconcile-seconds", required_argument, NULL, 'R'},
-        {"redis-reconcile-sample", required_argument, NULL, 'S'},
-        {"redis-reconcile-rebuild-drift", required_argument, NULL, 'D'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        switch (c) {
-        case 's':
-            state = optarg;
-            break;
-        case 'r':
-            url = optarg;
-            break;
-        case 'p':
-            prefix = optarg;
-            break;
-        case 'f':
-            follow = true;
-            break;
-        case 'b':
-            batch = strtol(optarg, NULL, 10);
-            break;
-        case 'm':
-            poll_ms = strtol(optarg, NULL, 10);
-            break;
-        case 't':
-            retry_s = strtol(optarg, NULL, 10);
-            break;
-        case 'g':
-            permille = strtol(optarg, NULL, 10);
-            break;
-        case 'R':
-            recon_s = strtol(optarg, NULL, 10);
-            break;
-        case 'S':
-            recon_sample = strtoll(optarg, NULL, 10);
-            break;
-        case 'D':
-            recon_drift = strtoll(optarg, NULL, 10);
-            break;
-        case 'h':
-            fputs(usage, stdout);
-            return 0;
-        default:
-            fputs(usage, stderr);
-            return 2;
-        }
-    }
-    if (optind < argc || !url || batch < 1 || batch > 1000000 || poll_ms < 1 || poll_ms > 60000 ||
-        retry_s < 0 || recon_s < 0 || recon_s > 604800 || recon_sample < 1 ||
-        recon_sample > 100000000 || recon_drift < 1) {
-        fprintf(stderr, "gamify project: %s\n%s", !url ? "--redis URL is required" : "bad argument",
-                usage);
-        return 2;
-    }
+    struct gm_config opt;
+    int pr = gm__command_parse(&project_cmd, argc, argv, &opt);
+    if (pr >= 0)
+        return pr;
+    const char *url = gm_config_str(&opt, "redis");
+    bool follow = gm_config_bool(&opt, "follow");
+    int64_t batch = gm_config_int(&opt, "batch"), poll_ms = gm_config_int(&opt, "poll-ms");
+    int64_t retry_s = gm_config_int(&opt, "retry-seconds");
+    int64_t recon_s = gm_config_int(&opt, "redis-reconcile-seconds");
     struct states s;
-    int rc = states_open(state, &s);
-    if (rc)
+    int rc = states_open(gm_config_str(&opt, "state"), &s);
+    if (rc) {
+        gm_config_deinit(&opt);
         return rc;
+    }
     struct gm_redisproj **p = calloc(s.n, sizeof *p);
     /* One state: its step runs the reconcile. Partitions: this loop runs it
      * over all of them at once (they share the boards). */
     struct gm_redisproj_opts opts = {
-        .prefix = prefix,
-        .memory_permille = (int)permille,
-        .reconcile_interval_ms = follow && s.n == 1 ? (int64_t)recon_s * 1000 : 0,
-        .reconcile_sample = (size_t)recon_sample,
-        .reconcile_rebuild_drift = (uint64_t)recon_drift,
+        .prefix = gm_config_str(&opt, "redis-prefix"),
+        .memory_permille = (int)gm_config_int(&opt, "memory-permille"),
+        .reconcile_interval_ms = follow && s.n == 1 ? recon_s * 1000 : 0,
+        .reconcile_sample = (size_t)gm_config_int(&opt, "redis-reconcile-sample"),
+        .reconcile_rebuild_drift = (uint64_t)gm_config_int(&opt, "redis-reconcile-rebuild-drift"),
         .reconcile_whole = true,
     };
     double recon_next = gm__now_s() + (double)recon_s;
@@ -324,7 +243,8 @@ gm_cmd_project_redis(int argc, char **argv)
             if (!down_since)
                 down_since = gm__now_s();
             if (!follow && gm__now_s() - down_since > (double)retry_s) {
-                fprintf(stderr, "gamify project: Redis down for over %ld s: giving up\n", retry_s);
+                fprintf(stderr, "gamify project: Redis down for over %lld s: giving up\n",
+                        (long long)retry_s);
                 rc = 2;
                 break;
             }
@@ -370,86 +290,53 @@ gm_cmd_project_redis(int argc, char **argv)
            (unsigned long long)drift, (unsigned long long)rebuilds);
     free(p);
     states_close(&s);
+    gm_config_deinit(&opt);
     return rc;
 }
+
+static const struct gm_setting reconcile_settings[] = {
+    {"state", GM_SET_STRING, NULL, 0, 0, true, "the state; every partition-N state in it"},
+    {"redis", GM_SET_STRING, NULL, 0, 0, true, "redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]"},
+    {"redis-prefix", GM_SET_STRING, "gamify:", 0, 0, false, "prefix of every key and the channel"},
+    {"sample", GM_SET_INT, "1000", 1, 100000000, false,
+     "learners whose scores are checked, from the first"},
+    {"rebuild-drift", GM_SET_INT, "10000", 1, INT64_MAX, false,
+     "rebuild every board instead when more members than this are wrong"},
+};
+
+static const struct gm__command reconcile_cmd = {
+    "reconcile",
+    "--state DIR --redis URL [--redis-prefix P] [--sample N] [--rebuild-drift N]",
+    "One reconcile run now (gamify-processor --redis runs one every\n"
+    "--redis-reconcile-seconds): compares every leaderboard's size, the keys and\n"
+    "a sample of the learners' scores in Redis with the state, repairs what\n"
+    "differs, or rebuilds every board when more than N members are wrong. Changes\n"
+    "the projector has not written yet are left out. Prints\n"
+    "{\"drift\":N,\"rebuilt\":B,\"sampled\":N,\"keysRecreated\":N,\"keysRemoved\":N,\n"
+    "\"skipped\":B,\"seconds\":S}; exits 0 without drift, 1 when it repaired\n"
+    "drift, 2 on errors.\n",
+    reconcile_settings,
+    sizeof reconcile_settings / sizeof *reconcile_settings,
+    0};
 
 int
 gm_cmd_reconcile(int argc, char **argv)
 {
-    static const char usage[] =
-        "gamify reconcile --state DIR --redis URL [--redis-prefix P] [--sample N]\n"
-        "                 [--rebuild-drift N]\n"
-        "\n"
-        "One reconcile run now (gamify-processor --redis runs one every\n"
-        "--redis-reconcile-seconds): compares every leaderboard's size, the keys and\n"
-        "a sample of the learners' scores in Redis with the state, repairs what\n"
-        "differs, or rebuilds every board when more than N members are wrong. Changes\n"
-        "the projector has not written yet are left out. Prints\n"
-        "{\"drift\":N,\"rebuilt\":B,\"sampled\":N,\"keysRecreated\":N,\"keysRemoved\":N,\n"
-        "\"skipped\":B,\"seconds\":S}; exits 0 without drift, 1 when it repaired\n"
-        "drift, 2 on errors.\n"
-        "\n"
-        "  --state DIR        the state (GAMIFY_STATE); every partition-N state in it\n"
-        "  --redis URL        redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] (GAMIFY_REDIS)\n"
-        "  --redis-prefix P   prefix of every key and the channel (GAMIFY_REDIS_PREFIX;\n"
-        "                     default gamify:)\n"
-        "  --sample N         learners whose scores are checked, from the first\n"
-        "                     (GAMIFY_REDIS_RECONCILE_SAMPLE; default 1000)\n"
-        "  --rebuild-drift N  rebuild instead when more members are wrong\n"
-        "                     (GAMIFY_REDIS_RECONCILE_REBUILD_DRIFT; default 10000)\n";
-    const char *state = gm__env_or("GAMIFY_STATE", NULL), *url = gm__env_or("GAMIFY_REDIS", NULL);
-    const char *prefix = gm__env_or("GAMIFY_REDIS_PREFIX", NULL);
-    long long sample = strtoll(gm__env_or("GAMIFY_REDIS_RECONCILE_SAMPLE", "1000"), NULL, 10);
-    long long rebuild =
-        strtoll(gm__env_or("GAMIFY_REDIS_RECONCILE_REBUILD_DRIFT", "10000"), NULL, 10);
-    static const struct option longopts[] = {
-        {"state", required_argument, NULL, 's'},
-        {"redis", required_argument, NULL, 'r'},
-        {"redis-prefix", required_argument, NULL, 'p'},
-        {"sample", required_argument, NULL, 'n'},
-        {"rebuild-drift", required_argument, NULL, 'd'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        switch (c) {
-        case 's':
-            state = optarg;
-            break;
-        case 'r':
-            url = optarg;
-            break;
-        case 'p':
-            prefix = optarg;
-            break;
-        case 'n':
-            sample = strtoll(optarg, NULL, 10);
-            break;
-        case 'd':
-            rebuild = strtoll(optarg, NULL, 10);
-            break;
-        case 'h':
-            fputs(usage, stdout);
-            return 0;
-        default:
-            fputs(usage, stderr);
-            return 2;
-        }
-    }
-    if (optind < argc || !url || sample < 1 || sample > 100000000 || rebuild < 1) {
-        fprintf(stderr, "gamify reconcile: %s\n%s",
-                !url ? "--redis URL is required" : "bad argument", usage);
-        return 2;
-    }
+    struct gm_config opt;
+    int pr = gm__command_parse(&reconcile_cmd, argc, argv, &opt);
+    if (pr >= 0)
+        return pr;
+    const char *url = gm_config_str(&opt, "redis");
     struct states s;
-    int rc = states_open(state, &s);
-    if (rc)
+    int rc = states_open(gm_config_str(&opt, "state"), &s);
+    if (rc) {
+        gm_config_deinit(&opt);
         return rc;
-    struct gm_redisproj_opts opts = {.prefix = prefix,
-                                     .reconcile_sample = (size_t)sample,
-                                     .reconcile_rebuild_drift = (uint64_t)rebuild};
+    }
+    struct gm_redisproj_opts opts = {.prefix = gm_config_str(&opt, "redis-prefix"),
+                                     .reconcile_sample = (size_t)gm_config_int(&opt, "sample"),
+                                     .reconcile_rebuild_drift =
+                                         (uint64_t)gm_config_int(&opt, "rebuild-drift")};
     struct gm_redisproj *p = NULL;
     struct gm_err err;
     gm_err_clear(&err);
@@ -472,5 +359,6 @@ gm_cmd_reconcile(int argc, char **argv)
     }
     gm_redisproj_close(p);
     states_close(&s);
+    gm_config_deinit(&opt);
     return rc;
 }

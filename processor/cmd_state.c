@@ -20,7 +20,6 @@
 #include "store.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,112 +80,56 @@ gm__what_if_note(const struct gm_store *st, const struct gm_store_stats *ss, cha
     return buf;
 }
 
+static const struct gm_setting replay_settings[] = {
+    {"log", GM_SET_STRING, NULL, 0, 0, true,
+     "file:DIR, jsonl:PATH or kafka://HOST:PORT[,HOST:PORT]/TOPIC (every partition into "
+     "DIR/partition-N, up to the end the topic had when the replay started; no consumer "
+     "group, nothing committed to the cluster)"},
+    {"state", GM_SET_STRING, NULL, 0, 0, true, "the state folder (created; a rerun resumes)"},
+    {"rules", GM_SET_STRING, NULL, 0, 0, false, "seeds the rules when the log has published none"},
+    {"rules-override", GM_SET_STRING, NULL, 0, 0, false,
+     "a what-if replay into a fresh folder: these rules are in force from the first event; "
+     "RulesPublished events are counted and ignored; the state is marked what-if (dump and "
+     "digest say so) and no processor follows it. Compare it with `gamify diff`"},
+    {"out", GM_SET_STRING, NULL, 0, 0, false,
+     "write the outbound events (level.up, badge.earned, streak.updated, reward "
+     "redeemed/rejected) to jsonl:PATH, file:DIR or kafka://HOST:PORT[,HOST:PORT]/TOPIC, each "
+     "once per state (a cursor in the state remembers how far it got; Kafka also reads the "
+     "topic back)"},
+    {"batch", GM_SET_INT, "50000", 1, 1000000, false, "records per LMDB commit"},
+    {"no-sync", GM_SET_BOOL, "false", 0, 0, false,
+     "commit without fsync (fast; a machine crash may lose the last commits)"},
+    {"window-days", GM_SET_INT, NULL, 1, 3650, false,
+     "the dedupe window in days of event time (default 30)"},
+    {"future-skew-seconds", GM_SET_INT, NULL, 1, 3153600000LL, false,
+     "how far after its append time (file log frame, Kafka timestamp) an event may be dated; "
+     "later ones are TOO_FAR_AHEAD dead letters (default 3600; jsonl: carries no append time)"},
+    {"quiet", GM_SET_BOOL, "false", 0, 0, false, "no progress lines"},
+};
+
+static const struct gm__command replay_cmd = {
+    "replay",
+    "--log URI --state DIR [--rules FILE] [--out URI] [--rules-override FILE] ...",
+    "Folds the log into the state, resuming from the state's offset.\n",
+    replay_settings,
+    sizeof replay_settings / sizeof *replay_settings,
+    0};
+
+/* gamify replay with its settings parsed: an exit status. */
 static int
-replay(int argc, char **argv)
+replay(const struct gm_config *opt)
 {
-    const char *log_uri = gm__env_or("GAMIFY_LOG", NULL), *state = gm__env_or("GAMIFY_STATE", NULL);
-    const char *rules = gm__env_or("GAMIFY_RULES", NULL), *out_uri = gm__env_or("GAMIFY_OUT", NULL);
-    const char *override = gm__env_or("GAMIFY_RULES_OVERRIDE", NULL);
+    const char *log_uri = gm_config_str(opt, "log"), *state = gm_config_str(opt, "state");
+    const char *rules = gm_config_str(opt, "rules"), *out_uri = gm_config_str(opt, "out");
+    const char *override = gm_config_str(opt, "rules-override");
     struct gm_outsink *sink = NULL;
-    long batch = 50000;
-    bool quiet = false;
-    struct gm_store_opts opts = {0};
-    static const struct option longopts[] = {
-        {"log", required_argument, NULL, 'l'},
-        {"state", required_argument, NULL, 's'},
-        {"rules", required_argument, NULL, 'r'},
-        {"batch", required_argument, NULL, 'b'},
-        {"no-sync", no_argument, NULL, 'n'},
-        {"window-days", required_argument, NULL, 'w'},
-        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},
-        {"out", required_argument, NULL, 'o'},
-        {"future-skew-seconds", required_argument, NULL, 'k'},
-        {"rules-override", required_argument, NULL, 'R'},
-        {NULL, 0, NULL, 0},
-    };
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'l':
-            log_uri = optarg;
-            break;
-        case 's':
-            state = optarg;
-            break;
-        case 'r':
-            rules = optarg;
-            break;
-        case 'b':
-            batch = strtol(optarg, NULL, 10);
-            if (batch < 1 || batch > 1000000) {
-                fprintf(stderr, "gamify replay: --batch must be 1..1000000\n");
-                return 2;
-            }
-            break;
-        case 'n':
-            opts.no_sync = true;
-            break;
-        case 'w': {
-            long days = strtol(optarg, NULL, 10);
-            if (days < 1 || days > 3650) {
-                fprintf(stderr, "gamify replay: --window-days must be 1..3650\n");
-                return 2;
-            }
-            opts.dedupe_window_s = days * 86400;
-            break;
-        }
-        case 'k': {
-            char *end;
-            long long skew = strtoll(optarg, &end, 10);
-            if (*end || skew < 1 || skew > 3153600000LL) {
-                fprintf(stderr, "gamify replay: --future-skew-seconds must be 1..3153600000\n");
-                return 2;
-            }
-            opts.future_skew_s = skew;
-            break;
-        }
-        case 'q':
-            quiet = true;
-            break;
-        case 'o':
-            out_uri = optarg;
-            break;
-        case 'R':
-            override = optarg;
-            break;
-        case 'h':
-            printf("usage: gamify replay --log URI --state DIR [--rules FILE] [--out URI]\n"
-                   "                     [--rules-override FILE] [--batch N] [--no-sync]\n"
-                   "                     [--window-days N] [--future-skew-seconds N] [--quiet]\n"
-                   "Folds the log into the state, resuming from the state's offset.\n"
-                   "URI: file:DIR, jsonl:PATH or kafka://HOST:PORT[,HOST:PORT]/TOPIC (every\n"
-                   "partition into DIR/partition-N, up to the end the topic had when the\n"
-                   "replay started; no consumer group, nothing committed to the cluster).\n"
-                   "--rules seeds the rules when the log has published none.\n"
-                   "--rules-override FILE: a what-if replay into a fresh folder: FILE's rules\n"
-                   "are in force from the first event; RulesPublished events are counted and\n"
-                   "ignored. The state is marked what-if (dump and digest say so) and no\n"
-                   "processor follows it. Compare it with `gamify diff`.\n"
-                   "--out writes the outbound events (level.up, badge.earned,\n"
-                   "streak.updated, reward redeemed/rejected) to jsonl:PATH, file:DIR or\n"
-                   "kafka://HOST:PORT[,HOST:PORT]/TOPIC, each once per state (a cursor in the\n"
-                   "state remembers how far it got; Kafka also reads the topic back).\n"
-                   "--future-skew-seconds: how far after its append time (file log frame,\n"
-                   "Kafka timestamp) an event may be dated; later ones are TOO_FAR_AHEAD\n"
-                   "dead letters (default 3600; jsonl: carries no append time).\n"
-                   "Environment: GAMIFY_LOG, GAMIFY_STATE, GAMIFY_RULES, GAMIFY_OUT,\n"
-                   "GAMIFY_RULES_OVERRIDE.\n");
-            return 0;
-        default:
-            return 2;
-        }
-    }
-    if (!log_uri || !state) {
-        fprintf(stderr, "gamify replay: --log URI and --state DIR are required\n");
-        return 2;
-    }
+    long batch = (long)gm_config_int(opt, "batch");
+    bool quiet = gm_config_bool(opt, "quiet");
+    struct gm_store_opts opts = {.no_sync = gm_config_bool(opt, "no-sync")};
+    if (gm_config_str(opt, "window-days"))
+        opts.dedupe_window_s = gm_config_int(opt, "window-days") * 86400;
+    if (gm_config_str(opt, "future-skew-seconds"))
+        opts.future_skew_s = gm_config_int(opt, "future-skew-seconds");
     if (rules && override) {
         fprintf(stderr, "gamify replay: --rules and --rules-override exclude each other (the "
                         "override is in force from the first event)\n");
@@ -337,34 +280,36 @@ out:
     return code;
 }
 
-/* Parses --state DIR [--user ID] for the read-only commands. */
-static int
-state_args(int argc, char **argv, const char **state, const char **user, const char *usage)
-{
-    static const struct option longopts[] = {
-        {"state", required_argument, NULL, 's'},
-        {"user", required_argument, NULL, 'u'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    *state = gm__env_or("GAMIFY_STATE", NULL);
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        if (c == 's') {
-            *state = optarg;
-        } else if (c == 'u' && user) {
-            *user = optarg;
-        } else if (c == 'h') {
-            printf("usage: %s\n", usage);
-            return 0;
-        } else {
-            fprintf(stderr, "usage: %s\n", usage);
-            return 2;
-        }
-    }
-    return -1;
-}
+static const struct gm_setting state_settings[] = {
+    {"state", GM_SET_STRING, NULL, 0, 0, true,
+     "the state (a folder of partition-N states: all of them)"},
+    {"user", GM_SET_STRING, NULL, 0, 0, false, "only this learner", true},
+};
+
+static const struct gm__command dump_cmd = {
+    "dump",
+    "--state DIR [--user ID]",
+    "The audit view: one JSON line per learner, sorted by userId (docs/rules.md lists\n"
+    "the keys). Opens the state read-only, beside a running processor.\n",
+    state_settings,
+    2,
+    0};
+
+static const struct gm__command digest_cmd = {
+    "digest",
+    "--state DIR",
+    "The SHA-256 of the canonical state (of every partition of a partitioned one): the\n"
+    "same log gives the same digest on any machine.\n",
+    state_settings,
+    1,
+    0};
+
+static const struct gm__command dlq_list_cmd = {"dlq list",
+                                                "--state DIR",
+                                                "The dead letters, one JSON line each, in order.\n",
+                                                state_settings,
+                                                1,
+                                                0};
 
 static int
 line_cmp(const void *a, const void *b)
@@ -442,7 +387,13 @@ merged_dump(char **dirs, size_t n_dirs, const char *user, char **text, size_t *l
 int
 gm_cmd_replay(int argc, char **argv)
 {
-    return replay(argc, argv);
+    struct gm_config opt;
+    int pr = gm__command_parse(&replay_cmd, argc, argv, &opt);
+    if (pr >= 0)
+        return pr;
+    int code = replay(&opt);
+    gm_config_deinit(&opt);
+    return code;
 }
 
 int
@@ -479,13 +430,25 @@ gm__state_dump(const char *state, const char *user, char **text, size_t *len, bo
     return rc;
 }
 
+static int dump(const char *state, const char *user);
+
 int
 gm_cmd_dump(int argc, char **argv)
 {
-    const char *state, *user = NULL;
-    int code = state_args(argc, argv, &state, &user, "gamify dump --state DIR [--user ID]");
+    struct gm_config opt;
+    int code = gm__command_parse(&dump_cmd, argc, argv, &opt);
     if (code >= 0)
         return code;
+    code = dump(gm_config_str(&opt, "state"), gm_config_str(&opt, "user"));
+    gm_config_deinit(&opt);
+    return code;
+}
+
+/* gamify dump of user (NULL: all) in state: an exit status. */
+static int
+dump(const char *state, const char *user)
+{
+    int code;
     char *text;
     size_t len;
     bool what_if;
@@ -505,13 +468,25 @@ gm_cmd_dump(int argc, char **argv)
     return code;
 }
 
+static int digest(const char *state);
+
 int
 gm_cmd_digest(int argc, char **argv)
 {
-    const char *state;
-    int code = state_args(argc, argv, &state, NULL, "gamify digest --state DIR");
+    struct gm_config opt;
+    int code = gm__command_parse(&digest_cmd, argc, argv, &opt);
     if (code >= 0)
         return code;
+    code = digest(gm_config_str(&opt, "state"));
+    gm_config_deinit(&opt);
+    return code;
+}
+
+/* gamify digest of state: an exit status. */
+static int
+digest(const char *state)
+{
+    int code;
     unsigned char md[32];
     int rc;
     bool what_if = false;
@@ -612,46 +587,32 @@ requeue_one(void *ctx, const Gamify__Internal__DeadLetter *dl)
     return 1;
 }
 
+static const struct gm_setting requeue_settings[] = {
+    {"state", GM_SET_STRING, NULL, 0, 0, true,
+     "the state (of a partitioned one, one partition-N at a time)"},
+    {"log", GM_SET_STRING, NULL, 0, 0, true, "file:DIR, the log the state follows"},
+    {"reason", GM_SET_STRING, NULL, 0, 0, false, "only the dead letters of this reason", true},
+    {"seq", GM_SET_INT, "-1", -1, INT64_MAX, false, "only the dead letter of this seq (-1: all)",
+     true},
+};
+
+static const struct gm__command requeue_cmd = {
+    "dlq requeue",
+    "--state DIR --log file:DIR [--reason R] [--seq N]",
+    "Appends the dead letters (those of one reason, or one by its seq) to the log again\n"
+    "and removes them from the state, once the cause is fixed (rules published, time\n"
+    "zone installed); records that still do not decode are kept (exit 1).\n",
+    requeue_settings,
+    sizeof requeue_settings / sizeof *requeue_settings,
+    0};
+
+/* gamify dlq requeue with its settings parsed: an exit status. */
 static int
-dlq_requeue(int argc, char **argv)
+dlq_requeue(const struct gm_config *opt)
 {
-    const char *state = gm__env_or("GAMIFY_STATE", NULL), *log_uri = gm__env_or("GAMIFY_LOG", NULL);
-    const char *reason = NULL;
-    long long seq = -1;
-    static const struct option longopts[] = {
-        {"state", required_argument, NULL, 's'},  {"log", required_argument, NULL, 'l'},
-        {"reason", required_argument, NULL, 'r'}, {"seq", required_argument, NULL, 'n'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
-    };
-    const char *usage = "usage: gamify dlq requeue --state DIR --log file:DIR [--reason R] "
-                        "[--seq N]\n"
-                        "Appends the dead letters (those of one reason, or one by its seq) to the\n"
-                        "log again and removes them from the state, once the cause is fixed\n"
-                        "(rules published, time zone installed); records that still do not\n"
-                        "decode are kept.\n";
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        if (c == 's')
-            state = optarg;
-        else if (c == 'l')
-            log_uri = optarg;
-        else if (c == 'r')
-            reason = optarg;
-        else if (c == 'n')
-            seq = strtoll(optarg, NULL, 10);
-        else if (c == 'h') {
-            printf("%s", usage);
-            return 0;
-        } else {
-            fprintf(stderr, "%s", usage);
-            return 2;
-        }
-    }
-    if (!log_uri) {
-        fprintf(stderr, "%s", usage);
-        return 2;
-    }
+    const char *state = gm_config_str(opt, "state"), *log_uri = gm_config_str(opt, "log");
+    const char *reason = gm_config_str(opt, "reason");
+    long long seq = (long long)gm_config_int(opt, "seq");
     struct gm_err err;
     gm_err_clear(&err);
     enum gm_log_scheme scheme;
@@ -691,21 +652,11 @@ dlq_requeue(int argc, char **argv)
     return rq.kept ? 1 : 0;
 }
 
-int
-gm_cmd_dlq(int argc, char **argv)
+/* gamify dlq list of state: an exit status. */
+static int
+dlq_list(const char *state)
 {
-    if (argc >= 2 && strcmp(argv[1], "requeue") == 0)
-        return dlq_requeue(argc - 1, argv + 1);
-    if (argc < 2 || strcmp(argv[1], "list") != 0) {
-        fprintf(stderr, "usage: gamify dlq list --state DIR\n"
-                        "       gamify dlq requeue --state DIR --log file:DIR [--reason R] "
-                        "[--seq N]\n");
-        return 2;
-    }
-    const char *state;
-    int code = state_args(argc - 1, argv + 1, &state, NULL, "gamify dlq list --state DIR");
-    if (code >= 0)
-        return code;
+    int code = -1;
     char **dirs;
     size_t n_dirs;
     gm__partition_dirs(state, &dirs, NULL, &n_dirs);
@@ -733,4 +684,23 @@ gm_cmd_dlq(int argc, char **argv)
     if (rc)
         fprintf(stderr, "gamify dlq list: %s\n", gm_strerror(rc));
     return rc ? 2 : 0;
+}
+
+int
+gm_cmd_dlq(int argc, char **argv)
+{
+    bool requeue = argc >= 2 && strcmp(argv[1], "requeue") == 0;
+    if (!requeue && (argc < 2 || strcmp(argv[1], "list") != 0)) {
+        FILE *to = argc >= 2 && !strcmp(argv[1], "--help") ? stdout : stderr;
+        gm__command_usage(&dlq_list_cmd, to);
+        gm__command_usage(&requeue_cmd, to);
+        return to == stdout ? 0 : 2;
+    }
+    struct gm_config opt;
+    int code = gm__command_parse(requeue ? &requeue_cmd : &dlq_list_cmd, argc - 1, argv + 1, &opt);
+    if (code >= 0)
+        return code;
+    code = requeue ? dlq_requeue(&opt) : dlq_list(gm_config_str(&opt, "state"));
+    gm_config_deinit(&opt);
+    return code;
 }

@@ -9,6 +9,33 @@
 #include <string.h>
 #include <time.h>
 
+int
+gm__command_parse(const struct gm__command *cmd, int argc, char **argv, struct gm_config *cfg)
+{
+    struct gm_err err;
+    gm_err_clear(&err);
+    if (gm_config_parse_command(cfg, cmd->table, cmd->n, cmd->max_args, argc, argv, &err)) {
+        fprintf(stderr, "gamify %s: %s\n", cmd->name, err.msg);
+        gm_config_deinit(cfg);
+        return 2;
+    }
+    if (cfg->help) {
+        gm__command_usage(cmd, stdout);
+        gm_config_deinit(cfg);
+        return 0;
+    }
+    return -1;
+}
+
+void
+gm__command_usage(const struct gm__command *cmd, FILE *to)
+{
+    fprintf(to, "usage: gamify %s %s\n%s\nsettings (flag, environment variable):\n", cmd->name,
+            cmd->synopsis, cmd->about);
+    gm_config_usage_settings(cmd->table, cmd->n, to);
+    fprintf(to, "  --help\n      this text\n");
+}
+
 const char *
 gm__env_or(const char *name, const char *fallback)
 {

@@ -5,8 +5,33 @@
 #ifndef GM_CMD_UTIL_H
 #define GM_CMD_UTIL_H
 
+#include "config.h"
+
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+
+/* A command of the gamify CLI: its settings in one table (config.h), so
+ * that every flag has its GAMIFY_<FLAG> variable and its --help line. */
+struct gm__command {
+    const char *name;     /* "replay", "webhooks list": for usage and errors */
+    const char *synopsis; /* after "gamify NAME " in the usage line */
+    const char *about;    /* what it does, a few lines ending in '\n' */
+    const struct gm_setting *table;
+    size_t n;
+    size_t max_args; /* arguments that are not flags it takes */
+};
+
+/*
+ * Parses argv (argv[0] is the command) for cmd into cfg. Returns -1 to run
+ * (free cfg with gm_config_deinit after), else the exit status, with cfg
+ * freed: 0 after printing --help to stdout, 2 after printing the error to
+ * stderr.
+ */
+int gm__command_parse(const struct gm__command *cmd, int argc, char **argv, struct gm_config *cfg);
+
+/* Prints cmd's usage line and settings to to. */
+void gm__command_usage(const struct gm__command *cmd, FILE *to);
 
 /* The environment variable name when set and not empty, else fallback. */
 const char *gm__env_or(const char *name, const char *fallback);

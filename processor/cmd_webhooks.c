@@ -9,50 +9,14 @@
 #include "log.h"
 #include "webhook.h"
 
-#include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
-int
-gm_cmd_webhooks(int argc, char **argv)
+/* The verb on state: an exit status. */
+static int
+run(bool list, const char *state, const char *file)
 {
-    const char *state = gm__env_or("GAMIFY_STATE", NULL);
-    const char *file = gm__env_or("GAMIFY_WEBHOOKS", NULL);
-    static const struct option longopts[] = {
-        {"state", required_argument, NULL, 's'},
-        {"webhooks", required_argument, NULL, 'w'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *verb = argc > 1 ? argv[1] : "";
-    int c;
-    optind = 2;
-    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        switch (c) {
-        case 's':
-            state = optarg;
-            break;
-        case 'w':
-            file = optarg;
-            break;
-        case 'h':
-            printf("usage: gamify webhooks list --state DIR\n"
-                   "       gamify webhooks retry --state DIR --webhooks FILE\n"
-                   "list: the webhook dead letters of the state, one JSON line each.\n"
-                   "retry: sends each again (fresh signature) to its endpoint in FILE;\n"
-                   "those answered 2xx are removed, the others kept.\n"
-                   "Environment: GAMIFY_STATE, GAMIFY_WEBHOOKS.\n");
-            return 0;
-        default:
-            return 2;
-        }
-    }
-    bool list = strcmp(verb, "list") == 0, retry = strcmp(verb, "retry") == 0;
-    if ((!list && !retry) || !state || (retry && !file)) {
-        fprintf(stderr, "usage: gamify webhooks list --state DIR | retry --state DIR "
-                        "--webhooks FILE\n");
-        return 2;
-    }
     struct gm_err err;
     gm_err_clear(&err);
     if (list) {
@@ -75,4 +39,49 @@ gm_cmd_webhooks(int argc, char **argv)
     printf("sent %llu dead letters, %llu left\n", (unsigned long long)sent,
            (unsigned long long)left);
     return left ? 1 : 0;
+}
+
+static const struct gm_setting settings[] = {
+    {"state", GM_SET_STRING, NULL, 0, 0, true,
+     "the state folder (a kafka:// log: STATE/partition-N)"},
+    {"webhooks", GM_SET_STRING, NULL, 0, 0, false,
+     "the webhooks YAML file (retry: where each dead letter goes now)"},
+};
+
+static const struct gm__command webhooks_cmd = {
+    "webhooks",
+    "list|retry --state DIR [--webhooks FILE]",
+    "list: the webhook dead letters of the state, one JSON line each.\n"
+    "retry: sends each again (fresh signature) to its endpoint in FILE; those answered\n"
+    "2xx are removed, the others kept (exit 1 when some are left).\n",
+    settings,
+    sizeof settings / sizeof *settings,
+    0};
+
+int
+gm_cmd_webhooks(int argc, char **argv)
+{
+    const char *verb = argc > 1 ? argv[1] : "";
+    bool list = strcmp(verb, "list") == 0, retry = strcmp(verb, "retry") == 0;
+    if (!list && !retry) {
+        if (!strcmp(verb, "--help") || !strcmp(verb, "-h")) {
+            gm__command_usage(&webhooks_cmd, stdout);
+            return 0;
+        }
+        gm__command_usage(&webhooks_cmd, stderr);
+        return 2;
+    }
+    struct gm_config opt;
+    int pr = gm__command_parse(&webhooks_cmd, argc - 1, argv + 1, &opt);
+    if (pr >= 0)
+        return pr;
+    const char *state = gm_config_str(&opt, "state"), *file = gm_config_str(&opt, "webhooks");
+    if (retry && !file) {
+        fprintf(stderr, "gamify webhooks retry: --webhooks FILE is required\n");
+        gm_config_deinit(&opt);
+        return 2;
+    }
+    int code = run(list, state, file);
+    gm_config_deinit(&opt);
+    return code;
 }
