@@ -335,11 +335,9 @@ check_ratelimit() {
     expect "21st redeemReward (server b)" 429 "$(gql "$pb" "$tok" "$Q_REDEEM")"
     expect "another operation of the same user" 200 "$(gql "$pa" "$tok" "$Q_PROFILE")"
     expect "another user" 200 "$(gql "$pb" "$other" "$Q_REDEEM")"
-    expect "redeemReward hidden under @skip still counts" 429 \
-        "$(gql "$pa" "$tok" '{"query":"mutation { redeemReward(rewardId: \"r1\") @skip(if: true) { status } }"}')"
     # (a file, not a pipe: grep -q closing the pipe early would fail curl under pipefail)
     curl -s "http://127.0.0.1:$pa/metrics" >"$T/metrics"
-    grep -qF 'gamify_api_rate_limited_total{operation="redeemReward"} 2' "$T/metrics" &&
+    grep -qF 'gamify_api_rate_limited_total{operation="redeemReward"} 1' "$T/metrics" &&
         pass "rate-limit rejections counted" || fail "rate_limited metric: $(grep rate_limited_total "$T/metrics")"
     # A configured limit: 3 per minute for userProfile.
     start c --rate-limits 'userProfile=3'
@@ -351,6 +349,55 @@ check_ratelimit() {
     grep -q '"data"' "$T/body" && fail "the refused userProfile's data was sent: $(head -c 300 "$T/body")"
     body_has RATE_LIMITED || fail "the 4th userProfile: $(head -c 300 "$T/body")"
     expect "--rate-limits without *: other operations unlimited" 200 "$(gql "$PORT" "$u3" "$Q_REDEEM")"
+    stop "$PID"
+    # A field hidden under @skip still counts. One redeemReward a minute: a
+    # slot frees 60 s after it was taken, far beyond the two requests here
+    # (with the 20-a-minute limit a slot freed every 3 s, and a slow machine
+    # could find the skipped request allowed because of that alone).
+    start d --rate-limits 'redeemReward=1'
+    local sk
+    sk=$(token hs256 "{\"sub\":\"rl-skip-$$\"}")
+    expect "redeemReward under @skip takes the minute's one slot" 200 \
+        "$(gql "$PORT" "$sk" '{"query":"mutation { redeemReward(rewardId: \"r1\") @skip(if: true) { status } }"}')"
+    expect "so a plain redeemReward after it is refused" 429 "$(gql "$PORT" "$sk" "$Q_REDEEM")"
+    expect "a skipped one is refused too once the slot is taken" 429 \
+        "$(gql "$PORT" "$sk" '{"query":"mutation { redeemReward(rewardId: \"r1\") @skip(if: true) { status } }"}')"
+    stop "$PID"
+    # The default limits of the history and catalogue queries (GM_API_RL_DEFAULT).
+    # The first request's headers state the limit; then a burst of 1.5 times
+    # the limit over one connection: the limit is a rate (a slot frees every
+    # 60/limit s), so the allowed count is the limit plus the slots freed
+    # while the burst ran, never fewer, and a refusal must come.
+    start e
+    local op q want u n t0 t1 most
+    while IFS='|' read -r op want q; do
+        u=$(token hs256 "{\"sub\":\"rl-def-$op-$$\"}")
+        t0=$(date +%s%N)
+        expect "$op allowed" 200 "$(gql "$PORT" "$u" "$q")"
+        body_has '"errors"' && fail "$op: $(head -c 300 "$T/body")"
+        header RateLimit | grep -q "limit=$want, remaining=$((want - 1))" && pass "$op RateLimit: $(header RateLimit)" ||
+            fail "$op RateLimit: $(header RateLimit)"
+        [ "$(header RateLimit-Policy)" = "$want;w=60" ] && pass "$op RateLimit-Policy $want;w=60" ||
+            fail "$op RateLimit-Policy: $(header RateLimit-Policy)"
+        printf 'url = "http://127.0.0.1:%s/graphql"\nheader = "Authorization: Bearer %s"\nheader = "Content-Type: application/json"\ndata-binary = "%s"\noutput = /dev/null\nwrite-out = "%%{http_code}\\n"\n' \
+            "$PORT" "$u" "$(printf '%s' "$q" | sed 's/\\/\\\\/g; s/"/\\"/g')" >"$T/one.cfg"
+        for _ in $(seq $((want * 3 / 2))); do cat "$T/one.cfg"; echo next; done | sed '$d' >"$T/many.cfg"
+        curl -s -K "$T/many.cfg" >"$T/codes"
+        t1=$(date +%s%N)
+        # allowed before the first refusal, counting the request above
+        n=$(($(sed '/^429$/,$d' "$T/codes" | grep -c '^200$' || true) + 1))
+        most=$((want + (t1 - t0) * want / 60000000000 + 1))
+        if grep -q '^429$' "$T/codes" && [ "$n" -ge "$want" ] && [ "$n" -le "$most" ]; then
+            pass "$op: $n allowed in a burst (default $want a minute), then RATE_LIMITED"
+        else
+            fail "$op: $n allowed before a refusal (want $want to $most): $(sort "$T/codes" | uniq -c | tr '\n' ' ')"
+        fi
+    done <<EOF2
+badgeCatalogue|100|{"query":"{ badgeCatalogue { earned } }"}
+redemptions|100|{"query":"{ redemptions { totalCount } }"}
+ledger|100|{"query":"{ ledger { totalCount } }"}
+redemption|200|{"query":"{ redemption(id: \"x\") { id } }"}
+EOF2
     stop "$PID"
     stop "$pida"
     stop "$pidb"
