@@ -174,13 +174,6 @@ main(int argc, char **argv)
         goto out_err;
     if (gm_gql_schema_new(gm_api_schema_sdl, gm_api_schema_sdl_len, &schema, &err) != 0)
         goto out_err;
-    if (cfg.check_only) {
-        gm_config_print(&cfg, stdout);
-        printf("gamify-api: configuration ok\n");
-        status = 0;
-        goto out;
-    }
-
     struct gm_api_backend_opts bo = {
         .postgres = gm_config_str(&cfg, "postgres"),
         .redis = gm_config_str(&cfg, "redis"),
@@ -189,6 +182,17 @@ main(int argc, char **argv)
         .pool_size = gm_config_int(&cfg, "pool-size") ? (int)gm_config_int(&cfg, "pool-size")
                                                       : (int)gm_config_int(&cfg, "threads"),
     };
+    if (cfg.check_only) {
+        /* The settings, then the servers they name (nginx -t): exit 1 naming what failed. */
+        gm_config_print(&cfg, stdout);
+        if (gm_api_backend_check(&bo, 0, &err) != 0) {
+            fprintf(stderr, "gamify-api: --check-config: %s\n", err.msg);
+            goto out;
+        }
+        printf("gamify-api: configuration ok\n");
+        status = 0;
+        goto out;
+    }
 #ifdef GM_API_HAVE_BACKEND_EX
     struct gm_api_backend_opts_ex bx = {.redis_prefix = gm_config_str(&cfg, "redis-prefix"),
                                         .page_cache_ms = (int)gm_config_int(&cfg, "page-cache-ms")};

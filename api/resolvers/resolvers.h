@@ -75,6 +75,15 @@ void gm_api_backend_close(struct gm_api_backend *b);
  */
 int gm_api_backend_ready(struct gm_api_backend *b, char *why, size_t why_len);
 
+/*
+ * `gamify-api --check-config`: connects to o's Postgres (the schema version
+ * must be this program's), Redis (PING) and checks o's log URI (a file
+ * log's folder writable or creatable, not created; a Kafka topic's
+ * partitions), timeout_ms each at most (0: 2000). Prints one "NAME: ok"
+ * line per check to stdout. Returns 0, or GM_EDB, GM_EREDIS, GM_EIO,
+ * GM_EINVAL or GM_EKAFKA with err naming what failed and why.
+ */
+int gm_api_backend_check(const struct gm_api_backend_opts *o, int timeout_ms, struct gm_err *err);
 /* Counters since open (for /metrics). */
 struct gm_api_backend_stats {
     uint64_t pg_pool_waits;     /* requests that waited for a free Postgres connection */

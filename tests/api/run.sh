@@ -82,6 +82,55 @@ psql -qXAt "$GAMIFY_TEST_PG" -c "CREATE DATABASE $db" >/dev/null
 pg="$GAMIFY_TEST_PG dbname=$db"
 "$gamify" migrate --postgres "$pg" >/dev/null || fail "migrate"
 
+# config: `gamify-api --check-config` opens the backend and names what failed.
+if [ "$check" = config ]; then
+    api=$build/api/gamify-api
+    head -c 48 /dev/urandom | base64 >"$tmp/jwt.secret"
+    touch "$tmp/afile"
+    psql -qXAt "$GAMIFY_TEST_PG" -c "CREATE DATABASE ${db}_bare" >/dev/null
+    psql -qXAt "$GAMIFY_TEST_PG" -c "CREATE DATABASE ${db}_old" >/dev/null
+    psql -qXAt "$GAMIFY_TEST_PG dbname=${db}_old" \
+        -c "CREATE TABLE schema_migrations (version int); INSERT INTO schema_migrations VALUES (1)" >/dev/null
+    trap 'psql -qXAt "$GAMIFY_TEST_PG" -c "DROP DATABASE IF EXISTS ${db}_bare" -c "DROP DATABASE IF EXISTS ${db}_old" >/dev/null 2>&1; cleanup' EXIT
+    dead=$(port)
+    n=0
+    # NAME|FLAG|VALUE (after the good settings: it wins)|EXIT|TEXT the output must hold
+    while IFS='|' read -r name flag value want text; do
+        rc=0
+        extra=()
+        [ -n "$flag" ] && extra=("$flag" "$value")
+        out=$("$api" --listen 127.0.0.1:1 --postgres "$pg" --redis "$GAMIFY_TEST_REDIS" \
+            --log "file:$tmp/newlog/sub" --jwt-hs256-secret-file "$tmp/jwt.secret" \
+            "${extra[@]}" --check-config 2>&1) || rc=$?
+        if [ "$want" = 0 ] && [ "$rc" != 0 ]; then
+            fail "config $name: exit $rc: $out"
+        elif [ "$want" != 0 ] && [ "$rc" = 0 ]; then
+            fail "config $name: exit 0: $out"
+        elif ! grep -qF -- "$text" <<<"$out"; then
+            fail "config $name: no '$text' in: $out"
+        fi
+        echo "ok: config $name (exit $rc): $(grep -F -- "$text" <<<"$out" | head -n1)"
+        n=$((n + 1))
+    done <<EOF2
+good|||0|gamify-api: configuration ok
+good: postgres said|||0|postgres: ok (schema version
+good: redis said|||0|redis: ok
+good: the log folder would be created|||0|to be created
+postgres unreachable|--postgres|host=127.0.0.1 port=$dead dbname=x|1|postgres: cannot connect
+postgres not migrated|--postgres|$GAMIFY_TEST_PG dbname=${db}_bare|1|postgres: no schema version
+postgres at another version|--postgres|$GAMIFY_TEST_PG dbname=${db}_old|1|the schema is at version 1, this program needs
+redis unreachable|--redis|redis://127.0.0.1:$dead|1|redis: cannot connect to 127.0.0.1:$dead
+redis refuses AUTH|--redis|redis://:wrong@${hostport}|1|redis: AUTH
+log: a file in the way|--log|file:$tmp/afile/log|1|$tmp/afile/log
+log: a file, not a folder|--log|file:$tmp/afile|1|is not a folder
+log: no scheme|--log|nowhere|1|log URI 'nowhere'
+key file missing|--jwt-hs256-secret-file|$tmp/none.secret|1|none.secret
+EOF2
+    [ -e "$tmp/newlog" ] && fail "--check-config created the log folder"
+    echo "ok: config: $n checks"
+    exit 0
+fi
+
 # Learners active over the last 11 days (so the current week and month
 # have scores, and earlier ones are kept), then the examples.
 now=$(date +%s)
