@@ -72,6 +72,9 @@ static const struct gm_setting settings[] = {
      "open /graphql/stream subscriptions per user at most (429 past it)"},
     {"stream-rate", GM_SET_INT, "4", 1, 1000, false,
      "leaderboard pages per second per subscription at most (changes coalesced)"},
+    {"stream-lease-seconds", GM_SET_INT, "30", 3, 3600, false,
+     "an open subscription's lease in Redis (the per-user limit shared by replicas) lasts this "
+     "long unless renewed: the slots of a replica that dies free after it"},
     {"cache-entries", GM_SET_INT, "1024", 1, 1000000, false, "prepared GraphQL documents kept"},
     {"page-cache-ms", GM_SET_INT, "100", 0, 60000, false,
      "a leaderboard page is shared by requests this long at most (0: off); a "
@@ -230,6 +233,7 @@ main(int argc, char **argv)
         .redis_prefix = gm_config_str(&cfg, "redis-prefix"),
         .streams_per_user = (int)gm_config_int(&cfg, "streams-per-user"),
         .stream_rate = (int)gm_config_int(&cfg, "stream-rate"),
+        .stream_lease_s = (int)gm_config_int(&cfg, "stream-lease-seconds"),
     };
     struct gm_api_server_deps sd = {
         .schema = schema, .engine = engine, .backend = backend, .auth = auth, .limiter = limiter};

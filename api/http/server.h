@@ -44,6 +44,7 @@ struct gm_api_server_opts {
     const char *redis_prefix; /* NULL: "gamify:" */
     int streams_per_user;     /* open streams per user at most; 0: 5 */
     int stream_rate;          /* pages per second per stream (per board) at most; 0: 4 */
+    int stream_lease_s;       /* a replica's stream leases in Redis outlive it this long; 0: 30 */
 };
 
 /* What the server borrows; all must outlive it. */

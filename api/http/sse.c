@@ -13,6 +13,23 @@
  * 0), so open streams hold no HTTP thread; the pusher resumes it. A comment
  * line goes out every ping interval so that a vanished client is noticed.
  *
+ * A suspended connection is not watched by libmicrohttpd, so a client that
+ * closes its stream would be noticed only at the next ping: the watcher
+ * thread keeps every stream's socket in an epoll set of its own
+ * (EPOLLRDHUP) and ends the stream as soon as its client hangs up, which
+ * frees its slot at once.
+ *
+ * The per-user limit of subscriptions is shared by the replicas: each open
+ * subscription holds a lease in Redis, a member of the sorted set
+ * PREFIX "streams:" USER scored by its expiry (Redis time). A script drops
+ * the expired members, counts the others and adds the new one only under
+ * the limit; the pusher renews this process's leases every third of
+ * --stream-lease-seconds, and a closed stream removes its own. A replica
+ * that dies stops renewing, so its leases expire. While Redis is
+ * unreachable the limit is counted in this process alone (as before the
+ * leases) and the streams opened meanwhile take their leases at the next
+ * renewal.
+ *
  * Locks: hub->mu guards the list of streams and their dirty flags; each
  * stream's mu guards its buffer and its suspended flag (taken under hub->mu
  * by the pusher, alone by the content reader).
@@ -23,15 +40,19 @@
 #include "redis_url.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <hiredis/hiredis.h>
 #include <jansson.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
 #include <time.h>
+#include <unistd.h>
 
 #define STREAM_BUF_MAX (1u << 20) /* a client this far behind is disconnected */
 #define MAX_ROOT       8
@@ -56,6 +77,9 @@ struct stream {
     bool suspended; /* mu */
     bool done;      /* mu: complete queued; end after the buffer */
     bool failed;    /* mu: end the connection with an error */
+    uint64_t id;    /* the watcher's name for the stream (never reused) */
+    int fd;         /* the client's socket in hub->epfd; -1: not watched */
+    bool leased;    /* hub->mu: holds a lease in Redis (a subscription) */
 };
 
 struct gm__api_sse {
@@ -71,6 +95,17 @@ struct gm__api_sse {
     char channel[256];
     double interval; /* seconds between two pages of a stream */
     double ping_s;
+    uint64_t next_id; /* mu */
+    int epfd;         /* the watcher's epoll set of stream sockets */
+    pthread_t watcher;
+    bool watcher_started;
+    char replica[33];       /* this process in lease member names */
+    char lease_prefix[256]; /* PREFIX "streams:" */
+    long lease_ms;
+    double next_renew;   /* mu */
+    pthread_mutex_t rmu; /* guards rc and r_retry_at */
+    redisContext *rc;    /* the leases' connection; NULL: none yet */
+    double r_retry_at;   /* no connection attempt before */
 };
 
 static double
@@ -79,6 +114,143 @@ mono_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * KEYS[1]: a user's lease set; ARGV: the new member, the limit, the lease
+ * in ms. Drops the expired members; adds the new one under the limit.
+ * Returns -1 when added, else how many are open.
+ */
+static const char lease_take_lua[] =
+    "if redis.replicate_commands then redis.replicate_commands() end\n"
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)\n"
+    "local n = redis.call('ZCARD', KEYS[1])\n"
+    "if n >= tonumber(ARGV[2]) then return n end\n"
+    "redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])\n"
+    "if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[3]) then\n"
+    "  redis.call('PEXPIRE', KEYS[1], ARGV[3])\n"
+    "end\n"
+    "return -1\n";
+
+/* KEYS[1], ARGV[1], ARGV[2]: as above; (re)sets the member's expiry. */
+static const char lease_renew_lua[] =
+    "if redis.replicate_commands then redis.replicate_commands() end\n"
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])\n"
+    "if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then\n"
+    "  redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"
+    "end\n"
+    "return 1\n";
+
+/* The leases' Redis connection, made if need be (h->rmu held); NULL while Redis is down. */
+static redisContext *
+lease_conn(struct gm__api_sse *h)
+{
+    if (h->rc)
+        return h->rc;
+    double now = mono_s();
+    if (now < h->r_retry_at)
+        return NULL;
+    struct timeval tv = {0, 500 * 1000};
+    redisReply *rep = NULL;
+    redisContext *c = redisConnectWithTimeout(h->redis.host, h->redis.port, tv);
+    if (!c || c->err)
+        goto fail;
+    redisSetTimeout(c, tv);
+    if (h->redis.password) {
+        rep = h->redis.user ? redisCommand(c, "AUTH %s %s", h->redis.user, h->redis.password)
+                            : redisCommand(c, "AUTH %s", h->redis.password);
+        if (!rep || rep->type == REDIS_REPLY_ERROR)
+            goto fail;
+        freeReplyObject(rep);
+        rep = NULL;
+    }
+    if (h->redis.db) {
+        rep = redisCommand(c, "SELECT %d", h->redis.db);
+        if (!rep || rep->type == REDIS_REPLY_ERROR)
+            goto fail;
+        freeReplyObject(rep);
+    }
+    h->rc = c;
+    return c;
+fail:
+    if (rep)
+        freeReplyObject(rep);
+    if (c)
+        redisFree(c);
+    h->r_retry_at = now + 1.0;
+    return NULL;
+}
+
+/* Forgets a broken leases' connection (h->rmu held). */
+static void
+lease_broken(struct gm__api_sse *h)
+{
+    gm_log(GM_LOG_WARN, "streams: Redis lost (%s): the per-user limit is local until it is back",
+           h->rc && h->rc->errstr[0] ? h->rc->errstr : "error reply");
+    redisFree(h->rc);
+    h->rc = NULL;
+    h->r_retry_at = mono_s() + 1.0;
+}
+
+static void
+lease_names(struct gm__api_sse *h, const char *user, uint64_t id, char *key, size_t klen,
+            char *member, size_t mlen)
+{
+    snprintf(key, klen, "%s%s", h->lease_prefix, user);
+    snprintf(member, mlen, "%s:%llu", h->replica, (unsigned long long)id);
+}
+
+/*
+ * Takes a lease for a new subscription of user (id names it). Returns 1
+ * when taken, 0 when user holds max already (*open: how many), -1 when
+ * Redis cannot be asked.
+ */
+static int
+lease_take(struct gm__api_sse *h, const char *user, uint64_t id, int max, long long *open)
+{
+    char key[512], member[64], maxs[16], ms[24];
+    lease_names(h, user, id, key, sizeof key, member, sizeof member);
+    snprintf(maxs, sizeof maxs, "%d", max);
+    snprintf(ms, sizeof ms, "%ld", h->lease_ms);
+    int ret = -1;
+    pthread_mutex_lock(&h->rmu);
+    redisContext *c = lease_conn(h);
+    if (c) {
+        redisReply *rep =
+            redisCommand(c, "EVAL %s 1 %s %s %s %s", lease_take_lua, key, member, maxs, ms);
+        if (rep && rep->type == REDIS_REPLY_INTEGER) {
+            ret = rep->integer < 0 ? 1 : 0;
+            *open = rep->integer;
+        } else {
+            lease_broken(h);
+        }
+        if (rep)
+            freeReplyObject(rep);
+    }
+    pthread_mutex_unlock(&h->rmu);
+    return ret;
+}
+
+/* Gives back the lease of a closed subscription (best effort: else it expires). */
+static void
+lease_release(struct gm__api_sse *h, const char *user, uint64_t id)
+{
+    char key[512], member[64];
+    lease_names(h, user, id, key, sizeof key, member, sizeof member);
+    pthread_mutex_lock(&h->rmu);
+    redisContext *c = lease_conn(h);
+    if (c) {
+        redisReply *rep = redisCommand(c, "ZREM %s %s", key, member);
+        if (!rep || rep->type == REDIS_REPLY_ERROR)
+            lease_broken(h);
+        if (rep)
+            freeReplyObject(rep);
+    }
+    pthread_mutex_unlock(&h->rmu);
 }
 
 /* Appends to st's buffer (st->mu held); false when the client is too far behind. */
@@ -153,8 +325,15 @@ stream_free(void *cls)
     if (st->next)
         st->next->prev = st->prev;
     h->n--;
+    /* libmicrohttpd closes the socket after this callback: forget it first. */
+    if (st->fd >= 0)
+        epoll_ctl(h->epfd, EPOLL_CTL_DEL, st->fd, NULL);
+    bool leased = st->leased;
     pthread_cond_broadcast(&h->cv);
     pthread_mutex_unlock(&h->mu);
+    /* Unlinked: no renewal can bring the lease back. */
+    if (leased)
+        lease_release(h, st->user, st->id);
     gm_gql_prepared_release(h->s->d.engine, st->p);
     json_decref(st->variables);
     free(st->opname);
@@ -203,6 +382,83 @@ push(struct gm__api_sse *h, struct stream *st, struct gm_arena *a, double now)
     gm_arena_reset(a);
 }
 
+/*
+ * Renews the leases of this process's open subscriptions, in one pipeline
+ * (h->mu held, so no stream is freed meanwhile); a stream opened while
+ * Redis was down takes its lease here.
+ */
+static void
+lease_renew(struct gm__api_sse *h)
+{
+    char ms[24];
+    snprintf(ms, sizeof ms, "%ld", h->lease_ms);
+    pthread_mutex_lock(&h->rmu);
+    redisContext *c = lease_conn(h);
+    size_t sent = 0;
+    for (struct stream *st = h->head; c && st; st = st->next) {
+        if (!st->subscription || st->done)
+            continue;
+        char key[512], member[64];
+        lease_names(h, st->user, st->id, key, sizeof key, member, sizeof member);
+        redisAppendCommand(c, "EVAL %s 1 %s %s %s", lease_renew_lua, key, member, ms);
+        sent++;
+    }
+    bool ok = true;
+    for (size_t i = 0; i < sent && ok; i++) {
+        void *r = NULL;
+        ok =
+            redisGetReply(c, &r) == REDIS_OK && r && ((redisReply *)r)->type == REDIS_REPLY_INTEGER;
+        if (r)
+            freeReplyObject(r);
+    }
+    if (c && !ok)
+        lease_broken(h);
+    for (struct stream *st = h->head; sent && ok && st; st = st->next)
+        if (st->subscription && !st->done)
+            st->leased = true;
+    pthread_mutex_unlock(&h->rmu);
+}
+
+/*
+ * The watcher: ends a stream as soon as its client hangs up (EPOLLRDHUP on
+ * its socket), instead of at the next ping, so its slot is free at once.
+ */
+static void *
+watcher_main(void *arg)
+{
+    struct gm__api_sse *h = arg;
+    struct epoll_event ev[32];
+    for (;;) {
+        pthread_mutex_lock(&h->mu);
+        bool stop = h->stop;
+        pthread_mutex_unlock(&h->mu);
+        if (stop)
+            break;
+        int n = epoll_wait(h->epfd, ev, 32, 250);
+        if (n <= 0)
+            continue;
+        pthread_mutex_lock(&h->mu);
+        for (int i = 0; i < n; i++) {
+            /* By id: a stream freed since the event is simply not found. */
+            for (struct stream *st = h->head; st; st = st->next) {
+                if (st->id != ev[i].data.u64)
+                    continue;
+                if (st->fd >= 0)
+                    epoll_ctl(h->epfd, EPOLL_CTL_DEL, st->fd, NULL);
+                st->fd = -1;
+                pthread_mutex_lock(&st->mu);
+                st->failed = true;
+                wake(st);
+                pthread_mutex_unlock(&st->mu);
+                gm_log(GM_LOG_DEBUG, "stream of %s: the client hung up", st->user);
+                break;
+            }
+        }
+        pthread_mutex_unlock(&h->mu);
+    }
+    return NULL;
+}
+
 static void *
 pusher_main(void *arg)
 {
@@ -232,6 +488,12 @@ pusher_main(void *arg)
             if (st->next_ping < wake_at)
                 wake_at = st->next_ping;
         }
+        if (now >= h->next_renew) {
+            h->next_renew = now + (double)h->lease_ms / 3000.0;
+            lease_renew(h);
+        }
+        if (h->next_renew < wake_at)
+            wake_at = h->next_renew;
         if (h->stop)
             break;
         double d = wake_at - mono_s();
@@ -417,15 +679,31 @@ gm__api_sse_start(struct gm_api_server *s, struct gm_err *err)
              s->o.redis_prefix ? s->o.redis_prefix : "gamify:");
     h->interval = 1.0 / (s->o.stream_rate > 0 ? s->o.stream_rate : 4);
     h->ping_s = s->o.timeout_s > 2 ? (s->o.timeout_s / 2 < 15 ? s->o.timeout_s / 2 : 15) : 1;
+    snprintf(h->lease_prefix, sizeof h->lease_prefix,
+             "%sstreams:", s->o.redis_prefix ? s->o.redis_prefix : "gamify:");
+    h->lease_ms = (long)(s->o.stream_lease_s > 0 ? s->o.stream_lease_s : 30) * 1000;
+    h->next_renew = mono_s() + (double)h->lease_ms / 3000.0;
+    unsigned char rnd[16];
+    if (RAND_bytes(rnd, sizeof rnd) != 1)
+        abort();
+    for (size_t i = 0; i < sizeof rnd; i++)
+        snprintf(h->replica + 2 * i, 3, "%02x", rnd[i]);
     pthread_mutex_init(&h->mu, NULL);
+    pthread_mutex_init(&h->rmu, NULL);
     pthread_cond_init(&h->cv, NULL);
+    h->epfd = epoll_create1(EPOLL_CLOEXEC);
     s->sse = h;
+    if (h->epfd < 0) {
+        gm__api_sse_stop(s, true);
+        return gm_err_set(err, GM_EIO, "streams: epoll_create1: %s", strerror(errno));
+    }
     if (pthread_create(&h->listener, NULL, listener_main, h) != 0 ||
-        !(h->listener_started = true) || pthread_create(&h->pusher, NULL, pusher_main, h) != 0) {
+        !(h->listener_started = true) || pthread_create(&h->pusher, NULL, pusher_main, h) != 0 ||
+        !(h->pusher_started = true) || pthread_create(&h->watcher, NULL, watcher_main, h) != 0) {
         gm__api_sse_stop(s, true);
         return gm_err_set(err, GM_EIO, "streams: cannot start a thread");
     }
-    h->pusher_started = true;
+    h->watcher_started = true;
     return 0;
 }
 
@@ -477,7 +755,9 @@ gm__api_sse_stop(struct gm_api_server *s, bool free_hub)
             pthread_join(h->pusher, NULL);
         if (h->listener_started)
             pthread_join(h->listener, NULL);
-        h->pusher_started = h->listener_started = false;
+        if (h->watcher_started)
+            pthread_join(h->watcher, NULL);
+        h->pusher_started = h->listener_started = h->watcher_started = false;
         gm__api_sse_close_all(s);
         /* Let the connections send complete and end (their free callbacks unlink them). */
         double until = mono_s() + 1.0;
@@ -491,13 +771,41 @@ gm__api_sse_stop(struct gm_api_server *s, bool free_hub)
         pthread_mutex_unlock(&h->mu);
         return;
     }
-    if (h->pusher_started || h->listener_started)
+    if (h->pusher_started || h->listener_started || h->watcher_started)
         gm__api_sse_stop(s, false);
+    if (h->rc)
+        redisFree(h->rc);
+    if (h->epfd >= 0)
+        close(h->epfd);
+    pthread_mutex_destroy(&h->rmu);
     pthread_mutex_destroy(&h->mu);
     pthread_cond_destroy(&h->cv);
     gm_redis_url_deinit(&h->redis);
     free(h);
     s->sse = NULL;
+}
+
+/* The 32 bytes of a 64-digit hexadecimal SHA-256; false when hex is not one. */
+static bool
+sha_of_hex(const char *hex, unsigned char sha[32])
+{
+    if (strlen(hex) != 64)
+        return false;
+    for (size_t i = 0; i < 32; i++) {
+        unsigned v = 0;
+        for (size_t k = 0; k < 2; k++) {
+            char ch = hex[2 * i + k];
+            unsigned d = ch >= '0' && ch <= '9'   ? (unsigned)(ch - '0')
+                         : ch >= 'a' && ch <= 'f' ? (unsigned)(ch - 'a' + 10)
+                         : ch >= 'A' && ch <= 'F' ? (unsigned)(ch - 'A' + 10)
+                                                  : 16u;
+            if (d > 15)
+                return false;
+            v = v * 16 + d;
+        }
+        sha[i] = (unsigned char)v;
+    }
+    return true;
 }
 
 /* A request refused before its stream opens: JSON, as GraphQL over HTTP. */
@@ -624,29 +932,9 @@ gm__api_sse_request(struct gm_api_server *s, struct MHD_Connection *c, struct gm
     const char *query = json_string_value(json_object_get(params, "query"));
     const char *opname = json_string_value(json_object_get(params, "operationName"));
     json_t *vars = json_object_get(params, "variables");
-    if (!query) {
-        ret = refuse(c, r, 400, "BAD_REQUEST",
-                     "missing query (persisted queries are not "
-                     "served on /graphql/stream)");
-        goto out;
-    }
     if (vars && !json_is_object(vars) && !json_is_null(vars)) {
         ret = refuse(c, r, 400, "BAD_REQUEST", "variables must be an object");
         goto out;
-    }
-    if (s->o.pq == GM_API_PQ_ALLOWLIST) {
-        struct gm__api_allow key;
-        unsigned len = 0;
-        if (!EVP_Digest(query, strlen(query), key.sha, &len, EVP_sha256(), NULL))
-            abort();
-        bool found = false;
-        for (size_t i = 0; i < s->n_allow && !found; i++)
-            found = memcmp(s->allow[i].sha, key.sha, 32) == 0;
-        if (!found) {
-            ret = refuse(c, r, 400, "PERSISTED_QUERY_NOT_ALLOWED",
-                         "this server runs only the documents of its allow-list");
-            goto out;
-        }
     }
 
     st = calloc(1, sizeof *st);
@@ -654,11 +942,69 @@ gm__api_sse_request(struct gm_api_server *s, struct MHD_Connection *c, struct gm
         abort();
     st->hub = h;
     st->c = c;
+    st->fd = -1;
     snprintf(st->user, sizeof st->user, "%s", user);
     st->role = role;
     snprintf(st->req_id, sizeof st->req_id, "%s", r->id);
     pthread_mutex_init(&st->mu, NULL);
-    int rc = gm_gql_prepare(s->d.engine, query, strlen(query), &a, &errs, &p);
+
+    /* The document: persisted (APQ), allow-listed or sent, as on /graphql. */
+    json_t *pq = json_object_get(json_object_get(params, "extensions"), "persistedQuery");
+    const char *hash = NULL;
+    if (pq) {
+        hash = json_string_value(json_object_get(pq, "sha256Hash"));
+        json_t *ver = json_object_get(pq, "version");
+        if (!json_is_object(pq) || !hash || (ver && json_integer_value(ver) != 1)) {
+            ret = refuse(c, r, 400, "BAD_REQUEST",
+                         "extensions.persistedQuery needs version 1 and a sha256Hash");
+            goto out;
+        }
+        if (s->o.pq == GM_API_PQ_OFF) {
+            ret = refuse(c, r, 400, "PERSISTED_QUERY_NOT_SUPPORTED",
+                         "persisted queries are not supported by this server");
+            goto out;
+        }
+    }
+    int rc;
+    if (s->o.pq == GM_API_PQ_ALLOWLIST) {
+        unsigned char sha[32];
+        if (hash && !sha_of_hex(hash, sha)) {
+            ret = refuse(c, r, 400, "BAD_REQUEST", "sha256Hash is not 64 hexadecimal digits");
+            goto out;
+        }
+        if (!hash && !query) {
+            ret = refuse(c, r, 400, "BAD_REQUEST", "missing query");
+            goto out;
+        }
+        unsigned len = 0;
+        if (!hash && !EVP_Digest(query, strlen(query), sha, &len, EVP_sha256(), NULL))
+            abort();
+        const struct gm__api_allow *al = NULL;
+        for (size_t i = 0; i < s->n_allow && !al; i++)
+            if (memcmp(s->allow[i].sha, sha, 32) == 0)
+                al = &s->allow[i];
+        if (!al) {
+            ret = refuse(c, r, 400,
+                         hash && !query ? GM_GQL_CODE_PERSISTED_NOT_FOUND
+                                        : "PERSISTED_QUERY_NOT_ALLOWED",
+                         "this server runs only the documents of its allow-list");
+            goto out;
+        }
+        rc = gm_gql_prepare(s->d.engine, al->text, strlen(al->text), &a, &errs, &p);
+    } else if (hash) {
+        rc = gm_gql_prepare_persisted(s->d.engine, hash, strlen(hash), query,
+                                      query ? strlen(query) : 0, &a, &errs, &p);
+        if (rc == GM_ENOTFOUND) {
+            /* The client sends the document with its hash next (APQ). */
+            ret = refuse(c, r, 400, GM_GQL_CODE_PERSISTED_NOT_FOUND, "PersistedQueryNotFound");
+            goto out;
+        }
+    } else if (!query) {
+        ret = refuse(c, r, 400, "BAD_REQUEST", "missing query");
+        goto out;
+    } else {
+        rc = gm_gql_prepare(s->d.engine, query, strlen(query), &a, &errs, &p);
+    }
     if (rc == 0) {
         const char *names[MAX_ROOT];
         size_t n = 0;
@@ -699,19 +1045,42 @@ gm__api_sse_request(struct gm_api_server *s, struct MHD_Connection *c, struct gm
         st->done = true;
     }
 
-    /* Count and link under the lock, so two streams opening at once see each other. */
+    /*
+     * The per-user limit: a lease in Redis, shared by the replicas; while
+     * Redis cannot be asked, the streams of this process, counted and linked
+     * under the lock so that two opening at once see each other.
+     */
     int max = s->o.streams_per_user > 0 ? s->o.streams_per_user : 5;
     pthread_mutex_lock(&h->mu);
-    int mine = 0;
-    for (struct stream *o = h->head; o; o = o->next)
-        mine += strcmp(o->user, user) == 0 && !o->done;
-    if (st->subscription && mine >= max) {
+    st->id = ++h->next_id;
+    pthread_mutex_unlock(&h->mu);
+    int leased = -1;
+    long long mine = 0;
+    if (st->subscription)
+        leased = lease_take(h, user, st->id, max, &mine);
+    pthread_mutex_lock(&h->mu);
+    if (st->subscription && leased < 0) {
+        mine = 0;
+        for (struct stream *o = h->head; o; o = o->next)
+            mine += strcmp(o->user, user) == 0 && o->subscription && !o->done;
+    }
+    if (st->subscription && (leased == 0 || (leased < 0 && mine >= max))) {
         pthread_mutex_unlock(&h->mu);
-        gm_log(GM_LOG_INFO, "stream refused: %s has %d streams open", user, mine);
+        gm_log(GM_LOG_INFO, "stream refused: %s has %lld streams open%s", user, mine,
+               leased < 0 ? " here (Redis unreachable: counted by this replica alone)" : "");
         char msg[128];
         snprintf(msg, sizeof msg, "too many open streams (at most %d per user)", max);
         ret = refuse(c, r, 429, "TOO_MANY_STREAMS", msg);
         goto out;
+    }
+    st->leased = leased == 1;
+    /* Watch the socket: a client hanging up ends the stream at once (watcher_main). */
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (ci) {
+        struct epoll_event ev = {.events = EPOLLRDHUP, .data.u64 = st->id};
+        if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, ci->connect_fd, &ev) == 0)
+            st->fd = ci->connect_fd;
     }
     st->next = h->head;
     if (h->head)

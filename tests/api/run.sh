@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The resolvers against the real pipeline (GAMIFY_TEST_PG, GAMIFY_TEST_REDIS):
 #   run.sh BUILD_ROOT EXAMPLES_DIR CHECK   (CHECK: queries, boards, reads, redeem, down, kafka,
-#   http, sse)
+#   http, sse, config)
 # Events (generated over the last days, the examples, and a learner "buyer"
 # granted exactly 3 x 40 coins) are produced to a file log and folded by
 # gamify-processor with --postgres and --redis into a fresh database and a
@@ -12,7 +12,9 @@
 # kafka: redeemReward appends to a Kafka topic (GAMIFY_TEST_KAFKA) that a
 # replay then folds. http: queries, boards and redeemReward through a
 # running gamify-api over HTTP (curl, tokens from deploy/local/mint-token).
-# sse: live leaderboards over Server-Sent Events (sse.mjs, graphql-sse).
+# sse: live leaderboards over Server-Sent Events (sse.mjs, graphql-sse), with
+# a second replica (allow-list mode) sharing the per-user stream limit.
+# config: `gamify-api --check-config` against good and broken settings.
 set -euo pipefail
 # shellcheck source=../processor/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../processor/lib.sh"
@@ -178,7 +180,8 @@ if [ "$check" = http ] || [ "$check" = sse ]; then
     "$build/api/gamify-api" --listen "127.0.0.1:$aport" --postgres "$pg" \
         --redis "$GAMIFY_TEST_REDIS" --redis-prefix "$prefix" --log "file:$tmp/log" \
         --jwt-hs256-secret-file "$tmp/jwt.secret" --threads 2 --rate-limits "$limits" \
-        --streams-per-user 2 --timeout-seconds 4 --redeem-wait-ms 10000 2>>"$tmp/api.err" &
+        --streams-per-user 2 --timeout-seconds 4 --redeem-wait-ms 10000 \
+        --stream-lease-seconds 3 2>>"$tmp/api.err" &
     apid=$!
     for _ in $(seq 100); do
         kill -0 "$apid" 2>/dev/null || { tail -n 20 "$tmp/api.err" >&2; fail "gamify-api exited"; }
@@ -204,6 +207,29 @@ if [ "$check" = http ]; then
         sleep 0.1
     done
     export GM_API_URL2="http://127.0.0.1:$aport2"
+fi
+# sse: a second replica sharing the per-user stream limit through Redis
+# leases of 3 s; its pings are 15 s apart (--timeout-seconds 60), so only the
+# watcher of closed sockets can free a slot sooner; it serves only the
+# allow-listed document GM_SUB_DOC.
+if [ "$check" = sse ]; then
+    export GM_SUB_DOC='subscription { leaderboardChanged(first: 3) { board totalCount entries { rank userId score } } }'
+    GM_SUB_SHA=$(printf '%s' "$GM_SUB_DOC" | sha256sum | cut -d' ' -f1)
+    export GM_SUB_SHA
+    printf '{"%s": "%s"}\n' "$GM_SUB_SHA" "$GM_SUB_DOC" >"$tmp/allow.json"
+    aport2=$(port)
+    "$build/api/gamify-api" --listen "127.0.0.1:$aport2" --postgres "$pg" \
+        --redis "$GAMIFY_TEST_REDIS" --redis-prefix "$prefix" --log "file:$tmp/log" \
+        --jwt-hs256-secret-file "$tmp/jwt.secret" --threads 2 --rate-limits '*=100000' \
+        --streams-per-user 2 --timeout-seconds 60 --stream-lease-seconds 3 \
+        --persisted-queries allowlist --allowlist "$tmp/allow.json" 2>>"$tmp/api2.err" &
+    apid2=$!
+    for _ in $(seq 100); do
+        kill -0 "$apid2" 2>/dev/null || { tail -n 20 "$tmp/api2.err" >&2; fail "gamify-api 2 exited"; }
+        curl -fs "http://127.0.0.1:$aport2/readyz" >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    export GM_API_URL2="http://127.0.0.1:$aport2" GM_API_PID2=$apid2
 fi
 script=check.mjs
 [ "$check" = sse ] && script=sse.mjs

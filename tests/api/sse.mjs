@@ -11,8 +11,14 @@
 //   - no token: 401; over a rate limit: 429 RATE_LIMITED; a bad document: a next event with errors, then
 //     complete; a query: one result, then complete;
 //   - a third stream of one user: 429 TOO_MANY_STREAMS; once one closes,
-//     another opens.
+//     another opens;
+//   - with GM_API_URL2 (a second replica, allow-list mode): persisted queries
+//     over the stream (APQ and the allow-list); one per-user limit for both
+//     replicas (Redis leases, renewed past their 3 s); a client that hangs up
+//     frees its slot at once (not at the next ping, 15 s on replica B); a
+//     replica killed with a stream open frees it when its lease expires.
 import { execFile, execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { createClient } from 'graphql-sse';
 
@@ -175,7 +181,7 @@ async function main() {
   if ((await next(other, 5000, 'another user')).done) fail('another user refused');
   await other.return();
   await s1.return();
-  // The server notices the closed stream at its next ping (2 s) at the latest.
+  // The server notices the closed stream at once (its socket is watched).
   let opened = false;
   for (let i = 0; i < 40 && !opened; i++) {
     await new Promise((r) => setTimeout(r, 250));
@@ -190,8 +196,121 @@ async function main() {
   if (!opened) fail('no stream opened after one was closed');
   checks++;
   await s2.return();
+  if (env.GM_API_URL2) await replicas();
   console.log(`ok: sse: ${checks} checks`);
   process.exit(0);
+}
+
+// POSTs body to base's /graphql/stream: {status, json} when refused, else
+// {status: 200, first: the first `next` payload, close()} (close aborts the
+// request: the client hangs up).
+async function openRaw(base, tok, body) {
+  const ac = new AbortController();
+  const r = await fetch(base + '/graphql/stream', {
+    method: 'POST', signal: ac.signal, body: JSON.stringify(body),
+    headers: { 'Content-Type': 'application/json', Accept: 'text/event-stream', Authorization: `Bearer ${tok}` },
+  });
+  if (r.status !== 200) return { status: r.status, json: await r.json().catch(() => null) };
+  const reader = r.body.getReader();
+  const dec = new TextDecoder();
+  let text = '';
+  const until = Date.now() + 5000;
+  while (!/event: next\ndata: .*\n\n/.test(text) && Date.now() < until) {
+    const got = await next({ next: () => reader.read() }, 5000, "a stream's first message");
+    if (got.done) break;
+    text += dec.decode(got.value, { stream: true });
+  }
+  const m = text.match(/event: next\ndata: (.*)\n\n/);
+  return { status: 200, first: m ? JSON.parse(m[1]) : null, text, close: () => ac.abort() };
+}
+const code = (o) => (o.json && o.json.errors ? o.json.errors[0].extensions.code : null);
+const sha256 = (t) => createHash('sha256').update(t).digest('hex');
+
+// Two replicas (GM_API_URL: APQ; GM_API_URL2: allow-list of GM_SUB_DOC, pings
+// 15 s apart), both with --streams-per-user 2 and 3 s leases.
+async function replicas() {
+  const A = env.GM_API_URL, B = env.GM_API_URL2;
+  const doc = env.GM_SUB_DOC;
+
+  // Persisted queries over the stream, APQ (replica A).
+  const apqDoc = 'subscription { leaderboardChanged(first: 2) { totalCount } }';
+  const h = sha256(apqDoc);
+  const pq = { persistedQuery: { version: 1, sha256Hash: h } };
+  const pqTok = token('pq-user');
+  let o = await openRaw(A, pqTok, { extensions: pq });
+  eq([o.status, code(o)], [400, 'PERSISTED_QUERY_NOT_FOUND'], 'APQ over SSE: an unknown hash');
+  o = await openRaw(A, pqTok, { query: apqDoc, extensions: pq });
+  eq([o.status, typeof o.first?.data?.leaderboardChanged?.totalCount], [200, 'number'], 'APQ over SSE: hash and document');
+  o.close();
+  o = await openRaw(A, pqTok, { extensions: pq });
+  eq([o.status, typeof o.first?.data?.leaderboardChanged?.totalCount], [200, 'number'], 'APQ over SSE: the hash alone, once registered');
+  o.close();
+  o = await openRaw(A, pqTok, { query: apqDoc + ' ', extensions: { persistedQuery: { version: 1, sha256Hash: sha256('x') } } });
+  if (o.status === 200 && !(o.first && o.first.errors && o.first.data === undefined)) fail(`APQ over SSE: a hash not of its document: ${o.text}`);
+  if (o.status !== 200 && o.status !== 400) fail(`APQ over SSE: a hash not of its document: ${o.status}`);
+  checks++;
+  if (o.close) o.close();
+  o = await openRaw(A, pqTok, { extensions: { persistedQuery: { version: 1 } } });
+  eq([o.status, code(o)], [400, 'BAD_REQUEST'], 'APQ over SSE: no sha256Hash');
+  // The allow-list (replica B).
+  const alTok = token('pq-user-2');
+  o = await openRaw(B, alTok, { extensions: { persistedQuery: { version: 1, sha256Hash: env.GM_SUB_SHA } } });
+  eq([o.status, o.first?.data?.leaderboardChanged?.entries?.length > 0], [200, true], 'allow-list over SSE: a listed hash');
+  o.close();
+  o = await openRaw(B, alTok, { query: doc });
+  eq(o.status, 200, 'allow-list over SSE: a listed document');
+  o.close();
+  o = await openRaw(B, alTok, { query: apqDoc });
+  eq([o.status, code(o)], [400, 'PERSISTED_QUERY_NOT_ALLOWED'], 'allow-list over SSE: a document not listed');
+  o = await openRaw(B, alTok, { extensions: { persistedQuery: { version: 1, sha256Hash: sha256('nope') } } });
+  eq([o.status, code(o)], [400, 'PERSISTED_QUERY_NOT_FOUND'], 'allow-list over SSE: a hash not listed');
+
+  // One limit for both replicas: a stream on each, a third refused on either.
+  const tok = token('shared-user');
+  const s1 = await openRaw(A, tok, { query: doc });
+  const s2 = await openRaw(B, tok, { query: doc });
+  eq([s1.status, s2.status], [200, 200], 'a stream on each replica');
+  o = await openRaw(A, tok, { query: doc });
+  eq([o.status, code(o)], [429, 'TOO_MANY_STREAMS'], 'a third stream, on replica A');
+  o = await openRaw(B, tok, { query: doc });
+  eq([o.status, code(o)], [429, 'TOO_MANY_STREAMS'], 'a third stream, on replica B');
+  // Past a lease's 3 s the leases are still held: the replicas renew them.
+  await sleep(4000);
+  o = await openRaw(B, tok, { query: doc });
+  eq([o.status, code(o)], [429, 'TOO_MANY_STREAMS'], 'a third stream after 4 s (leases renewed)');
+  // The client of B's stream hangs up: its slot is free at once, well before
+  // B's next ping (15 s), on the other replica too.
+  s2.close();
+  const t0 = performance.now();
+  let s3 = null;
+  while (!s3 && performance.now() - t0 < 3000) {
+    await sleep(50);
+    o = await openRaw(A, tok, { query: doc });
+    if (o.status === 200) s3 = o;
+  }
+  if (!s3) fail('the slot of a stream whose client hung up was not free within 3 s');
+  checks++;
+  console.log(`a closed stream's slot was free after ${(performance.now() - t0).toFixed(0)} ms`);
+  s3.close();
+  // A replica dies holding a stream: its lease expires (3 s), then the slot is free.
+  const s4 = await openRaw(B, tok, { query: doc });
+  eq(s4.status, 200, 'a stream on replica B again');
+  await sleep(300); // s3's hang-up noticed
+  process.kill(Number(env.GM_API_PID2), 'SIGKILL');
+  const t1 = performance.now();
+  o = await openRaw(A, tok, { query: doc });
+  eq([o.status, code(o)], [429, 'TOO_MANY_STREAMS'], 'right after replica B died, its stream still counts');
+  let s5 = null;
+  while (!s5 && performance.now() - t1 < 10000) {
+    await sleep(200);
+    o = await openRaw(A, tok, { query: doc });
+    if (o.status === 200) s5 = o;
+  }
+  if (!s5) fail("the lease of a dead replica's stream did not expire within 10 s");
+  checks++;
+  console.log(`a dead replica's stream freed its slot after ${(performance.now() - t1).toFixed(0)} ms`);
+  s5.close();
+  s1.close();
 }
 
 main().catch((e) => fail(e.stack || String(e)));
