@@ -82,6 +82,17 @@ static const struct {
         "ORDER BY user_id, partition, seq LIMIT $4"},
     [GM__Q_LEDGER_N] = {"api_ledger_n", 1,
         "SELECT count(*) FROM ledger WHERE user_id = $1"},
+    /* Newest first: the same index read backwards. */
+    [GM__Q_REDEMPTIONS_DESC] = {"api_redemptions_desc", 4,
+        "SELECT partition, seq, redemption_id, reward_id, status, reason, "
+        "extract(epoch FROM occurred_at)::bigint FROM redemptions "
+        "WHERE user_id = $1 AND (user_id, partition, seq) < ($1, $2::integer, $3::bigint) "
+        "ORDER BY user_id DESC, partition DESC, seq DESC LIMIT $4"},
+    [GM__Q_LEDGER_DESC] = {"api_ledger_desc", 4,
+        "SELECT partition, seq, event_id, kind, detail, exp_delta, coins_delta, exp_after, "
+        "coins_after, capped_exp, extract(epoch FROM occurred_at)::bigint FROM ledger "
+        "WHERE user_id = $1 AND (user_id, partition, seq) < ($1, $2::integer, $3::bigint) "
+        "ORDER BY user_id DESC, partition DESC, seq DESC LIMIT $4"},
 };
 /* clang-format on */
 

@@ -5,13 +5,17 @@
  *
  * Both lists are in the order the processor applied them: by (partition,
  * seq), the partition's change-feed sequence for a redemption and its
- * ledger sequence for a ledger entry. A cursor names the last row of a
- * page, "r" or "l", then partition "." seq; the next page is one range
- * scan after it (the indexes of migration 0003), so a page costs the same
- * at the start and the end of a long history, and rows added meanwhile
- * (always at the end of the learner's partition) neither repeat nor skip
- * an entry. A page reads one row more than asked to know whether another
- * follows; totalCount is a second statement, run only when selected.
+ * ledger sequence for a ledger entry; `order: NEWEST_FIRST` reads the same
+ * index backwards. A cursor names the last row of a page, "r" or "l", then
+ * partition "." seq: a position, not a direction, so a cursor from one
+ * order serves the other (the rows before it, walking back). The next page
+ * is one range scan after (or before) it (the indexes of migration 0003),
+ * so a page costs the same at the start and the end of a long history, and
+ * rows added meanwhile (always at the end of the learner's partition)
+ * neither repeat nor skip an entry of an oldest-first walk; a newest-first
+ * walk sees them on its first page only. A page reads one row more than
+ * asked to know whether another follows; totalCount is a second statement,
+ * run only when selected.
  *
  * Who sees what: a student its own history only (another learner's is a
  * FORBIDDEN field error, the field null), staff and service anyone's.
@@ -48,7 +52,7 @@ struct page {
 struct list {
     const char *what; /* for messages: "redemptions", "ledger" */
     char cursor;      /* the cursors' first character */
-    enum gm__q page_q, count_q;
+    enum gm__q page_q, desc_q, count_q;
     size_t item_size;
     /* Fills item (zeroed, item_size bytes) from row of res; 0 or a field error. */
     int (*fill)(struct gm_gql_rctx *ctx, const PGresult *res, int row, void *item);
@@ -115,11 +119,13 @@ fill_ledger(struct gm_gql_rctx *ctx, const PGresult *res, int row, void *item)
     return gm__col_time(ctx, res, row, 10, &e->occurred_at);
 }
 
-static const struct list redemptions_list = {
-    "redemptions",  'r', GM__Q_REDEMPTIONS, GM__Q_REDEMPTIONS_N, sizeof(struct gm__redemption),
-    fill_redemption};
+static const struct list redemptions_list = {"redemptions",       'r',
+                                             GM__Q_REDEMPTIONS,   GM__Q_REDEMPTIONS_DESC,
+                                             GM__Q_REDEMPTIONS_N, sizeof(struct gm__redemption),
+                                             fill_redemption};
 static const struct list ledger_list = {
-    "ledger", 'l', GM__Q_LEDGER, GM__Q_LEDGER_N, sizeof(struct ledger_entry), fill_ledger};
+    "ledger",   'l', GM__Q_LEDGER, GM__Q_LEDGER_DESC, GM__Q_LEDGER_N, sizeof(struct ledger_entry),
+    fill_ledger};
 
 /* n decimal digits without a sign or a leading zero (but "0"), at most max_len. */
 static bool
@@ -169,7 +175,11 @@ resolve_list(struct gm_gql_rctx *ctx, struct gm_gql_rval *out, const struct list
     int64_t first = a_first && a_first->kind == GM_GQL_I_INT ? a_first->i : DEFAULT_FIRST;
     if (first < 1 || first > MAX_FIRST)
         return gm_gql_rctx_error(ctx, "BAD_USER_INPUT", "first must be from 1 to %d", MAX_FIRST);
-    int64_t partition = -1, seq = -1; /* before every row */
+    const struct gm_gql_ival *a_order = gm_gql_arg(ctx, "order");
+    bool newest =
+        a_order && a_order->kind == GM_GQL_I_ENUM && strcmp(a_order->s, "NEWEST_FIRST") == 0;
+    /* Before every row, or (newest first) after every row. */
+    int64_t partition = newest ? INT32_MAX : -1, seq = newest ? INT64_MAX : -1;
     if (a_after && a_after->kind == GM_GQL_I_STRING &&
         !parse_cursor(l, a_after->s, a_after->len, &partition, &seq))
         return gm_gql_rctx_error(ctx, "BAD_USER_INPUT", "after: not a cursor of this list");
@@ -180,7 +190,7 @@ resolve_list(struct gm_gql_rctx *ctx, struct gm_gql_rval *out, const struct list
     snprintf(n_s, sizeof n_s, "%" PRId64, first + 1);
     const char *params[4] = {user, p_s, s_s, n_s};
     PGresult *res;
-    if (gm__pg_query(req, l->page_q, params, &res))
+    if (gm__pg_query(req, newest ? l->desc_q : l->page_q, params, &res))
         return gm__internal(ctx, "reading %s", l->what);
 
     int rows = PQntuples(res), rc = 0;

@@ -31,6 +31,8 @@ enum gm__q {
     GM__Q_LEDGER_N,       /* $1 user -> how many ledger entries */
     GM__Q_PROFILE_BADGES, /* $1 user -> GM__Q_PROFILE's columns, then GM__Q_BADGES's (NULL
                              when none), a row per badge */
+    GM__Q_REDEMPTIONS_DESC, /* GM__Q_REDEMPTIONS newest first: the page before the cursor */
+    GM__Q_LEDGER_DESC,      /* GM__Q_LEDGER newest first: the page before the cursor */
     GM__Q_COUNT,
 };
 

@@ -274,13 +274,19 @@ function rulesBadges() {
 // Every item of a paged list (redemptions or ledger) of user as viewer,
 // first at a time; fails on a repeated cursor or an empty page that says
 // more follow.
-function walkList(field, fields, user, viewer, role, first) {
-  const q = `query($u: ID, $f: Int, $a: String) { ${field}(userId: $u, first: $f, after: $a) {
+// order: OLDEST_FIRST or NEWEST_FIRST (undefined: the default); after: where to start.
+function walkList(field, fields, user, viewer, role, first, order, start = null) {
+  const q = order
+    ? `query($u: ID, $f: Int, $a: String, $o: HistoryOrder) { ${field}(userId: $u, first: $f, after: $a, order: $o) {
+    totalCount entries { ${fields} } pageInfo { endCursor hasNextPage } } }`
+    : `query($u: ID, $f: Int, $a: String) { ${field}(userId: $u, first: $f, after: $a) {
     totalCount entries { ${fields} } pageInfo { endCursor hasNextPage } } }`;
   const all = [], cursors = new Set();
-  let after = null, page;
+  let after = start, page;
   for (let i = 0; i < 1000; i++) {
-    page = data(gql(q, { user: viewer, role, vars: { u: user, f: first, a: after } }), `${field} of ${user}`)[field];
+    const vars = { u: user, f: first, a: after };
+    if (order) vars.o = order;
+    page = data(gql(q, { user: viewer, role, vars }), `${field} of ${user}`)[field];
     if (page.entries.length > first) fail(`${field}: ${page.entries.length} entries for first ${first}`);
     all.push(...page.entries);
     if (!page.pageInfo.hasNextPage) break;
@@ -290,7 +296,7 @@ function walkList(field, fields, user, viewer, role, first) {
     after = page.pageInfo.endCursor;
   }
   if (page.pageInfo.hasNextPage) fail(`${field} of ${user}: no end after 1000 pages`);
-  eq(page.totalCount, all.length, `${field} of ${user}: totalCount`);
+  if (start === null) eq(page.totalCount, all.length, `${field} of ${user}: totalCount`);
   return { all, last: page };
 }
 
@@ -348,6 +354,28 @@ function reads() {
   const one = walkList('ledger', 'eventId kind expDelta', big.userId, 'ops', 'staff', 1).all;
   const hundred = walkList('ledger', 'eventId kind expDelta', big.userId, 'ops', 'staff', 100).all;
   eq(one, hundred, `ledger of ${big.userId} by pages of 1 and of 100 (staff)`);
+  // Newest first: the same entries backwards, by pages of 1 and of 7.
+  const lf2 = 'eventId kind expDelta coinsDelta expAfter';
+  const fwd = walkList('ledger', lf2, big.userId, 'ops', 'staff', 100).all;
+  if (fwd.length < 15) fail(`ledger of ${big.userId}: ${fwd.length} entries, too few for the order checks`);
+  eq(walkList('ledger', lf2, big.userId, 'ops', 'staff', 7, 'NEWEST_FIRST').all, [...fwd].reverse(),
+    `ledger of ${big.userId} newest first, pages of 7`);
+  eq(walkList('ledger', lf2, big.userId, 'ops', 'staff', 1, 'NEWEST_FIRST').all, [...fwd].reverse(),
+    `ledger of ${big.userId} newest first, pages of 1`);
+  eq(walkList('ledger', lf2, big.userId, 'ops', 'staff', 100, 'OLDEST_FIRST').all, fwd,
+    `ledger of ${big.userId} with order OLDEST_FIRST as without order`);
+  // Cursors serve both directions: back from an oldest-first page, forward from a newest-first one.
+  const pq = (order, a) => data(gql(`query($u: ID, $a: String, $o: HistoryOrder) { ledger(userId: $u, first: 7, after: $a, order: $o) {
+    entries { ${lf2} } pageInfo { endCursor hasNextPage } } }`, { user: 'ops', role: 'staff', vars: { u: big.userId, a, o: order } }), 'a ledger page').ledger;
+  const c7 = pq('OLDEST_FIRST', null).pageInfo.endCursor;
+  eq(pq('NEWEST_FIRST', c7), { entries: fwd.slice(0, 6).reverse(), pageInfo: pq('NEWEST_FIRST', c7).pageInfo },
+    'newest first after the 7th entry: the 6 before it');
+  eq(pq('NEWEST_FIRST', c7).pageInfo.hasNextPage, false, 'and nothing before those');
+  const cn = pq('NEWEST_FIRST', null).pageInfo.endCursor;
+  eq(pq('OLDEST_FIRST', cn).entries, fwd.slice(fwd.length - 6), 'oldest first after the 7th newest: the 6 after it');
+  eq(pq('OLDEST_FIRST', cn).pageInfo.hasNextPage, false, 'and nothing after those');
+  eq(pq('NEWEST_FIRST', cn).entries, fwd.slice(fwd.length - 14, fwd.length - 7).reverse(), 'newest first, the second page');
+  console.log(`history order: the ledger of ${big.userId} (${fwd.length} entries) both ways, cursors across orders`);
 
   // Redemptions: the dump's, in log order, over pages of 2; some by id too.
   const rf = 'id rewardId status reason occurredAt';
@@ -355,6 +383,8 @@ function reads() {
     const { all } = walkList('redemptions', rf, null, l.userId, 'student', 2);
     eq(all.map((r) => ({ redemptionId: r.id, rewardId: r.rewardId, status: r.status, reason: r.reason })),
       l.redemptions, `redemptions of ${l.userId} as the dump`);
+    eq(walkList('redemptions', rf, null, l.userId, 'student', 2, 'NEWEST_FIRST').all, [...all].reverse(),
+      `redemptions of ${l.userId} newest first`);
     for (const r of all) if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/.test(r.occurredAt)) fail(`occurredAt ${r.occurredAt}`);
     // By id: the first and the last (each lookup is a process here).
     for (const r of new Set([all[0], all[all.length - 1]])) {
@@ -387,6 +417,8 @@ function reads() {
   const none = data(gql('{ ledger { totalCount entries { eventId } pageInfo { endCursor hasNextPage } } redemptions { totalCount entries { id } pageInfo { endCursor hasNextPage } } }', { user: 'nobody-at-all' }), 'empty');
   const empty = { totalCount: 0, entries: [], pageInfo: { endCursor: null, hasNextPage: false } };
   eq(none, { ledger: empty, redemptions: empty }, 'the history of an unknown learner');
+  const noneNew = data(gql('{ ledger(order: NEWEST_FIRST) { totalCount entries { eventId } pageInfo { endCursor hasNextPage } } redemptions(order: NEWEST_FIRST) { totalCount entries { id } pageInfo { endCursor hasNextPage } } }', { user: 'nobody-at-all' }), 'empty');
+  eq(noneNew, { ledger: empty, redemptions: empty }, 'the history of an unknown learner, newest first');
   // After the last entry: an empty page.
   const last = walkList('ledger', 'eventId', null, big.userId, 'student', 100).last;
   const after = data(gql('query($a: String) { ledger(after: $a) { entries { eventId } pageInfo { endCursor hasNextPage } } }', { user: big.userId, vars: { a: last.pageInfo.endCursor } }), 'after the end').ledger;
