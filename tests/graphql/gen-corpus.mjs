@@ -700,6 +700,10 @@ add('validation', 'val-history-catalogue-without-selection', '{ badgeCatalogue }
 add('validation', 'val-history-page-info-on-redemption', '{ redemptions { entries { pageInfo { endCursor } } } }\n', { expect: 'Cannot query field "pageInfo" on type "Redemption".' });
 add('ok', 'exe-history-nullable-roots', '{ ledger(first: 5) { totalCount pageInfo { endCursor } } redemption(id: "r1") { status reason occurredAt } }\n');
 add('field', 'exe-history-catalogue-null-propagates', '{ badgeCatalogue { earned } __typename }\n');
+add('validation', 'val-history-order-unknown', '{ ledger(order: NEWEST) { totalCount } }\n', { expect: 'does not exist in "HistoryOrder" enum' });
+add('validation', 'val-history-order-string', '{ redemptions(order: "NEWEST_FIRST") { totalCount } }\n', { expect: 'Enum "HistoryOrder" cannot represent non-enum value: "NEWEST_FIRST"' });
+add('field', 'exe-history-order', '{ ledger(first: 2, order: NEWEST_FIRST) { totalCount } redemptions(order: OLDEST_FIRST, after: "r0.1") { totalCount } }\n');
+add('ok', 'exe-history-order-variable', 'query($o: HistoryOrder = NEWEST_FIRST) { ledger(order: $o) { pageInfo { hasNextPage } } }\n', { vars: { o: 'OLDEST_FIRST' } });
 
 // ---- writing ---------------------------------------------------------------------------------------
 const names = new Set();
