@@ -910,12 +910,16 @@ Test(gql_execute, introspection_type)
            "\"redemptions\",\"args\":[{\"name\":\"userId\",\"defaultValue\":null,\"type\":{"
            "\"name\":\"ID\"}},{\"name\":\"first\",\"defaultValue\":\"20\",\"type\":{\"name\":"
            "\"Int\"}},{\"name\":\"after\",\"defaultValue\":null,\"type\":{\"name\":\"String\"}}"
-           "]},{\"name\":\"redemption\",\"args\":[{\"name\":\"id\",\"defaultValue\":null,"
+           ",{\"name\":\"order\",\"defaultValue\":\"OLDEST_FIRST\",\"type\":{\"name\":"
+           "\"HistoryOrder\"}}]},{\"name\":\"redemption\",\"args\":[{\"name\":\"id\","
+           "\"defaultValue\":null,"
            "\"type\":{\"name\":null}},{\"name\":\"userId\",\"defaultValue\":null,\"type\":{"
            "\"name\":\"ID\"}}]},{\"name\":\"ledger\",\"args\":[{\"name\":\"userId\","
            "\"defaultValue\":null,\"type\":{\"name\":\"ID\"}},{\"name\":\"first\","
            "\"defaultValue\":\"20\",\"type\":{\"name\":\"Int\"}},{\"name\":\"after\","
-           "\"defaultValue\":null,\"type\":{\"name\":\"String\"}}]}]},\"t\":null}}");
+           "\"defaultValue\":null,\"type\":{\"name\":\"String\"}},{\"name\":\"order\","
+           "\"defaultValue\":\"OLDEST_FIRST\",\"type\":{\"name\":\"HistoryOrder\"}}]}]},"
+           "\"t\":null}}");
     expect("{ __type(name: \"LeaderboardPeriod\") { enumValues { name isDeprecated "
            "deprecationReason } } }",
            NULL, NULL,

@@ -146,6 +146,7 @@ Test(gql_schema, graphql_js_type_order)
         "Reward",
         "Streak",
         "RedeemRewardPayload",
+        "HistoryOrder",
         "RedemptionStatus",
         "RejectionReason",
         "Redemption",
