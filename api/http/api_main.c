@@ -50,7 +50,7 @@ static const struct gm_setting settings[] = {
     {"max-connections", GM_SET_INT, "4096", 1, 1000000, false, "open connections at most"},
     {"max-body-bytes", GM_SET_INT, "65536", 256, 16777216, false,
      "largest request body (413 past it)"},
-    {"max-header-bytes", GM_SET_INT, "32768", 4096, 1048576, false,
+    {"max-header-bytes", GM_SET_INT, "8192", 4096, 1048576, false,
      "a connection's buffer for the request line and headers (431/413 past it)"},
     {"timeout-seconds", GM_SET_INT, "30", 1, 3600, false,
      "a connection idle this long (a slow or silent client) is closed"},

@@ -259,6 +259,7 @@ check_http() {
         "$(gql "$PORT" "$tok" "{\"query\":\"{ __typename $big}\"}" -H 'Transfer-Encoding: chunked')"
     st=$(gql "$PORT" "$tok" "$Q_PROFILE" -H "X-Big: $(head -c 12000 /dev/zero | tr '\0' a)")
     if [ "$st" -ge 400 ] && [ "$st" -lt 500 ]; then pass "headers over --max-header-bytes: $st"; else fail "big headers: $st"; fi
+    expect "headers under --max-header-bytes" 200 "$(gql "$PORT" "$tok" "$Q_PROFILE" -H "X-Mid: $(head -c 6000 /dev/zero | tr '\0' a)")"
     expect "still serving" 200 "$(gql "$PORT" "$tok" "$Q_PROFILE")"
     # A body trickling in past --body-timeout-seconds: the connection is closed unanswered.
     exec 3<>"/dev/tcp/127.0.0.1/$PORT"
