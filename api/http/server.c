@@ -6,10 +6,12 @@
  */
 #include "server_int.h"
 
+#include "fmt.h"
 #include "log.h"
 
 #include <arpa/inet.h>
 #include <netdb.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +32,18 @@ mono_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void
+gm__api_header_set(struct gm__api_req *r, const char *name, const char *value)
+{
+    if (r->n_hdr == GM__API_MAX_HEADERS)
+        return;
+    const char *parts[] = {value};
+    gm_fmt_join(r->hdr_buf[r->n_hdr], sizeof r->hdr_buf[0], parts, 1);
+    r->hdr[r->n_hdr][0] = name;
+    r->hdr[r->n_hdr][1] = r->hdr_buf[r->n_hdr];
+    r->n_hdr++;
 }
 
 void
@@ -121,7 +135,10 @@ request_id(struct MHD_Connection *c, char *id)
     rng ^= rng >> 12;
     rng ^= rng << 25;
     rng ^= rng >> 27;
-    snprintf(id, 17, "%016llx", (unsigned long long)(rng * 2685821657736338717ull));
+    uint64_t v = rng * 2685821657736338717ull;
+    for (int i = 15; i >= 0; i--, v >>= 4)
+        id[i] = "0123456789abcdef"[v & 15];
+    id[16] = 0;
 }
 
 static enum MHD_Result
@@ -319,13 +336,16 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
     struct gm_api_server *s = cls;
     struct gm__api_req *r = *con_cls;
     if (!r) {
-        r = calloc(1, sizeof *r);
+        /* The header buffers (the record's end) are written before they are read. */
+        r = malloc(sizeof *r);
         if (!r)
             abort();
+        memset(r, 0, offsetof(struct gm__api_req, hdr_buf));
         r->start = mono_s();
         r->draining = &s->draining;
         request_id(c, r->id);
-        snprintf(r->log_ctx, sizeof r->log_ctx, "\"request_id\":\"%s\"", r->id);
+        const char *ctx_parts[] = {"\"request_id\":\"", r->id, "\""};
+        gm_fmt_join(r->log_ctx, sizeof r->log_ctx, ctx_parts, 3);
         *con_cls = r;
         atomic_fetch_add(&s->m.in_flight, 1);
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
