@@ -46,7 +46,7 @@ static const struct gm_setting settings[] = {
     {"jwt-leeway-seconds", GM_SET_INT, "30", 0, 3600, false,
      "clock skew allowed when checking exp and nbf"},
     {"threads", GM_SET_INT, "0", 0, 256, false,
-     "HTTP threads, each with its own epoll loop (0: one per CPU this process may run on)"},
+     "HTTP threads, each with its own epoll loop (0: two per CPU this process may run on)"},
     {"max-connections", GM_SET_INT, "4096", 1, 1000000, false, "open connections at most"},
     {"max-body-bytes", GM_SET_INT, "65536", 256, 16777216, false,
      "largest request body (413 past it)"},
@@ -110,10 +110,11 @@ raise_nofile(long connections)
 }
 
 /*
- * --threads 0: one per CPU of this process's affinity mask (taskset,
- * cpusets). A request holds its thread only for its Redis or Postgres
- * round trip; with more threads than cores they wake and switch for
- * nothing (BENCHMARKS.md, "Threads").
+ * --threads 0: two per CPU of this process's affinity mask (taskset,
+ * cpusets). A request holds its thread for its Redis or Postgres round
+ * trip: one thread per CPU served the leaderboard (Redis only) best on
+ * 2 cores, but userProfile (a Postgres statement) lost up to a third
+ * against two per CPU (BENCHMARKS.md, "apispeed").
  */
 static int
 api_threads(long configured)
@@ -124,7 +125,8 @@ api_threads(long configured)
     int n = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 0;
     if (n <= 0)
         n = (int)sysconf(_SC_NPROCESSORS_ONLN);
-    return n < 1 ? 1 : n > 256 ? 256 : n;
+    n *= 2;
+    return n < 2 ? 2 : n > 256 ? 256 : n;
 }
 
 static int
