@@ -1,6 +1,6 @@
 /*
- * test_filelog.c: the embedded file log (processor/filelog.c), the log URI
- * sources (processor/logsrc.c) and `gamify produce` through the built
+ * test_filelog.c: the embedded file log (processor/log/filelog.c), the log URI
+ * sources (processor/log/logsrc.c) and `gamify produce` through the built
  * binary. Every test works in its own temporary directory; concurrency
  * tests fork real appender processes.
  */
