@@ -164,13 +164,6 @@ int gm_store_dlq_take(struct gm_store *s, const char *reason, int64_t seq,
 int gm_store_dlq_list(struct gm_store *s, FILE *to, int partition);
 
 /*
- * Benchmarks and tests: stores n synthetic dedupe ids ("preload-%012llu")
- * seen at event time t, in batches of its own, as if n events had been
- * folded (their effects are not). Fails if a batch is open.
- */
-int gm_store_preload_dedupe(struct gm_store *s, uint64_t n, int64_t t, struct gm_err *err);
-
-/*
  * A projector's cursor: the sequence number of the next change-feed record
  * it has not processed (0 when it has never run). Stored in the state under
  * name; setting it is its own small transaction (no batch may be open).

@@ -3,6 +3,7 @@
  * (for the fold benchmark's "10,000,000 ids already stored" run).
  * usage: preload_dedupe STATE_DIR N UNIX_SECONDS
  */
+#include "bench.h"
 #include "store.h"
 
 #include <stdio.h>
