@@ -157,6 +157,7 @@ fold_event(struct gm_store *s, const struct pending *rec, const Gamification__V1
     if (fo->boards) {
         /* a late event's score in an expired period is not kept */
         const char *periods[3];
+        size_t period_lens[3];
         char kinds[3]; /* 'W', 'M', or 0 for "all" (never expires) */
         int64_t indexes[3];
         bool created_any[3] = {false, false, false};
@@ -176,16 +177,20 @@ fold_event(struct gm_store *s, const struct pending *rec, const Gamification__V1
             indexes[n_periods] = fo->month_index;
             periods[n_periods++] = fo->month;
         }
+        for (size_t p = 0; p < n_periods; p++)
+            period_lens[p] = strlen(periods[p]);
         for (size_t b = 0; b <= fo->n_groups; b++) {
             const char *board = b == 0 ? "global" : fo->groups[b - 1];
+            size_t board_len = strlen(board);
             for (size_t p = 0; p < n_periods; p++) {
                 Gamify__Internal__BoardScore *bs = &scores[n_scores];
                 gamify__internal__board_score__init(bs);
                 bs->board = (char *)board;
                 bs->period = (char *)periods[p];
                 bool created;
-                bs->score = gm__add_score(st, board, periods[p], fo->board_delta,
-                                          ev->occurred_at->seconds, &created, &bs->reached_at);
+                bs->score =
+                    gm__add_score(st, board, board_len, periods[p], period_lens[p], fo->board_delta,
+                                  ev->occurred_at->seconds, &created, &bs->reached_at);
                 score_ptrs[n_scores++] = bs;
                 created_any[p] |= created;
             }

@@ -11,17 +11,17 @@
 
 /*
  * Adds delta to the learner's (board, period) score in its packed scores
- * (see state.proto) and returns the new score; *created tells whether the
+ * (see state.proto) and returns the new score; blen and plen are the
+ * lengths of board and period (the caller knows them once per event); *created tells whether the
  * entry is new. A new entry or a changed score takes at as its reach time;
  * *reached is the entry's reach time after the event.
  */
 int64_t
-gm__add_score(Gamify__Internal__UserState *st, const char *board, const char *period, int64_t delta,
-              int64_t at, bool *created, int64_t *reached)
+gm__add_score(Gamify__Internal__UserState *st, const char *board, size_t blen, const char *period,
+              size_t plen, int64_t delta, int64_t at, bool *created, int64_t *reached)
 {
     *created = false;
     ProtobufCBinaryData *sp = &st->scores_packed;
-    size_t blen = strlen(board), plen = strlen(period);
     for (size_t r = 0; r < sp->len;) {
         struct score_entry e;
         size_t n = gm__score_next(sp->data + r, sp->len - r, &e);
