@@ -9,6 +9,7 @@
 #include "cmd_state.h"
 #include "cmd_util.h"
 #include "kafka_read.h"
+#include "outsink.h"
 #include "pump.h"
 #include "rules.h"
 #include "store.h"

@@ -15,6 +15,7 @@
 #include "json.h"
 #include "log.h"
 #include "logsrc.h"
+#include "outsink.h"
 #include "pump.h"
 #include "rules.h"
 #include "store.h"

@@ -35,6 +35,7 @@
 #include "opsrun.h"
 #include "pgproj.h"
 #include "projrun.h"
+#include "outsink.h"
 #include "pump.h"
 #include "redisproj.h"
 #include "rules.h"
