@@ -126,21 +126,21 @@ gm_outsink_open(const char *uri, struct gm_outsink **out, struct gm_err *err)
     *out = o;
     if (!(o->uri = strdup(uri)))
         abort();
-    enum gm_log_scheme scheme;
+    enum gm_logsrc_scheme scheme;
     const char *rest;
-    int rc = gm_log_uri_parse(uri, &scheme, &rest, err);
+    int rc = gm_logsrc_uri_parse(uri, &scheme, &rest, err);
     if (rc)
         return rc;
     o->path = o->uri + (rest - uri);
-    if (scheme == GM_LOG_JSONL) {
+    if (scheme == GM_LOGSRC_JSONL) {
         o->jsonl = strcmp(rest, "-") == 0 ? stdout : fopen(rest, "a");
         if (!o->jsonl)
             return gm_err_set(err, -errno, "%s: %s", rest, strerror(errno));
         return 0;
     }
-    if (scheme == GM_LOG_FILE)
+    if (scheme == GM_LOGSRC_FILE)
         return gm_filelog_open(rest, NULL, &o->log, err);
-    if (scheme == GM_LOG_KAFKA) {
+    if (scheme == GM_LOGSRC_KAFKA) {
         const char *crash = getenv("GAMIFY_TEST_OUT_KILL_AFTER");
         o->crash_after = crash ? strtol(crash, NULL, 10) : 0;
         return gm_outkafka_open(rest, &o->kafka, err);
@@ -221,7 +221,7 @@ mark_name(const struct gm_outsink *o, int32_t partition)
 
 /* Reads back what the topic holds of src past its outmarks (see above). */
 static int
-kafka_recover(struct gm_outsink *o, struct gm_store *st, struct ksource *src, int64_t cursor,
+kafka_recover(struct gm_outsink *o, struct gm_state *st, struct ksource *src, int64_t cursor,
               struct gm_err *err)
 {
     int32_t np = gm_outkafka_partitions(o->kafka);
@@ -231,7 +231,7 @@ kafka_recover(struct gm_outsink *o, struct gm_store *st, struct ksource *src, in
     int rc = 0;
     for (int32_t p = 0; p < np && rc == 0; p++) {
         char *name = mark_name(o, p);
-        rc = gm_store_cursor_get(st, name, &src->stored[p]);
+        rc = gm_state_cursor_get(st, name, &src->stored[p]);
         free(name);
         tails[p].from = src->stored[p] > 0 ? src->stored[p] - 1 : 0;
     }
@@ -269,7 +269,7 @@ out:
 /* Stores the outmarks that moved (one small transaction each), at most
  * every KAFKA_MARK_EVERY_S: an older mark is still a lower bound. */
 static int
-kafka_store_marks(struct gm_outsink *o, struct gm_store *st, struct ksource *src,
+kafka_store_marks(struct gm_outsink *o, struct gm_state *st, struct ksource *src,
                   struct gm_err *err)
 {
     double now = mono_s();
@@ -284,7 +284,7 @@ kafka_store_marks(struct gm_outsink *o, struct gm_store *st, struct ksource *src
         if (src->mark[p] + 1 <= src->stored[p])
             continue;
         char *name = mark_name(o, p);
-        int rc = gm_store_cursor_set(st, name, src->mark[p] + 1, err);
+        int rc = gm_state_cursor_set(st, name, src->mark[p] + 1, err);
         free(name);
         if (rc)
             return rc;
@@ -425,12 +425,12 @@ trimmed_error(const char *uri, int64_t seq, struct gm_err *err)
 
 /* Publishes to Kafka in rounds: produce, await every report, move the cursor. */
 static int
-kafka_publish(struct gm_outsink *o, struct gm_store *st, int32_t source, const char *name,
+kafka_publish(struct gm_outsink *o, struct gm_state *st, int32_t source, const char *name,
               struct gm_err *err)
 {
     struct ksource *src = ksource_get(o, source);
     int64_t seq;
-    int rc = gm_store_cursor_get(st, name, &seq);
+    int rc = gm_state_cursor_get(st, name, &seq);
     if (rc)
         return gm_err_set(err, rc, "--out %s: reading the state's cursor", o->uri);
     if (!src->recovered && (rc = kafka_recover(o, st, src, seq, err)))
@@ -460,7 +460,7 @@ kafka_publish(struct gm_outsink *o, struct gm_store *st, int32_t source, const c
         }
         if (o->crash_after > 0 && (long)o->written >= o->crash_after)
             raise(SIGKILL); /* test seam: delivered, cursor not moved */
-        if ((rc = gm_store_cursor_set(st, name, next, err)) ||
+        if ((rc = gm_state_cursor_set(st, name, next, err)) ||
             (rc = kafka_store_marks(o, st, src, err)))
             return rc;
         seq = next;
@@ -468,7 +468,7 @@ kafka_publish(struct gm_outsink *o, struct gm_store *st, int32_t source, const c
 }
 
 int
-gm_outsink_publish_part(struct gm_outsink *o, struct gm_store *st, int32_t partition,
+gm_outsink_publish_part(struct gm_outsink *o, struct gm_state *st, int32_t partition,
                         struct gm_err *err)
 {
     const char *uri = o->uri;
@@ -482,7 +482,7 @@ gm_outsink_publish_part(struct gm_outsink *o, struct gm_store *st, int32_t parti
         free(name);
         return rc;
     }
-    rc = gm_store_cursor_get_pos(st, name, &seq, &pos);
+    rc = gm_state_cursor_get_pos(st, name, &seq, &pos);
     /* the output's size tells what a crash wrote past the cursor only when
      * this state alone writes to it (gm_outsink_set_shared) */
     if (rc == 0 && !o->resumed && !o->shared) {
@@ -498,7 +498,7 @@ gm_outsink_publish_part(struct gm_outsink *o, struct gm_store *st, int32_t parti
         o->resumed = true;
     }
     if (rc == 0)
-        rc = gm_store_outbound_foreach(st, &seq, sink_write, o);
+        rc = gm_state_outbound_foreach(st, &seq, sink_write, o);
     if (rc == 0)
         rc = sink_flush(o);
     if (rc == GM_ENOTFOUND) {
@@ -524,13 +524,13 @@ gm_outsink_publish_part(struct gm_outsink *o, struct gm_store *st, int32_t parti
                (unsigned long long)o->skip);
         o->skip = 0;
     }
-    rc = gm_store_cursor_set_pos(st, name, seq, sink_pos(o), err);
+    rc = gm_state_cursor_set_pos(st, name, seq, sink_pos(o), err);
     free(name);
     return rc;
 }
 
 int
-gm_outsink_publish(struct gm_outsink *o, struct gm_store *st, struct gm_err *err)
+gm_outsink_publish(struct gm_outsink *o, struct gm_state *st, struct gm_err *err)
 {
     return gm_outsink_publish_part(o, st, 0, err);
 }

@@ -8,7 +8,7 @@
 #define GM_OUTSINK_H
 
 #include "err.h"
-#include "store.h"
+#include "state.h"
 
 #include <stdint.h>
 
@@ -36,11 +36,11 @@ int gm_outsink_open(const char *uri, struct gm_outsink **out, struct gm_err *err
  * the topic back at its first publish of a state and skips what is there
  * (exactly once).
  */
-int gm_outsink_publish(struct gm_outsink *o, struct gm_store *st, struct gm_err *err);
+int gm_outsink_publish(struct gm_outsink *o, struct gm_state *st, struct gm_err *err);
 
 /* The same for the state of input partition partition of a Kafka log (the
  * source id in the records' headers); gm_outsink_publish is partition 0. */
-int gm_outsink_publish_part(struct gm_outsink *o, struct gm_store *st, int32_t partition,
+int gm_outsink_publish_part(struct gm_outsink *o, struct gm_state *st, int32_t partition,
                             struct gm_err *err);
 
 /* The state of partition was (re)opened, maybe after another process

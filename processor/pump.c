@@ -32,7 +32,7 @@ gm_pump_source_open(const char *uri, uint64_t from, struct gm_logsrc **src, stru
 }
 
 int
-gm_pump_batch(struct gm_store *st, struct gm_logsrc *src, const char *uri, size_t max,
+gm_pump_batch(struct gm_state *st, struct gm_logsrc *src, const char *uri, size_t max,
               const volatile sig_atomic_t *stop, size_t *n, uint64_t *next, struct gm_err *err)
 {
     bool json = gm_logsrc_format(src) == GM_RECORD_JSON;
@@ -45,21 +45,21 @@ gm_pump_batch(struct gm_store *st, struct gm_logsrc *src, const char *uri, size_
         if (got == 0)
             break;
         if (!open) {
-            if ((rc = gm_store_begin(st, err)))
+            if ((rc = gm_state_begin(st, err)))
                 return rc;
             open = true;
         }
         if (got == GM_ETOOBIG) {
-            rc = gm_store_dead_letter(st, (const uint8_t *)"", 0, json, rec.offset, "DECODE",
+            rc = gm_state_dead_letter(st, (const uint8_t *)"", 0, json, rec.offset, "DECODE",
                                       gm_logsrc_errmsg(src), err);
         } else if (got < 0) {
             rc = gm_err_set(err, got, "reading %s at offset %llu: %s", uri,
                             (unsigned long long)*next, gm_logsrc_errmsg(src));
         } else {
-            rc = gm_store_apply(st, rec.data, rec.len, json, rec.offset, rec.append_ms, err);
+            rc = gm_state_apply(st, rec.data, rec.len, json, rec.offset, rec.append_ms, err);
         }
         if (rc) {
-            gm_store_abort(st);
+            gm_state_abort(st);
             *n = 0;
             return rc;
         }
@@ -68,13 +68,13 @@ gm_pump_batch(struct gm_store *st, struct gm_logsrc *src, const char *uri, size_
     }
     if (!open)
         return 0;
-    return gm_store_commit(st, *next, err);
+    return gm_state_commit(st, *next, err);
 }
 
 int64_t
-gm_pump_release(struct gm_store *st, struct gm_outsink *o, int64_t hold)
+gm_pump_release(struct gm_state *st, struct gm_outsink *o, int64_t hold)
 {
-    int64_t below = gm_store_change_end(st);
+    int64_t below = gm_state_change_end(st);
     if (hold < below)
         below = hold;
     if (o) {
@@ -82,10 +82,10 @@ gm_pump_release(struct gm_store *st, struct gm_outsink *o, int64_t hold)
         int64_t seq;
         if (asprintf(&name, "out:%s", gm_outsink_uri(o)) < 0)
             abort();
-        if (gm_store_cursor_get(st, name, &seq) == 0 && seq < below)
+        if (gm_state_cursor_get(st, name, &seq) == 0 && seq < below)
             below = seq;
         free(name);
     }
-    gm_store_trim_before(st, below);
+    gm_state_trim_before(st, below);
     return below;
 }

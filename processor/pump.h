@@ -9,7 +9,7 @@
 
 #include "err.h"
 #include "logsrc.h"
-#include "store.h"
+#include "state.h"
 
 #include <signal.h>
 #include <stddef.h>
@@ -33,7 +33,7 @@ int gm_pump_source_open(const char *uri, uint64_t from, struct gm_logsrc **src, 
  * early and is committed. uri names the source in errors. A record the
  * source cannot return whole (GM_ETOOBIG) becomes a dead letter.
  */
-int gm_pump_batch(struct gm_store *st, struct gm_logsrc *src, const char *uri, size_t max,
+int gm_pump_batch(struct gm_state *st, struct gm_logsrc *src, const char *uri, size_t max,
                   const volatile sig_atomic_t *stop, size_t *n, uint64_t *next, struct gm_err *err);
 
 struct gm_outsink; /* outsink.h */
@@ -42,9 +42,9 @@ struct gm_outsink; /* outsink.h */
  * Tells st which change-feed records every consumer of this process has
  * taken: those before o's cursor (o NULL: all) and before hold (the
  * slowest projector's cursor; INT64_MAX: none runs). The next commits trim
- * them (gm_store_trim_before). A projector enabled later, when the feed
+ * them (gm_state_trim_before). A projector enabled later, when the feed
  * has moved on, starts from a rebuild. Returns that point.
  */
-int64_t gm_pump_release(struct gm_store *st, struct gm_outsink *o, int64_t hold);
+int64_t gm_pump_release(struct gm_state *st, struct gm_outsink *o, int64_t hold);
 
 #endif

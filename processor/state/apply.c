@@ -33,7 +33,7 @@ join_key(uint8_t *buf, size_t cap, const char *a, const char *b, const char *c)
 }
 
 static int
-fold_event(struct gm_store *s, const struct pending *rec, const Gamification__V1__Event *ev)
+fold_event(struct gm_state *s, const struct pending *rec, const Gamification__V1__Event *ev)
 {
     int rc;
     Gamify__Internal__UserState *st = NULL;
@@ -274,7 +274,7 @@ out:
  * s->why (an LMDB code or ours).
  */
 int
-gm__apply_one(struct gm_store *s, const struct pending *rec)
+gm__apply_one(struct gm_state *s, const struct pending *rec)
 {
     if (rec->dl_reason)
         return gm__dead_letter(s, rec, rec->dl_reason, rec->dl_detail, NULL);

@@ -13,7 +13,7 @@
 #include <string.h>
 
 int
-gm_store_begin(struct gm_store *s, struct gm_err *err)
+gm_state_begin(struct gm_state *s, struct gm_err *err)
 {
     if (s->txn)
         return gm_err_set(err, GM_EINVAL, "a batch is already open");
@@ -33,7 +33,7 @@ gm_store_begin(struct gm_store *s, struct gm_err *err)
 }
 
 static void
-free_pending(struct gm_store *s)
+free_pending(struct gm_state *s)
 {
     gm_arena_reset(&s->batch_arena); /* every record copy of the batch */
     s->n_pend = 0;
@@ -41,7 +41,7 @@ free_pending(struct gm_store *s)
 
 /* A copy of len bytes of p in the batch arena, NUL-terminated. */
 static void *
-batch_copy(struct gm_store *s, const void *p, size_t len)
+batch_copy(struct gm_state *s, const void *p, size_t len)
 {
     char *c = gm_arena_alloc(&s->batch_arena, len + 1);
     memcpy(c, p, len);
@@ -51,7 +51,7 @@ batch_copy(struct gm_store *s, const void *p, size_t len)
 
 /* Drops in-memory effects of the open batch (rules switched, counters). */
 static void
-rollback_memory(struct gm_store *s)
+rollback_memory(struct gm_state *s)
 {
     if (s->rules != s->rules_committed) {
         gm_rules_free(s->rules);
@@ -63,7 +63,7 @@ rollback_memory(struct gm_store *s)
 }
 
 void
-gm_store_abort(struct gm_store *s)
+gm_state_abort(struct gm_state *s)
 {
     if (!s || !s->txn)
         return;
@@ -75,7 +75,7 @@ gm_store_abort(struct gm_store *s)
 
 /* Sets the map to s->map_size once no feed of another thread is open. */
 int
-gm__resize(struct gm_store *s)
+gm__resize(struct gm_state *s)
 {
     pthread_rwlock_wrlock(&s->resize_lock);
     int rc = mdb_env_set_mapsize(s->env, s->map_size);
@@ -85,7 +85,7 @@ gm__resize(struct gm_store *s)
 
 /* MDB_MAP_FULL: abort, double the map, and apply the batch again. */
 static int
-grow_and_replay(struct gm_store *s, struct gm_err *err)
+grow_and_replay(struct gm_state *s, struct gm_err *err)
 {
     for (;;) {
         mdb_txn_abort(s->txn);
@@ -114,7 +114,7 @@ grow_and_replay(struct gm_store *s, struct gm_err *err)
 
 /* Keeps a copy of one record of the batch and applies it. */
 static int
-add_and_apply(struct gm_store *s, const uint8_t *data, size_t len, bool json, uint64_t offset,
+add_and_apply(struct gm_state *s, const uint8_t *data, size_t len, bool json, uint64_t offset,
               int64_t append_ms, const char *reason, const char *detail, struct gm_err *err)
 {
     if (!s->txn)
@@ -156,14 +156,14 @@ add_and_apply(struct gm_store *s, const uint8_t *data, size_t len, bool json, ui
 }
 
 int
-gm_store_apply(struct gm_store *s, const uint8_t *data, size_t len, bool json, uint64_t offset,
+gm_state_apply(struct gm_state *s, const uint8_t *data, size_t len, bool json, uint64_t offset,
                int64_t append_ms, struct gm_err *err)
 {
     return add_and_apply(s, data, len, json, offset, append_ms, NULL, NULL, err);
 }
 
 int
-gm_store_dead_letter(struct gm_store *s, const uint8_t *data, size_t len, bool json,
+gm_state_dead_letter(struct gm_state *s, const uint8_t *data, size_t len, bool json,
                      uint64_t offset, const char *reason, const char *detail, struct gm_err *err)
 {
     /* It joins the batch's records, so that a map grown mid-batch stores it
@@ -172,7 +172,7 @@ gm_store_dead_letter(struct gm_store *s, const uint8_t *data, size_t len, bool j
 }
 
 int
-gm_store_commit(struct gm_store *s, uint64_t next_offset, struct gm_err *err)
+gm_state_commit(struct gm_state *s, uint64_t next_offset, struct gm_err *err)
 {
     if (!s->txn)
         return gm_err_set(err, GM_EINVAL, "no batch open");
@@ -203,11 +203,11 @@ gm_store_commit(struct gm_store *s, uint64_t next_offset, struct gm_err *err)
                 return gm__lmdb_error(err, rc, "begin");
             }
         } else if (rc != MDB_MAP_FULL) {
-            gm_store_abort(s);
+            gm_state_abort(s);
             return gm__lmdb_error(err, rc, "writing the batch");
         }
         if ((rc = grow_and_replay(s, err))) {
-            gm_store_abort(s);
+            gm_state_abort(s);
             return rc;
         }
     }

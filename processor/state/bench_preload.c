@@ -11,7 +11,7 @@
 #include <string.h>
 
 int
-gm_store_preload_dedupe(struct gm_store *s, uint64_t n, int64_t t, struct gm_err *err)
+gm_state_preload_dedupe(struct gm_state *s, uint64_t n, int64_t t, struct gm_err *err)
 {
     const uint64_t per_batch = 1000000;
     if (s->txn)

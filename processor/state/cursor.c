@@ -32,7 +32,7 @@ cursor_key(char *buf, size_t cap, const char *name)
 
 /* A cursor's value: the sequence number, then optionally a position. */
 int
-gm_store_cursor_get_pos(struct gm_store *s, const char *name, int64_t *seq, int64_t *pos)
+gm_state_cursor_get_pos(struct gm_state *s, const char *name, int64_t *seq, int64_t *pos)
 {
     char kb[CURSOR_KEY_MAX];
     MDB_val k = {cursor_key(kb, sizeof kb, name), kb}, v;
@@ -51,14 +51,14 @@ gm_store_cursor_get_pos(struct gm_store *s, const char *name, int64_t *seq, int6
 }
 
 int
-gm_store_cursor_get(struct gm_store *s, const char *name, int64_t *seq)
+gm_state_cursor_get(struct gm_state *s, const char *name, int64_t *seq)
 {
     int64_t pos;
-    return gm_store_cursor_get_pos(s, name, seq, &pos);
+    return gm_state_cursor_get_pos(s, name, seq, &pos);
 }
 
 int
-gm_store_cursor_set_pos(struct gm_store *s, const char *name, int64_t seq, int64_t pos,
+gm_state_cursor_set_pos(struct gm_state *s, const char *name, int64_t seq, int64_t pos,
                         struct gm_err *err)
 {
     if (s->txn)
@@ -84,13 +84,13 @@ gm_store_cursor_set_pos(struct gm_store *s, const char *name, int64_t seq, int64
 }
 
 int
-gm_store_cursor_set(struct gm_store *s, const char *name, int64_t seq, struct gm_err *err)
+gm_state_cursor_set(struct gm_state *s, const char *name, int64_t seq, struct gm_err *err)
 {
-    return gm_store_cursor_set_pos(s, name, seq, -1, err);
+    return gm_state_cursor_set_pos(s, name, seq, -1, err);
 }
 
 int
-gm_store_outbound_foreach(struct gm_store *s, int64_t *seq,
+gm_state_outbound_foreach(struct gm_state *s, int64_t *seq,
                           int (*fn)(void *ctx, const Gamification__V1__OutboundEvent *oev),
                           void *ctx)
 {

@@ -13,7 +13,7 @@
 #include <string.h>
 
 int
-gm__dead_letter(struct gm_store *s, const struct pending *rec, const char *reason,
+gm__dead_letter(struct gm_state *s, const struct pending *rec, const char *reason,
                 const char *detail, const char *event_id)
 {
     Gamify__Internal__DeadLetter dl = GAMIFY__INTERNAL__DEAD_LETTER__INIT;

@@ -18,7 +18,7 @@
  * deleted are never taken for duplicates (the lookup checks their time).
  */
 int
-gm__prune_dedupe_some(struct gm_store *s)
+gm__prune_dedupe_some(struct gm_state *s)
 {
     int budget = DEDUPE_PRUNE_PER_EVENT;
     int64_t edge = s->meta.newest_time - s->opts.dedupe_window_s;

@@ -10,7 +10,7 @@
 #include <string.h>
 
 int
-gm_store_digest(struct gm_store *s, unsigned char out[32])
+gm_state_digest(struct gm_state *s, unsigned char out[32])
 {
     MDB_txn *txn;
     if (gm__ro_begin(s, &txn))

@@ -12,7 +12,7 @@
 #include <string.h>
 
 int
-gm_store_dlq_take(struct gm_store *s, const char *reason, int64_t seq,
+gm_state_dlq_take(struct gm_state *s, const char *reason, int64_t seq,
                   int (*fn)(void *ctx, const Gamify__Internal__DeadLetter *dl), void *ctx,
                   size_t *n, struct gm_err *err)
 {
@@ -83,7 +83,7 @@ gm_store_dlq_take(struct gm_store *s, const char *reason, int64_t seq,
 }
 
 int
-gm_store_dlq_list(struct gm_store *s, FILE *to, int partition)
+gm_state_dlq_list(struct gm_state *s, FILE *to, int partition)
 {
     MDB_txn *txn;
     if (gm__ro_begin(s, &txn))

@@ -12,7 +12,7 @@
 #include <string.h>
 
 static json_t *
-redemptions_of(struct gm_store *s, MDB_txn *txn, const char *user)
+redemptions_of(struct gm_state *s, MDB_txn *txn, const char *user)
 {
     json_t *arr = json_array();
     MDB_cursor *cur;
@@ -89,7 +89,7 @@ scores_of(const Gamify__Internal__UserState *st, const struct meta *m, bool reac
 }
 
 static int
-dump_one(struct gm_store *s, MDB_txn *txn, FILE *to, const MDB_val *k, const MDB_val *v,
+dump_one(struct gm_state *s, MDB_txn *txn, FILE *to, const MDB_val *k, const MDB_val *v,
          const struct meta *m)
 {
     Gamify__Internal__UserState *st = gm__user_unpack(v->mv_size, v->mv_data);
@@ -131,7 +131,7 @@ dump_one(struct gm_store *s, MDB_txn *txn, FILE *to, const MDB_val *k, const MDB
 }
 
 int
-gm_store_dump(struct gm_store *s, FILE *to, const char *user)
+gm_state_dump(struct gm_state *s, FILE *to, const char *user)
 {
     MDB_txn *txn;
     int rc = gm__ro_begin(s, &txn);

@@ -31,13 +31,13 @@ gm__lmdb_error(struct gm_err *err, int rc, const char *what)
 
 /* The slow path of gm__db_fail: notes that the LMDB call named what failed. */
 void
-gm__db_note(struct gm_store *s, int rc, const char *what)
+gm__db_note(struct gm_state *s, int rc, const char *what)
 {
     snprintf(s->why, sizeof s->why, "LMDB %s: %s", what, mdb_strerror(rc));
 }
 
 int
-gm__fail(struct gm_store *s, int code, const char *fmt, ...)
+gm__fail(struct gm_state *s, int code, const char *fmt, ...)
 {
     if (!s->why[0]) {
         va_list ap;
@@ -54,7 +54,7 @@ gm__fail(struct gm_store *s, int code, const char *fmt, ...)
  * become GM_EDB; ours pass through.
  */
 int
-gm__report(struct gm_store *s, struct gm_err *err, int rc, const char *step)
+gm__report(struct gm_state *s, struct gm_err *err, int rc, const char *step)
 {
     bool ours = rc <= GM_E_BASE && rc > GM_ELAST;
     int code = ours ? rc : GM_EDB;
@@ -73,7 +73,7 @@ gm__report(struct gm_store *s, struct gm_err *err, int rc, const char *step)
  * and writes this process's pid into it. Errors: -EBUSY naming the holder.
  */
 static int
-take_writer_lock(struct gm_store *s, const char *dir, struct gm_err *err)
+take_writer_lock(struct gm_state *s, const char *dir, struct gm_err *err)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/writer.lock", dir);
@@ -115,7 +115,7 @@ exists(const char *dir, const char *name)
 
 /* Begins a write transaction, adopting a map another process grew. */
 int
-gm__rw_begin(struct gm_store *s, MDB_txn **txn)
+gm__rw_begin(struct gm_state *s, MDB_txn **txn)
 {
     int rc = mdb_txn_begin(s->env, NULL, 0, txn);
     if (rc == MDB_MAP_RESIZED && (rc = mdb_env_set_mapsize(s->env, 0)) == 0) {
@@ -131,7 +131,7 @@ gm__rw_begin(struct gm_store *s, MDB_txn **txn)
 
 /* Begins a read-only transaction, adopting a map another process grew. */
 int
-gm__ro_begin(struct gm_store *s, MDB_txn **txn)
+gm__ro_begin(struct gm_state *s, MDB_txn **txn)
 {
     int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
     if (rc == MDB_MAP_RESIZED && (rc = mdb_env_set_mapsize(s->env, 0)) == 0)
@@ -143,7 +143,7 @@ gm__ro_begin(struct gm_store *s, MDB_txn **txn)
 
 /* Opens the LMDB environment of dir: read-write, or read-only creating nothing. */
 static int
-open_env(struct gm_store *s, const char *dir, struct gm_err *err)
+open_env(struct gm_state *s, const char *dir, struct gm_err *err)
 {
     int rc;
     /* MDB_NOTLS: read transactions (dump, cursors, the outbound feed) are
@@ -160,7 +160,7 @@ open_env(struct gm_store *s, const char *dir, struct gm_err *err)
         /* MDB_NOMETASYNC: one fsync per commit instead of two. A machine
          * crash may then undo the last committed batch, never corrupt the
          * state; the batch's offset goes back with it, so the next run folds
-         * it again from the log. gm_store_close syncs. */
+         * it again from the log. gm_state_close syncs. */
         flags |= MDB_NOMETASYNC | (s->opts.no_sync ? MDB_NOSYNC : 0);
     }
     for (int attempt = 0;; attempt++) {
@@ -188,11 +188,11 @@ open_env(struct gm_store *s, const char *dir, struct gm_err *err)
 }
 
 int
-gm_store_open(const char *dir, const struct gm_store_opts *opts, struct gm_store **out,
+gm_state_open(const char *dir, const struct gm_state_opts *opts, struct gm_state **out,
               struct gm_err *err)
 {
     *out = NULL;
-    struct gm_store *s = calloc(1, sizeof *s);
+    struct gm_state *s = calloc(1, sizeof *s);
     if (!s)
         abort();
     s->lock_fd = -1;
@@ -203,9 +203,9 @@ gm_store_open(const char *dir, const struct gm_store_opts *opts, struct gm_store
     s->read_only = s->opts.read_only;
     s->dlq_only = s->opts.dlq_only && !s->read_only;
     if (s->opts.dedupe_window_s <= 0)
-        s->opts.dedupe_window_s = GM_STORE_DEFAULT_WINDOW;
+        s->opts.dedupe_window_s = GM_STATE_DEFAULT_WINDOW;
     if (s->opts.future_skew_s == 0)
-        s->opts.future_skew_s = GM_STORE_DEFAULT_SKEW;
+        s->opts.future_skew_s = GM_STATE_DEFAULT_SKEW;
     s->map_size = s->opts.map_size ? s->opts.map_size : DEFAULT_MAP_SIZE;
     gm_fold_out_init(&s->fo);
     gm_learners_init(&s->learners);
@@ -324,16 +324,16 @@ gm_store_open(const char *dir, const struct gm_store_opts *opts, struct gm_store
 gm__fail:
     if (txn)
         mdb_txn_abort(txn);
-    gm_store_close(s);
+    gm_state_close(s);
     return rc;
 }
 
 void
-gm_store_close(struct gm_store *s)
+gm_state_close(struct gm_state *s)
 {
     if (!s)
         return;
-    gm_store_abort(s);
+    gm_state_abort(s);
     if (s->env) {
         if (!s->opts.no_sync && !s->read_only)
             mdb_env_sync(s->env, 1);
@@ -354,32 +354,32 @@ gm_store_close(struct gm_store *s)
 }
 
 bool
-gm_store_has_rules(const struct gm_store *s)
+gm_state_has_rules(const struct gm_state *s)
 {
     return s->rules != NULL;
 }
 
 uint64_t
-gm_store_offset(const struct gm_store *s)
+gm_state_offset(const struct gm_state *s)
 {
     return s->meta_committed.offset;
 }
 
 size_t
-gm_store_last_batch_times(const struct gm_store *s, const int64_t **ms)
+gm_state_last_batch_times(const struct gm_state *s, const int64_t **ms)
 {
     *ms = s->batch_ms;
     return s->n_batch_ms;
 }
 
 int64_t
-gm_store_newest_time(const struct gm_store *s)
+gm_state_newest_time(const struct gm_state *s)
 {
     return s->meta_committed.has_newest ? s->meta_committed.newest_time : 0;
 }
 
-const struct gm_store_stats *
-gm_store_stats(const struct gm_store *s)
+const struct gm_state_stats *
+gm_state_stats(const struct gm_state *s)
 {
     return &s->stats;
 }

@@ -76,7 +76,7 @@ expiry_add(MDB_txn *txn, MDB_dbi dbi, const char *period, size_t plen, const cha
  * periods once, when such a state is first opened for writing.
  */
 int
-gm__index_expiry(struct gm_store *s, MDB_txn *txn)
+gm__index_expiry(struct gm_state *s, MDB_txn *txn)
 {
     MDB_val mk = {14, "expiry_indexed"}, mv;
     int rc = mdb_get(txn, s->meta_db, &mk, &mv);
@@ -148,7 +148,7 @@ names_free(struct names *l)
 
 /* Adds the names of the periods of kind held by someone with from <= idx < to. */
 static int
-expiring_names(struct gm_store *s, char kind, int64_t from, int64_t to, struct names *out)
+expiring_names(struct gm_state *s, char kind, int64_t from, int64_t to, struct names *out)
 {
     MDB_cursor *cur;
     int rc = mdb_cursor_open(s->txn, s->expiry, &cur);
@@ -182,7 +182,7 @@ expiring_names(struct gm_store *s, char kind, int64_t from, int64_t to, struct n
  * expired periods by the floors.
  */
 int
-gm__advance_periods(struct gm_store *s)
+gm__advance_periods(struct gm_state *s)
 {
     if (!s->rules || !s->meta.has_newest)
         return 0;
@@ -232,7 +232,7 @@ gm__advance_periods(struct gm_store *s)
 
 /* Removes the expired periods from st's packed scores; returns how many. */
 size_t
-gm__drop_expired(struct gm_store *s, Gamify__Internal__UserState *st)
+gm__drop_expired(struct gm_state *s, Gamify__Internal__UserState *st)
 {
     ProtobufCBinaryData *sp = &st->scores_packed;
     size_t w = 0, dropped = 0;
@@ -254,7 +254,7 @@ gm__drop_expired(struct gm_store *s, Gamify__Internal__UserState *st)
 
 /* Drops the expired periods from the record of one learner. */
 static int
-prune_learner(struct gm_store *s, const char *user, size_t ulen)
+prune_learner(struct gm_state *s, const char *user, size_t ulen)
 {
     /* a learner of this batch is cleaned where it is held, and written back
      * with the batch */
@@ -296,7 +296,7 @@ prune_learner(struct gm_store *s, const char *user, size_t ulen)
  * pruning stands is a function of the log alone (not of batch sizes).
  */
 int
-gm__prune_step_some(struct gm_store *s)
+gm__prune_step_some(struct gm_state *s)
 {
     int budget = PRUNE_PER_EVENT;
     bool found = false;

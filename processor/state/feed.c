@@ -9,14 +9,14 @@
 #include <string.h>
 
 void
-gm_store_trim_before(struct gm_store *s, int64_t below)
+gm_state_trim_before(struct gm_state *s, int64_t below)
 {
     if (below > s->trim_below)
         s->trim_below = below;
 }
 
 int64_t
-gm_store_change_end(const struct gm_store *s)
+gm_state_change_end(const struct gm_state *s)
 {
     return s->meta_committed.change_seq;
 }
@@ -27,7 +27,7 @@ gm_store_change_end(const struct gm_store *s)
  * its own, and the feed shrinks about as fast as it grows.
  */
 int
-gm__trim_step(struct gm_store *s)
+gm__trim_step(struct gm_state *s)
 {
     if (s->trim_below <= 0)
         return 0;
@@ -47,7 +47,7 @@ gm__trim_step(struct gm_store *s)
 }
 
 struct gm_feed {
-    struct gm_store *s;
+    struct gm_state *s;
     bool locked; /* holds s->resize_lock shared */
     MDB_txn *txn;
     struct meta m;
@@ -69,7 +69,7 @@ gm_feed_without_scores(struct gm_feed *f)
 }
 
 int
-gm_feed_open(struct gm_store *s, struct gm_feed **out)
+gm_feed_open(struct gm_state *s, struct gm_feed **out)
 {
     *out = NULL;
     struct gm_feed *f = calloc(1, sizeof *f);
@@ -391,7 +391,7 @@ gm_feed_stock_used(struct gm_feed *f, const char *reward_id, int64_t *used)
 }
 
 int
-gm_store_trim_changes(struct gm_store *s, int64_t below, uint64_t *n, struct gm_err *err)
+gm_state_trim_changes(struct gm_state *s, int64_t below, uint64_t *n, struct gm_err *err)
 {
     *n = 0;
     if (s->txn)

@@ -14,7 +14,7 @@
 
 #include "outbound.pb-c.h"
 #include "rules.h"
-#include "store.h"
+#include "state.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -91,7 +91,7 @@ struct gm_feed;
 
 /* Opens a reader (a snapshot) of s. *out is new; close with gm_feed_close.
  * Errors: GM_EDB. */
-int gm_feed_open(struct gm_store *s, struct gm_feed **out);
+int gm_feed_open(struct gm_state *s, struct gm_feed **out);
 
 /* Closes; NULL is fine. */
 void gm_feed_close(struct gm_feed *f);

@@ -58,7 +58,7 @@ gm__meta_read(MDB_txn *txn, MDB_dbi dbi, struct meta *m, const char **bad)
 
 /* gm__meta_read for the writer: a failure is noted (gm__db_fail, gm__fail). */
 int
-gm__meta_load(struct gm_store *s, MDB_txn *txn, struct meta *m)
+gm__meta_load(struct gm_state *s, MDB_txn *txn, struct meta *m)
 {
     const char *bad = "?";
     int rc = gm__meta_read(txn, s->meta_db, m, &bad);
@@ -68,7 +68,7 @@ gm__meta_load(struct gm_store *s, MDB_txn *txn, struct meta *m)
 }
 
 int
-gm__meta_save(struct gm_store *s)
+gm__meta_save(struct gm_state *s)
 {
     for (size_t i = 0; i < sizeof meta_names / sizeof meta_names[0]; i++) {
         if ((i == META_NEWEST && !s->meta.has_newest) ||

@@ -51,7 +51,7 @@ gm__user_unpack(size_t len, const void *data)
  * an LMDB code (MDB_MAP_FULL: the batch is applied again).
  */
 int
-gm__write_learners(struct gm_store *s)
+gm__write_learners(struct gm_state *s)
 {
     int rc = 0;
     for (size_t i = 0; i < s->learners.n && rc == 0; i++) {
@@ -73,7 +73,7 @@ gm__write_learners(struct gm_store *s)
  * GM_ECORRUPT.
  */
 int
-gm__learner_load(struct gm_store *s, const char *user, size_t ulen, struct gm_learner_slot **out)
+gm__learner_load(struct gm_state *s, const char *user, size_t ulen, struct gm_learner_slot **out)
 {
     int rc;
     if (s->learners.n >= GM_LEARNERS_MAX && (rc = gm__write_learners(s)))
@@ -103,7 +103,7 @@ gm__learner_load(struct gm_store *s, const char *user, size_t ulen, struct gm_le
 
 /* Keeps a packed copy of sl's learner in s->snap; returns its size. */
 size_t
-gm__learner_snapshot(struct gm_store *s, const struct gm_learner_slot *sl)
+gm__learner_snapshot(struct gm_state *s, const struct gm_learner_slot *sl)
 {
     size_t size = gamify__internal__user_state__get_packed_size(sl->st);
     if (size > s->cap_snap) {
@@ -118,7 +118,7 @@ gm__learner_snapshot(struct gm_store *s, const struct gm_learner_slot *sl)
 
 /* Puts back the learner gm__learner_snapshot kept (a fold that was rejected). */
 int
-gm__learner_restore(struct gm_store *s, struct gm_learner_slot *sl, size_t size)
+gm__learner_restore(struct gm_state *s, struct gm_learner_slot *sl, size_t size)
 {
     Gamify__Internal__UserState *st = gamify__internal__user_state__unpack(NULL, size, s->snap);
     if (!st)

@@ -15,7 +15,7 @@
 
 /* Stores yaml as the current rules and appends it to the history. */
 static int
-save_rules(struct gm_store *s, const char *yaml, size_t len)
+save_rules(struct gm_state *s, const char *yaml, size_t len)
 {
     MDB_val k = {5, "rules"}, v = {len, (void *)yaml};
     int rc = mdb_put(s->txn, s->meta_db, &k, &v, 0);
@@ -28,7 +28,7 @@ save_rules(struct gm_store *s, const char *yaml, size_t len)
 }
 
 int
-gm_store_seed_rules(struct gm_store *s, const char *yaml, size_t len, struct gm_err *err)
+gm_state_seed_rules(struct gm_state *s, const char *yaml, size_t len, struct gm_err *err)
 {
     if (s->rules)
         return 0;
@@ -43,18 +43,18 @@ gm_store_seed_rules(struct gm_store *s, const char *yaml, size_t len, struct gm_
         free(errs);
         return GM_EINVAL;
     }
-    int rc = gm_store_begin(s, err);
+    int rc = gm_state_begin(s, err);
     if (rc) {
         gm_rules_free(r);
         return rc;
     }
     if ((rc = save_rules(s, yaml, len))) {
-        gm_store_abort(s);
+        gm_state_abort(s);
         gm_rules_free(r);
         return gm__lmdb_error(err, rc, "seed rules");
     }
     s->rules = r;
-    return gm_store_commit(s, s->meta.offset, err);
+    return gm_state_commit(s, s->meta.offset, err);
 }
 
 static void
@@ -68,7 +68,7 @@ sha256_hex(const char *data, size_t len, char out[65])
 }
 
 int
-gm_store_set_what_if(struct gm_store *s, const char *yaml, size_t len, struct gm_err *err)
+gm_state_set_what_if(struct gm_state *s, const char *yaml, size_t len, struct gm_err *err)
 {
     char sha[65];
     sha256_hex(yaml, len, sha);
@@ -96,32 +96,32 @@ gm_store_set_what_if(struct gm_store *s, const char *yaml, size_t len, struct gm
         free(errs);
         return GM_EINVAL;
     }
-    int rc = gm_store_begin(s, err);
+    int rc = gm_state_begin(s, err);
     if (rc) {
         gm_rules_free(r);
         return rc;
     }
     MDB_val wk = {7, "what_if"}, wv = {64, sha};
     if ((rc = save_rules(s, yaml, len)) || (rc = mdb_put(s->txn, s->meta_db, &wk, &wv, 0))) {
-        gm_store_abort(s);
+        gm_state_abort(s);
         gm_rules_free(r);
         return gm__lmdb_error(err, rc, "what-if rules");
     }
     s->rules = r;
-    if ((rc = gm_store_commit(s, s->meta.offset, err)))
+    if ((rc = gm_state_commit(s, s->meta.offset, err)))
         return rc;
     memcpy(s->what_if, sha, sizeof sha);
     return 0;
 }
 
 const char *
-gm_store_what_if(const struct gm_store *s)
+gm_state_what_if(const struct gm_state *s)
 {
     return s->what_if[0] ? s->what_if : NULL;
 }
 
 int
-gm__publish_rules(struct gm_store *s, const struct pending *rec, const Gamification__V1__Event *ev)
+gm__publish_rules(struct gm_state *s, const struct pending *rec, const Gamification__V1__Event *ev)
 {
     const char *yaml = ev->rules_published->rules_yaml;
     struct gm_err *errs = NULL;

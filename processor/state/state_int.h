@@ -23,13 +23,13 @@
  * Errors: LMDB's codes never leave this folder. Internal steps return 0,
  * MDB_MAP_FULL (the batch is applied again in a bigger map), an LMDB code
  * noted with what failed (gm__db_fail), or one of ours noted with its
- * message (gm__fail); gm_store_apply and friends turn the note into the
+ * message (gm__fail); gm_state_apply and friends turn the note into the
  * caller's struct gm_err (gm__report).
  */
 #ifndef GM_STATE_INT_H
 #define GM_STATE_INT_H
 
-#include "store.h"
+#include "state.h"
 
 #include "arena.h"
 #include "feed.h"
@@ -45,7 +45,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The initial map size when gm_store_opts gives none; it grows by itself. */
+/* The initial map size when gm_state_opts gives none; it grows by itself. */
 #define DEFAULT_MAP_SIZE ((size_t)1 << 30)
 
 /* The meta values (meta.c), as read at begin and changed by the batch. */
@@ -79,7 +79,7 @@ struct pending {
     int64_t event_ms;            /* occurred_at in milliseconds; 0 until decoded */
 };
 
-struct gm_store {
+struct gm_state {
     MDB_env *env;
     MDB_dbi profiles, first, dedupe, dedupe_time, redemptions, stock, ledger, changes, deadletters,
         rules_db, meta_db, expiry;
@@ -94,14 +94,14 @@ struct gm_store {
     MDB_txn *txn;
     bool failed;              /* a step of the open batch failed: commit refuses */
     char why[GM_ERR_MSG_MAX]; /* why the current step failed (gm__db_fail, gm__fail) */
-    struct gm_store_opts opts;
-    int64_t trim_below; /* change-feed records below this may go (gm_store_trim_before) */
+    struct gm_state_opts opts;
+    int64_t trim_below; /* change-feed records below this may go (gm_state_trim_before) */
     size_t map_size;
     struct meta meta, meta_committed;
     struct gm_rules *rules, *rules_committed;
     struct pending *pend;
     size_t n_pend, cap_pend;
-    struct gm_store_stats stats, stats_at_begin;
+    struct gm_state_stats stats, stats_at_begin;
     int64_t *batch_ms; /* event times of the last committed batch */
     size_t n_batch_ms, cap_batch_ms;
     struct gm_fold_out fo;
@@ -188,7 +188,7 @@ gm__put_msg(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, const ProtobufCMessage *msg, 
 
 /* Appends msg under the big-endian sequence number seq. */
 static inline int
-gm__put_seq_msg(struct gm_store *s, MDB_dbi dbi, int64_t seq, const ProtobufCMessage *msg)
+gm__put_seq_msg(struct gm_state *s, MDB_dbi dbi, int64_t seq, const ProtobufCMessage *msg)
 {
     uint8_t kb[8];
     gm__put_be64(kb, (uint64_t)seq);
@@ -198,7 +198,7 @@ gm__put_seq_msg(struct gm_store *s, MDB_dbi dbi, int64_t seq, const ProtobufCMes
 
 /* Appends a change-feed record: hand-encoded (encode.h) when covered. */
 static inline int
-gm__put_change(struct gm_store *s, const Gamify__Internal__Change *ch)
+gm__put_change(struct gm_state *s, const Gamify__Internal__Change *ch)
 {
     size_t size = gm_encode_change_size(ch);
     if (!size)
@@ -214,7 +214,7 @@ gm__put_change(struct gm_store *s, const Gamify__Internal__Change *ch)
 
 /* Appends a ledger entry: hand-encoded (encode.h) when covered. */
 static inline int
-gm__put_ledger(struct gm_store *s, const Gamify__Internal__LedgerEntry *e)
+gm__put_ledger(struct gm_state *s, const Gamify__Internal__LedgerEntry *e)
 {
     size_t size = gm_encode_ledger_size(e);
     if (!size)
@@ -236,9 +236,9 @@ struct outbound_set {
 };
 
 /* Notes (the first time) that the LMDB call named what failed; returns rc. */
-void gm__db_note(struct gm_store *s, int rc, const char *what);
+void gm__db_note(struct gm_state *s, int rc, const char *what);
 static inline int
-gm__db_fail(struct gm_store *s, int rc, const char *what)
+gm__db_fail(struct gm_state *s, int rc, const char *what)
 {
     if (rc && rc != MDB_MAP_FULL && !s->why[0])
         gm__db_note(s, rc, what);
@@ -246,33 +246,33 @@ gm__db_fail(struct gm_store *s, int rc, const char *what)
 }
 
 /* Notes (the first time) why a step failed with our code; returns code. */
-int gm__fail(struct gm_store *s, int code, const char *fmt, ...)
+int gm__fail(struct gm_state *s, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* env.c */
 int gm__lmdb_error(struct gm_err *err, int rc, const char *what);
-int gm__report(struct gm_store *s, struct gm_err *err, int rc, const char *step);
-int gm__rw_begin(struct gm_store *s, MDB_txn **txn);
-int gm__ro_begin(struct gm_store *s, MDB_txn **txn);
+int gm__report(struct gm_state *s, struct gm_err *err, int rc, const char *step);
+int gm__rw_begin(struct gm_state *s, MDB_txn **txn);
+int gm__ro_begin(struct gm_state *s, MDB_txn **txn);
 
 /* meta.c */
 int gm__meta_read(MDB_txn *txn, MDB_dbi dbi, struct meta *m, const char **bad);
-int gm__meta_load(struct gm_store *s, MDB_txn *txn, struct meta *m);
-int gm__meta_save(struct gm_store *s);
+int gm__meta_load(struct gm_state *s, MDB_txn *txn, struct meta *m);
+int gm__meta_save(struct gm_state *s);
 
 /* batch.c */
-int gm__resize(struct gm_store *s);
+int gm__resize(struct gm_state *s);
 
 /* apply.c */
-int gm__apply_one(struct gm_store *s, const struct pending *rec);
+int gm__apply_one(struct gm_state *s, const struct pending *rec);
 
 /* profiles.c */
 Gamify__Internal__UserState *gm__user_unpack(size_t len, const void *data);
-int gm__write_learners(struct gm_store *s);
-int gm__learner_load(struct gm_store *s, const char *user, size_t ulen,
+int gm__write_learners(struct gm_state *s);
+int gm__learner_load(struct gm_state *s, const char *user, size_t ulen,
                      struct gm_learner_slot **out);
-size_t gm__learner_snapshot(struct gm_store *s, const struct gm_learner_slot *sl);
-int gm__learner_restore(struct gm_store *s, struct gm_learner_slot *sl, size_t size);
+size_t gm__learner_snapshot(struct gm_state *s, const struct gm_learner_slot *sl);
+int gm__learner_restore(struct gm_state *s, struct gm_learner_slot *sl, size_t size);
 
 /* scores.c */
 int64_t gm__add_score(Gamify__Internal__UserState *st, const char *board, size_t blen,
@@ -287,28 +287,28 @@ void gm__build_outbound(const Gamification__V1__Event *ev, const struct gm_fold_
                         struct gm_arena *arena, struct outbound_set *set);
 
 /* deadletter.c */
-int gm__dead_letter(struct gm_store *s, const struct pending *rec, const char *reason,
+int gm__dead_letter(struct gm_state *s, const struct pending *rec, const char *reason,
                     const char *detail, const char *event_id);
 const char *gm__salvage_event_id(const struct pending *rec, char *buf, size_t cap);
 
 /* dedupe.c */
-int gm__prune_dedupe_some(struct gm_store *s);
+int gm__prune_dedupe_some(struct gm_state *s);
 
 /* expiry.c */
 bool gm__period_expired(const struct meta *m, const char *period, size_t len);
 int gm__expiry_add_index(MDB_txn *txn, MDB_dbi dbi, bool weekly, int64_t idx, const char *user,
                          size_t ulen);
-int gm__index_expiry(struct gm_store *s, MDB_txn *txn);
-int gm__advance_periods(struct gm_store *s);
-size_t gm__drop_expired(struct gm_store *s, Gamify__Internal__UserState *st);
-int gm__prune_step_some(struct gm_store *s);
+int gm__index_expiry(struct gm_state *s, MDB_txn *txn);
+int gm__advance_periods(struct gm_state *s);
+size_t gm__drop_expired(struct gm_state *s, Gamify__Internal__UserState *st);
+int gm__prune_step_some(struct gm_state *s);
 
 /* publish.c */
-int gm__publish_rules(struct gm_store *s, const struct pending *rec,
+int gm__publish_rules(struct gm_state *s, const struct pending *rec,
                       const Gamification__V1__Event *ev);
 
 /* feed.c */
-int gm__trim_step(struct gm_store *s);
+int gm__trim_step(struct gm_state *s);
 
 /*
  * On every event's path, inline: the learner of the open batch (held
@@ -316,7 +316,7 @@ int gm__trim_step(struct gm_store *s);
  * when one is pending.
  */
 static inline int
-gm__learner_get(struct gm_store *s, const char *user, size_t ulen, struct gm_learner_slot **out)
+gm__learner_get(struct gm_state *s, const char *user, size_t ulen, struct gm_learner_slot **out)
 {
     struct gm_learner_slot *sl = gm_learners_find(&s->learners, user, ulen);
     if (sl) {
@@ -327,13 +327,13 @@ gm__learner_get(struct gm_store *s, const char *user, size_t ulen, struct gm_lea
 }
 
 static inline int
-gm__prune_dedupe(struct gm_store *s)
+gm__prune_dedupe(struct gm_state *s)
 {
     return s->meta.dedupe_pending ? gm__prune_dedupe_some(s) : 0;
 }
 
 static inline int
-gm__prune_step(struct gm_store *s)
+gm__prune_step(struct gm_state *s)
 {
     return s->meta.prune_pending ? gm__prune_step_some(s) : 0;
 }
