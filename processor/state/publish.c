@@ -27,11 +27,14 @@ save_rules(struct gm_state *s, const char *yaml, size_t len)
     return mdb_put(s->txn, s->rules_db, &hk, &v, MDB_APPEND);
 }
 
-int
-gm_state_seed_rules(struct gm_state *s, const char *yaml, size_t len, struct gm_err *err)
+/*
+ * Parses yaml and stores it as the state's rules in a batch of its own,
+ * with the what-if mark sha when it is not NULL. Errors: GM_EINVAL with the
+ * first error's line and column, GM_EDB.
+ */
+static int
+install_rules(struct gm_state *s, const char *yaml, size_t len, const char *sha, struct gm_err *err)
 {
-    if (s->rules)
-        return 0;
     struct gm_err *errs = NULL;
     size_t n_errs = 0;
     struct gm_rules *r;
@@ -48,13 +51,23 @@ gm_state_seed_rules(struct gm_state *s, const char *yaml, size_t len, struct gm_
         gm_rules_free(r);
         return rc;
     }
-    if ((rc = save_rules(s, yaml, len))) {
+    MDB_val wk = {7, "what_if"}, wv = {64, (void *)sha};
+    if ((rc = save_rules(s, yaml, len)) ||
+        (sha && (rc = mdb_put(s->txn, s->meta_db, &wk, &wv, 0)))) {
         gm_state_abort(s);
         gm_rules_free(r);
-        return gm__lmdb_error(err, rc, "seed rules");
+        return gm__lmdb_error(err, rc, sha ? "what-if rules" : "seed rules");
     }
     s->rules = r;
     return gm_state_commit(s, s->meta.offset, err);
+}
+
+int
+gm_state_seed_rules(struct gm_state *s, const char *yaml, size_t len, struct gm_err *err)
+{
+    if (s->rules)
+        return 0;
+    return install_rules(s, yaml, len, NULL, err);
 }
 
 static void
@@ -85,30 +98,8 @@ gm_state_set_what_if(struct gm_state *s, const char *yaml, size_t len, struct gm
         return gm_err_set(err, GM_EINVAL,
                           "a what-if replay needs a fresh state folder; this one holds a state "
                           "already");
-    struct gm_err *errs = NULL;
-    size_t n_errs = 0;
-    struct gm_rules *r;
-    if (gm_rules_parse(yaml, len, &r, &errs, &n_errs)) {
-        if (n_errs)
-            gm_err_setpos(err, GM_EINVAL, errs[0].line, errs[0].column, "%s", errs[0].msg);
-        else
-            gm_err_set(err, GM_EINVAL, "invalid rules");
-        free(errs);
-        return GM_EINVAL;
-    }
-    int rc = gm_state_begin(s, err);
-    if (rc) {
-        gm_rules_free(r);
-        return rc;
-    }
-    MDB_val wk = {7, "what_if"}, wv = {64, sha};
-    if ((rc = save_rules(s, yaml, len)) || (rc = mdb_put(s->txn, s->meta_db, &wk, &wv, 0))) {
-        gm_state_abort(s);
-        gm_rules_free(r);
-        return gm__lmdb_error(err, rc, "what-if rules");
-    }
-    s->rules = r;
-    if ((rc = gm_state_commit(s, s->meta.offset, err)))
+    int rc = install_rules(s, yaml, len, sha, err);
+    if (rc)
         return rc;
     memcpy(s->what_if, sha, sizeof sha);
     return 0;
