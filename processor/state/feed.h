@@ -1,7 +1,7 @@
 /*
  * feed.h: reading a state for projectors, rebuilds and audits: the change
  * feed, learners, ledger entries, stock and the rules of a snapshot, as
- * plain C structs. Readers never see the store's byte encodings, so the
+ * plain C structs. Readers never see the state's byte encodings, so the
  * layout of the state can change under them.
  *
  * A reader is one LMDB read transaction: everything read through it is one

@@ -1,6 +1,6 @@
 /*
  * state_int.h: what the files of processor/state/ share and nothing outside
- * reads: the store's struct, the meta values, the records of a batch, the
+ * reads: the state's struct, the meta values, the records of a batch, the
  * byte helpers and packed-score codec (inline: they are on every event's
  * path), and the gm__ functions one file calls in another.
  *
