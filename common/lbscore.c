@@ -96,13 +96,39 @@ gm_lbscore_format(int64_t score, int64_t reached_at, const char *period,
     return buf;
 }
 
+/*
+ * Plain decimal integers of at most 15 digits (what Redis prints for an
+ * integral score below 2^53, so nearly every score): exact without strtod,
+ * the same value strtod and the floor give. Returns false for other text.
+ */
+static bool
+parse_small_int(const char *text, int64_t *out)
+{
+    const char *p = text;
+    bool neg = *p == '-';
+    p += neg;
+    int64_t v = 0;
+    size_t n = 0;
+    for (; *p >= '0' && *p <= '9'; p++, n++) {
+        if (n == 15)
+            return false;
+        v = v * 10 + (*p - '0');
+    }
+    if (n == 0 || *p)
+        return false;
+    *out = neg ? -v : v;
+    return true;
+}
+
 int
 gm_lbscore_parse(const char *text, int64_t *encoded, int64_t *score)
 {
-    char *end;
-    double d = text ? strtod(text, &end) : 0;
     int64_t e = 0;
     int rc = 0;
+    if (text && parse_small_int(text, &e))
+        goto out;
+    char *end;
+    double d = text ? strtod(text, &end) : 0;
     if (!text || end == text || *end != '\0' || d != d) {
         rc = -1;
     } else if (d >= (double)EXACT_MAX) {
@@ -114,6 +140,7 @@ gm_lbscore_parse(const char *text, int64_t *encoded, int64_t *score)
         if ((double)e > d)
             e--;
     }
+out:
     if (encoded)
         *encoded = e;
     if (score)

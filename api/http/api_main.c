@@ -22,7 +22,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 extern const char gm_api_schema_sdl[];
 extern const size_t gm_api_schema_sdl_len;
@@ -43,11 +45,12 @@ static const struct gm_setting settings[] = {
     {"jwt-audience", GM_SET_STRING, NULL, 0, 0, false, "tokens must carry this aud"},
     {"jwt-leeway-seconds", GM_SET_INT, "30", 0, 3600, false,
      "clock skew allowed when checking exp and nbf"},
-    {"threads", GM_SET_INT, "4", 1, 256, false, "HTTP threads, each with its own epoll loop"},
+    {"threads", GM_SET_INT, "0", 0, 256, false,
+     "HTTP threads, each with its own epoll loop (0: two per CPU this process may run on)"},
     {"max-connections", GM_SET_INT, "4096", 1, 1000000, false, "open connections at most"},
     {"max-body-bytes", GM_SET_INT, "65536", 256, 16777216, false,
      "largest request body (413 past it)"},
-    {"max-header-bytes", GM_SET_INT, "32768", 4096, 1048576, false,
+    {"max-header-bytes", GM_SET_INT, "8192", 4096, 1048576, false,
      "a connection's buffer for the request line and headers (431/413 past it)"},
     {"timeout-seconds", GM_SET_INT, "30", 1, 3600, false,
      "a connection idle this long (a slow or silent client) is closed"},
@@ -104,6 +107,26 @@ raise_nofile(long connections)
         gm_log(GM_LOG_WARN,
                "open files limited to %llu: fewer than --max-connections %ld can be served",
                (unsigned long long)rl.rlim_cur, connections);
+}
+
+/*
+ * --threads 0: two per CPU of this process's affinity mask (taskset,
+ * cpusets). A request holds its thread for its Redis or Postgres round
+ * trip: one thread per CPU served the leaderboard (Redis only) best on
+ * 2 cores, but userProfile (a Postgres statement) lost up to a third
+ * against two per CPU (BENCHMARKS.md, "apispeed").
+ */
+static int
+api_threads(long configured)
+{
+    if (configured > 0)
+        return (int)configured;
+    cpu_set_t set;
+    int n = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 0;
+    if (n <= 0)
+        n = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    n *= 2;
+    return n < 2 ? 2 : n > 256 ? 256 : n;
 }
 
 static int
@@ -187,7 +210,7 @@ main(int argc, char **argv)
         .log_uri = gm_config_str(&cfg, "log"),
         .redeem_wait_ms = (int)gm_config_int(&cfg, "redeem-wait-ms"),
         .pool_size = gm_config_int(&cfg, "pool-size") ? (int)gm_config_int(&cfg, "pool-size")
-                                                      : (int)gm_config_int(&cfg, "threads"),
+                                                      : api_threads(gm_config_int(&cfg, "threads")),
     };
 #ifdef GM_API_HAVE_BACKEND_EX
     struct gm_api_backend_opts_ex bx = {.redis_prefix = gm_config_str(&cfg, "redis-prefix"),
@@ -213,7 +236,7 @@ main(int argc, char **argv)
 
     struct gm_api_server_opts so = {
         .listen = gm_config_str(&cfg, "listen"),
-        .threads = (int)gm_config_int(&cfg, "threads"),
+        .threads = api_threads(gm_config_int(&cfg, "threads")),
         .max_connections = (int)gm_config_int(&cfg, "max-connections"),
         .max_body = (size_t)gm_config_int(&cfg, "max-body-bytes"),
         .max_header = (size_t)gm_config_int(&cfg, "max-header-bytes"),

@@ -28,6 +28,7 @@
  */
 #include "server_int.h"
 
+#include "fmt.h"
 #include "log.h"
 
 #include <jansson.h>
@@ -552,9 +553,17 @@ run(struct gctx *g, const struct gm_api_viewer *viewer, const char *query, const
         else
             gm_api_limiter_finish(s->d.limiter, &rl_call, &rl);
         if (rl.limited) {
-            gm__api_header(g->r, "RateLimit-Policy", "%ld;w=60", rl.limit);
-            gm__api_header(g->r, "RateLimit", "limit=%ld, remaining=%ld, reset=%ld", rl.limit,
-                           rl.remaining, rl.reset_s);
+            /* On every limited answer: written without snprintf (common/fmt.h). */
+            char lim[GM_FMT_I64_MAX], rem[GM_FMT_I64_MAX], rst[GM_FMT_I64_MAX], v[128];
+            gm_fmt_i64(lim, rl.limit);
+            gm_fmt_i64(rem, rl.remaining);
+            gm_fmt_i64(rst, rl.reset_s);
+            const char *policy[] = {lim, ";w=60"};
+            gm_fmt_join(v, sizeof v, policy, 2);
+            gm__api_header_set(g->r, "RateLimit-Policy", v);
+            const char *state[] = {"limit=", lim, ", remaining=", rem, ", reset=", rst};
+            gm_fmt_join(v, sizeof v, state, 6);
+            gm__api_header_set(g->r, "RateLimit", v);
         }
         if (!rl.allowed) {
             int idx = gm__api_op_index(s, rl.op);

@@ -7,6 +7,7 @@
  * the thread ends), so no lock is taken on the path of a request.
  */
 #include "ratelimit.h"
+#include "fmt.h"
 #include "redis_url.h"
 #include "resp.h"
 
@@ -307,7 +308,7 @@ script_argv(const struct gm_api_limiter *l, const struct gm_api_rl_call *call, b
             const char **argv, size_t *lens, char nums[][24], char nkeys[24])
 {
     size_t n = call->n;
-    snprintf(nkeys, 24, "%zu", n);
+    gm_fmt_i64(nkeys, (int64_t)n);
     argv[0] = eval ? "EVAL" : "EVALSHA";
     argv[1] = eval ? script : l->sha;
     argv[2] = nkeys;
@@ -501,12 +502,12 @@ gm_api_limiter_prepare(struct gm_api_limiter *l, const char *user, const char *c
         return;
     for (size_t i = 0; i < call->n; i++) {
         /* {user} keeps a request's keys in one cluster slot. */
-        int k = snprintf(call->keys[i], sizeof call->keys[i], "%srl:{%s}:%s", l->prefix, user,
-                         call->ops[i]);
-        if (k < 0 || (size_t)k >= sizeof call->keys[i])
+        const char *parts[] = {l->prefix, "rl:{", user, "}:", call->ops[i]};
+        size_t k = gm_fmt_join(call->keys[i], sizeof call->keys[i], parts, 5);
+        if (k >= sizeof call->keys[i])
             abort(); /* the prefix, a user id (GM_API_USER_MAX) and a field name fit */
         call->keyp[i] = call->keys[i];
-        snprintf(call->args[i], sizeof call->args[i], "%ld", call->limits[i]);
+        gm_fmt_i64(call->args[i], call->limits[i]);
         call->argp[i] = call->args[i];
     }
     call->state = 3;

@@ -41,10 +41,11 @@ struct gm__api_req {
     int op; /* metric label index */
     unsigned status;
     const char *hdr[GM__API_MAX_HEADERS][2]; /* extra response headers (borrowed) */
-    char hdr_buf[GM__API_MAX_HEADERS][160];
     size_t n_hdr;
     const atomic_bool *draining; /* the server's: answers then ask clients to close */
     bool stream;                 /* an event stream (sse.c): not in the latency histogram */
+    /* Last: everything above is zeroed when the record is made, this is not. */
+    char hdr_buf[GM__API_MAX_HEADERS][160];
 };
 
 struct gm__api_allow {
@@ -68,6 +69,9 @@ struct gm_api_server {
 /* Adds a response header to r (the value is copied). */
 void gm__api_header(struct gm__api_req *r, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Adds a response header to r with a ready value (copied; cut to 159 bytes). */
+void gm__api_header_set(struct gm__api_req *r, const char *name, const char *value);
 
 /* Queues status and body (copied) with r's headers; returns MHD's answer. */
 enum MHD_Result gm__api_respond(struct MHD_Connection *c, struct gm__api_req *r, unsigned status,

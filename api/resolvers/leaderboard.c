@@ -26,6 +26,7 @@
  * positions ("o" + the position of the page's last entry), so a board that
  * changes between pages may shift entries by a place.
  */
+#include "fmt.h"
 #include "fold.h"
 #include "internal.h"
 #include "lbscore.h"
@@ -267,10 +268,10 @@ run_script(struct gm_api_request *req, const char **page, redisReply **top, redi
     const char *text, *sha;
     carry_script(b, cy, &text, &sha);
     const char *argv[5 + 16 + 16 + PAGE_ARGC];
-    char nkeys[24], nk[24], na[24];
-    snprintf(nkeys, sizeof nkeys, "%zu", cy->n_keys + 2);
-    snprintf(nk, sizeof nk, "%zu", cy->n_keys);
-    snprintf(na, sizeof na, "%zu", cy->n_args);
+    char nkeys[GM_FMT_I64_MAX], nk[GM_FMT_I64_MAX], na[GM_FMT_I64_MAX];
+    gm_fmt_i64(nkeys, (int64_t)cy->n_keys + 2);
+    gm_fmt_i64(nk, (int64_t)cy->n_keys);
+    gm_fmt_i64(na, (int64_t)cy->n_args);
     size_t argc = 0;
     argv[argc++] = "EVALSHA";
     argv[argc++] = sha;
@@ -393,18 +394,21 @@ resolve_leaderboard(struct gm_gql_rctx *ctx, struct gm_gql_rval *out)
         current = strcmp(cur, period) == 0;
     }
 
-    char key[GM__LBC_KEY_MAX], boards[96], s_start[24], s_count[24], s_around[24];
-    snprintf(key, sizeof key, "%slb:%s:%s", req->backend->prefix, board, period);
-    snprintf(boards, sizeof boards, "%sboards", req->backend->prefix);
+    char key[GM__LBC_KEY_MAX], boards[96], s_start[GM_FMT_I64_MAX], s_count[GM_FMT_I64_MAX],
+        s_around[GM_FMT_I64_MAX];
+    const char *key_parts[] = {req->backend->prefix, "lb:", board, ":", period};
+    gm_fmt_join(key, sizeof key, key_parts, 5);
+    const char *boards_parts[] = {req->backend->prefix, "boards"};
+    gm_fmt_join(boards, sizeof boards, boards_parts, 2);
     /* A page by position (not around the caller) may come from the cache. */
     struct gm__lb_page cached;
     uint64_t gen = 0;
     int64_t read_ms = gm__now_ms();
     bool hit =
         around < 0 && gm__lbc_get(req->backend->lbc, key, start, first, ctx->arena, &cached, &gen);
-    snprintf(s_start, sizeof s_start, "%" PRId64, start);
-    snprintf(s_count, sizeof s_count, "%" PRId64, hit ? 0 : first);
-    snprintf(s_around, sizeof s_around, "%" PRId64, around);
+    gm_fmt_i64(s_start, start);
+    gm_fmt_i64(s_count, hit ? 0 : first);
+    gm_fmt_i64(s_around, around);
     const char *me = req->viewer.user_id ? req->viewer.user_id : "";
     const char *page_argv[PAGE_ARGC] = {key, boards, s_start, s_count, me, s_around, board};
     redisReply *top, *r;
@@ -488,9 +492,9 @@ resolve_leaderboard(struct gm_gql_rctx *ctx, struct gm_gql_rval *out)
         en->rank = rank;
     }
     if (bd->n) {
-        char c[24];
-        snprintf(c, sizeof c, "o%" PRId64, start + (int64_t)bd->n - 1);
-        bd->end_cursor = gm_arena_strndup(ctx->arena, c, strlen(c));
+        char c[1 + GM_FMT_I64_MAX] = "o";
+        size_t cl = 1 + gm_fmt_i64(c + 1, start + (int64_t)bd->n - 1);
+        bd->end_cursor = gm_arena_strndup(ctx->arena, c, cl);
         if (!bd->end_cursor)
             goto oom;
     }

@@ -95,7 +95,8 @@ token() {
 # start NAME ARGS...: starts gamify-api on a free port (another one when
 # that port was taken meanwhile); sets PORT and PID; the log is $T/NAME.log.
 # KEY_ARGS (default: both test keys), REDIS_URL (default GAMIFY_TEST_REDIS)
-# and NOFILE (a soft open-files limit) change how it starts.
+# NOFILE (a soft open-files limit) and WRAP (a command to run it under)
+# change how it starts.
 start() {
     local name=$1
     shift
@@ -105,7 +106,8 @@ start() {
         PORT=$(port)
         (
             [ -n "${NOFILE:-}" ] && ulimit -Sn "$NOFILE"
-            exec "$API" --listen "127.0.0.1:$PORT" --postgres "stub" --log "file:$T/log" \
+            # shellcheck disable=SC2086
+            exec ${WRAP:-} "$API" --listen "127.0.0.1:$PORT" --postgres "stub" --log "file:$T/log" \
                 --redis "${REDIS_URL:-$GAMIFY_TEST_REDIS}" --redis-prefix "$PREFIX" --threads 2 \
                 "${keys[@]}" "$@"
         ) >>"$T/$name.log" 2>&1 &
@@ -257,6 +259,7 @@ check_http() {
         "$(gql "$PORT" "$tok" "{\"query\":\"{ __typename $big}\"}" -H 'Transfer-Encoding: chunked')"
     st=$(gql "$PORT" "$tok" "$Q_PROFILE" -H "X-Big: $(head -c 12000 /dev/zero | tr '\0' a)")
     if [ "$st" -ge 400 ] && [ "$st" -lt 500 ]; then pass "headers over --max-header-bytes: $st"; else fail "big headers: $st"; fi
+    expect "headers under --max-header-bytes" 200 "$(gql "$PORT" "$tok" "$Q_PROFILE" -H "X-Mid: $(head -c 6000 /dev/zero | tr '\0' a)")"
     expect "still serving" 200 "$(gql "$PORT" "$tok" "$Q_PROFILE")"
     # A body trickling in past --body-timeout-seconds: the connection is closed unanswered.
     exec 3<>"/dev/tcp/127.0.0.1/$PORT"
@@ -441,7 +444,7 @@ not a public key|--jwt-rs256-public-key $T/rs.key|PEM public key
 bad rate limits|--jwt-hs256-secret-file $T/hs.secret --rate-limits redeemReward=0|rate-limits
 bad persisted-queries|--jwt-hs256-secret-file $T/hs.secret --persisted-queries maybe|persisted-queries
 bad redis URL|--jwt-hs256-secret-file $T/hs.secret --redis http://x|redis
-bad threads|--jwt-hs256-secret-file $T/hs.secret --threads 0|threads
+bad threads|--jwt-hs256-secret-file $T/hs.secret --threads 257|threads
 EOF2
     rc=0
     out=$("$API" --postgres x --redis redis://h --log file:/x --jwt-hs256-secret-file "$T/hs.secret" 2>&1) || rc=$?
@@ -452,6 +455,14 @@ EOF2
     out=$(timeout 10 "$API" --listen "127.0.0.1:$PORT" "${base[@]:2}" --jwt-hs256-secret-file "$T/hs.secret" 2>&1) || rc=$?
     [ "$rc" = 1 ] && echo "$out" | grep -q 'cannot listen' && pass "a port in use refused" || fail "port in use: $rc $out"
     stop "$PID"
+    # --threads 0 (the default): two threads per CPU the process may run on.
+    if command -v taskset >/dev/null 2>&1; then
+        WRAP="taskset -c 0" start cpus --threads 0
+        for _ in $(seq 50); do grep -q listening "$T/cpus.log" && break; sleep 0.05; done
+        grep -q '(2 threads)' "$T/cpus.log" && pass "--threads 0 on one CPU: 2 threads" ||
+            fail "--threads 0 on one CPU: $(grep listening "$T/cpus.log")"
+        stop "$PID"
+    fi
 }
 echo short >"$T/short"
 

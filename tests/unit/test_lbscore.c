@@ -159,3 +159,39 @@ Test(lbscore, parse_redis_text)
     char buf[GM_LBSCORE_TEXT_MAX];
     cr_assert_str_eq(gm_lbscore_format(20, T_2026_11_02 + 36000, "2026-W45", buf), "352199135");
 }
+
+/* Integers of up to 15 digits skip strtod (parse_small_int): the same values as through it. */
+Test(lbscore, integer_text_as_strtod_reads_it)
+{
+    const int64_t vals[] = {0,
+                            1,
+                            -1,
+                            GM_LBSCORE_TICKS - 1,
+                            -GM_LBSCORE_TICKS,
+                            352199135,
+                            -352199135,
+                            999999999999999,
+                            -999999999999999,
+                            1000000000000000,
+                            -1000000000000000,
+                            EXACT_MAX,
+                            -EXACT_MAX,
+                            EXACT_MAX + 2,
+                            INT64_C(12345678901234567)};
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+        char plain[32], as_double[40];
+        snprintf(plain, sizeof plain, "%lld", (long long)vals[i]);
+        snprintf(as_double, sizeof as_double, "%lld.0", (long long)vals[i]);
+        int64_t e1, s1, e2, s2;
+        cr_assert_eq(gm_lbscore_parse(plain, &e1, &s1), 0, "%s", plain);
+        cr_assert_eq(gm_lbscore_parse(as_double, &e2, &s2), 0, "%s", as_double);
+        cr_assert_eq(e1, e2, "%s: %lld against %lld", plain, (long long)e1, (long long)e2);
+        cr_assert_eq(s1, s2, "%s", plain);
+    }
+    int64_t enc, score;
+    cr_assert_eq(gm_lbscore_parse("-", &enc, &score), -1);
+    cr_assert_eq(gm_lbscore_parse("--1", &enc, &score), -1);
+    cr_assert_eq(gm_lbscore_parse("12 ", &enc, &score), -1);
+    cr_assert_eq(gm_lbscore_parse(" 12", &enc, &score), 0); /* strtod skips the space */
+    cr_assert_eq(enc, 12);
+}

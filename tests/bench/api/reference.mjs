@@ -36,6 +36,12 @@ if (cluster.isPrimary && workers > 1) {
     serve();
 }
 
+// A sorted-set score as the projector writes it (docs/operations.md): the
+// score times 2^24 plus the reach-time tie-break; the score is the floor.
+function decode(text) {
+    return Math.floor(Number(text) / 16777216);
+}
+
 function serve() {
     const secret = fs.readFileSync(args['secret-file']);
     const prefix = args.prefix ?? 'gamify:';
@@ -126,7 +132,7 @@ function serve() {
         const ms = await redis.zscore(key, viewer.userId);
         if (ms !== null) {
             mp = await redis.zrevrank(key, viewer.userId);
-            me = { rank: (await redis.zcount(key, `(${ms}`, '+inf')) + 1, score: Number(ms) };
+            me = { rank: (await redis.zcount(key, `(${ms}`, '+inf')) + 1, score: decode(ms) };
         }
         if (a.around != null) {
             if (mp < 0) count = 0;
@@ -142,9 +148,13 @@ function serve() {
             const hidden = viewer.role === 'student' ? await optedOut() : new Set();
             for (let i = 0; i < page.length / 2; i++) {
                 const u = page[2 * i];
-                const score = Number(page[2 * i + 1]);
-                if (i > 0 && score !== entries[i - 1].score) rank = start + i + 1;
-                entries.push({ rank, userId: hidden.has(u) && u !== viewer.userId ? null : u, score });
+                // Ranks by the encoded score (score and reach time), shown decoded.
+                if (i > 0 && page[2 * i + 1] !== page[2 * i - 1]) rank = start + i + 1;
+                entries.push({
+                    rank,
+                    userId: hidden.has(u) && u !== viewer.userId ? null : u,
+                    score: decode(page[2 * i + 1]),
+                });
             }
         }
         return {
