@@ -10,7 +10,7 @@
 #include "cmd_util.h"
 #include "commands.h"
 #include "feed.h"
-#include "store.h"
+#include "state.h"
 #include "timefmt.h"
 
 #include <getopt.h>
@@ -334,11 +334,11 @@ parse_when(const char *s, const char *flag, int64_t *out)
 static int
 ledger_of(const char *dir, struct ledger_walk *w, bool *found, int64_t *exp, int64_t *coins)
 {
-    struct gm_store *st;
+    struct gm_state *st;
     struct gm_err err;
     gm_err_clear(&err);
-    struct gm_store_opts opts = {.read_only = true};
-    if (gm_store_open(dir, &opts, &st, &err)) {
+    struct gm_state_opts opts = {.read_only = true};
+    if (gm_state_open(dir, &opts, &st, &err)) {
         fprintf(stderr, "gamify ledger: %s\n", err.msg);
         return 2;
     }
@@ -357,7 +357,7 @@ ledger_of(const char *dir, struct ledger_walk *w, bool *found, int64_t *exp, int
         }
         gm_feed_close(f);
     }
-    gm_store_close(st);
+    gm_state_close(st);
     if (rc) {
         fprintf(stderr, "gamify ledger: %s: %s\n", dir, gm_strerror(rc));
         return 2;

@@ -135,16 +135,16 @@ gm_cmd_produce(int argc, char **argv)
                 fsync_name);
         goto out;
     }
-    enum gm_log_scheme scheme;
-    if (gm_log_uri_parse(uri, &scheme, &dir, &err) < 0) {
+    enum gm_logsrc_scheme scheme;
+    if (gm_logsrc_uri_parse(uri, &scheme, &dir, &err) < 0) {
         fprintf(stderr, "gamify produce: %s\n", err.msg);
         goto out;
     }
-    if (scheme == GM_LOG_JSONL) {
+    if (scheme == GM_LOGSRC_JSONL) {
         fprintf(stderr, "gamify produce: %s: jsonl: is an input format only; use file:DIR\n", uri);
         goto out;
     }
-    if (scheme == GM_LOG_KAFKA) {
+    if (scheme == GM_LOGSRC_KAFKA) {
         if (gm_kafka_producer_new(dir, &kp, &err) < 0) {
             fprintf(stderr, "gamify produce: %s\n", err.msg);
             goto out;

@@ -11,7 +11,7 @@
 #include "commands.h"
 #include "log.h"
 #include "pgproj.h"
-#include "store.h"
+#include "state.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -72,7 +72,7 @@ gm_cmd_migrate(int argc, char **argv)
 struct part {
     int partition;
     char *dir;
-    struct gm_store *st;
+    struct gm_state *st;
     struct gm_pgproj *proj;
     bool done; /* reached the end of its feed (once mode) */
 };
@@ -177,8 +177,8 @@ gm_cmd_project_postgres(int argc, char **argv)
     gm_err_clear(&err);
     code = 2;
     for (size_t i = 0; i < n_parts; i++) {
-        struct gm_store_opts o = {.read_only = true};
-        if (gm_store_open(parts[i].dir, &o, &parts[i].st, &err) ||
+        struct gm_state_opts o = {.read_only = true};
+        if (gm_state_open(parts[i].dir, &o, &parts[i].st, &err) ||
             gm_pgproj_open(conninfo, parts[i].partition, &parts[i].proj, &err)) {
             fprintf(stderr, "gamify project: %s: %s\n", parts[i].dir, err.msg);
             goto out;
@@ -243,7 +243,7 @@ gm_cmd_project_postgres(int argc, char **argv)
 out:
     for (size_t i = 0; i < n_parts; i++) {
         gm_pgproj_close(parts[i].proj);
-        gm_store_close(parts[i].st);
+        gm_state_close(parts[i].st);
         free(parts[i].dir);
     }
     free(parts);

@@ -9,7 +9,7 @@
 #include "commands.h"
 #include "log.h"
 #include "redisproj.h"
-#include "store.h"
+#include "state.h"
 
 #include <stdint.h>
 #include <signal.h>
@@ -30,7 +30,7 @@ on_signal(int sig)
 
 /* The states of dir, read-only: its partition-N folders, or dir itself. */
 struct states {
-    struct gm_store **st;
+    struct gm_state **st;
     int *partition;
     size_t n;
 };
@@ -39,7 +39,7 @@ static void
 states_close(struct states *s)
 {
     for (size_t i = 0; i < s->n; i++)
-        gm_store_close(s->st[i]);
+        gm_state_close(s->st[i]);
     free(s->st);
     free(s->partition);
 }
@@ -67,10 +67,10 @@ states_open(const char *dir, struct states *s)
     if (!s->st || !s->partition)
         abort();
     for (size_t i = 0; i < want; i++) {
-        struct gm_store_opts o = {.read_only = true};
+        struct gm_state_opts o = {.read_only = true};
         struct gm_err err;
         gm_err_clear(&err);
-        if (gm_store_open(n_ids ? dirs[i] : dir, &o, &s->st[i], &err)) {
+        if (gm_state_open(n_ids ? dirs[i] : dir, &o, &s->st[i], &err)) {
             fprintf(stderr, "gamify: %s\n", err.msg);
             gm__free_dirs(dirs, n_ids);
             free(ids);

@@ -9,9 +9,10 @@
 #include "cmd_state.h"
 #include "cmd_util.h"
 #include "kafka_read.h"
+#include "outsink.h"
 #include "pump.h"
 #include "rules.h"
-#include "store.h"
+#include "state.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -24,7 +25,7 @@
 #define STALL_S 60.0
 
 struct rpart {
-    struct gm_store *st;
+    struct gm_state *st;
     bool in_batch;
     size_t n;            /* records in the open batch */
     uint64_t batch_next; /* offset after the open batch's last record */
@@ -36,15 +37,15 @@ open_part(const struct gm_replay_kafka_opts *o, int32_t id, struct rpart *p, str
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/partition-%d", o->state, (int)id);
-    int rc = gm_store_open(path, &o->store, &p->st, err);
+    int rc = gm_state_open(path, &o->store, &p->st, err);
     if (rc)
         return rc;
     if (o->override_text &&
-        (rc = gm_store_set_what_if(p->st, o->override_text, o->override_len, err)))
+        (rc = gm_state_set_what_if(p->st, o->override_text, o->override_len, err)))
         return rc;
     if (o->rules_text)
-        rc = gm_store_seed_rules(p->st, o->rules_text, o->rules_len, err);
-    p->batch_next = gm_store_offset(p->st);
+        rc = gm_state_seed_rules(p->st, o->rules_text, o->rules_len, err);
+    p->batch_next = gm_state_offset(p->st);
     return rc;
 }
 
@@ -54,7 +55,7 @@ commit_part(struct rpart *p, struct gm_outsink *sink, struct gm_err *err)
     if (!p->in_batch)
         return 0;
     p->in_batch = false;
-    int rc = gm_store_commit(p->st, p->batch_next, err);
+    int rc = gm_state_commit(p->st, p->batch_next, err);
     if (rc == 0 && sink)
         rc = gm_outsink_publish(sink, p->st, err);
     return rc;
@@ -105,7 +106,7 @@ gm__replay_kafka(const char *rest, const struct gm_replay_kafka_opts *o)
                 fprintf(stderr, "gamify replay: partition %d: %s\n", (int)pr[i].partition, err.msg);
             goto out;
         }
-        from[i] = gm_store_offset(parts[i].st);
+        from[i] = gm_state_offset(parts[i].st);
     }
     if (o->out_uri && (rc = gm_outsink_open(o->out_uri, &sink, &err)))
         goto fail;
@@ -132,12 +133,12 @@ gm__replay_kafka(const char *rest, const struct gm_replay_kafka_opts *o)
                 i++;
             struct rpart *p = &parts[i];
             if (!p->in_batch) {
-                if ((rc = gm_store_begin(p->st, &err)))
+                if ((rc = gm_state_begin(p->st, &err)))
                     goto fail;
                 p->in_batch = true;
                 p->n = 0;
             }
-            if ((rc = gm_store_apply(p->st, msg.data, msg.len, false, msg.offset, msg.append_ms,
+            if ((rc = gm_state_apply(p->st, msg.data, msg.len, false, msg.offset, msg.append_ms,
                                      &err)))
                 goto fail;
             p->batch_next = msg.offset + 1;
@@ -166,10 +167,10 @@ gm__replay_kafka(const char *rest, const struct gm_replay_kafka_opts *o)
     }
     double secs = gm__now_s() - start;
     if (!o->quiet) {
-        struct gm_store_stats sum = {0};
+        struct gm_state_stats sum = {0};
         uint64_t written = gm_outsink_written(sink);
         for (size_t i = 0; i < n; i++) {
-            const struct gm_store_stats *ss = gm_store_stats(parts[i].st);
+            const struct gm_state_stats *ss = gm_state_stats(parts[i].st);
             char note[160];
             fprintf(stderr,
                     "replay: partition %d: %llu records, %llu applied, %llu duplicates, %llu "
@@ -178,7 +179,7 @@ gm__replay_kafka(const char *rest, const struct gm_replay_kafka_opts *o)
                     (unsigned long long)ss->applied, (unsigned long long)ss->duplicates,
                     (unsigned long long)ss->dead_letters, (unsigned long long)ss->rules_published,
                     gm__what_if_note(parts[i].st, ss, note, sizeof note),
-                    (unsigned long long)gm_store_offset(parts[i].st));
+                    (unsigned long long)gm_state_offset(parts[i].st));
             sum.applied += ss->applied;
             sum.duplicates += ss->duplicates;
             sum.dead_letters += ss->dead_letters;
@@ -204,8 +205,8 @@ fail:
 out:
     for (size_t i = 0; i < n && parts; i++) {
         if (parts[i].in_batch)
-            gm_store_abort(parts[i].st);
-        gm_store_close(parts[i].st);
+            gm_state_abort(parts[i].st);
+        gm_state_close(parts[i].st);
     }
     gm_outsink_close(sink);
     gm_kafka_reader_close(r);

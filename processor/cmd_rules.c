@@ -133,13 +133,13 @@ rules_publish(int argc, char **argv)
 
     struct gm_err err;
     gm_err_clear(&err);
-    enum gm_log_scheme scheme;
+    enum gm_logsrc_scheme scheme;
     const char *dir;
-    if (gm_log_uri_parse(log_uri, &scheme, &dir, &err)) {
+    if (gm_logsrc_uri_parse(log_uri, &scheme, &dir, &err)) {
         fprintf(stderr, "gamify rules publish: %s\n", err.msg);
         return 2;
     }
-    if (scheme != GM_LOG_FILE && scheme != GM_LOG_KAFKA) {
+    if (scheme != GM_LOGSRC_FILE && scheme != GM_LOGSRC_KAFKA) {
         fprintf(stderr, "gamify rules publish: rules go to a file: or kafka:// log\n");
         return 2;
     }
@@ -199,7 +199,7 @@ rules_publish(int argc, char **argv)
         fprintf(stderr, "gamify rules publish: %s\n", err.msg);
         goto out;
     }
-    if (scheme == GM_LOG_KAFKA) {
+    if (scheme == GM_LOGSRC_KAFKA) {
         code = publish_kafka(dir, user, buf, buf_len);
         if (code == 0)
             printf("published %s as event %s by %s to every partition of %s\n", path, event_id,

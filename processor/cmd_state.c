@@ -15,9 +15,10 @@
 #include "json.h"
 #include "log.h"
 #include "logsrc.h"
+#include "outsink.h"
 #include "pump.h"
 #include "rules.h"
-#include "store.h"
+#include "state.h"
 
 #include <errno.h>
 #include <openssl/evp.h>
@@ -49,7 +50,7 @@ status_mib(const char *name)
 
 /* Opens an existing state directory (never creates one). */
 static int
-open_existing(const char *dir, struct gm_store **st, bool read_only, bool dlq_only)
+open_existing(const char *dir, struct gm_state **st, bool read_only, bool dlq_only)
 {
     struct stat sb;
     if (!dir) {
@@ -62,8 +63,8 @@ open_existing(const char *dir, struct gm_store **st, bool read_only, bool dlq_on
     }
     struct gm_err err;
     gm_err_clear(&err);
-    struct gm_store_opts opts = {.read_only = read_only, .dlq_only = dlq_only};
-    if (gm_store_open(dir, &opts, st, &err)) {
+    struct gm_state_opts opts = {.read_only = read_only, .dlq_only = dlq_only};
+    if (gm_state_open(dir, &opts, st, &err)) {
         fprintf(stderr, "gamify: %s\n", err.msg);
         return 2;
     }
@@ -71,9 +72,9 @@ open_existing(const char *dir, struct gm_store **st, bool read_only, bool dlq_on
 }
 
 const char *
-gm__what_if_note(const struct gm_store *st, const struct gm_store_stats *ss, char *buf, size_t cap)
+gm__what_if_note(const struct gm_state *st, const struct gm_state_stats *ss, char *buf, size_t cap)
 {
-    if (!gm_store_what_if(st))
+    if (!gm_state_what_if(st))
         return "";
     snprintf(buf, cap, " (what-if: %llu RulesPublished ignored)",
              (unsigned long long)ss->rules_ignored);
@@ -125,7 +126,7 @@ replay(const struct gm_config *opt)
     struct gm_outsink *sink = NULL;
     long batch = (long)gm_config_int(opt, "batch");
     bool quiet = gm_config_bool(opt, "quiet");
-    struct gm_store_opts opts = {.no_sync = gm_config_bool(opt, "no-sync")};
+    struct gm_state_opts opts = {.no_sync = gm_config_bool(opt, "no-sync")};
     if (gm_config_str(opt, "window-days"))
         opts.dedupe_window_s = gm_config_int(opt, "window-days") * 86400;
     if (gm_config_str(opt, "future-skew-seconds"))
@@ -145,16 +146,16 @@ replay(const struct gm_config *opt)
         }
         opts.what_if = true;
     }
-    enum gm_log_scheme scheme;
+    enum gm_logsrc_scheme scheme;
     const char *rest;
     struct gm_err err;
     gm_err_clear(&err);
-    if (gm_log_uri_parse(log_uri, &scheme, &rest, &err)) {
+    if (gm_logsrc_uri_parse(log_uri, &scheme, &rest, &err)) {
         fprintf(stderr, "gamify replay: %s\n", err.msg);
         free(override_text);
         return 2;
     }
-    if (scheme == GM_LOG_KAFKA) {
+    if (scheme == GM_LOGSRC_KAFKA) {
         /* the seed rules are read once for every partition's state */
         char *rules_text = NULL;
         size_t rules_len = 0;
@@ -186,14 +187,14 @@ replay(const struct gm_config *opt)
     }
 
     gm_err_clear(&err);
-    struct gm_store *st = NULL;
+    struct gm_state *st = NULL;
     struct gm_logsrc *src = NULL;
     int code = 2, rc;
-    if ((rc = gm_store_open(state, &opts, &st, &err))) {
+    if ((rc = gm_state_open(state, &opts, &st, &err))) {
         fprintf(stderr, "gamify replay: %s\n", err.msg);
         goto out;
     }
-    if (override_text && (rc = gm_store_set_what_if(st, override_text, override_len, &err))) {
+    if (override_text && (rc = gm_state_set_what_if(st, override_text, override_len, &err))) {
         if (err.line)
             fprintf(stderr, "gamify replay: %s:%d:%d: %s\n", override, err.line, err.column,
                     err.msg);
@@ -209,7 +210,7 @@ replay(const struct gm_config *opt)
             fprintf(stderr, "gamify replay: %s: %s\n", rules, strerror(-rc));
             goto out;
         }
-        rc = gm_store_seed_rules(st, text, len, &err);
+        rc = gm_state_seed_rules(st, text, len, &err);
         free(text);
         if (rc) {
             fprintf(stderr, "gamify replay: %s:%d:%d: %s\n", rules, err.line, err.column, err.msg);
@@ -221,7 +222,7 @@ replay(const struct gm_config *opt)
         fprintf(stderr, "gamify replay: %s\n", err.msg);
         goto out;
     }
-    uint64_t from = gm_store_offset(st);
+    uint64_t from = gm_state_offset(st);
     if ((rc = gm_pump_source_open(log_uri, from, &src, &err))) {
         fprintf(stderr, "gamify replay: %s\n", err.msg);
         goto out;
@@ -253,7 +254,7 @@ replay(const struct gm_config *opt)
         fprintf(stderr, "gamify replay: %s\n", err.msg);
         goto out;
     }
-    const struct gm_store_stats *ss = gm_store_stats(st);
+    const struct gm_state_stats *ss = gm_state_stats(st);
     char note[160];
     double secs = gm__now_s() - start;
     struct rusage ru;
@@ -275,7 +276,7 @@ replay(const struct gm_config *opt)
 out:
     gm_outsink_close(sink);
     gm_logsrc_close(src);
-    gm_store_close(st);
+    gm_state_close(st);
     free(override_text);
     return code;
 }
@@ -332,7 +333,7 @@ merged_dump(char **dirs, size_t n_dirs, const char *user, char **text, size_t *l
     *text = NULL;
     *len = 0;
     for (size_t i = 0; i < n_dirs && rc == 0; i++) {
-        struct gm_store *st;
+        struct gm_state *st;
         char *buf = NULL;
         size_t size = 0;
         if ((rc = open_existing(dirs[i], &st, true, false)))
@@ -340,11 +341,11 @@ merged_dump(char **dirs, size_t n_dirs, const char *user, char **text, size_t *l
         FILE *f = open_memstream(&buf, &size);
         if (!f)
             abort();
-        int drc = gm_store_dump(st, f, user);
+        int drc = gm_state_dump(st, f, user);
         fclose(f);
-        if (what_if && gm_store_what_if(st))
+        if (what_if && gm_state_what_if(st))
             *what_if = true;
-        gm_store_close(st);
+        gm_state_close(st);
         if (drc == 0)
             found = 1;
         else if (drc != GM_ENOTFOUND) {
@@ -406,17 +407,17 @@ gm__state_dump(const char *state, const char *user, char **text, size_t *len, bo
         gm__free_dirs(dirs, n_dirs);
         return code;
     }
-    struct gm_store *st;
+    struct gm_state *st;
     if ((code = open_existing(state, &st, true, false)))
         return code;
     FILE *f = open_memstream(text, len);
     if (!f)
         abort();
-    int rc = gm_store_dump(st, f, user);
+    int rc = gm_state_dump(st, f, user);
     fclose(f);
-    if (what_if && gm_store_what_if(st))
+    if (what_if && gm_state_what_if(st))
         *what_if = true;
-    gm_store_close(st);
+    gm_state_close(st);
     if (rc && rc != GM_ENOTFOUND) {
         fprintf(stderr, "gamify: %s: %s\n", state, gm_strerror(rc));
         return 2;
@@ -497,20 +498,20 @@ digest(const char *state)
         rc = 0;
         code = 0;
         for (size_t i = 0; i < n_dirs && rc == 0 && code == 0; i++) {
-            struct gm_store *st;
+            struct gm_state *st;
             unsigned char part[32];
             if ((code = open_existing(dirs[i], &st, true, false)))
                 break;
-            if (gm_store_what_if(st))
+            if (gm_state_what_if(st))
                 what_if = true;
-            if ((rc = gm_store_digest(st, part)) == 0) {
+            if ((rc = gm_state_digest(st, part)) == 0) {
                 const char *name = strrchr(dirs[i], '/') + 1;
                 EVP_DigestUpdate(ctx, name, strlen(name) + 1);
                 EVP_DigestUpdate(ctx, part, sizeof part);
             } else {
                 fprintf(stderr, "gamify digest: %s: %s\n", dirs[i], gm_strerror(rc));
             }
-            gm_store_close(st);
+            gm_state_close(st);
         }
         unsigned int md_len = 0;
         EVP_DigestFinal_ex(ctx, md, &md_len);
@@ -521,12 +522,12 @@ digest(const char *state)
         if (rc)
             return 2;
     } else {
-        struct gm_store *st;
+        struct gm_state *st;
         if ((code = open_existing(state, &st, true, false)))
             return code;
-        rc = gm_store_digest(st, md);
-        what_if = gm_store_what_if(st) != NULL;
-        gm_store_close(st);
+        rc = gm_state_digest(st, md);
+        what_if = gm_state_what_if(st) != NULL;
+        gm_state_close(st);
     }
     if (rc) {
         fprintf(stderr, "gamify digest: %s\n", gm_strerror(rc));
@@ -609,9 +610,9 @@ dlq_requeue(const struct gm_config *opt)
     long long seq = (long long)gm_config_int(opt, "seq");
     struct gm_err err;
     gm_err_clear(&err);
-    enum gm_log_scheme scheme;
+    enum gm_logsrc_scheme scheme;
     const char *dir;
-    if (gm_log_uri_parse(log_uri, &scheme, &dir, &err) || scheme != GM_LOG_FILE) {
+    if (gm_logsrc_uri_parse(log_uri, &scheme, &dir, &err) || scheme != GM_LOGSRC_FILE) {
         fprintf(stderr, "gamify dlq requeue: --log must be file:DIR\n");
         return 2;
     }
@@ -626,7 +627,7 @@ dlq_requeue(const struct gm_config *opt)
                 state, state);
         return 2;
     }
-    struct gm_store *st;
+    struct gm_state *st;
     int code = open_existing(state, &st, false, true);
     if (code)
         return code;
@@ -634,9 +635,9 @@ dlq_requeue(const struct gm_config *opt)
     size_t n = 0;
     int rc = gm_filelog_open(dir, NULL, &rq.log, &err);
     if (rc == 0)
-        rc = gm_store_dlq_take(st, reason, seq, requeue_one, &rq, &n, &err);
+        rc = gm_state_dlq_take(st, reason, seq, requeue_one, &rq, &n, &err);
     gm_filelog_close(rq.log);
-    gm_store_close(st);
+    gm_state_close(st);
     if (rc) {
         fprintf(stderr, "gamify dlq requeue: %s\n", err.msg[0] ? err.msg : gm_strerror(rc));
         return 2;
@@ -658,23 +659,23 @@ dlq_list(const char *state)
         /* every partition's dead letters, in partition order */
         int rc = 0;
         for (size_t i = 0; i < n_dirs && rc == 0 && code < 0; i++) {
-            struct gm_store *st;
+            struct gm_state *st;
             if ((code = open_existing(dirs[i], &st, true, false)))
                 break;
             code = -1;
             long part = strtol(strrchr(dirs[i], '/') + 11, NULL, 10);
-            if ((rc = gm_store_dlq_list(st, stdout, (int)part)))
+            if ((rc = gm_state_dlq_list(st, stdout, (int)part)))
                 fprintf(stderr, "gamify dlq list: %s: %s\n", dirs[i], gm_strerror(rc));
-            gm_store_close(st);
+            gm_state_close(st);
         }
         gm__free_dirs(dirs, n_dirs);
         return code > 0 ? code : rc ? 2 : 0;
     }
-    struct gm_store *st;
+    struct gm_state *st;
     if ((code = open_existing(state, &st, true, false)))
         return code;
-    int rc = gm_store_dlq_list(st, stdout, -1);
-    gm_store_close(st);
+    int rc = gm_state_dlq_list(st, stdout, -1);
+    gm_state_close(st);
     if (rc)
         fprintf(stderr, "gamify dlq list: %s\n", gm_strerror(rc));
     return rc ? 2 : 0;

@@ -6,7 +6,7 @@
 #ifndef GM_CMD_STATE_H
 #define GM_CMD_STATE_H
 
-#include "store.h"
+#include "state.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -23,13 +23,13 @@ int gm__state_dump(const char *state, const char *user, char **text, size_t *len
 
 /* " (what-if: N RulesPublished ignored)" for a what-if state, else "";
  * written into buf (cap bytes) when not empty. */
-const char *gm__what_if_note(const struct gm_store *st, const struct gm_store_stats *ss, char *buf,
+const char *gm__what_if_note(const struct gm_state *st, const struct gm_state_stats *ss, char *buf,
                              size_t cap);
 
 /* What `gamify replay` hands to the Kafka replay. Strings are borrowed. */
 struct gm_replay_kafka_opts {
     const char *state;          /* the folder: partition-N states go under it */
-    struct gm_store_opts store; /* for each partition's state */
+    struct gm_state_opts store; /* for each partition's state */
     const char *rules;          /* the seed rules file (for messages), or NULL */
     const char *rules_text;     /* its text: seeds rules when the topic published none */
     size_t rules_len;

@@ -49,7 +49,7 @@ side_cursor(const void *impl)
 
 /* The end of st's change feed as a snapshot now sees it; -1 unknown. */
 static int64_t
-feed_end(struct gm_store *st)
+feed_end(struct gm_state *st)
 {
     struct gm_feed *f;
     if (gm_feed_open(st, &f))
@@ -68,7 +68,7 @@ feed_end(struct gm_store *st)
  * gives the same change numbers). That is a wait, not a failure.
  */
 static int
-side_step(void *impl, struct gm_store *st, size_t max, size_t *n, struct gm_err *err)
+side_step(void *impl, struct gm_state *st, size_t max, size_t *n, struct gm_err *err)
 {
     struct side *s = impl;
     if (!s->context_set) {
@@ -139,7 +139,7 @@ side_new(bool redis, void *proj, int32_t partition)
 
 int
 gm_kproj_start(const struct gm_kproj_conf *conf, int32_t partition, const char *state_dir,
-               struct gm_store *st, struct gm_kproj **out, struct gm_err *err)
+               struct gm_state *st, struct gm_kproj **out, struct gm_err *err)
 {
     *out = NULL;
     if (!conf->conninfo && !conf->redis_url && !conf->webhooks)

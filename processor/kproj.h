@@ -24,7 +24,7 @@
 
 #include "err.h"
 #include "redisproj.h"
-#include "store.h"
+#include "state.h"
 #include "webhook.h"
 
 #include <stdbool.h>
@@ -63,7 +63,7 @@ struct gm_kproj;
  * conninfo, URL or webhooks file), GM_EDB, GM_EIO (no thread), with err.
  */
 int gm_kproj_start(const struct gm_kproj_conf *conf, int32_t partition, const char *state_dir,
-                   struct gm_store *st, struct gm_kproj **out, struct gm_err *err);
+                   struct gm_state *st, struct gm_kproj **out, struct gm_err *err);
 
 /* Wakes the projectors: the writer committed a batch. NULL is fine. */
 void gm_kproj_wake(struct gm_kproj *kp);

@@ -17,13 +17,14 @@ gm_opsrun_check(const char *alerts, const char *out, struct gm_err *err)
     int rc = gm_opsalert_check_uri(alerts, err);
     if (rc || !out)
         return rc;
-    enum gm_log_scheme sa, so;
+    enum gm_logsrc_scheme sa, so;
     const char *ra, *ro;
-    if (gm_log_uri_parse(alerts, &sa, &ra, NULL) || gm_log_uri_parse(out, &so, &ro, NULL))
+    if (gm_logsrc_uri_parse(alerts, &sa, &ra, NULL) || gm_logsrc_uri_parse(out, &so, &ro, NULL))
         return 0; /* --out's own check says what is wrong with it */
     /* the outbound stream resumes after a crash by its own size and
      * records: nothing else may write into it */
-    bool same = strcmp(ra, ro) == 0 && (sa == so || (sa != GM_LOG_KAFKA && so != GM_LOG_KAFKA));
+    bool same =
+        strcmp(ra, ro) == 0 && (sa == so || (sa != GM_LOGSRC_KAFKA && so != GM_LOGSRC_KAFKA));
     if (same)
         return gm_err_set(err, GM_EINVAL,
                           "--alerts %s: the same destination as --out %s; ops alerts need "

@@ -35,10 +35,11 @@
 #include "opsrun.h"
 #include "pgproj.h"
 #include "projrun.h"
+#include "outsink.h"
 #include "pump.h"
 #include "redisproj.h"
 #include "rules.h"
-#include "store.h"
+#include "state.h"
 #include "whrun.h"
 
 #include <errno.h>
@@ -127,17 +128,17 @@ now_s(void)
 static int
 check(const struct gm_config *cfg, struct gm_err *err)
 {
-    enum gm_log_scheme scheme;
+    enum gm_logsrc_scheme scheme;
     const char *rest;
     enum gm_log_level level;
-    int rc = gm_log_uri_parse(gm_config_str(cfg, "log"), &scheme, &rest, err);
+    int rc = gm_logsrc_uri_parse(gm_config_str(cfg, "log"), &scheme, &rest, err);
     if (rc)
         return rc;
-    if (scheme == GM_LOG_JSONL)
+    if (scheme == GM_LOGSRC_JSONL)
         return gm_err_set(err, GM_EUNSUPPORTED,
                           "--log: jsonl: is for replays; use file:DIR or "
                           "kafka://HOST:PORT/TOPIC");
-    if (scheme == GM_LOG_KAFKA) {
+    if (scheme == GM_LOGSRC_KAFKA) {
         char *brokers = NULL, *topic = NULL;
         rc = gm_kafka_uri_split(rest, &brokers, &topic, err);
         free(brokers);
@@ -216,7 +217,7 @@ settle_log(const char *dir)
 
 /* The Redis projector as the runner sees it. */
 static int
-redis_step(void *impl, struct gm_store *st, size_t max, size_t *n, struct gm_err *err)
+redis_step(void *impl, struct gm_state *st, size_t max, size_t *n, struct gm_err *err)
 {
     return gm_redisproj_step(impl, st, max, n, err);
 }
@@ -244,7 +245,7 @@ static const struct gm_projector_ops redis_ops = {"redis", redis_step, redis_bac
 
 /* The Postgres projector as the runner sees it (the runner's backoff). */
 static int
-pg_step(void *impl, struct gm_store *st, size_t max, size_t *n, struct gm_err *err)
+pg_step(void *impl, struct gm_state *st, size_t max, size_t *n, struct gm_err *err)
 {
     return gm_pgproj_step(impl, st, max, n, err);
 }
@@ -283,7 +284,7 @@ redis_opts(const struct gm_config *cfg, bool whole)
 /* Starts the projectors the settings ask for (file logs: partition 0);
  * *rp borrows the Redis projector (the runner owns it) for its figures. */
 static int
-start_projectors(const struct gm_config *cfg, struct gm_store *st, struct gm_opsalert *alerts,
+start_projectors(const struct gm_config *cfg, struct gm_state *st, struct gm_opsalert *alerts,
                  struct gm_projrun **redis, struct gm_projrun **pg, struct gm_redisproj **rp_out,
                  struct gm_err *err)
 {
@@ -311,10 +312,10 @@ start_projectors(const struct gm_config *cfg, struct gm_store *st, struct gm_ops
 
 /* Projector figures for /metrics. */
 static void
-projector_metrics(struct gm_metrics *m, struct gm_store *st, const struct gm_projrun *redis,
+projector_metrics(struct gm_metrics *m, struct gm_state *st, const struct gm_projrun *redis,
                   const struct gm_projrun *pg, const struct gm_redisproj *rp)
 {
-    int64_t end = gm_store_change_end(st);
+    int64_t end = gm_state_change_end(st);
     struct gm_projrun_stats ps;
     if (redis) {
         gm_projrun_stats(redis, &ps);
@@ -358,13 +359,13 @@ run(const struct gm_config *cfg)
     const char *metrics_addr = gm_config_str(cfg, "metrics");
     size_t batch_max = (size_t)gm_config_int(cfg, "batch-max");
     int idle_ms = (int)gm_config_int(cfg, "idle-wait-ms");
-    struct gm_store_opts opts = {.dedupe_window_s = gm_config_int(cfg, "window-days") * 86400,
+    struct gm_state_opts opts = {.dedupe_window_s = gm_config_int(cfg, "window-days") * 86400,
                                  .no_sync = !gm_config_bool(cfg, "sync"),
                                  .future_skew_s = gm_config_int(cfg, "future-skew-seconds")};
     static struct gm_metrics m = {.parts_mu = PTHREAD_MUTEX_INITIALIZER};
     struct gm_err err;
     gm_err_clear(&err);
-    struct gm_store *st = NULL;
+    struct gm_state *st = NULL;
     struct gm_logsrc *src = NULL;
     struct gm_outsink *sink = NULL;
     struct gm_metrics_server *srv = NULL;
@@ -375,7 +376,7 @@ run(const struct gm_config *cfg)
     static char ctx[96];
     int code = 1, rc;
 
-    if ((rc = gm_store_open(dir, &opts, &st, &err)))
+    if ((rc = gm_state_open(dir, &opts, &st, &err)))
         goto fail;
     if (rules) {
         char *yaml;
@@ -384,18 +385,18 @@ run(const struct gm_config *cfg)
             gm_err_set(&err, rc, "--rules %s: %s", rules, strerror(-rc));
             goto fail;
         }
-        rc = gm_store_seed_rules(st, yaml, len, &err);
+        rc = gm_state_seed_rules(st, yaml, len, &err);
         free(yaml);
         if (rc)
             goto fail;
     }
-    if (!gm_store_has_rules(st))
+    if (!gm_state_has_rules(st))
         gm_log(GM_LOG_WARN, "no rules yet: events become NO_RULES dead letters until rules are "
                             "published to the log or given with --rules");
     /* The log may not exist yet: settling it creates it, else the first producer. */
-    enum gm_log_scheme scheme;
+    enum gm_logsrc_scheme scheme;
     const char *log_dir;
-    if (gm_log_uri_parse(log_uri, &scheme, &log_dir, NULL) == 0 && scheme == GM_LOG_FILE) {
+    if (gm_logsrc_uri_parse(log_uri, &scheme, &log_dir, NULL) == 0 && scheme == GM_LOGSRC_FILE) {
         if (mkdir(log_dir, 0755) && errno != EEXIST) {
             rc = gm_err_set(&err, -errno, "cannot create the log folder %s: %s", log_dir,
                             strerror(errno));
@@ -403,7 +404,7 @@ run(const struct gm_config *cfg)
         }
         settle_log(log_dir);
     }
-    uint64_t offset = gm_store_offset(st);
+    uint64_t offset = gm_state_offset(st);
     if ((rc = gm_pump_source_open(log_uri, offset, &src, &err)))
         goto fail;
     if (out_uri && (rc = gm_outsink_open(out_uri, &sink, &err)))
@@ -441,9 +442,9 @@ run(const struct gm_config *cfg)
             goto fail;
         double t1 = now_s();
         if (n > 0) {
-            const struct gm_store_stats *ss = gm_store_stats(st);
+            const struct gm_state_stats *ss = gm_state_stats(st);
             const int64_t *times;
-            size_t n_times = gm_store_last_batch_times(st, &times);
+            size_t n_times = gm_state_last_batch_times(st, &times);
             int64_t commit_ms = (int64_t)(t1 * 1000.0);
             for (size_t i = 0; i < n_times; i++) {
                 if (times[i])
@@ -456,7 +457,7 @@ run(const struct gm_config *cfg)
             atomic_store(&m.too_far_ahead, ss->too_far_ahead);
             atomic_store(&m.periods_pruned, ss->periods_pruned);
             atomic_store(&m.offset, offset);
-            int64_t newest = gm_store_newest_time(st);
+            int64_t newest = gm_state_newest_time(st);
             atomic_store(&m.last_event_time, newest);
             atomic_store(&m.lag_seconds, newest ? (int64_t)t1 - newest : 0);
             gm_projrun_wake(redis);
@@ -466,7 +467,7 @@ run(const struct gm_config *cfg)
                 goto fail;
             gm_pump_release(st, sink, hold_min(projectors_hold(redis, pg), gm_projrun_hold(wh)));
             projector_metrics(&m, st, redis, pg, rp);
-            gm_whrun_metrics(&m, whp, gm_store_change_end(st));
+            gm_whrun_metrics(&m, whp, gm_state_change_end(st));
             if (n == batch_max)
                 continue; /* more is probably waiting */
         }
@@ -480,14 +481,14 @@ run(const struct gm_config *cfg)
         if (t1 - last_size >= 1.0) {
             atomic_store(&m.lmdb_bytes, file_size(dir));
             projector_metrics(&m, st, redis, pg, rp);
-            gm_whrun_metrics(&m, whp, gm_store_change_end(st));
+            gm_whrun_metrics(&m, whp, gm_state_change_end(st));
             last_size = t1;
             /* idle: what the projectors took since the last commit goes in
              * a transaction of its own (commits trim while busy) */
             int64_t below = gm_pump_release(
                 st, sink, hold_min(projectors_hold(redis, pg), gm_projrun_hold(wh)));
             uint64_t n_trim = 0;
-            if (below > trimmed && gm_store_trim_changes(st, below, &n_trim, &err) == 0)
+            if (below > trimmed && gm_state_trim_changes(st, below, &n_trim, &err) == 0)
                 trimmed = below;
         }
         if (!stop && gm_logsrc_wait(src, idle_ms) < 0 && errno != EINTR) {
@@ -510,14 +511,14 @@ out:
     gm_opsalert_close(alerts); /* after the projectors that raise alerts */
     gm_outsink_close(sink);
     gm_logsrc_close(src);
-    gm_store_close(st);
+    gm_state_close(st);
     return code;
 }
 
 /* One assigned Kafka partition and its state. */
 struct kpart {
     int32_t id;
-    struct gm_store *st;
+    struct gm_state *st;
     bool in_batch;
     size_t n;            /* records in the open batch */
     uint64_t next;       /* committed: the next Kafka offset to read */
@@ -533,7 +534,7 @@ struct kpart {
 /* The processor on a Kafka log: the partitions it holds now. */
 struct kproc {
     const char *dir;
-    struct gm_store_opts opts;
+    struct gm_state_opts opts;
     char *rules;
     size_t rules_len;
     struct kpart *parts;
@@ -568,14 +569,14 @@ kproc_metrics(struct kproc *k)
     uint64_t ahead = k->closed_ahead, pruned = k->closed_pruned;
     int64_t newest = 0;
     for (size_t i = 0; i < k->n_parts; i++) {
-        const struct gm_store_stats *ss = gm_store_stats(k->parts[i].st);
+        const struct gm_state_stats *ss = gm_state_stats(k->parts[i].st);
         applied += ss->applied;
         dups += ss->duplicates;
         dead += ss->dead_letters;
         ahead += ss->too_far_ahead;
         pruned += ss->periods_pruned;
         off += k->parts[i].next;
-        int64_t t = gm_store_newest_time(k->parts[i].st);
+        int64_t t = gm_state_newest_time(k->parts[i].st);
         if (t > newest)
             newest = t;
     }
@@ -606,7 +607,7 @@ kproc_metrics(struct kproc *k)
     int64_t wh_lag = 0;
     for (size_t i = 0; i < k->n_parts; i++) {
         struct gm_kproj_stats ps;
-        gm_kproj_stats(k->parts[i].proj, gm_store_change_end(k->parts[i].st), &ps);
+        gm_kproj_stats(k->parts[i].proj, gm_state_change_end(k->parts[i].st), &ps);
         wh.deliveries += ps.wh.deliveries;
         wh.failures += ps.wh.failures;
         wh.retries += ps.wh.retries;
@@ -642,13 +643,13 @@ kpart_commit(struct kproc *k, struct kpart *p, struct gm_err *err)
     if (!p->in_batch)
         return 0;
     double t1 = now_s();
-    int rc = gm_store_commit(p->st, p->batch_next, err);
+    int rc = gm_state_commit(p->st, p->batch_next, err);
     p->in_batch = false;
     if (rc)
         return rc;
     p->next = p->batch_next;
     const int64_t *times;
-    size_t n_times = gm_store_last_batch_times(p->st, &times);
+    size_t n_times = gm_state_last_batch_times(p->st, &times);
     for (size_t i = 0; i < n_times; i++) {
         if (times[i])
             gm_metrics_event_lag(k->m, (int64_t)(t1 * 1000.0) - times[i]);
@@ -673,7 +674,7 @@ on_assigned(void *ctx, int32_t partition, uint64_t *next, struct gm_err *err)
 {
     struct kproc *k = ctx;
     char path[4096];
-    struct gm_store *st = NULL;
+    struct gm_state *st = NULL;
     struct gm_kproj *proj = NULL;
     int rc;
     if (mkdir(k->dir, 0755) && errno != EEXIST) {
@@ -681,9 +682,9 @@ on_assigned(void *ctx, int32_t partition, uint64_t *next, struct gm_err *err)
         goto out;
     }
     snprintf(path, sizeof path, "%s/partition-%d", k->dir, (int)partition);
-    if ((rc = gm_store_open(path, &k->opts, &st, err)))
+    if ((rc = gm_state_open(path, &k->opts, &st, err)))
         goto out;
-    if (k->rules && (rc = gm_store_seed_rules(st, k->rules, k->rules_len, err)))
+    if (k->rules && (rc = gm_state_seed_rules(st, k->rules, k->rules_len, err)))
         goto out;
     /* outbound events this partition committed before it moved here */
     gm_outsink_forget(k->sink, partition);
@@ -699,7 +700,7 @@ on_assigned(void *ctx, int32_t partition, uint64_t *next, struct gm_err *err)
             abort();
     }
     struct kpart *p = &k->parts[k->n_parts++];
-    *p = (struct kpart){.id = partition, .st = st, .next = gm_store_offset(st), .proj = proj};
+    *p = (struct kpart){.id = partition, .st = st, .next = gm_state_offset(st), .proj = proj};
     p->batch_next = p->next;
     p->rebuilding = p->next == 0;
     p->last_progress = now_s();
@@ -717,7 +718,7 @@ on_assigned(void *ctx, int32_t partition, uint64_t *next, struct gm_err *err)
     kproc_metrics(k);
 out:
     gm_kproj_stop(proj);
-    gm_store_close(st);
+    gm_state_close(st);
     if (rc) {
         k->failed = rc;
         k->err = *err;
@@ -761,9 +762,9 @@ on_log_gap(void *ctx, const char *topic, int32_t partition, uint64_t next, uint6
     atomic_fetch_add(&k->m->log_gap_skipped, log_start - next);
     if (!p)
         return 0;
-    if ((rc = kpart_commit(k, p, err)) || (rc = gm_store_begin(p->st, err)))
+    if ((rc = kpart_commit(k, p, err)) || (rc = gm_state_begin(p->st, err)))
         goto out;
-    if ((rc = gm_store_commit(p->st, log_start, err)))
+    if ((rc = gm_state_commit(p->st, log_start, err)))
         goto out;
     p->next = p->batch_next = log_start;
     kproc_metrics(k);
@@ -814,7 +815,7 @@ on_revoked(void *ctx, int32_t partition)
             k->err = err;
         }
     }
-    const struct gm_store_stats *ss = gm_store_stats(p->st);
+    const struct gm_state_stats *ss = gm_state_stats(p->st);
     k->closed_applied += ss->applied;
     k->closed_dups += ss->duplicates;
     k->closed_dead += ss->dead_letters;
@@ -824,7 +825,7 @@ on_revoked(void *ctx, int32_t partition)
            (unsigned long long)p->next);
     /* its projectors finish their step and stop before the state closes */
     gm_kproj_stop(p->proj);
-    gm_store_close(p->st);
+    gm_state_close(p->st);
     *p = k->parts[--k->n_parts];
     kproc_metrics(k);
 }
@@ -845,7 +846,7 @@ kpart_trim_idle(struct kproc *k)
         uint64_t n = 0;
         struct gm_err err;
         gm_err_clear(&err);
-        if (gm_store_trim_changes(p->st, below, &n, &err) == 0)
+        if (gm_state_trim_changes(p->st, below, &n, &err) == 0)
             p->trimmed = below;
         else
             gm_log(GM_LOG_WARN, "partition %d: trimming the change feed: %s", (int)p->id, err.msg);
@@ -860,7 +861,7 @@ run_kafka(const struct gm_config *cfg, const char *rest)
     struct kproc k = {.dir = gm_config_str(cfg, "state"),
                       .m = &m,
                       .allow_gap = gm_config_bool(cfg, "allow-log-gap")};
-    k.opts = (struct gm_store_opts){.dedupe_window_s = gm_config_int(cfg, "window-days") * 86400,
+    k.opts = (struct gm_state_opts){.dedupe_window_s = gm_config_int(cfg, "window-days") * 86400,
                                     .no_sync = !gm_config_bool(cfg, "sync"),
                                     .future_skew_s = gm_config_int(cfg, "future-skew-seconds")};
     k.proj_conf = (struct gm_kproj_conf){.conninfo = gm_config_str(cfg, "postgres"),
@@ -954,13 +955,13 @@ run_kafka(const struct gm_config *cfg, const char *rest)
         if (msg.skipped)
             kpart_offset_jump(&k, p, &msg);
         if (!p->in_batch) {
-            if ((rc = gm_store_begin(p->st, &err)))
+            if ((rc = gm_state_begin(p->st, &err)))
                 goto fail;
             p->in_batch = true;
             p->n = 0;
             p->t0 = now_s();
         }
-        if ((rc = gm_store_apply(p->st, msg.data, msg.len, false, msg.offset, msg.append_ms, &err)))
+        if ((rc = gm_state_apply(p->st, msg.data, msg.len, false, msg.offset, msg.append_ms, &err)))
             goto fail;
         p->batch_next = msg.offset + 1;
         p->n++;
@@ -984,14 +985,14 @@ fail:
     /* nothing half-done may be committed at the revocation below */
     k.failed = rc ? rc : GM_EKAFKA;
     for (size_t i = 0; i < k.n_parts; i++) {
-        gm_store_abort(k.parts[i].st);
+        gm_state_abort(k.parts[i].st);
         k.parts[i].in_batch = false;
     }
 out:
     gm_kafka_consumer_close(k.c); /* revokes: the projectors stop and the stores close there */
     for (size_t i = 0; i < k.n_parts; i++) {
         gm_kproj_stop(k.parts[i].proj);
-        gm_store_close(k.parts[i].st);
+        gm_state_close(k.parts[i].st);
     }
     free(k.mparts);
     if (code == 0 && k.failed) {
@@ -1043,10 +1044,10 @@ main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    enum gm_log_scheme scheme;
+    enum gm_logsrc_scheme scheme;
     const char *rest;
-    gm_log_uri_parse(gm_config_str(&cfg, "log"), &scheme, &rest, NULL);
-    int code = scheme == GM_LOG_KAFKA ? run_kafka(&cfg, rest) : run(&cfg);
+    gm_logsrc_uri_parse(gm_config_str(&cfg, "log"), &scheme, &rest, NULL);
+    int code = scheme == GM_LOGSRC_KAFKA ? run_kafka(&cfg, rest) : run(&cfg);
     gm_config_deinit(&cfg);
     return code;
 }

@@ -28,7 +28,7 @@ struct commit_note {
 struct gm_projrun {
     struct gm_projector_ops ops;
     void *impl;
-    struct gm_store *st;
+    struct gm_state *st;
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -167,7 +167,7 @@ run(void *arg)
 }
 
 int
-gm_projrun_start(const struct gm_projector_ops *ops, void *impl, struct gm_store *st,
+gm_projrun_start(const struct gm_projector_ops *ops, void *impl, struct gm_state *st,
                  struct gm_projrun **out, struct gm_err *err)
 {
     *out = NULL;
@@ -181,7 +181,7 @@ gm_projrun_start(const struct gm_projector_ops *ops, void *impl, struct gm_store
     if (pthread_mutex_init(&r->mu, NULL) || pthread_cond_init(&r->cv, NULL))
         abort();
     /* what the feed holds now waits since the start, as far as we know */
-    note_commit(r, gm_store_change_end(st), wall_ms());
+    note_commit(r, gm_state_change_end(st), wall_ms());
     if (pthread_create(&r->thread, NULL, run, r)) {
         ops->close(impl);
         pthread_mutex_destroy(&r->mu);
@@ -198,7 +198,7 @@ gm_projrun_wake(struct gm_projrun *r)
 {
     if (!r)
         return;
-    int64_t end = gm_store_change_end(r->st), ms = wall_ms();
+    int64_t end = gm_state_change_end(r->st), ms = wall_ms();
     pthread_mutex_lock(&r->mu);
     note_commit(r, end, ms);
     r->woken = true;

@@ -10,7 +10,7 @@
 #define GM_PROJRUN_H
 
 #include "err.h"
-#include "store.h"
+#include "state.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -19,7 +19,7 @@
 struct gm_projector_ops {
     const char *name; /* "redis", "postgres": in logs and metrics */
     /* Projects up to max changes of st; *n written. Errors: retry later. */
-    int (*step)(void *impl, struct gm_store *st, size_t max, size_t *n, struct gm_err *err);
+    int (*step)(void *impl, struct gm_state *st, size_t max, size_t *n, struct gm_err *err);
     int64_t (*backoff_ms)(const void *impl); /* wait before the next step; NULL: the
                                                 runner's own (100 ms doubling to 10 s) */
     int64_t (*cursor)(const void *impl);     /* next change to project; -1 unknown */
@@ -30,7 +30,7 @@ struct gm_projrun;
 
 /* Starts a thread projecting st with impl (the runner takes ownership of
  * impl and closes it at gm_projrun_stop). *out is new. */
-int gm_projrun_start(const struct gm_projector_ops *ops, void *impl, struct gm_store *st,
+int gm_projrun_start(const struct gm_projector_ops *ops, void *impl, struct gm_state *st,
                      struct gm_projrun **out, struct gm_err *err);
 
 /*

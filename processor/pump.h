@@ -1,14 +1,15 @@
 /*
  * pump.h: moving records from a log into the state, shared by `gamify
  * replay` and gamify-processor: one batch at a time from a log source into
- * the store, and outbound events from the change feed to an output.
+ * the store, and how far the change feed may then be trimmed. Writing
+ * outbound events to an output is outsink.h.
  */
 #ifndef GM_PUMP_H
 #define GM_PUMP_H
 
 #include "err.h"
 #include "logsrc.h"
-#include "store.h"
+#include "state.h"
 
 #include <signal.h>
 #include <stddef.h>
@@ -32,60 +33,18 @@ int gm_pump_source_open(const char *uri, uint64_t from, struct gm_logsrc **src, 
  * early and is committed. uri names the source in errors. A record the
  * source cannot return whole (GM_ETOOBIG) becomes a dead letter.
  */
-int gm_pump_batch(struct gm_store *st, struct gm_logsrc *src, const char *uri, size_t max,
+int gm_pump_batch(struct gm_state *st, struct gm_logsrc *src, const char *uri, size_t max,
                   const volatile sig_atomic_t *stop, size_t *n, uint64_t *next, struct gm_err *err);
 
-struct gm_outsink;
-
-/* Several states publish into o (the partitions of a Kafka log): the
- * output's size then says nothing about one state's events, so a jsonl: or
- * file: output falls back to at-least-once after a crash. */
-void gm_outsink_set_shared(struct gm_outsink *o);
-
-/* Opens an output for outbound events: jsonl:PATH (appended), file:DIR or
- * kafka://HOST:PORT[,HOST:PORT]/TOPIC (protobuf OutboundEvent, key = user
- * id, idempotent producer; see pump.c and docs/operations.md). */
-int gm_outsink_open(const char *uri, struct gm_outsink **out, struct gm_err *err);
-
-/*
- * Writes the outbound events committed since the last call (the state keeps
- * a cursor per output URI) and makes them durable before moving the cursor.
- * The output's size (file log: end offset) is stored with the cursor, so
- * after a crash in between, the first call counts the events written past
- * it and does not write them again (and cuts a torn jsonl line): each event
- * is written once. Standard output keeps no size, nor does an output that
- * several states share (gm_outsink_set_shared): there a crash writes some
- * again (their ids are stable, so consumers dedupe). A Kafka output reads
- * the topic back at its first publish of a state and skips what is there
- * (exactly once).
- */
-int gm_outsink_publish(struct gm_outsink *o, struct gm_store *st, struct gm_err *err);
-
-/* The same for the state of input partition partition of a Kafka log (the
- * source id in the records' headers); gm_outsink_publish is partition 0. */
-int gm_outsink_publish_part(struct gm_outsink *o, struct gm_store *st, int32_t partition,
-                            struct gm_err *err);
-
-/* The state of partition was (re)opened, maybe after another process
- * published for it: read the topic back before its next publish. */
-void gm_outsink_forget(struct gm_outsink *o, int32_t partition);
-
-/* Kafka: events found in the topic already and not produced again. */
-uint64_t gm_outsink_skipped(const struct gm_outsink *o);
-
-/* Outbound events written since open; 0 for NULL. */
-uint64_t gm_outsink_written(const struct gm_outsink *o);
-
-/* Flushes and closes; NULL is fine. */
-void gm_outsink_close(struct gm_outsink *o);
+struct gm_outsink; /* outsink.h */
 
 /*
  * Tells st which change-feed records every consumer of this process has
  * taken: those before o's cursor (o NULL: all) and before hold (the
  * slowest projector's cursor; INT64_MAX: none runs). The next commits trim
- * them (gm_store_trim_before). A projector enabled later, when the feed
+ * them (gm_state_trim_before). A projector enabled later, when the feed
  * has moved on, starts from a rebuild. Returns that point.
  */
-int64_t gm_pump_release(struct gm_store *st, struct gm_outsink *o, int64_t hold);
+int64_t gm_pump_release(struct gm_state *st, struct gm_outsink *o, int64_t hold);
 
 #endif

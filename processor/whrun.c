@@ -7,7 +7,7 @@
 #include "webhook.h"
 
 static int
-wh_step(void *impl, struct gm_store *st, size_t max, size_t *n, struct gm_err *err)
+wh_step(void *impl, struct gm_state *st, size_t max, size_t *n, struct gm_err *err)
 {
     return gm_webhooks_step(impl, st, max, n, err);
 }
@@ -38,7 +38,7 @@ gm_whrun_check(const char *path, struct gm_err *err)
 }
 
 int
-gm_whrun_start(const char *path, const char *state_dir, struct gm_store *st,
+gm_whrun_start(const char *path, const char *state_dir, struct gm_state *st,
                struct gm_projrun **run, const struct gm_webhooks **w, struct gm_err *err)
 {
     struct gm_webhook_config *cfg = NULL;

@@ -9,7 +9,7 @@
 #include "err.h"
 #include "metrics.h"
 #include "projrun.h"
-#include "store.h"
+#include "state.h"
 
 struct gm_webhooks;
 
@@ -22,7 +22,7 @@ int gm_whrun_check(const char *path, struct gm_err *err);
  * path. *run is new (stop it with gm_projrun_stop); *w is borrowed from it
  * for metrics until then.
  */
-int gm_whrun_start(const char *path, const char *state_dir, struct gm_store *st,
+int gm_whrun_start(const char *path, const char *state_dir, struct gm_state *st,
                    struct gm_projrun **run, const struct gm_webhooks **w, struct gm_err *err);
 
 /* Copies w's counters into m (w NULL: nothing); end is the change feed's end. */

@@ -154,14 +154,14 @@ parse_redis_url(struct gm_api_backend *b, const char *url, struct gm_err *err)
 static int
 open_log(struct gm_api_backend *b, const char *uri, struct gm_err *err)
 {
-    enum gm_log_scheme scheme;
+    enum gm_logsrc_scheme scheme;
     const char *rest;
-    int rc = gm_log_uri_parse(uri, &scheme, &rest, err);
+    int rc = gm_logsrc_uri_parse(uri, &scheme, &rest, err);
     if (rc)
         return rc;
-    if (scheme == GM_LOG_KAFKA)
+    if (scheme == GM_LOGSRC_KAFKA)
         return gm_kafka_producer_new(rest, &b->kp, err);
-    if (scheme != GM_LOG_FILE)
+    if (scheme != GM_LOGSRC_FILE)
         return gm_err_set(err, GM_EINVAL, "--log: '%s': redeemReward appends to file: or kafka://",
                           uri);
     struct gm_filelog_opts lo = {.fsync = GM_FSYNC_BATCH};

@@ -56,7 +56,7 @@ struct endpoint {
 
 struct gm_opsalert {
     char *uri;
-    enum gm_log_scheme scheme;
+    enum gm_logsrc_scheme scheme;
     const char *rest; /* in uri */
     FILE *jsonl;
     bool jsonl_regular; /* a file that a torn line can be cut from */
@@ -98,16 +98,16 @@ draining_over(struct gm_opsalert *a)
 int
 gm_opsalert_check_uri(const char *uri, struct gm_err *err)
 {
-    enum gm_log_scheme scheme;
+    enum gm_logsrc_scheme scheme;
     const char *rest;
     struct gm_err e;
     gm_err_clear(&e);
-    if (gm_log_uri_parse(uri, &scheme, &rest, &e))
+    if (gm_logsrc_uri_parse(uri, &scheme, &rest, &e))
         return gm_err_set(err, GM_EINVAL,
                           "--alerts %s: expected jsonl:PATH, file:DIR or "
                           "kafka://HOST:PORT[,HOST:PORT]/TOPIC",
                           uri);
-    if (scheme == GM_LOG_KAFKA) {
+    if (scheme == GM_LOGSRC_KAFKA) {
         const char *slash = strchr(rest, '/');
         if (!slash || slash == rest || !slash[1] || strchr(slash + 1, '/'))
             return gm_err_set(err, GM_EINVAL,
@@ -125,9 +125,9 @@ open_dest(struct gm_opsalert *a, struct gm_err *err)
     int rc = gm_opsalert_check_uri(a->uri, err);
     if (rc)
         return rc;
-    gm_log_uri_parse(a->uri, &a->scheme, &a->rest, NULL);
+    gm_logsrc_uri_parse(a->uri, &a->scheme, &a->rest, NULL);
     a->has_dest = true;
-    if (a->scheme == GM_LOG_JSONL) {
+    if (a->scheme == GM_LOGSRC_JSONL) {
         a->jsonl = strcmp(a->rest, "-") == 0 ? stdout : fopen(a->rest, "a");
         if (!a->jsonl)
             return gm_err_set(err, -errno, "--alerts %s: %s", a->uri, strerror(errno));
@@ -135,7 +135,7 @@ open_dest(struct gm_opsalert *a, struct gm_err *err)
         a->jsonl_regular = fstat(fileno(a->jsonl), &sb) == 0 && S_ISREG(sb.st_mode);
         return 0;
     }
-    if (a->scheme == GM_LOG_FILE) {
+    if (a->scheme == GM_LOGSRC_FILE) {
         struct gm_err e;
         gm_err_clear(&e);
         if ((rc = gm_filelog_open(a->rest, NULL, &a->log, &e)))
@@ -257,16 +257,16 @@ static int
 deliver_dest(struct gm_opsalert *a, const struct item *it, char *why, size_t cap)
 {
     switch (a->scheme) {
-    case GM_LOG_JSONL:
+    case GM_LOGSRC_JSONL:
         return write_jsonl(a, it, why, cap);
-    case GM_LOG_FILE: {
+    case GM_LOGSRC_FILE: {
         const void *recs[1] = {it->pb};
         int rc = gm_filelog_append(a->log, recs, &it->len, 1, NULL);
         if (rc)
             snprintf(why, cap, "%s: %s", a->rest, gm_strerror(rc));
         return rc;
     }
-    case GM_LOG_KAFKA:
+    case GM_LOGSRC_KAFKA:
         return write_kafka(a, it, why, cap);
     }
     return GM_EINVAL;

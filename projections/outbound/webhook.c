@@ -489,7 +489,7 @@ publish_cursor(struct gm_webhooks *w)
 }
 
 int
-gm_webhooks_step(struct gm_webhooks *w, struct gm_store *st, size_t max, size_t *n,
+gm_webhooks_step(struct gm_webhooks *w, struct gm_state *st, size_t max, size_t *n,
                  struct gm_err *err)
 {
     *n = 0;

@@ -14,7 +14,7 @@
 
 #include "err.h"
 #include "outbound.pb-c.h"
-#include "store.h"
+#include "state.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -106,7 +106,7 @@ int gm_webhooks_open(struct gm_webhook_config *cfg, const char *state_dir, struc
  * waiting out its backoff is skipped. *n: requests answered 2xx. Errors:
  * GM_ENOTFOUND (the feed was trimmed past a cursor), GM_EDB, GM_ECORRUPT.
  */
-int gm_webhooks_step(struct gm_webhooks *w, struct gm_store *st, size_t max, size_t *n,
+int gm_webhooks_step(struct gm_webhooks *w, struct gm_state *st, size_t max, size_t *n,
                      struct gm_err *err);
 
 /* The slowest endpoint's cursor (the change it still needs); -1 unknown. */

@@ -719,7 +719,7 @@ begin_locked(struct gm_pgproj *p, int64_t *from, char sha[65], struct gm_err *er
 }
 
 int
-gm_pgproj_step(struct gm_pgproj *p, struct gm_store *st, size_t max_changes, size_t *n,
+gm_pgproj_step(struct gm_pgproj *p, struct gm_state *st, size_t max_changes, size_t *n,
                struct gm_err *err)
 {
     struct gm_feed *f = NULL;

@@ -17,7 +17,7 @@
 #define GM_PGPROJ_H
 
 #include "err.h"
-#include "store.h"
+#include "state.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -68,7 +68,7 @@ int gm_pgproj_open(const char *conninfo, int partition, struct gm_pgproj **out, 
  * rebuild the read model), GM_EINVAL (the cursor is past the end of the
  * feed: the read model belongs to another state), GM_ECORRUPT.
  */
-int gm_pgproj_step(struct gm_pgproj *p, struct gm_store *st, size_t max_changes, size_t *n,
+int gm_pgproj_step(struct gm_pgproj *p, struct gm_state *st, size_t max_changes, size_t *n,
                    struct gm_err *err);
 
 /* The cursor as of the last step: the next change to project (-1: unknown). */

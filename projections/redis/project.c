@@ -401,7 +401,7 @@ out:
  * leaves the connection dropped, so that nothing half-queued is sent.
  */
 static int
-attempt(struct gm_redisproj *p, struct gm_store *st, size_t max, size_t *n, bool *aborted,
+attempt(struct gm_redisproj *p, struct gm_state *st, size_t max, size_t *n, bool *aborted,
         struct gm_err *err)
 {
     struct gm_feed *f = NULL;
@@ -509,7 +509,7 @@ out:
 }
 
 int
-gm_redisproj_step(struct gm_redisproj *p, struct gm_store *st, size_t max_changes, size_t *n,
+gm_redisproj_step(struct gm_redisproj *p, struct gm_state *st, size_t max_changes, size_t *n,
                   struct gm_err *err)
 {
     int rc = 0;

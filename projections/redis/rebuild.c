@@ -149,7 +149,7 @@ gm__redis_live_keys(struct gm_redisproj *p, char ***keys, size_t *n, struct gm_e
 
 int
 gm_redisproj_rebuild(const char *url, const struct gm_redisproj_opts *opts,
-                     struct gm_store *const *st, const int *partitions, size_t n,
+                     struct gm_state *const *st, const int *partitions, size_t n,
                      struct gm_redisproj_rebuild_stats *stats, struct gm_err *err)
 {
     struct gm_redisproj *p = NULL;

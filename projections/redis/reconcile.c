@@ -719,7 +719,7 @@ cut_sample(struct run *r)
 }
 
 int
-gm_redisproj_reconcile(struct gm_redisproj *p, struct gm_store *const *st, const int *partitions,
+gm_redisproj_reconcile(struct gm_redisproj *p, struct gm_state *const *st, const int *partitions,
                        size_t n, bool whole, uint64_t *drift, struct gm_err *err)
 {
     struct gm_feed **feeds = calloc(n ? n : 1, sizeof *feeds);
@@ -915,7 +915,7 @@ out:
 }
 
 int
-gm__redis_maybe_reconcile(struct gm_redisproj *p, struct gm_store *st, struct gm_err *err)
+gm__redis_maybe_reconcile(struct gm_redisproj *p, struct gm_state *st, struct gm_err *err)
 {
     if (p->recon_interval_ms <= 0 || gm__redis_now_ms() < p->recon_next_ms)
         return 0;
@@ -934,7 +934,7 @@ gm__redis_maybe_reconcile(struct gm_redisproj *p, struct gm_store *st, struct gm
 }
 
 int
-gm__redis_heal_trimmed(struct gm_redisproj *p, struct gm_store *st, struct gm_err *err)
+gm__redis_heal_trimmed(struct gm_redisproj *p, struct gm_state *st, struct gm_err *err)
 {
     gm_log(GM_LOG_WARN,
            "redis projector partition %d: %s; the reconcile rebuilds every leaderboard from "

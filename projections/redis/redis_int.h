@@ -57,12 +57,12 @@ int gm__redis_live_keys(struct gm_redisproj *p, char ***keys, size_t *n, struct 
 
 /* Runs the reconcile when it is on and due (from a step); its failures
  * are logged, never the step's. */
-int gm__redis_maybe_reconcile(struct gm_redisproj *p, struct gm_store *st, struct gm_err *err);
+int gm__redis_maybe_reconcile(struct gm_redisproj *p, struct gm_state *st, struct gm_err *err);
 
 /* The step found the change feed trimmed past the cursor (Redis lost its
  * data, or its cursor): with the reconcile on and whole, rebuilds every
  * board from st (err says why on entry). Errors: those of the rebuild. */
-int gm__redis_heal_trimmed(struct gm_redisproj *p, struct gm_store *st, struct gm_err *err);
+int gm__redis_heal_trimmed(struct gm_redisproj *p, struct gm_state *st, struct gm_err *err);
 
 /* Parses url into p's host, port, db, user and password. */
 int gm__redis_parse_url(struct gm_redisproj *p, const char *url, struct gm_err *err);

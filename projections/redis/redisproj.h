@@ -15,7 +15,7 @@
 #include "err.h"
 #include "outbound.pb-c.h"
 #include "rules.h"
-#include "store.h"
+#include "state.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -111,7 +111,7 @@ int gm_redisproj_open(const char *url, int partition, const struct gm_redisproj_
  * the cursor (Redis lost its data or its cursor) is healed by a rebuild
  * instead of GM_ENOTFOUND.
  */
-int gm_redisproj_step(struct gm_redisproj *p, struct gm_store *st, size_t max_changes, size_t *n,
+int gm_redisproj_step(struct gm_redisproj *p, struct gm_state *st, size_t max_changes, size_t *n,
                       struct gm_err *err);
 
 /* Milliseconds to wait before the next step: 0 after a success, doubling
@@ -153,7 +153,7 @@ void gm_redisproj_reconcile_stats(const struct gm_redisproj *p,
  * rebuilt instead (gm_redisproj_rebuild). *drift (may be NULL) is the
  * members repaired. Errors: GM_EREDIS, GM_EDB, GM_ECORRUPT with err.
  */
-int gm_redisproj_reconcile(struct gm_redisproj *p, struct gm_store *const *st,
+int gm_redisproj_reconcile(struct gm_redisproj *p, struct gm_state *const *st,
                            const int *partitions, size_t n, bool whole, uint64_t *drift,
                            struct gm_err *err);
 
@@ -198,7 +198,7 @@ struct gm_redisproj_rebuild_stats {
  * GM_EINVAL (url), GM_EREDIS, GM_EDB, GM_ECORRUPT with err.
  */
 int gm_redisproj_rebuild(const char *url, const struct gm_redisproj_opts *opts,
-                         struct gm_store *const *st, const int *partitions, size_t n,
+                         struct gm_state *const *st, const int *partitions, size_t n,
                          struct gm_redisproj_rebuild_stats *stats, struct gm_err *err);
 
 #endif

@@ -10,7 +10,7 @@
  * ratios to the baseline (ratios do not drift with the machine's speed).
  * usage: prune_bench STATE_DIR LEARNERS
  */
-#include "store.h"
+#include "state.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,12 +50,12 @@ static uint64_t offset;
 
 /* One batch of n lessons by learners first.. (mod learners) on day (text). */
 static double
-batch(struct gm_store *st, uint64_t first, uint64_t n, uint64_t learners, const char *day,
+batch(struct gm_state *st, uint64_t first, uint64_t n, uint64_t learners, const char *day,
       const char *tag)
 {
     struct gm_err err;
     double t0 = now();
-    if (gm_store_begin(st, &err))
+    if (gm_state_begin(st, &err))
         die("begin", &err);
     for (uint64_t i = 0; i < n; i++) {
         char js[256];
@@ -65,10 +65,10 @@ batch(struct gm_store *st, uint64_t first, uint64_t n, uint64_t learners, const 
                            tag, (unsigned long long)(first + i),
                            (unsigned long long)((first + i) % learners), day, tag,
                            (unsigned long long)(first + i));
-        if (gm_store_apply(st, (const uint8_t *)js, (size_t)len, true, offset++, 0, &err))
+        if (gm_state_apply(st, (const uint8_t *)js, (size_t)len, true, offset++, 0, &err))
             die("apply", &err);
     }
-    if (gm_store_commit(st, offset, &err))
+    if (gm_state_commit(st, offset, &err))
         die("commit", &err);
     return now() - t0;
 }
@@ -90,13 +90,13 @@ main(int argc, char **argv)
     uint64_t learners = strtoull(argv[2], NULL, 10);
     struct gm_err err;
     gm_err_clear(&err);
-    struct gm_store *st;
+    struct gm_state *st;
     /* the default dedupe window: the jump of nine weeks also expires every
      * dedupe id, which are deleted a few per event like the periods */
-    struct gm_store_opts opts = {.no_sync = getenv("GAMIFY_BENCH_NO_SYNC") != NULL};
-    if (gm_store_open(argv[1], &opts, &st, &err))
+    struct gm_state_opts opts = {.no_sync = getenv("GAMIFY_BENCH_NO_SYNC") != NULL};
+    if (gm_state_open(argv[1], &opts, &st, &err))
         die("open", &err);
-    if (gm_store_seed_rules(st, rules, strlen(rules), &err))
+    if (gm_state_seed_rules(st, rules, strlen(rules), &err))
         die("rules", &err);
     /* every learner scores in 2026-W02 (and 2026-01) */
     for (uint64_t i = 0; i < learners; i += 20000)
@@ -108,11 +108,11 @@ main(int argc, char **argv)
     qsort(base, 30, sizeof base[0], dcmp);
     double median = base[15];
     /* nine weeks later: 2026-W02 and 2026-01 expire for every learner */
-    uint64_t pruned0 = gm_store_stats(st)->periods_pruned;
+    uint64_t pruned0 = gm_state_stats(st)->periods_pruned;
     double expiry = batch(st, 0, 1000, learners, "2026-03-16", "c");
     double worst = expiry;
     uint64_t events = 1000, batches = 1;
-    while (gm_store_stats(st)->periods_pruned - pruned0 < 2 * learners) {
+    while (gm_state_stats(st)->periods_pruned - pruned0 < 2 * learners) {
         double t = batch(st, events, 1000, learners, "2026-03-16", "c");
         worst = t > worst ? t : worst;
         events += 1000;
@@ -132,7 +132,7 @@ main(int argc, char **argv)
            "entries_pruned=%llu\n",
            (unsigned long long)learners, median * 1e3, expiry * 1e3, worst * 1e3, after[15] * 1e3,
            expiry / median, worst / median, (unsigned long long)events,
-           (unsigned long long)(gm_store_stats(st)->periods_pruned - pruned0));
-    gm_store_close(st);
+           (unsigned long long)(gm_state_stats(st)->periods_pruned - pruned0));
+    gm_state_close(st);
     return 0;
 }

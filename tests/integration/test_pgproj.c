@@ -9,7 +9,7 @@
 #include "feed.h"
 #include "pgproj.h"
 #include "server_env.h"
-#include "store.h"
+#include "state.h"
 
 #include <criterion/criterion.h>
 #include <jansson.h>
@@ -135,13 +135,13 @@ make_state(const char *dir, const char *gen_args)
     run(cmd);
 }
 
-static struct gm_store *
+static struct gm_state *
 open_state(const char *dir)
 {
-    struct gm_store_opts o = {.read_only = true};
-    struct gm_store *st;
+    struct gm_state_opts o = {.read_only = true};
+    struct gm_state *st;
     struct gm_err err;
-    cr_assert_eq(gm_store_open(dir, &o, &st, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_state_open(dir, &o, &st, &err), 0, "%s", err.msg);
     return st;
 }
 
@@ -155,7 +155,7 @@ migrate(const char *conninfo)
 
 /* Projects everything in batches of batch; returns the changes projected. */
 static size_t
-project_all(struct gm_store *st, const char *conninfo, size_t batch)
+project_all(struct gm_state *st, const char *conninfo, size_t batch)
 {
     struct gm_pgproj *p;
     struct gm_err err;
@@ -231,7 +231,7 @@ Test(pgproj, a_newer_schema_is_refused)
     char dir[128];
     snprintf(dir, sizeof dir, "%s/st", tmp);
     make_state(dir, NULL);
-    struct gm_store *st = open_state(dir);
+    struct gm_state *st = open_state(dir);
     struct gm_pgproj *p;
     size_t n;
     cr_assert_eq(gm_pgproj_open(db_info, 0, &p, &err), 0);
@@ -243,7 +243,7 @@ Test(pgproj, a_newer_schema_is_refused)
     cr_assert_eq(gm_pgproj_step(p, st, 100, &n, &err), GM_EUNSUPPORTED);
     cr_assert(strstr(err.msg, "gamify migrate"), "%s", err.msg);
     gm_pgproj_close(p);
-    gm_store_close(st);
+    gm_state_close(st);
 }
 
 /* Walks learners (user id byte order) beside the rows of the read model. */
@@ -336,7 +336,7 @@ check_redemption(void *ctx, const struct gm_change *ch)
 
 /* Every learner's row, badges, redemptions and ledger sums equal the state. */
 static void
-compare_with_state(struct gm_store *st, bool has_redemptions)
+compare_with_state(struct gm_state *st, bool has_redemptions)
 {
     struct walk w = {0};
     w.rows = PQexec(db_conn,
@@ -400,7 +400,7 @@ Test(pgproj, a_generated_log_projects_to_what_the_state_holds)
     snprintf(dir, sizeof dir, "%s/st", tmp);
     make_state(dir, "--events 20000 --users 2000 --span-days 400 --seed 7");
     migrate(db_info);
-    struct gm_store *st = open_state(dir);
+    struct gm_state *st = open_state(dir);
     size_t n = project_all(st, db_info, 1000);
     cr_assert_gt(n, 20000 - 200, "changes projected: %zu", n); /* less dead letters */
     compare_with_state(st, true);
@@ -431,7 +431,7 @@ Test(pgproj, a_generated_log_projects_to_what_the_state_holds)
     free(after);
     free(rows);
     free(partial);
-    gm_store_close(st);
+    gm_state_close(st);
 }
 
 Test(pgproj, steps_with_aborts_between_equal_one_pass)
@@ -439,7 +439,7 @@ Test(pgproj, steps_with_aborts_between_equal_one_pass)
     char dir[128];
     snprintf(dir, sizeof dir, "%s/st", tmp);
     make_state(dir, "--events 3000 --users 300 --span-days 60 --seed 3");
-    struct gm_store *st = open_state(dir);
+    struct gm_state *st = open_state(dir);
 
     /* a second database for the one-pass projection */
     char *other = gm_test_unique_name("gm_pgproj_once");
@@ -487,7 +487,7 @@ Test(pgproj, steps_with_aborts_between_equal_one_pass)
     admin_db(true, other);
     free(other);
     free(other_info);
-    gm_store_close(st);
+    gm_state_close(st);
 }
 
 /* Waits up to 5 s for a notification on conn; returns it (PQfreemem) or NULL. */
@@ -513,7 +513,7 @@ Test(pgproj, redemption_outcomes_are_notified_once)
     migrate(db_info);
     PGconn *listener = connect_to(db_info);
     PQclear(PQexec(listener, "LISTEN gamify_redemption"));
-    struct gm_store *st = open_state(dir);
+    struct gm_state *st = open_state(dir);
     project_all(st, db_info, 1000);
 
     long long want = count("redemptions");
@@ -551,7 +551,7 @@ Test(pgproj, redemption_outcomes_are_notified_once)
     nt = PQnotifies(listener);
     cr_assert_null(nt, "notified again: %s", nt ? nt->extra : "");
     PQfinish(listener);
-    gm_store_close(st);
+    gm_state_close(st);
 }
 
 Test(pgproj, postgres_down_is_an_error_to_retry)
@@ -559,7 +559,7 @@ Test(pgproj, postgres_down_is_an_error_to_retry)
     char dir[128];
     snprintf(dir, sizeof dir, "%s/st", tmp);
     make_state(dir, NULL);
-    struct gm_store *st = open_state(dir);
+    struct gm_state *st = open_state(dir);
     struct gm_pgproj *p;
     struct gm_err err;
     size_t n = 1;
@@ -586,7 +586,7 @@ Test(pgproj, postgres_down_is_an_error_to_retry)
     cr_assert_eq(rc, 0, "%s", err.msg);
     gm_pgproj_close(p);
     compare_with_state(st, true);
-    gm_store_close(st);
+    gm_state_close(st);
 }
 
 Test(pgproj, strings_that_need_quoting_arrive_as_they_are)
@@ -612,7 +612,7 @@ Test(pgproj, strings_that_need_quoting_arrive_as_they_are)
     snprintf(arg, sizeof arg, "@%s", path);
     make_state(dir, arg);
     migrate(db_info);
-    struct gm_store *st = open_state(dir);
+    struct gm_state *st = open_state(dir);
     cr_assert_gt(project_all(st, db_info, 5), 0);
     compare_with_state(st, false);
     cr_assert_eq(count("learners"), 6);
@@ -620,7 +620,7 @@ Test(pgproj, strings_that_need_quoting_arrive_as_they_are)
                               "detail LIKE '%l\"%'");
     cr_assert_neq(strcmp(v, "0"), 0, "the ledger of a\"b");
     free(v);
-    gm_store_close(st);
+    gm_state_close(st);
 }
 
 /* Rules with one badge and one reward, none of those of examples/rules.yaml. */
@@ -645,9 +645,9 @@ Test(pgproj, catalogues_follow_published_rules)
     snprintf(dir, sizeof dir, "%s/st", tmp);
     make_state(dir, "--events 1500 --users 100");
     migrate(db_info);
-    struct gm_store *st = open_state(dir);
+    struct gm_state *st = open_state(dir);
     project_all(st, db_info, 500);
-    gm_store_close(st);
+    gm_state_close(st);
     long long badges = count("badges");
     cr_assert_gt(badges, 1);
     cr_assert_eq(count("badges WHERE active"), badges);
@@ -691,7 +691,7 @@ Test(pgproj, catalogues_follow_published_rules)
     cr_assert_str_eq(recorded, sha);
     free(recorded);
     compare_with_state(st, false);
-    gm_store_close(st);
+    gm_state_close(st);
 }
 
 /* The learner row's updated_seq (the change it shows). */
@@ -755,7 +755,7 @@ Test(pgproj, a_batch_of_many_changes_of_one_learner)
     snprintf(arg, sizeof arg, "@%s", path);
     make_state(dir, arg);
     migrate(db_info);
-    struct gm_store *st = open_state(dir);
+    struct gm_state *st = open_state(dir);
     struct gm_feed *f;
     cr_assert_eq(gm_feed_open(st, &f), 0);
     int64_t end = gm_feed_end(f);
@@ -796,5 +796,5 @@ Test(pgproj, a_batch_of_many_changes_of_one_learner)
     compare_with_state(st, true);
     free(once);
     free(again);
-    gm_store_close(st);
+    gm_state_close(st);
 }

@@ -13,7 +13,7 @@
 #include "log.h"
 #include "redisproj.h"
 #include "server_env.h"
-#include "store.h"
+#include "state.h"
 
 #include <criterion/criterion.h>
 #include <hiredis/hiredis.h>
@@ -25,7 +25,7 @@
 #include <time.h>
 
 static char dir[64];
-static struct gm_store *st;
+static struct gm_state *st;
 
 static void
 setup(void)
@@ -40,7 +40,7 @@ static void
 teardown(void)
 {
     char cmd[128];
-    gm_store_close(st);
+    gm_state_close(st);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     cr_expect_eq(system(cmd), 0);
 }
@@ -71,27 +71,27 @@ build_state(int events, int users)
     size_t ylen = fread(yaml, 1, sizeof yaml, rf);
     fclose(rf);
 
-    struct gm_store_opts o = {.no_sync = true};
+    struct gm_state_opts o = {.no_sync = true};
     struct gm_err err;
-    cr_assert_eq(gm_store_open(dir, &o, &st, &err), 0, "%s", err.msg);
-    cr_assert_eq(gm_store_seed_rules(st, yaml, ylen, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_state_open(dir, &o, &st, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_state_seed_rules(st, yaml, ylen, &err), 0, "%s", err.msg);
     char *line = NULL;
     size_t cap = 0;
     ssize_t len;
     uint64_t off = 0;
-    cr_assert_eq(gm_store_begin(st, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_state_begin(st, &err), 0, "%s", err.msg);
     while ((len = getline(&line, &cap, gen)) > 0) {
         while (len > 0 && line[len - 1] == '\n')
             len--;
-        cr_assert_eq(gm_store_apply(st, (const uint8_t *)line, (size_t)len, true, off, 0, &err), 0,
+        cr_assert_eq(gm_state_apply(st, (const uint8_t *)line, (size_t)len, true, off, 0, &err), 0,
                      "%s", err.msg);
         off += (uint64_t)len + 1;
         if (off / 200000 != (off - (uint64_t)len - 1) / 200000) {
-            cr_assert_eq(gm_store_commit(st, off, &err), 0, "%s", err.msg);
-            cr_assert_eq(gm_store_begin(st, &err), 0, "%s", err.msg);
+            cr_assert_eq(gm_state_commit(st, off, &err), 0, "%s", err.msg);
+            cr_assert_eq(gm_state_begin(st, &err), 0, "%s", err.msg);
         }
     }
-    cr_assert_eq(gm_store_commit(st, off, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_state_commit(st, off, &err), 0, "%s", err.msg);
     free(line);
     cr_assert_eq(pclose(gen), 0);
 }
@@ -1205,7 +1205,7 @@ Test(redisproj, a_redis_that_lost_its_data_is_rebuilt_by_the_reconcile)
     /* the feed trimmed behind the projector, then Redis restarted empty */
     struct gm_err err;
     uint64_t trimmed;
-    cr_assert_eq(gm_store_trim_changes(st, feed_end(), &trimmed, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_state_trim_changes(st, feed_end(), &trimmed, &err), 0, "%s", err.msg);
     cr_assert_gt(trimmed, 0);
     flush_prefix(c, prefix);
 

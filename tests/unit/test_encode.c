@@ -1,9 +1,9 @@
 /*
- * test_encode.c: the hand-written encoders of processor/encode.c write the
+ * test_encode.c: the hand-written encoders of processor/state/encode.c write the
  * bytes protobuf-c writes, for every kind of change-feed record and ledger
  * entry (defaults left out, negative numbers, empty strings, every outbound
  * body), and decline what they do not cover. Also the arena
- * (processor/arena.c) the fold's records are built in.
+ * (processor/state/arena.c) the fold's records are built in.
  */
 #include "arena.h"
 #include "encode.h"

@@ -5,7 +5,7 @@
  * sums equal every learner's exp and coins; stock; trimming.
  */
 #include "feed.h"
-#include "store.h"
+#include "state.h"
 
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -62,20 +62,20 @@ static const char *const events[] = {
     "\"lessonCompleted\":{\"lessonId\":\"l1\"}}",
 };
 
-static struct gm_store *
+static struct gm_state *
 fold_all(void)
 {
-    struct gm_store_opts o = {.no_sync = true};
-    struct gm_store *st;
+    struct gm_state_opts o = {.no_sync = true};
+    struct gm_state *st;
     struct gm_err err;
-    cr_assert_eq(gm_store_open(dir, &o, &st, &err), 0, "%s", err.msg);
-    cr_assert_eq(gm_store_seed_rules(st, rules, strlen(rules), &err), 0, "%s", err.msg);
-    cr_assert_eq(gm_store_begin(st, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_state_open(dir, &o, &st, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_state_seed_rules(st, rules, strlen(rules), &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_state_begin(st, &err), 0, "%s", err.msg);
     for (size_t i = 0; i < sizeof events / sizeof events[0]; i++)
         cr_assert_eq(
-            gm_store_apply(st, (const uint8_t *)events[i], strlen(events[i]), true, i, 0, &err), 0,
+            gm_state_apply(st, (const uint8_t *)events[i], strlen(events[i]), true, i, 0, &err), 0,
             "%s", err.msg);
-    cr_assert_eq(gm_store_commit(st, 4, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_state_commit(st, 4, &err), 0, "%s", err.msg);
     return st;
 }
 
@@ -117,7 +117,7 @@ on_change(void *ctx, const struct gm_change *ch)
 
 Test(feed, changes_in_order_with_what_projectors_need)
 {
-    struct gm_store *st = fold_all();
+    struct gm_state *st = fold_all();
     struct gm_feed *f;
     cr_assert_eq(gm_feed_open(st, &f), 0);
     cr_assert_eq(gm_feed_start(f), 0);
@@ -140,7 +140,7 @@ Test(feed, changes_in_order_with_what_projectors_need)
         cr_assert_eq(gm_feed_changes(f, at, 2, on_change, &t, &at), 0);
     cr_assert_eq(t.changes, 5);
     gm_feed_close(f);
-    gm_store_close(st);
+    gm_state_close(st);
 }
 
 static int
@@ -155,7 +155,7 @@ sum_ledger(void *ctx, const struct gm_ledger_entry *e)
 
 Test(feed, learners_and_their_ledger)
 {
-    struct gm_store *st = fold_all();
+    struct gm_state *st = fold_all();
     struct gm_feed *f;
     cr_assert_eq(gm_feed_open(st, &f), 0);
     struct gm_learner l;
@@ -191,15 +191,15 @@ Test(feed, learners_and_their_ledger)
     cr_assert_not_null(r);
     cr_assert_eq(r->n_rewards, 1);
     gm_feed_close(f);
-    gm_store_close(st);
+    gm_state_close(st);
 }
 
 Test(feed, trimmed_changes_are_refused)
 {
-    struct gm_store *st = fold_all();
+    struct gm_state *st = fold_all();
     struct gm_err err;
     uint64_t n;
-    cr_assert_eq(gm_store_trim_changes(st, 3, &n, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_state_trim_changes(st, 3, &n, &err), 0, "%s", err.msg);
     cr_assert_eq(n, 3);
     struct gm_feed *f;
     cr_assert_eq(gm_feed_open(st, &f), 0);
@@ -210,14 +210,14 @@ Test(feed, trimmed_changes_are_refused)
     cr_assert_eq(gm_feed_changes(f, 3, 10, on_change, &s, &next), 0);
     cr_assert_eq(s.changes, 2);
     gm_feed_close(f);
-    gm_store_close(st);
+    gm_state_close(st);
 }
 
 /* A reader thread keeps opening feeds and reading every learner while the
  * writer's map grows from 64 KiB several times (the resize must wait for
  * the reader's transaction; without that it unmaps pages being read). */
 struct reader_arg {
-    struct gm_store *st;
+    struct gm_state *st;
     volatile int stop;
     long reads;
 };
@@ -246,38 +246,38 @@ reader_main(void *p)
 
 Test(feed, readers_beside_a_growing_map)
 {
-    struct gm_store_opts o = {.no_sync = true, .map_size = 64 << 10};
-    struct gm_store *st;
+    struct gm_state_opts o = {.no_sync = true, .map_size = 64 << 10};
+    struct gm_state *st;
     struct gm_err err;
-    cr_assert_eq(gm_store_open(dir, &o, &st, &err), 0, "%s", err.msg);
-    cr_assert_eq(gm_store_seed_rules(st, rules, strlen(rules), &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_state_open(dir, &o, &st, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_state_seed_rules(st, rules, strlen(rules), &err), 0, "%s", err.msg);
     struct reader_arg a = {.st = st};
     pthread_t t;
     cr_assert_eq(pthread_create(&t, NULL, reader_main, &a), 0);
     for (int b = 0; b < 20; b++) {
-        cr_assert_eq(gm_store_begin(st, &err), 0, "%s", err.msg);
+        cr_assert_eq(gm_state_begin(st, &err), 0, "%s", err.msg);
         for (int i = 0; i < 200; i++) {
             char js[256];
             int n = snprintf(js, sizeof js,
                              "{\"eventId\":\"g%d-%d\",\"userId\":\"user-%d\",\"occurredAt\":"
                              "\"2026-11-02T09:00:00Z\",\"lessonCompleted\":{\"lessonId\":\"l%d\"}}",
                              b, i, b * 200 + i, i);
-            cr_assert_eq(gm_store_apply(st, (const uint8_t *)js, (size_t)n, true,
+            cr_assert_eq(gm_state_apply(st, (const uint8_t *)js, (size_t)n, true,
                                         (uint64_t)(b * 200 + i), 0, &err),
                          0, "%s", err.msg);
         }
-        cr_assert_eq(gm_store_commit(st, (uint64_t)(b + 1) * 200, &err), 0, "%s", err.msg);
+        cr_assert_eq(gm_state_commit(st, (uint64_t)(b + 1) * 200, &err), 0, "%s", err.msg);
     }
     a.stop = 1;
     pthread_join(t, NULL);
-    cr_assert_gt(gm_store_stats(st)->map_resizes, 2);
+    cr_assert_gt(gm_state_stats(st)->map_resizes, 2);
     cr_assert_gt(a.reads, 0);
-    gm_store_close(st);
+    gm_state_close(st);
 }
 
 Test(feed, rules_parsed_once_while_their_text_stays)
 {
-    struct gm_store *st = fold_all();
+    struct gm_state *st = fold_all();
     struct gm_feed_rules_cache c = {0};
     struct gm_feed *f;
     cr_assert_eq(gm_feed_open(st, &f), 0);
@@ -305,10 +305,10 @@ Test(feed, rules_parsed_once_while_their_text_stays)
     }
     w += sprintf(w, "\"}}");
     struct gm_err err;
-    cr_assert_eq(gm_store_begin(st, &err), 0, "%s", err.msg);
-    cr_assert_eq(gm_store_apply(st, (const uint8_t *)ev, strlen(ev), true, 4, 0, &err), 0, "%s",
+    cr_assert_eq(gm_state_begin(st, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_state_apply(st, (const uint8_t *)ev, strlen(ev), true, 4, 0, &err), 0, "%s",
                  err.msg);
-    cr_assert_eq(gm_store_commit(st, 5, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_state_commit(st, 5, &err), 0, "%s", err.msg);
     cr_assert_eq(gm_feed_open(st, &f), 0);
     const struct gm_rules *r2 = gm_feed_rules_cached(f, &c);
     cr_assert_not_null(r2);
@@ -316,12 +316,12 @@ Test(feed, rules_parsed_once_while_their_text_stays)
     gm_feed_close(f);
     gm_feed_rules_cache_deinit(&c);
     gm_feed_rules_cache_deinit(&c); /* twice is fine */
-    gm_store_close(st);
+    gm_state_close(st);
 }
 
 Test(feed, learners_without_scores)
 {
-    struct gm_store *st = fold_all();
+    struct gm_state *st = fold_all();
     struct gm_feed *f;
     cr_assert_eq(gm_feed_open(st, &f), 0);
     gm_feed_without_scores(f);
@@ -332,5 +332,5 @@ Test(feed, learners_without_scores)
     cr_assert_eq(l.n_scores, 0);
     cr_assert_null(l.scores);
     gm_feed_close(f);
-    gm_store_close(st);
+    gm_state_close(st);
 }

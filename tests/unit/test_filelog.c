@@ -1,6 +1,6 @@
 /*
- * test_filelog.c: the embedded file log (processor/filelog.c), the log URI
- * sources (processor/logsrc.c) and `gamify produce` through the built
+ * test_filelog.c: the embedded file log (processor/log/filelog.c), the log URI
+ * sources (processor/log/logsrc.c) and `gamify produce` through the built
  * binary. Every test works in its own temporary directory; concurrency
  * tests fork real appender processes.
  */
@@ -1235,19 +1235,19 @@ Test(filelog, wait_times_out_without_appends)
 
 Test(logsrc, uri_schemes)
 {
-    enum gm_log_scheme sc;
+    enum gm_logsrc_scheme sc;
     const char *rest;
-    cr_assert_eq(gm_log_uri_parse("file:/var/log/g", &sc, &rest, NULL), 0);
-    cr_assert_eq(sc, GM_LOG_FILE);
+    cr_assert_eq(gm_logsrc_uri_parse("file:/var/log/g", &sc, &rest, NULL), 0);
+    cr_assert_eq(sc, GM_LOGSRC_FILE);
     cr_assert_str_eq(rest, "/var/log/g");
-    cr_assert_eq(gm_log_uri_parse("file:///var/log/g", &sc, &rest, NULL), 0);
+    cr_assert_eq(gm_logsrc_uri_parse("file:///var/log/g", &sc, &rest, NULL), 0);
     cr_assert_str_eq(rest, "/var/log/g");
-    cr_assert_eq(gm_log_uri_parse("jsonl:rel/x.jsonl", &sc, &rest, NULL), 0);
-    cr_assert_eq(sc, GM_LOG_JSONL);
-    cr_assert_eq(gm_log_uri_parse("kafka://h:9092/events", &sc, &rest, NULL), 0);
-    cr_assert_eq(sc, GM_LOG_KAFKA);
-    cr_assert_eq(gm_log_uri_parse("http://x", &sc, &rest, NULL), GM_EINVAL);
-    cr_assert_eq(gm_log_uri_parse("file:", &sc, &rest, NULL), GM_EINVAL);
+    cr_assert_eq(gm_logsrc_uri_parse("jsonl:rel/x.jsonl", &sc, &rest, NULL), 0);
+    cr_assert_eq(sc, GM_LOGSRC_JSONL);
+    cr_assert_eq(gm_logsrc_uri_parse("kafka://h:9092/events", &sc, &rest, NULL), 0);
+    cr_assert_eq(sc, GM_LOGSRC_KAFKA);
+    cr_assert_eq(gm_logsrc_uri_parse("http://x", &sc, &rest, NULL), GM_EINVAL);
+    cr_assert_eq(gm_logsrc_uri_parse("file:", &sc, &rest, NULL), GM_EINVAL);
 
     struct gm_logsrc *s = NULL;
     struct gm_err err;

@@ -6,7 +6,7 @@
  */
 #include "helpers.h"
 #include "state.pb-c.h"
-#include "store.h"
+#include "state.h"
 
 #include <criterion/criterion.h>
 #include <lmdb.h>
@@ -46,36 +46,36 @@ read_rules(size_t *len)
     return buf;
 }
 
-static struct gm_store *
+static struct gm_state *
 open_store(const char *path, size_t map_size, bool seed)
 {
-    struct gm_store_opts opts = {.map_size = map_size, .no_sync = true};
-    struct gm_store *st;
+    struct gm_state_opts opts = {.map_size = map_size, .no_sync = true};
+    struct gm_state *st;
     struct gm_err err;
-    cr_assert_eq(gm_store_open(path, &opts, &st, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_state_open(path, &opts, &st, &err), 0, "%s", err.msg);
     if (seed) {
         size_t len;
         char *yaml = read_rules(&len);
-        cr_assert_eq(gm_store_seed_rules(st, yaml, len, &err), 0, "%s", err.msg);
+        cr_assert_eq(gm_state_seed_rules(st, yaml, len, &err), 0, "%s", err.msg);
         free(yaml);
     }
     return st;
 }
 
 static void
-apply_json(struct gm_store *st, const char *js, uint64_t offset)
+apply_json(struct gm_state *st, const char *js, uint64_t offset)
 {
     struct gm_err err;
-    cr_assert_eq(gm_store_apply(st, (const uint8_t *)js, strlen(js), true, offset, 0, &err), 0,
+    cr_assert_eq(gm_state_apply(st, (const uint8_t *)js, strlen(js), true, offset, 0, &err), 0,
                  "%s", err.msg);
 }
 
 /* n lesson events for 50 learners, one every 10 minutes from t0. */
 static void
-fold_lessons(struct gm_store *st, int first, int n)
+fold_lessons(struct gm_state *st, int first, int n)
 {
     struct gm_err err;
-    cr_assert_eq(gm_store_begin(st, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_state_begin(st, &err), 0, "%s", err.msg);
     for (int i = first; i < first + n; i++) {
         char js[512];
         long t = 1795000000L + i * 600L;
@@ -94,16 +94,16 @@ fold_lessons(struct gm_store *st, int first, int n)
         memcpy(at, ts, strlen(ts));
         apply_json(st, js, (uint64_t)i);
     }
-    cr_assert_eq(gm_store_commit(st, (uint64_t)(first + n), &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_state_commit(st, (uint64_t)(first + n), &err), 0, "%s", err.msg);
 }
 
 static char *
-dump_of(struct gm_store *st)
+dump_of(struct gm_state *st)
 {
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
-    cr_assert_eq(gm_store_dump(st, f, NULL), 0);
+    cr_assert_eq(gm_state_dump(st, f, NULL), 0);
     fclose(f);
     return buf;
 }
@@ -114,80 +114,80 @@ Test(store, map_full_grows_the_map_and_loses_nothing)
     snprintf(big, sizeof big, "%s/big", dir);
     char small[80];
     snprintf(small, sizeof small, "%s/small", dir);
-    struct gm_store *a = open_store(big, 0, true);
-    struct gm_store *b = open_store(small, 64 * 1024, true);
+    struct gm_state *a = open_store(big, 0, true);
+    struct gm_state *b = open_store(small, 64 * 1024, true);
     for (int k = 0; k < 4; k++) {
         fold_lessons(a, k * 2000, 2000);
         fold_lessons(b, k * 2000, 2000);
     }
-    cr_assert_gt(gm_store_stats(b)->map_resizes, 0, "the tiny map had to grow");
-    cr_assert_eq(gm_store_stats(a)->map_resizes, 0);
-    cr_assert_eq(gm_store_stats(b)->applied, 8000, "every event applied once");
+    cr_assert_gt(gm_state_stats(b)->map_resizes, 0, "the tiny map had to grow");
+    cr_assert_eq(gm_state_stats(a)->map_resizes, 0);
+    cr_assert_eq(gm_state_stats(b)->applied, 8000, "every event applied once");
     char *da = dump_of(a), *db = dump_of(b);
     cr_assert_str_eq(da, db);
     unsigned char ha[32], hb[32];
-    cr_assert_eq(gm_store_digest(a, ha), 0);
-    cr_assert_eq(gm_store_digest(b, hb), 0);
+    cr_assert_eq(gm_state_digest(a, ha), 0);
+    cr_assert_eq(gm_state_digest(b, hb), 0);
     cr_assert_arr_eq(ha, hb, 32);
-    cr_assert_eq(gm_store_offset(b), 8000);
+    cr_assert_eq(gm_state_offset(b), 8000);
     free(da);
     free(db);
-    gm_store_close(a);
-    gm_store_close(b);
+    gm_state_close(a);
+    gm_state_close(b);
 }
 
 Test(store, aborted_batch_leaves_nothing)
 {
-    struct gm_store *st = open_store(dir, 0, true);
+    struct gm_state *st = open_store(dir, 0, true);
     fold_lessons(st, 0, 10);
     char *before = dump_of(st);
     struct gm_err err;
-    cr_assert_eq(gm_store_begin(st, &err), 0);
+    cr_assert_eq(gm_state_begin(st, &err), 0);
     apply_json(st,
                "{\"eventId\":\"x\",\"userId\":\"someone-else\",\"occurredAt\":"
                "\"2026-11-25T10:00:00Z\",\"lessonCompleted\":{\"lessonId\":\"l\"}}",
                10);
-    gm_store_abort(st);
-    cr_assert_eq(gm_store_offset(st), 10);
+    gm_state_abort(st);
+    cr_assert_eq(gm_state_offset(st), 10);
     char *after = dump_of(st);
     cr_assert_str_eq(before, after);
-    cr_assert_eq(gm_store_stats(st)->applied, 10, "counters roll back too");
+    cr_assert_eq(gm_state_stats(st)->applied, 10, "counters roll back too");
     free(before);
     free(after);
     /* reopened, the committed offset is there */
-    gm_store_close(st);
+    gm_state_close(st);
     st = open_store(dir, 0, false);
-    cr_assert(gm_store_has_rules(st), "the seeded rules were stored");
-    cr_assert_eq(gm_store_offset(st), 10);
-    gm_store_close(st);
+    cr_assert(gm_state_has_rules(st), "the seeded rules were stored");
+    cr_assert_eq(gm_state_offset(st), 10);
+    gm_state_close(st);
 }
 
 static char *
-dlq_of(struct gm_store *st)
+dlq_of(struct gm_state *st)
 {
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
-    cr_assert_eq(gm_store_dlq_list(st, f, -1), 0);
+    cr_assert_eq(gm_state_dlq_list(st, f, -1), 0);
     fclose(f);
     return buf;
 }
 
 Test(store, events_before_any_rules_wait_in_the_dead_letters)
 {
-    struct gm_store *st = open_store(dir, 0, false);
+    struct gm_state *st = open_store(dir, 0, false);
     const char *ev = "{\"eventId\":\"early\",\"userId\":\"u\",\"occurredAt\":"
                      "\"2026-11-25T10:00:00Z\",\"lessonCompleted\":{\"lessonId\":\"l\"}}";
     struct gm_err err;
-    cr_assert_eq(gm_store_begin(st, &err), 0);
+    cr_assert_eq(gm_state_begin(st, &err), 0);
     apply_json(st, ev, 0);
     /* invalid rules published: a dead letter too, and the rules stay absent */
     apply_json(st,
                "{\"eventId\":\"rules-bad\",\"userId\":\"ops\",\"occurredAt\":"
                "\"2026-11-25T10:00:00Z\",\"rulesPublished\":{\"rulesYaml\":\"version: 2\\n\"}}",
                1);
-    cr_assert_eq(gm_store_commit(st, 2, &err), 0);
-    cr_assert_not(gm_store_has_rules(st));
+    cr_assert_eq(gm_state_commit(st, 2, &err), 0);
+    cr_assert_not(gm_state_has_rules(st));
     char *dl = dlq_of(st);
     cr_assert(strstr(dl, "\"reason\":\"NO_RULES\""), "%s", dl);
     cr_assert(strstr(dl, "\"reason\":\"RULES_INVALID\""), "%s", dl);
@@ -195,21 +195,21 @@ Test(store, events_before_any_rules_wait_in_the_dead_letters)
     /* once there are rules, the same event (not marked seen) applies */
     size_t len;
     char *yaml = read_rules(&len);
-    cr_assert_eq(gm_store_seed_rules(st, yaml, len, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_state_seed_rules(st, yaml, len, &err), 0, "%s", err.msg);
     free(yaml);
-    cr_assert_eq(gm_store_begin(st, &err), 0);
+    cr_assert_eq(gm_state_begin(st, &err), 0);
     apply_json(st, ev, 2);
-    cr_assert_eq(gm_store_commit(st, 3, &err), 0);
-    cr_assert_eq(gm_store_stats(st)->applied, 1);
-    cr_assert_eq(gm_store_stats(st)->duplicates, 0);
-    gm_store_close(st);
+    cr_assert_eq(gm_state_commit(st, 3, &err), 0);
+    cr_assert_eq(gm_state_stats(st)->applied, 1);
+    cr_assert_eq(gm_state_stats(st)->duplicates, 0);
+    gm_state_close(st);
 }
 
 Test(store, dedupe_window_edges)
 {
-    struct gm_store *st = open_store(dir, 0, true);
+    struct gm_state *st = open_store(dir, 0, true);
     struct gm_err err;
-    cr_assert_eq(gm_store_begin(st, &err), 0);
+    cr_assert_eq(gm_state_begin(st, &err), 0);
     /* t0, then t0 + 30 days: t0 is exactly at the edge, still remembered */
     apply_json(st,
                "{\"eventId\":\"old\",\"userId\":\"u\",\"occurredAt\":\"2026-10-01T00:00:00Z\","
@@ -223,7 +223,7 @@ Test(store, dedupe_window_edges)
                "{\"eventId\":\"old\",\"userId\":\"u\",\"occurredAt\":\"2026-10-01T00:00:00Z\","
                "\"lessonCompleted\":{\"lessonId\":\"a\"}}",
                2);
-    cr_assert_eq(gm_store_stats(st)->duplicates, 1, "at the edge: a duplicate");
+    cr_assert_eq(gm_state_stats(st)->duplicates, 1, "at the edge: a duplicate");
     /* one second past the edge: too late, and its id is not recorded */
     apply_json(st,
                "{\"eventId\":\"older\",\"userId\":\"u\",\"occurredAt\":\"2026-09-30T23:59:59Z\","
@@ -233,30 +233,30 @@ Test(store, dedupe_window_edges)
                "{\"eventId\":\"older\",\"userId\":\"u\",\"occurredAt\":\"2026-09-30T23:59:59Z\","
                "\"lessonCompleted\":{\"lessonId\":\"c\"}}",
                4);
-    cr_assert_eq(gm_store_stats(st)->too_late, 2);
-    cr_assert_eq(gm_store_stats(st)->applied, 2);
-    cr_assert_eq(gm_store_commit(st, 5, &err), 0);
-    gm_store_close(st);
+    cr_assert_eq(gm_state_stats(st)->too_late, 2);
+    cr_assert_eq(gm_state_stats(st)->applied, 2);
+    cr_assert_eq(gm_state_commit(st, 5, &err), 0);
+    gm_state_close(st);
 }
 
 Test(store, undecodable_records_are_dead_letters_with_offsets)
 {
-    struct gm_store *st = open_store(dir, 0, true);
+    struct gm_state *st = open_store(dir, 0, true);
     struct gm_err err;
-    cr_assert_eq(gm_store_begin(st, &err), 0);
+    cr_assert_eq(gm_state_begin(st, &err), 0);
     const uint8_t garbage[] = {0xff, 0xff, 0xff};
-    cr_assert_eq(gm_store_apply(st, garbage, sizeof garbage, false, 77, 0, &err), 0);
+    cr_assert_eq(gm_state_apply(st, garbage, sizeof garbage, false, 77, 0, &err), 0);
     apply_json(st, "{\"eventId\":\"e\"", 78);
     apply_json(st, "{\"eventId\":\"e\",\"userId\":\"u\",\"occurredAt\":\"2026-10-01T00:00:00Z\"}",
                79);
-    cr_assert_eq(gm_store_commit(st, 80, &err), 0);
-    cr_assert_eq(gm_store_stats(st)->dead_letters, 3);
+    cr_assert_eq(gm_state_commit(st, 80, &err), 0);
+    cr_assert_eq(gm_state_stats(st)->dead_letters, 3);
     char *dl = dlq_of(st);
     cr_assert(strstr(dl, "\"offset\":77,\"reason\":\"DECODE\""), "%s", dl);
     cr_assert(strstr(dl, "\"offset\":78,\"reason\":\"DECODE\""), "%s", dl);
     cr_assert(strstr(dl, "\"offset\":79,\"reason\":\"INVALID\""), "%s", dl);
     free(dl);
-    gm_store_close(st);
+    gm_state_close(st);
 }
 
 /* ---- periods, locks, read-only opens, errors (issue 10) ---- */
@@ -275,21 +275,21 @@ static const char period_rules[] = "version: 1\n"
                                    "  keep_weeks: 8\n"
                                    "  keep_months: 1\n";
 
-static struct gm_store *
-open_with(const char *path, const char *yaml, const struct gm_store_opts *o)
+static struct gm_state *
+open_with(const char *path, const char *yaml, const struct gm_state_opts *o)
 {
-    struct gm_store_opts opts = o ? *o : (struct gm_store_opts){.no_sync = true};
-    struct gm_store *st;
+    struct gm_state_opts opts = o ? *o : (struct gm_state_opts){.no_sync = true};
+    struct gm_state *st;
     struct gm_err err;
     gm_err_clear(&err);
-    cr_assert_eq(gm_store_open(path, &opts, &st, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_state_open(path, &opts, &st, &err), 0, "%s", err.msg);
     if (yaml)
-        cr_assert_eq(gm_store_seed_rules(st, yaml, strlen(yaml), &err), 0, "%s", err.msg);
+        cr_assert_eq(gm_state_seed_rules(st, yaml, strlen(yaml), &err), 0, "%s", err.msg);
     return st;
 }
 
 static void
-lesson(struct gm_store *st, const char *id, const char *user, const char *when, uint64_t off)
+lesson(struct gm_state *st, const char *id, const char *user, const char *when, uint64_t off)
 {
     char js[256];
     snprintf(js, sizeof js,
@@ -300,12 +300,12 @@ lesson(struct gm_store *st, const char *id, const char *user, const char *when, 
 }
 
 static char *
-dump_user(struct gm_store *st, const char *user)
+dump_user(struct gm_state *st, const char *user)
 {
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
-    cr_assert_eq(gm_store_dump(st, f, user), 0);
+    cr_assert_eq(gm_state_dump(st, f, user), 0);
     fclose(f);
     return buf;
 }
@@ -314,75 +314,75 @@ dump_user(struct gm_store *st, const char *user)
  * on 2026-03-30. It used to stop with "LMDB apply: Invalid argument". */
 Test(store, an_expired_week_is_pruned_not_fatal)
 {
-    struct gm_store *st = open_with(dir, period_rules, NULL);
+    struct gm_state *st = open_with(dir, period_rules, NULL);
     struct gm_err err;
-    cr_assert_eq(gm_store_begin(st, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_state_begin(st, &err), 0, "%s", err.msg);
     lesson(st, "e1", "ann", "2026-01-05T09:00:00Z", 1);
-    cr_assert_eq(gm_store_commit(st, 2, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_state_commit(st, 2, &err), 0, "%s", err.msg);
     char *d = dump_user(st, "ann");
     cr_assert(strstr(d, "\"scores\":{\"global\":{\"2026-01\":20,\"2026-W02\":20,\"all\":20}}"),
               "%s", d);
     free(d);
-    cr_assert_eq(gm_store_begin(st, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_state_begin(st, &err), 0, "%s", err.msg);
     lesson(st, "e2", "bob", "2026-03-30T09:00:00Z", 2);
-    cr_assert_eq(gm_store_commit(st, 3, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_state_commit(st, 3, &err), 0, "%s", err.msg);
     /* W14 - 8 = W06 is the oldest week kept, 2026-02 the oldest month */
     d = dump_user(st, "ann");
     cr_assert(strstr(d, "\"scores\":{\"global\":{\"all\":20}}"), "%s", d);
     free(d);
     /* the record itself was cleaned by the event that expired the period
      * (two entries: the week and the month) */
-    cr_assert_eq(gm_store_stats(st)->periods_pruned, 2);
-    gm_store_close(st);
+    cr_assert_eq(gm_state_stats(st)->periods_pruned, 2);
+    gm_state_close(st);
 }
 
 /* Pruning cleans a few learners per event, and finishes. */
 Test(store, pruning_spreads_over_events_and_finishes)
 {
-    struct gm_store *st = open_with(dir, period_rules, NULL);
+    struct gm_state *st = open_with(dir, period_rules, NULL);
     struct gm_err err;
-    cr_assert_eq(gm_store_begin(st, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_state_begin(st, &err), 0, "%s", err.msg);
     for (int i = 0; i < 100; i++) {
         char id[16], user[16];
         snprintf(id, sizeof id, "a%d", i);
         snprintf(user, sizeof user, "u%03d", i);
         lesson(st, id, user, "2026-01-05T09:00:00Z", (uint64_t)i);
     }
-    cr_assert_eq(gm_store_commit(st, 100, &err), 0, "%s", err.msg);
-    cr_assert_eq(gm_store_begin(st, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_state_commit(st, 100, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_state_begin(st, &err), 0, "%s", err.msg);
     lesson(st, "late", "zed", "2026-03-30T09:00:00Z", 100);
-    cr_assert_eq(gm_store_commit(st, 101, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_state_commit(st, 101, &err), 0, "%s", err.msg);
     /* one event: at most 2 learners cleaned (a week and a month each) */
-    uint64_t after_one = gm_store_stats(st)->periods_pruned;
+    uint64_t after_one = gm_state_stats(st)->periods_pruned;
     cr_assert(after_one > 0 && after_one <= 4, "%llu", (unsigned long long)after_one);
     /* readers never see the expired periods meanwhile */
     char *d = dump_of(st);
     cr_assert_null(strstr(d, "\"2026-W02\""), "%s", d);
     cr_assert_null(strstr(d, "\"2026-01\""), "%s", d); /* the key, not a reach time */
     free(d);
-    cr_assert_eq(gm_store_begin(st, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_state_begin(st, &err), 0, "%s", err.msg);
     for (int i = 0; i < 60; i++) {
         char id[16];
         snprintf(id, sizeof id, "z%d", i);
         lesson(st, id, "zed", "2026-03-30T10:00:00Z", (uint64_t)(101 + i));
         if (i == 20) /* 22 events so far: 44 learners */
-            cr_assert_eq(gm_store_stats(st)->periods_pruned, 88);
+            cr_assert_eq(gm_state_stats(st)->periods_pruned, 88);
     }
-    cr_assert_eq(gm_store_commit(st, 161, &err), 0, "%s", err.msg);
-    cr_assert_eq(gm_store_stats(st)->periods_pruned, 200);
-    gm_store_close(st);
+    cr_assert_eq(gm_state_commit(st, 161, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_state_stats(st)->periods_pruned, 200);
+    gm_state_close(st);
 }
 
 /* A record the caller dead-letters itself survives the map growing later
  * in the same batch (it used to be lost while the offset moved past it). */
 Test(store, caller_dead_letters_survive_map_growth)
 {
-    struct gm_store_opts o = {.no_sync = true, .map_size = 64 << 10};
-    struct gm_store *st = open_with(dir, period_rules, &o);
+    struct gm_state_opts o = {.no_sync = true, .map_size = 64 << 10};
+    struct gm_state *st = open_with(dir, period_rules, &o);
     struct gm_err err;
-    cr_assert_eq(gm_store_begin(st, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_state_begin(st, &err), 0, "%s", err.msg);
     const char line[] = "{\"a line too long\"}";
-    cr_assert_eq(gm_store_dead_letter(st, (const uint8_t *)line, sizeof line - 1, true, 0,
+    cr_assert_eq(gm_state_dead_letter(st, (const uint8_t *)line, sizeof line - 1, true, 0,
                                       "TOO_BIG", "line over the limit", &err),
                  0, "%s", err.msg);
     for (int i = 1; i < 3000; i++) {
@@ -391,45 +391,45 @@ Test(store, caller_dead_letters_survive_map_growth)
         snprintf(user, sizeof user, "user-%04d", i);
         lesson(st, id, user, "2026-11-02T09:00:00Z", (uint64_t)i);
     }
-    cr_assert_eq(gm_store_commit(st, 3000, &err), 0, "%s", err.msg);
-    cr_assert_gt(gm_store_stats(st)->map_resizes, 0);
+    cr_assert_eq(gm_state_commit(st, 3000, &err), 0, "%s", err.msg);
+    cr_assert_gt(gm_state_stats(st)->map_resizes, 0);
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
-    cr_assert_eq(gm_store_dlq_list(st, f, -1), 0);
+    cr_assert_eq(gm_state_dlq_list(st, f, -1), 0);
     fclose(f);
     cr_assert(strstr(buf, "\"reason\":\"TOO_BIG\""), "%s", buf);
-    cr_assert_eq(gm_store_offset(st), 3000);
+    cr_assert_eq(gm_state_offset(st), 3000);
     free(buf);
-    gm_store_close(st);
+    gm_state_close(st);
 }
 
 Test(store, a_second_writer_is_refused_with_the_holders_pid)
 {
-    struct gm_store *st = open_with(dir, period_rules, NULL);
-    struct gm_store *second = NULL;
+    struct gm_state *st = open_with(dir, period_rules, NULL);
+    struct gm_state *second = NULL;
     struct gm_err err;
     gm_err_clear(&err);
-    struct gm_store_opts o = {.no_sync = true};
+    struct gm_state_opts o = {.no_sync = true};
     int rc = 0;
     /* flock locks belong to the open file description: a second open in
      * the same process conflicts as another process would */
-    rc = gm_store_open(dir, &o, &second, &err);
+    rc = gm_state_open(dir, &o, &second, &err);
     cr_assert_lt(rc, 0);
     cr_assert_null(second);
     char pid[32];
     snprintf(pid, sizeof pid, "pid %ld", (long)getpid());
     cr_assert(strstr(err.msg, "in use by another writer") && strstr(err.msg, pid), "%s", err.msg);
     /* readers open beside the writer */
-    struct gm_store_opts ro = {.read_only = true};
-    struct gm_store *reader = open_with(dir, NULL, &ro);
+    struct gm_state_opts ro = {.read_only = true};
+    struct gm_state *reader = open_with(dir, NULL, &ro);
     struct gm_err e2;
-    cr_assert_neq(gm_store_begin(reader, &e2), 0);
-    gm_store_close(reader);
-    gm_store_close(st);
+    cr_assert_neq(gm_state_begin(reader, &e2), 0);
+    gm_state_close(reader);
+    gm_state_close(st);
     /* the lock goes with the writer */
     second = open_with(dir, NULL, &o);
-    gm_store_close(second);
+    gm_state_close(second);
 }
 
 /* Read-only opens create nothing: not a missing state, not a lock file on
@@ -438,19 +438,19 @@ Test(store, read_only_opens_create_nothing)
 {
     char missing[128], copy[128], cmd[1024];
     snprintf(missing, sizeof missing, "%s/nothing-here", dir);
-    struct gm_store_opts ro = {.read_only = true};
-    struct gm_store *st = NULL;
+    struct gm_state_opts ro = {.read_only = true};
+    struct gm_state *st = NULL;
     struct gm_err err;
-    cr_assert_eq(gm_store_open(missing, &ro, &st, &err), GM_ENOTFOUND);
+    cr_assert_eq(gm_state_open(missing, &ro, &st, &err), GM_ENOTFOUND);
     cr_assert_eq(access(missing, F_OK), -1);
 
     char state[128];
     snprintf(state, sizeof state, "%s/state", dir);
     st = open_with(state, period_rules, NULL);
-    cr_assert_eq(gm_store_begin(st, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_state_begin(st, &err), 0, "%s", err.msg);
     lesson(st, "e1", "ann", "2026-11-02T09:00:00Z", 1);
-    cr_assert_eq(gm_store_commit(st, 2, &err), 0, "%s", err.msg);
-    gm_store_close(st);
+    cr_assert_eq(gm_state_commit(st, 2, &err), 0, "%s", err.msg);
+    gm_state_close(st);
     snprintf(copy, sizeof copy, "%s/copy", dir);
     snprintf(cmd, sizeof cmd, "mkdir '%s' && cp '%s/data.mdb' '%s/' && chmod 0555 '%s'", copy,
              state, copy, copy);
@@ -460,8 +460,8 @@ Test(store, read_only_opens_create_nothing)
     cr_assert(strstr(d, "\"userId\":\"ann\",\"exp\":20"), "%s", d);
     free(d);
     unsigned char md[32];
-    cr_assert_eq(gm_store_digest(st, md), 0);
-    gm_store_close(st);
+    cr_assert_eq(gm_state_digest(st, md), 0);
+    gm_state_close(st);
     snprintf(cmd, sizeof cmd, "%s/lock.mdb", copy);
     cr_assert_eq(access(cmd, F_OK), -1, "a lock file was created in the copy");
     snprintf(cmd, sizeof cmd, "chmod 0755 '%s'", copy);
@@ -470,10 +470,10 @@ Test(store, read_only_opens_create_nothing)
 
 Test(store, future_dated_records_are_dead_letters_by_append_time)
 {
-    struct gm_store_opts o = {.no_sync = true, .future_skew_s = 3600};
-    struct gm_store *st = open_with(dir, period_rules, &o);
+    struct gm_state_opts o = {.no_sync = true, .future_skew_s = 3600};
+    struct gm_state *st = open_with(dir, period_rules, &o);
     struct gm_err err;
-    cr_assert_eq(gm_store_begin(st, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_state_begin(st, &err), 0, "%s", err.msg);
     /* appended 2026-11-02T09:00:00Z */
     int64_t appended = 1793610000LL * 1000;
     const char far[] = "{\"eventId\":\"far\",\"userId\":\"ann\",\"occurredAt\":"
@@ -482,105 +482,105 @@ Test(store, future_dated_records_are_dead_letters_by_append_time)
                         "\"2026-11-02T10:00:00Z\",\"lessonCompleted\":{\"lessonId\":\"l2\"}}";
     const char next[] = "{\"eventId\":\"next\",\"userId\":\"ann\",\"occurredAt\":"
                         "\"2026-11-02T10:00:01Z\",\"lessonCompleted\":{\"lessonId\":\"l3\"}}";
-    cr_assert_eq(gm_store_apply(st, (const uint8_t *)far, sizeof far - 1, true, 0, appended, &err),
+    cr_assert_eq(gm_state_apply(st, (const uint8_t *)far, sizeof far - 1, true, 0, appended, &err),
                  0);
     /* exactly at the edge (one hour) is accepted, a second later is not */
     cr_assert_eq(
-        gm_store_apply(st, (const uint8_t *)edge, sizeof edge - 1, true, 1, appended, &err), 0);
+        gm_state_apply(st, (const uint8_t *)edge, sizeof edge - 1, true, 1, appended, &err), 0);
     cr_assert_eq(
-        gm_store_apply(st, (const uint8_t *)next, sizeof next - 1, true, 2, appended, &err), 0);
+        gm_state_apply(st, (const uint8_t *)next, sizeof next - 1, true, 2, appended, &err), 0);
     /* the same record with no append time (jsonl:) is not checked */
-    cr_assert_eq(gm_store_apply(st, (const uint8_t *)next, sizeof next - 1, true, 3, 0, &err), 0);
-    cr_assert_eq(gm_store_commit(st, 4, &err), 0, "%s", err.msg);
-    cr_assert_eq(gm_store_stats(st)->too_far_ahead, 2);
+    cr_assert_eq(gm_state_apply(st, (const uint8_t *)next, sizeof next - 1, true, 3, 0, &err), 0);
+    cr_assert_eq(gm_state_commit(st, 4, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_state_stats(st)->too_far_ahead, 2);
     /* the far event moved no time: a normal event is not TOO_LATE */
-    cr_assert_eq(gm_store_newest_time(st), 1793613601LL);
+    cr_assert_eq(gm_state_newest_time(st), 1793613601LL);
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
-    cr_assert_eq(gm_store_dlq_list(st, f, -1), 0);
+    cr_assert_eq(gm_state_dlq_list(st, f, -1), 0);
     fclose(f);
     cr_assert(strstr(buf, "\"reason\":\"TOO_FAR_AHEAD\""), "%s", buf);
     cr_assert(strstr(buf, "\"eventId\":\"far\""), "%s", buf);
     free(buf);
-    gm_store_close(st);
+    gm_state_close(st);
 }
 
 /* An INVALID dead letter keeps the event id when it decoded. */
 Test(store, invalid_dead_letters_keep_their_event_id)
 {
-    struct gm_store *st = open_with(dir, period_rules, NULL);
+    struct gm_state *st = open_with(dir, period_rules, NULL);
     struct gm_err err;
-    cr_assert_eq(gm_store_begin(st, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_state_begin(st, &err), 0, "%s", err.msg);
     const char bad[] = "{\"eventId\":\"e-bad\",\"userId\":\"\",\"occurredAt\":"
                        "\"2026-11-02T10:00:00Z\",\"lessonCompleted\":{\"lessonId\":\"l1\"}}";
-    cr_assert_eq(gm_store_apply(st, (const uint8_t *)bad, sizeof bad - 1, true, 0, 0, &err), 0);
-    cr_assert_eq(gm_store_commit(st, 1, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_state_apply(st, (const uint8_t *)bad, sizeof bad - 1, true, 0, 0, &err), 0);
+    cr_assert_eq(gm_state_commit(st, 1, &err), 0, "%s", err.msg);
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
-    cr_assert_eq(gm_store_dlq_list(st, f, -1), 0);
+    cr_assert_eq(gm_state_dlq_list(st, f, -1), 0);
     fclose(f);
     cr_assert(strstr(buf, "\"reason\":\"INVALID\""), "%s", buf);
     cr_assert(strstr(buf, "\"eventId\":\"e-bad\""), "%s", buf);
     free(buf);
-    gm_store_close(st);
+    gm_state_close(st);
 }
 
 /* Cursor names of any length are kept apart (an --out URI of 116+ bytes
  * used to fail, and two long ones could share a cursor). */
 Test(store, long_cursor_names_are_distinct)
 {
-    struct gm_store *st = open_with(dir, NULL, NULL);
+    struct gm_state *st = open_with(dir, NULL, NULL);
     char a[700], b[700];
     memset(a, 'x', sizeof a - 1);
     a[sizeof a - 1] = '\0';
     memcpy(b, a, sizeof b);
     b[sizeof b - 2] = 'y';
     struct gm_err err;
-    cr_assert_eq(gm_store_cursor_set(st, a, 7, &err), 0, "%s", err.msg);
-    cr_assert_eq(gm_store_cursor_set(st, b, 9, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_state_cursor_set(st, a, 7, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_state_cursor_set(st, b, 9, &err), 0, "%s", err.msg);
     int64_t sa, sb;
-    cr_assert_eq(gm_store_cursor_get(st, a, &sa), 0);
-    cr_assert_eq(gm_store_cursor_get(st, b, &sb), 0);
+    cr_assert_eq(gm_state_cursor_get(st, a, &sa), 0);
+    cr_assert_eq(gm_state_cursor_get(st, b, &sb), 0);
     cr_assert_eq(sa, 7);
     cr_assert_eq(sb, 9);
-    gm_store_close(st);
+    gm_state_close(st);
 }
 
 /* An output's size is kept beside its cursor, and a cursor stored with a
  * size still reads as a plain cursor (--out's exactly-once restart). */
 Test(store, a_cursor_keeps_a_position)
 {
-    struct gm_store *st = open_with(dir, NULL, NULL);
+    struct gm_state *st = open_with(dir, NULL, NULL);
     struct gm_err err;
     int64_t seq, pos;
-    cr_assert_eq(gm_store_cursor_get_pos(st, "out:a", &seq, &pos), 0);
+    cr_assert_eq(gm_state_cursor_get_pos(st, "out:a", &seq, &pos), 0);
     cr_assert_eq(seq, 0);
     cr_assert_eq(pos, -1);
-    cr_assert_eq(gm_store_cursor_set_pos(st, "out:a", 12, 4096, &err), 0, "%s", err.msg);
-    cr_assert_eq(gm_store_cursor_get_pos(st, "out:a", &seq, &pos), 0);
+    cr_assert_eq(gm_state_cursor_set_pos(st, "out:a", 12, 4096, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_state_cursor_get_pos(st, "out:a", &seq, &pos), 0);
     cr_assert_eq(seq, 12);
     cr_assert_eq(pos, 4096);
-    cr_assert_eq(gm_store_cursor_get(st, "out:a", &seq), 0);
+    cr_assert_eq(gm_state_cursor_get(st, "out:a", &seq), 0);
     cr_assert_eq(seq, 12);
-    cr_assert_eq(gm_store_cursor_set(st, "out:a", 13, &err), 0, "%s", err.msg);
-    cr_assert_eq(gm_store_cursor_get_pos(st, "out:a", &seq, &pos), 0);
+    cr_assert_eq(gm_state_cursor_set(st, "out:a", 13, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_state_cursor_get_pos(st, "out:a", &seq, &pos), 0);
     cr_assert_eq(seq, 13);
     cr_assert_eq(pos, -1);
-    gm_store_close(st);
+    gm_state_close(st);
 }
 
 /* A stored record that does not decode is named as such, not as an LMDB
  * error ("Located page was wrong type" before). */
 Test(store, a_corrupt_learner_record_is_named)
 {
-    struct gm_store *st = open_with(dir, period_rules, NULL);
+    struct gm_state *st = open_with(dir, period_rules, NULL);
     struct gm_err err;
-    cr_assert_eq(gm_store_begin(st, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_state_begin(st, &err), 0, "%s", err.msg);
     lesson(st, "e1", "ann", "2026-11-02T09:00:00Z", 1);
-    cr_assert_eq(gm_store_commit(st, 2, &err), 0, "%s", err.msg);
-    gm_store_close(st);
+    cr_assert_eq(gm_state_commit(st, 2, &err), 0, "%s", err.msg);
+    gm_state_close(st);
 
     MDB_env *env;
     MDB_txn *txn;
@@ -596,21 +596,21 @@ Test(store, a_corrupt_learner_record_is_named)
     mdb_env_close(env);
 
     st = open_with(dir, NULL, NULL);
-    cr_assert_eq(gm_store_begin(st, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_state_begin(st, &err), 0, "%s", err.msg);
     const char js[] = "{\"eventId\":\"e2\",\"userId\":\"ann\",\"occurredAt\":"
                       "\"2026-11-02T10:00:00Z\",\"lessonCompleted\":{\"lessonId\":\"l2\"}}";
     gm_err_clear(&err);
-    int rc = gm_store_apply(st, (const uint8_t *)js, sizeof js - 1, true, 2, 0, &err);
+    int rc = gm_state_apply(st, (const uint8_t *)js, sizeof js - 1, true, 2, 0, &err);
     cr_assert_eq(rc, GM_ECORRUPT, "%d: %s", rc, err.msg);
     cr_assert(strstr(err.msg, "record of learner ann does not decode"), "%s", err.msg);
     cr_assert_null(strstr(err.msg, "LMDB"), "%s", err.msg);
     /* a batch with a failed record can be neither added to nor committed */
-    cr_assert_neq(gm_store_apply(st, (const uint8_t *)js, sizeof js - 1, true, 3, 0, &err), 0);
-    cr_assert_neq(gm_store_commit(st, 4, &err), 0);
+    cr_assert_neq(gm_state_apply(st, (const uint8_t *)js, sizeof js - 1, true, 3, 0, &err), 0);
+    cr_assert_neq(gm_state_commit(st, 4, &err), 0);
     cr_assert(strstr(err.msg, "cannot be committed"), "%s", err.msg);
-    gm_store_abort(st);
-    cr_assert_eq(gm_store_offset(st), 2);
-    gm_store_close(st);
+    gm_state_abort(st);
+    cr_assert_eq(gm_state_offset(st), 2);
+    gm_state_close(st);
 }
 
 /* Dedupe ids are deleted a few per event after the window moves; an id
@@ -618,10 +618,10 @@ Test(store, a_corrupt_learner_record_is_named)
  * a duplicate (the outcome must not depend on where pruning stands). */
 Test(store, an_id_past_the_window_is_forgotten_before_pruning_reaches_it)
 {
-    struct gm_store_opts o = {.no_sync = true, .dedupe_window_s = 86400};
-    struct gm_store *st = open_with(dir, period_rules, &o);
+    struct gm_state_opts o = {.no_sync = true, .dedupe_window_s = 86400};
+    struct gm_state *st = open_with(dir, period_rules, &o);
     struct gm_err err;
-    cr_assert_eq(gm_store_begin(st, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_state_begin(st, &err), 0, "%s", err.msg);
     for (int i = 0; i < 2000; i++) {
         char id[16];
         snprintf(id, sizeof id, "a%d", i);
@@ -632,17 +632,17 @@ Test(store, an_id_past_the_window_is_forgotten_before_pruning_reaches_it)
     /* x again, two days later: beyond the one-day window, so new */
     const char again[] = "{\"eventId\":\"x\",\"userId\":\"bob\",\"occurredAt\":"
                          "\"2026-11-04T09:00:00Z\",\"lessonCompleted\":{\"lessonId\":\"l-x2\"}}";
-    cr_assert_eq(gm_store_apply(st, (const uint8_t *)again, sizeof again - 1, true, 2002, 0, &err),
+    cr_assert_eq(gm_state_apply(st, (const uint8_t *)again, sizeof again - 1, true, 2002, 0, &err),
                  0, "%s", err.msg);
     /* and once more: now a duplicate */
-    cr_assert_eq(gm_store_apply(st, (const uint8_t *)again, sizeof again - 1, true, 2003, 0, &err),
+    cr_assert_eq(gm_state_apply(st, (const uint8_t *)again, sizeof again - 1, true, 2003, 0, &err),
                  0, "%s", err.msg);
-    cr_assert_eq(gm_store_commit(st, 2004, &err), 0, "%s", err.msg);
-    cr_assert_eq(gm_store_stats(st)->duplicates, 1);
+    cr_assert_eq(gm_state_commit(st, 2004, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_state_stats(st)->duplicates, 1);
     char *d = dump_user(st, "bob");
     cr_assert(strstr(d, "\"exp\":40,"), "%s", d);
     free(d);
-    gm_store_close(st);
+    gm_state_close(st);
 }
 
 /* A state written before the expiry queue (no expiry keys, no
@@ -650,12 +650,12 @@ Test(store, an_id_past_the_window_is_forgotten_before_pruning_reaches_it)
  * periods are pruned like any others. */
 Test(store, an_old_state_is_indexed_for_pruning)
 {
-    struct gm_store *st = open_with(dir, period_rules, NULL);
+    struct gm_state *st = open_with(dir, period_rules, NULL);
     struct gm_err err;
-    cr_assert_eq(gm_store_begin(st, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_state_begin(st, &err), 0, "%s", err.msg);
     lesson(st, "e1", "ann", "2026-01-05T09:00:00Z", 1);
-    cr_assert_eq(gm_store_commit(st, 2, &err), 0, "%s", err.msg);
-    gm_store_close(st);
+    cr_assert_eq(gm_state_commit(st, 2, &err), 0, "%s", err.msg);
+    gm_state_close(st);
 
     /* make it look old: empty the queue and forget that it was built */
     MDB_env *env;
@@ -674,12 +674,12 @@ Test(store, an_old_state_is_indexed_for_pruning)
     mdb_env_close(env);
 
     st = open_with(dir, NULL, NULL);
-    cr_assert_eq(gm_store_begin(st, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_state_begin(st, &err), 0, "%s", err.msg);
     lesson(st, "e2", "bob", "2026-03-30T09:00:00Z", 2);
-    cr_assert_eq(gm_store_commit(st, 3, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_state_commit(st, 3, &err), 0, "%s", err.msg);
     /* ann's week and month, found through the rebuilt queue */
-    cr_assert_eq(gm_store_stats(st)->periods_pruned, 2);
-    gm_store_close(st);
+    cr_assert_eq(gm_state_stats(st)->periods_pruned, 2);
+    gm_state_close(st);
 }
 
 /* A state written before reach times (scores in scores_packed_v1, entries
@@ -688,12 +688,12 @@ Test(store, an_old_state_is_indexed_for_pruning)
  * the record is written back in the new form. */
 Test(store, an_old_state_without_reach_times_opens)
 {
-    struct gm_store *st = open_with(dir, period_rules, NULL);
+    struct gm_state *st = open_with(dir, period_rules, NULL);
     struct gm_err err;
-    cr_assert_eq(gm_store_begin(st, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_state_begin(st, &err), 0, "%s", err.msg);
     lesson(st, "e1", "ann", "2026-11-02T09:00:00Z", 1);
-    cr_assert_eq(gm_store_commit(st, 2, &err), 0, "%s", err.msg);
-    gm_store_close(st);
+    cr_assert_eq(gm_state_commit(st, 2, &err), 0, "%s", err.msg);
+    gm_state_close(st);
 
     /* rewrite ann's record as an old state held it */
     MDB_env *env;
@@ -740,15 +740,15 @@ Test(store, an_old_state_without_reach_times_opens)
                         "\"2026-W45\":\"1970-01-01T00:00:00Z\",\"all\":\"1970-01-01T00:00:00Z\"}}"),
               "%s", d);
     free(d);
-    cr_assert_eq(gm_store_begin(st, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_state_begin(st, &err), 0, "%s", err.msg);
     lesson(st, "e2", "ann", "2026-11-03T09:00:00Z", 2);
-    cr_assert_eq(gm_store_commit(st, 3, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_state_commit(st, 3, &err), 0, "%s", err.msg);
     d = dump_user(st, "ann");
     cr_assert(strstr(d, "\"scores\":{\"global\":{\"2026-11\":40,\"2026-W45\":40,\"all\":40}}"),
               "%s", d);
     cr_assert(strstr(d, "\"all\":\"2026-11-03T09:00:00Z\"}}"), "%s", d);
     free(d);
-    gm_store_close(st);
+    gm_state_close(st);
 
     /* written back without the old field */
     cr_assert_eq(mdb_env_create(&env), 0);
@@ -794,21 +794,21 @@ static const char *const held_events[] = {
 static void
 fold_held(const char *path, size_t per, unsigned char md[32], char **dump, size_t *dump_len)
 {
-    struct gm_store *st = open_store(path, 0, true);
+    struct gm_state *st = open_store(path, 0, true);
     struct gm_err err;
     size_t n = sizeof held_events / sizeof held_events[0];
     for (size_t i = 0; i < n; i += per) {
-        cr_assert_eq(gm_store_begin(st, &err), 0, "%s", err.msg);
+        cr_assert_eq(gm_state_begin(st, &err), 0, "%s", err.msg);
         for (size_t k = i; k < i + per && k < n; k++)
             apply_json(st, held_events[k], k);
-        cr_assert_eq(gm_store_commit(st, i + per, &err), 0, "%s", err.msg);
+        cr_assert_eq(gm_state_commit(st, i + per, &err), 0, "%s", err.msg);
     }
-    cr_assert_eq(gm_store_digest(st, md), 0);
+    cr_assert_eq(gm_state_digest(st, md), 0);
     FILE *f = open_memstream(dump, dump_len);
-    cr_assert_eq(gm_store_dump(st, f, NULL), 0);
+    cr_assert_eq(gm_state_dump(st, f, NULL), 0);
     fclose(f);
-    cr_expect_eq(gm_store_stats(st)->rejected, 3);
-    gm_store_close(st);
+    cr_expect_eq(gm_state_stats(st)->rejected, 3);
+    gm_state_close(st);
 }
 
 Test(store, a_rejected_fold_leaves_the_held_learner_as_it_was)

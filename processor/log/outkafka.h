@@ -5,7 +5,7 @@
  * knows it before producing), tags it with headers saying where in the
  * state's outbound stream it comes from, counts delivery reports per
  * partition, and a scan that reads those headers back from the topic, so a
- * restarted publisher can tell what is already there (pump.c).
+ * restarted publisher can tell what is already there (outsink.c).
  *
  * Headers of every record: gamify-id (the outbound event's stable id),
  * gamify-source (the input partition whose state published it, decimal),

@@ -3,7 +3,7 @@
  * first event of a batch that names it stays decoded (a UserState) until the
  * batch writes it back, so a learner with many events in a batch is unpacked
  * once and packed once instead of once per event. The table knows nothing of
- * LMDB: the store looks learners up here before reading `profiles`, marks
+ * LMDB: the state looks learners up here before reading `profiles`, marks
  * the ones an event changed, and writes those back (gm_learners_each) before
  * the batch commits or when the table is full.
  *
@@ -17,7 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* At most this many learners are held; past it the store writes back and
+/* At most this many learners are held; past it the state writes back and
  * clears (bounds the heap of a batch of many distinct learners). */
 #define GM_LEARNERS_MAX 8192
 

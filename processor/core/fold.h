@@ -120,6 +120,16 @@ int gm_fold_apply(const struct gm_fold_in *in, Gamify__Internal__UserState *st,
 void gm_fold_periods(int64_t local_day, char week[GM_PERIOD_KEY_MAX], char month[GM_PERIOD_KEY_MAX],
                      int64_t *week_index, int64_t *month_index);
 
+/*
+ * The index of a period key (what gm_fold_periods writes): weeks since the
+ * week of 1970-01-01 ("2026-W03", *weekly true) or months since January
+ * 1970 ("2026-01"). Returns 0, or -1 for anything else ("all").
+ */
+int gm_fold_period_parse(const char *key, size_t len, bool *weekly, int64_t *index);
+
+/* The key of week or month index idx ("2026-W03", "2026-01"). */
+void gm_fold_period_name(bool weekly, int64_t idx, char out[GM_PERIOD_KEY_MAX]);
+
 /* A rejection reason's name ("INSUFFICIENT_COINS"). */
 const char *gm_fold_reason_name(int reason);
 

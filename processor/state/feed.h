@@ -1,7 +1,7 @@
 /*
  * feed.h: reading a state for projectors, rebuilds and audits: the change
  * feed, learners, ledger entries, stock and the rules of a snapshot, as
- * plain C structs. Readers never see the store's byte encodings, so the
+ * plain C structs. Readers never see the state's byte encodings, so the
  * layout of the state can change under them.
  *
  * A reader is one LMDB read transaction: everything read through it is one
@@ -14,7 +14,7 @@
 
 #include "outbound.pb-c.h"
 #include "rules.h"
-#include "store.h"
+#include "state.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -91,7 +91,7 @@ struct gm_feed;
 
 /* Opens a reader (a snapshot) of s. *out is new; close with gm_feed_close.
  * Errors: GM_EDB. */
-int gm_feed_open(struct gm_store *s, struct gm_feed **out);
+int gm_feed_open(struct gm_state *s, struct gm_feed **out);
 
 /* Closes; NULL is fine. */
 void gm_feed_close(struct gm_feed *f);

@@ -26,7 +26,7 @@
 #define BUF_MAX        (LINE_MAX_BYTES + READ_CHUNK)
 
 struct gm_logsrc {
-    enum gm_log_scheme scheme;
+    enum gm_logsrc_scheme scheme;
     struct gm_filelog_reader *fr;
     /* jsonl */
     char *path;
@@ -59,19 +59,20 @@ src_fail(struct gm_logsrc *s, int code, const char *fmt, ...)
 }
 
 int
-gm_log_uri_parse(const char *uri, enum gm_log_scheme *scheme, const char **rest, struct gm_err *err)
+gm_logsrc_uri_parse(const char *uri, enum gm_logsrc_scheme *scheme, const char **rest,
+                    struct gm_err *err)
 {
     const char *p;
     if (strncmp(uri, "file:", 5) == 0) {
-        *scheme = GM_LOG_FILE;
+        *scheme = GM_LOGSRC_FILE;
         p = uri + 5;
         if (strncmp(p, "//", 2) == 0)
             p += 2;
     } else if (strncmp(uri, "jsonl:", 6) == 0) {
-        *scheme = GM_LOG_JSONL;
+        *scheme = GM_LOGSRC_JSONL;
         p = uri + 6;
     } else if (strncmp(uri, "kafka://", 8) == 0) {
-        *scheme = GM_LOG_KAFKA;
+        *scheme = GM_LOGSRC_KAFKA;
         p = uri + 8;
     } else {
         return gm_err_set(err, GM_EINVAL,
@@ -130,16 +131,16 @@ gm_logsrc_open(const char *uri, uint64_t from, struct gm_logsrc **out, struct gm
         abort();
     *out = NULL;
     s->fd = s->inotify_fd = -1;
-    if ((rc = gm_log_uri_parse(uri, &s->scheme, &rest, err)) < 0)
+    if ((rc = gm_logsrc_uri_parse(uri, &s->scheme, &rest, err)) < 0)
         goto out;
     switch (s->scheme) {
-    case GM_LOG_FILE:
+    case GM_LOGSRC_FILE:
         rc = gm_filelog_reader_open(rest, from, &s->fr, err);
         break;
-    case GM_LOG_JSONL:
+    case GM_LOGSRC_JSONL:
         rc = jsonl_open(s, rest, from, err);
         break;
-    case GM_LOG_KAFKA:
+    case GM_LOGSRC_KAFKA:
         rc = gm_err_set(err, GM_EUNSUPPORTED,
                         "%s: Kafka logs are not supported yet; use file:DIR or jsonl:PATH", uri);
         break;
@@ -268,7 +269,7 @@ gm_logsrc_next(struct gm_logsrc *s, struct gm_record *rec)
 {
     s->errmsg[0] = '\0';
     memset(rec, 0, sizeof *rec); /* jsonl carries no append time: 0 */
-    if (s->scheme == GM_LOG_JSONL)
+    if (s->scheme == GM_LOGSRC_JSONL)
         return jsonl_next(s, rec);
     struct gm_filelog_rec fr;
     int rc = gm_filelog_reader_next(s->fr, &fr);
@@ -287,7 +288,7 @@ gm_logsrc_next(struct gm_logsrc *s, struct gm_record *rec)
 int
 gm_logsrc_wait(struct gm_logsrc *s, int timeout_ms)
 {
-    if (s->scheme == GM_LOG_FILE) {
+    if (s->scheme == GM_LOGSRC_FILE) {
         int rc = gm_filelog_reader_wait(s->fr, timeout_ms);
         if (rc < 0)
             src_fail(s, rc, "%s", gm_filelog_reader_errmsg(s->fr));
@@ -320,7 +321,7 @@ gm_logsrc_wait(struct gm_logsrc *s, int timeout_ms)
 enum gm_record_format
 gm_logsrc_format(const struct gm_logsrc *s)
 {
-    return s->scheme == GM_LOG_JSONL ? GM_RECORD_JSON : GM_RECORD_PROTOBUF;
+    return s->scheme == GM_LOGSRC_JSONL ? GM_RECORD_JSON : GM_RECORD_PROTOBUF;
 }
 
 const char *

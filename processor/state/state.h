@@ -1,5 +1,5 @@
 /*
- * store.h: the LMDB state of one log (or one Kafka partition): learner
+ * state.h: the LMDB state of one log (or one Kafka partition): learner
  * state, dedupe ids, first-completion keys, redemptions, the ledger, the
  * change feed, leaderboard scores, dead letters and meta (source offset,
  * rules history), all in one environment so that one write transaction
@@ -9,8 +9,8 @@
  * offset after the last record. A crash before commit loses the batch and
  * nothing else: the next run resumes from the committed offset.
  */
-#ifndef GM_STORE_H
-#define GM_STORE_H
+#ifndef GM_STATE_H
+#define GM_STATE_H
 
 #include "err.h"
 #include "outbound.pb-c.h"
@@ -22,21 +22,21 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define GM_STORE_DEFAULT_WINDOW (30LL * 86400)
-#define GM_STORE_DEFAULT_SKEW   3600LL /* seconds an event may be dated after its append */
+#define GM_STATE_DEFAULT_WINDOW (30LL * 86400)
+#define GM_STATE_DEFAULT_SKEW   3600LL /* seconds an event may be dated after its append */
 
-struct gm_store_opts {
+struct gm_state_opts {
     int64_t dedupe_window_s; /* 0: 30 days of event time */
     size_t map_size;         /* initial LMDB map size; 0: 1 GiB; grows by itself */
     bool no_sync;            /* commit without fsync (tests, what-if replays) */
-    int64_t future_skew_s;   /* 0: GM_STORE_DEFAULT_SKEW; negative: no check */
+    int64_t future_skew_s;   /* 0: GM_STATE_DEFAULT_SKEW; negative: no check */
     bool read_only;          /* dump, digest, dlq list: no lock, nothing created */
-    bool dlq_only;           /* dlq requeue: no writer lock; only gm_store_dlq_take */
-    bool what_if;            /* the caller will call gm_store_set_what_if: a what-if state
+    bool dlq_only;           /* dlq requeue: no writer lock; only gm_state_dlq_take */
+    bool what_if;            /* the caller will call gm_state_set_what_if: a what-if state
                                 may be opened for writing (refused otherwise) */
 };
 
-struct gm_store_stats {
+struct gm_state_stats {
     uint64_t applied;      /* events folded */
     uint64_t duplicates;   /* skipped: event id already seen */
     uint64_t dead_letters; /* stored as dead letters (all reasons) */
@@ -49,7 +49,7 @@ struct gm_store_stats {
     uint64_t rules_ignored;  /* RulesPublished events a what-if state counted and ignored */
 };
 
-struct gm_store;
+struct gm_state;
 
 /*
  * Opens (creating if needed) the state in directory dir. A writer takes the
@@ -57,10 +57,10 @@ struct gm_store;
  * -EBUSY with the holder's pid in err. With opts->read_only nothing is
  * locked or created (GM_ENOTFOUND when dir holds no state) and only the
  * reading calls (dump, digest, dlq list, cursors, outbound) may be used. *out
- * is new; close with gm_store_close. Errors: -errno, GM_EDB, GM_ECORRUPT,
+ * is new; close with gm_state_close. Errors: -errno, GM_EDB, GM_ECORRUPT,
  * GM_ENOTFOUND with err filled.
  */
-int gm_store_open(const char *dir, const struct gm_store_opts *opts, struct gm_store **out,
+int gm_state_open(const char *dir, const struct gm_state_opts *opts, struct gm_state **out,
                   struct gm_err *err);
 
 /*
@@ -69,7 +69,7 @@ int gm_store_open(const char *dir, const struct gm_store_opts *opts, struct gm_s
  * rules are already stored and yaml is ignored), GM_EINVAL with err for bad
  * rules.
  */
-int gm_store_seed_rules(struct gm_store *s, const char *yaml, size_t len, struct gm_err *err);
+int gm_state_seed_rules(struct gm_state *s, const char *yaml, size_t len, struct gm_err *err);
 
 /*
  * Makes s a what-if state (`gamify replay --rules-override`): the rules yaml
@@ -81,19 +81,19 @@ int gm_store_seed_rules(struct gm_store *s, const char *yaml, size_t len, struct
  * resumed replay). Errors: GM_EINVAL (rules invalid, with line and column;
  * another state), GM_EDB.
  */
-int gm_store_set_what_if(struct gm_store *s, const char *yaml, size_t len, struct gm_err *err);
+int gm_state_set_what_if(struct gm_state *s, const char *yaml, size_t len, struct gm_err *err);
 
 /* The SHA-256 (hex) of a what-if state's rules; NULL for a normal state. */
-const char *gm_store_what_if(const struct gm_store *s);
+const char *gm_state_what_if(const struct gm_state *s);
 
 /* True when the state has rules (seeded or published). */
-bool gm_store_has_rules(const struct gm_store *s);
+bool gm_state_has_rules(const struct gm_state *s);
 
 /* The committed source offset: where the next run resumes. */
-uint64_t gm_store_offset(const struct gm_store *s);
+uint64_t gm_state_offset(const struct gm_state *s);
 
 /* Starts a batch (one LMDB write transaction). */
-int gm_store_begin(struct gm_store *s, struct gm_err *err);
+int gm_state_begin(struct gm_state *s, struct gm_err *err);
 
 /*
  * Applies one record of the batch: decode (JSON line when json, else
@@ -105,45 +105,45 @@ int gm_store_begin(struct gm_store *s, struct gm_err *err);
  * error. Errors are operational only (LMDB failed; the batch must be
  * aborted).
  */
-int gm_store_apply(struct gm_store *s, const uint8_t *data, size_t len, bool json, uint64_t offset,
+int gm_state_apply(struct gm_state *s, const uint8_t *data, size_t len, bool json, uint64_t offset,
                    int64_t append_ms, struct gm_err *err);
 
 /*
  * Stores a record the caller could not even read (e.g. a JSON line over the
  * size limit) as a dead letter of the open batch, with reason and detail.
  */
-int gm_store_dead_letter(struct gm_store *s, const uint8_t *data, size_t len, bool json,
+int gm_state_dead_letter(struct gm_state *s, const uint8_t *data, size_t len, bool json,
                          uint64_t offset, const char *reason, const char *detail,
                          struct gm_err *err);
 
 /* Commits the batch with next_offset as the source offset. */
-int gm_store_commit(struct gm_store *s, uint64_t next_offset, struct gm_err *err);
+int gm_state_commit(struct gm_state *s, uint64_t next_offset, struct gm_err *err);
 
 /* Abandons the batch; NULL-safe, and harmless without a batch. */
-void gm_store_abort(struct gm_store *s);
+void gm_state_abort(struct gm_state *s);
 
 /*
  * The occurred_at times, in milliseconds, of the records of the last
  * committed batch (0 for records that did not decode); *ms is borrowed until
  * the next commit. For lag metrics.
  */
-size_t gm_store_last_batch_times(const struct gm_store *s, const int64_t **ms);
+size_t gm_state_last_batch_times(const struct gm_state *s, const int64_t **ms);
 
 /* The newest event time folded (seconds), or 0 before the first. */
-int64_t gm_store_newest_time(const struct gm_store *s);
+int64_t gm_state_newest_time(const struct gm_state *s);
 
 /* Counters since open. */
-const struct gm_store_stats *gm_store_stats(const struct gm_store *s);
+const struct gm_state_stats *gm_state_stats(const struct gm_state *s);
 
 /*
  * Writes the audit view (DESIGN section 3): one JSON object per learner per
  * line, sorted by userId; only user when not NULL. Returns 0 or GM_ENOTFOUND
  * for an unknown user.
  */
-int gm_store_dump(struct gm_store *s, FILE *to, const char *user);
+int gm_state_dump(struct gm_state *s, FILE *to, const char *user);
 
 /* SHA-256 of the canonical state (independent of batching and offsets). */
-int gm_store_digest(struct gm_store *s, unsigned char out[32]);
+int gm_state_digest(struct gm_state *s, unsigned char out[32]);
 
 /*
  * For each dead letter (in order) whose reason equals reason (NULL: any) and
@@ -152,7 +152,7 @@ int gm_store_digest(struct gm_store *s, unsigned char out[32]);
  * was deleted before stays deleted only if the whole call succeeds). *n is
  * the number deleted. No batch may be open.
  */
-int gm_store_dlq_take(struct gm_store *s, const char *reason, int64_t seq,
+int gm_state_dlq_take(struct gm_state *s, const char *reason, int64_t seq,
                       int (*fn)(void *ctx, const Gamify__Internal__DeadLetter *dl), void *ctx,
                       size_t *n, struct gm_err *err);
 
@@ -161,22 +161,15 @@ int gm_store_dlq_take(struct gm_store *s, const char *reason, int64_t seq,
  * eventId or null, bytes, and the record when it is a JSON line); with
  * partition >= 0 each line starts with "partition". Errors: GM_EDB.
  */
-int gm_store_dlq_list(struct gm_store *s, FILE *to, int partition);
-
-/*
- * Benchmarks and tests: stores n synthetic dedupe ids ("preload-%012llu")
- * seen at event time t, in batches of its own, as if n events had been
- * folded (their effects are not). Fails if a batch is open.
- */
-int gm_store_preload_dedupe(struct gm_store *s, uint64_t n, int64_t t, struct gm_err *err);
+int gm_state_dlq_list(struct gm_state *s, FILE *to, int partition);
 
 /*
  * A projector's cursor: the sequence number of the next change-feed record
  * it has not processed (0 when it has never run). Stored in the state under
  * name; setting it is its own small transaction (no batch may be open).
  */
-int gm_store_cursor_get(struct gm_store *s, const char *name, int64_t *seq);
-int gm_store_cursor_set(struct gm_store *s, const char *name, int64_t seq, struct gm_err *err);
+int gm_state_cursor_get(struct gm_state *s, const char *name, int64_t *seq);
+int gm_state_cursor_set(struct gm_state *s, const char *name, int64_t seq, struct gm_err *err);
 
 /*
  * The same with a position in the consumer's output stored beside the
@@ -184,8 +177,8 @@ int gm_store_cursor_set(struct gm_store *s, const char *name, int64_t seq, struc
  * reached), so that after a crash the consumer can tell what it wrote past
  * the cursor. *pos is -1 when none was stored.
  */
-int gm_store_cursor_get_pos(struct gm_store *s, const char *name, int64_t *seq, int64_t *pos);
-int gm_store_cursor_set_pos(struct gm_store *s, const char *name, int64_t seq, int64_t pos,
+int gm_state_cursor_get_pos(struct gm_state *s, const char *name, int64_t *seq, int64_t *pos);
+int gm_state_cursor_set_pos(struct gm_state *s, const char *name, int64_t seq, int64_t pos,
                             struct gm_err *err);
 
 /*
@@ -195,7 +188,7 @@ int gm_store_cursor_set_pos(struct gm_store *s, const char *name, int64_t seq, i
  * result when it is not 0. GM_ENOTFOUND: the records from *seq on were
  * trimmed (an output added after the feed was trimmed).
  */
-int gm_store_outbound_foreach(struct gm_store *s, int64_t *seq,
+int gm_state_outbound_foreach(struct gm_state *s, int64_t *seq,
                               int (*fn)(void *ctx, const Gamification__V1__OutboundEvent *oev),
                               void *ctx);
 
@@ -204,10 +197,10 @@ int gm_store_outbound_foreach(struct gm_store *s, int64_t *seq,
  * consumer has them. Later commits delete them a bounded number at a time
  * inside their own transactions. Never moves back.
  */
-void gm_store_trim_before(struct gm_store *s, int64_t below);
+void gm_state_trim_before(struct gm_state *s, int64_t below);
 
 /* The sequence number the next change will get (committed). */
-int64_t gm_store_change_end(const struct gm_store *s);
+int64_t gm_state_change_end(const struct gm_state *s);
 
 /*
  * Deletes the change-feed records below sequence number below (those every
@@ -215,9 +208,9 @@ int64_t gm_store_change_end(const struct gm_store *s);
  * may be open); *n is how many. Readers of trimmed records get
  * GM_ENOTFOUND from gm_feed_changes and must rebuild.
  */
-int gm_store_trim_changes(struct gm_store *s, int64_t below, uint64_t *n, struct gm_err *err);
+int gm_state_trim_changes(struct gm_state *s, int64_t below, uint64_t *n, struct gm_err *err);
 
 /* Closes; aborts an open batch; NULL is fine. */
-void gm_store_close(struct gm_store *s);
+void gm_state_close(struct gm_state *s);
 
 #endif

@@ -18,10 +18,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum gm_log_scheme {
-    GM_LOG_FILE,  /* file:DIR */
-    GM_LOG_JSONL, /* jsonl:PATH */
-    GM_LOG_KAFKA, /* kafka://HOST:PORT[,HOST:PORT]/TOPIC */
+enum gm_logsrc_scheme {
+    GM_LOGSRC_FILE,  /* file:DIR */
+    GM_LOGSRC_JSONL, /* jsonl:PATH */
+    GM_LOGSRC_KAFKA, /* kafka://HOST:PORT[,HOST:PORT]/TOPIC */
 };
 
 /*
@@ -29,8 +29,8 @@ enum gm_log_scheme {
  * follows "kafka://". "file:///abs" and "file:/abs" both give "/abs".
  * Errors: GM_EINVAL (unknown scheme, empty path).
  */
-int gm_log_uri_parse(const char *uri, enum gm_log_scheme *scheme, const char **rest,
-                     struct gm_err *err);
+int gm_logsrc_uri_parse(const char *uri, enum gm_logsrc_scheme *scheme, const char **rest,
+                        struct gm_err *err);
 
 enum gm_record_format {
     GM_RECORD_PROTOBUF, /* an encoded gamification.v1.Event */

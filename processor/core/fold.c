@@ -113,6 +113,21 @@ put_period(char out[GM_PERIOD_KEY_MAX], int64_t year, char tag, int64_t n)
     *p = '\0';
 }
 
+/* Floor division (C's / truncates toward zero). */
+static int64_t
+floor_div(int64_t a, int64_t b)
+{
+    return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+
+/* The week index of the week starting on day monday: Monday 1969-12-29
+ * starts week 0. */
+static int64_t
+week_of_monday(int64_t monday)
+{
+    return floor_div(monday + 3, 7);
+}
+
 void
 gm_fold_periods(int64_t day, char week[GM_PERIOD_KEY_MAX], char month[GM_PERIOD_KEY_MAX],
                 int64_t *week_index, int64_t *month_index)
@@ -126,12 +141,70 @@ gm_fold_periods(int64_t day, char week[GM_PERIOD_KEY_MAX], char month[GM_PERIOD_
     gm_civil_from_days(thursday, &y, &m, &d);
     int64_t iso_week = (thursday - gm_days_from_civil(y, 1, 1)) / 7 + 1;
     put_period(week, y, 'W', iso_week);
-    /* Monday 1969-12-29 starts week 0. */
-    int64_t off = monday + 3;
-    *week_index = off >= 0 ? off / 7 : -((-off + 6) / 7);
+    *week_index = week_of_monday(monday);
     gm_civil_from_days(day, &y, &m, &d);
     put_period(month, y, 0, m);
     *month_index = (y - 1970) * 12 + (m - 1);
+}
+
+/* Reads a decimal number (optional sign) at *p, before end; false if none. */
+static bool
+read_int(const char **p, const char *end, int *out)
+{
+    const char *q = *p;
+    bool neg = q < end && *q == '-';
+    if (q < end && (*q == '-' || *q == '+'))
+        q++;
+    if (q == end || *q < '0' || *q > '9')
+        return false;
+    int64_t v = 0;
+    while (q < end && *q >= '0' && *q <= '9' && v < 100000000)
+        v = v * 10 + (*q++ - '0');
+    *out = (int)(neg ? -v : v);
+    *p = q;
+    return true;
+}
+
+/* By hand: this runs for every score a learner holds while pruning, where
+ * sscanf showed in profiles. */
+int
+gm_fold_period_parse(const char *p, size_t len, bool *weekly, int64_t *index)
+{
+    const char *end = p + len;
+    int y, n;
+    if (len >= GM_PERIOD_KEY_MAX || !read_int(&p, end, &y) || p == end || *p++ != '-')
+        return -1;
+    bool w = p < end && *p == 'W';
+    if (w)
+        p++;
+    if (!read_int(&p, end, &n))
+        return -1;
+    if (w) {
+        /* ISO week 1 is the week holding January 4th */
+        int64_t jan4 = gm_days_from_civil(y, 1, 4);
+        int64_t wd = ((jan4 % 7) + 7 + 3) % 7;
+        *weekly = true;
+        *index = week_of_monday(jan4 - wd + (int64_t)(n - 1) * 7);
+        return 0;
+    }
+    *weekly = false;
+    *index = (int64_t)(y - 1970) * 12 + (n - 1);
+    return 0;
+}
+
+void
+gm_fold_period_name(bool weekly, int64_t idx, char out[GM_PERIOD_KEY_MAX])
+{
+    char week[GM_PERIOD_KEY_MAX], month[GM_PERIOD_KEY_MAX];
+    int64_t wi, mi, day;
+    if (weekly) {
+        day = idx * 7; /* the Thursday of the week: day 0 was a Thursday */
+    } else {
+        int64_t y = 1970 + floor_div(idx, 12);
+        day = gm_days_from_civil(y, (int)(idx - floor_div(idx, 12) * 12) + 1, 1);
+    }
+    gm_fold_periods(day, week, month, &wi, &mi);
+    memcpy(out, weekly ? week : month, GM_PERIOD_KEY_MAX);
 }
 
 const char *

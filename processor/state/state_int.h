@@ -1,0 +1,341 @@
+/*
+ * state_int.h: what the files of processor/state/ share and nothing outside
+ * reads: the state's struct, the meta values, the records of a batch, the
+ * byte helpers and packed-score codec (inline: they are on every event's
+ * path), and the gm__ functions one file calls in another.
+ *
+ * One environment, named databases:
+ *
+ *   profiles     user_id -> UserState (with the learner's leaderboard scores)
+ *   first        user_id NUL ('L'|'T') activity id -> "" (first completions)
+ *   dedupe       event_id -> be64 occurred_at
+ *   dedupe_time  be64 occurred_at event_id -> ""  (to prune by event time)
+ *   redemptions  user_id NUL redemption_id -> Redemption
+ *   stock        reward_id -> be64 completed redemptions
+ *   ledger       be64 seq -> LedgerEntry
+ *   changes      be64 seq -> Change  (the projectors' feed)
+ *   deadletters  be64 seq -> DeadLetter
+ *   rules        be64 seq -> rules YAML, in publication order
+ *   expiry       'W'|'M' be64 period index user_id -> ""  (who holds a score
+ *                in a week or month: the queue of period pruning)
+ *   meta         name -> value (offset, sequence counters, newest time)
+ *
+ * Errors: LMDB's codes never leave this folder. Internal steps return 0,
+ * MDB_MAP_FULL (the batch is applied again in a bigger map), an LMDB code
+ * noted with what failed (gm__db_fail), or one of ours noted with its
+ * message (gm__fail); gm_state_apply and friends turn the note into the
+ * caller's struct gm_err (gm__report).
+ */
+#ifndef GM_STATE_INT_H
+#define GM_STATE_INT_H
+
+#include "state.h"
+
+#include "arena.h"
+#include "feed.h"
+#include "fold.h"
+#include "encode.h"
+#include "learners.h"
+#include "state.pb-c.h"
+
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The initial map size when gm_state_opts gives none; it grows by itself. */
+#define DEFAULT_MAP_SIZE ((size_t)1 << 30)
+
+/* The meta values (meta.c), as read at begin and changed by the batch. */
+struct meta {
+    uint64_t offset;
+    bool has_newest;
+    int64_t newest_time;
+    int64_t ledger_seq;
+    int64_t change_seq;
+    int64_t dl_seq;
+    int64_t red_seq;
+    int64_t rules_seq;
+    bool has_periods;
+    int64_t week_index;
+    int64_t month_index;
+    bool has_floors;
+    int64_t week_floor;     /* weeks below this index are expired */
+    int64_t month_floor;    /* months below this index are expired */
+    int64_t prune_pending;  /* 1 while expiry keys below the floors remain */
+    int64_t dedupe_pending; /* 1 while dedupe ids older than the window remain */
+};
+
+/* One record of the open batch, kept until commit (batch.c). */
+struct pending {
+    uint8_t *data; /* in the batch arena */
+    size_t len;
+    bool json;
+    uint64_t offset;
+    char *dl_reason, *dl_detail; /* a record the caller dead-lettered itself */
+    int64_t append_ms;           /* the log's append time; 0: not recorded */
+    int64_t event_ms;            /* occurred_at in milliseconds; 0 until decoded */
+};
+
+struct gm_state {
+    MDB_env *env;
+    MDB_dbi profiles, first, dedupe, dedupe_time, redemptions, stock, ledger, changes, deadletters,
+        rules_db, meta_db, expiry;
+    bool read_only;
+    bool dlq_only;    /* beside a writer: dead letters may only be removed */
+    bool has_expiry;  /* read-only opens of old states may lack the database */
+    char what_if[65]; /* a what-if state: the SHA-256 (hex) of its rules; "" otherwise */
+    int lock_fd;      /* writer.lock, held from open to close; -1 read-only */
+    /* mdb_env_set_mapsize needs no transaction of this process active:
+     * feeds (other threads' readers) hold it shared, a resize exclusive */
+    pthread_rwlock_t resize_lock;
+    MDB_txn *txn;
+    bool failed;              /* a step of the open batch failed: commit refuses */
+    char why[GM_ERR_MSG_MAX]; /* why the current step failed (gm__db_fail, gm__fail) */
+    struct gm_state_opts opts;
+    int64_t trim_below; /* change-feed records below this may go (gm_state_trim_before) */
+    size_t map_size;
+    struct meta meta, meta_committed;
+    struct gm_rules *rules, *rules_committed;
+    struct pending *pend;
+    size_t n_pend, cap_pend;
+    struct gm_state_stats stats, stats_at_begin;
+    int64_t *batch_ms; /* event times of the last committed batch */
+    size_t n_batch_ms, cap_batch_ms;
+    struct gm_fold_out fo;
+    struct gm_learners learners; /* decoded learners of the open batch (learners.h) */
+    uint8_t *snap;               /* a learner packed before a fold that may be rejected */
+    struct gm_arena ev_arena;    /* the decoded event being applied; reset after it */
+    struct gm_arena batch_arena; /* the batch's record copies (pend); reset at its end */
+    size_t cap_snap;
+};
+
+/* Big-endian 8-byte values: sequence keys, times, counters. */
+static inline void
+gm__put_be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+
+static inline uint64_t
+gm__get_be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+/* One entry of a learner's packed scores; pointers into the buffer. */
+struct score_entry {
+    const char *board, *period;
+    size_t board_len, period_len;
+};
+
+/* An entry ends with the score and its reach time: the score is at
+ * SCORE_AT(n), the reach time at REACHED_AT(n) from the start of an entry
+ * of n bytes. */
+#define SCORE_TAIL    16
+#define SCORE_AT(n)   ((n)-16)
+#define REACHED_AT(n) ((n)-8)
+
+/* Reads the entry at p (len bytes left, entries ending in tail bytes);
+ * returns its size, 0 if malformed. */
+static inline size_t
+gm__score_next_tail(const uint8_t *p, size_t len, struct score_entry *e, size_t tail)
+{
+    if (len < 1 || len < 1 + (size_t)p[0] + 1)
+        return 0;
+    e->board_len = p[0];
+    e->board = (const char *)p + 1;
+    size_t at = 1 + e->board_len;
+    e->period_len = p[at];
+    e->period = (const char *)p + at + 1;
+    at += 1 + e->period_len;
+    return len < at + tail ? 0 : at + tail;
+}
+
+static inline size_t
+gm__score_next(const uint8_t *p, size_t len, struct score_entry *e)
+{
+    return gm__score_next_tail(p, len, e, SCORE_TAIL);
+}
+
+/* A learner's kept scores, sorted: entries point into names (one buffer). */
+struct score_list {
+    struct gm_score *v;
+    size_t n;
+    char *names;
+};
+
+/* Puts msg packed under k (flags as for mdb_put). */
+static inline int
+gm__put_msg(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, const ProtobufCMessage *msg, unsigned flags)
+{
+    size_t size = protobuf_c_message_get_packed_size(msg);
+    MDB_val v = {size, NULL};
+    int rc = mdb_put(txn, dbi, k, &v, flags | MDB_RESERVE);
+    if (rc)
+        return rc;
+    protobuf_c_message_pack(msg, v.mv_data);
+    return 0;
+}
+
+/* Appends msg under the big-endian sequence number seq. */
+static inline int
+gm__put_seq_msg(struct gm_state *s, MDB_dbi dbi, int64_t seq, const ProtobufCMessage *msg)
+{
+    uint8_t kb[8];
+    gm__put_be64(kb, (uint64_t)seq);
+    MDB_val k = {8, kb};
+    return gm__put_msg(s->txn, dbi, &k, msg, MDB_APPEND);
+}
+
+/* Appends a change-feed record: hand-encoded (encode.h) when covered. */
+static inline int
+gm__put_change(struct gm_state *s, const Gamify__Internal__Change *ch)
+{
+    size_t size = gm_encode_change_size(ch);
+    if (!size)
+        return gm__put_seq_msg(s, s->changes, ch->seq, &ch->base);
+    uint8_t kb[8];
+    gm__put_be64(kb, (uint64_t)ch->seq);
+    MDB_val k = {8, kb}, v = {size, NULL};
+    int rc = mdb_put(s->txn, s->changes, &k, &v, MDB_APPEND | MDB_RESERVE);
+    if (rc == 0)
+        gm_encode_change(ch, v.mv_data);
+    return rc;
+}
+
+/* Appends a ledger entry: hand-encoded (encode.h) when covered. */
+static inline int
+gm__put_ledger(struct gm_state *s, const Gamify__Internal__LedgerEntry *e)
+{
+    size_t size = gm_encode_ledger_size(e);
+    if (!size)
+        return gm__put_seq_msg(s, s->ledger, e->seq, &e->base);
+    uint8_t kb[8];
+    gm__put_be64(kb, (uint64_t)e->seq);
+    MDB_val k = {8, kb}, v = {size, NULL};
+    int rc = mdb_put(s->txn, s->ledger, &k, &v, MDB_APPEND | MDB_RESERVE);
+    if (rc == 0)
+        gm_encode_ledger(e, v.mv_data);
+    return rc;
+}
+
+/* The outbound events of one fold, as messages in the arena given. */
+struct outbound_set {
+    Gamification__V1__OutboundEvent **items;
+    size_t n;
+    Google__Protobuf__Timestamp ts;
+};
+
+/* Notes (the first time) that the LMDB call named what failed; returns rc. */
+void gm__db_note(struct gm_state *s, int rc, const char *what);
+static inline int
+gm__db_fail(struct gm_state *s, int rc, const char *what)
+{
+    if (rc && rc != MDB_MAP_FULL && !s->why[0])
+        gm__db_note(s, rc, what);
+    return rc;
+}
+
+/* Notes (the first time) why a step failed with our code; returns code. */
+int gm__fail(struct gm_state *s, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* env.c */
+int gm__lmdb_error(struct gm_err *err, int rc, const char *what);
+int gm__report(struct gm_state *s, struct gm_err *err, int rc, const char *step);
+int gm__rw_begin(struct gm_state *s, MDB_txn **txn);
+int gm__ro_begin(struct gm_state *s, MDB_txn **txn);
+
+/* meta.c */
+int gm__meta_read(MDB_txn *txn, MDB_dbi dbi, struct meta *m, const char **bad);
+int gm__meta_load(struct gm_state *s, MDB_txn *txn, struct meta *m);
+int gm__meta_save(struct gm_state *s);
+
+/* batch.c */
+int gm__resize(struct gm_state *s);
+
+/* apply.c */
+int gm__apply_one(struct gm_state *s, const struct pending *rec);
+
+/* profiles.c */
+Gamify__Internal__UserState *gm__user_unpack(size_t len, const void *data);
+int gm__write_learners(struct gm_state *s);
+int gm__learner_load(struct gm_state *s, const char *user, size_t ulen,
+                     struct gm_learner_slot **out);
+size_t gm__learner_snapshot(struct gm_state *s, const struct gm_learner_slot *sl);
+int gm__learner_restore(struct gm_state *s, struct gm_learner_slot *sl, size_t size);
+
+/* scores.c */
+int64_t gm__add_score(Gamify__Internal__UserState *st, const char *board, size_t blen,
+                      const char *period, size_t plen, int64_t delta, int64_t at, bool *created,
+                      int64_t *reached);
+void gm__score_list_fill(struct score_list *out, const Gamify__Internal__UserState *st,
+                         const struct meta *m);
+void gm__score_list_free(struct score_list *l);
+
+/* outbound.c */
+void gm__build_outbound(const Gamification__V1__Event *ev, const struct gm_fold_out *fo,
+                        struct gm_arena *arena, struct outbound_set *set);
+
+/* deadletter.c */
+int gm__dead_letter(struct gm_state *s, const struct pending *rec, const char *reason,
+                    const char *detail, const char *event_id);
+const char *gm__salvage_event_id(const struct pending *rec, char *buf, size_t cap);
+
+/* dedupe.c */
+int gm__prune_dedupe_some(struct gm_state *s);
+
+/* expiry.c */
+bool gm__period_expired(const struct meta *m, const char *period, size_t len);
+int gm__expiry_add_index(MDB_txn *txn, MDB_dbi dbi, bool weekly, int64_t idx, const char *user,
+                         size_t ulen);
+int gm__index_expiry(struct gm_state *s, MDB_txn *txn);
+int gm__advance_periods(struct gm_state *s);
+size_t gm__drop_expired(struct gm_state *s, Gamify__Internal__UserState *st);
+int gm__prune_step_some(struct gm_state *s);
+
+/* publish.c */
+int gm__publish_rules(struct gm_state *s, const struct pending *rec,
+                      const Gamification__V1__Event *ev);
+
+/* feed.c */
+int gm__trim_step(struct gm_state *s);
+
+/*
+ * On every event's path, inline: the learner of the open batch (held
+ * already, else gm__learner_load), and a step of dedupe and period pruning
+ * when one is pending.
+ */
+static inline int
+gm__learner_get(struct gm_state *s, const char *user, size_t ulen, struct gm_learner_slot **out)
+{
+    struct gm_learner_slot *sl = gm_learners_find(&s->learners, user, ulen);
+    if (sl) {
+        *out = sl;
+        return 0;
+    }
+    return gm__learner_load(s, user, ulen, out);
+}
+
+static inline int
+gm__prune_dedupe(struct gm_state *s)
+{
+    return s->meta.dedupe_pending ? gm__prune_dedupe_some(s) : 0;
+}
+
+static inline int
+gm__prune_step(struct gm_state *s)
+{
+    return s->meta.prune_pending ? gm__prune_step_some(s) : 0;
+}
+
+#endif
