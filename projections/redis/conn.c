@@ -383,8 +383,10 @@ const char gm__redis_prune_script[] =
     "end\n"
     "return n\n";
 
-/* How long a pruned mark lives when some partition never prunes its period
- * (the period's keys have TTLs of their own, so they go anyway). */
+/* How long a pruned mark lives. It stays after the keys went, so that a
+ * partition that writes the period afterwards (one whose projector started
+ * later, or ran behind) finds the others' prunes when it prunes it too; the
+ * period's keys have TTLs of their own, so they go anyway. */
 #define PRUNED_MARK_TTL "34560000" /* 400 days */
 
 const char gm__redis_prune_part_script[] =
@@ -406,9 +408,7 @@ const char gm__redis_prune_part_script[] =
     "      n = n + redis.call('UNLINK', ARGV[1] .. b .. ':' .. ARGV[i])\n"
     "    end\n"
     "    redis.call('SREM', KEYS[2], ARGV[i])\n"
-    "    redis.call('DEL', mark)\n"
-    "  else\n"
-    "    redis.call('EXPIRE', mark, " PRUNED_MARK_TTL ")\n"
     "  end\n"
+    "  redis.call('EXPIRE', mark, " PRUNED_MARK_TTL ")\n"
     "end\n"
     "return n\n";
