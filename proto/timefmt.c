@@ -118,6 +118,17 @@ gm_time_parse_rfc3339(const char *s, size_t len, int64_t *seconds, int32_t *nano
     return 0;
 }
 
+/* Writes v (0 <= v < 10^width) in width decimal digits, zero-padded, at *p. */
+static void
+put_digits(char **p, int64_t v, int width)
+{
+    for (int i = width - 1; i >= 0; i--) {
+        (*p)[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+    *p += width;
+}
+
 int
 gm_time_format_rfc3339(int64_t seconds, int32_t nanos, char *buf)
 {
@@ -129,15 +140,29 @@ gm_time_format_rfc3339(int64_t seconds, int32_t nanos, char *buf)
     int64_t y;
     int m, d;
     gm_civil_from_days(days, &y, &m, &d);
-    int n = snprintf(buf, GM_RFC3339_MAX, "%04d-%02d-%02dT%02d:%02d:%02d", (int)y, m, d,
-                     (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60));
-    if (nanos == 0)
-        snprintf(buf + n, GM_RFC3339_MAX - (size_t)n, "Z");
-    else if (nanos % 1000000 == 0)
-        snprintf(buf + n, GM_RFC3339_MAX - (size_t)n, ".%03dZ", nanos / 1000000);
-    else if (nanos % 1000 == 0)
-        snprintf(buf + n, GM_RFC3339_MAX - (size_t)n, ".%06dZ", nanos / 1000);
-    else
-        snprintf(buf + n, GM_RFC3339_MAX - (size_t)n, ".%09dZ", nanos);
+    /* By hand, not snprintf: API responses format a time per badge. */
+    char *p = buf;
+    put_digits(&p, y, 4);
+    *p++ = '-';
+    put_digits(&p, m, 2);
+    *p++ = '-';
+    put_digits(&p, d, 2);
+    *p++ = 'T';
+    put_digits(&p, rem / 3600, 2);
+    *p++ = ':';
+    put_digits(&p, rem / 60 % 60, 2);
+    *p++ = ':';
+    put_digits(&p, rem % 60, 2);
+    if (nanos != 0) {
+        *p++ = '.';
+        if (nanos % 1000000 == 0)
+            put_digits(&p, nanos / 1000000, 3);
+        else if (nanos % 1000 == 0)
+            put_digits(&p, nanos / 1000, 6);
+        else
+            put_digits(&p, nanos, 9);
+    }
+    *p++ = 'Z';
+    *p = 0;
     return 0;
 }

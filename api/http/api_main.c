@@ -73,6 +73,9 @@ static const struct gm_setting settings[] = {
     {"stream-rate", GM_SET_INT, "4", 1, 1000, false,
      "leaderboard pages per second per subscription at most (changes coalesced)"},
     {"cache-entries", GM_SET_INT, "1024", 1, 1000000, false, "prepared GraphQL documents kept"},
+    {"page-cache-ms", GM_SET_INT, "100", 0, 60000, false,
+     "a leaderboard page is shared by requests this long at most (0: off); a "
+     "leaderboard-changed message drops it sooner"},
     {"log-level", GM_SET_STRING, "info", 0, 0, false, "debug, info, warn or error"},
 };
 #define N_SETTINGS (sizeof settings / sizeof settings[0])
@@ -187,7 +190,8 @@ main(int argc, char **argv)
                                                       : (int)gm_config_int(&cfg, "threads"),
     };
 #ifdef GM_API_HAVE_BACKEND_EX
-    struct gm_api_backend_opts_ex bx = {.redis_prefix = gm_config_str(&cfg, "redis-prefix")};
+    struct gm_api_backend_opts_ex bx = {.redis_prefix = gm_config_str(&cfg, "redis-prefix"),
+                                        .page_cache_ms = (int)gm_config_int(&cfg, "page-cache-ms")};
     if (gm_api_backend_open_ex(&bo, &bx, &backend, &err) != 0)
         goto out_err;
 #else

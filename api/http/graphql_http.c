@@ -18,7 +18,9 @@
  *   8. rate limits of the operation's root fields: 429 with Retry-After
  *      (the check is sent to Redis first; a query executes while Redis
  *      decides and its result is dropped when refused, so that the two
- *      round trips overlap; a mutation executes only once allowed);
+ *      round trips overlap; a mutation executes only once allowed; a
+ *      query of leaderboards only hands the check to its resolver, which
+ *      runs it in its own script call: one round trip, one script run);
  *   9. execution; internal errors are masked (the details go to the log).
  *
  * Request errors (no data) are 400 with application/graphql-response+json
@@ -517,17 +519,38 @@ run(struct gctx *g, const struct gm_api_viewer *viewer, const char *query, const
      * waits for the decision.
      */
     struct gm_api_rl_call rl_call;
-    gm_api_limiter_start(s->d.limiter, viewer->user_id, names, n, &rl_call);
-    struct gm_api_request areq = {.backend = s->d.backend, .viewer = *viewer};
+    bool early = op_type == GM_GQL_OP_QUERY;
+    /* A query whose root fields all read Redis carries the check in its own script call. */
+    bool carry = early && n > 0;
+    for (size_t i = 0; carry && i < n; i++)
+        carry = gm_api_backend_carries(names[i]);
+    struct gm_api_carry cy = {0};
+    if (carry) {
+        gm_api_limiter_prepare(s->d.limiter, viewer->user_id, names, n, &rl_call);
+        carry = rl_call.state == 3;
+        if (carry) {
+            cy.script = gm_api_limiter_script(s->d.limiter, &cy.sha);
+            cy.keys = rl_call.keyp;
+            cy.n_keys = rl_call.n;
+            cy.args = rl_call.argp;
+            cy.n_args = rl_call.n;
+        }
+    } else {
+        gm_api_limiter_start(s->d.limiter, viewer->user_id, names, n, &rl_call);
+    }
+    struct gm_api_request areq = {
+        .backend = s->d.backend, .viewer = *viewer, .carry = carry ? &cy : NULL};
     struct gm_gql_exec_params params = {
         .operation_name = opname, .variables = variables, .context = &areq};
     struct gm_gql_response resp;
-    bool early = op_type == GM_GQL_OP_QUERY;
     if (early)
         gm_gql_execute(s->d.engine, p, &params, a, &resp);
     {
         struct gm_api_rl_result rl;
-        gm_api_limiter_finish(s->d.limiter, &rl_call, &rl);
+        if (carry && cy.sent)
+            gm_api_limiter_finish_carried(s->d.limiter, &rl_call, cy.reply, &rl);
+        else
+            gm_api_limiter_finish(s->d.limiter, &rl_call, &rl);
         if (rl.limited) {
             gm__api_header(g->r, "RateLimit-Policy", "%ld;w=60", rl.limit);
             gm__api_header(g->r, "RateLimit", "limit=%ld, remaining=%ld, reset=%ld", rl.limit,
@@ -618,6 +641,17 @@ gm__api_graphql(struct gm_api_server *s, struct MHD_Connection *c, struct gm__ap
                               "POST bodies must be application/json (UTF-8)");
         if (!r->len)
             return send_error(&g, 400, "BAD_REQUEST", "the request body is empty");
+        /* The common body needs no JSON tree (body.c); the others go to jansson. */
+        char *scratch = malloc(r->len + 1);
+        if (!scratch)
+            abort();
+        const char *fq, *fop;
+        if (gm__api_body_simple(r->body, r->len, scratch, &fq, &fop)) {
+            ret = run(&g, &viewer, fq, fop, NULL, NULL, false);
+            free(scratch);
+            return ret;
+        }
+        free(scratch);
         json_error_t je;
         params = json_loadb(r->body, r->len, 0, &je);
         if (!params)

@@ -8,6 +8,7 @@
  */
 #include "ratelimit.h"
 #include "redis_url.h"
+#include "resp.h"
 
 #include "log.h"
 
@@ -312,7 +313,7 @@ script_argv(const struct gm_api_limiter *l, const struct gm_api_rl_call *call, b
     argv[2] = nkeys;
     for (size_t i = 0; i < n; i++) {
         argv[3 + i] = call->keys[i];
-        snprintf(nums[i], 24, "%ld", call->limits[i]);
+        memcpy(nums[i], call->args[i], 24);
         argv[3 + n + i] = nums[i];
     }
     size_t argc = 3 + 2 * n;
@@ -336,7 +337,10 @@ send_redis(struct gm_api_limiter *l, struct gm_api_rl_call *call)
     char nums[GM_API_RL_MAX_RULES][24], nkeys[24];
     size_t argc = script_argv(l, call, false, argv, lens, nums, nkeys);
     int done = 0;
-    if (redisAppendCommandArgv(c, (int)argc, argv, lens) != REDIS_OK)
+    char buf[8192];
+    size_t n = gm_resp_format(buf, sizeof buf, (int)argc, argv, lens);
+    if (n ? redisAppendFormattedCommand(c, buf, n) != REDIS_OK
+          : redisAppendCommandArgv(c, (int)argc, argv, lens) != REDIS_OK)
         goto fail;
     /* Flush now: Redis decides while this request does its work. */
     while (!done)
@@ -349,6 +353,30 @@ fail:
     atomic_fetch_add(&l->redis_errors, 1);
     drop(l);
     return false;
+}
+
+/* Takes the script's answer r (NULL: none) into res; false when it is not one (logged). */
+static bool
+take_reply(struct gm_api_limiter *l, struct gm_api_rl_call *call, redisReply *r,
+           struct gm_api_rl_result *res, const char *why)
+{
+    size_t n = call->n;
+    bool ok = r && r->type == REDIS_REPLY_ARRAY && r->elements == 5;
+    for (size_t i = 0; ok && i < 5; i++)
+        ok = r->element[i]->type == REDIS_REPLY_INTEGER;
+    if (ok) {
+        long idx = (long)r->element[1]->integer - 1;
+        if (idx < 0 || (size_t)idx >= n)
+            idx = 0;
+        fill(res, call->limits, call->ops, (long)r->element[0]->integer, idx,
+             (long)r->element[2]->integer, (long)r->element[3]->integer,
+             (long)r->element[4]->integer);
+    } else {
+        gm_log(GM_LOG_WARN, "rate limits: Redis %s:%d: %s; limiting locally", l->host, l->port,
+               r && r->type == REDIS_REPLY_ERROR ? r->str : why);
+        atomic_fetch_add(&l->redis_errors, 1);
+    }
+    return ok;
 }
 
 /* Reads the answer to send_redis; false on any failure (the caller decides locally). */
@@ -369,24 +397,9 @@ finish_redis(struct gm_api_limiter *l, struct gm_api_rl_call *call, struct gm_ap
         size_t argc = script_argv(l, call, true, argv, lens, nums, nkeys);
         r = redisCommandArgv(c, (int)argc, argv, lens);
     }
-    size_t n = call->n;
-    bool ok = r && r->type == REDIS_REPLY_ARRAY && r->elements == 5;
-    for (size_t i = 0; ok && i < 5; i++)
-        ok = r->element[i]->type == REDIS_REPLY_INTEGER;
-    if (ok) {
-        long idx = (long)r->element[1]->integer - 1;
-        if (idx < 0 || (size_t)idx >= n)
-            idx = 0;
-        fill(res, call->limits, call->ops, (long)r->element[0]->integer, idx,
-             (long)r->element[2]->integer, (long)r->element[3]->integer,
-             (long)r->element[4]->integer);
-    } else {
-        gm_log(GM_LOG_WARN, "rate limits: Redis %s:%d: %s; limiting locally", l->host, l->port,
-               r && r->type == REDIS_REPLY_ERROR ? r->str : c->errstr);
-        atomic_fetch_add(&l->redis_errors, 1);
-        if (!r || c->err)
-            drop(l);
-    }
+    bool ok = take_reply(l, call, r, res, c->errstr);
+    if (!ok && (!r || c->err))
+        drop(l);
     if (r)
         freeReplyObject(r);
     return ok;
@@ -454,9 +467,25 @@ check_local(struct gm_api_limiter *l, const char *user, const char *const *ops, 
     fill(res, limits, ops, 1, bi, 0, brem, breset);
 }
 
+/* Ends a check: Redis's decision (ok) or, failing it, the local rule's. */
+static void
+decide(struct gm_api_limiter *l, struct gm_api_rl_call *call, bool ok, struct gm_api_rl_result *res)
+{
+    if (ok) {
+        atomic_store(&l->local, false);
+        atomic_fetch_add(&l->redis_decisions, 1);
+    } else {
+        atomic_store(&l->local, true);
+        atomic_fetch_add(&l->local_decisions, 1);
+        check_local(l, call->user, call->ops, call->limits, call->n, res);
+        res->local = true;
+    }
+    call->state = 0;
+}
+
 void
-gm_api_limiter_start(struct gm_api_limiter *l, const char *user, const char *const *ops, size_t n,
-                     struct gm_api_rl_call *call)
+gm_api_limiter_prepare(struct gm_api_limiter *l, const char *user, const char *const *ops, size_t n,
+                       struct gm_api_rl_call *call)
 {
     call->user = user;
     call->n = 0;
@@ -470,11 +499,33 @@ gm_api_limiter_start(struct gm_api_limiter *l, const char *user, const char *con
     }
     if (call->n == 0)
         return;
-    for (size_t i = 0; i < call->n; i++)
+    for (size_t i = 0; i < call->n; i++) {
         /* {user} keeps a request's keys in one cluster slot. */
-        if (asprintf(&call->keys[i], "%srl:{%s}:%s", l->prefix, user, call->ops[i]) < 0)
-            abort();
-    call->state = send_redis(l, call) ? 1 : 2;
+        int k = snprintf(call->keys[i], sizeof call->keys[i], "%srl:{%s}:%s", l->prefix, user,
+                         call->ops[i]);
+        if (k < 0 || (size_t)k >= sizeof call->keys[i])
+            abort(); /* the prefix, a user id (GM_API_USER_MAX) and a field name fit */
+        call->keyp[i] = call->keys[i];
+        snprintf(call->args[i], sizeof call->args[i], "%ld", call->limits[i]);
+        call->argp[i] = call->args[i];
+    }
+    call->state = 3;
+}
+
+void
+gm_api_limiter_start(struct gm_api_limiter *l, const char *user, const char *const *ops, size_t n,
+                     struct gm_api_rl_call *call)
+{
+    gm_api_limiter_prepare(l, user, ops, n, call);
+    if (call->state == 3)
+        call->state = send_redis(l, call) ? 1 : 2;
+}
+
+const char *
+gm_api_limiter_script(const struct gm_api_limiter *l, const char **sha)
+{
+    *sha = l->sha;
+    return script;
 }
 
 void
@@ -486,19 +537,28 @@ gm_api_limiter_finish(struct gm_api_limiter *l, struct gm_api_rl_call *call,
     if (call->state == 0)
         return;
     res->limited = true;
+    if (call->state == 3) /* prepared, and nobody carried it */
+        call->state = send_redis(l, call) ? 1 : 2;
     bool ok = call->state == 1 && finish_redis(l, call, res);
-    if (ok) {
-        atomic_store(&l->local, false);
-        atomic_fetch_add(&l->redis_decisions, 1);
-    } else {
-        atomic_store(&l->local, true);
-        atomic_fetch_add(&l->local_decisions, 1);
-        check_local(l, call->user, call->ops, call->limits, call->n, res);
-        res->local = true;
+    decide(l, call, ok, res);
+}
+
+void
+gm_api_limiter_finish_carried(struct gm_api_limiter *l, struct gm_api_rl_call *call, void *reply,
+                              struct gm_api_rl_result *res)
+{
+    memset(res, 0, sizeof *res);
+    res->allowed = true;
+    if (call->state == 0) {
+        if (reply)
+            freeReplyObject(reply);
+        return;
     }
-    for (size_t i = 0; i < call->n; i++)
-        free(call->keys[i]);
-    call->state = 0;
+    res->limited = true;
+    bool ok = take_reply(l, call, reply, res, "the carried call failed");
+    if (reply)
+        freeReplyObject(reply);
+    decide(l, call, ok, res);
 }
 
 void

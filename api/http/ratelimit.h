@@ -78,13 +78,32 @@ struct gm_api_rl_call {
     const char *ops[GM_API_RL_MAX_RULES];
     long limits[GM_API_RL_MAX_RULES];
     size_t n;
-    char *keys[GM_API_RL_MAX_RULES]; /* owned until finish */
-    int state;                       /* 0: nothing to check, 1: sent, 2: decide locally */
+    char keys[GM_API_RL_MAX_RULES][320];                               /* the script's KEYS */
+    char args[GM_API_RL_MAX_RULES][24];                                /* its ARGV */
+    const char *keyp[GM_API_RL_MAX_RULES], *argp[GM_API_RL_MAX_RULES]; /* into keys, args */
+    int state; /* 0: nothing to check, 1: sent, 2: decide locally, 3: prepared, not sent */
 };
 void gm_api_limiter_start(struct gm_api_limiter *l, const char *user, const char *const *ops,
                           size_t n, struct gm_api_rl_call *call);
 void gm_api_limiter_finish(struct gm_api_limiter *l, struct gm_api_rl_call *call,
                            struct gm_api_rl_result *res);
+
+/*
+ * The same check carried by another Redis call (one round trip, one script
+ * run for the check and a read): gm_api_limiter_prepare fills call as
+ * gm_api_limiter_start does, without sending; when call->state is 3 the
+ * script (gm_api_limiter_script; KEYS call->keyp[0..n), ARGV
+ * call->argp[0..n)) is for the carrier to run. Then either
+ * gm_api_limiter_finish_carried with the script's answer (a redisReply *,
+ * taken and freed; NULL when the carrier's call failed: decided locally),
+ * or, when nobody carried it, gm_api_limiter_finish (which sends it then).
+ */
+void gm_api_limiter_prepare(struct gm_api_limiter *l, const char *user, const char *const *ops,
+                            size_t n, struct gm_api_rl_call *call);
+void gm_api_limiter_finish_carried(struct gm_api_limiter *l, struct gm_api_rl_call *call,
+                                   void *reply, struct gm_api_rl_result *res);
+/* The limit script's text (static) and *sha its SHA-1 in hexadecimal (l's). */
+const char *gm_api_limiter_script(const struct gm_api_limiter *l, const char **sha);
 
 /*
  * Checks Redis from this thread (PING; reconnects at most once a second)

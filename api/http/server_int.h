@@ -76,6 +76,16 @@ enum MHD_Result gm__api_respond(struct MHD_Connection *c, struct gm__api_req *r,
 /* The metric label of a root field name. */
 int gm__api_op_index(const struct gm_api_server *s, const char *name);
 
+/*
+ * body.c: reads a POST body of the common shape ({"query": STRING,
+ * "operationName": STRING|null, "variables": {}|null, "extensions": {}|null},
+ * printable ASCII) without jansson: true with *query and *opname (NULL when
+ * absent or null) decoded into scratch (len + 1 bytes); false for anything
+ * else (then parse it with jansson).
+ */
+bool gm__api_body_simple(const char *body, size_t len, char *scratch, const char **query,
+                         const char **opname);
+
 /* Answers a /graphql request whose body (POST) has arrived. */
 enum MHD_Result gm__api_graphql(struct gm_api_server *s, struct MHD_Connection *c,
                                 struct gm__api_req *r, const char *method);

@@ -266,6 +266,20 @@ on_message(struct gm__api_sse *h, const char *msg, size_t len)
     json_t *changed = json_object_get(m, "changed");
     bool all = !m || json_is_true(json_object_get(m, "rebuilt")) ||
                json_is_true(json_object_get(m, "truncated")) || !json_is_array(changed);
+    /* The resolvers' cached pages of these boards are stale now (pruned periods: all). */
+    json_t *pruned = json_object_get(m, "pruned");
+    if (all || (json_is_array(pruned) && json_array_size(pruned) > 0)) {
+        gm_api_backend_lb_changed(h->s->d.backend, NULL, NULL);
+    } else {
+        size_t i;
+        json_t *e;
+        json_array_foreach(changed, i, e)
+        {
+            const char *b = json_string_value(json_object_get(e, "board"));
+            const char *p = json_string_value(json_object_get(e, "period"));
+            gm_api_backend_lb_changed(h->s->d.backend, b, p);
+        }
+    }
     size_t marked = 0;
     pthread_mutex_lock(&h->mu);
     for (struct stream *st = h->head; st; st = st->next) {

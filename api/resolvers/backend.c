@@ -10,6 +10,7 @@
  */
 #include "filelog.h"
 #include "internal.h"
+#include "resp.h"
 #include "kafka.h"
 #include "log.h"
 #include "redis_url.h"
@@ -48,6 +49,13 @@ static const struct {
     [GM__Q_REDEMPTION] = {"api_redemption", 2,
         "SELECT reward_id, status, reason, extract(epoch FROM occurred_at)::bigint "
         "FROM redemptions WHERE user_id = $1 AND redemption_id = $2"},
+    [GM__Q_PROFILE_BADGES] = {"api_profile_badges", 1,
+        "SELECT l.user_id, l.exp, l.level, l.coins, l.current_streak, l.longest_streak, "
+        "l.freezes_held, (SELECT r.thresholds[l.level + 1] FROM rules_current r), "
+        "b.id, b.name, b.icon, b.criteria, extract(epoch FROM lb.earned_at)::bigint "
+        "FROM learners l LEFT JOIN (learner_badges lb JOIN badges b ON b.id = lb.badge_id) "
+        "ON lb.user_id = l.user_id "
+        "WHERE l.user_id = $1 ORDER BY lb.position, lb.earned_at"},
     [GM__Q_VERSION] = {"api_version", 0,
         "SELECT coalesce(max(version), 0) FROM schema_migrations"},
     /* history.c and queries.c: pages by (partition, seq), the log order,
@@ -184,6 +192,8 @@ gm_api_backend_open_ex(const struct gm_api_backend_opts *o, const struct gm_api_
         return gm_err_set(err, GM_EINVAL, "--redis-prefix: at most 64 bytes");
     if (ex && (ex->timeout_ms < 0 || ex->timeout_ms > 600000))
         return gm_err_set(err, GM_EINVAL, "timeout %d ms: from 0 to 600000", ex->timeout_ms);
+    if (ex && (ex->page_cache_ms < 0 || ex->page_cache_ms > 60000))
+        return gm_err_set(err, GM_EINVAL, "page cache %d ms: from 0 to 60000", ex->page_cache_ms);
 
     struct gm_api_backend *b = calloc(1, sizeof *b);
     if (!b)
@@ -209,6 +219,7 @@ gm_api_backend_open_ex(const struct gm_api_backend_opts *o, const struct gm_api_
     pthread_condattr_destroy(&ca);
     pthread_mutex_init(&b->rules_mu, NULL);
     pthread_mutex_init(&b->optout_mu, NULL);
+    pthread_mutex_init(&b->carry_mu, NULL);
     if (pthread_key_create(&b->rkey, free_rconn) != 0)
         abort();
 
@@ -217,6 +228,7 @@ gm_api_backend_open_ex(const struct gm_api_backend_opts *o, const struct gm_api_
     for (int i = 0; i < SHA_DIGEST_LENGTH; i++)
         snprintf(b->script_sha + 2 * i, 3, "%02x", sha[i]);
 
+    gm__lbc_new(ex ? ex->page_cache_ms : 0, &b->lbc);
     if ((rc = parse_redis_url(b, o->redis, err)))
         goto out;
     if (o->log_uri && o->log_uri[0] && (rc = open_log(b, o->log_uri, err)))
@@ -258,6 +270,12 @@ gm_api_backend_close(struct gm_api_backend *b)
     for (size_t i = 0; i < b->n_idle; i++)
         PQfinish(b->idle[i]);
     free(b->idle);
+    gm__lbc_free(b->lbc);
+    pthread_mutex_destroy(&b->carry_mu);
+    free(b->carry_text);
+    for (size_t i = 0; i < b->n_carry_old; i++)
+        free(b->carry_old[i]);
+    free(b->carry_old);
     gm_filelog_close(b->flog);
     if (b->kp) {
         uint64_t failed = 0;
@@ -570,6 +588,25 @@ rconn(struct gm_api_backend *b)
     return rc;
 }
 
+/*
+ * redisCommandArgv, with the command's RESP text written by gm_resp_format
+ * when it is small (hiredis formats through sds strings: a tenth of a
+ * leaderboard request's instructions). NULL on a connection error, as
+ * redisCommandArgv.
+ */
+static redisReply *
+command(redisContext *c, int argc, const char **argv, const size_t *lens)
+{
+    char buf[4096];
+    size_t n = gm_resp_format(buf, sizeof buf, argc, argv, lens);
+    if (!n)
+        return redisCommandArgv(c, argc, argv, lens);
+    void *r = NULL;
+    if (redisAppendFormattedCommand(c, buf, n) != REDIS_OK || redisGetReply(c, &r) != REDIS_OK)
+        return NULL;
+    return r;
+}
+
 int
 gm__redis_command(struct gm_api_request *req, int argc, const char **argv, const size_t *lens,
                   redisReply **out)
@@ -583,7 +620,7 @@ gm__redis_command(struct gm_api_request *req, int argc, const char **argv, const
             gm_log(GM_LOG_ERROR, "%s (request %s)", why, rid(req));
             break;
         }
-        redisReply *r = redisCommandArgv(rc->c, argc, argv, lens);
+        redisReply *r = command(rc->c, argc, argv, lens);
         if (r) {
             *out = r;
             return 0;
@@ -668,6 +705,26 @@ gm_api_backend_ready(struct gm_api_backend *b, char *why, size_t why_len)
     if (why_len)
         why[0] = '\0';
     return 0;
+}
+
+void
+gm_api_backend_lb_changed(struct gm_api_backend *b, const char *board, const char *period_key)
+{
+    if (!b || !b->lbc)
+        return;
+    if (!board || !period_key) {
+        gm__lbc_drop(b->lbc, NULL);
+        return;
+    }
+    char key[GM__LBC_KEY_MAX];
+    int n = snprintf(key, sizeof key, "%slb:%s:%s", b->prefix, board, period_key);
+    gm__lbc_drop(b->lbc, n > 0 && (size_t)n < sizeof key ? key : NULL);
+}
+
+bool
+gm_api_backend_carries(const char *root_field)
+{
+    return strcmp(root_field, "leaderboard") == 0;
 }
 
 void

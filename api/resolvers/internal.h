@@ -25,10 +25,12 @@ enum gm__q {
     GM__Q_REDEMPTION,      /* $1 user, $2 redemption -> reward_id, status, reason, occurred_at */
     GM__Q_VERSION,         /* -> the schema version */
     GM__Q_BADGE_CATALOGUE, /* $1 user -> id, name, icon, criteria, earned_at (epoch or NULL) */
-    GM__Q_REDEMPTIONS,   /* $1 user, $2 partition, $3 seq, $4 limit -> the page after the cursor */
-    GM__Q_REDEMPTIONS_N, /* $1 user -> how many redemptions */
-    GM__Q_LEDGER,        /* $1 user, $2 partition, $3 seq, $4 limit -> the page after the cursor */
-    GM__Q_LEDGER_N,      /* $1 user -> how many ledger entries */
+    GM__Q_REDEMPTIONS,    /* $1 user, $2 partition, $3 seq, $4 limit -> the page after the cursor */
+    GM__Q_REDEMPTIONS_N,  /* $1 user -> how many redemptions */
+    GM__Q_LEDGER,         /* $1 user, $2 partition, $3 seq, $4 limit -> the page after the cursor */
+    GM__Q_LEDGER_N,       /* $1 user -> how many ledger entries */
+    GM__Q_PROFILE_BADGES, /* $1 user -> GM__Q_PROFILE's columns, then GM__Q_BADGES's (NULL
+                             when none), a row per badge */
     GM__Q_COUNT,
 };
 
@@ -101,6 +103,16 @@ struct gm_api_backend {
     size_t n_optout;
     int64_t optout_read_ms; /* monotonic; 0: never */
     bool optout_refreshing;
+
+    /* Leaderboard pages shared by requests for a short time (lbcache.c); NULL: off. */
+    struct gm__lbcache *lbc;
+
+    /* The leaderboard script combined with a carried one (leaderboard.c): for carry_for. */
+    pthread_mutex_t carry_mu;
+    char carry_for[41], carry_sha[41];
+    char *carry_text;
+    char **carry_old; /* earlier texts, freed at close */
+    size_t n_carry_old;
 
     _Atomic uint64_t pg_pool_waits, pg_errors, redis_errors, redeem_appended, redeem_pending,
         listener_restarts;
@@ -178,6 +190,39 @@ int gm__bind_history(struct gm_gql_schema *s, struct gm_api_backend *b, struct g
  * request's arena; *out NULL for SQL NULL. Returns 0, or the field error
  * of an exhausted arena. */
 int gm__col_time(struct gm_gql_rctx *ctx, const PGresult *res, int row, int col, const char **out);
+
+/* ---- the leaderboard page cache (lbcache.c) ---- */
+
+#define GM__LBC_KEY_MAX 256
+
+/* A page of a board as Redis gives it: members and score texts, best first. */
+struct gm__lb_page {
+    size_t n;
+    int64_t first_rank; /* the rank of the first entry */
+    const char *const *members;
+    const size_t *member_lens;
+    const char *const *scores;
+    const size_t *score_lens;
+};
+
+struct gm__lbcache;
+
+/* A cache keeping pages ttl_ms; *out NULL when ttl_ms <= 0 (off: every call below is a no-op). */
+int gm__lbc_new(int ttl_ms, struct gm__lbcache **out);
+void gm__lbc_free(struct gm__lbcache *c);
+/*
+ * The page (start, count) of the sorted set key read less than ttl_ms ago:
+ * true and *out (its strings copied into a) or false. *gen is set either
+ * way: pass it to gm__lbc_put after reading the page from Redis.
+ */
+bool gm__lbc_get(struct gm__lbcache *c, const char *key, int64_t start, int64_t count,
+                 struct gm_arena *a, struct gm__lb_page *out, uint64_t *gen);
+/* Keeps a page read from Redis at read_ms (monotonic, before the read), unless a drop came
+ * since gen was taken. The page is copied. */
+void gm__lbc_put(struct gm__lbcache *c, const char *key, int64_t start, int64_t count, uint64_t gen,
+                 int64_t read_ms, const struct gm__lb_page *pg);
+/* Drops the pages of the sorted set key (NULL: all). */
+void gm__lbc_drop(struct gm__lbcache *c, const char *key);
 
 /* The leaderboard Lua script (leaderboard.c). */
 extern const char gm__lb_script[];

@@ -12,6 +12,12 @@
  * second), so their ids are hidden from everyone but themselves (staff and
  * service see them).
  *
+ * The page (not the caller's own entry, nor the board's size) may come from
+ * the backend's page cache (lbcache.c: at most --page-cache-ms old, dropped
+ * on a leaderboard-changed message); the script then reads no page. When
+ * the HTTP layer hands the request a rate-limit check to carry
+ * (gm_api_carry), the script call runs it too, in one Lua call.
+ *
  * Ranks: 1 + how many rank above: a higher score, or an equal score reached
  * earlier. Learners share a rank only when their sorted-set scores are
  * equal (the same score reached in the same tick: second, or minute on
@@ -26,6 +32,7 @@
 #include "tz.h"
 
 #include <inttypes.h>
+#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,17 +152,159 @@ reply_int(const redisReply *r)
     return 0;
 }
 
-/* Score text (a double, the encoding of lbscore.h) to the integer score
- * and, into *encoded (may be NULL), the encoding. */
+/* Score text s (NUL-terminated; a double, the encoding of lbscore.h) to
+ * the integer score and, into *encoded (may be NULL), the encoding. */
 static int64_t
-score_of(const redisReply *r, int64_t *encoded)
+score_text(const char *s, int64_t *encoded)
 {
     int64_t score = 0, enc = 0;
-    if (r->type == REDIS_REPLY_STRING)
-        gm_lbscore_parse(r->str, &enc, &score);
+    gm_lbscore_parse(s, &enc, &score);
     if (encoded)
         *encoded = enc;
     return score;
+}
+
+/* The same for a reply (0 unless a string). */
+static int64_t
+score_of(const redisReply *r, int64_t *encoded)
+{
+    if (r->type != REDIS_REPLY_STRING) {
+        if (encoded)
+            *encoded = 0;
+        return 0;
+    }
+    return score_text(r->str, encoded);
+}
+
+/*
+ * The leaderboard script carrying another (gm_api_carry): KEYS are the
+ * carried call's then the page's, ARGV[1] and ARGV[2] how many keys and
+ * args the carried call has, then its args, then the page's. Answers
+ * {carried answer (nil when it failed), page answer}.
+ */
+static const char carry_head[] = "local function carried(KEYS, ARGV)\n";
+static const char carry_mid[] = "\nend\nlocal function page(KEYS, ARGV)\n";
+static const char carry_tail[] =
+    "\nend\n"
+    "local nk, na = tonumber(ARGV[1]), tonumber(ARGV[2])\n"
+    "local ck, ca, pk, pa = {}, {}, {}, {}\n"
+    "for i = 1, #KEYS do if i <= nk then ck[i] = KEYS[i] else pk[i - nk] = KEYS[i] end end\n"
+    "for i = 3, #ARGV do\n"
+    "  if i - 2 <= na then ca[i - 2] = ARGV[i] else pa[i - 2 - na] = ARGV[i] end\n"
+    "end\n"
+    "local ok, c = pcall(carried, ck, ca)\n"
+    "if not ok then c = false end\n"
+    "return {c, page(pk, pa)}\n";
+
+/* The combined script for the carried script of identity sha: text and SHA-1 (kept in b). */
+static void
+carry_script(struct gm_api_backend *b, const struct gm_api_carry *cy, const char **text,
+             const char **sha)
+{
+    pthread_mutex_lock(&b->carry_mu);
+    if (!b->carry_text || strcmp(b->carry_for, cy->sha) != 0) {
+        size_t n = strlen(carry_head) + strlen(cy->script) + strlen(carry_mid) +
+                   strlen(gm__lb_script) + strlen(carry_tail) + 1;
+        char *t = malloc(n);
+        if (!t)
+            abort();
+        snprintf(t, n, "%s%s%s%s%s", carry_head, cy->script, carry_mid, gm__lb_script, carry_tail);
+        unsigned char md[SHA_DIGEST_LENGTH];
+        SHA1((const unsigned char *)t, strlen(t), md);
+        for (int i = 0; i < SHA_DIGEST_LENGTH; i++)
+            snprintf(b->carry_sha + 2 * i, 3, "%02x", md[i]);
+        snprintf(b->carry_for, sizeof b->carry_for, "%s", cy->sha);
+        /* Requests of other threads may still read the old text: kept until close. */
+        if (b->carry_text) {
+            b->carry_old = realloc(b->carry_old, (b->n_carry_old + 1) * sizeof *b->carry_old);
+            if (!b->carry_old)
+                abort();
+            b->carry_old[b->n_carry_old++] = b->carry_text;
+        }
+        b->carry_text = t;
+    }
+    *text = b->carry_text;
+    *sha = b->carry_sha;
+    pthread_mutex_unlock(&b->carry_mu);
+}
+
+#define PAGE_ARGC 7 /* key, boards; start, count, me, around, board */
+
+/*
+ * Runs the leaderboard script over page (PAGE_ARGC: its two keys, then its
+ * five args), carrying req->carry when there is one not sent yet. Returns 0
+ * and *top (freeReplyObject it) with *lb the script's answer within it, or
+ * GM_EREDIS (logged; a carried call then has sent set and no reply).
+ */
+static int
+run_script(struct gm_api_request *req, const char **page, redisReply **top, redisReply **lb)
+{
+    struct gm_api_backend *b = req->backend;
+    /* A check over more keys than the argument vector below holds is left to its owner. */
+    struct gm_api_carry *cy =
+        req->carry && !req->carry->sent && req->carry->n_keys <= 16 && req->carry->n_args <= 16
+            ? req->carry
+            : NULL;
+    *top = *lb = NULL;
+    if (!cy) {
+        const char *argv[3 + PAGE_ARGC] = {"EVALSHA", b->script_sha, "2"};
+        memcpy(argv + 3, page, sizeof *page * PAGE_ARGC);
+        redisReply *r;
+        if (gm__redis_command(req, 3 + PAGE_ARGC, argv, NULL, &r))
+            return GM_EREDIS;
+        if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
+            freeReplyObject(r);
+            argv[0] = "EVAL";
+            argv[1] = gm__lb_script;
+            if (gm__redis_command(req, 3 + PAGE_ARGC, argv, NULL, &r))
+                return GM_EREDIS;
+        }
+        *top = *lb = r;
+        return 0;
+    }
+    cy->sent = true;
+    cy->reply = NULL;
+    const char *text, *sha;
+    carry_script(b, cy, &text, &sha);
+    const char *argv[5 + 16 + 16 + PAGE_ARGC];
+    char nkeys[24], nk[24], na[24];
+    snprintf(nkeys, sizeof nkeys, "%zu", cy->n_keys + 2);
+    snprintf(nk, sizeof nk, "%zu", cy->n_keys);
+    snprintf(na, sizeof na, "%zu", cy->n_args);
+    size_t argc = 0;
+    argv[argc++] = "EVALSHA";
+    argv[argc++] = sha;
+    argv[argc++] = nkeys;
+    for (size_t i = 0; i < cy->n_keys; i++)
+        argv[argc++] = cy->keys[i];
+    argv[argc++] = page[0];
+    argv[argc++] = page[1];
+    argv[argc++] = nk;
+    argv[argc++] = na;
+    for (size_t i = 0; i < cy->n_args; i++)
+        argv[argc++] = cy->args[i];
+    for (size_t i = 2; i < PAGE_ARGC; i++)
+        argv[argc++] = page[i];
+    redisReply *r;
+    if (gm__redis_command(req, (int)argc, argv, NULL, &r))
+        return GM_EREDIS;
+    if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
+        freeReplyObject(r);
+        argv[0] = "EVAL";
+        argv[1] = text;
+        if (gm__redis_command(req, (int)argc, argv, NULL, &r))
+            return GM_EREDIS;
+    }
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
+        /* The carried answer changes owner: freeReplyObject skips NULL elements. */
+        cy->reply = r->element[0];
+        r->element[0] = NULL;
+        *lb = r->element[1];
+    } else {
+        *lb = r; /* an error reply: reported by the caller */
+    }
+    *top = r;
+    return 0;
 }
 
 /* Hides the ids of the page's opted-out learners (not the caller's own). */
@@ -244,31 +393,28 @@ resolve_leaderboard(struct gm_gql_rctx *ctx, struct gm_gql_rval *out)
         current = strcmp(cur, period) == 0;
     }
 
-    char key[256], boards[96], s_start[24], s_count[24], s_around[24];
+    char key[GM__LBC_KEY_MAX], boards[96], s_start[24], s_count[24], s_around[24];
     snprintf(key, sizeof key, "%slb:%s:%s", req->backend->prefix, board, period);
     snprintf(boards, sizeof boards, "%sboards", req->backend->prefix);
+    /* A page by position (not around the caller) may come from the cache. */
+    struct gm__lb_page cached;
+    uint64_t gen = 0;
+    int64_t read_ms = gm__now_ms();
+    bool hit =
+        around < 0 && gm__lbc_get(req->backend->lbc, key, start, first, ctx->arena, &cached, &gen);
     snprintf(s_start, sizeof s_start, "%" PRId64, start);
-    snprintf(s_count, sizeof s_count, "%" PRId64, first);
+    snprintf(s_count, sizeof s_count, "%" PRId64, hit ? 0 : first);
     snprintf(s_around, sizeof s_around, "%" PRId64, around);
     const char *me = req->viewer.user_id ? req->viewer.user_id : "";
-    const char *argv[10] = {
-        "EVALSHA", req->backend->script_sha, "2", key, boards, s_start, s_count, me, s_around,
-        board};
-    redisReply *r;
-    if (gm__redis_command(req, 10, argv, NULL, &r))
+    const char *page_argv[PAGE_ARGC] = {key, boards, s_start, s_count, me, s_around, board};
+    redisReply *top, *r;
+    if (run_script(req, page_argv, &top, &r))
         return gm__internal(ctx, "reading the leaderboard");
-    if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
-        freeReplyObject(r);
-        argv[0] = "EVAL";
-        argv[1] = gm__lb_script;
-        if (gm__redis_command(req, 10, argv, NULL, &r))
-            return gm__internal(ctx, "reading the leaderboard");
-    }
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 8 ||
         r->element[7]->type != REDIS_REPLY_ARRAY) {
         int rc = gm__internal(ctx, "leaderboard script: %s",
                               r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
-        freeReplyObject(r);
+        freeReplyObject(top);
         return rc;
     }
     redisReply **e = r->element;
@@ -280,7 +426,7 @@ resolve_leaderboard(struct gm_gql_rctx *ctx, struct gm_gql_rval *out)
     /* An empty board is shown for the current period of a board that exists;
      * an unknown board or a period not kept is null. */
     if (bd->total == 0 && (!known || !current)) {
-        freeReplyObject(r);
+        freeReplyObject(top);
         gm_gql_rval_null(out);
         return 0;
     }
@@ -292,20 +438,51 @@ resolve_leaderboard(struct gm_gql_rctx *ctx, struct gm_gql_rval *out)
         bd->me.score = score_of(e[2], NULL);
         bd->me.rank = reply_int(e[3]);
     }
-    start = reply_int(e[5]);
-    int64_t rank = reply_int(e[6]);
-    const redisReply *page = e[7];
-    bd->n = page->elements / 2;
+    struct gm__lb_page pg = cached;
+    if (!hit) {
+        /* The page as Redis gave it, kept for the next requests. */
+        start = reply_int(e[5]);
+        const redisReply *page = e[7];
+        size_t n = page->elements / 2;
+        const char **strs = n ? gm_arena_alloc(ctx->arena, 2 * n * sizeof *strs) : NULL;
+        size_t *lens = n ? gm_arena_alloc(ctx->arena, 2 * n * sizeof *lens) : NULL;
+        if (n && (!strs || !lens))
+            goto oom;
+        for (size_t i = 0; i < 2 * n; i++) {
+            const redisReply *x = page->element[i];
+            strs[i] = x->type == REDIS_REPLY_STRING && x->str ? x->str : "";
+            lens[i] = x->type == REDIS_REPLY_STRING && x->str ? x->len : 0;
+        }
+        /* Members and scores alternate in the reply: split them. */
+        const char **ms = n ? gm_arena_alloc(ctx->arena, 2 * n * sizeof *ms) : NULL;
+        size_t *ml = n ? gm_arena_alloc(ctx->arena, 2 * n * sizeof *ml) : NULL;
+        if (n && (!ms || !ml))
+            goto oom;
+        for (size_t i = 0; i < n; i++) {
+            ms[i] = strs[2 * i], ml[i] = lens[2 * i];
+            ms[n + i] = strs[2 * i + 1], ml[n + i] = lens[2 * i + 1];
+        }
+        pg = (struct gm__lb_page){.n = n,
+                                  .first_rank = reply_int(e[6]),
+                                  .members = ms,
+                                  .member_lens = ml,
+                                  .scores = n ? ms + n : NULL,
+                                  .score_lens = n ? ml + n : NULL};
+        if (around < 0)
+            gm__lbc_put(req->backend->lbc, key, start, first, gen, read_ms, &pg);
+    }
+    int64_t rank = pg.first_rank;
+    bd->n = pg.n;
     bd->entries = bd->n ? gm_arena_alloc(ctx->arena, bd->n * sizeof *bd->entries) : NULL;
     if (!bd->board || !bd->period_key || (bd->n && !bd->entries))
         goto oom;
     for (size_t i = 0; i < bd->n; i++) {
-        const redisReply *m = page->element[2 * i], *s = page->element[2 * i + 1];
         struct entry *en = &bd->entries[i];
-        en->user_id = gm_arena_strndup(ctx->arena, m->str ? m->str : "", m->str ? m->len : 0);
-        en->score = score_of(s, &en->encoded);
+        en->user_id = gm_arena_strndup(ctx->arena, pg.members[i], pg.member_lens[i]);
         if (!en->user_id)
             goto oom;
+        /* NUL-terminated, from Redis or the cache */
+        en->score = score_text(pg.scores[i], &en->encoded);
         if (i > 0 && en->encoded != bd->entries[i - 1].encoded)
             rank = start + (int64_t)i + 1;
         en->rank = rank;
@@ -318,14 +495,14 @@ resolve_leaderboard(struct gm_gql_rctx *ctx, struct gm_gql_rval *out)
             goto oom;
     }
     bd->has_next = start + (int64_t)bd->n < bd->total;
-    freeReplyObject(r);
+    freeReplyObject(top);
     int rc = anonymise(ctx, bd);
     if (rc)
         return rc;
     gm_gql_rval_obj(out, bd, NULL);
     return 0;
 oom:
-    freeReplyObject(r);
+    freeReplyObject(top);
     return gm_gql_rctx_error(ctx, "QUERY_TOO_COMPLEX", "request memory exhausted");
 }
 

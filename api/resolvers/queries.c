@@ -26,15 +26,18 @@ struct streak {
     int64_t current, longest, freezes;
 };
 
+struct badge {
+    const char *id, *name, *icon, *criteria; /* icon NULL when the rules give none */
+    const char *earned_at;                   /* RFC 3339 */
+};
+
 struct profile {
     const char *user_id;
     int64_t exp, level, coins, next_level_exp; /* coins, next_level_exp: NULL_INT for null */
     struct streak streak;
-};
-
-struct badge {
-    const char *id, *name, *icon, *criteria; /* icon NULL when the rules give none */
-    const char *earned_at;                   /* RFC 3339 */
+    bool has_badges; /* read with the profile (one statement): badges[0..n_badges) */
+    struct badge *badges;
+    size_t n_badges;
 };
 
 struct reward {
@@ -157,22 +160,39 @@ gm__may_see_private(const struct gm_api_request *req, const char *user)
            (req->viewer.user_id && strcmp(req->viewer.user_id, user) == 0);
 }
 
-/* Reads the learner row into a new profile in the arena; *p NULL when unknown. */
+/* Fills b from columns col.. of row i of res (id, name, icon, criteria, earned_at epoch). */
+static void
+badge_row(struct gm_gql_rctx *ctx, PGresult *res, int i, int col, struct badge *b)
+{
+    b->id = dup(ctx, PQgetvalue(res, i, col));
+    b->name = dup(ctx, PQgetvalue(res, i, col + 1));
+    b->icon = PQgetvalue(res, i, col + 2)[0] ? dup(ctx, PQgetvalue(res, i, col + 2)) : NULL;
+    b->criteria = dup(ctx, PQgetvalue(res, i, col + 3));
+    char t[GM_RFC3339_MAX];
+    if (gm_time_format_rfc3339(col_int(res, i, col + 4), 0, t))
+        snprintf(t, sizeof t, "1970-01-01T00:00:00Z");
+    b->earned_at = dup(ctx, t);
+}
+
+/*
+ * Reads the learner row into a new profile in the arena; *p NULL when
+ * unknown. with_badges: the learner's badges too, in the same statement
+ * (userProfile: one round trip for the profile and its badges).
+ */
 static int
-read_profile(struct gm_gql_rctx *ctx, const char *user, struct profile **p)
+read_profile(struct gm_gql_rctx *ctx, const char *user, bool with_badges, struct profile **p)
 {
     struct gm_api_request *req = ctx->context;
     *p = NULL;
     PGresult *res;
     const char *params[1] = {user};
-    if (gm__pg_query(req, GM__Q_PROFILE, params, &res))
+    if (gm__pg_query(req, with_badges ? GM__Q_PROFILE_BADGES : GM__Q_PROFILE, params, &res))
         return gm__internal(ctx, "reading the learner");
-    if (PQntuples(res) == 1) {
+    int rows = PQntuples(res);
+    if (rows >= 1 && (with_badges || rows == 1)) {
         struct profile *pr = gm_arena_alloc(ctx->arena, sizeof *pr);
-        if (!pr) {
-            PQclear(res);
-            return gm_gql_rctx_error(ctx, "QUERY_TOO_COMPLEX", "request memory exhausted");
-        }
+        if (!pr)
+            goto oom;
         pr->user_id = dup(ctx, PQgetvalue(res, 0, 0));
         pr->exp = col_int(res, 0, 1);
         pr->level = col_int(res, 0, 2);
@@ -181,10 +201,26 @@ read_profile(struct gm_gql_rctx *ctx, const char *user, struct profile **p)
         pr->streak.longest = col_int(res, 0, 5);
         pr->streak.freezes = col_int(res, 0, 6);
         pr->next_level_exp = col_int(res, 0, 7);
+        pr->has_badges = with_badges;
+        pr->badges = NULL;
+        pr->n_badges = 0;
+        /* No badge: one row whose badge columns are NULL (the LEFT JOIN). */
+        size_t n = with_badges && !PQgetisnull(res, 0, 8) ? (size_t)rows : 0;
+        if (n) {
+            pr->badges = gm_arena_alloc(ctx->arena, n * sizeof *pr->badges);
+            if (!pr->badges)
+                goto oom;
+            for (size_t i = 0; i < n; i++)
+                badge_row(ctx, res, (int)i, 8, &pr->badges[i]);
+            pr->n_badges = n;
+        }
         *p = pr;
     }
     PQclear(res);
     return 0;
+oom:
+    PQclear(res);
+    return gm_gql_rctx_error(ctx, "QUERY_TOO_COMPLEX", "request memory exhausted");
 }
 
 /* ---- root fields ---- */
@@ -196,7 +232,7 @@ resolve_user_profile(struct gm_gql_rctx *ctx, struct gm_gql_rval *out)
     if (!user)
         return GM_EINVAL;
     struct profile *p;
-    int rc = read_profile(ctx, user, &p);
+    int rc = read_profile(ctx, user, true, &p);
     if (rc)
         return rc;
     if (p)
@@ -213,7 +249,7 @@ resolve_streaks(struct gm_gql_rctx *ctx, struct gm_gql_rval *out)
     if (!user)
         return GM_EINVAL;
     struct profile *p;
-    int rc = read_profile(ctx, user, &p);
+    int rc = read_profile(ctx, user, false, &p);
     if (rc)
         return rc;
     if (p)
@@ -239,16 +275,8 @@ list_badges(struct gm_gql_rctx *ctx, const char *user, struct gm_gql_rval *out)
         return gm_gql_rctx_error(ctx, "QUERY_TOO_COMPLEX", "request memory exhausted");
     }
     for (int i = 0; i < n; i++) {
-        struct badge *b = &bs[i];
-        b->id = dup(ctx, PQgetvalue(res, i, 0));
-        b->name = dup(ctx, PQgetvalue(res, i, 1));
-        b->icon = PQgetvalue(res, i, 2)[0] ? dup(ctx, PQgetvalue(res, i, 2)) : NULL;
-        b->criteria = dup(ctx, PQgetvalue(res, i, 3));
-        char t[GM_RFC3339_MAX];
-        if (gm_time_format_rfc3339(col_int(res, i, 4), 0, t))
-            snprintf(t, sizeof t, "1970-01-01T00:00:00Z");
-        b->earned_at = dup(ctx, t);
-        gm_gql_rval_obj(&items[i], b, NULL);
+        badge_row(ctx, res, i, 0, &bs[i]);
+        gm_gql_rval_obj(&items[i], &bs[i], NULL);
     }
     PQclear(res);
     return 0;
@@ -267,7 +295,14 @@ static int
 resolve_profile_badges(struct gm_gql_rctx *ctx, struct gm_gql_rval *out)
 {
     const struct profile *p = ctx->parent;
-    return list_badges(ctx, p->user_id, out);
+    if (!p->has_badges)
+        return list_badges(ctx, p->user_id, out);
+    struct gm_gql_rval *items = gm_gql_rval_list(ctx, out, p->n_badges);
+    if (p->n_badges && !items)
+        return gm_gql_rctx_error(ctx, "QUERY_TOO_COMPLEX", "request memory exhausted");
+    for (size_t i = 0; i < p->n_badges; i++)
+        gm_gql_rval_obj(&items[i], &p->badges[i], NULL);
+    return 0;
 }
 
 /* Query.badgeCatalogue: every active badge in the rules' order, each a

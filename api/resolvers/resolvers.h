@@ -45,6 +45,7 @@ struct gm_api_backend_opts {
 struct gm_api_backend_opts_ex {
     const char *redis_prefix; /* of the leaderboard keys; NULL: "gamify:" (as the projector) */
     int timeout_ms;           /* Redis connect and command timeout, Postgres connect; 0: 2000 */
+    int page_cache_ms;        /* leaderboard pages shared by requests at most this long; 0: off */
 };
 
 struct gm_api_backend;
@@ -100,11 +101,41 @@ struct gm_api_watch {
     char period[16];
 };
 
+/*
+ * Drops the cached pages of board's period period_key ("all", "2026-W07",
+ * "2026-11"); board NULL: every page. Called on each leaderboard-changed
+ * message of the projector (the streams' subscriber, api/http/sse.c).
+ */
+void gm_api_backend_lb_changed(struct gm_api_backend *b, const char *board, const char *period_key);
+
+/*
+ * A Redis script call the HTTP layer lets the request's resolvers carry
+ * (the rate-limit check): the first resolver going to Redis runs it in the
+ * same script call as its own read (one round trip, one script run), in a
+ * Lua function whose KEYS and ARGV are keys and args. Its answer goes to
+ * reply (a redisReply *, then owned by the HTTP layer; NULL when the call
+ * failed) and sent is set. Everything else is borrowed.
+ */
+struct gm_api_carry {
+    const char *script; /* a Lua chunk over KEYS and ARGV, ending in a return */
+    const char *sha;    /* an identity of script (its SHA-1, hexadecimal) */
+    const char *const *keys;
+    size_t n_keys;
+    const char *const *args;
+    size_t n_args;
+    bool sent;
+    void *reply;
+};
+
+/* Whether the resolver of root field name can carry a gm_api_carry (it reads Redis). */
+bool gm_api_backend_carries(const char *root_field);
+
 /* What a request hands the executor as gm_gql_exec_params.context. */
 struct gm_api_request {
     struct gm_api_backend *backend;
     struct gm_api_viewer viewer;
     struct gm_api_watch *watch; /* subscriptions: filled by leaderboardChanged; else NULL */
+    struct gm_api_carry *carry; /* NULL: nothing to carry */
 };
 
 /*

@@ -24,11 +24,13 @@ gen=$build/tests/bench/gen_events
 tmp=$(mktemp -d)
 pid=
 apid=
+apid2=
 db="gm_api_$$_$RANDOM"
 prefix="tapi$$-$RANDOM:"
 cleanup() {
     [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true
     [ -n "$apid" ] && kill -9 "$apid" 2>/dev/null || true
+    [ -n "$apid2" ] && kill -9 "$apid2" 2>/dev/null || true
     if [ -n "${GAMIFY_TEST_REDIS:-}" ]; then
         rcli --scan --pattern "$prefix*" 2>/dev/null | while read -r k; do rcli del "$k" >/dev/null; done
     fi
@@ -136,6 +138,23 @@ if [ "$check" = http ] || [ "$check" = sse ]; then
     done
     export GM_API_URL="http://127.0.0.1:$aport" GM_SECRET="$tmp/jwt.secret"
     export GM_MINT="$here/../../deploy/local/mint-token"
+fi
+# http: a second gamify-api whose leaderboard pages are cached for a minute
+# (only a leaderboard-changed message can refresh them in the test's time)
+# and whose leaderboard limit is 5 a minute (the check its script carries).
+if [ "$check" = http ]; then
+    aport2=$(port)
+    "$build/api/gamify-api" --listen "127.0.0.1:$aport2" --postgres "$pg" \
+        --redis "$GAMIFY_TEST_REDIS" --redis-prefix "$prefix" --log "file:$tmp/log" \
+        --jwt-hs256-secret-file "$tmp/jwt.secret" --threads 2 --page-cache-ms 60000 \
+        --rate-limits 'leaderboard=5,*=100000' 2>>"$tmp/api.err" &
+    apid2=$!
+    for _ in $(seq 100); do
+        kill -0 "$apid2" 2>/dev/null || { tail -n 20 "$tmp/api.err" >&2; fail "gamify-api exited"; }
+        curl -fs "http://127.0.0.1:$aport2/readyz" >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    export GM_API_URL2="http://127.0.0.1:$aport2"
 fi
 script=check.mjs
 [ "$check" = sse ] && script=sse.mjs

@@ -76,6 +76,19 @@ gm_api_backend_ready(struct gm_api_backend *b, char *why, size_t why_len)
     return 0;
 }
 
+void
+gm_api_backend_lb_changed(struct gm_api_backend *b, const char *board, const char *period_key)
+{
+    (void)b, (void)board, (void)period_key;
+}
+
+bool
+gm_api_backend_carries(const char *root_field)
+{
+    (void)root_field;
+    return false;
+}
+
 static int
 resolve(struct gm_gql_rctx *ctx, struct gm_gql_rval *out)
 {

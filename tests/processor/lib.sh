@@ -22,6 +22,22 @@ http() {
     exec 3<&-
 }
 
+# redis_up [ARGS]: a private redis-server on $rport with its folder in
+# $tmp/redis, its pid in $rpid; REDIS_SAVE ('' by default: nothing saved)
+# is its --save policy (say '3600 1' to save at shutdown and load at start:
+# a restart, not a loss). Calls the script's fail when it does not answer.
+redis_up() {
+    mkdir -p "$tmp/redis"
+    redis-server --port "$rport" --bind 127.0.0.1 --save "${REDIS_SAVE:-}" --appendonly no \
+        --dir "$tmp/redis" "$@" >"$tmp/redis/log" 2>&1 &
+    rpid=$!
+    for _ in $(seq 50); do
+        redis-cli -p "$rport" ping 2>/dev/null | grep -q PONG && return 0
+        sleep 0.1
+    done
+    fail "redis-server did not start on $rport"
+}
+
 # rcli ARGS...: redis-cli on the Redis of GAMIFY_TEST_REDIS
 rcli() {
     local hostport=${GAMIFY_TEST_REDIS#redis://}

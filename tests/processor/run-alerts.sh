@@ -64,17 +64,6 @@ wait_above() { # METRIC X
     fail "$1 did not pass $2 (at $(metric "$1"))"
 }
 rport=$(port)
-redis_up() { # ARGS: a private redis-server on $rport
-    mkdir -p "$tmp/redis"
-    redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no \
-        --dir "$tmp/redis" "$@" >"$tmp/redis/log" 2>&1 &
-    rpid=$!
-    for _ in $(seq 50); do
-        redis-cli -p "$rport" ping 2>/dev/null | grep -q PONG && return 0
-        sleep 0.1
-    done
-    fail "redis-server did not start on $rport"
-}
 start() { # STATE PREFIX [FLAGS...]
     local state=$1 prefix=$2
     shift 2

@@ -101,21 +101,10 @@ boards_equal_dump() {
     cmp -s "$tmp/want" "$tmp/got" ||
         fail "Redis differs from the dump: $(diff "$tmp/want" "$tmp/got" | head -5)"
 }
-# redis_up [ARGS]: a private redis-server on $rport (saved at shutdown and
-# loaded at start: a restart, not a loss)
+# redis_up (lib.sh) saves at shutdown and loads at start: a restart, not a loss
 rport=$(port)
 rpid=
-redis_up() {
-    mkdir -p "$tmp/redis"
-    redis-server --port "$rport" --bind 127.0.0.1 --save '3600 1' --appendonly no \
-        --dir "$tmp/redis" "$@" >"$tmp/redis/log" 2>&1 &
-    rpid=$!
-    for _ in $(seq 50); do
-        redis-cli -p "$rport" ping 2>/dev/null | grep -q PONG && return 0
-        sleep 0.1
-    done
-    fail "redis-server did not start on $rport"
-}
+REDIS_SAVE='3600 1'
 # (it saves at shutdown: wait for it before its folder goes)
 trap '[ -n "$rpid" ] && kill -TERM "$rpid" 2>/dev/null && wait "$rpid"; cleanup' EXIT
 # above METRIC X: the metric is a number greater than X

@@ -38,10 +38,26 @@ struct gm_api_watch {
     char board[129];
     char period[16];
 };
+/* A Redis script call a resolver may carry (api/resolvers/resolvers.h). */
+struct gm_api_carry {
+    const char *script;
+    const char *sha;
+    const char *const *keys;
+    size_t n_keys;
+    const char *const *args;
+    size_t n_args;
+    bool sent;
+    void *reply;
+};
+
+bool gm_api_backend_carries(const char *root_field);
+void gm_api_backend_lb_changed(struct gm_api_backend *b, const char *board, const char *period_key);
+
 struct gm_api_request {
     struct gm_api_backend *backend;
     struct gm_api_viewer viewer;
     struct gm_api_watch *watch;
+    struct gm_api_carry *carry;
 };
 
 #endif
