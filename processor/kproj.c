@@ -37,6 +37,7 @@ struct side {
 
 struct gm_kproj {
     struct gm_projrun *pg, *redis, *wh;
+    const struct gm_redisproj *rp; /* borrowed from redis's runner, for its guard figures */
     const struct gm_webhooks *whp; /* borrowed from wh's runner */
 };
 
@@ -162,6 +163,7 @@ gm_kproj_start(const struct gm_kproj_conf *conf, int32_t partition, const char *
             goto out;
         if ((rc = gm_projrun_start(&redis_ops, side_new(true, rp, partition), st, &kp->redis, err)))
             goto out;
+        kp->rp = rp;
     }
     /* the webhooks' own step: the delivery state is the partition's, so it
      * is never behind or ahead of this state */
@@ -218,6 +220,9 @@ gm_kproj_stats(const struct gm_kproj *kp, int64_t end, struct gm_kproj_stats *ou
 {
     side_stats(kp ? kp->pg : NULL, end, &out->pg);
     side_stats(kp ? kp->redis : NULL, end, &out->redis);
+    out->guard = (struct gm_redisproj_guard_stats){.used_memory = -1, .maxmemory = -1};
+    if (kp && kp->rp)
+        gm_redisproj_guard_stats(kp->rp, &out->guard);
     out->wh_on = kp && kp->whp;
     out->wh = (struct gm_webhooks_stats){0};
     out->wh_lag = 0;

@@ -48,9 +48,10 @@ struct gm_kproj_side_stats {
 
 struct gm_kproj_stats {
     struct gm_kproj_side_stats pg, redis;
-    bool wh_on;                  /* webhooks are delivered */
-    struct gm_webhooks_stats wh; /* their counters since the partition came */
-    int64_t wh_lag;              /* changes the slowest endpoint has not taken */
+    bool wh_on;                            /* webhooks are delivered */
+    struct gm_webhooks_stats wh;           /* their counters since the partition came */
+    int64_t wh_lag;                        /* changes the slowest endpoint has not taken */
+    struct gm_redisproj_guard_stats guard; /* the Redis projector's memory guard (redis.on) */
 };
 
 struct gm_kproj;

@@ -185,6 +185,42 @@ part_family(struct text *t, const struct gm_metrics *m, bool redis, enum part_fi
     }
 }
 
+/* Kafka: one family of the Redis memory guard's figures (field: 0-4, the
+ * order of names below), labelled by partition; call with parts_mu held. */
+static void
+part_guard(struct text *t, struct gm_metrics *m, int field)
+{
+    static const char *const names[] = {
+        "gamify_redis_guard_actions_total", "gamify_redis_guard_periods_deleted_total",
+        "gamify_redis_guard_keys_deleted_total", "gamify_redis_used_memory_bytes",
+        "gamify_redis_maxmemory_bytes"};
+    static const char *const helps[] = {
+        "Memory guard runs of the partition's Redis projector that found Redis above its mark "
+        "(each logs an ALERT).",
+        "Finished leaderboard periods the partition's memory guard deleted.",
+        "Keys the partition's memory guard deleted.",
+        "Redis used_memory at the partition's last guard run.",
+        "Redis maxmemory at the partition's last guard run (0: none)."};
+    bool any = false;
+    for (size_t i = 0; i < m->n_parts; i++) {
+        const struct gm_metrics_part *p = &m->parts[i];
+        /* the memory figures once the guard has read them */
+        if (!p->redis || (field >= 3 && p->used_memory < 0))
+            continue;
+        if (!any) {
+            add(t, "# HELP %s %s\n# TYPE %s %s\n", names[field], helps[field], names[field],
+                field >= 3 ? "gauge" : "counter");
+            any = true;
+        }
+        int64_t v = field == 0   ? (int64_t)p->guard_actions
+                    : field == 1 ? (int64_t)p->guard_periods_deleted
+                    : field == 2 ? (int64_t)p->guard_keys_deleted
+                    : field == 3 ? p->used_memory
+                                 : p->maxmemory;
+        add(t, "%s{partition=\"%d\"} %lld\n", names[field], (int)p->partition, (long long)v);
+    }
+}
+
 /* Kafka: the projectors of every assigned partition. */
 static void
 render_parts(struct text *t, struct gm_metrics *m)
@@ -195,6 +231,8 @@ render_parts(struct text *t, struct gm_metrics *m)
         part_family(t, m, redis, PF_FAILURES);
         part_family(t, m, redis, PF_LAG);
     }
+    for (int field = 0; field < 5; field++)
+        part_guard(t, m, field);
     pthread_mutex_unlock(&m->parts_mu);
 }
 

@@ -30,6 +30,9 @@ struct gm_metrics_part {
     bool pg, redis; /* which projectors run */
     uint64_t pg_changes, pg_failures, redis_changes, redis_failures;
     int64_t pg_lag, redis_lag; /* changes of the partition's feed not projected yet */
+    /* the Redis projector's memory guard (with redis) */
+    uint64_t guard_actions, guard_periods_deleted, guard_keys_deleted;
+    int64_t used_memory, maxmemory; /* at its last run; -1 before the first */
 };
 
 /* A projector's figures beyond its changes and failures (projrun.h). */

@@ -623,6 +623,11 @@ kproc_metrics(struct kproc *k)
             .redis_failures = ps.redis.failures,
             .pg_lag = ps.pg.lag,
             .redis_lag = ps.redis.lag,
+            .guard_actions = ps.guard.actions,
+            .guard_periods_deleted = ps.guard.periods_deleted,
+            .guard_keys_deleted = ps.guard.keys_deleted,
+            .used_memory = ps.guard.used_memory,
+            .maxmemory = ps.guard.maxmemory,
         };
     }
     gm_metrics_set_parts(k->m, k->mparts, k->n_parts);

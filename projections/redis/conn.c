@@ -46,6 +46,7 @@ gm__redis_drop(struct gm_redisproj *p)
         redisFree(p->c);
     p->c = NULL;
     p->queued = 0;
+    p->watching = false;
 }
 
 /* Runs one command outside any pipeline; fails on an error reply. */
@@ -379,5 +380,35 @@ const char gm__redis_prune_script[] =
     "    n = n + redis.call('UNLINK', ARGV[1] .. b .. ':' .. ARGV[i])\n"
     "  end\n"
     "  redis.call('SREM', KEYS[2], ARGV[i])\n"
+    "end\n"
+    "return n\n";
+
+/* How long a pruned mark lives. It stays after the keys went, so that a
+ * partition that writes the period afterwards (one whose projector started
+ * later, or ran behind) finds the others' prunes when it prunes it too; the
+ * period's keys have TTLs of their own, so they go anyway. */
+#define PRUNED_MARK_TTL "34560000" /* 400 days */
+
+const char gm__redis_prune_part_script[] =
+    "local boards = redis.call('SMEMBERS', KEYS[1])\n"
+    "local parts = redis.call('SMEMBERS', KEYS[3])\n"
+    "local n = 0\n"
+    "for i = 4, #ARGV do\n"
+    "  local mark = ARGV[3] .. ARGV[i]\n"
+    "  redis.call('SADD', mark, ARGV[2])\n"
+    "  local all = true\n"
+    "  for _, q in ipairs(parts) do\n"
+    "    if redis.call('SISMEMBER', mark, q) == 0 then\n"
+    "      all = false\n"
+    "      break\n"
+    "    end\n"
+    "  end\n"
+    "  if all then\n"
+    "    for _, b in ipairs(boards) do\n"
+    "      n = n + redis.call('UNLINK', ARGV[1] .. b .. ':' .. ARGV[i])\n"
+    "    end\n"
+    "    redis.call('SREM', KEYS[2], ARGV[i])\n"
+    "  end\n"
+    "  redis.call('EXPIRE', mark, " PRUNED_MARK_TTL ")\n"
     "end\n"
     "return n\n";

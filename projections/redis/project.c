@@ -2,14 +2,21 @@
  * project.c: the projector's step. One step is one batch of changes from
  * the cursor kept in Redis:
  *
- *   round trip 1: WATCH cursor, GET cursor
+ *   (first step on a connection) WATCH cursor, GET cursor
  *   read the changes from one snapshot of the state
- *   round trip 2: MULTI, ZADD absolute scores, SADD boards/periods,
- *                 EXPIREAT, EVAL prune, SET cursor, PUBLISH, EXEC
+ *   one round trip: MULTI, SADD partitions, ZADD absolute scores,
+ *                   SADD boards/periods, EXPIREAT, EVAL prune, SET cursor,
+ *                   PUBLISH, EXEC, then WATCH cursor, GET cursor
  *
  * The WATCH makes the transaction void if anything else moved the cursor
- * meanwhile (a rebuild, a second projector of the same partition); the step
- * then starts over from the new cursor. Scores are absolute, so writing a
+ * since it was read (a rebuild, a second projector of the same partition);
+ * the step then starts over from the new cursor. The WATCH and GET after
+ * EXEC arm the next batch: when the GET shows the cursor this batch set, the
+ * connection watches the cursor from that value on, so the next batch
+ * starts from it without asking (one round trip per batch instead of two);
+ * anything that moved the cursor in between voids the next EXEC. Whatever
+ * else runs on the connection (the reconcile's EXEC ends every WATCH) or
+ * drops it disarms it (p->watching). Scores are absolute, so writing a
  * change twice is harmless; a change is never skipped, because the cursor
  * moves only with the writes of the changes before it.
  */
@@ -188,7 +195,8 @@ struct batch {
     char **pruned;
     size_t n_pruned, cap_pruned;
     size_t changes;
-    char *boards_key, *periods_key, *lb_prefix;
+    char *boards_key, *periods_key, *lb_prefix, *partitions_key, *pruned_prefix;
+    char partition[16];
 };
 
 static uint64_t
@@ -301,18 +309,21 @@ on_change(void *ctx, const struct gm_change *ch)
         /* What was queued before for these periods goes first, so that the
          * prune leaves no key and no periods member behind. */
         flush_pairs(b);
-        size_t argc = 6 + ch->n_pruned_periods;
+        size_t argc = 9 + ch->n_pruned_periods;
         const char **argv = malloc(argc * sizeof *argv);
         if (!argv)
             abort();
         argv[0] = "EVAL";
-        argv[1] = gm__redis_prune_script;
-        argv[2] = "2";
+        argv[1] = gm__redis_prune_part_script;
+        argv[2] = "3";
         argv[3] = b->boards_key;
         argv[4] = b->periods_key;
-        argv[5] = b->lb_prefix;
+        argv[5] = b->partitions_key;
+        argv[6] = b->lb_prefix;
+        argv[7] = b->partition;
+        argv[8] = b->pruned_prefix;
         for (size_t i = 0; i < ch->n_pruned_periods; i++) {
-            argv[6 + i] = ch->pruned_periods[i];
+            argv[9 + i] = ch->pruned_periods[i];
             if (b->n_pruned == b->cap_pruned) {
                 b->cap_pruned = b->cap_pruned ? 2 * b->cap_pruned : 8;
                 b->pruned = realloc(b->pruned, b->cap_pruned * sizeof *b->pruned);
@@ -359,14 +370,17 @@ batch_free(struct batch *b)
     free(b->boards_key);
     free(b->periods_key);
     free(b->lb_prefix);
+    free(b->partitions_key);
+    free(b->pruned_prefix);
 }
 
-/* Round trip 1: WATCH and GET the cursor into p->cursor. */
+/*
+ * Reads the replies of a queued WATCH and GET of the cursor into *cursor:
+ * the connection then watches the cursor from that value on.
+ */
 static int
-read_cursor(struct gm_redisproj *p, const char *cursor_key, struct gm_err *err)
+watched_cursor(struct gm_redisproj *p, const char *cursor_key, int64_t *cursor, struct gm_err *err)
 {
-    gm__redis_appendf(p, "WATCH %s", cursor_key);
-    gm__redis_appendf(p, "GET %s", cursor_key);
     redisReply *w = NULL, *g = NULL;
     int rc = gm__redis_reply(p, &w, err);
     if (rc == 0)
@@ -379,7 +393,7 @@ read_cursor(struct gm_redisproj *p, const char *cursor_key, struct gm_err *err)
         goto out;
     }
     if (g->type == REDIS_REPLY_NIL) {
-        p->cursor = 0;
+        *cursor = 0;
     } else {
         char *end;
         long long v = g->type == REDIS_REPLY_STRING ? strtoll(g->str, &end, 10) : -1;
@@ -388,11 +402,24 @@ read_cursor(struct gm_redisproj *p, const char *cursor_key, struct gm_err *err)
                             cursor_key);
             goto out;
         }
-        p->cursor = v;
+        *cursor = v;
     }
 out:
     freeReplyObject(w);
     freeReplyObject(g);
+    return rc;
+}
+
+/* A round trip: WATCH and GET the cursor into p->cursor (arms p->watching). */
+static int
+read_cursor(struct gm_redisproj *p, const char *cursor_key, struct gm_err *err)
+{
+    p->watching = false;
+    gm__redis_appendf(p, "WATCH %s", cursor_key);
+    gm__redis_appendf(p, "GET %s", cursor_key);
+    int rc = watched_cursor(p, cursor_key, &p->cursor, err);
+    if (rc == 0)
+        p->watching = true;
     return rc;
 }
 
@@ -410,7 +437,9 @@ attempt(struct gm_redisproj *p, struct gm_state *st, size_t max, size_t *n, bool
     redisReply *r = NULL;
     int rc;
     *aborted = false;
-    if ((rc = gm__redis_connect(p, err)) || (rc = read_cursor(p, cursor_key, err)))
+    if ((rc = gm__redis_connect(p, err)))
+        goto out;
+    if (!p->watching && (rc = read_cursor(p, cursor_key, err)))
         goto out;
     if ((rc = gm_feed_open(st, &f))) {
         gm_err_set(err, rc, "reading the state: %s", gm_strerror(rc));
@@ -418,6 +447,9 @@ attempt(struct gm_redisproj *p, struct gm_state *st, size_t max, size_t *n, bool
     }
     int64_t end = gm_feed_end(f), next = p->cursor;
     if (p->cursor > end) {
+        /* read it again next time: it may move back (a rebuild) while the
+         * state catches up (kproj.c) */
+        p->watching = false;
         rc = gm_err_set(err, GM_EINVAL,
                         "the Redis cursor of partition %d is %lld, past the end of the state's "
                         "change feed (%lld): this Redis was written from another state; run "
@@ -426,13 +458,18 @@ attempt(struct gm_redisproj *p, struct gm_state *st, size_t max, size_t *n, bool
         goto out;
     }
     if (p->cursor == end)
-        goto out; /* up to date; the WATCH ends with the next MULTI or UNWATCH */
+        goto out; /* up to date; the WATCH stays for the next batch */
 
     b.rules = gm_feed_rules_cached(f, &p->rules);
     b.boards_key = gm__redis_name(p, "boards");
     b.periods_key = gm__redis_name(p, "periods");
     b.lb_prefix = gm__redis_name(p, "lb:");
+    b.partitions_key = gm__redis_name(p, "partitions");
+    b.pruned_prefix = gm__redis_name(p, "pruned:");
+    snprintf(b.partition, sizeof b.partition, "%d", p->partition);
     gm__redis_appendf(p, "MULTI");
+    /* the partitions whose prunes a period's keys wait for */
+    gm__redis_appendf(p, "SADD %s %s", b.partitions_key, b.partition);
     rc = gm_feed_changes(f, p->cursor, max, on_change, &b, &next);
     if (rc == GM_ENOTFOUND) {
         gm_err_set(err, rc,
@@ -452,10 +489,15 @@ attempt(struct gm_redisproj *p, struct gm_state *st, size_t max, size_t *n, bool
     channel = gm__redis_name(p, "leaderboard-changed");
     gm__redis_appendf(p, "PUBLISH %s %s", channel, msg);
     gm__redis_appendf(p, "EXEC");
+    /* arms the next batch (see the top of the file) */
+    gm__redis_appendf(p, "WATCH %s", cursor_key);
+    gm__redis_appendf(p, "GET %s", cursor_key);
+    p->watching = false;
 
-    /* MULTI's +OK and every +QUEUED, then EXEC's array (nil: WATCH fired). */
+    /* MULTI's +OK and every +QUEUED, then EXEC's array (nil: WATCH fired),
+     * then the WATCH and GET. */
     const char *queue_error = NULL;
-    while (p->queued > 1) {
+    while (p->queued > 3) {
         if ((rc = gm__redis_reply(p, &r, err)))
             goto out;
         if (r->type == REDIS_REPLY_ERROR && !queue_error) {
@@ -467,11 +509,17 @@ attempt(struct gm_redisproj *p, struct gm_state *st, size_t max, size_t *n, bool
     }
     if ((rc = gm__redis_reply(p, &r, err)))
         goto out;
+    int64_t after;
+    if ((rc = watched_cursor(p, cursor_key, &after, err)))
+        goto out;
     if (queue_error) {
         rc = GM_EREDIS; /* EXEC answered EXECABORT: nothing was written */
         goto out;
     }
     if (r->type == REDIS_REPLY_NIL) {
+        /* someone moved the cursor: the next attempt starts from theirs */
+        p->cursor = after;
+        p->watching = true;
         *aborted = true;
         goto out;
     }
@@ -491,6 +539,8 @@ attempt(struct gm_redisproj *p, struct gm_state *st, size_t max, size_t *n, bool
         }
     }
     p->cursor = next;
+    /* nobody wrote the cursor between EXEC and WATCH: armed */
+    p->watching = after == next;
     *n = b.changes;
     p->stats.changes += b.changes;
     p->stats.batches++;

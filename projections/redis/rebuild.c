@@ -216,11 +216,15 @@ gm_redisproj_rebuild(const char *url, const struct gm_redisproj_opts *opts,
     }
     gm__redis_appendf(p, "DEL %s %s", boards, periods);
     gm__redis_queue_pairs(p, &b.pairs, 0, rules, true);
+    char *parts = gm__redis_name(p, "partitions");
     for (size_t i = 0; i < n; i++) {
         char *ck = gm__redis_cursor_key(p, partitions ? partitions[i] : 0);
         gm__redis_appendf(p, "SET %s %lld", ck, (long long)gm_feed_end(feeds[i]));
+        /* whose prunes a period's keys wait for (docs/operations.md) */
+        gm__redis_appendf(p, "SADD %s %d", parts, partitions ? partitions[i] : 0);
         free(ck);
     }
+    free(parts);
     char *channel = gm__redis_name(p, "leaderboard-changed");
     gm__redis_appendf(p, "PUBLISH %s %s", channel, "{\"rebuilt\":true}");
     gm__redis_appendf(p, "EXEC");

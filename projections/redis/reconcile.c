@@ -733,6 +733,8 @@ gm_redisproj_reconcile(struct gm_redisproj *p, struct gm_state *const *st, const
         abort();
     if (drift)
         *drift = 0;
+    /* its EXEC or UNWATCH ends the WATCH a step armed (project.c) */
+    p->watching = false;
     if (n == 0)
         goto out; /* no state, nothing to compare */
     for (size_t i = 0; i < n; i++) {
@@ -950,6 +952,7 @@ gm__redis_heal_trimmed(struct gm_redisproj *p, struct gm_state *st, struct gm_er
     atomic_fetch_add(&p->r_runs, 1);
     atomic_fetch_add(&p->r_rebuilds, 1);
     p->cursor = -1; /* the rebuild moved it: the next step reads it */
+    p->watching = false;
     gm_log(GM_LOG_INFO, "redis projector partition %d: rebuilt %llu keys for %llu learners",
            p->partition, (unsigned long long)rs.keys, (unsigned long long)rs.learners);
     return 0;

@@ -23,7 +23,10 @@ struct gm_redisproj {
     int64_t max_backoff_ms, backoff_ms;
     int64_t cursor;  /* -1: not read yet */
     redisContext *c; /* NULL: not connected */
-    size_t queued;   /* replies owed by the pipeline */
+    /* c holds a WATCH of this partition's cursor key, set while the cursor
+     * was p->cursor: the next batch needs no GET (project.c) */
+    bool watching;
+    size_t queued; /* replies owed by the pipeline */
     int memory_permille;
     int64_t guard_interval_ms;
     int64_t guard_last_ms; /* monotonic time of the last guard run; 0: never */
@@ -129,5 +132,12 @@ int gm__redis_period_bound(const char *period, const struct gm_rules *rules, int
 /* The Lua script that deletes periods on every board (ARGV: lb prefix,
  * periods; KEYS: boards set, periods set). */
 extern const char gm__redis_prune_script[];
+
+/* The projector's prune of one partition (docs/operations.md, "Pruned
+ * periods and partitions"): marks the periods pruned by the partition and
+ * deletes a period's keys once every partition of the partitions set has
+ * pruned it (ARGV: lb prefix, partition, pruned-mark prefix, periods;
+ * KEYS: boards set, periods set, partitions set). */
+extern const char gm__redis_prune_part_script[];
 
 #endif

@@ -48,16 +48,15 @@ teardown(void)
 TestSuite(redisproj, .init = setup, .fini = teardown);
 
 /*
- * Folds gen_events' log of events and users over 400 days ending about an
- * hour ago into a state in dir, with examples/rules.yaml.
+ * Folds gen_events' log of events and users over 400 days from start (Unix
+ * seconds) into a state in dir, with examples/rules.yaml.
  */
 static void
-build_state(int events, int users)
+build_state_from(int events, int users, long long start)
 {
     const char *build = getenv("GAMIFY_BUILD_ROOT"), *examples = getenv("GAMIFY_EXAMPLES");
     cr_assert(build && examples, "run through meson: GAMIFY_BUILD_ROOT, GAMIFY_EXAMPLES");
     char path[4096], cmd[8192];
-    long long start = (long long)time(NULL) - 400LL * 86400 - 3600;
     snprintf(cmd, sizeof cmd,
              "%s/tests/bench/gen_events --events %d --users %d --span-days 400 --start %lld", build,
              events, users, start);
@@ -94,6 +93,13 @@ build_state(int events, int users)
     cr_assert_eq(gm_state_commit(st, off, &err), 0, "%s", err.msg);
     free(line);
     cr_assert_eq(pclose(gen), 0);
+}
+
+/* The same over 400 days ending about an hour ago. */
+static void
+build_state(int events, int users)
+{
+    build_state_from(events, users, (long long)time(NULL) - 400LL * 86400 - 3600);
 }
 
 static redisContext *
@@ -1232,6 +1238,164 @@ Test(redisproj, a_redis_that_lost_its_data_is_rebuilt_by_the_reconcile)
     gm_redisproj_close(p);
     lines_free(&before);
     lines_free(&after);
+    flush_prefix(c, prefix);
+    free(prefix);
+    redisFree(c);
+}
+
+/*
+ * After a batch the projector keeps watching its cursor instead of reading
+ * it again before the next one: a cursor moved by someone else in between
+ * (backwards by a rebuild of an older state, forwards past the state) must
+ * still be the one the next batch starts from.
+ */
+Test(redisproj, a_cursor_moved_between_batches_is_seen_by_the_next_batch)
+{
+    build_state(2000, 200);
+    redisContext *c = connect_redis();
+    char *prefix = new_prefix();
+    struct gm_redisproj *p = projector(prefix);
+    struct gm_err err;
+    size_t n;
+    cr_assert_eq(gm_redisproj_step(p, st, 100, &n, &err), 0, "%s", err.msg);
+    cr_assert_eq(n, 100);
+    long long first = redis_cursor(c, prefix);
+    cr_assert_eq(first, gm_redisproj_cursor(p));
+    cr_assert_gt(first, 60);
+    /* up to date with nothing new in between: a step of the armed cursor */
+    cr_assert_eq(gm_redisproj_step(p, st, 100, &n, &err), 0, "%s", err.msg);
+    long long second = redis_cursor(c, prefix);
+    cr_assert_gt(second, first);
+
+    /* moved back: the next batch starts there, not at the projector's own */
+    command(c, "SET %scursor:0 %lld", prefix, second - 60);
+    cr_assert_eq(gm_redisproj_step(p, st, 100, &n, &err), 0, "%s", err.msg);
+    long long third = redis_cursor(c, prefix);
+    cr_assert_eq(gm_redisproj_cursor(p), third);
+    cr_assert_lt(third, second + 100, "the batch ignored the moved cursor (%lld, %lld)", second,
+                 third);
+    cr_assert_gt(third, second - 60);
+
+    /* moved past the state: refused, as when it is read at the start */
+    command(c, "SET %scursor:0 %lld", prefix, (long long)feed_end() + 5);
+    cr_assert_eq(gm_redisproj_step(p, st, 100, &n, &err), GM_EINVAL);
+    cr_assert(strstr(err.msg, "gamify rebuild"), "%s", err.msg);
+    cr_assert_eq(redis_cursor(c, prefix), feed_end() + 5);
+
+    /* back where it was: the rest, and Redis equals the state */
+    command(c, "SET %scursor:0 %lld", prefix, third);
+    do
+        cr_assert_eq(gm_redisproj_step(p, st, 500, &n, &err), 0, "%s", err.msg);
+    while (n > 0);
+    cr_assert_eq(redis_cursor(c, prefix), feed_end());
+    struct lines want = state_lines(), got = redis_lines(c, prefix, false);
+    lines_assert_eq(&got, &want, "Redis against the state");
+
+    gm_redisproj_close(p);
+    lines_free(&want);
+    lines_free(&got);
+    flush_prefix(c, prefix);
+    free(prefix);
+    redisFree(c);
+}
+
+/* The first change that prunes periods: its sequence number and its first
+ * period. */
+struct first_prune {
+    int64_t seq;
+    char period[32];
+};
+
+static int
+on_first_prune(void *ctx, const struct gm_change *ch)
+{
+    struct first_prune *f = ctx;
+    if (ch->n_pruned_periods == 0)
+        return 0;
+    f->seq = ch->seq;
+    snprintf(f->period, sizeof f->period, "%s", ch->pruned_periods[0]);
+    return 1; /* stop */
+}
+
+/* The leaderboard keys of period under prefix. */
+static size_t
+keys_of_period(redisContext *c, const char *prefix, const char *period)
+{
+    struct lines keys = board_keys(c, prefix);
+    size_t n = 0;
+    for (size_t i = 0; i < keys.n; i++)
+        n += strcmp(strrchr(keys.v[i], ':') + 1, period) == 0;
+    lines_free(&keys);
+    return n;
+}
+
+/*
+ * Kafka: every partition writes the same boards and drops a period by its
+ * own newest event. A period's keys go when the last partition that wrote
+ * to this Redis has pruned it, not with the first one (which would take
+ * the other partitions' members with it). Two projectors of the same state
+ * as partitions 0 and 1: 1 stops before the first prune, 0 goes to the end.
+ * The events are dated after now (a replay with a wide
+ * --future-skew-seconds), so that the keys' TTLs, which end at the same
+ * boundary on the wall clock, have not removed the pruned periods already.
+ */
+Test(redisproj, a_period_goes_when_every_partition_has_pruned_it)
+{
+    build_state_from(4000, 400, (long long)time(NULL) + 86400);
+    redisContext *c = connect_redis();
+    char *prefix = new_prefix();
+    struct gm_redisproj_opts o = {.prefix = prefix};
+    struct gm_redisproj *p0, *p1;
+    struct gm_err err;
+    const char *url = gm_test_server_env("GAMIFY_TEST_REDIS");
+    cr_assert_eq(gm_redisproj_open(url, 0, &o, &p0, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_redisproj_open(url, 1, &o, &p1, &err), 0, "%s", err.msg);
+
+    struct first_prune fp = {.seq = -1};
+    struct gm_feed *f;
+    int64_t next;
+    cr_assert_eq(gm_feed_open(st, &f), 0);
+    int rc = gm_feed_changes(f, gm_feed_start(f), SIZE_MAX, on_first_prune, &fp, &next);
+    gm_feed_close(f);
+    cr_assert_eq(rc, 1, "no change prunes a period");
+    cr_assert_gt(fp.seq, 0);
+
+    size_t n;
+    cr_assert_eq(gm_redisproj_step(p1, st, (size_t)fp.seq, &n, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_redisproj_cursor(p1), fp.seq);
+    size_t keys = keys_of_period(c, prefix, fp.period);
+    cr_assert_gt(keys, 0, "partition 1 wrote no key of %s", fp.period);
+    do
+        cr_assert_eq(gm_redisproj_step(p0, st, 1000, &n, &err), 0, "%s", err.msg);
+    while (n > 0);
+    cr_assert_eq(keys_of_period(c, prefix, fp.period), keys,
+                 "partition 0 deleted %s while partition 1 still has it", fp.period);
+    redisReply *r = redisCommand(c, "SMEMBERS %spruned:%s", prefix, fp.period);
+    cr_assert(r && r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
+                  strcmp(r->element[0]->str, "0") == 0,
+              "the pruned mark of %s", fp.period);
+    freeReplyObject(r);
+
+    do
+        cr_assert_eq(gm_redisproj_step(p1, st, 1000, &n, &err), 0, "%s", err.msg);
+    while (n > 0);
+    cr_assert_eq(keys_of_period(c, prefix, fp.period), 0);
+    struct lines want = state_lines(), got = redis_lines(c, prefix, false);
+    lines_assert_eq(&got, &want, "Redis against the state");
+    /* the mark stays, for partitions that write the period later */
+    r = redisCommand(c, "SMEMBERS %spruned:%s", prefix, fp.period);
+    cr_assert(r && r->type == REDIS_REPLY_ARRAY && r->elements == 2, "the pruned mark of %s",
+              fp.period);
+    freeReplyObject(r);
+    r = redisCommand(c, "TTL %spruned:%s", prefix, fp.period);
+    cr_assert(r && r->type == REDIS_REPLY_INTEGER && r->integer > 86400 * 300,
+              "the pruned mark's TTL");
+    freeReplyObject(r);
+
+    gm_redisproj_close(p0);
+    gm_redisproj_close(p1);
+    lines_free(&want);
+    lines_free(&got);
     flush_prefix(c, prefix);
     free(prefix);
     redisFree(c);

@@ -23,6 +23,13 @@
 #              equal, no duplicate ledger rows
 #   down       Redis unreachable: folding goes on, failures are counted per
 #              partition and /readyz names the partition that is behind
+#   prune      events dated after now (a wide --future-skew-seconds), so
+#              that the boards' TTLs have not removed pruned periods yet:
+#              one partition gets an event 70 days later and prunes finished
+#              periods; every other partition's members of those periods
+#              stay in Redis (and the memory guard's figures are on
+#              /metrics per partition); once every partition has pruned
+#              them their keys go and Redis equals the dump again
 # Without the servers: skip (77), or fail when GAMIFY_TEST_REQUIRE_SERVERS=1.
 # KEEP_TMP=1 keeps the temporary folder.
 set -euo pipefail
@@ -352,6 +359,88 @@ down)
     [ "$left" -gt 5000 ] || fail "the feeds were trimmed past a projector that read none: $left"
     stop_ok 1
     echo "ok: kafka, Redis down: folding went on, /readyz said: $ready"
+    ;;
+prune)
+    skew=(--future-skew-seconds 94608000)
+    fut=$((now + 86400))
+    "$gen" --events 8000 --users 200 --seed 48 --start "$fut" --span-days 60 > "$tmp/fut.jsonl"
+    produce "$tmp/fut.jsonl"
+    total=$(wc -l < "$tmp/fut.jsonl")
+    start 1 "$tmp/state" "${skew[@]}"
+    caught_up "$total" 1
+    stop_ok 1
+    # late LATE USER: an event for USER at Unix time LATE, into $tmp/late.jsonl
+    late() {
+        printf '{"eventId":"late-%s","userId":"%s","occurredAt":"%s","lessonCompleted":{"lessonId":"late","courseId":"c1","score":90}}\n' \
+            "$2" "$2" "$(date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ)" >> "$tmp/late.jsonl"
+    }
+    at=$((fut + 130 * 86400))
+    # one learner of partition 0 moves that partition 70 days past the rest
+    # first_user N: the first learner of partition N
+    first_user() {
+        "$gamify" dump --state "$tmp/state/partition-$1" > "$tmp/first.dump"
+        sed -n '1s/^{"userId":"\([^"]*\)".*/\1/p' "$tmp/first.dump"
+    }
+    u0=$(first_user 0)
+    [ -n "$u0" ] || fail "partition 0 has no learner"
+    : > "$tmp/late.jsonl"
+    late "$at" "$u0"
+    produce "$tmp/late.jsonl"
+    total=$((total + 1))
+    start 1 "$tmp/state" "${skew[@]}"
+    caught_up "$total" 1
+    m=$(http "${ports[1]}" /metrics)
+    stop_ok 1
+    for p in 0 1 2 3; do
+        for name in gamify_redis_guard_actions_total gamify_redis_guard_periods_deleted_total \
+            gamify_redis_guard_keys_deleted_total gamify_redis_used_memory_bytes \
+            gamify_redis_maxmemory_bytes; do
+            grep -q "^$name{partition=\"$p\"} [0-9]" <<<"$m" || fail "no $name of partition $p"
+        done
+    done
+    [ "$(grep -c '^# TYPE gamify_redis_guard_actions_total counter' <<<"$m")" = 1 ] ||
+        fail "one TYPE line for the guard's actions"
+    # the periods partition 0 pruned that the others still hold
+    "$gamify" dump --state "$tmp/state/partition-0" | dump_scores > "$tmp/p0.scores"
+    for p in 1 2 3; do "$gamify" dump --state "$tmp/state/partition-$p"; done | dump_scores > "$tmp/rest.scores"
+    awk '$2 != "all" { print $2 }' "$tmp/p0.scores" | sort -u > "$tmp/p0.periods"
+    awk '$2 != "all" { print $2 }' "$tmp/rest.scores" | sort -u > "$tmp/rest.periods"
+    comm -13 "$tmp/p0.periods" "$tmp/rest.periods" > "$tmp/pruned.periods"
+    [ -s "$tmp/pruned.periods" ] || fail "partition 0 pruned no period the others hold"
+    # every other partition's member of those periods is still on its boards
+    awk 'NR == FNR { want[$1]; next } $2 in want' "$tmp/pruned.periods" "$tmp/rest.scores" > "$tmp/want.kept"
+    [ "$(wc -l < "$tmp/want.kept")" -gt 100 ] || fail "too few scores in the pruned periods: $(wc -l < "$tmp/want.kept")"
+    redis_scores "$prefix" > "$tmp/got.scores"
+    missing=$(comm -23 "$tmp/want.kept" "$tmp/got.scores" | wc -l)
+    [ "$missing" = 0 ] ||
+        fail "partition 0's prune removed $missing members of other partitions: $(comm -23 "$tmp/want.kept" "$tmp/got.scores" | head -3)"
+    w=$(head -n 1 "$tmp/pruned.periods")
+    [ "$(rcli smembers "${prefix}pruned:$w")" = 0 ] ||
+        fail "the pruned mark of $w: $(rcli smembers "${prefix}pruned:$w")"
+    # the other partitions prune the same periods: now the keys go
+    : > "$tmp/late.jsonl"
+    for p in 1 2 3; do
+        u=$(first_user "$p")
+        [ -n "$u" ] || fail "partition $p has no learner"
+        late "$at" "$u"
+    done
+    produce "$tmp/late.jsonl"
+    total=$((total + 3))
+    start 1 "$tmp/state" "${skew[@]}"
+    caught_up "$total" 1
+    stop_ok 1
+    "$gamify" dump --state "$tmp/state" | dump_scores > "$tmp/want.scores"
+    redis_scores "$prefix" > "$tmp/got.scores"
+    cmp -s "$tmp/want.scores" "$tmp/got.scores" ||
+        fail "Redis differs from the dump: $(diff "$tmp/want.scores" "$tmp/got.scores" | head -6)"
+    for w in $(cat "$tmp/pruned.periods"); do
+        [ -z "$(rcli --scan --pattern "${prefix}lb:*:$w")" ] || fail "keys of $w left"
+    done
+    [ "$(rcli smembers "${prefix}pruned:$w" | sort | tr '\n' ' ')" = "0 1 2 3 " ] ||
+        fail "the pruned mark of $w: $(rcli smembers "${prefix}pruned:$w")"
+    [ "$(rcli ttl "${prefix}pruned:$w")" -gt 25000000 ] || fail "the pruned mark of $w has no TTL"
+    ! grep -q '"level":"error"' "$tmp/proc1.err" || fail "errors logged: $(grep '"level":"error"' "$tmp/proc1.err" | head -3)"
+    echo "ok: $(wc -l < "$tmp/want.kept") members of $(wc -l < "$tmp/pruned.periods") periods kept until every partition pruned them"
     ;;
 *)
     fail "unknown check $check"
