@@ -44,22 +44,14 @@ static const struct gm__command migrate_cmd = {
     sizeof migrate_settings / sizeof *migrate_settings,
     0};
 
-int
-gm_cmd_migrate(int argc, char **argv)
+/* gamify migrate with its settings parsed: an exit status. */
+static int
+migrate_run(const struct gm_config *opt)
 {
-    struct gm_config opt;
-    int pr = gm__command_parse(&migrate_cmd, argc, argv, &opt);
-    if (pr >= 0)
-        return pr;
-    char *conninfo = strdup(gm_config_str(&opt, "postgres"));
-    gm_config_deinit(&opt);
-    if (!conninfo)
-        abort();
     struct gm_err err;
     gm_err_clear(&err);
     int applied = 0;
-    int rc = gm_pgproj_migrate(conninfo, &applied, &err);
-    free(conninfo);
+    int rc = gm_pgproj_migrate(gm_config_str(opt, "postgres"), &applied, &err);
     if (rc) {
         fprintf(stderr, "gamify migrate: %s\n", err.msg);
         return 2;
@@ -67,6 +59,12 @@ gm_cmd_migrate(int argc, char **argv)
     printf("schema at version %d (%d migration%s applied)\n", gm_pgproj_schema_version(), applied,
            applied == 1 ? "" : "s");
     return 0;
+}
+
+int
+gm_cmd_migrate(int argc, char **argv)
+{
+    return gm__command_run(&migrate_cmd, argc, argv, migrate_run);
 }
 
 struct part {
@@ -155,23 +153,18 @@ static const struct gm__command project_cmd = {
     sizeof project_settings / sizeof *project_settings,
     0};
 
-int
-gm_cmd_project_postgres(int argc, char **argv)
+/* gamify project --postgres with its settings parsed: an exit status. */
+static int
+project_postgres_run(const struct gm_config *opt)
 {
-    struct gm_config opt;
-    int pr = gm__command_parse(&project_cmd, argc, argv, &opt);
-    if (pr >= 0)
-        return pr;
-    const char *state = gm_config_str(&opt, "state"), *conninfo = gm_config_str(&opt, "postgres");
-    bool follow = gm_config_bool(&opt, "follow");
-    int64_t batch = gm_config_int(&opt, "batch");
+    const char *state = gm_config_str(opt, "state"), *conninfo = gm_config_str(opt, "postgres");
+    bool follow = gm_config_bool(opt, "follow");
+    int64_t batch = gm_config_int(opt, "batch");
     struct part *parts = NULL;
     size_t n_parts = 0;
     int code = find_parts(state, &parts, &n_parts);
-    if (code) {
-        gm_config_deinit(&opt);
+    if (code)
         return code;
-    }
 
     struct gm_err err;
     gm_err_clear(&err);
@@ -247,6 +240,11 @@ out:
         free(parts[i].dir);
     }
     free(parts);
-    gm_config_deinit(&opt);
     return code;
+}
+
+int
+gm_cmd_project_postgres(int argc, char **argv)
+{
+    return gm__command_run(&project_cmd, argc, argv, project_postgres_run);
 }

@@ -425,24 +425,19 @@ gm__state_dump(const char *state, const char *user, char **text, size_t *len, bo
     return rc;
 }
 
-static int dump(const char *state, const char *user);
+static int dump(const struct gm_config *opt);
 
 int
 gm_cmd_dump(int argc, char **argv)
 {
-    struct gm_config opt;
-    int code = gm__command_parse(&dump_cmd, argc, argv, &opt);
-    if (code >= 0)
-        return code;
-    code = dump(gm_config_str(&opt, "state"), gm_config_str(&opt, "user"));
-    gm_config_deinit(&opt);
-    return code;
+    return gm__command_run(&dump_cmd, argc, argv, dump);
 }
 
-/* gamify dump of user (NULL: all) in state: an exit status. */
+/* gamify dump of --user (none: all) in --state: an exit status. */
 static int
-dump(const char *state, const char *user)
+dump(const struct gm_config *opt)
 {
+    const char *state = gm_config_str(opt, "state"), *user = gm_config_str(opt, "user");
     int code;
     char *text;
     size_t len;
@@ -463,24 +458,19 @@ dump(const char *state, const char *user)
     return code;
 }
 
-static int digest(const char *state);
+static int digest(const struct gm_config *opt);
 
 int
 gm_cmd_digest(int argc, char **argv)
 {
-    struct gm_config opt;
-    int code = gm__command_parse(&digest_cmd, argc, argv, &opt);
-    if (code >= 0)
-        return code;
-    code = digest(gm_config_str(&opt, "state"));
-    gm_config_deinit(&opt);
-    return code;
+    return gm__command_run(&digest_cmd, argc, argv, digest);
 }
 
-/* gamify digest of state: an exit status. */
+/* gamify digest of --state: an exit status. */
 static int
-digest(const char *state)
+digest(const struct gm_config *opt)
 {
+    const char *state = gm_config_str(opt, "state");
     int code;
     unsigned char md[32];
     int rc;
@@ -647,10 +637,11 @@ dlq_requeue(const struct gm_config *opt)
     return rq.kept ? 1 : 0;
 }
 
-/* gamify dlq list of state: an exit status. */
+/* gamify dlq list of --state: an exit status. */
 static int
-dlq_list(const char *state)
+dlq_list(const struct gm_config *opt)
 {
+    const char *state = gm_config_str(opt, "state");
     int code = -1;
     char **dirs;
     size_t n_dirs;
@@ -691,11 +682,7 @@ gm_cmd_dlq(int argc, char **argv)
         gm__command_usage(&requeue_cmd, to);
         return to == stdout ? 0 : 2;
     }
-    struct gm_config opt;
-    int code = gm__command_parse(requeue ? &requeue_cmd : &dlq_list_cmd, argc - 1, argv + 1, &opt);
-    if (code >= 0)
-        return code;
-    code = requeue ? dlq_requeue(&opt) : dlq_list(gm_config_str(&opt, "state"));
-    gm_config_deinit(&opt);
-    return code;
+    if (requeue)
+        return gm__command_run(&requeue_cmd, argc - 1, argv + 1, dlq_requeue);
+    return gm__command_run(&dlq_list_cmd, argc - 1, argv + 1, dlq_list);
 }

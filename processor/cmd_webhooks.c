@@ -13,19 +13,30 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The verb on state: an exit status. */
+/* gamify webhooks list with its settings parsed: an exit status. */
 static int
-run(bool list, const char *state, const char *file)
+webhooks_list(const struct gm_config *opt)
 {
     struct gm_err err;
     gm_err_clear(&err);
-    if (list) {
-        if (gm_webhooks_dead_list(state, stdout, &err)) {
-            fprintf(stderr, "gamify webhooks list: %s\n", err.msg);
-            return 2;
-        }
-        return 0;
+    if (gm_webhooks_dead_list(gm_config_str(opt, "state"), stdout, &err)) {
+        fprintf(stderr, "gamify webhooks list: %s\n", err.msg);
+        return 2;
     }
+    return 0;
+}
+
+/* gamify webhooks retry with its settings parsed: an exit status. */
+static int
+webhooks_retry(const struct gm_config *opt)
+{
+    const char *state = gm_config_str(opt, "state"), *file = gm_config_str(opt, "webhooks");
+    if (!file) {
+        fprintf(stderr, "gamify webhooks retry: --webhooks FILE is required\n");
+        return 2;
+    }
+    struct gm_err err;
+    gm_err_clear(&err);
     struct gm_webhook_config *cfg = NULL;
     uint64_t sent = 0, left = 0;
     int rc = gm_webhook_config_load(file, &cfg, &err);
@@ -71,17 +82,6 @@ gm_cmd_webhooks(int argc, char **argv)
         gm__command_usage(&webhooks_cmd, stderr);
         return 2;
     }
-    struct gm_config opt;
-    int pr = gm__command_parse(&webhooks_cmd, argc - 1, argv + 1, &opt);
-    if (pr >= 0)
-        return pr;
-    const char *state = gm_config_str(&opt, "state"), *file = gm_config_str(&opt, "webhooks");
-    if (retry && !file) {
-        fprintf(stderr, "gamify webhooks retry: --webhooks FILE is required\n");
-        gm_config_deinit(&opt);
-        return 2;
-    }
-    int code = run(list, state, file);
-    gm_config_deinit(&opt);
-    return code;
+    return gm__command_run(&webhooks_cmd, argc - 1, argv + 1,
+                           list ? webhooks_list : webhooks_retry);
 }
