@@ -13,7 +13,8 @@
 # replay then folds. http: queries, boards and redeemReward through a
 # running gamify-api over HTTP (curl, tokens from deploy/local/mint-token).
 # sse: live leaderboards over Server-Sent Events (sse.mjs, graphql-sse), with
-# a second replica (allow-list mode) sharing the per-user stream limit.
+# a second replica (allow-list mode) sharing the per-user stream limit, and
+# two more, started by sse.mjs, whose Redis goes down and comes back.
 # config: `gamify-api --check-config` against good and broken settings (and,
 # with GAMIFY_TEST_KAFKA, a kafka:// log: a topic's partitions, a dead broker).
 set -euo pipefail
@@ -258,6 +259,8 @@ if [ "$check" = sse ]; then
         sleep 0.1
     done
     export GM_API_URL2="http://127.0.0.1:$aport2" GM_API_PID2=$apid2
+    # Two more replicas that sse.mjs starts itself, their Redis behind a relay it cuts.
+    export GM_API_BIN="$build/api/gamify-api"
 fi
 script=check.mjs
 [ "$check" = sse ] && script=sse.mjs
