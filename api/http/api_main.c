@@ -219,15 +219,10 @@ main(int argc, char **argv)
         status = 0;
         goto out;
     }
-#ifdef GM_API_HAVE_BACKEND_EX
     struct gm_api_backend_opts_ex bx = {.redis_prefix = gm_config_str(&cfg, "redis-prefix"),
                                         .page_cache_ms = (int)gm_config_int(&cfg, "page-cache-ms")};
     if (gm_api_backend_open_ex(&bo, &bx, &backend, &err) != 0)
         goto out_err;
-#else
-    if (gm_api_backend_open(&bo, &backend, &err) != 0)
-        goto out_err;
-#endif
     if (gm_api_resolvers_bind(schema, backend, &err) != 0 || gm_gql_schema_check(schema, &err))
         goto out_err;
     struct gm_gql_engine_opts eo = {.cache_entries = (size_t)gm_config_int(&cfg, "cache-entries")};

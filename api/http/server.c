@@ -277,7 +277,6 @@ metrics(struct gm_api_server *s, struct MHD_Connection *c, struct gm__api_req *r
         (unsigned long long)atomic_load(&m->auth_failures),
         (unsigned long long)atomic_load(&m->masked_errors), (long long)atomic_load(&m->in_flight),
         gm__api_sse_open(s));
-#ifdef GM_API_HAVE_BACKEND_EX
     struct gm_api_backend_stats bs;
     gm_api_backend_stats(s->d.backend, &bs);
     out(&b, &len, &cap,
@@ -298,7 +297,6 @@ metrics(struct gm_api_server *s, struct MHD_Connection *c, struct gm__api_req *r
         (unsigned long long)bs.pg_pool_waits, (unsigned long long)bs.pg_errors,
         (unsigned long long)bs.redis_errors, (unsigned long long)bs.redeem_appended,
         (unsigned long long)bs.redeem_pending, (unsigned long long)bs.listener_restarts);
-#endif
     enum MHD_Result ret =
         gm__api_respond(c, r, 200, "text/plain; version=0.0.4; charset=utf-8", b, len);
     free(b);

@@ -7,6 +7,8 @@
  */
 #include "redis_int.h"
 
+#include "fold.h"
+
 #include "timefmt.h"
 #include "tz.h"
 
@@ -28,37 +30,6 @@ local_midnight(const struct gm_tz *tz, int64_t day)
     return t - gm_tz_offset(tz, guess);
 }
 
-/* digits of s[0..n) as a number; -1 when one is not a digit */
-static int
-digits(const char *s, size_t n)
-{
-    int v = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    return v;
-}
-
-/*
- * "YYYY-Www" (or "YYYY-Ww"): 'W' with *y and *n the week; "YYYY-MM": 'M'
- * with the month; anything else ("all"): 0. By hand, not sscanf: it ran
- * for every key of every batch.
- */
-static int
-parse_period(const char *p, int *y, int *n)
-{
-    size_t len = strlen(p);
-    if (len < 7 || p[4] != '-' || (*y = digits(p, 4)) < 0)
-        return 0;
-    if (p[5] == 'W' && len <= 8)
-        return (*n = digits(p + 6, len - 6)) < 0 ? 0 : 'W';
-    if (len == 7)
-        return (*n = digits(p + 5, 2)) < 0 ? 0 : 'M';
-    return 0;
-}
-
 /*
  * The local midnight that starts the period `after` periods after period
  * (weeks or months, by the key's kind). Returns 0 or GM_ENOTFOUND.
@@ -67,20 +38,31 @@ int
 gm__redis_period_bound(const char *period, const struct gm_rules *rules, int64_t weeks_after,
                        int64_t months_after, int64_t *at)
 {
-    int y, n;
-    int64_t day;
-    if (!period || strlen(period) > 15)
+    bool weekly;
+    int64_t idx, day;
+    char canon[GM_PERIOD_KEY_MAX], padded[GM_PERIOD_KEY_MAX];
+    if (!period || period[0] < '0' || period[0] > '9' || strlen(period) >= GM_PERIOD_KEY_MAX)
         return GM_ENOTFOUND;
-    if (parse_period(period, &y, &n) == 'W' && n >= 1 && n <= 53) {
-        /* ISO week n of year y: its Monday, then weeks_after weeks on */
-        int64_t jan4 = gm_days_from_civil(y, 1, 4);
-        int64_t monday = floor_div(jan4 + 3, 7) * 7 - 3; /* of jan4's week */
-        day = monday + (int64_t)(n - 1) * 7 + weeks_after * 7;
-    } else if (parse_period(period, &y, &n) == 'M' && n >= 1 && n <= 12) {
-        int64_t idx = (int64_t)y * 12 + (n - 1) + months_after;
-        day = gm_days_from_civil(floor_div(idx, 12), (int)(idx - floor_div(idx, 12) * 12) + 1, 1);
+    if (strlen(period) == 7 && period[5] == 'W') {
+        /* a week of one digit ("2026-W5") is that week */
+        memcpy(padded, period, 6);
+        padded[6] = '0';
+        memcpy(padded + 7, period + 6, 2);
+        period = padded;
+    }
+    /* the fold's own reading of a period key (core/fold.h); only a key it
+     * writes itself (its canonical name) has a bound */
+    if (gm_fold_period_parse(period, strlen(period), &weekly, &idx))
+        return GM_ENOTFOUND;
+    gm_fold_period_name(weekly, idx, canon);
+    if (strcmp(canon, period) != 0)
+        return GM_ENOTFOUND;
+    if (weekly) {
+        /* week idx holds day idx * 7, a Thursday (as 1970-01-01 was) */
+        day = (idx + weeks_after) * 7 - 3;
     } else {
-        return GM_ENOTFOUND;
+        int64_t m = idx + months_after, y = floor_div(m, 12);
+        day = gm_days_from_civil(1970 + y, (int)(m - y * 12) + 1, 1);
     }
     const struct gm_tz *tz;
     if (gm_tz_get(rules && rules->timezone ? rules->timezone : "UTC", &tz, NULL))

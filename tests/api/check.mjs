@@ -397,6 +397,23 @@ function reads() {
       eq(walkList('redemptions', rf, l.userId, 'ops', role, 100).all, all, `redemptions of ${l.userId} read by ${role}`);
     }
   }
+  // Redemption cursors serve both directions too (a learner with 2 or more):
+  // newest first after the 2nd oldest is the oldest; oldest first after the
+  // 2nd newest is the newest.
+  const many = withRed.reduce((a, b) => (b.redemptions.length > a.redemptions.length ? b : a));
+  const rall = walkList('redemptions', 'id', many.userId, 'ops', 'staff', 100).all;
+  const rq = (order, a) => data(gql(`query($u: ID, $a: String, $o: HistoryOrder) { redemptions(userId: $u, first: 2, after: $a, order: $o) {
+    totalCount entries { id } pageInfo { endCursor hasNextPage } } }`, { user: 'ops', role: 'staff', vars: { u: many.userId, a, o: order } }), 'a redemptions page').redemptions;
+  const r2 = rq('OLDEST_FIRST', null);
+  eq(r2.entries, rall.slice(0, 2), `redemptions of ${many.userId}: the 2 oldest`);
+  eq(rq('NEWEST_FIRST', r2.pageInfo.endCursor), { totalCount: rall.length, entries: rall.slice(0, 1), pageInfo: rq('NEWEST_FIRST', r2.pageInfo.endCursor).pageInfo },
+    'redemptions newest first after the 2nd oldest: the oldest');
+  eq(rq('NEWEST_FIRST', r2.pageInfo.endCursor).pageInfo.hasNextPage, false, 'and nothing before it');
+  const rn = rq('NEWEST_FIRST', null);
+  eq(rn.entries, rall.slice(-2).reverse(), `redemptions of ${many.userId}: the 2 newest`);
+  eq(rq('OLDEST_FIRST', rn.pageInfo.endCursor).entries, rall.slice(-1), 'redemptions oldest first after the 2nd newest: the newest');
+  eq(rq('OLDEST_FIRST', rn.pageInfo.endCursor).pageInfo.hasNextPage, false, 'and nothing after it');
+  console.log(`history order: the redemptions of ${many.userId} (${rall.length}) with cursors across orders`);
 
   // A student asking for another learner's history: null and FORBIDDEN.
   const victim = withRed[0];
@@ -551,7 +568,37 @@ function http() {
   const out = execFileSync('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-H', 'Content-Type: application/json',
     '--data-binary', '{"query":"{ userProfile { coins } }"}', env.GM_API_URL + '/graphql'], { encoding: 'utf8' });
   eq(out, '401', 'no token');
+  historyOverGet();
   pageCache();
+}
+
+// History newest first over GET (the order as a literal, and as a variable
+// in the query string), the same pages as over POST, the cursor of one
+// order followed in the other.
+function historyOverGet() {
+  const l = dump.reduce((a, b) => (b.redemptions.length > a.redemptions.length ? b : a));
+  const get = (query, vars) => {
+    const u = new URL(env.GM_API_URL + '/graphql');
+    u.searchParams.set('query', query);
+    if (vars) u.searchParams.set('variables', JSON.stringify(vars));
+    const out = execFileSync('curl', ['-sS', '-w', '\n%{http_code}', '-H', `Authorization: Bearer ${token(l.userId, 'student')}`, u.href], { encoding: 'utf8' });
+    const nl = out.lastIndexOf('\n');
+    if (out.slice(nl + 1) !== '200') fail(`GET ${query.slice(0, 60)}: HTTP ${out.slice(nl + 1)}: ${out.slice(0, nl)}`);
+    return JSON.parse(out.slice(0, nl));
+  };
+  const lit = '{ ledger(first: 3, order: NEWEST_FIRST) { entries { eventId expAfter } pageInfo { endCursor hasNextPage } } redemptions(first: 1, order: NEWEST_FIRST) { entries { id } pageInfo { endCursor hasNextPage } } }';
+  const g = data(get(lit), 'history over GET');
+  eq(g, data(gql(lit, { user: l.userId }), 'history over POST'), 'history newest first: GET as POST');
+  const all = walkList('ledger', 'eventId expAfter', null, l.userId, 'student', 100).all;
+  eq(g.ledger.entries, all.slice(-3).reverse(), 'ledger newest first over GET: the 3 newest');
+  const rall = walkList('redemptions', 'id', null, l.userId, 'student', 100).all;
+  eq(g.redemptions.entries, rall.slice(-1), 'redemptions newest first over GET: the newest');
+  const q = 'query($a: String, $o: HistoryOrder) { ledger(first: 100, after: $a, order: $o) { entries { eventId expAfter } pageInfo { hasNextPage } } }';
+  eq(data(get(q, { a: g.ledger.pageInfo.endCursor, o: 'OLDEST_FIRST' }), 'ledger after, GET').ledger,
+    { entries: all.slice(-2), pageInfo: { hasNextPage: false } }, 'ledger oldest first over GET after the 3rd newest: the 2 newest');
+  eq(data(get(q, { a: g.ledger.pageInfo.endCursor, o: 'NEWEST_FIRST' }), 'ledger after, GET').ledger.entries,
+    all.slice(0, -3).reverse().slice(0, 100), 'ledger newest first over GET after the 3rd newest: the rest');
+  console.log(`history order over GET: ${l.userId} (${all.length} ledger entries, ${rall.length} redemptions)`);
 }
 
 // The second API (GM_API_URL2): leaderboard pages cached for a minute,

@@ -13,8 +13,10 @@
 # replay then folds. http: queries, boards and redeemReward through a
 # running gamify-api over HTTP (curl, tokens from deploy/local/mint-token).
 # sse: live leaderboards over Server-Sent Events (sse.mjs, graphql-sse), with
-# a second replica (allow-list mode) sharing the per-user stream limit.
-# config: `gamify-api --check-config` against good and broken settings.
+# a second replica (allow-list mode) sharing the per-user stream limit, and
+# two more, started by sse.mjs, whose Redis goes down and comes back.
+# config: `gamify-api --check-config` against good and broken settings (and,
+# with GAMIFY_TEST_KAFKA, a kafka:// log: a topic's partitions, a dead broker).
 set -euo pipefail
 # shellcheck source=../processor/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../processor/lib.sh"
@@ -129,6 +131,33 @@ log: no scheme|--log|nowhere|1|log URI 'nowhere'
 key file missing|--jwt-hs256-secret-file|$tmp/none.secret|1|none.secret
 EOF2
     [ -e "$tmp/newlog" ] && fail "--check-config created the log folder"
+    # A kafka:// log must answer with its partitions: a fresh topic on the
+    # mock broker (created by the metadata request, 4 partitions) says so;
+    # a broker nobody listens on fails, naming it, within a bounded time.
+    if [ -n "${GAMIFY_TEST_KAFKA:-}" ]; then
+        ktopic="gamify-api-check-$$-$RANDOM"
+        kcheck() { # LOG-URI: sets out, rc, secs
+            rc=0
+            local t0=$SECONDS
+            out=$("$api" --listen 127.0.0.1:1 --postgres "$pg" --redis "$GAMIFY_TEST_REDIS" \
+                --log "$1" --jwt-hs256-secret-file "$tmp/jwt.secret" --check-config 2>&1) || rc=$?
+            secs=$((SECONDS - t0))
+        }
+        kcheck "kafka://$GAMIFY_TEST_KAFKA/$ktopic"
+        [ "$rc" = 0 ] || fail "config kafka topic: exit $rc: $out"
+        grep -qF 'log: ok (Kafka topic with 4 partitions)' <<<"$out" ||
+            fail "config kafka topic: no partition count in: $out"
+        echo "ok: config kafka topic (${secs}s): $(grep -F 'log:' <<<"$out")"
+        kcheck "kafka://127.0.0.1:$dead/$ktopic"
+        [ "$rc" != 0 ] || fail "config kafka unreachable: exit 0: $out"
+        grep -qF "no Kafka broker reachable at 127.0.0.1:$dead" <<<"$out" ||
+            fail "config kafka unreachable: no clear message in: $out"
+        [ "$secs" -le 12 ] || fail "config kafka unreachable: took ${secs}s"
+        echo "ok: config kafka unreachable (exit $rc, ${secs}s): $(grep -F 'Kafka' <<<"$out" | head -n1)"
+        n=$((n + 2))
+    else
+        echo "note: no GAMIFY_TEST_KAFKA, the kafka:// checks did not run"
+    fi
     echo "ok: config: $n checks"
     exit 0
 fi
@@ -230,6 +259,8 @@ if [ "$check" = sse ]; then
         sleep 0.1
     done
     export GM_API_URL2="http://127.0.0.1:$aport2" GM_API_PID2=$apid2
+    # Two more replicas that sse.mjs starts itself, their Redis behind a relay it cuts.
+    export GM_API_BIN="$build/api/gamify-api"
 fi
 script=check.mjs
 [ "$check" = sse ] && script=sse.mjs

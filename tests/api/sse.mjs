@@ -16,10 +16,15 @@
 //     over the stream (APQ and the allow-list); one per-user limit for both
 //     replicas (Redis leases, renewed past their 3 s); a client that hangs up
 //     frees its slot at once (not at the next ping, 15 s on replica B); a
-//     replica killed with a stream open frees it when its lease expires.
-import { execFile, execFileSync } from 'node:child_process';
+//     replica killed with a stream open frees it when its lease expires;
+//   - with GM_API_BIN: Redis down (two more replicas reach it through a TCP
+//     relay this script cuts): each replica counts its own streams (2 on
+//     each, a third refused on each); once Redis is back those streams take
+//     leases, so the other replica's streams count again.
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { openSync, writeFileSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
 import { createClient } from 'graphql-sse';
 
 const env = process.env;
@@ -195,6 +200,7 @@ async function main() {
   checks++;
   await s2.return();
   if (env.GM_API_URL2) await replicas();
+  if (env.GM_API_BIN) await redisDown();
   console.log(`ok: sse: ${checks} checks`);
   process.exit(0);
 }
@@ -300,9 +306,15 @@ async function replicas() {
   console.log(`a closed stream's slot was free after ${(performance.now() - t0).toFixed(0)} ms`);
   s3.close();
   // A replica dies holding a stream: its lease expires (3 s), then the slot is free.
-  const s4 = await openRaw(B, tok, { query: doc });
-  eq(s4.status, 200, 'a stream on replica B again');
-  await sleep(300); // s3's hang-up noticed
+  // (s3's hang-up reaches replica A's watcher a moment after close(): until then it counts.)
+  let s4 = null;
+  const t4 = performance.now();
+  while (!s4 && performance.now() - t4 < 3000) {
+    o = await openRaw(B, tok, { query: doc });
+    if (o.status === 200) s4 = o;
+    else await sleep(50);
+  }
+  eq(s4?.status, 200, 'a stream on replica B again');
   process.kill(Number(env.GM_API_PID2), 'SIGKILL');
   const t1 = performance.now();
   o = await openRaw(A, tok, { query: doc });
@@ -318,6 +330,106 @@ async function replicas() {
   console.log(`a dead replica's stream freed its slot after ${(performance.now() - t1).toFixed(0)} ms`);
   s5.close();
   s1.close();
+}
+
+// A TCP relay to the test Redis that can be cut (its connections dropped,
+// nothing listening) and restored on the same port.
+async function redisRelay() {
+  const up = new URL(env.GM_REDIS);
+  const socks = new Set();
+  const srv = createServer((c) => {
+    const r = connect(Number(up.port), up.hostname);
+    for (const [a, b] of [[c, r], [r, c]]) {
+      socks.add(a);
+      a.on('error', () => b.destroy());
+      a.on('close', () => { socks.delete(a); b.destroy(); });
+      a.pipe(b);
+    }
+  });
+  const listen = (port) => new Promise((res, rej) => { srv.once('error', rej); srv.listen(port, '127.0.0.1', () => res()); });
+  await listen(0);
+  const port = srv.address().port;
+  return {
+    port,
+    cut: () => new Promise((res) => { srv.close(() => res()); for (const x of socks) x.destroy(); }),
+    restore: () => listen(port),
+    close: () => { srv.close(); for (const x of socks) x.destroy(); },
+  };
+}
+
+// Two replicas (C, D) whose Redis is the relay, --streams-per-user 2, 3 s
+// leases; Redis is cut, then restored.
+async function redisDown() {
+  const relay = await redisRelay();
+  const up = new URL(env.GM_REDIS);
+  const zcard = (key) => Number(execFileSync('redis-cli', ['-h', up.hostname, '-p', up.port, 'ZCARD', key], { encoding: 'utf8' }).trim());
+  const procs = [];
+  const start = async (name) => {
+    const port = await new Promise((res) => { const t = createServer(); t.listen(0, '127.0.0.1', () => { const n = t.address().port; t.close(() => res(n)); }); });
+    const p = spawn(env.GM_API_BIN, ['--listen', `127.0.0.1:${port}`, '--postgres', env.GM_PG,
+      '--redis', `redis://127.0.0.1:${relay.port}`, '--redis-prefix', env.GM_PREFIX, '--log', env.GM_LOG,
+      '--jwt-hs256-secret-file', env.GM_SECRET, '--threads', '2', '--rate-limits', '*=100000',
+      '--streams-per-user', '2', '--timeout-seconds', '60', '--stream-lease-seconds', '3'],
+    { stdio: ['ignore', 'ignore', openSync(`${env.GM_TMP}/api-${name}.err`, 'a')] });
+    procs.push(p);
+    const base = `http://127.0.0.1:${port}`;
+    for (let i = 0; i < 100; i++) {
+      if (p.exitCode !== null) fail(`replica ${name} exited ${p.exitCode} (port ${port})`);
+      const r = await fetch(base + '/readyz').catch(() => null);
+      if (r && r.status === 200) return base;
+      await sleep(100);
+    }
+    fail(`replica ${name} did not come up`);
+  };
+  try {
+    const C = await start('C'), D = await start('D');
+    const doc = env.GM_SUB_DOC;
+    const user = `down-user-${process.pid}`;
+    const tok = token(user);
+    const key = `${env.GM_PREFIX}streams:${user}`;
+    await relay.cut();
+    // Redis down: each replica counts its own streams only.
+    const c1 = await openRaw(C, tok, { query: doc });
+    const c2 = await openRaw(C, tok, { query: doc });
+    eq([c1.status, c2.status], [200, 200], 'Redis down: two streams on replica C');
+    let o = await openRaw(C, tok, { query: doc });
+    eq([o.status, code(o)], [429, 'TOO_MANY_STREAMS'], 'Redis down: a third on replica C (counted locally)');
+    const d1 = await openRaw(D, tok, { query: doc });
+    const d2 = await openRaw(D, tok, { query: doc });
+    eq([d1.status, d2.status], [200, 200], 'Redis down: two streams on replica D (the limit is per replica)');
+    o = await openRaw(D, tok, { query: doc });
+    eq([o.status, code(o)], [429, 'TOO_MANY_STREAMS'], 'Redis down: a third on replica D');
+    eq(zcard(key), 0, 'Redis down: no lease taken');
+    // Redis back: the four streams take leases at the next renewal (every 1 s).
+    await relay.restore();
+    const t0 = performance.now();
+    while (zcard(key) < 4 && performance.now() - t0 < 8000) await sleep(100);
+    eq(zcard(key), 4, 'Redis back: the streams opened meanwhile hold leases');
+    console.log(`Redis back: 4 leases taken after ${(performance.now() - t0).toFixed(0)} ms`);
+    // C's clients hang up: D's two streams still fill the user's slots, on C too.
+    c1.close();
+    c2.close();
+    const t1 = performance.now();
+    while (zcard(key) > 2 && performance.now() - t1 < 3000) await sleep(50);
+    eq(zcard(key), 2, "Redis back: C's closed streams gave their leases back");
+    o = await openRaw(C, tok, { query: doc });
+    eq([o.status, code(o)], [429, 'TOO_MANY_STREAMS'], "Redis back: replica D's streams count on replica C");
+    d1.close();
+    const t2 = performance.now();
+    let s = null;
+    while (!s && performance.now() - t2 < 3000) {
+      await sleep(50);
+      o = await openRaw(C, tok, { query: doc });
+      if (o.status === 200) s = o;
+    }
+    if (!s) fail("Redis back: a slot freed on replica D stayed taken on replica C");
+    checks++;
+    s.close();
+    d2.close();
+  } finally {
+    for (const p of procs) p.kill('SIGKILL');
+    relay.close();
+  }
 }
 
 main().catch((e) => fail((e.stack || String(e)) + (e.cause ? ` (cause: ${e.cause.stack || e.cause})` : "")));

@@ -39,7 +39,6 @@ gm_api_backend_open(const struct gm_api_backend_opts *o, struct gm_api_backend *
     return 0;
 }
 
-#ifdef GM_API_HAVE_BACKEND_EX
 /* The real resolvers' extras, when the HTTP layer is built against them. */
 int
 gm_api_backend_open_ex(const struct gm_api_backend_opts *o, const struct gm_api_backend_opts_ex *ex,
@@ -55,7 +54,6 @@ gm_api_backend_stats(struct gm_api_backend *b, struct gm_api_backend_stats *out)
     (void)b;
     memset(out, 0, sizeof *out);
 }
-#endif
 
 /* The stub has no servers to check: --check-config stops at the settings. */
 int
