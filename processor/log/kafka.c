@@ -50,6 +50,7 @@ struct gm_kafka_producer {
     char first_error[256];
     bool all_down; /* every broker unreachable (error callback) */
     char down_reason[256];
+    int timeout_ms; /* bound of the opening check and of metadata requests */
 };
 
 struct gm_kafka_consumer {
@@ -120,6 +121,13 @@ producer_check(struct gm_kafka_producer *p, const char *brokers, int timeout_ms,
 int
 gm_kafka_producer_new(const char *rest, struct gm_kafka_producer **out, struct gm_err *err)
 {
+    return gm_kafka_producer_open(rest, 10000, out, err);
+}
+
+int
+gm_kafka_producer_open(const char *rest, int timeout_ms, struct gm_kafka_producer **out,
+                       struct gm_err *err)
+{
     char *brokers = NULL, *topic = NULL;
     struct gm_kafka_producer *p = NULL;
     rd_kafka_conf_t *conf = NULL;
@@ -129,6 +137,7 @@ gm_kafka_producer_new(const char *rest, struct gm_kafka_producer **out, struct g
     p = calloc(1, sizeof *p);
     if (!p)
         abort();
+    p->timeout_ms = timeout_ms > 0 ? timeout_ms : 10000;
     const struct gm__kconf set[] = {
         {"bootstrap.servers", brokers},  {"partitioner", "murmur2_random"},
         {"enable.idempotence", "true"},  {"linger.ms", "20"},
@@ -149,7 +158,7 @@ gm_kafka_producer_new(const char *rest, struct gm_kafka_producer **out, struct g
                         rd_kafka_err2str(rd_kafka_last_error()));
         goto out;
     }
-    if ((rc = producer_check(p, brokers, 10000, err)))
+    if ((rc = producer_check(p, brokers, p->timeout_ms, err)))
         goto out;
     *out = p;
     p = NULL;
@@ -197,7 +206,7 @@ int
 gm_kafka_producer_partitions(struct gm_kafka_producer *p, int32_t *n, struct gm_err *err)
 {
     const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_resp_err_t e = rd_kafka_metadata(p->rk, 0, p->rkt, &md, 10000);
+    rd_kafka_resp_err_t e = rd_kafka_metadata(p->rk, 0, p->rkt, &md, p->timeout_ms);
     if (e)
         return gm_err_set(err, GM_EKAFKA, "kafka metadata of %s: %s", rd_kafka_topic_name(p->rkt),
                           rd_kafka_err2str(e));
@@ -577,6 +586,14 @@ gm_kafka_producer_new(const char *rest, struct gm_kafka_producer **out, struct g
     (void)rest;
     (void)out;
     return gm_err_set(err, GM_EUNSUPPORTED, "built without Kafka support (librdkafka)");
+}
+
+int
+gm_kafka_producer_open(const char *rest, int timeout_ms, struct gm_kafka_producer **out,
+                       struct gm_err *err)
+{
+    (void)timeout_ms;
+    return gm_kafka_producer_new(rest, out, err);
 }
 
 int
