@@ -418,13 +418,13 @@ async function redisDown() {
     const key = `${env.GM_PREFIX}streams:${user}`;
     await relay.cut();
     // Redis down: each replica counts its own streams only.
-    const c1 = await openRaw(C, tok, { query: doc });
-    const c2 = await openRaw(C, tok, { query: doc });
+    const c1 = await openSocket(C, tok, { query: doc });
+    const c2 = await openSocket(C, tok, { query: doc });
     eq([c1.status, c2.status], [200, 200], 'Redis down: two streams on replica C');
     let o = await openRaw(C, tok, { query: doc });
     eq([o.status, code(o)], [429, 'TOO_MANY_STREAMS'], 'Redis down: a third on replica C (counted locally)');
-    const d1 = await openRaw(D, tok, { query: doc });
-    const d2 = await openRaw(D, tok, { query: doc });
+    const d1 = await openSocket(D, tok, { query: doc });
+    const d2 = await openSocket(D, tok, { query: doc });
     eq([d1.status, d2.status], [200, 200], 'Redis down: two streams on replica D (the limit is per replica)');
     o = await openRaw(D, tok, { query: doc });
     eq([o.status, code(o)], [429, 'TOO_MANY_STREAMS'], 'Redis down: a third on replica D');
@@ -435,7 +435,8 @@ async function redisDown() {
     while (zcard(key) < 4 && performance.now() - t0 < 8000) await sleep(100);
     eq(zcard(key), 4, 'Redis back: the streams opened meanwhile hold leases');
     console.log(`Redis back: 4 leases taken after ${(performance.now() - t0).toFixed(0)} ms`);
-    // C's clients hang up: D's two streams still fill the user's slots, on C too.
+    // C's clients hang up (sockets of their own: an aborted fetch may keep its
+    // socket open): D's two streams still fill the user's slots, on C too.
     c1.close();
     c2.close();
     const t1 = performance.now();
