@@ -203,6 +203,14 @@ gm__advance_periods(struct gm_state *s)
         return 0;
     int64_t old_wf = s->meta.has_floors ? s->meta.week_floor : INT64_MIN / 2;
     int64_t old_mf = s->meta.has_floors ? s->meta.month_floor : INT64_MIN / 2;
+    /* A floor that goes down (rules that keep periods longer) must not bring
+     * back periods that were dropped but whose learners are not cleaned yet:
+     * finish their pruning under the old floors first. Rare (a rules change),
+     * so it may cost one event what a whole prune costs. */
+    int rc = 0;
+    while (s->meta.prune_pending && (wf < old_wf || mf < old_mf))
+        if ((rc = gm__prune_step_some(s)))
+            return rc;
     s->meta.has_floors = true;
     s->meta.week_floor = wf;
     s->meta.month_floor = mf;
@@ -210,7 +218,6 @@ gm__advance_periods(struct gm_state *s)
         return 0; /* kept longer than before: nothing expires */
 
     struct names names = {0};
-    int rc = 0;
     if (mf > old_mf)
         rc = expiring_names(s, 'M', old_mf, mf, &names);
     if (rc == 0 && wf > old_wf)
