@@ -53,6 +53,61 @@ def parse(s):
     return int(dt.datetime.strptime(s, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp())
 
 
+def ts_varied(rnd, secs):
+    """The instant SECS in one of the RFC 3339 spellings proto3 JSON accepts."""
+    r = rnd.random()
+    if r < 0.9:
+        return ts(secs)
+    if r < 0.94:
+        off = rnd.choice([330, -210, 345, 840, -600, 0])
+        local = dt.datetime.fromtimestamp(secs + off * 60, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        sign = "+" if off >= 0 else "-"
+        return "%s%s%02d:%02d" % (local, sign, abs(off) // 60, abs(off) % 60)
+    if r < 0.97:
+        return ts(secs)[:-1] + rnd.choice([".000", ".000000", ".000000000"]) + "Z"
+    return ts(secs)[:-1] + rnd.choice([".5", ".999999999", ".000000001"]) + "Z"
+
+
+def snake(name):
+    return "".join("_" + c.lower() if c.isupper() else c for c in name)
+
+
+def json_form(rnd, ev):
+    """Other spellings of the same event that the proto3 JSON mapping accepts:
+    proto field names, 64-bit-style integers as strings, enums by number,
+    integral reals, nulls for defaults."""
+    def walk(o, names, strings):
+        if isinstance(o, dict):
+            return {(snake(k) if names else k): walk(v, names, strings) for k, v in o.items()}
+        if isinstance(o, list):
+            return [walk(v, names, strings) for v in o]
+        if isinstance(o, bool):
+            return o
+        if isinstance(o, int) and strings:
+            return str(o)
+        return o
+    if rnd.random() < 0.1:
+        ev = walk(ev, True, False)
+    if rnd.random() < 0.1:
+        ev = walk(ev, False, True)
+    if rnd.random() < 0.05:
+        ev = dict(ev)
+        ev.setdefault("source", None)
+    for body in ("tournamentResult", "tournament_result"):
+        if body in ev and rnd.random() < 0.2:
+            b = dict(ev[body])
+            b["outcome"] = {"WIN": 1, "DRAW": 2, "LOSS": 3}[b["outcome"]]
+            ev = dict(ev)
+            ev[body] = b
+    for body in ("lessonCompleted", "lesson_completed"):
+        if body in ev and rnd.random() < 0.1 and isinstance(ev[body].get("score"), int):
+            b = dict(ev[body])
+            b["score"] = float(b["score"])
+            ev = dict(ev)
+            ev[body] = b
+    return ev
+
+
 def expr(rnd, fields, depth=0):
     """A random expression over counters (and FIELDS), parenthesized fully."""
     r = rnd.random()
@@ -191,7 +246,7 @@ def generate(seed, n_events):
                 t = t - t % 900 + rnd.choice([-1, 0, 1, 899])
             et = t
         newest = max(newest, et)
-        ev = {"eventId": new_id(), "userId": rnd.choice(users), "occurredAt": ts(et)}
+        ev = {"eventId": new_id(), "userId": rnd.choice(users), "occurredAt": ts_varied(rnd, et)}
         if rnd.random() < 0.06:
             ev["timezone"] = rnd.choice(ZONES + BAD_ZONES[:1] if rnd.random() < 0.2 else ZONES)
         if rnd.random() < 0.4:
@@ -222,9 +277,11 @@ def generate(seed, n_events):
                 us["leaderboardOptOut"] = rnd.random() < 0.6
             ev["userSettings"] = us
         else:
-            ev["userId"] = "admin"
-            ev["rulesPublished"] = {"rulesYaml": rules_yaml(rnd), "comment": "mid-log"}
-        events.append(ev)
+            if rnd.random() < 0.7:
+                ev["userId"] = "admin"
+            text = rules_yaml(rnd) if rnd.random() < 0.9 else "version: 2\n"
+            ev["rulesPublished"] = {"rulesYaml": text, "comment": "mid-log"}
+        events.append(json_form(rnd, ev))
     return rules, events
 
 

@@ -38,6 +38,7 @@ EVENT_FIELDS = ("score", "duration_s", "rank")
 I64_MAX = (1 << 63) - 1
 I64_MIN = -(1 << 63)
 LEVEL_EXP_CUT = 10**15
+NS = 10**9
 
 
 def sat(v):
@@ -237,7 +238,8 @@ def zone(name):
 
 
 def parse_time(s):
-    m = re.fullmatch(r"(\d{4})-(\d\d)-(\d\d)[Tt](\d\d):(\d\d):(\d\d)(\.\d+)?([Zz]|[+-]\d\d:\d\d)", s)
+    """RFC 3339 (as the proto3 JSON mapping takes it) -> nanoseconds since 1970."""
+    m = re.fullmatch(r"(\d{4})-(\d\d)-(\d\d)[Tt](\d\d):(\d\d):(\d\d)(\.\d{1,9})?([Zz]|[+-]\d\d:\d\d)", s)
     if not m:
         raise ValueError("bad timestamp %r" % s)
     y, mo, d, h, mi, se = (int(m.group(i)) for i in range(1, 7))
@@ -248,16 +250,17 @@ def parse_time(s):
         off = (int(tz[1:3]) * 60 + int(tz[4:6])) * 60 * (1 if tz[0] == "+" else -1)
     base = dt.datetime(y, mo, d, h, mi, se, tzinfo=UTC)
     secs = int(base.timestamp()) - off
-    # Fractions are kept out: the model's generator writes whole seconds.
-    return secs
+    frac = m.group(7) or "."
+    nanos = int((frac[1:] + "000000000")[:9])
+    return secs * NS + nanos
 
 
-def fmt_time(secs):
-    return dt.datetime.fromtimestamp(secs, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def fmt_time(ns):
+    return dt.datetime.fromtimestamp(ns // NS, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def local_date(secs, zi):
-    return dt.datetime.fromtimestamp(secs, UTC).astimezone(zi).date()
+def local_date(ns, zi):
+    return dt.datetime.fromtimestamp(ns // NS, UTC).astimezone(zi).date()
 
 
 def week_key(d):
@@ -322,13 +325,27 @@ class Learner:
         return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
 
 
+def camel(name):
+    parts = name.split("_")
+    return parts[0] + "".join(p[:1].upper() + p[1:] for p in parts[1:])
+
+
+def normalize(obj):
+    """Proto field names -> lowerCamelCase; nulls (defaults) dropped."""
+    if isinstance(obj, dict):
+        return {camel(k): normalize(v) for k, v in obj.items() if v is not None}
+    if isinstance(obj, list):
+        return [normalize(v) for v in obj]
+    return obj
+
+
 # --- the fold ----------------------------------------------------------------
 
 
 class State:
     def __init__(self, rules, window_days=30):
         self.rules = rules
-        self.window = window_days * 86400
+        self.window = window_days * 86400 * NS
         self.learners = {}
         self.seen = set()
         self.newest = None
@@ -347,6 +364,7 @@ class State:
 
     # Step 1 and the dispatch of one event.
     def apply(self, ev):
+        ev = normalize(ev)
         t = parse_time(ev["occurredAt"])
         eid = ev["eventId"]
         if self.newest is not None and t < self.newest - self.window:
