@@ -141,7 +141,42 @@ def bonuses(rnd, fields):
     return out
 
 
+def huge_rules_yaml(rnd):
+    """Amounts near the limits (10^9 each): sums that saturate, the level
+    formula's cut at 10^15 EXP."""
+    big = 10**9
+    lines = ["version: 1", "timezone: %s" % rnd.choice(ZONES), "levels:"]
+    if rnd.random() < 0.5:
+        lines.append("  formula: { base: %d, growth_percent: %d, max_level: %d }" % (
+            rnd.choice([1, 1000, 10**6, big]), rnd.choice([100, 1000, 10**5, big]),
+            rnd.choice([30, 100, 1000])))
+    else:
+        lines.append("  thresholds: [0, %d, %d, %d]" % (big, 10**12, 10**15))
+    lines.append("  level_up_coins: %d" % rnd.choice([0, big]))
+    lines.append("activities:")
+    lines.append("  lesson_completed:")
+    lines.append("    exp: %d" % rnd.choice([1, big]))
+    lines.append("    coins: %d" % rnd.choice([0, big]))
+    b = [{"when": "exp + exp + exp >= 0", "exp_percent": 10000, "coins": big},
+         {"when": "coins - 1000000000 > exp", "exp": big, "exp_percent": 10000},
+         {"when": "not (level < 3)", "exp_percent": rnd.choice([1, 10000])}]
+    lines.append("    bonuses: %s" % json.dumps(b))
+    lines.append("  tournament_result:")
+    for o in ("win", "draw", "loss"):
+        lines.append("    %s: { exp: %d, coins: %d }" % (o, rnd.choice([0, big]), rnd.choice([0, big])))
+    lines.append("caps:")
+    lines.append("  exp_per_day: %d" % rnd.choice([0, big]))
+    lines.append("streaks:")
+    lines.append("  milestones: [{ days: 1, coins: %d }, { days: 2, coins: %d }]" % (big, big))
+    lines.append("leaderboards:")
+    lines.append("  keep_weeks: 1")
+    lines.append("  keep_months: 1")
+    return finish_badges_rewards(rnd, lines)
+
+
 def rules_yaml(rnd):
+    if rnd.random() < 0.1:
+        return huge_rules_yaml(rnd)
     lines = ["version: 1"]
     tz = rnd.choice(ZONES + [None])
     if tz:
@@ -174,6 +209,9 @@ def rules_yaml(rnd):
         lines.append("caps:")
         lines.append("  exp_per_day: %d" % rnd.choice([0, 30, 50, 80, 200]))
     lines.append("streaks:")
+    if rnd.random() < 0.1:
+        lines.append("  milestones: [{ days: 2, coins: 1 }]")
+        return finish_rules(rnd, lines)
     q = rnd.choice([["lesson_completed", "tournament_result"], ["lesson_completed"],
                     ["tournament_result"]])
     lines.append("  qualifying: [%s]" % ", ".join(q))
@@ -182,11 +220,22 @@ def rules_yaml(rnd):
         lines.append("  milestones:")
         for d in ms:
             lines.append("    - { days: %d, coins: %d }" % (d, rnd.randint(1, 40)))
+    return finish_rules(rnd, lines)
+
+
+def finish_rules(rnd, lines):
+    if rnd.random() < 0.1:
+        lines.append("leaderboards: {}")
+        return finish_badges_rewards(rnd, lines)
     lines.append("leaderboards:")
     per = [p for p in ("all_time", "weekly", "monthly") if rnd.random() < 0.8] or ["weekly"]
     lines.append("  periods: [%s]" % ", ".join(per))
     lines.append("  keep_weeks: %d" % rnd.choice([0, 1, 2, 3, 8]))
     lines.append("  keep_months: %d" % rnd.choice([0, 1, 2, 12]))
+    return finish_badges_rewards(rnd, lines)
+
+
+def finish_badges_rewards(rnd, lines):
     nb = rnd.randint(0, 6)
     if nb:
         lines.append("badges:")
