@@ -108,6 +108,34 @@ def json_form(rnd, ev):
     return ev
 
 
+def invalid(rnd, ev):
+    """A broken copy of EV (same id): INVALID, its id not marked seen."""
+    bad = json.loads(json.dumps(ev))
+    body = [k for k in bad if isinstance(bad[k], dict)]
+    r = rnd.random()
+    if "lessonCompleted" in bad:
+        bad["lessonCompleted"][rnd.choice(["score", "durationS", "lessonId"])] = rnd.choice(
+            [1001, 604801, ""])
+        if bad["lessonCompleted"].get("score") == "":
+            bad["lessonCompleted"]["score"] = -1
+    elif "tournamentResult" in bad and r < 0.5:
+        bad["tournamentResult"]["outcome"] = "OUTCOME_UNSPECIFIED"
+    elif "tournamentResult" in bad:
+        bad["tournamentResult"]["rank"] = 1000001
+    elif "adjustment" in bad:
+        bad["adjustment"]["exp"] = 1000000001
+    elif r < 0.3:
+        bad["groupIds"] = ["g%d" % i for i in range(33)]
+    elif r < 0.6:
+        bad["groupIds"] = [""]
+    elif r < 0.8 and body:
+        bad["lessonCompleted" if body[0] != "lessonCompleted" else "adjustment"] = {"lessonId": "x"} \
+            if body[0] != "lessonCompleted" else {"exp": 1}
+    else:
+        bad["occurredAt"] = "1999-12-31T23:59:59Z"
+    return bad
+
+
 def expr(rnd, fields, depth=0):
     """A random expression over counters (and FIELDS), parenthesized fully."""
     r = rnd.random()
@@ -331,6 +359,11 @@ def generate(seed, n_events):
             text = rules_yaml(rnd) if rnd.random() < 0.9 else "version: 2\n"
             ev["rulesPublished"] = {"rulesYaml": text, "comment": "mid-log"}
         events.append(json_form(rnd, ev))
+        if rnd.random() < 0.04:
+            bad = invalid(rnd, ev)
+            events.insert(len(events) - 1, bad)   # the broken one first,
+            if rnd.random() < 0.5:                # then maybe the fixed one only
+                events.pop()
     return rules, events
 
 

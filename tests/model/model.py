@@ -339,6 +339,62 @@ def normalize(obj):
     return obj
 
 
+BODIES = ("lessonCompleted", "tournamentResult", "redeemReward", "rulesPublished",
+          "userSettings", "adjustment")
+T_MIN = parse_time("2000-01-01T00:00:00Z")
+T_MAX = parse_time("2200-01-01T00:00:00Z")
+
+
+def blen(v):
+    return len(v.encode("utf-8")) if isinstance(v, str) else -1
+
+
+def valid(ev):
+    """docs/events.md and the limits in event.proto: False for an INVALID event."""
+    def idok(v, required=True):
+        n = blen(v if v is not None else "")
+        return (1 if required else 0) <= n <= 128
+
+    def num(v, lo, hi):
+        try:
+            n = int(v if v is not None else 0)
+        except (TypeError, ValueError):
+            return False
+        return lo <= n <= hi
+
+    if not idok(ev.get("eventId")) or not idok(ev.get("userId")):
+        return False
+    try:
+        t = parse_time(ev.get("occurredAt", ""))
+    except (ValueError, TypeError):
+        return False
+    if not T_MIN <= t <= T_MAX:
+        return False
+    if blen(ev.get("source", "")) > 64 or blen(ev.get("timezone", "")) > 64:
+        return False
+    groups = ev.get("groupIds") or []
+    if len(groups) > 32 or not all(idok(g) for g in groups):
+        return False
+    bodies = [b for b in BODIES if b in ev]
+    if len(bodies) != 1:
+        return False
+    b = ev[bodies[0]]
+    if bodies[0] == "lessonCompleted":
+        return (idok(b.get("lessonId")) and idok(b.get("courseId"), False)
+                and num(b.get("score"), 0, 1000) and num(b.get("durationS"), 0, 604800))
+    if bodies[0] == "tournamentResult":
+        return (idok(b.get("tournamentId")) and b.get("outcome") in ("WIN", "DRAW", "LOSS", 1, 2, 3)
+                and num(b.get("rank"), 0, 1000000))
+    if bodies[0] == "redeemReward":
+        return idok(b.get("redemptionId")) and idok(b.get("rewardId"))
+    if bodies[0] == "rulesPublished":
+        return 1 <= blen(b.get("rulesYaml", "")) <= 1 << 20 and blen(b.get("comment", "")) <= 1024
+    if bodies[0] == "adjustment":
+        return (num(b.get("exp"), -10**9, 10**9) and num(b.get("coins"), -10**9, 10**9)
+                and blen(b.get("reason", "")) <= 1024)
+    return blen(b.get("timezone", "")) <= 64
+
+
 # --- the fold ----------------------------------------------------------------
 
 
@@ -365,6 +421,9 @@ class State:
     # Step 1 and the dispatch of one event.
     def apply(self, ev):
         ev = normalize(ev)
+        if not valid(ev):
+            self.dead("INVALID")
+            return
         t = parse_time(ev["occurredAt"])
         eid = ev["eventId"]
         if self.newest is not None and t < self.newest - self.window:
