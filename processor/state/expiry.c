@@ -192,10 +192,11 @@ gm__advance_periods(struct gm_state *s)
     char week[GM_PERIOD_KEY_MAX], month[GM_PERIOD_KEY_MAX];
     int64_t wi, mi;
     gm_fold_periods(gm_tz_local_day(tz, s->meta.newest_time), week, month, &wi, &mi);
-    if (!s->meta.has_periods || wi > s->meta.week_index)
-        s->meta.week_index = wi;
-    if (!s->meta.has_periods || mi > s->meta.month_index)
-        s->meta.month_index = mi;
+    /* the periods of the newest time in the zone of the rules in force: new
+     * rules with a zone behind the old one may move them back (a day that
+     * was Monday in Kiritimati is Sunday in Pago Pago) */
+    s->meta.week_index = wi;
+    s->meta.month_index = mi;
     s->meta.has_periods = true;
     int64_t wf = s->meta.week_index - s->rules->keep_weeks;
     int64_t mf = s->meta.month_index - s->rules->keep_months;
