@@ -285,12 +285,16 @@ def finish_badges_rewards(rnd, lines):
     return "\n".join(lines) + "\n"
 
 
-def generate(seed, n_events):
+def generate(seed, n_events, start=None):
+    """(rules text, events) for SEED; START (seconds) overrides the first
+    event's time (a file log's append times are the wall clock)."""
     rnd = random.Random(seed)
     rules = rules_yaml(rnd)
     users = ["u%d" % i for i in range(rnd.randint(2, 6))] + rnd.sample(["Amy", "amy", "zed"], 1)
     long_run = rnd.random() < 0.35
     t = parse(rnd.choice(ANCHORS))
+    if start is not None:
+        t = start
     newest = t
     events = []
     n = 0

@@ -399,8 +399,15 @@ def valid(ev):
 
 
 class State:
-    def __init__(self, rules, window_days=30):
+    def __init__(self, rules, window_days=30, append=None, skew_s=3600):
+        """APPEND: None for jsonl (no append times), else (t0, t1), the wall
+        clock (seconds) before and after the log was written: an event dated
+        more than SKEW_S after its append time is TOO_FAR_AHEAD; self.ambiguous
+        is set when an event falls between t0 + SKEW_S and t1 + SKEW_S."""
         self.rules = rules
+        self.append = append
+        self.skew = skew_s * NS
+        self.ambiguous = False
         self.window = window_days * 86400 * NS
         self.learners = {}
         self.seen = set()
@@ -422,10 +429,18 @@ class State:
     def apply(self, ev):
         ev = normalize(ev)
         if not valid(ev):
-            self.dead("INVALID")
+            if self.append is None:    # a file log holds no such record: produce refuses it
+                self.dead("INVALID")
             return
         t = parse_time(ev["occurredAt"])
         eid = ev["eventId"]
+        if self.append is not None:
+            lo, hi = (int(x * NS) + self.skew for x in self.append)
+            if t > hi:
+                self.dead("TOO_FAR_AHEAD")
+                return
+            if t > lo:
+                self.ambiguous = True
         if self.newest is not None and t < self.newest - self.window:
             self.dead("TOO_LATE")
             return
