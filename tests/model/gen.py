@@ -273,13 +273,16 @@ def finish_badges_rewards(rnd, lines):
             lines.append("    icon: https://example.org/b%d.svg" % i)
             lines.append("    criteria: %s" % json.dumps(expr(rnd, [])))
     lines.append("rewards:")
-    lines.append("  - { id: shield, name: Shield, cost: %d, type: streak_freeze, per_user_limit: %d }"
-                 % (rnd.choice([5, 20, 60]), rnd.randint(1, 3)))
+    # (a reward's type may change from one rules version to the next)
+    lines.append("  - { id: shield, name: Shield, cost: %d, type: %s, per_user_limit: %d }"
+                 % (rnd.choice([5, 20, 60]), "digital" if rnd.random() < 0.1 else "streak_freeze",
+                    rnd.randint(1, 3)))
     lines.append("  - { id: theme, name: Theme, cost: %d, type: cosmetic }" % rnd.choice([1, 10, 40]))
     lines.append("  - { id: mug, name: Mug, cost: %d, type: physical, stock: %d, per_user_limit: 1 }"
                  % (rnd.choice([5, 30]), rnd.randint(0, 3)))
-    lines.append("  - { id: book, name: Book, cost: %d, type: digital, per_user_limit: %d }"
-                 % (rnd.choice([10, 70]), rnd.randint(1, 2)))
+    lines.append("  - { id: book, name: Book, cost: %d, type: %s, per_user_limit: %d }"
+                 % (rnd.choice([10, 70]), "streak_freeze" if rnd.random() < 0.1 else "digital",
+                    rnd.randint(1, 2)))
     lines.append("  - { id: hoodie, name: Hoodie, cost: 1, type: physical, stock: 5, active: %s }"
                  % rnd.choice(["false", "true"]))
     return "\n".join(lines) + "\n"

@@ -697,9 +697,15 @@ class State:
         lr.c["coins_spent"] = sat(lr.c["coins_spent"] + rw["cost"])
         lr.c["redemptions"] += 1
         self.stock_used[wid] = self.stock_used.get(wid, 0) + 1
-        lr.completed[wid] = lr.completed.get(wid, 0) + 1
+        # Freezes are one pool ("the freezes held now", whichever reward
+        # brought them); other rewards are held one count per reward. A
+        # reward whose type changes between rules versions keeps the two
+        # apart: freezes bought under it are not holdings of it (the spec is
+        # silent on type changes; this is what the product does).
         if rw["type"] == "streak_freeze":
             lr.freezes += 1
+        else:
+            lr.completed[wid] = lr.completed.get(wid, 0) + 1
         lr.redemptions.append([rid, wid, "COMPLETED", None])
         self._badges(lr)
 
