@@ -450,7 +450,13 @@ class State:
             self.dead("NO_RULES")
             return
         self.seen.add(eid)
+        n_dead = len(self.dlq)
         self._fold(ev, t)
+        if len(self.dlq) != n_dead:
+            # ADJUSTMENT_BELOW_ZERO, UNKNOWN_TIMEZONE, RULES_INVALID: the id is
+            # seen and nothing else changes; time moves only through accepted
+            # events (DESIGN section 3)
+            return
         if self.newest is None or t > self.newest:
             self.newest = t
         self._prune()
