@@ -490,22 +490,24 @@ activity(const struct gm_fold_in *in, Gamify__Internal__UserState *st, struct gm
                 st->tournament_losses++;
         }
 
-        /* 4. daily cap on the latest first-activity local day */
+        /* 4. daily cap on the latest first-activity local day. The tally is
+         * kept under rules without a cap too: rules published in the middle
+         * of a day that bring a cap count what that day already granted. */
         int64_t granted = exp, capped = 0;
+        if (!st->has_cap_day || day > st->cap_day) {
+            st->has_cap_day = true;
+            st->cap_day = day;
+            st->cap_exp = 0;
+        }
         if (rules->exp_per_day > 0) {
-            if (!st->has_cap_day || day > st->cap_day) {
-                st->has_cap_day = true;
-                st->cap_day = day;
-                st->cap_exp = 0;
-            }
             int64_t room = rules->exp_per_day - st->cap_exp;
             if (room < 0)
                 room = 0;
             if (granted > room)
                 granted = room;
             capped = exp - granted;
-            st->cap_exp += granted;
         }
+        st->cap_exp = sat_add(st->cap_exp, granted);
         st->exp = sat_add(st->exp, granted);
         earn_coins(st, coins);
         push_ledger(out, st, kind, detail, granted, coins, capped);

@@ -314,7 +314,11 @@ gm__apply_one(struct gm_state *s, const struct pending *rec)
         rc = gm__dead_letter(s, rec, "TOO_FAR_AHEAD", detail, ev->event_id);
         goto out;
     }
-    if (s->meta.has_newest && t < s->meta.newest_time - s->opts.dedupe_window_s) {
+    /* to the nanosecond: exactly at the edge is in, a nanosecond before is
+     * out (docs/rules.md step 1) */
+    int64_t nanos = ev->occurred_at->nanos;
+    int64_t edge = s->meta.newest_time - s->opts.dedupe_window_s;
+    if (s->meta.has_newest && (t < edge || (t == edge && nanos < s->meta.newest_nanos))) {
         s->stats.too_late++;
         rc = gm__dead_letter(s, rec, "TOO_LATE",
                              "older than the dedupe window behind the newest event", ev->event_id);
@@ -365,6 +369,9 @@ gm__apply_one(struct gm_state *s, const struct pending *rec)
     if ((rc = gm__db_fail(s, mdb_put(s->txn, s->dedupe_time, &tkv, &empty, 0), "dedupe_time put")))
         goto out;
 
+    /* a dead letter of the fold (ADJUSTMENT_BELOW_ZERO, UNKNOWN_TIMEZONE,
+     * RULES_INVALID) marks its id seen and changes nothing else: no clock */
+    int64_t dl_before = s->meta.dl_seq;
     if (is_rules && s->what_if[0])
         s->stats.rules_ignored++; /* a what-if keeps its own rules throughout */
     else if (is_rules)
@@ -375,14 +382,17 @@ gm__apply_one(struct gm_state *s, const struct pending *rec)
         goto out;
 
     /* new rules may keep periods longer or shorter */
-    bool roll = is_rules && !s->what_if[0];
-    if (!s->meta.has_newest || t > s->meta.newest_time) {
+    bool dead = s->meta.dl_seq != dl_before;
+    bool roll = is_rules && !s->what_if[0] && !dead;
+    if (!dead && (!s->meta.has_newest || t > s->meta.newest_time ||
+                  (t == s->meta.newest_time && nanos > s->meta.newest_nanos))) {
         /* Prune and roll periods when the newest time crosses a 15-minute
          * mark (every zone offset is a multiple of 15 minutes, so no local
          * midnight is missed): a function of the events alone. */
         bool cross = !s->meta.has_newest || t / 900 != s->meta.newest_time / 900;
         s->meta.has_newest = true;
         s->meta.newest_time = t;
+        s->meta.newest_nanos = nanos;
         if (cross)
             s->meta.dedupe_pending = 1;
         roll = roll || cross;

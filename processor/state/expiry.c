@@ -192,10 +192,11 @@ gm__advance_periods(struct gm_state *s)
     char week[GM_PERIOD_KEY_MAX], month[GM_PERIOD_KEY_MAX];
     int64_t wi, mi;
     gm_fold_periods(gm_tz_local_day(tz, s->meta.newest_time), week, month, &wi, &mi);
-    if (!s->meta.has_periods || wi > s->meta.week_index)
-        s->meta.week_index = wi;
-    if (!s->meta.has_periods || mi > s->meta.month_index)
-        s->meta.month_index = mi;
+    /* the periods of the newest time in the zone of the rules in force: new
+     * rules with a zone behind the old one may move them back (a day that
+     * was Monday in Kiritimati is Sunday in Pago Pago) */
+    s->meta.week_index = wi;
+    s->meta.month_index = mi;
     s->meta.has_periods = true;
     int64_t wf = s->meta.week_index - s->rules->keep_weeks;
     int64_t mf = s->meta.month_index - s->rules->keep_months;
@@ -203,6 +204,14 @@ gm__advance_periods(struct gm_state *s)
         return 0;
     int64_t old_wf = s->meta.has_floors ? s->meta.week_floor : INT64_MIN / 2;
     int64_t old_mf = s->meta.has_floors ? s->meta.month_floor : INT64_MIN / 2;
+    /* A floor that goes down (rules that keep periods longer) must not bring
+     * back periods that were dropped but whose learners are not cleaned yet:
+     * finish their pruning under the old floors first. Rare (a rules change),
+     * so it may cost one event what a whole prune costs. */
+    int rc = 0;
+    while (s->meta.prune_pending && (wf < old_wf || mf < old_mf))
+        if ((rc = gm__prune_step_some(s)))
+            return rc;
     s->meta.has_floors = true;
     s->meta.week_floor = wf;
     s->meta.month_floor = mf;
@@ -210,7 +219,6 @@ gm__advance_periods(struct gm_state *s)
         return 0; /* kept longer than before: nothing expires */
 
     struct names names = {0};
-    int rc = 0;
     if (mf > old_mf)
         rc = expiring_names(s, 'M', old_mf, mf, &names);
     if (rc == 0 && wf > old_wf)

@@ -8,11 +8,18 @@
 #include <string.h>
 
 static const char *const meta_names[] = {
-    "offset",      "newest_time",   "ledger_seq",    "change_seq",  "dl_seq",
-    "red_seq",     "rules_seq",     "week_index",    "month_index", "week_floor",
-    "month_floor", "prune_pending", "dedupe_pending"};
+    "offset",      "newest_time",   "ledger_seq",     "change_seq",  "dl_seq",
+    "red_seq",     "rules_seq",     "week_index",     "month_index", "week_floor",
+    "month_floor", "prune_pending", "dedupe_pending", "newest_nanos"};
 
-enum { META_NEWEST = 1, META_WEEK = 7, META_MONTH = 8, META_WEEK_FLOOR = 9, META_MONTH_FLOOR = 10 };
+enum {
+    META_NEWEST = 1,
+    META_WEEK = 7,
+    META_MONTH = 8,
+    META_WEEK_FLOOR = 9,
+    META_MONTH_FLOOR = 10,
+    META_NEWEST_NANOS = 13
+};
 
 static int64_t *
 meta_slot(struct meta *m, size_t i)
@@ -21,7 +28,7 @@ meta_slot(struct meta *m, size_t i)
                         &m->change_seq,        &m->dl_seq,      &m->red_seq,
                         &m->rules_seq,         &m->week_index,  &m->month_index,
                         &m->week_floor,        &m->month_floor, &m->prune_pending,
-                        &m->dedupe_pending};
+                        &m->dedupe_pending,    &m->newest_nanos};
     return slots[i];
 }
 
@@ -71,7 +78,7 @@ int
 gm__meta_save(struct gm_state *s)
 {
     for (size_t i = 0; i < sizeof meta_names / sizeof meta_names[0]; i++) {
-        if ((i == META_NEWEST && !s->meta.has_newest) ||
+        if (((i == META_NEWEST || i == META_NEWEST_NANOS) && !s->meta.has_newest) ||
             ((i == META_WEEK || i == META_MONTH) && !s->meta.has_periods) ||
             ((i == META_WEEK_FLOOR || i == META_MONTH_FLOOR) && !s->meta.has_floors))
             continue;

@@ -66,6 +66,7 @@ struct meta {
     int64_t month_floor;    /* months below this index are expired */
     int64_t prune_pending;  /* 1 while expiry keys below the floors remain */
     int64_t dedupe_pending; /* 1 while dedupe ids older than the window remain */
+    int64_t newest_nanos;   /* the nanoseconds of newest_time (0 in older states) */
 };
 
 /* One record of the open batch, kept until commit (batch.c). */

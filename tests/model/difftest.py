@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+"""tests/model/difftest.py: differential test of the fold against the model.
+
+    difftest.py GAMIFY [--seeds 1,2,3] [--events N] [--keep DIR]
+
+For every seed: gen.py writes a rules file and a log, `gamify rules check`
+must accept the rules, `gamify replay --log jsonl:...` folds the log into a
+fresh state, and `gamify dump` (and the reasons of `gamify dlq list`) must
+equal what model.py prints for the same files, line by line. The first
+difference of each seed is printed (the learner, the keys that differ and
+the generated files, kept under --keep). Exit 0 when every seed agrees, 1
+otherwise.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import gen  # noqa: E402
+import model  # noqa: E402
+
+DEFAULT_SEEDS = "1,2,3,4,5,6,7,8,9,10,11,12"
+
+
+def run(cmd):
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode != 0:
+        raise RuntimeError("%s failed (%d):\n%s%s" % (" ".join(cmd), p.returncode, p.stdout, p.stderr))
+    return p.stdout
+
+
+def model_output(rules_path, events_path, append=None):
+    with open(rules_path, encoding="utf-8") as f:
+        st = model.State(model.Rules(f.read()), append=append)
+    with open(events_path, encoding="utf-8") as f:
+        for line in f:
+            st.apply(json.loads(line))
+    lines = [st.learners[u].dump() for u in sorted(st.learners, key=lambda s: s.encode())]
+    if st.ambiguous:
+        return None, None
+    return lines, st.dlq
+
+
+def first_difference(want, got):
+    """Describes the first line where the two dumps differ, or None."""
+    for i in range(max(len(want), len(got))):
+        a = want[i] if i < len(want) else None
+        b = got[i] if i < len(got) else None
+        if a == b:
+            continue
+        if a is None or b is None:
+            return "line %d: model %s, gamify %s" % (i + 1, a, b)
+        ja, jb = json.loads(a), json.loads(b)
+        if ja.get("userId") != jb.get("userId"):
+            return "line %d: model learner %s, gamify learner %s" % (i + 1, ja.get("userId"), jb.get("userId"))
+        keys = [k for k in list(ja) + [k for k in jb if k not in ja] if ja.get(k) != jb.get(k)]
+        if not keys and list(ja) != list(jb):
+            return "line %d (%s): key order differs: model %s, gamify %s" % (i + 1, ja["userId"], list(ja), list(jb))
+        parts = ["%s: model %s, gamify %s" % (k, json.dumps(ja.get(k)), json.dumps(jb.get(k))) for k in keys]
+        return "line %d (%s):\n  %s" % (i + 1, ja["userId"], "\n  ".join(parts))
+    return None
+
+
+def compare_prefix(gamify, rp, lines, k, tmp):
+    """Replays the first K lines with both; returns the first difference or None."""
+    ep = os.path.join(tmp, "prefix.jsonl")
+    sp = os.path.join(tmp, "prefix-state")
+    with open(ep, "w", encoding="utf-8") as f:
+        f.writelines(lines[:k])
+    shutil.rmtree(sp, ignore_errors=True)
+    run([gamify, "replay", "--log", "jsonl:" + ep, "--state", sp, "--rules", rp, "--no-sync", "--quiet"])
+    got = run([gamify, "dump", "--state", sp]).splitlines()
+    want, _ = model_output(rp, ep)
+    return first_difference(want, got)
+
+
+def bisect(gamify, rp, ep, tmp):
+    """The shortest prefix of the log whose dumps differ: its last line is the culprit."""
+    with open(ep, encoding="utf-8") as f:
+        lines = f.readlines()
+    lo, hi = 0, len(lines)  # prefix lo agrees, prefix hi differs
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if compare_prefix(gamify, rp, lines, mid, tmp):
+            hi = mid
+        else:
+            lo = mid
+    return hi, lines[hi - 1].rstrip("\n"), compare_prefix(gamify, rp, lines, hi, tmp)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("gamify")
+    ap.add_argument("--seeds", default=DEFAULT_SEEDS)
+    ap.add_argument("--events", type=int, default=300)
+    ap.add_argument("--keep", help="keep each seed's files in DIR/seed-N")
+    ap.add_argument("--file-log", action="store_true",
+                    help="write the log with gamify produce to a file log (append times: the "
+                         "wall clock; the logs start 100 days ago) and replay that")
+    ap.add_argument("--bisect", action="store_true",
+                    help="for a seed that differs, find the first line of the log that makes it differ")
+    args = ap.parse_args()
+    tmp = tempfile.mkdtemp(prefix="gamify-model.")
+    failed = 0
+    try:
+        for seed in [int(s) for s in args.seeds.split(",") if s]:
+            d = os.path.join(args.keep, "seed-%d" % seed) if args.keep else os.path.join(tmp, "seed-%d" % seed)
+            start = int(time.time()) - 100 * 86400 if args.file_log else None
+            rules, events = gen.generate(seed, args.events, start)
+            os.makedirs(d, exist_ok=True)
+            rp, ep, sp = os.path.join(d, "rules.yaml"), os.path.join(d, "events.jsonl"), os.path.join(d, "state")
+            with open(rp, "w", encoding="utf-8") as f:
+                f.write(rules)
+            with open(ep, "w", encoding="utf-8") as f:
+                for ev in events:
+                    f.write(json.dumps(ev, separators=(",", ":")) + "\n")
+            shutil.rmtree(sp, ignore_errors=True)
+            run([args.gamify, "rules", "check", rp])
+            append = None
+            log = "jsonl:" + ep
+            if args.file_log:
+                log = "file:" + os.path.join(d, "log")
+                shutil.rmtree(log[5:], ignore_errors=True)
+                t0 = time.time()
+                subprocess.run([args.gamify, "produce", "--log", log, ep], capture_output=True)
+                append = (t0 - 1, time.time() + 1)
+            run([args.gamify, "replay", "--log", log, "--state", sp, "--rules", rp,
+                 "--no-sync", "--quiet"])
+            got = run([args.gamify, "dump", "--state", sp]).splitlines()
+            dlq = run([args.gamify, "dlq", "list", "--state", sp]).splitlines()
+            got_dlq = [m.group(1) for m in (re.search(r'"reason":"([^"]*)"', x) for x in dlq) if m]
+            want, want_dlq = model_output(rp, ep, append)
+            if want is None:
+                print("seed %d: skipped (an event within a second of the skew's edge)" % seed)
+                continue
+            diff = first_difference(want, got)
+            if diff is None and want_dlq != got_dlq:
+                diff = "dead letters: model %s, gamify %s" % (want_dlq, got_dlq)
+            if diff:
+                failed += 1
+                print("seed %d: DIFFERS (%s, %s)\n%s" % (seed, rp, ep, diff))
+                if args.bisect:
+                    k, line, d2 = bisect(args.gamify, rp, ep, tmp)
+                    print("  first differing prefix: %d lines; its last event:\n  %s\n  %s" % (k, line, d2))
+            else:
+                print("seed %d: ok (%d learners, %d dead letters)" % (seed, len(got), len(got_dlq)))
+            sys.stdout.flush()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("%d seeds differ" % failed if failed else "all seeds agree")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
