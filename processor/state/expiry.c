@@ -275,7 +275,7 @@ prune_learner(struct gm_state *s, const char *user, size_t ulen)
         return gm__fail(s, GM_ECORRUPT, "the stored record of learner %.*s does not decode",
                         (int)ulen, user);
     if (gm__drop_expired(s, st))
-        rc = gm__db_fail(s, gm__put_msg(s->txn, s->profiles, &k, &st->base, 0), "profiles put");
+        rc = gm__db_fail(s, gm__put_user(s->txn, s->profiles, &k, st), "profiles put");
     gamify__internal__user_state__free_unpacked(st, NULL);
     return rc;
 }
