@@ -336,3 +336,60 @@ gm_user_encode(const Gamify__Internal__UserState *st, uint8_t *out)
 {
     return msg_write(&user_info, st, out);
 }
+
+/* ---- the packed scores of a stored record, found without decoding ---- */
+
+bool
+gm_user_scores_span(const uint8_t *data, size_t len, size_t *key_at, size_t *at, size_t *n)
+{
+    pthread_once(&once, init_once);
+    const ProtobufCFieldDescriptor *sf = user_info.by_num[27];
+    if (!covered || !sf || sf->type != PROTOBUF_C_TYPE_BYTES ||
+        strcmp(sf->name, "scores_packed") != 0)
+        return false;
+    unsigned prev = 0;
+    *key_at = *at = len;
+    *n = 0;
+    for (size_t r = 0; r < len;) {
+        uint64_t key, v;
+        size_t k = get_varint(data + r, len - r, &key);
+        if (!k || key >> 3 >= MAX_FIELD)
+            return false;
+        unsigned num = (unsigned)(key >> 3), wt = (unsigned)(key & 7);
+        const ProtobufCFieldDescriptor *f = user_info.by_num[num];
+        /* protobuf-c's order: by number, a repeated field's items together;
+         * the v1 scores of an old state are converted by the full decode */
+        if (!f || num < prev || (num == prev && f->label != PROTOBUF_C_LABEL_REPEATED) ||
+            num == 26 || *at != len)
+            return false;
+        prev = num;
+        size_t start = r;
+        r += k;
+        size_t m = get_varint(data + r, len - r, &v);
+        if (!m)
+            return false;
+        r += m;
+        if (wt == WT_LEN) {
+            if (v > len - r)
+                return false;
+            if (num == 27) {
+                *key_at = start;
+                *at = r;
+                *n = (size_t)v;
+            }
+            r += (size_t)v;
+        } else if (wt != WT_VARINT) {
+            return false;
+        }
+    }
+    return true;
+}
+
+uint8_t *
+gm_user_put_scores(uint8_t *p, size_t n)
+{
+    if (!n)
+        return p;
+    p = put_key(p, 27, WT_LEN);
+    return put_varint(p, n);
+}
