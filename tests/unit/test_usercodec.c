@@ -211,3 +211,43 @@ Test(usercodec, declines_what_it_leaves_to_protobuf_c)
     cr_expect_eq(st->level, 0);
     gamify__internal__user_state__free_unpacked(st, NULL);
 }
+
+/* Pruning finds a stored record's packed scores without decoding it. */
+Test(usercodec, finds_the_packed_scores_of_a_stored_record)
+{
+    for (int round = 0; round < 500; round++) {
+        Gamify__Internal__UserState *st = gen();
+        size_t len = gamify__internal__user_state__get_packed_size(st);
+        uint8_t *a = malloc(len + 1);
+        gamify__internal__user_state__pack(st, a);
+        size_t key_at, at, n;
+        bool found = gm_user_scores_span(a, len, &key_at, &at, &n);
+        if (st->scores_packed_v1.len) {
+            cr_expect_not(found, "round %d: v1 scores need the full decode", round);
+        } else {
+            cr_assert(found, "round %d", round);
+            cr_assert_eq(n, st->scores_packed.len);
+            cr_assert_eq(at + n, len, "the scores are the last field");
+            if (n) {
+                cr_assert_eq(memcmp(a + at, st->scores_packed.data, n), 0);
+                uint8_t head[12];
+                uint8_t *end = gm_user_put_scores(head, n);
+                cr_assert_eq((size_t)(end - head), at - key_at);
+                cr_assert_eq(memcmp(head, a + key_at, at - key_at), 0);
+            } else {
+                cr_assert_eq(at, len);
+                cr_assert_eq(gm_user_put_scores(a, 0), a);
+            }
+        }
+        gamify__internal__user_state__free_unpacked(st, NULL);
+        free(a);
+    }
+    /* fields out of protobuf-c's order, an unknown one: not found */
+    const uint8_t order[] = {2 << 3 | 0, 1, 1 << 3 | 0, 1};
+    size_t key_at, at, n;
+    cr_expect_not(gm_user_scores_span(order, sizeof order, &key_at, &at, &n));
+    const uint8_t after[] = {0xda, 0x01, 1, 'x', 0xc2, 0x01, 1, 'u'}; /* 27 then 24 */
+    cr_expect_not(gm_user_scores_span(after, sizeof after, &key_at, &at, &n));
+    const uint8_t unknown[] = {1 << 3 | 0, 1, 30 << 3 | 0, 1};
+    cr_expect_not(gm_user_scores_span(unknown, sizeof unknown, &key_at, &at, &n));
+}
