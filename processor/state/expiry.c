@@ -289,8 +289,7 @@ prune_stored(struct gm_state *s, MDB_val *k, const MDB_val *v)
 {
     uint8_t buf[4096];
     size_t key_at, at, n;
-    if (v->mv_size > sizeof buf ||
-        !gm_user_scores_span(v->mv_data, v->mv_size, &key_at, &at, &n))
+    if (v->mv_size > sizeof buf || !gm_user_scores_span(v->mv_data, v->mv_size, &key_at, &at, &n))
         return 1;
     const uint8_t *sp = (const uint8_t *)v->mv_data + at;
     /* the kept entries, after room for the prefix and the field's head */
