@@ -522,10 +522,15 @@ gm_event_decode_in(const uint8_t *buf, size_t len, ProtobufCAllocator *alloc,
     if (len > GM_EVENT_MAX)
         return gm_err_set(err, GM_ETOOBIG, "record of %zu bytes exceeds the %d byte limit", len,
                           GM_EVENT_MAX);
+    Gamification__V1__Event *ev;
+    int rc;
+    /* a plain record (eventdec.c) skips the scan and protobuf-c */
+    if (gm__event_decode_plain(buf, len, alloc, &ev))
+        goto validate;
     struct wire_ctx cx = {.rec = buf, .rec_len = len, .err = err};
     struct wbuf merged = {0};
     const ProtobufCMessageDescriptor *desc = &gamification__v1__event__descriptor;
-    int rc = len ? wire_scan(desc, buf, buf + len, 0, &cx) : 0;
+    rc = len ? wire_scan(desc, buf, buf + len, 0, &cx) : 0;
     bool rewritten = rc > 0;
     if (rewritten)
         rc = wire_rewrite(desc, buf, buf + len, &cx, &merged);
@@ -534,13 +539,13 @@ gm_event_decode_in(const uint8_t *buf, size_t len, ProtobufCAllocator *alloc,
         return rc;
     }
     /* protobuf-c copies what it keeps, so the rewrite can go at once */
-    Gamification__V1__Event *ev = rewritten
-                                      ? gamification__v1__event__unpack(alloc, merged.n, merged.p)
-                                      : gamification__v1__event__unpack(alloc, len, buf);
+    ev = rewritten ? gamification__v1__event__unpack(alloc, merged.n, merged.p)
+                   : gamification__v1__event__unpack(alloc, len, buf);
     free(merged.p);
     if (!ev)
         return gm_err_set(err, GM_EDECODE, "record of %zu bytes is not a valid protobuf Event",
                           len);
+validate:
     rc = gm_event_validate(ev, err);
     if (rc) {
         gamification__v1__event__free_unpacked(ev, alloc);

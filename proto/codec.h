@@ -68,4 +68,12 @@ const char *gm_event_body_name(const Gamification__V1__Event *ev);
 /* Encodes an outbound event; *out is new (free with free()). */
 int gm_outbound_encode(const Gamification__V1__OutboundEvent *oev, uint8_t **out, size_t *len);
 
+/*
+ * The plain-record decoder behind gm_event_decode_in (eventdec.c): 1 with
+ * *out the event protobuf-c would build (through alloc, NULL: malloc; not
+ * validated), or 0 when the record is not plain and nothing was kept.
+ */
+int gm__event_decode_plain(const uint8_t *buf, size_t len, ProtobufCAllocator *alloc,
+                           Gamification__V1__Event **out);
+
 #endif

@@ -16,10 +16,34 @@
 bool
 gm__period_expired(const struct meta *m, const char *period, size_t len)
 {
+    /* A period key's index is a function of its text: parsed once per
+     * thread and kept in a small direct-mapped cache (every learner record
+     * holds the same few dozen keys; pruning reads them all). */
+    static _Thread_local struct {
+        char key[GM_PERIOD_KEY_MAX];
+        uint8_t len; /* 0: empty slot */
+        bool ok, weekly;
+        int64_t idx;
+    } cache[64];
+    if (!m->has_floors)
+        return false; /* no floors yet */
     bool weekly;
     int64_t idx;
-    if (!m->has_floors || gm_fold_period_parse(period, len, &weekly, &idx))
-        return false; /* "all", or no floors yet */
+    if (len == 0 || len >= GM_PERIOD_KEY_MAX)
+        return false; /* not a period key gm_fold_period_parse reads */
+    unsigned h = (unsigned)len;
+    for (size_t i = 0; i < len; i++)
+        h = h * 31 + (unsigned char)period[i];
+    __typeof__(&cache[0]) c = &cache[h % 64];
+    if (c->len != len || memcmp(c->key, period, len) != 0) {
+        c->ok = gm_fold_period_parse(period, len, &c->weekly, &c->idx) == 0;
+        memcpy(c->key, period, len);
+        c->len = (uint8_t)len;
+    }
+    if (!c->ok)
+        return false; /* "all" */
+    weekly = c->weekly;
+    idx = c->idx;
     return idx < (weekly ? m->week_floor : m->month_floor);
 }
 
@@ -260,6 +284,49 @@ gm__drop_expired(struct gm_state *s, Gamify__Internal__UserState *st)
     return dropped;
 }
 
+/*
+ * Drops the expired periods from a stored learner record v (under k) by
+ * rewriting its packed scores alone, the last field of a record in
+ * protobuf-c's order: the bytes a decode, gm__drop_expired and an encode
+ * would give, without them. Returns 0 (done, or nothing expired), an LMDB
+ * code, or 1 when the record needs the full decode (not in that order, v1
+ * scores, larger than the buffer).
+ */
+static int
+prune_stored(struct gm_state *s, MDB_val *k, const MDB_val *v)
+{
+    uint8_t buf[4096];
+    size_t key_at, at, n;
+    if (v->mv_size > sizeof buf || !gm_user_scores_span(v->mv_data, v->mv_size, &key_at, &at, &n))
+        return 1;
+    const uint8_t *sp = (const uint8_t *)v->mv_data + at;
+    /* the kept entries, after room for the prefix and the field's head */
+    uint8_t *kept = buf + key_at + 12, *w = kept;
+    if (key_at + 12 + n > sizeof buf)
+        return 1;
+    size_t dropped = 0;
+    for (size_t r = 0, m; r < n; r += m) {
+        struct score_entry e;
+        if (!(m = gm__score_next(sp + r, n - r, &e)))
+            return 0; /* malformed tail: left as it is (as gm__drop_expired does) */
+        if (gm__period_expired(&s->meta, e.period, e.period_len)) {
+            dropped++;
+            continue;
+        }
+        memcpy(w, sp + r, m);
+        w += m;
+    }
+    if (!dropped)
+        return 0;
+    size_t kn = (size_t)(w - kept);
+    memcpy(buf, v->mv_data, key_at);
+    uint8_t *p = gm_user_put_scores(buf + key_at, kn);
+    memmove(p, kept, kn);
+    MDB_val nv = {(size_t)(p + kn - buf), buf};
+    s->stats.periods_pruned += dropped;
+    return gm__db_fail(s, mdb_put(s->txn, s->profiles, k, &nv, 0), "profiles put");
+}
+
 /* Drops the expired periods from the record of one learner. */
 static int
 prune_learner(struct gm_state *s, const char *user, size_t ulen)
@@ -278,12 +345,14 @@ prune_learner(struct gm_state *s, const char *user, size_t ulen)
         return 0;
     if (rc)
         return gm__db_fail(s, rc, "profiles get");
+    if ((rc = prune_stored(s, &k, &v)) != 1)
+        return rc;
     Gamify__Internal__UserState *st = gm__user_unpack(v.mv_size, v.mv_data);
     if (!st)
         return gm__fail(s, GM_ECORRUPT, "the stored record of learner %.*s does not decode",
                         (int)ulen, user);
     if (gm__drop_expired(s, st))
-        rc = gm__db_fail(s, gm__put_msg(s->txn, s->profiles, &k, &st->base, 0), "profiles put");
+        rc = gm__db_fail(s, gm__put_user(s->txn, s->profiles, &k, st), "profiles put");
     gamify__internal__user_state__free_unpacked(st, NULL);
     return rc;
 }

@@ -13,13 +13,16 @@
  * Unpacks a learner's record; NULL if it does not decode. A record of a
  * state before reach times (scores_packed_v1, entries without reached_at)
  * is converted: reach time 0 (unknown, the earliest), so its equal scores
- * keep ranking by member as they did. Returns new; free with
+ * keep ranking by member as they did. Decoded by hand (usercodec.h), by
+ * protobuf-c what the hand decoder leaves to it. Returns new; free with
  * gamify__internal__user_state__free_unpacked.
  */
 Gamify__Internal__UserState *
 gm__user_unpack(size_t len, const void *data)
 {
-    Gamify__Internal__UserState *st = gamify__internal__user_state__unpack(NULL, len, data);
+    Gamify__Internal__UserState *st = gm_user_decode(data, len);
+    if (!st)
+        st = gamify__internal__user_state__unpack(NULL, len, data);
     if (!st || !st->scores_packed_v1.len)
         return st;
     ProtobufCBinaryData *old = &st->scores_packed_v1, *sp = &st->scores_packed;
@@ -59,7 +62,7 @@ gm__write_learners(struct gm_state *s)
         if (!sl->dirty)
             continue;
         MDB_val k = {sl->ulen, sl->user};
-        rc = gm__db_fail(s, gm__put_msg(s->txn, s->profiles, &k, &sl->st->base, 0), "profiles put");
+        rc = gm__db_fail(s, gm__put_user(s->txn, s->profiles, &k, sl->st), "profiles put");
     }
     gm_learners_clear(&s->learners);
     return rc;
@@ -105,14 +108,18 @@ gm__learner_load(struct gm_state *s, const char *user, size_t ulen, struct gm_le
 size_t
 gm__learner_snapshot(struct gm_state *s, const struct gm_learner_slot *sl)
 {
-    size_t size = gamify__internal__user_state__get_packed_size(sl->st);
+    size_t hand = gm_user_encode_size(sl->st);
+    size_t size = hand ? hand : gamify__internal__user_state__get_packed_size(sl->st);
     if (size > s->cap_snap) {
         s->cap_snap = size * 2;
         s->snap = realloc(s->snap, s->cap_snap);
         if (!s->snap)
             abort();
     }
-    gamify__internal__user_state__pack(sl->st, s->snap);
+    if (hand)
+        gm_user_encode(sl->st, s->snap);
+    else
+        gamify__internal__user_state__pack(sl->st, s->snap);
     return size;
 }
 
@@ -120,7 +127,9 @@ gm__learner_snapshot(struct gm_state *s, const struct gm_learner_slot *sl)
 int
 gm__learner_restore(struct gm_state *s, struct gm_learner_slot *sl, size_t size)
 {
-    Gamify__Internal__UserState *st = gamify__internal__user_state__unpack(NULL, size, s->snap);
+    Gamify__Internal__UserState *st = gm_user_decode(s->snap, size);
+    if (!st)
+        st = gamify__internal__user_state__unpack(NULL, size, s->snap);
     if (!st)
         abort(); /* our own packing of a record we hold */
     gamify__internal__user_state__free_unpacked(sl->st, NULL);

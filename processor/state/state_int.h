@@ -37,6 +37,7 @@
 #include "encode.h"
 #include "learners.h"
 #include "state.pb-c.h"
+#include "usercodec.h"
 
 #include <lmdb.h>
 #include <pthread.h>
@@ -185,6 +186,20 @@ gm__put_msg(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, const ProtobufCMessage *msg, 
         return rc;
     protobuf_c_message_pack(msg, v.mv_data);
     return 0;
+}
+
+/* Puts a learner record under k: hand-encoded (usercodec.h) when covered. */
+static inline int
+gm__put_user(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, const Gamify__Internal__UserState *st)
+{
+    size_t size = gm_user_encode_size(st);
+    if (!size)
+        return gm__put_msg(txn, dbi, k, &st->base, 0);
+    MDB_val v = {size, NULL};
+    int rc = mdb_put(txn, dbi, k, &v, MDB_RESERVE);
+    if (rc == 0)
+        gm_user_encode(st, v.mv_data);
+    return rc;
 }
 
 /* Appends msg under the big-endian sequence number seq. */
