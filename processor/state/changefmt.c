@@ -450,9 +450,9 @@ r_outbound(struct rbuf *r, const struct gm_change *ch)
 }
 
 static int
-decode_compact(struct gm__change_reader *rd, const uint8_t *data, size_t len, struct gm_change *ch)
+decode_compact(struct gm_arena *a, const uint8_t *data, size_t len, struct gm_change *ch)
 {
-    struct rbuf r = {data + 2, data + len, false, &rd->arena};
+    struct rbuf r = {data + 2, data + len, false, a};
     if (data[1] != 1)
         return GM_ECORRUPT; /* a later version of this form */
     uint64_t flags = r_varint(&r);
@@ -465,8 +465,7 @@ decode_compact(struct gm__change_reader *rd, const uint8_t *data, size_t len, st
     /* every score takes at least 3 bytes: a bound before allocating */
     if (r.bad || n_scores > len / 3 || n_boards > n_scores)
         return GM_ECORRUPT;
-    struct gm_score *scores =
-        gm_arena_alloc(&rd->arena, (n_scores ? n_scores : 1) * sizeof *scores);
+    struct gm_score *scores = gm_arena_alloc(a, (n_scores ? n_scores : 1) * sizeof *scores);
     size_t at = 0;
     for (uint64_t b = 0; b < n_boards && !r.bad; b++) {
         const char *board = r_str(&r);
@@ -483,7 +482,7 @@ decode_compact(struct gm__change_reader *rd, const uint8_t *data, size_t len, st
                 sc->period = "all";
             } else {
                 uint64_t zz = (code - 2) >> 1;
-                char *name = gm_arena_alloc(&rd->arena, GM_PERIOD_KEY_MAX);
+                char *name = gm_arena_alloc(a, GM_PERIOD_KEY_MAX);
                 gm_fold_period_name((code - 2) & 1, (int64_t)(zz >> 1) ^ -(int64_t)(zz & 1), name);
                 sc->period = name;
             }
@@ -496,7 +495,7 @@ decode_compact(struct gm__change_reader *rd, const uint8_t *data, size_t len, st
     ch->scores = scores;
     ch->n_scores = n_scores;
     if (flags & 1) {
-        struct gm_feed_redemption *red = &rd->red;
+        struct gm_feed_redemption *red = gm_arena_alloc(a, sizeof *red);
         red->redemption_id = r_str(&r);
         red->reward_id = r_str(&r);
         red->completed = r_varint(&r) != 0;
@@ -513,8 +512,7 @@ decode_compact(struct gm__change_reader *rd, const uint8_t *data, size_t len, st
     uint64_t n_out = r_varint(&r);
     if (r.bad || n_out > len / 2)
         return GM_ECORRUPT;
-    Gamification__V1__OutboundEvent **out =
-        gm_arena_alloc(&rd->arena, (n_out ? n_out : 1) * sizeof *out);
+    Gamification__V1__OutboundEvent **out = gm_arena_alloc(a, (n_out ? n_out : 1) * sizeof *out);
     for (uint64_t i = 0; i < n_out && !r.bad; i++)
         out[i] = r_outbound(&r, ch);
     if (r.bad || r.p != r.end)
@@ -526,23 +524,23 @@ decode_compact(struct gm__change_reader *rd, const uint8_t *data, size_t len, st
 
 /* A protobuf Change (every state's form before the compact one). */
 static int
-decode_protobuf(struct gm__change_reader *rd, const uint8_t *data, size_t len, struct gm_change *ch)
+decode_protobuf(struct gm_arena *a, const uint8_t *data, size_t len, struct gm_change *ch)
 {
     Gamify__Internal__Change *pc =
-        gamify__internal__change__unpack(gm_arena_protobuf(&rd->arena), len, data);
+        gamify__internal__change__unpack(gm_arena_protobuf(a), len, data);
     if (!pc)
         return GM_ECORRUPT;
-    struct gm_score *scores =
-        gm_arena_alloc(&rd->arena, (pc->n_scores ? pc->n_scores : 1) * sizeof *scores);
+    struct gm_score *scores = gm_arena_alloc(a, (pc->n_scores ? pc->n_scores : 1) * sizeof *scores);
     for (size_t i = 0; i < pc->n_scores; i++)
         scores[i] = (struct gm_score){pc->scores[i]->board, pc->scores[i]->period,
                                       pc->scores[i]->score, pc->scores[i]->reached_at};
     if (pc->redemption) {
         const Gamify__Internal__Redemption *r = pc->redemption;
-        rd->red = (struct gm_feed_redemption){r->redemption_id, r->reward_id,   r->event_id,
-                                              r->completed,     (int)r->reason, r->cost,
-                                              r->seq,           r->occurred_at};
-        ch->redemption = &rd->red;
+        struct gm_feed_redemption *red = gm_arena_alloc(a, sizeof *red);
+        *red = (struct gm_feed_redemption){r->redemption_id, r->reward_id,   r->event_id,
+                                           r->completed,     (int)r->reason, r->cost,
+                                           r->seq,           r->occurred_at};
+        ch->redemption = red;
     }
     ch->user_id = pc->user_id && pc->user_id[0] ? pc->user_id : NULL;
     ch->event_id = pc->event_id;
@@ -559,13 +557,20 @@ decode_protobuf(struct gm__change_reader *rd, const uint8_t *data, size_t len, s
 }
 
 int
+gm__change_decode_into(struct gm_arena *a, int64_t seq, const void *data, size_t len,
+                       struct gm_change *ch)
+{
+    *ch = (struct gm_change){.seq = seq};
+    const uint8_t *d = data;
+    if (len >= 2 && d[0] == 0)
+        return decode_compact(a, d, len, ch);
+    return decode_protobuf(a, d, len, ch);
+}
+
+int
 gm__change_decode(struct gm__change_reader *r, int64_t seq, const void *data, size_t len,
                   struct gm_change *ch)
 {
     gm_arena_reset(&r->arena);
-    *ch = (struct gm_change){.seq = seq};
-    const uint8_t *d = data;
-    if (len >= 2 && d[0] == 0)
-        return decode_compact(r, d, len, ch);
-    return decode_protobuf(r, d, len, ch);
+    return gm__change_decode_into(&r->arena, seq, data, len, ch);
 }

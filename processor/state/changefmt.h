@@ -35,7 +35,6 @@ void gm__change_compact_write(const Gamify__Internal__Change *ch, uint8_t *out);
  * record. */
 struct gm__change_reader {
     struct gm_arena arena; /* strings, scores and outbound events of the last record */
-    struct gm_feed_redemption red;
 };
 
 void gm__change_reader_init(struct gm__change_reader *r);
@@ -48,5 +47,10 @@ void gm__change_reader_deinit(struct gm__change_reader *r);
  */
 int gm__change_decode(struct gm__change_reader *r, int64_t seq, const void *data, size_t len,
                       struct gm_change *ch);
+
+/* The same, everything *ch points to drawn from a (not reset): for readers
+ * that keep several decoded changes at once. Errors: GM_ECORRUPT. */
+int gm__change_decode_into(struct gm_arena *a, int64_t seq, const void *data, size_t len,
+                           struct gm_change *ch);
 
 #endif

@@ -521,3 +521,32 @@ Test(changefmt_state, a_feed_of_protobuf_records_reads_as_before_and_grows_compa
     free(mixed);
     free(fresh);
 }
+
+Test(changefmt, decoded_into_one_arena_changes_live_together)
+{
+    struct sample s;
+    sample_init(&s);
+    size_t n = gm__change_compact_size(&s.ch);
+    uint8_t *p = malloc(n);
+    gm__change_compact_write(&s.ch, p);
+    size_t pb_size;
+    char *want = protobuf_text(&s.ch, &pb_size);
+    uint8_t *pb = malloc(pb_size);
+    gamify__internal__change__pack(&s.ch, pb);
+    struct gm_arena a;
+    gm_arena_init(&a, 256);
+    struct gm_change c1, c2;
+    cr_assert_eq(gm__change_decode_into(&a, s.ch.seq, p, n, &c1), 0);
+    cr_assert_eq(gm__change_decode_into(&a, s.ch.seq, pb, pb_size, &c2), 0);
+    /* the first is still whole after the second (the redemption too) */
+    char *t1 = change_text(&c1), *t2 = change_text(&c2);
+    cr_assert_str_eq(t1, want);
+    cr_assert_str_eq(t2, want);
+    cr_assert_neq(c1.redemption, c2.redemption);
+    free(t1);
+    free(t2);
+    free(want);
+    free(pb);
+    free(p);
+    gm_arena_deinit(&a);
+}
