@@ -50,7 +50,7 @@ open_part(const struct gm_replay_kafka_opts *o, int32_t id, struct rpart *p, str
 }
 
 static int
-commit_part(struct rpart *p, struct gm_outsink *sink, struct gm_err *err)
+commit_part(struct rpart *p, struct gm_outsink *sink, bool no_feed, struct gm_err *err)
 {
     if (!p->in_batch)
         return 0;
@@ -58,6 +58,8 @@ commit_part(struct rpart *p, struct gm_outsink *sink, struct gm_err *err)
     int rc = gm_state_commit(p->st, p->batch_next, err);
     if (rc == 0 && sink)
         rc = gm_outsink_publish(sink, p->st, err);
+    if (rc == 0 && no_feed) /* the partition's next commits delete what is released */
+        gm_pump_release(p->st, sink, INT64_MAX);
     return rc;
 }
 
@@ -145,7 +147,7 @@ gm__replay_kafka(const char *rest, const struct gm_replay_kafka_opts *o)
             p->records++;
             records++;
             last_record = t;
-            if (++p->n >= o->batch && (rc = commit_part(p, sink, &err)))
+            if (++p->n >= o->batch && (rc = commit_part(p, sink, o->no_feed, &err)))
                 goto fail;
         } else if (t - last_record >= STALL_S) {
             rc = gm_err_set(&err, GM_EKAFKA,
@@ -153,7 +155,7 @@ gm__replay_kafka(const char *rest, const struct gm_replay_kafka_opts *o)
                             "ends; stopping (what was folded is committed: run again to resume)",
                             STALL_S);
             for (size_t i = 0; i < n; i++)
-                commit_part(&parts[i], sink, &(struct gm_err){0});
+                commit_part(&parts[i], sink, o->no_feed, &(struct gm_err){0});
             goto fail;
         }
         if (!o->quiet && t - last_report >= 1.0) {
@@ -162,7 +164,7 @@ gm__replay_kafka(const char *rest, const struct gm_replay_kafka_opts *o)
         }
     }
     for (size_t i = 0; i < n; i++) {
-        if ((rc = commit_part(&parts[i], sink, &err)))
+        if ((rc = commit_part(&parts[i], sink, o->no_feed, &err)))
             goto fail;
     }
     double secs = gm__now_s() - start;

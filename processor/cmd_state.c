@@ -106,6 +106,11 @@ static const struct gm_setting replay_settings[] = {
      "how far after its append time (file log frame, Kafka timestamp) an event may be dated; "
      "later ones are TOO_FAR_AHEAD dead letters (default 3600; jsonl: carries no append time)"},
     {"quiet", GM_SET_BOOL, "false", 0, 0, false, "no progress lines"},
+    {"no-feed", GM_SET_BOOL, "false", 0, 0, false,
+     "trim the change feed as the replay goes (behind --out, when given), for a state no "
+     "projector will read from its start (an audit, a digest, a what-if): `gamify project` "
+     "of it is refused as trimmed and the processor's projectors start from a rebuild. "
+     "Without it the whole feed is kept, for `gamify project` after the replay"},
 };
 
 static const struct gm__command replay_cmd = {
@@ -126,6 +131,7 @@ replay(const struct gm_config *opt)
     struct gm_outsink *sink = NULL;
     long batch = (long)gm_config_int(opt, "batch");
     bool quiet = gm_config_bool(opt, "quiet");
+    bool no_feed = gm_config_bool(opt, "no-feed");
     struct gm_state_opts opts = {.no_sync = gm_config_bool(opt, "no-sync")};
     if (gm_config_str(opt, "window-days"))
         opts.dedupe_window_s = gm_config_int(opt, "window-days") * 86400;
@@ -179,6 +185,7 @@ replay(const struct gm_config *opt)
             .out_uri = out_uri,
             .batch = (size_t)batch,
             .quiet = quiet,
+            .no_feed = no_feed,
         };
         int code = gm__replay_kafka(rest, &ko);
         free(override_text);
@@ -240,6 +247,8 @@ replay(const struct gm_config *opt)
             peak_heap = heap;
         if (out_uri && (rc = gm_outsink_publish(sink, st, &err)))
             break;
+        if (no_feed) /* the next commits delete what is released */
+            gm_pump_release(st, sink, INT64_MAX);
         if (n < (size_t)batch)
             break; /* the end of the log */
         double t = gm__now_s();
@@ -250,6 +259,9 @@ replay(const struct gm_config *opt)
             last_report = t;
         }
     }
+    uint64_t n_trim;
+    if (rc == 0 && no_feed)
+        rc = gm_state_trim_changes(st, gm_pump_release(st, sink, INT64_MAX), &n_trim, &err);
     if (rc) {
         fprintf(stderr, "gamify replay: %s\n", err.msg);
         goto out;

@@ -39,6 +39,7 @@ struct gm_replay_kafka_opts {
     const char *out_uri; /* outbound events, or NULL */
     size_t batch;        /* records per commit */
     bool quiet;          /* no progress lines */
+    bool no_feed;        /* trim the change feed as it goes (--no-feed) */
 };
 
 /*

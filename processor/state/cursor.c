@@ -107,6 +107,8 @@ gm_state_outbound_foreach(struct gm_state *s, int64_t *seq,
     gm__put_be64(kb, (uint64_t)*seq);
     MDB_val k = {8, kb}, v;
     int result = 0;
+    struct gm__change_reader reader;
+    gm__change_reader_init(&reader);
     struct meta m;
     const char *bad = NULL;
     if (gm__meta_read(txn, s->meta_db, &m, &bad) == 0 && *seq < m.change_seq) {
@@ -120,19 +122,20 @@ gm_state_outbound_foreach(struct gm_state *s, int64_t *seq,
     }
     for (rc = result ? MDB_NOTFOUND : mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
          rc == 0 && result == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        Gamify__Internal__Change *ch = gamify__internal__change__unpack(NULL, v.mv_size, v.mv_data);
-        if (!ch) {
+        struct gm_change ch;
+        if (k.mv_size != 8 || gm__change_decode(&reader, (int64_t)gm__get_be64(k.mv_data),
+                                                v.mv_data, v.mv_size, &ch)) {
             result = GM_ECORRUPT;
             break;
         }
-        for (size_t i = 0; i < ch->n_outbound && result == 0; i++)
-            result = fn(ctx, ch->outbound[i]);
+        for (size_t i = 0; i < ch.n_outbound && result == 0; i++)
+            result = fn(ctx, ch.outbound[i]);
         if (result == 0)
-            *seq = (int64_t)gm__get_be64(k.mv_data) + 1;
-        gamify__internal__change__free_unpacked(ch, NULL);
+            *seq = ch.seq + 1;
     }
     mdb_cursor_close(cur);
     mdb_txn_abort(txn);
+    gm__change_reader_deinit(&reader);
     if (result)
         return result;
     return rc == MDB_NOTFOUND ? 0 : GM_EDB;

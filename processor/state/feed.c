@@ -59,7 +59,8 @@ struct gm_feed {
     struct gm_learner_badge *badges;
     size_t cap_badges;
     struct score_list scores;
-    bool no_scores; /* gm_feed_without_scores */
+    bool no_scores;                  /* gm_feed_without_scores */
+    struct gm__change_reader reader; /* the last change handed out */
 };
 
 void
@@ -76,6 +77,7 @@ gm_feed_open(struct gm_state *s, struct gm_feed **out)
     if (!f)
         abort();
     f->s = s;
+    gm__change_reader_init(&f->reader);
     pthread_rwlock_rdlock(&s->resize_lock);
     f->locked = true;
     int rc = gm__ro_begin(s, &f->txn);
@@ -111,6 +113,7 @@ gm_feed_close(struct gm_feed *f)
         gamify__internal__user_state__free_unpacked(f->st, NULL);
     free(f->badges);
     gm__score_list_free(&f->scores);
+    gm__change_reader_deinit(&f->reader);
     free(f);
 }
 
@@ -140,55 +143,19 @@ gm_feed_changes(struct gm_feed *f, int64_t from, size_t max,
     gm__put_be64(kb, (uint64_t)from);
     MDB_val k = {8, kb}, v;
     int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE), result = 0;
-    struct gm_score *scores = NULL;
-    size_t cap = 0;
     for (size_t n = 0; rc == 0 && result == 0 && n < max; n++) {
-        Gamify__Internal__Change *ch = gamify__internal__change__unpack(NULL, v.mv_size, v.mv_data);
-        if (!ch || k.mv_size != 8) {
-            if (ch)
-                gamify__internal__change__free_unpacked(ch, NULL);
+        struct gm_change c;
+        if (k.mv_size != 8 || gm__change_decode(&f->reader, (int64_t)gm__get_be64(k.mv_data),
+                                                v.mv_data, v.mv_size, &c)) {
             result = GM_ECORRUPT;
             break;
         }
-        if (ch->n_scores > cap) {
-            cap = ch->n_scores;
-            scores = realloc(scores, cap * sizeof *scores);
-            if (!scores)
-                abort();
-        }
-        for (size_t i = 0; i < ch->n_scores; i++)
-            scores[i] = (struct gm_score){ch->scores[i]->board, ch->scores[i]->period,
-                                          ch->scores[i]->score, ch->scores[i]->reached_at};
-        struct gm_feed_redemption red;
-        if (ch->redemption) {
-            const Gamify__Internal__Redemption *r = ch->redemption;
-            red = (struct gm_feed_redemption){r->redemption_id, r->reward_id,   r->event_id,
-                                              r->completed,     (int)r->reason, r->cost,
-                                              r->seq,           r->occurred_at};
-        }
-        struct gm_change c = {
-            .seq = (int64_t)gm__get_be64(k.mv_data),
-            .user_id = ch->user_id && ch->user_id[0] ? ch->user_id : NULL,
-            .event_id = ch->event_id,
-            .occurred_at = ch->occurred_at,
-            .scores = scores,
-            .n_scores = ch->n_scores,
-            .redemption = ch->redemption ? &red : NULL,
-            .ledger_first = ch->ledger_first,
-            .ledger_count = ch->ledger_count,
-            .outbound = (const Gamification__V1__OutboundEvent *const *)ch->outbound,
-            .n_outbound = ch->n_outbound,
-            .pruned_periods = (const char *const *)ch->pruned_periods,
-            .n_pruned_periods = ch->n_pruned_periods,
-        };
         result = fn(ctx, &c);
-        if (result == 0)
+        if (result == 0) {
             *next = c.seq + 1;
-        gamify__internal__change__free_unpacked(ch, NULL);
-        if (result == 0)
             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+        }
     }
-    free(scores);
     mdb_cursor_close(cur);
     if (result)
         return result;

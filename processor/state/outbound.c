@@ -78,7 +78,7 @@ gm__build_outbound(const Gamification__V1__Event *ev, const struct gm_fold_out *
             Gamification__V1__StreakUpdated su;
             Gamification__V1__RewardRedeemed rr;
             Gamification__V1__RedemptionRejected rj;
-            char id[GM_ID_MAX * 2 + 64];
+            char id[GM_OUTBOUND_ID_MAX];
         } *b = gm_arena_alloc(arena, sizeof *b);
         memset(b, 0, sizeof *b);
         gamification__v1__outbound_event__init(&b->oev);
@@ -136,5 +136,36 @@ gm__build_outbound(const Gamification__V1__Event *ev, const struct gm_fold_out *
             break;
         }
         set->items[i] = &b->oev;
+    }
+}
+
+void
+gm__outbound_id_of(const char *event_id, const Gamification__V1__OutboundEvent *o, char *buf)
+{
+    char num[21];
+    switch (o->body_case) {
+    case GAMIFICATION__V1__OUTBOUND_EVENT__BODY_LEVEL_UP:
+        outbound_id(buf, GM_OUTBOUND_ID_MAX, event_id, outbound_suffix(GM_OUT_LEVEL_UP),
+                    decimal(num, (long long)o->level_up->new_level));
+        break;
+    case GAMIFICATION__V1__OUTBOUND_EVENT__BODY_BADGE_EARNED:
+        outbound_id(buf, GM_OUTBOUND_ID_MAX, event_id, outbound_suffix(GM_OUT_BADGE_EARNED),
+                    o->badge_earned->badge_id);
+        break;
+    case GAMIFICATION__V1__OUTBOUND_EVENT__BODY_STREAK_UPDATED:
+        outbound_id(buf, GM_OUTBOUND_ID_MAX, event_id, outbound_suffix(GM_OUT_STREAK_UPDATED),
+                    NULL);
+        break;
+    case GAMIFICATION__V1__OUTBOUND_EVENT__BODY_REWARD_REDEEMED:
+        outbound_id(buf, GM_OUTBOUND_ID_MAX, event_id, outbound_suffix(GM_OUT_REWARD_REDEEMED),
+                    NULL);
+        break;
+    case GAMIFICATION__V1__OUTBOUND_EVENT__BODY_REDEMPTION_REJECTED:
+        outbound_id(buf, GM_OUTBOUND_ID_MAX, event_id, outbound_suffix(GM_OUT_REDEMPTION_REJECTED),
+                    NULL);
+        break;
+    default:
+        buf[0] = '\0';
+        break;
     }
 }

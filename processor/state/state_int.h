@@ -13,7 +13,7 @@
  *   redemptions  user_id NUL redemption_id -> Redemption
  *   stock        reward_id -> be64 completed redemptions
  *   ledger       be64 seq -> LedgerEntry
- *   changes      be64 seq -> Change  (the projectors' feed)
+ *   changes      be64 seq -> a change record (changefmt.h; the projectors' feed)
  *   deadletters  be64 seq -> DeadLetter
  *   rules        be64 seq -> rules YAML, in publication order
  *   expiry       'W'|'M' be64 period index user_id -> ""  (who holds a score
@@ -32,6 +32,7 @@
 #include "state.h"
 
 #include "arena.h"
+#include "changefmt.h"
 #include "feed.h"
 #include "fold.h"
 #include "encode.h"
@@ -212,11 +213,12 @@ gm__put_seq_msg(struct gm_state *s, MDB_dbi dbi, int64_t seq, const ProtobufCMes
     return gm__put_msg(s->txn, dbi, &k, msg, MDB_APPEND);
 }
 
-/* Appends a change-feed record: hand-encoded (encode.h) when covered. */
+/* Appends a change-feed record: in the compact form (changefmt.h) when it
+ * covers ch, else as protobuf. */
 static inline int
 gm__put_change(struct gm_state *s, const Gamify__Internal__Change *ch)
 {
-    size_t size = gm_encode_change_size(ch);
+    size_t size = gm__change_compact_size(ch);
     if (!size)
         return gm__put_seq_msg(s, s->changes, ch->seq, &ch->base);
     uint8_t kb[8];
@@ -224,7 +226,7 @@ gm__put_change(struct gm_state *s, const Gamify__Internal__Change *ch)
     MDB_val k = {8, kb}, v = {size, NULL};
     int rc = mdb_put(s->txn, s->changes, &k, &v, MDB_APPEND | MDB_RESERVE);
     if (rc == 0)
-        gm_encode_change(ch, v.mv_data);
+        gm__change_compact_write(ch, v.mv_data);
     return rc;
 }
 
@@ -301,6 +303,11 @@ void gm__score_list_free(struct score_list *l);
 /* outbound.c */
 void gm__build_outbound(const Gamification__V1__Event *ev, const struct gm_fold_out *fo,
                         struct gm_arena *arena, struct outbound_set *set);
+/* The bytes an outbound event id takes at most, with its NUL. */
+#define GM_OUTBOUND_ID_MAX (GM_ID_MAX * 2 + 64)
+/* The id gm__build_outbound gives o, caused by event_id, into buf
+ * (GM_OUTBOUND_ID_MAX bytes): what the compact change form rebuilds. */
+void gm__outbound_id_of(const char *event_id, const Gamification__V1__OutboundEvent *o, char *buf);
 
 /* deadletter.c */
 int gm__dead_letter(struct gm_state *s, const struct pending *rec, const char *reason,

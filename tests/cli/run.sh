@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Command-line behaviour that the scenarios do not cover:
-#   run.sh GAMIFY EXAMPLES_DIR CHECK    (CHECK: out, publish, future, postgres;
+#   run.sh GAMIFY EXAMPLES_DIR CHECK    (CHECK: out, no-feed, publish, future, postgres;
 #                                        EXAMPLES_DIR: examples/)
 # postgres needs the server of tests/run (GAMIFY_TEST_PG); without it, it
 # skips (exit 77) unless GAMIFY_TEST_REQUIRE_SERVERS=1.
@@ -40,6 +40,30 @@ out)
     "$gamify" replay --quiet --log "jsonl:$examples/events.jsonl" --state "$tmp/st2" \
         --rules "$examples/rules.yaml" --out "file:$tmp/outlog"
     [ -n "$(ls "$tmp/outlog"/*.seg)" ] || fail "no outbound file log"
+    ;;
+no-feed)
+    # replay --no-feed keeps no change feed, writes the same outbound events
+    # and folds the same state; an output added afterwards is refused
+    # (its events are gone with the feed), and a replay without it keeps
+    # the whole feed
+    "$gamify" replay --quiet --log "jsonl:$examples/events.jsonl" --state "$tmp/kept" \
+        --rules "$examples/rules.yaml" --out "jsonl:$tmp/kept.jsonl"
+    "$gamify" replay --quiet --log "jsonl:$examples/events.jsonl" --state "$tmp/nofeed" \
+        --rules "$examples/rules.yaml" --out "jsonl:$tmp/nofeed.jsonl" --no-feed --batch 7
+    cmp -s "$tmp/kept.jsonl" "$tmp/nofeed.jsonl" || fail "--no-feed wrote other outbound events"
+    [ "$("$gamify" digest --state "$tmp/kept")" = "$("$gamify" digest --state "$tmp/nofeed")" ] ||
+        fail "--no-feed folded another state"
+    if command -v mdb_stat >/dev/null; then
+        [ "$(mdb_stat -s changes "$tmp/nofeed" | sed -n 's/.*Entries: //p')" = 0 ] ||
+            fail "--no-feed left changes: $(mdb_stat -s changes "$tmp/nofeed")"
+        [ "$(mdb_stat -s changes "$tmp/kept" | sed -n 's/.*Entries: //p')" -gt 20 ] ||
+            fail "a replay without --no-feed did not keep its feed"
+    fi
+    rc=0
+    "$gamify" replay --quiet --log "jsonl:$examples/events.jsonl" --state "$tmp/nofeed" \
+        --out "jsonl:$tmp/late.jsonl" 2>"$tmp/late.err" || rc=$?
+    [ "$rc" != 0 ] || fail "an output added to a trimmed feed was accepted"
+    grep -q "trimmed" "$tmp/late.err" || fail "the refusal does not say why: $(cat "$tmp/late.err")"
     ;;
 publish)
     head -n 3 "$examples/events.jsonl" > "$tmp/a.jsonl"

@@ -1,0 +1,56 @@
+/*
+ * changefmt.h: the bytes of a change-feed record (the `changes` database)
+ * and reading them back as feed.h's struct gm_change.
+ *
+ * Two forms are stored. The compact form (written since issue 15) starts
+ * with the bytes 00 01, which no protobuf record can (field number 0 does
+ * not exist): varints, no field tags, no sequence number (the key holds
+ * it); boards named once per record, periods as packed numbers ("all",
+ * week or month index), reach times relative to the event's time, and
+ * outbound events as their kind and body only: the id, learner, cause and
+ * time are rebuilt from the change on reading, exactly as the fold made
+ * them. Anything it does not cover (a pruned-periods record, a learner
+ * snapshot, an outbound event or period that would not be rebuilt byte for
+ * byte) is written as the protobuf Change of proto/internal/state.proto,
+ * the only form of states from before; readers take both.
+ */
+#ifndef GM_CHANGEFMT_H
+#define GM_CHANGEFMT_H
+
+#include "arena.h"
+#include "feed.h"
+#include "state.pb-c.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The compact size of ch, or 0 when the compact form does not cover it
+ * (the caller then packs the protobuf Change). */
+size_t gm__change_compact_size(const Gamify__Internal__Change *ch);
+
+/* Writes ch (covered: its size from gm__change_compact_size) to out. */
+void gm__change_compact_write(const Gamify__Internal__Change *ch, uint8_t *out);
+
+/* What decoded records point into: kept by a reader, reused record after
+ * record. */
+struct gm__change_reader {
+    struct gm_arena arena; /* strings, scores and outbound events of the last record */
+};
+
+void gm__change_reader_init(struct gm__change_reader *r);
+void gm__change_reader_deinit(struct gm__change_reader *r);
+
+/*
+ * Decodes the record (data, len) stored under seq into *ch, in either form.
+ * *ch borrows from r until the next call or the deinit. Errors:
+ * GM_ECORRUPT.
+ */
+int gm__change_decode(struct gm__change_reader *r, int64_t seq, const void *data, size_t len,
+                      struct gm_change *ch);
+
+/* The same, everything *ch points to drawn from a (not reset): for readers
+ * that keep several decoded changes at once. Errors: GM_ECORRUPT. */
+int gm__change_decode_into(struct gm_arena *a, int64_t seq, const void *data, size_t len,
+                           struct gm_change *ch);
+
+#endif
