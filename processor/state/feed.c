@@ -126,9 +126,57 @@ gm_feed_start(const struct gm_feed *f)
     return f->start;
 }
 
-int
-gm_feed_changes(struct gm_feed *f, int64_t from, size_t max,
-                int (*fn)(void *ctx, const struct gm_change *ch), void *ctx, int64_t *next)
+/*
+ * Decodes the change record (k, v) into *c, every part of it (the protobuf
+ * message, the scores, the redemption) drawn from a: valid until a is reset.
+ */
+static int
+decode_change(const MDB_val *k, const MDB_val *v, struct gm_arena *a, struct gm_change *c)
+{
+    if (k->mv_size != 8)
+        return GM_ECORRUPT;
+    Gamify__Internal__Change *ch =
+        gamify__internal__change__unpack(gm_arena_protobuf(a), v->mv_size, v->mv_data);
+    if (!ch)
+        return GM_ECORRUPT;
+    struct gm_score *scores = NULL;
+    if (ch->n_scores > 0) {
+        scores = gm_arena_alloc(a, ch->n_scores * sizeof *scores);
+        for (size_t i = 0; i < ch->n_scores; i++)
+            scores[i] = (struct gm_score){ch->scores[i]->board, ch->scores[i]->period,
+                                          ch->scores[i]->score, ch->scores[i]->reached_at};
+    }
+    struct gm_feed_redemption *red = NULL;
+    if (ch->redemption) {
+        const Gamify__Internal__Redemption *r = ch->redemption;
+        red = gm_arena_alloc(a, sizeof *red);
+        *red = (struct gm_feed_redemption){r->redemption_id, r->reward_id,   r->event_id,
+                                           r->completed,     (int)r->reason, r->cost,
+                                           r->seq,           r->occurred_at};
+    }
+    *c = (struct gm_change){
+        .seq = (int64_t)gm__get_be64(k->mv_data),
+        .user_id = ch->user_id && ch->user_id[0] ? ch->user_id : NULL,
+        .event_id = ch->event_id,
+        .occurred_at = ch->occurred_at,
+        .scores = scores,
+        .n_scores = ch->n_scores,
+        .redemption = red,
+        .ledger_first = ch->ledger_first,
+        .ledger_count = ch->ledger_count,
+        .outbound = (const Gamification__V1__OutboundEvent *const *)ch->outbound,
+        .n_outbound = ch->n_outbound,
+        .pruned_periods = (const char *const *)ch->pruned_periods,
+        .n_pruned_periods = ch->n_pruned_periods,
+    };
+    return 0;
+}
+
+/* gm_feed_changes with the changes' memory from a; reset after each change
+ * unless keep. */
+static int
+changes_in(struct gm_feed *f, int64_t from, size_t max, struct gm_arena *a, bool keep,
+           int (*fn)(void *ctx, const struct gm_change *ch), void *ctx, int64_t *next)
 {
     *next = from;
     if (from < f->start)
@@ -140,59 +188,42 @@ gm_feed_changes(struct gm_feed *f, int64_t from, size_t max,
     gm__put_be64(kb, (uint64_t)from);
     MDB_val k = {8, kb}, v;
     int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE), result = 0;
-    struct gm_score *scores = NULL;
-    size_t cap = 0;
     for (size_t n = 0; rc == 0 && result == 0 && n < max; n++) {
-        Gamify__Internal__Change *ch = gamify__internal__change__unpack(NULL, v.mv_size, v.mv_data);
-        if (!ch || k.mv_size != 8) {
-            if (ch)
-                gamify__internal__change__free_unpacked(ch, NULL);
-            result = GM_ECORRUPT;
+        struct gm_change c;
+        if ((result = decode_change(&k, &v, a, &c)))
             break;
-        }
-        if (ch->n_scores > cap) {
-            cap = ch->n_scores;
-            scores = realloc(scores, cap * sizeof *scores);
-            if (!scores)
-                abort();
-        }
-        for (size_t i = 0; i < ch->n_scores; i++)
-            scores[i] = (struct gm_score){ch->scores[i]->board, ch->scores[i]->period,
-                                          ch->scores[i]->score, ch->scores[i]->reached_at};
-        struct gm_feed_redemption red;
-        if (ch->redemption) {
-            const Gamify__Internal__Redemption *r = ch->redemption;
-            red = (struct gm_feed_redemption){r->redemption_id, r->reward_id,   r->event_id,
-                                              r->completed,     (int)r->reason, r->cost,
-                                              r->seq,           r->occurred_at};
-        }
-        struct gm_change c = {
-            .seq = (int64_t)gm__get_be64(k.mv_data),
-            .user_id = ch->user_id && ch->user_id[0] ? ch->user_id : NULL,
-            .event_id = ch->event_id,
-            .occurred_at = ch->occurred_at,
-            .scores = scores,
-            .n_scores = ch->n_scores,
-            .redemption = ch->redemption ? &red : NULL,
-            .ledger_first = ch->ledger_first,
-            .ledger_count = ch->ledger_count,
-            .outbound = (const Gamification__V1__OutboundEvent *const *)ch->outbound,
-            .n_outbound = ch->n_outbound,
-            .pruned_periods = (const char *const *)ch->pruned_periods,
-            .n_pruned_periods = ch->n_pruned_periods,
-        };
         result = fn(ctx, &c);
         if (result == 0)
             *next = c.seq + 1;
-        gamify__internal__change__free_unpacked(ch, NULL);
+        if (!keep)
+            gm_arena_reset(a);
         if (result == 0)
             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
-    free(scores);
     mdb_cursor_close(cur);
     if (result)
         return result;
     return rc == 0 || rc == MDB_NOTFOUND ? 0 : GM_EDB;
+}
+
+int
+gm_feed_changes(struct gm_feed *f, int64_t from, size_t max,
+                int (*fn)(void *ctx, const struct gm_change *ch), void *ctx, int64_t *next)
+{
+    /* one arena for the pass: a change's message and arrays go at once,
+     * with no malloc or free per field */
+    struct gm_arena a;
+    gm_arena_init(&a, 16384);
+    int rc = changes_in(f, from, max, &a, false, fn, ctx, next);
+    gm_arena_deinit(&a);
+    return rc;
+}
+
+int
+gm_feed_changes_keep(struct gm_feed *f, int64_t from, size_t max, struct gm_arena *a,
+                     int (*fn)(void *ctx, const struct gm_change *ch), void *ctx, int64_t *next)
+{
+    return changes_in(f, from, max, a, true, fn, ctx, next);
 }
 
 /* Fills l from the packed learner v (kept in f until the next call). */
