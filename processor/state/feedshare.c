@@ -221,7 +221,8 @@ gm_feedshare_changes(struct gm_feedshare *sh, struct gm_feed *f, int64_t from, s
             abort();
         /* about 1 KiB a change; small passes (one commit at low rates) get
          * small chunks, so that many of them stay cheap to keep */
-        size_t chunk = left < 64 ? 65536 / 64 * (left + 1) : 65536;
+        uint64_t avail = (uint64_t)(end - from) < left ? (uint64_t)(end - from) : left;
+        size_t chunk = avail < 64 ? 65536 / 64 * (size_t)(avail + 1) : 65536;
         gm_arena_init(&g->arena, chunk);
         g->refs = 1; /* ours */
         g->first = from;
