@@ -16,6 +16,7 @@
 #include "kproj.h"
 
 #include "feed.h"
+#include "feedshare.h"
 #include "log.h"
 #include "pgproj.h"
 #include "projrun.h"
@@ -37,6 +38,7 @@ struct side {
 
 struct gm_kproj {
     struct gm_projrun *pg, *redis, *wh;
+    struct gm_feedshare *share;    /* pg's and redis's pass over the feed; NULL: one of them */
     const struct gm_redisproj *rp; /* borrowed from redis's runner, for its guard figures */
     const struct gm_webhooks *whp; /* borrowed from wh's runner */
 };
@@ -149,10 +151,13 @@ gm_kproj_start(const struct gm_kproj_conf *conf, int32_t partition, const char *
     if (!kp)
         abort();
     int rc = 0;
+    if (conf->conninfo && conf->redis_url)
+        kp->share = gm_feedshare_new(GM_FEEDSHARE_CHANGES);
     if (conf->conninfo) {
         struct gm_pgproj *pp;
         if ((rc = gm_pgproj_open(conf->conninfo, (int)partition, &pp, err)))
             goto out;
+        gm_pgproj_set_share(pp, kp->share);
         /* the runner takes the side, and closes it when it cannot start */
         if ((rc = gm_projrun_start(&pg_ops, side_new(false, pp, partition), st, &kp->pg, err)))
             goto out;
@@ -161,6 +166,7 @@ gm_kproj_start(const struct gm_kproj_conf *conf, int32_t partition, const char *
         struct gm_redisproj *rp;
         if ((rc = gm_redisproj_open(conf->redis_url, (int)partition, &conf->redis_opts, &rp, err)))
             goto out;
+        gm_redisproj_set_share(rp, kp->share);
         if ((rc = gm_projrun_start(&redis_ops, side_new(true, rp, partition), st, &kp->redis, err)))
             goto out;
         kp->rp = rp;
@@ -241,5 +247,6 @@ gm_kproj_stop(struct gm_kproj *kp)
     gm_projrun_stop(kp->pg);
     gm_projrun_stop(kp->redis);
     gm_projrun_stop(kp->wh);
+    gm_feedshare_free(kp->share); /* after its readers */
     free(kp);
 }

@@ -25,6 +25,7 @@
  * logged and counted, not fatal: transaction markers take offsets too.
  */
 #include "config.h"
+#include "feedshare.h"
 #include "filelog.h"
 #include "gm_config.h"
 #include "kafka.h"
@@ -285,15 +286,17 @@ redis_opts(const struct gm_config *cfg, bool whole)
  * *rp borrows the Redis projector (the runner owns it) for its figures. */
 static int
 start_projectors(const struct gm_config *cfg, struct gm_state *st, struct gm_opsalert *alerts,
-                 struct gm_projrun **redis, struct gm_projrun **pg, struct gm_redisproj **rp_out,
-                 struct gm_err *err)
+                 struct gm_feedshare *share, struct gm_projrun **redis, struct gm_projrun **pg,
+                 struct gm_redisproj **rp_out, struct gm_err *err)
 {
     int rc;
     const char *conninfo = gm_config_str(cfg, "postgres");
     if (conninfo) {
         struct gm_pgproj *pp;
-        if ((rc = gm_pgproj_open(conninfo, 0, &pp, err)) ||
-            (rc = gm_projrun_start(&pg_ops, pp, st, pg, err)))
+        if ((rc = gm_pgproj_open(conninfo, 0, &pp, err)))
+            return rc;
+        gm_pgproj_set_share(pp, share);
+        if ((rc = gm_projrun_start(&pg_ops, pp, st, pg, err)))
             return rc;
         gm_log(GM_LOG_INFO, "projecting the read model to Postgres");
     }
@@ -305,6 +308,7 @@ start_projectors(const struct gm_config *cfg, struct gm_state *st, struct gm_ops
     gm_opsrun_hook(&ro, alerts);
     if ((rc = gm_redisproj_open(url, 0, &ro, &rp, err)))
         return rc;
+    gm_redisproj_set_share(rp, share);
     gm_log(GM_LOG_INFO, "projecting leaderboards to Redis %s", url);
     *rp_out = rp;
     return gm_projrun_start(&redis_ops, rp, st, redis, err);
@@ -373,6 +377,7 @@ run(const struct gm_config *cfg)
     const struct gm_webhooks *whp = NULL;
     struct gm_redisproj *rp = NULL; /* borrowed from redis's runner */
     struct gm_opsalert *alerts = NULL;
+    struct gm_feedshare *share = NULL; /* the projectors' shared pass over the feed */
     static char ctx[96];
     int code = 1, rc;
 
@@ -417,7 +422,9 @@ run(const struct gm_config *cfg)
                              (size_t)gm_config_int(cfg, "alerts-queue"), &alerts, &err)))
         goto fail;
     m.alerts = alerts;
-    if ((rc = start_projectors(cfg, st, alerts, &redis, &pg, &rp, &err)))
+    if (gm_config_str(cfg, "postgres") && gm_config_str(cfg, "redis"))
+        share = gm_feedshare_new(GM_FEEDSHARE_CHANGES);
+    if ((rc = start_projectors(cfg, st, alerts, share, &redis, &pg, &rp, &err)))
         goto fail;
     if (gm_config_str(cfg, "webhooks") &&
         (rc = gm_whrun_start(gm_config_str(cfg, "webhooks"), dir, st, &wh, &whp, &err)))
@@ -507,6 +514,7 @@ out:
     gm_projrun_stop(redis);
     gm_projrun_stop(pg);
     gm_projrun_stop(wh);
+    gm_feedshare_free(share); /* after its readers */
     gm_metrics_stop(srv);
     gm_opsalert_close(alerts); /* after the projectors that raise alerts */
     gm_outsink_close(sink);

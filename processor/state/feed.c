@@ -129,9 +129,24 @@ gm_feed_start(const struct gm_feed *f)
     return f->start;
 }
 
-int
-gm_feed_changes(struct gm_feed *f, int64_t from, size_t max,
-                int (*fn)(void *ctx, const struct gm_change *ch), void *ctx, int64_t *next)
+/*
+ * Decodes the change record (k, v) into *c, every part of it (the protobuf
+ * message, the scores, the redemption) drawn from a: valid until a is reset.
+ */
+static int
+decode_change(const MDB_val *k, const MDB_val *v, struct gm_arena *a, struct gm_change *c)
+{
+    if (k->mv_size != 8)
+        return GM_ECORRUPT;
+    return gm__change_decode_into(a, (int64_t)gm__get_be64(k->mv_data), v->mv_data, v->mv_size,
+                                  c);
+}
+
+/* gm_feed_changes with the changes' memory from a; reset after each change
+ * unless keep. */
+static int
+changes_in(struct gm_feed *f, int64_t from, size_t max, struct gm_arena *a, bool keep,
+           int (*fn)(void *ctx, const struct gm_change *ch), void *ctx, int64_t *next)
 {
     *next = from;
     if (from < f->start)
@@ -145,12 +160,11 @@ gm_feed_changes(struct gm_feed *f, int64_t from, size_t max,
     int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE), result = 0;
     for (size_t n = 0; rc == 0 && result == 0 && n < max; n++) {
         struct gm_change c;
-        if (k.mv_size != 8 || gm__change_decode(&f->reader, (int64_t)gm__get_be64(k.mv_data),
-                                                v.mv_data, v.mv_size, &c)) {
-            result = GM_ECORRUPT;
+        if ((result = decode_change(&k, &v, a, &c)))
             break;
-        }
         result = fn(ctx, &c);
+        if (!keep)
+            gm_arena_reset(a);
         if (result == 0) {
             *next = c.seq + 1;
             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
@@ -160,6 +174,22 @@ gm_feed_changes(struct gm_feed *f, int64_t from, size_t max,
     if (result)
         return result;
     return rc == 0 || rc == MDB_NOTFOUND ? 0 : GM_EDB;
+}
+
+int
+gm_feed_changes(struct gm_feed *f, int64_t from, size_t max,
+                int (*fn)(void *ctx, const struct gm_change *ch), void *ctx, int64_t *next)
+{
+    /* the reader's arena, reset after each change: no malloc or free per
+     * field, and none per call */
+    return changes_in(f, from, max, &f->reader.arena, false, fn, ctx, next);
+}
+
+int
+gm_feed_changes_keep(struct gm_feed *f, int64_t from, size_t max, struct gm_arena *a,
+                     int (*fn)(void *ctx, const struct gm_change *ch), void *ctx, int64_t *next)
+{
+    return changes_in(f, from, max, a, true, fn, ctx, next);
 }
 
 /* Fills l from the packed learner v (kept in f until the next call). */

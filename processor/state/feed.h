@@ -12,6 +12,7 @@
 #ifndef GM_FEED_H
 #define GM_FEED_H
 
+#include "arena.h"
 #include "outbound.pb-c.h"
 #include "rules.h"
 #include "state.h"
@@ -110,6 +111,15 @@ int64_t gm_feed_start(const struct gm_feed *f);
  */
 int gm_feed_changes(struct gm_feed *f, int64_t from, size_t max,
                     int (*fn)(void *ctx, const struct gm_change *ch), void *ctx, int64_t *next);
+
+/*
+ * The same, with every change passed kept in a (the caller's) instead of
+ * freed after its callback: each stays valid until a is reset or deinit.
+ * For caches of decoded changes (feedshare.h).
+ */
+int gm_feed_changes_keep(struct gm_feed *f, int64_t from, size_t max, struct gm_arena *a,
+                         int (*fn)(void *ctx, const struct gm_change *ch), void *ctx,
+                         int64_t *next);
 
 /* Fills *l with the learner user (borrowed until the next call on f).
  * Errors: GM_ENOTFOUND, GM_ECORRUPT, GM_EDB. */

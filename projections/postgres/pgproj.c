@@ -25,6 +25,7 @@
 #include "pgproj.h"
 
 #include "feed.h"
+#include "feedshare.h"
 #include "fold.h"
 #include "log.h"
 #include "migrations.h"
@@ -155,6 +156,7 @@ struct gm_pgproj {
     bool fault_before_commit;
     int64_t cursor;
     struct gm_feed_rules_cache rules; /* the rules of the last step */
+    struct gm_feedshare *share;       /* borrowed; NULL: none */
     size_t pending;                   /* statements sent since the last drain */
     int failed;                       /* first error of the pipeline (GM_EDB), 0 while fine */
 };
@@ -765,7 +767,7 @@ gm_pgproj_step(struct gm_pgproj *p, struct gm_state *st, size_t max_changes, siz
                         p->partition, from, gm_feed_end(f));
         goto out;
     }
-    if ((rc = gm_feed_changes(f, from, max_changes, collect, &b, &next))) {
+    if ((rc = gm_feedshare_changes(p->share, f, from, max_changes, collect, &b, &next))) {
         gm_err_set(err, rc, "reading the change feed from %" PRId64 ": %s", from, gm_strerror(rc));
         goto out;
     }
@@ -889,6 +891,12 @@ gm_pgproj_open(const char *conninfo, int partition, struct gm_pgproj **out, stru
     snprintf(p->partition_s, sizeof p->partition_s, "%d", partition);
     *out = p;
     return 0;
+}
+
+void
+gm_pgproj_set_share(struct gm_pgproj *p, struct gm_feedshare *sh)
+{
+    p->share = sh;
 }
 
 int64_t

@@ -71,6 +71,11 @@ int gm_pgproj_open(const char *conninfo, int partition, struct gm_pgproj **out, 
 int gm_pgproj_step(struct gm_pgproj *p, struct gm_state *st, size_t max_changes, size_t *n,
                    struct gm_err *err);
 
+/* From now on the steps read the change feed through sh (feedshare.h,
+ * borrowed: it must outlive p; NULL: alone). */
+struct gm_feedshare;
+void gm_pgproj_set_share(struct gm_pgproj *p, struct gm_feedshare *sh);
+
 /* The cursor as of the last step: the next change to project (-1: unknown). */
 int64_t gm_pgproj_cursor(const struct gm_pgproj *p);
 

@@ -23,6 +23,7 @@
 #include "redis_int.h"
 
 #include "feed.h"
+#include "feedshare.h"
 #include "lbscore.h"
 #include "log.h"
 
@@ -107,6 +108,12 @@ gm_redisproj_close(struct gm_redisproj *p)
     free(p->recon_from);
     gm_feed_rules_cache_deinit(&p->rules);
     free(p);
+}
+
+void
+gm_redisproj_set_share(struct gm_redisproj *p, struct gm_feedshare *sh)
+{
+    p->share = sh;
 }
 
 int64_t
@@ -470,7 +477,7 @@ attempt(struct gm_redisproj *p, struct gm_state *st, size_t max, size_t *n, bool
     gm__redis_appendf(p, "MULTI");
     /* the partitions whose prunes a period's keys wait for */
     gm__redis_appendf(p, "SADD %s %s", b.partitions_key, b.partition);
-    rc = gm_feed_changes(f, p->cursor, max, on_change, &b, &next);
+    rc = gm_feedshare_changes(p->share, f, p->cursor, max, on_change, &b, &next);
     if (rc == GM_ENOTFOUND) {
         gm_err_set(err, rc,
                    "partition %d: the change feed starts at %lld, after the Redis cursor %lld "

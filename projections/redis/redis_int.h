@@ -38,6 +38,7 @@ struct gm_redisproj {
     struct gm_redisproj_stats stats;
     char *url;                        /* as given, for the reconcile's rebuild */
     struct gm_feed_rules_cache rules; /* the rules of the last step */
+    struct gm_feedshare *share;       /* borrowed; NULL: none */
     /* the reconcile: settings, schedule and where the sample resumes */
     int64_t recon_interval_ms, recon_next_ms; /* next run, monotonic */
     size_t recon_sample;

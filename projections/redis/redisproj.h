@@ -114,6 +114,11 @@ int gm_redisproj_open(const char *url, int partition, const struct gm_redisproj_
 int gm_redisproj_step(struct gm_redisproj *p, struct gm_state *st, size_t max_changes, size_t *n,
                       struct gm_err *err);
 
+/* From now on the steps read the change feed through sh (feedshare.h,
+ * borrowed: it must outlive p; NULL: alone). */
+struct gm_feedshare;
+void gm_redisproj_set_share(struct gm_redisproj *p, struct gm_feedshare *sh);
+
 /* Milliseconds to wait before the next step: 0 after a success, doubling
  * from 100 up to max_backoff_ms while steps fail. */
 int64_t gm_redisproj_backoff_ms(const struct gm_redisproj *p);

@@ -2,9 +2,11 @@
  * test_feed.c: reading a state as projectors do (feed.h): the change feed
  * with its scores, redemptions, ledger ranges, outbound events and pruned
  * periods; learners as plain structs (kept periods only); the ledger, whose
- * sums equal every learner's exp and coins; stock; trimming.
+ * sums equal every learner's exp and coins; stock; trimming; the pass
+ * shared by several readers (feedshare.h).
  */
 #include "feed.h"
+#include "feedshare.h"
 #include "state.h"
 
 #include <criterion/criterion.h>
@@ -332,5 +334,117 @@ Test(feed, learners_without_scores)
     cr_assert_eq(l.n_scores, 0);
     cr_assert_null(l.scores);
     gm_feed_close(f);
+    gm_state_close(st);
+}
+
+/* Every field a reader sees of a change, as text. */
+static int
+render(void *ctx, const struct gm_change *ch)
+{
+    char *out = ctx, line[512];
+    int n =
+        snprintf(line, sizeof line, "%lld %s %s %lld r=%s l=%lld+%lld o=%zu:", (long long)ch->seq,
+                 ch->user_id ? ch->user_id : "-", ch->event_id, (long long)ch->occurred_at,
+                 ch->redemption ? ch->redemption->redemption_id : "-", (long long)ch->ledger_first,
+                 (long long)ch->ledger_count, ch->n_outbound);
+    for (size_t i = 0; i < ch->n_scores; i++)
+        n += snprintf(line + n, sizeof line - (size_t)n, " %s/%s=%lld@%lld", ch->scores[i].board,
+                      ch->scores[i].period, (long long)ch->scores[i].score,
+                      (long long)ch->scores[i].reached_at);
+    for (size_t i = 0; i < ch->n_pruned_periods; i++)
+        n += snprintf(line + n, sizeof line - (size_t)n, " -%s", ch->pruned_periods[i]);
+    cr_assert_lt((size_t)n, sizeof line);
+    strcat(out, line);
+    strcat(out, "\n");
+    return 0;
+}
+
+Test(feed, a_shared_pass_decodes_once_for_two_readers)
+{
+    struct gm_state *st = fold_all();
+    struct gm_feed *f;
+    cr_assert_eq(gm_feed_open(st, &f), 0);
+    static char alone[8192], first[8192], second[8192];
+    int64_t next;
+    cr_assert_eq(gm_feed_changes(f, 0, 1000, render, alone, &next), 0);
+    struct gm_feedshare *sh = gm_feedshare_new(1000);
+    cr_assert_eq(gm_feedshare_changes(sh, f, 0, 1000, render, first, &next), 0);
+    cr_assert_eq(next, gm_feed_end(f));
+    cr_assert_eq(gm_feedshare_changes(sh, f, 0, 1000, render, second, &next), 0);
+    cr_assert_str_eq(first, alone);
+    cr_assert_str_eq(second, alone);
+    struct gm_feedshare_stats ss;
+    gm_feedshare_stats(sh, &ss);
+    /* the second reader decoded nothing: it read the first one's pass */
+    cr_assert_eq(ss.decoded, 5);
+    cr_assert_eq(ss.shared, 5);
+    cr_assert_eq(ss.alone, 0);
+    gm_feed_close(f);
+    gm_feedshare_free(sh);
+    gm_state_close(st);
+}
+
+Test(feed, a_shared_pass_in_pieces_behind_and_past_the_share)
+{
+    struct gm_state *st = fold_all();
+    struct gm_feed *f;
+    cr_assert_eq(gm_feed_open(st, &f), 0);
+    static char alone[8192], lead[8192], behind[8192];
+    int64_t next;
+    cr_assert_eq(gm_feed_changes(f, 0, 1000, render, alone, &next), 0);
+    /* keeps about 1 change: each pass drops the one before */
+    struct gm_feedshare *sh = gm_feedshare_new(1);
+    int64_t at = 0;
+    for (int i = 0; i < 10 && at < gm_feed_end(f); i++)
+        cr_assert_eq(gm_feedshare_changes(sh, f, at, 2, render, lead, &at), 0);
+    cr_assert_eq(at, gm_feed_end(f));
+    cr_assert_str_eq(lead, alone);
+    /* a reader from the start is behind the share: it decodes alone up to
+     * what the share holds, then reads the share */
+    cr_assert_eq(gm_feedshare_changes(sh, f, 0, 1000, render, behind, &next), 0);
+    cr_assert_str_eq(behind, alone);
+    cr_assert_eq(next, gm_feed_end(f));
+    struct gm_feedshare_stats ss;
+    gm_feedshare_stats(sh, &ss);
+    cr_assert_eq(ss.decoded, 5);
+    cr_assert_eq(ss.alone, 4);
+    cr_assert_eq(ss.shared, 1);
+    gm_feed_close(f);
+    gm_feedshare_free(sh);
+    gm_state_close(st);
+}
+
+Test(feed, a_shared_pass_stops_at_the_end_of_each_snapshot)
+{
+    struct gm_state *st = fold_all();
+    struct gm_feed *old;
+    cr_assert_eq(gm_feed_open(st, &old), 0);
+    int64_t old_end = gm_feed_end(old);
+    /* one more change after the old snapshot */
+    struct gm_err err;
+    const char *ev = "{\"eventId\":\"e5\",\"userId\":\"cy\",\"occurredAt\":"
+                     "\"2026-11-02T10:00:00Z\",\"lessonCompleted\":{\"lessonId\":\"l1\"}}";
+    cr_assert_eq(gm_state_begin(st, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_state_apply(st, (const uint8_t *)ev, strlen(ev), true, 4, 0, &err), 0, "%s",
+                 err.msg);
+    cr_assert_eq(gm_state_commit(st, 5, &err), 0, "%s", err.msg);
+    struct gm_feed *cur;
+    cr_assert_eq(gm_feed_open(st, &cur), 0);
+    cr_assert_gt(gm_feed_end(cur), old_end);
+    struct gm_feedshare *sh = gm_feedshare_new(1000);
+    static char now[8192], before[8192], want[8192];
+    int64_t next;
+    /* the newer reader decodes everything into the share ... */
+    cr_assert_eq(gm_feedshare_changes(sh, cur, 0, 1000, render, now, &next), 0);
+    cr_assert_eq(next, gm_feed_end(cur));
+    /* ... and the older one sees only what its snapshot holds */
+    cr_assert_eq(gm_feed_changes(old, 0, 1000, render, want, &next), 0);
+    cr_assert_eq(gm_feedshare_changes(sh, old, 0, 1000, render, before, &next), 0);
+    cr_assert_str_eq(before, want);
+    cr_assert_eq(next, old_end);
+    cr_assert(strstr(now, " cy ") && !strstr(before, " cy "));
+    gm_feed_close(old);
+    gm_feed_close(cur);
+    gm_feedshare_free(sh);
     gm_state_close(st);
 }

@@ -1,0 +1,267 @@
+/*
+ * feedshare.c: the shared decoded pass of feedshare.h.
+ *
+ * The share is a list of segments, oldest first, each the decoded changes
+ * of one pass [first, end) in an arena of its own, so that a segment goes
+ * in one free. The segments are contiguous: a pass that does not start at
+ * the end of the list (a reader jumped ahead of it) replaces the list. A
+ * segment is reference counted (the list holds one reference, each reader
+ * inside it one), so dropping it while a reader is inside is safe.
+ *
+ * One pass decodes into the share at a time (decoding): a reader wanting
+ * changes at or after the ones being decoded waits for that pass instead
+ * of decoding them too. The projectors are woken by the same commit, so
+ * without the wait both would decode the same changes at the same moment.
+ */
+#include "feedshare.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+
+#define SEGMENTS_MAX 512 /* past it the oldest go, whatever their size */
+
+struct seg {
+    struct seg *prev, *next;
+    int64_t first, end;  /* holds every change of the feed in [first, end) */
+    struct gm_change *v; /* in seq order; their memory is in arena */
+    size_t n, cap;
+    struct gm_arena arena;
+    int refs; /* under the share's mu */
+};
+
+struct gm_feedshare {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct seg *head, *tail; /* oldest, newest */
+    size_t held, n_segs, max;
+    bool decoding;         /* a pass is decoding into the share */
+    int64_t decoding_from; /* from there on */
+    uint64_t decoded, shared, alone;
+};
+
+struct gm_feedshare *
+gm_feedshare_new(size_t max_changes)
+{
+    struct gm_feedshare *sh = calloc(1, sizeof *sh);
+    if (!sh)
+        abort();
+    if (pthread_mutex_init(&sh->mu, NULL) || pthread_cond_init(&sh->cv, NULL))
+        abort();
+    sh->max = max_changes;
+    return sh;
+}
+
+static void
+seg_unref(struct seg *g)
+{
+    if (--g->refs > 0)
+        return;
+    gm_arena_deinit(&g->arena);
+    free(g->v);
+    free(g);
+}
+
+/* Unlinks the oldest segment; call with mu held. */
+static void
+drop_head(struct gm_feedshare *sh)
+{
+    struct seg *g = sh->head;
+    sh->head = g->next;
+    if (sh->head)
+        sh->head->prev = NULL;
+    else
+        sh->tail = NULL;
+    sh->held -= g->n;
+    sh->n_segs--;
+    seg_unref(g);
+}
+
+void
+gm_feedshare_free(struct gm_feedshare *sh)
+{
+    if (!sh)
+        return;
+    while (sh->head)
+        drop_head(sh);
+    pthread_mutex_destroy(&sh->mu);
+    pthread_cond_destroy(&sh->cv);
+    free(sh);
+}
+
+void
+gm_feedshare_stats(struct gm_feedshare *sh, struct gm_feedshare_stats *out)
+{
+    *out = (struct gm_feedshare_stats){0};
+    if (!sh)
+        return;
+    pthread_mutex_lock(&sh->mu);
+    *out = (struct gm_feedshare_stats){sh->decoded, sh->shared, sh->alone};
+    pthread_mutex_unlock(&sh->mu);
+}
+
+/* The segment holding seq, newest first (readers are mostly near the end);
+ * call with mu held. */
+static struct seg *
+find(struct gm_feedshare *sh, int64_t seq)
+{
+    for (struct seg *g = sh->tail; g; g = g->prev) {
+        if (seq >= g->end)
+            return NULL;
+        if (seq >= g->first)
+            return g;
+    }
+    return NULL;
+}
+
+static int
+keep(void *ctx, const struct gm_change *ch)
+{
+    struct seg *g = ctx;
+    if (g->n == g->cap) {
+        g->cap = g->cap ? 2 * g->cap : 64;
+        g->v = realloc(g->v, g->cap * sizeof *g->v);
+        if (!g->v)
+            abort();
+    }
+    g->v[g->n++] = *ch;
+    return 0;
+}
+
+/* Passes g's changes from from on, before end, at most *left; counts them
+ * off *left and in *served. */
+static int
+serve(const struct seg *g, int64_t from, int64_t end, size_t *left, size_t *served,
+      int (*fn)(void *ctx, const struct gm_change *ch), void *ctx, int64_t *next)
+{
+    size_t lo = 0, hi = g->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (g->v[mid].seq < from)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t i = lo; i < g->n && g->v[i].seq<end && * left> 0; i++) {
+        int rc = fn(ctx, &g->v[i]);
+        if (rc)
+            return rc;
+        *next = g->v[i].seq + 1;
+        (*left)--;
+        (*served)++;
+    }
+    return 0;
+}
+
+struct counted {
+    int (*fn)(void *ctx, const struct gm_change *ch);
+    void *ctx;
+    size_t n;
+};
+
+static int
+count(void *ctx, const struct gm_change *ch)
+{
+    struct counted *c = ctx;
+    c->n++;
+    return c->fn(c->ctx, ch);
+}
+
+int
+gm_feedshare_changes(struct gm_feedshare *sh, struct gm_feed *f, int64_t from, size_t max,
+                     int (*fn)(void *ctx, const struct gm_change *ch), void *ctx, int64_t *next)
+{
+    if (!sh)
+        return gm_feed_changes(f, from, max, fn, ctx, next);
+    *next = from;
+    if (from < gm_feed_start(f))
+        return GM_ENOTFOUND;
+    int64_t end = gm_feed_end(f); /* nothing at or past the end of our snapshot */
+    size_t left = max;
+    int rc = 0;
+    while (rc == 0 && from < end && left > 0) {
+        pthread_mutex_lock(&sh->mu);
+        while (sh->decoding && from >= sh->decoding_from)
+            pthread_cond_wait(&sh->cv, &sh->mu);
+        struct seg *g = find(sh, from);
+        if (g) {
+            /* decoded by another pass */
+            g->refs++;
+            pthread_mutex_unlock(&sh->mu);
+            size_t served = 0;
+            rc = serve(g, from, end, &left, &served, fn, ctx, next);
+            pthread_mutex_lock(&sh->mu);
+            sh->shared += served;
+            int64_t g_end = g->end;
+            seg_unref(g);
+            pthread_mutex_unlock(&sh->mu);
+            from = g_end;
+            continue;
+        }
+        if (sh->head && from < sh->head->first) {
+            /* behind what the share holds: alone, up to where it starts */
+            int64_t upto = sh->head->first;
+            pthread_mutex_unlock(&sh->mu);
+            size_t want = (uint64_t)(upto - from) < left ? (size_t)(upto - from) : left;
+            struct counted c = {fn, ctx, 0};
+            rc = gm_feed_changes(f, from, want, count, &c, next);
+            pthread_mutex_lock(&sh->mu);
+            sh->alone += c.n;
+            pthread_mutex_unlock(&sh->mu);
+            left -= c.n;
+            from = c.n < want ? upto : *next;
+            continue;
+        }
+        /* at or past the end of the share: decode into it */
+        sh->decoding = true;
+        sh->decoding_from = from;
+        pthread_mutex_unlock(&sh->mu);
+        g = calloc(1, sizeof *g);
+        if (!g)
+            abort();
+        /* about 1 KiB a change; small passes (one commit at low rates) get
+         * small chunks, so that many of them stay cheap to keep */
+        uint64_t avail = (uint64_t)(end - from) < left ? (uint64_t)(end - from) : left;
+        size_t chunk = avail < 64 ? 65536 / 64 * (size_t)(avail + 1) : 65536;
+        gm_arena_init(&g->arena, chunk);
+        g->refs = 1; /* ours */
+        g->first = from;
+        int64_t nx;
+        rc = gm_feed_changes_keep(f, from, left, &g->arena, keep, g, &nx);
+        /* fewer than asked: the snapshot holds nothing more before its end */
+        g->end = g->n == left ? nx : end;
+        pthread_mutex_lock(&sh->mu);
+        sh->decoding = false;
+        pthread_cond_broadcast(&sh->cv);
+        if (rc == 0) {
+            if (sh->tail && sh->tail->end != g->first) {
+                /* a gap: the share restarts here (whoever is behind it
+                 * decodes alone) */
+                while (sh->head)
+                    drop_head(sh);
+            }
+            g->refs++; /* the list's */
+            g->prev = sh->tail;
+            if (sh->tail)
+                sh->tail->next = g;
+            else
+                sh->head = g;
+            sh->tail = g;
+            sh->held += g->n;
+            sh->n_segs++;
+            sh->decoded += g->n;
+            while (sh->head != g && (sh->held > sh->max || sh->n_segs > SEGMENTS_MAX))
+                drop_head(sh);
+        }
+        pthread_mutex_unlock(&sh->mu);
+        if (rc == 0) {
+            size_t served = 0;
+            rc = serve(g, from, end, &left, &served, fn, ctx, next);
+            from = g->end;
+        }
+        pthread_mutex_lock(&sh->mu);
+        seg_unref(g);
+        pthread_mutex_unlock(&sh->mu);
+    }
+    return rc;
+}
