@@ -175,7 +175,7 @@ check_folder(const char *dir, struct gm_err *err)
 }
 
 static int
-check_log(const char *uri, struct gm_err *err)
+check_log(const char *uri, int timeout_ms, struct gm_err *err)
 {
     enum gm_logsrc_scheme scheme;
     const char *rest;
@@ -191,7 +191,7 @@ check_log(const char *uri, struct gm_err *err)
     int32_t n = 0;
     struct gm_err kerr;
     gm_err_clear(&kerr);
-    if ((rc = gm_kafka_producer_new(rest, &kp, &kerr)) ||
+    if ((rc = gm_kafka_producer_open(rest, timeout_ms, &kp, &kerr)) ||
         (rc = gm_kafka_producer_partitions(kp, &n, &kerr)))
         rc = gm_err_set(err, rc, "log: %s", kerr.msg);
     else
@@ -209,7 +209,10 @@ gm_api_backend_check(const struct gm_api_backend_opts *o, int timeout_ms, struct
     if ((rc = check_postgres(o->postgres, timeout_ms, err)) ||
         (rc = check_redis(o->redis, timeout_ms, err)))
         return rc;
-    if (o->log_uri && o->log_uri[0] && (rc = check_log(o->log_uri, err)))
+    /* A Kafka broker's first answer includes the client's connection set-up
+     * (bootstrap, API versions, metadata): at least 5 s for it. */
+    if (o->log_uri && o->log_uri[0] &&
+        (rc = check_log(o->log_uri, timeout_ms < 5000 ? 5000 : timeout_ms, err)))
         return rc;
     return 0;
 }

@@ -39,6 +39,8 @@ gm_kafka_uri_split(const char *rest, char **brokers, char **topic, struct gm_err
 
 #if GM_HAVE_KAFKA
 
+#include "kconf.h"
+
 #include <librdkafka/rdkafka.h>
 
 struct gm_kafka_producer {
@@ -48,6 +50,7 @@ struct gm_kafka_producer {
     char first_error[256];
     bool all_down; /* every broker unreachable (error callback) */
     char down_reason[256];
+    int timeout_ms; /* bound of the opening check and of metadata requests */
 };
 
 struct gm_kafka_consumer {
@@ -68,15 +71,6 @@ struct gm_kafka_consumer {
 #define WATERMARK_TIMEOUT_MS 5000
 /* Partition ids above this are refused (Kafka allows far fewer per topic). */
 #define PARTITION_MAX 100000
-
-static int
-conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, struct gm_err *err)
-{
-    char errstr[512];
-    if (rd_kafka_conf_set(conf, name, value, errstr, sizeof errstr) != RD_KAFKA_CONF_OK)
-        return gm_err_set(err, GM_EKAFKA, "kafka setting %s=%s: %s", name, value, errstr);
-    return 0;
-}
 
 static void
 on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -127,7 +121,14 @@ producer_check(struct gm_kafka_producer *p, const char *brokers, int timeout_ms,
 int
 gm_kafka_producer_new(const char *rest, struct gm_kafka_producer **out, struct gm_err *err)
 {
-    char *brokers = NULL, *topic = NULL, errstr[512];
+    return gm_kafka_producer_open(rest, 10000, out, err);
+}
+
+int
+gm_kafka_producer_open(const char *rest, int timeout_ms, struct gm_kafka_producer **out,
+                       struct gm_err *err)
+{
+    char *brokers = NULL, *topic = NULL;
     struct gm_kafka_producer *p = NULL;
     rd_kafka_conf_t *conf = NULL;
     int rc = gm_kafka_uri_split(rest, &brokers, &topic, err);
@@ -136,29 +137,28 @@ gm_kafka_producer_new(const char *rest, struct gm_kafka_producer **out, struct g
     p = calloc(1, sizeof *p);
     if (!p)
         abort();
-    conf = rd_kafka_conf_new();
-    if ((rc = conf_set(conf, "bootstrap.servers", brokers, err)) ||
-        (rc = conf_set(conf, "partitioner", "murmur2_random", err)) ||
-        (rc = conf_set(conf, "enable.idempotence", "true", err)) ||
-        (rc = conf_set(conf, "linger.ms", "20", err)) ||
-        (rc = conf_set(conf, "message.timeout.ms", "60000", err)))
+    p->timeout_ms = timeout_ms > 0 ? timeout_ms : 10000;
+    const struct gm__kconf set[] = {
+        {"bootstrap.servers", brokers},  {"partitioner", "murmur2_random"},
+        {"enable.idempotence", "true"},  {"linger.ms", "20"},
+        {"message.timeout.ms", "60000"},
+    };
+    if ((rc = gm__kafka_conf_new(set, sizeof set / sizeof set[0], &conf, err)))
         goto out;
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     rd_kafka_conf_set_error_cb(conf, on_producer_error);
     rd_kafka_conf_set_opaque(conf, p);
-    p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
-    if (!p->rk) {
-        rc = gm_err_set(err, GM_EKAFKA, "kafka producer: %s", errstr);
+    rc = gm__kafka_new(RD_KAFKA_PRODUCER, conf, &p->rk, err);
+    conf = NULL; /* owned by gm__kafka_new */
+    if (rc)
         goto out;
-    }
-    conf = NULL; /* owned by rk now */
     p->rkt = rd_kafka_topic_new(p->rk, topic, NULL);
     if (!p->rkt) {
         rc = gm_err_set(err, GM_EKAFKA, "kafka topic %s: %s", topic,
                         rd_kafka_err2str(rd_kafka_last_error()));
         goto out;
     }
-    if ((rc = producer_check(p, brokers, 10000, err)))
+    if ((rc = producer_check(p, brokers, p->timeout_ms, err)))
         goto out;
     *out = p;
     p = NULL;
@@ -206,7 +206,7 @@ int
 gm_kafka_producer_partitions(struct gm_kafka_producer *p, int32_t *n, struct gm_err *err)
 {
     const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_resp_err_t e = rd_kafka_metadata(p->rk, 0, p->rkt, &md, 10000);
+    rd_kafka_resp_err_t e = rd_kafka_metadata(p->rk, 0, p->rkt, &md, p->timeout_ms);
     if (e)
         return gm_err_set(err, GM_EKAFKA, "kafka metadata of %s: %s", rd_kafka_topic_name(p->rkt),
                           rd_kafka_err2str(e));
@@ -435,7 +435,7 @@ gm_kafka_consumer_new(const char *rest, const char *group, int session_timeout_m
                       const struct gm_kafka_handlers *h, struct gm_kafka_consumer **out,
                       struct gm_err *err)
 {
-    char *brokers = NULL, errstr[512], session[32];
+    char *brokers = NULL, session[32];
     struct gm_kafka_consumer *c = NULL;
     rd_kafka_conf_t *conf = NULL;
     rd_kafka_topic_partition_list_t *topics = NULL;
@@ -447,26 +447,25 @@ gm_kafka_consumer_new(const char *rest, const char *group, int session_timeout_m
     if (rc)
         goto out;
     snprintf(session, sizeof session, "%d", session_timeout_ms);
-    conf = rd_kafka_conf_new();
-    if ((rc = conf_set(conf, "bootstrap.servers", brokers, err)) ||
-        (rc = conf_set(conf, "group.id", group, err)) ||
-        (rc = conf_set(conf, "enable.auto.commit", "false", err)) ||
-        (rc = conf_set(conf, "auto.offset.reset", "error", err)) ||
+    const struct gm__kconf set[] = {
+        {"bootstrap.servers", brokers},
+        {"group.id", group},
+        {"enable.auto.commit", "false"},
+        {"auto.offset.reset", "error"},
         /* records of aborted transactions are never folded (the default,
          * said here because folding them would be wrong) */
-        (rc = conf_set(conf, "isolation.level", "read_committed", err)) ||
-        (rc = conf_set(conf, "session.timeout.ms", session, err)) ||
-        (rc = conf_set(conf, "heartbeat.interval.ms", session_timeout_ms >= 9000 ? "3000" : "1000",
-                       err)))
+        {"isolation.level", "read_committed"},
+        {"session.timeout.ms", session},
+        {"heartbeat.interval.ms", session_timeout_ms >= 9000 ? "3000" : "1000"},
+    };
+    if ((rc = gm__kafka_conf_new(set, sizeof set / sizeof set[0], &conf, err)))
         goto out;
     rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
     rd_kafka_conf_set_opaque(conf, c);
-    c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
-    if (!c->rk) {
-        rc = gm_err_set(err, GM_EKAFKA, "kafka consumer: %s", errstr);
+    rc = gm__kafka_new(RD_KAFKA_CONSUMER, conf, &c->rk, err);
+    conf = NULL; /* owned by gm__kafka_new */
+    if (rc)
         goto out;
-    }
-    conf = NULL; /* owned by rk now */
     rd_kafka_poll_set_consumer(c->rk);
     topics = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(topics, c->topic, RD_KAFKA_PARTITION_UA);
@@ -587,6 +586,14 @@ gm_kafka_producer_new(const char *rest, struct gm_kafka_producer **out, struct g
     (void)rest;
     (void)out;
     return gm_err_set(err, GM_EUNSUPPORTED, "built without Kafka support (librdkafka)");
+}
+
+int
+gm_kafka_producer_open(const char *rest, int timeout_ms, struct gm_kafka_producer **out,
+                       struct gm_err *err)
+{
+    (void)timeout_ms;
+    return gm_kafka_producer_new(rest, out, err);
 }
 
 int

@@ -28,13 +28,19 @@ struct gm_kafka_producer;
  * gm_kafka_producer_free. Errors: GM_EINVAL, GM_EKAFKA, GM_EUNSUPPORTED. */
 int gm_kafka_producer_new(const char *rest, struct gm_kafka_producer **out, struct gm_err *err);
 
+/* As gm_kafka_producer_new, with the check and every later metadata request
+ * (gm_kafka_producer_partitions) bounded by timeout_ms instead of 10 s: for
+ * callers that must answer quickly (gamify-api --check-config). */
+int gm_kafka_producer_open(const char *rest, int timeout_ms, struct gm_kafka_producer **out,
+                           struct gm_err *err);
+
 /* Queues one record (copied) with key; waits while the local queue is full.
  * Errors: GM_EKAFKA with err. */
 int gm_kafka_produce(struct gm_kafka_producer *p, const char *key, const void *val, size_t len,
                      struct gm_err *err);
 
 /* The number of partitions of the producer's topic (a metadata request,
- * 10 s at most). Errors: GM_EKAFKA with err. */
+ * 10 s at most, or the timeout given to gm_kafka_producer_open). Errors: GM_EKAFKA with err. */
 int gm_kafka_producer_partitions(struct gm_kafka_producer *p, int32_t *n, struct gm_err *err);
 
 /* As gm_kafka_produce, into the given partition instead of the key's: for

@@ -17,6 +17,8 @@
 #include <string.h>
 
 #if GM_HAVE_KAFKA
+#include "kconf.h"
+
 #include <librdkafka/rdkafka.h>
 
 #define META_TIMEOUT_MS 10000
@@ -37,15 +39,6 @@ part_cmp(const void *a, const void *b)
     int32_t x = ((const struct gm_kafka_part_range *)a)->partition;
     int32_t y = ((const struct gm_kafka_part_range *)b)->partition;
     return x < y ? -1 : x > y;
-}
-
-static int
-set(rd_kafka_conf_t *conf, const char *name, const char *value, struct gm_err *err)
-{
-    char errstr[256];
-    if (rd_kafka_conf_set(conf, name, value, errstr, sizeof errstr) != RD_KAFKA_CONF_OK)
-        return gm_err_set(err, GM_EKAFKA, "kafka %s: %s", name, errstr);
-    return 0;
 }
 
 static int
@@ -98,7 +91,7 @@ out:
 int
 gm_kafka_reader_open(const char *rest, struct gm_kafka_reader **out, struct gm_err *err)
 {
-    char *brokers = NULL, errstr[512];
+    char *brokers = NULL;
     struct gm_kafka_reader *r = calloc(1, sizeof *r);
     if (!r)
         abort();
@@ -106,23 +99,20 @@ gm_kafka_reader_open(const char *rest, struct gm_kafka_reader **out, struct gm_e
     int rc = gm_kafka_uri_split(rest, &brokers, &r->topic, err);
     if (rc)
         goto out;
-    conf = rd_kafka_conf_new();
     /* librdkafka wants a group id to assign partitions; the group is never
      * joined (no subscribe) and nothing is committed to it */
-    if ((rc = set(conf, "bootstrap.servers", brokers, err)) ||
-        (rc = set(conf, "group.id", "gamify-audit-replay", err)) ||
-        (rc = set(conf, "enable.partition.eof", "true", err)) ||
-        (rc = set(conf, "enable.auto.commit", "false", err)) ||
-        (rc = set(conf, "enable.auto.offset.store", "false", err)) ||
-        (rc = set(conf, "auto.offset.reset", "error", err)) ||
-        (rc = set(conf, "isolation.level", "read_committed", err)))
+    const struct gm__kconf set[] = {
+        {"bootstrap.servers", brokers},        {"group.id", "gamify-audit-replay"},
+        {"enable.partition.eof", "true"},      {"enable.auto.commit", "false"},
+        {"enable.auto.offset.store", "false"}, {"auto.offset.reset", "error"},
+        {"isolation.level", "read_committed"},
+    };
+    if ((rc = gm__kafka_conf_new(set, sizeof set / sizeof set[0], &conf, err)))
         goto out;
-    r->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
-    if (!r->rk) {
-        rc = gm_err_set(err, GM_EKAFKA, "kafka consumer: %s", errstr);
+    rc = gm__kafka_new(RD_KAFKA_CONSUMER, conf, &r->rk, err);
+    conf = NULL; /* owned by gm__kafka_new */
+    if (rc)
         goto out;
-    }
-    conf = NULL;
     rd_kafka_poll_set_consumer(r->rk);
     if ((rc = load_partitions(r, err)))
         goto out;

@@ -19,6 +19,8 @@
 
 #if GM_HAVE_KAFKA
 
+#include "kconf.h"
+
 #include <librdkafka/rdkafka.h>
 
 #include <time.h>
@@ -32,15 +34,6 @@ struct gm_outkafka {
     uint64_t failed;    /* delivery failures since the last flush */
     char first_error[256];
 };
-
-static int
-conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, struct gm_err *err)
-{
-    char errstr[512];
-    if (rd_kafka_conf_set(conf, name, value, errstr, sizeof errstr) != RD_KAFKA_CONF_OK)
-        return gm_err_set(err, GM_EKAFKA, "kafka setting %s=%s: %s", name, value, errstr);
-    return 0;
-}
 
 static void
 on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -97,7 +90,6 @@ read_partitions(struct gm_outkafka *k, int timeout_ms, struct gm_err *err)
 int
 gm_outkafka_open(const char *rest, struct gm_outkafka **out, struct gm_err *err)
 {
-    char errstr[512];
     rd_kafka_conf_t *conf = NULL;
     int rc;
     *out = NULL;
@@ -112,21 +104,22 @@ gm_outkafka_open(const char *rest, struct gm_outkafka **out, struct gm_err *err)
     }
     if (!(k->brokers = strndup(rest, (size_t)(slash - rest))) || !(k->topic = strdup(slash + 1)))
         abort();
-    conf = rd_kafka_conf_new();
-    if ((rc = conf_set(conf, "bootstrap.servers", k->brokers, err)) ||
-        (rc = conf_set(conf, "enable.idempotence", "true", err)) ||
-        (rc = conf_set(conf, "acks", "all", err)) ||
-        (rc = conf_set(conf, "partitioner", "murmur2_random", err)) ||
-        (rc = conf_set(conf, "linger.ms", "5", err)) ||
-        (rc = conf_set(conf, "message.timeout.ms", "60000", err)))
+    const struct gm__kconf set[] = {
+        {"bootstrap.servers", k->brokers},
+        {"enable.idempotence", "true"},
+        {"acks", "all"},
+        {"partitioner", "murmur2_random"},
+        {"linger.ms", "5"},
+        {"message.timeout.ms", "60000"},
+    };
+    if ((rc = gm__kafka_conf_new(set, sizeof set / sizeof set[0], &conf, err)))
         goto out;
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     rd_kafka_conf_set_opaque(conf, k);
-    if (!(k->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr))) {
-        rc = gm_err_set(err, GM_EKAFKA, "kafka producer: %s", errstr);
+    rc = gm__kafka_new(RD_KAFKA_PRODUCER, conf, &k->rk, err);
+    conf = NULL; /* owned by gm__kafka_new */
+    if (rc)
         goto out;
-    }
-    conf = NULL; /* owned by rk now */
     if (!(k->rkt = rd_kafka_topic_new(k->rk, k->topic, NULL))) {
         rc = gm_err_set(err, GM_EKAFKA, "kafka topic %s: %s", k->topic,
                         rd_kafka_err2str(rd_kafka_last_error()));
@@ -264,24 +257,19 @@ int
 gm_outkafka_scan(struct gm_outkafka *k, int32_t source, struct gm_outkafka_tail *tails,
                  int timeout_ms, struct gm_err *err)
 {
-    char errstr[512];
     int rc = 0;
     rd_kafka_t *c = NULL;
     rd_kafka_topic_partition_list_t *parts = NULL;
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_t *conf;
     /* assign() only: the group id is never joined, nothing is committed */
-    if ((rc = conf_set(conf, "bootstrap.servers", k->brokers, err)) ||
-        (rc = conf_set(conf, "group.id", "gamify-outbound-scan", err)) ||
-        (rc = conf_set(conf, "enable.auto.commit", "false", err)) ||
-        (rc = conf_set(conf, "enable.partition.eof", "true", err)) ||
-        (rc = conf_set(conf, "auto.offset.reset", "earliest", err))) {
-        rd_kafka_conf_destroy(conf);
+    const struct gm__kconf set[] = {
+        {"bootstrap.servers", k->brokers}, {"group.id", "gamify-outbound-scan"},
+        {"enable.auto.commit", "false"},   {"enable.partition.eof", "true"},
+        {"auto.offset.reset", "earliest"},
+    };
+    if ((rc = gm__kafka_conf_new(set, sizeof set / sizeof set[0], &conf, err)) ||
+        (rc = gm__kafka_new(RD_KAFKA_CONSUMER, conf, &c, err)))
         return rc;
-    }
-    if (!(c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr))) {
-        rd_kafka_conf_destroy(conf);
-        return gm_err_set(err, GM_EKAFKA, "kafka consumer: %s", errstr);
-    }
     double until = mono_s() + timeout_ms / 1000.0;
     int32_t open = 0;
     parts = rd_kafka_topic_partition_list_new(k->partitions);

@@ -156,7 +156,29 @@ EOF2
             fail "config kafka unreachable: no clear message in: $out"
         [ "$secs" -le 12 ] || fail "config kafka unreachable: took ${secs}s"
         echo "ok: config kafka unreachable (exit $rc, ${secs}s): $(grep -F 'Kafka' <<<"$out" | head -n1)"
-        n=$((n + 2))
+        # A "broker" that accepts connections and never answers: the check
+        # gives up after its own bound (5 s for Kafka), not librdkafka's.
+        python3 -c '
+import socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(16)
+print(s.getsockname()[1], flush=True)
+held = []
+while True:
+    held.append(s.accept()[0])
+' > "$tmp/silent.port" &
+        silent_pid=$!
+        for _ in $(seq 50); do [ -s "$tmp/silent.port" ] && break; sleep 0.1; done
+        silent=$(cat "$tmp/silent.port")
+        kcheck "kafka://127.0.0.1:$silent/$ktopic"
+        kill "$silent_pid" 2>/dev/null || true
+        [ "$rc" != 0 ] || fail "config kafka silent: exit 0: $out"
+        grep -qF "no Kafka broker at 127.0.0.1:$silent answered within 5000 ms" <<<"$out" ||
+            fail "config kafka silent: no clear message in: $out"
+        [ "$secs" -le 8 ] || fail "config kafka silent: took ${secs}s"
+        echo "ok: config kafka silent (exit $rc, ${secs}s): $(grep -F 'Kafka' <<<"$out" | head -n1)"
+        n=$((n + 3))
     else
         echo "note: no GAMIFY_TEST_KAFKA, the kafka:// checks did not run"
     fi
