@@ -82,6 +82,9 @@ static const struct gm_setting settings[] = {
     {"page-cache-ms", GM_SET_INT, "100", 0, 60000, false,
      "a leaderboard page is shared by requests this long at most (0: off); a "
      "leaderboard-changed message drops it sooner"},
+    {"redis-batch", GM_SET_INT, "32", 0, 256, false,
+     "Redis calls of concurrent requests sent in one round trip at most (0 or 1: each "
+     "request its own round trip)"},
     {"log-level", GM_SET_STRING, "info", 0, 0, false, "debug, info, warn or error"},
 };
 #define N_SETTINGS (sizeof settings / sizeof settings[0])
@@ -220,7 +223,8 @@ main(int argc, char **argv)
         goto out;
     }
     struct gm_api_backend_opts_ex bx = {.redis_prefix = gm_config_str(&cfg, "redis-prefix"),
-                                        .page_cache_ms = (int)gm_config_int(&cfg, "page-cache-ms")};
+                                        .page_cache_ms = (int)gm_config_int(&cfg, "page-cache-ms"),
+                                        .redis_batch = (int)gm_config_int(&cfg, "redis-batch")};
     if (gm_api_backend_open_ex(&bo, &bx, &backend, &err) != 0)
         goto out_err;
     if (gm_api_resolvers_bind(schema, backend, &err) != 0 || gm_gql_schema_check(schema, &err))

@@ -293,10 +293,18 @@ metrics(struct gm_api_server *s, struct MHD_Connection *c, struct gm__api_req *r
         "gamify_api_redemptions_total{result=\"pending\"} %llu\n"
         "# HELP gamify_api_listener_restarts_total LISTEN connections (re)made.\n"
         "# TYPE gamify_api_listener_restarts_total counter\n"
-        "gamify_api_listener_restarts_total %llu\n",
+        "gamify_api_listener_restarts_total %llu\n"
+        "# HELP gamify_api_redis_round_trips_total Redis round trips of the resolvers "
+        "(calls of concurrent requests share one with --redis-batch).\n"
+        "# TYPE gamify_api_redis_round_trips_total counter\n"
+        "gamify_api_redis_round_trips_total %llu\n"
+        "# HELP gamify_api_redis_calls_total Redis commands of the resolvers.\n"
+        "# TYPE gamify_api_redis_calls_total counter\n"
+        "gamify_api_redis_calls_total %llu\n",
         (unsigned long long)bs.pg_pool_waits, (unsigned long long)bs.pg_errors,
         (unsigned long long)bs.redis_errors, (unsigned long long)bs.redeem_appended,
-        (unsigned long long)bs.redeem_pending, (unsigned long long)bs.listener_restarts);
+        (unsigned long long)bs.redeem_pending, (unsigned long long)bs.listener_restarts,
+        (unsigned long long)bs.redis_trips, (unsigned long long)bs.redis_calls);
     enum MHD_Result ret =
         gm__api_respond(c, r, 200, "text/plain; version=0.0.4; charset=utf-8", b, len);
     free(b);

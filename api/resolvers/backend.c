@@ -205,6 +205,8 @@ gm_api_backend_open_ex(const struct gm_api_backend_opts *o, const struct gm_api_
         return gm_err_set(err, GM_EINVAL, "timeout %d ms: from 0 to 600000", ex->timeout_ms);
     if (ex && (ex->page_cache_ms < 0 || ex->page_cache_ms > 60000))
         return gm_err_set(err, GM_EINVAL, "page cache %d ms: from 0 to 60000", ex->page_cache_ms);
+    if (ex && (ex->redis_batch < 0 || ex->redis_batch > 256))
+        return gm_err_set(err, GM_EINVAL, "Redis batch %d: from 0 to 256", ex->redis_batch);
 
     struct gm_api_backend *b = calloc(1, sizeof *b);
     if (!b)
@@ -240,6 +242,7 @@ gm_api_backend_open_ex(const struct gm_api_backend_opts *o, const struct gm_api_
         snprintf(b->script_sha + 2 * i, 3, "%02x", sha[i]);
 
     gm__lbc_new(ex ? ex->page_cache_ms : 0, &b->lbc);
+    gm__rbatch_new(ex ? (size_t)ex->redis_batch : 0, &b->rbatch);
     if ((rc = parse_redis_url(b, o->redis, err)))
         goto out;
     if (o->log_uri && o->log_uri[0] && (rc = open_log(b, o->log_uri, err)))
@@ -282,6 +285,7 @@ gm_api_backend_close(struct gm_api_backend *b)
         PQfinish(b->idle[i]);
     free(b->idle);
     gm__lbc_free(b->lbc);
+    gm__rbatch_free(b->rbatch);
     pthread_mutex_destroy(&b->carry_mu);
     free(b->carry_text);
     for (size_t i = 0; i < b->n_carry_old; i++)
@@ -618,14 +622,65 @@ command(redisContext *c, int argc, const char **argv, const size_t *lens)
     return r;
 }
 
+void
+gm__redis_pipeline(struct gm_api_request *req, const char *const *cmds, const size_t *lens,
+                   size_t n, redisReply **replies)
+{
+    struct gm_api_backend *b = req->backend;
+    struct gm__rconn *rc = rconn(b);
+    char why[256];
+    size_t got = 0;
+    for (size_t i = 0; i < n; i++)
+        replies[i] = NULL;
+    for (int attempt = 0; attempt < 2 && got < n; attempt++) {
+        if (!rc->c && redis_connect(b, &rc->c, why, sizeof why)) {
+            gm_log(GM_LOG_ERROR, "%s (request %s)", why, rid(req));
+            break;
+        }
+        for (size_t i = got; i < n; i++)
+            if (redisAppendFormattedCommand(rc->c, cmds[i], lens[i]) != REDIS_OK)
+                abort(); /* only out of memory */
+        size_t before = got;
+        while (got < n) {
+            void *r = NULL;
+            if (redisGetReply(rc->c, &r) != REDIS_OK)
+                break;
+            replies[got++] = r;
+        }
+        atomic_fetch_add(&b->redis_trips, 1);
+        if (got == n)
+            break;
+        gm_log(GM_LOG_ERROR, "redis: %zu of %zu pipelined calls unanswered: %s (request %s)",
+               n - got, n, rc->c->errstr, rid(req));
+        /* As below: a connection found closed (nothing read) gets one more try. */
+        bool eof = rc->c->err == REDIS_ERR_EOF && got == before;
+        redisFree(rc->c);
+        rc->c = NULL;
+        if (!eof)
+            break;
+    }
+    atomic_fetch_add(&b->redis_calls, n);
+    if (got < n)
+        atomic_fetch_add(&b->redis_errors, n - got);
+}
+
 int
 gm__redis_command(struct gm_api_request *req, int argc, const char **argv, const size_t *lens,
                   redisReply **out)
 {
     struct gm_api_backend *b = req->backend;
+    if (b->rbatch) {
+        /* Shared round trips (rbatch.c) for every command that fits the buffer. */
+        char buf[4096];
+        size_t n = gm_resp_format(buf, sizeof buf, argc, argv, lens);
+        if (n)
+            return gm__rbatch_call(b->rbatch, req, buf, n, out);
+    }
     struct gm__rconn *rc = rconn(b);
     char why[256];
     *out = NULL;
+    atomic_fetch_add(&b->redis_trips, 1);
+    atomic_fetch_add(&b->redis_calls, 1);
     for (int attempt = 0; attempt < 2; attempt++) {
         if (!rc->c && redis_connect(b, &rc->c, why, sizeof why)) {
             gm_log(GM_LOG_ERROR, "%s (request %s)", why, rid(req));
@@ -744,6 +799,8 @@ gm_api_backend_stats(struct gm_api_backend *b, struct gm_api_backend_stats *out)
     out->pg_pool_waits = atomic_load(&b->pg_pool_waits);
     out->pg_errors = atomic_load(&b->pg_errors);
     out->redis_errors = atomic_load(&b->redis_errors);
+    out->redis_trips = atomic_load(&b->redis_trips);
+    out->redis_calls = atomic_load(&b->redis_calls);
     out->redeem_appended = atomic_load(&b->redeem_appended);
     out->redeem_pending = atomic_load(&b->redeem_pending);
     out->listener_restarts = atomic_load(&b->listener_restarts);

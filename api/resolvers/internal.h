@@ -116,8 +116,11 @@ struct gm_api_backend {
     char **carry_old; /* earlier texts, freed at close */
     size_t n_carry_old;
 
+    /* Redis round trips shared by concurrent requests (rbatch.c); NULL: off. */
+    struct gm__rbatch *rbatch;
+
     _Atomic uint64_t pg_pool_waits, pg_errors, redis_errors, redeem_appended, redeem_pending,
-        listener_restarts;
+        listener_restarts, redis_trips, redis_calls;
 };
 
 /* Monotonic milliseconds. */
@@ -143,6 +146,31 @@ PGconn *gm__pg_connect(struct gm_api_backend *b);
  */
 int gm__redis_command(struct gm_api_request *req, int argc, const char **argv, const size_t *lens,
                       redisReply **r);
+
+/*
+ * Writes n commands (RESP text, borrowed) in one go on this thread's
+ * connection (connecting first) and reads their n answers into replies
+ * (each new: freeReplyObject it; NULL for a call left unanswered by a
+ * failed connection, logged and counted).
+ */
+void gm__redis_pipeline(struct gm_api_request *req, const char *const *cmds, const size_t *lens,
+                        size_t n, redisReply **replies);
+
+/* ---- round trips shared by concurrent requests (rbatch.c) ---- */
+
+struct gm__rbatch;
+
+/* A sharer of round trips of at most max calls; *out NULL when max < 2 (off). */
+int gm__rbatch_new(size_t max, struct gm__rbatch **out);
+void gm__rbatch_free(struct gm__rbatch *rb);
+/*
+ * Runs the command cmd (RESP text of len bytes, borrowed) in a round trip
+ * shared with the calls of other threads queued at the same time; blocks
+ * until its answer is read. Returns 0 and *r (freeReplyObject it), or
+ * GM_EREDIS when the round trip failed (logged by the thread that led it).
+ */
+int gm__rbatch_call(struct gm__rbatch *rb, struct gm_api_request *req, const char *cmd, size_t len,
+                    redisReply **r);
 
 /* The rules' time zone name (into tz of size n); "UTC" before any rules. */
 int gm__rules_tz(struct gm_api_request *req, char *tz, size_t n);

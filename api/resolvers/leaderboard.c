@@ -533,53 +533,97 @@ resolve_leaderboard_changed(struct gm_gql_rctx *ctx, struct gm_gql_rval *out)
     return resolve_leaderboard(ctx, out);
 }
 
+/*
+ * One resolver per field, so that no field is found by comparing its name
+ * (a page of 10 entries resolves 30 entry fields).
+ */
 static int
-resolve_board_field(struct gm_gql_rctx *ctx, struct gm_gql_rval *out)
+resolve_board_board(struct gm_gql_rctx *ctx, struct gm_gql_rval *out)
 {
     const struct board *bd = ctx->parent;
-    const char *f = ctx->field->name;
-    if (strcmp(f, "board") == 0)
-        gm_gql_rval_str(out, bd->board, strlen(bd->board));
-    else if (strcmp(f, "period") == 0)
-        gm_gql_rval_str(out, bd->period, strlen(bd->period));
-    else if (strcmp(f, "periodKey") == 0)
-        gm_gql_rval_str(out, bd->period_key, strlen(bd->period_key));
-    else if (strcmp(f, "totalCount") == 0)
-        gm_gql_rval_int(out, bd->total);
-    else if (strcmp(f, "pageInfo") == 0) {
-        /* PageInfo is shared with the pages of history.c (its resolvers are there). */
-        struct gm__page_info *pi = gm_arena_alloc(ctx->arena, sizeof *pi);
-        if (!pi)
-            return gm_gql_rctx_error(ctx, "QUERY_TOO_COMPLEX", "request memory exhausted");
-        *pi = (struct gm__page_info){bd->end_cursor, bd->has_next};
-        gm_gql_rval_obj(out, pi, NULL);
-    } else if (strcmp(f, "me") == 0) {
-        if (bd->has_me)
-            gm_gql_rval_obj(out, &bd->me, NULL);
-        else
-            gm_gql_rval_null(out);
-    } else if (strcmp(f, "entries") == 0) {
-        struct gm_gql_rval *items = gm_gql_rval_list(ctx, out, bd->n);
-        if (bd->n && !items)
-            return gm_gql_rctx_error(ctx, "QUERY_TOO_COMPLEX", "request memory exhausted");
-        for (size_t i = 0; i < bd->n; i++)
-            gm_gql_rval_obj(&items[i], &bd->entries[i], NULL);
-    } else {
-        return gm__internal(ctx, "no such field");
-    }
+    gm_gql_rval_str(out, bd->board, strlen(bd->board));
     return 0;
 }
 
 static int
-resolve_entry_field(struct gm_gql_rctx *ctx, struct gm_gql_rval *out)
+resolve_board_period(struct gm_gql_rctx *ctx, struct gm_gql_rval *out)
+{
+    const struct board *bd = ctx->parent;
+    gm_gql_rval_str(out, bd->period, strlen(bd->period));
+    return 0;
+}
+
+static int
+resolve_board_period_key(struct gm_gql_rctx *ctx, struct gm_gql_rval *out)
+{
+    const struct board *bd = ctx->parent;
+    gm_gql_rval_str(out, bd->period_key, strlen(bd->period_key));
+    return 0;
+}
+
+static int
+resolve_board_total(struct gm_gql_rctx *ctx, struct gm_gql_rval *out)
+{
+    const struct board *bd = ctx->parent;
+    gm_gql_rval_int(out, bd->total);
+    return 0;
+}
+
+static int
+resolve_board_page_info(struct gm_gql_rctx *ctx, struct gm_gql_rval *out)
+{
+    const struct board *bd = ctx->parent;
+    /* PageInfo is shared with the pages of history.c (its resolvers are there). */
+    struct gm__page_info *pi = gm_arena_alloc(ctx->arena, sizeof *pi);
+    if (!pi)
+        return gm_gql_rctx_error(ctx, "QUERY_TOO_COMPLEX", "request memory exhausted");
+    *pi = (struct gm__page_info){bd->end_cursor, bd->has_next};
+    gm_gql_rval_obj(out, pi, NULL);
+    return 0;
+}
+
+static int
+resolve_board_me(struct gm_gql_rctx *ctx, struct gm_gql_rval *out)
+{
+    const struct board *bd = ctx->parent;
+    if (bd->has_me)
+        gm_gql_rval_obj(out, &bd->me, NULL);
+    else
+        gm_gql_rval_null(out);
+    return 0;
+}
+
+static int
+resolve_board_entries(struct gm_gql_rctx *ctx, struct gm_gql_rval *out)
+{
+    const struct board *bd = ctx->parent;
+    struct gm_gql_rval *items = gm_gql_rval_list(ctx, out, bd->n);
+    if (bd->n && !items)
+        return gm_gql_rctx_error(ctx, "QUERY_TOO_COMPLEX", "request memory exhausted");
+    for (size_t i = 0; i < bd->n; i++)
+        gm_gql_rval_obj(&items[i], &bd->entries[i], NULL);
+    return 0;
+}
+
+static int
+resolve_entry_rank(struct gm_gql_rctx *ctx, struct gm_gql_rval *out)
+{
+    gm_gql_rval_int(out, ((const struct entry *)ctx->parent)->rank);
+    return 0;
+}
+
+static int
+resolve_entry_score(struct gm_gql_rctx *ctx, struct gm_gql_rval *out)
+{
+    gm_gql_rval_int(out, ((const struct entry *)ctx->parent)->score);
+    return 0;
+}
+
+static int
+resolve_entry_user(struct gm_gql_rctx *ctx, struct gm_gql_rval *out)
 {
     const struct entry *en = ctx->parent;
-    const char *f = ctx->field->name;
-    if (strcmp(f, "rank") == 0)
-        gm_gql_rval_int(out, en->rank);
-    else if (strcmp(f, "score") == 0)
-        gm_gql_rval_int(out, en->score);
-    else if (en->user_id)
+    if (en->user_id)
         gm_gql_rval_str(out, en->user_id, strlen(en->user_id));
     else
         gm_gql_rval_null(out);
@@ -587,10 +631,16 @@ resolve_entry_field(struct gm_gql_rctx *ctx, struct gm_gql_rval *out)
 }
 
 static int
-resolve_me_field(struct gm_gql_rctx *ctx, struct gm_gql_rval *out)
+resolve_me_rank(struct gm_gql_rctx *ctx, struct gm_gql_rval *out)
 {
-    const struct me *m = ctx->parent;
-    gm_gql_rval_int(out, strcmp(ctx->field->name, "rank") == 0 ? m->rank : m->score);
+    gm_gql_rval_int(out, ((const struct me *)ctx->parent)->rank);
+    return 0;
+}
+
+static int
+resolve_me_score(struct gm_gql_rctx *ctx, struct gm_gql_rval *out)
+{
+    gm_gql_rval_int(out, ((const struct me *)ctx->parent)->score);
     return 0;
 }
 
@@ -604,18 +654,18 @@ gm__bind_leaderboard(struct gm_gql_schema *s, struct gm_api_backend *b, struct g
     } binds[] = {
         {"Query.leaderboard", resolve_leaderboard},
         {"Subscription.leaderboardChanged", resolve_leaderboard_changed},
-        {"Leaderboard.board", resolve_board_field},
-        {"Leaderboard.period", resolve_board_field},
-        {"Leaderboard.periodKey", resolve_board_field},
-        {"Leaderboard.entries", resolve_board_field},
-        {"Leaderboard.me", resolve_board_field},
-        {"Leaderboard.totalCount", resolve_board_field},
-        {"Leaderboard.pageInfo", resolve_board_field},
-        {"LeaderboardEntry.rank", resolve_entry_field},
-        {"LeaderboardEntry.userId", resolve_entry_field},
-        {"LeaderboardEntry.score", resolve_entry_field},
-        {"LeaderboardMe.rank", resolve_me_field},
-        {"LeaderboardMe.score", resolve_me_field},
+        {"Leaderboard.board", resolve_board_board},
+        {"Leaderboard.period", resolve_board_period},
+        {"Leaderboard.periodKey", resolve_board_period_key},
+        {"Leaderboard.entries", resolve_board_entries},
+        {"Leaderboard.me", resolve_board_me},
+        {"Leaderboard.totalCount", resolve_board_total},
+        {"Leaderboard.pageInfo", resolve_board_page_info},
+        {"LeaderboardEntry.rank", resolve_entry_rank},
+        {"LeaderboardEntry.userId", resolve_entry_user},
+        {"LeaderboardEntry.score", resolve_entry_score},
+        {"LeaderboardMe.rank", resolve_me_rank},
+        {"LeaderboardMe.score", resolve_me_score},
     };
     for (size_t i = 0; i < sizeof binds / sizeof binds[0]; i++) {
         int rc = gm_gql_schema_bind(s, binds[i].coord, binds[i].fn, NULL, err);

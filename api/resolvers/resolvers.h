@@ -46,6 +46,7 @@ struct gm_api_backend_opts_ex {
     const char *redis_prefix; /* of the leaderboard keys; NULL: "gamify:" (as the projector) */
     int timeout_ms;           /* Redis connect and command timeout, Postgres connect; 0: 2000 */
     int page_cache_ms;        /* leaderboard pages shared by requests at most this long; 0: off */
+    int redis_batch; /* Redis calls of concurrent requests per round trip at most; 0, 1: off */
 };
 
 struct gm_api_backend;
@@ -92,6 +93,8 @@ struct gm_api_backend_stats {
     uint64_t redeem_appended;   /* RedeemReward events appended */
     uint64_t redeem_pending;    /* answered PENDING (the outcome did not come in time) */
     uint64_t listener_restarts; /* LISTEN connections (re)made */
+    uint64_t redis_trips;       /* Redis round trips of the resolvers */
+    uint64_t redis_calls;       /* Redis commands of the resolvers (calls / trips: batch size) */
 };
 void gm_api_backend_stats(struct gm_api_backend *b, struct gm_api_backend_stats *out);
 

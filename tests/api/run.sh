@@ -29,12 +29,14 @@ tmp=$(mktemp -d)
 pid=
 apid=
 apid2=
+apid3=
 db="gm_api_$$_$RANDOM"
 prefix="tapi$$-$RANDOM:"
 cleanup() {
     [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true
     [ -n "$apid" ] && kill -9 "$apid" 2>/dev/null || true
     [ -n "$apid2" ] && kill -9 "$apid2" 2>/dev/null || true
+    [ -n "$apid3" ] && kill -9 "$apid3" 2>/dev/null || true
     if [ -n "${GAMIFY_TEST_REDIS:-}" ]; then
         rcli --scan --pattern "$prefix*" 2>/dev/null | while read -r k; do rcli del "$k" >/dev/null; done
     fi
@@ -287,6 +289,63 @@ fi
 script=check.mjs
 [ "$check" = sse ] && script=sse.mjs
 node "$here/$script" "$check" || { [ -f "$tmp/api.err" ] && tail -n 20 "$tmp/api.err" >&2; fail "check $check"; }
+# http: the Redis calls of concurrent requests share round trips (--redis-batch,
+# api/resolvers/rbatch.c). A third server with 8 threads and a leaderboard limit
+# of 3 a minute; Redis is paused (CLIENT PAUSE) while 8 requests of one learner
+# come in: the first round trip waits, the other 7 calls queue and go in one.
+# The limit stays exact (3 answered, 5 refused), the answers are those of the
+# first server, and the calls outnumber the round trips.
+if [ "$check" = http ]; then
+    aport3=$(port)
+    "$build/api/gamify-api" --listen "127.0.0.1:$aport3" --postgres "$pg" \
+        --redis "$GAMIFY_TEST_REDIS" --redis-prefix "$prefix" --log "file:$tmp/log" \
+        --jwt-hs256-secret-file "$tmp/jwt.secret" --threads 8 --page-cache-ms 0 \
+        --rate-limits 'leaderboard=3,*=100000' ${GM_TEST_REDIS_BATCH:+--redis-batch "$GM_TEST_REDIS_BATCH"} \
+        2>>"$tmp/api3.err" &
+    apid3=$!
+    for _ in $(seq 100); do
+        kill -0 "$apid3" 2>/dev/null || { tail -n 20 "$tmp/api3.err" >&2; fail "gamify-api 3 exited"; }
+        curl -fs "http://127.0.0.1:$aport3/readyz" >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    metric() { curl -fs "http://127.0.0.1:$aport3/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
+    tok=$("$GM_MINT" "$GM_SECRET" batch-user)
+    doc='{"query":"{ leaderboard(first: 3) { totalCount entries { rank userId score } } }"}'
+    want=$(curl -fs "$GM_API_URL/graphql" -H "Authorization: Bearer $("$GM_MINT" "$GM_SECRET" batch-ref)" \
+        -H 'Content-Type: application/json' -d "$doc")
+    c0=$(metric gamify_api_redis_calls_total) t0=$(metric gamify_api_redis_round_trips_total)
+    rcli CLIENT PAUSE 1500 ALL >/dev/null
+    bpids=()
+    for i in $(seq 8); do
+        curl -s -o "$tmp/batch.$i" -w '%{http_code}' "http://127.0.0.1:$aport3/graphql" \
+            -H "Authorization: Bearer $tok" -H 'Content-Type: application/json' -d "$doc" \
+            >"$tmp/batch.$i.code" &
+        bpids+=($!)
+    done
+    wait "${bpids[@]}"
+    c1=$(metric gamify_api_redis_calls_total) t1=$(metric gamify_api_redis_round_trips_total)
+    kill -TERM "$apid3"
+    wait "$apid3" || fail "gamify-api 3 exited $? after SIGTERM"
+    apid3=
+    ok=0 limited=0
+    for i in $(seq 8); do
+        case $(cat "$tmp/batch.$i.code") in
+        200)
+            ok=$((ok + 1))
+            [ "$(cat "$tmp/batch.$i")" = "$want" ] ||
+                fail "a batched answer differs: $(cat "$tmp/batch.$i") against $want"
+            ;;
+        429) limited=$((limited + 1)) ;;
+        *) fail "batched request $i: HTTP $(cat "$tmp/batch.$i.code"): $(cat "$tmp/batch.$i")" ;;
+        esac
+    done
+    [ "$ok" = 3 ] && [ "$limited" = 5 ] ||
+        fail "8 leaderboard requests with a limit of 3: $ok answered, $limited refused"
+    [ $((c1 - c0)) = 8 ] || fail "8 leaderboard requests made $((c1 - c0)) Redis calls"
+    [ $((t1 - t0)) -lt 8 ] || fail "8 concurrent Redis calls took $((t1 - t0)) round trips"
+    echo "ok: 8 concurrent leaderboard requests: $((c1 - c0)) Redis calls in $((t1 - t0))" \
+        "round trips, 3 answered, 5 refused"
+fi
 # sse: a stream open at SIGTERM gets complete and ends; the API exits 0.
 cpid=
 if [ "$check" = sse ]; then
