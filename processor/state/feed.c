@@ -138,8 +138,7 @@ decode_change(const MDB_val *k, const MDB_val *v, struct gm_arena *a, struct gm_
 {
     if (k->mv_size != 8)
         return GM_ECORRUPT;
-    return gm__change_decode_into(a, (int64_t)gm__get_be64(k->mv_data), v->mv_data, v->mv_size,
-                                  c);
+    return gm__change_decode_into(a, (int64_t)gm__get_be64(k->mv_data), v->mv_data, v->mv_size, c);
 }
 
 /* gm_feed_changes with the changes' memory from a; reset after each change
