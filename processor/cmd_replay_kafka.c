@@ -8,6 +8,7 @@
  */
 #include "cmd_state.h"
 #include "cmd_util.h"
+#include "diskguard.h"
 #include "kafka_read.h"
 #include "outsink.h"
 #include "pump.h"
@@ -121,6 +122,8 @@ gm__replay_kafka(const char *rest, const struct gm_replay_kafka_opts *o)
         goto fail;
     double start = gm__now_s(), last_report = start, last_record = start;
     uint64_t records = 0;
+    struct gm_diskguard guard;
+    gm_diskguard_init(&guard, o->state, o->min_free_mib);
     for (;;) {
         struct gm_kafka_msg msg;
         rc = gm_kafka_reader_next(r, 200, &msg, &err);
@@ -134,6 +137,15 @@ gm__replay_kafka(const char *rest, const struct gm_replay_kafka_opts *o)
             while (i < n && pr[i].partition != msg.partition)
                 i++;
             struct rpart *p = &parts[i];
+            struct gm_err low;
+            if (!p->in_batch && gm_diskguard_low(&guard, &low)) {
+                /* what is open is committed: run again to continue */
+                for (size_t j = 0; j < n; j++)
+                    if ((rc = commit_part(&parts[j], sink, o->no_feed, &err)))
+                        goto fail;
+                rc = gm_err_set(&err, GM_EIO, "stopped (run again to continue): %s", low.msg);
+                goto fail;
+            }
             if (!p->in_batch) {
                 if ((rc = gm_state_begin(p->st, &err)))
                     goto fail;

@@ -11,6 +11,7 @@
 #include "cmd_util.h"
 #include "codec.h"
 #include "commands.h"
+#include "diskguard.h"
 #include "filelog.h"
 #include "json.h"
 #include "log.h"
@@ -106,6 +107,9 @@ static const struct gm_setting replay_settings[] = {
      "how far after its append time (file log frame, Kafka timestamp) an event may be dated; "
      "later ones are TOO_FAR_AHEAD dead letters (default 3600; jsonl: carries no append time)"},
     {"quiet", GM_SET_BOOL, "false", 0, 0, false, "no progress lines"},
+    {"min-free-disk-mb", GM_SET_INT, "256", 0, 1LL << 30, false,
+     "stop (exit 2, everything committed kept: run it again to continue) before a batch when "
+     "the state's disk has less than this many MiB free; 0: no check"},
     {"no-feed", GM_SET_BOOL, "false", 0, 0, false,
      "trim the change feed as the replay goes (behind --out, when given), for a state no "
      "projector will read from its start (an audit, a digest, a what-if): `gamify project` "
@@ -186,6 +190,7 @@ replay(const struct gm_config *opt)
             .batch = (size_t)batch,
             .quiet = quiet,
             .no_feed = no_feed,
+            .min_free_mib = (uint64_t)gm_config_int(opt, "min-free-disk-mb"),
         };
         int code = gm__replay_kafka(rest, &ko);
         free(override_text);
@@ -237,8 +242,16 @@ replay(const struct gm_config *opt)
     uint64_t records = 0, next = from;
     double start = gm__now_s(), last_report = start;
     long peak_heap = 0;
+    struct gm_diskguard guard;
+    gm_diskguard_init(&guard, state, (uint64_t)gm_config_int(opt, "min-free-disk-mb"));
     for (;;) {
         size_t n = 0;
+        struct gm_err low;
+        if (gm_diskguard_low(&guard, &low)) {
+            rc = gm_err_set(&err, GM_EIO, "stopped at offset %llu (run again to continue): %s",
+                            (unsigned long long)next, low.msg);
+            break;
+        }
         if ((rc = gm_pump_batch(st, src, log_uri, (size_t)batch, NULL, &n, &next, &err)))
             break;
         records += n;

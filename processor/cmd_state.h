@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /*
  * The dump (audit view, DESIGN section 3) of the state in folder state, a
@@ -36,10 +37,11 @@ struct gm_replay_kafka_opts {
     const char *override;      /* the what-if rules file (for messages), or NULL */
     const char *override_text; /* its text */
     size_t override_len;
-    const char *out_uri; /* outbound events, or NULL */
-    size_t batch;        /* records per commit */
-    bool quiet;          /* no progress lines */
-    bool no_feed;        /* trim the change feed as it goes (--no-feed) */
+    const char *out_uri;   /* outbound events, or NULL */
+    size_t batch;          /* records per commit */
+    bool quiet;            /* no progress lines */
+    bool no_feed;          /* trim the change feed as it goes (--no-feed) */
+    uint64_t min_free_mib; /* stop before a batch below this free on the disk; 0: never */
 };
 
 /*

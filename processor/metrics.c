@@ -478,6 +478,12 @@ render(struct gm_metrics *m, size_t *len)
           (int64_t)atomic_load(&m->lmdb_bytes));
     gauge(&t, "gamify_ready", "1 once the processor has caught up with the log.",
           atomic_load(&m->ready) ? 1 : 0);
+    gauge(&t, "gamify_state_disk_free_bytes",
+          "Bytes free to the processor on the state's disk, at the last check.",
+          (int64_t)atomic_load(&m->disk_free_bytes));
+    gauge(&t, "gamify_state_disk_low",
+          "1 while the state's disk has less free than --min-free-disk-mb: nothing is folded.",
+          atomic_load(&m->disk_low) ? 1 : 0);
     *len = t.len;
     return t.buf;
 }
@@ -523,6 +529,10 @@ answer(void *cls, struct MHD_Connection *conn, const char *url, const char *meth
         if (ready && max > 0 && part_behind(m, max, part_why, sizeof part_why)) {
             ready = false;
             why = part_why;
+        }
+        if (atomic_load(&m->disk_low)) {
+            ready = false;
+            why = "paused: the state's disk is below --min-free-disk-mb\n";
         }
         status = ready ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE;
         body = strdup(why);

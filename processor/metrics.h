@@ -75,6 +75,8 @@ struct gm_metrics {
     atomic_int_fast64_t last_event_time;                    /* occurred_at of the newest folded */
     atomic_int_fast64_t lag_seconds;                        /* wall clock minus it */
     atomic_uint_fast64_t lmdb_bytes;
+    atomic_uint_fast64_t disk_free_bytes; /* under the state folder, at the last batch */
+    atomic_bool disk_low;                 /* below --min-free-disk-mb: writing paused */
     atomic_int_fast64_t lag_records; /* Kafka: high watermarks minus next offsets; -1 unknown */
     atomic_uint_fast64_t log_gap_skipped; /* Kafka: offsets deleted unread, skipped by consent */
     atomic_uint_fast64_t offset_gaps;     /* Kafka: jumps between consecutive records */

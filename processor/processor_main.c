@@ -32,6 +32,7 @@
 #include "kproj.h"
 #include "log.h"
 #include "logsrc.h"
+#include "diskguard.h"
 #include "metrics.h"
 #include "opsrun.h"
 #include "pgproj.h"
@@ -91,6 +92,9 @@ static const struct gm_setting settings[] = {
     {"metrics", GM_SET_STRING, NULL, 0, 0, false,
      "serve /metrics, /healthz and /readyz on HOST:PORT"},
     {"batch-max", GM_SET_INT, "20000", 1, 1000000, false, "most records per committed batch"},
+    {"min-free-disk-mb", GM_SET_INT, "256", 0, 1LL << 30, false,
+     "pause folding (log, /metrics, /readyz say so; it resumes by itself) while the state's "
+     "disk has less than this many MiB free; 0: no check"},
     {"idle-wait-ms", GM_SET_INT, "1000", 1, 60000, false,
      "longest wait for the log to grow before looking again (appends wake it sooner)"},
     {"window-days", GM_SET_INT, "30", 1, 3650, false, "dedupe window in days of event time"},
@@ -123,6 +127,33 @@ now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * Before a batch: while the state's disk is below the floor, folds nothing
+ * and looks again each second (a signal ends the wait). Returns true when
+ * it waited, so the caller looks at stop again.
+ */
+static bool
+disk_low(struct gm_diskguard *g, struct gm_metrics *m)
+{
+    bool low = gm_diskguard_low(g, NULL);
+    atomic_store(&m->disk_free_bytes, g->free);
+    atomic_store(&m->disk_low, low);
+    return low;
+}
+
+static bool
+disk_pause(struct gm_diskguard *g, struct gm_metrics *m)
+{
+    bool waited = false;
+    for (;;) {
+        if (!disk_low(g, m) || stop)
+            return waited;
+        waited = true;
+        struct timespec ts = {1, 0};
+        nanosleep(&ts, NULL);
+    }
 }
 
 /* Everything --check-config can know without starting. */
@@ -440,7 +471,11 @@ run(const struct gm_config *cfg)
 
     double last_size = 0;
     int64_t trimmed = 0;
+    struct gm_diskguard guard;
+    gm_diskguard_init(&guard, dir, (uint64_t)gm_config_int(cfg, "min-free-disk-mb"));
     while (!stop) {
+        if (disk_pause(&guard, &m))
+            continue;
         double t0 = now_s();
         size_t n = 0;
         snprintf(ctx, sizeof ctx, "\"partition\":0,\"offset\":%llu", (unsigned long long)offset);
@@ -930,6 +965,8 @@ run_kafka(const struct gm_config *cfg, const char *rest)
     gm_log(GM_LOG_INFO, "joining group %s on kafka://%s; partition states under %s",
            gm_config_str(cfg, "group"), rest, k.dir);
     double last_idle = 0;
+    struct gm_diskguard guard;
+    gm_diskguard_init(&guard, k.dir, (uint64_t)gm_config_int(cfg, "min-free-disk-mb"));
 
     while (!stop) {
         struct gm_kafka_msg msg;
@@ -962,6 +999,17 @@ run_kafka(const struct gm_config *cfg, const char *rest)
         struct kpart *p = kpart_find(&k, msg.partition);
         if (!p || msg.offset < p->batch_next)
             continue; /* not ours (any more), or folded already */
+        if (!p->in_batch && disk_low(&guard, &m)) {
+            /* what is open is committed, then the message waits in hand
+             * (no poll: a pause past max.poll.interval.ms hands the
+             * partitions to another consumer) */
+            for (size_t i = 0; i < k.n_parts; i++)
+                if ((rc = kpart_commit(&k, &k.parts[i], &err)))
+                    goto fail;
+            disk_pause(&guard, &m);
+            if (stop)
+                break;
+        }
         snprintf(ctx, sizeof ctx, "\"partition\":%d,\"offset\":%llu", (int)p->id,
                  (unsigned long long)msg.offset);
         gm_log_set_context(ctx);

@@ -17,6 +17,9 @@
 #                 topic was recreated) is an error
 #   future        an event dated in 2199 is a TOO_FAR_AHEAD dead letter (the
 #                 Kafka message timestamp is its append time); later events fold
+#   disk-low      below --min-free-disk-mb the processor folds nothing (it says
+#                 so in /metrics and /readyz) until restarted with room; a
+#                 Kafka replay stops with exit 2 and continues when run again
 # The mock cluster (librdkafka 2.0.2) has no DeleteRecords and no retention
 # settings, but it keeps at most 5 MiB of message sets per partition and
 # deletes the oldest beyond that, moving the log start: the log-gap checks
@@ -395,6 +398,43 @@ future)
     [ "$(user_field "$tmp/state" u-future lessonsCompleted)" = 2 ] ||
         fail "the events around the far-future one were not both folded"
     echo "ok: kafka far-future event is a dead letter"
+    ;;
+disk-low)
+    topic=$(new_topic)
+    {
+        lesson dl-1 u-disk-1 2026-11-23T09:00:00Z
+        lesson dl-2 u-disk-2 2026-11-23T10:00:00Z
+        lesson dl-3 u-disk-3 2026-11-23T11:00:00Z
+    } > "$tmp/events.jsonl"
+    produce "$topic" "$tmp/events.jsonl"
+    huge=1073741824 # MiB: more than any disk here has free
+    start 1 "$topic" "$tmp/state" --min-free-disk-mb "$huge"
+    for _ in $(seq 300); do
+        [ "$(metric "${ports[1]}" gamify_state_disk_low)" = 1 ] && break
+        sleep 0.1
+    done
+    [ "$(metric "${ports[1]}" gamify_state_disk_low)" = 1 ] || fail "disk_low not raised"
+    sleep 1.5
+    off=$(metric "${ports[1]}" gamify_source_offset)
+    [ "${off:-0}" = 0 ] || fail "folded below the floor (offset $off)"
+    http "${ports[1]}" /readyz | grep -q "paused: the state's disk" ||
+        fail "readyz: $(http "${ports[1]}" /readyz)"
+    stop_ok 1
+    start 1 "$topic" "$tmp/state"
+    wait_offset 1 3
+    stop_ok 1
+    rc=0
+    "$gamify" replay --quiet --log "kafka://$GAMIFY_TEST_KAFKA/$topic" --state "$tmp/r2" \
+        --rules "$tmp/rules.yaml" --min-free-disk-mb "$huge" 2> "$tmp/r2.err" || rc=$?
+    [ "$rc" = 2 ] || fail "replay below the floor: exit $rc"
+    grep -q "stopped (run again to continue): the disk of the state" "$tmp/r2.err" ||
+        fail "replay: $(cat "$tmp/r2.err")"
+    "$gamify" replay --quiet --log "kafka://$GAMIFY_TEST_KAFKA/$topic" --state "$tmp/r2" \
+        --rules "$tmp/rules.yaml"
+    cmp -s <("$gamify" dump --state "$tmp/state") <("$gamify" dump --state "$tmp/r2") ||
+        fail "the processor's state and the replay continued after its stop differ"
+    [ "$("$gamify" dump --state "$tmp/r2" | wc -l)" = 3 ] || fail "three learners expected"
+    echo "ok: kafka disk floor"
     ;;
 *)
     echo "run-kafka.sh: unknown check '$check'" >&2

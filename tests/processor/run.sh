@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # gamify-processor end to end on the embedded file log (no servers needed):
 #   run.sh BUILD_ROOT EXAMPLES_DIR CHECK     (EXAMPLES_DIR: examples/)
-# CHECK: follow, restart, config, bad-records, requeue, unsynced, ahead, future, out-trim.
+# CHECK: follow, restart, config, bad-records, requeue, unsynced, ahead, future, out-trim,
+# disk-low.
 set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -301,7 +302,68 @@ config)
     expect_error "bad.yaml:" --log "file:$tmp/log" --state s --rules "$tmp/bad.yaml"
     printf 'nonsense line\n' > "$tmp/bad.conf"
     expect_error "bad.conf:1: expected name = value" --config "$tmp/bad.conf"
-    "$proc" --help | grep -q -- '--idle-wait-ms N  (GAMIFY_IDLE_WAIT_MS)' || fail "help"
+    # whole output first: grep -q may exit before --help ends writing (SIGPIPE)
+    grep -q -- '--idle-wait-ms N  (GAMIFY_IDLE_WAIT_MS)' <<<"$("$proc" --help)" || fail "help"
+    ;;
+disk-low)
+    # --min-free-disk-mb: below the floor nothing is folded (MDB_WRITEMAP
+    # would die of SIGBUS on a full disk); the processor pauses and resumes,
+    # gamify replay stops with exit 2 and continues when run again.
+    "$gen" --events 3000 --users 100 --seed 23 > "$tmp/all.jsonl"
+    end=$(produce "$tmp/all.jsonl")
+    huge=1073741824 # MiB: 1 PiB, more than any disk here has free
+    start --min-free-disk-mb "$huge"
+    for _ in $(seq 50); do
+        [ "$(metric gamify_state_disk_low)" = 1 ] && break
+        sleep 0.1
+    done
+    [ "$(metric gamify_state_disk_low)" = 1 ] || fail "disk_low not raised"
+    [ "$(metric gamify_state_disk_free_bytes)" -gt 0 ] || fail "free bytes not reported"
+    sleep 1.5
+    [ "$(metric gamify_source_offset)" = 0 ] || fail "folded below the floor"
+    http "$mport" /readyz | grep -q "paused: the state's disk" || fail "readyz: $(http "$mport" /readyz)"
+    grep -q "MiB free, less than --min-free-disk-mb $huge" "$tmp/proc.err" || fail "no warning"
+    stop_ok
+    start
+    wait_offset "$end"
+    [ "$(metric gamify_state_disk_low)" = 0 ] || fail "disk_low still raised"
+    stop_ok
+    rc=0
+    "$gamify" replay --quiet --log "file:$tmp/log" --state "$tmp/r2" --min-free-disk-mb "$huge" \
+        2> "$tmp/r2.err" || rc=$?
+    [ "$rc" = 2 ] || fail "replay below the floor: exit $rc"
+    grep -q "stopped at offset 0 (run again to continue): the disk of the state" "$tmp/r2.err" ||
+        fail "replay: $(cat "$tmp/r2.err")"
+    "$gamify" replay --quiet --rules "$examples/rules.yaml" --log "file:$tmp/log" --state "$tmp/r2"
+    [ "$("$gamify" digest --state "$tmp/state")" = "$("$gamify" digest --state "$tmp/r2")" ] ||
+        fail "the replay continued after the stop differs"
+    # A real small disk (a tmpfs; needs root): filled up to under the floor,
+    # the processor pauses, and resumes when space is freed.
+    small=$tmp/small
+    mkdir "$small"
+    if mount -t tmpfs -o size=96m gamify-disk-low "$small" 2>/dev/null; then
+        trap 'umount "$small" 2>/dev/null || true; cleanup' EXIT
+        # a fresh state on it, folding the whole log from the start
+        rm -rf "$tmp/state"
+        mkdir "$small/state"
+        ln -s "$small/state" "$tmp/state"
+        # a filler that leaves about 16 MiB free; the floor is 32 MiB
+        dd if=/dev/zero of="$small/filler" bs=1M count=80 status=none
+        "$gen" --events 3000 --users 100 --seed 24 > "$tmp/more.jsonl"
+        end2=$(produce "$tmp/more.jsonl")
+        start --min-free-disk-mb 32
+        sleep 1.5
+        [ "$(metric gamify_state_disk_low)" = 1 ] || fail "tmpfs: disk_low not raised"
+        [ "$(metric gamify_source_offset)" = 0 ] || fail "tmpfs: folded below the floor"
+        rm "$small/filler"
+        wait_offset "$end2"
+        [ "$(metric gamify_state_disk_low)" = 0 ] || fail "tmpfs: disk_low still raised"
+        stop_ok
+        grep -q "MiB free again: writing resumes" "$tmp/proc.err" || fail "no resume note"
+        echo "tmpfs: paused at 16 MiB free, resumed once freed"
+    else
+        echo "tmpfs part skipped: mount not permitted here"
+    fi
     ;;
 *)
     fail "unknown check $check"
