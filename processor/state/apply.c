@@ -32,6 +32,20 @@ join_key(uint8_t *buf, size_t cap, const char *a, const char *b, const char *c)
     return n;
 }
 
+/*
+ * True when an event dated secs.nanos lies more than skew_s seconds after
+ * append_ms (a whole millisecond since 1970), to the nanosecond. Split in
+ * seconds and a remainder, so no product can overflow whatever the
+ * timestamp a Kafka message carries.
+ */
+static bool
+after_skew(int64_t secs, int64_t nanos, int64_t append_ms, int64_t skew_s)
+{
+    int64_t lim_s = append_ms / 1000 + skew_s;
+    int64_t lim_ns = append_ms % 1000 * 1000000;
+    return secs > lim_s || (secs == lim_s && nanos > lim_ns);
+}
+
 static int
 fold_event(struct gm_state *s, const struct pending *rec, const Gamification__V1__Event *ev)
 {
@@ -303,13 +317,16 @@ gm__apply_one(struct gm_state *s, const struct pending *rec)
     MDB_val idk = {strlen(ev->event_id), ev->event_id}, v;
     /* An event dated far after its own append time would move the newest
      * time (and with it the dedupe window and the periods) into the future
-     * for good: refused, by a time the log carries, never the wall clock. */
+     * for good: refused, by a time the log carries, never the wall clock.
+     * The append time is a whole millisecond (the frame's, Kafka's); the
+     * event is compared with it to the nanosecond, like the dedupe window's
+     * edge: exactly skew after it is in, a nanosecond more is out. */
     if (rec->append_ms > 0 && s->opts.future_skew_s > 0 &&
-        t_ms > rec->append_ms + s->opts.future_skew_s * 1000) {
+        after_skew(t, ev->occurred_at->nanos, rec->append_ms, s->opts.future_skew_s)) {
         char detail[160];
         snprintf(detail, sizeof detail,
-                 "dated %lld s after its append time (more than the allowed %lld s)",
-                 (long long)((t_ms - rec->append_ms) / 1000), (long long)s->opts.future_skew_s);
+                 "dated %lld ms after its append time (more than the allowed %lld s)",
+                 (long long)(t_ms - rec->append_ms), (long long)s->opts.future_skew_s);
         s->stats.too_far_ahead++;
         rc = gm__dead_letter(s, rec, "TOO_FAR_AHEAD", detail, ev->event_id);
         goto out;

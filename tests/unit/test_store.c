@@ -506,6 +506,42 @@ Test(store, future_dated_records_are_dead_letters_by_append_time)
     gm_state_close(st);
 }
 
+/* The skew's edge is exact to the nanosecond: the append time is a whole
+ * millisecond, and an event dated a nanosecond or half a millisecond past
+ * append time + skew is TOO_FAR_AHEAD (a millisecond comparison let it in). */
+Test(store, future_skew_edge_to_the_nanosecond)
+{
+    struct gm_state_opts o = {.no_sync = true, .future_skew_s = 3600};
+    struct gm_state *st = open_with(dir, period_rules, &o);
+    struct gm_err err;
+    cr_assert_eq(gm_state_begin(st, &err), 0, "%s", err.msg);
+    /* appended 2026-11-02T09:00:00.007Z */
+    int64_t appended = 1793610000LL * 1000 + 7;
+    static const char *const times[] = {
+        "2026-11-02T10:00:00.007Z",       /* exactly at the edge: in */
+        "2026-11-02T10:00:00.006999999Z", /* before it: in */
+        "2026-11-02T10:00:00.007000001Z", /* a nanosecond past: out */
+        "2026-11-02T10:00:00.0075Z",      /* half a millisecond past: out */
+        "2026-11-02T10:00:00.008Z",       /* a millisecond past: out */
+    };
+    for (int i = 0; i < 5; i++) {
+        char ev[256];
+        int n = snprintf(ev, sizeof ev,
+                         "{\"eventId\":\"s%d\",\"userId\":\"ann\",\"occurredAt\":\"%s\","
+                         "\"lessonCompleted\":{\"lessonId\":\"l%d\"}}",
+                         i, times[i], i);
+        cr_assert_eq(
+            gm_state_apply(st, (const uint8_t *)ev, (size_t)n, true, (uint64_t)i, appended, &err),
+            0, "%s", err.msg);
+    }
+    cr_assert_eq(gm_state_commit(st, 5, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_state_stats(st)->too_far_ahead, 3);
+    char *d = dump_of(st);
+    cr_assert(strstr(d, "\"lessonsCompleted\":2,"), "%s", d);
+    free(d);
+    gm_state_close(st);
+}
+
 /* An INVALID dead letter keeps the event id when it decoded. */
 Test(store, invalid_dead_letters_keep_their_event_id)
 {
