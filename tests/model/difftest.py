@@ -25,6 +25,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import gen  # noqa: E402
+import gen_edges  # noqa: E402
 import model  # noqa: E402
 
 DEFAULT_SEEDS = "1,2,3,4,5,6,7,8,9,10,11,12"
@@ -105,6 +106,11 @@ def main():
     ap.add_argument("--file-log", action="store_true",
                     help="write the log with gamify produce to a file log (append times: the "
                          "wall clock; the logs start 100 days ago) and replay that")
+    ap.add_argument("--batch", type=int,
+                    help="gamify replay --batch N (1: a commit, and the dedupe window's pruning, "
+                         "after every event)")
+    ap.add_argument("--edges", action="store_true",
+                    help="logs from gen_edges.py (episodes on exact edges) instead of gen.py")
     ap.add_argument("--bisect", action="store_true",
                     help="for a seed that differs, find the first line of the log that makes it differ")
     args = ap.parse_args()
@@ -114,7 +120,7 @@ def main():
         for seed in [int(s) for s in args.seeds.split(",") if s]:
             d = os.path.join(args.keep, "seed-%d" % seed) if args.keep else os.path.join(tmp, "seed-%d" % seed)
             start = int(time.time()) - 100 * 86400 if args.file_log else None
-            rules, events = gen.generate(seed, args.events, start)
+            rules, events = (gen_edges if args.edges else gen).generate(seed, args.events, start)
             os.makedirs(d, exist_ok=True)
             rp, ep, sp = os.path.join(d, "rules.yaml"), os.path.join(d, "events.jsonl"), os.path.join(d, "state")
             with open(rp, "w", encoding="utf-8") as f:
@@ -132,8 +138,9 @@ def main():
                 t0 = time.time()
                 subprocess.run([args.gamify, "produce", "--log", log, ep], capture_output=True)
                 append = (t0 - 1, time.time() + 1)
+            batch = ["--batch", str(args.batch)] if args.batch else []
             run([args.gamify, "replay", "--log", log, "--state", sp, "--rules", rp,
-                 "--no-sync", "--quiet"])
+                 "--no-sync", "--quiet"] + batch)
             got = run([args.gamify, "dump", "--state", sp]).splitlines()
             dlq = run([args.gamify, "dlq", "list", "--state", sp]).splitlines()
             got_dlq = [m.group(1) for m in (re.search(r'"reason":"([^"]*)"', x) for x in dlq) if m]

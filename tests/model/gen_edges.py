@@ -1,0 +1,378 @@
+#!/usr/bin/env python3
+"""tests/model/gen_edges.py: logs aimed at the exact edges the spec names.
+
+    gen_edges.py SEED OUTDIR [--events N]
+
+Like gen.py (same files, same use by difftest.py with --edges), but built
+of short episodes that each put events exactly on an edge, to the
+nanosecond where it matters:
+
+- local midnights (the last nanosecond of a day, the first of the next, a
+  millisecond and a second either side) in zones with DST gaps and
+  overlaps, half-hour DST (Australia/Lord_Howe), +14 and -11
+  (Pacific/Kiritimati, Pacific/Pago_Pago) and DST at midnight
+  (America/Santiago, America/Havana, Asia/Beirut), around ISO week 53 and
+  week 1 (2020-W53, 2026-12-28..2027-01-03), leap days and month ends;
+  streaks and daily caps live on these;
+- the dedupe window's edge: exactly at it, 1 ns, 1 ms and 1 s past it,
+  redeliveries of old events, then long gaps (a year and more) whose
+  newest event falls on the first or last nanosecond of an ISO week or a
+  month in the rules' zone, late events into periods that keep_weeks /
+  keep_months just dropped, RulesPublished changing the zone and the keeps;
+- streak freezes: gaps of exactly the freezes held and one more, freezes
+  bought in the middle of a gap, lessons on earlier days, repeats;
+- redemptions: stock run down to zero across learners, per-user limits,
+  a redemption id reused for another reward, unknown and inactive rewards;
+- adjustments that take exp or coins to exactly zero (or one below),
+  and to exactly a level threshold or several at once.
+
+To aim at "exactly zero" and "exactly a threshold" it asks model.py for a
+learner's counters while it writes the log; difftest still compares the
+product with the model, so the aim only decides which values are tried.
+"""
+
+import argparse
+import datetime as dt
+import json
+import os
+import random
+
+import model
+
+UTC = dt.timezone.utc
+NS = 10**9
+ZONES = [
+    "UTC", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe",
+    "Pacific/Kiritimati", "Pacific/Pago_Pago", "America/Santiago", "America/Havana",
+    "Asia/Beirut", "Europe/London", "America/Sao_Paulo",
+]
+# Local days worth standing on: DST changes of 2026 (Berlin/London Mar 29,
+# Oct 25; New York Mar 8, Nov 1; Lord Howe Apr 5, Oct 4; Santiago Apr 5,
+# Sep 6; Havana Mar 8, Nov 1; Beirut Mar 29, Oct 25), year ends with an ISO
+# week 53 (2020, 2026), leap days (2024, 2028) and month ends.
+DAYS = sorted([
+    "2026-03-07", "2026-03-28", "2026-04-04", "2026-09-05", "2026-10-03",
+    "2026-10-24", "2026-10-31", "2026-12-27", "2026-12-31", "2020-12-27",
+    "2020-12-31", "2024-02-28", "2028-02-28", "2026-01-31", "2026-02-28",
+    "2026-04-30", "2027-01-03",
+])
+
+
+def fmt(ns):
+    """RFC 3339 in UTC, nanoseconds when there are any."""
+    s, n = divmod(ns, NS)
+    base = dt.datetime.fromtimestamp(s, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return base + ("Z" if n == 0 else ".%09dZ" % n)
+
+
+def day_start(date, zname):
+    """The first nanosecond (a whole second) whose local date in ZNAME is
+    DATE or later: local midnight, or the end of a gap that swallows it."""
+    zi = model.zone(zname)
+    lo = int(dt.datetime(date.year, date.month, date.day, tzinfo=UTC).timestamp()) - 16 * 3600
+    hi = lo + 32 * 3600
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if model.local_date(mid * NS, zi) >= date:
+            hi = mid
+        else:
+            lo = mid
+    return hi * NS
+
+
+def period_start(ns, zname, monthly, nxt):
+    """The first nanosecond of the week (Monday) or month after (NXT) or of
+    the one holding NS, in zone ZNAME."""
+    d = model.local_date(ns, model.zone(zname))
+    if monthly:
+        d = d.replace(day=1)
+        if nxt:
+            d = (d + dt.timedelta(days=32)).replace(day=1)
+    else:
+        d = d - dt.timedelta(days=d.weekday())
+        if nxt:
+            d = d + dt.timedelta(days=7)
+    return day_start(d, zname)
+
+
+def rules_yaml(rnd, zone=None):
+    lines = ["version: 1", "timezone: %s" % (zone or rnd.choice(ZONES)), "levels:"]
+    th = [0]
+    for _ in range(rnd.randint(2, 7)):
+        th.append(th[-1] + rnd.choice([1, 10, 20, 40, 100]))
+    lines.append("  thresholds: [%s]" % ", ".join(map(str, th)))
+    lines.append("  level_up_coins: %d" % rnd.choice([0, 7, 20]))
+    lines.append("activities:")
+    lines.append("  lesson_completed: { exp: %d, coins: %d }" % (rnd.choice([10, 20, 30]),
+                                                                 rnd.choice([1, 5])))
+    lines.append("  tournament_result:")
+    lines.append("    win: { exp: 40, coins: 10 }")
+    lines.append("    draw: { exp: 15, coins: 3 }")
+    lines.append("    loss: { exp: 5, coins: 1 }")
+    lines.append("    bonuses: [{ when: current_streak >= 2, exp_percent: 50, coins: 1 }]")
+    lines.append("caps:")
+    lines.append("  exp_per_day: %d" % rnd.choice([0, 20, 25, 50, 60]))
+    lines.append("streaks:")
+    lines.append("  qualifying: [lesson_completed, tournament_result]")
+    lines.append("  milestones: [{ days: 2, coins: 3 }, { days: 3, coins: 5 }, { days: 7, coins: 50 }]")
+    lines.append("leaderboards:")
+    lines.append("  periods: [all_time, weekly, monthly]")
+    lines.append("  keep_weeks: %d" % rnd.choice([0, 1, 2, 5]))
+    lines.append("  keep_months: %d" % rnd.choice([0, 1, 2, 13]))
+    lines.append("badges:")
+    lines.append("  - { id: streak3, name: S3, icon: https://example.org/s.svg, criteria: current_streak >= 3 }")
+    lines.append("  - { id: zero, name: Z, icon: https://example.org/z.svg, criteria: exp == 0 and redemptions >= 1 }")
+    lines.append("  - { id: lvl, name: L, icon: https://example.org/l.svg, criteria: level >= 3 }")
+    lines.append("rewards:")
+    lines.append("  - { id: shield, name: Shield, cost: %d, type: streak_freeze, per_user_limit: %d }"
+                 % (rnd.choice([1, 5]), rnd.randint(1, 4)))
+    lines.append("  - { id: mug, name: Mug, cost: 2, type: physical, stock: %d, per_user_limit: %d }"
+                 % (rnd.randint(0, 4), rnd.randint(1, 3)))
+    lines.append("  - { id: theme, name: Theme, cost: 1, type: cosmetic }")
+    lines.append("  - { id: old, name: Old, cost: 1, type: digital, active: false }")
+    return "\n".join(lines) + "\n"
+
+
+class Writer:
+    """Collects events and folds each into the model at once, so episodes
+    can read a learner's counters and the newest event time."""
+
+    def __init__(self, rnd, rules):
+        self.rnd = rnd
+        self.events = []
+        self.st = model.State(model.Rules(rules))
+        self.n = 0
+        self.zones = {}
+
+    def newest(self):
+        return self.st.newest
+
+    def counters(self, uid):
+        lr = self.st.learners.get(uid)
+        return (lr.c, lr.freezes) if lr else ({k: 0 for k in model.COUNTERS}, 0)
+
+    def emit(self, uid, t, body_key, body, **extra):
+        self.n += 1
+        ev = {"eventId": "x%d" % self.n, "userId": uid, "occurredAt": fmt(t)}
+        ev.update(extra)
+        ev[body_key] = body
+        self.push(ev)
+        return ev
+
+    def push(self, ev):
+        self.events.append(ev)
+        self.st.apply(json.loads(json.dumps(ev)))
+
+    def lesson(self, uid, t, lesson=None, **extra):
+        lesson = lesson or "l%d" % self.rnd.randint(0, 40)
+        return self.emit(uid, t, "lessonCompleted", {"lessonId": lesson, "score": 90}, **extra)
+
+    def duel(self, uid, t):
+        return self.emit(uid, t, "tournamentResult",
+                         {"tournamentId": "t%d" % self.rnd.randint(0, 20),
+                          "outcome": self.rnd.choice(["WIN", "DRAW", "LOSS"]), "rank": 2})
+
+    def redeem(self, uid, t, reward, rid=None):
+        rid = rid or "r%d" % self.rnd.randint(0, 30)
+        return self.emit(uid, t, "redeemReward", {"redemptionId": rid, "rewardId": reward})
+
+    def adjust(self, uid, t, exp, coins):
+        return self.emit(uid, t, "adjustment", {"exp": exp, "coins": coins, "reason": "edge"})
+
+    def settings(self, uid, t, zone):
+        self.zones[uid] = zone
+        return self.emit(uid, t, "userSettings", {"timezone": zone})
+
+    def zone_of(self, uid):
+        return self.zones.get(uid) or self.st.rules.timezone
+
+
+def near(rnd, t):
+    """T, or a nanosecond, millisecond or second either side of it."""
+    return t + rnd.choice([0, 0, -1, 1, -10**6, 10**6, -NS, NS])
+
+
+def ep_midnights(w, rnd, uid, t):
+    """Lessons (and a duel) on local midnights around a day of DAYS."""
+    zone = rnd.choice(ZONES)
+    if rnd.random() < 0.5:
+        w.settings(uid, t, zone)
+    else:
+        w.zones[uid] = zone
+    now = model.local_date(max(t, w.newest() or t), model.zone(zone))
+    later = [d for d in map(dt.date.fromisoformat, DAYS) if d > now]
+    if later and rnd.random() < 0.4:
+        day = min(later)                              # a jump to the next edge
+    else:
+        day = now + dt.timedelta(days=rnd.choice([-3, -1, 0, 0, 1, 2]))
+    last = t
+    for k in range(rnd.randint(2, 6)):
+        d = day + dt.timedelta(days=k + rnd.choice([0, 0, 1]))
+        m = day_start(d, zone)
+        for x in sorted({m - 1, m, near(rnd, m), m + rnd.randint(0, 3) * 1800 * NS}):
+            if x < (w.newest() or 0) - 29 * 86400 * NS:
+                continue
+            r = rnd.random()
+            extra = {"timezone": zone} if rnd.random() < 0.2 else {}
+            if r < 0.7:
+                w.lesson(uid, x, **extra)
+            elif r < 0.85:
+                w.duel(uid, x)
+            else:
+                w.lesson(uid, x, lesson="l0")       # a repeat, most times
+            last = max(last, x)
+    return last
+
+
+def ep_window(w, rnd, uid, t):
+    """Events exactly at the dedupe window's edge and just past it."""
+    newest = w.newest()
+    if newest is None:
+        return t
+    edge = newest - 30 * 86400 * NS
+    for off in rnd.sample([0, 0, -1, -10**6, -NS, 1], rnd.randint(1, 3)):
+        ev = w.lesson(uid, edge + off)
+        if rnd.random() < 0.5:
+            w.push(dict(ev))                         # its redelivery at once
+    if len(w.events) > 5 and rnd.random() < 0.5:
+        w.push(dict(rnd.choice(w.events[:-1])))      # an old one redelivered
+    return t
+
+
+def ep_redeliver_edge(w, rnd, uid, t):
+    """Time moves to exactly one window after an accepted event (or a
+    nanosecond more or less), then that event is redelivered: at the edge it
+    is in, so its id must still be known (a duplicate, not a second fold);
+    past it, TOO_LATE. Sometimes after a long quiet gap in between."""
+    newest = w.newest()
+    old = [e for e in w.events if "lessonCompleted" in e or "redeemReward" in e]
+    if newest is None or not old:
+        return t
+    ev = rnd.choice(old[-30:])
+    te = model.parse_time(ev["occurredAt"])
+    target = te + 30 * 86400 * NS + rnd.choice([0, 0, 0, -1, 1])
+    if target < newest:
+        return t
+    if rnd.random() < 0.5:
+        w.lesson(rnd.choice(["u1", "u2"]), te + rnd.randint(1, 29) * 86400 * NS)
+    w.lesson(rnd.choice(["u1", "u2", uid]), target)
+    w.push(dict(ev))
+    return target
+
+
+def ep_periods(w, rnd, uid, t):
+    """A long gap whose newest event lies on a week's or month's edge in the
+    rules' zone, then late events into periods just dropped or kept."""
+    zone = w.st.rules.timezone
+    gap = rnd.choice([3, 8, 30, 45, 200, 400]) * 86400 * NS
+    target = period_start(t + gap, zone, rnd.random() < 0.5, True)
+    target = rnd.choice([target, target - 1, target + 1, target - NS])
+    w.lesson(uid, target, groupIds=["g1"])
+    for _ in range(rnd.randint(1, 4)):
+        back = rnd.choice([1, NS, 86400 * NS, 7 * 86400 * NS, 8 * 86400 * NS,
+                           29 * 86400 * NS, 30 * 86400 * NS])
+        w.lesson(rnd.choice(["u1", "u2", uid]), target - back)
+    if rnd.random() < 0.3:
+        w.emit("admin", target + rnd.choice([0, 1]), "rulesPublished",
+               {"rulesYaml": rules_yaml(rnd), "comment": "edges"})
+        w.lesson(uid, target + rnd.choice([0, 1, NS]))
+    return target
+
+
+def ep_freezes(w, rnd, uid, t):
+    """Freezes bought, then a gap of exactly as many missed days (or one
+    more), a freeze bought inside the gap, a lesson on an earlier day."""
+    zone = w.zone_of(uid)
+    d0 = model.local_date(max(t, w.newest() or t), model.zone(zone)) + dt.timedelta(days=1)
+    s = day_start(d0, zone)
+    w.lesson(uid, s + 3600 * NS)
+    w.adjust(uid, s + 3601 * NS, 0, 20)
+    k = rnd.randint(0, 3)
+    for i in range(k):
+        w.redeem(uid, s + (3602 + i) * NS, "shield")
+    missed = max(0, w.counters(uid)[1] + rnd.choice([-1, 0, 0, 1]))
+    if rnd.random() < 0.3:
+        mid = day_start(d0 + dt.timedelta(days=1 + missed // 2), zone)
+        w.redeem(uid, mid + rnd.choice([0, NS]), "shield")
+    d1 = d0 + dt.timedelta(days=missed + 1)
+    m = day_start(d1, zone)
+    w.lesson(uid, near(rnd, m))
+    if rnd.random() < 0.5:
+        w.lesson(uid, m - rnd.choice([1, 86400 * NS, 2 * 86400 * NS]))   # an earlier day
+    if rnd.random() < 0.5:
+        w.lesson(uid, m + 60 * NS, lesson="l0")
+    return m + 61 * NS
+
+
+def ep_redeem(w, rnd, uid, t):
+    """Stock to zero across learners, limits, reused ids, unknown/inactive."""
+    t = max(t, w.newest() or t) + NS
+    for u in rnd.sample(["u1", "u2", "u3", uid], 2):
+        w.adjust(u, t, 0, rnd.choice([0, 1, 2, 3, 10]))
+        for _ in range(rnd.randint(1, 4)):
+            rid = "r%d" % rnd.randint(0, 6)
+            w.redeem(u, t, rnd.choice(["mug", "mug", "shield", "theme", "old", "nope"]), rid)
+    return t
+
+
+def ep_adjust(w, rnd, uid, t):
+    """Adjustments to exactly zero (or one below) and to level thresholds."""
+    t = max(t, w.newest() or t) + rnd.choice([0, NS])
+    c, _ = w.counters(uid)
+    th = w.st.rules.thresholds
+    r = rnd.random()
+    if r < 0.3:
+        w.adjust(uid, t, -c["exp"] - rnd.choice([0, 0, 1]), 0)
+    elif r < 0.5:
+        w.adjust(uid, t, 0, -c["coins"] - rnd.choice([0, 0, 1]))
+    elif r < 0.6:
+        w.adjust(uid, t, -c["exp"], -c["coins"])
+    else:
+        lvl = c["level"]
+        jump = rnd.choice([1, 1, 2, 3])
+        if lvl - 1 + jump < len(th):
+            w.adjust(uid, t, th[lvl - 1 + jump] - c["exp"] - rnd.choice([0, 0, 1]), 0)
+        else:
+            w.adjust(uid, t, 5, 0)
+    return t
+
+
+EPISODES = [ep_midnights, ep_midnights, ep_window, ep_redeliver_edge, ep_periods, ep_freezes, ep_redeem, ep_adjust]
+
+
+def generate(seed, n_events, start=None):
+    """(rules text, events) for SEED, about N_EVENTS events; START (seconds)
+    moves the whole log to begin there."""
+    rnd = random.Random(seed)
+    rules = rules_yaml(rnd)
+    w = Writer(rnd, rules)
+    users = ["u1", "u2", "u3", "Amy"]
+    t = day_start(dt.date.fromisoformat(rnd.choice(DAYS)), "UTC")
+    while len(w.events) < n_events:
+        ep = rnd.choice(EPISODES)
+        t = max(t, ep(w, rnd, rnd.choice(users), t))
+    events = w.events
+    if start is not None:
+        shift = start * NS - model.parse_time(events[0]["occurredAt"])
+        for ev in events:
+            ev["occurredAt"] = fmt(model.parse_time(ev["occurredAt"]) + shift)
+    return rules, events
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("seed", type=int)
+    ap.add_argument("outdir")
+    ap.add_argument("--events", type=int, default=300)
+    args = ap.parse_args()
+    rules, events = generate(args.seed, args.events)
+    os.makedirs(args.outdir, exist_ok=True)
+    with open(os.path.join(args.outdir, "rules.yaml"), "w", encoding="utf-8") as f:
+        f.write(rules)
+    with open(os.path.join(args.outdir, "events.jsonl"), "w", encoding="utf-8") as f:
+        for ev in events:
+            f.write(json.dumps(ev, separators=(",", ":")) + "\n")
+
+
+if __name__ == "__main__":
+    main()
