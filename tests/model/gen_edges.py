@@ -249,7 +249,10 @@ def ep_redeliver_edge(w, rnd, uid, t):
     if newest is None or not old:
         return t
     ev = rnd.choice(old[-30:])
-    te = model.parse_time(ev["occurredAt"])
+    try:
+        te = model.parse_time(ev["occurredAt"])
+    except ValueError:
+        return t                                     # one of ep_spellings' bad ones
     target = te + 30 * 86400 * NS + rnd.choice([0, 0, 0, -1, 1])
     if target < newest:
         return t
@@ -337,7 +340,41 @@ def ep_adjust(w, rnd, uid, t):
     return t
 
 
-EPISODES = [ep_midnights, ep_midnights, ep_window, ep_redeliver_edge, ep_periods, ep_freezes, ep_redeem, ep_adjust]
+def spell(rnd, ns):
+    """NS in a random RFC 3339 spelling: an offset up to +-23:59, lower-case
+    t and z, fractions of 1 to 9 digits."""
+    secs, frac = divmod(ns, NS)
+    off = rnd.choice([0, 0, 59, -59, 23 * 60 + 59, -(23 * 60 + 59), 14 * 60, -11 * 60, 330])
+    local = dt.datetime.fromtimestamp(secs + off * 60, UTC)
+    text = local.strftime("%Y-%m-%d") + rnd.choice("Tt") + local.strftime("%H:%M:%S")
+    if frac:
+        digits = "%09d" % frac
+        text += "." + (digits.rstrip("0") if rnd.random() < 0.5 else digits)
+    if off == 0 and rnd.random() < 0.7:
+        return text + rnd.choice("Zz")
+    return text + "%s%02d:%02d" % ("+" if off >= 0 else "-", abs(off) // 60, abs(off) % 60)
+
+
+def ep_spellings(w, rnd, uid, t):
+    """The same instants spelled otherwise, and timestamps just outside what
+    RFC 3339 and the envelope's range allow (INVALID, ids not seen)."""
+    t = max(t, w.newest() or t)
+    for _ in range(rnd.randint(1, 3)):
+        x = t + rnd.choice([0, 1, 10**6, NS])
+        ev = w.lesson(uid, x)
+        ev = dict(ev, occurredAt=spell(rnd, x))
+        w.events[-1] = ev
+    bad = rnd.choice(["2200-01-01T00:00:00Z", "2200-01-01T00:00:00.000000001Z",
+                      "1999-12-31T23:59:59.999999999Z", "2000-01-01T00:00:00Z",
+                      fmt(t)[:-1] + "+24:00", fmt(t)[:-1] + "-00:60",
+                      fmt(t)[:19] + ".Z", fmt(t)[:17] + "60Z", fmt(t)[:19] + ".1234567890Z"])
+    w.push({"eventId": "x%d" % (w.n + 1), "userId": uid, "occurredAt": bad,
+            "lessonCompleted": {"lessonId": "l%d" % rnd.randint(0, 40)}})
+    w.n += 1
+    return t
+
+
+EPISODES = [ep_midnights, ep_midnights, ep_window, ep_redeliver_edge, ep_spellings, ep_periods, ep_freezes, ep_redeem, ep_adjust]
 
 
 def generate(seed, n_events, start=None):

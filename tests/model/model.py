@@ -244,6 +244,8 @@ def parse_time(s):
         raise ValueError("bad timestamp %r" % s)
     y, mo, d, h, mi, se = (int(m.group(i)) for i in range(1, 7))
     tz = m.group(8)
+    if tz not in ("Z", "z") and (int(tz[1:3]) > 23 or int(tz[4:6]) > 59):
+        raise ValueError("bad offset %r" % s)      # RFC 3339: time-hour 00-23
     if tz in ("Z", "z"):
         off = 0
     else:
@@ -368,7 +370,7 @@ def valid(ev):
         t = parse_time(ev.get("occurredAt", ""))
     except (ValueError, TypeError):
         return False
-    if not T_MIN <= t <= T_MAX:
+    if not T_MIN <= t < T_MAX:                     # 2200-01-01T00:00:00Z itself is out
         return False
     if blen(ev.get("source", "")) > 64 or blen(ev.get("timezone", "")) > 64:
         return False
