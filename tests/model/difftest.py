@@ -38,7 +38,37 @@ def run(cmd):
     return p.stdout
 
 
-def model_output(rules_path, events_path, append=None):
+OUT_KINDS = ("levelUp", "badgeEarned", "streakUpdated", "rewardRedeemed", "redemptionRejected")
+
+
+def outbound_of(lines):
+    """gamify's outbound jsonl -> [eventId, userId, occurredAt ns, cause, kind, body]
+    with integers as numbers and defaults dropped, as model.State.out."""
+    out = []
+    for line in lines:
+        o = json.loads(line)
+        kind = [k for k in OUT_KINDS if k in o]
+        body = {}
+        for k, v in (o[kind[0]] if kind else {}).items():
+            if isinstance(v, str) and re.fullmatch(r"-?\d+", v) and k not in ("redemptionId", "rewardId", "badgeId", "name"):
+                v = int(v)
+            if v not in (0, "", None):
+                body[k] = v
+        out.append([o.get("eventId"), o.get("userId"), model.parse_time(o["occurredAt"]),
+                    o.get("causeEventId"), kind[0] if kind else None, body])
+    return out
+
+
+def first_out_difference(want, got):
+    for i in range(max(len(want), len(got))):
+        a = want[i] if i < len(want) else None
+        b = got[i] if i < len(got) else None
+        if a != b:
+            return "outbound event %d: model %s, gamify %s" % (i + 1, json.dumps(a), json.dumps(b))
+    return None
+
+
+def model_output(rules_path, events_path, append=None, out=None):
     with open(rules_path, encoding="utf-8") as f:
         st = model.State(model.Rules(f.read()), append=append)
     with open(events_path, encoding="utf-8") as f:
@@ -47,6 +77,8 @@ def model_output(rules_path, events_path, append=None):
     lines = [st.learners[u].dump() for u in sorted(st.learners, key=lambda s: s.encode())]
     if st.ambiguous:
         return None, None
+    if out is not None:
+        out.extend(st.out)
     return lines, st.dlq
 
 
@@ -139,18 +171,25 @@ def main():
                 subprocess.run([args.gamify, "produce", "--log", log, ep], capture_output=True)
                 append = (t0 - 1, time.time() + 1)
             batch = ["--batch", str(args.batch)] if args.batch else []
+            op = os.path.join(d, "out.jsonl")
+            if os.path.exists(op):
+                os.unlink(op)
             run([args.gamify, "replay", "--log", log, "--state", sp, "--rules", rp,
-                 "--no-sync", "--quiet"] + batch)
+                 "--no-sync", "--quiet", "--out", "jsonl:" + op] + batch)
             got = run([args.gamify, "dump", "--state", sp]).splitlines()
             dlq = run([args.gamify, "dlq", "list", "--state", sp]).splitlines()
             got_dlq = [m.group(1) for m in (re.search(r'"reason":"([^"]*)"', x) for x in dlq) if m]
-            want, want_dlq = model_output(rp, ep, append)
+            want_out = []
+            want, want_dlq = model_output(rp, ep, append, want_out)
             if want is None:
                 print("seed %d: skipped (an event within a second of the skew's edge)" % seed)
                 continue
             diff = first_difference(want, got)
             if diff is None and want_dlq != got_dlq:
                 diff = "dead letters: model %s, gamify %s" % (want_dlq, got_dlq)
+            if diff is None:
+                with open(op, encoding="utf-8") as f:
+                    diff = first_out_difference(want_out, outbound_of(f.read().splitlines()))
             if diff:
                 failed += 1
                 print("seed %d: DIFFERS (%s, %s)\n%s" % (seed, rp, ep, diff))

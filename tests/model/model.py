@@ -205,6 +205,7 @@ class Rules:
         self.keep_weeks = lb.get("keep_weeks", 8)
         self.keep_months = lb.get("keep_months", 12)
         self.badges = [(b["id"], Expr(b["criteria"])) for b in doc.get("badges") or []]
+        self.badge_names = {b["id"]: b.get("name", "") for b in doc.get("badges") or []}
         self.rewards = {}
         for r in doc.get("rewards") or []:
             self.rewards[r["id"]] = {
@@ -418,6 +419,15 @@ class State:
         self.first_tournaments = set()
         self.stock_used = {}
         self.dlq = []
+        # outbound events (docs/events.md "Outbound events"), in the order
+        # the fold makes them: [eventId, userId, occurredAt ns, cause, kind, body]
+        self.out = []
+        self.cause = None
+
+    def publish(self, lr, suffix, kind, body):
+        eid, t = self.cause
+        body = {k: v for k, v in body.items() if v not in (0, "", None)}
+        self.out.append([eid + ":" + suffix, lr.uid, t, eid, kind, body])
 
     def learner(self, uid):
         if uid not in self.learners:
@@ -453,8 +463,11 @@ class State:
             return
         self.seen.add(eid)
         n_dead = len(self.dlq)
+        n_out = len(self.out)
+        self.cause = (eid, t)
         self._fold(ev, t)
         if len(self.dlq) != n_dead:
+            del self.out[n_out:]
             # ADJUSTMENT_BELOW_ZERO, UNKNOWN_TIMEZONE, RULES_INVALID: the id is
             # seen and nothing else changes; time moves only through accepted
             # events (DESIGN section 3)
@@ -589,6 +602,8 @@ class State:
 
     def _streak(self, lr, day):
         c = lr.c
+        before = c["current_streak"]
+        used = 0
         if lr.last_day is None:
             c["current_streak"] = 1
         elif day <= lr.last_day:
@@ -599,12 +614,17 @@ class State:
             missed = day - lr.last_day - 1
             if lr.freezes >= missed:
                 lr.freezes -= missed
+                used = missed
                 c["current_streak"] += 1
             else:
                 c["current_streak"] = 1
         lr.last_day = day
         if c["current_streak"] > c["longest_streak"]:
             c["longest_streak"] = c["current_streak"]
+        if c["current_streak"] != before:
+            self.publish(lr, "streak", "streakUpdated",
+                         {"currentStreak": c["current_streak"],
+                          "longestStreak": c["longest_streak"], "freezesUsed": used})
         for days, coins in self.rules.milestones:
             if days == c["current_streak"]:
                 c["coins"] = sat(c["coins"] + coins)
@@ -617,6 +637,9 @@ class State:
             c["level"] += 1
             c["coins"] = sat(c["coins"] + self.rules.level_up_coins)
             c["coins_earned"] = sat(c["coins_earned"] + self.rules.level_up_coins)
+            self.publish(lr, "level:%d" % c["level"], "levelUp",
+                         {"newLevel": c["level"], "reward": self.rules.level_up_coins,
+                          "exp": c["exp"]})
 
     def _badges(self, lr):
         while True:
@@ -627,6 +650,8 @@ class State:
                 env = dict(lr.c)
                 env["badges"] = len(lr.badges)
                 if crit.holds(env):
+                    self.publish(lr, "badge:" + bid, "badgeEarned",
+                                 {"badgeId": bid, "name": self.rules.badge_names.get(bid, "")})
                     lr.badges.append(bid)
                     lr.c["badges"] = len(lr.badges)
                     awarded = True
@@ -700,6 +725,8 @@ class State:
             reason = "INSUFFICIENT_COINS"
         if reason:
             lr.redemptions.append([rid, wid, "REJECTED", reason])
+            self.publish(lr, "rejected", "redemptionRejected",
+                         {"redemptionId": rid, "rewardId": wid, "reason": reason})
             return
         lr.c["coins"] -= rw["cost"]
         lr.c["coins_spent"] = sat(lr.c["coins_spent"] + rw["cost"])
@@ -715,6 +742,9 @@ class State:
         else:
             lr.completed[wid] = lr.completed.get(wid, 0) + 1
         lr.redemptions.append([rid, wid, "COMPLETED", None])
+        self.publish(lr, "redeemed", "rewardRedeemed",
+                     {"redemptionId": rid, "rewardId": wid, "cost": rw["cost"],
+                      "coinsAfter": lr.c["coins"]})
         self._badges(lr)
 
 
