@@ -771,6 +771,42 @@ gm_tz_local_day(const struct gm_tz *tz, int64_t utc_seconds)
     return day + floor_div(sec, SECS_PER_DAY);
 }
 
+int64_t
+gm_tz_days_skipped(const struct gm_tz *tz, int64_t from_day, int64_t to_day)
+{
+    if (to_day - from_day < 2 || tz->ntrans == 0)
+        return 0;
+    /* Transitions near the range: a local day is within a day of the UTC
+     * day, and offsets stay within a few days; guard the products. */
+    const int64_t lim = INT64_C(1) << 40;
+    int64_t lo_t = (from_day < -lim ? -lim : from_day) * SECS_PER_DAY - 3 * SECS_PER_DAY;
+    int64_t hi_t = (to_day > lim ? lim : to_day) * SECS_PER_DAY + 3 * SECS_PER_DAY;
+    uint32_t lo = 0, hi = tz->ntrans; /* the first transition at or after lo_t */
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (tz->trans[mid] < lo_t)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    int64_t skipped = 0;
+    for (uint32_t i = lo; i < tz->ntrans && tz->trans[i] <= hi_t; i++) {
+        int64_t t = tz->trans[i];
+        int64_t before = i == 0 ? tz->utoff[0] : tz->utoff[tz->trans_type[i - 1]];
+        int64_t after = tz->utoff[tz->trans_type[i]];
+        if (after - before < SECS_PER_DAY)
+            continue;
+        /* the last local day before the jump and the first after it */
+        int64_t d0 = floor_div(t - 1 + before, SECS_PER_DAY);
+        int64_t d1 = floor_div(t + after, SECS_PER_DAY);
+        int64_t a = d0 + 1 > from_day + 1 ? d0 + 1 : from_day + 1;
+        int64_t b = d1 - 1 < to_day - 1 ? d1 - 1 : to_day - 1;
+        if (b >= a)
+            skipped += b - a + 1;
+    }
+    return skipped;
+}
+
 const char *
 gm_tz_name(const struct gm_tz *tz)
 {

@@ -33,6 +33,15 @@ int32_t gm_tz_offset(const struct gm_tz *tz, int64_t utc_seconds);
 /* The local calendar day (days since 1970-01-01, local) of an instant. */
 int64_t gm_tz_local_day(const struct gm_tz *tz, int64_t utc_seconds);
 
+/*
+ * How many local days strictly between from_day and to_day (gm_tz_local_day
+ * numbers) the zone skipped, days on which no instant falls: Pacific/Apia
+ * went from 2011-12-29 straight to 2011-12-31. Only a change of offset of a
+ * day or more skips one, so only the zone's listed transitions are read (a
+ * POSIX footer's DST never moves the clock that far).
+ */
+int64_t gm_tz_days_skipped(const struct gm_tz *tz, int64_t from_day, int64_t to_day);
+
 /* The zone's name as given to gm_tz_get; borrowed. */
 const char *gm_tz_name(const struct gm_tz *tz);
 

@@ -255,8 +255,8 @@ earn_coins(Gamify__Internal__UserState *st, int64_t coins)
 
 /* Step 2: the streak, for a qualifying activity on local day `day`. */
 static void
-streak_step(const struct gm_rules *rules, Gamify__Internal__UserState *st, int64_t day,
-            struct gm_fold_out *out)
+streak_step(const struct gm_rules *rules, Gamify__Internal__UserState *st, const struct gm_tz *tz,
+            int64_t day, struct gm_fold_out *out)
 {
     int64_t before = st->current_streak, now, used = 0;
     if (!st->has_active_day) {
@@ -264,7 +264,10 @@ streak_step(const struct gm_rules *rules, Gamify__Internal__UserState *st, int64
     } else if (day <= st->last_active_day) {
         return; /* same day, or an earlier one: nothing */
     } else {
-        int64_t missed = day - st->last_active_day - 1;
+        /* a day the learner's zone skipped (Pacific/Apia, 2011-12-30) was
+         * not missed: the days either side of it are consecutive */
+        int64_t missed =
+            day - st->last_active_day - 1 - gm_tz_days_skipped(tz, st->last_active_day, day);
         if (missed == 0) {
             now = before + 1;
         } else if (st->freezes_held >= missed) {
@@ -425,7 +428,7 @@ activity(const struct gm_fold_in *in, Gamify__Internal__UserState *st, struct gm
 
     /* 2. streak */
     if (lesson ? rules->streak_lessons : rules->streak_tournaments)
-        streak_step(rules, st, day, out);
+        streak_step(rules, st, tz, day, out);
 
     /* 3. activity: base + bonuses whose `when` holds, first time only */
     int64_t exp = 0, coins = 0;

@@ -44,7 +44,7 @@ NS = 10**9
 ZONES = [
     "UTC", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe",
     "Pacific/Kiritimati", "Pacific/Pago_Pago", "America/Santiago", "America/Havana",
-    "Asia/Beirut", "Europe/London", "America/Sao_Paulo",
+    "Asia/Beirut", "Europe/London", "America/Sao_Paulo", "Pacific/Apia",
 ]
 # Local days worth standing on: DST changes of 2026 (Berlin/London Mar 29,
 # Oct 25; New York Mar 8, Nov 1; Lord Howe Apr 5, Oct 4; Santiago Apr 5,
@@ -54,7 +54,7 @@ DAYS = sorted([
     "2026-03-07", "2026-03-28", "2026-04-04", "2026-09-05", "2026-10-03",
     "2026-10-24", "2026-10-31", "2026-12-27", "2026-12-31", "2020-12-27",
     "2020-12-31", "2024-02-28", "2028-02-28", "2026-01-31", "2026-02-28",
-    "2026-04-30", "2027-01-03",
+    "2026-04-30", "2027-01-03", "2011-12-27",
 ])
 
 
@@ -143,6 +143,7 @@ class Writer:
         self.st = model.State(model.Rules(rules))
         self.n = 0
         self.zones = {}
+        self.days = []
 
     def newest(self):
         return self.st.newest
@@ -200,11 +201,14 @@ def ep_midnights(w, rnd, uid, t):
     else:
         w.zones[uid] = zone
     now = model.local_date(max(t, w.newest() or t), model.zone(zone))
-    later = [d for d in map(dt.date.fromisoformat, DAYS) if d > now]
+    later = [d for d in w.days if d > now]
     if later and rnd.random() < 0.4:
         day = min(later)                              # a jump to the next edge
     else:
         day = now + dt.timedelta(days=rnd.choice([-3, -1, 0, 0, 1, 2]))
+    if dt.date(2011, 12, 25) <= day <= dt.date(2012, 1, 2) and rnd.random() < 0.7:
+        zone = "Pacific/Apia"                         # it skipped 2011-12-30
+        w.settings(uid, max(t, w.newest() or t), zone)
     last = t
     for k in range(rnd.randint(2, 6)):
         d = day + dt.timedelta(days=k + rnd.choice([0, 0, 1]))
@@ -384,7 +388,11 @@ def generate(seed, n_events, start=None):
     rules = rules_yaml(rnd)
     w = Writer(rnd, rules)
     users = ["u1", "u2", "u3", "Amy"]
-    t = day_start(dt.date.fromisoformat(rnd.choice(DAYS)), "UTC")
+    # Some logs live decades ahead, past the last transition a zone file
+    # lists (2037): there the zone's POSIX TZ footer gives the DST rules.
+    shift = rnd.choice([0, 0, 0, 0, 12, 24, 72, 124, 160])
+    w.days = [d.replace(year=d.year + shift) for d in map(dt.date.fromisoformat, DAYS)]
+    t = day_start(rnd.choice(w.days), "UTC")
     while len(w.events) < n_events:
         ep = rnd.choice(EPISODES)
         t = max(t, ep(w, rnd, rnd.choice(users), t))

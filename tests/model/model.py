@@ -266,6 +266,33 @@ def local_date(ns, zi):
     return dt.datetime.fromtimestamp(ns // NS, UTC).astimezone(zi).date()
 
 
+def first_second(day, zi):
+    """The first whole second whose local date in ZI is DAY (an ordinal) or later."""
+    d = dt.date.fromordinal(day)
+    lo = int(dt.datetime(d.year, d.month, d.day, tzinfo=UTC).timestamp()) - 40 * 3600
+    hi = lo + 80 * 3600
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if local_date(mid * NS, zi).toordinal() >= day:
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def days_skipped(a, b, zi):
+    """How many local days strictly between the ordinals A and B no instant
+    falls on in ZI (Pacific/Apia skipped 2011-12-30): a day exists when its
+    first second comes before the next day's."""
+    if b - a < 2:
+        return 0
+    start = int(dt.datetime.combine(dt.date.fromordinal(a), dt.time(), UTC).timestamp()) - 86400
+    end = int(dt.datetime.combine(dt.date.fromordinal(b), dt.time(), UTC).timestamp()) + 2 * 86400
+    seen = {local_date(x * NS, zi).toordinal() for x in range(start, end, 6 * 3600)}
+    return sum(1 for d in range(a + 1, b)
+               if d not in seen and first_second(d, zi) >= first_second(d + 1, zi))
+
+
 def week_key(d):
     y, w, _ = d.isocalendar()
     return "%04d-W%02d" % (y, w)
@@ -549,7 +576,7 @@ class State:
         day = local_date(t, zi).toordinal()
         # 2. streak
         if kind in rules.qualifying:
-            self._streak(lr, day)
+            self._streak(lr, day, zi)
         if not first:
             lr.c["lesson_completions"] += 1
             self._badges(lr)
@@ -600,7 +627,7 @@ class State:
         self._badges(lr)
         self._scores(lr, ev, t, exp)
 
-    def _streak(self, lr, day):
+    def _streak(self, lr, day, zi):
         c = lr.c
         before = c["current_streak"]
         used = 0
@@ -611,8 +638,11 @@ class State:
         elif day == lr.last_day + 1:
             c["current_streak"] += 1
         else:
-            missed = day - lr.last_day - 1
-            if lr.freezes >= missed:
+            # "consecutive local days": a day the zone skipped is not missed
+            missed = day - lr.last_day - 1 - days_skipped(lr.last_day, day, zi)
+            if missed == 0:
+                c["current_streak"] += 1
+            elif lr.freezes >= missed:
                 lr.freezes -= missed
                 used = missed
                 c["current_streak"] += 1

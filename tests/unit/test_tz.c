@@ -835,3 +835,22 @@ Test(tz, concurrent_lookups)
         cr_expect_null(res, "thread %d saw a wrong answer", i);
     }
 }
+
+/* Pacific/Apia skipped 2011-12-30 (UTC-10 to UTC+14 at 2011-12-30 10:00Z):
+ * no instant falls on that local day, so it is the only one skipped. */
+Test(tz, days_skipped_apia_2011)
+{
+    const struct gm_tz *apia = zone("Pacific/Apia");
+    int64_t d29 = 15337;                                      /* 2011-12-29 */
+    cr_expect_eq(gm_tz_local_day(apia, 1325239199), d29);     /* 2011-12-30T09:59:59Z */
+    cr_expect_eq(gm_tz_local_day(apia, 1325239200), d29 + 2); /* 10:00Z: Dec 31 */
+    cr_expect_eq(gm_tz_days_skipped(apia, d29, d29 + 2), 1);
+    cr_expect_eq(gm_tz_days_skipped(apia, d29 - 5, d29 + 40), 1);
+    cr_expect_eq(gm_tz_days_skipped(apia, d29, d29 + 1), 0);
+    cr_expect_eq(gm_tz_days_skipped(apia, d29 + 1, d29 + 3), 0);
+    cr_expect_eq(gm_tz_days_skipped(apia, d29 - 400, d29), 0);
+    /* DST never skips a day; nor does a long gap elsewhere */
+    cr_expect_eq(gm_tz_days_skipped(zone("Europe/Berlin"), 0, 90000), 0);
+    cr_expect_eq(gm_tz_days_skipped(zone("Australia/Lord_Howe"), 0, 90000), 0);
+    cr_expect_eq(gm_tz_days_skipped(zone("UTC"), 0, 90000), 0);
+}
