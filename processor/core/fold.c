@@ -385,7 +385,9 @@ boards_step(const struct gm_rules *rules, const Gamification__V1__Event *ev, int
         out->month[0] = '\0';
     out->n_groups = 0;
     for (size_t i = 0; i < ev->n_group_ids; i++) {
-        bool seen = false;
+        /* a group named "global" is the global board, which every event
+         * counts already: once, not twice */
+        bool seen = strcmp(ev->group_ids[i], "global") == 0;
         for (size_t k = 0; k < out->n_groups && !seen; k++)
             seen = strcmp(out->groups[k], ev->group_ids[i]) == 0;
         if (!seen && out->n_groups < GM_GROUPS_MAX)
