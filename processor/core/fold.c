@@ -576,7 +576,7 @@ redeem(const struct gm_fold_in *in, Gamify__Internal__UserState *st, struct gm_f
         reason = GAMIFICATION__V1__REJECTION_REASON__UNKNOWN_REWARD;
     else if (r->stock >= 0 && in->stock_used >= r->stock)
         reason = GAMIFICATION__V1__REJECTION_REASON__OUT_OF_STOCK;
-    else if (r->per_user_limit > 0 && held_count(st, r) >= r->per_user_limit)
+    else if (r->per_user_limit >= 0 && held_count(st, r) >= r->per_user_limit)
         reason = GAMIFICATION__V1__REJECTION_REASON__LIMIT_REACHED;
     else if (st->coins < r->cost)
         reason = GAMIFICATION__V1__REJECTION_REASON__INSUFFICIENT_COINS;

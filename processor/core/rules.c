@@ -1104,7 +1104,7 @@ parse_rewards(struct walk *w, const struct ynode *top)
         check_keys(w->c, e, rw, reward_keys);
         struct gm_reward_def *rd = &r->rewards[r->n_rewards++];
         rd->stock = -1;
-        rd->per_user_limit = 0;
+        rd->per_user_limit = -1;
         rd->active = true;
         rd->id = parse_id(w, e, rw);
         if (rd->id) {

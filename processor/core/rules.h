@@ -68,7 +68,7 @@ struct gm_reward_def {
     char *type_name;        /* as written: "streak_freeze", "cosmetic", ... */
     int64_t cost;           /* coins, >= 0 */
     int64_t stock;          /* -1: unlimited */
-    int64_t per_user_limit; /* 0: no limit */
+    int64_t per_user_limit; /* -1 (absent): no limit; 0: nobody may redeem it */
     bool active;            /* default true */
 };
 

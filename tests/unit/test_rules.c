@@ -209,7 +209,7 @@ Test(rules, example_parses_with_its_values)
     cr_assert_eq(w->cost, 40);
     cr_assert_eq(w->type, GM_REWARD_COSMETIC);
     cr_assert_eq(w->stock, -1);
-    cr_assert_eq(w->per_user_limit, 0);
+    cr_assert_eq(w->per_user_limit, -1); /* absent: no limit */
     w = &r->rewards[2];
     cr_assert_str_eq(w->id, "sticker-pack");
     cr_assert_eq(w->type, GM_REWARD_PHYSICAL);
