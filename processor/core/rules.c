@@ -745,8 +745,8 @@ parse_formula(struct walk *w, const struct ynode *f)
     int64_t base = 0, growth = 0, max_level = 0;
     check_keys(w->c, f, path, formula_keys);
     int bad = 0;
-    bad |= get_int(w->c, f, path, "base", 1, 1, GM_RULES_MAX_EXP, &base);
-    bad |= get_int(w->c, f, path, "growth_percent", 1, 100, INT64_MAX, &growth);
+    bad |= get_int(w->c, f, path, "base", 1, 1, GM_RULES_MAX_AMOUNT, &base);
+    bad |= get_int(w->c, f, path, "growth_percent", 1, 100, GM_RULES_MAX_AMOUNT, &growth);
     bad |= get_int(w->c, f, path, "max_level", 1, 2, GM_RULES_MAX_LEVELS, &max_level);
     if (bad)
         return;
@@ -1174,7 +1174,7 @@ parse_top(struct walk *w, const struct ynode *top)
     const struct ynode *caps = get_map(w->c, top, "", "caps", 0);
     if (caps) {
         check_keys(w->c, caps, "caps", caps_keys);
-        get_int(w->c, caps, "caps", "exp_per_day", 0, 0, GM_RULES_MAX_EXP, &r->exp_per_day);
+        get_int(w->c, caps, "caps", "exp_per_day", 0, 0, GM_RULES_MAX_AMOUNT, &r->exp_per_day);
     }
     parse_streaks(w, top);
     parse_leaderboards(w, top);

@@ -566,11 +566,13 @@ Test(rules, levels)
     cr_assert_eq(r->n_levels, 40);
     cr_assert_eq(r->thresholds[39], 1000 * ((1LL << 39) - 1));
     gm_rules_free(r);
+    /* the steepest growth allowed: t3 = 1 + 10^7, t4 = t3 + 10^14, t5 past 10^15 */
     const char *huge = "version: 1\nlevels:\n  formula: {base: 1, growth_percent: "
-                       "9223372036854775807, max_level: 100}\n" ACTS;
+                       "1000000000, max_level: 100}\n" ACTS;
     r = parse_ok(huge, strlen(huge));
-    cr_assert_eq(r->n_levels, 2, "the step overflows at once");
-    cr_assert_eq(r->thresholds[1], 1);
+    cr_assert_eq(r->n_levels, 4);
+    cr_assert_eq(r->thresholds[2], 10000001);
+    cr_assert_eq(r->thresholds[3], 10000001 + 100000000000000LL);
     gm_rules_free(r);
     expect_err("version: 1\nlevels:\n  formula: 5\n" ACTS, 3, 12,
                "levels.formula: expected a mapping");
@@ -833,4 +835,40 @@ Test(rules, reward_type_names)
     }
     enum gm_reward_type back;
     cr_assert_eq(gm_reward_type_from_name("Cosmetic", &back), GM_ENOTFOUND);
+}
+
+/* Every amount is at most 10^9, refused at its line and column past it. */
+Test(rules, amount_limits)
+{
+    static const struct {
+        const char *src;
+        int line, col;
+        const char *needle;
+    } over[] = {
+        {MIN "caps: {exp_per_day: 1000000001}\n", 10, 21,
+         "caps.exp_per_day: must be between 0 and 1000000000"},
+        {"version: 1\nlevels:\n  formula: {base: 1000000001, growth_percent: 150, max_level: "
+         "10}\n" ACTS,
+         3, 19, "levels.formula.base: must be between 1 and 1000000000"},
+        {"version: 1\nlevels:\n  formula: {base: 10, growth_percent: 1000000001, max_level: "
+         "10}\n" ACTS,
+         3, 39, "levels.formula.growth_percent: must be between 100 and 1000000000"},
+        {"version: 1\nlevels:\n  formula: {base: 10, growth_percent: 9223372036854775807, "
+         "max_level: 10}\n" ACTS,
+         3, 39, "growth_percent: must be between 100 and 1000000000"},
+        {HEAD "activities:\n  lesson_completed: {exp: 1000000001, coins: 5}\n  "
+              "tournament_result:\n    win: {exp: 50}\n    draw: {exp: 20}\n    loss: {exp: 10}\n",
+         5, 27, "exp: must be between 0 and 1000000000"},
+        {MIN "rewards:\n  - {id: a, name: A, cost: 1000000001, type: cosmetic}\n", 11, 28,
+         "cost: must be between 0 and 1000000000"},
+    };
+    for (size_t i = 0; i < sizeof over / sizeof over[0]; i++)
+        expect_err(over[i].src, over[i].line, over[i].col, over[i].needle);
+    /* exactly at the bound: accepted */
+    const char *edge = "version: 1\nlevels:\n  formula: {base: 1000000000, growth_percent: "
+                       "1000000000, max_level: 10}\n" ACTS "caps: {exp_per_day: 1000000000}\n";
+    struct gm_rules *r = parse_ok(edge, strlen(edge));
+    cr_assert_eq(r->exp_per_day, 1000000000);
+    cr_assert_eq(r->thresholds[1], 1000000000);
+    gm_rules_free(r);
 }
