@@ -246,6 +246,14 @@ sat_add(int64_t a, int64_t b)
     return r;
 }
 
+/* *v + 1, held at INT64_MAX: a counter saturates rather than wraps. */
+static void
+sat_inc(int64_t *v)
+{
+    if (*v < INT64_MAX)
+        (*v)++;
+}
+
 static void
 earn_coins(Gamify__Internal__UserState *st, int64_t coins)
 {
@@ -266,11 +274,11 @@ streak_step(const struct gm_rules *rules, Gamify__Internal__UserState *st, int64
     } else {
         int64_t missed = day - st->last_active_day - 1;
         if (missed == 0) {
-            now = before + 1;
+            now = sat_add(before, 1);
         } else if (st->freezes_held >= missed) {
             st->freezes_held -= missed;
             used = missed;
-            now = before + 1;
+            now = sat_add(before, 1);
         } else {
             now = 1;
         }
@@ -481,15 +489,15 @@ activity(const struct gm_fold_in *in, Gamify__Internal__UserState *st, struct gm
         out->mark_first = true;
         out->touched = true;
         if (lesson) {
-            st->lessons_completed++;
-            st->lesson_completions++;
+            sat_inc(&st->lessons_completed);
+            sat_inc(&st->lesson_completions);
         } else {
-            st->tournaments_played++;
+            sat_inc(&st->tournaments_played);
             if (ev->tournament_result->outcome == GAMIFICATION__V1__TOURNAMENT_RESULT__OUTCOME__WIN)
-                st->tournament_wins++;
+                sat_inc(&st->tournament_wins);
             else if (ev->tournament_result->outcome ==
                      GAMIFICATION__V1__TOURNAMENT_RESULT__OUTCOME__LOSS)
-                st->tournament_losses++;
+                sat_inc(&st->tournament_losses);
         }
 
         /* 4. daily cap on the latest first-activity local day. The tally is
@@ -520,7 +528,7 @@ activity(const struct gm_fold_in *in, Gamify__Internal__UserState *st, struct gm
         return boards_step(rules, ev, granted, out);
     }
     /* a repeated lesson: activity for the streak and lesson_completions only */
-    st->lesson_completions++;
+    sat_inc(&st->lesson_completions);
     out->touched = true;
     badges_step(rules, ev, st, out);
     return 0;
@@ -542,12 +550,12 @@ static void
 add_holding(Gamify__Internal__UserState *st, const struct gm_reward_def *r)
 {
     if (r->type == GM_REWARD_STREAK_FREEZE) {
-        st->freezes_held++;
+        sat_inc(&st->freezes_held);
         return;
     }
     for (size_t i = 0; i < st->n_holdings; i++) {
         if (strcmp(st->holdings[i]->reward_id, r->id) == 0) {
-            st->holdings[i]->count++;
+            sat_inc(&st->holdings[i]->count);
             return;
         }
     }
@@ -601,9 +609,9 @@ redeem(const struct gm_fold_in *in, Gamify__Internal__UserState *st, struct gm_f
     }
     red->completed = true;
     red->cost = r->cost;
-    st->coins -= r->cost;
-    st->coins_spent += r->cost;
-    st->redemptions++;
+    st->coins -= r->cost; /* coins >= cost >= 0: no overflow */
+    st->coins_spent = sat_add(st->coins_spent, r->cost);
+    sat_inc(&st->redemptions);
     add_holding(st, r);
     out->stock_taken = r->stock >= 0;
     out->touched = true;
@@ -623,7 +631,9 @@ adjust(const struct gm_fold_in *in, Gamify__Internal__UserState *st, struct gm_f
     const Gamification__V1__Adjustment *adj = in->ev->adjustment;
     int64_t exp = adj->exp ? adj->exp->value : 0;
     int64_t coins = adj->coins ? adj->coins->value : 0;
-    if (st->exp + exp < 0 || st->coins + coins < 0) {
+    /* sat_add: a sum past the int64 range must neither wrap (undefined)
+     * nor pass for one below zero; a total at the edge saturates below */
+    if (sat_add(st->exp, exp) < 0 || sat_add(st->coins, coins) < 0) {
         char what[160];
         snprintf(what, sizeof what, "exp %lld%+lld, coins %lld%+lld", (long long)st->exp,
                  (long long)exp, (long long)st->coins, (long long)coins);
