@@ -83,6 +83,15 @@ reject(struct gm_fold_out *out, const char *reason, const char *what, const char
     snprintf(out->detail, sizeof out->detail, "%s%s", what, arg);
 }
 
+/* The detail of an UNKNOWN_TIMEZONE dead letter, before the name. */
+static const char *
+zone_problem(const char *name)
+{
+    return gm_tz_name_is_iana(name) ? "unknown time zone: "
+                                    : "not an IANA time zone name (UTC, Etc/..., or Area/Location "
+                                      "such as Europe/Berlin): ";
+}
+
 /* Replaces a protobuf-c string field (freeing the old value). */
 static void
 set_string(char **field, const char *value)
@@ -660,7 +669,7 @@ gm_fold_apply(const struct gm_fold_in *in, Gamify__Internal__UserState *st, stru
     /* The envelope's zone is the learner's from this event on. */
     if (ev->timezone && *ev->timezone) {
         if (gm_tz_get(ev->timezone, &tz, NULL)) {
-            reject(out, "UNKNOWN_TIMEZONE", "unknown time zone: ", ev->timezone);
+            reject(out, "UNKNOWN_TIMEZONE", zone_problem(ev->timezone), ev->timezone);
             return 0;
         }
         if (strcmp(st->timezone, ev->timezone) != 0) {
@@ -681,7 +690,7 @@ gm_fold_apply(const struct gm_fold_in *in, Gamify__Internal__UserState *st, stru
         const Gamification__V1__UserSettings *us = ev->user_settings;
         if (us->timezone && *us->timezone) {
             if (gm_tz_get(us->timezone, &tz, NULL)) {
-                reject(out, "UNKNOWN_TIMEZONE", "unknown time zone: ", us->timezone);
+                reject(out, "UNKNOWN_TIMEZONE", zone_problem(us->timezone), us->timezone);
                 return 0;
             }
             set_string(&st->timezone, us->timezone);

@@ -629,29 +629,6 @@ valid_id(const char *s, size_t len)
     return 1;
 }
 
-/* A zone name a TZif lookup could accept: [A-Za-z0-9_+-]+ segments joined by '/'. */
-static int
-valid_zone_name(const char *s)
-{
-    size_t seg = 0;
-    if (!*s)
-        return 0;
-    for (const char *p = s; *p; p++) {
-        char ch = *p;
-        if (ch == '/') {
-            if (seg == 0)
-                return 0;
-            seg = 0;
-            continue;
-        }
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              ch == '_' || ch == '+' || ch == '-'))
-            return 0;
-        seg++;
-    }
-    return seg > 0;
-}
-
 /*
  * Compiles an expression node. The error column is mapped into the file: for
  * single-line plain and quoted scalars without escapes it is exact; otherwise
@@ -1158,8 +1135,11 @@ parse_top(struct walk *w, const struct ynode *top)
         const struct gm_tz *tz = NULL;
         struct gm_err te;
         gm_err_clear(&te);
-        if (!valid_zone_name(v->str) || strstr(v->str, "..")) {
-            node_err(w->c, v, "timezone", "'%.64s' is not an IANA time zone name", v->str);
+        if (!gm_tz_name_is_iana(v->str)) {
+            node_err(w->c, v, "timezone",
+                     "'%.64s' is not an IANA time zone name (UTC, Etc/..., or Area/Location "
+                     "such as Europe/Berlin)",
+                     v->str);
         } else if (gm_tz_get(v->str, &tz, &te) != 0) {
             node_err(w->c, v, "timezone", "cannot load time zone '%.64s': %s", v->str, te.msg);
         } else {

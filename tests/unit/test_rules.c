@@ -444,9 +444,17 @@ Test(rules, values_validated)
                11, 29, "cost: must be between 0 and 1000000000, got 99999999999999999999");
     expect_err("version: 2\nlevels:\n  thresholds: [0, 100]\n" ACTS, 1, 10,
                "unsupported version 2; this gamify reads version 1");
+    expect_err(MIN "timezone: Europe/Atlantis\n", 10, 11,
+               "cannot load time zone 'Europe/Atlantis'");
     expect_err(MIN "timezone: Mars/Olympus_Mons\n", 10, 11,
-               "cannot load time zone 'Mars/Olympus_Mons'");
+               "'Mars/Olympus_Mons' is not an IANA time zone name");
     expect_err(MIN "timezone: ../../etc/passwd\n", 10, 11, "is not an IANA time zone name");
+    /* installed files that are not IANA names, and POSIX TZ strings */
+    expect_err(MIN "timezone: EST5EDT\n", 10, 11, "'EST5EDT' is not an IANA time zone name");
+    expect_err(MIN "timezone: US/Eastern\n", 10, 11, "is not an IANA time zone name");
+    expect_err(MIN "timezone: posix/Europe/Berlin\n", 10, 11, "is not an IANA time zone name");
+    expect_err(MIN "timezone: UTC+3\n", 10, 11, "is not an IANA time zone name");
+    expect_err(MIN "timezone: Europe/Berlin x\n", 10, 11, "is not an IANA time zone name");
     expect_err(MIN "timezone: [UTC]\n", 10, 11, "timezone: expected a string, got a list");
     expect_err(MIN "streaks:\n  milestones:\n    - {days: 0, coins: 5}\n", 12, 14,
                "streaks.milestones[0].days: must be between 1 and");
