@@ -545,19 +545,41 @@ out:
 
 /* ---- loading and the cache ---- */
 
-static bool
-valid_name(const char *name)
+bool
+gm_tz_name_is_iana(const char *name)
 {
-    size_t n = strlen(name);
-    if (n == 0 || n > TZ_NAME_MAX || name[0] == '/' || strstr(name, ".."))
+    /* the areas of the tz database's zone1970.tab, and Etc */
+    static const char *const areas[] = {"Africa", "America",  "Antarctica", "Arctic",
+                                        "Asia",   "Atlantic", "Australia",  "Europe",
+                                        "Indian", "Pacific",  "Etc"};
+    if (!name)
         return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = name[i];
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '+' || c == '-' || c == '/'))
+    size_t n = strlen(name);
+    if (n == 0 || n > TZ_NAME_MAX)
+        return false;
+    if (strcmp(name, "UTC") == 0)
+        return true;
+    const char *slash = strchr(name, '/');
+    if (!slash)
+        return false;
+    bool area = false;
+    for (size_t i = 0; i < sizeof areas / sizeof areas[0] && !area; i++)
+        area = strlen(areas[i]) == (size_t)(slash - name) &&
+               memcmp(areas[i], name, (size_t)(slash - name)) == 0;
+    if (!area)
+        return false;
+    /* locations: each starts with a letter (no "..", no empty part) */
+    for (const char *p = slash + 1;; p++) {
+        if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z')))
+            return false;
+        while ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+               *p == '_' || *p == '+' || *p == '-')
+            p++;
+        if (*p == '\0')
+            return true;
+        if (*p != '/')
             return false;
     }
-    return true;
 }
 
 static uint32_t
@@ -640,9 +662,9 @@ gm_tz_get(const char *name, const struct gm_tz **out, struct gm_err *err)
     int rc;
 
     *out = NULL;
-    if (!name || !valid_name(name)) {
+    if (!gm_tz_name_is_iana(name)) {
         rc = gm_err_set(err, GM_ENOTFOUND,
-                        "invalid time zone name (want a relative IANA name such as "
+                        "not an IANA time zone name (want UTC, Etc/... or Area/Location such as "
                         "\"Europe/Berlin\", at most %d characters of [A-Za-z0-9_+-/])",
                         TZ_NAME_MAX);
         goto out;

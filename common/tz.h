@@ -11,6 +11,7 @@
 
 #include "err.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,12 +21,24 @@ struct gm_tz;
  * Returns the zone named name ("UTC", "Europe/Berlin", ...), loading it from
  * the zoneinfo directory (GAMIFY_ZONEINFO, else /usr/share/zoneinfo) on first
  * use. The result is borrowed and valid for the life of the process.
- * Thread-safe. Errors: GM_ENOTFOUND (no such zone, or a name that is not a
- * plain relative path such as "../x"), GM_ECORRUPT (not a TZif file, or an
+ * Thread-safe. Errors: GM_ENOTFOUND (no such zone, or a name that is not an
+ * IANA name by gm_tz_name_is_iana), GM_ECORRUPT (not a TZif file, or an
  * inconsistent one), -errno when the file exists but cannot be read. "UTC" is
  * built in and needs no file. Zones are cached per (directory, name).
  */
 int gm_tz_get(const char *name, const struct gm_tz **out, struct gm_err *err);
+
+/*
+ * Whether name has the form of an IANA zone name: "UTC", or an area (Africa,
+ * America, Antarctica, Arctic, Asia, Atlantic, Australia, Europe, Indian,
+ * Pacific, Etc) then one or more locations, each starting with a letter and
+ * made of [A-Za-z0-9_+-] ("Europe/Berlin", "America/Argentina/Buenos_Aires",
+ * "Etc/GMT+3"). POSIX TZ strings ("EST5EDT", "UTC+3"), the old top-level
+ * aliases ("CET", "GMT", "US/Eastern"), the zoneinfo directory's other files
+ * ("posix/...", "localtime") and paths are not. At most 64 bytes. Whether
+ * the zone is installed is gm_tz_get's question.
+ */
+bool gm_tz_name_is_iana(const char *name);
 
 /* UTC offset in seconds east of UTC in force at utc_seconds. */
 int32_t gm_tz_offset(const struct gm_tz *tz, int64_t utc_seconds);

@@ -83,6 +83,15 @@ reject(struct gm_fold_out *out, const char *reason, const char *what, const char
     snprintf(out->detail, sizeof out->detail, "%s%s", what, arg);
 }
 
+/* The detail of an UNKNOWN_TIMEZONE dead letter, before the name. */
+static const char *
+zone_problem(const char *name)
+{
+    return gm_tz_name_is_iana(name) ? "unknown time zone: "
+                                    : "not an IANA time zone name (UTC, Etc/..., or Area/Location "
+                                      "such as Europe/Berlin): ";
+}
+
 /* Replaces a protobuf-c string field (freeing the old value). */
 static void
 set_string(char **field, const char *value)
@@ -246,6 +255,14 @@ sat_add(int64_t a, int64_t b)
     return r;
 }
 
+/* *v + 1, held at INT64_MAX: a counter saturates rather than wraps. */
+static void
+sat_inc(int64_t *v)
+{
+    if (*v < INT64_MAX)
+        (*v)++;
+}
+
 static void
 earn_coins(Gamify__Internal__UserState *st, int64_t coins)
 {
@@ -269,11 +286,11 @@ streak_step(const struct gm_rules *rules, Gamify__Internal__UserState *st, const
         int64_t missed =
             day - st->last_active_day - 1 - gm_tz_days_skipped(tz, st->last_active_day, day);
         if (missed == 0) {
-            now = before + 1;
+            now = sat_add(before, 1);
         } else if (st->freezes_held >= missed) {
             st->freezes_held -= missed;
             used = missed;
-            now = before + 1;
+            now = sat_add(before, 1);
         } else {
             now = 1;
         }
@@ -388,7 +405,9 @@ boards_step(const struct gm_rules *rules, const Gamification__V1__Event *ev, int
         out->month[0] = '\0';
     out->n_groups = 0;
     for (size_t i = 0; i < ev->n_group_ids; i++) {
-        bool seen = false;
+        /* a group named "global" is the global board, which every event
+         * counts already: once, not twice */
+        bool seen = strcmp(ev->group_ids[i], "global") == 0;
         for (size_t k = 0; k < out->n_groups && !seen; k++)
             seen = strcmp(out->groups[k], ev->group_ids[i]) == 0;
         if (!seen && out->n_groups < GM_GROUPS_MAX)
@@ -482,15 +501,15 @@ activity(const struct gm_fold_in *in, Gamify__Internal__UserState *st, struct gm
         out->mark_first = true;
         out->touched = true;
         if (lesson) {
-            st->lessons_completed++;
-            st->lesson_completions++;
+            sat_inc(&st->lessons_completed);
+            sat_inc(&st->lesson_completions);
         } else {
-            st->tournaments_played++;
+            sat_inc(&st->tournaments_played);
             if (ev->tournament_result->outcome == GAMIFICATION__V1__TOURNAMENT_RESULT__OUTCOME__WIN)
-                st->tournament_wins++;
+                sat_inc(&st->tournament_wins);
             else if (ev->tournament_result->outcome ==
                      GAMIFICATION__V1__TOURNAMENT_RESULT__OUTCOME__LOSS)
-                st->tournament_losses++;
+                sat_inc(&st->tournament_losses);
         }
 
         /* 4. daily cap on the latest first-activity local day. The tally is
@@ -521,7 +540,7 @@ activity(const struct gm_fold_in *in, Gamify__Internal__UserState *st, struct gm
         return boards_step(rules, ev, granted, out);
     }
     /* a repeated lesson: activity for the streak and lesson_completions only */
-    st->lesson_completions++;
+    sat_inc(&st->lesson_completions);
     out->touched = true;
     badges_step(rules, ev, st, out);
     return 0;
@@ -543,12 +562,12 @@ static void
 add_holding(Gamify__Internal__UserState *st, const struct gm_reward_def *r)
 {
     if (r->type == GM_REWARD_STREAK_FREEZE) {
-        st->freezes_held++;
+        sat_inc(&st->freezes_held);
         return;
     }
     for (size_t i = 0; i < st->n_holdings; i++) {
         if (strcmp(st->holdings[i]->reward_id, r->id) == 0) {
-            st->holdings[i]->count++;
+            sat_inc(&st->holdings[i]->count);
             return;
         }
     }
@@ -577,7 +596,7 @@ redeem(const struct gm_fold_in *in, Gamify__Internal__UserState *st, struct gm_f
         reason = GAMIFICATION__V1__REJECTION_REASON__UNKNOWN_REWARD;
     else if (r->stock >= 0 && in->stock_used >= r->stock)
         reason = GAMIFICATION__V1__REJECTION_REASON__OUT_OF_STOCK;
-    else if (r->per_user_limit > 0 && held_count(st, r) >= r->per_user_limit)
+    else if (r->per_user_limit >= 0 && held_count(st, r) >= r->per_user_limit)
         reason = GAMIFICATION__V1__REJECTION_REASON__LIMIT_REACHED;
     else if (st->coins < r->cost)
         reason = GAMIFICATION__V1__REJECTION_REASON__INSUFFICIENT_COINS;
@@ -602,9 +621,9 @@ redeem(const struct gm_fold_in *in, Gamify__Internal__UserState *st, struct gm_f
     }
     red->completed = true;
     red->cost = r->cost;
-    st->coins -= r->cost;
-    st->coins_spent += r->cost;
-    st->redemptions++;
+    st->coins -= r->cost; /* coins >= cost >= 0: no overflow */
+    st->coins_spent = sat_add(st->coins_spent, r->cost);
+    sat_inc(&st->redemptions);
     add_holding(st, r);
     out->stock_taken = r->stock >= 0;
     out->touched = true;
@@ -624,7 +643,9 @@ adjust(const struct gm_fold_in *in, Gamify__Internal__UserState *st, struct gm_f
     const Gamification__V1__Adjustment *adj = in->ev->adjustment;
     int64_t exp = adj->exp ? adj->exp->value : 0;
     int64_t coins = adj->coins ? adj->coins->value : 0;
-    if (st->exp + exp < 0 || st->coins + coins < 0) {
+    /* sat_add: a sum past the int64 range must neither wrap (undefined)
+     * nor pass for one below zero; a total at the edge saturates below */
+    if (sat_add(st->exp, exp) < 0 || sat_add(st->coins, coins) < 0) {
         char what[160];
         snprintf(what, sizeof what, "exp %lld%+lld, coins %lld%+lld", (long long)st->exp,
                  (long long)exp, (long long)st->coins, (long long)coins);
@@ -651,7 +672,7 @@ gm_fold_apply(const struct gm_fold_in *in, Gamify__Internal__UserState *st, stru
     /* The envelope's zone is the learner's from this event on. */
     if (ev->timezone && *ev->timezone) {
         if (gm_tz_get(ev->timezone, &tz, NULL)) {
-            reject(out, "UNKNOWN_TIMEZONE", "unknown time zone: ", ev->timezone);
+            reject(out, "UNKNOWN_TIMEZONE", zone_problem(ev->timezone), ev->timezone);
             return 0;
         }
         if (strcmp(st->timezone, ev->timezone) != 0) {
@@ -672,7 +693,7 @@ gm_fold_apply(const struct gm_fold_in *in, Gamify__Internal__UserState *st, stru
         const Gamification__V1__UserSettings *us = ev->user_settings;
         if (us->timezone && *us->timezone) {
             if (gm_tz_get(us->timezone, &tz, NULL)) {
-                reject(out, "UNKNOWN_TIMEZONE", "unknown time zone: ", us->timezone);
+                reject(out, "UNKNOWN_TIMEZONE", zone_problem(us->timezone), us->timezone);
                 return 0;
             }
             set_string(&st->timezone, us->timezone);

@@ -629,29 +629,6 @@ valid_id(const char *s, size_t len)
     return 1;
 }
 
-/* A zone name a TZif lookup could accept: [A-Za-z0-9_+-]+ segments joined by '/'. */
-static int
-valid_zone_name(const char *s)
-{
-    size_t seg = 0;
-    if (!*s)
-        return 0;
-    for (const char *p = s; *p; p++) {
-        char ch = *p;
-        if (ch == '/') {
-            if (seg == 0)
-                return 0;
-            seg = 0;
-            continue;
-        }
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              ch == '_' || ch == '+' || ch == '-'))
-            return 0;
-        seg++;
-    }
-    return seg > 0;
-}
-
 /*
  * Compiles an expression node. The error column is mapped into the file: for
  * single-line plain and quoted scalars without escapes it is exact; otherwise
@@ -745,8 +722,8 @@ parse_formula(struct walk *w, const struct ynode *f)
     int64_t base = 0, growth = 0, max_level = 0;
     check_keys(w->c, f, path, formula_keys);
     int bad = 0;
-    bad |= get_int(w->c, f, path, "base", 1, 1, GM_RULES_MAX_EXP, &base);
-    bad |= get_int(w->c, f, path, "growth_percent", 1, 100, INT64_MAX, &growth);
+    bad |= get_int(w->c, f, path, "base", 1, 1, GM_RULES_MAX_AMOUNT, &base);
+    bad |= get_int(w->c, f, path, "growth_percent", 1, 100, GM_RULES_MAX_AMOUNT, &growth);
     bad |= get_int(w->c, f, path, "max_level", 1, 2, GM_RULES_MAX_LEVELS, &max_level);
     if (bad)
         return;
@@ -1104,7 +1081,7 @@ parse_rewards(struct walk *w, const struct ynode *top)
         check_keys(w->c, e, rw, reward_keys);
         struct gm_reward_def *rd = &r->rewards[r->n_rewards++];
         rd->stock = -1;
-        rd->per_user_limit = 0;
+        rd->per_user_limit = -1;
         rd->active = true;
         rd->id = parse_id(w, e, rw);
         if (rd->id) {
@@ -1158,8 +1135,11 @@ parse_top(struct walk *w, const struct ynode *top)
         const struct gm_tz *tz = NULL;
         struct gm_err te;
         gm_err_clear(&te);
-        if (!valid_zone_name(v->str) || strstr(v->str, "..")) {
-            node_err(w->c, v, "timezone", "'%.64s' is not an IANA time zone name", v->str);
+        if (!gm_tz_name_is_iana(v->str)) {
+            node_err(w->c, v, "timezone",
+                     "'%.64s' is not an IANA time zone name (UTC, Etc/..., or Area/Location "
+                     "such as Europe/Berlin)",
+                     v->str);
         } else if (gm_tz_get(v->str, &tz, &te) != 0) {
             node_err(w->c, v, "timezone", "cannot load time zone '%.64s': %s", v->str, te.msg);
         } else {
@@ -1174,7 +1154,7 @@ parse_top(struct walk *w, const struct ynode *top)
     const struct ynode *caps = get_map(w->c, top, "", "caps", 0);
     if (caps) {
         check_keys(w->c, caps, "caps", caps_keys);
-        get_int(w->c, caps, "caps", "exp_per_day", 0, 0, GM_RULES_MAX_EXP, &r->exp_per_day);
+        get_int(w->c, caps, "caps", "exp_per_day", 0, 0, GM_RULES_MAX_AMOUNT, &r->exp_per_day);
     }
     parse_streaks(w, top);
     parse_leaderboards(w, top);

@@ -20,7 +20,7 @@
 #define GM_RULES_MAX_ITEMS   1000               /* badges, rewards, bonuses, milestones each */
 #define GM_RULES_MAX_BYTES   (1 << 20)          /* source size; equals GM_RULES_MAX of codec.h */
 #define GM_RULES_MAX_EXP     1000000000000000LL /* bound of a level threshold (10^15) */
-#define GM_RULES_MAX_AMOUNT  1000000000LL       /* bound of one exp/coins/cost/stock (10^9) */
+#define GM_RULES_MAX_AMOUNT  1000000000LL       /* bound of every amount but a threshold (10^9) */
 #define GM_RULES_MAX_PERCENT 10000              /* bound of one bonus exp_percent */
 #define GM_RULES_MAX_ERRORS  1000               /* errors reported, then one "too many errors" */
 
@@ -68,7 +68,7 @@ struct gm_reward_def {
     char *type_name;        /* as written: "streak_freeze", "cosmetic", ... */
     int64_t cost;           /* coins, >= 0 */
     int64_t stock;          /* -1: unlimited */
-    int64_t per_user_limit; /* 0: no limit */
+    int64_t per_user_limit; /* -1 (absent): no limit; 0: nobody may redeem it */
     bool active;            /* default true */
 };
 

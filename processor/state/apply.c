@@ -343,7 +343,22 @@ gm__apply_one(struct gm_state *s, const struct pending *rec)
     }
     bool is_rules = ev->body_case == GAMIFICATION__V1__EVENT__BODY_RULES_PUBLISHED;
     if (!s->rules && !is_rules) {
-        /* nothing but rules can have been marked seen yet: no dedupe needed */
+        /* Seen before first: rules that did not check (RULES_INVALID) mark
+         * their id seen, and any event under that id is a duplicate, rules
+         * or none. Otherwise a dead letter that does not mark the id (a
+         * requeue once rules are out folds it). */
+        rc = mdb_get(s->txn, s->dedupe, &idk, &v);
+        if (rc == 0) {
+            int64_t seen = v.mv_size == 8 ? (int64_t)gm__get_be64(v.mv_data) : INT64_MAX;
+            if (!(s->meta.has_newest && seen < s->meta.newest_time - s->opts.dedupe_window_s)) {
+                s->stats.duplicates++;
+                rc = 0;
+                goto out;
+            }
+        } else if (rc != MDB_NOTFOUND) {
+            gm__db_fail(s, rc, "dedupe get");
+            goto out;
+        }
         rc = gm__dead_letter(s, rec, "NO_RULES", "no rules published or seeded yet", ev->event_id);
         goto out;
     }

@@ -347,6 +347,9 @@ prune_learner(struct gm_state *s, const char *user, size_t ulen)
         return gm__db_fail(s, rc, "profiles get");
     if ((rc = prune_stored(s, &k, &v)) != 1)
         return rc;
+    /* 1 only asked for the full decode: it is no error, and a learner with
+     * nothing left to drop (its week cleaned with its month) returns 0 */
+    rc = 0;
     Gamify__Internal__UserState *st = gm__user_unpack(v.mv_size, v.mv_data);
     if (!st)
         return gm__fail(s, GM_ECORRUPT, "the stored record of learner %.*s does not decode",

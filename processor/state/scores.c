@@ -29,7 +29,10 @@ gm__add_score(Gamify__Internal__UserState *st, const char *board, size_t blen, c
             break; /* a corrupt tail is replaced by the new entry below */
         if (e.board_len == blen && e.period_len == plen && memcmp(e.board, board, blen) == 0 &&
             memcmp(e.period, period, plen) == 0) {
-            int64_t score = (int64_t)gm__get_be64(sp->data + r + SCORE_AT(n)) + delta;
+            /* saturated like every total of the fold (never wraps) */
+            int64_t score, old = (int64_t)gm__get_be64(sp->data + r + SCORE_AT(n));
+            if (__builtin_add_overflow(old, delta, &score))
+                score = delta > 0 ? INT64_MAX : INT64_MIN;
             gm__put_be64(sp->data + r + SCORE_AT(n), (uint64_t)score);
             if (delta)
                 gm__put_be64(sp->data + r + REACHED_AT(n), (uint64_t)at);

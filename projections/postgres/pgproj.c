@@ -671,7 +671,7 @@ send_catalogues(struct gm_pgproj *p, const struct gm_rules *r, const char *sha, 
                              w->type_name ? w->type_name : gm_reward_type_name(w->type),
                              I64(cost, w->cost),
                              w->stock < 0 ? NULL : I64(stock, w->stock),
-                             I64(limit, w->per_user_limit),
+                             w->per_user_limit < 0 ? NULL : I64(limit, w->per_user_limit),
                              w->active ? "true" : "false",
                              I64(pos, i)};
         if ((rc = queue(p, S_REWARD_DEF, wp, err)))

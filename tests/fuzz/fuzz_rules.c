@@ -72,7 +72,7 @@ check_rules(const struct gm_rules *r)
     for (size_t i = 0; i < r->n_rewards; i++) {
         const struct gm_reward_def *w = &r->rewards[i];
         GM_FUZZ_CHECK(w->id && w->name && w->type_name, "a reward is complete");
-        GM_FUZZ_CHECK(w->cost >= 0 && w->stock >= -1 && w->per_user_limit >= 0,
+        GM_FUZZ_CHECK(w->cost >= 0 && w->stock >= -1 && w->per_user_limit >= -1,
                       "reward amounts in range");
         GM_FUZZ_CHECK(gm_rules_find_reward(r, w->id), "a reward is found by its id");
     }

@@ -680,6 +680,8 @@ Test(pgproj, catalogues_follow_published_rules)
     cr_assert_eq(count("badges WHERE active AND id = 'starter'"), 1);
     cr_assert_eq(count("rewards WHERE active"), 1);
     cr_assert_eq(count("reward_catalogue WHERE id = 'mug' AND stock_left = 5"), 1);
+    /* no per_user_limit in the rules: NULL, unlimited (0 would mean nobody) */
+    cr_assert_eq(count("rewards WHERE id = 'mug' AND per_user_limit IS NULL"), 1);
     cr_assert_eq(count("rules_versions"), 2);
     struct gm_feed *f;
     cr_assert_eq(gm_feed_open(st, &f), 0);

@@ -9,6 +9,9 @@
 #   - the digest of a second replay in which every line of the log is
 #     delivered twice with the digest of the first replay (a redelivered
 #     event is processed once, so the state must be the same).
+# Optional files: `batch` (one number: records per LMDB commit, `--batch`;
+# default the replay's own) and `unseeded` (replay without `--rules`: the log
+# must publish its own rules; rules.yaml is then not needed).
 # A mismatch prints a unified diff and exits 1; success exits 0.
 set -euo pipefail
 
@@ -21,6 +24,9 @@ DIR=${2%/}
 NAME=$(basename "$DIR")
 
 for f in events.jsonl rules.yaml expected.jsonl; do
+    if [ "$f" = rules.yaml ] && [ -f "$DIR/unseeded" ]; then
+        continue
+    fi
     if [ ! -f "$DIR/$f" ]; then
         echo "$NAME: missing $DIR/$f" >&2
         exit 2
@@ -32,8 +38,16 @@ trap 'rm -rf "$TMP"' EXIT
 
 FAIL=0
 
+EXTRA=()
+if [ ! -f "$DIR/unseeded" ]; then
+    EXTRA+=(--rules "$DIR/rules.yaml")
+fi
+if [ -f "$DIR/batch" ]; then
+    EXTRA+=(--batch "$(tr -d '[:space:]' <"$DIR/batch")")
+fi
+
 replay() { # LOG STATE
-    if ! "$GAMIFY" replay --log "jsonl:$1" --state "$2" --rules "$DIR/rules.yaml" \
+    if ! "$GAMIFY" replay --log "jsonl:$1" --state "$2" "${EXTRA[@]}" \
         --no-sync --quiet >"$TMP/replay.out" 2>"$TMP/replay.err"; then
         echo "$NAME: gamify replay failed:" >&2
         cat "$TMP/replay.out" "$TMP/replay.err" >&2

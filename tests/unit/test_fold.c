@@ -690,3 +690,80 @@ Test(fold, criteria_see_every_counter_after_the_event)
     cr_assert_eq(st->n_badges, 13, "%zu badges held", st->n_badges);
     cr_assert_str_eq(st->badges[12]->id, "b12", "badges are counted at once in the pass");
 }
+
+/* Totals at the int64 edge saturate: they never wrap (undefined behaviour,
+ * and a wrapped sum would pass for one below zero). */
+static void
+adjust_at(const char *id, const char *body)
+{
+    char js[512];
+    snprintf(js, sizeof js,
+             "{\"eventId\":\"%s\",\"userId\":\"u1\",\"occurredAt\":\"2026-11-05T10:00:00Z\","
+             "\"adjustment\":%s}",
+             id, body);
+    cr_assert_eq(fold_full(js, false, NULL, 0), 0);
+}
+
+Test(fold, adjustment_saturates_at_int64_max)
+{
+    st->level = 5;
+    st->exp = INT64_MAX - 5;
+    st->coins = INT64_MAX - 5;
+    st->coins_earned = INT64_MAX - 5;
+    adjust_at("a", "{\"exp\":1000000000,\"coins\":1000000000}");
+    cr_assert_not(out.rejected, "a sum past INT64_MAX is not below zero: %s",
+                  out.rejected ? out.detail : "");
+    cr_assert_eq(st->exp, INT64_MAX);
+    cr_assert_eq(st->coins, INT64_MAX);
+    cr_assert_eq(st->coins_earned, INT64_MAX);
+    /* and down again from the edge */
+    adjust_at("b", "{\"exp\":-1000000000,\"coins\":-1000000000}");
+    cr_assert_not(out.rejected);
+    cr_assert_eq(st->exp, INT64_MAX - 1000000000);
+    cr_assert_eq(st->coins, INT64_MAX - 1000000000);
+    cr_assert_eq(st->coins_earned, INT64_MAX, "negative coins are not earnings");
+    /* below zero is still refused at the other end */
+    st->exp = 0;
+    adjust_at("c", "{\"exp\":-1000000000}");
+    cr_assert(out.rejected);
+    cr_assert_eq(st->exp, 0);
+}
+
+Test(fold, counters_saturate_at_int64_max)
+{
+    st->lessons_completed = INT64_MAX;
+    st->lesson_completions = INT64_MAX;
+    st->current_streak = INT64_MAX;
+    st->longest_streak = INT64_MAX;
+    st->has_active_day = true;
+    st->last_active_day = 20761; /* 2026-11-04: the lesson's day is the next one */
+    cr_assert_eq(fold_lesson("2026-11-05T10:00:00Z", "l1", 50, true), 0);
+    cr_assert_eq(st->lessons_completed, INT64_MAX);
+    cr_assert_eq(st->lesson_completions, INT64_MAX);
+    cr_assert_eq(st->current_streak, INT64_MAX);
+    cr_assert_eq(st->longest_streak, INT64_MAX);
+    /* a repeat counts a completion only */
+    cr_assert_eq(fold_lesson("2026-11-05T11:00:00Z", "l1", 50, false), 0);
+    cr_assert_eq(st->lesson_completions, INT64_MAX);
+    st->tournaments_played = INT64_MAX;
+    st->tournament_wins = INT64_MAX;
+    cr_assert_eq(fold_full("{\"eventId\":\"t\",\"userId\":\"u1\",\"occurredAt\":"
+                           "\"2026-11-05T12:00:00Z\",\"tournamentResult\":{\"tournamentId\":"
+                           "\"t1\",\"outcome\":\"WIN\",\"rank\":1}}",
+                           true, NULL, 0),
+                 0);
+    cr_assert_eq(st->tournaments_played, INT64_MAX);
+    cr_assert_eq(st->tournament_wins, INT64_MAX);
+}
+
+Test(fold, redemption_totals_saturate_at_int64_max)
+{
+    st->coins = 100;
+    st->coins_spent = INT64_MAX - 10;
+    st->redemptions = INT64_MAX;
+    Gamify__Internal__Redemption *r = redeem("r1", "hat", NULL, 0);
+    cr_assert(r->completed);
+    cr_assert_eq(st->coins, 60);
+    cr_assert_eq(st->coins_spent, INT64_MAX);
+    cr_assert_eq(st->redemptions, INT64_MAX);
+}

@@ -209,7 +209,7 @@ Test(rules, example_parses_with_its_values)
     cr_assert_eq(w->cost, 40);
     cr_assert_eq(w->type, GM_REWARD_COSMETIC);
     cr_assert_eq(w->stock, -1);
-    cr_assert_eq(w->per_user_limit, 0);
+    cr_assert_eq(w->per_user_limit, -1); /* absent: no limit */
     w = &r->rewards[2];
     cr_assert_str_eq(w->id, "sticker-pack");
     cr_assert_eq(w->type, GM_REWARD_PHYSICAL);
@@ -444,9 +444,17 @@ Test(rules, values_validated)
                11, 29, "cost: must be between 0 and 1000000000, got 99999999999999999999");
     expect_err("version: 2\nlevels:\n  thresholds: [0, 100]\n" ACTS, 1, 10,
                "unsupported version 2; this gamify reads version 1");
+    expect_err(MIN "timezone: Europe/Atlantis\n", 10, 11,
+               "cannot load time zone 'Europe/Atlantis'");
     expect_err(MIN "timezone: Mars/Olympus_Mons\n", 10, 11,
-               "cannot load time zone 'Mars/Olympus_Mons'");
+               "'Mars/Olympus_Mons' is not an IANA time zone name");
     expect_err(MIN "timezone: ../../etc/passwd\n", 10, 11, "is not an IANA time zone name");
+    /* installed files that are not IANA names, and POSIX TZ strings */
+    expect_err(MIN "timezone: EST5EDT\n", 10, 11, "'EST5EDT' is not an IANA time zone name");
+    expect_err(MIN "timezone: US/Eastern\n", 10, 11, "is not an IANA time zone name");
+    expect_err(MIN "timezone: posix/Europe/Berlin\n", 10, 11, "is not an IANA time zone name");
+    expect_err(MIN "timezone: UTC+3\n", 10, 11, "is not an IANA time zone name");
+    expect_err(MIN "timezone: Europe/Berlin x\n", 10, 11, "is not an IANA time zone name");
     expect_err(MIN "timezone: [UTC]\n", 10, 11, "timezone: expected a string, got a list");
     expect_err(MIN "streaks:\n  milestones:\n    - {days: 0, coins: 5}\n", 12, 14,
                "streaks.milestones[0].days: must be between 1 and");
@@ -566,11 +574,13 @@ Test(rules, levels)
     cr_assert_eq(r->n_levels, 40);
     cr_assert_eq(r->thresholds[39], 1000 * ((1LL << 39) - 1));
     gm_rules_free(r);
+    /* the steepest growth allowed: t3 = 1 + 10^7, t4 = t3 + 10^14, t5 past 10^15 */
     const char *huge = "version: 1\nlevels:\n  formula: {base: 1, growth_percent: "
-                       "9223372036854775807, max_level: 100}\n" ACTS;
+                       "1000000000, max_level: 100}\n" ACTS;
     r = parse_ok(huge, strlen(huge));
-    cr_assert_eq(r->n_levels, 2, "the step overflows at once");
-    cr_assert_eq(r->thresholds[1], 1);
+    cr_assert_eq(r->n_levels, 4);
+    cr_assert_eq(r->thresholds[2], 10000001);
+    cr_assert_eq(r->thresholds[3], 10000001 + 100000000000000LL);
     gm_rules_free(r);
     expect_err("version: 1\nlevels:\n  formula: 5\n" ACTS, 3, 12,
                "levels.formula: expected a mapping");
@@ -833,4 +843,40 @@ Test(rules, reward_type_names)
     }
     enum gm_reward_type back;
     cr_assert_eq(gm_reward_type_from_name("Cosmetic", &back), GM_ENOTFOUND);
+}
+
+/* Every amount is at most 10^9, refused at its line and column past it. */
+Test(rules, amount_limits)
+{
+    static const struct {
+        const char *src;
+        int line, col;
+        const char *needle;
+    } over[] = {
+        {MIN "caps: {exp_per_day: 1000000001}\n", 10, 21,
+         "caps.exp_per_day: must be between 0 and 1000000000"},
+        {"version: 1\nlevels:\n  formula: {base: 1000000001, growth_percent: 150, max_level: "
+         "10}\n" ACTS,
+         3, 19, "levels.formula.base: must be between 1 and 1000000000"},
+        {"version: 1\nlevels:\n  formula: {base: 10, growth_percent: 1000000001, max_level: "
+         "10}\n" ACTS,
+         3, 39, "levels.formula.growth_percent: must be between 100 and 1000000000"},
+        {"version: 1\nlevels:\n  formula: {base: 10, growth_percent: 9223372036854775807, "
+         "max_level: 10}\n" ACTS,
+         3, 39, "growth_percent: must be between 100 and 1000000000"},
+        {HEAD "activities:\n  lesson_completed: {exp: 1000000001, coins: 5}\n  "
+              "tournament_result:\n    win: {exp: 50}\n    draw: {exp: 20}\n    loss: {exp: 10}\n",
+         5, 27, "exp: must be between 0 and 1000000000"},
+        {MIN "rewards:\n  - {id: a, name: A, cost: 1000000001, type: cosmetic}\n", 11, 28,
+         "cost: must be between 0 and 1000000000"},
+    };
+    for (size_t i = 0; i < sizeof over / sizeof over[0]; i++)
+        expect_err(over[i].src, over[i].line, over[i].col, over[i].needle);
+    /* exactly at the bound: accepted */
+    const char *edge = "version: 1\nlevels:\n  formula: {base: 1000000000, growth_percent: "
+                       "1000000000, max_level: 10}\n" ACTS "caps: {exp_per_day: 1000000000}\n";
+    struct gm_rules *r = parse_ok(edge, strlen(edge));
+    cr_assert_eq(r->exp_per_day, 1000000000);
+    cr_assert_eq(r->thresholds[1], 1000000000);
+    gm_rules_free(r);
 }

@@ -99,12 +99,19 @@ make_tmpdir(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/gm_tz_test_XXXXXX");
     cr_assert_not_null(mkdtemp(tmpdir));
+    /* zones of our own go under Etc/: only IANA-formed names are looked up */
+    char etc[80];
+    snprintf(etc, sizeof etc, "%s/Etc", tmpdir);
+    cr_assert_eq(mkdir(etc, 0700), 0);
     setenv("GAMIFY_ZONEINFO", tmpdir, 1);
 }
 
 static void
 remove_tmpdir(void)
 {
+    char etc[80];
+    snprintf(etc, sizeof etc, "%s/Etc", tmpdir);
+    rmdir(etc);
     rmdir(tmpdir);
     unsetenv("GAMIFY_ZONEINFO");
     gm_tz_cache_clear_for_tests();
@@ -310,10 +317,49 @@ Test(tz, rejects_bad_names)
     memset(sixty_five, 'a', 65);
     sixty_five[65] = '\0';
     const char *bad[] = {
-        "",          "../etc/passwd",   "/etc/localtime", "Europe/../../etc/passwd",
-        "Europe/..", "Europe/Berlin\n", "Europe Berlin",  "Europe/Berlin.tab",
-        "zone.tab",  "Europe\\Berlin",  "Nope/Nowhere",   longname,
-        sixty_five,  "Europe",          "Europe/",
+        "",
+        "../etc/passwd",
+        "/etc/localtime",
+        "Europe/../../etc/passwd",
+        "Europe/..",
+        "Europe/Berlin\n",
+        "Europe Berlin",
+        "Europe/Berlin.tab",
+        "zone.tab",
+        "Europe\\Berlin",
+        "Nope/Nowhere",
+        longname,
+        sixty_five,
+        "Europe",
+        "Europe/",
+        /* installed files, but not IANA zone names */
+        "EST5EDT",
+        "CET",
+        "GMT",
+        "UTC0",
+        "US/Eastern",
+        "posix/Europe/Berlin",
+        "right/UTC",
+        "localtime",
+        "posixrules",
+        "Factory",
+        /* POSIX TZ strings and other forms */
+        "UTC+3",
+        "EST+5",
+        "GMT-2",
+        "Etc",
+        "Etc/",
+        "Europe//Berlin",
+        "Europe/Berlin/",
+        "Europe/_Berlin",
+        "Europe/9",
+        "europe/berlin",
+        "Europe/Berlin ",
+        " Europe/Berlin",
+        "Europe/Ber lin",
+        "Mars/Olympus_Mons",
+        "./Europe/Berlin",
+        "Europe/./Berlin",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         const struct gm_tz *tz = (const struct gm_tz *)&tz;
@@ -324,6 +370,32 @@ Test(tz, rejects_bad_names)
         cr_expect_null(tz, "\"%s\": out not cleared", bad[i]);
         cr_expect(err.msg[0] != '\0', "\"%s\": no message", bad[i]);
     }
+}
+
+Test(tz, iana_name_forms)
+{
+    const char *good[] = {"UTC",
+                          "Etc/UTC",
+                          "Etc/GMT+3",
+                          "Europe/Berlin",
+                          "Asia/Tokyo",
+                          "America/Port-au-Prince",
+                          "America/Argentina/Buenos_Aires",
+                          "Antarctica/DumontDUrville",
+                          "Indian/Reunion",
+                          "Pacific/Pago_Pago"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        cr_expect(gm_tz_name_is_iana(good[i]), "\"%s\" is an IANA name", good[i]);
+    const char *bad[] = {"",    "EST5EDT",    "UTC+3",     "../etc",          "/etc/localtime",
+                         "GMT", "US/Eastern", "posix/UTC", "Europe/Berlin x", "Europe"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_expect_not(gm_tz_name_is_iana(bad[i]), "\"%s\" is not", bad[i]);
+    cr_expect_not(gm_tz_name_is_iana(NULL));
+    struct gm_err err;
+    gm_err_clear(&err);
+    const struct gm_tz *tz;
+    cr_expect_eq(gm_tz_get("EST5EDT", &tz, &err), GM_ENOTFOUND, "installed, but refused");
+    cr_expect(strstr(err.msg, "not an IANA time zone name"), "%s", err.msg);
 }
 
 Test(tz, names_with_allowed_characters)
@@ -345,12 +417,12 @@ Test(tz, cache_returns_same_zone)
     make_tmpdir();
     size_t len;
     unsigned char *img = slurp(SYSTEM_ZONEINFO "/Asia/Tokyo", &len);
-    spit(tmpdir, "Europe_Berlin", img, len);
-    const struct gm_tz *c = zone("Europe_Berlin");
+    spit(tmpdir, "Etc/Europe_Berlin", img, len);
+    const struct gm_tz *c = zone("Etc/Europe_Berlin");
     cr_assert_eq(gm_tz_offset(c, 0), 9 * H);
     const struct gm_tz *d = NULL;
     cr_assert_eq(gm_tz_get("Europe/Berlin", &d, NULL), GM_ENOTFOUND);
-    zap(tmpdir, "Europe_Berlin");
+    zap(tmpdir, "Etc/Europe_Berlin");
     free(img);
     remove_tmpdir();
 }
@@ -505,7 +577,7 @@ Test(tz, truncated_at_every_offset)
     make_tmpdir();
     for (size_t cut = 0; cut < len; cut += (cut + 8 >= len ? 1 : 7)) {
         char name[32];
-        snprintf(name, sizeof name, "Cut%zu", cut);
+        snprintf(name, sizeof name, "Etc/Cut%zu", cut);
         spit(tmpdir, name, img, cut);
         const struct gm_tz *ctz = NULL;
         struct gm_err err;
@@ -608,13 +680,13 @@ Test(tz, garbled_headers_and_data)
     struct gm_tz *tz = NULL;
     cr_expect_eq(parse_copy(huge, 300 * 1024, &tz), GM_ECORRUPT);
     make_tmpdir();
-    spit(tmpdir, "Huge", huge, 300 * 1024);
+    spit(tmpdir, "Etc/Huge", huge, 300 * 1024);
     const struct gm_tz *ctz = NULL;
-    cr_expect_eq(gm_tz_get("Huge", &ctz, NULL), GM_ECORRUPT);
-    zap(tmpdir, "Huge");
-    spit(tmpdir, "Empty", "", 0);
-    cr_expect_eq(gm_tz_get("Empty", &ctz, NULL), GM_ECORRUPT);
-    zap(tmpdir, "Empty");
+    cr_expect_eq(gm_tz_get("Etc/Huge", &ctz, NULL), GM_ECORRUPT);
+    zap(tmpdir, "Etc/Huge");
+    spit(tmpdir, "Etc/Empty", "", 0);
+    cr_expect_eq(gm_tz_get("Etc/Empty", &ctz, NULL), GM_ECORRUPT);
+    zap(tmpdir, "Etc/Empty");
     remove_tmpdir();
     free(huge);
     free(img);
@@ -780,8 +852,8 @@ Test(tz, slim_files_match_glibc, .timeout = 100)
         const unsigned char *img;
         unsigned int len;
     } slim[] = {
-        {"Slim_Berlin", slim_europe_berlin, sizeof slim_europe_berlin},
-        {"Slim_Sydney", slim_australia_sydney, sizeof slim_australia_sydney},
+        {"Etc/Slim_Berlin", slim_europe_berlin, sizeof slim_europe_berlin},
+        {"Etc/Slim_Sydney", slim_australia_sydney, sizeof slim_australia_sydney},
     };
     make_tmpdir();
     for (size_t i = 0; i < sizeof slim / sizeof slim[0]; i++) {

@@ -7,6 +7,7 @@
  * (unknown fields, a singular field twice, non-ASCII strings, malformed
  * bytes).
  */
+#include "state_int.h"
 #include "usercodec.h"
 
 #include <criterion/criterion.h>
@@ -250,4 +251,24 @@ Test(usercodec, finds_the_packed_scores_of_a_stored_record)
     cr_expect_not(gm_user_scores_span(after, sizeof after, &key_at, &at, &n));
     const uint8_t unknown[] = {1 << 3 | 0, 1, 30 << 3 | 0, 1};
     cr_expect_not(gm_user_scores_span(unknown, sizeof unknown, &key_at, &at, &n));
+}
+
+/* A leaderboard score at the int64 edge saturates (never wraps). */
+Test(usercodec, scores_saturate_at_the_edge)
+{
+    Gamify__Internal__UserState st = GAMIFY__INTERNAL__USER_STATE__INIT;
+    bool created;
+    int64_t reached;
+    cr_assert_eq(gm__add_score(&st, "global", 6, "all", 3, INT64_MAX - 5, 100, &created, &reached),
+                 INT64_MAX - 5);
+    cr_assert(created);
+    cr_assert_eq(gm__add_score(&st, "global", 6, "all", 3, 10, 200, &created, &reached), INT64_MAX);
+    cr_assert_not(created);
+    cr_assert_eq(reached, 200);
+    cr_assert_eq(gm__add_score(&st, "c1", 2, "all", 3, INT64_MIN + 5, 100, &created, &reached),
+                 INT64_MIN + 5);
+    cr_assert_eq(gm__add_score(&st, "c1", 2, "all", 3, -10, 200, &created, &reached), INT64_MIN);
+    /* both entries kept their own value */
+    cr_assert_eq(gm__add_score(&st, "global", 6, "all", 3, 0, 300, &created, &reached), INT64_MAX);
+    free(st.scores_packed.data);
 }
