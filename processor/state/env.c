@@ -360,6 +360,7 @@ gm_state_close(struct gm_state *s)
     gm_arena_deinit(&s->ev_arena);
     gm_arena_deinit(&s->batch_arena);
     free(s->snap);
+    free(s->chbuf);
     free(s);
 }
 
