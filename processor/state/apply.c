@@ -188,9 +188,9 @@ fold_event(struct gm_state *s, const struct pending *rec, const Gamification__V1
                 bs->board = (char *)board;
                 bs->period = (char *)periods[p];
                 bool created;
-                bs->score =
-                    gm__add_score(st, board, board_len, periods[p], period_lens[p], fo->board_delta,
-                                  ev->occurred_at->seconds, &created, &bs->reached_at);
+                bs->score = gm__add_score(st, &slot->scores_cap, board, board_len, periods[p],
+                                          period_lens[p], fo->board_delta, ev->occurred_at->seconds,
+                                          &created, &bs->reached_at);
                 score_ptrs[n_scores++] = bs;
                 created_any[p] |= created;
             }

@@ -301,7 +301,7 @@ size_t gm__learner_snapshot(struct gm_state *s, const struct gm_learner_slot *sl
 int gm__learner_restore(struct gm_state *s, struct gm_learner_slot *sl, size_t size);
 
 /* scores.c */
-int64_t gm__add_score(Gamify__Internal__UserState *st, const char *board, size_t blen,
+int64_t gm__add_score(Gamify__Internal__UserState *st, size_t *cap, const char *board, size_t blen,
                       const char *period, size_t plen, int64_t delta, int64_t at, bool *created,
                       int64_t *reached);
 void gm__score_list_fill(struct score_list *out, const Gamify__Internal__UserState *st,
