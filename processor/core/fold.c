@@ -128,9 +128,41 @@ week_of_monday(int64_t monday)
     return floor_div(monday + 3, 7);
 }
 
+/*
+ * The keys of one day, remembered: the events of a log come in time order
+ * mostly, so the day repeats for thousands of events and naming its week
+ * and month (two civil-date conversions, two formats) is done once for
+ * them. Per thread (a Kafka processor folds partitions in threads); a
+ * value of the day alone, so the fold stays a function of its input.
+ */
+struct period_memo {
+    bool set;
+    int64_t day, week_index, month_index;
+    char week[GM_PERIOD_KEY_MAX], month[GM_PERIOD_KEY_MAX];
+};
+static _Thread_local struct period_memo memo;
+
+static void periods_of(int64_t day, char week[GM_PERIOD_KEY_MAX], char month[GM_PERIOD_KEY_MAX],
+                       int64_t *week_index, int64_t *month_index);
+
 void
 gm_fold_periods(int64_t day, char week[GM_PERIOD_KEY_MAX], char month[GM_PERIOD_KEY_MAX],
                 int64_t *week_index, int64_t *month_index)
+{
+    if (!memo.set || memo.day != day) {
+        periods_of(day, memo.week, memo.month, &memo.week_index, &memo.month_index);
+        memo.day = day;
+        memo.set = true;
+    }
+    memcpy(week, memo.week, GM_PERIOD_KEY_MAX);
+    memcpy(month, memo.month, GM_PERIOD_KEY_MAX);
+    *week_index = memo.week_index;
+    *month_index = memo.month_index;
+}
+
+static void
+periods_of(int64_t day, char week[GM_PERIOD_KEY_MAX], char month[GM_PERIOD_KEY_MAX],
+           int64_t *week_index, int64_t *month_index)
 {
     /* 1970-01-01 was a Thursday: weekday 3 counting Monday as 0. */
     int64_t wd = ((day % 7) + 7 + 3) % 7;
