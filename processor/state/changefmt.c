@@ -141,17 +141,20 @@ period_code(const char *key)
     static _Thread_local unsigned memo_next;
     if (!key)
         return 0;
-    if (strcmp(key, "all") == 0)
-        return 1;
     size_t n = strlen(key);
+    if (n == 3 && memcmp(key, "all", 3) == 0)
+        return 1;
     if (n == 0 || n >= GM_PERIOD_KEY_MAX)
         return 0;
+    /* zero-padded to the memo's fixed size: compared without a call */
+    char k[GM_PERIOD_KEY_MAX] = {0};
+    memcpy(k, key, n);
     for (unsigned i = 0; i < 4; i++)
-        if (strcmp(memo[i].key, key) == 0)
+        if (memcmp(memo[i].key, k, GM_PERIOD_KEY_MAX) == 0)
             return memo[i].code;
     uint64_t code = period_code_of(key);
     unsigned at = memo_next++ % 4;
-    memcpy(memo[at].key, key, n + 1);
+    memcpy(memo[at].key, k, GM_PERIOD_KEY_MAX);
     memo[at].code = code;
     return code;
 }
