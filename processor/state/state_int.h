@@ -275,6 +275,10 @@ gm__db_fail(struct gm_state *s, int rc, const char *what)
 int gm__fail(struct gm_state *s, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* keycmp.c: LMDB's default key order (bytes unsigned, then the shorter
+ * first), set on every database of the state: <0, 0 or >0. */
+int gm__keycmp(const MDB_val *a, const MDB_val *b);
+
 /* env.c */
 int gm__lmdb_error(struct gm_err *err, int rc, const char *what);
 int gm__report(struct gm_state *s, struct gm_err *err, int rc, const char *step);
