@@ -30,6 +30,7 @@
 #include "changefmt.h"
 
 #include "state_int.h"
+#include "varint.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -75,19 +76,13 @@ static inline void
 w_varint(struct wbuf *w, uint64_t v)
 {
     w_room(w, 10);
-    uint8_t *p = w->p + w->n;
-    while (v >= 0x80) {
-        *p++ = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    *p++ = (uint8_t)v;
-    w->n = (size_t)(p - w->p);
+    w->n = (size_t)(gm__varint_put(w->p + w->n, v) - w->p);
 }
 
 static inline void
 w_sint(struct wbuf *w, int64_t v)
 {
-    w_varint(w, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
+    w_varint(w, gm__zigzag(v));
 }
 
 static void
