@@ -382,10 +382,12 @@ utf8_valid(const char *s, size_t len)
 
 /*
  * Checks one string field: required ones must be non-empty; all must be at
- * most max bytes of valid UTF-8.
+ * most max bytes of valid UTF-8 (known already when ascii: the plain
+ * decoder takes ASCII strings only).
  */
 static int
-check_str(const char *s, const char *field, bool required, size_t max, struct gm_err *err)
+check_str(bool ascii, const char *s, const char *field, bool required, size_t max,
+          struct gm_err *err)
 {
     size_t len = s ? strlen(s) : 0;
     if (required && len == 0)
@@ -394,7 +396,7 @@ check_str(const char *s, const char *field, bool required, size_t max, struct gm
     if (len > max)
         return gm_err_where(err, field),
                gm_err_set(err, GM_EINVAL, "%s: %zu bytes, at most %zu allowed", field, len, max);
-    if (!utf8_valid(s ? s : "", len))
+    if (!ascii && !utf8_valid(s ? s : "", len))
         return gm_err_where(err, field), gm_err_set(err, GM_EINVAL, "%s: not valid UTF-8", field);
     return 0;
 }
@@ -410,14 +412,16 @@ check_range(int64_t v, int64_t lo, int64_t hi, const char *field, struct gm_err 
 }
 
 static int
-validate_body(const Gamification__V1__Event *ev, struct gm_err *err)
+validate_body(const Gamification__V1__Event *ev, bool ascii, struct gm_err *err)
 {
     int rc = 0;
     switch (ev->body_case) {
     case GAMIFICATION__V1__EVENT__BODY_LESSON_COMPLETED: {
         const Gamification__V1__LessonCompleted *b = ev->lesson_completed;
-        if ((rc = check_str(b->lesson_id, "lesson_completed.lesson_id", true, GM_ID_MAX, err)) ||
-            (rc = check_str(b->course_id, "lesson_completed.course_id", false, GM_ID_MAX, err)) ||
+        if ((rc = check_str(ascii, b->lesson_id, "lesson_completed.lesson_id", true, GM_ID_MAX,
+                            err)) ||
+            (rc = check_str(ascii, b->course_id, "lesson_completed.course_id", false, GM_ID_MAX,
+                            err)) ||
             (rc = check_range(b->score, 0, 1000, "lesson_completed.score", err)) ||
             (rc = check_range(b->duration_s, 0, 604800, "lesson_completed.duration_s", err)))
             return rc;
@@ -425,8 +429,8 @@ validate_body(const Gamification__V1__Event *ev, struct gm_err *err)
     }
     case GAMIFICATION__V1__EVENT__BODY_TOURNAMENT_RESULT: {
         const Gamification__V1__TournamentResult *b = ev->tournament_result;
-        if ((rc = check_str(b->tournament_id, "tournament_result.tournament_id", true, GM_ID_MAX,
-                            err)) ||
+        if ((rc = check_str(ascii, b->tournament_id, "tournament_result.tournament_id", true,
+                            GM_ID_MAX, err)) ||
             (rc = check_range(b->rank, 0, 1000000, "tournament_result.rank", err)))
             return rc;
         if (b->outcome != GAMIFICATION__V1__TOURNAMENT_RESULT__OUTCOME__WIN &&
@@ -440,23 +444,23 @@ validate_body(const Gamification__V1__Event *ev, struct gm_err *err)
     }
     case GAMIFICATION__V1__EVENT__BODY_REDEEM_REWARD: {
         const Gamification__V1__RedeemReward *b = ev->redeem_reward;
-        if ((rc = check_str(b->redemption_id, "redeem_reward.redemption_id", true, GM_ID_MAX,
+        if ((rc = check_str(ascii, b->redemption_id, "redeem_reward.redemption_id", true, GM_ID_MAX,
                             err)) ||
-            (rc = check_str(b->reward_id, "redeem_reward.reward_id", true, GM_ID_MAX, err)))
+            (rc = check_str(ascii, b->reward_id, "redeem_reward.reward_id", true, GM_ID_MAX, err)))
             return rc;
         return 0;
     }
     case GAMIFICATION__V1__EVENT__BODY_RULES_PUBLISHED: {
         const Gamification__V1__RulesPublished *b = ev->rules_published;
-        if ((rc =
-                 check_str(b->rules_yaml, "rules_published.rules_yaml", true, GM_RULES_MAX, err)) ||
-            (rc = check_str(b->comment, "rules_published.comment", false, GM_TEXT_MAX, err)))
+        if ((rc = check_str(ascii, b->rules_yaml, "rules_published.rules_yaml", true, GM_RULES_MAX,
+                            err)) ||
+            (rc = check_str(ascii, b->comment, "rules_published.comment", false, GM_TEXT_MAX, err)))
             return rc;
         return 0;
     }
     case GAMIFICATION__V1__EVENT__BODY_USER_SETTINGS:
-        return check_str(ev->user_settings->timezone, "user_settings.timezone", false, GM_SHORT_MAX,
-                         err);
+        return check_str(ascii, ev->user_settings->timezone, "user_settings.timezone", false,
+                         GM_SHORT_MAX, err);
     case GAMIFICATION__V1__EVENT__BODY_ADJUSTMENT: {
         const Gamification__V1__Adjustment *b = ev->adjustment;
         if (b->exp &&
@@ -465,7 +469,7 @@ validate_body(const Gamification__V1__Event *ev, struct gm_err *err)
         if (b->coins && (rc = check_range(b->coins->value, -GM_AMOUNT_MAX, GM_AMOUNT_MAX,
                                           "adjustment.coins", err)))
             return rc;
-        return check_str(b->reason, "adjustment.reason", false, GM_TEXT_MAX, err);
+        return check_str(ascii, b->reason, "adjustment.reason", false, GM_TEXT_MAX, err);
     }
     default:
         return gm_err_where(err, "body"),
@@ -476,14 +480,15 @@ validate_body(const Gamification__V1__Event *ev, struct gm_err *err)
     }
 }
 
-int
-gm_event_validate(const Gamification__V1__Event *ev, struct gm_err *err)
+/* gm_event_validate; ascii: every string is known to be ASCII. */
+static int
+validate(const Gamification__V1__Event *ev, bool ascii, struct gm_err *err)
 {
     int rc;
-    if ((rc = check_str(ev->event_id, "event_id", true, GM_ID_MAX, err)) ||
-        (rc = check_str(ev->user_id, "user_id", true, GM_ID_MAX, err)) ||
-        (rc = check_str(ev->source, "source", false, GM_SHORT_MAX, err)) ||
-        (rc = check_str(ev->timezone, "timezone", false, GM_SHORT_MAX, err)))
+    if ((rc = check_str(ascii, ev->event_id, "event_id", true, GM_ID_MAX, err)) ||
+        (rc = check_str(ascii, ev->user_id, "user_id", true, GM_ID_MAX, err)) ||
+        (rc = check_str(ascii, ev->source, "source", false, GM_SHORT_MAX, err)) ||
+        (rc = check_str(ascii, ev->timezone, "timezone", false, GM_SHORT_MAX, err)))
         return rc;
     if (!ev->occurred_at)
         return gm_err_where(err, "occurred_at"),
@@ -502,10 +507,16 @@ gm_event_validate(const Gamification__V1__Event *ev, struct gm_err *err)
                gm_err_set(err, GM_EINVAL, "group_ids: %zu entries, at most %d allowed",
                           ev->n_group_ids, GM_GROUPS_MAX);
     for (size_t i = 0; i < ev->n_group_ids; i++) {
-        if ((rc = check_str(ev->group_ids[i], "group_ids[]", true, GM_ID_MAX, err)))
+        if ((rc = check_str(ascii, ev->group_ids[i], "group_ids[]", true, GM_ID_MAX, err)))
             return rc;
     }
-    return validate_body(ev, err);
+    return validate_body(ev, ascii, err);
+}
+
+int
+gm_event_validate(const Gamification__V1__Event *ev, struct gm_err *err)
+{
+    return validate(ev, false, err);
 }
 
 int
@@ -524,8 +535,10 @@ gm_event_decode_in(const uint8_t *buf, size_t len, ProtobufCAllocator *alloc,
                           GM_EVENT_MAX);
     Gamification__V1__Event *ev;
     int rc;
-    /* a plain record (eventdec.c) skips the scan and protobuf-c */
-    if (gm__event_decode_plain(buf, len, alloc, &ev))
+    /* a plain record (eventdec.c) skips the scan and protobuf-c, and its
+     * strings need no UTF-8 check: it takes ASCII ones only */
+    bool ascii = gm__event_decode_plain(buf, len, alloc, &ev);
+    if (ascii)
         goto validate;
     struct wire_ctx cx = {.rec = buf, .rec_len = len, .err = err};
     struct wbuf merged = {0};
@@ -546,7 +559,7 @@ gm_event_decode_in(const uint8_t *buf, size_t len, ProtobufCAllocator *alloc,
         return gm_err_set(err, GM_EDECODE, "record of %zu bytes is not a valid protobuf Event",
                           len);
 validate:
-    rc = gm_event_validate(ev, err);
+    rc = validate(ev, ascii, err);
     if (rc) {
         gamification__v1__event__free_unpacked(ev, alloc);
         return rc;

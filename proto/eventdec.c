@@ -10,6 +10,9 @@
  * decoded too), into exactly the message protobuf-c would build, through
  * the same allocator. Anything else is declined and takes the general path
  * (scan, merge, protobuf-c), with its errors: this decoder never rejects.
+ * One walk per message: each field is checked as it is stored (a record
+ * declined part way gives back what was built); repeated strings are held
+ * aside until their count is known.
  */
 #include "codec.h"
 
@@ -53,7 +56,6 @@ struct plain_table {
     const ProtobufCMessageDescriptor *desc;
     const ProtobufCFieldDescriptor *by_num[PLAIN_MAX_FIELD];
     const struct plain_table *sub[PLAIN_MAX_FIELD];
-    bool has_repeated;
 };
 static struct plain_table tables[PLAIN_MSGS_MAX];
 static size_t n_tables;
@@ -76,7 +78,6 @@ table_for(const ProtobufCMessageDescriptor *d)
         if (f->id >= PLAIN_MAX_FIELD)
             continue; /* never met: a record using it is declined */
         t->by_num[f->id] = f;
-        t->has_repeated |= f->label == PROTOBUF_C_LABEL_REPEATED;
         if (f->type == PROTOBUF_C_TYPE_MESSAGE && !(t->sub[f->id] = table_for(f->descriptor)))
             return NULL;
     }
@@ -104,138 +105,139 @@ ascii(const uint8_t *p, size_t n)
     return (acc & UINT64_C(0x8080808080808080)) == 0;
 }
 
-/*
- * First pass over one message: every field known and of its wire type,
- * singular fields and the oneof once, counts of repeated strings into
- * counts[]. False: declined.
- */
-static bool
-plain_shape(const struct plain_table *t, const uint8_t *p, size_t len,
-            size_t counts[PLAIN_MAX_FIELD])
+static void
+plain_free(ProtobufCAllocator *a, void *p)
 {
+    if (a)
+        a->free(a->allocator_data, p);
+    else
+        free(p);
+}
+
+/* Repeated strings a message may hold before it is declined (the general
+ * path takes more): held aside until their count is known. */
+#define PLAIN_REPEATED_MAX 32
+
+/*
+ * Decodes a message of t in one walk: every field known and of its wire
+ * type, singular fields and the oneof once, strings in ASCII, numbers in
+ * range, each checked as it is read and stored. NULL: declined, nothing
+ * kept (what was built is freed).
+ */
+static ProtobufCMessage *
+plain_msg(const struct plain_table *t, const uint8_t *p, size_t len, ProtobufCAllocator *alloc,
+          int depth)
+{
+    if (depth > PLAIN_DEPTH_MAX)
+        return NULL;
+    const ProtobufCMessageDescriptor *d = t->desc;
+    ProtobufCMessage *m = plain_alloc(alloc, d->sizeof_message);
+    d->message_init(m);
     uint32_t seen = 0;
     bool oneof_seen = false;
+    char *rep[PLAIN_REPEATED_MAX];
+    unsigned rep_num[PLAIN_REPEATED_MAX];
+    size_t n_rep = 0;
     for (size_t r = 0; r < len;) {
         uint64_t key, v;
         size_t n = plain_varint(p + r, len - r, 5, &key);
         if (!n || key >> 3 == 0 || key >> 3 >= PLAIN_MAX_FIELD)
-            return false;
+            goto decline;
         r += n;
         unsigned num = (unsigned)(key >> 3), wt = (unsigned)(key & 7);
         const ProtobufCFieldDescriptor *f = t->by_num[num];
         if (!f)
-            return false;
-        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-            if (f->type != PROTOBUF_C_TYPE_STRING)
-                return false;
-            counts[num]++;
+            goto decline;
+        bool repeated = f->label == PROTOBUF_C_LABEL_REPEATED;
+        if (repeated) {
+            if (f->type != PROTOBUF_C_TYPE_STRING || n_rep == PLAIN_REPEATED_MAX)
+                goto decline;
         } else if (f->label != PROTOBUF_C_LABEL_NONE || (seen & (UINT32_C(1) << num))) {
-            return false;
+            goto decline;
         } else {
             seen |= UINT32_C(1) << num;
         }
         if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
             if (oneof_seen)
-                return false;
+                goto decline;
             oneof_seen = true;
         }
+        void *at = (char *)m + f->offset;
         switch (f->type) {
         case PROTOBUF_C_TYPE_INT32:
         case PROTOBUF_C_TYPE_ENUM:
             /* non-negative and in range: protobuf-c reads the same */
             if (wt != WT_VARINT || !(n = plain_varint(p + r, len - r, 5, &v)) || v > INT32_MAX)
-                return false;
+                goto decline;
+            *(int32_t *)at = (int32_t)v;
             break;
         case PROTOBUF_C_TYPE_INT64:
             if (wt != WT_VARINT || !(n = plain_varint(p + r, len - r, 10, &v)))
-                return false;
+                goto decline;
+            *(int64_t *)at = (int64_t)v;
             break;
         case PROTOBUF_C_TYPE_BOOL:
             if (wt != WT_VARINT || !(n = plain_varint(p + r, len - r, 1, &v)))
-                return false;
+                goto decline;
+            *(protobuf_c_boolean *)at = v != 0;
             break;
-        case PROTOBUF_C_TYPE_STRING:
-        case PROTOBUF_C_TYPE_MESSAGE:
+        case PROTOBUF_C_TYPE_STRING: {
             if (wt != WT_LEN || !(n = plain_varint(p + r, len - r, 5, &v)) || v > len - r - n)
-                return false;
-            if (f->type == PROTOBUF_C_TYPE_STRING) {
-                if (!ascii(p + r + n, (size_t)v))
-                    return false; /* UTF-8 is protobuf-c's and validation's */
+                goto decline;
+            const uint8_t *data = p + r + n;
+            if (!ascii(data, (size_t)v))
+                goto decline; /* UTF-8 is protobuf-c's and validation's */
+            char *str = plain_alloc(alloc, (size_t)v + 1);
+            memcpy(str, data, (size_t)v);
+            str[v] = '\0';
+            if (repeated) {
+                rep[n_rep] = str;
+                rep_num[n_rep++] = num;
+            } else {
+                *(char **)at = str;
             }
             n += (size_t)v;
             break;
+        }
+        case PROTOBUF_C_TYPE_MESSAGE: {
+            if (wt != WT_LEN || !(n = plain_varint(p + r, len - r, 5, &v)) || v > len - r - n)
+                goto decline;
+            ProtobufCMessage *sub = plain_msg(t->sub[num], p + r + n, (size_t)v, alloc, depth + 1);
+            if (!sub)
+                goto decline;
+            *(void **)at = sub;
+            n += (size_t)v;
+            break;
+        }
         default:
-            return false;
-        }
-        r += n;
-    }
-    return true;
-}
-
-/* Decodes a message of t (shape checked here); NULL: declined, nothing kept. */
-static ProtobufCMessage *
-plain_msg(const struct plain_table *t, const uint8_t *p, size_t len, ProtobufCAllocator *alloc,
-          int depth, bool *ok)
-{
-    const ProtobufCMessageDescriptor *d = t->desc;
-    size_t counts[PLAIN_MAX_FIELD];
-    if (t->has_repeated)
-        memset(counts, 0, sizeof counts);
-    if (depth > PLAIN_DEPTH_MAX || !plain_shape(t, p, len, counts)) {
-        *ok = false;
-        return NULL;
-    }
-    ProtobufCMessage *m = plain_alloc(alloc, d->sizeof_message);
-    d->message_init(m);
-    for (unsigned num = 1; t->has_repeated && num < PLAIN_MAX_FIELD; num++) {
-        if (counts[num]) {
-            const ProtobufCFieldDescriptor *f = t->by_num[num];
-            *(char ***)((char *)m + f->offset) = plain_alloc(alloc, counts[num] * sizeof(char *));
-        }
-    }
-    for (size_t r = 0; r < len && *ok;) {
-        uint64_t key = 0, v = 0; /* the shape pass read them all */
-        r += plain_varint(p + r, len - r, 5, &key);
-        const ProtobufCFieldDescriptor *f = t->by_num[key >> 3];
-        void *at = (char *)m + f->offset;
-        if (f->type != PROTOBUF_C_TYPE_STRING && f->type != PROTOBUF_C_TYPE_MESSAGE) {
-            r += plain_varint(p + r, len - r, 10, &v);
-            if (f->type == PROTOBUF_C_TYPE_INT64)
-                *(int64_t *)at = (int64_t)v;
-            else if (f->type == PROTOBUF_C_TYPE_BOOL)
-                *(protobuf_c_boolean *)at = v != 0;
-            else
-                *(int32_t *)at = (int32_t)v;
-        } else {
-            r += plain_varint(p + r, len - r, 5, &v);
-            const uint8_t *data = p + r;
-            r += (size_t)v;
-            void *value;
-            if (f->type == PROTOBUF_C_TYPE_STRING) {
-                char *s = plain_alloc(alloc, (size_t)v + 1);
-                memcpy(s, data, (size_t)v);
-                s[v] = '\0';
-                value = s;
-            } else {
-                value = plain_msg(t->sub[key >> 3], data, (size_t)v, alloc, depth + 1, ok);
-                if (!value)
-                    break;
-            }
-            if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-                size_t *n = (size_t *)((char *)m + f->quantifier_offset);
-                (*(char ***)at)[(*n)++] = value;
-            } else {
-                *(void **)at = value;
-            }
+            goto decline;
         }
         if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
             *(uint32_t *)((char *)m + f->quantifier_offset) = f->id;
+        r += n;
     }
-    if (!*ok) {
-        protobuf_c_message_free_unpacked(m, alloc);
-        return NULL;
+    /* the repeated strings, each field's in the order read */
+    for (size_t i = 0; i < n_rep; i++) {
+        const ProtobufCFieldDescriptor *f = t->by_num[rep_num[i]];
+        char ***arr = (char ***)((char *)m + f->offset);
+        size_t *count = (size_t *)((char *)m + f->quantifier_offset);
+        if (*arr)
+            continue; /* filled with the first of its field */
+        size_t k = 0;
+        for (size_t j = i; j < n_rep; j++)
+            k += rep_num[j] == rep_num[i];
+        *arr = plain_alloc(alloc, k * sizeof(char *));
+        for (size_t j = i; j < n_rep; j++) {
+            if (rep_num[j] == rep_num[i])
+                (*arr)[(*count)++] = rep[j];
+        }
     }
     return m;
+decline:
+    for (size_t i = 0; i < n_rep; i++)
+        plain_free(alloc, rep[i]);
+    protobuf_c_message_free_unpacked(m, alloc);
+    return NULL;
 }
 
 int
@@ -245,8 +247,7 @@ gm__event_decode_plain(const uint8_t *buf, size_t len, ProtobufCAllocator *alloc
     pthread_once(&tables_once, tables_init);
     if (!event_table)
         return 0;
-    bool ok = true;
-    ProtobufCMessage *m = plain_msg(event_table, buf, len, alloc, 0, &ok);
+    ProtobufCMessage *m = plain_msg(event_table, buf, len, alloc, 0);
     *out = (Gamification__V1__Event *)m;
     return m != NULL;
 }

@@ -47,12 +47,29 @@ struct op {
     int64_t val; /* OP_INT: the value; OP_VAR: the enum gm_var */
 };
 
+/* A comparison of a variable with a constant: the terms of the short form. */
+struct term {
+    enum op_kind cmp; /* OP_EQ .. OP_GE */
+    enum gm_var var;
+    int64_t val;
+};
+
+#define TERMS_MAX 8
+
 struct gm_expr {
     struct op *ops;
     size_t n_ops;
     unsigned vars_used;
     char *src;
+    /* The short form, when the program is terms joined by one of `and` /
+     * `or` (most criteria: `lessons_completed >= 6 or lesson_completions
+     * >= 10`): evaluated without the stack. n_terms 0: none. */
+    size_t n_terms;
+    bool any; /* joined by `or`; else by `and` */
+    struct term terms[TERMS_MAX];
 };
+
+static void short_form(struct gm_expr *e);
 
 static const char *const var_names[GM_VAR_COUNT] = {
     [GM_VAR_EXP] = "exp",
@@ -611,11 +628,113 @@ gm_expr_compile(const char *src, unsigned allowed_mask, struct gm_expr **out, st
     for (size_t i = 0; i < e->n_ops; i++)
         if (e->ops[i].kind == OP_VAR)
             e->vars_used |= 1u << e->ops[i].val;
+    short_form(e);
     *out = e;
     rc = 0;
 out:
     free(p.ops);
     return rc;
+}
+
+/* The comparison that is true exactly when cmp is false. */
+static enum op_kind
+negated(enum op_kind cmp)
+{
+    switch (cmp) {
+    case OP_EQ:
+        return OP_NE;
+    case OP_NE:
+        return OP_EQ;
+    case OP_LT:
+        return OP_GE;
+    case OP_LE:
+        return OP_GT;
+    case OP_GT:
+        return OP_LE;
+    default: /* OP_GE */
+        return OP_LT;
+    }
+}
+
+/* The same comparison with its operands swapped (3 < x is x > 3). */
+static enum op_kind
+swapped(enum op_kind cmp)
+{
+    switch (cmp) {
+    case OP_LT:
+        return OP_GT;
+    case OP_LE:
+        return OP_GE;
+    case OP_GT:
+        return OP_LT;
+    case OP_GE:
+        return OP_LE;
+    default: /* OP_EQ, OP_NE */
+        return cmp;
+    }
+}
+
+static bool
+is_cmp(enum op_kind k)
+{
+    return k >= OP_EQ && k <= OP_GE;
+}
+
+/* Reads one term at ops[*i]: `v`, `not v`, `v CMP c`, `c CMP v`, each
+ * optionally under one more `not`. False: not a term. */
+static bool
+read_term(const struct op *ops, size_t n, size_t *i, struct term *t)
+{
+    size_t at = *i;
+    if (at + 1 < n && ops[at].kind == OP_VAR && ops[at + 1].kind == OP_INT && at + 2 < n &&
+        is_cmp(ops[at + 2].kind)) {
+        *t = (struct term){ops[at + 2].kind, (enum gm_var)ops[at].val, ops[at + 1].val};
+        at += 3;
+    } else if (at + 1 < n && ops[at].kind == OP_INT && ops[at + 1].kind == OP_VAR && at + 2 < n &&
+               is_cmp(ops[at + 2].kind)) {
+        *t = (struct term){swapped(ops[at + 2].kind), (enum gm_var)ops[at + 1].val, ops[at].val};
+        at += 3;
+    } else if (at < n && ops[at].kind == OP_VAR) {
+        *t = (struct term){OP_NE, (enum gm_var)ops[at].val, 0}; /* a bare value: != 0 */
+        at += 1;
+    } else {
+        return false;
+    }
+    while (at < n && ops[at].kind == OP_NOT) {
+        t->cmp = negated(t->cmp);
+        at++;
+    }
+    *i = at;
+    return true;
+}
+
+/* Fills e's short form when its program is `t1 (t2 J)* TRUTH` for one
+ * joiner J (`and` or `or`) and at most TERMS_MAX terms. */
+static void
+short_form(struct gm_expr *e)
+{
+    size_t i = 0, n = e->n_ops;
+    enum op_kind join = OP_TRUTH; /* none seen yet */
+    struct term t;
+    e->n_terms = 0;
+    if (!read_term(e->ops, n, &i, &t))
+        return;
+    struct term terms[TERMS_MAX];
+    size_t k = 0;
+    terms[k++] = t;
+    while (i < n && e->ops[i].kind != OP_TRUTH) {
+        if (k == TERMS_MAX || !read_term(e->ops, n, &i, &t) || i >= n ||
+            (e->ops[i].kind != OP_AND && e->ops[i].kind != OP_OR) ||
+            (join != OP_TRUTH && e->ops[i].kind != join))
+            return;
+        join = e->ops[i++].kind;
+        terms[k++] = t;
+    }
+    if (i + 1 != n)
+        return; /* TRUTH must end the program */
+    memcpy(e->terms, terms, k * sizeof *terms);
+    e->any = join == OP_OR;
+    e->n_terms = k;
 }
 
 static int64_t
@@ -636,8 +755,40 @@ sat_sub(int64_t a, int64_t b)
     return r;
 }
 
+static bool
+term_holds(const struct term *t, const int64_t vars[GM_VAR_COUNT])
+{
+    int64_t a = vars[t->var], b = t->val;
+    switch (t->cmp) {
+    case OP_EQ:
+        return a == b;
+    case OP_NE:
+        return a != b;
+    case OP_LT:
+        return a < b;
+    case OP_LE:
+        return a <= b;
+    case OP_GT:
+        return a > b;
+    default: /* OP_GE */
+        return a >= b;
+    }
+}
+
 bool
 gm_expr_eval(const struct gm_expr *e, const int64_t vars[GM_VAR_COUNT])
+{
+    if (!e->n_terms)
+        return gm__expr_eval_program(e, vars);
+    for (size_t i = 0; i < e->n_terms; i++) {
+        if (term_holds(&e->terms[i], vars) == e->any)
+            return e->any; /* decided: a true term of `or`, a false one of `and` */
+    }
+    return !e->any;
+}
+
+bool
+gm__expr_eval_program(const struct gm_expr *e, const int64_t vars[GM_VAR_COUNT])
 {
     int64_t st[GM_EXPR_MAX_STACK];
     int sp = 0;
@@ -699,6 +850,12 @@ gm_expr_eval(const struct gm_expr *e, const int64_t vars[GM_VAR_COUNT])
         st[sp - 1] = a;
     }
     return sp == 1 && st[0] != 0;
+}
+
+bool
+gm__expr_is_short(const struct gm_expr *e)
+{
+    return e->n_terms > 0;
 }
 
 const char *

@@ -63,6 +63,14 @@ int gm_expr_compile(const char *src, unsigned allowed_mask, struct gm_expr **out
 /* Evaluates e over vars (indexed by enum gm_var). Pure; never fails. */
 bool gm_expr_eval(const struct gm_expr *e, const int64_t vars[GM_VAR_COUNT]);
 
+/* The same through the stack program alone, never the short form of
+ * simple criteria (terms joined by one of and/or) that gm_expr_eval takes
+ * when it can: for tests, which compare the two. */
+bool gm__expr_eval_program(const struct gm_expr *e, const int64_t vars[GM_VAR_COUNT]);
+
+/* Whether e has the short form (for tests). */
+bool gm__expr_is_short(const struct gm_expr *e);
+
 /* The source text e was compiled from; borrowed, valid until gm_expr_free. */
 const char *gm_expr_source(const struct gm_expr *e);
 

@@ -137,9 +137,41 @@ week_of_monday(int64_t monday)
     return floor_div(monday + 3, 7);
 }
 
+/*
+ * The keys of one day, remembered: the events of a log come in time order
+ * mostly, so the day repeats for thousands of events and naming its week
+ * and month (two civil-date conversions, two formats) is done once for
+ * them. Per thread (a Kafka processor folds partitions in threads); a
+ * value of the day alone, so the fold stays a function of its input.
+ */
+struct period_memo {
+    bool set;
+    int64_t day, week_index, month_index;
+    char week[GM_PERIOD_KEY_MAX], month[GM_PERIOD_KEY_MAX];
+};
+static _Thread_local struct period_memo memo;
+
+static void periods_of(int64_t day, char week[GM_PERIOD_KEY_MAX], char month[GM_PERIOD_KEY_MAX],
+                       int64_t *week_index, int64_t *month_index);
+
 void
 gm_fold_periods(int64_t day, char week[GM_PERIOD_KEY_MAX], char month[GM_PERIOD_KEY_MAX],
                 int64_t *week_index, int64_t *month_index)
+{
+    if (!memo.set || memo.day != day) {
+        periods_of(day, memo.week, memo.month, &memo.week_index, &memo.month_index);
+        memo.day = day;
+        memo.set = true;
+    }
+    memcpy(week, memo.week, GM_PERIOD_KEY_MAX);
+    memcpy(month, memo.month, GM_PERIOD_KEY_MAX);
+    *week_index = memo.week_index;
+    *month_index = memo.month_index;
+}
+
+static void
+periods_of(int64_t day, char week[GM_PERIOD_KEY_MAX], char month[GM_PERIOD_KEY_MAX],
+           int64_t *week_index, int64_t *month_index)
 {
     /* 1970-01-01 was a Thursday: weekday 3 counting Monday as 0. */
     int64_t wd = ((day % 7) + 7 + 3) % 7;
@@ -333,8 +365,10 @@ levels_step(const struct gm_rules *rules, Gamify__Internal__UserState *st, struc
 static bool
 holds_badge(const Gamify__Internal__UserState *st, const char *id)
 {
+    /* most ids differ in their first byte: no call for those */
     for (size_t i = 0; i < st->n_badges; i++) {
-        if (strcmp(st->badges[i]->id, id) == 0)
+        const char *h = st->badges[i]->id;
+        if (h[0] == id[0] && strcmp(h, id) == 0)
             return true;
     }
     return false;

@@ -202,9 +202,9 @@ fold_event(struct gm_state *s, const struct pending *rec, const Gamification__V1
                 bs->board = (char *)board;
                 bs->period = (char *)periods[p];
                 bool created;
-                bs->score =
-                    gm__add_score(st, board, board_len, periods[p], period_lens[p], fo->board_delta,
-                                  ev->occurred_at->seconds, &created, &bs->reached_at);
+                bs->score = gm__add_score(st, &slot->scores_cap, board, board_len, periods[p],
+                                          period_lens[p], fo->board_delta, ev->occurred_at->seconds,
+                                          &created, &bs->reached_at);
                 score_ptrs[n_scores++] = bs;
                 created_any[p] |= created;
             }
@@ -398,7 +398,14 @@ gm__apply_one(struct gm_state *s, const struct pending *rec)
     memcpy(tk, tb, 8);
     memcpy(tk + 8, ev->event_id, idk.mv_size);
     MDB_val tkv = {8 + idk.mv_size, tk}, empty = {0, ""};
-    if ((rc = gm__db_fail(s, mdb_put(s->txn, s->dedupe_time, &tkv, &empty, 0), "dedupe_time put")))
+    /* Event times mostly grow along the log, so the key mostly goes last:
+     * MDB_APPEND skips the search, and refuses (MDB_KEYEXIST) a key that
+     * does not sort after the last one, which then takes the usual put.
+     * The tree's content is the same either way. */
+    rc = mdb_put(s->txn, s->dedupe_time, &tkv, &empty, MDB_APPEND);
+    if (rc == MDB_KEYEXIST)
+        rc = mdb_put(s->txn, s->dedupe_time, &tkv, &empty, 0);
+    if ((rc = gm__db_fail(s, rc, "dedupe_time put")))
         goto out;
 
     /* a dead letter of the fold (ADJUSTMENT_BELOW_ZERO, UNKNOWN_TIMEZONE,

@@ -67,6 +67,7 @@ gm_state_abort(struct gm_state *s)
 {
     if (!s || !s->txn)
         return;
+    gm__append_close(s);
     mdb_txn_abort(s->txn);
     s->txn = NULL;
     rollback_memory(s);
@@ -88,6 +89,7 @@ static int
 grow_and_replay(struct gm_state *s, struct gm_err *err)
 {
     for (;;) {
+        gm__append_close(s);
         mdb_txn_abort(s->txn);
         s->txn = NULL;
         rollback_memory(s);
@@ -179,6 +181,8 @@ gm_state_commit(struct gm_state *s, uint64_t next_offset, struct gm_err *err)
     if (s->failed)
         return gm_err_set(err, GM_EINVAL, "a record of this batch failed: it cannot be committed");
     for (;;) {
+        /* no append after this point; the trim below deletes from changes */
+        gm__append_close(s);
         s->meta.offset = next_offset;
         int rc = gm__write_learners(s);
         if (rc == 0)

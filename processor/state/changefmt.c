@@ -30,38 +30,59 @@
 #include "changefmt.h"
 
 #include "state_int.h"
+#include "varint.h"
 
+#include <stdlib.h>
 #include <string.h>
 
-/* ---- writing: one walk that counts (p NULL) or writes ---- */
+/* ---- writing: one walk into a buffer that grows as it goes ---- */
 
 struct wbuf {
     uint8_t *p;
-    size_t n;
+    size_t n, cap;
+    uint8_t **buf; /* the caller's buffer and capacity, kept up to date */
+    size_t *bufcap;
 };
 
 static void
+w_room_slow(struct wbuf *w, size_t k)
+{
+    size_t cap = w->cap * 2;
+    while (cap < w->n + k)
+        cap *= 2;
+    uint8_t *p = realloc(w->p, cap);
+    if (!p)
+        abort();
+    w->p = *w->buf = p;
+    w->cap = *w->bufcap = cap;
+}
+
+/* Makes room for k more bytes. */
+static inline void
+w_room(struct wbuf *w, size_t k)
+{
+    if (w->n + k > w->cap)
+        w_room_slow(w, k);
+}
+
+static inline void
 w_byte(struct wbuf *w, uint8_t b)
 {
-    if (w->p)
-        w->p[w->n] = b;
-    w->n++;
+    w_room(w, 1);
+    w->p[w->n++] = b;
 }
 
-static void
+static inline void
 w_varint(struct wbuf *w, uint64_t v)
 {
-    while (v >= 0x80) {
-        w_byte(w, (uint8_t)(v | 0x80));
-        v >>= 7;
-    }
-    w_byte(w, (uint8_t)v);
+    w_room(w, 10);
+    w->n = (size_t)(gm__varint_put(w->p + w->n, v) - w->p);
 }
 
-static void
+static inline void
 w_sint(struct wbuf *w, int64_t v)
 {
-    w_varint(w, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
+    w_varint(w, gm__zigzag(v));
 }
 
 static void
@@ -69,7 +90,8 @@ w_str(struct wbuf *w, const char *s)
 {
     size_t n = s ? strlen(s) : 0;
     w_varint(w, n);
-    if (w->p && n)
+    w_room(w, n);
+    if (n)
         memcpy(w->p + w->n, s, n);
     w->n += n;
 }
@@ -114,17 +136,20 @@ period_code(const char *key)
     static _Thread_local unsigned memo_next;
     if (!key)
         return 0;
-    if (strcmp(key, "all") == 0)
-        return 1;
     size_t n = strlen(key);
+    if (n == 3 && memcmp(key, "all", 3) == 0)
+        return 1;
     if (n == 0 || n >= GM_PERIOD_KEY_MAX)
         return 0;
+    /* zero-padded to the memo's fixed size: compared without a call */
+    char k[GM_PERIOD_KEY_MAX] = {0};
+    memcpy(k, key, n);
     for (unsigned i = 0; i < 4; i++)
-        if (strcmp(memo[i].key, key) == 0)
+        if (memcmp(memo[i].key, k, GM_PERIOD_KEY_MAX) == 0)
             return memo[i].code;
     uint64_t code = period_code_of(key);
     unsigned at = memo_next++ % 4;
-    memcpy(memo[at].key, key, n + 1);
+    memcpy(memo[at].key, k, GM_PERIOD_KEY_MAX);
     memo[at].code = code;
     return code;
 }
@@ -289,20 +314,36 @@ put_change(struct wbuf *w, const Gamify__Internal__Change *ch)
 }
 
 size_t
-gm__change_compact_size(const Gamify__Internal__Change *ch)
+gm__change_compact_encode(const Gamify__Internal__Change *ch, uint8_t **buf, size_t *cap)
 {
     if (!covered(ch))
         return 0;
-    struct wbuf w = {NULL, 0};
+    if (*cap < 256) {
+        if (!(*buf = realloc(*buf, 256)))
+            abort();
+        *cap = 256;
+    }
+    struct wbuf w = {*buf, 0, *cap, buf, cap};
     put_change(&w, ch);
     return w.n;
+}
+
+size_t
+gm__change_compact_size(const Gamify__Internal__Change *ch)
+{
+    uint8_t *buf = NULL;
+    size_t cap = 0, n = gm__change_compact_encode(ch, &buf, &cap);
+    free(buf);
+    return n;
 }
 
 void
 gm__change_compact_write(const Gamify__Internal__Change *ch, uint8_t *out)
 {
-    struct wbuf w = {out, 0};
-    put_change(&w, ch);
+    uint8_t *buf = NULL;
+    size_t cap = 0, n = gm__change_compact_encode(ch, &buf, &cap);
+    memcpy(out, buf, n);
+    free(buf);
 }
 
 /* ---- reading ---- */

@@ -24,11 +24,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The compact size of ch, or 0 when the compact form does not cover it
- * (the caller then packs the protobuf Change). */
-size_t gm__change_compact_size(const Gamify__Internal__Change *ch);
+/* Writes ch in the compact form to *buf, growing it
+ * (realloc; *cap its size, kept by the caller across records) as needed;
+ * returns the record's size, or 0 when the form does not cover ch. */
+size_t gm__change_compact_encode(const Gamify__Internal__Change *ch, uint8_t **buf, size_t *cap);
 
-/* Writes ch (covered: its size from gm__change_compact_size) to out. */
+/* The same with a buffer of their own, for tests: the compact size of ch
+ * (0: not covered), and the record written to out (its size from
+ * gm__change_compact_size). */
+size_t gm__change_compact_size(const Gamify__Internal__Change *ch);
 void gm__change_compact_write(const Gamify__Internal__Change *ch, uint8_t *out);
 
 /* What decoded records point into: kept by a reader, reused record after

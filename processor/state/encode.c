@@ -6,6 +6,8 @@
  */
 #include "encode.h"
 
+#include "varint.h"
+
 #include "outbound.pb-c.h"
 
 #include <stdbool.h>
@@ -17,31 +19,9 @@
 #define WT_LEN    2
 
 static size_t
-varint_size(uint64_t v)
-{
-    size_t n = 1;
-    while (v >= 0x80) {
-        v >>= 7;
-        n++;
-    }
-    return n;
-}
-
-static uint8_t *
-put_varint(uint8_t *p, uint64_t v)
-{
-    while (v >= 0x80) {
-        *p++ = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    *p++ = (uint8_t)v;
-    return p;
-}
-
-static size_t
 int64_size(int64_t v)
 {
-    return v ? 1 + varint_size((uint64_t)v) : 0;
+    return v ? 1 + gm__varint_size((uint64_t)v) : 0;
 }
 
 static uint8_t *
@@ -50,14 +30,14 @@ put_int64(uint8_t *p, unsigned field, int64_t v)
     if (!v)
         return p;
     *p++ = (uint8_t)(field << 3 | WT_VARINT);
-    return put_varint(p, (uint64_t)v);
+    return gm__varint_put(p, (uint64_t)v);
 }
 
 /* int32 and enums: a negative value is sign-extended to ten bytes */
 static size_t
 int32_size(int32_t v)
 {
-    return v ? 1 + varint_size((uint64_t)(int64_t)v) : 0;
+    return v ? 1 + gm__varint_size((uint64_t)(int64_t)v) : 0;
 }
 
 static uint8_t *
@@ -72,7 +52,7 @@ string_size(const char *s)
     if (!s || !*s)
         return 0;
     size_t n = strlen(s);
-    return 1 + varint_size(n) + n;
+    return 1 + gm__varint_size(n) + n;
 }
 
 static uint8_t *
@@ -82,7 +62,7 @@ put_string(uint8_t *p, unsigned field, const char *s)
         return p;
     size_t n = strlen(s);
     *p++ = (uint8_t)(field << 3 | WT_LEN);
-    p = put_varint(p, n);
+    p = gm__varint_put(p, n);
     memcpy(p, s, n);
     return p + n;
 }
@@ -90,14 +70,14 @@ put_string(uint8_t *p, unsigned field, const char *s)
 static size_t
 nested_size(size_t inner)
 {
-    return 1 + varint_size(inner) + inner;
+    return 1 + gm__varint_size(inner) + inner;
 }
 
 static uint8_t *
 put_nested_head(uint8_t *p, unsigned field, size_t inner)
 {
     *p++ = (uint8_t)(field << 3 | WT_LEN);
-    return put_varint(p, inner);
+    return gm__varint_put(p, inner);
 }
 
 /* ---- BoardScore ----

@@ -278,6 +278,11 @@ gm_state_open(const char *dir, const struct gm_state_opts *opts, struct gm_state
             rc = gm__lmdb_error(err, rc, dbs[i].name);
             goto gm__fail;
         }
+        /* LMDB's default order, compared faster (keycmp.c) */
+        if ((rc = mdb_set_compare(txn, *dbs[i].dbi, gm__keycmp))) {
+            rc = gm__lmdb_error(err, rc, dbs[i].name);
+            goto gm__fail;
+        }
     }
     if ((rc = gm__meta_load(s, txn, &s->meta))) {
         rc = gm__report(s, err, rc, "reading the state's meta");
@@ -360,6 +365,7 @@ gm_state_close(struct gm_state *s)
     gm_arena_deinit(&s->ev_arena);
     gm_arena_deinit(&s->batch_arena);
     free(s->snap);
+    free(s->chbuf);
     free(s);
 }
 

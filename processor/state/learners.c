@@ -104,6 +104,7 @@ gm_learners_add(struct gm_learners *l, const char *user, size_t ulen,
     sl->ulen = ulen;
     sl->st = st;
     sl->dirty = false;
+    sl->scores_cap = 0;
     l->index[probe(l, user, ulen)] = (unsigned)l->n + 1;
     l->n++;
     return sl;

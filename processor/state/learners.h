@@ -26,6 +26,9 @@ struct gm_learner_slot {
     size_t ulen;
     Gamify__Internal__UserState *st; /* owned; free with free_unpacked */
     bool dirty;                      /* changed since read: write it back */
+    /* bytes allocated at st->scores_packed.data (grown by doubling);
+     * 0: exactly its len, as decoded. Reset whenever st is replaced. */
+    size_t scores_cap;
 };
 
 struct gm_learners {

@@ -134,5 +134,6 @@ gm__learner_restore(struct gm_state *s, struct gm_learner_slot *sl, size_t size)
         abort(); /* our own packing of a record we hold */
     gamify__internal__user_state__free_unpacked(sl->st, NULL);
     sl->st = st;
+    sl->scores_cap = 0;
     return 0;
 }

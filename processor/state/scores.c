@@ -14,11 +14,14 @@
  * (see state.proto) and returns the new score; blen and plen are the
  * lengths of board and period (the caller knows them once per event); *created tells whether the
  * entry is new. A new entry or a changed score takes at as its reach time;
- * *reached is the entry's reach time after the event.
+ * *reached is the entry's reach time after the event. *cap is the size of
+ * the buffer (0: exactly its len), kept by the caller (the learner's
+ * slot): a new entry doubles it when full instead of a realloc per entry.
  */
 int64_t
-gm__add_score(Gamify__Internal__UserState *st, const char *board, size_t blen, const char *period,
-              size_t plen, int64_t delta, int64_t at, bool *created, int64_t *reached)
+gm__add_score(Gamify__Internal__UserState *st, size_t *cap, const char *board, size_t blen,
+              const char *period, size_t plen, int64_t delta, int64_t at, bool *created,
+              int64_t *reached)
 {
     *created = false;
     ProtobufCBinaryData *sp = &st->scores_packed;
@@ -43,9 +46,16 @@ gm__add_score(Gamify__Internal__UserState *st, const char *board, size_t blen, c
     }
     *created = true;
     size_t add = 1 + blen + 1 + plen + SCORE_TAIL;
-    uint8_t *data = realloc(sp->data, sp->len + add);
-    if (!data)
-        abort();
+    uint8_t *data = sp->data;
+    if (sp->len + add > (*cap > sp->len ? *cap : sp->len)) {
+        size_t want = *cap > sp->len ? *cap : sp->len;
+        want = want < 64 ? 64 : want * 2;
+        while (want < sp->len + add)
+            want *= 2;
+        if (!(data = realloc(sp->data, want)))
+            abort();
+        *cap = want;
+    }
     uint8_t *p = data + sp->len;
     *p++ = (uint8_t)blen;
     memcpy(p, board, blen);

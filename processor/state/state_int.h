@@ -95,6 +95,10 @@ struct gm_state {
      * feeds (other threads' readers) hold it shared, a resize exclusive */
     pthread_rwlock_t resize_lock;
     MDB_txn *txn;
+    /* the open batch's cursors on ledger, changes and deadletters (append.c) */
+    MDB_cursor *app_cur[3];
+    uint8_t *chbuf; /* a change record being encoded (gm__put_change) */
+    size_t cap_chbuf;
     bool failed;              /* a step of the open batch failed: commit refuses */
     char why[GM_ERR_MSG_MAX]; /* why the current step failed (gm__db_fail, gm__fail) */
     struct gm_state_opts opts;
@@ -203,30 +207,36 @@ gm__put_user(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, const Gamify__Internal__User
     return rc;
 }
 
+/* append.c: reserves size bytes under the big-endian sequence number seq
+ * at the end of ledger, changes or deadletters (dbi), through the batch's
+ * cursor on it; *out is valid until the next write. Returns an LMDB code. */
+int gm__append_reserve(struct gm_state *s, MDB_dbi dbi, int64_t seq, size_t size, void **out);
+/* Closes the batch's append cursors: before its transaction ends. */
+void gm__append_close(struct gm_state *s);
+
 /* Appends msg under the big-endian sequence number seq. */
 static inline int
 gm__put_seq_msg(struct gm_state *s, MDB_dbi dbi, int64_t seq, const ProtobufCMessage *msg)
 {
-    uint8_t kb[8];
-    gm__put_be64(kb, (uint64_t)seq);
-    MDB_val k = {8, kb};
-    return gm__put_msg(s->txn, dbi, &k, msg, MDB_APPEND);
+    void *p;
+    int rc = gm__append_reserve(s, dbi, seq, protobuf_c_message_get_packed_size(msg), &p);
+    if (rc == 0)
+        protobuf_c_message_pack(msg, p);
+    return rc;
 }
 
 /* Appends a change-feed record: in the compact form (changefmt.h) when it
- * covers ch, else as protobuf. */
+ * covers ch, encoded once into s->chbuf, else as protobuf. */
 static inline int
 gm__put_change(struct gm_state *s, const Gamify__Internal__Change *ch)
 {
-    size_t size = gm__change_compact_size(ch);
+    size_t size = gm__change_compact_encode(ch, &s->chbuf, &s->cap_chbuf);
     if (!size)
         return gm__put_seq_msg(s, s->changes, ch->seq, &ch->base);
-    uint8_t kb[8];
-    gm__put_be64(kb, (uint64_t)ch->seq);
-    MDB_val k = {8, kb}, v = {size, NULL};
-    int rc = mdb_put(s->txn, s->changes, &k, &v, MDB_APPEND | MDB_RESERVE);
+    void *p;
+    int rc = gm__append_reserve(s, s->changes, ch->seq, size, &p);
     if (rc == 0)
-        gm__change_compact_write(ch, v.mv_data);
+        memcpy(p, s->chbuf, size);
     return rc;
 }
 
@@ -237,12 +247,10 @@ gm__put_ledger(struct gm_state *s, const Gamify__Internal__LedgerEntry *e)
     size_t size = gm_encode_ledger_size(e);
     if (!size)
         return gm__put_seq_msg(s, s->ledger, e->seq, &e->base);
-    uint8_t kb[8];
-    gm__put_be64(kb, (uint64_t)e->seq);
-    MDB_val k = {8, kb}, v = {size, NULL};
-    int rc = mdb_put(s->txn, s->ledger, &k, &v, MDB_APPEND | MDB_RESERVE);
+    void *p;
+    int rc = gm__append_reserve(s, s->ledger, e->seq, size, &p);
     if (rc == 0)
-        gm_encode_ledger(e, v.mv_data);
+        gm_encode_ledger(e, p);
     return rc;
 }
 
@@ -266,6 +274,10 @@ gm__db_fail(struct gm_state *s, int rc, const char *what)
 /* Notes (the first time) why a step failed with our code; returns code. */
 int gm__fail(struct gm_state *s, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* keycmp.c: LMDB's default key order (bytes unsigned, then the shorter
+ * first), set on every database of the state: <0, 0 or >0. */
+int gm__keycmp(const MDB_val *a, const MDB_val *b);
 
 /* env.c */
 int gm__lmdb_error(struct gm_err *err, int rc, const char *what);
@@ -293,7 +305,7 @@ size_t gm__learner_snapshot(struct gm_state *s, const struct gm_learner_slot *sl
 int gm__learner_restore(struct gm_state *s, struct gm_learner_slot *sl, size_t size);
 
 /* scores.c */
-int64_t gm__add_score(Gamify__Internal__UserState *st, const char *board, size_t blen,
+int64_t gm__add_score(Gamify__Internal__UserState *st, size_t *cap, const char *board, size_t blen,
                       const char *period, size_t plen, int64_t delta, int64_t at, bool *created,
                       int64_t *reached);
 void gm__score_list_fill(struct score_list *out, const Gamify__Internal__UserState *st,

@@ -8,6 +8,8 @@
  */
 #include "usercodec.h"
 
+#include "varint.h"
+
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -67,21 +69,6 @@ init_once(void)
 
 /* ---- decoding ---- */
 
-/* Reads a varint of at most 10 bytes; returns its length, 0 if malformed. */
-static size_t
-get_varint(const uint8_t *p, size_t len, uint64_t *v)
-{
-    uint64_t r = 0;
-    for (size_t i = 0; i < len && i < 10; i++) {
-        r |= (uint64_t)(p[i] & 0x7f) << (7 * i);
-        if (!(p[i] & 0x80)) {
-            *v = r;
-            return i + 1;
-        }
-    }
-    return 0;
-}
-
 /* Decodes len bytes at p into msg (initialised, of mi's type). Returns
  * false when not covered or malformed; msg stays consistent for
  * protobuf_c_message_free_unpacked. */
@@ -92,7 +79,7 @@ decode_msg(const struct msg_info *mi, const uint8_t *p, size_t len, void *msg)
     size_t caps[MAX_FIELD] = {0};
     for (size_t r = 0; r < len;) {
         uint64_t key, v;
-        size_t n = get_varint(p + r, len - r, &key);
+        size_t n = gm__varint_get(p + r, len - r, &key);
         if (!n || key >> 3 >= MAX_FIELD)
             return false;
         r += n;
@@ -108,7 +95,7 @@ decode_msg(const struct msg_info *mi, const uint8_t *p, size_t len, void *msg)
         }
         void *m = (char *)msg + f->offset;
         if (f->type == PROTOBUF_C_TYPE_INT64 || f->type == PROTOBUF_C_TYPE_BOOL) {
-            if (wt != WT_VARINT || !(n = get_varint(p + r, len - r, &v)))
+            if (wt != WT_VARINT || !(n = gm__varint_get(p + r, len - r, &v)))
                 return false;
             r += n;
             if (f->type == PROTOBUF_C_TYPE_INT64)
@@ -117,7 +104,7 @@ decode_msg(const struct msg_info *mi, const uint8_t *p, size_t len, void *msg)
                 *(protobuf_c_boolean *)m = v != 0;
             continue;
         }
-        if (wt != WT_LEN || !(n = get_varint(p + r, len - r, &v)) || v > len - r - n)
+        if (wt != WT_LEN || !(n = gm__varint_get(p + r, len - r, &v)) || v > len - r - n)
             return false;
         r += n;
         const uint8_t *d = p + r;
@@ -185,28 +172,6 @@ gm_user_decode(const uint8_t *data, size_t len)
 /* ---- encoding (protobuf-c's order and defaults: fields by number, proto3
  * zero values left out, bools as 1, int64 as plain varints) ---- */
 
-static size_t
-varint_size(uint64_t v)
-{
-    size_t n = 1;
-    while (v >= 0x80) {
-        v >>= 7;
-        n++;
-    }
-    return n;
-}
-
-static uint8_t *
-put_varint(uint8_t *p, uint64_t v)
-{
-    while (v >= 0x80) {
-        *p++ = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    *p++ = (uint8_t)v;
-    return p;
-}
-
 /* The size of msg's fields, or 0 with *ok false when it has unknown fields. */
 static size_t
 msg_size(const struct msg_info *mi, const void *msg, bool *ok)
@@ -222,7 +187,7 @@ msg_size(const struct msg_info *mi, const void *msg, bool *ok)
         switch (f->type) {
         case PROTOBUF_C_TYPE_INT64:
             if (*(const int64_t *)m)
-                n += key + varint_size((uint64_t) * (const int64_t *)m);
+                n += key + gm__varint_size((uint64_t) * (const int64_t *)m);
             break;
         case PROTOBUF_C_TYPE_BOOL:
             if (*(const protobuf_c_boolean *)m)
@@ -232,14 +197,14 @@ msg_size(const struct msg_info *mi, const void *msg, bool *ok)
             const char *s = *(char *const *)m;
             if (s && *s) {
                 size_t l = strlen(s);
-                n += key + varint_size(l) + l;
+                n += key + gm__varint_size(l) + l;
             }
             break;
         }
         case PROTOBUF_C_TYPE_BYTES: {
             const ProtobufCBinaryData *b = m;
             if (b->len)
-                n += key + varint_size(b->len) + b->len;
+                n += key + gm__varint_size(b->len) + b->len;
             break;
         }
         default: {
@@ -247,7 +212,7 @@ msg_size(const struct msg_info *mi, const void *msg, bool *ok)
             void *const *arr = *(void *const *const *)m;
             for (size_t k = 0; k < count; k++) {
                 size_t sub = msg_size(mi->sub[f->id], arr[k], ok);
-                n += key + varint_size(sub) + sub;
+                n += key + gm__varint_size(sub) + sub;
             }
             break;
         }
@@ -259,7 +224,7 @@ msg_size(const struct msg_info *mi, const void *msg, bool *ok)
 static uint8_t *
 put_key(uint8_t *p, unsigned num, unsigned wt)
 {
-    return put_varint(p, (uint64_t)(num << 3 | wt));
+    return gm__varint_put(p, (uint64_t)(num << 3 | wt));
 }
 
 static uint8_t *
@@ -273,7 +238,7 @@ msg_write(const struct msg_info *mi, const void *msg, uint8_t *p)
         case PROTOBUF_C_TYPE_INT64:
             if (*(const int64_t *)m) {
                 p = put_key(p, f->id, WT_VARINT);
-                p = put_varint(p, (uint64_t) * (const int64_t *)m);
+                p = gm__varint_put(p, (uint64_t) * (const int64_t *)m);
             }
             break;
         case PROTOBUF_C_TYPE_BOOL:
@@ -287,7 +252,7 @@ msg_write(const struct msg_info *mi, const void *msg, uint8_t *p)
             if (s && *s) {
                 size_t l = strlen(s);
                 p = put_key(p, f->id, WT_LEN);
-                p = put_varint(p, l);
+                p = gm__varint_put(p, l);
                 memcpy(p, s, l);
                 p += l;
             }
@@ -297,7 +262,7 @@ msg_write(const struct msg_info *mi, const void *msg, uint8_t *p)
             const ProtobufCBinaryData *b = m;
             if (b->len) {
                 p = put_key(p, f->id, WT_LEN);
-                p = put_varint(p, b->len);
+                p = gm__varint_put(p, b->len);
                 memcpy(p, b->data, b->len);
                 p += b->len;
             }
@@ -310,7 +275,7 @@ msg_write(const struct msg_info *mi, const void *msg, uint8_t *p)
                 bool ok = true;
                 size_t sub = msg_size(mi->sub[f->id], arr[k], &ok);
                 p = put_key(p, f->id, WT_LEN);
-                p = put_varint(p, sub);
+                p = gm__varint_put(p, sub);
                 p = msg_write(mi->sub[f->id], arr[k], p);
             }
             break;
@@ -352,7 +317,7 @@ gm_user_scores_span(const uint8_t *data, size_t len, size_t *key_at, size_t *at,
     *n = 0;
     for (size_t r = 0; r < len;) {
         uint64_t key, v;
-        size_t k = get_varint(data + r, len - r, &key);
+        size_t k = gm__varint_get(data + r, len - r, &key);
         if (!k || key >> 3 >= MAX_FIELD)
             return false;
         unsigned num = (unsigned)(key >> 3), wt = (unsigned)(key & 7);
@@ -365,7 +330,7 @@ gm_user_scores_span(const uint8_t *data, size_t len, size_t *key_at, size_t *at,
         prev = num;
         size_t start = r;
         r += k;
-        size_t m = get_varint(data + r, len - r, &v);
+        size_t m = gm__varint_get(data + r, len - r, &v);
         if (!m)
             return false;
         r += m;
@@ -391,5 +356,5 @@ gm_user_put_scores(uint8_t *p, size_t n)
     if (!n)
         return p;
     p = put_key(p, 27, WT_LEN);
-    return put_varint(p, n);
+    return gm__varint_put(p, n);
 }

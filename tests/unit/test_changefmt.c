@@ -550,3 +550,37 @@ Test(changefmt, decoded_into_one_arena_changes_live_together)
     free(p);
     gm_arena_deinit(&a);
 }
+
+/* The writer's one walk into a buffer kept from record to record: a small
+ * record, then one far past the buffer's first size (a long badge name),
+ * then the small one again; each reads back as the protobuf record does. */
+Test(changefmt, one_walk_into_a_buffer_that_grows)
+{
+    struct sample s;
+    sample_init(&s);
+    static char long_name[3000];
+    memset(long_name, 'n', sizeof long_name - 1);
+    uint8_t *buf = NULL;
+    size_t cap = 0;
+    for (int round = 0; round < 3; round++) {
+        s.be.name = round == 1 ? long_name : "Starter";
+        s.ch.n_outbound = round == 1 ? 5 : 0;
+        size_t pb_size;
+        char *want = protobuf_text(&s.ch, &pb_size);
+        size_t n = gm__change_compact_encode(&s.ch, &buf, &cap);
+        cr_assert_gt(n, 0);
+        cr_assert_geq(cap, n);
+        if (round == 1)
+            cr_assert_gt(n, sizeof long_name, "%zu bytes", n);
+        struct gm__change_reader r;
+        gm__change_reader_init(&r);
+        struct gm_change c;
+        cr_assert_eq(gm__change_decode(&r, s.ch.seq, buf, n, &c), 0);
+        char *got = change_text(&c);
+        cr_assert_str_eq(got, want);
+        free(got);
+        free(want);
+        gm__change_reader_deinit(&r);
+    }
+    free(buf);
+}

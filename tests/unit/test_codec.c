@@ -258,6 +258,51 @@ Test(codec, invalid_utf8_in_strings)
     gm_event_free(ev);
 }
 
+/* The same through the decoder: a record with a string that is not ASCII
+ * leaves the plain decoder for the general path, which checks UTF-8 (the
+ * check is skipped only for records the plain decoder took). */
+Test(codec, decoded_records_check_utf8_of_their_strings)
+{
+    const char *bad[] = {"\xff", "a\xc3", "\xc0\xaf", "\xed\xa0\x80"};
+    char **fields[4];
+    for (size_t f = 0; f < 4; f++) {
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+            Gamification__V1__Event *ev = lesson_event();
+            fields[0] = &ev->event_id;
+            fields[1] = &ev->user_id;
+            fields[2] = &ev->source;
+            fields[3] = &ev->lesson_completed->lesson_id;
+            set_str(fields[f], bad[i]);
+            size_t len = gamification__v1__event__get_packed_size(ev);
+            uint8_t *buf = malloc(len);
+            gamification__v1__event__pack(ev, buf);
+            Gamification__V1__Event *back = NULL;
+            struct gm_err err;
+            gm_err_clear(&err);
+            cr_expect_eq(gm_event_decode(buf, len, &back, &err), GM_EINVAL, "field %zu, value %zu",
+                         f, i);
+            cr_expect(strstr(err.msg, "UTF-8"), "%s", err.msg);
+            free(buf);
+            gm_event_free(ev);
+        }
+    }
+    /* multi-byte UTF-8 decodes, ASCII too */
+    for (int k = 0; k < 2; k++) {
+        Gamification__V1__Event *ev = lesson_event();
+        set_str(&ev->source, k ? "caf\xc3\xa9 \xe2\x82\xac" : "plain");
+        size_t len = gamification__v1__event__get_packed_size(ev);
+        uint8_t *buf = malloc(len);
+        gamification__v1__event__pack(ev, buf);
+        Gamification__V1__Event *back = NULL;
+        struct gm_err err;
+        cr_assert_eq(gm_event_decode(buf, len, &back, &err), 0, "%s", err.msg);
+        cr_assert_str_eq(back->source, ev->source);
+        gm_event_free(back);
+        free(buf);
+        gm_event_free(ev);
+    }
+}
+
 Test(codec, timestamp_limits)
 {
     Gamification__V1__Event *ev = lesson_event();

@@ -345,3 +345,104 @@ Test(expr, free_null)
     cr_assert_eq(gm_expr_compile("exp >", GM_VARS_COUNTERS, &e, NULL), GM_EINVAL);
     cr_assert_null(e);
 }
+
+/* ---- the short form of simple criteria against the stack program ---- */
+
+static uint64_t rng = 88172645463325252ULL;
+
+static uint64_t
+next_rand(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+/* Appends a random operand or comparison to buf. */
+static void
+random_term(char *buf, size_t cap)
+{
+    static const char *const cmps[] = {"==", "!=", "<", "<=", ">", ">="};
+    static const char *const names[] = {"lessons_completed", "current_streak", "badges", "level",
+                                        "tournament_losses"};
+    const char *name = names[next_rand() % 5];
+    int c = (int)(next_rand() % 4); /* 0 .. 3: near the values below */
+    size_t n = strlen(buf);
+    switch (next_rand() % 6) {
+    case 0:
+        snprintf(buf + n, cap - n, "%s", name);
+        break;
+    case 1:
+        snprintf(buf + n, cap - n, "not %s", name);
+        break;
+    case 2:
+        snprintf(buf + n, cap - n, "%d %s %s", c, cmps[next_rand() % 6], name);
+        break;
+    case 3:
+        snprintf(buf + n, cap - n, "not (%s %s %d)", name, cmps[next_rand() % 6], c);
+        break;
+    case 4:
+        snprintf(buf + n, cap - n, "%s + 1 %s %d", name, cmps[next_rand() % 6], c);
+        break;
+    default:
+        snprintf(buf + n, cap - n, "%s %s %d", name, cmps[next_rand() % 6], c);
+        break;
+    }
+}
+
+Test(expr, short_form_agrees_with_the_program)
+{
+    static const char *const joins[] = {" and ", " or "};
+    size_t shorts = 0, longs = 0;
+    for (int round = 0; round < 3000; round++) {
+        char src[512] = "";
+        size_t terms = 1 + next_rand() % 5;
+        bool mixed = next_rand() % 4 == 0;
+        const char *join = joins[next_rand() % 2];
+        for (size_t t = 0; t < terms; t++) {
+            if (t)
+                strcat(src, mixed ? joins[next_rand() % 2] : join);
+            random_term(src, sizeof src);
+        }
+        struct gm_expr *e = compile_ok(src, GM_VARS_LESSON);
+        if (gm__expr_is_short(e))
+            shorts++;
+        else
+            longs++;
+        for (int v = 0; v < 40; v++) {
+            int64_t vars[GM_VAR_COUNT] = {0};
+            for (int i = 0; i < GM_VAR_COUNT; i++)
+                vars[i] = (int64_t)(next_rand() % 5) - 1;
+            cr_assert_eq(gm_expr_eval(e, vars), gm__expr_eval_program(e, vars), "%s", src);
+        }
+        gm_expr_free(e);
+    }
+    /* both kinds were met, many times */
+    cr_assert_gt(shorts, 1000, "%zu", shorts);
+    cr_assert_gt(longs, 300, "%zu", longs);
+}
+
+Test(expr, which_criteria_take_the_short_form)
+{
+    static const char *const yes[] = {"lessons_completed >= 1",
+                                      "lessons_completed >= 6 or lesson_completions >= 10",
+                                      "tournament_wins >= 2 and not tournament_losses",
+                                      "badges >= 4 and level >= 3",
+                                      "3 < level",
+                                      "not (level > 2)",
+                                      "level",
+                                      "not level >= 1"};
+    static const char *const no[] = {"level + 1 >= 3", "level >= 1 and badges or exp",
+                                     "(level >= 1) == 1", "1"};
+    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+        struct gm_expr *e = compile_ok(yes[i], GM_VARS_LESSON);
+        cr_expect(gm__expr_is_short(e), "%s", yes[i]);
+        gm_expr_free(e);
+    }
+    for (size_t i = 0; i < sizeof no / sizeof no[0]; i++) {
+        struct gm_expr *e = compile_ok(no[i], GM_VARS_LESSON);
+        cr_expect(!gm__expr_is_short(e), "%s", no[i]);
+        gm_expr_free(e);
+    }
+}

@@ -496,6 +496,29 @@ Test(fold, iso_weeks_at_year_ends)
     cr_assert_str_eq(w, "2025-W02");
 }
 
+/* The keys of the last day are remembered (fold.c): days that alternate,
+ * repeat and come back give each its own keys, as computed afresh. */
+Test(fold, period_keys_of_days_in_any_order)
+{
+    static const int64_t days[] = {20454, 20454, 20819, 20454, 20087, 20094, 20094, 20087, 20819};
+    static const char *const weeks[] = {"2026-W01", "2026-W01", "2026-W53", "2026-W01", "2025-W01",
+                                        "2025-W02", "2025-W02", "2025-W01", "2026-W53"};
+    static const char *const months[] = {"2026-01", "2026-01", "2027-01", "2026-01", "2024-12",
+                                         "2025-01", "2025-01", "2024-12", "2027-01"};
+    for (size_t i = 0; i < sizeof days / sizeof days[0]; i++) {
+        char w[GM_PERIOD_KEY_MAX], m[GM_PERIOD_KEY_MAX];
+        int64_t wi, mi;
+        gm_fold_periods(days[i], w, m, &wi, &mi);
+        cr_assert_str_eq(w, weeks[i], "day %lld", (long long)days[i]);
+        cr_assert_str_eq(m, months[i], "day %lld", (long long)days[i]);
+        char back[GM_PERIOD_KEY_MAX];
+        gm_fold_period_name(true, wi, back);
+        cr_assert_str_eq(back, weeks[i]);
+        gm_fold_period_name(false, mi, back);
+        cr_assert_str_eq(back, months[i]);
+    }
+}
+
 /* Replaces the rules of the test with yaml. */
 static void
 use_rules(const char *yaml)
