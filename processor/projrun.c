@@ -81,9 +81,11 @@ note_commit(struct gm_projrun *r, int64_t end, int64_t ms)
     r->notes[r->n_notes++] = (struct commit_note){end, ms};
 }
 
-/* Waits up to ms or until woken or stopped; call with mu held. */
+/* Waits up to ms or until woken or stopped; with full, until stopped only
+ * (a backoff: commits keep waking the thread, and a server that is down
+ * must not be retried at the writer's pace). Call with mu held. */
 static void
-nap(struct gm_projrun *r, int64_t ms)
+nap(struct gm_projrun *r, int64_t ms, bool full)
 {
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
@@ -93,7 +95,8 @@ nap(struct gm_projrun *r, int64_t ms)
         until.tv_sec++;
         until.tv_nsec -= 1000000000;
     }
-    while (!r->woken && !r->stop && pthread_cond_timedwait(&r->cv, &r->mu, &until) == 0) {
+    while ((full || !r->woken) && !r->stop &&
+           pthread_cond_timedwait(&r->cv, &r->mu, &until) == 0) {
     }
     r->woken = false;
 }
@@ -159,7 +162,7 @@ run(void *arg)
         }
         if (wait > 0) {
             pthread_mutex_lock(&r->mu);
-            nap(r, wait);
+            nap(r, wait, rc != 0);
             pthread_mutex_unlock(&r->mu);
         }
     }

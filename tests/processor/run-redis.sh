@@ -21,6 +21,9 @@
 # guard: a private redis-server with a maxmemory: the memory guard deletes
 #   finished periods, logs the ALERT, and its metrics show it; the reconcile
 #   does not count (or undo) what the guard deleted.
+# down-backoff: Redis unreachable while events keep coming in small
+#   appends: the projector waits out each backoff in full (the commits
+#   that wake it do not make it retry sooner), so few steps fail.
 # ties: learners reaching the same score at different times rank by who
 #   reached it first in Redis (docs/operations.md), projected, after gamify
 #   rebuild, after FLUSHALL and rebuild, after a reconcile of a changed
@@ -246,6 +249,29 @@ lag-seconds)
     wait "$pid" || fail "the processor did not stop cleanly"
     pid=
     echo "ok: lag seconds rose to $first and more while Redis was down, fell to 0 after"
+    ;;
+down-backoff)
+    closed=$(port)
+    "$gen" --events 600 --users 400 --seed 33 > "$tmp/more.jsonl"
+    start "redis://127.0.0.1:$closed"
+    wait_for gamify_source_offset "$end"
+    split -l 20 "$tmp/more.jsonl" "$tmp/chunk."
+    t0=$(date +%s%N)
+    for c in "$tmp"/chunk.*; do
+        "$gamify" produce --log "file:$tmp/log" "$c" >/dev/null 2>&1 || fail "produce $c"
+        sleep 0.1
+    done
+    secs=$(( ($(date +%s%N) - t0) / 1000000000 ))
+    commits=$(metric gamify_batch_size_count)
+    failures=$(metric gamify_redis_projector_failures_total)
+    # 100 ms doubling: 0, 0.1, 0.3, 0.7, 1.5, 3.1, 6.3 s...
+    [ "$failures" -gt 0 ] || fail "no failed step counted"
+    [ "$failures" -le 9 ] ||
+        fail "$failures failed steps in $secs s ($commits batches): the backoff was cut short"
+    kill -TERM "$pid"
+    wait "$pid" || fail "the processor did not stop cleanly"
+    pid=
+    echo "ok: $failures failed steps in $secs s of appends ($commits batches)"
     ;;
 guard)
     # a maxmemory far above use, and a mark (1 permille) far below it
