@@ -182,6 +182,17 @@ gm_redisproj_cursor(const struct gm_redisproj *p)
     return p->cursor;
 }
 
+/* A hash of the rules text c holds: an early write's TTLs came from
+ * these rules, so a step covers its changes only under the same text. */
+static uint64_t
+rules_hash(const struct gm_feed_rules_cache *c)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < c->len; i++)
+        h = (h ^ ((const uint8_t *)c->text)[i]) * 1099511628211ULL;
+    return h;
+}
+
 /* The scores of one key in a batch, in change order (the last one wins). */
 struct key_scores {
     char *key;
@@ -478,7 +489,8 @@ attempt(struct gm_redisproj *p, struct gm_state *st, size_t max, size_t *n, bool
     /* every change up to the end was written early (before its commit):
      * only the cursor moves */
     bool covered = p->share && p->early_end >= end && p->early_from <= p->cursor &&
-                   p->early_gen == gm_feedshare_gen(p->share);
+                   p->early_gen == gm_feedshare_gen(p->share) &&
+                   p->early_rules == rules_hash(&p->rules);
     gm__redis_appendf(p, "MULTI");
     if (covered) {
         next = end;
@@ -662,9 +674,11 @@ gm_redisproj_early(struct gm_redisproj *p, size_t max_changes, size_t *n, struct
         goto out;
     }
     p->watching = after == p->cursor;
-    if (!extend || got_gen != p->early_gen) {
+    uint64_t rh = rules_hash(&p->rules);
+    if (!extend || got_gen != p->early_gen || rh != p->early_rules) {
         p->early_from = from;
         p->early_gen = got_gen;
+        p->early_rules = rh;
     }
     p->early_end = next;
     *n = b.changes;

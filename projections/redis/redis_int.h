@@ -45,6 +45,7 @@ struct gm_redisproj {
      * none */
     int64_t early_from, early_end;
     uint64_t early_gen;
+    uint64_t early_rules; /* a hash of the rules text the early write used (its TTLs) */
     /* the reconcile: settings, schedule and where the sample resumes */
     int64_t recon_interval_ms, recon_next_ms; /* next run, monotonic */
     size_t recon_sample;
