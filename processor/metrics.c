@@ -44,6 +44,8 @@ gm_metrics_projector_set(struct gm_metrics_projector *mp, const struct gm_projru
     atomic_store(&mp->cursor, ps->cursor);
     atomic_store(&mp->lag_ms, ps->lag_ms);
     atomic_store(&mp->retries, ps->retries);
+    atomic_store(&mp->early, ps->early_changes);
+    atomic_store(&mp->early_failures, ps->early_failures);
     atomic_store(&mp->step_count, ps->step_count);
     atomic_store(&mp->step_us_sum, ps->step_us_sum);
     for (int i = 0; i < GM_PROJRUN_STEP_BUCKETS; i++)
@@ -277,6 +279,19 @@ projector(struct text *t, const char *name, const char *what, struct gm_metrics_
         "# TYPE gamify_%s_projector_retries_total counter\ngamify_%s_projector_retries_total "
         "%llu\n",
         name, what, name, name, (unsigned long long)atomic_load(&p->retries));
+    if (!strcmp(name, "redis")) {
+        add(t,
+            "# HELP gamify_redis_projector_early_total Changes written to Redis before their "
+            "commit (--redis-early).\n"
+            "# TYPE gamify_redis_projector_early_total counter\n"
+            "gamify_redis_projector_early_total %llu\n"
+            "# HELP gamify_redis_projector_early_failures_total Early writes that failed (the "
+            "next step writes their changes).\n"
+            "# TYPE gamify_redis_projector_early_failures_total counter\n"
+            "gamify_redis_projector_early_failures_total %llu\n",
+            (unsigned long long)atomic_load(&p->early),
+            (unsigned long long)atomic_load(&p->early_failures));
+    }
     add(t,
         "# HELP gamify_%s_projector_step_seconds Time of one step (a batch of changes written "
         "to %s with its cursor).\n# TYPE gamify_%s_projector_step_seconds histogram\n",

@@ -40,6 +40,7 @@ struct gm_metrics_projector {
     atomic_int_fast64_t cursor; /* next change to project; -1 unknown */
     atomic_int_fast64_t lag_ms; /* now minus the commit time of the oldest change not projected */
     atomic_uint_fast64_t retries;
+    atomic_uint_fast64_t early, early_failures; /* --redis-early: changes written, failures */
     atomic_uint_fast64_t step_le[GM_PROJRUN_STEP_BUCKETS], step_count, step_us_sum;
 };
 

@@ -65,6 +65,10 @@ static const struct gm_setting settings[] = {
      "per assigned partition, each with its own connection)"},
     {"redis-prefix", GM_SET_STRING, "gamify:", 0, 0, false,
      "prefix of every Redis key and channel"},
+    {"redis-early", GM_SET_BOOL, "true", 0, 0, false,
+     "file logs: hand each batch's changes to the Redis projector before its commit's fsync, "
+     "so boards update while the disk works (the cursor still follows commits; "
+     "docs/operations.md)"},
     {"projector-max-lag", GM_SET_INT, "100000", 0, 1000000000, false,
      "/readyz answers 503 while a projector (kafka://: of any partition) is more than this many "
      "changes behind (0: never)"},
@@ -272,8 +276,34 @@ redis_close(void *impl)
     gm_redisproj_close(impl);
 }
 
-static const struct gm_projector_ops redis_ops = {"redis", redis_step, redis_backoff, redis_cursor,
-                                                  redis_close};
+static int
+redis_early(void *impl, size_t max, size_t *n, struct gm_err *err)
+{
+    return gm_redisproj_early(impl, max, n, err);
+}
+
+static const struct gm_projector_ops redis_ops = {"redis",      redis_step,  redis_backoff,
+                                                  redis_cursor, redis_close, NULL};
+static const struct gm_projector_ops redis_early_ops = {"redis",      redis_step,  redis_backoff,
+                                                        redis_cursor, redis_close, redis_early};
+
+/* The writer's precommit callback with --redis-early: offers the batch's
+ * changes to the share and wakes the Redis projector to write them while
+ * the commit's fsync runs. */
+struct early_hand {
+    struct gm_feedshare *share;
+    struct gm_projrun *redis;
+};
+
+static void
+early_offer(void *ctx, struct gm_state *st)
+{
+    struct early_hand *h = ctx;
+    if (gm_state_pending_end(st) <= gm_state_change_end(st))
+        return; /* a commit of no changes (a trim) */
+    if (gm_feedshare_offer(h->share, st) == 0)
+        gm_projrun_wake_early(h->redis);
+}
 
 /* The Postgres projector as the runner sees it (the runner's backoff). */
 static int
@@ -342,7 +372,8 @@ start_projectors(const struct gm_config *cfg, struct gm_state *st, struct gm_ops
     gm_redisproj_set_share(rp, share);
     gm_log(GM_LOG_INFO, "projecting leaderboards to Redis %s", url);
     *rp_out = rp;
-    return gm_projrun_start(&redis_ops, rp, st, redis, err);
+    bool early = share && gm_config_bool(cfg, "redis-early");
+    return gm_projrun_start(early ? &redis_early_ops : &redis_ops, rp, st, redis, err);
 }
 
 /* Projector figures for /metrics. */
@@ -453,10 +484,16 @@ run(const struct gm_config *cfg)
                              (size_t)gm_config_int(cfg, "alerts-queue"), &alerts, &err)))
         goto fail;
     m.alerts = alerts;
-    if (gm_config_str(cfg, "postgres") && gm_config_str(cfg, "redis"))
+    bool early = gm_config_str(cfg, "redis") && gm_config_bool(cfg, "redis-early");
+    if ((gm_config_str(cfg, "postgres") && gm_config_str(cfg, "redis")) || early)
         share = gm_feedshare_new(GM_FEEDSHARE_CHANGES);
     if ((rc = start_projectors(cfg, st, alerts, share, &redis, &pg, &rp, &err)))
         goto fail;
+    static struct early_hand hand;
+    if (early) {
+        hand = (struct early_hand){share, redis};
+        gm_state_set_precommit(st, early_offer, &hand);
+    }
     if (gm_config_str(cfg, "webhooks") &&
         (rc = gm_whrun_start(gm_config_str(cfg, "webhooks"), dir, st, &wh, &whp, &err)))
         goto fail;
@@ -480,7 +517,10 @@ run(const struct gm_config *cfg)
         size_t n = 0;
         snprintf(ctx, sizeof ctx, "\"partition\":0,\"offset\":%llu", (unsigned long long)offset);
         gm_log_set_context(ctx);
-        if ((rc = gm_pump_batch(st, src, log_uri, batch_max, &stop, &n, &offset, &err)))
+        rc = gm_pump_batch(st, src, log_uri, batch_max, &stop, &n, &offset, &err);
+        /* changes offered early and not committed go from the share */
+        gm_feedshare_settle(share, gm_state_change_end(st));
+        if (rc)
             goto fail;
         double t1 = now_s();
         if (n > 0) {
@@ -546,6 +586,8 @@ fail:
     gm_log(GM_LOG_ERROR, "%s", err.msg[0] ? err.msg : gm_strerror(rc));
 out:
     gm_log_set_context(NULL);
+    if (st)
+        gm_state_set_precommit(st, NULL, NULL); /* before the projectors it wakes go */
     gm_projrun_stop(redis);
     gm_projrun_stop(pg);
     gm_projrun_stop(wh);

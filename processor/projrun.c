@@ -33,8 +33,10 @@ struct gm_projrun {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool woken, stop;
+    bool early;       /* under mu: an offer waits (gm_projrun_wake_early) */
+    bool backing_off; /* under mu: waiting out a failure's backoff */
     atomic_int_fast64_t cursor;
-    atomic_uint_fast64_t changes, failures, retries;
+    atomic_uint_fast64_t changes, failures, retries, early_changes, early_failures;
     atomic_uint_fast64_t step_le[GM_PROJRUN_STEP_BUCKETS], step_count, step_us_sum;
     int64_t backoff_ms; /* the runner's own, for projectors without one */
     /* under mu: the commits whose changes the projector may not have yet,
@@ -81,9 +83,11 @@ note_commit(struct gm_projrun *r, int64_t end, int64_t ms)
     r->notes[r->n_notes++] = (struct commit_note){end, ms};
 }
 
-/* Waits up to ms or until woken or stopped; call with mu held. */
+/* Waits up to ms or until woken or stopped; with full, until stopped only
+ * (a backoff: commits keep waking the thread, and a server that is down
+ * must not be retried at the writer's pace). Call with mu held. */
 static void
-nap(struct gm_projrun *r, int64_t ms)
+nap(struct gm_projrun *r, int64_t ms, bool full)
 {
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
@@ -93,7 +97,7 @@ nap(struct gm_projrun *r, int64_t ms)
         until.tv_sec++;
         until.tv_nsec -= 1000000000;
     }
-    while (!r->woken && !r->stop && pthread_cond_timedwait(&r->cv, &r->mu, &until) == 0) {
+    while ((full || !r->woken) && !r->stop && pthread_cond_timedwait(&r->cv, &r->mu, &until) == 0) {
     }
     r->woken = false;
 }
@@ -109,13 +113,35 @@ run(void *arg)
     pthread_setname_np(pthread_self(), name);
     for (;;) {
         pthread_mutex_lock(&r->mu);
-        bool stop = r->stop;
+        bool stop = r->stop, early = r->early;
+        r->early = false;
         pthread_mutex_unlock(&r->mu);
         if (stop)
             break;
         struct gm_err err;
         gm_err_clear(&err);
         size_t n = 0;
+        if (early && r->ops.early && !last_err[0]) {
+            /* before the commit lands: the step after it only moves the
+             * cursor over what this wrote */
+            int erc = r->ops.early(r->impl, STEP_MAX, &n, &err);
+            if (erc) {
+                atomic_fetch_add(&r->early_failures, 1);
+                gm_log(GM_LOG_DEBUG, "%s projector: early hand-over: %s", r->ops.name,
+                       err.msg[0] ? err.msg : gm_strerror(erc));
+            } else {
+                atomic_fetch_add(&r->early_changes, n);
+            }
+            pthread_mutex_lock(&r->mu);
+            /* wait for the commit's wake (bounded), unless it came already */
+            if (!r->woken && !r->stop)
+                nap(r, IDLE_WAIT_MS, false);
+            else
+                r->woken = false;
+            pthread_mutex_unlock(&r->mu);
+            gm_err_clear(&err);
+            n = 0;
+        }
         if (last_err[0])
             atomic_fetch_add(&r->retries, 1);
         int64_t t0 = mono_us();
@@ -159,7 +185,9 @@ run(void *arg)
         }
         if (wait > 0) {
             pthread_mutex_lock(&r->mu);
-            nap(r, wait);
+            r->backing_off = rc != 0;
+            nap(r, wait, rc != 0);
+            r->backing_off = false;
             pthread_mutex_unlock(&r->mu);
         }
     }
@@ -206,6 +234,20 @@ gm_projrun_wake(struct gm_projrun *r)
     pthread_mutex_unlock(&r->mu);
 }
 
+void
+gm_projrun_wake_early(struct gm_projrun *r)
+{
+    if (!r || !r->ops.early)
+        return;
+    pthread_mutex_lock(&r->mu);
+    if (!r->backing_off) {
+        r->early = true;
+        r->woken = true;
+        pthread_cond_signal(&r->cv);
+    }
+    pthread_mutex_unlock(&r->mu);
+}
+
 int64_t
 gm_projrun_hold(const struct gm_projrun *r)
 {
@@ -222,6 +264,8 @@ gm_projrun_stats(const struct gm_projrun *r, struct gm_projrun_stats *out)
     out->changes = atomic_load(&m->changes);
     out->failures = atomic_load(&m->failures);
     out->retries = atomic_load(&m->retries);
+    out->early_changes = atomic_load(&m->early_changes);
+    out->early_failures = atomic_load(&m->early_failures);
     out->cursor = atomic_load(&m->cursor);
     out->step_count = atomic_load(&m->step_count);
     out->step_us_sum = atomic_load(&m->step_us_sum);

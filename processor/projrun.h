@@ -24,6 +24,10 @@ struct gm_projector_ops {
                                                 runner's own (100 ms doubling to 10 s) */
     int64_t (*cursor)(const void *impl);     /* next change to project; -1 unknown */
     void (*close)(void *impl);
+    /* Projects up to max changes offered before their commit (the early
+     * hand-over, gm_projrun_wake_early); NULL: the projector takes none.
+     * Errors are not retried: the next step covers the same changes. */
+    int (*early)(void *impl, size_t max, size_t *n, struct gm_err *err);
 };
 
 struct gm_projrun;
@@ -41,6 +45,14 @@ int gm_projrun_start(const struct gm_projector_ops *ops, void *impl, struct gm_s
  * state). NULL is fine.
  */
 void gm_projrun_wake(struct gm_projrun *r);
+
+/*
+ * Wakes the thread to take the changes of a batch not committed yet (the
+ * projector's early op), from the writer's precommit callback; nothing
+ * for a projector without one, or one waiting out its backoff. NULL is
+ * fine.
+ */
+void gm_projrun_wake_early(struct gm_projrun *r);
 
 /* The change-feed records this projector no longer needs: those before its
  * cursor (0 while unknown); INT64_MAX for NULL. */
@@ -61,6 +73,7 @@ extern const uint64_t gm_projrun_step_bounds_us[GM_PROJRUN_STEP_BUCKETS];
  */
 struct gm_projrun_stats {
     uint64_t changes, failures, retries;
+    uint64_t early_changes, early_failures; /* taken before their commit; early ops failed */
     int64_t cursor;
     int64_t lag_ms;
     uint64_t step_le[GM_PROJRUN_STEP_BUCKETS], step_count, step_us_sum;

@@ -189,6 +189,8 @@ gm_state_commit(struct gm_state *s, uint64_t next_offset, struct gm_err *err)
             rc = gm__trim_step(s);
         if (rc == 0)
             rc = gm__meta_save(s);
+        if (rc == 0 && s->precommit)
+            s->precommit(s->precommit_ctx, s);
         if (rc == 0) {
             rc = mdb_txn_commit(s->txn);
             s->txn = NULL;

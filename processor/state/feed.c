@@ -21,6 +21,49 @@ gm_state_change_end(const struct gm_state *s)
     return s->meta_committed.change_seq;
 }
 
+void
+gm_state_set_precommit(struct gm_state *s, void (*fn)(void *ctx, struct gm_state *s), void *ctx)
+{
+    s->precommit = fn;
+    s->precommit_ctx = ctx;
+}
+
+int64_t
+gm_state_pending_end(const struct gm_state *s)
+{
+    return s->txn ? s->meta.change_seq : s->meta_committed.change_seq;
+}
+
+int
+gm_state_pending_records(struct gm_state *s,
+                         int (*fn)(void *ctx, int64_t seq, const void *data, size_t len), void *ctx)
+{
+    if (!s->txn)
+        return GM_EINVAL;
+    int64_t from = s->meta_committed.change_seq, end = s->meta.change_seq;
+    if (from >= end)
+        return 0;
+    MDB_cursor *cur;
+    if (mdb_cursor_open(s->txn, s->changes, &cur))
+        return GM_EDB;
+    uint8_t kb[8];
+    gm__put_be64(kb, (uint64_t)from);
+    MDB_val k = {8, kb}, v;
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE), result = 0;
+    while (rc == 0 && result == 0 && k.mv_size == 8) {
+        int64_t seq = (int64_t)gm__get_be64(k.mv_data);
+        if (seq >= end)
+            break;
+        result = fn(ctx, seq, v.mv_data, v.mv_size);
+        if (result == 0)
+            rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    if (result)
+        return result;
+    return rc == 0 || rc == MDB_NOTFOUND ? 0 : GM_EDB;
+}
+
 /*
  * Deletes change-feed records below trim_below, at most twice the batch's
  * records (at least 1,000), in the batch's own transaction: no commit of

@@ -15,9 +15,12 @@
  */
 #include "feedshare.h"
 
+#include "changefmt.h"
+
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define SEGMENTS_MAX 512 /* past it the oldest go, whatever their size */
 
@@ -30,6 +33,18 @@ struct seg {
     int refs; /* under the share's mu */
 };
 
+/* The change records of a batch not committed yet, as stored (changefmt.h):
+ * the writer's early hand-over. Reference counted like a segment. */
+struct pend {
+    int64_t first, end;
+    size_t n, cap;
+    int64_t *seq;
+    size_t *off, *len;
+    uint8_t *data;
+    size_t data_len, data_cap;
+    int refs; /* under the share's mu */
+};
+
 struct gm_feedshare {
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -38,6 +53,8 @@ struct gm_feedshare {
     bool decoding;         /* a pass is decoding into the share */
     int64_t decoding_from; /* from there on */
     uint64_t decoded, shared, alone;
+    struct pend *pend; /* the last batch offered (gm_feedshare_offer); NULL: none */
+    uint64_t gen;      /* moves when offered changes were rolled back */
 };
 
 struct gm_feedshare *
@@ -77,6 +94,18 @@ drop_head(struct gm_feedshare *sh)
     seg_unref(g);
 }
 
+static void
+pend_unref(struct pend *pd)
+{
+    if (!pd || --pd->refs > 0)
+        return;
+    free(pd->seq);
+    free(pd->off);
+    free(pd->len);
+    free(pd->data);
+    free(pd);
+}
+
 void
 gm_feedshare_free(struct gm_feedshare *sh)
 {
@@ -84,6 +113,7 @@ gm_feedshare_free(struct gm_feedshare *sh)
         return;
     while (sh->head)
         drop_head(sh);
+    pend_unref(sh->pend);
     pthread_mutex_destroy(&sh->mu);
     pthread_cond_destroy(&sh->cv);
     free(sh);
@@ -215,6 +245,7 @@ gm_feedshare_changes(struct gm_feedshare *sh, struct gm_feed *f, int64_t from, s
         /* at or past the end of the share: decode into it */
         sh->decoding = true;
         sh->decoding_from = from;
+        uint64_t gen = sh->gen;
         pthread_mutex_unlock(&sh->mu);
         g = calloc(1, sizeof *g);
         if (!g)
@@ -233,7 +264,7 @@ gm_feedshare_changes(struct gm_feedshare *sh, struct gm_feed *f, int64_t from, s
         pthread_mutex_lock(&sh->mu);
         sh->decoding = false;
         pthread_cond_broadcast(&sh->cv);
-        if (rc == 0) {
+        if (rc == 0 && gen == sh->gen) {
             if (sh->tail && sh->tail->end != g->first) {
                 /* a gap: the share restarts here (whoever is behind it
                  * decodes alone) */
@@ -263,5 +294,205 @@ gm_feedshare_changes(struct gm_feedshare *sh, struct gm_feed *f, int64_t from, s
         seg_unref(g);
         pthread_mutex_unlock(&sh->mu);
     }
+    return rc;
+}
+
+static int
+pend_keep(void *ctx, int64_t seq, const void *data, size_t len)
+{
+    struct pend *pd = ctx;
+    if (pd->n == pd->cap) {
+        pd->cap = pd->cap ? 2 * pd->cap : 64;
+        pd->seq = realloc(pd->seq, pd->cap * sizeof *pd->seq);
+        pd->off = realloc(pd->off, pd->cap * sizeof *pd->off);
+        pd->len = realloc(pd->len, pd->cap * sizeof *pd->len);
+        if (!pd->seq || !pd->off || !pd->len)
+            abort();
+    }
+    if (pd->data_len + len > pd->data_cap) {
+        pd->data_cap = pd->data_cap ? 2 * pd->data_cap : 16384;
+        while (pd->data_cap < pd->data_len + len)
+            pd->data_cap *= 2;
+        if (!(pd->data = realloc(pd->data, pd->data_cap)))
+            abort();
+    }
+    memcpy(pd->data + pd->data_len, data, len);
+    pd->seq[pd->n] = seq;
+    pd->off[pd->n] = pd->data_len;
+    pd->len[pd->n++] = len;
+    pd->data_len += len;
+    return 0;
+}
+
+int
+gm_feedshare_offer(struct gm_feedshare *sh, struct gm_state *st)
+{
+    if (!sh)
+        return 0;
+    struct pend *pd = calloc(1, sizeof *pd);
+    if (!pd)
+        abort();
+    pd->refs = 1;
+    pd->first = gm_state_change_end(st);
+    pd->end = gm_state_pending_end(st);
+    int rc = gm_state_pending_records(st, pend_keep, pd);
+    pthread_mutex_lock(&sh->mu);
+    pend_unref(sh->pend);
+    sh->pend = rc == 0 && pd->end > pd->first ? pd : NULL;
+    if (!sh->pend)
+        pend_unref(pd);
+    pthread_mutex_unlock(&sh->mu);
+    return rc;
+}
+
+void
+gm_feedshare_settle(struct gm_feedshare *sh, int64_t committed_end)
+{
+    if (!sh)
+        return;
+    pthread_mutex_lock(&sh->mu);
+    if (sh->pend && sh->pend->end > committed_end) {
+        /* offered, then not committed: whatever was decoded of it goes, and
+         * the next batch may number other changes the same */
+        sh->gen++;
+        pend_unref(sh->pend);
+        sh->pend = NULL;
+        while (sh->head)
+            drop_head(sh);
+    }
+    pthread_mutex_unlock(&sh->mu);
+}
+
+uint64_t
+gm_feedshare_gen(struct gm_feedshare *sh)
+{
+    if (!sh)
+        return 0;
+    pthread_mutex_lock(&sh->mu);
+    uint64_t gen = sh->gen;
+    pthread_mutex_unlock(&sh->mu);
+    return gen;
+}
+
+bool
+gm_feedshare_offered(struct gm_feedshare *sh, int64_t from)
+{
+    if (!sh)
+        return false;
+    pthread_mutex_lock(&sh->mu);
+    bool in = sh->pend && from >= sh->pend->first && from < sh->pend->end;
+    pthread_mutex_unlock(&sh->mu);
+    return in;
+}
+
+/* Decodes the records of pd from from on, at most max, into g; *next after
+ * the last. */
+static int
+pend_decode(const struct pend *pd, int64_t from, size_t max, struct seg *g, int64_t *next)
+{
+    size_t lo = 0, hi = pd->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (pd->seq[mid] < from)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *next = from;
+    for (size_t i = lo; i < pd->n && g->n < max; i++) {
+        struct gm_change ch;
+        int rc =
+            gm__change_decode_into(&g->arena, pd->seq[i], pd->data + pd->off[i], pd->len[i], &ch);
+        if (rc)
+            return rc;
+        keep(g, &ch);
+        *next = ch.seq + 1;
+    }
+    return 0;
+}
+
+int
+gm_feedshare_early(struct gm_feedshare *sh, int64_t from, size_t max,
+                   int (*fn)(void *ctx, const struct gm_change *ch), void *ctx, int64_t *next,
+                   uint64_t *gen_out)
+{
+    *next = from;
+    *gen_out = 0;
+    if (!sh)
+        return 0;
+    pthread_mutex_lock(&sh->mu);
+    struct pend *pd = sh->pend;
+    *gen_out = sh->gen;
+    if (!pd || from < pd->first || from >= pd->end) {
+        pthread_mutex_unlock(&sh->mu);
+        return 0;
+    }
+    pd->refs++;
+    uint64_t gen = sh->gen;
+    int64_t end = pd->end;
+    size_t left = max;
+    int rc = 0;
+    while (rc == 0 && from < end && left > 0) {
+        /* mu held */
+        while (sh->decoding && from >= sh->decoding_from)
+            pthread_cond_wait(&sh->cv, &sh->mu);
+        if (sh->gen != gen)
+            break; /* rolled back meanwhile: what is left is void */
+        struct seg *g = find(sh, from);
+        if (g) {
+            g->refs++;
+            pthread_mutex_unlock(&sh->mu);
+            size_t served = 0;
+            rc = serve(g, from, end, &left, &served, fn, ctx, next);
+            pthread_mutex_lock(&sh->mu);
+            sh->shared += served;
+            from = g->end;
+            seg_unref(g);
+            continue;
+        }
+        sh->decoding = true;
+        sh->decoding_from = from;
+        pthread_mutex_unlock(&sh->mu);
+        g = calloc(1, sizeof *g);
+        if (!g)
+            abort();
+        gm_arena_init(&g->arena, 65536);
+        g->refs = 1;
+        g->first = from;
+        int64_t nx;
+        rc = pend_decode(pd, from, left, g, &nx);
+        g->end = g->n == left ? nx : end;
+        pthread_mutex_lock(&sh->mu);
+        sh->decoding = false;
+        pthread_cond_broadcast(&sh->cv);
+        if (rc == 0 && gen == sh->gen) {
+            /* kept for the readers of the committed feed that come next */
+            if (sh->tail && sh->tail->end != g->first)
+                while (sh->head)
+                    drop_head(sh);
+            g->refs++;
+            g->prev = sh->tail;
+            if (sh->tail)
+                sh->tail->next = g;
+            else
+                sh->head = g;
+            sh->tail = g;
+            sh->held += g->n;
+            sh->n_segs++;
+            sh->decoded += g->n;
+            while (sh->head != g && (sh->held > sh->max || sh->n_segs > SEGMENTS_MAX))
+                drop_head(sh);
+        }
+        pthread_mutex_unlock(&sh->mu);
+        if (rc == 0) {
+            size_t served = 0;
+            rc = serve(g, from, end, &left, &served, fn, ctx, next);
+            from = g->end;
+        }
+        pthread_mutex_lock(&sh->mu);
+        seg_unref(g);
+    }
+    pend_unref(pd);
+    pthread_mutex_unlock(&sh->mu);
     return rc;
 }

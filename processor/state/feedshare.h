@@ -17,6 +17,7 @@
 
 #include "feed.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -47,6 +48,33 @@ void gm_feedshare_free(struct gm_feedshare *sh);
 int gm_feedshare_changes(struct gm_feedshare *sh, struct gm_feed *f, int64_t from, size_t max,
                          int (*fn)(void *ctx, const struct gm_change *ch), void *ctx,
                          int64_t *next);
+
+/*
+ * The early hand-over (gamify-processor --redis-early). The writer, in its
+ * precommit callback (gm_state_set_precommit), offers the change records of
+ * the batch about to be committed: gm_feedshare_offer copies them (bytes
+ * only; decoding is left to the reader, off the writer's thread). After
+ * gm_state_commit, successful or not, the writer calls gm_feedshare_settle
+ * with the committed end of the feed: changes offered past it were rolled
+ * back, so they and everything decoded from them are dropped and the
+ * generation (gm_feedshare_gen) moves. A reader that projected offered
+ * changes notes the generation; when it has moved, those changes were
+ * never committed and must be projected again from the feed.
+ *
+ * gm_feedshare_early passes fn the offered changes from from on (at most
+ * max), decoding them into the share (where the readers of the committed
+ * feed find them after the commit); nothing when from is outside the last
+ * offer. *next is after the last change passed; *gen the generation they
+ * belong to. NULL sh: nothing. Errors: GM_ECORRUPT, or fn's result.
+ */
+int gm_feedshare_offer(struct gm_feedshare *sh, struct gm_state *st);
+void gm_feedshare_settle(struct gm_feedshare *sh, int64_t committed_end);
+uint64_t gm_feedshare_gen(struct gm_feedshare *sh);
+/* Whether the last offer holds the change from (false for NULL). */
+bool gm_feedshare_offered(struct gm_feedshare *sh, int64_t from);
+int gm_feedshare_early(struct gm_feedshare *sh, int64_t from, size_t max,
+                       int (*fn)(void *ctx, const struct gm_change *ch), void *ctx, int64_t *next,
+                       uint64_t *gen);
 
 /* The counters so far (zeros for NULL). */
 void gm_feedshare_stats(struct gm_feedshare *sh, struct gm_feedshare_stats *out);

@@ -119,6 +119,33 @@ int gm_state_dead_letter(struct gm_state *s, const uint8_t *data, size_t len, bo
 /* Commits the batch with next_offset as the source offset. */
 int gm_state_commit(struct gm_state *s, uint64_t next_offset, struct gm_err *err);
 
+/*
+ * Sets fn to be called by gm_state_commit, in the committing thread, once
+ * the batch is written and just before its LMDB commit (the fsync, about a
+ * millisecond): the change records of the batch can then be read with
+ * gm_state_pending_records and handed on while the disk works (the Redis
+ * projector's early hand-over). The batch may still fail to commit; the
+ * caller learns that from gm_state_commit's result. fn may be called more
+ * than once for one commit (a map growth replays the batch). NULL: none.
+ */
+void gm_state_set_precommit(struct gm_state *s, void (*fn)(void *ctx, struct gm_state *s),
+                            void *ctx);
+
+/*
+ * Inside a precommit callback only: calls fn for each change record the
+ * open batch wrote (sequence numbers gm_state_change_end(s) up to
+ * gm_state_pending_end(s)), in order, with its stored bytes (changefmt.h;
+ * borrowed for the call). Returns fn's result when not 0, GM_EDB, or
+ * GM_EINVAL without an open batch.
+ */
+int gm_state_pending_records(struct gm_state *s,
+                             int (*fn)(void *ctx, int64_t seq, const void *data, size_t len),
+                             void *ctx);
+
+/* The sequence number after the open batch's last change record (the
+ * committed end without a batch). */
+int64_t gm_state_pending_end(const struct gm_state *s);
+
 /* Abandons the batch; NULL-safe, and harmless without a batch. */
 void gm_state_abort(struct gm_state *s);
 

@@ -117,6 +117,9 @@ struct gm_state {
     struct gm_arena ev_arena;    /* the decoded event being applied; reset after it */
     struct gm_arena batch_arena; /* the batch's record copies (pend); reset at its end */
     size_t cap_snap;
+    /* gm_state_set_precommit: called before each commit's fsync */
+    void (*precommit)(void *ctx, struct gm_state *s);
+    void *precommit_ctx;
 };
 
 /* Big-endian 8-byte values: sequence keys, times, counters. */

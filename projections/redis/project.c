@@ -69,6 +69,7 @@ gm_redisproj_open(const char *url, int partition, const struct gm_redisproj_opts
     p->timeout_ms = opts && opts->timeout_ms > 0 ? opts->timeout_ms : 5000;
     p->max_backoff_ms = opts && opts->max_backoff_ms > 0 ? opts->max_backoff_ms : 10000;
     p->cursor = -1;
+    p->early_end = -1;
     if (opts && opts->reconcile_interval_ms < 0) {
         rc = gm_err_set(err, GM_EINVAL, "reconcile interval %lld ms: must be >= 0",
                         (long long)opts->reconcile_interval_ms);
@@ -179,6 +180,17 @@ int64_t
 gm_redisproj_cursor(const struct gm_redisproj *p)
 {
     return p->cursor;
+}
+
+/* A hash of the rules text c holds: an early write's TTLs came from
+ * these rules, so a step covers its changes only under the same text. */
+static uint64_t
+rules_hash(const struct gm_feed_rules_cache *c)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < c->len; i++)
+        h = (h ^ ((const uint8_t *)c->text)[i]) * 1099511628211ULL;
+    return h;
 }
 
 /* The scores of one key in a batch, in change order (the last one wins). */
@@ -474,7 +486,18 @@ attempt(struct gm_redisproj *p, struct gm_state *st, size_t max, size_t *n, bool
     b.partitions_key = gm__redis_name(p, "partitions");
     b.pruned_prefix = gm__redis_name(p, "pruned:");
     snprintf(b.partition, sizeof b.partition, "%d", p->partition);
+    /* every change up to the end was written early (before its commit):
+     * only the cursor moves */
+    bool covered = p->share && p->early_end >= end && p->early_from <= p->cursor &&
+                   p->early_gen == gm_feedshare_gen(p->share) &&
+                   p->early_rules == rules_hash(&p->rules);
     gm__redis_appendf(p, "MULTI");
+    if (covered) {
+        next = end;
+        b.changes = (size_t)(end - p->cursor);
+        gm__redis_appendf(p, "SET %s %lld", cursor_key, (long long)next);
+        goto queued;
+    }
     /* the partitions whose prunes a period's keys wait for */
     gm__redis_appendf(p, "SADD %s %s", b.partitions_key, b.partition);
     rc = gm_feedshare_changes(p->share, f, p->cursor, max, on_change, &b, &next);
@@ -495,6 +518,7 @@ attempt(struct gm_redisproj *p, struct gm_state *st, size_t max, size_t *n, bool
     msg = message(&b, p->partition, next);
     channel = gm__redis_name(p, "leaderboard-changed");
     gm__redis_appendf(p, "PUBLISH %s %s", channel, msg);
+queued:
     gm__redis_appendf(p, "EXEC");
     /* arms the next batch (see the top of the file) */
     gm__redis_appendf(p, "WATCH %s", cursor_key);
@@ -552,12 +576,119 @@ attempt(struct gm_redisproj *p, struct gm_state *st, size_t max, size_t *n, bool
     p->stats.changes += b.changes;
     p->stats.batches++;
 out:
+    if (rc || *aborted)
+        p->early_end = -1; /* someone else moved the cursor, or Redis failed */
     if (rc == 0 && !*aborted && f)
         rc = maybe_guard(p, gm_feed_rules_cached(f, &p->rules), err);
     if (rc && p->c && (p->queued > 0 || rc == GM_EREDIS))
         gm__redis_drop(p);
     freeReplyObject(r);
     gm_feed_close(f);
+    batch_free(&b);
+    free(cursor_key);
+    free(msg);
+    free(channel);
+    return rc;
+}
+
+int
+gm_redisproj_early(struct gm_redisproj *p, size_t max_changes, size_t *n, struct gm_err *err)
+{
+    *n = 0;
+    /* only on an armed connection (the cursor known and watched) with the
+     * rules of a step, and never while steps fail */
+    if (!p->share || !p->c || !p->watching || p->cursor < 0 || p->backoff_ms > 0 || !p->rules.rules)
+        return 0;
+    struct batch b = {.p = p, .rules = p->rules.rules};
+    char *cursor_key = gm__redis_cursor_key(p, p->partition), *msg = NULL, *channel = NULL;
+    redisReply *r = NULL;
+    int rc = 0;
+    uint64_t gen = gm_feedshare_gen(p->share);
+    bool extend = p->early_end >= 0 && p->early_gen == gen && p->early_from <= p->cursor &&
+                  p->early_end > p->cursor;
+    int64_t from = extend ? p->early_end : p->cursor, next = from;
+    if (!gm_feedshare_offered(p->share, from)) {
+        free(cursor_key);
+        return 0;
+    }
+    b.boards_key = gm__redis_name(p, "boards");
+    b.periods_key = gm__redis_name(p, "periods");
+    b.lb_prefix = gm__redis_name(p, "lb:");
+    b.partitions_key = gm__redis_name(p, "partitions");
+    b.pruned_prefix = gm__redis_name(p, "pruned:");
+    snprintf(b.partition, sizeof b.partition, "%d", p->partition);
+    gm__redis_appendf(p, "MULTI");
+    gm__redis_appendf(p, "SADD %s %s", b.partitions_key, b.partition);
+    uint64_t got_gen;
+    rc = gm_feedshare_early(p->share, from, max_changes, on_change, &b, &next, &got_gen);
+    if (rc) {
+        gm_err_set(err, rc, "reading the offered changes: %s", gm_strerror(rc));
+        goto out;
+    }
+    if (b.changes == 0) {
+        /* rolled back since it was offered: take back what was queued
+         * (DISCARD ends the WATCH too) */
+        gm__redis_appendf(p, "DISCARD");
+        p->watching = false;
+        while (p->queued > 0 && rc == 0) {
+            rc = gm__redis_reply(p, &r, err);
+            freeReplyObject(r);
+            r = NULL;
+        }
+        goto out;
+    }
+    flush_pairs(&b);
+    gm__pairs_unique(&b.pairs, 0);
+    msg = message(&b, p->partition, next);
+    channel = gm__redis_name(p, "leaderboard-changed");
+    gm__redis_appendf(p, "PUBLISH %s %s", channel, msg);
+    gm__redis_appendf(p, "EXEC");
+    gm__redis_appendf(p, "WATCH %s", cursor_key);
+    gm__redis_appendf(p, "GET %s", cursor_key);
+    p->watching = false;
+    bool refused = false;
+    while (p->queued > 3) {
+        if ((rc = gm__redis_reply(p, &r, err)))
+            goto out;
+        if (r->type == REDIS_REPLY_ERROR && !refused) {
+            gm_err_set(err, GM_EREDIS, "Redis refused a command of the early batch: %s", r->str);
+            refused = true;
+        }
+        freeReplyObject(r);
+        r = NULL;
+    }
+    if ((rc = gm__redis_reply(p, &r, err)))
+        goto out;
+    int64_t after;
+    if ((rc = watched_cursor(p, cursor_key, &after, err)))
+        goto out;
+    if (refused) {
+        rc = GM_EREDIS;
+        goto out;
+    }
+    if (r->type != REDIS_REPLY_ARRAY) {
+        /* nil: someone moved the cursor; the next step reads it */
+        p->cursor = after;
+        p->watching = true;
+        p->early_end = -1;
+        goto out;
+    }
+    p->watching = after == p->cursor;
+    uint64_t rh = rules_hash(&p->rules);
+    if (!extend || got_gen != p->early_gen || rh != p->early_rules) {
+        p->early_from = from;
+        p->early_gen = got_gen;
+        p->early_rules = rh;
+    }
+    p->early_end = next;
+    *n = b.changes;
+out:
+    if (rc) {
+        p->early_end = -1;
+        if (p->c)
+            gm__redis_drop(p);
+    }
+    freeReplyObject(r);
     batch_free(&b);
     free(cursor_key);
     free(msg);

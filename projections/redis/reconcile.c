@@ -922,6 +922,9 @@ gm__redis_maybe_reconcile(struct gm_redisproj *p, struct gm_state *st, struct gm
     if (p->recon_interval_ms <= 0 || gm__redis_now_ms() < p->recon_next_ms)
         return 0;
     uint64_t skipped = atomic_load(&p->r_skipped);
+    /* the run compares committed state only, and may undo scores written
+     * early: the next step writes its changes again */
+    p->early_end = -1;
     struct gm_err rerr;
     gm_err_clear(&rerr);
     int rc = gm_redisproj_reconcile(p, &st, &p->partition, 1, p->recon_whole, NULL, &rerr);
@@ -953,6 +956,7 @@ gm__redis_heal_trimmed(struct gm_redisproj *p, struct gm_state *st, struct gm_er
     atomic_fetch_add(&p->r_rebuilds, 1);
     p->cursor = -1; /* the rebuild moved it: the next step reads it */
     p->watching = false;
+    p->early_end = -1;
     gm_log(GM_LOG_INFO, "redis projector partition %d: rebuilt %llu keys for %llu learners",
            p->partition, (unsigned long long)rs.keys, (unsigned long long)rs.learners);
     return 0;

@@ -39,6 +39,13 @@ struct gm_redisproj {
     char *url;                        /* as given, for the reconcile's rebuild */
     struct gm_feed_rules_cache rules; /* the rules of the last step */
     struct gm_feedshare *share;       /* borrowed; NULL: none */
+    /* the changes [early_from, early_end) of share generation early_gen
+     * were written early (gm_redisproj_early), without the cursor: once
+     * committed, a step only moves the cursor over them. early_end -1:
+     * none */
+    int64_t early_from, early_end;
+    uint64_t early_gen;
+    uint64_t early_rules; /* a hash of the rules text the early write used (its TTLs) */
     /* the reconcile: settings, schedule and where the sample resumes */
     int64_t recon_interval_ms, recon_next_ms; /* next run, monotonic */
     size_t recon_sample;

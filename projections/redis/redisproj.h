@@ -119,6 +119,23 @@ int gm_redisproj_step(struct gm_redisproj *p, struct gm_state *st, size_t max_ch
 struct gm_feedshare;
 void gm_redisproj_set_share(struct gm_redisproj *p, struct gm_feedshare *sh);
 
+/*
+ * The early hand-over (gamify-processor --redis-early): writes the changes
+ * that the share's writer offered before their commit (feedshare.h), from
+ * the cursor (or after what was written early already) on, at most
+ * max_changes: their scores, boards, TTLs and prunes, and the
+ * leaderboard-changed message, in one MULTI/EXEC, but not the cursor. Once
+ * the writer committed them, the step that reaches them only moves the
+ * cursor; when they were rolled back instead (the share's generation
+ * moved), or anything else intervened (a reconcile, a rebuild, a failed
+ * step), the step writes them again from the feed. Scores are absolute, so
+ * the state a commit then makes, or a replay of the same log, gives the
+ * same scores. Does nothing (*n 0) without a share, before the first step
+ * armed the connection, or while steps fail. Errors: GM_EREDIS (the
+ * connection is dropped: the next step reconnects), GM_ECORRUPT.
+ */
+int gm_redisproj_early(struct gm_redisproj *p, size_t max_changes, size_t *n, struct gm_err *err);
+
 /* Milliseconds to wait before the next step: 0 after a success, doubling
  * from 100 up to max_backoff_ms while steps fail. */
 int64_t gm_redisproj_backoff_ms(const struct gm_redisproj *p);

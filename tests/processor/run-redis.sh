@@ -21,6 +21,16 @@
 # guard: a private redis-server with a maxmemory: the memory guard deletes
 #   finished periods, logs the ALERT, and its metrics show it; the reconcile
 #   does not count (or undo) what the guard deleted.
+# down-backoff: Redis unreachable while events keep coming in small
+#   appends: the projector waits out each backoff in full (the commits
+#   that wake it do not make it retry sooner), so few steps fail.
+# early: --redis-early (the default): the batches' scores and messages
+#   reach Redis in MULTI blocks without the cursor (written before their
+#   commit), then blocks that only move the cursor; seen with MONITOR on
+#   a private redis-server; the boards equal the dump. Fails with
+#   GAMIFY_REDIS_EARLY=false.
+# early-kill9: --redis-early with the processor killed with SIGKILL at 10
+#   random moments while events come: the boards equal the dump after.
 # ties: learners reaching the same score at different times rank by who
 #   reached it first in Redis (docs/operations.md), projected, after gamify
 #   rebuild, after FLUSHALL and rebuild, after a reconcile of a changed
@@ -246,6 +256,101 @@ lag-seconds)
     wait "$pid" || fail "the processor did not stop cleanly"
     pid=
     echo "ok: lag seconds rose to $first and more while Redis was down, fell to 0 after"
+    ;;
+down-backoff)
+    closed=$(port)
+    "$gen" --events 600 --users 400 --seed 33 > "$tmp/more.jsonl"
+    start "redis://127.0.0.1:$closed"
+    wait_for gamify_source_offset "$end"
+    split -l 20 "$tmp/more.jsonl" "$tmp/chunk."
+    t0=$(date +%s%N)
+    for c in "$tmp"/chunk.*; do
+        "$gamify" produce --log "file:$tmp/log" "$c" >/dev/null 2>&1 || fail "produce $c"
+        sleep 0.1
+    done
+    secs=$(( ($(date +%s%N) - t0) / 1000000000 ))
+    commits=$(metric gamify_batch_size_count)
+    failures=$(metric gamify_redis_projector_failures_total)
+    # 100 ms doubling: 0, 0.1, 0.3, 0.7, 1.5, 3.1, 6.3 s...
+    [ "$failures" -gt 0 ] || fail "no failed step counted"
+    [ "$failures" -le 9 ] ||
+        fail "$failures failed steps in $secs s ($commits batches): the backoff was cut short"
+    kill -TERM "$pid"
+    wait "$pid" || fail "the processor did not stop cleanly"
+    pid=
+    echo "ok: $failures failed steps in $secs s of appends ($commits batches)"
+    ;;
+early | early-kill9)
+    redis_up
+    shared_redis=$GAMIFY_TEST_REDIS
+    GAMIFY_TEST_REDIS="redis://127.0.0.1:$rport" # what rcli and the checks read
+    "$gen" --events 2000 --users 400 --seed 34 > "$tmp/more.jsonl"
+    split -l 20 "$tmp/more.jsonl" "$tmp/chunk."
+    if [ "$check" = early ]; then
+        start "$GAMIFY_TEST_REDIS"
+        wait_for gamify_source_offset "$end"
+        wait_for gamify_redis_projector_lag_changes 0
+        redis-cli -p "$rport" monitor > "$tmp/monitor" &
+        mpid=$!
+        sleep 0.3
+        for c in "$tmp"/chunk.*; do
+            "$gamify" produce --log "file:$tmp/log" "$c" >/dev/null 2>&1 || fail "produce $c"
+            sleep 0.02
+        done
+        sleep 1
+        wait_for gamify_redis_projector_lag_changes 0
+        kill "$mpid"
+        wait "$mpid" 2>/dev/null || true
+        early=$(metric gamify_redis_projector_early_total)
+        kill -TERM "$pid"
+        wait "$pid" || fail "the processor did not stop cleanly"
+        pid=
+        # MULTI blocks: PUBLISH without SET of the cursor (written before the
+        # commit), SET of the cursor without anything else (after it)
+        read -r pub_only set_only both < <(awk -v cur="\"${prefix}cursor:0\"" '
+            / "MULTI"$/ { inb = 1; p = 0; c = 0; z = 0; next }
+            inb && / "PUBLISH" / { p = 1 }
+            inb && / "ZADD" / { z = 1 }
+            inb && / "SET" / && index($0, cur) { c = 1 }
+            inb && / "EXEC"$/ { inb = 0; if (p && !c) po++; if (c && !p && !z) so++; if (p && c) b++ }
+            END { print po + 0, so + 0, b + 0 }' "$tmp/monitor")
+        [ "${early:-0}" -gt 0 ] || fail "no change written early (metric ${early:-none})"
+        [ "$pub_only" -gt 0 ] ||
+            fail "no batch reached Redis before its commit (MULTI blocks: $pub_only publish" \
+                "only, $set_only cursor only, $both both)"
+        [ "$set_only" -gt 0 ] || fail "no step only moved the cursor over early changes"
+        boards_equal_dump
+        echo "ok: $early changes written early: $pub_only blocks before their commit," \
+            "$set_only cursor moves after, $both whole batches; boards equal the dump"
+    else
+        for i in $(seq 10); do
+            start "$GAMIFY_TEST_REDIS"
+            (for c in "$tmp"/chunk.*; do
+                "$gamify" produce --log "file:$tmp/log" "$c" >/dev/null 2>&1 || exit 1
+                sleep 0.01
+            done) &
+            ppid=$!
+            sleep "$(awk -v r=$RANDOM 'BEGIN { printf "%.2f", 0.2 + r % 100 / 100 }')"
+            kill -9 "$pid"
+            wait "$pid" 2>/dev/null || true
+            pid=
+            kill "$ppid" 2>/dev/null || true
+            wait "$ppid" 2>/dev/null || true
+            echo "kill $i" >&2
+        done
+        start "$GAMIFY_TEST_REDIS"
+        "$gen" --events 50 --users 400 --seed 35 > "$tmp/last.jsonl"
+        end2=$("$gamify" produce --log "file:$tmp/log" "$tmp/last.jsonl" 2>&1 |
+            sed -n 's/.*log end offset //p')
+        wait_for gamify_source_offset "$end2"
+        wait_for gamify_redis_projector_lag_changes 0
+        kill -TERM "$pid"
+        wait "$pid" || fail "the processor did not stop cleanly"
+        pid=
+        boards_equal_dump
+        echo "ok: killed 10 times with --redis-early; $(wc -l < "$tmp/got") scores equal the dump"
+    fi
+    GAMIFY_TEST_REDIS=$shared_redis # the cleanup's
     ;;
 guard)
     # a maxmemory far above use, and a mark (1 permille) far below it

@@ -448,3 +448,122 @@ Test(feed, a_shared_pass_stops_at_the_end_of_each_snapshot)
     gm_feedshare_free(sh);
     gm_state_close(st);
 }
+
+/* The early hand-over (gamify-processor --redis-early): a batch's changes
+ * offered before its commit, read early, then read from the committed
+ * feed, or dropped when the batch does not commit. */
+struct offer_ctx {
+    struct gm_feedshare *sh;
+    char *early;
+    int64_t next;
+    uint64_t gen;
+    int calls;
+};
+
+static void
+offer_and_read(void *ctx, struct gm_state *st)
+{
+    struct offer_ctx *o = ctx;
+    o->calls++;
+    cr_assert_eq(gm_feedshare_offer(o->sh, st), 0);
+    /* nothing of this batch is committed yet */
+    struct gm_feed *f;
+    cr_assert_eq(gm_feed_open(st, &f), 0);
+    cr_assert_eq(gm_feed_end(f), gm_state_change_end(st));
+    cr_assert_gt(gm_state_pending_end(st), gm_feed_end(f));
+    gm_feed_close(f);
+    cr_assert(gm_feedshare_offered(o->sh, gm_state_change_end(st)));
+    cr_assert_eq(gm_feedshare_early(o->sh, gm_state_change_end(st), 1000, render, o->early,
+                                    &o->next, &o->gen),
+                 0);
+    cr_assert_eq(o->next, gm_state_pending_end(st));
+}
+
+static void
+apply_two(struct gm_state *st, const char *a, const char *b, uint64_t offset)
+{
+    char ev[2][256];
+    snprintf(ev[0], sizeof ev[0],
+             "{\"eventId\":\"%s-1\",\"userId\":\"%s\",\"occurredAt\":\"2026-11-02T10:00:00Z\","
+             "\"lessonCompleted\":{\"lessonId\":\"l1\"}}",
+             a, a);
+    snprintf(ev[1], sizeof ev[1],
+             "{\"eventId\":\"%s-1\",\"userId\":\"%s\",\"occurredAt\":\"2026-11-02T11:00:00Z\","
+             "\"tournamentResult\":{\"tournamentId\":\"t1\",\"outcome\":\"WIN\"}}",
+             b, b);
+    struct gm_err err;
+    cr_assert_eq(gm_state_begin(st, &err), 0, "%s", err.msg);
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(
+            gm_state_apply(st, (const uint8_t *)ev[i], strlen(ev[i]), true, offset + i, 0, &err), 0,
+            "%s", err.msg);
+}
+
+Test(feed, changes_offered_before_the_commit_are_those_it_commits)
+{
+    struct gm_state *st = fold_all();
+    int64_t from = gm_state_change_end(st);
+    static char early[8192], after[8192], want[8192];
+    struct offer_ctx o = {.sh = gm_feedshare_new(1000), .early = early};
+    gm_state_set_precommit(st, offer_and_read, &o);
+    apply_two(st, "cy", "dan", 4);
+    struct gm_err err;
+    cr_assert_eq(gm_state_commit(st, 6, &err), 0, "%s", err.msg);
+    cr_assert_eq(o.calls, 1);
+    gm_feedshare_settle(o.sh, gm_state_change_end(st));
+    cr_assert_eq(gm_feedshare_gen(o.sh), o.gen, "a committed offer keeps its generation");
+    struct gm_feed *f;
+    cr_assert_eq(gm_feed_open(st, &f), 0);
+    int64_t next;
+    cr_assert_eq(gm_feed_changes(f, from, 1000, render, want, &next), 0);
+    cr_assert(strstr(want, " cy ") && strstr(want, " dan "));
+    cr_assert_str_eq(early, want);
+    /* the committed feed's reader takes what the early reader decoded */
+    cr_assert_eq(gm_feedshare_changes(o.sh, f, from, 1000, render, after, &next), 0);
+    cr_assert_str_eq(after, want);
+    struct gm_feedshare_stats ss;
+    gm_feedshare_stats(o.sh, &ss);
+    cr_assert_eq(ss.alone, 0);
+    cr_assert_eq(ss.shared, (uint64_t)(gm_feed_end(f) - from));
+    gm_feed_close(f);
+    /* a commit of no changes offers nothing */
+    gm_state_set_precommit(st, NULL, NULL);
+    gm_feedshare_free(o.sh);
+    gm_state_close(st);
+}
+
+Test(feed, changes_offered_then_rolled_back_are_dropped)
+{
+    struct gm_state *st = fold_all();
+    int64_t from = gm_state_change_end(st);
+    static char early[8192], after[8192], want[8192], none[8192];
+    struct offer_ctx o = {.sh = gm_feedshare_new(1000), .early = early};
+    /* offered from an open batch (as the precommit callback does), read
+     * early, then the batch does not commit */
+    apply_two(st, "cy", "dan", 4);
+    offer_and_read(&o, st);
+    cr_assert(strstr(early, " cy "));
+    gm_state_abort(st);
+    gm_feedshare_settle(o.sh, gm_state_change_end(st));
+    cr_assert_neq(gm_feedshare_gen(o.sh), o.gen, "a rolled back offer moves the generation");
+    cr_assert_not(gm_feedshare_offered(o.sh, from));
+    int64_t next;
+    uint64_t gen;
+    cr_assert_eq(gm_feedshare_early(o.sh, from, 1000, render, none, &next, &gen), 0);
+    cr_assert_eq(next, from);
+    cr_assert_str_eq(none, "");
+    /* other changes get the same sequence numbers: readers see those */
+    apply_two(st, "eve", "fay", 4);
+    struct gm_err err;
+    cr_assert_eq(gm_state_commit(st, 6, &err), 0, "%s", err.msg);
+    gm_feedshare_settle(o.sh, gm_state_change_end(st));
+    struct gm_feed *f;
+    cr_assert_eq(gm_feed_open(st, &f), 0);
+    cr_assert_eq(gm_feed_changes(f, from, 1000, render, want, &next), 0);
+    cr_assert_eq(gm_feedshare_changes(o.sh, f, from, 1000, render, after, &next), 0);
+    cr_assert_str_eq(after, want);
+    cr_assert(strstr(after, " eve ") && !strstr(after, " cy "));
+    gm_feed_close(f);
+    gm_feedshare_free(o.sh);
+    gm_state_close(st);
+}
