@@ -259,16 +259,22 @@ Test(usercodec, scores_saturate_at_the_edge)
     Gamify__Internal__UserState st = GAMIFY__INTERNAL__USER_STATE__INIT;
     bool created;
     int64_t reached;
-    cr_assert_eq(gm__add_score(&st, "global", 6, "all", 3, INT64_MAX - 5, 100, &created, &reached),
-                 INT64_MAX - 5);
+    size_t cap = 0;
+    cr_assert_eq(
+        gm__add_score(&st, &cap, "global", 6, "all", 3, INT64_MAX - 5, 100, &created, &reached),
+        INT64_MAX - 5);
     cr_assert(created);
-    cr_assert_eq(gm__add_score(&st, "global", 6, "all", 3, 10, 200, &created, &reached), INT64_MAX);
+    cr_assert_eq(gm__add_score(&st, &cap, "global", 6, "all", 3, 10, 200, &created, &reached),
+                 INT64_MAX);
     cr_assert_not(created);
     cr_assert_eq(reached, 200);
-    cr_assert_eq(gm__add_score(&st, "c1", 2, "all", 3, INT64_MIN + 5, 100, &created, &reached),
-                 INT64_MIN + 5);
-    cr_assert_eq(gm__add_score(&st, "c1", 2, "all", 3, -10, 200, &created, &reached), INT64_MIN);
+    cr_assert_eq(
+        gm__add_score(&st, &cap, "c1", 2, "all", 3, INT64_MIN + 5, 100, &created, &reached),
+        INT64_MIN + 5);
+    cr_assert_eq(gm__add_score(&st, &cap, "c1", 2, "all", 3, -10, 200, &created, &reached),
+                 INT64_MIN);
     /* both entries kept their own value */
-    cr_assert_eq(gm__add_score(&st, "global", 6, "all", 3, 0, 300, &created, &reached), INT64_MAX);
+    cr_assert_eq(gm__add_score(&st, &cap, "global", 6, "all", 3, 0, 300, &created, &reached),
+                 INT64_MAX);
     free(st.scores_packed.data);
 }
