@@ -505,6 +505,8 @@ class State:
 
     def _fold(self, ev, t):
         if "rulesPublished" in ev:
+            if getattr(self, "override", False):
+                return    # a what-if replay: counted and ignored
             try:
                 self.rules = Rules(ev["rulesPublished"].get("rulesYaml", ""))
             except Exception:
@@ -784,10 +786,13 @@ def main():
     ap.add_argument("events")
     ap.add_argument("--window-days", type=int, default=30)
     ap.add_argument("--dlq", help="write the dead-letter reasons here")
+    ap.add_argument("--rules-override", action="store_true",
+                    help="a what-if replay: RULES from the first event, RulesPublished ignored")
     args = ap.parse_args()
     with open(args.rules, encoding="utf-8") as f:
         rules = Rules(f.read())
     st = State(rules, args.window_days)
+    st.override = args.rules_override
     with open(args.events, encoding="utf-8") as f:
         for line in f:
             if line.strip():
