@@ -94,6 +94,33 @@ drop_head(struct gm_feedshare *sh)
     seg_unref(g);
 }
 
+/*
+ * Appends the decoded segment g to the share's list (taking a reference
+ * for the list) and drops the oldest segments past the share's bounds. A
+ * gap before g restarts the share at g: whoever is behind it decodes
+ * alone. Called with sh->mu held.
+ */
+static void
+keep_segment(struct gm_feedshare *sh, struct seg *g)
+{
+    if (sh->tail && sh->tail->end != g->first) {
+        while (sh->head)
+            drop_head(sh);
+    }
+    g->refs++; /* the list's */
+    g->prev = sh->tail;
+    if (sh->tail)
+        sh->tail->next = g;
+    else
+        sh->head = g;
+    sh->tail = g;
+    sh->held += g->n;
+    sh->n_segs++;
+    sh->decoded += g->n;
+    while (sh->head != g && (sh->held > sh->max || sh->n_segs > SEGMENTS_MAX))
+        drop_head(sh);
+}
+
 static void
 pend_unref(struct pend *pd)
 {
@@ -265,24 +292,7 @@ gm_feedshare_changes(struct gm_feedshare *sh, struct gm_feed *f, int64_t from, s
         sh->decoding = false;
         pthread_cond_broadcast(&sh->cv);
         if (rc == 0 && gen == sh->gen) {
-            if (sh->tail && sh->tail->end != g->first) {
-                /* a gap: the share restarts here (whoever is behind it
-                 * decodes alone) */
-                while (sh->head)
-                    drop_head(sh);
-            }
-            g->refs++; /* the list's */
-            g->prev = sh->tail;
-            if (sh->tail)
-                sh->tail->next = g;
-            else
-                sh->head = g;
-            sh->tail = g;
-            sh->held += g->n;
-            sh->n_segs++;
-            sh->decoded += g->n;
-            while (sh->head != g && (sh->held > sh->max || sh->n_segs > SEGMENTS_MAX))
-                drop_head(sh);
+            keep_segment(sh, g);
         }
         pthread_mutex_unlock(&sh->mu);
         if (rc == 0) {
@@ -467,21 +477,7 @@ gm_feedshare_early(struct gm_feedshare *sh, int64_t from, size_t max,
         pthread_cond_broadcast(&sh->cv);
         if (rc == 0 && gen == sh->gen) {
             /* kept for the readers of the committed feed that come next */
-            if (sh->tail && sh->tail->end != g->first)
-                while (sh->head)
-                    drop_head(sh);
-            g->refs++;
-            g->prev = sh->tail;
-            if (sh->tail)
-                sh->tail->next = g;
-            else
-                sh->head = g;
-            sh->tail = g;
-            sh->held += g->n;
-            sh->n_segs++;
-            sh->decoded += g->n;
-            while (sh->head != g && (sh->held > sh->max || sh->n_segs > SEGMENTS_MAX))
-                drop_head(sh);
+            keep_segment(sh, g);
         }
         pthread_mutex_unlock(&sh->mu);
         if (rc == 0) {
