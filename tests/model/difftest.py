@@ -129,6 +129,52 @@ def bisect(gamify, rp, ep, tmp):
     return hi, lines[hi - 1].rstrip("\n"), compare_prefix(gamify, rp, lines, hi, tmp)
 
 
+def ledger_difference(gamify, sp, dump_lines):
+    """`gamify ledger --user` of every learner: balanced, its deltas summing to
+    the dump's exp and coins, and each line's expAfter/coinsAfter the running sum."""
+    for line in dump_lines:
+        d = json.loads(line)
+        p = subprocess.run([gamify, "ledger", "--state", sp, "--user", d["userId"]],
+                           capture_output=True, text=True)
+        rows = [json.loads(x) for x in p.stdout.splitlines() if x.strip()]
+        if not rows or "summary" not in rows[-1]:
+            return "ledger of %s: no summary (exit %d) %s" % (d["userId"], p.returncode, p.stderr)
+        s = rows[-1]["summary"]
+        exp = coins = 0
+        for r in rows[:-1]:
+            exp += int(r.get("expDelta", 0))
+            coins += int(r.get("coinsDelta", 0))
+            if int(r.get("expAfter", 0)) != exp or int(r.get("coinsAfter", 0)) != coins:
+                return "ledger of %s: running sums %d/%d, line says %s" % (d["userId"], exp, coins, json.dumps(r))
+        want = (int(d["exp"]), int(d["coins"]))
+        if p.returncode != 0 or not s.get("balanced") or (exp, coins) != want or \
+                (int(s["exp"]), int(s["coins"])) != want:
+            return "ledger of %s: sums %d/%d, summary %s, dump %s (exit %d)" % (
+                d["userId"], exp, coins, json.dumps(s), want, p.returncode)
+    return None
+
+
+def what_if_difference(gamify, rp, ep, d):
+    """gamify replay --rules-override RULES vs the model of the log with every
+    rulesPublished event left out (docs/operations.md: counted and ignored)."""
+    sp = os.path.join(d, "whatif-state")
+    shutil.rmtree(sp, ignore_errors=True)
+    run([gamify, "replay", "--log", "jsonl:" + ep, "--state", sp, "--rules-override", rp,
+         "--no-sync", "--quiet"])
+    got = run([gamify, "dump", "--state", sp]).splitlines()
+    wp = os.path.join(d, "whatif-events.jsonl")
+    with open(ep, encoding="utf-8") as f, open(wp, "w", encoding="utf-8") as g:
+        for line in f:
+            o = json.loads(line)
+            if "rulesPublished" not in o and "rules_published" not in o:
+                g.write(line)
+    want, _ = model_output(rp, wp)
+    if want is None:
+        return None
+    diff = first_difference(want, got)
+    return "what-if: " + diff if diff else None
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("gamify")
@@ -143,6 +189,15 @@ def main():
                          "after every event)")
     ap.add_argument("--edges", action="store_true",
                     help="logs from gen_edges.py (episodes on exact edges) instead of gen.py")
+    ap.add_argument("--folds", action="store_true",
+                    help="logs of gen_edges.generate_folds: bonuses, caps, levels, badges, boards "
+                         "and rules published mid-day")
+    ap.add_argument("--ledger", action="store_true",
+                    help="also check that every learner's `gamify ledger` is balanced and sums "
+                         "to the dump's exp and coins")
+    ap.add_argument("--what-if", action="store_true",
+                    help="also replay with --rules-override (the seed's rules) and compare with "
+                         "the model on the log without its rulesPublished events")
     ap.add_argument("--bisect", action="store_true",
                     help="for a seed that differs, find the first line of the log that makes it differ")
     args = ap.parse_args()
@@ -152,7 +207,8 @@ def main():
         for seed in [int(s) for s in args.seeds.split(",") if s]:
             d = os.path.join(args.keep, "seed-%d" % seed) if args.keep else os.path.join(tmp, "seed-%d" % seed)
             start = int(time.time()) - 100 * 86400 if args.file_log else None
-            rules, events = (gen_edges if args.edges else gen).generate(seed, args.events, start)
+            make = gen_edges.generate_folds if args.folds else gen_edges.generate if args.edges else gen.generate
+            rules, events = make(seed, args.events, start)
             os.makedirs(d, exist_ok=True)
             rp, ep, sp = os.path.join(d, "rules.yaml"), os.path.join(d, "events.jsonl"), os.path.join(d, "state")
             with open(rp, "w", encoding="utf-8") as f:
@@ -190,6 +246,10 @@ def main():
             if diff is None:
                 with open(op, encoding="utf-8") as f:
                     diff = first_out_difference(want_out, outbound_of(f.read().splitlines()))
+            if diff is None and args.ledger:
+                diff = ledger_difference(args.gamify, sp, got)
+            if diff is None and args.what_if:
+                diff = what_if_difference(args.gamify, rp, ep, d)
             if diff:
                 failed += 1
                 print("seed %d: DIFFERS (%s, %s)\n%s" % (seed, rp, ep, diff))
