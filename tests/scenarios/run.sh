@@ -32,8 +32,15 @@ trap 'rm -rf "$TMP"' EXIT
 
 FAIL=0
 
+# A scenario with rules-override.yaml is a what-if replay: its rules from the
+# first event, the log's RulesPublished counted and ignored.
+RULES=(--rules "$DIR/rules.yaml")
+if [ -f "$DIR/rules-override.yaml" ]; then
+    RULES=(--rules-override "$DIR/rules-override.yaml")
+fi
+
 replay() { # LOG STATE
-    if ! "$GAMIFY" replay --log "jsonl:$1" --state "$2" --rules "$DIR/rules.yaml" \
+    if ! "$GAMIFY" replay --log "jsonl:$1" --state "$2" "${RULES[@]}" \
         --no-sync --quiet >"$TMP/replay.out" 2>"$TMP/replay.err"; then
         echo "$NAME: gamify replay failed:" >&2
         cat "$TMP/replay.out" "$TMP/replay.err" >&2
