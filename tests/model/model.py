@@ -429,12 +429,16 @@ def valid(ev):
 
 
 class State:
-    def __init__(self, rules, window_days=30, append=None, skew_s=3600):
+    def __init__(self, rules, window_days=30, append=None, skew_s=3600, what_if=False):
         """APPEND: None for jsonl (no append times), else (t0, t1), the wall
         clock (seconds) before and after the log was written: an event dated
         more than SKEW_S after its append time is TOO_FAR_AHEAD; self.ambiguous
         is set when an event falls between t0 + SKEW_S and t1 + SKEW_S."""
         self.rules = rules
+        # WHAT_IF: `gamify replay --rules-override` (docs/operations.md): a
+        # rulesPublished is folded as ever (its id seen, the clock moved; rules
+        # that do not check a RULES_INVALID dead letter) but never switches rules
+        self.what_if = what_if
         self.append = append
         self.skew = skew_s * NS
         self.ambiguous = False
@@ -506,9 +510,12 @@ class State:
     def _fold(self, ev, t):
         if "rulesPublished" in ev:
             try:
-                self.rules = Rules(ev["rulesPublished"].get("rulesYaml", ""))
+                rules = Rules(ev["rulesPublished"].get("rulesYaml", ""))
             except Exception:
                 self.dead("RULES_INVALID")
+                return
+            if not self.what_if:
+                self.rules = rules
             return
         uid = ev["userId"]
         env_tz = ev.get("timezone") or ""
