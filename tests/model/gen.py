@@ -288,6 +288,16 @@ def finish_badges_rewards(rnd, lines):
     return "\n".join(lines) + "\n"
 
 
+def misplaced_field(rnd, text):
+    """TEXT with an event field where the rules do not allow it (a badge's
+    criteria, or the other activity's `when`): rules that do not check."""
+    crit = "%s >= 1" % rnd.choice(["score", "duration_s", "rank"])
+    badge = "  - { id: zz, name: ZZ, icon: https://example.org/zz.svg, criteria: %s }\n" % crit
+    if "badges:\n" in text:
+        return text.replace("badges:\n", "badges:\n" + badge, 1)
+    return text.replace("rewards:\n", "badges:\n" + badge + "rewards:\n", 1)
+
+
 def generate(seed, n_events, start=None):
     """(rules text, events) for SEED; START (seconds) overrides the first
     event's time (a file log's append times are the wall clock)."""
@@ -363,7 +373,9 @@ def generate(seed, n_events, start=None):
         else:
             if rnd.random() < 0.7:
                 ev["userId"] = "admin"
-            text = rules_yaml(rnd) if rnd.random() < 0.9 else "version: 2\n"
+            r = rnd.random()
+            text = rules_yaml(rnd) if r < 0.9 else misplaced_field(rnd, rules_yaml(rnd)) \
+                if r < 0.95 else "version: 2\n"
             ev["rulesPublished"] = {"rulesYaml": text, "comment": "mid-log"}
         events.append(json_form(rnd, ev))
         if rnd.random() < 0.04:

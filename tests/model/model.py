@@ -54,7 +54,10 @@ class Expr:
     """The `when`/`criteria` language: integers, names, comparisons,
     and/or/not, parentheses, saturating +/-. A bare name means "not zero"."""
 
-    def __init__(self, text):
+    def __init__(self, text, fields=()):
+        """FIELDS: the event fields this expression may read besides the
+        counters (docs/rules.md: `score`, `duration_s` in a lesson's `when`,
+        `rank` in a tournament's; none in badge criteria)."""
         self.toks = []
         pos = 0
         text = str(text)
@@ -68,6 +71,8 @@ class Expr:
                 self.toks.append(("int", int(m.group(1))))
             elif m.group(2) is not None:
                 w = m.group(2)
+                if w not in ("and", "or", "not") and w not in COUNTERS and w not in fields:
+                    raise ValueError("%s is not a counter or a field of this event" % w)
                 self.toks.append(("kw", w) if w in ("and", "or", "not") else ("name", w))
             else:
                 self.toks.append(("op", m.group(3)))
@@ -188,13 +193,13 @@ class Rules:
         act = doc.get("activities") or {}
         lc = act.get("lesson_completed") or {}
         self.lesson = (lc.get("exp", 0), lc.get("coins", 0))
-        self.lesson_bonuses = self._bonuses(lc.get("bonuses"))
+        self.lesson_bonuses = self._bonuses(lc.get("bonuses"), ("score", "duration_s"))
         tr = act.get("tournament_result") or {}
         self.outcome = {}
         for name in ("win", "draw", "loss"):
             g = tr.get(name) or {}
             self.outcome[name.upper()] = (g.get("exp", 0), g.get("coins", 0))
-        self.tournament_bonuses = self._bonuses(tr.get("bonuses"))
+        self.tournament_bonuses = self._bonuses(tr.get("bonuses"), ("rank",))
         caps = doc.get("caps") or {}
         self.cap = caps.get("exp_per_day", 0) or 0
         st = doc.get("streaks") or {}
@@ -214,10 +219,10 @@ class Rules:
             }
 
     @staticmethod
-    def _bonuses(lst):
+    def _bonuses(lst, fields):
         out = []
         for b in lst or []:
-            out.append((Expr(b["when"]), b.get("exp", 0), b.get("exp_percent", 0), b.get("coins", 0)))
+            out.append((Expr(b["when"], fields), b.get("exp", 0), b.get("exp_percent", 0), b.get("coins", 0)))
         return out
 
 
