@@ -289,8 +289,14 @@ def finish_badges_rewards(rnd, lines):
 
 
 def misplaced_field(rnd, text):
-    """TEXT with an event field where the rules do not allow it (a badge's
-    criteria, or the other activity's `when`): rules that do not check."""
+    """TEXT broken: an event field where the rules do not allow it (a
+    badge's criteria), an unknown key or a negative amount: rules that do
+    not check (RULES_INVALID)."""
+    r = rnd.random()
+    if r < 0.2:
+        return text + "extra_key: 1\n"                          # an unknown key
+    if r < 0.4:
+        return text.replace("level_up_coins: ", "level_up_coins: -1", 1)   # below zero
     crit = "%s >= 1" % rnd.choice(["score", "duration_s", "rank"])
     badge = "  - { id: zz, name: ZZ, icon: https://example.org/zz.svg, criteria: %s }\n" % crit
     if "badges:\n" in text:

@@ -68,6 +68,8 @@ class Expr:
             if not m:
                 raise ValueError("bad expression %r at %d" % (text, pos))
             if m.group(1) is not None:
+                if int(m.group(1)) > 2**63 - 1:
+                    raise ValueError("integer beyond int64 in %r" % text)
                 self.toks.append(("int", int(m.group(1))))
             elif m.group(2) is not None:
                 w = m.group(2)
@@ -166,11 +168,121 @@ class Expr:
 # --- rules -------------------------------------------------------------------
 
 
+BIG = 10**9
+ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,128}\Z")
+
+
+def check_rules(doc):
+    """Raises ValueError where docs/rules.md's table refuses DOC: unknown
+    keys, amounts that are not whole numbers in range, thresholds that do
+    not start at 0 and climb, both or neither of thresholds and formula,
+    missing activities, unknown list entries, repeated milestones or ids."""
+    def keys(d, allowed, where, required=()):
+        if not isinstance(d, dict):
+            raise ValueError("%s: not a mapping" % where)
+        for k in d:
+            if k not in allowed:
+                raise ValueError("%s: unknown key %s" % (where, k))
+        for k in required:
+            if k not in d:
+                raise ValueError("%s: missing %s" % (where, k))
+
+    def num(v, where, lo=0, hi=BIG, null_ok=True):
+        if v is None and null_ok:
+            return
+        if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+            raise ValueError("%s: %r" % (where, v))
+
+    keys(doc, ("version", "timezone", "levels", "activities", "caps", "streaks", "leaderboards",
+               "badges", "rewards"), "rules", ("version", "levels", "activities"))
+    lv = doc["levels"]
+    keys(lv, ("thresholds", "formula", "level_up_coins"), "levels")
+    if ("thresholds" in lv) == ("formula" in lv):
+        raise ValueError("levels: one of thresholds and formula")
+    if "thresholds" in lv:
+        th = lv["thresholds"]
+        if not isinstance(th, list) or not th or len(th) > 10000:
+            raise ValueError("thresholds")
+        for i, x in enumerate(th):
+            num(x, "thresholds", 0, 10**15, False)
+            if (i == 0 and x != 0) or (i and x <= th[i - 1]):
+                raise ValueError("thresholds: from 0, strictly increasing")
+    else:
+        f = lv["formula"]
+        keys(f, ("base", "growth_percent", "max_level"), "formula", ("base", "growth_percent", "max_level"))
+        num(f["base"], "base", 1, 10**15, False)
+        num(f["growth_percent"], "growth_percent", 100, 2**63 - 1, False)
+        num(f["max_level"], "max_level", 2, 10000, False)
+    num(lv.get("level_up_coins"), "level_up_coins")
+    act = doc["activities"]
+    keys(act, ("lesson_completed", "tournament_result"), "activities",
+         ("lesson_completed", "tournament_result"))
+
+    def bonuses(lst, where):
+        for b in lst or []:
+            keys(b, ("when", "exp", "exp_percent", "coins"), where, ("when",))
+            num(b.get("exp"), where)
+            num(b.get("exp_percent"), where, 0, 10000)
+            num(b.get("coins"), where)
+    lc = act["lesson_completed"]
+    keys(lc, ("exp", "coins", "bonuses"), "lesson_completed")
+    num(lc.get("exp"), "lesson exp")
+    num(lc.get("coins"), "lesson coins")
+    bonuses(lc.get("bonuses"), "lesson bonuses")
+    tr = act["tournament_result"]
+    keys(tr, ("win", "draw", "loss", "bonuses"), "tournament_result", ("win", "draw", "loss"))
+    for o in ("win", "draw", "loss"):
+        keys(tr[o], ("exp", "coins"), o)
+        num(tr[o].get("exp"), o)
+        num(tr[o].get("coins"), o)
+    bonuses(tr.get("bonuses"), "tournament bonuses")
+    caps = doc.get("caps") or {}
+    keys(caps, ("exp_per_day",), "caps")
+    num(caps.get("exp_per_day"), "exp_per_day")
+    st = doc.get("streaks") or {}
+    keys(st, ("qualifying", "milestones"), "streaks")
+    for q in st.get("qualifying") or []:
+        if q not in ("lesson_completed", "tournament_result"):
+            raise ValueError("qualifying %s" % q)
+    days = set()
+    for m in st.get("milestones") or []:
+        keys(m, ("days", "coins"), "milestone", ("days",))
+        num(m["days"], "days", 1, BIG, False)
+        num(m.get("coins"), "milestone coins")
+        if m["days"] in days:
+            raise ValueError("milestone twice")
+        days.add(m["days"])
+    lb = doc.get("leaderboards") or {}
+    keys(lb, ("periods", "keep_weeks", "keep_months"), "leaderboards")
+    for q in lb.get("periods") or []:
+        if q not in ("all_time", "weekly", "monthly"):
+            raise ValueError("period %s" % q)
+    num(lb.get("keep_weeks"), "keep_weeks")
+    num(lb.get("keep_months"), "keep_months")
+    for what, lst, allowed, req in (
+            ("badges", doc.get("badges"), ("id", "name", "icon", "criteria"), ("id", "name", "criteria")),
+            ("rewards", doc.get("rewards"), ("id", "name", "cost", "type", "stock", "per_user_limit", "active"),
+             ("id", "name", "cost", "type"))):
+        ids = set()
+        for x in lst or []:
+            keys(x, allowed, what, req)
+            if not isinstance(x["id"], str) or not ID_RE.match(x["id"]) or x["id"] in ids:
+                raise ValueError("%s id %r" % (what, x["id"]))
+            ids.add(x["id"])
+            if what == "rewards":
+                num(x["cost"], "cost", 0, BIG, False)
+                num(x.get("stock"), "stock")
+                num(x.get("per_user_limit"), "per_user_limit")
+                if x["type"] not in ("streak_freeze", "cosmetic", "physical", "digital"):
+                    raise ValueError("reward type")
+
+
 class Rules:
     def __init__(self, text):
         doc = yaml.safe_load(text)
         if not isinstance(doc, dict) or doc.get("version") != 1:
             raise ValueError("rules: version must be 1")
+        check_rules(doc)
         self.timezone = doc.get("timezone", "UTC")
         self.zone = zoneinfo.ZoneInfo(self.timezone)
         lv = doc.get("levels") or {}
