@@ -412,7 +412,7 @@ gm__apply_one(struct gm_state *s, const struct pending *rec)
      * RULES_INVALID) marks its id seen and changes nothing else: no clock */
     int64_t dl_before = s->meta.dl_seq;
     if (is_rules && s->what_if[0])
-        s->stats.rules_ignored++; /* a what-if keeps its own rules throughout */
+        rc = gm__ignore_rules(s, rec, ev); /* a what-if keeps its own rules throughout */
     else if (is_rules)
         rc = gm__publish_rules(s, rec, ev);
     else

@@ -111,21 +111,48 @@ gm_state_what_if(const struct gm_state *s)
     return s->what_if[0] ? s->what_if : NULL;
 }
 
-int
-gm__publish_rules(struct gm_state *s, const struct pending *rec, const Gamification__V1__Event *ev)
+/* Parses the rules EV carries into *R; rules that do not check are a
+ * RULES_INVALID dead letter (*R NULL; the return is the dead letter's). */
+static int
+parse_published(struct gm_state *s, const struct pending *rec, const Gamification__V1__Event *ev,
+                struct gm_rules **r)
 {
     const char *yaml = ev->rules_published->rules_yaml;
     struct gm_err *errs = NULL;
     size_t n_errs = 0;
-    struct gm_rules *r;
-    if (gm_rules_parse(yaml, strlen(yaml), &r, &errs, &n_errs)) {
+    *r = NULL;
+    if (gm_rules_parse(yaml, strlen(yaml), r, &errs, &n_errs)) {
         char detail[600];
         snprintf(detail, sizeof detail, "%zu error(s); first at %d:%d: %s", n_errs,
                  n_errs ? errs[0].line : 0, n_errs ? errs[0].column : 0,
                  n_errs ? errs[0].msg : "?");
         free(errs);
+        *r = NULL;
         return gm__dead_letter(s, rec, "RULES_INVALID", detail, ev->event_id);
     }
+    return 0;
+}
+
+int
+gm__ignore_rules(struct gm_state *s, const struct pending *rec, const Gamification__V1__Event *ev)
+{
+    struct gm_rules *r;
+    int rc = parse_published(s, rec, ev, &r);
+    if (r) {
+        gm_rules_free(r);
+        s->stats.rules_ignored++;
+    }
+    return rc;
+}
+
+int
+gm__publish_rules(struct gm_state *s, const struct pending *rec, const Gamification__V1__Event *ev)
+{
+    const char *yaml = ev->rules_published->rules_yaml;
+    struct gm_rules *r;
+    int prc = parse_published(s, rec, ev, &r);
+    if (!r)
+        return prc;
     int rc = save_rules(s, yaml, strlen(yaml));
     if (rc) {
         gm_rules_free(r);

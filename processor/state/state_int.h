@@ -344,6 +344,10 @@ int gm__prune_step_some(struct gm_state *s);
 /* publish.c */
 int gm__publish_rules(struct gm_state *s, const struct pending *rec,
                       const Gamification__V1__Event *ev);
+/* A what-if's RulesPublished: counted and ignored, but rules that do not
+ * check are a RULES_INVALID dead letter as in the real fold. */
+int gm__ignore_rules(struct gm_state *s, const struct pending *rec,
+                     const Gamification__V1__Event *ev);
 
 /* feed.c */
 int gm__trim_step(struct gm_state *s);

@@ -68,9 +68,9 @@ def first_out_difference(want, got):
     return None
 
 
-def model_output(rules_path, events_path, append=None, out=None):
+def model_output(rules_path, events_path, append=None, out=None, what_if=False):
     with open(rules_path, encoding="utf-8") as f:
-        st = model.State(model.Rules(f.read()), append=append)
+        st = model.State(model.Rules(f.read()), append=append, what_if=what_if)
     with open(events_path, encoding="utf-8") as f:
         for line in f:
             st.apply(json.loads(line))
@@ -129,6 +129,50 @@ def bisect(gamify, rp, ep, tmp):
     return hi, lines[hi - 1].rstrip("\n"), compare_prefix(gamify, rp, lines, hi, tmp)
 
 
+def ledger_difference(gamify, sp, dump_lines):
+    """`gamify ledger --user` of every learner: balanced, its deltas summing to
+    the dump's exp and coins, and each line's expAfter/coinsAfter the running sum."""
+    for line in dump_lines:
+        d = json.loads(line)
+        p = subprocess.run([gamify, "ledger", "--state", sp, "--user", d["userId"]],
+                           capture_output=True, text=True)
+        rows = [json.loads(x) for x in p.stdout.splitlines() if x.strip()]
+        if not rows or "summary" not in rows[-1]:
+            return "ledger of %s: no summary (exit %d) %s" % (d["userId"], p.returncode, p.stderr)
+        s = rows[-1]["summary"]
+        exp = coins = 0
+        for r in rows[:-1]:
+            exp += int(r.get("expDelta", 0))
+            coins += int(r.get("coinsDelta", 0))
+            if int(r.get("expAfter", 0)) != exp or int(r.get("coinsAfter", 0)) != coins:
+                return "ledger of %s: running sums %d/%d, line says %s" % (d["userId"], exp, coins, json.dumps(r))
+        want = (int(d["exp"]), int(d["coins"]))
+        if p.returncode != 0 or not s.get("balanced") or (exp, coins) != want or \
+                (int(s["exp"]), int(s["coins"])) != want:
+            return "ledger of %s: sums %d/%d, summary %s, dump %s (exit %d)" % (
+                d["userId"], exp, coins, json.dumps(s), want, p.returncode)
+    return None
+
+
+def what_if_difference(gamify, rp, ep, d):
+    """gamify replay --rules-override RULES vs the model in what-if mode (its
+    rules throughout; every rulesPublished folded as usual but ignored)."""
+    sp = os.path.join(d, "whatif-state")
+    shutil.rmtree(sp, ignore_errors=True)
+    run([gamify, "replay", "--log", "jsonl:" + ep, "--state", sp, "--rules-override", rp,
+         "--no-sync", "--quiet"])
+    got = run([gamify, "dump", "--state", sp]).splitlines()
+    dlq = run([gamify, "dlq", "list", "--state", sp]).splitlines()
+    got_dlq = [m.group(1) for m in (re.search(r'"reason":"([^"]*)"', x) for x in dlq) if m]
+    want, want_dlq = model_output(rp, ep, what_if=True)
+    if want is None:
+        return None
+    diff = first_difference(want, got)
+    if diff is None and want_dlq != got_dlq:
+        diff = "dead letters: model %s, gamify %s" % (want_dlq, got_dlq)
+    return "what-if: " + diff if diff else None
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("gamify")
@@ -143,6 +187,15 @@ def main():
                          "after every event)")
     ap.add_argument("--edges", action="store_true",
                     help="logs from gen_edges.py (episodes on exact edges) instead of gen.py")
+    ap.add_argument("--folds", action="store_true",
+                    help="logs of gen_edges.generate_folds: bonuses, caps, levels, badges, boards "
+                         "and rules published mid-day")
+    ap.add_argument("--ledger", action="store_true",
+                    help="also check that every learner's `gamify ledger` is balanced and sums "
+                         "to the dump's exp and coins")
+    ap.add_argument("--what-if", action="store_true",
+                    help="also replay with --rules-override (the seed's rules) and compare with "
+                         "the model in what-if mode")
     ap.add_argument("--bisect", action="store_true",
                     help="for a seed that differs, find the first line of the log that makes it differ")
     args = ap.parse_args()
@@ -152,7 +205,8 @@ def main():
         for seed in [int(s) for s in args.seeds.split(",") if s]:
             d = os.path.join(args.keep, "seed-%d" % seed) if args.keep else os.path.join(tmp, "seed-%d" % seed)
             start = int(time.time()) - 100 * 86400 if args.file_log else None
-            rules, events = (gen_edges if args.edges else gen).generate(seed, args.events, start)
+            make = gen_edges.generate_folds if args.folds else gen_edges.generate if args.edges else gen.generate
+            rules, events = make(seed, args.events, start)
             os.makedirs(d, exist_ok=True)
             rp, ep, sp = os.path.join(d, "rules.yaml"), os.path.join(d, "events.jsonl"), os.path.join(d, "state")
             with open(rp, "w", encoding="utf-8") as f:
@@ -190,6 +244,10 @@ def main():
             if diff is None:
                 with open(op, encoding="utf-8") as f:
                     diff = first_out_difference(want_out, outbound_of(f.read().splitlines()))
+            if diff is None and args.ledger:
+                diff = ledger_difference(args.gamify, sp, got)
+            if diff is None and args.what_if:
+                diff = what_if_difference(args.gamify, rp, ep, d)
             if diff:
                 failed += 1
                 print("seed %d: DIFFERS (%s, %s)\n%s" % (seed, rp, ep, diff))

@@ -288,6 +288,22 @@ def finish_badges_rewards(rnd, lines):
     return "\n".join(lines) + "\n"
 
 
+def misplaced_field(rnd, text):
+    """TEXT broken: an event field where the rules do not allow it (a
+    badge's criteria), an unknown key or a negative amount: rules that do
+    not check (RULES_INVALID)."""
+    r = rnd.random()
+    if r < 0.2:
+        return text + "extra_key: 1\n"                          # an unknown key
+    if r < 0.4:
+        return text.replace("level_up_coins: ", "level_up_coins: -1", 1)   # below zero
+    crit = "%s >= 1" % rnd.choice(["score", "duration_s", "rank"])
+    badge = "  - { id: zz, name: ZZ, icon: https://example.org/zz.svg, criteria: %s }\n" % crit
+    if "badges:\n" in text:
+        return text.replace("badges:\n", "badges:\n" + badge, 1)
+    return text.replace("rewards:\n", "badges:\n" + badge + "rewards:\n", 1)
+
+
 def generate(seed, n_events, start=None):
     """(rules text, events) for SEED; START (seconds) overrides the first
     event's time (a file log's append times are the wall clock)."""
@@ -363,7 +379,9 @@ def generate(seed, n_events, start=None):
         else:
             if rnd.random() < 0.7:
                 ev["userId"] = "admin"
-            text = rules_yaml(rnd) if rnd.random() < 0.9 else "version: 2\n"
+            r = rnd.random()
+            text = rules_yaml(rnd) if r < 0.9 else misplaced_field(rnd, rules_yaml(rnd)) \
+                if r < 0.95 else "version: 2\n"
             ev["rulesPublished"] = {"rulesYaml": text, "comment": "mid-log"}
         events.append(json_form(rnd, ev))
         if rnd.random() < 0.04:

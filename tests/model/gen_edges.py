@@ -378,14 +378,125 @@ def ep_spellings(w, rnd, uid, t):
     return t
 
 
+def folds_rules_yaml(rnd, zone):
+    """Rules for the fold's arithmetic: bonuses over every counter and event
+    field (flat, percent, coins), a cap, thresholds or a formula with a low
+    max_level, coins per level, badges that depend on one another (listed
+    backwards, so the fixpoint needs several passes) and on every counter."""
+    import gen
+    lines = ["version: 1", "timezone: %s" % zone, "levels:"]
+    if rnd.random() < 0.5:
+        lines.append("  formula: { base: %d, growth_percent: %d, max_level: %d }" % (
+            rnd.choice([1, 7, 20, 50]), rnd.choice([100, 101, 150, 199, 200, 333]),
+            rnd.choice([2, 3, 4, 6, 12])))
+    else:
+        th = [0]
+        for _ in range(rnd.randint(1, 6)):
+            th.append(th[-1] + rnd.choice([1, 3, 10, 20, 45]))
+        lines.append("  thresholds: [%s]" % ", ".join(map(str, th)))
+    lines.append("  level_up_coins: %d" % rnd.choice([0, 1, 7, 20]))
+    lines.append("activities:")
+    lines.append("  lesson_completed:")
+    lines.append("    exp: %d" % rnd.choice([0, 1, 3, 7, 10, 33]))
+    lines.append("    coins: %d" % rnd.choice([0, 1, 3]))
+    b = gen.bonuses(rnd, ["score", "duration_s"])
+    b += [{"when": rnd.choice(["lessons_completed == 0", "lesson_completions == 0", "score == 100",
+                               "current_streak >= 2", "level >= 2", "coins_earned > 10"]),
+           "exp_percent": rnd.choice([1, 33, 50, 67, 99, 100, 250]), "exp": rnd.choice([0, 1])}]
+    lines.append("    bonuses: %s" % json.dumps(b))
+    lines.append("  tournament_result:")
+    for o in ("win", "draw", "loss"):
+        lines.append("    %s: { exp: %d, coins: %d }" % (o, rnd.choice([0, 3, 11, 40]), rnd.choice([0, 2])))
+    lines.append("    bonuses: %s" % json.dumps(gen.bonuses(rnd, ["rank"]) + [
+        {"when": "tournament_wins >= 1", "exp_percent": rnd.choice([33, 50]), "coins": 1}]))
+    lines.append("caps:")
+    lines.append("  exp_per_day: %d" % rnd.choice([0, 1, 10, 25, 40, 100]))
+    lines.append("streaks:")
+    lines.append("  qualifying: %s" % rnd.choice(["[lesson_completed, tournament_result]",
+                                                  "[lesson_completed]", "[tournament_result]"]))
+    lines.append("  milestones: [{ days: 1, coins: %d }, { days: 2, coins: 3 }]" % rnd.choice([0, 1, 4]))
+    lines.append("leaderboards:")
+    lines.append("  periods: [all_time, weekly, monthly]")
+    lines.append("  keep_weeks: %d" % rnd.choice([0, 2, 8]))
+    lines.append("  keep_months: %d" % rnd.choice([0, 2, 12]))
+    lines.append("badges:")
+    nb = rnd.randint(2, 6)
+    for i in range(nb):
+        crit = "badges >= %d" % (nb - 1 - i) if i < 2 else gen.expr(rnd, [])
+        if rnd.random() < 0.3:
+            crit = "(%s) and (%s)" % (crit, gen.expr(rnd, []))
+        lines.append("  - { id: f%d, name: F%d, icon: https://example.org/f.svg, criteria: %s }"
+                     % (i, i, json.dumps(crit)))
+    lines.append("rewards:")
+    lines.append("  - { id: shield, name: Shield, cost: %d, type: streak_freeze, per_user_limit: 2 }"
+                 % rnd.choice([1, 5]))
+    lines.append("  - { id: mug, name: Mug, cost: 2, type: physical, stock: %d, per_user_limit: 2 }"
+                 % rnd.randint(0, 4))
+    lines.append("  - { id: theme, name: Theme, cost: 1, type: cosmetic }")
+    return "\n".join(lines) + "\n"
+
+
+def ep_folds(w, rnd, uid, t):
+    """Bonuses, caps, levels and badges: maybe new rules (mid-day, changing
+    the cap, the zone, the curve), then a day of lessons and duels around
+    a local midnight, with zone changes (UserSettings, with or without a
+    zone, or the envelope) and adjustments (not capped, but levelling) in
+    between; groups and opt-out for the boards."""
+    day = rnd.choice(w.days)
+    zone = rnd.choice(ZONES)
+    t = max(t, w.newest() or t, day_start(day, zone) - rnd.choice([NS, 3600 * NS, 20 * 3600 * NS]))
+    if rnd.random() < 0.5:
+        text = folds_rules_yaml(rnd, rnd.choice(ZONES))
+        w.emit(rnd.choice(["admin", uid]), t, "rulesPublished", {"rulesYaml": text, "comment": "folds"})
+    for _ in range(rnd.randint(3, 12)):
+        t += rnd.choice([0, 1, 10**6, NS, 600 * NS, 3600 * NS, 5 * 3600 * NS])
+        r = rnd.random()
+        extra = {}
+        if rnd.random() < 0.4:
+            extra["groupIds"] = rnd.choice([["g1"], ["g2"], ["g1", "g2"], ["g2", "g2"]])
+        if rnd.random() < 0.1:
+            extra["timezone"] = rnd.choice(ZONES)
+        if r < 0.45:
+            body = {"lessonId": "l%d" % rnd.randint(0, 15), "score": rnd.choice([0, 79, 80, 99, 100]),
+                    "durationS": rnd.choice([0, 599, 600, 601])}
+            w.emit(uid, t, "lessonCompleted", body, **extra)
+        elif r < 0.65:
+            w.emit(uid, t, "tournamentResult", {"tournamentId": "t%d" % rnd.randint(0, 30),
+                                                "outcome": rnd.choice(["WIN", "DRAW", "LOSS"]),
+                                                "rank": rnd.choice([1, 3, 4])}, **extra)
+        elif r < 0.75:
+            c, _ = w.counters(uid)
+            w.adjust(uid, t, rnd.choice([1, 10, 100, 1000, -1, -c["exp"]]), rnd.choice([0, 5, -1]))
+        elif r < 0.85:
+            us = {}
+            if rnd.random() < 0.6:
+                us["timezone"] = rnd.choice(ZONES)
+                w.zones[uid] = us["timezone"]
+            if rnd.random() < 0.6:
+                us["leaderboardOptOut"] = rnd.random() < 0.5
+            w.emit(uid, t, "userSettings", us)
+        elif r < 0.92:
+            w.redeem(uid, t, rnd.choice(["shield", "mug", "theme"]))
+        else:
+            text = folds_rules_yaml(rnd, rnd.choice(ZONES))
+            w.emit("admin", t, "rulesPublished", {"rulesYaml": text, "comment": "mid-day"})
+    return t
+
+
 EPISODES = [ep_midnights, ep_midnights, ep_window, ep_redeliver_edge, ep_spellings, ep_periods, ep_freezes, ep_redeem, ep_adjust]
+FOLD_EPISODES = [ep_folds, ep_folds, ep_folds, ep_adjust, ep_midnights, ep_freezes]
 
 
-def generate(seed, n_events, start=None):
+def generate_folds(seed, n_events, start=None):
+    """Like generate, mostly of ep_folds (difftest --folds)."""
+    return generate(seed, n_events, start, FOLD_EPISODES)
+
+
+def generate(seed, n_events, start=None, episodes=None):
     """(rules text, events) for SEED, about N_EVENTS events; START (seconds)
     moves the whole log to begin there."""
     rnd = random.Random(seed)
-    rules = rules_yaml(rnd)
+    rules = rules_yaml(rnd) if not episodes else folds_rules_yaml(rnd, rnd.choice(ZONES))
     w = Writer(rnd, rules)
     users = ["u1", "u2", "u3", "Amy"]
     # Some logs live decades ahead, past the last transition a zone file
@@ -394,7 +505,7 @@ def generate(seed, n_events, start=None):
     w.days = [d.replace(year=d.year + shift) for d in map(dt.date.fromisoformat, DAYS)]
     t = day_start(rnd.choice(w.days), "UTC")
     while len(w.events) < n_events:
-        ep = rnd.choice(EPISODES)
+        ep = rnd.choice(episodes or EPISODES)
         t = max(t, ep(w, rnd, rnd.choice(users), t))
     events = w.events
     if start is not None:

@@ -54,7 +54,10 @@ class Expr:
     """The `when`/`criteria` language: integers, names, comparisons,
     and/or/not, parentheses, saturating +/-. A bare name means "not zero"."""
 
-    def __init__(self, text):
+    def __init__(self, text, fields=()):
+        """FIELDS: the event fields this expression may read besides the
+        counters (docs/rules.md: `score`, `duration_s` in a lesson's `when`,
+        `rank` in a tournament's; none in badge criteria)."""
         self.toks = []
         pos = 0
         text = str(text)
@@ -65,9 +68,13 @@ class Expr:
             if not m:
                 raise ValueError("bad expression %r at %d" % (text, pos))
             if m.group(1) is not None:
+                if int(m.group(1)) > 2**63 - 1:
+                    raise ValueError("integer beyond int64 in %r" % text)
                 self.toks.append(("int", int(m.group(1))))
             elif m.group(2) is not None:
                 w = m.group(2)
+                if w not in ("and", "or", "not") and w not in COUNTERS and w not in fields:
+                    raise ValueError("%s is not a counter or a field of this event" % w)
                 self.toks.append(("kw", w) if w in ("and", "or", "not") else ("name", w))
             else:
                 self.toks.append(("op", m.group(3)))
@@ -161,11 +168,121 @@ class Expr:
 # --- rules -------------------------------------------------------------------
 
 
+BIG = 10**9
+ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,128}\Z")
+
+
+def check_rules(doc):
+    """Raises ValueError where docs/rules.md's table refuses DOC: unknown
+    keys, amounts that are not whole numbers in range, thresholds that do
+    not start at 0 and climb, both or neither of thresholds and formula,
+    missing activities, unknown list entries, repeated milestones or ids."""
+    def keys(d, allowed, where, required=()):
+        if not isinstance(d, dict):
+            raise ValueError("%s: not a mapping" % where)
+        for k in d:
+            if k not in allowed:
+                raise ValueError("%s: unknown key %s" % (where, k))
+        for k in required:
+            if k not in d:
+                raise ValueError("%s: missing %s" % (where, k))
+
+    def num(v, where, lo=0, hi=BIG, null_ok=True):
+        if v is None and null_ok:
+            return
+        if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+            raise ValueError("%s: %r" % (where, v))
+
+    keys(doc, ("version", "timezone", "levels", "activities", "caps", "streaks", "leaderboards",
+               "badges", "rewards"), "rules", ("version", "levels", "activities"))
+    lv = doc["levels"]
+    keys(lv, ("thresholds", "formula", "level_up_coins"), "levels")
+    if ("thresholds" in lv) == ("formula" in lv):
+        raise ValueError("levels: one of thresholds and formula")
+    if "thresholds" in lv:
+        th = lv["thresholds"]
+        if not isinstance(th, list) or not th or len(th) > 10000:
+            raise ValueError("thresholds")
+        for i, x in enumerate(th):
+            num(x, "thresholds", 0, 10**15, False)
+            if (i == 0 and x != 0) or (i and x <= th[i - 1]):
+                raise ValueError("thresholds: from 0, strictly increasing")
+    else:
+        f = lv["formula"]
+        keys(f, ("base", "growth_percent", "max_level"), "formula", ("base", "growth_percent", "max_level"))
+        num(f["base"], "base", 1, 10**15, False)
+        num(f["growth_percent"], "growth_percent", 100, 2**63 - 1, False)
+        num(f["max_level"], "max_level", 2, 10000, False)
+    num(lv.get("level_up_coins"), "level_up_coins")
+    act = doc["activities"]
+    keys(act, ("lesson_completed", "tournament_result"), "activities",
+         ("lesson_completed", "tournament_result"))
+
+    def bonuses(lst, where):
+        for b in lst or []:
+            keys(b, ("when", "exp", "exp_percent", "coins"), where, ("when",))
+            num(b.get("exp"), where)
+            num(b.get("exp_percent"), where, 0, 10000)
+            num(b.get("coins"), where)
+    lc = act["lesson_completed"]
+    keys(lc, ("exp", "coins", "bonuses"), "lesson_completed")
+    num(lc.get("exp"), "lesson exp")
+    num(lc.get("coins"), "lesson coins")
+    bonuses(lc.get("bonuses"), "lesson bonuses")
+    tr = act["tournament_result"]
+    keys(tr, ("win", "draw", "loss", "bonuses"), "tournament_result", ("win", "draw", "loss"))
+    for o in ("win", "draw", "loss"):
+        keys(tr[o], ("exp", "coins"), o)
+        num(tr[o].get("exp"), o)
+        num(tr[o].get("coins"), o)
+    bonuses(tr.get("bonuses"), "tournament bonuses")
+    caps = doc.get("caps") or {}
+    keys(caps, ("exp_per_day",), "caps")
+    num(caps.get("exp_per_day"), "exp_per_day")
+    st = doc.get("streaks") or {}
+    keys(st, ("qualifying", "milestones"), "streaks")
+    for q in st.get("qualifying") or []:
+        if q not in ("lesson_completed", "tournament_result"):
+            raise ValueError("qualifying %s" % q)
+    days = set()
+    for m in st.get("milestones") or []:
+        keys(m, ("days", "coins"), "milestone", ("days",))
+        num(m["days"], "days", 1, BIG, False)
+        num(m.get("coins"), "milestone coins")
+        if m["days"] in days:
+            raise ValueError("milestone twice")
+        days.add(m["days"])
+    lb = doc.get("leaderboards") or {}
+    keys(lb, ("periods", "keep_weeks", "keep_months"), "leaderboards")
+    for q in lb.get("periods") or []:
+        if q not in ("all_time", "weekly", "monthly"):
+            raise ValueError("period %s" % q)
+    num(lb.get("keep_weeks"), "keep_weeks")
+    num(lb.get("keep_months"), "keep_months")
+    for what, lst, allowed, req in (
+            ("badges", doc.get("badges"), ("id", "name", "icon", "criteria"), ("id", "name", "criteria")),
+            ("rewards", doc.get("rewards"), ("id", "name", "cost", "type", "stock", "per_user_limit", "active"),
+             ("id", "name", "cost", "type"))):
+        ids = set()
+        for x in lst or []:
+            keys(x, allowed, what, req)
+            if not isinstance(x["id"], str) or not ID_RE.match(x["id"]) or x["id"] in ids:
+                raise ValueError("%s id %r" % (what, x["id"]))
+            ids.add(x["id"])
+            if what == "rewards":
+                num(x["cost"], "cost", 0, BIG, False)
+                num(x.get("stock"), "stock")
+                num(x.get("per_user_limit"), "per_user_limit")
+                if x["type"] not in ("streak_freeze", "cosmetic", "physical", "digital"):
+                    raise ValueError("reward type")
+
+
 class Rules:
     def __init__(self, text):
         doc = yaml.safe_load(text)
         if not isinstance(doc, dict) or doc.get("version") != 1:
             raise ValueError("rules: version must be 1")
+        check_rules(doc)
         self.timezone = doc.get("timezone", "UTC")
         self.zone = zoneinfo.ZoneInfo(self.timezone)
         lv = doc.get("levels") or {}
@@ -188,13 +305,13 @@ class Rules:
         act = doc.get("activities") or {}
         lc = act.get("lesson_completed") or {}
         self.lesson = (lc.get("exp", 0), lc.get("coins", 0))
-        self.lesson_bonuses = self._bonuses(lc.get("bonuses"))
+        self.lesson_bonuses = self._bonuses(lc.get("bonuses"), ("score", "duration_s"))
         tr = act.get("tournament_result") or {}
         self.outcome = {}
         for name in ("win", "draw", "loss"):
             g = tr.get(name) or {}
             self.outcome[name.upper()] = (g.get("exp", 0), g.get("coins", 0))
-        self.tournament_bonuses = self._bonuses(tr.get("bonuses"))
+        self.tournament_bonuses = self._bonuses(tr.get("bonuses"), ("rank",))
         caps = doc.get("caps") or {}
         self.cap = caps.get("exp_per_day", 0) or 0
         st = doc.get("streaks") or {}
@@ -214,10 +331,10 @@ class Rules:
             }
 
     @staticmethod
-    def _bonuses(lst):
+    def _bonuses(lst, fields):
         out = []
         for b in lst or []:
-            out.append((Expr(b["when"]), b.get("exp", 0), b.get("exp_percent", 0), b.get("coins", 0)))
+            out.append((Expr(b["when"], fields), b.get("exp", 0), b.get("exp_percent", 0), b.get("coins", 0)))
         return out
 
 
@@ -429,12 +546,16 @@ def valid(ev):
 
 
 class State:
-    def __init__(self, rules, window_days=30, append=None, skew_s=3600):
+    def __init__(self, rules, window_days=30, append=None, skew_s=3600, what_if=False):
         """APPEND: None for jsonl (no append times), else (t0, t1), the wall
         clock (seconds) before and after the log was written: an event dated
         more than SKEW_S after its append time is TOO_FAR_AHEAD; self.ambiguous
         is set when an event falls between t0 + SKEW_S and t1 + SKEW_S."""
         self.rules = rules
+        # WHAT_IF: `gamify replay --rules-override` (docs/operations.md): a
+        # rulesPublished is folded as ever (its id seen, the clock moved; rules
+        # that do not check a RULES_INVALID dead letter) but never switches rules
+        self.what_if = what_if
         self.append = append
         self.skew = skew_s * NS
         self.ambiguous = False
@@ -505,12 +626,13 @@ class State:
 
     def _fold(self, ev, t):
         if "rulesPublished" in ev:
-            if getattr(self, "override", False):
-                return    # a what-if replay: counted and ignored
             try:
-                self.rules = Rules(ev["rulesPublished"].get("rulesYaml", ""))
+                rules = Rules(ev["rulesPublished"].get("rulesYaml", ""))
             except Exception:
                 self.dead("RULES_INVALID")
+                return
+            if not self.what_if:
+                self.rules = rules
             return
         uid = ev["userId"]
         env_tz = ev.get("timezone") or ""
@@ -787,12 +909,11 @@ def main():
     ap.add_argument("--window-days", type=int, default=30)
     ap.add_argument("--dlq", help="write the dead-letter reasons here")
     ap.add_argument("--rules-override", action="store_true",
-                    help="a what-if replay: RULES from the first event, RulesPublished ignored")
+                    help="a what-if replay: RULES from the first event; a RulesPublished is folded (id seen, clock moved, RULES_INVALID when it does not check) but never applied")
     args = ap.parse_args()
     with open(args.rules, encoding="utf-8") as f:
         rules = Rules(f.read())
-    st = State(rules, args.window_days)
-    st.override = args.rules_override
+    st = State(rules, args.window_days, what_if=args.rules_override)
     with open(args.events, encoding="utf-8") as f:
         for line in f:
             if line.strip():

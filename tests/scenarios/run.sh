@@ -38,8 +38,13 @@ trap 'rm -rf "$TMP"' EXIT
 
 FAIL=0
 
+# A scenario with rules-override.yaml is a what-if replay: its rules from the
+# first event, the log's RulesPublished counted and ignored; one with an
+# `unseeded` file starts with no rules; a `batch` file sets --batch.
 EXTRA=()
-if [ ! -f "$DIR/unseeded" ]; then
+if [ -f "$DIR/rules-override.yaml" ]; then
+    EXTRA+=(--rules-override "$DIR/rules-override.yaml")
+elif [ ! -f "$DIR/unseeded" ]; then
     EXTRA+=(--rules "$DIR/rules.yaml")
 fi
 if [ -f "$DIR/batch" ]; then
