@@ -228,9 +228,9 @@ gm__put_seq_msg(struct gm_state *s, MDB_dbi dbi, int64_t seq, const ProtobufCMes
 /* Appends a change-feed record: in the compact form (changefmt.h) when it
  * covers ch, encoded once into s->chbuf, else as protobuf. */
 static inline int
-gm__put_change(struct gm_state *s, const Gamify__Internal__Change *ch)
+gm__put_change(struct gm_state *s, const Gamify__Internal__Change *ch, bool outbound_built)
 {
-    size_t size = gm__change_compact_encode(ch, &s->chbuf, &s->cap_chbuf);
+    size_t size = gm__change_compact_encode(ch, outbound_built, &s->chbuf, &s->cap_chbuf);
     if (!size)
         return gm__put_seq_msg(s, s->changes, ch->seq, &ch->base);
     void *p;
@@ -259,6 +259,9 @@ struct outbound_set {
     Gamification__V1__OutboundEvent **items;
     size_t n;
     Google__Protobuf__Timestamp ts;
+    /* every item's id is what gm__outbound_id_of rebuilds from it (false
+     * only for a level past int32, which the id keeps and the body cuts) */
+    bool ids_derived;
 };
 
 /* Notes (the first time) that the LMDB call named what failed; returns rc. */
