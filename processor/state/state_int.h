@@ -246,13 +246,14 @@ gm__put_change(struct gm_state *s, const Gamify__Internal__Change *ch, bool outb
 static inline int
 gm__put_ledger(struct gm_state *s, const Gamify__Internal__LedgerEntry *e)
 {
-    size_t size = gm_encode_ledger_size(e);
+    struct gm_ledger_lens lens;
+    size_t size = gm_encode_ledger_measure(e, &lens);
     if (!size)
         return gm__put_seq_msg(s, s->ledger, e->seq, &e->base);
     void *p;
     int rc = gm__append_reserve(s, s->ledger, e->seq, size, &p);
     if (rc == 0)
-        gm_encode_ledger(e, p);
+        gm_encode_ledger_measured(e, &lens, p);
     return rc;
 }
 
