@@ -48,7 +48,8 @@ struct gm_err {
     char msg[GM_ERR_MSG_MAX];
 };
 
-/* Clears e (e may be NULL). */
+/* Clears e (e may be NULL): code, line and column 0, where and msg empty
+ * strings (their bytes past the NUL are left as they were). */
 void gm_err_clear(struct gm_err *e);
 
 /*

@@ -272,7 +272,7 @@ fold_event(struct gm_state *s, const struct pending *rec, const Gamification__V1
         ch.ledger_count = (int64_t)fo->n_ledger;
         ch.outbound = obs.items;
         ch.n_outbound = obs.n;
-        if ((rc = gm__db_fail(s, gm__put_change(s, &ch), "changes put")))
+        if ((rc = gm__db_fail(s, gm__put_change(s, &ch, obs.ids_derived), "changes put")))
             goto out;
         s->meta.change_seq++;
     }

@@ -7,12 +7,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-struct gm_arena_chunk {
-    struct gm_arena_chunk *next;
-    size_t used, size;
-    _Alignas(16) unsigned char data[];
-};
-
 static struct gm_arena_chunk *
 chunk_new(size_t size, struct gm_arena_chunk *next)
 {
@@ -71,9 +65,8 @@ gm_arena_reset(struct gm_arena *a)
 }
 
 void *
-gm_arena_alloc(struct gm_arena *a, size_t size)
+gm__arena_alloc_slow(struct gm_arena *a, size_t size)
 {
-    size = (size + 15) & ~(size_t)15;
     struct gm_arena_chunk *c = a->head;
     if (!c || c->size - c->used < size) {
         if (c && c->used == 0 && c->next == NULL && size > c->size) {

@@ -205,7 +205,7 @@ outbound_covered(const Gamify__Internal__Change *ch, const Gamification__V1__Out
 }
 
 static bool
-covered(const Gamify__Internal__Change *ch)
+covered(const Gamify__Internal__Change *ch, bool outbound_built)
 {
     if (!schema_known() || ch->base.n_unknown_fields || ch->profile || ch->n_ledger ||
         ch->n_pruned_periods || !ch->user_id || !ch->user_id[0])
@@ -215,6 +215,8 @@ covered(const Gamify__Internal__Change *ch)
             return false;
     if (ch->redemption && ch->redemption->base.n_unknown_fields)
         return false;
+    if (outbound_built)
+        return true;
     for (size_t i = 0; i < ch->n_outbound; i++)
         if (!outbound_covered(ch, ch->outbound[i]))
             return false;
@@ -314,9 +316,10 @@ put_change(struct wbuf *w, const Gamify__Internal__Change *ch)
 }
 
 size_t
-gm__change_compact_encode(const Gamify__Internal__Change *ch, uint8_t **buf, size_t *cap)
+gm__change_compact_encode(const Gamify__Internal__Change *ch, bool outbound_built, uint8_t **buf,
+                          size_t *cap)
 {
-    if (!covered(ch))
+    if (!covered(ch, outbound_built))
         return 0;
     if (*cap < 256) {
         if (!(*buf = realloc(*buf, 256)))
@@ -332,7 +335,7 @@ size_t
 gm__change_compact_size(const Gamify__Internal__Change *ch)
 {
     uint8_t *buf = NULL;
-    size_t cap = 0, n = gm__change_compact_encode(ch, &buf, &cap);
+    size_t cap = 0, n = gm__change_compact_encode(ch, false, &buf, &cap);
     free(buf);
     return n;
 }
@@ -341,7 +344,7 @@ void
 gm__change_compact_write(const Gamify__Internal__Change *ch, uint8_t *out)
 {
     uint8_t *buf = NULL;
-    size_t cap = 0, n = gm__change_compact_encode(ch, &buf, &cap);
+    size_t cap = 0, n = gm__change_compact_encode(ch, false, &buf, &cap);
     memcpy(out, buf, n);
     free(buf);
 }

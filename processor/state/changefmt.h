@@ -21,13 +21,19 @@
 #include "feed.h"
 #include "state.pb-c.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 /* Writes ch in the compact form to *buf, growing it
  * (realloc; *cap its size, kept by the caller across records) as needed;
- * returns the record's size, or 0 when the form does not cover ch. */
-size_t gm__change_compact_encode(const Gamify__Internal__Change *ch, uint8_t **buf, size_t *cap);
+ * returns the record's size, or 0 when the form does not cover ch.
+ * outbound_built: ch's outbound events are those gm__build_outbound made
+ * for ch's event with ids_derived set (the fold's own change), so their
+ * ids, times and learners are what the reader rebuilds and the check of
+ * each (an id built again and compared) is skipped; false checks them. */
+size_t gm__change_compact_encode(const Gamify__Internal__Change *ch, bool outbound_built,
+                                 uint8_t **buf, size_t *cap);
 
 /* The same with a buffer of their own, for tests: the compact size of ch
  * (0: not covered), and the record written to out (its size from

@@ -384,6 +384,57 @@ gm_encode_change(const Gamify__Internal__Change *ch, uint8_t *out)
 
 /* ---- LedgerEntry ---- */
 
+/* The bytes of a string field of n bytes (0: left out). */
+static size_t
+string_size_n(size_t n)
+{
+    return n ? 1 + gm__varint_size(n) + n : 0;
+}
+
+static uint8_t *
+put_string_n(uint8_t *p, unsigned field, const char *s, size_t n)
+{
+    if (!n)
+        return p;
+    *p++ = (uint8_t)(field << 3 | WT_LEN);
+    p = gm__varint_put(p, n);
+    memcpy(p, s, n);
+    return p + n;
+}
+
+size_t
+gm_encode_ledger_measure(const Gamify__Internal__LedgerEntry *e, struct gm_ledger_lens *l)
+{
+    if (!schema_known() || !covers(&e->base, &gamify__internal__ledger_entry__descriptor, 11))
+        return 0;
+    l->user_id = e->user_id ? strlen(e->user_id) : 0;
+    l->event_id = e->event_id ? strlen(e->event_id) : 0;
+    l->kind = e->kind ? strlen(e->kind) : 0;
+    l->detail = e->detail ? strlen(e->detail) : 0;
+    return string_size_n(l->user_id) + string_size_n(l->event_id) + string_size_n(l->kind) +
+           int64_size(e->exp_delta) + int64_size(e->coins_delta) + int64_size(e->exp_after) +
+           int64_size(e->coins_after) + int64_size(e->capped_exp) + int64_size(e->occurred_at) +
+           string_size_n(l->detail) + int64_size(e->seq);
+}
+
+void
+gm_encode_ledger_measured(const Gamify__Internal__LedgerEntry *e, const struct gm_ledger_lens *l,
+                          uint8_t *out)
+{
+    uint8_t *p = out;
+    p = put_string_n(p, 1, e->user_id, l->user_id);
+    p = put_string_n(p, 2, e->event_id, l->event_id);
+    p = put_string_n(p, 3, e->kind, l->kind);
+    p = put_int64(p, 4, e->exp_delta);
+    p = put_int64(p, 5, e->coins_delta);
+    p = put_int64(p, 6, e->exp_after);
+    p = put_int64(p, 7, e->coins_after);
+    p = put_int64(p, 8, e->capped_exp);
+    p = put_int64(p, 9, e->occurred_at);
+    p = put_string_n(p, 10, e->detail, l->detail);
+    put_int64(p, 11, e->seq);
+}
+
 size_t
 gm_encode_ledger_size(const Gamify__Internal__LedgerEntry *e)
 {

@@ -30,4 +30,14 @@ void gm_encode_change(const Gamify__Internal__Change *ch, uint8_t *out);
 size_t gm_encode_ledger_size(const Gamify__Internal__LedgerEntry *e);
 void gm_encode_ledger(const Gamify__Internal__LedgerEntry *e, uint8_t *out);
 
+/* The same in one measure of its strings (the fold's path): the packed
+ * size of e, 0 when not covered, with the lengths of its strings in *l;
+ * then e written to out (the size measured) from those lengths. */
+struct gm_ledger_lens {
+    size_t user_id, event_id, kind, detail;
+};
+size_t gm_encode_ledger_measure(const Gamify__Internal__LedgerEntry *e, struct gm_ledger_lens *l);
+void gm_encode_ledger_measured(const Gamify__Internal__LedgerEntry *e,
+                               const struct gm_ledger_lens *l, uint8_t *out);
+
 #endif

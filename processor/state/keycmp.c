@@ -20,6 +20,17 @@ load_be64(const uint8_t *p)
     return v;
 }
 
+static inline uint32_t
+load_be32(const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    v = __builtin_bswap32(v);
+#endif
+    return v;
+}
+
 int
 gm__keycmp(const MDB_val *a, const MDB_val *b)
 {
@@ -34,6 +45,15 @@ gm__keycmp(const MDB_val *a, const MDB_val *b)
     if (i < n && n >= 8) {
         /* the last word of the common part, overlapping bytes found equal */
         uint64_t x = load_be64(p + n - 8), y = load_be64(q + n - 8);
+        if (x != y)
+            return x < y ? -1 : 1;
+    } else if (n >= 4) {
+        /* a common part of 4 to 7 bytes: its first and last four bytes */
+        uint32_t x = load_be32(p), y = load_be32(q);
+        if (x == y) {
+            x = load_be32(p + n - 4);
+            y = load_be32(q + n - 4);
+        }
         if (x != y)
             return x < y ? -1 : 1;
     } else {

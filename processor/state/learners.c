@@ -4,6 +4,8 @@
  */
 #include "learners.h"
 
+#include "usercodec.h"
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +21,7 @@ gm_learners_clear(struct gm_learners *l)
 {
     for (size_t i = 0; i < l->n; i++) {
         free(l->slots[i].user);
-        gamify__internal__user_state__free_unpacked(l->slots[i].st, NULL);
+        gm_user_free(l->slots[i].st);
     }
     l->n = 0;
     if (l->index)

@@ -67,6 +67,7 @@ gm__build_outbound(const Gamification__V1__Event *ev, const struct gm_fold_out *
     set->ts.seconds = ev->occurred_at->seconds;
     set->ts.nanos = ev->occurred_at->nanos;
     set->n = fo->n_outbound;
+    set->ids_derived = true;
     set->items = gm_arena_alloc(arena, (fo->n_outbound ? fo->n_outbound : 1) * sizeof *set->items);
     for (size_t i = 0; i < fo->n_outbound; i++) {
         const struct gm_outbound *o = &fo->outbound[i];
@@ -95,6 +96,8 @@ gm__build_outbound(const Gamification__V1__Event *ev, const struct gm_fold_out *
             b->lu.exp = o->c;
             b->oev.body_case = GAMIFICATION__V1__OUTBOUND_EVENT__BODY_LEVEL_UP;
             b->oev.level_up = &b->lu;
+            if ((int64_t)b->lu.new_level != o->a)
+                set->ids_derived = false;
             char num[21];
             outbound_id(b->id, sizeof b->id, ev->event_id, suffix, decimal(num, (long long)o->a));
             break;

@@ -126,18 +126,20 @@ struct gm_state {
 static inline void
 gm__put_be64(uint8_t *p, uint64_t v)
 {
-    for (int i = 7; i >= 0; i--) {
-        p[i] = (uint8_t)v;
-        v >>= 8;
-    }
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    memcpy(p, &v, 8); /* one store: the byte loop was not folded into one */
 }
 
 static inline uint64_t
 gm__get_be64(const uint8_t *p)
 {
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | p[i];
+    uint64_t v;
+    memcpy(&v, p, 8);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
     return v;
 }
 
@@ -231,9 +233,9 @@ gm__put_seq_msg(struct gm_state *s, MDB_dbi dbi, int64_t seq, const ProtobufCMes
 /* Appends a change-feed record: in the compact form (changefmt.h) when it
  * covers ch, encoded once into s->chbuf, else as protobuf. */
 static inline int
-gm__put_change(struct gm_state *s, const Gamify__Internal__Change *ch)
+gm__put_change(struct gm_state *s, const Gamify__Internal__Change *ch, bool outbound_built)
 {
-    size_t size = gm__change_compact_encode(ch, &s->chbuf, &s->cap_chbuf);
+    size_t size = gm__change_compact_encode(ch, outbound_built, &s->chbuf, &s->cap_chbuf);
     if (!size)
         return gm__put_seq_msg(s, s->changes, ch->seq, &ch->base);
     void *p;
@@ -247,13 +249,14 @@ gm__put_change(struct gm_state *s, const Gamify__Internal__Change *ch)
 static inline int
 gm__put_ledger(struct gm_state *s, const Gamify__Internal__LedgerEntry *e)
 {
-    size_t size = gm_encode_ledger_size(e);
+    struct gm_ledger_lens lens;
+    size_t size = gm_encode_ledger_measure(e, &lens);
     if (!size)
         return gm__put_seq_msg(s, s->ledger, e->seq, &e->base);
     void *p;
     int rc = gm__append_reserve(s, s->ledger, e->seq, size, &p);
     if (rc == 0)
-        gm_encode_ledger(e, p);
+        gm_encode_ledger_measured(e, &lens, p);
     return rc;
 }
 
@@ -262,6 +265,9 @@ struct outbound_set {
     Gamification__V1__OutboundEvent **items;
     size_t n;
     Google__Protobuf__Timestamp ts;
+    /* every item's id is what gm__outbound_id_of rebuilds from it (false
+     * only for a level past int32, which the id keeps and the body cuts) */
+    bool ids_derived;
 };
 
 /* Notes (the first time) that the LMDB call named what failed; returns rc. */

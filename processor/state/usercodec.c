@@ -23,6 +23,10 @@ struct msg_info {
     const ProtobufCMessageDescriptor *desc;
     const ProtobufCFieldDescriptor *by_num[MAX_FIELD];
     const struct msg_info *sub[MAX_FIELD]; /* repeated message fields */
+    /* the fields that own memory (strings, bytes, repeated messages), by
+     * number: what gm_user_free walks */
+    const ProtobufCFieldDescriptor *owning[MAX_FIELD];
+    unsigned n_owning;
 };
 
 static struct msg_info user_info, badge_info, holding_info;
@@ -55,6 +59,9 @@ info_init(struct msg_info *mi, const ProtobufCMessageDescriptor *d)
             return false;
         }
         mi->by_num[f->id] = f;
+        if (f->label == PROTOBUF_C_LABEL_REPEATED || f->type == PROTOBUF_C_TYPE_STRING ||
+            f->type == PROTOBUF_C_TYPE_BYTES)
+            mi->owning[mi->n_owning++] = f;
     }
     return true;
 }
@@ -167,6 +174,57 @@ gm_user_decode(const uint8_t *data, size_t len)
         return NULL;
     }
     return st;
+}
+
+/* ---- freeing ---- */
+
+/* Frees msg (of mi's type) as protobuf_c_message_free_unpacked does with
+ * the default allocator, walking only the fields that own memory; a
+ * message with unknown fields is left to protobuf-c whole. */
+static void
+free_msg(const struct msg_info *mi, ProtobufCMessage *msg)
+{
+    if (msg->n_unknown_fields) {
+        protobuf_c_message_free_unpacked(msg, NULL);
+        return;
+    }
+    for (unsigned i = 0; i < mi->n_owning; i++) {
+        const ProtobufCFieldDescriptor *f = mi->owning[i];
+        void *m = (char *)msg + f->offset;
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t n = *(const size_t *)((const char *)msg + f->quantifier_offset);
+            void **arr = *(void ***)m;
+            if (!arr)
+                continue;
+            for (size_t j = 0; j < n; j++)
+                if (arr[j])
+                    free_msg(mi->sub[f->id], arr[j]);
+            free(arr);
+        } else if (f->type == PROTOBUF_C_TYPE_STRING) {
+            char *str = *(char **)m;
+            if (str && str != f->default_value)
+                free(str);
+        } else {
+            const ProtobufCBinaryData *def = f->default_value;
+            void *data = ((ProtobufCBinaryData *)m)->data;
+            if (data && (!def || def->data != data))
+                free(data);
+        }
+    }
+    free(msg);
+}
+
+void
+gm_user_free(Gamify__Internal__UserState *st)
+{
+    if (!st)
+        return;
+    pthread_once(&once, init_once);
+    if (!covered) {
+        gamify__internal__user_state__free_unpacked(st, NULL);
+        return;
+    }
+    free_msg(&user_info, &st->base);
 }
 
 /* ---- encoding (protobuf-c's order and defaults: fields by number, proto3

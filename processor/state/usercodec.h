@@ -36,6 +36,12 @@
  * gamify__internal__user_state__free_unpacked. */
 Gamify__Internal__UserState *gm_user_decode(const uint8_t *data, size_t len);
 
+/* Frees st as gamify__internal__user_state__free_unpacked does (any
+ * UserState built with the default allocator: decoded by either codec,
+ * then changed by the fold), walking only the fields that own memory;
+ * NULL is accepted. */
+void gm_user_free(Gamify__Internal__UserState *st);
+
 /* The packed size of st, or 0 when not covered (then pack with protobuf-c;
  * a covered record is never empty: user_id is always set). */
 size_t gm_user_encode_size(const Gamify__Internal__UserState *st);

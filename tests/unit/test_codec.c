@@ -926,3 +926,21 @@ Test(codec, empty_parts_still_set_the_body)
     w_msg(&w, 10, &empty);
     decode_fails(&w, GM_EINVAL, "lesson_completed.lesson_id");
 }
+
+/* gm_err_clear leaves a set error empty (code, position, where and msg),
+ * as the decoder expects before each event. */
+Test(codec, err_clear_empties_a_set_error)
+{
+    struct gm_err err;
+    memset(&err, 'x', sizeof err);
+    gm_err_where(&err, "lesson_completed.lesson_id");
+    gm_err_setpos(&err, GM_EINVAL, 3, 4, "bad %s", "thing");
+    cr_assert_neq(err.code, 0);
+    gm_err_clear(&err);
+    cr_assert_eq(err.code, 0);
+    cr_assert_eq(err.line, 0);
+    cr_assert_eq(err.column, 0);
+    cr_assert_str_eq(err.where, "");
+    cr_assert_str_eq(err.msg, "");
+    gm_err_clear(NULL);
+}

@@ -36,6 +36,13 @@ same_ledger(const Gamify__Internal__LedgerEntry *e)
     cr_assert_eq(gm_encode_ledger_size(e), want);
     gm_encode_ledger(e, b);
     cr_expect_eq(memcmp(a, b, want), 0, "bytes differ");
+    /* the fold's path: strings measured once */
+    struct gm_ledger_lens lens;
+    cr_assert_eq(gm_encode_ledger_measure(e, &lens), want);
+    memset(b, 0xee, want + 1);
+    gm_encode_ledger_measured(e, &lens, b);
+    cr_expect_eq(memcmp(a, b, want), 0, "bytes differ (measured)");
+    cr_expect_eq(b[want], 0xee, "written past the size");
     free(a);
     free(b);
 }

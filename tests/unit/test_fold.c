@@ -790,3 +790,37 @@ Test(fold, redemption_totals_saturate_at_int64_max)
     cr_assert_eq(st->coins_spent, INT64_MAX);
     cr_assert_eq(st->redemptions, INT64_MAX);
 }
+
+/* gm_fold_out_reset empties what a fold reads (flags, counts, texts,
+ * periods) and keeps the arrays it grew, after a struct full of junk. */
+Test(fold, out_reset_empties_and_keeps_the_arrays)
+{
+    struct gm_fold_out fo;
+    gm_fold_out_init(&fo);
+    struct gm_ledger *ledger = malloc(4 * sizeof *ledger);
+    struct gm_outbound *outbound = malloc(2 * sizeof *outbound);
+    memset(&fo, 0x5a, sizeof fo);
+    fo.ledger = ledger;
+    fo.cap_ledger = 4;
+    fo.outbound = outbound;
+    fo.cap_outbound = 2;
+    gm_fold_out_reset(&fo);
+    cr_assert_not(fo.rejected);
+    cr_assert_str_eq(fo.reason, "");
+    cr_assert_str_eq(fo.detail, "");
+    cr_assert_not(fo.touched || fo.mark_first || fo.redemption || fo.stock_taken || fo.boards);
+    cr_assert_eq(fo.board_delta, 0);
+    cr_assert_str_eq(fo.week, "");
+    cr_assert_str_eq(fo.month, "");
+    cr_assert_eq(fo.week_index, 0);
+    cr_assert_eq(fo.month_index, 0);
+    cr_assert_eq(fo.n_groups, 0);
+    cr_assert_eq(fo.n_ledger, 0);
+    cr_assert_eq(fo.n_outbound, 0);
+    cr_assert_eq(fo.ledger, ledger);
+    cr_assert_eq(fo.cap_ledger, 4);
+    cr_assert_eq(fo.outbound, outbound);
+    cr_assert_eq(fo.cap_outbound, 2);
+    cr_assert_eq(fo.new_redemption.base.descriptor, &gamify__internal__redemption__descriptor);
+    gm_fold_out_deinit(&fo);
+}

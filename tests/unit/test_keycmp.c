@@ -57,3 +57,21 @@ Test(keycmp, orders_as_lmdb_default)
         cr_assert_eq(gm__keycmp(&a, &a), 0);
     }
 }
+
+/* The big-endian helpers of state_int.h (keys, times, counters): most
+ * significant byte first, and back. */
+Test(keycmp, be64_byte_order)
+{
+    uint8_t b[8];
+    gm__put_be64(b, 0x0102030405060708ULL);
+    for (int i = 0; i < 8; i++)
+        cr_assert_eq(b[i], i + 1);
+    cr_assert_eq(gm__get_be64(b), 0x0102030405060708ULL);
+    for (int round = 0; round < 1000; round++) {
+        uint64_t v = next();
+        gm__put_be64(b, v);
+        cr_assert_eq(gm__get_be64(b), v);
+        cr_assert_eq(b[0], (uint8_t)(v >> 56));
+        cr_assert_eq(b[7], (uint8_t)v);
+    }
+}
