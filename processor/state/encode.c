@@ -435,30 +435,18 @@ gm_encode_ledger_measured(const Gamify__Internal__LedgerEntry *e, const struct g
     put_int64(p, 11, e->seq);
 }
 
+/* The two-call form, on the one-measure path above. */
 size_t
 gm_encode_ledger_size(const Gamify__Internal__LedgerEntry *e)
 {
-    if (!schema_known() || !covers(&e->base, &gamify__internal__ledger_entry__descriptor, 11))
-        return 0;
-    return string_size(e->user_id) + string_size(e->event_id) + string_size(e->kind) +
-           int64_size(e->exp_delta) + int64_size(e->coins_delta) + int64_size(e->exp_after) +
-           int64_size(e->coins_after) + int64_size(e->capped_exp) + int64_size(e->occurred_at) +
-           string_size(e->detail) + int64_size(e->seq);
+    struct gm_ledger_lens l;
+    return gm_encode_ledger_measure(e, &l);
 }
 
 void
 gm_encode_ledger(const Gamify__Internal__LedgerEntry *e, uint8_t *out)
 {
-    uint8_t *p = out;
-    p = put_string(p, 1, e->user_id);
-    p = put_string(p, 2, e->event_id);
-    p = put_string(p, 3, e->kind);
-    p = put_int64(p, 4, e->exp_delta);
-    p = put_int64(p, 5, e->coins_delta);
-    p = put_int64(p, 6, e->exp_after);
-    p = put_int64(p, 7, e->coins_after);
-    p = put_int64(p, 8, e->capped_exp);
-    p = put_int64(p, 9, e->occurred_at);
-    p = put_string(p, 10, e->detail);
-    put_int64(p, 11, e->seq);
+    struct gm_ledger_lens l;
+    gm_encode_ledger_measure(e, &l);
+    gm_encode_ledger_measured(e, &l, out);
 }

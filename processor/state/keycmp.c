@@ -9,17 +9,6 @@
  */
 #include "state_int.h"
 
-static inline uint64_t
-load_be64(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    v = __builtin_bswap64(v);
-#endif
-    return v;
-}
-
 static inline uint32_t
 load_be32(const uint8_t *p)
 {
@@ -38,13 +27,13 @@ gm__keycmp(const MDB_val *a, const MDB_val *b)
     size_t n = a->mv_size < b->mv_size ? a->mv_size : b->mv_size, i = 0;
     /* big-endian words compare as the bytes do */
     for (; i + 8 <= n; i += 8) {
-        uint64_t x = load_be64(p + i), y = load_be64(q + i);
+        uint64_t x = gm__get_be64(p + i), y = gm__get_be64(q + i);
         if (x != y)
             return x < y ? -1 : 1;
     }
     if (i < n && n >= 8) {
         /* the last word of the common part, overlapping bytes found equal */
-        uint64_t x = load_be64(p + n - 8), y = load_be64(q + n - 8);
+        uint64_t x = gm__get_be64(p + n - 8), y = gm__get_be64(q + n - 8);
         if (x != y)
             return x < y ? -1 : 1;
     } else if (n >= 4) {
