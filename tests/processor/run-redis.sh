@@ -196,8 +196,11 @@ reconcile)
     key="${prefix}lb:global:all"
     m1=$(rcli zrange "$key" 0 0)
     m2=$(rcli zrange "$key" 1 1)
-    [ "$(rcli zrem "$key" "$m1" "$m2")" = 2 ] || fail "could not remove $m1 $m2"
-    rcli zadd "${prefix}lb:ghost-board:all" 1 ghost >/dev/null
+    # one MULTI block, so no scheduled run sees half of the tampering (a
+    # run between the two would log 2 and 1 repairs, not 3)
+    out=$(printf 'MULTI\nZREM %s %s %s\nZADD %s 1 ghost\nEXEC\n' \
+        "$key" "$m1" "$m2" "${prefix}lb:ghost-board:all" | rcli)
+    case $out in *$'\n2\n1') ;; *) fail "could not tamper atomically: $out" ;; esac
     wait_for gamify_redis_drift_total 3
     sleep 2 # two more runs: nothing more to repair
     [ "$(metric gamify_redis_drift_total)" = 3 ] ||
