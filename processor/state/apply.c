@@ -55,6 +55,8 @@ fold_event(struct gm_state *s, const struct pending *rec, const Gamification__V1
     struct outbound_set obs = {0};
     Gamify__Internal__BoardScore scores[(1 + GM_GROUPS_MAX) * 3];
     Gamify__Internal__BoardScore *score_ptrs[(1 + GM_GROUPS_MAX) * 3];
+    size_t board_lens[(1 + GM_GROUPS_MAX) * 3];
+    uint64_t period_codes[(1 + GM_GROUPS_MAX) * 3];
     Gamify__Internal__LedgerEntry *ledger = NULL, **ledger_ptrs = NULL;
     struct gm_fold_out *fo = &s->fo;
     bool first_inserted = false;
@@ -191,8 +193,11 @@ fold_event(struct gm_state *s, const struct pending *rec, const Gamification__V1
             indexes[n_periods] = fo->month_index;
             periods[n_periods++] = fo->month;
         }
-        for (size_t p = 0; p < n_periods; p++)
+        uint64_t codes[3];
+        for (size_t p = 0; p < n_periods; p++) {
             period_lens[p] = strlen(periods[p]);
+            codes[p] = kinds[p] ? gm__change_period_code(periods[p]) : 1;
+        }
         for (size_t b = 0; b <= fo->n_groups; b++) {
             const char *board = b == 0 ? "global" : fo->groups[b - 1];
             size_t board_len = strlen(board);
@@ -205,6 +210,8 @@ fold_event(struct gm_state *s, const struct pending *rec, const Gamification__V1
                 bs->score = gm__add_score(st, &slot->scores_cap, board, board_len, periods[p],
                                           period_lens[p], fo->board_delta, ev->occurred_at->seconds,
                                           &created, &bs->reached_at);
+                board_lens[n_scores] = board_len;
+                period_codes[n_scores] = codes[p];
                 score_ptrs[n_scores++] = bs;
                 created_any[p] |= created;
             }
@@ -272,7 +279,8 @@ fold_event(struct gm_state *s, const struct pending *rec, const Gamification__V1
         ch.ledger_count = (int64_t)fo->n_ledger;
         ch.outbound = obs.items;
         ch.n_outbound = obs.n;
-        if ((rc = gm__db_fail(s, gm__put_change(s, &ch, obs.ids_derived), "changes put")))
+        struct gm__change_known kn = {uk.mv_size, strlen(ev->event_id), board_lens, period_codes};
+        if ((rc = gm__db_fail(s, gm__put_change(s, &ch, obs.ids_derived, &kn), "changes put")))
             goto out;
         s->meta.change_seq++;
     }

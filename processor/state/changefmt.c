@@ -37,9 +37,14 @@
 
 /* ---- writing: one walk into a buffer that grows as it goes ---- */
 
+/*
+ * The header and the scores of a record (most of its bytes) are written
+ * unchecked into room reserved once for their worst case (every varint ten
+ * bytes); the redemption and outbound events, rare, check their room as
+ * they go.
+ */
 struct wbuf {
-    uint8_t *p;
-    size_t n, cap;
+    uint8_t *at, *end;
     uint8_t **buf; /* the caller's buffer and capacity, kept up to date */
     size_t *bufcap;
 };
@@ -47,36 +52,54 @@ struct wbuf {
 static void
 w_room_slow(struct wbuf *w, size_t k)
 {
-    size_t cap = w->cap * 2;
-    while (cap < w->n + k)
+    size_t n = (size_t)(w->at - *w->buf), cap = *w->bufcap * 2;
+    while (cap < n + k)
         cap *= 2;
-    uint8_t *p = realloc(w->p, cap);
+    uint8_t *p = realloc(*w->buf, cap);
     if (!p)
         abort();
-    w->p = *w->buf = p;
-    w->cap = *w->bufcap = cap;
+    *w->buf = p;
+    *w->bufcap = cap;
+    w->at = p + n;
+    w->end = p + cap;
 }
 
 /* Makes room for k more bytes. */
 static inline void
 w_room(struct wbuf *w, size_t k)
 {
-    if (w->n + k > w->cap)
+    if ((size_t)(w->end - w->at) < k)
         w_room_slow(w, k);
 }
 
+/* Unchecked: the room is reserved. */
 static inline void
-w_byte(struct wbuf *w, uint8_t b)
+u_varint(struct wbuf *w, uint64_t v)
 {
-    w_room(w, 1);
-    w->p[w->n++] = b;
+    w->at = gm__varint_put(w->at, v);
 }
 
+static inline void
+u_sint(struct wbuf *w, int64_t v)
+{
+    u_varint(w, gm__zigzag(v));
+}
+
+static inline void
+u_bytes(struct wbuf *w, const char *s, size_t n)
+{
+    u_varint(w, n);
+    if (n)
+        memcpy(w->at, s, n);
+    w->at += n;
+}
+
+/* Checked. */
 static inline void
 w_varint(struct wbuf *w, uint64_t v)
 {
     w_room(w, 10);
-    w->n = (size_t)(gm__varint_put(w->p + w->n, v) - w->p);
+    u_varint(w, v);
 }
 
 static inline void
@@ -89,17 +112,23 @@ static void
 w_str(struct wbuf *w, const char *s)
 {
     size_t n = s ? strlen(s) : 0;
-    w_varint(w, n);
-    w_room(w, n);
-    if (n)
-        memcpy(w->p + w->n, s, n);
-    w->n += n;
+    w_room(w, 10 + n);
+    u_bytes(w, s, n);
 }
 
 static bool
 same_str(const char *a, const char *b)
 {
     return a == b || strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+/* Whether score entries i and j name the same board. */
+static inline bool
+same_board(const Gamify__Internal__Change *ch, const struct gm__change_known *kn, size_t i,
+           size_t j)
+{
+    const char *a = ch->scores[i]->board, *b = ch->scores[j]->board;
+    return a == b || (kn->board_lens[i] == kn->board_lens[j] && same_str(a, b));
 }
 
 /* The period code of key (see the top of the file); 0: written as text. */
@@ -123,11 +152,11 @@ period_code_of(const char *key)
 /*
  * The same, remembered: a writer sees the same few keys (this week, this
  * month) for days, and naming a period back costs hundreds of
- * instructions, six times per event. Per thread (a Kafka processor writes
- * partitions in threads of their own).
+ * instructions. Per thread (a Kafka processor writes partitions in
+ * threads of their own).
  */
-static uint64_t
-period_code(const char *key)
+uint64_t
+gm__change_period_code(const char *key)
 {
     static _Thread_local struct {
         char key[GM_PERIOD_KEY_MAX];
@@ -258,37 +287,45 @@ put_outbound(struct wbuf *w, const Gamification__V1__OutboundEvent *o)
 }
 
 static void
-put_change(struct wbuf *w, const Gamify__Internal__Change *ch)
+put_change(struct wbuf *w, const Gamify__Internal__Change *ch, const struct gm__change_known *kn)
 {
-    w_byte(w, 0);
-    w_byte(w, 1);
-    w_varint(w, ch->redemption ? 1 : 0);
-    w_str(w, ch->user_id);
-    w_str(w, ch->event_id);
-    w_sint(w, ch->occurred_at);
-    w_sint(w, ch->ledger_first);
-    w_sint(w, ch->ledger_count);
+    /* the worst case of the header and the scores: 2 + 8 varints, the two
+     * ids; per entry its board (counted per entry, not per run), 4 varints
+     * and a period as text */
+    size_t room = 2 + 8 * 10 + kn->user_id_len + kn->event_id_len;
+    for (size_t i = 0; i < ch->n_scores; i++)
+        room += kn->board_lens[i] + 4 * 10 +
+                (kn->period_codes[i] ? 0 : 10 + strlen(ch->scores[i]->period));
+    w_room(w, room);
+    *w->at++ = 0;
+    *w->at++ = 1;
+    u_varint(w, ch->redemption ? 1 : 0);
+    u_bytes(w, ch->user_id, kn->user_id_len);
+    u_bytes(w, ch->event_id, kn->event_id_len);
+    u_sint(w, ch->occurred_at);
+    u_sint(w, ch->ledger_first);
+    u_sint(w, ch->ledger_count);
     /* scores in runs of one board */
     size_t n_boards = 0;
     for (size_t i = 0; i < ch->n_scores; i++)
-        if (i == 0 || !same_str(ch->scores[i]->board, ch->scores[i - 1]->board))
+        if (i == 0 || !same_board(ch, kn, i, i - 1))
             n_boards++;
-    w_varint(w, ch->n_scores);
-    w_varint(w, n_boards);
+    u_varint(w, ch->n_scores);
+    u_varint(w, n_boards);
     for (size_t i = 0; i < ch->n_scores;) {
         size_t j = i + 1;
-        while (j < ch->n_scores && same_str(ch->scores[j]->board, ch->scores[i]->board))
+        while (j < ch->n_scores && same_board(ch, kn, j, i))
             j++;
-        w_str(w, ch->scores[i]->board);
-        w_varint(w, j - i);
+        u_bytes(w, ch->scores[i]->board, kn->board_lens[i]);
+        u_varint(w, j - i);
         for (; i < j; i++) {
             const Gamify__Internal__BoardScore *b = ch->scores[i];
-            uint64_t code = period_code(b->period);
-            w_varint(w, code);
+            uint64_t code = kn->period_codes[i];
+            u_varint(w, code);
             if (!code)
-                w_str(w, b->period);
-            w_sint(w, b->score);
-            w_sint(w, b->reached_at - ch->occurred_at);
+                u_bytes(w, b->period, b->period ? strlen(b->period) : 0);
+            u_sint(w, b->score);
+            u_sint(w, b->reached_at - ch->occurred_at);
         }
     }
     if (ch->redemption) {
@@ -316,8 +353,8 @@ put_change(struct wbuf *w, const Gamify__Internal__Change *ch)
 }
 
 size_t
-gm__change_compact_encode(const Gamify__Internal__Change *ch, bool outbound_built, uint8_t **buf,
-                          size_t *cap)
+gm__change_compact_encode(const Gamify__Internal__Change *ch, bool outbound_built,
+                          const struct gm__change_known *known, uint8_t **buf, size_t *cap)
 {
     if (!covered(ch, outbound_built))
         return 0;
@@ -326,16 +363,33 @@ gm__change_compact_encode(const Gamify__Internal__Change *ch, bool outbound_buil
             abort();
         *cap = 256;
     }
-    struct wbuf w = {*buf, 0, *cap, buf, cap};
-    put_change(&w, ch);
-    return w.n;
+    struct wbuf w = {*buf, *buf + *cap, buf, cap};
+    if (known) {
+        put_change(&w, ch, known);
+    } else {
+        /* measured here (tests, and any writer that does not know them) */
+        size_t *lens = malloc((ch->n_scores + 1) * sizeof *lens);
+        uint64_t *codes = malloc((ch->n_scores + 1) * sizeof *codes);
+        if (!lens || !codes)
+            abort();
+        for (size_t i = 0; i < ch->n_scores; i++) {
+            lens[i] = ch->scores[i]->board ? strlen(ch->scores[i]->board) : 0;
+            codes[i] = gm__change_period_code(ch->scores[i]->period);
+        }
+        struct gm__change_known kn = {strlen(ch->user_id), ch->event_id ? strlen(ch->event_id) : 0,
+                                      lens, codes};
+        put_change(&w, ch, &kn);
+        free(lens);
+        free(codes);
+    }
+    return (size_t)(w.at - *buf);
 }
 
 size_t
 gm__change_compact_size(const Gamify__Internal__Change *ch)
 {
     uint8_t *buf = NULL;
-    size_t cap = 0, n = gm__change_compact_encode(ch, false, &buf, &cap);
+    size_t cap = 0, n = gm__change_compact_encode(ch, false, NULL, &buf, &cap);
     free(buf);
     return n;
 }
@@ -344,7 +398,7 @@ void
 gm__change_compact_write(const Gamify__Internal__Change *ch, uint8_t *out)
 {
     uint8_t *buf = NULL;
-    size_t cap = 0, n = gm__change_compact_encode(ch, false, &buf, &cap);
+    size_t cap = 0, n = gm__change_compact_encode(ch, false, NULL, &buf, &cap);
     memcpy(out, buf, n);
     free(buf);
 }

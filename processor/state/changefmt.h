@@ -25,15 +25,31 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* What the writer of a change knows of it already, so the encoder does
+ * not measure it again: the lengths of its ids, and per score entry
+ * (ch->scores[i]) its board's length and its period's code
+ * (gm__change_period_code). */
+struct gm__change_known {
+    size_t user_id_len, event_id_len;
+    const size_t *board_lens;
+    const uint64_t *period_codes;
+};
+
+/* The code a period key is written as in a compact record (1 "all", a week
+ * or month index, or 0: written as text). */
+uint64_t gm__change_period_code(const char *key);
+
 /* Writes ch in the compact form to *buf, growing it
  * (realloc; *cap its size, kept by the caller across records) as needed;
  * returns the record's size, or 0 when the form does not cover ch.
  * outbound_built: ch's outbound events are those gm__build_outbound made
  * for ch's event with ids_derived set (the fold's own change), so their
  * ids, times and learners are what the reader rebuilds and the check of
- * each (an id built again and compared) is skipped; false checks them. */
+ * each (an id built again and compared) is skipped; false checks them.
+ * known: what the caller knows of ch (borrowed for the call), or NULL to
+ * measure it here. */
 size_t gm__change_compact_encode(const Gamify__Internal__Change *ch, bool outbound_built,
-                                 uint8_t **buf, size_t *cap);
+                                 const struct gm__change_known *known, uint8_t **buf, size_t *cap);
 
 /* The same with a buffer of their own, for tests: the compact size of ch
  * (0: not covered), and the record written to out (its size from

@@ -231,11 +231,13 @@ gm__put_seq_msg(struct gm_state *s, MDB_dbi dbi, int64_t seq, const ProtobufCMes
 }
 
 /* Appends a change-feed record: in the compact form (changefmt.h) when it
- * covers ch, encoded once into s->chbuf, else as protobuf. */
+ * covers ch, encoded once into s->chbuf, else as protobuf. known: as
+ * gm__change_compact_encode's. */
 static inline int
-gm__put_change(struct gm_state *s, const Gamify__Internal__Change *ch, bool outbound_built)
+gm__put_change(struct gm_state *s, const Gamify__Internal__Change *ch, bool outbound_built,
+               const struct gm__change_known *known)
 {
-    size_t size = gm__change_compact_encode(ch, outbound_built, &s->chbuf, &s->cap_chbuf);
+    size_t size = gm__change_compact_encode(ch, outbound_built, known, &s->chbuf, &s->cap_chbuf);
     if (!size)
         return gm__put_seq_msg(s, s->changes, ch->seq, &ch->base);
     void *p;
