@@ -14,11 +14,12 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Builds "a NUL b [NUL c]" into buf; returns its length, 0 if it won't fit. */
+/* Builds "a NUL b [NUL c]" into buf (la: the length of a); returns its
+ * length, 0 if it won't fit. */
 static size_t
-join_key(uint8_t *buf, size_t cap, const char *a, const char *b, const char *c)
+join_key(uint8_t *buf, size_t cap, const char *a, size_t la, const char *b, const char *c)
 {
-    size_t la = strlen(a), lb = strlen(b), lc = c ? strlen(c) : 0;
+    size_t lb = strlen(b), lc = c ? strlen(c) : 0;
     size_t n = la + 1 + lb + (c ? 1 + lc : 0);
     if (n > cap)
         return 0;
@@ -46,8 +47,10 @@ after_skew(int64_t secs, int64_t nanos, int64_t append_ms, int64_t skew_s)
     return secs > lim_s || (secs == lim_s && nanos > lim_ns);
 }
 
+/* Folds ev (its event_id event_id_len bytes long) into its learner. */
 static int
-fold_event(struct gm_state *s, const struct pending *rec, const Gamification__V1__Event *ev)
+fold_event(struct gm_state *s, const struct pending *rec, const Gamification__V1__Event *ev,
+           size_t event_id_len)
 {
     int rc;
     Gamify__Internal__UserState *st = NULL;
@@ -76,7 +79,7 @@ fold_event(struct gm_state *s, const struct pending *rec, const Gamification__V1
     if (ev->body_case == GAMIFICATION__V1__EVENT__BODY_LESSON_COMPLETED ||
         ev->body_case == GAMIFICATION__V1__EVENT__BODY_TOURNAMENT_RESULT) {
         bool lesson = ev->body_case == GAMIFICATION__V1__EVENT__BODY_LESSON_COMPLETED;
-        fk.mv_size = join_key(kb, sizeof kb, ev->user_id, lesson ? "L" : "T",
+        fk.mv_size = join_key(kb, sizeof kb, ev->user_id, uk.mv_size, lesson ? "L" : "T",
                               lesson ? ev->lesson_completed->lesson_id
                                      : ev->tournament_result->tournament_id);
         /* Inserting the key tells whether it is new; taken back below if
@@ -90,7 +93,8 @@ fold_event(struct gm_state *s, const struct pending *rec, const Gamification__V1
         in.first_time = rc == 0;
         first_inserted = in.first_time;
     } else if (ev->body_case == GAMIFICATION__V1__EVENT__BODY_REDEEM_REWARD) {
-        fk.mv_size = join_key(kb, sizeof kb, ev->user_id, ev->redeem_reward->redemption_id, NULL);
+        fk.mv_size = join_key(kb, sizeof kb, ev->user_id, uk.mv_size,
+                              ev->redeem_reward->redemption_id, NULL);
         rc = mdb_get(s->txn, s->redemptions, &fk, &v);
         if (rc == 0) {
             prior = gamify__internal__redemption__unpack(NULL, v.mv_size, v.mv_data);
@@ -247,7 +251,7 @@ fold_event(struct gm_state *s, const struct pending *rec, const Gamification__V1
             e->coins_after = l->coins_after;
             e->capped_exp = l->capped_exp;
             e->occurred_at = ev->occurred_at->seconds;
-            if ((rc = gm__db_fail(s, gm__put_ledger(s, e), "ledger put")))
+            if ((rc = gm__db_fail(s, gm__put_ledger(s, e, uk.mv_size, event_id_len), "ledger put")))
                 goto out;
             s->meta.ledger_seq++;
             ledger_ptrs[i] = e;
@@ -279,7 +283,7 @@ fold_event(struct gm_state *s, const struct pending *rec, const Gamification__V1
         ch.ledger_count = (int64_t)fo->n_ledger;
         ch.outbound = obs.items;
         ch.n_outbound = obs.n;
-        struct gm__change_known kn = {uk.mv_size, strlen(ev->event_id), board_lens, period_codes};
+        struct gm__change_known kn = {uk.mv_size, event_id_len, board_lens, period_codes};
         if ((rc = gm__db_fail(s, gm__put_change(s, &ch, obs.ids_derived, &kn), "changes put")))
             goto out;
         s->meta.change_seq++;
@@ -424,7 +428,7 @@ gm__apply_one(struct gm_state *s, const struct pending *rec)
     else if (is_rules)
         rc = gm__publish_rules(s, rec, ev);
     else
-        rc = fold_event(s, rec, ev);
+        rc = fold_event(s, rec, ev, idk.mv_size);
     if (rc)
         goto out;
 

@@ -405,10 +405,18 @@ put_string_n(uint8_t *p, unsigned field, const char *s, size_t n)
 size_t
 gm_encode_ledger_measure(const Gamify__Internal__LedgerEntry *e, struct gm_ledger_lens *l)
 {
+    return gm_encode_ledger_measure_ids(e, e->user_id ? strlen(e->user_id) : 0,
+                                        e->event_id ? strlen(e->event_id) : 0, l);
+}
+
+size_t
+gm_encode_ledger_measure_ids(const Gamify__Internal__LedgerEntry *e, size_t user_id_len,
+                             size_t event_id_len, struct gm_ledger_lens *l)
+{
     if (!schema_known() || !covers(&e->base, &gamify__internal__ledger_entry__descriptor, 11))
         return 0;
-    l->user_id = e->user_id ? strlen(e->user_id) : 0;
-    l->event_id = e->event_id ? strlen(e->event_id) : 0;
+    l->user_id = user_id_len;
+    l->event_id = event_id_len;
     l->kind = e->kind ? strlen(e->kind) : 0;
     l->detail = e->detail ? strlen(e->detail) : 0;
     return string_size_n(l->user_id) + string_size_n(l->event_id) + string_size_n(l->kind) +

@@ -37,6 +37,10 @@ struct gm_ledger_lens {
     size_t user_id, event_id, kind, detail;
 };
 size_t gm_encode_ledger_measure(const Gamify__Internal__LedgerEntry *e, struct gm_ledger_lens *l);
+/* The same when the caller knows the lengths of e's user_id and event_id
+ * (the fold's entries: those of its event). */
+size_t gm_encode_ledger_measure_ids(const Gamify__Internal__LedgerEntry *e, size_t user_id_len,
+                                    size_t event_id_len, struct gm_ledger_lens *l);
 void gm_encode_ledger_measured(const Gamify__Internal__LedgerEntry *e,
                                const struct gm_ledger_lens *l, uint8_t *out);
 

@@ -247,12 +247,14 @@ gm__put_change(struct gm_state *s, const Gamify__Internal__Change *ch, bool outb
     return rc;
 }
 
-/* Appends a ledger entry: hand-encoded (encode.h) when covered. */
+/* Appends a ledger entry: hand-encoded (encode.h) when covered; user_len
+ * and event_len are the lengths of e's user_id and event_id. */
 static inline int
-gm__put_ledger(struct gm_state *s, const Gamify__Internal__LedgerEntry *e)
+gm__put_ledger(struct gm_state *s, const Gamify__Internal__LedgerEntry *e, size_t user_len,
+               size_t event_len)
 {
     struct gm_ledger_lens lens;
-    size_t size = gm_encode_ledger_measure(e, &lens);
+    size_t size = gm_encode_ledger_measure_ids(e, user_len, event_len, &lens);
     if (!size)
         return gm__put_seq_msg(s, s->ledger, e->seq, &e->base);
     void *p;
