@@ -48,6 +48,13 @@ after_skew(int64_t secs, int64_t nanos, int64_t append_ms, int64_t skew_s)
 }
 
 /* Folds ev (its event_id event_id_len bytes long) into its learner. */
+/* The names of the global board and the all-time period, padded to the 16
+ * bytes gm__score_name_init16 reads. */
+static const char global16[16] = "global", all16[16] = "all";
+/* and the week and month keys of struct gm_fold_out are read from their
+ * buffers the same way */
+_Static_assert(GM_PERIOD_KEY_MAX >= 16, "period keys are read 16 bytes at a time");
+
 static int
 fold_event(struct gm_state *s, const struct pending *rec, const Gamification__V1__Event *ev,
            size_t event_id_len)
@@ -177,7 +184,6 @@ fold_event(struct gm_state *s, const struct pending *rec, const Gamification__V1
     if (fo->boards) {
         /* a late event's score in an expired period is not kept */
         const char *periods[3];
-        size_t period_lens[3];
         char kinds[3]; /* 'W', 'M', or 0 for "all" (never expires) */
         int64_t indexes[3];
         bool created_any[3] = {false, false, false};
@@ -185,7 +191,7 @@ fold_event(struct gm_state *s, const struct pending *rec, const Gamification__V1
         if (s->rules->period_all_time) {
             kinds[n_periods] = 0;
             indexes[n_periods] = 0;
-            periods[n_periods++] = "all";
+            periods[n_periods++] = all16;
         }
         if (fo->week[0] && !(s->meta.has_floors && fo->week_index < s->meta.week_floor)) {
             kinds[n_periods] = 'W';
@@ -198,22 +204,27 @@ fold_event(struct gm_state *s, const struct pending *rec, const Gamification__V1
             periods[n_periods++] = fo->month;
         }
         uint64_t codes[3];
+        struct gm__score_name pnames[3], bname;
         for (size_t p = 0; p < n_periods; p++) {
-            period_lens[p] = strlen(periods[p]);
             codes[p] = kinds[p] ? gm__change_period_code(periods[p]) : 1;
+            gm__score_name_init16(&pnames[p], periods[p], strlen(periods[p]));
         }
         for (size_t b = 0; b <= fo->n_groups; b++) {
-            const char *board = b == 0 ? "global" : fo->groups[b - 1];
-            size_t board_len = strlen(board);
+            const char *board = b == 0 ? global16 : fo->groups[b - 1];
+            size_t board_len = b == 0 ? 6 : strlen(board);
+            if (b == 0)
+                gm__score_name_init16(&bname, board, board_len);
+            else
+                gm__score_name_init(&bname, board, board_len);
             for (size_t p = 0; p < n_periods; p++) {
                 Gamify__Internal__BoardScore *bs = &scores[n_scores];
                 gamify__internal__board_score__init(bs);
                 bs->board = (char *)board;
                 bs->period = (char *)periods[p];
                 bool created;
-                bs->score = gm__add_score(st, &slot->scores_cap, board, board_len, periods[p],
-                                          period_lens[p], fo->board_delta, ev->occurred_at->seconds,
-                                          &created, &bs->reached_at);
+                bs->score =
+                    gm__add_score_named(st, &slot->scores_cap, &bname, &pnames[p], fo->board_delta,
+                                        ev->occurred_at->seconds, &created, &bs->reached_at);
                 board_lens[n_scores] = board_len;
                 period_codes[n_scores] = codes[p];
                 score_ptrs[n_scores++] = bs;

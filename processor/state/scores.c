@@ -23,6 +23,20 @@ gm__add_score(Gamify__Internal__UserState *st, size_t *cap, const char *board, s
               const char *period, size_t plen, int64_t delta, int64_t at, bool *created,
               int64_t *reached)
 {
+    struct gm__score_name bn, pn;
+    gm__score_name_init(&bn, board, blen);
+    gm__score_name_init(&pn, period, plen);
+    return gm__add_score_named(st, cap, &bn, &pn, delta, at, created, reached);
+}
+
+/* The same with the names made once per event (gm__score_name_init). */
+int64_t
+gm__add_score_named(Gamify__Internal__UserState *st, size_t *cap, const struct gm__score_name *bn,
+                    const struct gm__score_name *pn, int64_t delta, int64_t at, bool *created,
+                    int64_t *reached)
+{
+    const char *board = bn->s, *period = pn->s;
+    size_t blen = bn->len, plen = pn->len;
     *created = false;
     ProtobufCBinaryData *sp = &st->scores_packed;
     for (size_t r = 0; r < sp->len;) {
@@ -30,8 +44,8 @@ gm__add_score(Gamify__Internal__UserState *st, size_t *cap, const char *board, s
         size_t n = gm__score_next(sp->data + r, sp->len - r, &e);
         if (!n)
             break; /* a corrupt tail is replaced by the new entry below */
-        if (e.board_len == blen && e.period_len == plen && memcmp(e.board, board, blen) == 0 &&
-            memcmp(e.period, period, plen) == 0) {
+        if (e.board_len == blen && e.period_len == plen && gm__score_name_is(e.board, bn) &&
+            gm__score_name_is(e.period, pn)) {
             /* saturated like every total of the fold (never wraps) */
             int64_t score, old = (int64_t)gm__get_be64(sp->data + r + SCORE_AT(n));
             if (__builtin_add_overflow(old, delta, &score))

@@ -178,6 +178,59 @@ gm__score_next(const uint8_t *p, size_t len, struct score_entry *e)
     return gm__score_next_tail(p, len, e, SCORE_TAIL);
 }
 
+/*
+ * A board or period name looked up in packed scores, its first 16 bytes
+ * kept as two big-endian words and masks (zero past its end): compared
+ * with an entry's name in two loads and no call. Made once per event for
+ * each of its boards and periods (gm__add_score runs for every pair).
+ */
+struct gm__score_name {
+    const char *s;
+    size_t len;
+    uint64_t w[2], m[2];
+};
+
+static inline uint64_t
+gm__name_mask(size_t n)
+{
+    return n >= 8 ? ~UINT64_C(0) : ~(~UINT64_C(0) >> (8 * n));
+}
+
+/* Sets *nm to s (len bytes, borrowed while *nm is used), s having at
+ * least 16 bytes that can be read (a period key's buffer, a padded
+ * constant). */
+static inline void
+gm__score_name_init16(struct gm__score_name *nm, const char *s, size_t len)
+{
+    nm->s = s;
+    nm->len = len;
+    nm->m[0] = gm__name_mask(len);
+    nm->m[1] = len <= 8 ? 0 : gm__name_mask(len - 8);
+    nm->w[0] = gm__get_be64((const uint8_t *)s) & nm->m[0];
+    nm->w[1] = gm__get_be64((const uint8_t *)s + 8) & nm->m[1];
+}
+
+/* The same for any s. */
+static inline void
+gm__score_name_init(struct gm__score_name *nm, const char *s, size_t len)
+{
+    char b[16] = {0};
+    memcpy(b, s, len < 16 ? len : 16);
+    gm__score_name_init16(nm, b, len);
+    nm->s = s;
+}
+
+/* Whether the name at p (nm->len bytes, and 16 readable from p: an entry
+ * from gm__score_next has its 16-byte tail after its names) is nm. */
+static inline bool
+gm__score_name_is(const char *p, const struct gm__score_name *nm)
+{
+    if (nm->len > 16)
+        return memcmp(p, nm->s, nm->len) == 0;
+    return (gm__get_be64((const uint8_t *)p) & nm->m[0]) == nm->w[0] &&
+           (gm__get_be64((const uint8_t *)p + 8) & nm->m[1]) == nm->w[1];
+}
+
 /* A learner's kept scores, sorted: entries point into names (one buffer). */
 struct score_list {
     struct gm_score *v;
@@ -321,6 +374,9 @@ int gm__learner_restore(struct gm_state *s, struct gm_learner_slot *sl, size_t s
 int64_t gm__add_score(Gamify__Internal__UserState *st, size_t *cap, const char *board, size_t blen,
                       const char *period, size_t plen, int64_t delta, int64_t at, bool *created,
                       int64_t *reached);
+int64_t gm__add_score_named(Gamify__Internal__UserState *st, size_t *cap,
+                            const struct gm__score_name *board, const struct gm__score_name *period,
+                            int64_t delta, int64_t at, bool *created, int64_t *reached);
 void gm__score_list_fill(struct score_list *out, const Gamify__Internal__UserState *st,
                          const struct meta *m);
 void gm__score_list_free(struct score_list *l);

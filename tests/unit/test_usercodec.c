@@ -314,3 +314,36 @@ Test(usercodec, scores_saturate_at_the_edge)
                  INT64_MAX);
     free(st.scores_packed.data);
 }
+
+/* Names are compared a word at a time (gm__score_name_is): boards and
+ * periods of every length to past 16 bytes, each differing from the others
+ * only in its last byte or its length, are each their own entry. */
+Test(usercodec, score_names_of_every_length_are_told_apart)
+{
+    Gamify__Internal__UserState st = GAMIFY__INTERNAL__USER_STATE__INIT;
+    bool created;
+    int64_t reached;
+    size_t cap = 0;
+    char name[24];
+    for (int round = 0; round < 2; round++) {
+        for (size_t len = 0; len <= 20; len++) {
+            for (char last = 'a'; last <= 'b'; last++) {
+                memset(name, 'x', sizeof name);
+                if (len)
+                    name[len - 1] = last;
+                int64_t delta = (int64_t)(len * 2 + (size_t)(last - 'a') + 1);
+                /* as a board, then as a period */
+                cr_assert_eq(
+                    gm__add_score(&st, &cap, name, len, "all", 3, delta, 100, &created, &reached),
+                    delta * (round + 1), "board of %zu bytes, round %d", len, round);
+                cr_assert_eq(created, round == 0 && (len > 0 || last == 'a'));
+                cr_assert_eq(
+                    gm__add_score(&st, &cap, "g", 1, name, len, delta, 100, &created, &reached),
+                    delta * (round + 1), "period of %zu bytes, round %d", len, round);
+                if (len == 0)
+                    break; /* no last byte to vary */
+            }
+        }
+    }
+    free(st.scores_packed.data);
+}
