@@ -206,7 +206,9 @@ fold_event(struct gm_state *s, const struct pending *rec, const Gamification__V1
         uint64_t codes[3];
         struct gm__score_name pnames[3], bname;
         for (size_t p = 0; p < n_periods; p++) {
-            codes[p] = kinds[p] ? gm__change_period_code(periods[p]) : 1;
+            codes[p] =
+                kinds[p] ? gm__change_period_code_of_index(kinds[p] == 'W', indexes[p], periods[p])
+                         : 1;
             gm__score_name_init16(&pnames[p], periods[p], strlen(periods[p]));
         }
         for (size_t b = 0; b <= fo->n_groups; b++) {

@@ -183,6 +183,28 @@ gm__change_period_code(const char *key)
     return code;
 }
 
+/*
+ * The code of the fold's own week or month key, whose text is a function of
+ * its index (gm_fold_periods names both from the same day): remembered by
+ * the index, so an event's two keys cost a compare each, not a strlen, a
+ * copy and a memo search by text. A new index takes the text's code once.
+ */
+uint64_t
+gm__change_period_code_of_index(bool weekly, int64_t idx, const char *key)
+{
+    static _Thread_local struct {
+        bool set;
+        int64_t idx;
+        uint64_t code;
+    } memo[2]; /* [1] weeks, [0] months */
+    if (!memo[weekly].set || memo[weekly].idx != idx) {
+        memo[weekly].code = gm__change_period_code(key);
+        memo[weekly].idx = idx;
+        memo[weekly].set = true;
+    }
+    return memo[weekly].code;
+}
+
 /* The body message of o, NULL when none is set. */
 static const ProtobufCMessage *
 body_of(const Gamification__V1__OutboundEvent *o)

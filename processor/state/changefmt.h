@@ -38,6 +38,8 @@ struct gm__change_known {
 /* The code a period key is written as in a compact record (1 "all", a week
  * or month index, or 0: written as text). */
 uint64_t gm__change_period_code(const char *key);
+/* The same for the key the fold named for week (weekly) or month idx. */
+uint64_t gm__change_period_code_of_index(bool weekly, int64_t idx, const char *key);
 
 /* Writes ch in the compact form to *buf, growing it
  * (realloc; *cap its size, kept by the caller across records) as needed;
