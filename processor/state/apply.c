@@ -297,7 +297,16 @@ fold_event(struct gm_state *s, const struct pending *rec, const Gamification__V1
         ch.outbound = obs.items;
         ch.n_outbound = obs.n;
         struct gm__change_known kn = {uk.mv_size, event_id_len, board_lens, period_codes};
-        if ((rc = gm__db_fail(s, gm__put_change(s, &ch, obs.ids_derived, &kn), "changes put")))
+        /* The outbound ids are not in a compact record (its reader rebuilds
+         * them): named only for a record that keeps them, or to be checked
+         * when they may not be rebuilt (!ids_derived). */
+        if (!obs.ids_derived)
+            gm__name_outbound(ev, fo, &obs);
+        size_t size =
+            gm__change_compact_encode(&ch, obs.ids_derived, &kn, &s->chbuf, &s->cap_chbuf);
+        if (!size && obs.ids_derived)
+            gm__name_outbound(ev, fo, &obs);
+        if ((rc = gm__db_fail(s, gm__put_change(s, &ch, size), "changes put")))
             goto out;
         s->meta.change_seq++;
     }

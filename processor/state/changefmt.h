@@ -46,8 +46,9 @@ uint64_t gm__change_period_code_of_index(bool weekly, int64_t idx, const char *k
  * returns the record's size, or 0 when the form does not cover ch.
  * outbound_built: ch's outbound events are those gm__build_outbound made
  * for ch's event with ids_derived set (the fold's own change), so their
- * ids, times and learners are what the reader rebuilds and the check of
- * each (an id built again and compared) is skipped; false checks them.
+ * ids (named or not yet: this form does not hold them), times and
+ * learners are what the reader rebuilds and the check of each (an id built
+ * again and compared) is skipped; false checks them.
  * known: what the caller knows of ch (borrowed for the call), or NULL to
  * measure it here. */
 size_t gm__change_compact_encode(const Gamify__Internal__Change *ch, bool outbound_built,

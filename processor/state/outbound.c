@@ -1,7 +1,9 @@
 /*
  * outbound.c: the outbound events of one fold (level up, badge earned, streak,
  * reward redeemed, redemption rejected) as protobuf messages in the
- * event arena, each with its deterministic id "EVENT:KIND[:DETAIL]".
+ * event arena, each with its deterministic id "EVENT:KIND[:DETAIL]", named
+ * only when a record keeps it (a compact change record does not: its
+ * reader rebuilds the id).
  */
 #include "state_int.h"
 
@@ -87,7 +89,6 @@ gm__build_outbound(const Gamification__V1__Event *ev, const struct gm_fold_out *
         b->oev.cause_event_id = ev->event_id;
         b->oev.occurred_at = &set->ts;
         b->oev.event_id = b->id;
-        const char *suffix = outbound_suffix(o->kind);
         switch (o->kind) {
         case GM_OUT_LEVEL_UP:
             gamification__v1__level_up__init(&b->lu);
@@ -98,8 +99,6 @@ gm__build_outbound(const Gamification__V1__Event *ev, const struct gm_fold_out *
             b->oev.level_up = &b->lu;
             if ((int64_t)b->lu.new_level != o->a)
                 set->ids_derived = false;
-            char num[21];
-            outbound_id(b->id, sizeof b->id, ev->event_id, suffix, decimal(num, (long long)o->a));
             break;
         case GM_OUT_BADGE_EARNED:
             gamification__v1__badge_earned__init(&b->be);
@@ -107,7 +106,6 @@ gm__build_outbound(const Gamification__V1__Event *ev, const struct gm_fold_out *
             b->be.name = (char *)o->name;
             b->oev.body_case = GAMIFICATION__V1__OUTBOUND_EVENT__BODY_BADGE_EARNED;
             b->oev.badge_earned = &b->be;
-            outbound_id(b->id, sizeof b->id, ev->event_id, suffix, o->id);
             break;
         case GM_OUT_STREAK_UPDATED:
             gamification__v1__streak_updated__init(&b->su);
@@ -116,7 +114,6 @@ gm__build_outbound(const Gamification__V1__Event *ev, const struct gm_fold_out *
             b->su.freezes_used = (int32_t)o->c;
             b->oev.body_case = GAMIFICATION__V1__OUTBOUND_EVENT__BODY_STREAK_UPDATED;
             b->oev.streak_updated = &b->su;
-            outbound_id(b->id, sizeof b->id, ev->event_id, suffix, NULL);
             break;
         case GM_OUT_REWARD_REDEEMED:
             gamification__v1__reward_redeemed__init(&b->rr);
@@ -126,7 +123,6 @@ gm__build_outbound(const Gamification__V1__Event *ev, const struct gm_fold_out *
             b->rr.coins_after = o->b;
             b->oev.body_case = GAMIFICATION__V1__OUTBOUND_EVENT__BODY_REWARD_REDEEMED;
             b->oev.reward_redeemed = &b->rr;
-            outbound_id(b->id, sizeof b->id, ev->event_id, suffix, NULL);
             break;
         case GM_OUT_REDEMPTION_REJECTED:
             gamification__v1__redemption_rejected__init(&b->rj);
@@ -135,10 +131,25 @@ gm__build_outbound(const Gamification__V1__Event *ev, const struct gm_fold_out *
             b->rj.reason = (Gamification__V1__RejectionReason)o->a;
             b->oev.body_case = GAMIFICATION__V1__OUTBOUND_EVENT__BODY_REDEMPTION_REJECTED;
             b->oev.redemption_rejected = &b->rj;
-            outbound_id(b->id, sizeof b->id, ev->event_id, suffix, NULL);
             break;
         }
         set->items[i] = &b->oev;
+    }
+}
+
+void
+gm__name_outbound(const Gamification__V1__Event *ev, const struct gm_fold_out *fo,
+                  struct outbound_set *set)
+{
+    for (size_t i = 0; i < set->n; i++) {
+        const struct gm_outbound *o = &fo->outbound[i];
+        char *id = set->items[i]->event_id, num[21];
+        const char *tail = NULL;
+        if (o->kind == GM_OUT_LEVEL_UP)
+            tail = decimal(num, (long long)o->a); /* the level before any cut to int32 */
+        else if (o->kind == GM_OUT_BADGE_EARNED)
+            tail = o->id;
+        outbound_id(id, GM_OUTBOUND_ID_MAX, ev->event_id, outbound_suffix(o->kind), tail);
     }
 }
 

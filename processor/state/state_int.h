@@ -283,14 +283,12 @@ gm__put_seq_msg(struct gm_state *s, MDB_dbi dbi, int64_t seq, const ProtobufCMes
     return rc;
 }
 
-/* Appends a change-feed record: in the compact form (changefmt.h) when it
- * covers ch, encoded once into s->chbuf, else as protobuf. known: as
- * gm__change_compact_encode's. */
+/* Appends a change-feed record: size is that of its compact form
+ * (changefmt.h), encoded into s->chbuf by gm__change_compact_encode, or 0
+ * when that form does not cover ch: then written as protobuf. */
 static inline int
-gm__put_change(struct gm_state *s, const Gamify__Internal__Change *ch, bool outbound_built,
-               const struct gm__change_known *known)
+gm__put_change(struct gm_state *s, const Gamify__Internal__Change *ch, size_t size)
 {
-    size_t size = gm__change_compact_encode(ch, outbound_built, known, &s->chbuf, &s->cap_chbuf);
     if (!size)
         return gm__put_seq_msg(s, s->changes, ch->seq, &ch->base);
     void *p;
@@ -322,8 +320,9 @@ struct outbound_set {
     Gamification__V1__OutboundEvent **items;
     size_t n;
     Google__Protobuf__Timestamp ts;
-    /* every item's id is what gm__outbound_id_of rebuilds from it (false
-     * only for a level past int32, which the id keeps and the body cuts) */
+    /* every item's id (once named) is what gm__outbound_id_of rebuilds
+     * from it (false only for a level past int32, which the id keeps and
+     * the body cuts) */
     bool ids_derived;
 };
 
@@ -382,11 +381,17 @@ void gm__score_list_fill(struct score_list *out, const Gamify__Internal__UserSta
 void gm__score_list_free(struct score_list *l);
 
 /* outbound.c */
+/* Builds the outbound events of fo (ev's fold) into set, in arena; their
+ * ids left empty (event_id ""), for gm__name_outbound. */
 void gm__build_outbound(const Gamification__V1__Event *ev, const struct gm_fold_out *fo,
                         struct gm_arena *arena, struct outbound_set *set);
+/* Writes the ids of set's events (built by gm__build_outbound for the same
+ * ev and fo) into their event_id buffers. */
+void gm__name_outbound(const Gamification__V1__Event *ev, const struct gm_fold_out *fo,
+                       struct outbound_set *set);
 /* The bytes an outbound event id takes at most, with its NUL. */
 #define GM_OUTBOUND_ID_MAX (GM_ID_MAX * 2 + 64)
-/* The id gm__build_outbound gives o, caused by event_id, into buf
+/* The id gm__name_outbound gives o, caused by event_id, into buf
  * (GM_OUTBOUND_ID_MAX bytes): what the compact change form rebuilds. */
 void gm__outbound_id_of(const char *event_id, const Gamification__V1__OutboundEvent *o, char *buf);
 
