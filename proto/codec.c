@@ -380,16 +380,12 @@ utf8_valid(const char *s, size_t len)
     return true;
 }
 
-/*
- * Checks one string field: required ones must be non-empty; all must be at
- * most max bytes of valid UTF-8 (known already when ascii: the plain
- * decoder takes ASCII strings only).
- */
-static int
-check_str(bool ascii, const char *s, const char *field, bool required, size_t max,
-          struct gm_err *err)
+/* The error of a string field that check_str found wrong (out of line: a
+ * rare path). */
+static __attribute__((noinline, cold)) int
+check_str_fail(bool ascii, const char *s, size_t len, const char *field, bool required, size_t max,
+               struct gm_err *err)
 {
-    size_t len = s ? strlen(s) : 0;
     if (required && len == 0)
         return gm_err_where(err, field),
                gm_err_set(err, GM_EINVAL, "%s: required, must not be empty", field);
@@ -398,6 +394,22 @@ check_str(bool ascii, const char *s, const char *field, bool required, size_t ma
                gm_err_set(err, GM_EINVAL, "%s: %zu bytes, at most %zu allowed", field, len, max);
     if (!ascii && !utf8_valid(s ? s : "", len))
         return gm_err_where(err, field), gm_err_set(err, GM_EINVAL, "%s: not valid UTF-8", field);
+    return 0;
+}
+
+/*
+ * Checks one string field: required ones must be non-empty; all must be at
+ * most max bytes of valid UTF-8 (known already when ascii: the plain
+ * decoder takes ASCII strings only). Inline: it runs for every string of
+ * every event.
+ */
+static inline int
+check_str(bool ascii, const char *s, const char *field, bool required, size_t max,
+          struct gm_err *err)
+{
+    size_t len = s ? strlen(s) : 0;
+    if ((required && len == 0) || len > max || (!ascii && !utf8_valid(s ? s : "", len)))
+        return check_str_fail(ascii, s, len, field, required, max, err);
     return 0;
 }
 
