@@ -312,12 +312,15 @@ static void
 put_change(struct wbuf *w, const Gamify__Internal__Change *ch, const struct gm__change_known *kn)
 {
     /* the worst case of the header and the scores: 2 + 8 varints, the two
-     * ids; per entry its board (counted per entry, not per run), 4 varints
-     * and a period as text */
+     * ids; per entry, as if each were a run of its own: its board, 5
+     * varints (the board's length, the run's count, the period code, the
+     * score, the reach time) and a period as text */
     size_t room = 2 + 8 * 10 + kn->user_id_len + kn->event_id_len;
-    for (size_t i = 0; i < ch->n_scores; i++)
-        room += kn->board_lens[i] + 4 * 10 +
-                (kn->period_codes[i] ? 0 : 10 + strlen(ch->scores[i]->period));
+    for (size_t i = 0; i < ch->n_scores; i++) {
+        const char *period = ch->scores[i]->period;
+        room += kn->board_lens[i] + 5 * 10 +
+                (kn->period_codes[i] ? 0 : 10 + (period ? strlen(period) : 0));
+    }
     w_room(w, room);
     *w->at++ = 0;
     *w->at++ = 1;
