@@ -42,6 +42,7 @@
 #include "redisproj.h"
 #include "rules.h"
 #include "state.h"
+#include "trace.h"
 #include "whrun.h"
 
 #include <errno.h>
@@ -573,7 +574,10 @@ run(const struct gm_config *cfg)
             if (below > trimmed && gm_state_trim_changes(st, below, &n_trim, &err) == 0)
                 trimmed = below;
         }
-        if (!stop && gm_logsrc_wait(src, idle_ms) < 0 && errno != EINTR) {
+        gm_trace("w", "idle", (int64_t)offset, 0);
+        int wrc = stop ? 0 : gm_logsrc_wait(src, idle_ms);
+        gm_trace("w", "wake", (int64_t)offset, wrc);
+        if (wrc < 0 && errno != EINTR) {
             gm_err_set(&err, GM_EIO, "waiting for %s: %s", log_uri, gm_logsrc_errmsg(src));
             rc = GM_EIO;
             goto fail;

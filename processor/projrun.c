@@ -4,6 +4,7 @@
 #include "projrun.h"
 
 #include "log.h"
+#include "trace.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -124,7 +125,9 @@ run(void *arg)
         if (early && r->ops.early && !last_err[0]) {
             /* before the commit lands: the step after it only moves the
              * cursor over what this wrote */
+            gm_trace(r->ops.name, "early.start", 0, 0);
             int erc = r->ops.early(r->impl, STEP_MAX, &n, &err);
+            gm_trace(r->ops.name, "early.done", (int64_t)n, erc);
             if (erc) {
                 atomic_fetch_add(&r->early_failures, 1);
                 gm_log(GM_LOG_DEBUG, "%s projector: early hand-over: %s", r->ops.name,
@@ -145,8 +148,10 @@ run(void *arg)
         if (last_err[0])
             atomic_fetch_add(&r->retries, 1);
         int64_t t0 = mono_us();
+        gm_trace(r->ops.name, "step.start", 0, 0);
         int rc = r->ops.step(r->impl, r->st, STEP_MAX, &n, &err);
         uint64_t us = (uint64_t)(mono_us() - t0);
+        gm_trace(r->ops.name, "step.done", (int64_t)n, rc);
         atomic_store(&r->cursor, r->ops.cursor(r->impl));
         if (rc == 0 && n > 0) {
             atomic_fetch_add(&r->step_count, 1);

@@ -5,6 +5,7 @@
 #include "pump.h"
 
 #include "outsink.h"
+#include "trace.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -44,6 +45,7 @@ gm_pump_batch(struct gm_state *st, struct gm_logsrc *src, const char *uri, size_
         int got = gm_logsrc_next(src, &rec);
         if (got == 0)
             break;
+        gm_trace("w", "rec", (int64_t)rec.offset, 0);
         if (!open) {
             if ((rc = gm_state_begin(st, err)))
                 return rc;
@@ -68,6 +70,7 @@ gm_pump_batch(struct gm_state *st, struct gm_logsrc *src, const char *uri, size_
     }
     if (!open)
         return 0;
+    gm_trace("w", "folded", (int64_t)*next, (int64_t)*n);
     return gm_state_commit(st, *next, err);
 }
 
