@@ -35,6 +35,7 @@ struct gm_projrun {
     pthread_cond_t cv;
     bool woken, stop;
     bool early;       /* under mu: an offer waits (gm_projrun_wake_early) */
+    bool committed;   /* under mu: a commit came since the last step began */
     bool backing_off; /* under mu: waiting out a failure's backoff */
     atomic_int_fast64_t cursor;
     atomic_uint_fast64_t changes, failures, retries, early_changes, early_failures;
@@ -116,6 +117,8 @@ run(void *arg)
         pthread_mutex_lock(&r->mu);
         bool stop = r->stop, early = r->early;
         r->early = false;
+        if (!early)
+            r->committed = false; /* the step below takes it */
         pthread_mutex_unlock(&r->mu);
         if (stop)
             break;
@@ -141,9 +144,16 @@ run(void *arg)
                 nap(r, IDLE_WAIT_MS, false);
             else
                 r->woken = false;
+            /* a newer offer of a batch not committed yet (a long batch
+             * offered as it goes): write it first; once a commit came, the
+             * step moves the cursor before anything else */
+            bool again = r->early && !r->committed && !r->stop;
+            r->committed = false;
             pthread_mutex_unlock(&r->mu);
             gm_err_clear(&err);
             n = 0;
+            if (again)
+                continue;
         }
         if (last_err[0])
             atomic_fetch_add(&r->retries, 1);
@@ -235,6 +245,7 @@ gm_projrun_wake(struct gm_projrun *r)
     pthread_mutex_lock(&r->mu);
     note_commit(r, end, ms);
     r->woken = true;
+    r->committed = true;
     pthread_cond_signal(&r->cv);
     pthread_mutex_unlock(&r->mu);
 }
