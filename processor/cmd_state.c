@@ -252,7 +252,7 @@ replay(const struct gm_config *opt)
                             (unsigned long long)next, low.msg);
             break;
         }
-        if ((rc = gm_pump_batch(st, src, log_uri, (size_t)batch, NULL, &n, &next, &err)))
+        if ((rc = gm_pump_batch(st, src, log_uri, (size_t)batch, NULL, NULL, &n, &next, &err)))
             break;
         records += n;
         long heap = status_mib("RssAnon"); /* sampled per batch: the batch is the peak */

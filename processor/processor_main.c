@@ -42,6 +42,7 @@
 #include "redisproj.h"
 #include "rules.h"
 #include "state.h"
+#include "trace.h"
 #include "whrun.h"
 
 #include <errno.h>
@@ -69,6 +70,10 @@ static const struct gm_setting settings[] = {
      "file logs: hand each batch's changes to the Redis projector before its commit's fsync, "
      "so boards update while the disk works (the cursor still follows commits; "
      "docs/operations.md)"},
+    {"redis-early-every-ms", GM_SET_INT, "2", 0, 60000, false,
+     "with --redis-early: a batch still folding after this many ms hands its changes so far to "
+     "the Redis projector, and again every this many ms, instead of only at its commit "
+     "(0: only at the commit)"},
     {"projector-max-lag", GM_SET_INT, "100000", 0, 1000000000, false,
      "/readyz answers 503 while a projector (kafka://: of any partition) is more than this many "
      "changes behind (0: never)"},
@@ -289,20 +294,29 @@ static const struct gm_projector_ops redis_early_ops = {"redis",      redis_step
 
 /* The writer's precommit callback with --redis-early: offers the batch's
  * changes to the share and wakes the Redis projector to write them while
- * the commit's fsync runs. */
+ * the commit's fsync runs. Also the batch's progress hook
+ * (--redis-early-every-ms): a long batch offers its changes so far as it
+ * goes (the share then holds only what is new since the last offer). */
 struct early_hand {
     struct gm_feedshare *share;
     struct gm_projrun *redis;
+    int64_t first, end; /* the last offer: the batch's changes [first, end) */
 };
 
 static void
 early_offer(void *ctx, struct gm_state *st)
 {
     struct early_hand *h = ctx;
-    if (gm_state_pending_end(st) <= gm_state_change_end(st))
-        return; /* a commit of no changes (a trim) */
-    if (gm_feedshare_offer(h->share, st) == 0)
+    int64_t first = gm_state_change_end(st), end = gm_state_pending_end(st);
+    if (end <= first)
+        return; /* a commit of no changes (a trim), or none yet */
+    if (first == h->first && end == h->end)
+        return; /* offered already (the batch's last progress call) */
+    if (gm_feedshare_offer(h->share, st) == 0) {
+        h->first = first;
+        h->end = end;
         gm_projrun_wake_early(h->redis);
+    }
 }
 
 /* The Postgres projector as the runner sees it (the runner's backoff). */
@@ -485,14 +499,18 @@ run(const struct gm_config *cfg)
         goto fail;
     m.alerts = alerts;
     bool early = gm_config_str(cfg, "redis") && gm_config_bool(cfg, "redis-early");
+    int64_t early_every_ms = gm_config_int(cfg, "redis-early-every-ms");
     if ((gm_config_str(cfg, "postgres") && gm_config_str(cfg, "redis")) || early)
         share = gm_feedshare_new(GM_FEEDSHARE_CHANGES);
     if ((rc = start_projectors(cfg, st, alerts, share, &redis, &pg, &rp, &err)))
         goto fail;
     static struct early_hand hand;
+    struct gm_pump_progress prog = {early_offer, &hand, early_every_ms * 1000}, *progp = NULL;
     if (early) {
-        hand = (struct early_hand){share, redis};
+        hand = (struct early_hand){share, redis, -1, -1};
         gm_state_set_precommit(st, early_offer, &hand);
+        if (early_every_ms > 0)
+            progp = &prog;
     }
     if (gm_config_str(cfg, "webhooks") &&
         (rc = gm_whrun_start(gm_config_str(cfg, "webhooks"), dir, st, &wh, &whp, &err)))
@@ -517,7 +535,7 @@ run(const struct gm_config *cfg)
         size_t n = 0;
         snprintf(ctx, sizeof ctx, "\"partition\":0,\"offset\":%llu", (unsigned long long)offset);
         gm_log_set_context(ctx);
-        rc = gm_pump_batch(st, src, log_uri, batch_max, &stop, &n, &offset, &err);
+        rc = gm_pump_batch(st, src, log_uri, batch_max, &stop, progp, &n, &offset, &err);
         /* changes offered early and not committed go from the share */
         gm_feedshare_settle(share, gm_state_change_end(st));
         if (rc)
@@ -573,7 +591,10 @@ run(const struct gm_config *cfg)
             if (below > trimmed && gm_state_trim_changes(st, below, &n_trim, &err) == 0)
                 trimmed = below;
         }
-        if (!stop && gm_logsrc_wait(src, idle_ms) < 0 && errno != EINTR) {
+        gm_trace("w", "idle", (int64_t)offset, 0);
+        int wrc = stop ? 0 : gm_logsrc_wait(src, idle_ms);
+        gm_trace("w", "wake", (int64_t)offset, wrc);
+        if (wrc < 0 && errno != EINTR) {
             gm_err_set(&err, GM_EIO, "waiting for %s: %s", log_uri, gm_logsrc_errmsg(src));
             rc = GM_EIO;
             goto fail;

@@ -4,6 +4,7 @@
 #include "projrun.h"
 
 #include "log.h"
+#include "trace.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -34,6 +35,7 @@ struct gm_projrun {
     pthread_cond_t cv;
     bool woken, stop;
     bool early;       /* under mu: an offer waits (gm_projrun_wake_early) */
+    bool committed;   /* under mu: a commit came since the last step began */
     bool backing_off; /* under mu: waiting out a failure's backoff */
     atomic_int_fast64_t cursor;
     atomic_uint_fast64_t changes, failures, retries, early_changes, early_failures;
@@ -115,6 +117,8 @@ run(void *arg)
         pthread_mutex_lock(&r->mu);
         bool stop = r->stop, early = r->early;
         r->early = false;
+        if (!early)
+            r->committed = false; /* the step below takes it */
         pthread_mutex_unlock(&r->mu);
         if (stop)
             break;
@@ -124,7 +128,9 @@ run(void *arg)
         if (early && r->ops.early && !last_err[0]) {
             /* before the commit lands: the step after it only moves the
              * cursor over what this wrote */
+            gm_trace(r->ops.name, "early.start", 0, 0);
             int erc = r->ops.early(r->impl, STEP_MAX, &n, &err);
+            gm_trace(r->ops.name, "early.done", (int64_t)n, erc);
             if (erc) {
                 atomic_fetch_add(&r->early_failures, 1);
                 gm_log(GM_LOG_DEBUG, "%s projector: early hand-over: %s", r->ops.name,
@@ -138,15 +144,24 @@ run(void *arg)
                 nap(r, IDLE_WAIT_MS, false);
             else
                 r->woken = false;
+            /* a newer offer of a batch not committed yet (a long batch
+             * offered as it goes): write it first; once a commit came, the
+             * step moves the cursor before anything else */
+            bool again = r->early && !r->committed && !r->stop;
+            r->committed = false;
             pthread_mutex_unlock(&r->mu);
             gm_err_clear(&err);
             n = 0;
+            if (again)
+                continue;
         }
         if (last_err[0])
             atomic_fetch_add(&r->retries, 1);
         int64_t t0 = mono_us();
+        gm_trace(r->ops.name, "step.start", 0, 0);
         int rc = r->ops.step(r->impl, r->st, STEP_MAX, &n, &err);
         uint64_t us = (uint64_t)(mono_us() - t0);
+        gm_trace(r->ops.name, "step.done", (int64_t)n, rc);
         atomic_store(&r->cursor, r->ops.cursor(r->impl));
         if (rc == 0 && n > 0) {
             atomic_fetch_add(&r->step_count, 1);
@@ -230,6 +245,7 @@ gm_projrun_wake(struct gm_projrun *r)
     pthread_mutex_lock(&r->mu);
     note_commit(r, end, ms);
     r->woken = true;
+    r->committed = true;
     pthread_cond_signal(&r->cv);
     pthread_mutex_unlock(&r->mu);
 }

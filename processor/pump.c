@@ -5,12 +5,22 @@
 #include "pump.h"
 
 #include "outsink.h"
+#include "trace.h"
 
 #include <errno.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
+
+static int64_t
+mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 int
 gm_pump_source_open(const char *uri, uint64_t from, struct gm_logsrc **src, struct gm_err *err)
@@ -33,21 +43,26 @@ gm_pump_source_open(const char *uri, uint64_t from, struct gm_logsrc **src, stru
 
 int
 gm_pump_batch(struct gm_state *st, struct gm_logsrc *src, const char *uri, size_t max,
-              const volatile sig_atomic_t *stop, size_t *n, uint64_t *next, struct gm_err *err)
+              const volatile sig_atomic_t *stop, const struct gm_pump_progress *prog, size_t *n,
+              uint64_t *next, struct gm_err *err)
 {
     bool json = gm_logsrc_format(src) == GM_RECORD_JSON;
     int rc = 0;
     *n = 0;
     bool open = false;
+    int64_t due = 0; /* when prog is next called */
     while (*n < max && !(stop && *stop)) {
         struct gm_record rec;
         int got = gm_logsrc_next(src, &rec);
         if (got == 0)
             break;
+        gm_trace("w", "rec", (int64_t)rec.offset, 0);
         if (!open) {
             if ((rc = gm_state_begin(st, err)))
                 return rc;
             open = true;
+            if (prog)
+                due = mono_us() + prog->every_us;
         }
         if (got == GM_ETOOBIG) {
             rc = gm_state_dead_letter(st, (const uint8_t *)"", 0, json, rec.offset, "DECODE",
@@ -65,9 +80,15 @@ gm_pump_batch(struct gm_state *st, struct gm_logsrc *src, const char *uri, size_
         }
         *next = rec.next;
         (*n)++;
+        if (prog && mono_us() >= due) {
+            gm_trace("w", "offer", (int64_t)*next, (int64_t)*n);
+            prog->fn(prog->ctx, st);
+            due = mono_us() + prog->every_us;
+        }
     }
     if (!open)
         return 0;
+    gm_trace("w", "folded", (int64_t)*next, (int64_t)*n);
     return gm_state_commit(st, *next, err);
 }
 

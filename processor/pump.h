@@ -26,15 +26,30 @@
 int gm_pump_source_open(const char *uri, uint64_t from, struct gm_logsrc **src, struct gm_err *err);
 
 /*
+ * Called between records of a batch that has been folding for a while
+ * (gm_pump_batch): fn(ctx, st) at most once every every_us microseconds,
+ * the first time every_us after the batch's first record. The batch's
+ * change records so far can then be read (gm_state_pending_records) and
+ * handed on before the batch ends (gamify-processor --redis-early).
+ */
+struct gm_pump_progress {
+    void (*fn)(void *ctx, struct gm_state *st);
+    void *ctx;
+    int64_t every_us;
+};
+
+/*
  * Folds up to max records of src into st as one batch and commits it with
  * the offset after the last record. *n is the number of records folded (0:
  * none was available; nothing is committed) and *next the new offset. When
  * stop is not NULL it is checked between records: once set, the batch ends
- * early and is committed. uri names the source in errors. A record the
+ * early and is committed. prog (may be NULL; borrowed) is called between
+ * records of a long batch. uri names the source in errors. A record the
  * source cannot return whole (GM_ETOOBIG) becomes a dead letter.
  */
 int gm_pump_batch(struct gm_state *st, struct gm_logsrc *src, const char *uri, size_t max,
-                  const volatile sig_atomic_t *stop, size_t *n, uint64_t *next, struct gm_err *err);
+                  const volatile sig_atomic_t *stop, const struct gm_pump_progress *prog, size_t *n,
+                  uint64_t *next, struct gm_err *err);
 
 struct gm_outsink; /* outsink.h */
 

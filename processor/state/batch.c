@@ -8,6 +8,7 @@
 #include "state_int.h"
 
 #include "log.h"
+#include "trace.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -189,11 +190,14 @@ gm_state_commit(struct gm_state *s, uint64_t next_offset, struct gm_err *err)
             rc = gm__trim_step(s);
         if (rc == 0)
             rc = gm__meta_save(s);
+        gm_trace("w", "precommit", (int64_t)next_offset, rc);
         if (rc == 0 && s->precommit)
             s->precommit(s->precommit_ctx, s);
         if (rc == 0) {
+            gm_trace("w", "txn_commit", (int64_t)next_offset, 0);
             rc = mdb_txn_commit(s->txn);
             s->txn = NULL;
+            gm_trace("w", "committed", (int64_t)next_offset, rc);
             if (rc == 0)
                 break;
             if (rc != MDB_MAP_FULL) {

@@ -35,12 +35,14 @@ gm_state_pending_end(const struct gm_state *s)
 }
 
 int
-gm_state_pending_records(struct gm_state *s,
+gm_state_pending_records(struct gm_state *s, int64_t from,
                          int (*fn)(void *ctx, int64_t seq, const void *data, size_t len), void *ctx)
 {
     if (!s->txn)
         return GM_EINVAL;
-    int64_t from = s->meta_committed.change_seq, end = s->meta.change_seq;
+    int64_t end = s->meta.change_seq;
+    if (from < s->meta_committed.change_seq)
+        from = s->meta_committed.change_seq;
     if (from >= end)
         return 0;
     MDB_cursor *cur;

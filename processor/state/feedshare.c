@@ -34,9 +34,15 @@ struct seg {
 };
 
 /* The change records of a batch not committed yet, as stored (changefmt.h):
- * the writer's early hand-over. Reference counted like a segment. */
+ * the writer's early hand-over. Reference counted like a segment. A batch
+ * offered more than once (a long batch, offered as it goes, then at its
+ * commit) is a chain: each offer holds the records since the one before
+ * it (own_first on) and a reference to it (prev), so that an offer copies
+ * only what is new. */
 struct pend {
-    int64_t first, end;
+    int64_t first, end; /* the batch's offered records [first, end) */
+    int64_t own_first;  /* this offer's own: [own_first, end) */
+    struct pend *prev;  /* the batch's offer before this one (NULL: none) */
     size_t n, cap;
     int64_t *seq;
     size_t *off, *len;
@@ -124,13 +130,15 @@ keep_segment(struct gm_feedshare *sh, struct seg *g)
 static void
 pend_unref(struct pend *pd)
 {
-    if (!pd || --pd->refs > 0)
-        return;
-    free(pd->seq);
-    free(pd->off);
-    free(pd->len);
-    free(pd->data);
-    free(pd);
+    while (pd && --pd->refs == 0) {
+        struct pend *prev = pd->prev;
+        free(pd->seq);
+        free(pd->off);
+        free(pd->len);
+        free(pd->data);
+        free(pd);
+        pd = prev;
+    }
 }
 
 void
@@ -345,7 +353,23 @@ gm_feedshare_offer(struct gm_feedshare *sh, struct gm_state *st)
     pd->refs = 1;
     pd->first = gm_state_change_end(st);
     pd->end = gm_state_pending_end(st);
-    int rc = gm_state_pending_records(st, pend_keep, pd);
+    pd->own_first = pd->first;
+    /* only the writer offers and settles: sh->pend cannot change meanwhile */
+    pthread_mutex_lock(&sh->mu);
+    struct pend *last = sh->pend;
+    if (last && last->first == pd->first && last->end <= pd->end) {
+        /* the same batch offered before: chain on to that offer */
+        if (last->end == pd->end) {
+            pthread_mutex_unlock(&sh->mu);
+            pend_unref(pd);
+            return 0; /* nothing new */
+        }
+        pd->prev = last;
+        last->refs++;
+        pd->own_first = last->end;
+    }
+    pthread_mutex_unlock(&sh->mu);
+    int rc = gm_state_pending_records(st, pd->own_first, pend_keep, pd);
     pthread_mutex_lock(&sh->mu);
     pend_unref(sh->pend);
     sh->pend = rc == 0 && pd->end > pd->first ? pd : NULL;
@@ -395,10 +419,10 @@ gm_feedshare_offered(struct gm_feedshare *sh, int64_t from)
     return in;
 }
 
-/* Decodes the records of pd from from on, at most max, into g; *next after
- * the last. */
+/* Decodes the records of one offer from from on, at most max, into g;
+ * *next after the last. */
 static int
-pend_decode(const struct pend *pd, int64_t from, size_t max, struct seg *g, int64_t *next)
+pend_decode_own(const struct pend *pd, int64_t from, size_t max, struct seg *g, int64_t *next)
 {
     size_t lo = 0, hi = pd->n;
     while (lo < hi) {
@@ -408,7 +432,6 @@ pend_decode(const struct pend *pd, int64_t from, size_t max, struct seg *g, int6
         else
             hi = mid;
     }
-    *next = from;
     for (size_t i = lo; i < pd->n && g->n < max; i++) {
         struct gm_change ch;
         int rc =
@@ -419,6 +442,24 @@ pend_decode(const struct pend *pd, int64_t from, size_t max, struct seg *g, int6
         *next = ch.seq + 1;
     }
     return 0;
+}
+
+/* Decodes the records of pd's chain from from on, at most max, into g;
+ * *next after the last. The chain is immutable while referenced. */
+static int
+pend_decode(const struct pend *pd, int64_t from, size_t max, struct seg *g, int64_t *next)
+{
+    *next = from;
+    /* the offers holding from on, oldest first: find the oldest, then walk
+     * forward by recursion depth (chains are short: one offer per few
+     * milliseconds of one batch) */
+    if (pd->prev && from < pd->own_first) {
+        int rc = pend_decode(pd->prev, from, max, g, next);
+        if (rc || g->n >= max)
+            return rc;
+        from = pd->own_first;
+    }
+    return pend_decode_own(pd, from, max, g, next);
 }
 
 int

@@ -53,7 +53,11 @@ int gm_feedshare_changes(struct gm_feedshare *sh, struct gm_feed *f, int64_t fro
  * The early hand-over (gamify-processor --redis-early). The writer, in its
  * precommit callback (gm_state_set_precommit), offers the change records of
  * the batch about to be committed: gm_feedshare_offer copies them (bytes
- * only; decoding is left to the reader, off the writer's thread). After
+ * only; decoding is left to the reader, off the writer's thread). A long
+ * batch may also be offered as it goes (gm_pump_batch's progress hook):
+ * an offer of the same batch as the last one copies only the records
+ * written since (it returns 0 and changes nothing when there are none),
+ * and the share then offers the batch from its first change on. After
  * gm_state_commit, successful or not, the writer calls gm_feedshare_settle
  * with the committed end of the feed: changes offered past it were rolled
  * back, so they and everything decoded from them are dropped and the

@@ -132,13 +132,15 @@ void gm_state_set_precommit(struct gm_state *s, void (*fn)(void *ctx, struct gm_
                             void *ctx);
 
 /*
- * Inside a precommit callback only: calls fn for each change record the
- * open batch wrote (sequence numbers gm_state_change_end(s) up to
- * gm_state_pending_end(s)), in order, with its stored bytes (changefmt.h;
- * borrowed for the call). Returns fn's result when not 0, GM_EDB, or
- * GM_EINVAL without an open batch.
+ * Inside a precommit callback, or between records of an open batch (the
+ * progress hook of gm_pump_batch): calls fn for each change record the
+ * open batch wrote from sequence number from on (at the earliest
+ * gm_state_change_end(s), up to gm_state_pending_end(s)), in order, with
+ * its stored bytes (changefmt.h; borrowed for the call). A record, once
+ * written, does not change for the rest of the batch. Returns fn's result
+ * when not 0, GM_EDB, or GM_EINVAL without an open batch.
  */
-int gm_state_pending_records(struct gm_state *s,
+int gm_state_pending_records(struct gm_state *s, int64_t from,
                              int (*fn)(void *ctx, int64_t seq, const void *data, size_t len),
                              void *ctx);
 

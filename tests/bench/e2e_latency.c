@@ -11,6 +11,11 @@
  *
  * usage: e2e_latency LOG_DIR REDIS_HOST REDIS_PORT PREFIX RATE SECONDS USERS
  * Prints one line: probes=N seen=N p50_ms= p99_ms= max_ms= late_ticks=N.
+ * With E2E_LATENCY_STAMPS=PATH it also writes one line per probe: its
+ * number, log offset, and CLOCK_MONOTONIC ns when its append began and
+ * returned, when the message after which it was seen arrived, and when its
+ * ZSCORE was read (0: not seen); tests/bench/e2e_trace joins them with
+ * gamify-processor's stamps (meson -Dtrace=true, GAMIFY_TRACE).
  */
 #include "codec.h"
 #include "filelog.h"
@@ -27,6 +32,10 @@ static const char *host, *prefix;
 static int port;
 static int64_t *sent_ns;      /* per probe: when its append began */
 static int64_t *seen_ns;      /* per probe: when its score was read (0: not yet) */
+static int64_t *done_ns;      /* per probe: when its append returned */
+static int64_t *msg_ns;       /* per probe: when the message it was seen after arrived */
+static uint64_t *offsets;     /* per probe: its record's log offset */
+static int64_t last_msg_ns;   /* the watcher's: when the last message arrived */
 static atomic_long n_sent;    /* probes appended */
 static atomic_bool producing; /* false once the producer is done */
 
@@ -55,8 +64,10 @@ check_probes(redisContext *q, long *low)
             fprintf(stderr, "e2e_latency: ZSCORE: %s\n", q->errstr);
             exit(1);
         }
-        if (r->type == REDIS_REPLY_STRING)
+        if (r->type == REDIS_REPLY_STRING) {
             seen_ns[i] = now_ns();
+            msg_ns[i] = last_msg_ns;
+        }
         freeReplyObject(r);
     }
     while (*low < n && seen_ns[*low])
@@ -81,6 +92,7 @@ watch(void *arg)
     for (;;) {
         void *msg = NULL;
         if (redisGetReply(sub, &msg) == REDIS_OK) {
+            last_msg_ns = now_ns();
             freeReplyObject(msg);
             check_probes(q, &low);
         } else if (sub->err == REDIS_ERR_IO) {
@@ -93,6 +105,7 @@ watch(void *arg)
             }
             freeReplyObject(redisCommand(sub, "SUBSCRIBE %sleaderboard-changed", prefix));
             redisSetTimeout(sub, tv);
+            last_msg_ns = 0;
             check_probes(q, &low); /* a message may have come in between */
         } else {
             fprintf(stderr, "e2e_latency: SUBSCRIBE: %s\n", sub->errstr);
@@ -145,9 +158,12 @@ main(int argc, char **argv)
     size_t per_tick = (size_t)(rate / 100);
     sent_ns = calloc((size_t)ticks, sizeof *sent_ns);
     seen_ns = calloc((size_t)ticks, sizeof *seen_ns);
+    done_ns = calloc((size_t)ticks, sizeof *done_ns);
+    msg_ns = calloc((size_t)ticks, sizeof *msg_ns);
+    offsets = calloc((size_t)ticks, sizeof *offsets);
     uint8_t **bufs = calloc(per_tick, sizeof *bufs);
     size_t *lens = calloc(per_tick, sizeof *lens);
-    if (!sent_ns || !seen_ns || !bufs || !lens)
+    if (!sent_ns || !seen_ns || !done_ns || !msg_ns || !offsets || !bufs || !lens)
         abort();
     atomic_store(&producing, true);
     pthread_t th;
@@ -192,7 +208,8 @@ main(int argc, char **argv)
          * checked only at the next message, up to a tick later. */
         sent_ns[tick] = now_ns();
         atomic_store(&n_sent, tick + 1);
-        int rc = gm_filelog_append(log, (const void *const *)bufs, lens, per_tick, NULL);
+        int rc = gm_filelog_append(log, (const void *const *)bufs, lens, per_tick, &offsets[tick]);
+        done_ns[tick] = now_ns();
         for (size_t i = 0; i < per_tick; i++)
             free(bufs[i]);
         if (rc) {
@@ -227,6 +244,17 @@ main(int argc, char **argv)
     printf("probes=%ld seen=%ld events=%llu p50_ms=%.2f p99_ms=%.2f max_ms=%.2f late_ticks=%llu\n",
            ticks, n, seq, p50, p99, mx, late);
     free(lat);
+    const char *stamps = getenv("E2E_LATENCY_STAMPS");
+    FILE *f = stamps ? fopen(stamps, "w") : NULL;
+    for (long i = 0; f && i < ticks; i++)
+        fprintf(f, "%ld %llu %lld %lld %lld %lld\n", i, (unsigned long long)offsets[i],
+                (long long)sent_ns[i], (long long)done_ns[i], (long long)msg_ns[i],
+                (long long)seen_ns[i]);
+    if (f)
+        fclose(f);
+    free(done_ns);
+    free(msg_ns);
+    free(offsets);
     free(sent_ns);
     free(seen_ns);
     free(bufs);

@@ -31,6 +31,11 @@
 #   GAMIFY_REDIS_EARLY=false.
 # early-kill9: --redis-early with the processor killed with SIGKILL at 10
 #   random moments while events come: the boards equal the dump after.
+# early-parts: --redis-early-every-ms 1 and 6,000 events appended at once
+#   (one batch): the batch reaches Redis in several MULTI blocks without
+#   the cursor before the block that moves it (its changes handed over as
+#   it folds, not only at its commit); the boards equal the dump. Fails
+#   with --redis-early-every-ms 0.
 # ties: learners reaching the same score at different times rank by who
 #   reached it first in Redis (docs/operations.md), projected, after gamify
 #   rebuild, after FLUSHALL and rebuild, after a reconcile of a changed
@@ -354,6 +359,45 @@ early | early-kill9)
         echo "ok: killed 10 times with --redis-early; $(wc -l < "$tmp/got") scores equal the dump"
     fi
     GAMIFY_TEST_REDIS=$shared_redis # the cleanup's
+    ;;
+early-parts)
+    redis_up
+    shared_redis=$GAMIFY_TEST_REDIS
+    GAMIFY_TEST_REDIS="redis://127.0.0.1:$rport"
+    "$gen" --events 6000 --users 400 --seed 36 > "$tmp/more.jsonl"
+    start "$GAMIFY_TEST_REDIS" --batch-max 20000 --redis-early-every-ms "${EVERY_MS:-1}"
+    wait_for gamify_source_offset "$end"
+    wait_for gamify_redis_projector_lag_changes 0
+    redis-cli -p "$rport" monitor > "$tmp/monitor" &
+    mpid=$!
+    sleep 0.3
+    end2=$("$gamify" produce --log "file:$tmp/log" "$tmp/more.jsonl" 2>&1 |
+        sed -n 's/.*log end offset //p')
+    wait_for gamify_source_offset "$end2"
+    wait_for gamify_redis_projector_lag_changes 0
+    sleep 0.3
+    kill "$mpid"
+    wait "$mpid" 2>/dev/null || true
+    batches=$(metric gamify_batch_size_count)
+    kill -TERM "$pid"
+    wait "$pid" || fail "the processor did not stop cleanly"
+    pid=
+    # the longest run of MULTI blocks with a PUBLISH and without the cursor
+    # (written before a commit) between two that set the cursor
+    read -r longest blocks < <(awk -v cur="\"${prefix}cursor:0\"" '
+        / "MULTI"$/ { inb = 1; p = 0; c = 0; next }
+        inb && / "PUBLISH" / { p = 1 }
+        inb && / "SET" / && index($0, cur) { c = 1 }
+        inb && / "EXEC"$/ { inb = 0; if (p && !c) { run++; n++; if (run > max) max = run }
+                            if (c) run = 0 }
+        END { print max + 0, n + 0 }' "$tmp/monitor")
+    [ "$longest" -ge 2 ] ||
+        fail "no batch reached Redis in parts before its commit (longest run of early" \
+            "blocks $longest, $blocks early blocks in all, batches ${batches:-?})"
+    boards_equal_dump
+    echo "ok: $blocks early blocks, up to $longest of one batch before its commit;" \
+        "boards equal the dump"
+    GAMIFY_TEST_REDIS=$shared_redis
     ;;
 guard)
     # a maxmemory far above use, and a mark (1 permille) far below it

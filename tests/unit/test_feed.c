@@ -567,3 +567,107 @@ Test(feed, changes_offered_then_rolled_back_are_dropped)
     gm_feedshare_free(o.sh);
     gm_state_close(st);
 }
+
+/* A long batch offered as it goes (gamify-processor
+ * --redis-early-every-ms), then at its commit: each offer holds only what
+ * is new, a reader that missed an offer still gets every change from
+ * where it stands, and the parts read early are what the commit keeps. */
+static void
+apply_one(struct gm_state *st, const char *user, uint64_t offset)
+{
+    char ev[256];
+    snprintf(ev, sizeof ev,
+             "{\"eventId\":\"%s-1\",\"userId\":\"%s\",\"occurredAt\":\"2026-11-02T10:00:00Z\","
+             "\"lessonCompleted\":{\"lessonId\":\"l1\"}}",
+             user, user);
+    struct gm_err err;
+    cr_assert_eq(gm_state_apply(st, (const uint8_t *)ev, strlen(ev), true, offset, 0, &err), 0,
+                 "%s", err.msg);
+}
+
+Test(feed, a_batch_offered_as_it_goes_is_read_in_parts)
+{
+    struct gm_state *st = fold_all();
+    int64_t from = gm_state_change_end(st), next, mid;
+    uint64_t gen;
+    static char part1[8192], part2[8192], part3[8192], whole[8192], want[8192], none[8192];
+    struct gm_feedshare *sh = gm_feedshare_new(1000), *missed = gm_feedshare_new(1000);
+    struct gm_err err;
+    cr_assert_eq(gm_state_begin(st, &err), 0, "%s", err.msg);
+    apply_one(st, "cy", 4);
+    cr_assert_eq(gm_feedshare_offer(sh, st), 0);
+    cr_assert_eq(gm_feedshare_offer(missed, st), 0);
+    cr_assert_eq(gm_feedshare_early(sh, from, 1000, render, part1, &mid, &gen), 0);
+    cr_assert_eq(mid, gm_state_pending_end(st));
+    cr_assert(strstr(part1, " cy "));
+    /* an offer with nothing new changes nothing */
+    cr_assert_eq(gm_feedshare_offer(sh, st), 0);
+    cr_assert_eq(gm_feedshare_early(sh, mid, 1000, render, none, &next, &gen), 0);
+    cr_assert_eq(next, mid);
+    cr_assert_str_eq(none, "");
+    apply_one(st, "dan", 5);
+    cr_assert_eq(gm_feedshare_offer(sh, st), 0);
+    cr_assert_eq(gm_feedshare_offer(missed, st), 0);
+    cr_assert(gm_feedshare_offered(sh, from), "the batch's first change is still offered");
+    cr_assert_eq(gm_feedshare_early(sh, mid, 1000, render, part2, &next, &gen), 0);
+    cr_assert(strstr(part2, " dan ") && !strstr(part2, " cy "));
+    mid = next;
+    apply_one(st, "eve", 6);
+    /* the precommit offer: only eve is new */
+    cr_assert_eq(gm_feedshare_offer(sh, st), 0);
+    cr_assert_eq(gm_feedshare_offer(missed, st), 0);
+    cr_assert_eq(gm_feedshare_early(sh, mid, 1000, render, part3, &next, &gen), 0);
+    cr_assert_eq(next, gm_state_pending_end(st));
+    cr_assert(strstr(part3, " eve ") && !strstr(part3, " dan "));
+    /* a reader that read none of the offers gets the three of them */
+    cr_assert_eq(gm_feedshare_early(missed, from, 1000, render, whole, &next, &gen), 0);
+    cr_assert_eq(next, gm_state_pending_end(st));
+    cr_assert_eq(gm_state_commit(st, 7, &err), 0, "%s", err.msg);
+    gm_feedshare_settle(sh, gm_state_change_end(st));
+    gm_feedshare_settle(missed, gm_state_change_end(st));
+    cr_assert_eq(gm_feedshare_gen(sh), gen, "a committed offer keeps its generation");
+    struct gm_feed *f;
+    cr_assert_eq(gm_feed_open(st, &f), 0);
+    cr_assert_eq(gm_feed_changes(f, from, 1000, render, want, &next), 0);
+    gm_feed_close(f);
+    char parts[3 * 8192];
+    snprintf(parts, sizeof parts, "%s%s%s", part1, part2, part3);
+    cr_assert_str_eq(parts, want);
+    cr_assert_str_eq(whole, want);
+    gm_feedshare_free(sh);
+    gm_feedshare_free(missed);
+    gm_state_close(st);
+}
+
+Test(feed, a_batch_offered_as_it_goes_then_rolled_back_is_dropped)
+{
+    struct gm_state *st = fold_all();
+    int64_t from = gm_state_change_end(st), next;
+    uint64_t gen0 = 0, gen;
+    static char got[8192];
+    struct gm_feedshare *sh = gm_feedshare_new(1000);
+    struct gm_err err;
+    gen0 = gm_feedshare_gen(sh);
+    cr_assert_eq(gm_state_begin(st, &err), 0, "%s", err.msg);
+    apply_one(st, "cy", 4);
+    cr_assert_eq(gm_feedshare_offer(sh, st), 0);
+    apply_one(st, "dan", 5);
+    cr_assert_eq(gm_feedshare_offer(sh, st), 0);
+    gm_state_abort(st);
+    gm_feedshare_settle(sh, gm_state_change_end(st));
+    cr_assert_neq(gm_feedshare_gen(sh), gen0, "a rolled back offer moves the generation");
+    cr_assert_not(gm_feedshare_offered(sh, from));
+    cr_assert_eq(gm_feedshare_early(sh, from, 1000, render, got, &next, &gen), 0);
+    cr_assert_eq(next, from);
+    cr_assert_str_eq(got, "");
+    /* the next batch numbers its changes from the same place: a fresh
+     * offer, not a part of the dropped one */
+    cr_assert_eq(gm_state_begin(st, &err), 0, "%s", err.msg);
+    apply_one(st, "eve", 4);
+    cr_assert_eq(gm_feedshare_offer(sh, st), 0);
+    cr_assert_eq(gm_feedshare_early(sh, from, 1000, render, got, &next, &gen), 0);
+    cr_assert(strstr(got, " eve ") && !strstr(got, " cy ") && !strstr(got, " dan "));
+    cr_assert_eq(gm_state_commit(st, 5, &err), 0, "%s", err.msg);
+    gm_feedshare_free(sh);
+    gm_state_close(st);
+}
