@@ -584,3 +584,45 @@ Test(changefmt, one_walk_into_a_buffer_that_grows)
     }
     free(buf);
 }
+
+/* The header and the scores are written unchecked into room reserved for
+ * their worst case. The widest record that case covers: every score a run
+ * of its own board, the widest varints (saturated scores, reach times far
+ * from the event's), periods as text and a long board name, from an empty
+ * buffer, reads back exactly. (The sanitizers catch a reserve that is too
+ * small only when it outgrows the buffer's doubling slack, so this checks
+ * the values; put_change's comment argues the bound.) */
+Test(changefmt, widest_scores_read_back)
+{
+    struct sample s;
+    sample_init(&s);
+    s.ch.redemption = NULL;
+    s.ch.n_outbound = 0;
+    static char long_board[600];
+    memset(long_board, 'b', sizeof long_board - 1);
+    static const char *const boards[] = {"global", "a", "global", long_board, "c", "d", "e"};
+    for (int i = 0; i < 7; i++) {
+        s.sc[i].board = (char *)boards[i];
+        s.sc[i].period = "not-a-period";
+        s.sc[i].score = i % 2 ? INT64_MAX : INT64_MIN;
+        s.sc[i].reached_at = i % 2 ? 7258118399 : 946684800; /* 2199-12-31, 2000-01-01 */
+    }
+    size_t pb_size;
+    char *want = protobuf_text(&s.ch, &pb_size);
+    uint8_t *buf = NULL;
+    size_t cap = 0;
+    size_t n = gm__change_compact_encode(&s.ch, false, NULL, &buf, &cap);
+    cr_assert_gt(n, 0);
+    cr_assert_geq(cap, n);
+    cr_assert_gt(n, sizeof long_board, "%zu bytes", n);
+    struct gm__change_reader r;
+    gm__change_reader_init(&r);
+    struct gm_change c;
+    cr_assert_eq(gm__change_decode(&r, s.ch.seq, buf, n, &c), 0);
+    char *got = change_text(&c);
+    cr_assert_str_eq(got, want);
+    free(got);
+    free(want);
+    free(buf);
+    gm__change_reader_deinit(&r);
+}
