@@ -561,7 +561,10 @@ class State:
         self.ambiguous = False
         self.window = window_days * 86400 * NS
         self.learners = {}
-        self.seen = set()
+        # event id -> the whole second of the occurredAt it was last marked
+        # seen with (docs/rules.md step 1: forgotten once that second is more
+        # than the window before the newest event time's second)
+        self.seen = {}
         self.newest = None
         self.first_lessons = set()
         self.first_tournaments = set()
@@ -604,12 +607,13 @@ class State:
         if self.newest is not None and t < self.newest - self.window:
             self.dead("TOO_LATE")
             return
-        if eid in self.seen:
+        if eid in self.seen and not (self.newest is not None and
+                                     self.seen[eid] < self.newest // NS - self.window // NS):
             return
         if self.rules is None and "rulesPublished" not in ev:
             self.dead("NO_RULES")
             return
-        self.seen.add(eid)
+        self.seen[eid] = t // NS
         n_dead = len(self.dlq)
         n_out = len(self.out)
         self.cause = (eid, t)
