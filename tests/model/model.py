@@ -284,7 +284,9 @@ class Rules:
             raise ValueError("rules: version must be 1")
         check_rules(doc)
         self.timezone = doc.get("timezone", "UTC")
-        self.zone = zoneinfo.ZoneInfo(self.timezone)
+        self.zone = zone(self.timezone) if isinstance(self.timezone, str) else None
+        if self.zone is None:
+            raise ValueError("timezone: not an installed IANA zone name")
         lv = doc.get("levels") or {}
         if "thresholds" in lv:
             self.thresholds = list(lv["thresholds"])
@@ -343,11 +345,20 @@ class Rules:
 ZONES = {}
 
 
+# docs/events.md: an IANA name is UTC, Etc/..., or an area and one or more
+# locations, each starting with a letter, of A-Z a-z 0-9 _ + -; at most 64
+# bytes. POSIX TZ strings, old aliases (US/Eastern, CET) and other files of
+# the zoneinfo directory (posix/...) are refused even where installed.
+IANA_NAME = re.compile(r"(UTC|(Africa|America|Antarctica|Arctic|Asia|Atlantic|Australia|Europe"
+                       r"|Indian|Pacific|Etc)(/[A-Za-z][A-Za-z0-9_+-]*)+)\Z")
+
+
 def zone(name):
-    """Returns the ZoneInfo of NAME, or None when it is not installed."""
+    """Returns the ZoneInfo of NAME, or None when it is not an IANA name
+    (above) or not installed."""
     if name not in ZONES:
         try:
-            if not name or name.startswith("/") or ".." in name:
+            if not name or len(name.encode()) > 64 or not IANA_NAME.match(name):
                 raise ValueError(name)
             ZONES[name] = zoneinfo.ZoneInfo(name)
         except Exception:
