@@ -499,6 +499,15 @@ def normalize(obj):
 
 BODIES = ("lessonCompleted", "tournamentResult", "redeemReward", "rulesPublished",
           "userSettings", "adjustment")
+ENVELOPE = ("eventId", "userId", "occurredAt", "source", "timezone", "groupIds")
+BODY_FIELDS = {
+    "lessonCompleted": ("lessonId", "courseId", "score", "durationS"),
+    "tournamentResult": ("tournamentId", "outcome", "rank"),
+    "redeemReward": ("redemptionId", "rewardId"),
+    "rulesPublished": ("rulesYaml", "comment"),
+    "userSettings": ("timezone", "leaderboardOptOut"),
+    "adjustment": ("exp", "coins", "reason"),
+}
 T_MIN = parse_time("2000-01-01T00:00:00Z")
 T_MAX = parse_time("2200-01-01T00:00:00Z")
 
@@ -522,6 +531,11 @@ def valid(ev):
 
     if not idok(ev.get("eventId")) or not idok(ev.get("userId")):
         return False
+    if any(k not in ENVELOPE and k not in BODIES for k in ev):
+        return False                               # an unknown field
+    for b, fields in BODY_FIELDS.items():
+        if b in ev and (not isinstance(ev[b], dict) or any(k not in fields for k in ev[b])):
+            return False
     try:
         t = parse_time(ev.get("occurredAt", ""))
     except (ValueError, TypeError):
@@ -598,6 +612,27 @@ class State:
 
     def dead(self, reason):
         self.dlq.append(reason)
+
+    def apply_line(self, line):
+        """One line of a jsonl: log. Not JSON (a syntax error, the same key
+        twice in one object) is a DECODE dead letter; JSON that is not an
+        object is INVALID (docs/events.md); neither marks an id seen."""
+        def no_dup(pairs):
+            keys = [k for k, _ in pairs]
+            if len(set(keys)) != len(keys):
+                raise ValueError("duplicate key")
+            return dict(pairs)
+        try:
+            ev = json.loads(line, object_pairs_hook=no_dup)
+        except ValueError:
+            if self.append is None:    # a file log holds no such record: produce refuses it
+                self.dead("DECODE")
+            return
+        if not isinstance(ev, dict):
+            if self.append is None:
+                self.dead("INVALID")
+            return
+        self.apply(ev)
 
     # Step 1 and the dispatch of one event.
     def apply(self, ev):
@@ -932,7 +967,7 @@ def main():
     with open(args.events, encoding="utf-8") as f:
         for line in f:
             if line.strip():
-                st.apply(json.loads(line))
+                st.apply_line(line)
     out = sys.stdout
     for uid in sorted(st.learners, key=lambda s: s.encode()):
         out.write(st.learners[uid].dump() + "\n")
