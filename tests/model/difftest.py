@@ -68,12 +68,13 @@ def first_out_difference(want, got):
     return None
 
 
-def model_output(rules_path, events_path, append=None, out=None, what_if=False):
+def model_output(rules_path, events_path, append=None, out=None, what_if=False, seeded=True):
     with open(rules_path, encoding="utf-8") as f:
-        st = model.State(model.Rules(f.read()), append=append, what_if=what_if)
+        rules = model.Rules(f.read()) if seeded else None
+        st = model.State(rules, append=append, what_if=what_if)
     with open(events_path, encoding="utf-8") as f:
         for line in f:
-            st.apply(json.loads(line))
+            st.apply_line(line)
     lines = [st.learners[u].dump() for u in sorted(st.learners, key=lambda s: s.encode())]
     if st.ambiguous:
         return None, None
@@ -173,6 +174,47 @@ def what_if_difference(gamify, rp, ep, d):
     return "what-if: " + diff if diff else None
 
 
+def digest(gamify, sp):
+    return run([gamify, "digest", "--state", sp]).strip()
+
+
+def batches_difference(gamify, ep, seeding, want_digest, seed, d):
+    """The same log replayed with --batch 1 and a medium batch, and replayed
+    in pieces into one state (the log growing between the replays, each
+    piece with its own batch size): every digest must equal WANT_DIGEST,
+    that of one replay with the default batch."""
+    import random
+    rnd = random.Random(seed * 7919)
+    with open(ep, encoding="utf-8") as f:
+        lines = f.readlines()
+    for batch in ("1", str(rnd.randint(2, 40))):
+        sp = os.path.join(d, "state-batch-" + batch)
+        shutil.rmtree(sp, ignore_errors=True)
+        run([gamify, "replay", "--log", "jsonl:" + ep, "--state", sp, "--no-sync", "--quiet",
+             "--batch", batch] + seeding)
+        got = digest(gamify, sp)
+        if got != want_digest:
+            return "--batch %s: digest %s, the default batch's %s" % (batch, got, want_digest)
+    cuts = sorted(rnd.sample(range(1, len(lines)), min(3, len(lines) - 1)))
+    gp = os.path.join(d, "growing.jsonl")
+    sp = os.path.join(d, "state-resumed")
+    shutil.rmtree(sp, ignore_errors=True)
+    with open(gp, "w", encoding="utf-8"):
+        pass
+    done = 0
+    for cut in cuts + [len(lines)]:
+        with open(gp, "a", encoding="utf-8") as f:
+            f.writelines(lines[done:cut])
+        done = cut
+        run([gamify, "replay", "--log", "jsonl:" + gp, "--state", sp, "--no-sync", "--quiet",
+             "--batch", str(rnd.choice([1, 3, 16, 1000]))] + seeding)
+    got = digest(gamify, sp)
+    if got != want_digest:
+        return "replayed in pieces (cut after lines %s): digest %s, one replay's %s" % (
+            cuts, got, want_digest)
+    return None
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("gamify")
@@ -190,6 +232,16 @@ def main():
     ap.add_argument("--folds", action="store_true",
                     help="logs of gen_edges.generate_folds: bonuses, caps, levels, badges, boards "
                          "and rules published mid-day")
+    ap.add_argument("--history", action="store_true",
+                    help="logs of gen_edges.generate_history: rules republished (levels, badges, "
+                         "rewards, stock, streaks, zone, cap, periods), ids reused past the window, "
+                         "gaps of years, dead letters of every kind, zones flipped mid-streak")
+    ap.add_argument("--unseeded", action="store_true",
+                    help="replay without --rules (the model starts with no rules): events before "
+                         "the log's first rulesPublished are NO_RULES dead letters")
+    ap.add_argument("--batches", action="store_true",
+                    help="also replay with --batch 1, a medium batch, and in pieces into one state "
+                         "as the log grows: every digest must equal the one replay's")
     ap.add_argument("--ledger", action="store_true",
                     help="also check that every learner's `gamify ledger` is balanced and sums "
                          "to the dump's exp and coins")
@@ -205,15 +257,16 @@ def main():
         for seed in [int(s) for s in args.seeds.split(",") if s]:
             d = os.path.join(args.keep, "seed-%d" % seed) if args.keep else os.path.join(tmp, "seed-%d" % seed)
             start = int(time.time()) - 100 * 86400 if args.file_log else None
-            make = gen_edges.generate_folds if args.folds else gen_edges.generate if args.edges else gen.generate
+            make = gen_edges.generate_folds if args.folds else gen_edges.generate_history \
+                if args.history else gen_edges.generate if args.edges else gen.generate
             rules, events = make(seed, args.events, start)
             os.makedirs(d, exist_ok=True)
             rp, ep, sp = os.path.join(d, "rules.yaml"), os.path.join(d, "events.jsonl"), os.path.join(d, "state")
             with open(rp, "w", encoding="utf-8") as f:
                 f.write(rules)
             with open(ep, "w", encoding="utf-8") as f:
-                for ev in events:
-                    f.write(json.dumps(ev, separators=(",", ":")) + "\n")
+                for ev in events:      # a str is a raw line (gen_edges.ep_raw)
+                    f.write((ev if isinstance(ev, str) else json.dumps(ev, separators=(",", ":"))) + "\n")
             shutil.rmtree(sp, ignore_errors=True)
             run([args.gamify, "rules", "check", rp])
             append = None
@@ -228,13 +281,14 @@ def main():
             op = os.path.join(d, "out.jsonl")
             if os.path.exists(op):
                 os.unlink(op)
-            run([args.gamify, "replay", "--log", log, "--state", sp, "--rules", rp,
-                 "--no-sync", "--quiet", "--out", "jsonl:" + op] + batch)
+            seeding = [] if args.unseeded else ["--rules", rp]
+            run([args.gamify, "replay", "--log", log, "--state", sp,
+                 "--no-sync", "--quiet", "--out", "jsonl:" + op] + batch + seeding)
             got = run([args.gamify, "dump", "--state", sp]).splitlines()
             dlq = run([args.gamify, "dlq", "list", "--state", sp]).splitlines()
             got_dlq = [m.group(1) for m in (re.search(r'"reason":"([^"]*)"', x) for x in dlq) if m]
             want_out = []
-            want, want_dlq = model_output(rp, ep, append, want_out)
+            want, want_dlq = model_output(rp, ep, append, want_out, seeded=not args.unseeded)
             if want is None:
                 print("seed %d: skipped (an event within a second of the skew's edge)" % seed)
                 continue
@@ -246,6 +300,8 @@ def main():
                     diff = first_out_difference(want_out, outbound_of(f.read().splitlines()))
             if diff is None and args.ledger:
                 diff = ledger_difference(args.gamify, sp, got)
+            if diff is None and args.batches:
+                diff = batches_difference(args.gamify, ep, seeding, digest(args.gamify, sp), seed, d)
             if diff is None and args.what_if:
                 diff = what_if_difference(args.gamify, rp, ep, d)
             if diff:
