@@ -68,10 +68,13 @@ def first_out_difference(want, got):
     return None
 
 
+WINDOW_DAYS = 30
+
+
 def model_output(rules_path, events_path, append=None, out=None, what_if=False, seeded=True):
     with open(rules_path, encoding="utf-8") as f:
         rules = model.Rules(f.read()) if seeded else None
-        st = model.State(rules, append=append, what_if=what_if)
+        st = model.State(rules, WINDOW_DAYS, append=append, what_if=what_if)
     with open(events_path, encoding="utf-8") as f:
         for line in f:
             st.apply_line(line)
@@ -110,7 +113,8 @@ def compare_prefix(gamify, rp, lines, k, tmp):
     with open(ep, "w", encoding="utf-8") as f:
         f.writelines(lines[:k])
     shutil.rmtree(sp, ignore_errors=True)
-    run([gamify, "replay", "--log", "jsonl:" + ep, "--state", sp, "--rules", rp, "--no-sync", "--quiet"])
+    run([gamify, "replay", "--log", "jsonl:" + ep, "--state", sp, "--rules", rp, "--no-sync", "--quiet",
+         "--window-days", str(WINDOW_DAYS)])
     got = run([gamify, "dump", "--state", sp]).splitlines()
     want, _ = model_output(rp, ep)
     return first_difference(want, got)
@@ -161,7 +165,7 @@ def what_if_difference(gamify, rp, ep, d):
     sp = os.path.join(d, "whatif-state")
     shutil.rmtree(sp, ignore_errors=True)
     run([gamify, "replay", "--log", "jsonl:" + ep, "--state", sp, "--rules-override", rp,
-         "--no-sync", "--quiet"])
+         "--no-sync", "--quiet", "--window-days", str(WINDOW_DAYS)])
     got = run([gamify, "dump", "--state", sp]).splitlines()
     dlq = run([gamify, "dlq", "list", "--state", sp]).splitlines()
     got_dlq = [m.group(1) for m in (re.search(r'"reason":"([^"]*)"', x) for x in dlq) if m]
@@ -178,11 +182,12 @@ def digest(gamify, sp):
     return run([gamify, "digest", "--state", sp]).strip()
 
 
-def batches_difference(gamify, ep, seeding, want_digest, seed, d):
+def batches_difference(gamify, ep, seeding, want_digest, want_out, seed, d):
     """The same log replayed with --batch 1 and a medium batch, and replayed
     in pieces into one state (the log growing between the replays, each
     piece with its own batch size): every digest must equal WANT_DIGEST,
-    that of one replay with the default batch."""
+    that of one replay with the default batch, and the pieces' outbound
+    events (--out, appended replay after replay) those of WANT_OUT."""
     import random
     rnd = random.Random(seed * 7919)
     with open(ep, encoding="utf-8") as f:
@@ -198,7 +203,10 @@ def batches_difference(gamify, ep, seeding, want_digest, seed, d):
     cuts = sorted(rnd.sample(range(1, len(lines)), min(3, len(lines) - 1)))
     gp = os.path.join(d, "growing.jsonl")
     sp = os.path.join(d, "state-resumed")
+    op = os.path.join(d, "out-resumed.jsonl")
     shutil.rmtree(sp, ignore_errors=True)
+    if os.path.exists(op):
+        os.unlink(op)
     with open(gp, "w", encoding="utf-8"):
         pass
     done = 0
@@ -207,11 +215,15 @@ def batches_difference(gamify, ep, seeding, want_digest, seed, d):
             f.writelines(lines[done:cut])
         done = cut
         run([gamify, "replay", "--log", "jsonl:" + gp, "--state", sp, "--no-sync", "--quiet",
-             "--batch", str(rnd.choice([1, 3, 16, 1000]))] + seeding)
+             "--out", "jsonl:" + op, "--batch", str(rnd.choice([1, 3, 16, 1000]))] + seeding)
     got = digest(gamify, sp)
     if got != want_digest:
         return "replayed in pieces (cut after lines %s): digest %s, one replay's %s" % (
             cuts, got, want_digest)
+    with open(op, encoding="utf-8") as f, open(want_out, encoding="utf-8") as g:
+        if f.read() != g.read():
+            return "replayed in pieces (cut after lines %s): the outbound events differ from " \
+                   "one replay's" % cuts
     return None
 
 
@@ -242,6 +254,8 @@ def main():
     ap.add_argument("--batches", action="store_true",
                     help="also replay with --batch 1, a medium batch, and in pieces into one state "
                          "as the log grows: every digest must equal the one replay's")
+    ap.add_argument("--window-days", type=int, default=30,
+                    help="gamify replay --window-days N, and the model's window")
     ap.add_argument("--ledger", action="store_true",
                     help="also check that every learner's `gamify ledger` is balanced and sums "
                          "to the dump's exp and coins")
@@ -251,6 +265,8 @@ def main():
     ap.add_argument("--bisect", action="store_true",
                     help="for a seed that differs, find the first line of the log that makes it differ")
     args = ap.parse_args()
+    global WINDOW_DAYS
+    WINDOW_DAYS = args.window_days
     tmp = tempfile.mkdtemp(prefix="gamify-model.")
     failed = 0
     try:
@@ -282,6 +298,8 @@ def main():
             if os.path.exists(op):
                 os.unlink(op)
             seeding = [] if args.unseeded else ["--rules", rp]
+            if args.window_days != 30:
+                seeding += ["--window-days", str(args.window_days)]
             run([args.gamify, "replay", "--log", log, "--state", sp,
                  "--no-sync", "--quiet", "--out", "jsonl:" + op] + batch + seeding)
             got = run([args.gamify, "dump", "--state", sp]).splitlines()
@@ -301,7 +319,7 @@ def main():
             if diff is None and args.ledger:
                 diff = ledger_difference(args.gamify, sp, got)
             if diff is None and args.batches:
-                diff = batches_difference(args.gamify, ep, seeding, digest(args.gamify, sp), seed, d)
+                diff = batches_difference(args.gamify, ep, seeding, digest(args.gamify, sp), op, seed, d)
             if diff is None and args.what_if:
                 diff = what_if_difference(args.gamify, rp, ep, d)
             if diff:
