@@ -786,7 +786,16 @@ def generate_history(seed, n_events, start=None):
     while len(w.events) < n_events:
         ep = rnd.choice(HISTORY_EPISODES)
         t = max(t, ep(w, rnd, rnd.choice(users), t))
-    return rules, w.events
+    events = w.events
+    if start is not None:                             # difftest --file-log
+        shift = start * NS - model.parse_time(events[0]["occurredAt"])
+        for ev in events:
+            if isinstance(ev, dict):
+                try:
+                    ev["occurredAt"] = fmt(model.parse_time(ev["occurredAt"]) + shift)
+                except ValueError:
+                    pass
+    return rules, events
 
 
 EPISODES = [ep_midnights, ep_midnights, ep_window, ep_redeliver_edge, ep_spellings, ep_periods, ep_freezes, ep_redeem, ep_adjust]
