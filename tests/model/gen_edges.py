@@ -658,12 +658,15 @@ def ep_dead(w, rnd, uid, t):
         if r < 0.35:                                  # an unknown zone, envelope or settings
             key, body = rnd.choice(bodies)
             if key == "userSettings" and rnd.random() < 0.5:
-                ev = w.emit(uid, later, key, {"timezone": rnd.choice(BAD_ZONE_NAMES)})
+                extra = {"timezone": rnd.choice(ZONES)} if rnd.random() < 0.5 else {}
+                ev = w.emit(uid, later, key, {"timezone": rnd.choice(BAD_ZONE_NAMES)}, **extra)
             else:
                 ev = w.emit(uid, later, key, dict(body), timezone=rnd.choice(BAD_ZONE_NAMES))
         elif r < 0.55:                                # below zero
             c, _ = w.counters(uid)
-            ev = w.adjust(uid, later, -c["exp"] - 1, rnd.choice([0, 5]))
+            extra = {"timezone": rnd.choice(ZONES)} if rnd.random() < 0.5 else {}
+            ev = w.emit(uid, later, "adjustment", {"exp": -c["exp"] - 1, "coins": rnd.choice([0, 5]),
+                                                   "reason": "below"}, **extra)
         elif r < 0.75:                                # INVALID (an id never seen)
             key, body = rnd.choice(bodies[:3])
             body = dict(body)
@@ -764,7 +767,9 @@ def generate_history(seed, n_events, start=None):
     rnd = random.Random(seed)
     rules = history_rules_yaml(rnd)
     w = Writer(rnd, rules)
-    users = ["u1", "u2", "u3", "Amy"]
+    # sometimes many learners: a period dropped for all of them is cleaned
+    # from their records a few per event, over many events (and batches)
+    users = ["u1", "u2", "u3", "Amy"] + ["m%d" % i for i in range(rnd.choice([0, 0, 25, 70]))]
     shift = rnd.choice([0, 0, 0, 12])
     w.days = [d.replace(year=d.year + shift) for d in map(dt.date.fromisoformat, DAYS)]
     t = day_start(rnd.choice(w.days), "UTC")
