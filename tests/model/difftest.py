@@ -210,12 +210,28 @@ def batches_difference(gamify, ep, seeding, want_digest, want_out, seed, d):
     with open(gp, "w", encoding="utf-8"):
         pass
     done = 0
+    torn = ""
     for cut in cuts + [len(lines)]:
         with open(gp, "a", encoding="utf-8") as f:
+            f.write(torn)
             f.writelines(lines[done:cut])
-        done = cut
-        run([gamify, "replay", "--log", "jsonl:" + gp, "--state", sp, "--no-sync", "--quiet",
-             "--out", "jsonl:" + op, "--batch", str(rnd.choice([1, 3, 16, 1000]))] + seeding)
+            # sometimes a line being written: part of the next one, or all
+            # of it but its newline (a replay must leave the first unread)
+            torn = ""
+            if cut < len(lines) and rnd.random() < 0.6:
+                nxt = lines[cut]
+                k = rnd.choice([1, len(nxt) // 2, len(nxt) - 1])
+                f.write(nxt[:k])
+                torn = nxt[k:]
+                lines[cut] = ""            # written with this piece and the next
+                done = cut + 1
+            else:
+                done = cut
+        try:
+            run([gamify, "replay", "--log", "jsonl:" + gp, "--state", sp, "--no-sync", "--quiet",
+                 "--out", "jsonl:" + op, "--batch", str(rnd.choice([1, 3, 16, 1000]))] + seeding)
+        except RuntimeError as e:
+            return "replayed in pieces (cut after lines %s): %s" % (cuts, e)
     got = digest(gamify, sp)
     if got != want_digest:
         return "replayed in pieces (cut after lines %s): digest %s, one replay's %s" % (
