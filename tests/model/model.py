@@ -210,8 +210,9 @@ def check_rules(doc):
     else:
         f = lv["formula"]
         keys(f, ("base", "growth_percent", "max_level"), "formula", ("base", "growth_percent", "max_level"))
-        num(f["base"], "base", 1, 10**15, False)
-        num(f["growth_percent"], "growth_percent", 100, 2**63 - 1, False)
+        # amounts (docs/rules.md): at most 10^9 like every other
+        num(f["base"], "base", 1, BIG, False)
+        num(f["growth_percent"], "growth_percent", 100, BIG, False)
         num(f["max_level"], "max_level", 2, 10000, False)
     num(lv.get("level_up_coins"), "level_up_coins")
     act = doc["activities"]
@@ -241,9 +242,12 @@ def check_rules(doc):
     num(caps.get("exp_per_day"), "exp_per_day")
     st = doc.get("streaks") or {}
     keys(st, ("qualifying", "milestones"), "streaks")
-    for q in st.get("qualifying") or []:
+    qual = st.get("qualifying") or []
+    for q in qual:
         if q not in ("lesson_completed", "tournament_result"):
             raise ValueError("qualifying %s" % q)
+    if len(set(qual)) != len(qual):
+        raise ValueError("qualifying: an activity listed twice")
     days = set()
     for m in st.get("milestones") or []:
         keys(m, ("days", "coins"), "milestone", ("days",))
@@ -254,11 +258,14 @@ def check_rules(doc):
         days.add(m["days"])
     lb = doc.get("leaderboards") or {}
     keys(lb, ("periods", "keep_weeks", "keep_months"), "leaderboards")
-    for q in lb.get("periods") or []:
+    periods = lb.get("periods") or []
+    for q in periods:
         if q not in ("all_time", "weekly", "monthly"):
             raise ValueError("period %s" % q)
-    num(lb.get("keep_weeks"), "keep_weeks")
-    num(lb.get("keep_months"), "keep_months")
+    if len(set(periods)) != len(periods):
+        raise ValueError("periods: a period listed twice")
+    num(lb.get("keep_weeks"), "keep_weeks", 0, 100000)      # at most 100000 periods kept
+    num(lb.get("keep_months"), "keep_months", 0, 100000)
     for what, lst, allowed, req in (
             ("badges", doc.get("badges"), ("id", "name", "icon", "criteria"), ("id", "name", "criteria")),
             ("rewards", doc.get("rewards"), ("id", "name", "cost", "type", "stock", "per_user_limit", "active"),
@@ -269,18 +276,72 @@ def check_rules(doc):
             if not isinstance(x["id"], str) or not ID_RE.match(x["id"]) or x["id"] in ids:
                 raise ValueError("%s id %r" % (what, x["id"]))
             ids.add(x["id"])
+            for k in ("name", "icon"):
+                if k in x and x[k] is not None and not isinstance(x[k], str):
+                    raise ValueError("%s %s: not text" % (what, k))
             if what == "rewards":
                 num(x["cost"], "cost", 0, BIG, False)
                 num(x.get("stock"), "stock")
                 num(x.get("per_user_limit"), "per_user_limit")
+                if not isinstance(x.get("active", True), bool):
+                    raise ValueError("active: true or false")
                 if x["type"] not in ("streak_freeze", "cosmetic", "physical", "digital"):
                     raise ValueError("reward type")
 
 
+class RulesLoader(yaml.SafeLoader):
+    """YAML as docs/rules.md reads it, which is not PyYAML's YAML 1.1:
+    integers are decimal (`007` is 7; `0x10`, `0o7`, `1_000`, `1e3`, `5.0`
+    are not integers), booleans are true/True/TRUE and false/False/FALSE
+    (`yes`, `on` are text), null is ~, null/Null/NULL or nothing; a key
+    twice in one mapping, anchors, aliases and tags are errors; a key whose
+    value is null is absent; and an id,
+    name, icon, type, zone or expression is the text written (`id: 007` is
+    the id "007")."""
+
+    TEXT_KEYS = ("id", "name", "icon", "type", "timezone", "when", "criteria")
+
+    def compose_node(self, parent, index):
+        ev = self.peek_event()
+        if isinstance(ev, yaml.AliasEvent) or getattr(ev, "anchor", None) is not None:
+            raise ValueError("YAML anchors and aliases are refused")
+        if getattr(ev, "tag", None) not in (None, "!"):
+            raise ValueError("YAML tags are refused")
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for k, v in node.value:
+            key = self.construct_object(k, deep=True)
+            if key in seen:
+                raise ValueError("key %r repeated" % (key,))
+            seen.add(key)
+        m = super().construct_mapping(node, deep=True)
+        for k, v in node.value:
+            key = self.construct_object(k, deep=True)
+            if key in self.TEXT_KEYS and isinstance(v, yaml.ScalarNode) and m.get(key) is not None:
+                m[key] = v.value
+        # a key whose value is null is absent (its default, or missing)
+        return {k: v for k, v in m.items() if v is not None}
+
+
+RulesLoader.yaml_implicit_resolvers = {}
+RulesLoader.add_implicit_resolver("tag:yaml.org,2002:bool",
+                                  re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+RulesLoader.add_implicit_resolver("tag:yaml.org,2002:int", re.compile(r"^[-+]?[0-9]+$"),
+                                  list("-+0123456789"))
+RulesLoader.add_implicit_resolver("tag:yaml.org,2002:null", re.compile(r"^(?:~|null|Null|NULL|)$"),
+                                  ["~", "n", "N", ""])
+RulesLoader.add_constructor("tag:yaml.org,2002:int",
+                            lambda loader, node: int(loader.construct_scalar(node)))
+RulesLoader.add_constructor("tag:yaml.org,2002:bool",
+                            lambda loader, node: loader.construct_scalar(node).lower() == "true")
+
+
 class Rules:
     def __init__(self, text):
-        doc = yaml.safe_load(text)
-        if not isinstance(doc, dict) or doc.get("version") != 1:
+        doc = yaml.load(text, Loader=RulesLoader)
+        if not isinstance(doc, dict) or doc.get("version") != 1 or isinstance(doc.get("version"), bool):
             raise ValueError("rules: version must be 1")
         check_rules(doc)
         self.timezone = doc.get("timezone", "UTC")
