@@ -550,8 +550,13 @@ def camel(name):
 
 
 def normalize(obj):
-    """Proto field names -> lowerCamelCase; nulls (defaults) dropped."""
+    """Proto field names -> lowerCamelCase; nulls (defaults) dropped. A
+    field given under both names (event_id and eventId) is a ValueError
+    (INVALID)."""
     if isinstance(obj, dict):
+        names = [camel(k) for k in obj]
+        if len(set(names)) != len(names):
+            raise ValueError("a field given twice")
         return {camel(k): normalize(v) for k, v in obj.items() if v is not None}
     if isinstance(obj, list):
         return [normalize(v) for v in obj]
@@ -584,11 +589,27 @@ def valid(ev):
         return (1 if required else 0) <= n <= 128
 
     def num(v, lo, hi):
-        try:
-            n = int(v if v is not None else 0)
-        except (TypeError, ValueError):
+        """proto3 JSON integers: a number (an integral real too), or a
+        string of decimal digits with an optional minus (no plus, no
+        spaces, no exponent); null is 0."""
+        if v is None:
+            n = 0
+        elif isinstance(v, bool):
+            return False
+        elif isinstance(v, int):
+            n = v
+        elif isinstance(v, float):
+            if not v.is_integer():
+                return False
+            n = int(v)
+        elif isinstance(v, str) and re.fullmatch(r"-?[0-9]+", v):
+            n = int(v)
+        else:
             return False
         return lo <= n <= hi
+
+    def text(v, most):
+        return v is None or (isinstance(v, str) and blen(v) <= most)
 
     if not idok(ev.get("eventId")) or not idok(ev.get("userId")):
         return False
@@ -603,10 +624,10 @@ def valid(ev):
         return False
     if not T_MIN <= t < T_MAX:                     # 2200-01-01T00:00:00Z itself is out
         return False
-    if blen(ev.get("source", "")) > 64 or blen(ev.get("timezone", "")) > 64:
+    if not text(ev.get("source"), 64) or not text(ev.get("timezone"), 64):
         return False
-    groups = ev.get("groupIds") or []
-    if len(groups) > 32 or not all(idok(g) for g in groups):
+    groups = ev.get("groupIds", [])
+    if not isinstance(groups, list) or len(groups) > 32 or not all(idok(g) for g in groups):
         return False
     bodies = [b for b in BODIES if b in ev]
     if len(bodies) != 1:
@@ -616,16 +637,19 @@ def valid(ev):
         return (idok(b.get("lessonId")) and idok(b.get("courseId"), False)
                 and num(b.get("score"), 0, 1000) and num(b.get("durationS"), 0, 604800))
     if bodies[0] == "tournamentResult":
-        return (idok(b.get("tournamentId")) and b.get("outcome") in ("WIN", "DRAW", "LOSS", 1, 2, 3)
+        outcome = b.get("outcome")             # an enum: its name, or its number
+        return (idok(b.get("tournamentId")) and not isinstance(outcome, bool)
+                and outcome in ("WIN", "DRAW", "LOSS", 1, 2, 3) and not isinstance(outcome, float)
                 and num(b.get("rank"), 0, 1000000))
     if bodies[0] == "redeemReward":
         return idok(b.get("redemptionId")) and idok(b.get("rewardId"))
     if bodies[0] == "rulesPublished":
-        return 1 <= blen(b.get("rulesYaml", "")) <= 1 << 20 and blen(b.get("comment", "")) <= 1024
+        return (isinstance(b.get("rulesYaml"), str) and 1 <= blen(b.get("rulesYaml")) <= 1 << 20
+                and text(b.get("comment"), 1024))
     if bodies[0] == "adjustment":
         return (num(b.get("exp"), -10**9, 10**9) and num(b.get("coins"), -10**9, 10**9)
-                and blen(b.get("reason", "")) <= 1024)
-    return blen(b.get("timezone", "")) <= 64
+                and text(b.get("reason"), 1024))
+    return text(b.get("timezone"), 64) and isinstance(b.get("leaderboardOptOut", False), bool)
 
 
 # --- the fold ----------------------------------------------------------------
@@ -683,8 +707,19 @@ class State:
             if len(set(keys)) != len(keys):
                 raise ValueError("duplicate key")
             return dict(pairs)
+        def int64(text):       # jansson: "too big integer", a DECODE
+            v = int(text)
+            if not I64_MIN <= v <= I64_MAX:
+                raise ValueError("too big integer")
+            return v
+
+        def real(text):        # jansson: "real number overflow"
+            v = float(text)
+            if v in (float("inf"), float("-inf")):
+                raise ValueError("real number overflow")
+            return v
         try:
-            ev = json.loads(line, object_pairs_hook=no_dup)
+            ev = json.loads(line, object_pairs_hook=no_dup, parse_int=int64, parse_float=real)
         except ValueError:
             if self.append is None:    # a file log holds no such record: produce refuses it
                 self.dead("DECODE")
@@ -697,8 +732,14 @@ class State:
 
     # Step 1 and the dispatch of one event.
     def apply(self, ev):
-        ev = normalize(ev)
-        if not valid(ev):
+        try:
+            unknown = any(camel(k) not in ENVELOPE and camel(k) not in BODIES for k in ev) or any(
+                isinstance(ev.get(b), dict) and any(camel(k) not in BODY_FIELDS[camel(b)] for k in ev[b])
+                for b in ev if camel(b) in BODIES)     # an unknown field is one even when null
+            ev = None if unknown else normalize(ev)
+        except ValueError:
+            ev = None
+        if ev is None or not valid(ev):
             if self.append is None:    # a file log holds no such record: produce refuses it
                 self.dead("INVALID")
             return
