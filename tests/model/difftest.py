@@ -115,7 +115,7 @@ def compare_prefix(gamify, rp, lines, k, tmp):
     shutil.rmtree(sp, ignore_errors=True)
     run([gamify, "replay", "--log", "jsonl:" + ep, "--state", sp, "--rules", rp, "--no-sync", "--quiet",
          "--window-days", str(WINDOW_DAYS)])
-    got = run([gamify, "dump", "--state", sp]).splitlines()
+    got = run([gamify, "dump", "--state", sp]).split("\n")[:-1]
     want, _ = model_output(rp, ep)
     return first_difference(want, got)
 
@@ -141,7 +141,7 @@ def ledger_difference(gamify, sp, dump_lines):
         d = json.loads(line)
         p = subprocess.run([gamify, "ledger", "--state", sp, "--user", d["userId"]],
                            capture_output=True, text=True)
-        rows = [json.loads(x) for x in p.stdout.splitlines() if x.strip()]
+        rows = [json.loads(x) for x in p.stdout.split("\n")[:-1] if x.strip()]
         if not rows or "summary" not in rows[-1]:
             return "ledger of %s: no summary (exit %d) %s" % (d["userId"], p.returncode, p.stderr)
         s = rows[-1]["summary"]
@@ -166,8 +166,8 @@ def what_if_difference(gamify, rp, ep, d):
     shutil.rmtree(sp, ignore_errors=True)
     run([gamify, "replay", "--log", "jsonl:" + ep, "--state", sp, "--rules-override", rp,
          "--no-sync", "--quiet", "--window-days", str(WINDOW_DAYS)])
-    got = run([gamify, "dump", "--state", sp]).splitlines()
-    dlq = run([gamify, "dlq", "list", "--state", sp]).splitlines()
+    got = run([gamify, "dump", "--state", sp]).split("\n")[:-1]
+    dlq = run([gamify, "dlq", "list", "--state", sp]).split("\n")[:-1]
     got_dlq = [m.group(1) for m in (re.search(r'"reason":"([^"]*)"', x) for x in dlq) if m]
     want, want_dlq = model_output(rp, ep, what_if=True)
     if want is None:
@@ -318,8 +318,8 @@ def main():
                 seeding += ["--window-days", str(args.window_days)]
             run([args.gamify, "replay", "--log", log, "--state", sp,
                  "--no-sync", "--quiet", "--out", "jsonl:" + op] + batch + seeding)
-            got = run([args.gamify, "dump", "--state", sp]).splitlines()
-            dlq = run([args.gamify, "dlq", "list", "--state", sp]).splitlines()
+            got = run([args.gamify, "dump", "--state", sp]).split("\n")[:-1]
+            dlq = run([args.gamify, "dlq", "list", "--state", sp]).split("\n")[:-1]
             got_dlq = [m.group(1) for m in (re.search(r'"reason":"([^"]*)"', x) for x in dlq) if m]
             want_out = []
             want, want_dlq = model_output(rp, ep, append, want_out, seeded=not args.unseeded)
@@ -331,7 +331,7 @@ def main():
                 diff = "dead letters: model %s, gamify %s" % (want_dlq, got_dlq)
             if diff is None:
                 with open(op, encoding="utf-8") as f:
-                    diff = first_out_difference(want_out, outbound_of(f.read().splitlines()))
+                    diff = first_out_difference(want_out, outbound_of(f.read().split("\n")[:-1]))
             if diff is None and args.ledger:
                 diff = ledger_difference(args.gamify, sp, got)
             if diff is None and args.batches:

@@ -730,6 +730,46 @@ def ep_redeem_ids(w, rnd, uid, t):
     return t
 
 
+# Values a field of an event may be given in JSON: right and wrong types,
+# the other spellings proto3 JSON allows (integral reals, decimal strings,
+# enums by number) and those it does not (+5, " 5", 1e2 as a string), the
+# edges of ranges and lengths, nulls, and an integer beyond int64 (DECODE).
+FIELD_VALUES = [0, -1, 1, 95.0, 95.5, "95", "-5", " 5", "+5", "0x1", "1e2", 1e2, True, False, None,
+                "", [], {}, "x" * 129, "x" * 128, "é" * 64, "é" * 65, 1000, 1001, 604800, 604801,
+                1000000, 1000000001, -1000000000, -1000000001, 2**31, 2**63, "WIN", "win", 2, 4,
+                "OUTCOME_UNSPECIFIED", ["a", "a"], ["global"], [""], [None], ["g"] * 33,
+                "Europe/Berlin", "posix/UTC", "a b", "\u2028"]
+BAD_TIMES = ["2026-01-01 00:00:00Z", "2026-01-01T00:00:00", "2026-02-30T00:00:00Z",
+             "2026-01-01T24:00:00Z", "2026-01-01T00:00:00+24:00", "1999-12-31T23:59:59Z", 5, None]
+
+
+def mutant(rnd, uid, t):
+    """A good event (of any body) with one or two fields given another
+    value of FIELD_VALUES: INVALID, DECODE, or still good (it folds)."""
+    bodies = [("lessonCompleted", {"lessonId": "mut", "courseId": "c", "score": 95, "durationS": 30}),
+              ("tournamentResult", {"tournamentId": "mut", "outcome": "WIN", "rank": 3}),
+              ("redeemReward", {"redemptionId": "mut", "rewardId": "theme"}),
+              ("userSettings", {"timezone": "UTC", "leaderboardOptOut": True}),
+              ("adjustment", {"exp": 5, "coins": 1, "reason": "mut"})]
+    key, body = rnd.choice(bodies)
+    ev = {"eventId": "mut%d" % rnd.randint(0, 10**6), "userId": uid, "occurredAt": fmt(t),
+          key: dict(body)}
+    for _ in range(rnd.randint(1, 2)):
+        r = rnd.random()
+        if r < 0.55:
+            ev[key][rnd.choice(list(body))] = rnd.choice(FIELD_VALUES)
+        elif r < 0.6:
+            ev[key]["extra"] = rnd.choice([None, 1])
+        elif r < 0.7:
+            ev["occurredAt"] = rnd.choice(BAD_TIMES)
+        elif r < 0.75:
+            ev["event_id"] = ev["eventId"]                  # a field under both names
+        else:
+            ev[rnd.choice(["eventId", "userId", "source", "timezone", "groupIds"])] = \
+                rnd.choice(FIELD_VALUES)
+    return json.dumps(ev, ensure_ascii=rnd.random() < 0.5)
+
+
 def ep_raw(w, rnd, uid, t):
     """Lines that are no event: not JSON, the same key twice (DECODE); JSON
     that is no object, unknown fields, a body of the wrong type (INVALID).
@@ -739,6 +779,8 @@ def ep_raw(w, rnd, uid, t):
     eid = "x%d" % w.n
     head = '"eventId":"%s","userId":"%s","occurredAt":"%s"' % (eid, uid, fmt(t))
     body = '"lessonCompleted":{"lessonId":"raw%d","score":90}' % rnd.randint(0, 3)
+    for _ in range(rnd.randint(1, 8)):
+        w.raw(mutant(rnd, uid, t))
     w.raw(rnd.choice([
         "not json at all",
         "[1, 2, 3]",
