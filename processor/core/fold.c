@@ -668,7 +668,10 @@ redeem(const struct gm_fold_in *in, Gamify__Internal__UserState *st, struct gm_f
     st->coins_spent = sat_add(st->coins_spent, r->cost);
     sat_inc(&st->redemptions);
     add_holding(st, r);
-    out->stock_taken = r->stock >= 0;
+    /* counted whatever the stock of the rules in force: stock is a total
+     * over the whole log, and later rules may give this reward a stock
+     * (docs/rules.md, redeemReward) */
+    out->stock_taken = true;
     out->touched = true;
     push_ledger(out, st, "redemption", rr->reward_id, 0, -r->cost, 0);
     push_out(out, (struct gm_outbound){.kind = GM_OUT_REWARD_REDEEMED,

@@ -81,7 +81,7 @@ struct gm_fold_out {
     bool mark_first;  /* record the activity key */
     bool redemption;  /* a new redemption record (new_redemption) */
     Gamify__Internal__Redemption new_redemption; /* strings borrowed from ev */
-    bool stock_taken;                            /* the reward's stock_used + 1 */
+    bool stock_taken; /* the reward's stock_used + 1 (every completed redemption) */
 
     /* leaderboards: add board_delta to every (board, period) below */
     int64_t board_delta;

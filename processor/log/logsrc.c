@@ -7,6 +7,7 @@
 #include "logsrc.h"
 #include "filelog.h"
 #include "json.h"
+#include "log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -42,6 +43,8 @@ struct gm_logsrc {
     bool lines_known; /* read from offset 0, so line numbers are right */
     bool skipping;    /* inside an overlong line */
     uint64_t skip_from;
+    bool tail_noted; /* an unended last line at tail_at was reported */
+    uint64_t tail_at;
     char errmsg[GM_ERR_MSG_MAX];
 };
 
@@ -112,8 +115,13 @@ jsonl_open(struct gm_logsrc *s, const char *path, uint64_t from, struct gm_err *
     if (from > (uint64_t)st.st_size)
         return gm_err_set(err, GM_EINVAL, "%s: offset %" PRIu64 " is past the end (%jd)", path,
                           from, (intmax_t)st.st_size);
-    char c;
-    if (pread(s->fd, &c, 1, (off_t)(from - 1)) != 1 || c != '\n')
+    /* The start of a line; or the end of a last line that was read
+     * without its newline (whole JSON), which the log now ends there or
+     * with that newline. */
+    char c, after;
+    if (pread(s->fd, &c, 1, (off_t)(from - 1)) != 1 ||
+        (c != '\n' && from != (uint64_t)st.st_size &&
+         (pread(s->fd, &after, 1, (off_t)from) != 1 || (after != '\n' && after != '\r'))))
         return gm_err_set(err, GM_EINVAL, "%s: offset %" PRIu64 " is not the start of a line", path,
                           from);
     if (lseek(s->fd, (off_t)from, SEEK_SET) < 0)
@@ -160,6 +168,19 @@ blank(const uint8_t *p, size_t n)
     for (size_t i = 0; i < n; i++)
         if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r')
             return false;
+    return true;
+}
+
+/* Whether the n bytes at p are one whole JSON value (the last line of a
+ * jsonl: log, which has no newline: complete, or still being written). */
+static bool
+whole_json(const uint8_t *p, size_t n)
+{
+    json_error_t e;
+    json_t *v = json_loadb((const char *)p, n, JSON_DECODE_ANY, &e);
+    if (!v)
+        return false;
+    json_decref(v);
     return true;
 }
 
@@ -234,8 +255,24 @@ jsonl_next(struct gm_logsrc *s, struct gm_record *rec)
                 continue;
             if (avail == 0)
                 return 0;
-            /* A last line without a newline. */
+            /* A last line without a newline is a record only when it is
+             * whole JSON: otherwise it may be a line still being written
+             * (a log that grows while it is read), and taking its first
+             * part would lose the event and leave the next read in the
+             * middle of a line. It is left unread until its newline comes
+             * (then it is a record however it reads, DECODE if broken). */
             p = s->buf + s->start;
+            if (!blank(p, avail) && !whole_json(p, avail)) {
+                uint64_t at = s->buf_off + s->start;
+                if (!s->tail_noted || s->tail_at != at)
+                    gm_log(GM_LOG_WARN,
+                           "%s: the last line (offset %" PRIu64 ", %zu bytes) has no newline "
+                           "and is not whole JSON: left unread until its newline comes",
+                           s->path, at, avail);
+                s->tail_noted = true;
+                s->tail_at = at;
+                return 0;
+            }
             nl = p + avail;
         }
         size_t n = (size_t)(nl - p);

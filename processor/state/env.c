@@ -327,6 +327,10 @@ gm_state_open(const char *dir, const struct gm_state_opts *opts, struct gm_state
         rc = gm__report(s, err, rc, "indexing leaderboard periods");
         goto gm__fail;
     }
+    if (!s->read_only && !s->dlq_only && (rc = gm__count_stock(s, txn))) {
+        rc = gm__report(s, err, rc, "counting the stock of rewards");
+        goto gm__fail;
+    }
     if ((rc = mdb_txn_commit(txn))) {
         txn = NULL;
         rc = gm__lmdb_error(err, rc, "commit");

@@ -403,6 +403,9 @@ const char *gm__salvage_event_id(const struct pending *rec, char *buf, size_t ca
 /* dedupe.c */
 int gm__prune_dedupe_some(struct gm_state *s);
 
+/* stock.c: recounts the stock table of an older state from its redemptions, once */
+int gm__count_stock(struct gm_state *s, MDB_txn *txn);
+
 /* expiry.c */
 bool gm__period_expired(const struct meta *m, const char *period, size_t len);
 int gm__expiry_add_index(MDB_txn *txn, MDB_dbi dbi, bool weekly, int64_t idx, const char *user,

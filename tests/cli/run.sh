@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Command-line behaviour that the scenarios do not cover:
-#   run.sh GAMIFY EXAMPLES_DIR CHECK    (CHECK: out, no-feed, publish, future, postgres;
+#   run.sh GAMIFY EXAMPLES_DIR CHECK    (CHECK: out, no-feed, jsonl-tail, publish, future, postgres;
 #                                        EXAMPLES_DIR: examples/)
 # postgres needs the server of tests/run (GAMIFY_TEST_PG); without it, it
 # skips (exit 77) unless GAMIFY_TEST_REQUIRE_SERVERS=1.
@@ -64,6 +64,50 @@ no-feed)
         --out "jsonl:$tmp/late.jsonl" 2>"$tmp/late.err" || rc=$?
     [ "$rc" != 0 ] || fail "an output added to a trimmed feed was accepted"
     grep -q "trimmed" "$tmp/late.err" || fail "the refusal does not say why: $(cat "$tmp/late.err")"
+    ;;
+jsonl-tail)
+    # a jsonl: log that grows while it is replayed: its last line may still
+    # be being written. A replay stopped there and resumed once the log grew
+    # must equal one replay of the whole (docs/operations.md, JSON lines).
+    ev="$examples/events.jsonl"
+    n=$(wc -l < "$ev")
+    "$gamify" replay --quiet --log "jsonl:$ev" --state "$tmp/whole" --rules "$examples/rules.yaml"
+    want=$("$gamify" digest --state "$tmp/whole")
+    # 1. cut inside a line: the torn line is no record yet (no DECODE), then
+    #    the log grows and the resumed replay reads it whole
+    head -n 10 "$ev" > "$tmp/g1.jsonl"
+    sed -n 11p "$ev" | head -c 40 >> "$tmp/g1.jsonl"
+    "$gamify" replay --quiet --log "jsonl:$tmp/g1.jsonl" --state "$tmp/s1" \
+        --rules "$examples/rules.yaml" 2>"$tmp/g1.err"
+    [ -z "$("$gamify" dlq list --state "$tmp/s1")" ] || fail "a torn last line was a dead letter"
+    grep -q "no newline" "$tmp/g1.err" || fail "the unread torn line was not reported: $(cat "$tmp/g1.err")"
+    cp "$ev" "$tmp/g1.jsonl"
+    "$gamify" replay --quiet --log "jsonl:$tmp/g1.jsonl" --state "$tmp/s1" ||
+        fail "the replay did not resume after a torn line"
+    [ "$("$gamify" digest --state "$tmp/s1")" = "$want" ] || fail "resumed after a torn line: other digest"
+    # 2. a last line that is whole but has no newline yet is read; the
+    #    replay resumes once the newline and more lines come
+    head -n 10 "$ev" > "$tmp/g2.jsonl"
+    sed -n 11p "$ev" | tr -d '\n' >> "$tmp/g2.jsonl"
+    "$gamify" replay --quiet --log "jsonl:$tmp/g2.jsonl" --state "$tmp/s2" --rules "$examples/rules.yaml"
+    "$gamify" replay --quiet --log "jsonl:$tmp/g2.jsonl" --state "$tmp/s2" ||
+        fail "a replay of an unchanged log ending without a newline did not resume"
+    cp "$ev" "$tmp/g2.jsonl"
+    "$gamify" replay --quiet --log "jsonl:$tmp/g2.jsonl" --state "$tmp/s2" ||
+        fail "the replay did not resume after a last line without a newline"
+    [ "$("$gamify" digest --state "$tmp/s2")" = "$want" ] || fail "resumed after an unended line: other digest"
+    # 3. a broken last line waits for its newline, then is a DECODE dead letter
+    head -n 10 "$ev" > "$tmp/g3.jsonl"
+    printf '{"eventId":"broken",' >> "$tmp/g3.jsonl"
+    "$gamify" replay --quiet --log "jsonl:$tmp/g3.jsonl" --state "$tmp/s3" \
+        --rules "$examples/rules.yaml" 2>/dev/null
+    [ -z "$("$gamify" dlq list --state "$tmp/s3")" ] || fail "an unended broken line was a dead letter"
+    printf '\n' >> "$tmp/g3.jsonl"
+    sed -n "11,${n}p" "$ev" >> "$tmp/g3.jsonl"
+    "$gamify" replay --quiet --log "jsonl:$tmp/g3.jsonl" --state "$tmp/s3" 2>/dev/null
+    "$gamify" dlq list --state "$tmp/s3" | grep -q '"reason":"DECODE"' ||
+        fail "the ended broken line is no DECODE dead letter"
+    [ "$("$gamify" digest --state "$tmp/s3")" = "$want" ] || fail "after a broken line: other digest"
     ;;
 publish)
     head -n 3 "$examples/events.jsonl" > "$tmp/a.jsonl"

@@ -68,12 +68,16 @@ def first_out_difference(want, got):
     return None
 
 
-def model_output(rules_path, events_path, append=None, out=None, what_if=False):
+WINDOW_DAYS = 30
+
+
+def model_output(rules_path, events_path, append=None, out=None, what_if=False, seeded=True):
     with open(rules_path, encoding="utf-8") as f:
-        st = model.State(model.Rules(f.read()), append=append, what_if=what_if)
+        rules = model.Rules(f.read()) if seeded else None
+        st = model.State(rules, WINDOW_DAYS, append=append, what_if=what_if)
     with open(events_path, encoding="utf-8") as f:
         for line in f:
-            st.apply(json.loads(line))
+            st.apply_line(line)
     lines = [st.learners[u].dump() for u in sorted(st.learners, key=lambda s: s.encode())]
     if st.ambiguous:
         return None, None
@@ -109,8 +113,9 @@ def compare_prefix(gamify, rp, lines, k, tmp):
     with open(ep, "w", encoding="utf-8") as f:
         f.writelines(lines[:k])
     shutil.rmtree(sp, ignore_errors=True)
-    run([gamify, "replay", "--log", "jsonl:" + ep, "--state", sp, "--rules", rp, "--no-sync", "--quiet"])
-    got = run([gamify, "dump", "--state", sp]).splitlines()
+    run([gamify, "replay", "--log", "jsonl:" + ep, "--state", sp, "--rules", rp, "--no-sync", "--quiet",
+         "--window-days", str(WINDOW_DAYS)])
+    got = run([gamify, "dump", "--state", sp]).split("\n")[:-1]
     want, _ = model_output(rp, ep)
     return first_difference(want, got)
 
@@ -136,7 +141,7 @@ def ledger_difference(gamify, sp, dump_lines):
         d = json.loads(line)
         p = subprocess.run([gamify, "ledger", "--state", sp, "--user", d["userId"]],
                            capture_output=True, text=True)
-        rows = [json.loads(x) for x in p.stdout.splitlines() if x.strip()]
+        rows = [json.loads(x) for x in p.stdout.split("\n")[:-1] if x.strip()]
         if not rows or "summary" not in rows[-1]:
             return "ledger of %s: no summary (exit %d) %s" % (d["userId"], p.returncode, p.stderr)
         s = rows[-1]["summary"]
@@ -160,9 +165,9 @@ def what_if_difference(gamify, rp, ep, d):
     sp = os.path.join(d, "whatif-state")
     shutil.rmtree(sp, ignore_errors=True)
     run([gamify, "replay", "--log", "jsonl:" + ep, "--state", sp, "--rules-override", rp,
-         "--no-sync", "--quiet"])
-    got = run([gamify, "dump", "--state", sp]).splitlines()
-    dlq = run([gamify, "dlq", "list", "--state", sp]).splitlines()
+         "--no-sync", "--quiet", "--window-days", str(WINDOW_DAYS)])
+    got = run([gamify, "dump", "--state", sp]).split("\n")[:-1]
+    dlq = run([gamify, "dlq", "list", "--state", sp]).split("\n")[:-1]
     got_dlq = [m.group(1) for m in (re.search(r'"reason":"([^"]*)"', x) for x in dlq) if m]
     want, want_dlq = model_output(rp, ep, what_if=True)
     if want is None:
@@ -171,6 +176,71 @@ def what_if_difference(gamify, rp, ep, d):
     if diff is None and want_dlq != got_dlq:
         diff = "dead letters: model %s, gamify %s" % (want_dlq, got_dlq)
     return "what-if: " + diff if diff else None
+
+
+def digest(gamify, sp):
+    return run([gamify, "digest", "--state", sp]).strip()
+
+
+def batches_difference(gamify, ep, seeding, want_digest, want_out, seed, d):
+    """The same log replayed with --batch 1 and a medium batch, and replayed
+    in pieces into one state (the log growing between the replays, each
+    piece with its own batch size): every digest must equal WANT_DIGEST,
+    that of one replay with the default batch, and the pieces' outbound
+    events (--out, appended replay after replay) those of WANT_OUT."""
+    import random
+    rnd = random.Random(seed * 7919)
+    with open(ep, encoding="utf-8") as f:
+        lines = f.readlines()
+    for batch in ("1", str(rnd.randint(2, 40))):
+        sp = os.path.join(d, "state-batch-" + batch)
+        shutil.rmtree(sp, ignore_errors=True)
+        run([gamify, "replay", "--log", "jsonl:" + ep, "--state", sp, "--no-sync", "--quiet",
+             "--batch", batch] + seeding)
+        got = digest(gamify, sp)
+        if got != want_digest:
+            return "--batch %s: digest %s, the default batch's %s" % (batch, got, want_digest)
+    cuts = sorted(rnd.sample(range(1, len(lines)), min(3, len(lines) - 1)))
+    gp = os.path.join(d, "growing.jsonl")
+    sp = os.path.join(d, "state-resumed")
+    op = os.path.join(d, "out-resumed.jsonl")
+    shutil.rmtree(sp, ignore_errors=True)
+    if os.path.exists(op):
+        os.unlink(op)
+    with open(gp, "w", encoding="utf-8"):
+        pass
+    done = 0
+    torn = ""
+    for cut in cuts + [len(lines)]:
+        with open(gp, "a", encoding="utf-8") as f:
+            f.write(torn)
+            f.writelines(lines[done:cut])
+            # sometimes a line being written: part of the next one, or all
+            # of it but its newline (a replay must leave the first unread)
+            torn = ""
+            if cut < len(lines) and rnd.random() < 0.6:
+                nxt = lines[cut]
+                k = rnd.choice([1, len(nxt) // 2, len(nxt) - 1])
+                f.write(nxt[:k])
+                torn = nxt[k:]
+                lines[cut] = ""            # written with this piece and the next
+                done = cut + 1
+            else:
+                done = cut
+        try:
+            run([gamify, "replay", "--log", "jsonl:" + gp, "--state", sp, "--no-sync", "--quiet",
+                 "--out", "jsonl:" + op, "--batch", str(rnd.choice([1, 3, 16, 1000]))] + seeding)
+        except RuntimeError as e:
+            return "replayed in pieces (cut after lines %s): %s" % (cuts, e)
+    got = digest(gamify, sp)
+    if got != want_digest:
+        return "replayed in pieces (cut after lines %s): digest %s, one replay's %s" % (
+            cuts, got, want_digest)
+    with open(op, encoding="utf-8") as f, open(want_out, encoding="utf-8") as g:
+        if f.read() != g.read():
+            return "replayed in pieces (cut after lines %s): the outbound events differ from " \
+                   "one replay's" % cuts
+    return None
 
 
 def main():
@@ -190,6 +260,18 @@ def main():
     ap.add_argument("--folds", action="store_true",
                     help="logs of gen_edges.generate_folds: bonuses, caps, levels, badges, boards "
                          "and rules published mid-day")
+    ap.add_argument("--history", action="store_true",
+                    help="logs of gen_edges.generate_history: rules republished (levels, badges, "
+                         "rewards, stock, streaks, zone, cap, periods), ids reused past the window, "
+                         "gaps of years, dead letters of every kind, zones flipped mid-streak")
+    ap.add_argument("--unseeded", action="store_true",
+                    help="replay without --rules (the model starts with no rules): events before "
+                         "the log's first rulesPublished are NO_RULES dead letters")
+    ap.add_argument("--batches", action="store_true",
+                    help="also replay with --batch 1, a medium batch, and in pieces into one state "
+                         "as the log grows: every digest must equal the one replay's")
+    ap.add_argument("--window-days", type=int, default=30,
+                    help="gamify replay --window-days N, and the model's window")
     ap.add_argument("--ledger", action="store_true",
                     help="also check that every learner's `gamify ledger` is balanced and sums "
                          "to the dump's exp and coins")
@@ -199,21 +281,24 @@ def main():
     ap.add_argument("--bisect", action="store_true",
                     help="for a seed that differs, find the first line of the log that makes it differ")
     args = ap.parse_args()
+    global WINDOW_DAYS
+    WINDOW_DAYS = args.window_days
     tmp = tempfile.mkdtemp(prefix="gamify-model.")
     failed = 0
     try:
         for seed in [int(s) for s in args.seeds.split(",") if s]:
             d = os.path.join(args.keep, "seed-%d" % seed) if args.keep else os.path.join(tmp, "seed-%d" % seed)
             start = int(time.time()) - 100 * 86400 if args.file_log else None
-            make = gen_edges.generate_folds if args.folds else gen_edges.generate if args.edges else gen.generate
+            make = gen_edges.generate_folds if args.folds else gen_edges.generate_history \
+                if args.history else gen_edges.generate if args.edges else gen.generate
             rules, events = make(seed, args.events, start)
             os.makedirs(d, exist_ok=True)
             rp, ep, sp = os.path.join(d, "rules.yaml"), os.path.join(d, "events.jsonl"), os.path.join(d, "state")
             with open(rp, "w", encoding="utf-8") as f:
                 f.write(rules)
             with open(ep, "w", encoding="utf-8") as f:
-                for ev in events:
-                    f.write(json.dumps(ev, separators=(",", ":")) + "\n")
+                for ev in events:      # a str is a raw line (gen_edges.ep_raw)
+                    f.write((ev if isinstance(ev, str) else json.dumps(ev, separators=(",", ":"))) + "\n")
             shutil.rmtree(sp, ignore_errors=True)
             run([args.gamify, "rules", "check", rp])
             append = None
@@ -228,13 +313,16 @@ def main():
             op = os.path.join(d, "out.jsonl")
             if os.path.exists(op):
                 os.unlink(op)
-            run([args.gamify, "replay", "--log", log, "--state", sp, "--rules", rp,
-                 "--no-sync", "--quiet", "--out", "jsonl:" + op] + batch)
-            got = run([args.gamify, "dump", "--state", sp]).splitlines()
-            dlq = run([args.gamify, "dlq", "list", "--state", sp]).splitlines()
+            seeding = [] if args.unseeded else ["--rules", rp]
+            if args.window_days != 30:
+                seeding += ["--window-days", str(args.window_days)]
+            run([args.gamify, "replay", "--log", log, "--state", sp,
+                 "--no-sync", "--quiet", "--out", "jsonl:" + op] + batch + seeding)
+            got = run([args.gamify, "dump", "--state", sp]).split("\n")[:-1]
+            dlq = run([args.gamify, "dlq", "list", "--state", sp]).split("\n")[:-1]
             got_dlq = [m.group(1) for m in (re.search(r'"reason":"([^"]*)"', x) for x in dlq) if m]
             want_out = []
-            want, want_dlq = model_output(rp, ep, append, want_out)
+            want, want_dlq = model_output(rp, ep, append, want_out, seeded=not args.unseeded)
             if want is None:
                 print("seed %d: skipped (an event within a second of the skew's edge)" % seed)
                 continue
@@ -243,9 +331,11 @@ def main():
                 diff = "dead letters: model %s, gamify %s" % (want_dlq, got_dlq)
             if diff is None:
                 with open(op, encoding="utf-8") as f:
-                    diff = first_out_difference(want_out, outbound_of(f.read().splitlines()))
+                    diff = first_out_difference(want_out, outbound_of(f.read().split("\n")[:-1]))
             if diff is None and args.ledger:
                 diff = ledger_difference(args.gamify, sp, got)
+            if diff is None and args.batches:
+                diff = batches_difference(args.gamify, ep, seeding, digest(args.gamify, sp), op, seed, d)
             if diff is None and args.what_if:
                 diff = what_if_difference(args.gamify, rp, ep, d)
             if diff:

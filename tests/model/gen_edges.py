@@ -164,6 +164,12 @@ class Writer:
         self.events.append(ev)
         self.st.apply(json.loads(json.dumps(ev)))
 
+    def raw(self, line):
+        """A line of the log as it is (not an event: difftest writes it
+        unchanged, the model reads it as the product does)."""
+        self.events.append(line)
+        self.st.apply_line(line)
+
     def lesson(self, uid, t, lesson=None, **extra):
         lesson = lesson or "l%d" % self.rnd.randint(0, 40)
         return self.emit(uid, t, "lessonCompleted", {"lessonId": lesson, "score": 90}, **extra)
@@ -481,6 +487,362 @@ def ep_folds(w, rnd, uid, t):
             text = folds_rules_yaml(rnd, rnd.choice(ZONES))
             w.emit("admin", t, "rulesPublished", {"rulesYaml": text, "comment": "mid-day"})
     return t
+
+
+def history_rules_yaml(rnd, zone=None):
+    """Rules for long logs whose rules change: each version draws its
+    thresholds (a shorter or steeper curve than before, so learners sit
+    above or below the new levels), badges (some ids kept, renamed, dropped
+    or added), rewards (stock absent, present or lowered; per_user_limit
+    absent, 0 or more; retired; repriced; a type that changes), milestones,
+    qualifying activities, periods (one left out) and keeps, cap and zone."""
+    lines = ["version: 1", "timezone: %s" % (zone or rnd.choice(ZONES)), "levels:"]
+    if rnd.random() < 0.3:
+        lines.append("  formula: { base: %d, growth_percent: %d, max_level: %d }" % (
+            rnd.choice([5, 20, 60]), rnd.choice([100, 150, 200]), rnd.choice([2, 3, 5, 9])))
+    else:
+        th = [0]
+        for _ in range(rnd.randint(1, 8)):
+            th.append(th[-1] + rnd.choice([1, 5, 15, 30, 60, 200]))
+        lines.append("  thresholds: [%s]" % ", ".join(map(str, th)))
+    lines.append("  level_up_coins: %d" % rnd.choice([0, 2, 9]))
+    lines.append("activities:")
+    lines.append("  lesson_completed:")
+    lines.append("    exp: %d" % rnd.choice([0, 5, 12, 30]))
+    lines.append("    coins: %d" % rnd.choice([0, 2, 6]))
+    lines.append("    bonuses: [{ when: current_streak >= %d, exp_percent: 50, coins: 1 },"
+                 " { when: redemptions >= 1 and badges >= 1, exp: 3 }]" % rnd.choice([2, 3]))
+    lines.append("  tournament_result:")
+    lines.append("    win: { exp: %d, coins: 4 }" % rnd.choice([10, 40]))
+    lines.append("    draw: { exp: 7, coins: 1 }")
+    lines.append("    loss: { exp: 2, coins: 0 }")
+    if rnd.random() < 0.8:
+        lines.append("caps:")
+        lines.append("  exp_per_day: %d" % rnd.choice([0, 10, 30, 45, 100]))
+    if rnd.random() < 0.85:
+        lines.append("streaks:")
+        lines.append("  qualifying: %s" % rnd.choice(["[lesson_completed, tournament_result]",
+                                                      "[lesson_completed]", "[tournament_result]", "[]"]))
+        ms = rnd.sample([1, 2, 3, 4, 7, 30, 365], rnd.randint(0, 3))
+        lines.append("  milestones: [%s]" % ", ".join("{ days: %d, coins: %d }" % (d, rnd.choice([0, 1, 10]))
+                                                      for d in sorted(ms)))
+    if rnd.random() < 0.9:
+        lines.append("leaderboards:")
+        periods = [p for p in ("all_time", "weekly", "monthly") if rnd.random() < 0.8]
+        lines.append("  periods: [%s]" % ", ".join(periods))
+        lines.append("  keep_weeks: %d" % rnd.choice([0, 1, 2, 8, 60]))
+        lines.append("  keep_months: %d" % rnd.choice([0, 1, 3, 12, 15]))
+    badges = [("b-lvl", "level >= %d" % rnd.choice([2, 3, 4])),
+              ("b-streak", "current_streak >= %d" % rnd.choice([2, 3])),
+              ("b-spend", "coins_spent >= %d" % rnd.choice([1, 5])),
+              ("b-many", "badges >= 2"),
+              ("b-rich", "coins >= %d" % rnd.choice([10, 40])),
+              ("b-exp", "exp >= %d" % rnd.choice([30, 100, 400]))]
+    kept = [b for b in badges if rnd.random() < 0.6]
+    if kept:
+        lines.append("badges:")
+        for bid, crit in rnd.sample(kept, len(kept)):
+            lines.append("  - { id: %s, name: %s, icon: https://example.org/b.svg, criteria: %s }"
+                         % (bid, rnd.choice(["Old", "New"]) + bid, json.dumps(crit)))
+    lines.append("rewards:")
+
+    def opt(key, choices):
+        v = rnd.choice(choices)
+        return "" if v is None else ", %s: %s" % (key, v)
+    lines.append("  - { id: shield, name: Shield, cost: %d, type: streak_freeze%s%s }"
+                 % (rnd.choice([1, 3]), opt("per_user_limit", [None, 0, 1, 2, 3]), opt("stock", [None, None, 1, 4])))
+    lines.append("  - { id: mug, name: Mug, cost: %d, type: %s%s%s%s }"
+                 % (rnd.choice([1, 2, 5]), rnd.choice(["physical", "physical", "streak_freeze"]),
+                    opt("stock", [None, 0, 2, 3, 6]), opt("per_user_limit", [None, 1, 2]),
+                    opt("active", [None, None, "false", "true"])))
+    if rnd.random() < 0.7:
+        lines.append("  - { id: theme, name: Theme, cost: %d, type: cosmetic%s }"
+                     % (rnd.choice([0, 1, 4]), opt("per_user_limit", [None, 1, 3])))
+    return "\n".join(lines) + "\n"
+
+
+def ep_republish(w, rnd, uid, t):
+    """New rules at or just after the newest event (sometimes before it: a
+    late publication is still in force from its position), then a few
+    events that meet them: levels above or below the new curve, badges
+    renamed or gone, rewards repriced, retired, given or denied stock."""
+    t = max(t, w.newest() or t) + rnd.choice([0, 1, NS, 3600 * NS])
+    when = t - rnd.choice([0, 0, 0, 86400 * NS])
+    if rnd.random() < 0.1:
+        w.emit("admin", when, "rulesPublished", {"rulesYaml": "version: 2\n", "comment": "bad"})
+    w.emit(rnd.choice(["admin", uid]), when, "rulesPublished",
+           {"rulesYaml": history_rules_yaml(rnd), "comment": "history"})
+    for _ in range(rnd.randint(1, 5)):
+        u = rnd.choice(["u1", "u2", "u3", uid])
+        r = rnd.random()
+        t += rnd.choice([0, NS, 600 * NS, 86400 * NS])
+        if r < 0.35:
+            w.lesson(u, t)
+        elif r < 0.5:
+            w.duel(u, t)
+        elif r < 0.8:
+            w.redeem(u, t, rnd.choice(["shield", "mug", "mug", "theme"]))
+        else:
+            w.adjust(u, t, rnd.choice([0, 1, 30, -1]), rnd.choice([0, 3]))
+    return t
+
+
+def ep_reuse_id(w, rnd, uid, t):
+    """An accepted event's id reused by a new event once the id's second is
+    more than the window before the newest (forgotten: it folds as new),
+    exactly the window (still known: a duplicate), or a second less."""
+    old = [e for e in w.events[-60:] if isinstance(e, dict) and "rulesPublished" not in e]
+    newest = w.newest()
+    if newest is None or not old:
+        return t
+    ev = rnd.choice(old)
+    try:
+        te = model.parse_time(ev["occurredAt"]) // NS * NS
+    except ValueError:
+        return t
+    target = te + 30 * 86400 * NS + rnd.choice([0, NS, NS, 2 * NS, -NS, 86400 * NS]) + rnd.choice([0, 1, NS - 1])
+    if target < newest:
+        return t
+    w.lesson(rnd.choice(["u1", "u2", uid]), target)
+    new = {"eventId": ev["eventId"], "userId": rnd.choice([ev["userId"], uid]),
+           "occurredAt": fmt(target - rnd.choice([0, 0, NS, 29 * 86400 * NS]))}
+    r = rnd.random()
+    if r < 0.5:
+        new["lessonCompleted"] = {"lessonId": "reuse%d" % rnd.randint(0, 3), "score": 70}
+    elif r < 0.7:
+        new["adjustment"] = {"exp": 7, "coins": 2, "reason": "reused id"}
+    elif r < 0.85:
+        new["redeemReward"] = {"redemptionId": "rr%d" % rnd.randint(0, 3), "rewardId": "theme"}
+    else:
+        new = dict(ev)                               # the very same event, past the window
+        new["occurredAt"] = fmt(target)
+    w.push(new)
+    return target
+
+
+def ep_long_gap(w, rnd, uid, t):
+    """A gap of months to years, then late events: into the window (in),
+    just past it (TOO_LATE), and into periods that the keeps just dropped."""
+    t = max(t, w.newest() or t) + rnd.choice([40, 100, 200, 370, 400, 800]) * 86400 * NS
+    t += rnd.choice([0, 1, NS]) + rnd.randint(0, 86400) * NS
+    w.lesson(uid, t, groupIds=["g1"])
+    for _ in range(rnd.randint(1, 4)):
+        back = rnd.choice([NS, 7 * 86400 * NS, 29 * 86400 * NS, 30 * 86400 * NS,
+                           30 * 86400 * NS + 1, 31 * 86400 * NS, 400 * 86400 * NS])
+        u = rnd.choice(["u1", "u2", uid])
+        if rnd.random() < 0.5:
+            w.lesson(u, t - back, groupIds=["g2"])
+        else:
+            w.adjust(u, t - back, rnd.choice([1, 5]), 0)
+    return t
+
+
+BAD_ZONE_NAMES = ["Not/A_Zone", "EST5EDT", "posix/Europe/Berlin", "US/Eastern", "Europe/Nowhere"]
+
+
+def ep_dead(w, rnd, uid, t):
+    """Dead letters of every kind the fold makes from JSON lines, each
+    after a learner has a streak, a capped day and scores: none may move
+    anything (the clock included), and those that mark their id seen make
+    a later event under that id a duplicate."""
+    t = max(t, w.newest() or t) + rnd.choice([0, NS, 3600 * NS])
+    w.lesson(uid, t)
+    bodies = [("lessonCompleted", {"lessonId": "dz", "score": 80}),
+              ("tournamentResult", {"tournamentId": "tz", "outcome": "WIN"}),
+              ("redeemReward", {"redemptionId": "rz", "rewardId": "theme"}),
+              ("adjustment", {"exp": 5, "coins": 1, "reason": "dz"}),
+              ("userSettings", {"timezone": "Europe/Berlin", "leaderboardOptOut": True})]
+    for _ in range(rnd.randint(1, 4)):
+        r = rnd.random()
+        later = t + rnd.choice([NS, 86400 * NS, 40 * 86400 * NS])
+        if r < 0.35:                                  # an unknown zone, envelope or settings
+            key, body = rnd.choice(bodies)
+            if key == "userSettings" and rnd.random() < 0.5:
+                extra = {"timezone": rnd.choice(ZONES)} if rnd.random() < 0.5 else {}
+                ev = w.emit(uid, later, key, {"timezone": rnd.choice(BAD_ZONE_NAMES)}, **extra)
+            else:
+                ev = w.emit(uid, later, key, dict(body), timezone=rnd.choice(BAD_ZONE_NAMES))
+        elif r < 0.55:                                # below zero
+            c, _ = w.counters(uid)
+            extra = {"timezone": rnd.choice(ZONES)} if rnd.random() < 0.5 else {}
+            ev = w.emit(uid, later, "adjustment", {"exp": -c["exp"] - 1, "coins": rnd.choice([0, 5]),
+                                                   "reason": "below"}, **extra)
+        elif r < 0.75:                                # INVALID (an id never seen)
+            key, body = rnd.choice(bodies[:3])
+            body = dict(body)
+            if key == "lessonCompleted":
+                body["score"] = 1001
+            elif key == "tournamentResult":
+                body["rank"] = -1
+            else:
+                body["rewardId"] = ""
+            ev = w.emit(uid, later, key, body)
+        else:                                         # TOO_LATE
+            newest = w.newest()
+            ev = w.emit(uid, newest - 30 * 86400 * NS - rnd.choice([1, NS]), "lessonCompleted",
+                        {"lessonId": "late"})
+        if rnd.random() < 0.5:                        # the id again, now a good event
+            good = {"eventId": ev["eventId"], "userId": uid, "occurredAt": fmt(t + 2 * NS),
+                    "lessonCompleted": {"lessonId": "after-dead", "score": 100}}
+            w.push(good)
+    w.lesson(uid, t + 3 * NS)
+    return t + 3 * NS
+
+
+def ep_zone_flip(w, rnd, uid, t):
+    """A streak and a capped day under way, then the zone changes (settings
+    with or without a zone, the envelope) a little before or after a local
+    midnight, and the lessons go on either side of it; opt-out toggled."""
+    zone = w.zone_of(uid)
+    d = model.local_date(max(t, w.newest() or t), model.zone(zone)) + dt.timedelta(days=1)
+    m = day_start(d, zone)
+    w.lesson(uid, m - 3600 * NS)
+    w.lesson(uid, m + 60 * NS, groupIds=["g1"])
+    for _ in range(rnd.randint(1, 4)):
+        z = rnd.choice(ZONES)
+        x = m + rnd.choice([-1, 0, 1, 1800, 3600, 12 * 3600]) * NS
+        r = rnd.random()
+        if r < 0.4:
+            us = {"timezone": z}
+            if rnd.random() < 0.5:
+                us["leaderboardOptOut"] = rnd.random() < 0.5
+            w.zones[uid] = z
+            w.emit(uid, x, "userSettings", us)
+        elif r < 0.55:
+            w.emit(uid, x, "userSettings", {"leaderboardOptOut": rnd.random() < 0.5})
+        else:
+            w.zones[uid] = z
+            w.lesson(uid, x, timezone=z, groupIds=["g1"])
+        nd = model.local_date(x, model.zone(w.zone_of(uid))) + dt.timedelta(days=rnd.choice([0, 1]))
+        w.lesson(uid, day_start(nd, w.zone_of(uid)) + rnd.choice([0, 1, NS, 7200 * NS]))
+    return max(m + 12 * 3600 * NS, w.newest())
+
+
+def ep_redeem_ids(w, rnd, uid, t):
+    """Redemption ids reused across learners and rewards, with coins just
+    enough or one short, around rules that retire or reprice a reward."""
+    t = max(t, w.newest() or t) + NS
+    for u in rnd.sample(["u1", "u2", "u3", uid], 2):
+        w.adjust(u, t, 0, rnd.choice([0, 1, 2, 5]))
+        for _ in range(rnd.randint(1, 3)):
+            w.redeem(u, t, rnd.choice(["shield", "mug", "theme", "nope"]), "rid%d" % rnd.randint(0, 2))
+        t += rnd.choice([0, NS])
+    return t
+
+
+# Values a field of an event may be given in JSON: right and wrong types,
+# the other spellings proto3 JSON allows (integral reals, decimal strings,
+# enums by number) and those it does not (+5, " 5", 1e2 as a string), the
+# edges of ranges and lengths, nulls, and an integer beyond int64 (DECODE).
+FIELD_VALUES = [0, -1, 1, 95.0, 95.5, "95", "-5", " 5", "+5", "0x1", "1e2", 1e2, True, False, None,
+                "", [], {}, "x" * 129, "x" * 128, "é" * 64, "é" * 65, 1000, 1001, 604800, 604801,
+                1000000, 1000000001, -1000000000, -1000000001, 2**31, 2**63, "WIN", "win", 2, 4,
+                "OUTCOME_UNSPECIFIED", ["a", "a"], ["global"], [""], [None], ["g"] * 33,
+                "Europe/Berlin", "posix/UTC", "a b", "\u2028"]
+BAD_TIMES = ["2026-01-01 00:00:00Z", "2026-01-01T00:00:00", "2026-02-30T00:00:00Z",
+             "2026-01-01T24:00:00Z", "2026-01-01T00:00:00+24:00", "1999-12-31T23:59:59Z", 5, None]
+
+
+def mutant(rnd, uid, t):
+    """A good event (of any body) with one or two fields given another
+    value of FIELD_VALUES: INVALID, DECODE, or still good (it folds)."""
+    bodies = [("lessonCompleted", {"lessonId": "mut", "courseId": "c", "score": 95, "durationS": 30}),
+              ("tournamentResult", {"tournamentId": "mut", "outcome": "WIN", "rank": 3}),
+              ("redeemReward", {"redemptionId": "mut", "rewardId": "theme"}),
+              ("userSettings", {"timezone": "UTC", "leaderboardOptOut": True}),
+              ("adjustment", {"exp": 5, "coins": 1, "reason": "mut"})]
+    key, body = rnd.choice(bodies)
+    ev = {"eventId": "mut%d" % rnd.randint(0, 10**6), "userId": uid, "occurredAt": fmt(t),
+          key: dict(body)}
+    for _ in range(rnd.randint(1, 2)):
+        r = rnd.random()
+        if r < 0.55:
+            ev[key][rnd.choice(list(body))] = rnd.choice(FIELD_VALUES)
+        elif r < 0.6:
+            ev[key]["extra"] = rnd.choice([None, 1])
+        elif r < 0.7:
+            ev["occurredAt"] = rnd.choice(BAD_TIMES)
+        elif r < 0.75:
+            ev["event_id"] = ev["eventId"]                  # a field under both names
+        else:
+            ev[rnd.choice(["eventId", "userId", "source", "timezone", "groupIds"])] = \
+                rnd.choice(FIELD_VALUES)
+    return json.dumps(ev, ensure_ascii=rnd.random() < 0.5)
+
+
+def ep_raw(w, rnd, uid, t):
+    """Lines that are no event: not JSON, the same key twice (DECODE); JSON
+    that is no object, unknown fields, a body of the wrong type (INVALID).
+    None marks its id seen: the good event under that id that follows folds."""
+    t = max(t, w.newest() or t) + rnd.choice([0, NS])
+    w.n += 1
+    eid = "x%d" % w.n
+    head = '"eventId":"%s","userId":"%s","occurredAt":"%s"' % (eid, uid, fmt(t))
+    body = '"lessonCompleted":{"lessonId":"raw%d","score":90}' % rnd.randint(0, 3)
+    for _ in range(rnd.randint(1, 8)):
+        w.raw(mutant(rnd, uid, t))
+    w.raw(rnd.choice([
+        "not json at all",
+        "[1, 2, 3]",
+        '"just a string"',
+        "{" + head + "," + body,                        # cut short
+        "{" + head + ',"userId":"other",' + body + "}",  # a key twice
+        "{" + head + ',"bogus":1,' + body + "}",
+        "{" + head + ',"lessonCompleted":{"lessonId":"l1","grade":3}}',
+        "{" + head + ',"lessonCompleted":5}',
+        "{" + head + ',"adjustment":{"exp":"ten"}}',
+    ]))
+    if rnd.random() < 0.6:
+        w.push(json.loads("{" + head + "," + body + "}"))
+    return t
+
+
+HISTORY_EPISODES = [ep_raw, ep_republish, ep_republish, ep_reuse_id, ep_long_gap, ep_dead, ep_zone_flip,
+                    ep_redeem_ids, ep_freezes, ep_midnights, ep_periods, ep_adjust]
+
+
+def generate_history(seed, n_events, start=None):
+    """Long logs whose rules change (difftest --history): it opens with a
+    few events before the first rulesPublished (NO_RULES dead letters in
+    an unseeded replay, folded under the seed's rules otherwise), then
+    HISTORY_EPISODES over more than a year of event time."""
+    rnd = random.Random(seed)
+    rules = history_rules_yaml(rnd)
+    w = Writer(rnd, rules)
+    # sometimes many learners: a period dropped for all of them is cleaned
+    # from their records a few per event, over many events (and batches)
+    users = ["u1", "u2", "u3", "Amy"] + ["m%d" % i for i in range(rnd.choice([0, 0, 25, 70]))]
+    shift = rnd.choice([0, 0, 0, 12])
+    w.days = [d.replace(year=d.year + shift) for d in map(dt.date.fromisoformat, DAYS)]
+    t = day_start(rnd.choice(w.days), "UTC")
+    for _ in range(rnd.randint(1, 4)):
+        u = rnd.choice(users)
+        r = rnd.random()
+        if r < 0.3:
+            w.redeem(u, t, rnd.choice(["mug", "theme"]), "early")
+        elif r < 0.5:
+            w.adjust(u, t, 5, 5)
+        elif r < 0.7:
+            w.settings(u, t, rnd.choice(ZONES))
+        else:
+            w.lesson(u, t)
+        t += rnd.choice([0, NS])
+    w.emit("admin", t, "rulesPublished", {"rulesYaml": rules, "comment": "first"})
+    for _ in range(rnd.randint(0, 2)):                 # an early event requeued after the rules
+        w.push(dict(rnd.choice(w.events[:-1]), occurredAt=fmt(t + NS)))
+    while len(w.events) < n_events:
+        ep = rnd.choice(HISTORY_EPISODES)
+        t = max(t, ep(w, rnd, rnd.choice(users), t))
+    events = w.events
+    if start is not None:                             # difftest --file-log
+        shift = start * NS - model.parse_time(events[0]["occurredAt"])
+        for ev in events:
+            if isinstance(ev, dict):
+                try:
+                    ev["occurredAt"] = fmt(model.parse_time(ev["occurredAt"]) + shift)
+                except ValueError:
+                    pass
+    return rules, events
 
 
 EPISODES = [ep_midnights, ep_midnights, ep_window, ep_redeliver_edge, ep_spellings, ep_periods, ep_freezes, ep_redeem, ep_adjust]

@@ -210,8 +210,9 @@ def check_rules(doc):
     else:
         f = lv["formula"]
         keys(f, ("base", "growth_percent", "max_level"), "formula", ("base", "growth_percent", "max_level"))
-        num(f["base"], "base", 1, 10**15, False)
-        num(f["growth_percent"], "growth_percent", 100, 2**63 - 1, False)
+        # amounts (docs/rules.md): at most 10^9 like every other
+        num(f["base"], "base", 1, BIG, False)
+        num(f["growth_percent"], "growth_percent", 100, BIG, False)
         num(f["max_level"], "max_level", 2, 10000, False)
     num(lv.get("level_up_coins"), "level_up_coins")
     act = doc["activities"]
@@ -241,9 +242,12 @@ def check_rules(doc):
     num(caps.get("exp_per_day"), "exp_per_day")
     st = doc.get("streaks") or {}
     keys(st, ("qualifying", "milestones"), "streaks")
-    for q in st.get("qualifying") or []:
+    qual = st.get("qualifying") or []
+    for q in qual:
         if q not in ("lesson_completed", "tournament_result"):
             raise ValueError("qualifying %s" % q)
+    if len(set(qual)) != len(qual):
+        raise ValueError("qualifying: an activity listed twice")
     days = set()
     for m in st.get("milestones") or []:
         keys(m, ("days", "coins"), "milestone", ("days",))
@@ -254,11 +258,14 @@ def check_rules(doc):
         days.add(m["days"])
     lb = doc.get("leaderboards") or {}
     keys(lb, ("periods", "keep_weeks", "keep_months"), "leaderboards")
-    for q in lb.get("periods") or []:
+    periods = lb.get("periods") or []
+    for q in periods:
         if q not in ("all_time", "weekly", "monthly"):
             raise ValueError("period %s" % q)
-    num(lb.get("keep_weeks"), "keep_weeks")
-    num(lb.get("keep_months"), "keep_months")
+    if len(set(periods)) != len(periods):
+        raise ValueError("periods: a period listed twice")
+    num(lb.get("keep_weeks"), "keep_weeks", 0, 100000)      # at most 100000 periods kept
+    num(lb.get("keep_months"), "keep_months", 0, 100000)
     for what, lst, allowed, req in (
             ("badges", doc.get("badges"), ("id", "name", "icon", "criteria"), ("id", "name", "criteria")),
             ("rewards", doc.get("rewards"), ("id", "name", "cost", "type", "stock", "per_user_limit", "active"),
@@ -269,22 +276,78 @@ def check_rules(doc):
             if not isinstance(x["id"], str) or not ID_RE.match(x["id"]) or x["id"] in ids:
                 raise ValueError("%s id %r" % (what, x["id"]))
             ids.add(x["id"])
+            for k in ("name", "icon"):
+                if k in x and x[k] is not None and not isinstance(x[k], str):
+                    raise ValueError("%s %s: not text" % (what, k))
             if what == "rewards":
                 num(x["cost"], "cost", 0, BIG, False)
                 num(x.get("stock"), "stock")
                 num(x.get("per_user_limit"), "per_user_limit")
+                if not isinstance(x.get("active", True), bool):
+                    raise ValueError("active: true or false")
                 if x["type"] not in ("streak_freeze", "cosmetic", "physical", "digital"):
                     raise ValueError("reward type")
 
 
+class RulesLoader(yaml.SafeLoader):
+    """YAML as docs/rules.md reads it, which is not PyYAML's YAML 1.1:
+    integers are decimal (`007` is 7; `0x10`, `0o7`, `1_000`, `1e3`, `5.0`
+    are not integers), booleans are true/True/TRUE and false/False/FALSE
+    (`yes`, `on` are text), null is ~, null/Null/NULL or nothing; a key
+    twice in one mapping, anchors, aliases and tags are errors; a key whose
+    value is null is absent; and an id,
+    name, icon, type, zone or expression is the text written (`id: 007` is
+    the id "007")."""
+
+    TEXT_KEYS = ("id", "name", "icon", "type", "timezone", "when", "criteria")
+
+    def compose_node(self, parent, index):
+        ev = self.peek_event()
+        if isinstance(ev, yaml.AliasEvent) or getattr(ev, "anchor", None) is not None:
+            raise ValueError("YAML anchors and aliases are refused")
+        if getattr(ev, "tag", None) not in (None, "!"):
+            raise ValueError("YAML tags are refused")
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for k, v in node.value:
+            key = self.construct_object(k, deep=True)
+            if key in seen:
+                raise ValueError("key %r repeated" % (key,))
+            seen.add(key)
+        m = super().construct_mapping(node, deep=True)
+        for k, v in node.value:
+            key = self.construct_object(k, deep=True)
+            if key in self.TEXT_KEYS and isinstance(v, yaml.ScalarNode) and m.get(key) is not None:
+                m[key] = v.value
+        # a key whose value is null is absent (its default, or missing)
+        return {k: v for k, v in m.items() if v is not None}
+
+
+RulesLoader.yaml_implicit_resolvers = {}
+RulesLoader.add_implicit_resolver("tag:yaml.org,2002:bool",
+                                  re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+RulesLoader.add_implicit_resolver("tag:yaml.org,2002:int", re.compile(r"^[-+]?[0-9]+$"),
+                                  list("-+0123456789"))
+RulesLoader.add_implicit_resolver("tag:yaml.org,2002:null", re.compile(r"^(?:~|null|Null|NULL|)$"),
+                                  ["~", "n", "N", ""])
+RulesLoader.add_constructor("tag:yaml.org,2002:int",
+                            lambda loader, node: int(loader.construct_scalar(node)))
+RulesLoader.add_constructor("tag:yaml.org,2002:bool",
+                            lambda loader, node: loader.construct_scalar(node).lower() == "true")
+
+
 class Rules:
     def __init__(self, text):
-        doc = yaml.safe_load(text)
-        if not isinstance(doc, dict) or doc.get("version") != 1:
+        doc = yaml.load(text, Loader=RulesLoader)
+        if not isinstance(doc, dict) or doc.get("version") != 1 or isinstance(doc.get("version"), bool):
             raise ValueError("rules: version must be 1")
         check_rules(doc)
         self.timezone = doc.get("timezone", "UTC")
-        self.zone = zoneinfo.ZoneInfo(self.timezone)
+        self.zone = zone(self.timezone) if isinstance(self.timezone, str) else None
+        if self.zone is None:
+            raise ValueError("timezone: not an installed IANA zone name")
         lv = doc.get("levels") or {}
         if "thresholds" in lv:
             self.thresholds = list(lv["thresholds"])
@@ -343,11 +406,20 @@ class Rules:
 ZONES = {}
 
 
+# docs/events.md: an IANA name is UTC, Etc/..., or an area and one or more
+# locations, each starting with a letter, of A-Z a-z 0-9 _ + -; at most 64
+# bytes. POSIX TZ strings, old aliases (US/Eastern, CET) and other files of
+# the zoneinfo directory (posix/...) are refused even where installed.
+IANA_NAME = re.compile(r"(UTC|(Africa|America|Antarctica|Arctic|Asia|Atlantic|Australia|Europe"
+                       r"|Indian|Pacific|Etc)(/[A-Za-z][A-Za-z0-9_+-]*)+)\Z")
+
+
 def zone(name):
-    """Returns the ZoneInfo of NAME, or None when it is not installed."""
+    """Returns the ZoneInfo of NAME, or None when it is not an IANA name
+    (above) or not installed."""
     if name not in ZONES:
         try:
-            if not name or name.startswith("/") or ".." in name:
+            if not name or len(name.encode()) > 64 or not IANA_NAME.match(name):
                 raise ValueError(name)
             ZONES[name] = zoneinfo.ZoneInfo(name)
         except Exception:
@@ -478,8 +550,13 @@ def camel(name):
 
 
 def normalize(obj):
-    """Proto field names -> lowerCamelCase; nulls (defaults) dropped."""
+    """Proto field names -> lowerCamelCase; nulls (defaults) dropped. A
+    field given under both names (event_id and eventId) is a ValueError
+    (INVALID)."""
     if isinstance(obj, dict):
+        names = [camel(k) for k in obj]
+        if len(set(names)) != len(names):
+            raise ValueError("a field given twice")
         return {camel(k): normalize(v) for k, v in obj.items() if v is not None}
     if isinstance(obj, list):
         return [normalize(v) for v in obj]
@@ -488,6 +565,15 @@ def normalize(obj):
 
 BODIES = ("lessonCompleted", "tournamentResult", "redeemReward", "rulesPublished",
           "userSettings", "adjustment")
+ENVELOPE = ("eventId", "userId", "occurredAt", "source", "timezone", "groupIds")
+BODY_FIELDS = {
+    "lessonCompleted": ("lessonId", "courseId", "score", "durationS"),
+    "tournamentResult": ("tournamentId", "outcome", "rank"),
+    "redeemReward": ("redemptionId", "rewardId"),
+    "rulesPublished": ("rulesYaml", "comment"),
+    "userSettings": ("timezone", "leaderboardOptOut"),
+    "adjustment": ("exp", "coins", "reason"),
+}
 T_MIN = parse_time("2000-01-01T00:00:00Z")
 T_MAX = parse_time("2200-01-01T00:00:00Z")
 
@@ -503,24 +589,45 @@ def valid(ev):
         return (1 if required else 0) <= n <= 128
 
     def num(v, lo, hi):
-        try:
-            n = int(v if v is not None else 0)
-        except (TypeError, ValueError):
+        """proto3 JSON integers: a number (an integral real too), or a
+        string of decimal digits with an optional minus (no plus, no
+        spaces, no exponent); null is 0."""
+        if v is None:
+            n = 0
+        elif isinstance(v, bool):
+            return False
+        elif isinstance(v, int):
+            n = v
+        elif isinstance(v, float):
+            if not v.is_integer():
+                return False
+            n = int(v)
+        elif isinstance(v, str) and re.fullmatch(r"-?[0-9]+", v):
+            n = int(v)
+        else:
             return False
         return lo <= n <= hi
 
+    def text(v, most):
+        return v is None or (isinstance(v, str) and blen(v) <= most)
+
     if not idok(ev.get("eventId")) or not idok(ev.get("userId")):
         return False
+    if any(k not in ENVELOPE and k not in BODIES for k in ev):
+        return False                               # an unknown field
+    for b, fields in BODY_FIELDS.items():
+        if b in ev and (not isinstance(ev[b], dict) or any(k not in fields for k in ev[b])):
+            return False
     try:
         t = parse_time(ev.get("occurredAt", ""))
     except (ValueError, TypeError):
         return False
     if not T_MIN <= t < T_MAX:                     # 2200-01-01T00:00:00Z itself is out
         return False
-    if blen(ev.get("source", "")) > 64 or blen(ev.get("timezone", "")) > 64:
+    if not text(ev.get("source"), 64) or not text(ev.get("timezone"), 64):
         return False
-    groups = ev.get("groupIds") or []
-    if len(groups) > 32 or not all(idok(g) for g in groups):
+    groups = ev.get("groupIds", [])
+    if not isinstance(groups, list) or len(groups) > 32 or not all(idok(g) for g in groups):
         return False
     bodies = [b for b in BODIES if b in ev]
     if len(bodies) != 1:
@@ -530,16 +637,19 @@ def valid(ev):
         return (idok(b.get("lessonId")) and idok(b.get("courseId"), False)
                 and num(b.get("score"), 0, 1000) and num(b.get("durationS"), 0, 604800))
     if bodies[0] == "tournamentResult":
-        return (idok(b.get("tournamentId")) and b.get("outcome") in ("WIN", "DRAW", "LOSS", 1, 2, 3)
+        outcome = b.get("outcome")             # an enum: its name, or its number
+        return (idok(b.get("tournamentId")) and not isinstance(outcome, bool)
+                and outcome in ("WIN", "DRAW", "LOSS", 1, 2, 3) and not isinstance(outcome, float)
                 and num(b.get("rank"), 0, 1000000))
     if bodies[0] == "redeemReward":
         return idok(b.get("redemptionId")) and idok(b.get("rewardId"))
     if bodies[0] == "rulesPublished":
-        return 1 <= blen(b.get("rulesYaml", "")) <= 1 << 20 and blen(b.get("comment", "")) <= 1024
+        return (isinstance(b.get("rulesYaml"), str) and 1 <= blen(b.get("rulesYaml")) <= 1 << 20
+                and text(b.get("comment"), 1024))
     if bodies[0] == "adjustment":
         return (num(b.get("exp"), -10**9, 10**9) and num(b.get("coins"), -10**9, 10**9)
-                and blen(b.get("reason", "")) <= 1024)
-    return blen(b.get("timezone", "")) <= 64
+                and text(b.get("reason"), 1024))
+    return text(b.get("timezone"), 64) and isinstance(b.get("leaderboardOptOut", False), bool)
 
 
 # --- the fold ----------------------------------------------------------------
@@ -561,7 +671,10 @@ class State:
         self.ambiguous = False
         self.window = window_days * 86400 * NS
         self.learners = {}
-        self.seen = set()
+        # event id -> the whole second of the occurredAt it was last marked
+        # seen with (docs/rules.md step 1: forgotten once that second is more
+        # than the window before the newest event time's second)
+        self.seen = {}
         self.newest = None
         self.first_lessons = set()
         self.first_tournaments = set()
@@ -585,10 +698,48 @@ class State:
     def dead(self, reason):
         self.dlq.append(reason)
 
+    def apply_line(self, line):
+        """One line of a jsonl: log. Not JSON (a syntax error, the same key
+        twice in one object) is a DECODE dead letter; JSON that is not an
+        object is INVALID (docs/events.md); neither marks an id seen."""
+        def no_dup(pairs):
+            keys = [k for k, _ in pairs]
+            if len(set(keys)) != len(keys):
+                raise ValueError("duplicate key")
+            return dict(pairs)
+        def int64(text):       # jansson: "too big integer", a DECODE
+            v = int(text)
+            if not I64_MIN <= v <= I64_MAX:
+                raise ValueError("too big integer")
+            return v
+
+        def real(text):        # jansson: "real number overflow"
+            v = float(text)
+            if v in (float("inf"), float("-inf")):
+                raise ValueError("real number overflow")
+            return v
+        try:
+            ev = json.loads(line, object_pairs_hook=no_dup, parse_int=int64, parse_float=real)
+        except ValueError:
+            if self.append is None:    # a file log holds no such record: produce refuses it
+                self.dead("DECODE")
+            return
+        if not isinstance(ev, dict):
+            if self.append is None:
+                self.dead("INVALID")
+            return
+        self.apply(ev)
+
     # Step 1 and the dispatch of one event.
     def apply(self, ev):
-        ev = normalize(ev)
-        if not valid(ev):
+        try:
+            unknown = any(camel(k) not in ENVELOPE and camel(k) not in BODIES for k in ev) or any(
+                isinstance(ev.get(b), dict) and any(camel(k) not in BODY_FIELDS[camel(b)] for k in ev[b])
+                for b in ev if camel(b) in BODIES)     # an unknown field is one even when null
+            ev = None if unknown else normalize(ev)
+        except ValueError:
+            ev = None
+        if ev is None or not valid(ev):
             if self.append is None:    # a file log holds no such record: produce refuses it
                 self.dead("INVALID")
             return
@@ -604,12 +755,13 @@ class State:
         if self.newest is not None and t < self.newest - self.window:
             self.dead("TOO_LATE")
             return
-        if eid in self.seen:
+        if eid in self.seen and not (self.newest is not None and
+                                     self.seen[eid] < self.newest // NS - self.window // NS):
             return
         if self.rules is None and "rulesPublished" not in ev:
             self.dead("NO_RULES")
             return
-        self.seen.add(eid)
+        self.seen[eid] = t // NS
         n_dead = len(self.dlq)
         n_out = len(self.out)
         self.cause = (eid, t)
@@ -917,7 +1069,7 @@ def main():
     with open(args.events, encoding="utf-8") as f:
         for line in f:
             if line.strip():
-                st.apply(json.loads(line))
+                st.apply_line(line)
     out = sys.stdout
     for uid in sorted(st.learners, key=lambda s: s.encode()):
         out.write(st.learners[uid].dump() + "\n")
