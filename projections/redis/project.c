@@ -570,6 +570,11 @@ queued:
         }
     }
     p->cursor = next;
+    /* Written here from the old cursor on: a member the early writes had
+     * moved past next holds an older score again, so they cover nothing
+     * now (the next step writes from next on). */
+    if (!covered)
+        p->early_end = -1;
     /* nobody wrote the cursor between EXEC and WATCH: armed */
     p->watching = after == next;
     *n = b.changes;

@@ -9,6 +9,7 @@
  * every key of the test's prefix.
  */
 #include "feed.h"
+#include "feedshare.h"
 #include "lbscore.h"
 #include "log.h"
 #include "redisproj.h"
@@ -91,6 +92,30 @@ build_state_from(int events, int users, long long start)
         }
     }
     cr_assert_eq(gm_state_commit(st, off, &err), 0, "%s", err.msg);
+    free(line);
+    cr_assert_eq(pclose(gen), 0);
+}
+
+/* Applies gen_events' log for args (its options) into the open batch. */
+static void
+apply_generated(const char *args)
+{
+    const char *build = getenv("GAMIFY_BUILD_ROOT");
+    cr_assert(build, "run through meson: GAMIFY_BUILD_ROOT");
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "%s/tests/bench/gen_events %s", build, args);
+    FILE *gen = popen(cmd, "r");
+    cr_assert_not_null(gen);
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    struct gm_err err;
+    while ((len = getline(&line, &cap, gen)) > 0) {
+        while (len > 0 && line[len - 1] == '\n')
+            len--;
+        cr_assert_eq(gm_state_apply(st, (const uint8_t *)line, (size_t)len, true, 0, 0, &err), 0,
+                     "%s", err.msg);
+    }
     free(line);
     cr_assert_eq(pclose(gen), 0);
 }
@@ -1292,6 +1317,78 @@ Test(redisproj, a_cursor_moved_between_batches_is_seen_by_the_next_batch)
     lines_assert_eq(&got, &want, "Redis against the state");
 
     gm_redisproj_close(p);
+    lines_free(&want);
+    lines_free(&got);
+    flush_prefix(c, prefix);
+    free(prefix);
+    redisFree(c);
+}
+
+/*
+ * The early hand-over (gm_redisproj_early) writes a batch's changes before
+ * its commit, offer by offer, each write going on from where the last one
+ * ended; the step after the commit only moves the cursor when the early
+ * writes cover it. A step that writes changes itself writes absolute
+ * scores from the cursor on: when it stops (its max) before where the early
+ * writes had gone, the members changed in between hold older scores again,
+ * and no later step may count the early writes as covering them. The
+ * offers here are made by hand in the order the processor's runner can
+ * meet them: two offers written early, a third offered with the commit, a
+ * short step, the third written early, a step.
+ */
+Test(redisproj, a_short_step_after_early_writes_leaves_no_stale_score)
+{
+    build_state(2000, 200);
+    redisContext *c = connect_redis();
+    char *prefix = new_prefix();
+    struct gm_redisproj *p = projector(prefix);
+    struct gm_feedshare *share = gm_feedshare_new(GM_FEEDSHARE_CHANGES);
+    gm_redisproj_set_share(p, share);
+    struct gm_err err;
+    size_t n;
+    do
+        cr_assert_eq(gm_redisproj_step(p, st, 100000, &n, &err), 0, "%s", err.msg);
+    while (n > 0);
+    int64_t base = feed_end();
+    cr_assert_eq(gm_redisproj_cursor(p), base);
+
+    /* the same 40 learners in two offers, then one learner in a third */
+    long long now = (long long)time(NULL) - 5 * 86400;
+    char args[256];
+    cr_assert_eq(gm_state_begin(st, &err), 0, "%s", err.msg);
+    snprintf(args, sizeof args, "--events 400 --users 40 --seed 71 --span-days 1 --start %lld",
+             now);
+    apply_generated(args);
+    cr_assert_eq(gm_feedshare_offer(share, st), 0);
+    cr_assert_eq(gm_redisproj_early(p, 100000, &n, &err), 0, "%s", err.msg);
+    int64_t first_end = gm_state_pending_end(st);
+    cr_assert_eq((int64_t)n, first_end - base, "the first offer written early");
+    snprintf(args, sizeof args, "--events 400 --users 40 --seed 72 --span-days 1 --start %lld",
+             now + 86400);
+    apply_generated(args);
+    cr_assert_eq(gm_feedshare_offer(share, st), 0);
+    cr_assert_eq(gm_redisproj_early(p, 100000, &n, &err), 0, "%s", err.msg);
+    cr_assert_eq((int64_t)n, gm_state_pending_end(st) - first_end, "the second offer goes on");
+    snprintf(args, sizeof args, "--events 5 --users 1 --seed 73 --span-days 1 --start %lld",
+             now + 2 * 86400);
+    apply_generated(args);
+    cr_assert_eq(gm_feedshare_offer(share, st), 0);
+    cr_assert_eq(gm_state_commit(st, 0, &err), 0, "%s", err.msg);
+    gm_feedshare_settle(share, gm_state_change_end(st));
+
+    /* a step shorter than the first offer, then the third written early */
+    cr_assert_eq(gm_redisproj_step(p, st, 100, &n, &err), 0, "%s", err.msg);
+    cr_assert_eq(n, 100);
+    cr_assert_eq(gm_redisproj_early(p, 100000, &n, &err), 0, "%s", err.msg);
+    do
+        cr_assert_eq(gm_redisproj_step(p, st, 100000, &n, &err), 0, "%s", err.msg);
+    while (n > 0);
+    cr_assert_eq(redis_cursor(c, prefix), feed_end());
+    struct lines want = state_lines(), got = redis_lines(c, prefix, false);
+    lines_assert_eq(&got, &want, "Redis against the state");
+
+    gm_redisproj_close(p);
+    gm_feedshare_free(share);
     lines_free(&want);
     lines_free(&got);
     flush_prefix(c, prefix);
