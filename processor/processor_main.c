@@ -70,10 +70,10 @@ static const struct gm_setting settings[] = {
      "file logs: hand each batch's changes to the Redis projector before its commit's fsync, "
      "so boards update while the disk works (the cursor still follows commits; "
      "docs/operations.md)"},
-    {"redis-early-every-ms", GM_SET_INT, "0", 0, 60000, false,
+    {"redis-early-every-ms", GM_SET_INT, "2", 0, 60000, false,
      "with --redis-early: a batch still folding after this many ms hands its changes so far to "
      "the Redis projector, and again every this many ms, instead of only at its commit "
-     "(0, the default: only at the commit; experimental, see docs/operations.md)"},
+     "(0: only at the commit; docs/operations.md)"},
     {"projector-max-lag", GM_SET_INT, "100000", 0, 1000000000, false,
      "/readyz answers 503 while a projector (kafka://: of any partition) is more than this many "
      "changes behind (0: never)"},
