@@ -128,7 +128,9 @@ void gm_redisproj_set_share(struct gm_redisproj *p, struct gm_feedshare *sh);
  * the writer committed them, the step that reaches them only moves the
  * cursor; when they were rolled back instead (the share's generation
  * moved), or anything else intervened (a reconcile, a rebuild, a failed
- * step), the step writes them again from the feed. Scores are absolute, so
+ * step, a step that wrote changes itself: it may have stopped short of
+ * where the early writes had gone, leaving older scores behind it), the
+ * step writes them again from the feed. Scores are absolute, so
  * the state a commit then makes, or a replay of the same log, gives the
  * same scores. Does nothing (*n 0) without a share, before the first step
  * armed the connection, or while steps fail. Errors: GM_EREDIS (the
