@@ -427,6 +427,18 @@ badges_step(const struct gm_rules *rules, const Gamification__V1__Event *ev,
     } while (awarded);
 }
 
+/* Steps 5 and 6, which every folded learner event ends with: under the
+ * same rules they change something only after exp or a counter moved, but
+ * rules published since the learner's last event may have lowered a
+ * threshold or brought a badge already earned by the counters. */
+static void
+levels_and_badges(const struct gm_rules *rules, const Gamification__V1__Event *ev,
+                  Gamify__Internal__UserState *st, struct gm_fold_out *out)
+{
+    levels_step(rules, st, out);
+    badges_step(rules, ev, st, out);
+}
+
 /* Step 7: which boards and periods an EXP change goes to. */
 static int
 boards_step(const struct gm_rules *rules, const Gamification__V1__Event *ev, int64_t delta,
@@ -485,8 +497,10 @@ activity(const struct gm_fold_in *in, Gamify__Internal__UserState *st, struct gm
     int64_t day = gm_tz_local_day(tz, ev->occurred_at->seconds);
 
     /* A repeated tournament result changes no counter, the streak included. */
-    if (!lesson && !in->first_time)
+    if (!lesson && !in->first_time) {
+        levels_and_badges(rules, ev, st, out);
         return 0;
+    }
 
     /* 2. streak */
     if (lesson ? rules->streak_lessons : rules->streak_tournaments)
@@ -578,14 +592,13 @@ activity(const struct gm_fold_in *in, Gamify__Internal__UserState *st, struct gm
         push_ledger(out, st, kind, detail, granted, coins, capped);
 
         /* 5-7 */
-        levels_step(rules, st, out);
-        badges_step(rules, ev, st, out);
+        levels_and_badges(rules, ev, st, out);
         return boards_step(rules, ev, granted, out);
     }
     /* a repeated lesson: activity for the streak and lesson_completions only */
     sat_inc(&st->lesson_completions);
     out->touched = true;
-    badges_step(rules, ev, st, out);
+    levels_and_badges(rules, ev, st, out);
     return 0;
 }
 
@@ -631,8 +644,11 @@ static int
 redeem(const struct gm_fold_in *in, Gamify__Internal__UserState *st, struct gm_fold_out *out)
 {
     const Gamification__V1__RedeemReward *rr = in->ev->redeem_reward;
-    if (in->prior)
-        return 0; /* a repeated redemption id: its first outcome stands */
+    if (in->prior) {
+        /* a repeated redemption id: its first outcome stands */
+        levels_and_badges(in->rules, in->ev, st, out);
+        return 0;
+    }
     const struct gm_reward_def *r = gm_rules_find_reward(in->rules, rr->reward_id);
     int reason = 0;
     if (!r || !r->active)
@@ -660,6 +676,7 @@ redeem(const struct gm_fold_in *in, Gamify__Internal__UserState *st, struct gm_f
                                            .a = reason,
                                            .id = rr->redemption_id,
                                            .name = rr->reward_id});
+        levels_and_badges(in->rules, in->ev, st, out);
         return 0;
     }
     red->completed = true;
@@ -679,7 +696,7 @@ redeem(const struct gm_fold_in *in, Gamify__Internal__UserState *st, struct gm_f
                                        .b = st->coins,
                                        .id = rr->redemption_id,
                                        .name = rr->reward_id});
-    badges_step(in->rules, in->ev, st, out);
+    levels_and_badges(in->rules, in->ev, st, out);
     return 0;
 }
 
@@ -704,8 +721,7 @@ adjust(const struct gm_fold_in *in, Gamify__Internal__UserState *st, struct gm_f
         st->coins_earned = sat_add(st->coins_earned, coins);
     out->touched = true;
     push_ledger(out, st, "adjustment", adj->reason, exp, coins, 0);
-    levels_step(in->rules, st, out);
-    badges_step(in->rules, in->ev, st, out);
+    levels_and_badges(in->rules, in->ev, st, out);
     return boards_step(in->rules, in->ev, exp, out);
 }
 
@@ -746,6 +762,7 @@ gm_fold_apply(const struct gm_fold_in *in, Gamify__Internal__UserState *st, stru
         }
         st->opt_out = us->leaderboard_opt_out;
         out->touched = true;
+        levels_and_badges(in->rules, ev, st, out);
         return 0;
     }
     default:

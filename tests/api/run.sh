@@ -47,6 +47,8 @@ trap cleanup EXIT
 fail() {
     echo "FAIL: $*" >&2
     [ -f "$tmp/proc.err" ] && tail -n 20 "$tmp/proc.err" >&2
+    # gamify-api's own errors (a client sees INTERNAL_SERVER_ERROR only)
+    [ -f "$tmp/api.err" ] && grep '"level":"error"' "$tmp/api.err" | tail -n 20 >&2
     exit 1
 }
 need="GAMIFY_TEST_PG GAMIFY_TEST_REDIS"

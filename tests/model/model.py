@@ -803,6 +803,8 @@ class State:
             if stz:
                 lr.tz = stz
             lr.opt_out = bool(us.get("leaderboardOptOut", False))
+            self._levels(lr)    # steps 5 and 6 end every folded learner event
+            self._badges(lr)
             return
         if "adjustment" in ev:
             adj = ev["adjustment"]
@@ -843,6 +845,8 @@ class State:
             key = (uid, body.get("tournamentId", ""))
             first = key not in self.first_tournaments
             if not first:
+                self._levels(lr)
+                self._badges(lr)
                 return
             self.first_tournaments.add(key)
         else:
@@ -855,6 +859,7 @@ class State:
             self._streak(lr, day, zi)
         if not first:
             lr.c["lesson_completions"] += 1
+            self._levels(lr)
             self._badges(lr)
             return
         # 3. activity
@@ -1015,6 +1020,8 @@ class State:
         rid = body.get("redemptionId", "")
         wid = body.get("rewardId", "")
         if rid in lr.redemption_ids:
+            self._levels(lr)
+            self._badges(lr)
             return
         lr.redemption_ids.add(rid)
         rw = self.rules.rewards.get(wid)
@@ -1033,6 +1040,8 @@ class State:
             lr.redemptions.append([rid, wid, "REJECTED", reason])
             self.publish(lr, "rejected", "redemptionRejected",
                          {"redemptionId": rid, "rewardId": wid, "reason": reason})
+            self._levels(lr)
+            self._badges(lr)
             return
         lr.c["coins"] -= rw["cost"]
         lr.c["coins_spent"] = sat(lr.c["coins_spent"] + rw["cost"])
@@ -1051,6 +1060,7 @@ class State:
         self.publish(lr, "redeemed", "rewardRedeemed",
                      {"redemptionId": rid, "rewardId": wid, "cost": rw["cost"],
                       "coinsAfter": lr.c["coins"]})
+        self._levels(lr)
         self._badges(lr)
 
 
