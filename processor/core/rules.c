@@ -723,7 +723,10 @@ parse_formula(struct walk *w, const struct ynode *f)
     check_keys(w->c, f, path, formula_keys);
     int bad = 0;
     bad |= get_int(w->c, f, path, "base", 1, 1, GM_RULES_MAX_AMOUNT, &base);
-    bad |= get_int(w->c, f, path, "growth_percent", 1, 100, GM_RULES_MAX_AMOUNT, &growth);
+    /* below 100 the steps shrink, down to 0: the levels past that share
+     * one threshold and are reached together (the fold and
+     * gm_rules_level_for take equal thresholds) */
+    bad |= get_int(w->c, f, path, "growth_percent", 1, 0, GM_RULES_MAX_AMOUNT, &growth);
     bad |= get_int(w->c, f, path, "max_level", 1, 2, GM_RULES_MAX_LEVELS, &max_level);
     if (bad)
         return;

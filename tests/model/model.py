@@ -212,7 +212,7 @@ def check_rules(doc):
         keys(f, ("base", "growth_percent", "max_level"), "formula", ("base", "growth_percent", "max_level"))
         # amounts (docs/rules.md): at most 10^9 like every other
         num(f["base"], "base", 1, BIG, False)
-        num(f["growth_percent"], "growth_percent", 100, BIG, False)
+        num(f["growth_percent"], "growth_percent", 0, BIG, False)
         num(f["max_level"], "max_level", 2, 10000, False)
     num(lv.get("level_up_coins"), "level_up_coins")
     act = doc["activities"]

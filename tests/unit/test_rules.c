@@ -274,6 +274,32 @@ Test(rules, formula_cut_at_the_exp_bound)
     gm_rules_free(r);
 }
 
+/* The spec's formula has no lower bound on growth: below 100 the steps
+ * shrink (rounded down) to 0, and the levels from there on share one
+ * threshold, reached together. */
+Test(rules, formula_with_shrinking_steps)
+{
+    const char *src = "version: 1\nlevels:\n  formula: {base: 10, growth_percent: 50, "
+                      "max_level: 10}\n" ACTS;
+    struct gm_rules *r = parse_ok(src, strlen(src));
+    cr_assert_eq(r->n_levels, 10);
+    /* 10 + 10*50/100 = 15; 15 + 5*50/100 = 17; 17 + 2*50/100 = 18; 18 + 0 */
+    static const int64_t want[] = {0, 10, 15, 17, 18, 18, 18, 18, 18, 18};
+    for (size_t i = 0; i < 10; i++)
+        cr_assert_eq(r->thresholds[i], want[i], "threshold %zu: %" PRId64, i, r->thresholds[i]);
+    cr_assert_eq(gm_rules_level_for(r, 17), 4);
+    cr_assert_eq(gm_rules_level_for(r, 18), 10);
+    gm_rules_free(r);
+    src = "version: 1\nlevels:\n  formula: {base: 10, growth_percent: 0, max_level: 4}\n" ACTS;
+    r = parse_ok(src, strlen(src));
+    static const int64_t flat[] = {0, 10, 10, 10};
+    for (size_t i = 0; i < 4; i++)
+        cr_assert_eq(r->thresholds[i], flat[i], "threshold %zu: %" PRId64, i, r->thresholds[i]);
+    cr_assert_eq(gm_rules_level_for(r, 9), 1);
+    cr_assert_eq(gm_rules_level_for(r, 10), 4);
+    gm_rules_free(r);
+}
+
 Test(rules, level_for)
 {
     size_t len;
@@ -556,8 +582,8 @@ Test(rules, levels)
         "version: 1\nlevels:\n  formula: {base: 0, growth_percent: 150, max_level: 10}\n" ACTS, 3,
         19, "levels.formula.base: must be between 1 and");
     expect_err(
-        "version: 1\nlevels:\n  formula: {base: 10, growth_percent: 99, max_level: 10}\n" ACTS, 3,
-        39, "growth_percent: must be between 100 and");
+        "version: 1\nlevels:\n  formula: {base: 10, growth_percent: -1, max_level: 10}\n" ACTS, 3,
+        39, "growth_percent: must not be negative, got -1");
     expect_err(
         "version: 1\nlevels:\n  formula: {base: 10, growth_percent: 100, max_level: 1}\n" ACTS, 3,
         55, "max_level: must be between 2 and 10000");
@@ -860,10 +886,10 @@ Test(rules, amount_limits)
          3, 19, "levels.formula.base: must be between 1 and 1000000000"},
         {"version: 1\nlevels:\n  formula: {base: 10, growth_percent: 1000000001, max_level: "
          "10}\n" ACTS,
-         3, 39, "levels.formula.growth_percent: must be between 100 and 1000000000"},
+         3, 39, "levels.formula.growth_percent: must be between 0 and 1000000000"},
         {"version: 1\nlevels:\n  formula: {base: 10, growth_percent: 9223372036854775807, "
          "max_level: 10}\n" ACTS,
-         3, 39, "growth_percent: must be between 100 and 1000000000"},
+         3, 39, "growth_percent: must be between 0 and 1000000000"},
         {HEAD "activities:\n  lesson_completed: {exp: 1000000001, coins: 5}\n  "
               "tournament_result:\n    win: {exp: 50}\n    draw: {exp: 20}\n    loss: {exp: 10}\n",
          5, 27, "exp: must be between 0 and 1000000000"},
