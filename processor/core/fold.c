@@ -427,7 +427,8 @@ badges_step(const struct gm_rules *rules, const Gamification__V1__Event *ev,
     } while (awarded);
 }
 
-/* Steps 5 and 6, which every folded learner event ends with: under the
+/* Steps 5 and 6, which every folded learner event ends with (but a
+ * repeated redemption id, which changes nothing): under the
  * same rules they change something only after exp or a counter moved, but
  * rules published since the learner's last event may have lowered a
  * threshold or brought a badge already earned by the counters. */
@@ -644,11 +645,9 @@ static int
 redeem(const struct gm_fold_in *in, Gamify__Internal__UserState *st, struct gm_fold_out *out)
 {
     const Gamification__V1__RedeemReward *rr = in->ev->redeem_reward;
-    if (in->prior) {
-        /* a repeated redemption id: its first outcome stands */
-        levels_and_badges(in->rules, in->ev, st, out);
-        return 0;
-    }
+    if (in->prior)
+        return 0; /* a repeated redemption id: its first outcome stands, and it
+                   * changes nothing (the rules file's words), steps 5-6 included */
     const struct gm_reward_def *r = gm_rules_find_reward(in->rules, rr->reward_id);
     int reason = 0;
     if (!r || !r->active)

@@ -1020,9 +1020,7 @@ class State:
         rid = body.get("redemptionId", "")
         wid = body.get("rewardId", "")
         if rid in lr.redemption_ids:
-            self._levels(lr)
-            self._badges(lr)
-            return
+            return              # changes nothing, steps 5 and 6 included
         lr.redemption_ids.add(rid)
         rw = self.rules.rewards.get(wid)
         reason = None
