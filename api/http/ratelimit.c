@@ -698,9 +698,11 @@ gm_api_limiter_prepare(struct gm_api_limiter *l, const char *user, const char *c
     double now = mono_ms();
     long want[GM_API_RL_MAX_RULES];
     long best = -1, best_rem = 0, best_reset = 0;
+    /* All cleared first: a kept refusal gives back what the pairs before it took. */
+    for (size_t i = 0; i < call->n; i++)
+        call->reserved[i] = call->leasing[i] = false;
     for (size_t i = 0; i < call->n; i++) {
         call->hash[i] = fnv(user, call->ops[i]);
-        call->reserved[i] = call->leasing[i] = false;
         pthread_mutex_t *mu = lease_lock(l, call->hash[i]);
         pthread_mutex_lock(mu);
         struct lease *e = lease_find(l, call->hash[i], call->limits[i], now);

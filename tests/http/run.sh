@@ -469,6 +469,32 @@ check_ratelimit_leases() {
     expect "another user is not refused" 200 "$(gql "$PORT" "$(token hs256 "{\"sub\":\"rl-kept2-$$\"}")" "$Q_PROFILE")"
     stop "$PID"
 
+    # A request of two operations refused by the kept refusal of the second
+    # gives back the leased cell it took of the first: the four cells left of
+    # userProfile's lease of 5 still serve four requests without Redis, and
+    # only four: the fifth asks Redis.
+    start give --rate-limits 'userProfile=100,streaks=1'
+    u=$(token hs256 "{\"sub\":\"rl-give-$$\"}")
+    local q_streaks='{"query":"{ streaks { currentStreak } }"}'
+    expect "give-back: userProfile takes a lease" 200 "$(gql "$PORT" "$u" "$Q_PROFILE")"
+    expect "give-back: streaks=1, the first" 200 "$(gql "$PORT" "$u" "$q_streaks")"
+    expect "give-back: streaks, refused by Redis" 429 "$(gql "$PORT" "$u" "$q_streaks")"
+    expect "give-back: userProfile and streaks, refused by the kept refusal" 429 \
+        "$(gql "$PORT" "$u" '{"query":"{ userProfile { userId } streaks { currentStreak } }"}')"
+    # (the refused pair first: the pair after it took nothing and is given nothing)
+    expect "give-back: streaks and userProfile, refused by the kept refusal" 429 \
+        "$(gql "$PORT" "$u" '{"query":"{ streaks { currentStreak } userProfile { userId } }"}')"
+    for i in 1 2 3 4 5; do
+        st=$(gql "$PORT" "$u" "$Q_PROFILE")
+        [ "$st" = 200 ] || fail "give-back: userProfile $i: $st"
+    done
+    curl -s "http://127.0.0.1:$PORT/metrics" >"$T/metrics"
+    expect "give-back: Redis decided the two streaks and the first and fifth userProfile" 4 \
+        "$(metric_of 'gamify_api_rate_limit_decisions_total{where="redis"}')"
+    expect "give-back: two kept refusals and four leased cells" 6 \
+        "$(metric_of 'gamify_api_rate_limit_decisions_total{where="lease"}')"
+    stop "$PID"
+
     # --rate-limit-lease 1: Redis decides every request.
     start exact --rate-limits 'userProfile=100' --rate-limit-lease 1
     u=$(token hs256 "{\"sub\":\"rl-exact-$$\"}")
