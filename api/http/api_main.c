@@ -66,6 +66,9 @@ static const struct gm_setting settings[] = {
      "allow-list file: {\"SHA256\": \"document\"} or an Apollo persisted-query manifest"},
     {"rate-limits", GM_SET_STRING, GM_API_RL_DEFAULT, 0, 0, false,
      "requests per user per minute by operation (root field); * for the others"},
+    {"rate-limit-lease", GM_SET_INT, "64", 1, 1000, false,
+     "rate-limit cells a replica takes from Redis at once for a user and operation, at most "
+     "(a twentieth of the limit, at least 1; 1: Redis decides every request)"},
     {"redis-prefix", GM_SET_STRING, "gamify:", 0, 0, false,
      "prefix of every Redis key (the projector's leaderboards, the rate limits)"},
     {"redeem-wait-ms", GM_SET_INT, "2000", 0, 60000, false,
@@ -201,6 +204,7 @@ main(int argc, char **argv)
     if (gm_api_limiter_new(gm_config_str(&cfg, "rate-limits"), gm_config_str(&cfg, "redis"),
                            gm_config_str(&cfg, "redis-prefix"), &limiter, &err) != 0)
         goto out_err;
+    gm_api_limiter_set_lease(limiter, (int)gm_config_int(&cfg, "rate-limit-lease"));
     if (gm_gql_schema_new(gm_api_schema_sdl, gm_api_schema_sdl_len, &schema, &err) != 0)
         goto out_err;
     struct gm_api_backend_opts bo = {

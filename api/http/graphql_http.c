@@ -532,9 +532,9 @@ run(struct gctx *g, const struct gm_api_viewer *viewer, const char *query, const
         if (carry) {
             cy.script = gm_api_limiter_script(s->d.limiter, &cy.sha);
             cy.keys = rl_call.keyp;
-            cy.n_keys = rl_call.n;
+            cy.n_keys = rl_call.n_keys;
             cy.args = rl_call.argp;
-            cy.n_args = rl_call.n;
+            cy.n_args = 2 * rl_call.n_keys;
         }
     } else {
         gm_api_limiter_start(s->d.limiter, viewer->user_id, names, n, &rl_call);
@@ -544,7 +544,9 @@ run(struct gctx *g, const struct gm_api_viewer *viewer, const char *query, const
     struct gm_gql_exec_params params = {
         .operation_name = opname, .variables = variables, .context = &areq};
     struct gm_gql_response resp;
-    if (early)
+    /* A refusal decided from a kept one (ratelimit.h) needs no execution. */
+    bool refused_here = rl_call.state == 4 && !rl_call.res.allowed;
+    if (early && !refused_here)
         gm_gql_execute(s->d.engine, p, &params, a, &resp);
     {
         struct gm_api_rl_result rl;

@@ -1,7 +1,8 @@
 /*
  * ratelimit.c: the per-user, per-operation limits of gamify-api (see
- * ratelimit.h): a Lua script run in Redis over one key per operation, and
- * the same rule on an in-process table while Redis is unreachable.
+ * ratelimit.h): a Lua script run in Redis over one key per operation, the
+ * cells it leases kept in an in-process table, and the same rule on another
+ * in-process table while Redis is unreachable.
  *
  * Each HTTP thread has its own Redis connection (a pthread key, closed when
  * the thread ends), so no lock is taken on the path of a request.
@@ -27,36 +28,44 @@
 #define RETRY_MS         1000
 #define LOCAL_SLOTS      65536 /* a power of two */
 #define LOCAL_PROBE      8
+#define LEASE_SLOTS      65536 /* a power of two, in LEASE_STRIPES stripes */
+#define LEASE_WAYS       8     /* an aligned bucket of slots per pair */
+#define LEASE_STRIPES    64
 
 /*
- * KEYS: one per operation; ARGV: their limits per minute. Returns
- * {allowed, index (1-based) of the refused or most constrained key,
- * retry-after ms, remaining, reset ms}. Writes only when all are allowed.
+ * KEYS: one per operation; ARGV: their limits per minute, then the cells
+ * wanted of each (a lease; at least 1 is taken when one is free). Returns
+ * {allowed, index (1-based) of the refused key or 0, retry-after ms,
+ * {cells taken}, {remaining}, {reset ms}} (refused: the three lists empty
+ * but the refused key's reset). Writes only when all are allowed.
  */
 static const char script[] =
     "if redis.replicate_commands then redis.replicate_commands() end\n"
     "local t = redis.call('TIME')\n"
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
-    "local W = 60000\n"
-    "local tats = {}\n"
-    "local bi, brem, breset = 1, nil, 0\n"
-    "for i = 1, #KEYS do\n"
+    "local W, n = 60000, #KEYS\n"
+    "local tats, gs, rems, resets = {}, {}, {}, {}\n"
+    "for i = 1, n do\n"
     "  local T = W / tonumber(ARGV[i])\n"
     "  local tat = tonumber(redis.call('GET', KEYS[i]) or '0') or 0\n"
     "  if tat < now then tat = now end\n"
-    "  local new = tat + T\n"
-    "  if new - now > W + 0.01 then\n"
-    "    return {0, i, math.ceil(new - W - now), 0, math.ceil(tat - now)}\n"
+    "  if tat + T - now > W + 0.01 then\n"
+    "    return {0, i, math.ceil(tat + T - W - now), {}, {}, {math.ceil(tat - now)}}\n"
     "  end\n"
-    "  tats[i] = new\n"
-    "  local rem = math.floor((W - (new - now)) / T + 0.01)\n"
-    "  if brem == nil or rem < brem then bi, brem, breset = i, rem, math.ceil(new - now) end\n"
+    "  local g = math.floor((W - (tat - now)) / T + 0.01)\n"
+    "  local want = tonumber(ARGV[n + i])\n"
+    "  if g > want then g = want end\n"
+    "  if g < 1 then g = 1 end\n"
+    "  local new = tat + g * T\n"
+    "  tats[i], gs[i] = new, g\n"
+    "  rems[i] = math.floor((W - (new - now)) / T + 0.01)\n"
+    "  resets[i] = math.ceil(new - now)\n"
     "end\n"
-    "for i = 1, #KEYS do\n"
+    "for i = 1, n do\n"
     "  redis.call('SET', KEYS[i], string.format('%.3f', tats[i]), 'PX',\n"
     "             math.ceil(tats[i] - now) + 1000)\n"
     "end\n"
-    "return {1, bi, 0, brem, breset}\n";
+    "return {1, 0, 0, gs, rems, resets}\n";
 
 struct rule {
     char *op; /* "*" for the others */
@@ -66,6 +75,18 @@ struct rule {
 struct slot {
     uint64_t h; /* 0: free */
     double tat;
+};
+
+/* A (user, operation) pair's leased cells and last answer, in monotonic ms. */
+struct lease {
+    uint64_t h; /* 0: free */
+    long limit;
+    long left;            /* cells leased and not spent */
+    bool leasing;         /* a request is asking Redis for a lease of this pair */
+    long rem;             /* Redis's remaining after the last answer */
+    double at;            /* when it came */
+    double reset_at;      /* the full allowance back, per it */
+    double refused_until; /* refused by Redis until then (0: not refused) */
 };
 
 struct tconn {
@@ -88,6 +109,10 @@ struct gm_api_limiter {
     atomic_uint_fast64_t redis_decisions, local_decisions, redis_errors;
     pthread_mutex_t lock; /* the local table */
     struct slot *slots;
+    int lease_max;
+    atomic_uint_fast64_t lease_decisions;
+    pthread_mutex_t lease_mu[LEASE_STRIPES];
+    struct lease *leases;
 };
 
 static double
@@ -95,6 +120,14 @@ now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+static double
+mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
 }
 
@@ -175,6 +208,9 @@ gm_api_limiter_free(struct gm_api_limiter *l)
     free(l->password);
     free(l->prefix);
     free(l->slots);
+    free(l->leases);
+    for (size_t i = 0; i < LEASE_STRIPES; i++)
+        pthread_mutex_destroy(&l->lease_mu[i]);
     pthread_mutex_destroy(&l->lock);
     free(l);
 }
@@ -191,8 +227,12 @@ gm_api_limiter_new(const char *spec, const char *redis_url, const char *prefix,
     if (pthread_key_create(&l->key, tconn_free) != 0)
         abort();
     l->slots = calloc(LOCAL_SLOTS, sizeof *l->slots);
-    if (!l->slots)
+    l->leases = calloc(LEASE_SLOTS, sizeof *l->leases);
+    if (!l->slots || !l->leases)
         abort();
+    for (size_t i = 0; i < LEASE_STRIPES; i++)
+        pthread_mutex_init(&l->lease_mu[i], NULL);
+    l->lease_max = GM_API_RL_LEASE_DEFAULT;
     l->prefix = strdup(prefix ? prefix : "");
     int rc = parse_spec(l, spec ? spec : GM_API_RL_DEFAULT, err);
     if (!rc)
@@ -305,19 +345,18 @@ fill(struct gm_api_rl_result *res, const long *limits, const char *const *ops, l
 /* The argument vector of the script call for call (EVALSHA, or EVAL with the script). */
 static size_t
 script_argv(const struct gm_api_limiter *l, const struct gm_api_rl_call *call, bool eval,
-            const char **argv, size_t *lens, char nums[][24], char nkeys[24])
+            const char **argv, size_t *lens, char nkeys[24])
 {
-    size_t n = call->n;
+    size_t n = call->n_keys;
     gm_fmt_i64(nkeys, (int64_t)n);
     argv[0] = eval ? "EVAL" : "EVALSHA";
     argv[1] = eval ? script : l->sha;
     argv[2] = nkeys;
-    for (size_t i = 0; i < n; i++) {
-        argv[3 + i] = call->keys[i];
-        memcpy(nums[i], call->args[i], 24);
-        argv[3 + n + i] = nums[i];
-    }
-    size_t argc = 3 + 2 * n;
+    for (size_t i = 0; i < n; i++)
+        argv[3 + i] = call->keyp[i];
+    for (size_t i = 0; i < 2 * n; i++)
+        argv[3 + n + i] = call->argp[i];
+    size_t argc = 3 + 3 * n;
     for (size_t i = 0; i < argc; i++)
         lens[i] = strlen(argv[i]);
     return argc;
@@ -333,10 +372,10 @@ send_redis(struct gm_api_limiter *l, struct gm_api_rl_call *call)
     redisContext *c = conn(l);
     if (!c)
         return false;
-    const char *argv[3 + 2 * GM_API_RL_MAX_RULES];
-    size_t lens[3 + 2 * GM_API_RL_MAX_RULES];
-    char nums[GM_API_RL_MAX_RULES][24], nkeys[24];
-    size_t argc = script_argv(l, call, false, argv, lens, nums, nkeys);
+    const char *argv[3 + 3 * GM_API_RL_MAX_RULES];
+    size_t lens[3 + 3 * GM_API_RL_MAX_RULES];
+    char nkeys[24];
+    size_t argc = script_argv(l, call, false, argv, lens, nkeys);
     int done = 0;
     char buf[8192];
     size_t n = gm_resp_format(buf, sizeof buf, (int)argc, argv, lens);
@@ -356,22 +395,36 @@ fail:
     return false;
 }
 
+static void lease_apply(struct gm_api_limiter *l, struct gm_api_rl_call *call, const redisReply *r,
+                        struct gm_api_rl_result *res);
+
+static bool
+int_array(const redisReply *r, size_t n)
+{
+    bool ok = r->type == REDIS_REPLY_ARRAY && r->elements == n;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = r->element[i]->type == REDIS_REPLY_INTEGER;
+    return ok;
+}
+
 /* Takes the script's answer r (NULL: none) into res; false when it is not one (logged). */
 static bool
 take_reply(struct gm_api_limiter *l, struct gm_api_rl_call *call, redisReply *r,
            struct gm_api_rl_result *res, const char *why)
 {
-    size_t n = call->n;
-    bool ok = r && r->type == REDIS_REPLY_ARRAY && r->elements == 5;
-    for (size_t i = 0; ok && i < 5; i++)
+    size_t n = call->n_keys;
+    bool ok = r && r->type == REDIS_REPLY_ARRAY && r->elements == 6;
+    for (size_t i = 0; ok && i < 3; i++)
         ok = r->element[i]->type == REDIS_REPLY_INTEGER;
+    if (ok && r->element[0]->integer) {
+        ok = int_array(r->element[3], n) && int_array(r->element[4], n) &&
+             int_array(r->element[5], n);
+    } else if (ok) {
+        long long idx = r->element[1]->integer;
+        ok = idx >= 1 && (size_t)idx <= n && int_array(r->element[5], 1);
+    }
     if (ok) {
-        long idx = (long)r->element[1]->integer - 1;
-        if (idx < 0 || (size_t)idx >= n)
-            idx = 0;
-        fill(res, call->limits, call->ops, (long)r->element[0]->integer, idx,
-             (long)r->element[2]->integer, (long)r->element[3]->integer,
-             (long)r->element[4]->integer);
+        lease_apply(l, call, r, res);
     } else {
         gm_log(GM_LOG_WARN, "rate limits: Redis %s:%d: %s; limiting locally", l->host, l->port,
                r && r->type == REDIS_REPLY_ERROR ? r->str : why);
@@ -392,10 +445,10 @@ finish_redis(struct gm_api_limiter *l, struct gm_api_rl_call *call, struct gm_ap
         r = NULL;
     if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
         freeReplyObject(r);
-        const char *argv[3 + 2 * GM_API_RL_MAX_RULES];
-        size_t lens[3 + 2 * GM_API_RL_MAX_RULES];
-        char nums[GM_API_RL_MAX_RULES][24], nkeys[24];
-        size_t argc = script_argv(l, call, true, argv, lens, nums, nkeys);
+        const char *argv[3 + 3 * GM_API_RL_MAX_RULES];
+        size_t lens[3 + 3 * GM_API_RL_MAX_RULES];
+        char nkeys[24];
+        size_t argc = script_argv(l, call, true, argv, lens, nkeys);
         r = redisCommandArgv(c, (int)argc, argv, lens);
     }
     bool ok = take_reply(l, call, r, res, c->errstr);
@@ -468,6 +521,135 @@ check_local(struct gm_api_limiter *l, const char *user, const char *const *ops, 
     fill(res, limits, ops, 1, bi, 0, brem, breset);
 }
 
+/* ---- leases: cells taken from Redis ahead and spent here (ratelimit.h) ---- */
+
+static pthread_mutex_t *
+lease_lock(struct gm_api_limiter *l, uint64_t h)
+{
+    return &l->lease_mu[(h & (LEASE_SLOTS - 1)) / (LEASE_SLOTS / LEASE_STRIPES)];
+}
+
+/*
+ * The lease of pair h, made when absent in its bucket's free slot, else an
+ * idle one (nothing leased, no refusal kept, nobody asking), else the one
+ * answered longest ago: a pair evicted loses its unspent cells (they stay
+ * counted in Redis) or its kept refusal (Redis decides it again). The
+ * caller holds the bucket's stripe lock.
+ */
+static struct lease *
+lease_find(struct gm_api_limiter *l, uint64_t h, long limit, double now)
+{
+    struct lease *b = &l->leases[h & (LEASE_SLOTS - 1) & ~(uint64_t)(LEASE_WAYS - 1)];
+    struct lease *victim = NULL;
+    double best = 0;
+    for (size_t i = 0; i < LEASE_WAYS; i++) {
+        struct lease *e = &b[i];
+        if (e->h == h && e->limit == limit)
+            return e;
+        double score = e->h == 0                                                ? -2
+                       : e->h == h                                              ? -2
+                       : !e->leasing && e->left == 0 && e->refused_until <= now ? -1
+                       : e->leasing                                             ? 1e300
+                                                                                : e->at;
+        if (!victim || score < best)
+            victim = e, best = score;
+    }
+    *victim = (struct lease){.h = h, .limit = limit};
+    return victim;
+}
+
+/* What the pair has left now for the RateLimit header: Redis's remaining at
+ * its last answer, the cells freed since, the cells leased and not spent. */
+static long
+lease_remaining(const struct lease *e, double now)
+{
+    double T = WINDOW_MS / (double)e->limit;
+    double back = e->at > 0 && now > e->at ? floor((now - e->at) / T) : 0;
+    double r = (double)(e->rem > 0 ? e->rem : 0) + (double)e->left + back;
+    return r > (double)e->limit ? e->limit : (long)r;
+}
+
+static long
+ms_left(double until, double now)
+{
+    return until > now ? (long)ceil(until - now) : 0;
+}
+
+/* The cells a lease of a pair with this limit asks for: a twentieth of it, 1 to lease_max. */
+static long
+lease_size(const struct gm_api_limiter *l, long limit)
+{
+    long k = limit / 20;
+    if (k > l->lease_max)
+        k = l->lease_max;
+    return k < 1 ? 1 : k;
+}
+
+/* Gives back what call took in prepare: its reserved cells and its lease flags. */
+static void
+lease_release(struct gm_api_limiter *l, struct gm_api_rl_call *call)
+{
+    double now = mono_ms();
+    for (size_t i = 0; i < call->n; i++) {
+        if (!call->reserved[i] && !call->leasing[i])
+            continue;
+        pthread_mutex_t *mu = lease_lock(l, call->hash[i]);
+        pthread_mutex_lock(mu);
+        struct lease *e = lease_find(l, call->hash[i], call->limits[i], now);
+        if (call->reserved[i])
+            e->left++;
+        if (call->leasing[i])
+            e->leasing = false;
+        pthread_mutex_unlock(mu);
+        call->reserved[i] = call->leasing[i] = false;
+    }
+}
+
+/* Takes the script's answer r (checked by take_reply) into the leases and res. */
+static void
+lease_apply(struct gm_api_limiter *l, struct gm_api_rl_call *call, const redisReply *r,
+            struct gm_api_rl_result *res)
+{
+    double now = mono_ms();
+    if (!r->element[0]->integer) {
+        size_t i = call->key_op[r->element[1]->integer - 1];
+        long retry = (long)r->element[2]->integer, reset = (long)r->element[5]->element[0]->integer;
+        pthread_mutex_t *mu = lease_lock(l, call->hash[i]);
+        pthread_mutex_lock(mu);
+        struct lease *e = lease_find(l, call->hash[i], call->limits[i], now);
+        /* No cell frees before then, whatever the other replicas do: refused here until. */
+        e->refused_until = now + (double)retry;
+        e->reset_at = now + (double)reset;
+        pthread_mutex_unlock(mu);
+        lease_release(l, call);
+        fill(res, call->limits, call->ops, 0, (long)i, retry, 0, reset);
+        return;
+    }
+    long best = -1, best_rem = 0, best_reset = 0;
+    for (size_t i = 0, j = 0; i < call->n; i++) {
+        pthread_mutex_t *mu = lease_lock(l, call->hash[i]);
+        pthread_mutex_lock(mu);
+        struct lease *e = lease_find(l, call->hash[i], call->limits[i], now);
+        if (j < call->n_keys && call->key_op[j] == i) {
+            /* One cell for this request, the others for the next ones. */
+            e->left += (long)r->element[3]->element[j]->integer - 1;
+            e->rem = (long)r->element[4]->element[j]->integer;
+            e->reset_at = now + (double)r->element[5]->element[j]->integer;
+            e->at = now;
+            e->refused_until = 0;
+            j++;
+        }
+        if (call->leasing[i])
+            e->leasing = false;
+        long rem = lease_remaining(e, now), reset = ms_left(e->reset_at, now);
+        pthread_mutex_unlock(mu);
+        call->reserved[i] = call->leasing[i] = false;
+        if (best < 0 || rem < best_rem)
+            best = (long)i, best_rem = rem, best_reset = reset;
+    }
+    fill(res, call->limits, call->ops, 1, best, 0, best_rem, best_reset);
+}
+
 /* Ends a check: Redis's decision (ok) or, failing it, the local rule's. */
 static void
 decide(struct gm_api_limiter *l, struct gm_api_rl_call *call, bool ok, struct gm_api_rl_result *res)
@@ -476,6 +658,7 @@ decide(struct gm_api_limiter *l, struct gm_api_rl_call *call, bool ok, struct gm
         atomic_store(&l->local, false);
         atomic_fetch_add(&l->redis_decisions, 1);
     } else {
+        lease_release(l, call);
         atomic_store(&l->local, true);
         atomic_fetch_add(&l->local_decisions, 1);
         check_local(l, call->user, call->ops, call->limits, call->n, res);
@@ -485,11 +668,18 @@ decide(struct gm_api_limiter *l, struct gm_api_rl_call *call, bool ok, struct gm
 }
 
 void
+gm_api_limiter_set_lease(struct gm_api_limiter *l, int max_cells)
+{
+    l->lease_max = max_cells < 1 ? 1 : max_cells;
+}
+
+void
 gm_api_limiter_prepare(struct gm_api_limiter *l, const char *user, const char *const *ops, size_t n,
                        struct gm_api_rl_call *call)
 {
     call->user = user;
     call->n = 0;
+    call->n_keys = 0;
     call->state = 0;
     for (size_t i = 0; i < n && call->n < GM_API_RL_MAX_RULES; i++) {
         long lim = rule_for(l, ops[i]);
@@ -500,15 +690,74 @@ gm_api_limiter_prepare(struct gm_api_limiter *l, const char *user, const char *c
     }
     if (call->n == 0)
         return;
+    /*
+     * A leased cell of each pair that has one is taken now; the others ask
+     * Redis (a lease when no other request of this process is asking for
+     * the pair, else one cell). A refusal kept for a pair refuses at once.
+     */
+    double now = mono_ms();
+    long want[GM_API_RL_MAX_RULES];
+    long best = -1, best_rem = 0, best_reset = 0;
+    /* All cleared first: a kept refusal gives back what the pairs before it took. */
+    for (size_t i = 0; i < call->n; i++)
+        call->reserved[i] = call->leasing[i] = false;
     for (size_t i = 0; i < call->n; i++) {
+        call->hash[i] = fnv(user, call->ops[i]);
+        pthread_mutex_t *mu = lease_lock(l, call->hash[i]);
+        pthread_mutex_lock(mu);
+        struct lease *e = lease_find(l, call->hash[i], call->limits[i], now);
+        if (e->refused_until > now) {
+            long retry = ms_left(e->refused_until, now), reset = ms_left(e->reset_at, now);
+            pthread_mutex_unlock(mu);
+            lease_release(l, call);
+            memset(&call->res, 0, sizeof call->res);
+            call->res.limited = call->res.leased = true;
+            fill(&call->res, call->limits, call->ops, 0, (long)i, retry, 0, reset);
+            call->n_keys = 0;
+            call->state = 4;
+            return;
+        }
+        if (e->left > 0) {
+            e->left--;
+            call->reserved[i] = true;
+            long rem = lease_remaining(e, now), reset = ms_left(e->reset_at, now);
+            if (best < 0 || rem < best_rem)
+                best = (long)i, best_rem = rem, best_reset = reset;
+        } else {
+            long k = lease_size(l, call->limits[i]);
+            if (k > 1 && !e->leasing) {
+                e->leasing = true;
+                call->leasing[i] = true;
+            } else {
+                k = 1;
+            }
+            want[call->n_keys] = k;
+            call->key_op[call->n_keys++] = i;
+        }
+        pthread_mutex_unlock(mu);
+    }
+    if (call->n_keys == 0) {
+        memset(&call->res, 0, sizeof call->res);
+        call->res.limited = call->res.leased = true;
+        fill(&call->res, call->limits, call->ops, 1, best, 0, best_rem, best_reset);
+        for (size_t i = 0; i < call->n; i++)
+            call->reserved[i] = false; /* spent */
+        call->state = 4;
+        return;
+    }
+    size_t nk = call->n_keys;
+    for (size_t j = 0; j < nk; j++) {
+        size_t i = call->key_op[j];
         /* {user} keeps a request's keys in one cluster slot. */
         const char *parts[] = {l->prefix, "rl:{", user, "}:", call->ops[i]};
-        size_t k = gm_fmt_join(call->keys[i], sizeof call->keys[i], parts, 5);
-        if (k >= sizeof call->keys[i])
+        size_t k = gm_fmt_join(call->keys[j], sizeof call->keys[j], parts, 5);
+        if (k >= sizeof call->keys[j])
             abort(); /* the prefix, a user id (GM_API_USER_MAX) and a field name fit */
-        call->keyp[i] = call->keys[i];
-        gm_fmt_i64(call->args[i], call->limits[i]);
-        call->argp[i] = call->args[i];
+        call->keyp[j] = call->keys[j];
+        gm_fmt_i64(call->args[j], call->limits[i]);
+        call->argp[j] = call->args[j];
+        gm_fmt_i64(call->args[nk + j], want[j]);
+        call->argp[nk + j] = call->args[nk + j];
     }
     call->state = 3;
 }
@@ -537,6 +786,12 @@ gm_api_limiter_finish(struct gm_api_limiter *l, struct gm_api_rl_call *call,
     res->allowed = true;
     if (call->state == 0)
         return;
+    if (call->state == 4) {
+        *res = call->res;
+        atomic_fetch_add(&l->lease_decisions, 1);
+        call->state = 0;
+        return;
+    }
     res->limited = true;
     if (call->state == 3) /* prepared, and nobody carried it */
         call->state = send_redis(l, call) ? 1 : 2;
@@ -550,9 +805,10 @@ gm_api_limiter_finish_carried(struct gm_api_limiter *l, struct gm_api_rl_call *c
 {
     memset(res, 0, sizeof *res);
     res->allowed = true;
-    if (call->state == 0) {
+    if (call->state == 0 || call->state == 4) {
         if (reply)
             freeReplyObject(reply);
+        gm_api_limiter_finish(l, call, res);
         return;
     }
     res->limited = true;
@@ -597,5 +853,6 @@ gm_api_limiter_stats(const struct gm_api_limiter *l, struct gm_api_limiter_stats
 {
     out->redis_decisions = atomic_load(&l->redis_decisions);
     out->local_decisions = atomic_load(&l->local_decisions);
+    out->lease_decisions = atomic_load(&l->lease_decisions);
     out->redis_errors = atomic_load(&l->redis_errors);
 }

@@ -11,6 +11,16 @@
  * when all are allowed, atomically, with Redis's clock (EVALSHA; EVAL
  * once when the server does not have the script yet).
  *
+ * Leases: a script call may take several cells of a pair at once (up to
+ * the lease size: limit / 20, at most gm_api_limiter_set_lease's; 1 for a
+ * limit under 40), counted in Redis at once; the process then spends them
+ * on the pair's next requests without asking Redis. A refusal is kept
+ * until its Retry-After, so a refused pair asks Redis again only when a
+ * cell can be free. Cells leased and not spent stay counted, so all
+ * replicas together never allow more than the limit plus, per replica,
+ * lease size - 1 for a pair; a user spread over replicas may be refused
+ * up to that many requests early on one and allowed them later on another.
+ *
  * While Redis cannot be reached (connect or command failure; retried at
  * most once a second per thread), the same rule runs in this process on a
  * bounded table: limits then hold per replica, which gm_api_limiter_local
@@ -47,6 +57,14 @@ int gm_api_limiter_new(const char *spec, const char *redis_url, const char *pref
                        struct gm_api_limiter **out, struct gm_err *err);
 void gm_api_limiter_free(struct gm_api_limiter *l);
 
+/*
+ * Sets the largest lease (cells taken from Redis at once for a user and an
+ * operation; 1 to 1000, default GM_API_RL_LEASE_DEFAULT; 1: every request
+ * is decided by Redis). Call before the first check.
+ */
+#define GM_API_RL_LEASE_DEFAULT 64
+void gm_api_limiter_set_lease(struct gm_api_limiter *l, int max_cells);
+
 struct gm_api_rl_result {
     bool limited;       /* some operation of the request has a limit */
     bool allowed;       /* false: over the limit of `op` */
@@ -56,6 +74,7 @@ struct gm_api_rl_result {
     long reset_s;       /* seconds until the full allowance is back */
     long retry_after_s; /* refused: seconds until one more is allowed */
     bool local;         /* decided by the in-process fallback */
+    bool leased;        /* decided from leased cells or a kept refusal, without Redis */
 };
 
 /*
@@ -78,10 +97,17 @@ struct gm_api_rl_call {
     const char *ops[GM_API_RL_MAX_RULES];
     long limits[GM_API_RL_MAX_RULES];
     size_t n;
-    char keys[GM_API_RL_MAX_RULES][320];                               /* the script's KEYS */
-    char args[GM_API_RL_MAX_RULES][24];                                /* its ARGV */
-    const char *keyp[GM_API_RL_MAX_RULES], *argp[GM_API_RL_MAX_RULES]; /* into keys, args */
-    int state; /* 0: nothing to check, 1: sent, 2: decide locally, 3: prepared, not sent */
+    uint64_t hash[GM_API_RL_MAX_RULES];     /* the pair's slot in the lease table */
+    bool reserved[GM_API_RL_MAX_RULES];     /* a leased cell taken for this request */
+    bool leasing[GM_API_RL_MAX_RULES];      /* this call holds the pair's lease flag */
+    size_t n_keys;                          /* the pairs asked of Redis: */
+    size_t key_op[GM_API_RL_MAX_RULES];     /* their index in ops */
+    char keys[GM_API_RL_MAX_RULES][320];    /* the script's KEYS */
+    char args[2 * GM_API_RL_MAX_RULES][24]; /* its ARGV */
+    const char *keyp[GM_API_RL_MAX_RULES], *argp[2 * GM_API_RL_MAX_RULES]; /* into keys, args */
+    int state; /* 0: nothing to check, 1: sent, 2: decide locally, 3: prepared, not sent,
+                  4: decided from leases (res) */
+    struct gm_api_rl_result res;
 };
 void gm_api_limiter_start(struct gm_api_limiter *l, const char *user, const char *const *ops,
                           size_t n, struct gm_api_rl_call *call);
@@ -92,8 +118,9 @@ void gm_api_limiter_finish(struct gm_api_limiter *l, struct gm_api_rl_call *call
  * The same check carried by another Redis call (one round trip, one script
  * run for the check and a read): gm_api_limiter_prepare fills call as
  * gm_api_limiter_start does, without sending; when call->state is 3 the
- * script (gm_api_limiter_script; KEYS call->keyp[0..n), ARGV
- * call->argp[0..n)) is for the carrier to run. Then either
+ * script (gm_api_limiter_script; KEYS call->keyp[0..n_keys), ARGV
+ * call->argp[0..2 n_keys)) is for the carrier to run; any other state
+ * needs no call. Then either
  * gm_api_limiter_finish_carried with the script's answer (a redisReply *,
  * taken and freed; NULL when the carrier's call failed: decided locally),
  * or, when nobody carried it, gm_api_limiter_finish (which sends it then).
@@ -116,7 +143,7 @@ bool gm_api_limiter_local(const struct gm_api_limiter *l);
 
 /* Counters for /metrics. */
 struct gm_api_limiter_stats {
-    uint64_t redis_decisions, local_decisions, redis_errors;
+    uint64_t redis_decisions, local_decisions, lease_decisions, redis_errors;
 };
 void gm_api_limiter_stats(const struct gm_api_limiter *l, struct gm_api_limiter_stats *out);
 

@@ -237,11 +237,13 @@ metrics(struct gm_api_server *s, struct MHD_Connection *c, struct gm__api_req *r
         "were made.\n# TYPE gamify_api_rate_limit_decisions_total counter\n"
         "gamify_api_rate_limit_decisions_total{where=\"redis\"} %llu\n"
         "gamify_api_rate_limit_decisions_total{where=\"local\"} %llu\n"
+        "gamify_api_rate_limit_decisions_total{where=\"lease\"} %llu\n"
         "# HELP gamify_api_rate_limit_redis_errors_total Redis failures of the rate limiter.\n"
         "# TYPE gamify_api_rate_limit_redis_errors_total counter\n"
         "gamify_api_rate_limit_redis_errors_total %llu\n",
         gm_api_limiter_local(s->d.limiter) ? 1 : 0, (unsigned long long)ls.redis_decisions,
-        (unsigned long long)ls.local_decisions, (unsigned long long)ls.redis_errors);
+        (unsigned long long)ls.local_decisions, (unsigned long long)ls.lease_decisions,
+        (unsigned long long)ls.redis_errors);
     struct gm_gql_engine_stats es;
     gm_gql_engine_stats(s->d.engine, &es);
     out(&b, &len, &cap,

@@ -10,7 +10,8 @@
 #                 body and header limits, request ids, /healthz /readyz
 #                 /metrics, internal errors masked
 #   ratelimit     the 21st redeemReward in a minute is refused (429,
-#                 RATE_LIMITED, Retry-After, RateLimit), across two servers
+#                 RATE_LIMITED, Retry-After, RateLimit), across two servers;
+#                 leases of cells, refusals kept, --rate-limit-lease 1
 #   redis-down    Redis unreachable: limits still hold, locally, and
 #                 /readyz and /metrics say so
 #   drain         SIGTERM: a request in progress is answered (Connection:
@@ -402,8 +403,133 @@ ledger|100|{"query":"{ ledger { totalCount } }"}
 redemption|200|{"query":"{ redemption(id: \"x\") { id } }"}
 EOF2
     stop "$PID"
+    check_ratelimit_leases
     stop "$pida"
     stop "$pidb"
+}
+
+# metric_of NAME-AND-LABELS: its value in $T/metrics
+metric_of() {
+    awk -v m="$1" '$1 == m { print $2 }' "$T/metrics"
+}
+
+# Leases (ratelimit.h): cells taken from Redis ahead, a refusal kept until
+# its Retry-After, --rate-limit-lease 1, and the bound over two replicas.
+check_ratelimit_leases() {
+    local u st i key pttl
+    # 100 a minute: leases of 5 (a twentieth). Five requests, one Redis call.
+    start lease --rate-limits 'userProfile=100'
+    u=$(token hs256 "{\"sub\":\"rl-lease-$$\"}")
+    expect "leased userProfile 1" 200 "$(gql "$PORT" "$u" "$Q_PROFILE")"
+    # The five cells are counted in Redis at once: the pair's time moved 5 x 600 ms
+    # (its key expires a second after it; one cell would give 1600 ms at most).
+    key="${PREFIX}rl:{rl-lease-$$}:userProfile"
+    pttl=$(redis-cli -u "$GAMIFY_TEST_REDIS" PTTL "$key")
+    if [ "$pttl" -gt 1600 ] && [ "$pttl" -le 4000 ]; then
+        pass "the lease is counted in Redis (PTTL $pttl)"
+    else
+        fail "the lease in Redis: PTTL $pttl of $key"
+    fi
+    for i in 2 3 4 5; do
+        st=$(gql "$PORT" "$u" "$Q_PROFILE")
+        [ "$st" = 200 ] || fail "leased userProfile $i: $st"
+    done
+    header RateLimit | grep -qE 'limit=100, remaining=9[5-9]' && pass "RateLimit from a lease: $(header RateLimit)" ||
+        fail "RateLimit from a lease: $(header RateLimit)"
+    curl -s "http://127.0.0.1:$PORT/metrics" >"$T/metrics"
+    expect "Redis decided the first of five (a lease of 5)" 1 \
+        "$(metric_of 'gamify_api_rate_limit_decisions_total{where="redis"}')"
+    expect "the other four were spent from the lease" 4 \
+        "$(metric_of 'gamify_api_rate_limit_decisions_total{where="lease"}')"
+    # The sixth takes the next lease.
+    expect "the sixth" 200 "$(gql "$PORT" "$u" "$Q_PROFILE")"
+    curl -s "http://127.0.0.1:$PORT/metrics" >"$T/metrics"
+    expect "a sixth request asks Redis again" 2 \
+        "$(metric_of 'gamify_api_rate_limit_decisions_total{where="redis"}')"
+    stop "$PID"
+
+    # A refusal is kept until its Retry-After: the next request of the pair is
+    # refused without Redis (2 a minute: no lease, each allowed request asks Redis).
+    start kept --rate-limits 'userProfile=2'
+    u=$(token hs256 "{\"sub\":\"rl-kept-$$\"}")
+    expect "userProfile=2: the first" 200 "$(gql "$PORT" "$u" "$Q_PROFILE")"
+    expect "userProfile=2: the second" 200 "$(gql "$PORT" "$u" "$Q_PROFILE")"
+    expect "userProfile=2: the third, refused by Redis" 429 "$(gql "$PORT" "$u" "$Q_PROFILE")"
+    expect "the fourth, refused here" 429 "$(gql "$PORT" "$u" "$Q_PROFILE")"
+    body_has '"code":"RATE_LIMITED"' && pass "RATE_LIMITED from a kept refusal" || fail "kept refusal: $(cat "$T/body")"
+    grep -q '"data"' "$T/body" && fail "a kept refusal sent data: $(head -c 300 "$T/body")"
+    [ "$(header Retry-After)" -ge 1 ] 2>/dev/null && [ "$(header Retry-After)" -le 30 ] &&
+        pass "kept refusal: Retry-After $(header Retry-After)" || fail "kept refusal: Retry-After $(header Retry-After)"
+    header RateLimit | grep -q 'limit=2, remaining=0' && pass "kept refusal: $(header RateLimit)" ||
+        fail "kept refusal: RateLimit $(header RateLimit)"
+    curl -s "http://127.0.0.1:$PORT/metrics" >"$T/metrics"
+    expect "three decisions by Redis" 3 "$(metric_of 'gamify_api_rate_limit_decisions_total{where="redis"}')"
+    expect "one kept refusal" 1 "$(metric_of 'gamify_api_rate_limit_decisions_total{where="lease"}')"
+    expect "both refusals counted" 2 "$(metric_of 'gamify_api_rate_limited_total{operation="userProfile"}')"
+    expect "another user is not refused" 200 "$(gql "$PORT" "$(token hs256 "{\"sub\":\"rl-kept2-$$\"}")" "$Q_PROFILE")"
+    stop "$PID"
+
+    # A request of two operations refused by the kept refusal of the second
+    # gives back the leased cell it took of the first: the four cells left of
+    # userProfile's lease of 5 still serve four requests without Redis, and
+    # only four: the fifth asks Redis.
+    start give --rate-limits 'userProfile=100,streaks=1'
+    u=$(token hs256 "{\"sub\":\"rl-give-$$\"}")
+    local q_streaks='{"query":"{ streaks { currentStreak } }"}'
+    expect "give-back: userProfile takes a lease" 200 "$(gql "$PORT" "$u" "$Q_PROFILE")"
+    expect "give-back: streaks=1, the first" 200 "$(gql "$PORT" "$u" "$q_streaks")"
+    expect "give-back: streaks, refused by Redis" 429 "$(gql "$PORT" "$u" "$q_streaks")"
+    expect "give-back: userProfile and streaks, refused by the kept refusal" 429 \
+        "$(gql "$PORT" "$u" '{"query":"{ userProfile { userId } streaks { currentStreak } }"}')"
+    # (the refused pair first: the pair after it took nothing and is given nothing)
+    expect "give-back: streaks and userProfile, refused by the kept refusal" 429 \
+        "$(gql "$PORT" "$u" '{"query":"{ streaks { currentStreak } userProfile { userId } }"}')"
+    for i in 1 2 3 4 5; do
+        st=$(gql "$PORT" "$u" "$Q_PROFILE")
+        [ "$st" = 200 ] || fail "give-back: userProfile $i: $st"
+    done
+    curl -s "http://127.0.0.1:$PORT/metrics" >"$T/metrics"
+    expect "give-back: Redis decided the two streaks and the first and fifth userProfile" 4 \
+        "$(metric_of 'gamify_api_rate_limit_decisions_total{where="redis"}')"
+    expect "give-back: two kept refusals and four leased cells" 6 \
+        "$(metric_of 'gamify_api_rate_limit_decisions_total{where="lease"}')"
+    stop "$PID"
+
+    # --rate-limit-lease 1: Redis decides every request.
+    start exact --rate-limits 'userProfile=100' --rate-limit-lease 1
+    u=$(token hs256 "{\"sub\":\"rl-exact-$$\"}")
+    for i in 1 2 3; do
+        st=$(gql "$PORT" "$u" "$Q_PROFILE")
+        [ "$st" = 200 ] || fail "--rate-limit-lease 1: userProfile $i: $st"
+    done
+    curl -s "http://127.0.0.1:$PORT/metrics" >"$T/metrics"
+    expect "--rate-limit-lease 1: three decisions by Redis" 3 \
+        "$(metric_of 'gamify_api_rate_limit_decisions_total{where="redis"}')"
+    expect "--rate-limit-lease 1: none from leases" 0 \
+        "$(metric_of 'gamify_api_rate_limit_decisions_total{where="lease"}')"
+    stop "$PID"
+
+    # Two replicas, 40 a minute (leases of 2): together they allow the limit,
+    # give or take one leased cell per replica (plus the cells freed meanwhile).
+    start lease-a --rate-limits 'userProfile=40'
+    local p1=$PORT q1=$PID
+    start lease-b --rate-limits 'userProfile=40'
+    local p2=$PORT q2=$PID n=0 t0 t1 most
+    u=$(token hs256 "{\"sub\":\"rl-two-$$\"}")
+    t0=$(date +%s%N)
+    for i in $(seq 60); do
+        if [ $((i % 2)) = 0 ]; then st=$(gql "$p1" "$u" "$Q_PROFILE"); else st=$(gql "$p2" "$u" "$Q_PROFILE"); fi
+        [ "$st" = 200 ] && n=$((n + 1))
+    done
+    t1=$(date +%s%N)
+    most=$((40 + 2 + (t1 - t0) * 40 / 60000000000 + 1))
+    if [ "$n" -ge 38 ] && [ "$n" -le "$most" ]; then
+        pass "two replicas with leases allowed $n of 60 (limit 40, 38 to $most)"
+    else
+        fail "two replicas with leases allowed $n of 60 (want 38 to $most)"
+    fi
+    stop "$q1"
+    stop "$q2"
 }
 
 check_redis_down() {
