@@ -1,7 +1,7 @@
 // tests/api/check.mjs: the checks of run.sh (see there), in node because
 // they compare JSON: node check.mjs queries|boards|reads|redeem|down, with the
 // environment run.sh exports. Exits 1 with the first difference.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { openSync, readFileSync } from 'node:fs';
 
 const env = process.env;
@@ -65,12 +65,19 @@ function gql(query, { user, role = 'student', vars, parallel, pg = env.GM_PG,
   }
   args.push(query);
   if (vars) args.push(JSON.stringify(vars));
-  const out = execFileSync(env.GM_GQL_RUN, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines = out.trim().split('\n').map((l) => JSON.parse(l));
+  const run = spawnSync(env.GM_GQL_RUN, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  if (run.error) throw run.error;
+  if (run.status !== 0) throw new Error(`gql_run exited ${run.status}: ${run.stderr}`);
+  const lines = run.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  // A client sees INTERNAL_SERVER_ERROR only; the reason is in the
+  // resolvers' error lines: kept (not enumerable, so no comparison sees
+  // them) for data() to print.
+  const errLines = run.stderr.split('\n').filter((l) => l.includes('"level":"error"'));
+  for (const l of lines) if (l.errors && errLines.length) Object.defineProperty(l, 'log', { value: errLines });
   return parallel ? lines : lines[0];
 }
 function data(r, what) {
-  if (r.errors) fail(`${what}: errors ${JSON.stringify(r.errors)}`);
+  if (r.errors) fail(`${what}: errors ${JSON.stringify(r.errors)}${r.log ? `\n${r.log.join('\n')}` : ''}`);
   return r.data;
 }
 
