@@ -159,7 +159,8 @@ gm__replay_kafka(const char *rest, const struct gm_replay_kafka_opts *o)
             p->records++;
             records++;
             last_record = t;
-            if (++p->n >= o->batch && (rc = commit_part(p, sink, o->no_feed, &err)))
+            if ((++p->n >= o->batch || gm_state_batch_bytes(p->st) >= o->batch_bytes) &&
+                (rc = commit_part(p, sink, o->no_feed, &err)))
                 goto fail;
         } else if (t - last_record >= STALL_S) {
             rc = gm_err_set(&err, GM_EKAFKA,

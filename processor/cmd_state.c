@@ -98,7 +98,10 @@ static const struct gm_setting replay_settings[] = {
      "redeemed/rejected) to jsonl:PATH, file:DIR or kafka://HOST:PORT[,HOST:PORT]/TOPIC, each "
      "once per state (a cursor in the state remembers how far it got; Kafka also reads the "
      "topic back)"},
-    {"batch", GM_SET_INT, "50000", 1, 1000000, false, "records per LMDB commit"},
+    {"batch", GM_SET_INT, "200000", 1, 1000000, false, "most records per LMDB commit"},
+    {"batch-mib", GM_SET_INT, "32", 1, 4096, false,
+     "a batch also ends once the records it holds (kept to be applied again if the map must "
+     "grow) reach this many MiB of heap"},
     {"no-sync", GM_SET_BOOL, "false", 0, 0, false,
      "commit without fsync (fast; a machine crash may lose the last commits)"},
     {"window-days", GM_SET_INT, NULL, 1, 3650, false,
@@ -134,6 +137,7 @@ replay(const struct gm_config *opt)
     const char *override = gm_config_str(opt, "rules-override");
     struct gm_outsink *sink = NULL;
     long batch = (long)gm_config_int(opt, "batch");
+    size_t batch_bytes = (size_t)gm_config_int(opt, "batch-mib") << 20;
     bool quiet = gm_config_bool(opt, "quiet");
     bool no_feed = gm_config_bool(opt, "no-feed");
     struct gm_state_opts opts = {.no_sync = gm_config_bool(opt, "no-sync")};
@@ -188,6 +192,7 @@ replay(const struct gm_config *opt)
             .override_len = override_len,
             .out_uri = out_uri,
             .batch = (size_t)batch,
+            .batch_bytes = batch_bytes,
             .quiet = quiet,
             .no_feed = no_feed,
             .min_free_mib = (uint64_t)gm_config_int(opt, "min-free-disk-mb"),
@@ -239,7 +244,7 @@ replay(const struct gm_config *opt)
         fprintf(stderr, "gamify replay: %s\n", err.msg);
         goto out;
     }
-    uint64_t records = 0, next = from;
+    uint64_t records = 0, batches = 0, next = from;
     double start = gm__now_s(), last_report = start;
     long peak_heap = 0;
     struct gm_diskguard guard;
@@ -252,9 +257,12 @@ replay(const struct gm_config *opt)
                             (unsigned long long)next, low.msg);
             break;
         }
-        if ((rc = gm_pump_batch(st, src, log_uri, (size_t)batch, NULL, NULL, &n, &next, &err)))
+        bool full = false;
+        if ((rc = gm_pump_batch(st, src, log_uri, (size_t)batch, batch_bytes, NULL, NULL, &n, &next,
+                                &full, &err)))
             break;
         records += n;
+        batches += n > 0;
         long heap = status_mib("RssAnon"); /* sampled per batch: the batch is the peak */
         if (heap > peak_heap)
             peak_heap = heap;
@@ -262,7 +270,7 @@ replay(const struct gm_config *opt)
             break;
         if (no_feed) /* the next commits delete what is released */
             gm_pump_release(st, sink, INT64_MAX);
-        if (n < (size_t)batch)
+        if (!full)
             break; /* the end of the log */
         double t = gm__now_s();
         if (!quiet && t - last_report >= 1.0) {
@@ -286,14 +294,16 @@ replay(const struct gm_config *opt)
     getrusage(RUSAGE_SELF, &ru);
     if (!quiet)
         fprintf(stderr,
-                "replay: done: %llu records in %.2f s (%.0f/s): %llu applied, %llu duplicates, "
+                "replay: done: %llu records in %.2f s (%.0f/s), %llu batches: %llu applied, %llu "
+                "duplicates, "
                 "%llu dead letters (%llu too late, %llu rejected), %llu rules published%s; "
                 "offset %llu; peak RSS %ld MiB (peak heap %ld MiB, mapped state now %ld MiB); "
                 "%llu outbound events written\n",
                 (unsigned long long)records, secs, secs > 0 ? (double)records / secs : 0.0,
-                (unsigned long long)ss->applied, (unsigned long long)ss->duplicates,
-                (unsigned long long)ss->dead_letters, (unsigned long long)ss->too_late,
-                (unsigned long long)ss->rejected, (unsigned long long)ss->rules_published,
+                (unsigned long long)batches, (unsigned long long)ss->applied,
+                (unsigned long long)ss->duplicates, (unsigned long long)ss->dead_letters,
+                (unsigned long long)ss->too_late, (unsigned long long)ss->rejected,
+                (unsigned long long)ss->rules_published,
                 gm__what_if_note(st, ss, note, sizeof note), (unsigned long long)next,
                 ru.ru_maxrss / 1024, peak_heap, status_mib("RssFile"),
                 (unsigned long long)gm_outsink_written(sink));

@@ -38,7 +38,8 @@ struct gm_replay_kafka_opts {
     const char *override_text; /* its text */
     size_t override_len;
     const char *out_uri;   /* outbound events, or NULL */
-    size_t batch;          /* records per commit */
+    size_t batch;          /* records per commit, at most */
+    size_t batch_bytes;    /* ...or once it holds this much heap (gm_state_batch_bytes) */
     bool quiet;            /* no progress lines */
     bool no_feed;          /* trim the change feed as it goes (--no-feed) */
     uint64_t min_free_mib; /* stop before a batch below this free on the disk; 0: never */

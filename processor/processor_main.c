@@ -101,6 +101,9 @@ static const struct gm_setting settings[] = {
     {"metrics", GM_SET_STRING, NULL, 0, 0, false,
      "serve /metrics, /healthz and /readyz on HOST:PORT"},
     {"batch-max", GM_SET_INT, "20000", 1, 1000000, false, "most records per committed batch"},
+    {"batch-mib", GM_SET_INT, "32", 1, 4096, false,
+     "a batch is also committed once the records it holds (kept to be applied again if the map "
+     "must grow) reach this many MiB of heap"},
     {"min-free-disk-mb", GM_SET_INT, "256", 0, 1LL << 30, false,
      "pause folding (log, /metrics, /readyz say so; it resumes by itself) while the state's "
      "disk has less than this many MiB free; 0: no check"},
@@ -438,6 +441,7 @@ run(const struct gm_config *cfg)
     const char *rules = gm_config_str(cfg, "rules"), *out_uri = gm_config_str(cfg, "out");
     const char *metrics_addr = gm_config_str(cfg, "metrics");
     size_t batch_max = (size_t)gm_config_int(cfg, "batch-max");
+    size_t batch_bytes = (size_t)gm_config_int(cfg, "batch-mib") << 20;
     int idle_ms = (int)gm_config_int(cfg, "idle-wait-ms");
     struct gm_state_opts opts = {.dedupe_window_s = gm_config_int(cfg, "window-days") * 86400,
                                  .no_sync = !gm_config_bool(cfg, "sync"),
@@ -535,7 +539,9 @@ run(const struct gm_config *cfg)
         size_t n = 0;
         snprintf(ctx, sizeof ctx, "\"partition\":0,\"offset\":%llu", (unsigned long long)offset);
         gm_log_set_context(ctx);
-        rc = gm_pump_batch(st, src, log_uri, batch_max, &stop, progp, &n, &offset, &err);
+        bool full = false;
+        rc = gm_pump_batch(st, src, log_uri, batch_max, batch_bytes, &stop, progp, &n, &offset,
+                           &full, &err);
         /* changes offered early and not committed go from the share */
         gm_feedshare_settle(share, gm_state_change_end(st));
         if (rc)
@@ -568,7 +574,7 @@ run(const struct gm_config *cfg)
             gm_pump_release(st, sink, hold_min(projectors_hold(redis, pg), gm_projrun_hold(wh)));
             projector_metrics(&m, st, redis, pg, rp);
             gm_whrun_metrics(&m, whp, gm_state_change_end(st));
-            if (n == batch_max)
+            if (full)
                 continue; /* more is probably waiting */
         }
         atomic_store(&m.lag_seconds, 0);
@@ -982,6 +988,7 @@ run_kafka(const struct gm_config *cfg, const char *rest)
     const char *rules = gm_config_str(cfg, "rules"), *out_uri = gm_config_str(cfg, "out");
     const char *metrics_addr = gm_config_str(cfg, "metrics");
     size_t batch_max = (size_t)gm_config_int(cfg, "batch-max");
+    size_t batch_bytes = (size_t)gm_config_int(cfg, "batch-mib") << 20;
     struct gm_metrics_server *srv = NULL;
     struct gm_opsalert *alerts = NULL;
     struct gm_err err;
@@ -1089,7 +1096,8 @@ run_kafka(const struct gm_config *cfg, const char *rest)
             goto fail;
         p->batch_next = msg.offset + 1;
         p->n++;
-        if (p->n >= batch_max || now_s() - p->t0 >= 1.0) {
+        if (p->n >= batch_max || gm_state_batch_bytes(p->st) >= batch_bytes ||
+            now_s() - p->t0 >= 1.0) {
             if ((rc = kpart_commit(&k, p, &err)))
                 goto fail;
         }

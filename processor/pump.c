@@ -43,9 +43,13 @@ gm_pump_source_open(const char *uri, uint64_t from, struct gm_logsrc **src, stru
 
 int
 gm_pump_batch(struct gm_state *st, struct gm_logsrc *src, const char *uri, size_t max,
-              const volatile sig_atomic_t *stop, const struct gm_pump_progress *prog, size_t *n,
-              uint64_t *next, struct gm_err *err)
+              size_t max_bytes, const volatile sig_atomic_t *stop,
+              const struct gm_pump_progress *prog, size_t *n, uint64_t *next, bool *full,
+              struct gm_err *err)
 {
+    bool at_bound = false;
+    if (full)
+        *full = false;
     bool json = gm_logsrc_format(src) == GM_RECORD_JSON;
     int rc = 0;
     *n = 0;
@@ -80,6 +84,10 @@ gm_pump_batch(struct gm_state *st, struct gm_logsrc *src, const char *uri, size_
         }
         *next = rec.next;
         (*n)++;
+        if (*n == max || (max_bytes && gm_state_batch_bytes(st) >= max_bytes)) {
+            at_bound = true;
+            break;
+        }
         if (prog && mono_us() >= due) {
             gm_trace("w", "offer", (int64_t)*next, (int64_t)*n);
             prog->fn(prog->ctx, st);
@@ -89,6 +97,8 @@ gm_pump_batch(struct gm_state *st, struct gm_logsrc *src, const char *uri, size_
     if (!open)
         return 0;
     gm_trace("w", "folded", (int64_t)*next, (int64_t)*n);
+    if (full)
+        *full = at_bound;
     return gm_state_commit(st, *next, err);
 }
 

@@ -12,6 +12,7 @@
 #include "state.h"
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,15 +42,20 @@ struct gm_pump_progress {
 /*
  * Folds up to max records of src into st as one batch and commits it with
  * the offset after the last record. *n is the number of records folded (0:
- * none was available; nothing is committed) and *next the new offset. When
+ * none was available; nothing is committed) and *next the new offset. The
+ * batch also ends once the records it holds reach max_bytes
+ * (gm_state_batch_bytes; 0: no bound), so a batch may end short of max
+ * before the log's end. *full (may be NULL) tells whether the batch ended at
+ * one of the two bounds, so that more records are probably waiting. When
  * stop is not NULL it is checked between records: once set, the batch ends
  * early and is committed. prog (may be NULL; borrowed) is called between
  * records of a long batch. uri names the source in errors. A record the
  * source cannot return whole (GM_ETOOBIG) becomes a dead letter.
  */
 int gm_pump_batch(struct gm_state *st, struct gm_logsrc *src, const char *uri, size_t max,
-                  const volatile sig_atomic_t *stop, const struct gm_pump_progress *prog, size_t *n,
-                  uint64_t *next, struct gm_err *err);
+                  size_t max_bytes, const volatile sig_atomic_t *stop,
+                  const struct gm_pump_progress *prog, size_t *n, uint64_t *next, bool *full,
+                  struct gm_err *err);
 
 struct gm_outsink; /* outsink.h */
 

@@ -29,6 +29,7 @@ gm_state_begin(struct gm_state *s, struct gm_err *err)
     s->meta = s->meta_committed;
     s->stats_at_begin = s->stats;
     s->n_pend = 0;
+    s->pend_bytes = 0;
     s->failed = false;
     return 0;
 }
@@ -38,6 +39,7 @@ free_pending(struct gm_state *s)
 {
     gm_arena_reset(&s->batch_arena); /* every record copy of the batch */
     s->n_pend = 0;
+    s->pend_bytes = 0;
 }
 
 /* A copy of len bytes of p in the batch arena, NUL-terminated. */
@@ -61,6 +63,12 @@ rollback_memory(struct gm_state *s)
     s->meta = s->meta_committed;
     s->stats = s->stats_at_begin;
     gm_learners_clear(&s->learners);
+}
+
+size_t
+gm_state_batch_bytes(const struct gm_state *s)
+{
+    return s->txn ? s->pend_bytes : 0;
 }
 
 void
@@ -133,6 +141,7 @@ add_and_apply(struct gm_state *s, const uint8_t *data, size_t len, bool json, ui
     struct pending *p = &s->pend[s->n_pend++];
     p->data = batch_copy(s, data, len);
     p->len = len;
+    s->pend_bytes += sizeof *p + ((len + 1 + 15) & ~(size_t)15);
     p->json = json;
     p->offset = offset;
     p->append_ms = append_ms;
@@ -141,6 +150,7 @@ add_and_apply(struct gm_state *s, const uint8_t *data, size_t len, bool json, ui
     if (reason) {
         p->dl_reason = batch_copy(s, reason, strlen(reason));
         p->dl_detail = batch_copy(s, detail ? detail : "", detail ? strlen(detail) : 0);
+        s->pend_bytes += strlen(reason) + (detail ? strlen(detail) : 0) + 32;
     }
     s->why[0] = '\0';
     int rc = gm__apply_one(s, p);

@@ -152,6 +152,14 @@ int64_t gm_state_pending_end(const struct gm_state *s);
 void gm_state_abort(struct gm_state *s);
 
 /*
+ * The bytes of heap the open batch holds to apply its records again should
+ * the map fill up (a copy of each record and its entry); 0 without a batch.
+ * Callers end a batch before this passes their bound (--batch-mib), so that
+ * the heap stays bounded whatever the records' sizes and the batch's count.
+ */
+size_t gm_state_batch_bytes(const struct gm_state *s);
+
+/*
  * The occurred_at times, in milliseconds, of the records of the last
  * committed batch (0 for records that did not decode); *ms is borrowed until
  * the next commit. For lag metrics.

@@ -108,6 +108,7 @@ struct gm_state {
     struct gm_rules *rules, *rules_committed;
     struct pending *pend;
     size_t n_pend, cap_pend;
+    size_t pend_bytes; /* what the open batch holds for a retry: its copies and entries */
     struct gm_state_stats stats, stats_at_begin;
     int64_t *batch_ms; /* event times of the last committed batch */
     size_t n_batch_ms, cap_batch_ms;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Command-line behaviour that the scenarios do not cover:
-#   run.sh GAMIFY EXAMPLES_DIR CHECK    (CHECK: out, no-feed, jsonl-tail, publish, future, postgres;
+#   run.sh GAMIFY EXAMPLES_DIR CHECK    (CHECK: out, no-feed, jsonl-tail, publish, future,
+#                                        batch-mib, postgres;
 #                                        EXAMPLES_DIR: examples/)
 # postgres needs the server of tests/run (GAMIFY_TEST_PG); without it, it
 # skips (exit 77) unless GAMIFY_TEST_REQUIRE_SERVERS=1.
@@ -40,6 +41,28 @@ out)
     "$gamify" replay --quiet --log "jsonl:$examples/events.jsonl" --state "$tmp/st2" \
         --rules "$examples/rules.yaml" --out "file:$tmp/outlog"
     [ -n "$(ls "$tmp/outlog"/*.seg)" ] || fail "no outbound file log"
+    ;;
+batch-mib)
+    # replay --batch-mib ends a batch once the records it holds for a retry
+    # reach the bound, whatever --batch says; the state is the same as with
+    # one batch. 12,000 lessons of about 150 bytes each hold over 2 MiB.
+    awk 'BEGIN { for (i = 0; i < 12000; i++)
+        printf "{\"eventId\":\"bm-%05d\",\"userId\":\"user-%03d\",\"occurredAt\":\"2026-11-02T%02d:%02d:00Z\",\"lessonCompleted\":{\"lessonId\":\"lesson-%05d\",\"score\":80}}\n", i, i % 300, 8 + int(i / 1200), int(i / 20) % 60, i }' \
+        > "$tmp/log.jsonl"
+    "$gamify" replay --log "jsonl:$tmp/log.jsonl" --state "$tmp/one" --rules "$examples/rules.yaml" \
+        2>"$tmp/one.err" || fail "replay: $(cat "$tmp/one.err")"
+    "$gamify" replay --log "jsonl:$tmp/log.jsonl" --state "$tmp/many" --rules "$examples/rules.yaml" \
+        --batch 1000000 --batch-mib 1 2>"$tmp/many.err" || fail "replay --batch-mib: $(cat "$tmp/many.err")"
+    one=$(sed -n 's/^replay: done: 12000 records in .*, \([0-9]*\) batches: .*/\1/p' "$tmp/one.err")
+    many=$(sed -n 's/^replay: done: 12000 records in .*, \([0-9]*\) batches: .*/\1/p' "$tmp/many.err")
+    [ "$one" = 1 ] || fail "12,000 records under the default bounds: '$one' batches ($(tail -n 1 "$tmp/one.err"))"
+    [ -n "$many" ] && [ "$many" -ge 2 ] && [ "$many" -le 4 ] ||
+        fail "--batch-mib 1: '$many' batches, not 2 to 4 ($(tail -n 1 "$tmp/many.err"))"
+    [ "$("$gamify" digest --state "$tmp/one")" = "$("$gamify" digest --state "$tmp/many")" ] ||
+        fail "the batches folded another state"
+    "$gamify" replay --log "jsonl:$tmp/log.jsonl" --state "$tmp/bad" --batch-mib 0 2>"$tmp/bad.err" &&
+        fail "--batch-mib 0 was taken"
+    grep -q 'batch-mib' "$tmp/bad.err" || fail "--batch-mib 0: $(cat "$tmp/bad.err")"
     ;;
 no-feed)
     # replay --no-feed keeps no change feed, writes the same outbound events

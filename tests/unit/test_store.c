@@ -404,6 +404,46 @@ Test(store, caller_dead_letters_survive_map_growth)
     gm_state_close(st);
 }
 
+/* What a batch holds for its retry (--batch-mib bounds it): every record's
+ * copy counts, a dead letter's reason too, through a map growth, and a
+ * commit or an abort gives it all back. */
+Test(store, a_batch_counts_the_bytes_it_holds)
+{
+    struct gm_state_opts o = {.no_sync = true, .map_size = 64 << 10};
+    struct gm_state *st = open_with(dir, period_rules, &o);
+    struct gm_err err;
+    cr_assert_eq(gm_state_batch_bytes(st), 0, "no batch, nothing held");
+    cr_assert_eq(gm_state_begin(st, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_state_batch_bytes(st), 0);
+    size_t last = 0, records = 0;
+    for (int i = 1; i < 2000; i++) {
+        char id[16], user[16];
+        snprintf(id, sizeof id, "g%d", i);
+        snprintf(user, sizeof user, "user-%04d", i);
+        lesson(st, id, user, "2026-11-02T09:00:00Z", (uint64_t)i);
+        size_t now = gm_state_batch_bytes(st);
+        cr_assert_gt(now, last, "record %d added nothing", i);
+        last = now;
+        records++;
+    }
+    cr_assert_gt(gm_state_stats(st)->map_resizes, 0, "the map grew during the batch");
+    /* each record is a JSON line of over 100 bytes, held whole */
+    cr_assert_geq(last, records * 100, "%zu bytes for %zu records", last, records);
+    const char line[] = "{\"a line too long\"}";
+    cr_assert_eq(gm_state_dead_letter(st, (const uint8_t *)line, sizeof line - 1, true, 2000,
+                                      "TOO_BIG", "line over the limit", &err),
+                 0, "%s", err.msg);
+    cr_assert_geq(gm_state_batch_bytes(st), last + sizeof line - 1 + strlen("TOO_BIG"));
+    cr_assert_eq(gm_state_commit(st, 2001, &err), 0, "%s", err.msg);
+    cr_assert_eq(gm_state_batch_bytes(st), 0, "a commit gives it back");
+    cr_assert_eq(gm_state_begin(st, &err), 0, "%s", err.msg);
+    lesson(st, "g-next", "user-0001", "2026-11-02T10:00:00Z", 2001);
+    cr_assert_gt(gm_state_batch_bytes(st), 0);
+    gm_state_abort(st);
+    cr_assert_eq(gm_state_batch_bytes(st), 0, "an abort gives it back");
+    gm_state_close(st);
+}
+
 Test(store, a_second_writer_is_refused_with_the_holders_pid)
 {
     struct gm_state *st = open_with(dir, period_rules, NULL);
