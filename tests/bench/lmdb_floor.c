@@ -1,0 +1,261 @@
+/*
+ * lmdb_floor.c: the least LMDB work a durable fold of the fold benchmark's
+ * log has to do, with no fold at all, so that `tests/bench/run lmdbfloor`
+ * can say how fast this machine's disk and LMDB let any fold go (issue 15's
+ * targets are measured against it).
+ *
+ * Per event it writes what the design keeps per event (DESIGN section 3):
+ * the event id in the dedupe tree and in the time-ordered dedupe index, a
+ * first-completion key for nine events in ten (the share of lessons in the
+ * generated log), one ledger entry and one change record (appends). Per
+ * learner met in a batch: one read and one write of a record of --reclen
+ * bytes (the learner table of the real fold writes each learner back once
+ * per batch at best). A durable commit (MDB_WRITEMAP | MDB_NOMETASYNC, as
+ * gamify's writer) every --batch events. No expiry index, no dead letters,
+ * no decoding, no rules: the real fold does all of this and more.
+ *
+ * --rate R paces the events as a producer appending R a second would:
+ * each batch takes the events that have arrived (at most --batch), as
+ * gamify-processor's writer does, and the run reports how long events
+ * waited for the writer to be free (a batch's start minus their arrival:
+ * the least any fold that commits durably before it takes the next batch
+ * can add to an event's latency) and how long the commits took, p50, p99
+ * and max (issue 12's latency target is measured against it).
+ *
+ * Ids: --ids bench gives the generated log's shapes ("g42-N" event ids,
+ * "user-N" learners, "lesson-N"), --ids uuid random 36-character event ids
+ * (what producers usually send; each insert lands on a random page).
+ * Learners are drawn uniformly (xorshift, fixed seed), as gen_events does.
+ *
+ * usage: lmdb_floor DIR [--events N] [--users N] [--batch N] [--reclen N]
+ *                       [--ids bench|uuid] [--no-sync] [--rate R]
+ * Prints one line: events=... batch=... seconds=... events_per_s=...
+ */
+#include <lmdb.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+static void
+check(int rc, const char *what)
+{
+    if (rc) {
+        fprintf(stderr, "lmdb_floor: %s: %s\n", what, mdb_strerror(rc));
+        exit(1);
+    }
+}
+
+static uint64_t rng = 88172645463325252ull;
+
+static uint64_t
+next_rand(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The p-th percentile (0-100) of the n values of v, sorting v; 0 when empty. */
+static double
+pct(double *v, size_t n, double p)
+{
+    if (!n)
+        return 0;
+    qsort(v, n, sizeof *v, cmp_double);
+    size_t i = (size_t)(p / 100.0 * (double)(n - 1) + 0.5);
+    return v[i < n ? i : n - 1];
+}
+
+static double
+now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int
+main(int argc, char **argv)
+{
+    long events = 1000000, users = 100000, batch = 50000;
+    int reclen = 569, uuid = 0, no_sync = 0;
+    double rate = 0;
+    const char *dir = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--no-sync"))
+            no_sync = 1;
+        else if (v && !strcmp(a, "--events"))
+            events = atol(argv[++i]);
+        else if (v && !strcmp(a, "--users"))
+            users = atol(argv[++i]);
+        else if (v && !strcmp(a, "--batch"))
+            batch = atol(argv[++i]);
+        else if (v && !strcmp(a, "--reclen"))
+            reclen = atoi(argv[++i]);
+        else if (v && !strcmp(a, "--rate"))
+            rate = atof(argv[++i]);
+        else if (v && !strcmp(a, "--ids"))
+            uuid = !strcmp(argv[++i], "uuid");
+        else if (a[0] != '-' && !dir)
+            dir = a;
+        else {
+            fprintf(stderr, "lmdb_floor: unknown argument %s\n", a);
+            return 2;
+        }
+    }
+    if (!dir || events < 1 || users < 1 || batch < 1 || reclen < 1 || reclen > 4000 || rate < 0) {
+        fprintf(stderr, "usage: lmdb_floor DIR [--events N] [--users N] [--batch N] "
+                        "[--reclen 1..4000] [--ids bench|uuid] [--no-sync] [--rate R]\n");
+        return 2;
+    }
+
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi profiles, dedupe, dedupe_time, first, ledger, changes;
+    check(mdb_env_create(&env), "env");
+    check(mdb_env_set_mapsize(env, (size_t)16 << 30), "mapsize");
+    check(mdb_env_set_maxdbs(env, 8), "maxdbs");
+    check(mdb_env_open(env, dir,
+                       MDB_NOMETASYNC | MDB_WRITEMAP | MDB_NORDAHEAD | (no_sync ? MDB_NOSYNC : 0),
+                       0644),
+          "open");
+    check(mdb_txn_begin(env, NULL, 0, &txn), "begin");
+    check(mdb_dbi_open(txn, "profiles", MDB_CREATE, &profiles), "profiles");
+    check(mdb_dbi_open(txn, "dedupe", MDB_CREATE, &dedupe), "dedupe");
+    check(mdb_dbi_open(txn, "dedupe_time", MDB_CREATE, &dedupe_time), "dedupe_time");
+    check(mdb_dbi_open(txn, "first", MDB_CREATE, &first), "first");
+    check(mdb_dbi_open(txn, "ledger", MDB_CREATE, &ledger), "ledger");
+    check(mdb_dbi_open(txn, "changes", MDB_CREATE, &changes), "changes");
+    check(mdb_txn_commit(txn), "commit");
+
+    uint32_t *seen = calloc((size_t)users, sizeof *seen);
+    uint32_t *touched = malloc((size_t)batch * sizeof *touched);
+    double *waits = rate > 0 ? malloc((size_t)events * sizeof *waits) : NULL;
+    double *commits = malloc(((size_t)events + 1) * sizeof *commits); /* a batch: 1 event or more */
+    size_t n_commits = 0;
+    if (!seen || !touched || !commits || (rate > 0 && !waits))
+        abort();
+    uint32_t gen = 1;
+    long n_touched = 0;
+    static char rec[4096];
+    memset(rec, 7, sizeof rec);
+    double t0 = now_s();
+    long batch_end = 0; /* the open batch ends before this event */
+    for (long i = 0; i < events; i++) {
+        if (i == batch_end) { /* a new batch: what has arrived, at most batch */
+            batch_end = i + batch < events ? i + batch : events;
+            if (rate > 0) {
+                double t = now_s();
+                long arrived = (long)((t - t0) * rate) + 1;
+                if (arrived <= i) { /* idle until the next event arrives */
+                    double due = t0 + (double)i / rate;
+                    usleep((useconds_t)((due - t) * 1e6) + 1);
+                    t = now_s();
+                    arrived = (long)((t - t0) * rate) + 1;
+                }
+                if (arrived < batch_end)
+                    batch_end = arrived > i ? arrived : i + 1;
+                for (long j = i; j < batch_end; j++) {
+                    double w = t - (t0 + (double)j / rate);
+                    waits[j] = w > 0 ? w : 0;
+                }
+            }
+            check(mdb_txn_begin(env, NULL, 0, &txn), "begin");
+        }
+        uint32_t u = (uint32_t)(next_rand() % (uint64_t)users);
+        char uk[24];
+        int ukl = snprintf(uk, sizeof uk, "user-%u", u);
+        if (seen[u] != gen) {
+            seen[u] = gen;
+            touched[n_touched++] = u;
+            MDB_val k = {(size_t)ukl, uk}, v;
+            int rc = mdb_get(txn, profiles, &k, &v);
+            if (rc != MDB_NOTFOUND)
+                check(rc, "profile get");
+            if (!rc)
+                rec[0] ^= ((const char *)v.mv_data)[v.mv_size / 2];
+        }
+        /* the event id, in the dedupe tree and in its time index */
+        char id[48];
+        int idl;
+        if (uuid) {
+            uint64_t a = next_rand(), b = next_rand();
+            idl = snprintf(id, sizeof id, "%08x-%04x-%04x-%04x-%012llx", (unsigned)a,
+                           (unsigned)(a >> 32) & 0xffff, (unsigned)(a >> 48), (unsigned)b & 0xffff,
+                           (unsigned long long)(b >> 16) & 0xffffffffffffull);
+        } else {
+            idl = snprintf(id, sizeof id, "g42-%ld", i);
+        }
+        uint64_t at = (uint64_t)(1793534400 + i / 20), at_be = __builtin_bswap64(at);
+        MDB_val k = {(size_t)idl, id}, v = {8, &at_be};
+        check(mdb_put(txn, dedupe, &k, &v, MDB_NOOVERWRITE), "dedupe put");
+        char tk[56];
+        memcpy(tk, &at_be, 8);
+        memcpy(tk + 8, id, (size_t)idl);
+        MDB_val tkv = {8 + (size_t)idl, tk}, empty = {0, ""};
+        check(mdb_put(txn, dedupe_time, &tkv, &empty, 0), "dedupe_time put");
+        if (next_rand() % 10 != 0) { /* a lesson: its first-completion key */
+            char fk[48];
+            int fl = snprintf(fk, sizeof fk, "%s/lesson-%u", uk, (unsigned)(next_rand() % 100));
+            MDB_val fkv = {(size_t)fl, fk}, fv = {8, &at_be};
+            int rc = mdb_put(txn, first, &fkv, &fv, MDB_NOOVERWRITE);
+            if (rc != MDB_KEYEXIST)
+                check(rc, "first put");
+        }
+        uint64_t seq = __builtin_bswap64((uint64_t)i);
+        MDB_val sk = {8, &seq}, lv = {48, rec}, cv = {64, rec};
+        check(mdb_put(txn, ledger, &sk, &lv, MDB_APPEND), "ledger put");
+        check(mdb_put(txn, changes, &sk, &cv, MDB_APPEND), "changes put");
+        if (i + 1 == batch_end) {
+            for (long j = 0; j < n_touched; j++) {
+                char k2[24];
+                int l2 = snprintf(k2, sizeof k2, "user-%u", touched[j]);
+                MDB_val kk = {(size_t)l2, k2}, vv = {(size_t)reclen, rec};
+                check(mdb_put(txn, profiles, &kk, &vv, 0), "profile put");
+            }
+            n_touched = 0;
+            gen++;
+            double c0 = now_s();
+            check(mdb_txn_commit(txn), "commit");
+            commits[n_commits++] = now_s() - c0;
+        }
+    }
+    double sec = now_s() - t0;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("events=%ld users=%ld batch=%ld reclen=%d ids=%s sync=%s seconds=%.2f "
+           "events_per_s=%.0f user_s=%.2f sys_s=%.2f ",
+           events, users, batch, reclen, uuid ? "uuid" : "bench", no_sync ? "no" : "yes", sec,
+           (double)events / sec, (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6,
+           (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6);
+    size_t nc = n_commits;
+    double c50 = pct(commits, nc, 50), c99 = pct(commits, nc, 99), cmax = pct(commits, nc, 100);
+    printf("commits=%zu commit_ms_p50=%.2f commit_ms_p99=%.2f commit_ms_max=%.2f", nc, c50 * 1e3,
+           c99 * 1e3, cmax * 1e3);
+    if (rate > 0) {
+        double w50 = pct(waits, (size_t)events, 50), w99 = pct(waits, (size_t)events, 99);
+        double wmax = pct(waits, (size_t)events, 100);
+        printf(" rate=%.0f wait_ms_p50=%.2f wait_ms_p99=%.2f wait_ms_max=%.2f", rate, w50 * 1e3,
+               w99 * 1e3, wmax * 1e3);
+    }
+    printf("\n");
+    free(waits);
+    free(commits);
+    mdb_env_close(env);
+    free(seen);
+    free(touched);
+    return 0;
+}
