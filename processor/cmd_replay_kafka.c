@@ -31,6 +31,7 @@ struct rpart {
     size_t n;            /* records in the open batch */
     uint64_t batch_next; /* offset after the open batch's last record */
     uint64_t records;
+    uint64_t batches; /* committed */
 };
 
 static int
@@ -57,6 +58,7 @@ commit_part(struct rpart *p, struct gm_outsink *sink, bool no_feed, struct gm_er
         return 0;
     p->in_batch = false;
     int rc = gm_state_commit(p->st, p->batch_next, err);
+    p->batches += rc == 0;
     if (rc == 0 && sink)
         rc = gm_outsink_publish(sink, p->st, err);
     if (rc == 0 && no_feed) /* the partition's next commits delete what is released */
@@ -159,7 +161,8 @@ gm__replay_kafka(const char *rest, const struct gm_replay_kafka_opts *o)
             p->records++;
             records++;
             last_record = t;
-            if ((++p->n >= o->batch || gm_state_batch_bytes(p->st) >= o->batch_bytes) &&
+            /* every partition has a batch open at once: they share the bound */
+            if ((++p->n >= o->batch || gm_state_batch_bytes(p->st) >= o->batch_bytes / n) &&
                 (rc = commit_part(p, sink, o->no_feed, &err)))
                 goto fail;
         } else if (t - last_record >= STALL_S) {
@@ -183,8 +186,9 @@ gm__replay_kafka(const char *rest, const struct gm_replay_kafka_opts *o)
     double secs = gm__now_s() - start;
     if (!o->quiet) {
         struct gm_state_stats sum = {0};
-        uint64_t written = gm_outsink_written(sink);
+        uint64_t written = gm_outsink_written(sink), batches = 0;
         for (size_t i = 0; i < n; i++) {
+            batches += parts[i].batches;
             const struct gm_state_stats *ss = gm_state_stats(parts[i].st);
             char note[160];
             fprintf(stderr,
@@ -203,12 +207,14 @@ gm__replay_kafka(const char *rest, const struct gm_replay_kafka_opts *o)
         }
         char note[160];
         fprintf(stderr,
-                "replay: done: %llu records of %zu partitions in %.2f s (%.0f/s): %llu applied, "
+                "replay: done: %llu records of %zu partitions in %.2f s (%.0f/s), %llu batches: "
+                "%llu applied, "
                 "%llu duplicates, %llu dead letters, %llu rules published%s; %llu outbound "
                 "events written\n",
                 (unsigned long long)records, n, secs, secs > 0 ? (double)records / secs : 0.0,
-                (unsigned long long)sum.applied, (unsigned long long)sum.duplicates,
-                (unsigned long long)sum.dead_letters, (unsigned long long)sum.rules_published,
+                (unsigned long long)batches, (unsigned long long)sum.applied,
+                (unsigned long long)sum.duplicates, (unsigned long long)sum.dead_letters,
+                (unsigned long long)sum.rules_published,
                 n ? gm__what_if_note(parts[0].st, &sum, note, sizeof note) : "",
                 (unsigned long long)written);
     }

@@ -137,7 +137,7 @@ replay(const struct gm_config *opt)
     const char *override = gm_config_str(opt, "rules-override");
     struct gm_outsink *sink = NULL;
     long batch = (long)gm_config_int(opt, "batch");
-    size_t batch_bytes = (size_t)gm_config_int(opt, "batch-mib") << 20;
+    size_t batch_bytes = gm_pump_mib_bytes(gm_config_int(opt, "batch-mib"));
     bool quiet = gm_config_bool(opt, "quiet");
     bool no_feed = gm_config_bool(opt, "no-feed");
     struct gm_state_opts opts = {.no_sync = gm_config_bool(opt, "no-sync")};

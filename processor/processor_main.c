@@ -441,7 +441,7 @@ run(const struct gm_config *cfg)
     const char *rules = gm_config_str(cfg, "rules"), *out_uri = gm_config_str(cfg, "out");
     const char *metrics_addr = gm_config_str(cfg, "metrics");
     size_t batch_max = (size_t)gm_config_int(cfg, "batch-max");
-    size_t batch_bytes = (size_t)gm_config_int(cfg, "batch-mib") << 20;
+    size_t batch_bytes = gm_pump_mib_bytes(gm_config_int(cfg, "batch-mib"));
     int idle_ms = (int)gm_config_int(cfg, "idle-wait-ms");
     struct gm_state_opts opts = {.dedupe_window_s = gm_config_int(cfg, "window-days") * 86400,
                                  .no_sync = !gm_config_bool(cfg, "sync"),
@@ -988,7 +988,7 @@ run_kafka(const struct gm_config *cfg, const char *rest)
     const char *rules = gm_config_str(cfg, "rules"), *out_uri = gm_config_str(cfg, "out");
     const char *metrics_addr = gm_config_str(cfg, "metrics");
     size_t batch_max = (size_t)gm_config_int(cfg, "batch-max");
-    size_t batch_bytes = (size_t)gm_config_int(cfg, "batch-mib") << 20;
+    size_t batch_bytes = gm_pump_mib_bytes(gm_config_int(cfg, "batch-mib"));
     struct gm_metrics_server *srv = NULL;
     struct gm_opsalert *alerts = NULL;
     struct gm_err err;
@@ -1096,7 +1096,8 @@ run_kafka(const struct gm_config *cfg, const char *rest)
             goto fail;
         p->batch_next = msg.offset + 1;
         p->n++;
-        if (p->n >= batch_max || gm_state_batch_bytes(p->st) >= batch_bytes ||
+        /* every assigned partition has a batch open at once: they share the bound */
+        if (p->n >= batch_max || gm_state_batch_bytes(p->st) >= batch_bytes / k.n_parts ||
             now_s() - p->t0 >= 1.0) {
             if ((rc = kpart_commit(&k, p, &err)))
                 goto fail;

@@ -41,6 +41,13 @@ gm_pump_source_open(const char *uri, uint64_t from, struct gm_logsrc **src, stru
     return rc;
 }
 
+size_t
+gm_pump_mib_bytes(int64_t mib)
+{
+    uint64_t b = (uint64_t)(mib > 0 ? mib : 0) << 20;
+    return b > SIZE_MAX ? SIZE_MAX : (size_t)b;
+}
+
 int
 gm_pump_batch(struct gm_state *st, struct gm_logsrc *src, const char *uri, size_t max,
               size_t max_bytes, const volatile sig_atomic_t *stop,

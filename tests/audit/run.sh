@@ -288,8 +288,19 @@ kafka-replay)
     # the audit replay, beside the running processor
     "$gamify" replay --log "$log" --state "$tmp/replay" --rules "$tmp/rules.yaml" --no-sync 2> "$tmp/replay.err" ||
         fail "kafka replay failed"
-    grep -q "replay: done: 12000 records of 4 partitions" "$tmp/replay.err" || fail "replay summary: $(tail -n 1 "$tmp/replay.err")"
+    grep -q "replay: done: 12000 records of 4 partitions in .*, 4 batches: " "$tmp/replay.err" ||
+        fail "replay summary (one batch per partition): $(tail -n 1 "$tmp/replay.err")"
     [ "$(ls -d "$tmp/replay"/partition-* | wc -l)" = 4 ] || fail "the replay did not make 4 partition states"
+    # --batch-mib is shared by the partitions' open batches: 1 MiB over 4
+    # ends each partition's 3,000 or so records (about 0.5 MiB of copies)
+    # in 2 to 4 batches; the same state
+    "$gamify" replay --log "$log" --state "$tmp/replay-mib" --rules "$tmp/rules.yaml" --no-sync \
+        --batch-mib 1 2> "$tmp/replay-mib.err" || fail "kafka replay --batch-mib 1 failed"
+    nb=$(sed -n 's/^replay: done: 12000 records of 4 partitions in .*, \([0-9]*\) batches: .*/\1/p' "$tmp/replay-mib.err")
+    [ -n "$nb" ] && [ "$nb" -ge 8 ] && [ "$nb" -le 16 ] ||
+        fail "--batch-mib 1 over 4 partitions: '$nb' batches, not 8 to 16 ($(tail -n 1 "$tmp/replay-mib.err"))"
+    [ "$("$gamify" digest --state "$tmp/replay-mib")" = "$("$gamify" digest --state "$tmp/replay")" ] ||
+        fail "the kafka replay in smaller batches folded another state"
     kill -TERM "${pids[0]}"
     wait "${pids[0]}" || fail "the processor did not stop cleanly"
     pids[0]=
