@@ -4,11 +4,15 @@
  * The same arguments always give the same bytes.
  *
  * usage: gen_events --events N --users U [--seed S] [--start UNIX_SECONDS]
- *                   [--span-days D] [--rules-every N]
+ *                   [--span-days D] [--rules-every N] [--uuid-ids]
  *
  * The mix: 80% lesson completions (some repeats), 14% tournament results,
  * 3% redemptions, 2% adjustments, 1% settings changes; times advance
  * through the span with small out-of-order jitter; groups are classes.
+ * Event ids are "gSEED-N", or with --uuid-ids random UUIDs (version 4
+ * shape, drawn from a stream of their own, so the events are otherwise the
+ * same bytes): what producers usually send, and what a store pays more for
+ * (each id lands on a random page of the dedupe tree).
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -24,6 +28,18 @@ static uint64_t
 rng(void)
 {
     uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* The UUIDs' own stream (splitmix64 too), so --uuid-ids changes nothing else. */
+static uint64_t id_state;
+
+static uint64_t
+id_rng(void)
+{
+    uint64_t z = (id_state += 0x9e3779b97f4a7c15ULL);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     return z ^ (z >> 31);
@@ -48,16 +64,14 @@ int
 main(int argc, char **argv)
 {
     uint64_t events = 1000, users = 100, seed = 1, rules_every = 0;
+    int uuid_ids = 0;
     int64_t start = 1793534400; /* 2026-11-01T10:00:00Z */
     int64_t span_days = 28;
     static const struct option opts[] = {
-        {"events", required_argument, NULL, 'n'},
-        {"users", required_argument, NULL, 'u'},
-        {"seed", required_argument, NULL, 's'},
-        {"start", required_argument, NULL, 't'},
-        {"span-days", required_argument, NULL, 'd'},
-        {"rules-every", required_argument, NULL, 'r'},
-        {NULL, 0, NULL, 0},
+        {"events", required_argument, NULL, 'n'},    {"users", required_argument, NULL, 'u'},
+        {"seed", required_argument, NULL, 's'},      {"start", required_argument, NULL, 't'},
+        {"span-days", required_argument, NULL, 'd'}, {"rules-every", required_argument, NULL, 'r'},
+        {"uuid-ids", no_argument, NULL, 'i'},        {NULL, 0, NULL, 0},
     };
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -80,9 +94,12 @@ main(int argc, char **argv)
         case 'r':
             rules_every = strtoull(optarg, NULL, 10);
             break;
+        case 'i':
+            uuid_ids = 1;
+            break;
         default:
             fprintf(stderr, "usage: gen_events --events N --users U [--seed S] [--start T] "
-                            "[--span-days D] [--rules-every N]\n");
+                            "[--span-days D] [--rules-every N] [--uuid-ids]\n");
             return 2;
         }
     }
@@ -91,6 +108,7 @@ main(int argc, char **argv)
         return 2;
     }
     rng_state = seed;
+    id_state = seed ^ 0x5bd1e9955bd1e995ULL;
     static const char *const zones[] = {"Europe/Berlin", "America/New_York", "Asia/Tokyo", "UTC",
                                         "Australia/Sydney"};
     /* the rewards of examples/rules.yaml (one of them retired), and one that
@@ -104,9 +122,16 @@ main(int argc, char **argv)
         int64_t t = start + (int64_t)((double)i * step) - (int64_t)below(600);
         timestamp(t, ts, sizeof ts);
         uint64_t u = below(users);
-        printf("{\"eventId\":\"g%" PRIu64 "-%" PRIu64 "\",\"userId\":\"user-%" PRIu64
-               "\",\"occurredAt\":\"%s\",",
-               seed, i, u, ts);
+        if (uuid_ids) {
+            uint64_t a = id_rng(), b = id_rng();
+            printf("{\"eventId\":\"%08" PRIx64 "-%04" PRIx64 "-4%03" PRIx64 "-%04" PRIx64
+                   "-%012" PRIx64 "\",",
+                   a >> 32, (a >> 16) & 0xffff, a & 0xfff, 0x8000 | (b >> 48 & 0x3fff),
+                   b & (uint64_t)0xffffffffffff);
+        } else {
+            printf("{\"eventId\":\"g%" PRIu64 "-%" PRIu64 "\",", seed, i);
+        }
+        printf("\"userId\":\"user-%" PRIu64 "\",\"occurredAt\":\"%s\",", u, ts);
         if (rules_every && i > 0 && i % rules_every == 0) {
             printf("\"source\":\"admin\",\"rulesPublished\":{\"rulesYaml\":\"version: 1\\n"
                    "levels:\\n  thresholds: [0, %d, 500, 2000]\\n  level_up_coins: 25\\n"
