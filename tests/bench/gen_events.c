@@ -22,27 +22,23 @@
 #include <time.h>
 
 static uint64_t rng_state;
+/* The UUIDs' own stream, so --uuid-ids changes nothing else. */
+static uint64_t id_state;
 
 /* splitmix64: small, fast, and the same on every machine */
 static uint64_t
-rng(void)
+splitmix(uint64_t *state)
 {
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     return z ^ (z >> 31);
 }
 
-/* The UUIDs' own stream (splitmix64 too), so --uuid-ids changes nothing else. */
-static uint64_t id_state;
-
 static uint64_t
-id_rng(void)
+rng(void)
 {
-    uint64_t z = (id_state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
+    return splitmix(&rng_state);
 }
 
 static uint64_t
@@ -123,7 +119,7 @@ main(int argc, char **argv)
         timestamp(t, ts, sizeof ts);
         uint64_t u = below(users);
         if (uuid_ids) {
-            uint64_t a = id_rng(), b = id_rng();
+            uint64_t a = splitmix(&id_state), b = splitmix(&id_state);
             printf("{\"eventId\":\"%08" PRIx64 "-%04" PRIx64 "-4%03" PRIx64 "-%04" PRIx64
                    "-%012" PRIx64 "\",",
                    a >> 32, (a >> 16) & 0xffff, a & 0xfff, 0x8000 | (b >> 48 & 0x3fff),
