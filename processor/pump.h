@@ -39,6 +39,10 @@ struct gm_pump_progress {
     int64_t every_us;
 };
 
+/* mib MiB in bytes, SIZE_MAX when that does not fit in a size_t (a 32-bit
+ * build given --batch-mib 4096): the bound of --batch-mib. */
+size_t gm_pump_mib_bytes(int64_t mib);
+
 /*
  * Folds up to max records of src into st as one batch and commits it with
  * the offset after the last record. *n is the number of records folded (0:
@@ -52,10 +56,6 @@ struct gm_pump_progress {
  * records of a long batch. uri names the source in errors. A record the
  * source cannot return whole (GM_ETOOBIG) becomes a dead letter.
  */
-/* mib MiB in bytes, SIZE_MAX when that does not fit in a size_t (a 32-bit
- * build given --batch-mib 4096): the bound of --batch-mib. */
-size_t gm_pump_mib_bytes(int64_t mib);
-
 int gm_pump_batch(struct gm_state *st, struct gm_logsrc *src, const char *uri, size_t max,
                   size_t max_bytes, const volatile sig_atomic_t *stop,
                   const struct gm_pump_progress *prog, size_t *n, uint64_t *next, bool *full,
