@@ -46,7 +46,7 @@ static const struct gm_setting settings[] = {
     {"jwt-leeway-seconds", GM_SET_INT, "30", 0, 3600, false,
      "clock skew allowed when checking exp and nbf"},
     {"threads", GM_SET_INT, "0", 0, 256, false,
-     "HTTP threads, each with its own epoll loop (0: two per CPU this process may run on)"},
+     "HTTP threads, each with its own epoll loop (0: eight per CPU this process may run on)"},
     {"max-connections", GM_SET_INT, "4096", 1, 1000000, false, "open connections at most"},
     {"max-body-bytes", GM_SET_INT, "65536", 256, 16777216, false,
      "largest request body (413 past it)"},
@@ -85,7 +85,7 @@ static const struct gm_setting settings[] = {
     {"page-cache-ms", GM_SET_INT, "100", 0, 60000, false,
      "a leaderboard page is shared by requests this long at most (0: off); a "
      "leaderboard-changed message drops it sooner"},
-    {"redis-batch", GM_SET_INT, "32", 0, 256, false,
+    {"redis-batch", GM_SET_INT, "0", 0, 256, false,
      "Redis calls of concurrent requests sent in one round trip at most (0 or 1: each "
      "request its own round trip)"},
     {"log-level", GM_SET_STRING, "info", 0, 0, false, "debug, info, warn or error"},
@@ -119,11 +119,13 @@ raise_nofile(long connections)
 }
 
 /*
- * --threads 0: two per CPU of this process's affinity mask (taskset,
+ * --threads 0: eight per CPU of this process's affinity mask (taskset,
  * cpusets). A request holds its thread for its Redis or Postgres round
- * trip: one thread per CPU served the leaderboard (Redis only) best on
- * 2 cores, but userProfile (a Postgres statement) lost up to a third
- * against two per CPU (BENCHMARKS.md, "apispeed").
+ * trip, so the threads bound how many requests wait on the servers at
+ * once: with two per CPU the cores sat a fifth idle under load while
+ * every thread waited; with eight they stay busy (BENCHMARKS.md,
+ * "apithreads": the leaderboard 1.5 times the requests per second of two
+ * per CPU on 2 cores, userProfile 1.1 times).
  */
 static int
 api_threads(long configured)
@@ -134,8 +136,8 @@ api_threads(long configured)
     int n = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 0;
     if (n <= 0)
         n = (int)sysconf(_SC_NPROCESSORS_ONLN);
-    n *= 2;
-    return n < 2 ? 2 : n > 256 ? 256 : n;
+    n *= 8;
+    return n < 8 ? 8 : n > 256 ? 256 : n;
 }
 
 static int

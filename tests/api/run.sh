@@ -292,7 +292,7 @@ script=check.mjs
 [ "$check" = sse ] && script=sse.mjs
 node "$here/$script" "$check" || { [ -f "$tmp/api.err" ] && tail -n 20 "$tmp/api.err" >&2; fail "check $check"; }
 # http: the Redis calls of concurrent requests share round trips (--redis-batch,
-# api/resolvers/rbatch.c). A third server with 8 threads and a leaderboard limit
+# api/resolvers/rbatch.c; off by default, 32 here). A third server with 8 threads and a leaderboard limit
 # of 3 a minute; Redis is paused (CLIENT PAUSE) while 8 requests of one learner
 # come in: the first round trip waits, the other 7 calls queue and go in one.
 # The limit stays exact (3 answered, 5 refused), the answers are those of the
@@ -303,7 +303,7 @@ if [ "$check" = http ]; then
     "$build/api/gamify-api" --listen "127.0.0.1:$aport3" --postgres "$pg" \
         --redis "$GAMIFY_TEST_REDIS" --redis-prefix "$prefix" --log "file:$tmp/log" \
         --jwt-hs256-secret-file "$tmp/jwt.secret" --threads 8 --page-cache-ms 0 \
-        --rate-limits 'leaderboard=3,*=100000' ${GM_TEST_REDIS_BATCH:+--redis-batch "$GM_TEST_REDIS_BATCH"} \
+        --rate-limits 'leaderboard=3,*=100000' --redis-batch "${GM_TEST_REDIS_BATCH:-32}" \
         2>>"$tmp/api3.err" &
     apid3=$!
     for _ in $(seq 100); do

@@ -628,11 +628,11 @@ EOF2
     out=$(timeout 10 "$API" --listen "127.0.0.1:$PORT" "${base[@]:2}" --jwt-hs256-secret-file "$T/hs.secret" 2>&1) || rc=$?
     [ "$rc" = 1 ] && echo "$out" | grep -q 'cannot listen' && pass "a port in use refused" || fail "port in use: $rc $out"
     stop "$PID"
-    # --threads 0 (the default): two threads per CPU the process may run on.
+    # --threads 0 (the default): eight threads per CPU the process may run on.
     if command -v taskset >/dev/null 2>&1; then
         WRAP="taskset -c 0" start cpus --threads 0
         for _ in $(seq 50); do grep -q listening "$T/cpus.log" && break; sleep 0.05; done
-        grep -q '(2 threads)' "$T/cpus.log" && pass "--threads 0 on one CPU: 2 threads" ||
+        grep -q '(8 threads)' "$T/cpus.log" && pass "--threads 0 on one CPU: 8 threads" ||
             fail "--threads 0 on one CPU: $(grep listening "$T/cpus.log")"
         stop "$PID"
     fi
