@@ -282,10 +282,10 @@ conn(struct gm_api_limiter *l)
         return NULL;
     t->retry_at = now + RETRY_MS;
     struct timeval tv = {0, REDIS_TIMEOUT_MS * 1000};
-    redisContext *c = redisConnectWithTimeout(l->host, l->port, tv);
+    redisContext *c = gm_redis_url_connect(l->host, l->port, tv);
     if (!c || c->err) {
-        gm_log(GM_LOG_WARN, "rate limits: Redis %s:%d unreachable (%s); limiting locally", l->host,
-               l->port, c ? c->errstr : "out of memory");
+        gm_log(GM_LOG_WARN, "rate limits: Redis %s unreachable (%s); limiting locally",
+               GM_REDIS_WHERE(l->host, l->port), c ? c->errstr : "out of memory");
         goto fail;
     }
     redisSetTimeout(c, tv);
@@ -306,8 +306,8 @@ conn(struct gm_api_limiter *l)
     t->c = c;
     return c;
 fail_reply:
-    gm_log(GM_LOG_WARN, "rate limits: Redis %s:%d refused AUTH or SELECT: %s", l->host, l->port,
-           r ? r->str : c->errstr);
+    gm_log(GM_LOG_WARN, "rate limits: Redis %s refused AUTH or SELECT: %s",
+           GM_REDIS_WHERE(l->host, l->port), r ? r->str : c->errstr);
     if (r)
         freeReplyObject(r);
 fail:
@@ -388,8 +388,8 @@ send_redis(struct gm_api_limiter *l, struct gm_api_rl_call *call)
             goto fail;
     return true;
 fail:
-    gm_log(GM_LOG_WARN, "rate limits: Redis %s:%d: %s; limiting locally", l->host, l->port,
-           c->errstr);
+    gm_log(GM_LOG_WARN, "rate limits: Redis %s: %s; limiting locally",
+           GM_REDIS_WHERE(l->host, l->port), c->errstr);
     atomic_fetch_add(&l->redis_errors, 1);
     drop(l);
     return false;
@@ -426,8 +426,8 @@ take_reply(struct gm_api_limiter *l, struct gm_api_rl_call *call, redisReply *r,
     if (ok) {
         lease_apply(l, call, r, res);
     } else {
-        gm_log(GM_LOG_WARN, "rate limits: Redis %s:%d: %s; limiting locally", l->host, l->port,
-               r && r->type == REDIS_REPLY_ERROR ? r->str : why);
+        gm_log(GM_LOG_WARN, "rate limits: Redis %s: %s; limiting locally",
+               GM_REDIS_WHERE(l->host, l->port), r && r->type == REDIS_REPLY_ERROR ? r->str : why);
         atomic_fetch_add(&l->redis_errors, 1);
     }
     return ok;

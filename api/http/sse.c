@@ -156,7 +156,7 @@ lease_conn(struct gm__api_sse *h)
         return NULL;
     struct timeval tv = {0, 500 * 1000};
     redisReply *rep = NULL;
-    redisContext *c = redisConnectWithTimeout(h->redis.host, h->redis.port, tv);
+    redisContext *c = gm_redis_url_connect(h->redis.host, h->redis.port, tv);
     if (!c || c->err)
         goto fail;
     redisSetTimeout(c, tv);
@@ -587,7 +587,7 @@ listener_main(void *arg)
         if (stop)
             break;
         struct timeval tv = {2, 0};
-        redisContext *c = redisConnectWithTimeout(h->redis.host, h->redis.port, tv);
+        redisContext *c = gm_redis_url_connect(h->redis.host, h->redis.port, tv);
         redisReply *rep = NULL;
         if (!c || c->err)
             goto retry;

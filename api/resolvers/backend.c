@@ -544,10 +544,10 @@ static int
 redis_connect(struct gm_api_backend *b, redisContext **out, char *why, size_t why_len)
 {
     struct timeval tv = {.tv_sec = b->timeout_ms / 1000, .tv_usec = (b->timeout_ms % 1000) * 1000};
-    redisContext *c = redisConnectWithTimeout(b->redis_host, b->redis_port, tv);
+    redisContext *c = gm_redis_url_connect(b->redis_host, b->redis_port, tv);
     if (!c || c->err) {
-        snprintf(why, why_len, "redis: connect %s:%d: %s", b->redis_host, b->redis_port,
-                 c ? c->errstr : "out of memory");
+        snprintf(why, why_len, "redis: connect %s: %s",
+                 GM_REDIS_WHERE(b->redis_host, b->redis_port), c ? c->errstr : "out of memory");
         if (c)
             redisFree(c);
         return GM_EREDIS;

@@ -96,10 +96,10 @@ check_redis(const char *url, int timeout_ms, struct gm_err *err)
     if (rc)
         goto out;
     struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-    c = redisConnectWithTimeout(u.host, u.port, tv);
+    c = gm_redis_url_connect(u.host, u.port, tv);
     if (!c || c->err) {
-        rc = gm_err_set(err, GM_EREDIS, "redis: cannot connect to %s:%d: %s", u.host, u.port,
-                        c ? c->errstr : "out of memory");
+        rc = gm_err_set(err, GM_EREDIS, "redis: cannot connect to %s: %s",
+                        GM_REDIS_WHERE(u.host, u.port), c ? c->errstr : "out of memory");
         goto out;
     }
     redisSetTimeout(c, tv);
@@ -125,7 +125,7 @@ check_redis(const char *url, int timeout_ms, struct gm_err *err)
         rc = gm_err_set(err, GM_EREDIS, "redis: PING was not answered PONG");
         goto out;
     }
-    printf("redis: ok (%s:%d answers PING)\n", u.host, u.port);
+    printf("redis: ok (%s answers PING)\n", GM_REDIS_WHERE(u.host, u.port));
 out:
     if (r)
         freeReplyObject(r);

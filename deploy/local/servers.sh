@@ -17,6 +17,7 @@ GM_PG_PORT=
 GM_PG_SOCKDIR=
 GM_REDIS_PID=
 GM_REDIS_PORT=
+GM_REDIS_SOCKET=
 GM_REDIS_DIR=
 GM_KAFKA_PID=
 GM_KAFKA_BOOTSTRAP=
@@ -246,8 +247,15 @@ gm_redis_start() {
     GM_REDIS_DIR=$dir
     # this start's part of the log (it is appended to)
     from=$(($(stat -c %s "$dir/redis.log" 2>/dev/null || echo 0) + 1))
+    # A Unix socket beside the port (unix:// URLs), when its path fits sun_path.
+    local sock=()
+    GM_REDIS_SOCKET=
+    if [ $((${#dir} + 11)) -le 100 ]; then
+        GM_REDIS_SOCKET=$dir/redis.sock
+        sock=(--unixsocket "$GM_REDIS_SOCKET" --unixsocketperm 700)
+    fi
     redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$dir" \
-        --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" >/dev/null || {
+        "${sock[@]}" --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" >/dev/null || {
         gm_say "redis-server did not start"
         return 1
     }
@@ -292,6 +300,7 @@ gm_redis_stop() {
     fi
     GM_REDIS_PID=
     GM_REDIS_PORT=
+    GM_REDIS_SOCKET=
     GM_REDIS_DIR=
 }
 

@@ -55,11 +55,12 @@ command(struct gm_redisproj *p, const char *what, int argc, const char **argv, s
 {
     redisReply *r = redisCommandArgv(p->c, argc, argv, NULL);
     if (!r)
-        return gm_err_set(err, GM_EREDIS, "Redis %s:%d: %s: %s", p->host, p->port, what,
-                          p->c->errstr);
+        return gm_err_set(err, GM_EREDIS, "Redis %s: %s: %s", GM_REDIS_WHERE(p->host, p->port),
+                          what, p->c->errstr);
     int rc = 0;
     if (r->type == REDIS_REPLY_ERROR)
-        rc = gm_err_set(err, GM_EREDIS, "Redis %s:%d: %s: %s", p->host, p->port, what, r->str);
+        rc = gm_err_set(err, GM_EREDIS, "Redis %s: %s: %s", GM_REDIS_WHERE(p->host, p->port), what,
+                        r->str);
     freeReplyObject(r);
     return rc;
 }
@@ -70,16 +71,17 @@ gm__redis_connect(struct gm_redisproj *p, struct gm_err *err)
     if (p->c)
         return 0;
     struct timeval tv = {p->timeout_ms / 1000, (p->timeout_ms % 1000) * 1000};
-    p->c = redisConnectWithTimeout(p->host, p->port, tv);
+    p->c = gm_redis_url_connect(p->host, p->port, tv);
     if (!p->c)
         abort(); /* hiredis could not allocate its context */
     int rc = 0;
     if (p->c->err) {
-        rc = gm_err_set(err, GM_EREDIS, "Redis %s:%d: connect: %s", p->host, p->port, p->c->errstr);
+        rc = gm_err_set(err, GM_EREDIS, "Redis %s: connect: %s", GM_REDIS_WHERE(p->host, p->port),
+                        p->c->errstr);
         goto out;
     }
     if (redisSetTimeout(p->c, tv) != REDIS_OK) {
-        rc = gm_err_set(err, GM_EREDIS, "Redis %s:%d: set timeout", p->host, p->port);
+        rc = gm_err_set(err, GM_EREDIS, "Redis %s: set timeout", GM_REDIS_WHERE(p->host, p->port));
         goto out;
     }
     if (p->password) {
@@ -176,7 +178,7 @@ gm__redis_reply(struct gm_redisproj *p, redisReply **r, struct gm_err *err)
 {
     void *reply = NULL;
     if (redisGetReply(p->c, &reply) != REDIS_OK || !reply) {
-        gm_err_set(err, GM_EREDIS, "Redis %s:%d: %s", p->host, p->port,
+        gm_err_set(err, GM_EREDIS, "Redis %s: %s", GM_REDIS_WHERE(p->host, p->port),
                    p->c->errstr[0] ? p->c->errstr : "no reply");
         gm__redis_drop(p);
         return GM_EREDIS;
@@ -195,7 +197,8 @@ gm__redis_drain(struct gm_redisproj *p, struct gm_err *err)
         if (gm__redis_reply(p, &r, err))
             return GM_EREDIS;
         if (r->type == REDIS_REPLY_ERROR && rc == 0)
-            rc = gm_err_set(err, GM_EREDIS, "Redis %s:%d: %s", p->host, p->port, r->str);
+            rc = gm_err_set(err, GM_EREDIS, "Redis %s: %s", GM_REDIS_WHERE(p->host, p->port),
+                            r->str);
         freeReplyObject(r);
     }
     return rc;

@@ -63,12 +63,23 @@ done
 hostport=${GAMIFY_TEST_REDIS#redis://}
 hostport=${hostport%%/*}
 rcli() { redis-cli -h "${hostport%%:*}" -p "${hostport##*:}" "$@"; }
+# boards: the processor's projector and the resolvers reach Redis over its
+# Unix socket (a unix:// URL) when tests/run gave one; every other check over TCP.
+redis_url=$GAMIFY_TEST_REDIS
+if [ "$check" = boards ]; then
+    if [ -n "${GAMIFY_TEST_REDIS_SOCKET:-}" ]; then
+        redis_url="unix://$GAMIFY_TEST_REDIS_SOCKET"
+        echo "boards: the projector and the resolvers use $redis_url"
+    elif [ -n "${GAMIFY_TEST_REQUIRE_SERVERS:-}" ]; then
+        fail "GAMIFY_TEST_REDIS_SOCKET is not set"
+    fi
+fi
 metric() { http "$mport" /metrics | sed -n "s/^$1 //p"; }
 start() {
     mport=$(port)
     "$proc" --log "file:$tmp/log" --state "$tmp/state" --rules "$examples/rules.yaml" \
         --metrics "127.0.0.1:$mport" --idle-wait-ms 20 --postgres "$pg" \
-        --redis "$GAMIFY_TEST_REDIS" --redis-prefix "$prefix" 2>>"$tmp/proc.err" &
+        --redis "$redis_url" --redis-prefix "$prefix" 2>>"$tmp/proc.err" &
     pid=$!
     for _ in $(seq 100); do
         kill -0 "$pid" 2>/dev/null || fail "the processor exited at start"
@@ -135,6 +146,21 @@ log: no scheme|--log|nowhere|1|log URI 'nowhere'
 key file missing|--jwt-hs256-secret-file|$tmp/none.secret|1|none.secret
 EOF2
     [ -e "$tmp/newlog" ] && fail "--check-config created the log folder"
+    # A unix:// URL: the same Redis over its socket, and a socket nobody listens on.
+    if [ -n "${GAMIFY_TEST_REDIS_SOCKET:-}" ]; then
+        for want in "0|unix://$GAMIFY_TEST_REDIS_SOCKET|redis: ok (unix:$GAMIFY_TEST_REDIS_SOCKET answers PING)" \
+            "1|unix://$tmp/none.sock|redis: cannot connect to unix:$tmp/none.sock"; do
+            rc=0
+            out=$("$api" --listen 127.0.0.1:1 --postgres "$pg" --redis "$(cut -d'|' -f2 <<<"$want")" \
+                --log "file:$tmp/newlog/sub" --jwt-hs256-secret-file "$tmp/jwt.secret" \
+                --check-config 2>&1) || rc=$?
+            [ "$rc" = "${want%%|*}" ] && grep -qF -- "${want##*|}" <<<"$out" ||
+                fail "config unix socket: exit $rc, want ${want%%|*} and '${want##*|}': $out"
+            echo "ok: config unix socket (exit $rc): $(grep -F 'redis:' <<<"$out" | head -n1)"
+        done
+    elif [ -n "${GAMIFY_TEST_REQUIRE_SERVERS:-}" ]; then
+        fail "GAMIFY_TEST_REDIS_SOCKET is not set"
+    fi
     # A kafka:// log must answer with its partitions: a fresh topic on the
     # mock broker (created by the metadata request, 4 partitions) says so;
     # a broker nobody listens on fails, naming it, within a bounded time.
@@ -213,7 +239,7 @@ wait_for gamify_redis_projector_lag_changes 0
 "$gamify" dump --state "$tmp/state" > "$tmp/dump.jsonl" || fail "dump"
 
 export GM_GQL_RUN="$build/tests/api/gql_run" GM_SCHEMA="$here/../../api/schema.graphql"
-export GM_PG="$pg" GM_REDIS="$GAMIFY_TEST_REDIS" GM_PREFIX="$prefix" GM_LOG="file:$tmp/log"
+export GM_PG="$pg" GM_REDIS="$redis_url" GM_PREFIX="$prefix" GM_LOG="file:$tmp/log"
 export GM_DUMP="$tmp/dump.jsonl" GM_RULES="$examples/rules.yaml" GM_TMP="$tmp"
 export GM_PROC_PID="$pid" GM_GAMIFY="$gamify" GM_PROC="$proc" GM_STATE="$tmp/state"
 

@@ -97,3 +97,46 @@ Test(redis_url, malformed_urls_say_what_is_wrong)
     parse_bad("redis://h/-1", "bad database number");
     parse_bad("redis://h/2x", "bad database number");
 }
+
+Test(redis_url, a_unix_socket_with_its_database_and_credentials)
+{
+    struct gm_redis_url u = parse_ok("unix:///run/redis/redis.sock");
+    cr_assert_str_eq(u.host, "/run/redis/redis.sock");
+    cr_assert_eq(u.port, 0, "port 0 marks a socket");
+    cr_assert_eq(u.db, 0);
+    cr_assert_null(u.password);
+    gm_redis_url_deinit(&u);
+    u = parse_ok("unix://ops:p@ss@/tmp/r.sock?db=5");
+    cr_assert_str_eq(u.user, "ops");
+    cr_assert_str_eq(u.password, "p@ss");
+    cr_assert_str_eq(u.host, "/tmp/r.sock");
+    cr_assert_eq(u.db, 5);
+    gm_redis_url_deinit(&u);
+    u = parse_ok("unix://pw@/s");
+    cr_assert_null(u.user);
+    cr_assert_str_eq(u.password, "pw");
+    cr_assert_str_eq(u.host, "/s");
+    gm_redis_url_deinit(&u);
+}
+
+Test(redis_url, malformed_unix_urls_say_what_is_wrong)
+{
+    parse_bad("unix://", "absolute path");
+    parse_bad("unix://run/redis.sock", "absolute path");
+    parse_bad("unix:///", "absolute path");
+    parse_bad("unix:///s?db=x", "only ?db=N");
+    parse_bad("unix:///s?database=1", "only ?db=N");
+    parse_bad("unix:///s?db=", "only ?db=N");
+    parse_bad("unix:///s?db=99999999", "only ?db=N");
+    char longpath[200] = "unix:///";
+    memset(longpath + 8, 'a', 120);
+    parse_bad(longpath, "longer than 107 bytes");
+}
+
+Test(redis_url, where_names_the_address_for_messages)
+{
+    char buf[64];
+    cr_assert_str_eq(gm_redis_url_where("10.0.0.7", 6380, buf, sizeof buf), "10.0.0.7:6380");
+    cr_assert_str_eq(gm_redis_url_where("/tmp/r.sock", 0, buf, sizeof buf), "unix:/tmp/r.sock");
+    cr_assert_str_eq(GM_REDIS_WHERE("h", 1), "h:1");
+}

@@ -13,7 +13,7 @@
 // opted-out learners re-read from Postgres at most once a second), rewards
 // and streaks. No rate limits, no persisted queries, no document cache.
 //
-//   node reference.mjs --listen PORT --postgres CONNINFO --redis HOST:PORT
+//   node reference.mjs --listen PORT --postgres CONNINFO --redis HOST:PORT|SOCKET-PATH
 //        --secret-file F --schema api/schema.graphql [--workers N]
 //        [--prefix gamify:]
 import cluster from 'node:cluster';
@@ -45,8 +45,10 @@ function decode(text) {
 function serve() {
     const secret = fs.readFileSync(args['secret-file']);
     const prefix = args.prefix ?? 'gamify:';
+    // --redis HOST:PORT, or the path of a Unix socket
     const [rhost, rport] = args.redis.split(':');
-    const redis = new Redis({ host: rhost, port: Number(rport) });
+    const redis = args.redis.startsWith('/') ? new Redis({ path: args.redis })
+        : new Redis({ host: rhost, port: Number(rport) });
     const pool = new pg.Pool({ connectionString: args.postgres, max: 8 });
     const schema = buildSchema(fs.readFileSync(args.schema, 'utf8'));
 
