@@ -73,7 +73,8 @@ static const struct gm_setting settings[] = {
      "prefix of every Redis key (the projector's leaderboards, the rate limits)"},
     {"redeem-wait-ms", GM_SET_INT, "2000", 0, 60000, false,
      "how long redeemReward waits for its outcome before answering PENDING"},
-    {"pool-size", GM_SET_INT, "0", 0, 1024, false, "Postgres connections (0: one per HTTP thread)"},
+    {"pool-size", GM_SET_INT, "0", 0, 1024, false,
+     "Postgres connections (0: one per HTTP thread, at most 32)"},
     {"streams-per-user", GM_SET_INT, "5", 1, 10000, false,
      "open /graphql/stream subscriptions per user at most (429 past it)"},
     {"stream-rate", GM_SET_INT, "4", 1, 1000, false,
@@ -138,6 +139,18 @@ api_threads(long configured)
         n = (int)sysconf(_SC_NPROCESSORS_ONLN);
     n *= 8;
     return n < 8 ? 8 : n > 256 ? 256 : n;
+}
+
+/*
+ * --pool-size 0: one Postgres connection per HTTP thread, at most 32, so
+ * that eight threads per CPU on a large machine do not take PostgreSQL's
+ * whole max_connections (100 by default) from one replica.
+ */
+static int
+api_pool(long threads)
+{
+    int n = api_threads(threads);
+    return n < 32 ? n : 32;
 }
 
 static int
@@ -215,7 +228,7 @@ main(int argc, char **argv)
         .log_uri = gm_config_str(&cfg, "log"),
         .redeem_wait_ms = (int)gm_config_int(&cfg, "redeem-wait-ms"),
         .pool_size = gm_config_int(&cfg, "pool-size") ? (int)gm_config_int(&cfg, "pool-size")
-                                                      : api_threads(gm_config_int(&cfg, "threads")),
+                                                      : api_pool(gm_config_int(&cfg, "threads")),
     };
     if (cfg.check_only) {
         /* The settings, then the servers they name (nginx -t): exit 1 naming what failed. */
@@ -268,8 +281,8 @@ main(int argc, char **argv)
     raise_nofile(so.max_connections);
     if (gm_api_server_start(&so, &sd, &srv, &err) != 0)
         goto out_err;
-    gm_log(GM_LOG_INFO, "gamify-api %s listening on %s (%d threads)", GM_VERSION, so.listen,
-           so.threads);
+    gm_log(GM_LOG_INFO, "gamify-api %s listening on %s (%d threads, up to %d Postgres connections)",
+           GM_VERSION, so.listen, so.threads, bo.pool_size);
     int sig = 0;
     sigwait(&sigs, &sig);
     gm_log(GM_LOG_INFO, "signal %d: draining the requests in progress", sig);

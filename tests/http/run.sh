@@ -632,8 +632,16 @@ EOF2
     if command -v taskset >/dev/null 2>&1; then
         WRAP="taskset -c 0" start cpus --threads 0
         for _ in $(seq 50); do grep -q listening "$T/cpus.log" && break; sleep 0.05; done
-        grep -q '(8 threads)' "$T/cpus.log" && pass "--threads 0 on one CPU: 8 threads" ||
+        grep -q '(8 threads, up to 8 Postgres connections)' "$T/cpus.log" &&
+            pass "--threads 0 on one CPU: 8 threads, 8 Postgres connections" ||
             fail "--threads 0 on one CPU: $(grep listening "$T/cpus.log")"
+        stop "$PID"
+        # --pool-size 0 follows the threads up to 32 Postgres connections.
+        start pool40 --threads 40
+        for _ in $(seq 50); do grep -q listening "$T/pool40.log" && break; sleep 0.05; done
+        grep -q '(40 threads, up to 32 Postgres connections)' "$T/pool40.log" &&
+            pass "--threads 40: at most 32 Postgres connections" ||
+            fail "--threads 40: $(grep listening "$T/pool40.log")"
         stop "$PID"
     fi
 }
