@@ -3,7 +3,9 @@
 -- next learner of GM_BENCH_TOKENS (a file, one JWT a line), so the learners
 -- take turns; GM_BENCH_QUERY picks the document: lb (leaderboard(first:
 -- 10)), profile (userProfile with badges and streak) or mixed (the two in
--- turn). Requests are formatted once per thread, in init.
+-- turn). Requests are formatted once per thread, in init. GM_BENCH_DELAY_MS
+-- (unset: none) paces the load: each connection waits that long before
+-- each request, so the server is measured below its saturation.
 local queries = {
   lb = '{ leaderboard(first: 10) { totalCount entries { rank userId score } ' ..
        'me { rank score } pageInfo { endCursor hasNextPage } } }',
@@ -39,4 +41,13 @@ end
 function request()
   i = i % n + 1
   return reqs[i]
+end
+
+-- Only when asked: wrk schedules every request through a timer once the
+-- script has a delay function, even one that answers 0.
+local delay_ms = tonumber(os.getenv("GM_BENCH_DELAY_MS") or "")
+if delay_ms and delay_ms > 0 then
+  function delay()
+    return delay_ms
+  end
 end
