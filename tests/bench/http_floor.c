@@ -7,15 +7,73 @@
  * libmicrohttpd can serve here, and its latency under that load the least
  * (issue 13's targets are measured against it).
  *
- * usage: http_floor PORT [THREADS]   (runs until killed)
+ * With REDIS (HOST:PORT, or the path of a Unix socket) each request also
+ * makes the Redis call of a gamify-api leaderboard request whose page is
+ * cached: the resolvers' own script (gm__lb_script, api/resolvers/), over
+ * gamify:lb:global:all with a random learner user-N (N below LEARNERS) as
+ * the caller, blocking, on a connection of its thread. That is the floor
+ * of a server that waits on one script round trip per request, as
+ * gamify-api does, without its GraphQL, auth and JSON.
+ *
+ * usage: http_floor PORT [THREADS [REDIS LEARNERS]]   (runs until killed)
  */
+#include <hiredis/hiredis.h>
 #include <microhttpd.h>
+#include <openssl/sha.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+/* The leaderboard script of the resolvers (api/resolvers/leaderboard.c). */
+extern const char gm__lb_script[];
+
 static char body[801];
+static const char *redis_at; /* NULL: no Redis call */
+static long learners;
+static char script_sha[2 * SHA_DIGEST_LENGTH + 1];
+static _Thread_local redisContext *rconn;
+static _Thread_local uint64_t rng;
+
+/* The script call of one request; exits on any Redis failure (a probe). */
+static void
+redis_call(void)
+{
+    if (!rconn) {
+        char host[256];
+        snprintf(host, sizeof host, "%s", redis_at);
+        char *colon = strrchr(host, ':');
+        if (redis_at[0] == '/') {
+            rconn = redisConnectUnix(redis_at);
+        } else if (colon) {
+            *colon = '\0';
+            rconn = redisConnect(host, atoi(colon + 1));
+        }
+        if (!rconn || rconn->err) {
+            fprintf(stderr, "http_floor: cannot connect to Redis at %s\n", redis_at);
+            exit(1);
+        }
+        rng = (uint64_t)(uintptr_t)&rng ^ 0x9e3779b97f4a7c15u;
+    }
+    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+    char me[32];
+    snprintf(me, sizeof me, "user-%ld", (long)(rng % (uint64_t)learners));
+    const char *argv[] = {
+        "EVALSHA", script_sha, "2",     "gamify:lb:global:all", "gamify:boards", "0", "0",
+        me,        "-1",       "global"};
+    redisReply *r = redisCommandArgv(rconn, 10, argv, NULL);
+    if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
+        freeReplyObject(r);
+        argv[0] = "EVAL", argv[1] = gm__lb_script;
+        r = redisCommandArgv(rconn, 10, argv, NULL);
+    }
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        fprintf(stderr, "http_floor: Redis: %s\n", r && r->str ? r->str : rconn->errstr);
+        exit(1);
+    }
+    freeReplyObject(r);
+}
 
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
@@ -34,6 +92,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
         *upload_size = 0;
         return MHD_YES;
     }
+    if (redis_at)
+        redis_call();
     struct MHD_Response *res =
         MHD_create_response_from_buffer(sizeof body - 1, body, MHD_RESPMEM_PERSISTENT);
     MHD_add_response_header(res, "Content-Type", "application/graphql-response+json");
@@ -45,9 +105,21 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 int
 main(int argc, char **argv)
 {
-    if (argc < 2 || argc > 3) {
-        fprintf(stderr, "usage: http_floor PORT [THREADS]\n");
+    if (argc != 2 && argc != 3 && argc != 5) {
+        fprintf(stderr, "usage: http_floor PORT [THREADS [REDIS LEARNERS]]\n");
         return 2;
+    }
+    if (argc == 5) {
+        redis_at = argv[3];
+        learners = atol(argv[4]);
+        if (learners < 1) {
+            fprintf(stderr, "http_floor: bad learner count\n");
+            return 2;
+        }
+        unsigned char md[SHA_DIGEST_LENGTH];
+        SHA1((const unsigned char *)gm__lb_script, strlen(gm__lb_script), md);
+        for (int i = 0; i < SHA_DIGEST_LENGTH; i++)
+            snprintf(script_sha + 2 * i, 3, "%02x", md[i]);
     }
     int port = atoi(argv[1]), threads = argc > 2 ? atoi(argv[2]) : 4;
     if (port < 1 || port > 65535 || threads < 1 || threads > 256) {
