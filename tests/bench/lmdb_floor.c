@@ -22,13 +22,32 @@
  * can add to an event's latency) and how long the commits took, p50, p99
  * and max (issue 12's latency target is measured against it).
  *
+ * --journal N (0: off) keeps the learners the way a learner journal would,
+ * to measure that design before building it: a learner changed in a batch
+ * is not written to `profiles` then; the batch appends one `journal` record
+ * holding every learner it changed, and the writer keeps them in memory. A
+ * learner is written back to `profiles` N batches after it first changed
+ * (once, however often it changed meanwhile), and journal records older
+ * than every learner still waiting are deleted. After a crash the journal's
+ * newest copy of each waiting learner is its state. --first learner leaves
+ * out the first-completion tree, as if each learner's completed lessons
+ * were kept in its own record (give --reclen the larger record that makes).
+ * --sorted writes a batch's learners back in key order (without --journal).
+ * The run also reports the bytes the process wrote to the disk per event
+ * (/proc/self/io).
+ *
+ * --from N numbers the events from N (their ids, times and sequence
+ * numbers), so that a second run can go on in the state of a first: a
+ * paced run over learners who already have records and lessons.
+ *
  * Ids: --ids bench gives the generated log's shapes ("g42-N" event ids,
  * "user-N" learners, "lesson-N"), --ids uuid random 36-character event ids
  * (what producers usually send; each insert lands on a random page).
  * Learners are drawn uniformly (xorshift, fixed seed), as gen_events does.
  *
- * usage: lmdb_floor DIR [--events N] [--users N] [--batch N] [--reclen N]
- *                       [--ids bench|uuid] [--no-sync] [--rate R]
+ * usage: lmdb_floor DIR [--events N] [--users N] [--batch N] [--reclen N] [--sorted]
+ *                       [--ids bench|uuid] [--no-sync] [--rate R] [--journal N]
+ *                       [--first tree|learner] [--from N]
  * Prints one line: events=... batch=... seconds=... events_per_s=...
  */
 #include <lmdb.h>
@@ -78,6 +97,28 @@ pct(double *v, size_t n, double p)
     return v[i < n ? i : n - 1];
 }
 
+/* The bytes this process has had written to storage (/proc/self/io); 0 if unknown. */
+static long long
+written_bytes(void)
+{
+    FILE *f = fopen("/proc/self/io", "r");
+    long long v = 0;
+    char line[128];
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "write_bytes: %lld", &v) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return v;
+}
+
+static int
+cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
 static double
 now_s(void)
 {
@@ -89,14 +130,16 @@ now_s(void)
 int
 main(int argc, char **argv)
 {
-    long events = 1000000, users = 100000, batch = 50000;
-    int reclen = 569, uuid = 0, no_sync = 0;
+    long events = 1000000, users = 100000, batch = 50000, journal = 0, from = 0;
+    int reclen = 569, uuid = 0, no_sync = 0, first_tree = 1, sorted_writes = 0;
     double rate = 0;
     const char *dir = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--no-sync"))
             no_sync = 1;
+        else if (!strcmp(a, "--sorted"))
+            sorted_writes = 1;
         else if (v && !strcmp(a, "--events"))
             events = atol(argv[++i]);
         else if (v && !strcmp(a, "--users"))
@@ -107,6 +150,12 @@ main(int argc, char **argv)
             reclen = atoi(argv[++i]);
         else if (v && !strcmp(a, "--rate"))
             rate = atof(argv[++i]);
+        else if (v && !strcmp(a, "--journal"))
+            journal = atol(argv[++i]);
+        else if (v && !strcmp(a, "--from"))
+            from = atol(argv[++i]);
+        else if (v && !strcmp(a, "--first"))
+            first_tree = strcmp(argv[++i], "learner") != 0;
         else if (v && !strcmp(a, "--ids"))
             uuid = !strcmp(argv[++i], "uuid");
         else if (a[0] != '-' && !dir)
@@ -116,15 +165,19 @@ main(int argc, char **argv)
             return 2;
         }
     }
-    if (!dir || events < 1 || users < 1 || batch < 1 || reclen < 1 || reclen > 4000 || rate < 0) {
+    if (!dir || events < 1 || users < 1 || batch < 1 || reclen < 1 || reclen > 4000 || rate < 0 ||
+        journal < 0 || from < 0) {
         fprintf(stderr, "usage: lmdb_floor DIR [--events N] [--users N] [--batch N] "
-                        "[--reclen 1..4000] [--ids bench|uuid] [--no-sync] [--rate R]\n");
+                        "[--reclen 1..4000] [--ids bench|uuid] [--no-sync] [--rate R] "
+                        "[--journal N] [--first tree|learner] [--from N] [--sorted]\n");
         return 2;
     }
 
+    if (from) /* another stream of learners and lessons than the run before */
+        rng ^= (uint64_t)from * 0x9e3779b97f4a7c15ull;
     MDB_env *env;
     MDB_txn *txn;
-    MDB_dbi profiles, dedupe, dedupe_time, first, ledger, changes;
+    MDB_dbi profiles, dedupe, dedupe_time, first, ledger, changes, jdb;
     check(mdb_env_create(&env), "env");
     check(mdb_env_set_mapsize(env, (size_t)16 << 30), "mapsize");
     check(mdb_env_set_maxdbs(env, 8), "maxdbs");
@@ -139,6 +192,7 @@ main(int argc, char **argv)
     check(mdb_dbi_open(txn, "first", MDB_CREATE, &first), "first");
     check(mdb_dbi_open(txn, "ledger", MDB_CREATE, &ledger), "ledger");
     check(mdb_dbi_open(txn, "changes", MDB_CREATE, &changes), "changes");
+    check(mdb_dbi_open(txn, "journal", MDB_CREATE, &jdb), "journal");
     check(mdb_txn_commit(txn), "commit");
 
     uint32_t *seen = calloc((size_t)users, sizeof *seen);
@@ -146,8 +200,21 @@ main(int argc, char **argv)
     double *waits = rate > 0 ? malloc((size_t)events * sizeof *waits) : NULL;
     double *commits = malloc(((size_t)events + 1) * sizeof *commits); /* a batch: 1 event or more */
     size_t n_commits = 0;
-    if (!seen || !touched || !commits || (rate > 0 && !waits))
+    /* the journal: each learner's batch of first change (-1: written back), and
+     * the learners waiting, in the order they first changed (a ring) */
+    long *since = malloc((size_t)users * sizeof *since);
+    uint32_t *waiting = malloc((size_t)users * sizeof *waiting), *wb = NULL;
+    size_t w_head = 0, w_n = 0;
+    char *jrec = NULL;
+    if (!seen || !touched || !commits || (rate > 0 && !waits) || !since || !waiting)
         abort();
+    for (long u = 0; u < users; u++)
+        since[u] = -1;
+    if (journal && (!(jrec = malloc((size_t)batch * (size_t)(24 + reclen))) ||
+                    !(wb = malloc((size_t)users * sizeof *wb))))
+        abort();
+    long n_batch = 0, j_low = 0, written_back = 0;
+    long long wbytes0 = written_bytes();
     uint32_t gen = 1;
     long n_touched = 0;
     static char rec[4096];
@@ -181,12 +248,14 @@ main(int argc, char **argv)
         if (seen[u] != gen) {
             seen[u] = gen;
             touched[n_touched++] = u;
-            MDB_val k = {(size_t)ukl, uk}, v;
-            int rc = mdb_get(txn, profiles, &k, &v);
-            if (rc != MDB_NOTFOUND)
-                check(rc, "profile get");
-            if (!rc)
-                rec[0] ^= ((const char *)v.mv_data)[v.mv_size / 2];
+            if (since[u] < 0) { /* not held by the journal: read it */
+                MDB_val k = {(size_t)ukl, uk}, v;
+                int rc = mdb_get(txn, profiles, &k, &v);
+                if (rc != MDB_NOTFOUND)
+                    check(rc, "profile get");
+                if (!rc)
+                    rec[0] ^= ((const char *)v.mv_data)[v.mv_size / 2];
+            }
         }
         /* the event id, in the dedupe tree and in its time index */
         char id[48];
@@ -197,9 +266,9 @@ main(int argc, char **argv)
                            (unsigned)(a >> 32) & 0xffff, (unsigned)(a >> 48), (unsigned)b & 0xffff,
                            (unsigned long long)(b >> 16) & 0xffffffffffffull);
         } else {
-            idl = snprintf(id, sizeof id, "g42-%ld", i);
+            idl = snprintf(id, sizeof id, "g42-%ld", from + i);
         }
-        uint64_t at = (uint64_t)(1793534400 + i / 20), at_be = __builtin_bswap64(at);
+        uint64_t at = (uint64_t)(1793534400 + (from + i) / 20), at_be = __builtin_bswap64(at);
         MDB_val k = {(size_t)idl, id}, v = {8, &at_be};
         check(mdb_put(txn, dedupe, &k, &v, MDB_NOOVERWRITE), "dedupe put");
         char tk[56];
@@ -207,7 +276,7 @@ main(int argc, char **argv)
         memcpy(tk + 8, id, (size_t)idl);
         MDB_val tkv = {8 + (size_t)idl, tk}, empty = {0, ""};
         check(mdb_put(txn, dedupe_time, &tkv, &empty, 0), "dedupe_time put");
-        if (next_rand() % 10 != 0) { /* a lesson: its first-completion key */
+        if (next_rand() % 10 != 0 && first_tree) { /* a lesson: its first-completion key */
             char fk[48];
             int fl = snprintf(fk, sizeof fk, "%s/lesson-%u", uk, (unsigned)(next_rand() % 100));
             MDB_val fkv = {(size_t)fl, fk}, fv = {8, &at_be};
@@ -215,17 +284,63 @@ main(int argc, char **argv)
             if (rc != MDB_KEYEXIST)
                 check(rc, "first put");
         }
-        uint64_t seq = __builtin_bswap64((uint64_t)i);
+        uint64_t seq = __builtin_bswap64((uint64_t)(from + i));
         MDB_val sk = {8, &seq}, lv = {48, rec}, cv = {64, rec};
         check(mdb_put(txn, ledger, &sk, &lv, MDB_APPEND), "ledger put");
         check(mdb_put(txn, changes, &sk, &cv, MDB_APPEND), "changes put");
-        if (i + 1 == batch_end) {
+        if (i + 1 == batch_end && !journal) {
+            if (sorted_writes)
+                qsort(touched, (size_t)n_touched, sizeof *touched, cmp_u32);
             for (long j = 0; j < n_touched; j++) {
                 char k2[24];
                 int l2 = snprintf(k2, sizeof k2, "user-%u", touched[j]);
                 MDB_val kk = {(size_t)l2, k2}, vv = {(size_t)reclen, rec};
                 check(mdb_put(txn, profiles, &kk, &vv, 0), "profile put");
             }
+        } else if (i + 1 == batch_end) {
+            /* one journal record: every learner the batch changed */
+            size_t jl = 0;
+            for (long j = 0; j < n_touched; j++) {
+                uint32_t tu = touched[j];
+                jl += (size_t)snprintf(jrec + jl, 24, "user-%u", tu) + 1;
+                memcpy(jrec + jl, rec, (size_t)reclen);
+                jl += (size_t)reclen;
+                if (since[tu] < 0) {
+                    since[tu] = n_batch;
+                    waiting[(w_head + w_n++) % (size_t)users] = tu;
+                }
+            }
+            uint64_t jk = __builtin_bswap64((uint64_t)n_batch);
+            MDB_val jkv = {8, &jk}, jv = {jl, jrec};
+            check(mdb_put(txn, jdb, &jkv, &jv, MDB_APPEND), "journal put");
+            /* write back the learners waiting for journal batches, in key order */
+            size_t n_wb = 0;
+            while (w_n && since[waiting[w_head]] <= n_batch - journal) {
+                wb[n_wb++] = waiting[w_head];
+                since[waiting[w_head]] = -1;
+                w_head = (w_head + 1) % (size_t)users;
+                w_n--;
+            }
+            qsort(wb, n_wb, sizeof *wb, cmp_u32);
+            for (size_t j = 0; j < n_wb; j++) {
+                char k2[24];
+                int l2 = snprintf(k2, sizeof k2, "user-%u", wb[j]);
+                MDB_val kk = {(size_t)l2, k2}, vv = {(size_t)reclen, rec};
+                check(mdb_put(txn, profiles, &kk, &vv, 0), "profile put");
+            }
+            written_back += (long)n_wb;
+            /* journal records older than every waiting learner are not needed */
+            long keep = w_n ? since[waiting[w_head]] : n_batch + 1;
+            for (; j_low < keep; j_low++) {
+                uint64_t dk = __builtin_bswap64((uint64_t)j_low);
+                MDB_val dkv = {8, &dk};
+                int rc = mdb_del(txn, jdb, &dkv, NULL);
+                if (rc != MDB_NOTFOUND)
+                    check(rc, "journal del");
+            }
+        }
+        if (i + 1 == batch_end) {
+            n_batch++;
             n_touched = 0;
             gen++;
             double c0 = now_s();
@@ -234,6 +349,7 @@ main(int argc, char **argv)
         }
     }
     double sec = now_s() - t0;
+    long long wbytes = written_bytes() - wbytes0;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("events=%ld users=%ld batch=%ld reclen=%d ids=%s sync=%s seconds=%.2f "
@@ -243,6 +359,8 @@ main(int argc, char **argv)
            (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6);
     size_t nc = n_commits;
     double c50 = pct(commits, nc, 50), c99 = pct(commits, nc, 99), cmax = pct(commits, nc, 100);
+    printf("disk_bytes_per_event=%.0f journal=%ld written_back=%ld first=%s ",
+           (double)wbytes / events, journal, written_back, first_tree ? "tree" : "learner");
     printf("commits=%zu commit_ms_p50=%.2f commit_ms_p99=%.2f commit_ms_max=%.2f", nc, c50 * 1e3,
            c99 * 1e3, cmax * 1e3);
     if (rate > 0) {
@@ -257,5 +375,9 @@ main(int argc, char **argv)
     mdb_env_close(env);
     free(seen);
     free(touched);
+    free(since);
+    free(waiting);
+    free(wb);
+    free(jrec);
     return 0;
 }
