@@ -16,6 +16,13 @@
  * returned, when the message after which it was seen arrived, and when its
  * ZSCORE was read (0: not seen); tests/bench/e2e_trace joins them with
  * gamify-processor's stamps (meson -Dtrace=true, GAMIFY_TRACE).
+ *
+ * Lessons: by default event seq's lesson is seq mod 50; with USERS a
+ * multiple of 50 each learner then repeats one lesson, so only its first
+ * event writes a first-completion key. E2E_LATENCY_LESSONS=N draws each
+ * lesson at random among N instead (xorshift, fixed seed), so that most
+ * events complete a lesson for the first time, as in the fold bench's
+ * generated log.
  */
 #include "codec.h"
 #include "filelog.h"
@@ -147,6 +154,13 @@ main(int argc, char **argv)
         fprintf(stderr, "e2e_latency: rate >= 100, seconds >= 1, users >= 1\n");
         return 2;
     }
+    const char *lessons_env = getenv("E2E_LATENCY_LESSONS");
+    long lessons = lessons_env ? strtol(lessons_env, NULL, 10) : 0;
+    if (lessons < 0 || lessons > 1000000) {
+        fprintf(stderr, "e2e_latency: E2E_LATENCY_LESSONS is 1 to 1000000\n");
+        return 2;
+    }
+    uint64_t rng = 88172645463325252ull;
     struct gm_filelog *log;
     struct gm_err err;
     gm_err_clear(&err);
@@ -184,7 +198,13 @@ main(int argc, char **argv)
                 snprintf(user, sizeof user, "probe-%ld", tick);
             else
                 snprintf(user, sizeof user, "user-%llu", seq * 7919 % (unsigned long long)users);
-            snprintf(lesson, sizeof lesson, "lesson-%llu", seq % 50);
+            if (lessons > 0) {
+                rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+                snprintf(lesson, sizeof lesson, "lesson-%llu",
+                         (unsigned long long)(rng % (uint64_t)lessons));
+            } else {
+                snprintf(lesson, sizeof lesson, "lesson-%llu", seq % 50);
+            }
             Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
             ts.seconds = wall.tv_sec;
             ts.nanos = (int32_t)wall.tv_nsec;
