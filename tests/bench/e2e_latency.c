@@ -157,7 +157,9 @@ main(int argc, char **argv)
     const char *lessons_env = getenv("E2E_LATENCY_LESSONS");
     long lessons = lessons_env ? strtol(lessons_env, NULL, 10) : 0;
     if (lessons < 0 || lessons > 1000000) {
-        fprintf(stderr, "e2e_latency: E2E_LATENCY_LESSONS is 1 to 1000000\n");
+        fprintf(
+            stderr,
+            "e2e_latency: E2E_LATENCY_LESSONS is 0 (each learner repeats one lesson) to 1000000\n");
         return 2;
     }
     uint64_t rng = 88172645463325252ull;
