@@ -7,7 +7,8 @@
  * libmicrohttpd can serve here, and its latency under that load the least
  * (issue 13's targets are measured against it).
  *
- * With REDIS (HOST:PORT, or the path of a Unix socket) each request also
+ * With REDIS (a Redis URL: redis://HOST:PORT or unix:///PATH, parsed and
+ * connected as every part of gamify does, common/redis_url.h) each request also
  * makes the Redis call of a gamify-api leaderboard request whose page is
  * cached: the resolvers' own script (gm__lb_script, api/resolvers/), over
  * gamify:lb:global:all with a random learner user-N (N below LEARNERS) as
@@ -17,6 +18,9 @@
  *
  * usage: http_floor PORT [THREADS [REDIS LEARNERS]]   (runs until killed)
  */
+#include "internal.h" /* gm__lb_script: the resolvers' leaderboard script */
+#include "redis_url.h"
+
 #include <hiredis/hiredis.h>
 #include <microhttpd.h>
 #include <openssl/sha.h>
@@ -26,11 +30,9 @@
 #include <string.h>
 #include <unistd.h>
 
-/* The leaderboard script of the resolvers (api/resolvers/leaderboard.c). */
-extern const char gm__lb_script[];
-
 static char body[801];
-static const char *redis_at; /* NULL: no Redis call */
+static const char *redis_at; /* the URL; NULL: no Redis call */
+static struct gm_redis_url redis_url;
 static long learners;
 static char script_sha[2 * SHA_DIGEST_LENGTH + 1];
 static _Thread_local redisContext *rconn;
@@ -41,15 +43,8 @@ static void
 redis_call(void)
 {
     if (!rconn) {
-        char host[256];
-        snprintf(host, sizeof host, "%s", redis_at);
-        char *colon = strrchr(host, ':');
-        if (redis_at[0] == '/') {
-            rconn = redisConnectUnix(redis_at);
-        } else if (colon) {
-            *colon = '\0';
-            rconn = redisConnect(host, atoi(colon + 1));
-        }
+        struct timeval tv = {5, 0};
+        rconn = gm_redis_url_connect(redis_url.host, redis_url.port, tv);
         if (!rconn || rconn->err) {
             fprintf(stderr, "http_floor: cannot connect to Redis at %s\n", redis_at);
             exit(1);
@@ -111,6 +106,12 @@ main(int argc, char **argv)
     }
     if (argc == 5) {
         redis_at = argv[3];
+        struct gm_err err;
+        gm_err_clear(&err);
+        if (gm_redis_url_parse(redis_at, "REDIS", &redis_url, &err)) {
+            fprintf(stderr, "http_floor: %s\n", err.msg);
+            return 2;
+        }
         learners = atol(argv[4]);
         if (learners < 1) {
             fprintf(stderr, "http_floor: bad learner count\n");
