@@ -119,6 +119,18 @@ cmp_u32(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* Writes the n learners of users to profiles, each a record of reclen bytes of rec. */
+static void
+put_learners(MDB_txn *txn, MDB_dbi profiles, const uint32_t *users, size_t n, int reclen, char *rec)
+{
+    for (size_t j = 0; j < n; j++) {
+        char k[24];
+        int kl = snprintf(k, sizeof k, "user-%u", users[j]);
+        MDB_val kv = {(size_t)kl, k}, vv = {(size_t)reclen, rec};
+        check(mdb_put(txn, profiles, &kv, &vv, 0), "profile put");
+    }
+}
+
 static double
 now_s(void)
 {
@@ -291,12 +303,7 @@ main(int argc, char **argv)
         if (i + 1 == batch_end && !journal) {
             if (sorted_writes)
                 qsort(touched, (size_t)n_touched, sizeof *touched, cmp_u32);
-            for (long j = 0; j < n_touched; j++) {
-                char k2[24];
-                int l2 = snprintf(k2, sizeof k2, "user-%u", touched[j]);
-                MDB_val kk = {(size_t)l2, k2}, vv = {(size_t)reclen, rec};
-                check(mdb_put(txn, profiles, &kk, &vv, 0), "profile put");
-            }
+            put_learners(txn, profiles, touched, (size_t)n_touched, reclen, rec);
         } else if (i + 1 == batch_end) {
             /* one journal record: every learner the batch changed */
             size_t jl = 0;
@@ -322,12 +329,7 @@ main(int argc, char **argv)
                 w_n--;
             }
             qsort(wb, n_wb, sizeof *wb, cmp_u32);
-            for (size_t j = 0; j < n_wb; j++) {
-                char k2[24];
-                int l2 = snprintf(k2, sizeof k2, "user-%u", wb[j]);
-                MDB_val kk = {(size_t)l2, k2}, vv = {(size_t)reclen, rec};
-                check(mdb_put(txn, profiles, &kk, &vv, 0), "profile put");
-            }
+            put_learners(txn, profiles, wb, n_wb, reclen, rec);
             written_back += (long)n_wb;
             /* journal records older than every waiting learner are not needed */
             long keep = w_n ? since[waiting[w_head]] : n_batch + 1;
