@@ -379,16 +379,21 @@ deliver_thread(void *arg)
         for (size_t ti = 0; ti < a->n_targets; ti++)
             run_target(a, ti, items, n, &next);
         pthread_mutex_lock(&a->mu);
+        size_t freed = 0;
         while (a->n && item_done(a, a->q[a->head])) {
             item_free(a->q[a->head]);
             a->head = (a->head + 1) % a->cap;
             a->n--;
+            freed++;
         }
         atomic_store(&a->queued, a->n);
         if (a->n == 0 || (a->stop && draining_over(a)))
             continue;
-        if (a->n > n)
-            continue; /* new alerts: a target that was idle may take them now */
+        /* alerts emitted while the targets ran (their signal came while
+           this thread was not waiting): a target that was idle may take
+           them now. Compare with what was there before the frees. */
+        if (a->n + freed > n)
+            continue;
         double until = next;
         if (a->stop) {
             double d = (double)atomic_load(&a->drain_until_ms) / 1000.0;

@@ -4,17 +4,21 @@
  * that fails every write (/dev/full) never makes emit wait, a full queue
  * drops and counts, failures are counted and the stop drops what is left;
  * a file: destination holds the packed alerts; bad URIs are refused with a
- * message naming --alerts; the webhook body's shape.
+ * message naming --alerts; the webhook body's shape; an alert emitted while
+ * an earlier one is being written is delivered as soon as the write ends.
  */
 #include "filelog.h"
 #include "opsalert.h"
 
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static char dir[64];
 
@@ -235,4 +239,65 @@ Test(opsalert, webhook_body)
                            "\"2025-11-24T16:00:00Z\",\"partition\":2,\"redisMemory\":"
                            "{\"keysDeleted\":\"3\"}}}");
     free(body);
+}
+
+/*
+ * A jsonl: destination that is a full pipe holds the thread in its write of
+ * alert 0 while alert 1 is emitted. Once the pipe is drained, alert 1 must
+ * follow at once: the thread used to miss it (it compared the queue's length
+ * after freeing alert 0 with the count it had taken) and slept until its next
+ * timer, an hour.
+ */
+Test(opsalert, alert_emitted_during_a_write_follows_it)
+{
+    char path[128], uri[160];
+    snprintf(path, sizeof path, "%s/pipe", dir);
+    snprintf(uri, sizeof uri, "jsonl:%s", path);
+    cr_assert_eq(mkfifo(path, 0600), 0);
+    int rd = open(path, O_RDONLY | O_NONBLOCK);
+    cr_assert_geq(rd, 0);
+    int wr = open(path, O_WRONLY | O_NONBLOCK);
+    cr_assert_geq(wr, 0);
+    char fill[4096];
+    memset(fill, 'x', sizeof fill);
+    size_t filled = 0;
+    while (write(wr, fill, sizeof fill) > 0)
+        filled += sizeof fill;
+    cr_assert_gt(filled, 0);
+    struct gm_opsalert_opts o = {.uri = uri};
+    struct gm_opsalert *a;
+    struct gm_err err;
+    gm_err_clear(&err);
+    cr_assert_eq(gm_opsalert_open(&o, &a, &err), 0, "%s", err.msg);
+    emit(a, 0);
+    struct timespec ts = {0, 200 * 1000000L}; /* the thread is in its write */
+    nanosleep(&ts, NULL);
+    emit(a, 1);
+    nanosleep(&ts, NULL);
+    struct gm_opsalert_stats s;
+    gm_opsalert_stats(a, &s);
+    cr_expect_eq(s.delivered, 0, "the pipe was full, yet %llu delivered",
+                 (unsigned long long)s.delivered);
+    /* drain the filler, then read until both alerts came */
+    char buf[8192];
+    size_t got = 0, lines = 0;
+    double t0 = mono_s();
+    while (lines < 2 && mono_s() - t0 < 5.0) {
+        ssize_t r = read(rd, buf, sizeof buf);
+        if (r > 0) {
+            for (ssize_t i = 0; i < r; i++) {
+                if (got + (size_t)i >= filled && buf[i] == '\n')
+                    lines++;
+            }
+            got += (size_t)r;
+        } else {
+            nanosleep(&(struct timespec){0, 10 * 1000000L}, NULL);
+        }
+    }
+    cr_expect_eq(lines, 2, "%zu alerts came through the pipe within 5 s", lines);
+    gm_opsalert_stats(a, &s);
+    cr_expect_eq(s.delivered, 2);
+    gm_opsalert_close(a);
+    close(wr);
+    close(rd);
 }
