@@ -192,8 +192,13 @@ int gm__log_append(struct gm_api_request *req, const char *user, const void *rec
 int gm__listener_start(struct gm_api_backend *b, struct gm_err *err);
 void gm__listener_stop(struct gm_api_backend *b);
 void gm__waiter_add(struct gm_api_backend *b, struct gm__waiter *w);
-/* Waits until woken or until deadline (monotonic ms), at most slice_ms; returns w->woken and
- * *listening (whether notifications were being received). */
+/* Whether LISTEN is in force (the listener thread sets it); a change wakes
+ * every waiter to read the table once. */
+void gm__listening_set(struct gm_api_backend *b, bool on);
+/* Waits until woken (a notification for w, or a change of listening) or
+ * until until_ms (monotonic ms); returns at once while not listening.
+ * Returns w->woken and *listening (whether notifications were being
+ * received). */
 bool gm__waiter_wait(struct gm_api_backend *b, struct gm__waiter *w, int64_t until_ms,
                      bool *listening);
 void gm__waiter_remove(struct gm_api_backend *b, struct gm__waiter *w);

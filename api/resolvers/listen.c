@@ -37,11 +37,24 @@ wake(struct gm_api_backend *b, const char *payload)
     json_decref(j);
 }
 
-static void
-set_listening(struct gm_api_backend *b, bool on)
+/*
+ * A change either way wakes every waiter to read the table once: when
+ * LISTEN is lost, a waiter sleeping on notifications must start polling;
+ * when it is back, a waiter that polled last before the outcome was
+ * committed (its NOTIFY went to nobody) must look once more now that no
+ * later one can be missed.
+ */
+void
+gm__listening_set(struct gm_api_backend *b, bool on)
 {
     pthread_mutex_lock(&b->wmu);
-    b->listening = on;
+    if (b->listening != on) {
+        b->listening = on;
+        for (struct gm__waiter *w = b->waiters; w; w = w->next) {
+            w->woken = true;
+            pthread_cond_signal(&w->cv);
+        }
+    }
     pthread_mutex_unlock(&b->wmu);
 }
 
@@ -100,7 +113,7 @@ listener_main(void *arg)
             }
             backoff = 100;
             atomic_fetch_add(&b->listener_restarts, 1);
-            set_listening(b, true);
+            gm__listening_set(b, true);
         }
         struct pollfd pfd = {.fd = PQsocket(c), .events = POLLIN};
         int n = poll(&pfd, 1, 100);
@@ -108,7 +121,7 @@ listener_main(void *arg)
             continue;
         if (n > 0 && !PQconsumeInput(c)) {
             gm_log(GM_LOG_WARN, "redemption listener: connection lost: %s", PQerrorMessage(c));
-            set_listening(b, false);
+            gm__listening_set(b, false);
             PQfinish(c);
             c = NULL;
             continue;
@@ -119,7 +132,7 @@ listener_main(void *arg)
             PQfreemem(nt);
         }
     }
-    set_listening(b, false);
+    gm__listening_set(b, false);
     PQfinish(c);
     return NULL;
 }

@@ -3,16 +3,20 @@
  * api/schema.graphql gets a resolver, the backend's options are checked,
  * redemption ids are stable per (user, key), and with Postgres and Redis
  * unreachable the backend says so and requests get masked errors (the
- * servers' own text never reaches the response). tests/api/ runs them
- * against real servers.
+ * servers' own text never reaches the response); a redemption waiter is
+ * woken when the listener's LISTEN is lost or comes back. tests/api/ runs
+ * them against real servers.
  */
 #include "execute.h"
+#include "internal.h"
 #include "resolvers.h"
 
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static struct gm_gql_schema *
 public_schema(void)
@@ -139,4 +143,56 @@ Test(api_resolvers, servers_down)
     gm_gql_engine_free(e);
     gm_api_backend_close(b);
     gm_gql_schema_free(s);
+}
+
+static void *
+drop_listen_later(void *arg)
+{
+    nanosleep(&(struct timespec){0, 200 * 1000000L}, NULL);
+    gm__listening_set(arg, false);
+    return NULL;
+}
+
+/*
+ * The waiters of redeemReward and the listener's state (its Postgres is
+ * down here, so the test sets the state itself). A waiter sleeping on
+ * notifications must wake when LISTEN is lost, to poll; one that polled
+ * while LISTEN was down must wake when it is back, to read the table once
+ * (the outcome's NOTIFY may have gone to nobody). Both used to sleep until
+ * their deadline.
+ */
+Test(api_resolvers, waiters_wake_when_listen_changes)
+{
+    struct gm_api_backend *b = NULL;
+    struct gm_err err;
+    cr_assert_eq(gm_api_backend_open(&dead, &b, &err), 0, "%s", err.msg);
+    struct gm__waiter w = {.user_id = "lea", .redemption_id = "r1"};
+    gm__waiter_add(b, &w);
+    bool listening = true;
+    /* not listening: no wait at all */
+    int64_t t0 = gm__now_ms();
+    cr_expect_not(gm__waiter_wait(b, &w, t0 + 5000, &listening));
+    cr_expect_not(listening);
+    cr_expect_lt(gm__now_ms() - t0, 1000);
+    /* LISTEN comes back after the waiter's last poll: it is woken to look */
+    gm__listening_set(b, true);
+    t0 = gm__now_ms();
+    cr_expect(gm__waiter_wait(b, &w, t0 + 5000, &listening), "not woken by LISTEN back");
+    cr_expect(listening);
+    cr_expect_lt(gm__now_ms() - t0, 1000, "waited %lld ms", (long long)(gm__now_ms() - t0));
+    /* LISTEN is lost while the waiter sleeps: it is woken to poll */
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, drop_listen_later, b), 0);
+    t0 = gm__now_ms();
+    cr_expect(gm__waiter_wait(b, &w, t0 + 5000, &listening), "not woken by LISTEN lost");
+    int64_t waited = gm__now_ms() - t0;
+    pthread_join(th, NULL);
+    cr_expect_not(listening);
+    cr_expect_lt(waited, 2000, "waited %lld ms", (long long)waited);
+    /* no change: no wake */
+    gm__listening_set(b, false);
+    t0 = gm__now_ms();
+    cr_expect_not(gm__waiter_wait(b, &w, t0 + 100, &listening));
+    gm__waiter_remove(b, &w);
+    gm_api_backend_close(b);
 }
