@@ -92,7 +92,7 @@ static void
 nap(struct gm_projrun *r, int64_t ms, bool full)
 {
     struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
+    clock_gettime(CLOCK_MONOTONIC, &until); /* the condvar's clock */
     until.tv_sec += ms / 1000;
     until.tv_nsec += (ms % 1000) * 1000000;
     if (until.tv_nsec >= 1000000000) {
@@ -221,7 +221,14 @@ gm_projrun_start(const struct gm_projector_ops *ops, void *impl, struct gm_state
     r->impl = impl;
     r->st = st;
     atomic_store(&r->cursor, -1);
-    if (pthread_mutex_init(&r->mu, NULL) || pthread_cond_init(&r->cv, NULL))
+    /* timed waits on the monotonic clock: a wall clock set back must not
+     * stretch a nap */
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    int cv_rc = pthread_cond_init(&r->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    if (pthread_mutex_init(&r->mu, NULL) || cv_rc)
         abort();
     /* what the feed holds now waits since the start, as far as we know */
     note_commit(r, gm_state_change_end(st), wall_ms());

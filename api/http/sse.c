@@ -499,7 +499,7 @@ pusher_main(void *arg)
         double d = wake_at - mono_s();
         if (d > 0) {
             struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
+            clock_gettime(CLOCK_MONOTONIC, &ts); /* the condvar's clock */
             double t = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 + d;
             ts.tv_sec = (time_t)t;
             ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
@@ -690,7 +690,13 @@ gm__api_sse_start(struct gm_api_server *s, struct gm_err *err)
         snprintf(h->replica + 2 * i, 3, "%02x", rnd[i]);
     pthread_mutex_init(&h->mu, NULL);
     pthread_mutex_init(&h->rmu, NULL);
-    pthread_cond_init(&h->cv, NULL);
+    /* the pusher's timed waits run on the monotonic clock, as its
+     * deadlines do: a wall clock set back must not delay renewals */
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&h->cv, &ca);
+    pthread_condattr_destroy(&ca);
     h->epfd = epoll_create1(EPOLL_CLOEXEC);
     s->sse = h;
     if (h->epfd < 0) {
