@@ -104,6 +104,10 @@ static const struct gm_setting replay_settings[] = {
      "grow) reach this many MiB of heap"},
     {"no-sync", GM_SET_BOOL, "false", 0, 0, false,
      "commit without fsync (fast; a machine crash may lose the last commits)"},
+    {"hold-mib", GM_SET_INT, "0", 0, 65536, false,
+     "write-behind learners: keep up to this many MiB of changed learner records in memory and "
+     "in an appended journal, written back to their tree later, once; 0: write them at each "
+     "commit"},
     {"window-days", GM_SET_INT, NULL, 1, 3650, false,
      "the dedupe window in days of event time (default 30)"},
     {"future-skew-seconds", GM_SET_INT, NULL, 1, 3153600000LL, false,
@@ -140,7 +144,8 @@ replay(const struct gm_config *opt)
     size_t batch_bytes = gm_pump_mib_bytes(gm_config_int(opt, "batch-mib"));
     bool quiet = gm_config_bool(opt, "quiet");
     bool no_feed = gm_config_bool(opt, "no-feed");
-    struct gm_state_opts opts = {.no_sync = gm_config_bool(opt, "no-sync")};
+    struct gm_state_opts opts = {.no_sync = gm_config_bool(opt, "no-sync"),
+                                 .hold_bytes = (size_t)gm_config_int(opt, "hold-mib") << 20};
     if (gm_config_str(opt, "window-days"))
         opts.dedupe_window_s = gm_config_int(opt, "window-days") * 86400;
     if (gm_config_str(opt, "future-skew-seconds"))

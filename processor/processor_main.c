@@ -109,6 +109,10 @@ static const struct gm_setting settings[] = {
      "disk has less than this many MiB free; 0: no check"},
     {"idle-wait-ms", GM_SET_INT, "1000", 1, 60000, false,
      "longest wait for the log to grow before looking again (appends wake it sooner)"},
+    {"hold-mib", GM_SET_INT, "0", 0, 65536, false,
+     "write-behind learners: keep up to this many MiB of changed learner records in memory and "
+     "in an appended journal, written back to their tree later, once (short commits under "
+     "load); 0: write them at each commit"},
     {"window-days", GM_SET_INT, "30", 1, 3650, false, "dedupe window in days of event time"},
     {"future-skew-seconds", GM_SET_INT, "3600", 1, 3153600000LL, false,
      "how far after its append time an event may be dated (later: TOO_FAR_AHEAD)"},
@@ -445,6 +449,7 @@ run(const struct gm_config *cfg)
     int idle_ms = (int)gm_config_int(cfg, "idle-wait-ms");
     struct gm_state_opts opts = {.dedupe_window_s = gm_config_int(cfg, "window-days") * 86400,
                                  .no_sync = !gm_config_bool(cfg, "sync"),
+                                 .hold_bytes = (size_t)gm_config_int(cfg, "hold-mib") << 20,
                                  .future_skew_s = gm_config_int(cfg, "future-skew-seconds")};
     static struct gm_metrics m = {.parts_mu = PTHREAD_MUTEX_INITIALIZER};
     struct gm_err err;
@@ -980,6 +985,7 @@ run_kafka(const struct gm_config *cfg, const char *rest)
                       .allow_gap = gm_config_bool(cfg, "allow-log-gap")};
     k.opts = (struct gm_state_opts){.dedupe_window_s = gm_config_int(cfg, "window-days") * 86400,
                                     .no_sync = !gm_config_bool(cfg, "sync"),
+                                    .hold_bytes = (size_t)gm_config_int(cfg, "hold-mib") << 20,
                                     .future_skew_s = gm_config_int(cfg, "future-skew-seconds")};
     k.proj_conf = (struct gm_kproj_conf){.conninfo = gm_config_str(cfg, "postgres"),
                                          .redis_url = gm_config_str(cfg, "redis"),

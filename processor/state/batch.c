@@ -63,6 +63,7 @@ rollback_memory(struct gm_state *s)
     s->meta = s->meta_committed;
     s->stats = s->stats_at_begin;
     gm_learners_clear(&s->learners);
+    gm__held_rollback(&s->held);
 }
 
 size_t
@@ -197,6 +198,8 @@ gm_state_commit(struct gm_state *s, uint64_t next_offset, struct gm_err *err)
         s->meta.offset = next_offset;
         int rc = gm__write_learners(s);
         if (rc == 0)
+            rc = gm__write_held(s, &s->held_used);
+        if (rc == 0)
             rc = gm__trim_step(s);
         if (rc == 0)
             rc = gm__meta_save(s);
@@ -232,6 +235,8 @@ gm_state_commit(struct gm_state *s, uint64_t next_offset, struct gm_err *err)
         }
     }
     s->meta_committed = s->meta;
+    if (s->held_used)
+        gm__held_committed(&s->held);
     if (s->cap_batch_ms < s->n_pend) {
         s->cap_batch_ms = s->n_pend;
         s->batch_ms = realloc(s->batch_ms, s->cap_batch_ms * sizeof *s->batch_ms);

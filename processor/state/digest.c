@@ -1,13 +1,26 @@
 /*
  * digest.c: the SHA-256 digest of a state's canonical content (`gamify
- * digest`): independent of batching, offsets, the change feed and dead
- * letters.
+ * digest`): independent of batching, offsets, the change feed, dead
+ * letters and which learners are held (held.h).
  */
 #include "state_int.h"
 
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
+
+static int
+digest_kv(void *ctx, const MDB_val *k, const MDB_val *v)
+{
+    EVP_MD_CTX *md = ctx;
+    uint8_t lens[16];
+    gm__put_be64(lens, k->mv_size);
+    gm__put_be64(lens + 8, v->mv_size);
+    EVP_DigestUpdate(md, lens, 16);
+    EVP_DigestUpdate(md, k->mv_data, k->mv_size);
+    EVP_DigestUpdate(md, v->mv_data, v->mv_size);
+    return 0;
+}
 
 int
 gm_state_digest(struct gm_state *s, unsigned char out[32])
@@ -39,18 +52,21 @@ gm_state_digest(struct gm_state *s, unsigned char out[32])
         if (dbs[i].dbi == s->expiry && !s->has_expiry)
             continue;
         EVP_DigestUpdate(md, dbs[i].name, strlen(dbs[i].name) + 1);
+        if (dbs[i].dbi == s->profiles) {
+            /* learners as they are: a held one's newest copy is in the
+             * journal (held.h), and the digest does not depend on that */
+            struct gm__overlay o;
+            if ((rc = gm__overlay_build(s, txn, INT64_MIN, &o)) == 0)
+                rc = gm__learners_walk(s, txn, &o, NULL, 0, digest_kv, md);
+            gm__overlay_free(&o);
+            continue;
+        }
         MDB_cursor *cur;
         if ((rc = mdb_cursor_open(txn, dbs[i].dbi, &cur)))
             break;
         MDB_val k, v;
-        while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
-            uint8_t lens[16];
-            gm__put_be64(lens, k.mv_size);
-            gm__put_be64(lens + 8, v.mv_size);
-            EVP_DigestUpdate(md, lens, 16);
-            EVP_DigestUpdate(md, k.mv_data, k.mv_size);
-            EVP_DigestUpdate(md, v.mv_data, v.mv_size);
-        }
+        while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0)
+            digest_kv(md, &k, &v);
         mdb_cursor_close(cur);
         rc = rc == MDB_NOTFOUND ? 0 : rc;
     }

@@ -130,6 +130,20 @@ dump_one(struct gm_state *s, MDB_txn *txn, FILE *to, const MDB_val *k, const MDB
     return 0;
 }
 
+struct dump_walk {
+    struct gm_state *s;
+    MDB_txn *txn;
+    FILE *to;
+    const struct meta *m;
+};
+
+static int
+dump_step(void *ctx, const MDB_val *k, const MDB_val *v)
+{
+    struct dump_walk *w = ctx;
+    return dump_one(w->s, w->txn, w->to, k, v, w->m);
+}
+
 int
 gm_state_dump(struct gm_state *s, FILE *to, const char *user)
 {
@@ -143,27 +157,25 @@ gm_state_dump(struct gm_state *s, FILE *to, const char *user)
         mdb_txn_abort(txn);
         return rc < 0 && rc > GM_E_BASE - 100 ? rc : GM_EDB;
     }
+    struct gm__overlay o;
+    if ((rc = gm__overlay_build(s, txn, INT64_MIN, &o))) {
+        mdb_txn_abort(txn);
+        return GM_EDB;
+    }
     MDB_val k, v;
     if (user) {
         k.mv_size = strlen(user);
         k.mv_data = (void *)user;
-        rc = mdb_get(txn, s->profiles, &k, &v);
+        rc = gm__overlay_get(&o, user, k.mv_size, &v) ? 0 : mdb_get(txn, s->profiles, &k, &v);
         rc = rc == 0              ? dump_one(s, txn, to, &k, &v, &m)
              : rc == MDB_NOTFOUND ? GM_ENOTFOUND
                                   : GM_EDB;
     } else {
-        MDB_cursor *cur;
-        if ((rc = mdb_cursor_open(txn, s->profiles, &cur)) == 0) {
-            while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
-                if ((rc = dump_one(s, txn, to, &k, &v, &m)))
-                    break;
-            }
-            mdb_cursor_close(cur);
-            rc = rc == MDB_NOTFOUND ? 0 : rc == GM_ECORRUPT ? rc : GM_EDB;
-        } else {
-            rc = GM_EDB;
-        }
+        struct dump_walk w = {s, txn, to, &m};
+        rc = gm__learners_walk(s, txn, &o, NULL, 0, dump_step, &w);
+        rc = rc == 0 || rc == GM_ECORRUPT ? rc : GM_EDB;
     }
+    gm__overlay_free(&o);
     mdb_txn_abort(txn);
     return rc;
 }

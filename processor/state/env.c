@@ -219,6 +219,7 @@ gm_state_open(const char *dir, const struct gm_state_opts *opts, struct gm_state
     s->map_size = s->opts.map_size ? s->opts.map_size : DEFAULT_MAP_SIZE;
     gm_fold_out_init(&s->fo);
     gm_learners_init(&s->learners);
+    gm__held_init(&s->held, s->opts.hold_bytes);
     gm_arena_init(&s->ev_arena, 16384);
     gm_arena_init(&s->batch_arena, 1 << 20);
 
@@ -261,12 +262,18 @@ gm_state_open(const char *dir, const struct gm_state_opts *opts, struct gm_state
         {"rules", &s->rules_db},
         {"meta", &s->meta_db},
         {"expiry", &s->expiry},
+        {"journal", &s->journal},
     };
     s->has_expiry = true;
+    s->has_journal = true;
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
         rc = mdb_dbi_open(txn, dbs[i].name, s->read_only ? 0 : MDB_CREATE, dbs[i].dbi);
         if (rc == MDB_NOTFOUND && s->read_only && dbs[i].dbi == &s->expiry) {
             s->has_expiry = false; /* a state from before the expiry queue */
+            continue;
+        }
+        if (rc == MDB_NOTFOUND && s->read_only && dbs[i].dbi == &s->journal) {
+            s->has_journal = false; /* a state from before write-behind learners */
             continue;
         }
         if (rc == MDB_NOTFOUND && s->read_only) {
@@ -331,6 +338,11 @@ gm_state_open(const char *dir, const struct gm_state_opts *opts, struct gm_state
         rc = gm__report(s, err, rc, "counting the stock of rewards");
         goto gm__fail;
     }
+    /* the learners a previous writer held: the journal has their newest */
+    if (!s->read_only && !s->dlq_only && (rc = gm__held_load(&s->held, txn, s->journal))) {
+        rc = gm__lmdb_error(err, rc, "reading the learner journal");
+        goto gm__fail;
+    }
     if ((rc = mdb_txn_commit(txn))) {
         txn = NULL;
         rc = gm__lmdb_error(err, rc, "commit");
@@ -366,6 +378,7 @@ gm_state_close(struct gm_state *s)
     free(s->batch_ms);
     gm_fold_out_deinit(&s->fo);
     gm_learners_deinit(&s->learners);
+    gm__held_deinit(&s->held);
     gm_arena_deinit(&s->ev_arena);
     gm_arena_deinit(&s->batch_arena);
     free(s->snap);

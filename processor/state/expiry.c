@@ -334,13 +334,26 @@ prune_learner(struct gm_state *s, const char *user, size_t ulen)
     /* a learner of this batch is cleaned where it is held, and written back
      * with the batch */
     struct gm_learner_slot *sl = gm_learners_find(&s->learners, user, ulen);
+    int rc;
+    /* With write-behind learners (held.h) every learner joins the batch
+     * like the learner of an event: a held one's newest copy is not in
+     * `profiles`, and a copy written there directly would be hidden by an
+     * older one that a journal record still holds. */
+    if (!sl && gm__held_active(&s->held)) {
+        MDB_val k = {ulen, (void *)user}, v;
+        if (!gm__held_find(&s->held, user, ulen) &&
+            (rc = mdb_get(s->txn, s->profiles, &k, &v)) != 0)
+            return rc == MDB_NOTFOUND ? 0 : gm__db_fail(s, rc, "profiles get");
+        if ((rc = gm__learner_get(s, user, ulen, &sl)))
+            return rc;
+    }
     if (sl) {
         if (gm__drop_expired(s, sl->st))
             sl->dirty = true;
         return 0;
     }
     MDB_val k = {ulen, (void *)user}, v;
-    int rc = mdb_get(s->txn, s->profiles, &k, &v);
+    rc = mdb_get(s->txn, s->profiles, &k, &v);
     if (rc == MDB_NOTFOUND)
         return 0;
     if (rc)

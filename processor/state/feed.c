@@ -106,7 +106,29 @@ struct gm_feed {
     struct score_list scores;
     bool no_scores;                  /* gm_feed_without_scores */
     struct gm__change_reader reader; /* the last change handed out */
+    /* the journal's held learners (held.h), read at the first lookup */
+    struct gm__overlay ov;
+    bool ov_built;
+    int64_t ov_since; /* gm_feed_learners_changed_since; INT64_MIN: every one */
 };
+
+void
+gm_feed_learners_changed_since(struct gm_feed *f, int64_t from)
+{
+    if (!f->ov_built)
+        f->ov_since = from;
+}
+
+static int
+overlay(struct gm_feed *f)
+{
+    if (f->ov_built)
+        return 0;
+    if (gm__overlay_build(f->s, f->txn, f->ov_since, &f->ov))
+        return GM_EDB;
+    f->ov_built = true;
+    return 0;
+}
 
 void
 gm_feed_without_scores(struct gm_feed *f)
@@ -122,6 +144,7 @@ gm_feed_open(struct gm_state *s, struct gm_feed **out)
     if (!f)
         abort();
     f->s = s;
+    f->ov_since = INT64_MIN;
     gm__change_reader_init(&f->reader);
     pthread_rwlock_rdlock(&s->resize_lock);
     f->locked = true;
@@ -159,6 +182,7 @@ gm_feed_close(struct gm_feed *f)
     free(f->badges);
     gm__score_list_free(&f->scores);
     gm__change_reader_deinit(&f->reader);
+    gm__overlay_free(&f->ov);
     free(f);
 }
 
@@ -287,7 +311,11 @@ int
 gm_feed_learner(struct gm_feed *f, const char *user, struct gm_learner *l)
 {
     MDB_val k = {strlen(user), (void *)user}, v;
-    int rc = mdb_get(f->txn, f->s->profiles, &k, &v);
+    int rc = overlay(f);
+    if (rc)
+        return rc;
+    if (!gm__overlay_get(&f->ov, user, k.mv_size, &v))
+        rc = mdb_get(f->txn, f->s->profiles, &k, &v);
     if (rc == MDB_NOTFOUND)
         return GM_ENOTFOUND;
     if (rc)
@@ -301,26 +329,40 @@ gm_feed_learners(struct gm_feed *f, int (*fn)(void *ctx, const struct gm_learner
     return gm_feed_learners_from(f, NULL, fn, ctx);
 }
 
+struct learners_walk {
+    struct gm_feed *f;
+    int (*fn)(void *ctx, const struct gm_learner *l);
+    void *ctx;
+    int result; /* fn's or feed_fill's, not LMDB's */
+};
+
+static int
+learners_step(void *ctx, const MDB_val *k, const MDB_val *v)
+{
+    (void)k;
+    struct learners_walk *w = ctx;
+    struct gm_learner l;
+    if ((w->result = feed_fill(w->f, v, &l)) == 0)
+        w->result = w->fn(w->ctx, &l);
+    return w->result;
+}
+
 int
 gm_feed_learners_from(struct gm_feed *f, const char *from,
                       int (*fn)(void *ctx, const struct gm_learner *l), void *ctx)
 {
-    MDB_cursor *cur;
-    if (mdb_cursor_open(f->txn, f->s->profiles, &cur))
-        return GM_EDB;
-    MDB_val k = {from ? strlen(from) : 0, (void *)from}, v;
-    int rc, result = 0;
-    MDB_cursor_op op = from && from[0] ? MDB_SET_RANGE : MDB_FIRST;
-    while (result == 0 && (rc = mdb_cursor_get(cur, &k, &v, op)) == 0) {
-        struct gm_learner l;
-        op = MDB_NEXT;
-        if ((result = feed_fill(f, &v, &l)) == 0)
-            result = fn(ctx, &l);
-    }
-    mdb_cursor_close(cur);
-    if (result)
-        return result;
-    return rc == MDB_NOTFOUND ? 0 : GM_EDB;
+    if (f->ov_since != INT64_MIN && f->ov_built)
+        return GM_EINVAL; /* a partial overlay cannot list every learner */
+    f->ov_since = INT64_MIN;
+    int rc = overlay(f);
+    if (rc)
+        return rc;
+    struct learners_walk w = {f, fn, ctx, 0};
+    rc = gm__learners_walk(f->s, f->txn, &f->ov, from && from[0] ? from : NULL,
+                           from ? strlen(from) : 0, learners_step, &w);
+    if (w.result)
+        return w.result;
+    return rc ? GM_EDB : 0;
 }
 
 int

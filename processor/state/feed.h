@@ -121,6 +121,16 @@ int gm_feed_changes_keep(struct gm_feed *f, int64_t from, size_t max, struct gm_
                          int (*fn)(void *ctx, const struct gm_change *ch), void *ctx,
                          int64_t *next);
 
+/*
+ * Tells f that the learners it will be asked for (gm_feed_learner) all
+ * changed at or after change sequence number from, so that it reads only the
+ * part of the learner journal (write-behind learners) that can hold them.
+ * Call before the first gm_feed_learner; a lookup of a learner that did not
+ * change since may then return an older copy. gm_feed_learners then
+ * returns GM_EINVAL.
+ */
+void gm_feed_learners_changed_since(struct gm_feed *f, int64_t from);
+
 /* Fills *l with the learner user (borrowed until the next call on f).
  * Errors: GM_ENOTFOUND, GM_ECORRUPT, GM_EDB. */
 int gm_feed_learner(struct gm_feed *f, const char *user, struct gm_learner *l);

@@ -50,22 +50,47 @@ gm__user_unpack(size_t len, const void *data)
 
 /*
  * Writes the learners the batch changed back to `profiles` and empties the
- * table. Runs before every commit, and when the table is full. Returns 0 or
- * an LMDB code (MDB_MAP_FULL: the batch is applied again).
+ * table; with write-behind learners (held.h) stages them instead, for the
+ * commit's journal record. Runs before every commit, and when the table is
+ * full. Returns 0 or an LMDB code (MDB_MAP_FULL: the batch is applied
+ * again).
  */
 int
 gm__write_learners(struct gm_state *s)
 {
     int rc = 0;
+    bool held = gm__held_active(&s->held);
     for (size_t i = 0; i < s->learners.n && rc == 0; i++) {
         struct gm_learner_slot *sl = &s->learners.slots[i];
         if (!sl->dirty)
             continue;
+        if (held) {
+            size_t size = gm__learner_snapshot(s, sl);
+            gm__held_stage(&s->held, sl->user, sl->ulen, s->snap, size);
+            continue;
+        }
         MDB_val k = {sl->ulen, sl->user};
         rc = gm__db_fail(s, gm__put_user(s->txn, s->profiles, &k, sl->st), "profiles put");
     }
     gm_learners_clear(&s->learners);
     return rc;
+}
+
+/*
+ * At the commit, after gm__write_learners: the journal record and the
+ * write-backs of held learners (held.h); nothing when none is held and
+ * holding is off. *used says whether gm__held_committed is due after the
+ * commit.
+ */
+int
+gm__write_held(struct gm_state *s, bool *used)
+{
+    *used = gm__held_active(&s->held);
+    if (!*used)
+        return 0;
+    return gm__db_fail(
+        s, gm__held_write(&s->held, s->txn, s->profiles, s->journal, s->meta.change_seq),
+        "journal");
 }
 
 /*
@@ -83,7 +108,14 @@ gm__learner_load(struct gm_state *s, const char *user, size_t ulen, struct gm_le
         return rc;
     Gamify__Internal__UserState *st;
     MDB_val k = {ulen, (void *)user}, v;
-    rc = mdb_get(s->txn, s->profiles, &k, &v);
+    const struct gm_held_rec *hr = gm__held_find(&s->held, user, ulen);
+    if (hr) {
+        v.mv_size = hr->len;
+        v.mv_data = hr->b;
+        rc = 0;
+    } else {
+        rc = mdb_get(s->txn, s->profiles, &k, &v);
+    }
     if (rc == 0) {
         st = gm__user_unpack(v.mv_size, v.mv_data);
         if (!st)

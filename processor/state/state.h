@@ -34,6 +34,8 @@ struct gm_state_opts {
     bool dlq_only;           /* dlq requeue: no writer lock; only gm_state_dlq_take */
     bool what_if;            /* the caller will call gm_state_set_what_if: a what-if state
                                 may be opened for writing (refused otherwise) */
+    size_t hold_bytes;       /* write-behind learners (held.h): records held in memory and
+                                journaled before they are written back; 0: off */
 };
 
 struct gm_state_stats {

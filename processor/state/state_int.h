@@ -19,6 +19,8 @@
  *   expiry       'W'|'M' be64 period index user_id -> ""  (who holds a score
  *                in a week or month: the queue of period pruning)
  *   meta         name -> value (offset, sequence counters, newest time)
+ *   journal      be64 key -> the learners one commit changed, packed (held.h:
+ *                write-behind learners; their newest copy until written back)
  *
  * Errors: LMDB's codes never leave this folder. Internal steps return 0,
  * MDB_MAP_FULL (the batch is applied again in a bigger map), an LMDB code
@@ -36,6 +38,7 @@
 #include "feed.h"
 #include "fold.h"
 #include "encode.h"
+#include "held.h"
 #include "learners.h"
 #include "state.pb-c.h"
 #include "usercodec.h"
@@ -85,10 +88,11 @@ struct pending {
 struct gm_state {
     MDB_env *env;
     MDB_dbi profiles, first, dedupe, dedupe_time, redemptions, stock, ledger, changes, deadletters,
-        rules_db, meta_db, expiry;
+        rules_db, meta_db, expiry, journal;
     bool read_only;
     bool dlq_only;    /* beside a writer: dead letters may only be removed */
     bool has_expiry;  /* read-only opens of old states may lack the database */
+    bool has_journal; /* the same */
     char what_if[65]; /* a what-if state: the SHA-256 (hex) of its rules; "" otherwise */
     int lock_fd;      /* writer.lock, held from open to close; -1 read-only */
     /* mdb_env_set_mapsize needs no transaction of this process active:
@@ -114,6 +118,8 @@ struct gm_state {
     size_t n_batch_ms, cap_batch_ms;
     struct gm_fold_out fo;
     struct gm_learners learners; /* decoded learners of the open batch (learners.h) */
+    struct gm_held held;         /* write-behind learners (held.h) */
+    bool held_used;              /* the open commit went through held.h */
     uint8_t *snap;               /* a learner packed before a fold that may be rejected */
     struct gm_arena ev_arena;    /* the decoded event being applied; reset after it */
     struct gm_arena batch_arena; /* the batch's record copies (pend); reset at its end */
@@ -365,6 +371,34 @@ int gm__apply_one(struct gm_state *s, const struct pending *rec);
 /* profiles.c */
 Gamify__Internal__UserState *gm__user_unpack(size_t len, const void *data);
 int gm__write_learners(struct gm_state *s);
+int gm__write_held(struct gm_state *s, bool *used);
+
+/* journal.c: the newest copy of each held learner, for readers (held.h). */
+struct gm__overlay_ent {
+    const char *user;
+    size_t ulen;
+    const uint8_t *b;
+    size_t len;
+};
+struct gm__overlay {
+    struct gm__overlay_ent *v;
+    size_t n, cap;
+    size_t *index; /* open addressing: entry number + 1, 0 empty */
+    size_t index_cap;
+};
+/* Fills o from txn's journal: every learner of the records whose changes
+ * reach past since (INT64_MIN: all), its newest copy. The entries borrow
+ * txn's pages. Returns 0 or an LMDB code (o then empty). */
+int gm__overlay_build(struct gm_state *s, MDB_txn *txn, int64_t since, struct gm__overlay *o);
+void gm__overlay_free(struct gm__overlay *o);
+/* The overlay's copy of user into *v (borrowed), or false. */
+bool gm__overlay_get(const struct gm__overlay *o, const char *user, size_t ulen, MDB_val *v);
+/* Calls fn for every learner in key order from `from` (NULL: the first),
+ * the overlay's copy where it has one, else the one in `profiles`; stops
+ * at fn's first non-zero result and returns it. Returns 0 or an LMDB code. */
+int gm__learners_walk(struct gm_state *s, MDB_txn *txn, const struct gm__overlay *o,
+                      const char *from, size_t from_len,
+                      int (*fn)(void *ctx, const MDB_val *k, const MDB_val *v), void *ctx);
 int gm__learner_load(struct gm_state *s, const char *user, size_t ulen,
                      struct gm_learner_slot **out);
 size_t gm__learner_snapshot(struct gm_state *s, const struct gm_learner_slot *sl);

@@ -778,6 +778,8 @@ gm_pgproj_step(struct gm_pgproj *p, struct gm_state *st, size_t max_changes, siz
         goto out; /* rolled back below: nothing to write */
     }
     unique_users(&b);
+    /* every learner asked for below changed at or after from */
+    gm_feed_learners_changed_since(f, from);
     for (size_t i = 0; i < b.n_users; i++) {
         struct gm_learner l;
         rc = gm_feed_learner(f, b.users[i].user_id, &l);

@@ -2,7 +2,8 @@
 # Determinism of the fold (DESIGN section 3): the same log always gives the
 # same state digest, however it is delivered and interrupted.
 #   run.sh GAMIFY GEN_EVENTS RULES CHECK [PROCESSOR]
-# CHECK is one of: twice, formats, halves, doubled, kill9, long (more than a
+# CHECK is one of: twice, formats, halves, doubled, kill9, held (write-behind
+# learners: held, written back, killed and resumed), long (more than a
 # year of event time with short-lived leaderboard periods: replay, file log,
 # kill -9 and resume, and gamify-PROCESSOR following the log, killed and
 # restarted, all give the digest of a clean replay).
@@ -132,6 +133,57 @@ long)
     wait "$pid" || fail "the processor did not stop cleanly"
     [ "$(digest "$tmp/lfollow")" = "$want" ] || fail "long log: follow differs ($got)"
     echo "long: $(wc -l < "$tmp/ldump") learners; $interrupted replays killed"
+    ;;
+held)
+    # write-behind learners (--hold-mib): whatever is held in the journal
+    # and whatever was written back, dump and digest show the same state.
+    # 64 MiB holds every learner of this log (nothing is written back); 1
+    # MiB writes back all the time, the journal trimmed behind.
+    for mib in 64 1; do
+        for batch in 200000 333; do
+            "$gamify" replay --quiet --no-sync --rules "$rules" --hold-mib "$mib" \
+                --batch "$batch" --log "jsonl:$tmp/events.jsonl" --state "$tmp/h$mib-$batch"
+            [ "$(digest "$tmp/h$mib-$batch")" = "$ref" ] ||
+                fail "--hold-mib $mib --batch $batch: another digest"
+            cmp -s <("$gamify" dump --state "$tmp/ref") <("$gamify" dump --state "$tmp/h$mib-$batch") ||
+                fail "--hold-mib $mib --batch $batch: dumps differ"
+        done
+    done
+    # single learners: a held one is read from the journal
+    for u in $("$gamify" dump --state "$tmp/ref" | head -n 400 | sed -n 's/^{"userId":"\([^"]*\)".*/\1/p' | head -n 20); do
+        cmp -s <("$gamify" dump --state "$tmp/ref" --user "$u") \
+            <("$gamify" dump --state "$tmp/h64-333" --user "$u") || fail "dump --user $u differs"
+        cmp -s <("$gamify" ledger --state "$tmp/ref" --user "$u") \
+            <("$gamify" ledger --state "$tmp/h64-333" --user "$u") || fail "ledger --user $u differs"
+    done
+    # held learners survive a stop and a kill -9: the next writer takes
+    # them back from the journal, with holding on, smaller or off
+    "$gamify" produce --log "file:$tmp/log" "$tmp/events.jsonl" 2>/dev/null
+    interrupted=0
+    for pause in 0.3 0.6 1.0; do
+        "$gamify" replay --quiet --batch 200 --hold-mib 2 --rules "$rules" --log "file:$tmp/log" \
+            --state "$tmp/hkilled" 2>/dev/null &
+        pid=$!
+        sleep "$pause"
+        kill -9 "$pid" 2>/dev/null && interrupted=$((interrupted + 1))
+        wait "$pid" 2>/dev/null || true
+    done
+    "$gamify" replay --quiet --batch 500 --hold-mib 0 --rules "$rules" --log "file:$tmp/log" \
+        --state "$tmp/hkilled"
+    [ "$(digest "$tmp/hkilled")" = "$ref" ] || fail "held: kill -9 and resume differ"
+    # pruning of held learners: the long log of 'long' with its short keeps
+    sed -e 's/^\( *keep_weeks:\).*/\1 2/' -e 's/^\( *keep_months:\).*/\1 1/' "$rules" \
+        > "$tmp/rules.yaml"
+    "$gen" --events 30000 --users 3000 --seed 13 --span-days 420 > "$tmp/long.jsonl"
+    "$gamify" replay --quiet --no-sync --rules "$tmp/rules.yaml" --log "jsonl:$tmp/long.jsonl" \
+        --state "$tmp/lref"
+    want=$(digest "$tmp/lref")
+    for mib in 64 1; do
+        "$gamify" replay --quiet --no-sync --rules "$tmp/rules.yaml" --hold-mib "$mib" \
+            --batch 250 --log "jsonl:$tmp/long.jsonl" --state "$tmp/lh$mib"
+        [ "$(digest "$tmp/lh$mib")" = "$want" ] || fail "long log, --hold-mib $mib: another digest"
+    done
+    echo "held: $interrupted replays killed"
     ;;
 *)
     fail "unknown check $check"
