@@ -363,6 +363,13 @@ render(struct gm_metrics *m, size_t *len)
             "Expired leaderboard scores (board, period) removed from learners.",
             atomic_load(&m->periods_pruned));
     counter(&t, "gamify_records_total", "Log records read.", atomic_load(&m->records));
+    gauge(&t, "gamify_held_learners",
+          "Learners held by write-behind (--hold-mib): changed, journaled, not written back yet.",
+          (int64_t)atomic_load(&m->held_learners));
+    gauge(&t, "gamify_held_bytes", "Bytes of the held learners' records.",
+          (int64_t)atomic_load(&m->held_bytes));
+    gauge(&t, "gamify_journal_bytes", "Bytes of the learner journal's records.",
+          (int64_t)atomic_load(&m->journal_bytes));
     if (atomic_load(&m->redis_enabled)) {
         counter(&t, "gamify_redis_projected_total", "Changes the Redis projector wrote.",
                 atomic_load(&m->redis_changes));

@@ -56,7 +56,9 @@ struct gm_metrics {
     atomic_uint_fast64_t applied, duplicates, dead_letters, batches, records;
     atomic_uint_fast64_t too_far_ahead;  /* dead letters TOO_FAR_AHEAD */
     atomic_uint_fast64_t periods_pruned; /* expired leaderboard scores removed */
-    atomic_bool redis_enabled;           /* the Redis projector runs */
+    /* write-behind learners (--hold-mib): held now, their bytes, the journal's */
+    atomic_uint_fast64_t held_learners, held_bytes, journal_bytes;
+    atomic_bool redis_enabled; /* the Redis projector runs */
     atomic_uint_fast64_t redis_changes, redis_failures;
     atomic_int_fast64_t redis_lag_changes; /* change feed end minus its cursor */
     atomic_bool pg_enabled;                /* the Postgres projector runs */

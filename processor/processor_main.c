@@ -567,6 +567,11 @@ run(const struct gm_config *cfg)
             atomic_store(&m.dead_letters, ss->dead_letters);
             atomic_store(&m.too_far_ahead, ss->too_far_ahead);
             atomic_store(&m.periods_pruned, ss->periods_pruned);
+            struct gm_state_held held;
+            gm_state_held(st, &held);
+            atomic_store(&m.held_learners, held.learners);
+            atomic_store(&m.held_bytes, held.bytes);
+            atomic_store(&m.journal_bytes, held.journal_bytes);
             atomic_store(&m.offset, offset);
             int64_t newest = gm_state_newest_time(st);
             atomic_store(&m.last_event_time, newest);
@@ -683,6 +688,7 @@ static void
 kproc_metrics(struct kproc *k)
 {
     uint64_t applied = k->closed_applied, dups = k->closed_dups, dead = k->closed_dead, off = 0;
+    struct gm_state_held held = {0};
     uint64_t ahead = k->closed_ahead, pruned = k->closed_pruned;
     int64_t newest = 0;
     for (size_t i = 0; i < k->n_parts; i++) {
@@ -692,6 +698,11 @@ kproc_metrics(struct kproc *k)
         dead += ss->dead_letters;
         ahead += ss->too_far_ahead;
         pruned += ss->periods_pruned;
+        struct gm_state_held h;
+        gm_state_held(k->parts[i].st, &h);
+        held.learners += h.learners;
+        held.bytes += h.bytes;
+        held.journal_bytes += h.journal_bytes;
         off += k->parts[i].next;
         int64_t t = gm_state_newest_time(k->parts[i].st);
         if (t > newest)
@@ -712,6 +723,9 @@ kproc_metrics(struct kproc *k)
     atomic_store(&k->m->dead_letters, dead);
     atomic_store(&k->m->too_far_ahead, ahead);
     atomic_store(&k->m->periods_pruned, pruned);
+    atomic_store(&k->m->held_learners, held.learners);
+    atomic_store(&k->m->held_bytes, held.bytes);
+    atomic_store(&k->m->journal_bytes, held.journal_bytes);
     atomic_store(&k->m->offset, off);
     atomic_store(&k->m->last_event_time, newest);
     /* each partition's projectors, against the feed end it committed */

@@ -5,6 +5,8 @@
  */
 #include "held.h"
 
+#include "state_int.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -426,4 +428,12 @@ gm__held_load(struct gm_held *h, MDB_txn *txn, MDB_dbi journal)
     }
     mdb_cursor_close(cur);
     return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+void
+gm_state_held(const struct gm_state *s, struct gm_state_held *out)
+{
+    out->learners = s->held.n;
+    out->bytes = s->held.bytes;
+    out->journal_bytes = s->held.journal_bytes;
 }

@@ -181,6 +181,14 @@ const struct gm_state_stats *gm_state_stats(const struct gm_state *s);
  */
 int gm_state_dump(struct gm_state *s, FILE *to, const char *user);
 
+/* Write-behind learners (gm_state_opts.hold_bytes): how many are held,
+ * the bytes of their records, and the bytes of the journal that holds them
+ * (what gamify-processor's /metrics shows). */
+struct gm_state_held {
+    size_t learners, bytes, journal_bytes;
+};
+void gm_state_held(const struct gm_state *s, struct gm_state_held *out);
+
 /* SHA-256 of the canonical state (independent of batching and offsets). */
 int gm_state_digest(struct gm_state *s, unsigned char out[32]);
 

@@ -201,6 +201,13 @@ full)
     wait_for gamify_source_offset "$end" 240
     pruned=$(metric gamify_periods_pruned_total)
     [ "$pruned" -gt 50 ] || fail "only $pruned periods pruned"
+    if [ "${#hold[@]}" -gt 0 ]; then
+        held=$(metric gamify_held_learners) jbytes=$(metric gamify_journal_bytes)
+        # 2 MiB (and a journal of 8) holds some of the 5,000 learners, not all
+        [ "$held" -gt 0 ] && [ "$held" -lt 5000 ] || fail "$held learners held"
+        [ "$jbytes" -gt 0 ] || fail "the journal is empty ($jbytes bytes)"
+        say "$held learners held, journal $jbytes bytes"
+    fi
     finish
     echo "ok: 200000 events folded and projected in $(($(date +%s) - t0)) s; $pruned periods pruned"
     verify

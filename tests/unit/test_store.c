@@ -902,3 +902,118 @@ Test(store, a_rejected_fold_leaves_the_held_learner_as_it_was)
     free(da);
     free(db);
 }
+
+static struct gm_state *
+open_held(const char *path, size_t map_size, size_t hold_bytes, bool seed)
+{
+    struct gm_state_opts opts = {.map_size = map_size, .no_sync = true, .hold_bytes = hold_bytes};
+    struct gm_state *st;
+    struct gm_err err;
+    cr_assert_eq(gm_state_open(path, &opts, &st, &err), 0, "%s", err.msg);
+    if (seed) {
+        size_t len;
+        char *yaml = read_rules(&len);
+        cr_assert_eq(gm_state_seed_rules(st, yaml, len, &err), 0, "%s", err.msg);
+        free(yaml);
+    }
+    return st;
+}
+
+/*
+ * Write-behind learners (held.h) in a map that must grow: the batch that
+ * staged learners is applied again (its staging undone first), also when
+ * the map fills at the commit's journal record or write-backs. Holding
+ * everything (1 MiB) and writing back all the time (4 KiB) give the dump
+ * and digest of a plain state, and so does the state reopened (the
+ * journal's learners taken back) and continued without holding.
+ */
+Test(store, held_learners_survive_map_growth_and_reopening)
+{
+    char plain[80], all[80], some[80];
+    snprintf(plain, sizeof plain, "%s/plain", dir);
+    snprintf(all, sizeof all, "%s/all", dir);
+    snprintf(some, sizeof some, "%s/some", dir);
+    struct gm_state *p = open_store(plain, 0, true);
+    struct gm_state *a = open_held(all, 64 * 1024, 1 << 20, true);
+    struct gm_state *s = open_held(some, 64 * 1024, 4096, true);
+    for (int k = 0; k < 3; k++) {
+        fold_lessons(p, k * 2000, 2000);
+        fold_lessons(a, k * 2000, 2000);
+        fold_lessons(s, k * 2000, 2000);
+    }
+    cr_assert_gt(gm_state_stats(a)->map_resizes, 0, "the tiny map had to grow");
+    cr_assert_gt(gm_state_stats(s)->map_resizes, 0, "the tiny map had to grow");
+    char *dp = dump_of(p), *da = dump_of(a), *ds = dump_of(s);
+    cr_assert_str_eq(dp, da);
+    cr_assert_str_eq(dp, ds);
+    unsigned char hp[32], ha[32], hs[32];
+    cr_assert_eq(gm_state_digest(p, hp), 0);
+    cr_assert_eq(gm_state_digest(a, ha), 0);
+    cr_assert_eq(gm_state_digest(s, hs), 0);
+    cr_assert_arr_eq(hp, ha, 32);
+    cr_assert_arr_eq(hp, hs, 32);
+    struct gm_state_held h;
+    gm_state_held(a, &h);
+    cr_assert_eq(h.learners, 50, "every learner held (%zu)", h.learners);
+    cr_assert_gt(h.journal_bytes, 0);
+    gm_state_held(s, &h);
+    cr_assert_lt(h.learners, 50, "4 KiB holds a few learners, not %zu", h.learners);
+    free(da);
+    free(ds);
+    /* reopened: held learners come back from the journal; without holding
+     * the first commit writes them back */
+    gm_state_close(a);
+    a = open_held(all, 0, 0, false);
+    gm_state_held(a, &h);
+    cr_assert_eq(h.learners, 50, "the journal gave back %zu learners", h.learners);
+    da = dump_of(a);
+    cr_assert_str_eq(dp, da);
+    free(da);
+    fold_lessons(p, 6000, 500);
+    fold_lessons(a, 6000, 500);
+    gm_state_held(a, &h);
+    cr_assert_eq(h.learners, 0, "still held: %zu", h.learners);
+    cr_assert_eq(h.journal_bytes, 0);
+    free(dp);
+    dp = dump_of(p);
+    da = dump_of(a);
+    cr_assert_str_eq(dp, da);
+    cr_assert_eq(gm_state_digest(p, hp), 0);
+    cr_assert_eq(gm_state_digest(a, ha), 0);
+    cr_assert_arr_eq(hp, ha, 32);
+    free(dp);
+    free(da);
+    gm_state_close(p);
+    gm_state_close(a);
+    gm_state_close(s);
+}
+
+/* An aborted batch leaves held learners as they were. */
+Test(store, an_aborted_batch_leaves_held_learners)
+{
+    struct gm_state *st = open_held(dir, 0, 1 << 20, true);
+    fold_lessons(st, 0, 100);
+    char *before = dump_of(st);
+    struct gm_state_held h0, h1;
+    gm_state_held(st, &h0);
+    cr_assert_eq(h0.learners, 50);
+    struct gm_err err;
+    cr_assert_eq(gm_state_begin(st, &err), 0);
+    apply_json(st,
+               "{\"eventId\":\"x1\",\"userId\":\"learner-with-a-long-name-3\",\"occurredAt\":"
+               "\"2026-11-25T10:00:00Z\",\"lessonCompleted\":{\"lessonId\":\"new-lesson\"}}",
+               100);
+    apply_json(st,
+               "{\"eventId\":\"x2\",\"userId\":\"a-new-learner\",\"occurredAt\":"
+               "\"2026-11-25T10:00:00Z\",\"lessonCompleted\":{\"lessonId\":\"l\"}}",
+               101);
+    gm_state_abort(st);
+    gm_state_held(st, &h1);
+    cr_assert_eq(h1.learners, h0.learners);
+    cr_assert_eq(h1.bytes, h0.bytes);
+    char *after = dump_of(st);
+    cr_assert_str_eq(before, after);
+    free(before);
+    free(after);
+    gm_state_close(st);
+}
