@@ -5,6 +5,8 @@
  */
 #include "held.h"
 
+#include "hash.h"
+
 #include "state_int.h"
 
 #include <stdlib.h>
@@ -99,21 +101,12 @@ gm__held_active(const struct gm_held *h)
     return h->cap_bytes > 0 || h->n > 0 || h->jr_n > 0;
 }
 
-static uint64_t
-hash(const char *s, size_t n)
-{
-    uint64_t x = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++)
-        x = (x ^ (unsigned char)s[i]) * 1099511628211ULL;
-    return x;
-}
-
 /* The index position of user: its record's, or the empty one to fill. */
 static size_t
 probe(const struct gm_held *h, const char *user, size_t ulen)
 {
     size_t mask = h->index_cap - 1;
-    for (size_t i = hash(user, ulen) & mask;; i = (i + 1) & mask) {
+    for (size_t i = gm__hash(user, ulen) & mask;; i = (i + 1) & mask) {
         const struct gm_held_rec *r = h->index[i];
         if (!r || (r->ulen == ulen && memcmp(r->user, user, ulen) == 0))
             return i;
@@ -150,7 +143,7 @@ drop(struct gm_held *h, struct gm_held_rec *r)
     /* backward shift: the records after i in its run move up if their
      * home position allows it */
     for (size_t j = (i + 1) & mask; h->index[j]; j = (j + 1) & mask) {
-        size_t home = hash(h->index[j]->user, h->index[j]->ulen) & mask;
+        size_t home = gm__hash(h->index[j]->user, h->index[j]->ulen) & mask;
         if (((j - home) & mask) >= ((j - i) & mask)) {
             h->index[i] = h->index[j];
             h->index[j] = NULL;

@@ -6,25 +6,17 @@
  * lives.
  */
 #include "state_int.h"
+#include "hash.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-static uint64_t
-hash(const char *s, size_t n)
-{
-    uint64_t x = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++)
-        x = (x ^ (unsigned char)s[i]) * 1099511628211ULL;
-    return x;
-}
 
 /* The index position of user: its entry's (number + 1), or the empty one. */
 static size_t
 probe(const struct gm__overlay *o, const char *user, size_t ulen)
 {
     size_t mask = o->index_cap - 1;
-    for (size_t i = hash(user, ulen) & mask;; i = (i + 1) & mask) {
+    for (size_t i = gm__hash(user, ulen) & mask;; i = (i + 1) & mask) {
         size_t at = o->index[i];
         if (!at || (o->v[at - 1].ulen == ulen && memcmp(o->v[at - 1].user, user, ulen) == 0))
             return i;

@@ -3,6 +3,7 @@
  * array in insertion order and an open-addressing index over it (FNV-1a).
  */
 #include "learners.h"
+#include "hash.h"
 
 #include "usercodec.h"
 
@@ -37,23 +38,12 @@ gm_learners_deinit(struct gm_learners *l)
     memset(l, 0, sizeof *l);
 }
 
-static uint64_t
-hash(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
 /* The index position of user: its slot's, or the empty one to fill. */
 static size_t
 probe(const struct gm_learners *l, const char *user, size_t ulen)
 {
     size_t mask = l->index_cap - 1;
-    for (size_t i = hash(user, ulen) & mask;; i = (i + 1) & mask) {
+    for (size_t i = gm__hash(user, ulen) & mask;; i = (i + 1) & mask) {
         unsigned at = l->index[i];
         if (at == 0)
             return i;

@@ -46,20 +46,12 @@ read_rules(size_t *len)
     return buf;
 }
 
+static struct gm_state *open_held(const char *path, size_t map_size, size_t hold_bytes, bool seed);
+
 static struct gm_state *
 open_store(const char *path, size_t map_size, bool seed)
 {
-    struct gm_state_opts opts = {.map_size = map_size, .no_sync = true};
-    struct gm_state *st;
-    struct gm_err err;
-    cr_assert_eq(gm_state_open(path, &opts, &st, &err), 0, "%s", err.msg);
-    if (seed) {
-        size_t len;
-        char *yaml = read_rules(&len);
-        cr_assert_eq(gm_state_seed_rules(st, yaml, len, &err), 0, "%s", err.msg);
-        free(yaml);
-    }
-    return st;
+    return open_held(path, map_size, 0, seed);
 }
 
 static void
