@@ -325,12 +325,21 @@ gm__held_write(struct gm_held *h, MDB_txn *txn, MDB_dbi profiles, MDB_dbi journa
     /* write back, oldest first, while past a bound: what is left held then
      * needs the journal from its oldest's first record on */
     size_t jfrom = 0, jbytes = h->journal_bytes + jsize, bytes = h->bytes;
+    /* Paced: learners first held by one big batch share their journal
+     * record, and the journal's bound would write them all back at once
+     * (one long commit: the tail the bound is there to avoid). So at most
+     * twice what the batch staged, or 512, per commit, unless the bounds
+     * are passed twice over. */
+    size_t n_wb = 0, pace = 2 * h->n_undo > 512 ? 2 * h->n_undo : 512;
     struct gm_held_rec *r = h->oldest;
     for (; r; r = r->newer) {
         while (jfrom < h->jr_n && h->jr[(h->jr_head + jfrom) % h->jr_cap].key < r->first)
             jbytes -= h->jr[(h->jr_head + jfrom++) % h->jr_cap].size;
         if (bytes <= h->cap_bytes && jbytes <= 4 * h->cap_bytes)
             break;
+        if (n_wb >= pace && bytes <= 2 * h->cap_bytes && jbytes <= 8 * h->cap_bytes)
+            break;
+        n_wb++;
         MDB_val k = {r->ulen, r->user}, v = {r->len, r->b};
         if ((rc = mdb_put(txn, profiles, &k, &v, 0)))
             return rc;
