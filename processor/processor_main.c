@@ -109,7 +109,7 @@ static const struct gm_setting settings[] = {
      "disk has less than this many MiB free; 0: no check"},
     {"idle-wait-ms", GM_SET_INT, "1000", 1, 60000, false,
      "longest wait for the log to grow before looking again (appends wake it sooner)"},
-    {"hold-mib", GM_SET_INT, "0", 0, 65536, false,
+    {"hold-mib", GM_SET_INT, "16", 0, 65536, false,
      "write-behind learners: keep up to this many MiB of changed learner records in memory and "
      "in an appended journal, written back to their tree later, once (short commits under "
      "load); 0: write them at each commit"},

@@ -339,15 +339,27 @@ gm_state_open(const char *dir, const struct gm_state_opts *opts, struct gm_state
         goto gm__fail;
     }
     /* the learners a previous writer held: the journal has their newest */
+    bool held_written = false;
     if (!s->read_only && !s->dlq_only && (rc = gm__held_load(&s->held, txn, s->journal))) {
         rc = gm__lmdb_error(err, rc, "reading the learner journal");
         goto gm__fail;
+    }
+    /* holding off: they go back to `profiles` now, and the journal empties
+     * (so that a version without write-behind learners can open it next) */
+    if (!s->read_only && !s->dlq_only && !s->opts.hold_bytes && s->held.n) {
+        if ((rc = gm__held_write(&s->held, txn, s->profiles, s->journal, s->meta.change_seq))) {
+            rc = gm__lmdb_error(err, rc, "writing the journal's learners back");
+            goto gm__fail;
+        }
+        held_written = true;
     }
     if ((rc = mdb_txn_commit(txn))) {
         txn = NULL;
         rc = gm__lmdb_error(err, rc, "commit");
         goto gm__fail;
     }
+    if (held_written)
+        gm__held_committed(&s->held);
     s->meta_committed = s->meta;
     s->rules_committed = s->rules;
     *out = s;
