@@ -5,6 +5,7 @@
  * rules, the dedupe window, and committed offsets.
  */
 #include "helpers.h"
+#include "learners.h"
 #include "state.pb-c.h"
 #include "state.h"
 
@@ -987,7 +988,8 @@ Test(store, held_learners_survive_map_growth_and_reopening)
     gm_state_close(s);
 }
 
-/* An aborted batch leaves held learners as they were. */
+/* An aborted batch leaves held learners as they were, also when it had
+ * staged learners in the held table (a batch of more than GM_LEARNERS_MAX). */
 Test(store, an_aborted_batch_leaves_held_learners)
 {
     struct gm_state *st = open_held(dir, 0, 1 << 20, true);
@@ -1006,6 +1008,17 @@ Test(store, an_aborted_batch_leaves_held_learners)
                "{\"eventId\":\"x2\",\"userId\":\"a-new-learner\",\"occurredAt\":"
                "\"2026-11-25T10:00:00Z\",\"lessonCompleted\":{\"lessonId\":\"l\"}}",
                101);
+    /* more learners than a batch keeps decoded (GM_LEARNERS_MAX): the
+     * batch stages the first ones in the held table before its end, and
+     * the abort must undo that */
+    for (int i = 0; i < GM_LEARNERS_MAX + 100; i++) {
+        char js[256];
+        snprintf(js, sizeof js,
+                 "{\"eventId\":\"y%d\",\"userId\":\"many-%d\",\"occurredAt\":"
+                 "\"2026-11-25T10:00:00Z\",\"lessonCompleted\":{\"lessonId\":\"l\"}}",
+                 i, i);
+        apply_json(st, js, 102 + (uint64_t)i);
+    }
     gm_state_abort(st);
     gm_state_held(st, &h1);
     cr_assert_eq(h1.learners, h0.learners);
