@@ -27,22 +27,6 @@ get_be32(const uint8_t *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-static void
-put_be64(uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t)v;
-}
-
-static uint64_t
-get_be64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
 bool
 gm__journal_each(const uint8_t *p, size_t n, int64_t *feed_end,
                  void (*fn)(void *ctx, const char *user, size_t ulen, const uint8_t *b, size_t len),
@@ -50,7 +34,7 @@ gm__journal_each(const uint8_t *p, size_t n, int64_t *feed_end,
 {
     if (n < 8)
         return false;
-    *feed_end = (int64_t)get_be64(p);
+    *feed_end = (int64_t)gm__get_be64(p);
     for (size_t at = 8; at < n;) {
         if (n - at < 4)
             return false;
@@ -300,7 +284,7 @@ gm__held_write(struct gm_held *h, MDB_txn *txn, MDB_dbi profiles, MDB_dbi journa
     size_t jsize = 0;
     if (h->n_undo) {
         h->rec_len = 0;
-        put_be64(kb, (uint64_t)feed_end);
+        gm__put_be64(kb, (uint64_t)feed_end);
         rec_add(h, kb, 8);
         for (size_t i = 0; i < h->n_undo; i++) {
             struct gm_held_rec *r = h->undo[i].rec;
@@ -315,7 +299,7 @@ gm__held_write(struct gm_held *h, MDB_txn *txn, MDB_dbi profiles, MDB_dbi journa
             rec_add(h, lb, 4);
             rec_add(h, r->b, r->len);
         }
-        put_be64(kb, h->next_key);
+        gm__put_be64(kb, h->next_key);
         MDB_val k = {8, kb}, v = {h->rec_len, h->rec};
         if ((rc = mdb_put(txn, journal, &k, &v, MDB_APPEND)))
             return rc;
@@ -353,7 +337,7 @@ gm__held_write(struct gm_held *h, MDB_txn *txn, MDB_dbi profiles, MDB_dbi journa
         return rc;
     MDB_val k, v;
     while ((rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) == 0) {
-        if (k.mv_size != 8 || get_be64(k.mv_data) >= keep)
+        if (k.mv_size != 8 || gm__get_be64(k.mv_data) >= keep)
             break;
         if ((rc = mdb_cursor_del(cur, 0)))
             break;
@@ -419,7 +403,7 @@ gm__held_load(struct gm_held *h, MDB_txn *txn, MDB_dbi journal)
             rc = MDB_CORRUPTED;
             break;
         }
-        struct load_ctx c = {h, get_be64(k.mv_data)};
+        struct load_ctx c = {h, gm__get_be64(k.mv_data)};
         int64_t feed_end;
         if (!gm__journal_each(v.mv_data, v.mv_size, &feed_end, load_one, &c)) {
             rc = MDB_CORRUPTED;
