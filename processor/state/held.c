@@ -200,6 +200,7 @@ gm__held_stage(struct gm_held *h, const char *user, size_t ulen, const uint8_t *
         u->rec = r;
         u->b = r->b;
         u->len = r->len;
+        u->in_rec = r->in_rec;
         h->bytes = h->bytes - r->len + len;
         r->b = copy(b, len);
         r->len = len;
@@ -223,6 +224,7 @@ gm__held_rollback(struct gm_held *h)
         free(u->rec->b);
         u->rec->b = u->b;
         u->rec->len = u->len;
+        u->rec->in_rec = u->in_rec;
     }
     h->n_undo = 0;
     h->rec_written = 0;

@@ -47,6 +47,8 @@ struct gm_held_undo {
     struct gm_held_rec *rec;
     uint8_t *b; /* the bytes before the batch staged it; NULL: the batch added rec */
     size_t len;
+    uint64_t in_rec; /* rec's in_rec before the batch: an aborted commit's record
+                      * must not make the batch applied again skip rec */
 };
 
 struct gm_held_jrec {
