@@ -108,6 +108,9 @@ static const struct gm_setting replay_settings[] = {
      "write-behind learners: keep up to this many MiB of changed learner records in memory and "
      "in an appended journal, written back to their tree later, once; 0: write them at each "
      "commit"},
+    {"lmdb-writemap", GM_SET_BOOL, "true", 0, 0, false,
+     "write the state's pages in LMDB's map (MDB_WRITEMAP: a large batch's dirty pages are not "
+     "copied to the heap); false: dirty pages on the heap, written at the commit"},
     {"window-days", GM_SET_INT, NULL, 1, 3650, false,
      "the dedupe window in days of event time (default 30)"},
     {"future-skew-seconds", GM_SET_INT, NULL, 1, 3153600000LL, false,
@@ -145,7 +148,8 @@ replay(const struct gm_config *opt)
     bool quiet = gm_config_bool(opt, "quiet");
     bool no_feed = gm_config_bool(opt, "no-feed");
     struct gm_state_opts opts = {.no_sync = gm_config_bool(opt, "no-sync"),
-                                 .hold_bytes = (size_t)gm_config_int(opt, "hold-mib") << 20};
+                                 .hold_bytes = (size_t)gm_config_int(opt, "hold-mib") << 20,
+                                 .heap_pages = !gm_config_bool(opt, "lmdb-writemap")};
     if (gm_config_str(opt, "window-days"))
         opts.dedupe_window_s = gm_config_int(opt, "window-days") * 86400;
     if (gm_config_str(opt, "future-skew-seconds"))

@@ -161,17 +161,22 @@ open_env(struct gm_state *s, const char *dir, struct gm_err *err)
          * crash may then undo the last committed batch, never corrupt the
          * state; the batch's offset goes back with it, so the next run folds
          * it again from the log. gm_state_close syncs. */
-        /* MDB_WRITEMAP: a write transaction's dirty pages are pages of the
-         * map (the page cache), not copies on the heap: a batch of 50,000
-         * records dirtied about 150 MiB of heap without it, and commits
-         * write them with one msync instead of a write per page. The data
-         * file is as large as the map (sparse: only written pages take
-         * disk). The cost: a write to a page the disk has no room for
+        /* MDB_WRITEMAP (unless opts.heap_pages): a write transaction's
+         * dirty pages are pages of the map (the page cache), not copies on
+         * the heap: a batch of 50,000 records dirtied about 150 MiB of heap
+         * without it, and commits write them with one msync instead of a
+         * write per page. The data file is as large as the map (sparse:
+         * only written pages take disk). The costs: every first write to a
+         * page after a commit takes a page fault, each msync write-protects
+         * the pages again (a TLB flush on every core), which made half the
+         * daemon's time at 20,000 events/s in small batches (BENCHMARKS.md
+         * "heappages"); and a write to a page the disk has no room for
          * faults (SIGBUS) instead of failing the commit, so the state's
-         * disk must not fill up (docs/operations.md). Every writer opens
-         * it so (LMDB: writers of one environment must agree); readers
-         * open it read-only, which this does not touch. */
-        flags |= MDB_NOMETASYNC | MDB_WRITEMAP | (s->opts.no_sync ? MDB_NOSYNC : 0);
+         * disk must not fill up (docs/operations.md). One writer at a time
+         * (the lock) may choose either: the file is the same; readers open
+         * it read-only, which this does not touch. */
+        flags |= MDB_NOMETASYNC | (s->opts.heap_pages ? 0 : MDB_WRITEMAP) |
+                 (s->opts.no_sync ? MDB_NOSYNC : 0);
     }
     for (int attempt = 0;; attempt++) {
         if ((rc = mdb_env_create(&s->env)) || (rc = mdb_env_set_maxdbs(s->env, 16)) ||

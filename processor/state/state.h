@@ -36,6 +36,9 @@ struct gm_state_opts {
                                 may be opened for writing (refused otherwise) */
     size_t hold_bytes;       /* write-behind learners (held.h): records held in memory and
                                 journaled before they are written back; 0: off */
+    bool heap_pages;         /* a writer's dirty pages on the heap, written at the commit
+                                (LMDB without MDB_WRITEMAP: no page faults or TLB flushes
+                                for the map; costs heap with large batches) */
 };
 
 struct gm_state_stats {

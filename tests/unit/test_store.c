@@ -1092,3 +1092,56 @@ Test(store, a_held_batch_applied_again_journals_every_learner)
     cr_assert_gt(grown, 10, "the maps grew (%d)", grown);
     free(dp);
 }
+
+/*
+ * A writer may keep its dirty pages on the heap (opts.heap_pages: LMDB
+ * without MDB_WRITEMAP, gamify-processor's default) or in the map (the
+ * replay's): the file is the same, so writers of either kind may follow one
+ * another on a state, and a tiny map grows the same way with both. Each
+ * batch here switches kind, with and without held learners.
+ */
+Test(store, writers_with_heap_pages_or_the_map_share_a_state)
+{
+    char plain[80];
+    snprintf(plain, sizeof plain, "%s/plain", dir);
+    struct gm_state *p = open_store(plain, 0, true);
+    for (int k = 0; k < 6; k++)
+        fold_many(p, k * 1500, 1500, 700);
+    char *dp = dump_of(p);
+    unsigned char hp[32];
+    cr_assert_eq(gm_state_digest(p, hp), 0);
+    gm_state_close(p);
+    for (int held = 0; held < 2; held++) {
+        char path[96];
+        snprintf(path, sizeof path, "%s/mixed%d", dir, held);
+        uint64_t resizes = 0;
+        for (int k = 0; k < 6; k++) {
+            struct gm_state_opts opts = {.map_size = k ? 0 : 64 * 1024,
+                                         .no_sync = true,
+                                         .hold_bytes = held ? 1 << 20 : 0,
+                                         .heap_pages = k % 2 == 0};
+            struct gm_state *s;
+            struct gm_err err;
+            cr_assert_eq(gm_state_open(path, &opts, &s, &err), 0, "%s", err.msg);
+            if (k == 0) {
+                size_t len;
+                char *yaml = read_rules(&len);
+                cr_assert_eq(gm_state_seed_rules(s, yaml, len, &err), 0, "%s", err.msg);
+                free(yaml);
+            }
+            fold_many(s, k * 1500, 1500, 700);
+            resizes += gm_state_stats(s)->map_resizes;
+            if (k == 5) {
+                char *ds = dump_of(s);
+                cr_assert_str_eq(ds, dp, "held %d", held);
+                free(ds);
+                unsigned char hs[32];
+                cr_assert_eq(gm_state_digest(s, hs), 0);
+                cr_assert_arr_eq(hs, hp, 32);
+            }
+            gm_state_close(s);
+        }
+        cr_assert_gt(resizes, 0, "the 64 KiB map grew under a heap-pages writer");
+    }
+    free(dp);
+}
