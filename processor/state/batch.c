@@ -10,8 +10,11 @@
 #include "log.h"
 #include "trace.h"
 
+#include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 int
 gm_state_begin(struct gm_state *s, struct gm_err *err)
@@ -92,6 +95,24 @@ gm__resize(struct gm_state *s)
     int rc = mdb_env_set_mapsize(s->env, s->map_size);
     pthread_rwlock_unlock(&s->resize_lock);
     return rc;
+}
+
+/* A failed commit. When it failed writing (LMDB says EIO for a short write,
+ * ENOSPC) it says how much room the state's disk has left, the usual cause
+ * with heap pages (opts.heap_pages; with the map a full disk is SIGBUS). */
+static int
+commit_error(struct gm_state *s, struct gm_err *err, int rc)
+{
+    const char *path = NULL;
+    struct statvfs vfs;
+    if ((rc == EIO || rc == ENOSPC) && mdb_env_get_path(s->env, &path) == 0 && path &&
+        statvfs(path, &vfs) == 0)
+        return gm_err_set(err, GM_EDB,
+                          "LMDB commit: %s (the state's disk has %llu MiB free; nothing "
+                          "committed is lost: make room, then start again)",
+                          mdb_strerror(rc),
+                          (unsigned long long)(((uint64_t)vfs.f_bavail * vfs.f_frsize) >> 20));
+    return gm__lmdb_error(err, rc, "commit");
 }
 
 /* MDB_MAP_FULL: abort, double the map, and apply the batch again. */
@@ -216,7 +237,7 @@ gm_state_commit(struct gm_state *s, uint64_t next_offset, struct gm_err *err)
             if (rc != MDB_MAP_FULL) {
                 rollback_memory(s);
                 free_pending(s);
-                return gm__lmdb_error(err, rc, "commit");
+                return commit_error(s, err, rc);
             }
             /* the aborted commit left no transaction: start one to replay into */
             if ((rc = mdb_txn_begin(s->env, NULL, 0, &s->txn))) {
