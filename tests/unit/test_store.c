@@ -1052,6 +1052,23 @@ fold_many(struct gm_state *st, int first, int n, int learners)
     cr_assert_eq(gm_state_commit(st, (uint64_t)(first + n), &err), 0, "%s", err.msg);
 }
 
+/* The dump (and digest, when asked) of a plain state folded by fold_many in
+ * `batches` batches of 1,500 events for `learners` learners: returns new. */
+static char *
+plain_reference(int batches, int learners, unsigned char *digest)
+{
+    char plain[80];
+    snprintf(plain, sizeof plain, "%s/plain", dir);
+    struct gm_state *p = open_store(plain, 0, true);
+    for (int k = 0; k < batches; k++)
+        fold_many(p, k * 1500, 1500, learners);
+    char *dp = dump_of(p);
+    if (digest)
+        cr_assert_eq(gm_state_digest(p, digest), 0);
+    gm_state_close(p);
+    return dp;
+}
+
 /*
  * The map fills in a held batch's commit (its journal record, a write-back,
  * the commit itself) at some of these initial map sizes (768-896 and
@@ -1064,13 +1081,7 @@ fold_many(struct gm_state *st, int first, int n, int learners)
  */
 Test(store, a_held_batch_applied_again_journals_every_learner)
 {
-    char plain[80];
-    snprintf(plain, sizeof plain, "%s/plain", dir);
-    struct gm_state *p = open_store(plain, 0, true);
-    for (int k = 0; k < 2; k++)
-        fold_many(p, k * 1500, 1500, 1500);
-    char *dp = dump_of(p);
-    gm_state_close(p);
+    char *dp = plain_reference(2, 1500, NULL);
     int grown = 0;
     for (size_t kib = 512; kib <= 2560; kib += 64) {
         char path[96];
@@ -1102,15 +1113,8 @@ Test(store, a_held_batch_applied_again_journals_every_learner)
  */
 Test(store, writers_with_heap_pages_or_the_map_share_a_state)
 {
-    char plain[80];
-    snprintf(plain, sizeof plain, "%s/plain", dir);
-    struct gm_state *p = open_store(plain, 0, true);
-    for (int k = 0; k < 6; k++)
-        fold_many(p, k * 1500, 1500, 700);
-    char *dp = dump_of(p);
     unsigned char hp[32];
-    cr_assert_eq(gm_state_digest(p, hp), 0);
-    gm_state_close(p);
+    char *dp = plain_reference(6, 700, hp);
     for (int held = 0; held < 2; held++) {
         char path[96];
         snprintf(path, sizeof path, "%s/mixed%d", dir, held);
