@@ -174,9 +174,12 @@ open_env(struct gm_state *s, const char *dir, struct gm_err *err)
          * faults (SIGBUS) instead of failing the commit, so the state's
          * disk must not fill up (docs/operations.md). One writer at a time
          * (the lock) may choose either: the file is the same; readers open
-         * it read-only, which this does not touch. */
-        flags |= MDB_NOMETASYNC | (s->opts.heap_pages ? 0 : MDB_WRITEMAP) |
-                 (s->opts.no_sync ? MDB_NOSYNC : 0);
+         * it read-only, which this does not touch. `gamify dlq requeue`
+         * (dlq_only) writes beside the running processor, and LMDB advises
+         * against mixing the two kinds at once: it takes the processor's
+         * default, heap pages (its transactions are tiny). */
+        bool heap = s->opts.heap_pages || s->dlq_only;
+        flags |= MDB_NOMETASYNC | (heap ? 0 : MDB_WRITEMAP) | (s->opts.no_sync ? MDB_NOSYNC : 0);
     }
     for (int attempt = 0;; attempt++) {
         if ((rc = mdb_env_create(&s->env)) || (rc = mdb_env_set_maxdbs(s->env, 16)) ||
