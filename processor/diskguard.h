@@ -3,9 +3,10 @@
  * that opens LMDB with MDB_WRITEMAP (gamify replay; gamify-processor with
  * --lmdb-writemap) is killed (SIGBUS) by a write to a new page of the map on
  * a full disk instead of failing a commit; one with its pages on the heap
- * (gamify-processor's default) fails the commit and stops. The guard checks the free space under
- * the state folder before each batch: below a floor, gamify-processor pauses (it folds nothing,
- * says so in the log, /metrics and /readyz, and resumes by itself once space is back) and `gamify
+ * (gamify-processor's default) fails the commit and stops. The guard checks
+ * the free space under the state folder before each batch: below a floor,
+ * gamify-processor pauses (it folds nothing, says so in the log, /metrics
+ * and /readyz, and resumes by itself once space is back) and `gamify
  * replay` stops with an error; nothing committed is lost either way.
  */
 #ifndef GM_DISKGUARD_H
