@@ -1075,9 +1075,10 @@ plain_reference(int batches, int learners, unsigned char *digest)
  * 1536-1792 KiB when this was written): the batch applied again must
  * journal every learner it changed, also the held ones the failed attempt
  * had already put in its record. Before the fix those were left out of the
- * new record (the journal then showed an older copy: 14 of these sizes gave
- * a wrong dump). Each state is compared with a plain one, before and after
- * reopening (the journal's learners taken back).
+ * new record and the journal showed an older copy (a finer sweep, 512-4096
+ * KiB by 32, gave 14 wrong dumps; this one fails first at 768 KiB). Each
+ * state is compared with a plain one, before and after reopening (the
+ * journal's learners taken back).
  */
 Test(store, a_held_batch_applied_again_journals_every_learner)
 {
