@@ -6,6 +6,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -122,7 +123,12 @@ parse(struct gm_config *cfg, const struct gm_setting *table, size_t n, bool comm
 {
     memset(cfg, 0, sizeof *cfg);
     cfg->table = table;
-    cfg->n = n < GM_CONFIG_MAX ? n : GM_CONFIG_MAX;
+    /* a table past the bound is a program's bug: never drop its last settings silently */
+    if (n > GM_CONFIG_MAX) {
+        fprintf(stderr, "gm_config: %zu settings, GM_CONFIG_MAX is %d\n", n, GM_CONFIG_MAX);
+        abort();
+    }
+    cfg->n = n;
     int rc;
     for (size_t i = 0; i < cfg->n; i++) {
         if (table[i].def && (rc = assign(cfg, (int)i, table[i].def, "default", "default", err)))

@@ -32,7 +32,7 @@ struct gm_setting {
                        environment into every run (a learner filter, say) */
 };
 
-#define GM_CONFIG_MAX      32
+#define GM_CONFIG_MAX      48
 #define GM_CONFIG_MAX_ARGS 8
 
 /* The parsed values, by index in the table; strings are owned. */

@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <criterion/criterion.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,4 +148,20 @@ Test(config, a_command_reads_no_config_file_and_has_no_check_config)
     cr_assert_eq(gm_config_parse_command(&cfg, table, N, 0, 4, check, &err), GM_EINVAL);
     gm_config_deinit(&cfg);
     unlink(path);
+}
+
+/* A table past GM_CONFIG_MAX is the program's bug: it stops loudly instead of
+ * dropping the last settings (gamify-api's log-level once went missing so). */
+Test(config, a_table_past_the_bound_aborts, .signal = SIGABRT)
+{
+    static struct gm_setting big[GM_CONFIG_MAX + 1];
+    static char names[GM_CONFIG_MAX + 1][16];
+    for (size_t i = 0; i < GM_CONFIG_MAX + 1; i++) {
+        snprintf(names[i], sizeof names[i], "s%zu", i);
+        big[i] = (struct gm_setting){.name = names[i], .type = GM_SET_STRING, .def = "x"};
+    }
+    struct gm_config cfg;
+    struct gm_err err;
+    char *argv[] = {"prog", NULL};
+    gm_config_parse(&cfg, big, GM_CONFIG_MAX + 1, 1, argv, &err);
 }
