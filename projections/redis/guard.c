@@ -230,6 +230,11 @@ gm_redisproj_guard(struct gm_redisproj *p, const struct gm_rules *rules, int64_t
         gm_log(GM_LOG_WARN, "redis memory guard: deleted period %s (%lld keys)", fin[i].period,
                r->integer);
         freeReplyObject(r);
+        /* boards kept elsewhere (gamify-api's mirror) are read again */
+        gm__redis_queue_scores(p, NULL);
+        if ((rc = gm__redis_reply(p, &r, err)))
+            goto out;
+        freeReplyObject(r);
         if ((rc = memory(p, &used, &max, err)))
             goto out;
         atomic_store(&p->g_used, used);

@@ -1,7 +1,8 @@
 /*
  * message.c: the leaderboard-changed message a step publishes, written
  * straight into one buffer (it was built as a jansson tree: an eighth of
- * the projector's instructions per change, BENCHMARKS.md projcost).
+ * the projector's instructions per change, BENCHMARKS.md projcost), and
+ * the PUBLISH of the leaderboard-scores message (common/lbscores.h).
  */
 #include "redis_int.h"
 
@@ -126,4 +127,18 @@ gm__redis_message(const struct gm__pairs *pairs, size_t max_pairs, char *const *
         PUT(&o, ",\"truncated\":true");
     PUT(&o, "}");
     return o.buf;
+}
+
+bool
+gm__redis_queue_scores(struct gm_redisproj *p, const struct gm_lbscores *m)
+{
+    static const char reset[] = "SR";
+    if (m && m->len <= 1)
+        return false;
+    char *channel = gm__redis_name(p, "leaderboard-scores");
+    const char *argv[3] = {"PUBLISH", channel, m ? m->buf : reset};
+    size_t lens[3] = {7, strlen(channel), m ? m->len : sizeof reset - 1};
+    gm__redis_append(p, 3, argv, lens);
+    free(channel);
+    return true;
 }

@@ -214,6 +214,7 @@ struct batch {
     char **pruned;
     size_t n_pruned, cap_pruned;
     size_t changes;
+    struct gm_lbscores scores; /* the leaderboard-scores message: every ZADD, in order */
     char *boards_key, *periods_key, *lb_prefix, *partitions_key, *pruned_prefix;
     char partition[16];
 };
@@ -275,9 +276,12 @@ flush_scores(struct batch *b)
             abort();
         argv[0] = "ZADD";
         argv[1] = k->key;
+        size_t key_len = strlen(k->key);
         for (size_t j = 0; j < k->n; j++) {
             argv[2 + 2 * j] = k->score[j];
             argv[3 + 2 * j] = k->user[j];
+            gm_lbscores_add(&b->scores, k->key, key_len, k->user[j], strlen(k->user[j]),
+                            strtoll(k->score[j], NULL, 10));
         }
         gm__redis_append(b->p, (int)(2 + 2 * k->n), argv, NULL);
         free(argv);
@@ -354,6 +358,8 @@ on_change(void *ctx, const struct gm_change *ch)
         }
         gm__redis_append(b->p, (int)argc, argv, NULL);
         free(argv);
+        /* readers of the scores message drop their boards here */
+        gm_lbscores_reset(&b->scores);
     }
     b->changes++;
     return 0;
@@ -383,6 +389,7 @@ batch_free(struct batch *b)
     free(b->keys);
     free(b->slots);
     gm__pairs_clear(&b->pairs);
+    gm_lbscores_deinit(&b->scores);
     for (size_t i = 0; i < b->n_pruned; i++)
         free(b->pruned[i]);
     free(b->pruned);
@@ -518,6 +525,7 @@ attempt(struct gm_redisproj *p, struct gm_state *st, size_t max, size_t *n, bool
     msg = message(&b, p->partition, next);
     channel = gm__redis_name(p, "leaderboard-changed");
     gm__redis_appendf(p, "PUBLISH %s %s", channel, msg);
+    gm__redis_queue_scores(p, &b.scores);
 queued:
     gm__redis_appendf(p, "EXEC");
     /* arms the next batch (see the top of the file) */
@@ -647,6 +655,7 @@ gm_redisproj_early(struct gm_redisproj *p, size_t max_changes, size_t *n, struct
     msg = message(&b, p->partition, next);
     channel = gm__redis_name(p, "leaderboard-changed");
     gm__redis_appendf(p, "PUBLISH %s %s", channel, msg);
+    gm__redis_queue_scores(p, &b.scores);
     gm__redis_appendf(p, "EXEC");
     gm__redis_appendf(p, "WATCH %s", cursor_key);
     gm__redis_appendf(p, "GET %s", cursor_key);

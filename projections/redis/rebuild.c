@@ -227,6 +227,7 @@ gm_redisproj_rebuild(const char *url, const struct gm_redisproj_opts *opts,
     free(parts);
     char *channel = gm__redis_name(p, "leaderboard-changed");
     gm__redis_appendf(p, "PUBLISH %s %s", channel, "{\"rebuilt\":true}");
+    gm__redis_queue_scores(p, NULL);
     gm__redis_appendf(p, "EXEC");
     free(boards);
     free(periods);

@@ -654,6 +654,8 @@ repair(struct run *r, char **doomed, size_t n_doomed, bool *voided, struct gm_er
             gm__pairs_add(&pairs, r->info[i].board, r->info[i].period);
     gm__pairs_unique(&pairs, 0);
     gm__redis_queue_pairs(r->p, &pairs, 0, r->rules, false);
+    /* boards kept elsewhere (gamify-api's mirror) are read again */
+    gm__redis_queue_scores(r->p, NULL);
     gm__redis_appendf(r->p, "EXEC");
     bool refused = false;
     while (r->p->queued > 1) {

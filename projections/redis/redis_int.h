@@ -7,6 +7,7 @@
 #define GM_REDIS_INT_H
 
 #include "feed.h"
+#include "lbscores.h"
 #include "redisproj.h"
 
 #include <hiredis/hiredis.h>
@@ -124,6 +125,14 @@ void gm__pairs_clear(struct gm__pairs *l);
  */
 void gm__redis_queue_pairs(struct gm_redisproj *p, const struct gm__pairs *l, size_t from,
                            const struct gm_rules *rules, bool persist);
+
+/*
+ * Queues the PUBLISH of a leaderboard-scores message (common/lbscores.h) on
+ * PREFIX "leaderboard-scores": m's when m is given and holds items (else
+ * nothing is queued: returns false), or a lone reset when m is NULL. Its
+ * reply is owed.
+ */
+bool gm__redis_queue_scores(struct gm_redisproj *p, const struct gm_lbscores *m);
 
 /* The leaderboard-changed message of a batch (docs/operations.md):
  * {"partition":P,"next":SEQ,"changed":[{"board":B,"period":K},...],
