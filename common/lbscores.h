@@ -28,7 +28,7 @@
 struct gm_lbscores {
     char *buf;
     size_t len, cap;
-    size_t members;  /* m items so far */
+    size_t members;   /* m items so far */
     size_t kat, klen; /* the last k item's key: offset in buf and length */
     int has_key;      /* a k item since the start or the last R */
 };
@@ -43,8 +43,8 @@ void gm_lbscores_deinit(struct gm_lbscores *m);
 
 /* What the parser hands its callbacks; key and member are borrowed from the message. */
 struct gm_lbscores_cb {
-    void (*score)(void *ctx, const char *key, size_t key_len, const char *member,
-                  size_t member_len, int64_t score);
+    void (*score)(void *ctx, const char *key, size_t key_len, const char *member, size_t member_len,
+                  int64_t score);
     void (*reset)(void *ctx);
     void *ctx;
 };

@@ -60,18 +60,18 @@ Test(lbscores, written_then_read_item_by_item)
 Test(lbscores, malformed_messages_are_refused)
 {
     static const char *bad[] = {
-        "",                     /* empty */
-        "X",                    /* not S */
-        "Sm1:x1;",              /* a member before any key */
-        "Sk3:ab",               /* a key past the end */
-        "Sk3:abcm1:x",          /* no score */
-        "Sk3:abcm1:x12",        /* no ';' */
-        "Sk3:abcm1:x-;",        /* no digits */
+        "",                                /* empty */
+        "X",                               /* not S */
+        "Sm1:x1;",                         /* a member before any key */
+        "Sk3:ab",                          /* a key past the end */
+        "Sk3:abcm1:x",                     /* no score */
+        "Sk3:abcm1:x12",                   /* no ';' */
+        "Sk3:abcm1:x-;",                   /* no digits */
         "Sk3:abcm1:x1234567890123456789;", /* 19 digits */
-        "Sk99999:x",            /* past the item bound */
-        "Sk:abc",               /* no length */
-        "Sk3abc",               /* no ':' */
-        "Sq",                   /* an unknown item */
+        "Sk99999:x",                       /* past the item bound */
+        "Sk:abc",                          /* no length */
+        "Sk3abc",                          /* no ':' */
+        "Sq",                              /* an unknown item */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         struct got g;
