@@ -89,6 +89,12 @@ static const struct gm_setting settings[] = {
     {"redis-batch", GM_SET_INT, "0", 0, 256, false,
      "Redis calls of concurrent requests sent in one round trip at most (0 or 1: each "
      "request its own round trip)"},
+    {"mirror-members", GM_SET_INT, "2000000", 0, 1000000000, false,
+     "leaderboards of the current periods held in this process, kept current from the "
+     "projector's leaderboard-scores messages: members at most over every board (0: off; "
+     "each request then reads Redis)"},
+    {"mirror-check-ms", GM_SET_INT, "1000", 100, 3600000, false,
+     "how often the board mirror compares its boards' sizes with Redis's"},
     {"log-level", GM_SET_STRING, "info", 0, 0, false, "debug, info, warn or error"},
 };
 #define N_SETTINGS (sizeof settings / sizeof settings[0])
@@ -243,7 +249,10 @@ main(int argc, char **argv)
     }
     struct gm_api_backend_opts_ex bx = {.redis_prefix = gm_config_str(&cfg, "redis-prefix"),
                                         .page_cache_ms = (int)gm_config_int(&cfg, "page-cache-ms"),
-                                        .redis_batch = (int)gm_config_int(&cfg, "redis-batch")};
+                                        .redis_batch = (int)gm_config_int(&cfg, "redis-batch"),
+                                        .mirror_members = gm_config_int(&cfg, "mirror-members"),
+                                        .mirror_check_ms =
+                                            (int)gm_config_int(&cfg, "mirror-check-ms")};
     if (gm_api_backend_open_ex(&bo, &bx, &backend, &err) != 0)
         goto out_err;
     if (gm_api_resolvers_bind(schema, backend, &err) != 0 || gm_gql_schema_check(schema, &err))

@@ -302,11 +302,32 @@ metrics(struct gm_api_server *s, struct MHD_Connection *c, struct gm__api_req *r
         "gamify_api_redis_round_trips_total %llu\n"
         "# HELP gamify_api_redis_calls_total Redis commands of the resolvers.\n"
         "# TYPE gamify_api_redis_calls_total counter\n"
-        "gamify_api_redis_calls_total %llu\n",
+        "gamify_api_redis_calls_total %llu\n"
+        "# HELP gamify_api_mirror_requests_total Leaderboard requests for a current period, "
+        "by whether the board mirror held the board.\n"
+        "# TYPE gamify_api_mirror_requests_total counter\n"
+        "gamify_api_mirror_requests_total{result=\"hit\"} %llu\n"
+        "gamify_api_mirror_requests_total{result=\"miss\"} %llu\n"
+        "# HELP gamify_api_mirror_loads_total Boards the mirror read whole from Redis.\n"
+        "# TYPE gamify_api_mirror_loads_total counter\ngamify_api_mirror_loads_total %llu\n"
+        "# HELP gamify_api_mirror_resets_total Times the mirror dropped every board (a reset "
+        "message, a lost Redis connection).\n"
+        "# TYPE gamify_api_mirror_resets_total counter\ngamify_api_mirror_resets_total %llu\n"
+        "# HELP gamify_api_mirror_drift_total Boards dropped because their size differed from "
+        "Redis's (written without a leaderboard-scores message).\n"
+        "# TYPE gamify_api_mirror_drift_total counter\ngamify_api_mirror_drift_total %llu\n"
+        "# HELP gamify_api_mirror_boards Boards the mirror holds.\n"
+        "# TYPE gamify_api_mirror_boards gauge\ngamify_api_mirror_boards %llu\n"
+        "# HELP gamify_api_mirror_members Members the mirror holds over every board.\n"
+        "# TYPE gamify_api_mirror_members gauge\ngamify_api_mirror_members %llu\n",
         (unsigned long long)bs.pg_pool_waits, (unsigned long long)bs.pg_errors,
         (unsigned long long)bs.redis_errors, (unsigned long long)bs.redeem_appended,
         (unsigned long long)bs.redeem_pending, (unsigned long long)bs.listener_restarts,
-        (unsigned long long)bs.redis_trips, (unsigned long long)bs.redis_calls);
+        (unsigned long long)bs.redis_trips, (unsigned long long)bs.redis_calls,
+        (unsigned long long)bs.mirror_hits, (unsigned long long)bs.mirror_misses,
+        (unsigned long long)bs.mirror_loads, (unsigned long long)bs.mirror_resets,
+        (unsigned long long)bs.mirror_drift_drops, (unsigned long long)bs.mirror_boards,
+        (unsigned long long)bs.mirror_members);
     enum MHD_Result ret =
         gm__api_respond(c, r, 200, "text/plain; version=0.0.4; charset=utf-8", b, len);
     free(b);

@@ -520,9 +520,11 @@ period_kind(const char *key)
     return strchr(key, 'W') ? "WEEKLY" : "MONTHLY";
 }
 
-/* Marks the streams a leaderboard-changed message concerns dirty. */
+/* Marks the streams a leaderboard-changed message concerns dirty; a pair
+ * whose board the board mirror holds is left to the mirror's call
+ * (from_mirror, mirror_changed), which comes once the mirror applied it. */
 static void
-on_message(struct gm__api_sse *h, const char *msg, size_t len)
+on_message(struct gm__api_sse *h, const char *msg, size_t len, bool from_mirror)
 {
     json_t *m = json_loadb(msg, len, 0, NULL);
     json_t *changed = json_object_get(m, "changed");
@@ -555,7 +557,8 @@ on_message(struct gm__api_sse *h, const char *msg, size_t len)
             const char *b = json_string_value(json_object_get(e, "board"));
             const char *p = json_string_value(json_object_get(e, "period"));
             hit = b && p && strcmp(b, st->watch.board) == 0 &&
-                  strcmp(period_kind(p), st->watch.period) == 0;
+                  strcmp(period_kind(p), st->watch.period) == 0 &&
+                  (from_mirror || !gm_api_backend_mirror_holds(h->s->d.backend, b, p));
         }
         if (hit && st->subscription) {
             st->dirty = true;
@@ -572,7 +575,24 @@ on_message(struct gm__api_sse *h, const char *msg, size_t len)
 static void
 mark_all(struct gm__api_sse *h)
 {
-    on_message(h, "{\"rebuilt\":true}", 16);
+    on_message(h, "{\"rebuilt\":true}", 16, false);
+}
+
+/* The board mirror applied changes of board's period (NULL: dropped boards). */
+static void
+mirror_changed(void *ctx, const char *board, const char *period_key)
+{
+    struct gm__api_sse *h = ctx;
+    if (!board) {
+        mark_all(h);
+        return;
+    }
+    json_t *m = json_pack("{s:[{s:s,s:s}]}", "changed", "board", board, "period", period_key);
+    char *text = m ? json_dumps(m, JSON_COMPACT) : NULL;
+    if (text)
+        on_message(h, text, strlen(text), true);
+    free(text);
+    json_decref(m);
 }
 
 static void *
@@ -628,7 +648,7 @@ listener_main(void *arg)
             rep = r;
             if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 3 &&
                 rep->element[2]->type == REDIS_REPLY_STRING)
-                on_message(h, rep->element[2]->str, rep->element[2]->len);
+                on_message(h, rep->element[2]->str, rep->element[2]->len, false);
             freeReplyObject(rep);
             rep = NULL;
         }
@@ -710,6 +730,7 @@ gm__api_sse_start(struct gm_api_server *s, struct gm_err *err)
         return gm_err_set(err, GM_EIO, "streams: cannot start a thread");
     }
     h->watcher_started = true;
+    gm_api_backend_set_notify(s->d.backend, mirror_changed, h);
     return 0;
 }
 
@@ -753,6 +774,7 @@ gm__api_sse_stop(struct gm_api_server *s, bool free_hub)
     if (!h)
         return;
     if (!free_hub) {
+        gm_api_backend_set_notify(s->d.backend, NULL, NULL);
         pthread_mutex_lock(&h->mu);
         h->stop = true;
         pthread_cond_broadcast(&h->cv);

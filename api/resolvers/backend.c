@@ -207,6 +207,12 @@ gm_api_backend_open_ex(const struct gm_api_backend_opts *o, const struct gm_api_
         return gm_err_set(err, GM_EINVAL, "page cache %d ms: from 0 to 60000", ex->page_cache_ms);
     if (ex && (ex->redis_batch < 0 || ex->redis_batch > 256))
         return gm_err_set(err, GM_EINVAL, "Redis batch %d: from 0 to 256", ex->redis_batch);
+    if (ex && (ex->mirror_members < 0 || ex->mirror_members > INT64_C(1000000000)))
+        return gm_err_set(err, GM_EINVAL, "mirror members %lld: from 0 to 1000000000",
+                          (long long)ex->mirror_members);
+    if (ex && (ex->mirror_check_ms < 0 || ex->mirror_check_ms > 3600000))
+        return gm_err_set(err, GM_EINVAL, "mirror check %d ms: from 0 to 3600000",
+                          ex->mirror_check_ms);
 
     struct gm_api_backend *b = calloc(1, sizeof *b);
     if (!b)
@@ -233,6 +239,7 @@ gm_api_backend_open_ex(const struct gm_api_backend_opts *o, const struct gm_api_
     pthread_mutex_init(&b->rules_mu, NULL);
     pthread_mutex_init(&b->optout_mu, NULL);
     pthread_mutex_init(&b->carry_mu, NULL);
+    pthread_mutex_init(&b->notify_mu, NULL);
     if (pthread_key_create(&b->rkey, free_rconn) != 0)
         abort();
 
@@ -248,6 +255,8 @@ gm_api_backend_open_ex(const struct gm_api_backend_opts *o, const struct gm_api_
     if (o->log_uri && o->log_uri[0] && (rc = open_log(b, o->log_uri, err)))
         goto out;
     if ((rc = gm__listener_start(b, err)))
+        goto out;
+    if (ex && (rc = gm__mirror_start(b, ex->mirror_members, ex->mirror_check_ms, &b->mirror, err)))
         goto out;
     *out = b;
 out:
@@ -269,6 +278,7 @@ gm_api_backend_close(struct gm_api_backend *b)
     if (!b)
         return;
     gm__listener_stop(b);
+    gm__mirror_stop(b->mirror);
     /* This thread's connection, then the other threads' (their destructors
      * no longer run once the key is deleted). */
     free_rconn(pthread_getspecific(b->rkey));
@@ -287,6 +297,7 @@ gm_api_backend_close(struct gm_api_backend *b)
     gm__lbc_free(b->lbc);
     gm__rbatch_free(b->rbatch);
     pthread_mutex_destroy(&b->carry_mu);
+    pthread_mutex_destroy(&b->notify_mu);
     free(b->carry_text);
     for (size_t i = 0; i < b->n_carry_old; i++)
         free(b->carry_old[i]);
@@ -540,8 +551,8 @@ gm__optout_has(struct gm_api_backend *b, const char *user)
 
 /* ---- Redis ---- */
 
-static int
-redis_connect(struct gm_api_backend *b, redisContext **out, char *why, size_t why_len)
+int
+gm__redis_open(struct gm_api_backend *b, redisContext **out, char *why, size_t why_len)
 {
     struct timeval tv = {.tv_sec = b->timeout_ms / 1000, .tv_usec = (b->timeout_ms % 1000) * 1000};
     redisContext *c = gm_redis_url_connect(b->redis_host, b->redis_port, tv);
@@ -633,7 +644,7 @@ gm__redis_pipeline(struct gm_api_request *req, const char *const *cmds, const si
     for (size_t i = 0; i < n; i++)
         replies[i] = NULL;
     for (int attempt = 0; attempt < 2 && got < n; attempt++) {
-        if (!rc->c && redis_connect(b, &rc->c, why, sizeof why)) {
+        if (!rc->c && gm__redis_open(b, &rc->c, why, sizeof why)) {
             gm_log(GM_LOG_ERROR, "%s (request %s)", why, rid(req));
             break;
         }
@@ -682,7 +693,7 @@ gm__redis_command(struct gm_api_request *req, int argc, const char **argv, const
     atomic_fetch_add(&b->redis_trips, 1);
     atomic_fetch_add(&b->redis_calls, 1);
     for (int attempt = 0; attempt < 2; attempt++) {
-        if (!rc->c && redis_connect(b, &rc->c, why, sizeof why)) {
+        if (!rc->c && gm__redis_open(b, &rc->c, why, sizeof why)) {
             gm_log(GM_LOG_ERROR, "%s (request %s)", why, rid(req));
             break;
         }
@@ -787,6 +798,27 @@ gm_api_backend_lb_changed(struct gm_api_backend *b, const char *board, const cha
     gm__lbc_drop(b->lbc, n > 0 && (size_t)n < sizeof key ? key : NULL);
 }
 
+void
+gm_api_backend_set_notify(struct gm_api_backend *b,
+                          void (*fn)(void *ctx, const char *board, const char *period_key),
+                          void *ctx)
+{
+    pthread_mutex_lock(&b->notify_mu);
+    b->notify = fn;
+    b->notify_ctx = ctx;
+    pthread_mutex_unlock(&b->notify_mu);
+}
+
+bool
+gm_api_backend_mirror_holds(struct gm_api_backend *b, const char *board, const char *period_key)
+{
+    if (!b || !b->mirror || !board || !period_key)
+        return false;
+    char key[GM__LBC_KEY_MAX];
+    int n = snprintf(key, sizeof key, "%slb:%s:%s", b->prefix, board, period_key);
+    return n > 0 && (size_t)n < sizeof key && gm__mirror_holds(b->mirror, key);
+}
+
 bool
 gm_api_backend_carries(const char *root_field)
 {
@@ -804,6 +836,9 @@ gm_api_backend_stats(struct gm_api_backend *b, struct gm_api_backend_stats *out)
     out->redeem_appended = atomic_load(&b->redeem_appended);
     out->redeem_pending = atomic_load(&b->redeem_pending);
     out->listener_restarts = atomic_load(&b->listener_restarts);
+    out->mirror_hits = out->mirror_misses = out->mirror_loads = out->mirror_resets = 0;
+    out->mirror_drift_drops = out->mirror_boards = out->mirror_members = 0;
+    gm__mirror_stats(b->mirror, out);
 }
 
 int

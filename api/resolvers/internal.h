@@ -116,12 +116,68 @@ struct gm_api_backend {
     char **carry_old; /* earlier texts, freed at close */
     size_t n_carry_old;
 
+    /* Whole boards held here and kept current from the projector (mirror.c); NULL: off. */
+    struct gm__mirror *mirror;
+    pthread_mutex_t notify_mu; /* held while notify runs */
+    void (*notify)(void *ctx, const char *board, const char *period_key);
+    void *notify_ctx;
+
     /* Redis round trips shared by concurrent requests (rbatch.c); NULL: off. */
     struct gm__rbatch *rbatch;
 
     _Atomic uint64_t pg_pool_waits, pg_errors, redis_errors, redeem_appended, redeem_pending,
         listener_restarts, redis_trips, redis_calls;
 };
+
+/* ---- the board mirror (mirror.c) ---- */
+
+struct gm__mirror;
+
+/*
+ * Starts the mirror thread of b (its own two Redis connections, opened
+ * when it can): boards of at most max_members members in all, sizes checked
+ * against Redis every check_ms (0: 1000). max_members 0: *out NULL (off).
+ * Errors: -errno (the thread's wake-up descriptor).
+ */
+int gm__mirror_start(struct gm_api_backend *b, int64_t max_members, int check_ms,
+                     struct gm__mirror **out, struct gm_err *err);
+/* Stops the thread and frees everything; NULL is fine. */
+void gm__mirror_stop(struct gm__mirror *mr);
+
+/* What the leaderboard script answers, from the mirror. Strings and arrays in the arena. */
+struct gm__mirror_answer {
+    int64_t total;
+    bool has_me;
+    int64_t me_score, me_rank; /* me_score encoded (common/lbscore.h) */
+    int64_t start;             /* of the page (around the caller for around >= 0) */
+    int64_t first_rank;        /* of the page's first entry */
+    size_t n;
+    const char **members;
+    size_t *member_lens;
+    int64_t *scores; /* encoded */
+    bool oom;        /* the arena ran out: answer as the script's caller would */
+};
+
+/*
+ * Answers the leaderboard script's question (leaderboard.c: start, count,
+ * me or NULL, around or -1) for sorted set key from the mirror: true and
+ * *out, or false when key is not held (a load is queued; ask Redis).
+ */
+bool gm__mirror_read(struct gm__mirror *mr, const char *key, int64_t start, int64_t count,
+                     const char *me, int64_t around, struct gm_arena *a,
+                     struct gm__mirror_answer *out);
+
+/* Whether the mirror holds sorted set key now. */
+bool gm__mirror_holds(struct gm__mirror *mr, const char *key);
+
+/* The mirror's counters into out's mirror_* fields; mr NULL: left as they are. */
+void gm__mirror_stats(struct gm__mirror *mr, struct gm_api_backend_stats *out);
+
+/*
+ * A new connection to b's Redis (AUTH, SELECT, CLIENT SETNAME done, b's
+ * timeout set): 0 and *out, or GM_EREDIS with why filled.
+ */
+int gm__redis_open(struct gm_api_backend *b, redisContext **out, char *why, size_t why_len);
 
 /* Monotonic milliseconds. */
 int64_t gm__now_ms(void);

@@ -327,6 +327,60 @@ anonymise(struct gm_gql_rctx *ctx, struct board *bd)
     return 0;
 }
 
+/* The page's cursor and pageInfo, the opted-out hidden, then bd as the answer. */
+static int
+finish(struct gm_gql_rctx *ctx, struct board *bd, int64_t start, struct gm_gql_rval *out)
+{
+    if (bd->n) {
+        char c[1 + GM_FMT_I64_MAX] = "o";
+        size_t cl = 1 + gm_fmt_i64(c + 1, start + (int64_t)bd->n - 1);
+        bd->end_cursor = gm_arena_strndup(ctx->arena, c, cl);
+        if (!bd->end_cursor)
+            return gm_gql_rctx_error(ctx, "QUERY_TOO_COMPLEX", "request memory exhausted");
+    }
+    bd->has_next = start + (int64_t)bd->n < bd->total;
+    int rc = anonymise(ctx, bd);
+    if (rc)
+        return rc;
+    gm_gql_rval_obj(out, bd, NULL);
+    return 0;
+}
+
+/* The board from the mirror's answer (mirror.c): the same as from the script. */
+static int
+from_mirror(struct gm_gql_rctx *ctx, const char *board, const char *pname, const char *period,
+            const struct gm__mirror_answer *ma, struct gm_gql_rval *out)
+{
+    struct board *bd = gm_arena_alloc(ctx->arena, sizeof *bd);
+    if (!bd || ma->oom)
+        return gm_gql_rctx_error(ctx, "QUERY_TOO_COMPLEX", "request memory exhausted");
+    memset(bd, 0, sizeof *bd);
+    bd->total = ma->total;
+    bd->board = gm_arena_strndup(ctx->arena, board, strlen(board));
+    bd->period = pname;
+    bd->period_key = gm_arena_strndup(ctx->arena, period, strlen(period));
+    bd->has_me = ma->has_me;
+    if (ma->has_me) {
+        bd->me.score = gm_lbscore_score(ma->me_score);
+        bd->me.rank = ma->me_rank;
+    }
+    bd->n = ma->n;
+    bd->entries = bd->n ? gm_arena_alloc(ctx->arena, bd->n * sizeof *bd->entries) : NULL;
+    if (!bd->board || !bd->period_key || (bd->n && !bd->entries))
+        return gm_gql_rctx_error(ctx, "QUERY_TOO_COMPLEX", "request memory exhausted");
+    int64_t rank = ma->first_rank;
+    for (size_t i = 0; i < bd->n; i++) {
+        struct entry *en = &bd->entries[i];
+        en->user_id = ma->members[i];
+        en->encoded = ma->scores[i];
+        en->score = gm_lbscore_score(en->encoded);
+        if (i > 0 && en->encoded != bd->entries[i - 1].encoded)
+            rank = ma->start + (int64_t)i + 1;
+        en->rank = rank;
+    }
+    return finish(ctx, bd, ma->start, out);
+}
+
 static int
 resolve_leaderboard(struct gm_gql_rctx *ctx, struct gm_gql_rval *out)
 {
@@ -400,6 +454,12 @@ resolve_leaderboard(struct gm_gql_rctx *ctx, struct gm_gql_rval *out)
     gm_fmt_join(key, sizeof key, key_parts, 5);
     const char *boards_parts[] = {req->backend->prefix, "boards"};
     gm_fmt_join(boards, sizeof boards, boards_parts, 2);
+    const char *me = req->viewer.user_id ? req->viewer.user_id : "";
+    /* A board of a current period the mirror holds answers from memory. */
+    struct gm__mirror_answer ma;
+    if (current &&
+        gm__mirror_read(req->backend->mirror, key, start, first, me, around, ctx->arena, &ma))
+        return from_mirror(ctx, board, pname, period, &ma, out);
     /* A page by position (not around the caller) may come from the cache. */
     struct gm__lb_page cached;
     uint64_t gen = 0;
@@ -409,7 +469,6 @@ resolve_leaderboard(struct gm_gql_rctx *ctx, struct gm_gql_rval *out)
     gm_fmt_i64(s_start, start);
     gm_fmt_i64(s_count, hit ? 0 : first);
     gm_fmt_i64(s_around, around);
-    const char *me = req->viewer.user_id ? req->viewer.user_id : "";
     const char *page_argv[PAGE_ARGC] = {key, boards, s_start, s_count, me, s_around, board};
     redisReply *top, *r;
     if (run_script(req, page_argv, &top, &r))
@@ -491,20 +550,8 @@ resolve_leaderboard(struct gm_gql_rctx *ctx, struct gm_gql_rval *out)
             rank = start + (int64_t)i + 1;
         en->rank = rank;
     }
-    if (bd->n) {
-        char c[1 + GM_FMT_I64_MAX] = "o";
-        size_t cl = 1 + gm_fmt_i64(c + 1, start + (int64_t)bd->n - 1);
-        bd->end_cursor = gm_arena_strndup(ctx->arena, c, cl);
-        if (!bd->end_cursor)
-            goto oom;
-    }
-    bd->has_next = start + (int64_t)bd->n < bd->total;
     freeReplyObject(top);
-    int rc = anonymise(ctx, bd);
-    if (rc)
-        return rc;
-    gm_gql_rval_obj(out, bd, NULL);
-    return 0;
+    return finish(ctx, bd, start, out);
 oom:
     freeReplyObject(top);
     return gm_gql_rctx_error(ctx, "QUERY_TOO_COMPLEX", "request memory exhausted");

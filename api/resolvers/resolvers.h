@@ -47,6 +47,8 @@ struct gm_api_backend_opts_ex {
     int timeout_ms;           /* Redis connect and command timeout, Postgres connect; 0: 2000 */
     int page_cache_ms;        /* leaderboard pages shared by requests at most this long; 0: off */
     int redis_batch; /* Redis calls of concurrent requests per round trip at most; 0, 1: off */
+    int64_t mirror_members; /* board mirror (mirror.c): members held at most; 0: off */
+    int mirror_check_ms;    /* its size check against Redis, every this long; 0: 1000 */
 };
 
 struct gm_api_backend;
@@ -87,14 +89,21 @@ int gm_api_backend_ready(struct gm_api_backend *b, char *why, size_t why_len);
 int gm_api_backend_check(const struct gm_api_backend_opts *o, int timeout_ms, struct gm_err *err);
 /* Counters since open (for /metrics). */
 struct gm_api_backend_stats {
-    uint64_t pg_pool_waits;     /* requests that waited for a free Postgres connection */
-    uint64_t pg_errors;         /* failed Postgres calls */
-    uint64_t redis_errors;      /* failed Redis calls */
-    uint64_t redeem_appended;   /* RedeemReward events appended */
-    uint64_t redeem_pending;    /* answered PENDING (the outcome did not come in time) */
-    uint64_t listener_restarts; /* LISTEN connections (re)made */
-    uint64_t redis_trips;       /* Redis round trips of the resolvers */
-    uint64_t redis_calls;       /* Redis commands of the resolvers (calls / trips: batch size) */
+    uint64_t pg_pool_waits;      /* requests that waited for a free Postgres connection */
+    uint64_t pg_errors;          /* failed Postgres calls */
+    uint64_t redis_errors;       /* failed Redis calls */
+    uint64_t redeem_appended;    /* RedeemReward events appended */
+    uint64_t redeem_pending;     /* answered PENDING (the outcome did not come in time) */
+    uint64_t listener_restarts;  /* LISTEN connections (re)made */
+    uint64_t redis_trips;        /* Redis round trips of the resolvers */
+    uint64_t redis_calls;        /* Redis commands of the resolvers (calls / trips: batch size) */
+    uint64_t mirror_hits;        /* leaderboard requests the board mirror answered */
+    uint64_t mirror_misses;      /* leaderboard requests for a board it did not hold */
+    uint64_t mirror_loads;       /* boards it read whole from Redis */
+    uint64_t mirror_resets;      /* times it dropped every board (a reset, a lost connection) */
+    uint64_t mirror_drift_drops; /* boards dropped because their size differed from Redis's */
+    uint64_t mirror_boards;      /* boards held now */
+    uint64_t mirror_members;     /* members held now, over every board */
 };
 void gm_api_backend_stats(struct gm_api_backend *b, struct gm_api_backend_stats *out);
 
@@ -119,6 +128,23 @@ struct gm_api_watch {
  * message of the projector (the streams' subscriber, api/http/sse.c).
  */
 void gm_api_backend_lb_changed(struct gm_api_backend *b, const char *board, const char *period_key);
+
+/*
+ * What the board mirror (--mirror-members) calls once it has applied the
+ * projector's scores for a board it holds (board, period_key), or dropped
+ * boards (NULL, NULL: every board), so that live leaderboards render from
+ * the mirror after it changed, not before. fn runs on the mirror's thread
+ * and must not call back into the backend; fn NULL stops the calls (when
+ * this returns, no call is running). ctx is borrowed.
+ */
+void gm_api_backend_set_notify(struct gm_api_backend *b,
+                               void (*fn)(void *ctx, const char *board, const char *period_key),
+                               void *ctx);
+
+/* Whether the board mirror holds board's period period_key now (its changes
+ * then come through gm_api_backend_set_notify's function). */
+bool gm_api_backend_mirror_holds(struct gm_api_backend *b, const char *board,
+                                 const char *period_key);
 
 /*
  * A Redis script call the HTTP layer lets the request's resolvers carry

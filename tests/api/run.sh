@@ -273,14 +273,15 @@ if [ "$check" = http ] || [ "$check" = sse ]; then
     export GM_MINT="$here/../../deploy/local/mint-token"
 fi
 # http: a second gamify-api whose leaderboard pages are cached for a minute
-# (only a leaderboard-changed message can refresh them in the test's time)
+# (only a leaderboard-changed message can refresh them in the test's time;
+# no board mirror, which would answer without the page cache)
 # and whose leaderboard limit is 5 a minute (the check its script carries).
 if [ "$check" = http ]; then
     aport2=$(port)
     "$build/api/gamify-api" --listen "127.0.0.1:$aport2" --postgres "$pg" \
         --redis "$GAMIFY_TEST_REDIS" --redis-prefix "$prefix" --log "file:$tmp/log" \
         --jwt-hs256-secret-file "$tmp/jwt.secret" --threads 2 --page-cache-ms 60000 \
-        --rate-limits 'leaderboard=5,*=100000' 2>>"$tmp/api.err" &
+        --mirror-members 0 --rate-limits 'leaderboard=5,*=100000' 2>>"$tmp/api.err" &
     apid2=$!
     for _ in $(seq 100); do
         kill -0 "$apid2" 2>/dev/null || { tail -n 20 "$tmp/api.err" >&2; fail "gamify-api exited"; }
@@ -329,7 +330,8 @@ if [ "$check" = http ]; then
     "$build/api/gamify-api" --listen "127.0.0.1:$aport3" --postgres "$pg" \
         --redis "$GAMIFY_TEST_REDIS" --redis-prefix "$prefix" --log "file:$tmp/log" \
         --jwt-hs256-secret-file "$tmp/jwt.secret" --threads 8 --page-cache-ms 0 \
-        --rate-limits 'leaderboard=3,*=100000' --redis-batch "${GM_TEST_REDIS_BATCH:-32}" \
+        --mirror-members 0 --rate-limits 'leaderboard=3,*=100000' \
+        --redis-batch "${GM_TEST_REDIS_BATCH:-32}" \
         2>>"$tmp/api3.err" &
     apid3=$!
     for _ in $(seq 100); do

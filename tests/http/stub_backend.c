@@ -90,6 +90,21 @@ gm_api_backend_lb_changed(struct gm_api_backend *b, const char *board, const cha
     (void)b, (void)board, (void)period_key;
 }
 
+void
+gm_api_backend_set_notify(struct gm_api_backend *b,
+                          void (*fn)(void *ctx, const char *board, const char *period_key),
+                          void *ctx)
+{
+    (void)b, (void)fn, (void)ctx;
+}
+
+bool
+gm_api_backend_mirror_holds(struct gm_api_backend *b, const char *board, const char *period_key)
+{
+    (void)b, (void)board, (void)period_key;
+    return false;
+}
+
 bool
 gm_api_backend_carries(const char *root_field)
 {
