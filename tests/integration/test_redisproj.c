@@ -11,6 +11,7 @@
 #include "feed.h"
 #include "feedshare.h"
 #include "lbscore.h"
+#include "lbscores.h"
 #include "log.h"
 #include "redisproj.h"
 #include "server_env.h"
@@ -49,18 +50,18 @@ teardown(void)
 TestSuite(redisproj, .init = setup, .fini = teardown);
 
 /*
- * Folds gen_events' log of events and users over 400 days from start (Unix
+ * Folds gen_events' log of events and users over span_days from start (Unix
  * seconds) into a state in dir, with examples/rules.yaml.
  */
 static void
-build_state_from(int events, int users, long long start)
+build_state_span(int events, int users, int span_days, long long start)
 {
     const char *build = getenv("GAMIFY_BUILD_ROOT"), *examples = getenv("GAMIFY_EXAMPLES");
     cr_assert(build && examples, "run through meson: GAMIFY_BUILD_ROOT, GAMIFY_EXAMPLES");
     char path[4096], cmd[8192];
     snprintf(cmd, sizeof cmd,
-             "%s/tests/bench/gen_events --events %d --users %d --span-days 400 --start %lld", build,
-             events, users, start);
+             "%s/tests/bench/gen_events --events %d --users %d --span-days %d --start %lld", build,
+             events, users, span_days, start);
     FILE *gen = popen(cmd, "r");
     cr_assert_not_null(gen);
 
@@ -94,6 +95,13 @@ build_state_from(int events, int users, long long start)
     cr_assert_eq(gm_state_commit(st, off, &err), 0, "%s", err.msg);
     free(line);
     cr_assert_eq(pclose(gen), 0);
+}
+
+/* The same over 400 days. */
+static void
+build_state_from(int events, int users, long long start)
+{
+    build_state_span(events, users, 400, start);
 }
 
 /* Applies gen_events' log for args (its options) into the open batch. */
@@ -544,6 +552,136 @@ Test(redisproj, subscriber_receives_leaderboard_changed)
     freeReplyObject(r);
 
     gm_redisproj_close(p);
+    flush_prefix(c, prefix);
+    free(prefix);
+    redisFree(sub);
+    redisFree(c);
+}
+
+/* The leaderboard-scores messages (common/lbscores.h) folded into lines as
+ * redis_lines gives them; resets counted. */
+struct scores_model {
+    struct lines lines;
+    const char *prefix;
+    size_t resets;
+};
+
+static void
+model_score(void *ctx, const char *key, size_t key_len, const char *member, size_t member_len,
+            int64_t score)
+{
+    struct scores_model *m = ctx;
+    size_t pl = strlen(m->prefix);
+    cr_assert(key_len > pl && memcmp(key, m->prefix, pl) == 0, "a key of another prefix");
+    /* the last score of a member wins: drop its earlier line */
+    char *head;
+    cr_assert_geq(
+        asprintf(&head, "%.*s %.*s ", (int)(key_len - pl), key + pl, (int)member_len, member), 0);
+    for (size_t i = 0; i < m->lines.n; i++)
+        if (strncmp(m->lines.v[i], head, strlen(head)) == 0) {
+            free(m->lines.v[i]);
+            m->lines.v[i] = m->lines.v[--m->lines.n];
+            break;
+        }
+    char *s;
+    cr_assert_geq(asprintf(&s, "%s%lld", head, (long long)score), 0);
+    free(head);
+    lines_add(&m->lines, s);
+}
+
+static void
+model_reset(void *ctx)
+{
+    struct scores_model *m = ctx;
+    m->resets++;
+    for (size_t i = 0; i < m->lines.n; i++)
+        free(m->lines.v[i]);
+    m->lines.n = 0;
+}
+
+/* Reads the messages waiting on sub into m (a short read timeout ends it). */
+static size_t
+read_scores(redisContext *sub, struct scores_model *m)
+{
+    struct timeval tv = {0, 200 * 1000};
+    redisSetTimeout(sub, tv);
+    size_t n = 0;
+    redisReply *r;
+    while (redisGetReply(sub, (void **)&r) == REDIS_OK) {
+        cr_assert(r->type == REDIS_REPLY_ARRAY && r->elements == 3);
+        struct gm_lbscores_cb cb = {model_score, model_reset, m};
+        cr_assert_eq(gm_lbscores_parse(r->element[2]->str, r->element[2]->len, &cb), 0,
+                     "a malformed message: %.80s", r->element[2]->str);
+        freeReplyObject(r);
+        n++;
+    }
+    return n;
+}
+
+/* Subscribes a new connection to prefix's leaderboard-scores messages. */
+static redisContext *
+scores_subscriber(const char *prefix)
+{
+    redisContext *sub = connect_redis();
+    redisReply *r = redisCommand(sub, "SUBSCRIBE %sleaderboard-scores", prefix);
+    cr_assert(r && r->type == REDIS_REPLY_ARRAY);
+    freeReplyObject(r);
+    return sub;
+}
+
+Test(redisproj, scores_messages_carry_every_write)
+{
+    /* 20 days: nothing is pruned (keep_weeks 6, keep_months 3) */
+    build_state_span(4000, 400, 20, (long long)time(NULL) - 20LL * 86400 - 3600);
+    redisContext *c = connect_redis();
+    char *prefix = new_prefix();
+    redisContext *sub = scores_subscriber(prefix);
+
+    project_all(prefix, 300);
+    struct scores_model m = {.prefix = prefix};
+    size_t messages = read_scores(sub, &m);
+    cr_assert_gt(messages, 1, "a message per batch");
+    cr_assert_eq(m.resets, 0, "nothing pruned, nothing reset");
+    lines_sort(&m.lines);
+    struct lines boards = redis_lines(c, prefix, false);
+    lines_assert_eq(&m.lines, &boards, "the messages folded against the boards");
+
+    /* a rebuild says: read everything again */
+    redisFree(sub);
+    sub = scores_subscriber(prefix);
+    struct gm_redisproj_rebuild_stats stats;
+    rebuild(prefix, &stats);
+    struct scores_model after = {.prefix = prefix};
+    cr_assert_eq(read_scores(sub, &after), 1);
+    cr_assert_eq(after.resets, 1);
+    cr_assert_eq(after.lines.n, 0);
+
+    lines_free(&m.lines);
+    lines_free(&boards);
+    flush_prefix(c, prefix);
+    free(prefix);
+    redisFree(sub);
+    redisFree(c);
+}
+
+/* With prunes: a batch that prunes says reset, and what comes after the last
+ * reset is the boards' last word on every member it names. */
+Test(redisproj, scores_messages_reset_at_prunes)
+{
+    build_state(4000, 400);
+    redisContext *c = connect_redis();
+    char *prefix = new_prefix();
+    redisContext *sub = scores_subscriber(prefix);
+    project_all(prefix, 300);
+    struct scores_model m = {.prefix = prefix};
+    read_scores(sub, &m);
+    cr_assert_gt(m.resets, 0, "400 days of events prune finished periods");
+    struct lines boards = redis_lines(c, prefix, false);
+    for (size_t i = 0; i < m.lines.n; i++)
+        cr_assert(bsearch(&m.lines.v[i], boards.v, boards.n, sizeof *boards.v, str_cmp),
+                  "after the last reset, %s is not on the boards", m.lines.v[i]);
+    lines_free(&m.lines);
+    lines_free(&boards);
     flush_prefix(c, prefix);
     free(prefix);
     redisFree(sub);
