@@ -46,7 +46,8 @@ static const struct gm_setting settings[] = {
     {"jwt-leeway-seconds", GM_SET_INT, "30", 0, 3600, false,
      "clock skew allowed when checking exp and nbf"},
     {"threads", GM_SET_INT, "0", 0, 256, false,
-     "HTTP threads, each with its own epoll loop (0: eight per CPU this process may run on)"},
+     "HTTP threads, each with its own epoll loop (0: per CPU this process may run on, two with "
+     "the board mirror on, eight with --mirror-members 0)"},
     {"max-connections", GM_SET_INT, "4096", 1, 1000000, false, "open connections at most"},
     {"max-body-bytes", GM_SET_INT, "65536", 256, 16777216, false,
      "largest request body (413 past it)"},
@@ -126,16 +127,18 @@ raise_nofile(long connections)
 }
 
 /*
- * --threads 0: eight per CPU of this process's affinity mask (taskset,
- * cpusets). A request holds its thread for its Redis or Postgres round
- * trip, so the threads bound how many requests wait on the servers at
- * once: with two per CPU the cores sat a fifth idle under load while
- * every thread waited; with eight they stay busy (BENCHMARKS.md,
- * "apithreads": the leaderboard 1.5 times the requests per second of two
- * per CPU on 2 cores, userProfile 1.1 times).
+ * --threads 0: per CPU of this process's affinity mask (taskset, cpusets),
+ * two with the board mirror on, eight with it off. A request holds its
+ * thread for its Redis or Postgres round trip, so without the mirror the
+ * threads bound how many leaderboard requests wait on Redis at once: with
+ * two per CPU the cores sat a fifth idle under load, with eight they stay
+ * busy (BENCHMARKS.md, "apithreads"). The mirror answers leaderboards
+ * without a round trip; then two per CPU served more than eight, for the
+ * leaderboard and for userProfile (Postgres) alike, with a shorter tail
+ * (BENCHMARKS.md, "mirror").
  */
 static int
-api_threads(long configured)
+api_threads(long configured, bool mirror)
 {
     if (configured > 0)
         return (int)configured;
@@ -143,19 +146,20 @@ api_threads(long configured)
     int n = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 0;
     if (n <= 0)
         n = (int)sysconf(_SC_NPROCESSORS_ONLN);
-    n *= 8;
-    return n < 8 ? 8 : n > 256 ? 256 : n;
+    n *= mirror ? 2 : 8;
+    int least = mirror ? 4 : 8;
+    return n < least ? least : n > 256 ? 256 : n;
 }
 
 /*
  * --pool-size 0: one Postgres connection per HTTP thread, at most 32, so
- * that eight threads per CPU on a large machine do not take PostgreSQL's
+ * that many threads per CPU on a large machine do not take PostgreSQL's
  * whole max_connections (100 by default) from one replica.
  */
 static int
-api_pool(long threads)
+api_pool(long threads, bool mirror)
 {
-    int n = api_threads(threads);
+    int n = api_threads(threads, mirror);
     return n < 32 ? n : 32;
 }
 
@@ -228,13 +232,15 @@ main(int argc, char **argv)
     gm_api_limiter_set_lease(limiter, (int)gm_config_int(&cfg, "rate-limit-lease"));
     if (gm_gql_schema_new(gm_api_schema_sdl, gm_api_schema_sdl_len, &schema, &err) != 0)
         goto out_err;
+    bool mirror = gm_config_int(&cfg, "mirror-members") > 0;
     struct gm_api_backend_opts bo = {
         .postgres = gm_config_str(&cfg, "postgres"),
         .redis = gm_config_str(&cfg, "redis"),
         .log_uri = gm_config_str(&cfg, "log"),
         .redeem_wait_ms = (int)gm_config_int(&cfg, "redeem-wait-ms"),
-        .pool_size = gm_config_int(&cfg, "pool-size") ? (int)gm_config_int(&cfg, "pool-size")
-                                                      : api_pool(gm_config_int(&cfg, "threads")),
+        .pool_size = gm_config_int(&cfg, "pool-size")
+                         ? (int)gm_config_int(&cfg, "pool-size")
+                         : api_pool(gm_config_int(&cfg, "threads"), mirror),
     };
     if (cfg.check_only) {
         /* The settings, then the servers they name (nginx -t): exit 1 naming what failed. */
@@ -270,7 +276,7 @@ main(int argc, char **argv)
 
     struct gm_api_server_opts so = {
         .listen = gm_config_str(&cfg, "listen"),
-        .threads = api_threads(gm_config_int(&cfg, "threads")),
+        .threads = api_threads(gm_config_int(&cfg, "threads"), mirror),
         .max_connections = (int)gm_config_int(&cfg, "max-connections"),
         .max_body = (size_t)gm_config_int(&cfg, "max-body-bytes"),
         .max_header = (size_t)gm_config_int(&cfg, "max-header-bytes"),
