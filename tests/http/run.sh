@@ -628,13 +628,20 @@ EOF2
     out=$(timeout 10 "$API" --listen "127.0.0.1:$PORT" "${base[@]:2}" --jwt-hs256-secret-file "$T/hs.secret" 2>&1) || rc=$?
     [ "$rc" = 1 ] && echo "$out" | grep -q 'cannot listen' && pass "a port in use refused" || fail "port in use: $rc $out"
     stop "$PID"
-    # --threads 0 (the default): eight threads per CPU the process may run on.
+    # --threads 0 (the default): per CPU the process may run on, two with the
+    # board mirror on (at least 4), eight with it off.
     if command -v taskset >/dev/null 2>&1; then
         WRAP="taskset -c 0" start cpus --threads 0
         for _ in $(seq 50); do grep -q listening "$T/cpus.log" && break; sleep 0.05; done
-        grep -q '(8 threads, up to 8 Postgres connections)' "$T/cpus.log" &&
-            pass "--threads 0 on one CPU: 8 threads, 8 Postgres connections" ||
+        grep -q '(4 threads, up to 4 Postgres connections)' "$T/cpus.log" &&
+            pass "--threads 0 on one CPU: 4 threads, 4 Postgres connections" ||
             fail "--threads 0 on one CPU: $(grep listening "$T/cpus.log")"
+        stop "$PID"
+        WRAP="taskset -c 0" start cpus8 --threads 0 --mirror-members 0
+        for _ in $(seq 50); do grep -q listening "$T/cpus8.log" && break; sleep 0.05; done
+        grep -q '(8 threads, up to 8 Postgres connections)' "$T/cpus8.log" &&
+            pass "--threads 0 on one CPU without the mirror: 8 threads, 8 Postgres connections" ||
+            fail "--threads 0 on one CPU without the mirror: $(grep listening "$T/cpus8.log")"
         stop "$PID"
         # --pool-size 0 follows the threads up to 32 Postgres connections.
         start pool40 --threads 40
