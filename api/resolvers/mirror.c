@@ -40,6 +40,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -728,6 +729,8 @@ load(struct gm__mirror *mr, const char *key)
         set_score(bd, m->str, m->len, enc);
     }
     freeReplyObject(r);
+    /* the reply (two objects per member) was as large as the board: give it back */
+    malloc_trim(0);
     atomic_fetch_add(&mr->loads, 1);
     gm_log(GM_LOG_DEBUG, "board mirror: loaded %s (%zu members)", key, bd->n);
     table_put(mr, bd);
