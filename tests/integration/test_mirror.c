@@ -125,7 +125,7 @@ write_batch(struct fixture *f, size_t n, bool with_message)
     gm_lbscores_deinit(&m);
 }
 
-/* What the leaderboard script answers, read from Redis with plain commands. */
+/* What the leaderboard script (leaderboard.c) answers. */
 struct truth {
     int64_t total, me_score, me_rank, start, first_rank;
     bool has_me;
@@ -146,39 +146,34 @@ static void
 truth(struct fixture *f, const char *me, int64_t start, int64_t count, int64_t around,
       struct truth *t)
 {
+    /* the resolvers' own script: what a request answers without the mirror */
+    char boards[128], s_start[24], s_count[24], s_around[24];
+    snprintf(boards, sizeof boards, "%sboards", f->prefix);
+    snprintf(s_start, sizeof s_start, "%lld", (long long)start);
+    snprintf(s_count, sizeof s_count, "%lld", (long long)count);
+    snprintf(s_around, sizeof s_around, "%lld", (long long)around);
+    const char *argv[] = {"EVAL",  gm__lb_script, "2", f->key,   boards,
+                          s_start, s_count,       me,  s_around, "global"};
+    redisReply *r = redisCommandArgv(f->c, 10, argv, NULL);
+    cr_assert(r && r->type == REDIS_REPLY_ARRAY && r->elements == 8, "the script: %s",
+              r && r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
     memset(t, 0, sizeof *t);
-    t->total = integer(redisCommand(f->c, "ZCARD %s", f->key));
-    int64_t mp = -1;
-    redisReply *r = redisCommand(f->c, "ZSCORE %s %s", f->key, me);
-    if (r->type == REDIS_REPLY_STRING) {
+    redisReply **e = r->element;
+    t->total = e[0]->integer;
+    if (e[2]->type == REDIS_REPLY_STRING && e[2]->len > 0) {
         t->has_me = true;
-        gm_lbscore_parse(r->str, &t->me_score, NULL);
-        mp = integer(redisCommand(f->c, "ZREVRANK %s %s", f->key, me));
-        t->me_rank = integer(redisCommand(f->c, "ZCOUNT %s (%s +inf", f->key, r->str)) + 1;
+        gm_lbscore_parse(e[2]->str, &t->me_score, NULL);
+        t->me_rank = e[3]->integer;
+    }
+    t->start = e[5]->integer;
+    t->first_rank = e[6]->integer;
+    t->n = e[7]->elements / 2;
+    cr_assert_leq(t->n, 128);
+    for (size_t i = 0; i < t->n; i++) {
+        snprintf(t->members[i], 32, "%s", e[7]->element[2 * i]->str);
+        gm_lbscore_parse(e[7]->element[2 * i + 1]->str, &t->scores[i], NULL);
     }
     freeReplyObject(r);
-    if (around >= 0) {
-        if (mp < 0) {
-            start = 0, count = 0;
-        } else {
-            start = mp - around < 0 ? 0 : mp - around;
-            count = mp + around - start + 1;
-        }
-    }
-    t->start = start;
-    if (count > 0 && start < t->total) {
-        r = redisCommand(f->c, "ZREVRANGE %s %lld %lld WITHSCORES", f->key, (long long)start,
-                         (long long)(start + count - 1));
-        t->n = r->elements / 2;
-        for (size_t i = 0; i < t->n; i++) {
-            snprintf(t->members[i], 32, "%s", r->element[2 * i]->str);
-            gm_lbscore_parse(r->element[2 * i + 1]->str, &t->scores[i], NULL);
-        }
-        if (t->n)
-            t->first_rank =
-                integer(redisCommand(f->c, "ZCOUNT %s (%s +inf", f->key, r->element[1]->str)) + 1;
-        freeReplyObject(r);
-    }
 }
 
 /* Whether the mirror answers as Redis does; diff says how not. */
