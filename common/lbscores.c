@@ -5,6 +5,7 @@
  * every length against the message's end and GM_LBSCORES_ITEM_MAX.
  */
 #include "lbscores.h"
+#include "fmt.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,23 +37,42 @@ put(struct gm_lbscores *m, const void *p, size_t n)
     m->len += n;
 }
 
-void
-gm_lbscores_add(struct gm_lbscores *m, const char *key, size_t key_len, const char *member,
-                size_t member_len, int64_t score)
+/* tag, the decimal n, ':' (room reserved by the caller) */
+static void
+put_len(struct gm_lbscores *m, char tag, size_t n)
 {
-    char num[32];
-    reserve(m, 3 * sizeof num + key_len + member_len);
+    m->buf[m->len++] = tag;
+    m->len += gm_fmt_i64(m->buf + m->len, (int64_t)n);
+    m->buf[m->len++] = ':';
+}
+
+void
+gm_lbscores_add_text(struct gm_lbscores *m, const char *key, size_t key_len, const char *member,
+                     size_t member_len, const char *score, size_t score_len)
+{
+    /* two tags, two lengths and their ':', the score's ';' */
+    reserve(m, 2 * (2 + GM_FMT_I64_MAX) + 1 + key_len + member_len + score_len);
     if (!m->has_key || m->klen != key_len || memcmp(m->buf + m->kat, key, key_len) != 0) {
-        put(m, num, (size_t)snprintf(num, sizeof num, "k%zu:", key_len));
+        put_len(m, 'k', key_len);
         m->kat = m->len;
         m->klen = key_len;
         m->has_key = 1;
         put(m, key, key_len);
     }
-    put(m, num, (size_t)snprintf(num, sizeof num, "m%zu:", member_len));
+    put_len(m, 'm', member_len);
     put(m, member, member_len);
-    put(m, num, (size_t)snprintf(num, sizeof num, "%lld;", (long long)score));
+    put(m, score, score_len);
+    m->buf[m->len++] = ';';
     m->members++;
+}
+
+void
+gm_lbscores_add(struct gm_lbscores *m, const char *key, size_t key_len, const char *member,
+                size_t member_len, int64_t score)
+{
+    char num[GM_FMT_I64_MAX];
+    size_t n = gm_fmt_i64(num, score);
+    gm_lbscores_add_text(m, key, key_len, member, member_len, num, n);
 }
 
 void

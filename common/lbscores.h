@@ -36,6 +36,11 @@ struct gm_lbscores {
 /* Appends a k item (when key differs from the last one's) and an m item. */
 void gm_lbscores_add(struct gm_lbscores *m, const char *key, size_t key_len, const char *member,
                      size_t member_len, int64_t score);
+/* The same with the score as its decimal text (score_len bytes, an optional
+ * '-' then 1 to 18 digits; not checked: the writer's own formatting). */
+void gm_lbscores_add_text(struct gm_lbscores *m, const char *key, size_t key_len,
+                          const char *member, size_t member_len, const char *score,
+                          size_t score_len);
 /* Appends an R item. */
 void gm_lbscores_reset(struct gm_lbscores *m);
 /* Frees the buffer; m is zeroed. */

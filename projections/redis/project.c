@@ -280,8 +280,8 @@ flush_scores(struct batch *b)
         for (size_t j = 0; j < k->n; j++) {
             argv[2 + 2 * j] = k->score[j];
             argv[3 + 2 * j] = k->user[j];
-            gm_lbscores_add(&b->scores, k->key, key_len, k->user[j], strlen(k->user[j]),
-                            strtoll(k->score[j], NULL, 10));
+            gm_lbscores_add_text(&b->scores, k->key, key_len, k->user[j], strlen(k->user[j]),
+                                 k->score[j], strlen(k->score[j]));
         }
         gm__redis_append(b->p, (int)(2 + 2 * k->n), argv, NULL);
         free(argv);
