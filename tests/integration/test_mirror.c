@@ -286,3 +286,53 @@ Test(mirror, drops_boards_on_a_reset_and_on_writes_without_a_message)
     (void)diff;
     close_fixture(&f);
 }
+
+/* Members moving from the bottom of a board to its top empty whole blocks
+ * of the mirror's order (and split others): positions and deep pages stay
+ * Redis's. */
+Test(mirror, blocks_emptied_and_split)
+{
+    struct fixture f;
+    open_fixture(&f, 1000);
+    ok(redisCommand(f.c, "MULTI"));
+    for (int i = 0; i < 3000; i++)
+        ok(redisCommand(f.c, "ZADD %s %d m%04d", f.key, i, i));
+    ok(redisCommand(f.c, "EXEC"));
+    agree(&f, "m0000", 2990, 10, -1, "after the load, the bottom");
+    for (int round = 0; round < 8; round++) {
+        struct gm_lbscores m = {0};
+        ok(redisCommand(f.c, "MULTI"));
+        for (int i = round * 100; i < round * 100 + 100; i++) {
+            char mem[16];
+            snprintf(mem, sizeof mem, "m%04d", i);
+            ok(redisCommand(f.c, "ZADD %s %d %s", f.key, 100000 + i, mem));
+            gm_lbscores_add(&m, f.key, strlen(f.key), mem, strlen(mem), 100000 + i);
+        }
+        ok(redisCommand(f.c, "PUBLISH %s %b", f.channel, m.buf, m.len));
+        ok(redisCommand(f.c, "EXEC"));
+        gm_lbscores_deinit(&m);
+        agree(&f, "m0000", 0, 20, -1, "the top");
+        agree(&f, "m0950", 2950, 50, -1, "the bottom");
+        agree(&f, "m1500", 1200 + round * 150, 100, -1, "the middle");
+        agree(&f, "m0799", 0, 0, 25, "around a moved member");
+    }
+    /* 300 members of the middle spread over the blocks above them (room in
+     * each, no split): the blocks they leave empty go from the middle */
+    struct gm_lbscores m = {0};
+    ok(redisCommand(f.c, "MULTI"));
+    for (int i = 1400; i < 1700; i++) {
+        char mem[16];
+        snprintf(mem, sizeof mem, "m%04d", i);
+        int sc = 1700 + (i - 1400) * 3;
+        ok(redisCommand(f.c, "ZADD %s %d %s", f.key, sc, mem));
+        gm_lbscores_add(&m, f.key, strlen(f.key), mem, strlen(mem), sc);
+    }
+    ok(redisCommand(f.c, "PUBLISH %s %b", f.channel, m.buf, m.len));
+    ok(redisCommand(f.c, "EXEC"));
+    gm_lbscores_deinit(&m);
+    for (int start = 0; start < 3000; start += 250)
+        agree(&f, "m1000", start, 50, -1, "after the middle moved");
+    agree(&f, "m1399", 0, 0, 25, "around the first below the moved");
+    cr_assert_eq(loads(&f), 1);
+    close_fixture(&f);
+}
