@@ -316,6 +316,10 @@ metrics(struct gm_api_server *s, struct MHD_Connection *c, struct gm__api_req *r
         "# HELP gamify_api_mirror_drift_total Boards dropped because their size differed from "
         "Redis's (written without a leaderboard-scores message).\n"
         "# TYPE gamify_api_mirror_drift_total counter\ngamify_api_mirror_drift_total %llu\n"
+        "# HELP gamify_api_mirror_budget_drops_total Boards dropped because new members took "
+        "the mirror past --mirror-members.\n"
+        "# TYPE gamify_api_mirror_budget_drops_total counter\n"
+        "gamify_api_mirror_budget_drops_total %llu\n"
         "# HELP gamify_api_mirror_boards Boards the mirror holds.\n"
         "# TYPE gamify_api_mirror_boards gauge\ngamify_api_mirror_boards %llu\n"
         "# HELP gamify_api_mirror_members Members the mirror holds over every board.\n"
@@ -326,8 +330,8 @@ metrics(struct gm_api_server *s, struct MHD_Connection *c, struct gm__api_req *r
         (unsigned long long)bs.redis_trips, (unsigned long long)bs.redis_calls,
         (unsigned long long)bs.mirror_hits, (unsigned long long)bs.mirror_misses,
         (unsigned long long)bs.mirror_loads, (unsigned long long)bs.mirror_resets,
-        (unsigned long long)bs.mirror_drift_drops, (unsigned long long)bs.mirror_boards,
-        (unsigned long long)bs.mirror_members);
+        (unsigned long long)bs.mirror_drift_drops, (unsigned long long)bs.mirror_budget_drops,
+        (unsigned long long)bs.mirror_boards, (unsigned long long)bs.mirror_members);
     enum MHD_Result ret =
         gm__api_respond(c, r, 200, "text/plain; version=0.0.4; charset=utf-8", b, len);
     free(b);

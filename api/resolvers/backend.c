@@ -837,7 +837,8 @@ gm_api_backend_stats(struct gm_api_backend *b, struct gm_api_backend_stats *out)
     out->redeem_pending = atomic_load(&b->redeem_pending);
     out->listener_restarts = atomic_load(&b->listener_restarts);
     out->mirror_hits = out->mirror_misses = out->mirror_loads = out->mirror_resets = 0;
-    out->mirror_drift_drops = out->mirror_boards = out->mirror_members = 0;
+    out->mirror_drift_drops = out->mirror_budget_drops = out->mirror_boards = 0;
+    out->mirror_members = 0;
     gm__mirror_stats(b->mirror, out);
 }
 

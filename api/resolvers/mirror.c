@@ -130,7 +130,7 @@ struct gm__mirror {
     int64_t check_next_ms;
     int64_t retry_ms; /* reconnect no sooner */
 
-    _Atomic uint64_t hits, misses, loads, resets, drift_drops;
+    _Atomic uint64_t hits, misses, loads, resets, drift_drops, budget_drops;
 };
 
 static uint64_t
@@ -917,6 +917,46 @@ check_start(struct gm__mirror *mr)
     send_ping(mr);
 }
 
+static bool
+drop_victim(struct gm__mirror *mr, struct board *bd, void *ctx)
+{
+    (void)mr;
+    return bd == ctx;
+}
+
+/*
+ * Boards grow after their load as new members come by message: past the
+ * budget, the board read longest ago goes, one per check, and is read from
+ * Redis until it fits again (load() refuses it meanwhile). Returns whether
+ * one went.
+ */
+static bool
+over_budget(struct gm__mirror *mr)
+{
+    if (atomic_load(&mr->members) <= mr->max_members)
+        return false;
+    struct board *victim = NULL;
+    for (size_t i = 0; i < mr->cap_table; i++) {
+        struct board *bd = mr->table[i];
+        if (bd && bd->state == B_READY &&
+            (!victim || atomic_load(&bd->used_ms) < atomic_load(&victim->used_ms)))
+            victim = bd;
+    }
+    if (!victim)
+        return false;
+    atomic_fetch_add(&mr->budget_drops, 1);
+    gm_log(GM_LOG_WARN,
+           "board mirror: %lld members held, past --mirror-members %lld: dropping %s (%zu "
+           "members, the board read longest ago); it is read from Redis",
+           (long long)atomic_load(&mr->members), (long long)mr->max_members, victim->key,
+           victim->n);
+    struct board *miss = board_new(victim->key, victim->key_len, B_MISS);
+    miss->retry_ms = gm__now_ms() + BIG_RETRY_MS;
+    table_filter(mr, drop_victim, victim);
+    table_put(mr, miss);
+    return true;
+}
+
 static void
 check_pong(struct gm__mirror *mr)
 {
@@ -928,7 +968,8 @@ check_pong(struct gm__mirror *mr)
         return;
     uint64_t drops = atomic_load(&mr->drift_drops);
     table_filter(mr, drop_drifted, &phase);
-    if (atomic_load(&mr->drift_drops) != drops)
+    bool over = over_budget(mr);
+    if (over || atomic_load(&mr->drift_drops) != drops)
         notify(mr, NULL, 0);
 }
 
@@ -1150,6 +1191,7 @@ gm__mirror_stats(struct gm__mirror *mr, struct gm_api_backend_stats *out)
     out->mirror_loads = atomic_load(&mr->loads);
     out->mirror_resets = atomic_load(&mr->resets);
     out->mirror_drift_drops = atomic_load(&mr->drift_drops);
+    out->mirror_budget_drops = atomic_load(&mr->budget_drops);
     out->mirror_boards = (uint64_t)atomic_load(&mr->boards);
     int64_t m = atomic_load(&mr->members);
     out->mirror_members = m > 0 ? (uint64_t)m : 0;

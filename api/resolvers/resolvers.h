@@ -89,21 +89,22 @@ int gm_api_backend_ready(struct gm_api_backend *b, char *why, size_t why_len);
 int gm_api_backend_check(const struct gm_api_backend_opts *o, int timeout_ms, struct gm_err *err);
 /* Counters since open (for /metrics). */
 struct gm_api_backend_stats {
-    uint64_t pg_pool_waits;      /* requests that waited for a free Postgres connection */
-    uint64_t pg_errors;          /* failed Postgres calls */
-    uint64_t redis_errors;       /* failed Redis calls */
-    uint64_t redeem_appended;    /* RedeemReward events appended */
-    uint64_t redeem_pending;     /* answered PENDING (the outcome did not come in time) */
-    uint64_t listener_restarts;  /* LISTEN connections (re)made */
-    uint64_t redis_trips;        /* Redis round trips of the resolvers */
-    uint64_t redis_calls;        /* Redis commands of the resolvers (calls / trips: batch size) */
-    uint64_t mirror_hits;        /* leaderboard requests the board mirror answered */
-    uint64_t mirror_misses;      /* leaderboard requests for a board it did not hold */
-    uint64_t mirror_loads;       /* boards it read whole from Redis */
-    uint64_t mirror_resets;      /* times it dropped every board (a reset, a lost connection) */
-    uint64_t mirror_drift_drops; /* boards dropped because their size differed from Redis's */
-    uint64_t mirror_boards;      /* boards held now */
-    uint64_t mirror_members;     /* members held now, over every board */
+    uint64_t pg_pool_waits;       /* requests that waited for a free Postgres connection */
+    uint64_t pg_errors;           /* failed Postgres calls */
+    uint64_t redis_errors;        /* failed Redis calls */
+    uint64_t redeem_appended;     /* RedeemReward events appended */
+    uint64_t redeem_pending;      /* answered PENDING (the outcome did not come in time) */
+    uint64_t listener_restarts;   /* LISTEN connections (re)made */
+    uint64_t redis_trips;         /* Redis round trips of the resolvers */
+    uint64_t redis_calls;         /* Redis commands of the resolvers (calls / trips: batch size) */
+    uint64_t mirror_hits;         /* leaderboard requests the board mirror answered */
+    uint64_t mirror_misses;       /* leaderboard requests for a board it did not hold */
+    uint64_t mirror_loads;        /* boards it read whole from Redis */
+    uint64_t mirror_resets;       /* times it dropped every board (a reset, a lost connection) */
+    uint64_t mirror_drift_drops;  /* boards dropped because their size differed from Redis's */
+    uint64_t mirror_budget_drops; /* boards dropped because messages grew them past the budget */
+    uint64_t mirror_boards;       /* boards held now */
+    uint64_t mirror_members;      /* members held now, over every board */
 };
 void gm_api_backend_stats(struct gm_api_backend *b, struct gm_api_backend_stats *out);
 

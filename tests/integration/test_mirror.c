@@ -50,7 +50,7 @@ struct fixture {
 };
 
 static void
-open_fixture(struct fixture *f, int check_ms)
+open_fixture_budget(struct fixture *f, int check_ms, int64_t budget)
 {
     const char *url = gm_test_server_env("GAMIFY_TEST_REDIS");
     const char *pg = getenv("GAMIFY_TEST_PG");
@@ -63,12 +63,18 @@ open_fixture(struct fixture *f, int check_ms)
     struct gm_api_backend_opts o = {.postgres = pg && pg[0] ? pg : "host=/nonexistent",
                                     .redis = url};
     struct gm_api_backend_opts_ex ex = {
-        .redis_prefix = f->prefix, .mirror_members = 1000000, .mirror_check_ms = check_ms};
+        .redis_prefix = f->prefix, .mirror_members = budget, .mirror_check_ms = check_ms};
     struct gm_err e;
     gm_err_clear(&e);
     cr_assert_eq(gm_api_backend_open_ex(&o, &ex, &f->b, &e), 0, "%s", e.msg);
     cr_assert_not_null(f->b->mirror);
     f->seed = 7;
+}
+
+static void
+open_fixture(struct fixture *f, int check_ms)
+{
+    open_fixture_budget(f, check_ms, 1000000);
 }
 
 static void
@@ -334,5 +340,48 @@ Test(mirror, blocks_emptied_and_split)
         agree(&f, "m1000", start, 50, -1, "after the middle moved");
     agree(&f, "m1399", 0, 0, 25, "around the first below the moved");
     cr_assert_eq(loads(&f), 1);
+    close_fixture(&f);
+}
+
+static struct gm_api_backend_stats
+stats(struct fixture *f)
+{
+    struct gm_api_backend_stats s;
+    gm_api_backend_stats(f->b, &s);
+    return s;
+}
+
+/* A board that messages grow past --mirror-members is dropped at a check
+ * and then read from Redis (the answers stay right). */
+Test(mirror, a_board_grown_past_the_budget_goes_to_redis)
+{
+    struct fixture f;
+    open_fixture_budget(&f, 200, 500);
+    ok(redisCommand(f.c, "MULTI"));
+    for (int i = 0; i < 300; i++)
+        ok(redisCommand(f.c, "ZADD %s %d m%04d", f.key, i, i));
+    ok(redisCommand(f.c, "EXEC"));
+    agree(&f, "m0010", 0, 10, -1, "300 members, within the budget");
+    struct gm_lbscores m = {0};
+    ok(redisCommand(f.c, "MULTI"));
+    for (int i = 300; i < 600; i++) {
+        char mem[16];
+        snprintf(mem, sizeof mem, "m%04d", i);
+        ok(redisCommand(f.c, "ZADD %s %d %s", f.key, i, mem));
+        gm_lbscores_add(&m, f.key, strlen(f.key), mem, strlen(mem), i);
+    }
+    ok(redisCommand(f.c, "PUBLISH %s %b", f.channel, m.buf, m.len));
+    ok(redisCommand(f.c, "EXEC"));
+    gm_lbscores_deinit(&m);
+    for (int i = 0; i < 300 && stats(&f).mirror_budget_drops == 0; i++)
+        usleep(10000);
+    cr_assert_eq(stats(&f).mirror_budget_drops, 1, "600 members past a budget of 500");
+    cr_assert_eq(stats(&f).mirror_boards, 0);
+    struct gm_arena a;
+    gm_arena_init(&a, 1 << 16);
+    struct gm__mirror_answer ans;
+    cr_assert_not(gm__mirror_read(f.b->mirror, f.key, 0, 10, "m0010", -1, &a, &ans),
+                  "the dropped board is not read again while it is past the budget");
+    gm_arena_deinit(&a);
     close_fixture(&f);
 }
