@@ -544,21 +544,27 @@ on_message(struct gm__api_sse *h, const char *msg, size_t len, bool from_mirror)
             gm_api_backend_lb_changed(h->s->d.backend, b, p);
         }
     }
+    /* Once per pair, before the streams' lock: whether the mirror's call covers it. */
+    size_t n_pairs = all ? 0 : json_array_size(changed);
+    bool *mirrored = calloc(n_pairs ? n_pairs : 1, sizeof *mirrored);
+    if (!mirrored)
+        abort();
+    for (size_t i = 0; !from_mirror && i < n_pairs; i++) {
+        json_t *e = json_array_get(changed, i);
+        mirrored[i] = gm_api_backend_mirror_holds(h->s->d.backend,
+                                                  json_string_value(json_object_get(e, "board")),
+                                                  json_string_value(json_object_get(e, "period")));
+    }
     size_t marked = 0;
     pthread_mutex_lock(&h->mu);
     for (struct stream *st = h->head; st; st = st->next) {
         bool hit = all || !st->watch.set;
-        size_t i;
-        json_t *e;
-        json_array_foreach(changed, i, e)
-        {
-            if (hit)
-                break;
+        for (size_t i = 0; !hit && i < n_pairs; i++) {
+            json_t *e = json_array_get(changed, i);
             const char *b = json_string_value(json_object_get(e, "board"));
             const char *p = json_string_value(json_object_get(e, "period"));
-            hit = b && p && strcmp(b, st->watch.board) == 0 &&
-                  strcmp(period_kind(p), st->watch.period) == 0 &&
-                  (from_mirror || !gm_api_backend_mirror_holds(h->s->d.backend, b, p));
+            hit = !mirrored[i] && b && p && strcmp(b, st->watch.board) == 0 &&
+                  strcmp(period_kind(p), st->watch.period) == 0;
         }
         if (hit && st->subscription) {
             st->dirty = true;
@@ -568,6 +574,7 @@ on_message(struct gm__api_sse *h, const char *msg, size_t len, bool from_mirror)
     if (marked)
         pthread_cond_broadcast(&h->cv);
     pthread_mutex_unlock(&h->mu);
+    free(mirrored);
     json_decref(m);
 }
 
