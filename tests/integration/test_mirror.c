@@ -224,12 +224,18 @@ agree(struct fixture *f, const char *me, int64_t start, int64_t count, int64_t a
     cr_assert_fail("%s: the mirror does not answer as Redis: %s", what, diff);
 }
 
-static uint64_t
-loads(struct fixture *f)
+static struct gm_api_backend_stats
+stats(struct fixture *f)
 {
     struct gm_api_backend_stats s;
     gm_api_backend_stats(f->b, &s);
-    return s.mirror_loads;
+    return s;
+}
+
+static uint64_t
+loads(struct fixture *f)
+{
+    return stats(f).mirror_loads;
 }
 
 Test(mirror, answers_as_redis_through_writes)
@@ -341,14 +347,6 @@ Test(mirror, blocks_emptied_and_split)
     agree(&f, "m1399", 0, 0, 25, "around the first below the moved");
     cr_assert_eq(loads(&f), 1);
     close_fixture(&f);
-}
-
-static struct gm_api_backend_stats
-stats(struct fixture *f)
-{
-    struct gm_api_backend_stats s;
-    gm_api_backend_stats(f->b, &s);
-    return s;
 }
 
 /* A board that messages grow past --mirror-members is dropped at a check
