@@ -9,16 +9,27 @@
  * pipeline: each touched learner's current row, once per batch however
  * many of its changes the batch holds (guarded by updated_seq, so it never
  * goes back), the badges earned in the batch, each redemption (inserted
- * once; its NOTIFY only when inserted), each ledger entry (inserted once by
- * (partition, seq)), stock used, catalogues when the rules changed, the
- * cursor and COMMIT. The staging tables empty at commit (ON COMMIT DELETE
- * ROWS); the inserts from them keep the guards, so COPY changes nothing of
- * exactly-once. The rows written are the snapshot's, which may be ahead of
- * the batch: a later batch rewrites the same values, and a replay of an
- * older one changes nothing.
+ * once; its NOTIFY only when inserted), stock used, catalogues when the
+ * rules changed, the cursor and COMMIT. The staging tables empty at commit
+ * (ON COMMIT DELETE ROWS); the inserts from them keep the guards, so COPY
+ * changes nothing of exactly-once. The rows written are the snapshot's,
+ * which may be ahead of the batch: a later batch rewrites the same values,
+ * and a replay of an older one changes nothing.
  *
- * Round trips per batch: BEGIN with the cursor's lock, one COPY per staging
- * table with rows, the pipeline. COPY instead of array parameters: Postgres
+ * The ledger, most of the rows, is copied straight into its table. Its
+ * rows are keyed (partition, seq), seq being the ledger's own numbering of
+ * entries in log order, and under the cursor's lock no entry of a change at
+ * or past the cursor can be there unless the cursor was moved back (a lost
+ * or reset cursor, a restored backup). Should one be, the COPY fails on the
+ * primary key, the transaction rolls back, and the batches holding entries
+ * up to the partition's highest ledger seq go through a staging table and
+ * an insert that skips the rows already there (ON CONFLICT (partition,
+ * seq) DO NOTHING): the guard costs a failed COPY and a query once, not a
+ * temporary table's write and read and an index probe per row every batch
+ * (BENCHMARKS.md, pgcopy).
+ *
+ * Round trips per batch: BEGIN with the cursor's lock, one COPY per table
+ * with rows, the pipeline. COPY instead of array parameters: Postgres
  * spent about three times as long parsing and unnesting array literals as
  * inserting the rows (BENCHMARKS.md, projcost).
  */
@@ -29,6 +40,7 @@
 #include "fold.h"
 #include "log.h"
 #include "migrations.h"
+#include "timefmt.h"
 
 #include <inttypes.h>
 #include <libpq-fe.h>
@@ -39,6 +51,11 @@
 /* Statements queued in the pipeline before their results are read, so the
  * server never blocks on a full socket while we block sending. */
 #define PIPELINE_DRAIN 512
+
+/* The ledger's columns in the order add_ledger writes them. */
+#define LEDGER_COLUMNS                                                                             \
+    "partition, seq, user_id, event_id, kind, detail, exp_delta, coins_delta, exp_after, "         \
+    "coins_after, capped_exp, occurred_at"
 
 enum stmt {
     S_LEARNER,
@@ -92,11 +109,8 @@ static const struct {
         "RETURNING redemption_id, user_id, status, reason) "
         "SELECT pg_notify('gamify_redemption', json_build_object('redemptionId', redemption_id, "
         "'userId', user_id, 'status', status, 'reason', reason)::text) FROM ins"},
-    [S_LEDGER] = {"gm_ledger", 1,
-        "INSERT INTO ledger (partition, seq, user_id, event_id, kind, detail, exp_delta, "
-        "coins_delta, exp_after, coins_after, capped_exp, occurred_at) "
-        "SELECT $1::int, seq, user_id, event_id, kind, detail, exp_delta, coins_delta, "
-        "exp_after, coins_after, capped_exp, to_timestamp(occurred_at) FROM gm_stage_ledger "
+    [S_LEDGER] = {"gm_ledger", 0,
+        "INSERT INTO ledger (" LEDGER_COLUMNS ") SELECT " LEDGER_COLUMNS " FROM gm_stage_ledger "
         "ON CONFLICT (partition, seq) DO NOTHING"},
     [S_STOCK] = {"gm_stock", 4,
         "INSERT INTO reward_stock_used (partition, reward_id, used, as_of_seq) "
@@ -130,7 +144,8 @@ static const struct {
 
 /* The session's staging tables: a batch's rows arrive in them by COPY and
  * leave them at its commit. The columns are those add_learner, add_badge
- * and add_ledger write, in their order. */
+ * and add_ledger write, in their order; the ledger's is used only while
+ * the guard is on (the head of this file). */
 static const char staging_sql[] =
     "CREATE TEMPORARY TABLE IF NOT EXISTS gm_stage_learner (user_id text, exp bigint, "
     "level bigint, coins bigint, coins_earned bigint, coins_spent bigint, "
@@ -140,10 +155,10 @@ static const char staging_sql[] =
     "opt_out boolean, updated_seq bigint) ON COMMIT DELETE ROWS; "
     "CREATE TEMPORARY TABLE IF NOT EXISTS gm_stage_badge (user_id text, badge_id text, "
     "position int, earned_at bigint) ON COMMIT DELETE ROWS; "
-    "CREATE TEMPORARY TABLE IF NOT EXISTS gm_stage_ledger (seq bigint, user_id text, "
-    "event_id text, kind text, detail text, exp_delta bigint, coins_delta bigint, "
-    "exp_after bigint, coins_after bigint, capped_exp bigint, occurred_at bigint) "
-    "ON COMMIT DELETE ROWS";
+    "CREATE TEMPORARY TABLE IF NOT EXISTS gm_stage_ledger (partition int, seq bigint, "
+    "user_id text, event_id text, kind text, detail text, exp_delta bigint, "
+    "coins_delta bigint, exp_after bigint, coins_after bigint, capped_exp bigint, "
+    "occurred_at timestamptz) ON COMMIT DELETE ROWS";
 /* clang-format on */
 
 struct gm_pgproj {
@@ -159,6 +174,11 @@ struct gm_pgproj {
     struct gm_feedshare *share;       /* borrowed; NULL: none */
     size_t pending;                   /* statements sent since the last drain */
     int failed;                       /* first error of the pipeline (GM_EDB), 0 while fine */
+    /* batches with ledger entries below this ledger seq go through the
+     * staging table with the guard (the head of this file); 0 until a COPY
+     * met a row */
+    int64_t guarded_until;
+    size_t guarded_steps; /* steps that went through the guard */
 };
 
 /* What a batch needs from its changes, copied out of the feed callback
@@ -499,13 +519,16 @@ rows_deinit(struct rows *r)
     free(r->ledger.buf);
 }
 
-/* COPY table FROM STDIN of c's rows (none: nothing); outside the pipeline. */
+/* COPY table FROM STDIN of c's rows (none: nothing); outside the pipeline.
+ * conflict (may be NULL): set when the COPY failed on a unique key; then
+ * the connection is kept, its transaction failed (to roll back). */
 static int
-copy_in(struct gm_pgproj *p, const char *table, const struct copybuf *c, struct gm_err *err)
+copy_in(struct gm_pgproj *p, const char *table, const struct copybuf *c, bool *conflict,
+        struct gm_err *err)
 {
     if (!c->rows)
         return 0;
-    char sql[64];
+    char sql[256];
     snprintf(sql, sizeof sql, "COPY %s FROM STDIN", table);
     PGresult *res = PQexec(p->conn, sql);
     ExecStatusType s = PQresultStatus(res);
@@ -515,12 +538,18 @@ copy_in(struct gm_pgproj *p, const char *table, const struct copybuf *c, struct 
     if (PQputCopyData(p->conn, c->buf, (int)c->len) != 1 || PQputCopyEnd(p->conn, NULL) != 1)
         return pg_fail(p, err, sql);
     int rc = 0;
+    bool unique = false;
     while ((res = PQgetResult(p->conn))) {
-        if (PQresultStatus(res) != PGRES_COMMAND_OK && !rc)
+        if (PQresultStatus(res) != PGRES_COMMAND_OK && !rc) {
             rc = gm_err_set(err, GM_EDB, "postgres: %s: %s", sql, PQresultErrorMessage(res));
+            const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+            unique = state && strcmp(state, "23505") == 0; /* unique_violation */
+        }
         PQclear(res);
     }
-    if (rc)
+    if (rc && unique && conflict && PQstatus(p->conn) == CONNECTION_OK)
+        *conflict = true;
+    else if (rc)
         drop_conn(p);
     return rc;
 }
@@ -586,10 +615,21 @@ send_redemption(struct gm_pgproj *p, const struct redemption *r, struct gm_err *
     return queue(p, S_REDEMPTION, params, err);
 }
 
+struct ledger_rows {
+    struct copybuf *c;
+    const char *partition;
+};
+
 static int
 add_ledger(void *ctx, const struct gm_ledger_entry *e)
 {
-    struct copybuf *c = ctx;
+    struct ledger_rows *lr = ctx;
+    struct copybuf *c = lr->c;
+    char at[GM_RFC3339_MAX];
+    /* events are validated to years 2000-2199 (proto/codec.c) */
+    if (gm_time_format_rfc3339(e->occurred_at, 0, at))
+        return GM_EINVAL;
+    cb_text(c, lr->partition, '\t');
     cb_i64(c, e->seq, '\t');
     cb_text(c, e->user_id, '\t');
     cb_text(c, e->event_id, '\t');
@@ -600,7 +640,7 @@ add_ledger(void *ctx, const struct gm_ledger_entry *e)
     cb_i64(c, e->exp_after, '\t');
     cb_i64(c, e->coins_after, '\t');
     cb_i64(c, e->capped_exp, '\t');
-    cb_i64(c, e->occurred_at, '\n');
+    cb_text(c, at, '\n');
     c->rows++;
     return 0;
 }
@@ -720,9 +760,12 @@ begin_locked(struct gm_pgproj *p, int64_t *from, char sha[65], struct gm_err *er
     return 0;
 }
 
-int
-gm_pgproj_step(struct gm_pgproj *p, struct gm_state *st, size_t max_changes, size_t *n,
-               struct gm_err *err)
+/* One batch (gm_pgproj_step); conflict NULL: the ledger through the guard;
+ * else *conflict: the ledger's COPY met a row already there (nothing
+ * written, the connection kept). */
+static int
+step_once(struct gm_pgproj *p, struct gm_state *st, size_t max_changes, size_t *n, bool *conflict,
+          struct gm_err *err)
 {
     struct gm_feed *f = NULL;
     struct batch b = {0};
@@ -799,16 +842,23 @@ gm_pgproj_step(struct gm_pgproj *p, struct gm_state *st, size_t max_changes, siz
         add_learner(&rows, &l, b.users[i].seq, b.earned + e, e_end - e);
         e = e_end;
     }
+    struct ledger_rows lr = {&rows.ledger, p->partition_s};
     for (size_t i = 0; i < b.n_ledger; i++) {
-        if ((rc = gm_feed_ledger(f, b.ledger[i][0], b.ledger[i][1], add_ledger, &rows.ledger))) {
+        if ((rc = gm_feed_ledger(f, b.ledger[i][0], b.ledger[i][1], add_ledger, &lr))) {
             gm_err_set(err, rc, "reading the ledger: %s", gm_strerror(rc));
             goto out;
         }
     }
-    if ((rc = copy_in(p, "gm_stage_learner", &rows.learner, err)) ||
-        (rc = copy_in(p, "gm_stage_badge", &rows.badge, err)) ||
-        (rc = copy_in(p, "gm_stage_ledger", &rows.ledger, err)))
+    bool guarded = !conflict;
+    for (size_t i = 0; i < b.n_ledger && !guarded; i++)
+        guarded = b.ledger[i][0] < p->guarded_until;
+    if ((rc = copy_in(p, "gm_stage_learner", &rows.learner, NULL, err)) ||
+        (rc = copy_in(p, "gm_stage_badge", &rows.badge, NULL, err)) ||
+        (rc = copy_in(p, guarded ? "gm_stage_ledger" : "ledger (" LEDGER_COLUMNS ")", &rows.ledger,
+                      guarded ? NULL : conflict, err)))
         goto out;
+    if (guarded)
+        p->guarded_steps++;
 
     if (PQenterPipelineMode(p->conn) != 1) {
         rc = pg_fail(p, err, "entering pipeline mode");
@@ -827,7 +877,7 @@ gm_pgproj_step(struct gm_pgproj *p, struct gm_state *st, size_t max_changes, siz
     for (size_t i = 0; i < b.n_reds; i++)
         if ((rc = send_redemption(p, &b.reds[i], err)))
             goto out;
-    if (rows.ledger.rows && (rc = queue(p, S_LEDGER, part, err)))
+    if (guarded && rows.ledger.rows && (rc = queue(p, S_LEDGER, NULL, err)))
         goto out;
     if (r && (rules_changed || b.n_reds) && (rc = send_stock(p, f, r, gm_feed_end(f), err)))
         goto out;
@@ -874,6 +924,48 @@ out:
     rows_deinit(&rows);
     gm_feed_close(f);
     return rc;
+}
+
+/* After a COPY met ledger rows at or past the cursor: the guard stays on
+ * up to the partition's highest ledger seq. */
+static int
+guard_from_ledger(struct gm_pgproj *p, struct gm_err *err)
+{
+    char sql[96];
+    snprintf(sql, sizeof sql, "SELECT coalesce(max(seq), -1) FROM ledger WHERE partition = %d",
+             p->partition);
+    PGresult *res = PQexec(p->conn, sql);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        PQclear(res);
+        return pg_fail(p, err, "reading the ledger's highest seq");
+    }
+    p->guarded_until = strtoll(PQgetvalue(res, 0, 0), NULL, 10) + 1;
+    PQclear(res);
+    gm_log(GM_LOG_INFO,
+           "postgres: partition %d: the ledger holds rows at or past the cursor (it was moved "
+           "back): ledger entries below seq %" PRId64 " are written skipping rows already there",
+           p->partition, p->guarded_until);
+    return 0;
+}
+
+int
+gm_pgproj_step(struct gm_pgproj *p, struct gm_state *st, size_t max_changes, size_t *n,
+               struct gm_err *err)
+{
+    bool conflict = false;
+    int rc = step_once(p, st, max_changes, n, &conflict, err);
+    if (rc && conflict) {
+        if ((rc = guard_from_ledger(p, err)))
+            return rc;
+        rc = step_once(p, st, max_changes, n, NULL, err);
+    }
+    return rc;
+}
+
+size_t
+gm_pgproj_guarded_steps(const struct gm_pgproj *p)
+{
+    return p->guarded_steps;
 }
 
 int

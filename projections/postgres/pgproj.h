@@ -80,6 +80,14 @@ void gm_pgproj_set_share(struct gm_pgproj *p, struct gm_feedshare *sh);
 int64_t gm_pgproj_cursor(const struct gm_pgproj *p);
 
 /*
+ * Steps that wrote the ledger through the guard (a staging table and an
+ * insert that skips rows already there) because the cursor had been moved
+ * back behind rows of the ledger; the others copy the ledger's rows
+ * straight into it (pgproj.c says why).
+ */
+size_t gm_pgproj_guarded_steps(const struct gm_pgproj *p);
+
+/*
  * Fault seam for tests: when on, the next step writes everything and then
  * drops the connection instead of committing, as if the process were
  * killed there, and returns GM_EDB.
