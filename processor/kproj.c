@@ -161,6 +161,7 @@ gm_kproj_start(const struct gm_kproj_conf *conf, int32_t partition, const char *
         /* the runner takes the side, and closes it when it cannot start */
         if ((rc = gm_projrun_start(&pg_ops, side_new(false, pp, partition), st, &kp->pg, err)))
             goto out;
+        gm_projrun_set_linger(kp->pg, conf->pg_linger_ms);
     }
     if (conf->redis_url) {
         struct gm_redisproj *rp;
@@ -183,6 +184,13 @@ out:
     }
     *out = kp;
     return 0;
+}
+
+void
+gm_kproj_hurry(struct gm_kproj *kp)
+{
+    if (kp)
+        gm_projrun_hurry(kp->pg);
 }
 
 void

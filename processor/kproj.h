@@ -36,6 +36,7 @@ struct gm_kproj_conf {
     const char *redis_url;               /* NULL: no Redis projector */
     struct gm_redisproj_opts redis_opts; /* for each partition's Redis projector */
     const char *webhooks;                /* the webhooks YAML file; NULL: no webhooks */
+    int64_t pg_linger_ms;                /* the Postgres projector's (gm_projrun_set_linger) */
 };
 
 /* A projector's figures for metrics. */
@@ -68,6 +69,10 @@ int gm_kproj_start(const struct gm_kproj_conf *conf, int32_t partition, const ch
 
 /* Wakes the projectors: the writer committed a batch. NULL is fine. */
 void gm_kproj_wake(struct gm_kproj *kp);
+
+/* Ends the Postgres projector's linger (gm_projrun_hurry): the batch held
+ * a redemption's outcome. NULL is fine. */
+void gm_kproj_hurry(struct gm_kproj *kp);
 
 /* The feed records all of kp's projectors have taken (gm_pump_release's
  * hold); INT64_MAX for NULL. */

@@ -61,6 +61,10 @@ static const struct gm_setting settings[] = {
     {"postgres", GM_SET_STRING, NULL, 0, 0, false,
      "Postgres read model conninfo (projected in a thread; with a kafka:// log, one per "
      "assigned partition, each with its own connection; gamify migrate first)"},
+    {"postgres-linger-ms", GM_SET_INT, "50", 0, 60000, false,
+     "after a Postgres step that caught up, wait this many ms before the next one, so that the "
+     "commits meanwhile go in one Postgres transaction (a batch with a redemption ends the "
+     "wait; 0: a step per commit; docs/operations.md)"},
     {"redis", GM_SET_STRING, NULL, 0, 0, false,
      "Redis URL for the realtime leaderboards (projected in a thread; with a kafka:// log, one "
      "per assigned partition, each with its own connection)"},
@@ -384,6 +388,7 @@ start_projectors(const struct gm_config *cfg, struct gm_state *st, struct gm_ops
         gm_pgproj_set_share(pp, share);
         if ((rc = gm_projrun_start(&pg_ops, pp, st, pg, err)))
             return rc;
+        gm_projrun_set_linger(*pg, gm_config_int(cfg, "postgres-linger-ms"));
         gm_log(GM_LOG_INFO, "projecting the read model to Postgres");
     }
     const char *url = gm_config_str(cfg, "redis");
@@ -540,6 +545,7 @@ run(const struct gm_config *cfg)
 
     double last_size = 0;
     int64_t trimmed = 0;
+    uint64_t redemptions_seen = gm_state_stats(st)->redemptions;
     struct gm_diskguard guard;
     gm_diskguard_init(&guard, dir, (uint64_t)gm_config_int(cfg, "min-free-disk-mb"));
     while (!stop) {
@@ -584,6 +590,11 @@ run(const struct gm_config *cfg)
             gm_projrun_wake(redis);
             gm_projrun_wake(pg);
             gm_projrun_wake(wh);
+            if (ss->redemptions != redemptions_seen) {
+                /* gamify-api awaits their outcomes through the read model */
+                redemptions_seen = ss->redemptions;
+                gm_projrun_hurry(pg);
+            }
             if (sink && (rc = gm_outsink_publish(sink, st, &err)))
                 goto fail;
             gm_pump_release(st, sink, hold_min(projectors_hold(redis, pg), gm_projrun_hold(wh)));
@@ -656,6 +667,7 @@ struct kpart {
     uint64_t gaps_quiet, offsets_quiet; /* jumps (and offsets) not logged since */
     struct gm_kproj *proj;              /* its projectors (NULL: none asked for) */
     int64_t trimmed;                    /* the feed is trimmed below this */
+    uint64_t redemptions_seen;          /* the state's count at the last commit */
 };
 
 /* The processor on a Kafka log: the partitions it holds now. */
@@ -799,6 +811,11 @@ kpart_commit(struct kproc *k, struct kpart *p, struct gm_err *err)
     kproc_metrics(k);
     gm_kafka_commit_async(k->c, p->id, p->next);
     gm_kproj_wake(p->proj);
+    uint64_t reds = gm_state_stats(p->st)->redemptions;
+    if (reds != p->redemptions_seen) {
+        p->redemptions_seen = reds; /* gamify-api awaits their outcomes */
+        gm_kproj_hurry(p->proj);
+    }
     if (k->sink && (rc = gm_outsink_publish_part(k->sink, p->st, p->id, err)))
         return rc;
     gm_pump_release(p->st, k->sink, gm_kproj_hold(p->proj));
@@ -841,7 +858,11 @@ on_assigned(void *ctx, int32_t partition, uint64_t *next, struct gm_err *err)
             abort();
     }
     struct kpart *p = &k->parts[k->n_parts++];
-    *p = (struct kpart){.id = partition, .st = st, .next = gm_state_offset(st), .proj = proj};
+    *p = (struct kpart){.id = partition,
+                        .st = st,
+                        .next = gm_state_offset(st),
+                        .proj = proj,
+                        .redemptions_seen = gm_state_stats(st)->redemptions};
     p->batch_next = p->next;
     p->rebuilding = p->next == 0;
     p->last_progress = now_s();
@@ -1010,7 +1031,8 @@ run_kafka(const struct gm_config *cfg, const char *rest)
     k.proj_conf = (struct gm_kproj_conf){.conninfo = gm_config_str(cfg, "postgres"),
                                          .redis_url = gm_config_str(cfg, "redis"),
                                          .redis_opts = redis_opts(cfg, false),
-                                         .webhooks = gm_config_str(cfg, "webhooks")};
+                                         .webhooks = gm_config_str(cfg, "webhooks"),
+                                         .pg_linger_ms = gm_config_int(cfg, "postgres-linger-ms")};
     const char *rules = gm_config_str(cfg, "rules"), *out_uri = gm_config_str(cfg, "out");
     const char *metrics_addr = gm_config_str(cfg, "metrics");
     size_t batch_max = (size_t)gm_config_int(cfg, "batch-max");

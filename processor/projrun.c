@@ -34,9 +34,11 @@ struct gm_projrun {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool woken, stop;
-    bool early;       /* under mu: an offer waits (gm_projrun_wake_early) */
-    bool committed;   /* under mu: a commit came since the last step began */
-    bool backing_off; /* under mu: waiting out a failure's backoff */
+    bool early;        /* under mu: an offer waits (gm_projrun_wake_early) */
+    bool committed;    /* under mu: a commit came since the last step began */
+    bool backing_off;  /* under mu: waiting out a failure's backoff */
+    bool hurry;        /* under mu: end the linger (gm_projrun_hurry) */
+    int64_t linger_ms; /* under mu: gm_projrun_set_linger */
     atomic_int_fast64_t cursor;
     atomic_uint_fast64_t changes, failures, retries, early_changes, early_failures;
     atomic_uint_fast64_t step_le[GM_PROJRUN_STEP_BUCKETS], step_count, step_us_sum;
@@ -104,6 +106,26 @@ nap(struct gm_projrun *r, int64_t ms, bool full)
     r->woken = false;
 }
 
+/* After a step that caught up: waits out the linger, unless stopped or
+ * hurried. Call with mu held. */
+static void
+linger(struct gm_projrun *r)
+{
+    if (r->linger_ms <= 0 || r->hurry || r->stop)
+        return;
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += r->linger_ms / 1000;
+    until.tv_nsec += (r->linger_ms % 1000) * 1000000;
+    if (until.tv_nsec >= 1000000000) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000;
+    }
+    gm_trace(r->ops.name, "linger", r->linger_ms, 0);
+    while (!r->hurry && !r->stop && pthread_cond_timedwait(&r->cv, &r->mu, &until) == 0) {
+    }
+}
+
 static void *
 run(void *arg)
 {
@@ -157,6 +179,9 @@ run(void *arg)
         }
         if (last_err[0])
             atomic_fetch_add(&r->retries, 1);
+        pthread_mutex_lock(&r->mu);
+        r->hurry = false; /* this step takes what a hurry was for */
+        pthread_mutex_unlock(&r->mu);
         int64_t t0 = mono_us();
         gm_trace(r->ops.name, "step.start", 0, 0);
         int rc = r->ops.step(r->impl, r->st, STEP_MAX, &n, &err);
@@ -195,8 +220,13 @@ run(void *arg)
             last_err[0] = '\0';
             r->backoff_ms = 0;
             atomic_fetch_add(&r->changes, n);
-            if (n == 0)
+            if (n == 0) {
                 wait = IDLE_WAIT_MS;
+            } else if (n < STEP_MAX) {
+                pthread_mutex_lock(&r->mu);
+                linger(r);
+                pthread_mutex_unlock(&r->mu);
+            }
         }
         if (wait > 0) {
             pthread_mutex_lock(&r->mu);
@@ -253,6 +283,27 @@ gm_projrun_wake(struct gm_projrun *r)
     note_commit(r, end, ms);
     r->woken = true;
     r->committed = true;
+    pthread_cond_signal(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+}
+
+void
+gm_projrun_set_linger(struct gm_projrun *r, int64_t ms)
+{
+    if (!r)
+        return;
+    pthread_mutex_lock(&r->mu);
+    r->linger_ms = ms > 0 ? ms : 0;
+    pthread_mutex_unlock(&r->mu);
+}
+
+void
+gm_projrun_hurry(struct gm_projrun *r)
+{
+    if (!r)
+        return;
+    pthread_mutex_lock(&r->mu);
+    r->hurry = true;
     pthread_cond_signal(&r->cv);
     pthread_mutex_unlock(&r->mu);
 }

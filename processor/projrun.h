@@ -54,6 +54,25 @@ void gm_projrun_wake(struct gm_projrun *r);
  */
 void gm_projrun_wake_early(struct gm_projrun *r);
 
+/*
+ * Group commit for a projector whose every step is a costly transaction
+ * (Postgres): after a step that wrote changes and caught up (fewer than a
+ * full step), the thread waits ms (0: no wait, the default) before the
+ * next one, however many commits wake it meanwhile, so that their changes
+ * go in one step. A step per commit at 20,000 events/s was hundreds of
+ * small PostgreSQL transactions a second, each with its WAL flush: their
+ * CPU and fsyncs doubled the time from an event to its board (BENCHMARKS.md,
+ * "linger"). gm_projrun_hurry ends the wait. Any thread; NULL is fine.
+ */
+void gm_projrun_set_linger(struct gm_projrun *r, int64_t ms);
+
+/*
+ * Ends a linger now (and the next one before it starts): the writer
+ * committed a change someone waits on, a redemption's outcome that
+ * gamify-api awaits through the read model's NOTIFY. NULL is fine.
+ */
+void gm_projrun_hurry(struct gm_projrun *r);
+
 /* The change-feed records this projector no longer needs: those before its
  * cursor (0 while unknown); INT64_MAX for NULL. */
 int64_t gm_projrun_hold(const struct gm_projrun *r);

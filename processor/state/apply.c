@@ -165,6 +165,7 @@ fold_event(struct gm_state *s, const struct pending *rec, const Gamification__V1
 
     /* writes */
     if (fo->redemption) {
+        s->stats.redemptions++;
         if ((rc = gm__db_fail(s,
                               gm__put_msg(s->txn, s->redemptions, &fk, &fo->new_redemption.base, 0),
                               "redemptions put")))

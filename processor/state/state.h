@@ -52,6 +52,7 @@ struct gm_state_stats {
     uint64_t periods_pruned; /* expired (board, period) scores removed from learners */
     uint64_t too_far_ahead;  /* dead letters TOO_FAR_AHEAD */
     uint64_t rules_ignored;  /* RulesPublished events a what-if state counted and ignored */
+    uint64_t redemptions;    /* redemption outcomes recorded (completed or rejected) */
 };
 
 struct gm_state;

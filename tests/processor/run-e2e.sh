@@ -20,6 +20,9 @@
 #   seam) after writing outbound events but before recording that it did,
 #   and a torn line is left at the end of the file: after a restart every
 #   outbound event is in the file once, as in a clean replay.
+# linger: --postgres-linger-ms 20000: commits that come while the Postgres
+#   projector lingers go in one step and stay out of Postgres meanwhile; a
+#   redemption's outcome ends the linger at once.
 # Uses GAMIFY_TEST_PG and GAMIFY_TEST_REDIS (tests/run) for what is not
 # private to a check.
 set -euo pipefail
@@ -192,6 +195,60 @@ outage() {
 }
 
 case $check in
+linger)
+    shared_db
+    at=$(date -u -d '-1 hour' +%Y-%m-%dT%H:%M:%SZ)
+    lesson() { # EVENT_ID USER
+        printf '{"eventId":"%s","userId":"%s","occurredAt":"%s","lessonCompleted":{"lessonId":"l1","courseId":"c1","score":90}}\n' \
+            "$1" "$2" "$at"
+    }
+    learners() { psql -qXAt "$pg" -c "SELECT count(*) FROM learners WHERE user_id LIKE '$1%'"; }
+    lesson e0 la0 > "$tmp/one.jsonl"
+    produce "$tmp/one.jsonl" >/dev/null
+    start --postgres-linger-ms 20000
+    # the projector was idle: the first commit is projected at once, then
+    # it lingers 20 s
+    wait_for gamify_postgres_projector_lag_changes 0 30
+    [ "$(learners la)" = 1 ] || fail "the first learner is not in Postgres"
+    steps0=$(metric gamify_postgres_projector_step_seconds_count)
+    batches0=$(metric gamify_batch_seconds_count)
+    for i in $(seq 10); do
+        lesson "e$i" "lb$i" > "$tmp/one.jsonl"
+        produce "$tmp/one.jsonl" >/dev/null
+        sleep 0.05
+    done
+    wait_for gamify_source_offset "$(log_end)" 30
+    batches=$(($(metric gamify_batch_seconds_count) - batches0))
+    [ "$batches" -ge 5 ] || fail "the 10 appends made $batches commits"
+    [ "$(learners lb)" = 0 ] || fail "learners reached Postgres while the projector lingered"
+    lag=$(metric gamify_postgres_projector_lag_changes)
+    [ "$lag" -ge 10 ] || fail "the Postgres lag is $lag while it lingers"
+    printf '{"eventId":"r0","userId":"lc0","occurredAt":"%s","redeemReward":{"redemptionId":"lc0-r1","rewardId":"dark-theme"}}\n' \
+        "$at" > "$tmp/one.jsonl"
+    t0=$(date +%s%N)
+    produce "$tmp/one.jsonl" >/dev/null
+    seen=
+    for _ in $(seq 80); do
+        n=$(psql -qXAt "$pg" -c "SELECT count(*) FROM redemptions WHERE redemption_id = 'lc0-r1'")
+        [ "$n" = 1 ] && { seen=1; break; }
+        sleep 0.1
+    done
+    ms=$((($(date +%s%N) - t0) / 1000000))
+    # without the hurry it would wait for the linger's end, 15 s or more away
+    [ -n "$seen" ] || fail "the redemption's outcome did not reach Postgres within 8 s"
+    [ "$(learners lb)" = 10 ] || fail "the learners committed before the redemption are missing"
+    # the projector's figures reach /metrics at the writer's next commit or
+    # its idle second
+    for _ in $(seq 50); do
+        steps=$(($(metric gamify_postgres_projector_step_seconds_count) - steps0))
+        [ "$steps" -ge 1 ] && break
+        sleep 0.1
+    done
+    [ "$steps" -ge 1 ] && [ "$steps" -le 2 ] || fail "$steps Postgres steps for $batches commits"
+    finish
+    verify
+    echo "ok: $batches commits in lingering went in $steps Postgres step(s); a redemption's outcome in Postgres after $ms ms"
+    ;;
 full)
     shared_db
     generate 200000 5000 7
