@@ -87,20 +87,28 @@ note_commit(struct gm_projrun *r, int64_t end, int64_t ms)
     r->notes[r->n_notes++] = (struct commit_note){end, ms};
 }
 
-/* Waits up to ms or until woken or stopped; with full, until stopped only
- * (a backoff: commits keep waking the thread, and a server that is down
- * must not be retried at the writer's pace). Call with mu held. */
-static void
-nap(struct gm_projrun *r, int64_t ms, bool full)
+/* ms from now on the monotonic clock, the condition variable's clock. */
+static struct timespec
+deadline(int64_t ms)
 {
     struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until); /* the condvar's clock */
+    clock_gettime(CLOCK_MONOTONIC, &until);
     until.tv_sec += ms / 1000;
     until.tv_nsec += (ms % 1000) * 1000000;
     if (until.tv_nsec >= 1000000000) {
         until.tv_sec++;
         until.tv_nsec -= 1000000000;
     }
+    return until;
+}
+
+/* Waits up to ms or until woken or stopped; with full, until stopped only
+ * (a backoff: commits keep waking the thread, and a server that is down
+ * must not be retried at the writer's pace). Call with mu held. */
+static void
+nap(struct gm_projrun *r, int64_t ms, bool full)
+{
+    struct timespec until = deadline(ms);
     while ((full || !r->woken) && !r->stop && pthread_cond_timedwait(&r->cv, &r->mu, &until) == 0) {
     }
     r->woken = false;
@@ -113,14 +121,7 @@ linger(struct gm_projrun *r)
 {
     if (r->linger_ms <= 0 || r->hurry || r->stop)
         return;
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += r->linger_ms / 1000;
-    until.tv_nsec += (r->linger_ms % 1000) * 1000000;
-    if (until.tv_nsec >= 1000000000) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000;
-    }
+    struct timespec until = deadline(r->linger_ms);
     gm_trace(r->ops.name, "linger", r->linger_ms, 0);
     while (!r->hurry && !r->stop && pthread_cond_timedwait(&r->cv, &r->mu, &until) == 0) {
     }

@@ -198,7 +198,7 @@ postgres)
     sql() { psql -qXAt "$pg" -c "$1"; }
     "$gamify" migrate --help | grep -q 'migrate --postgres CONNINFO' || fail "migrate --help"
     "$gamify" project --help | grep -q -- '--follow' || fail "project --help"
-    "$gamify" migrate --postgres "$pg" | grep -q 'schema at version 4 (4 migrations applied)' || fail "first migrate"
+    "$gamify" migrate --postgres "$pg" | grep -q 'schema at version 5 (5 migrations applied)' || fail "first migrate"
     GAMIFY_POSTGRES="$pg" "$gamify" migrate | grep -q '(0 migrations applied)' || fail "second migrate"
     # two partitions with disjoint learners
     mkdir -p "$tmp/st"
