@@ -30,6 +30,9 @@
 #              stay in Redis (and the memory guard's figures are on
 #              /metrics per partition); once every partition has pruned
 #              them their keys go and Redis equals the dump again
+#   linger     --postgres-linger-ms 20000: a partition's commits that come
+#              while its Postgres projector lingers stay out of Postgres;
+#              a redemption's outcome ends the linger at once
 # Without the servers: skip (77), or fail when GAMIFY_TEST_REQUIRE_SERVERS=1.
 # KEEP_TMP=1 keeps the temporary folder.
 set -euo pipefail
@@ -332,6 +335,44 @@ restart)
     stop_ok 2
     compare "$tmp/state"
     echo "ok: kafka projectors across kill -9 and a restart (killed at offset $off)"
+    ;;
+linger)
+    at=$(date -u -d '-1 hour' +%Y-%m-%dT%H:%M:%SZ)
+    lesson() { # EVENT_ID LESSON_ID: a first completion of learner kl0
+        printf '{"eventId":"%s","userId":"kl0","occurredAt":"%s","lessonCompleted":{"lessonId":"%s","courseId":"c1","score":90}}\n' \
+            "$1" "$at" "$2"
+    }
+    completions() { sql "SELECT lesson_completions FROM learners WHERE user_id = 'kl0'"; }
+    lesson kl-0 l0 > "$tmp/one.jsonl"
+    produce "$tmp/one.jsonl"
+    start 1 "$tmp/state" --postgres-linger-ms 20000
+    # the partition's projector was idle: its first commit is projected at
+    # once, then it lingers 20 s
+    for _ in $(seq 300); do
+        [ "$(completions)" = 1 ] && break
+        sleep 0.2
+    done
+    [ "$(completions)" = 1 ] || fail "the first lesson did not reach Postgres"
+    for i in 1 2; do
+        lesson "kl-$i" "l$i" > "$tmp/one.jsonl"
+        produce "$tmp/one.jsonl"
+    done
+    caught_up_folding 3 1
+    [ "$(completions)" = 1 ] || fail "lessons reached Postgres while the projector lingered"
+    printf '{"eventId":"kl-r","userId":"kl0","occurredAt":"%s","redeemReward":{"redemptionId":"kl0-r1","rewardId":"dark-theme"}}\n' \
+        "$at" > "$tmp/one.jsonl"
+    produce "$tmp/one.jsonl"
+    seen=
+    for _ in $(seq 80); do
+        [ "$(sql "SELECT count(*) FROM redemptions WHERE redemption_id = 'kl0-r1'")" = 1 ] &&
+            { seen=1; break; }
+        sleep 0.1
+    done
+    # without the hurry it would wait for the linger's end, 15 s or more away
+    [ -n "$seen" ] || fail "the redemption's outcome did not reach Postgres within 8 s"
+    [ "$(completions)" = 3 ] || fail "the lessons before the redemption are missing: $(completions)"
+    stop_ok 1
+    echo "ok: kafka, a partition's commits waited out the Postgres linger; a redemption ended it"
     ;;
 down)
     closed=$(port)
