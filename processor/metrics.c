@@ -288,9 +288,19 @@ projector(struct text *t, const char *name, const char *what, struct gm_metrics_
             "# HELP gamify_redis_projector_early_failures_total Early writes that failed (the "
             "next step writes their changes).\n"
             "# TYPE gamify_redis_projector_early_failures_total counter\n"
-            "gamify_redis_projector_early_failures_total %llu\n",
+            "gamify_redis_projector_early_failures_total %llu\n"
+            "# HELP gamify_redis_early_offers_total Batches, or parts of a long one, the writer "
+            "handed to the Redis projector before their commit (--redis-early).\n"
+            "# TYPE gamify_redis_early_offers_total counter\n"
+            "gamify_redis_early_offers_total %llu\n"
+            "# HELP gamify_redis_early_skipped_total Batches not handed over before their commit "
+            "because the batch before ended at its bound (the processor was catching up).\n"
+            "# TYPE gamify_redis_early_skipped_total counter\n"
+            "gamify_redis_early_skipped_total %llu\n",
             (unsigned long long)atomic_load(&p->early),
-            (unsigned long long)atomic_load(&p->early_failures));
+            (unsigned long long)atomic_load(&p->early_failures),
+            (unsigned long long)atomic_load(&p->early_offers),
+            (unsigned long long)atomic_load(&p->early_skipped));
     }
     add(t,
         "# HELP gamify_%s_projector_step_seconds Time of one step (a batch of changes written "

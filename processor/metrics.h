@@ -41,6 +41,9 @@ struct gm_metrics_projector {
     atomic_int_fast64_t lag_ms; /* now minus the commit time of the oldest change not projected */
     atomic_uint_fast64_t retries;
     atomic_uint_fast64_t early, early_failures; /* --redis-early: changes written, failures */
+    /* --redis-early, the writer's side: hand-overs made, and batches not
+     * handed over because the writer was catching up */
+    atomic_uint_fast64_t early_offers, early_skipped;
     atomic_uint_fast64_t step_le[GM_PROJRUN_STEP_BUCKETS], step_count, step_us_sum;
 };
 

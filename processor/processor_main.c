@@ -316,12 +316,23 @@ struct early_hand {
     struct gm_feedshare *share;
     struct gm_projrun *redis;
     int64_t first, end; /* the last offer: the batch's changes [first, end) */
+    /* The last batch ended at its bound (--batch-max, --batch-mib): the
+     * writer is catching up with the log. Its batches are then not handed
+     * over early: an early hand-over is for the latency of live events, and
+     * while catching up it only cost (copies of every record, and Redis
+     * steps of a few hundred changes where steps of 10,000 cost Redis about
+     * two thirds of the CPU per change; BENCHMARKS.md "catchup"). The Redis
+     * projector then follows the commits. */
+    bool behind;
+    uint64_t offers, skipped; /* for /metrics */
 };
 
 static void
 early_offer(void *ctx, struct gm_state *st)
 {
     struct early_hand *h = ctx;
+    if (h->behind)
+        return;
     int64_t first = gm_state_change_end(st), end = gm_state_pending_end(st);
     if (end <= first)
         return; /* a commit of no changes (a trim), or none yet */
@@ -330,6 +341,7 @@ early_offer(void *ctx, struct gm_state *st)
     if (gm_feedshare_offer(h->share, st) == 0) {
         h->first = first;
         h->end = end;
+        h->offers++;
         gm_projrun_wake_early(h->redis);
     }
 }
@@ -526,7 +538,7 @@ run(const struct gm_config *cfg)
     static struct early_hand hand;
     struct gm_pump_progress prog = {early_offer, &hand, early_every_ms * 1000}, *progp = NULL;
     if (early) {
-        hand = (struct early_hand){share, redis, -1, -1};
+        hand = (struct early_hand){share, redis, -1, -1, false, 0, 0};
         gm_state_set_precommit(st, early_offer, &hand);
         if (early_every_ms > 0)
             progp = &prog;
@@ -562,6 +574,9 @@ run(const struct gm_config *cfg)
         gm_feedshare_settle(share, gm_state_change_end(st));
         if (rc)
             goto fail;
+        if (early && hand.behind && n > 0)
+            hand.skipped++;
+        hand.behind = full;
         double t1 = now_s();
         if (n > 0) {
             const struct gm_state_stats *ss = gm_state_stats(st);
@@ -587,6 +602,8 @@ run(const struct gm_config *cfg)
             int64_t newest = gm_state_newest_time(st);
             atomic_store(&m.last_event_time, newest);
             atomic_store(&m.lag_seconds, newest ? (int64_t)t1 - newest : 0);
+            atomic_store(&m.redis_proj.early_offers, hand.offers);
+            atomic_store(&m.redis_proj.early_skipped, hand.skipped);
             gm_projrun_wake(redis);
             gm_projrun_wake(pg);
             gm_projrun_wake(wh);

@@ -36,6 +36,11 @@
 #   the cursor before the block that moves it (its changes handed over as
 #   it folds, not only at its commit); the boards equal the dump. Fails
 #   with --redis-early-every-ms 0.
+# early-behind: --redis-early while the processor catches up (the log's
+#   6,000 events in batches of 500): a batch that follows one that ended at
+#   its bound is not handed over early, so at most the first batch's
+#   changes are written early; once caught up, small appends are again;
+#   the boards equal the dump. Fails if every batch is handed over early.
 # ties: learners reaching the same score at different times rank by who
 #   reached it first in Redis (docs/operations.md), projected, after gamify
 #   rebuild, after FLUSHALL and rebuild, after a reconcile of a changed
@@ -402,6 +407,42 @@ early-parts)
     echo "ok: $blocks early blocks, up to $longest of one batch before its commit;" \
         "boards equal the dump"
     GAMIFY_TEST_REDIS=$shared_redis
+    ;;
+early-behind)
+    # one hand-over per batch, at its commit
+    start "$GAMIFY_TEST_REDIS" --batch-max 500 --redis-early-every-ms 0
+    wait_for gamify_source_offset "$end"
+    wait_for gamify_redis_projector_lag_changes 0
+    offers=$(metric gamify_redis_early_offers_total)
+    skipped=$(metric gamify_redis_early_skipped_total)
+    behind=$(metric gamify_redis_projector_early_total)
+    batches=$(metric gamify_batch_size_count)
+    [ "${batches:-0}" -ge 12 ] || fail "6,000 events in ${batches:-no} batches, not 12 or more"
+    [ "$offers" = 1 ] && [ "$skipped" = $((batches - 1)) ] ||
+        fail "catching up in $batches batches of 500: ${offers:-no} handed over early," \
+            "${skipped:-no} not (only the first batch should be)"
+    [ -n "$behind" ] && [ "$behind" -le 500 ] ||
+        fail "${behind:-no} changes written early while catching up (at most the first" \
+            "batch's may be)"
+    "$gen" --events 200 --users 400 --seed 37 > "$tmp/more.jsonl"
+    split -l 20 "$tmp/more.jsonl" "$tmp/chunk."
+    for c in "$tmp"/chunk.*; do
+        "$gamify" produce --log "file:$tmp/log" "$c" >/dev/null 2>&1 || fail "produce $c"
+        sleep 0.05
+    done
+    sleep 0.5
+    wait_for gamify_redis_projector_lag_changes 0
+    caught_up=$(metric gamify_redis_projector_early_total)
+    [ "$(metric gamify_redis_early_offers_total)" -gt 1 ] ||
+        fail "no batch handed over early once caught up"
+    [ "$caught_up" -gt "$behind" ] ||
+        fail "no change written early once caught up ($behind before the appends, $caught_up after)"
+    kill -TERM "$pid"
+    wait "$pid" || fail "the processor did not stop cleanly"
+    pid=
+    boards_equal_dump
+    echo "ok: catching up, 1 of $batches batches handed over early ($behind changes written" \
+        "early); then $((caught_up - behind)) of 200 appended; boards equal the dump"
     ;;
 guard)
     # a maxmemory far above use, and a mark (1 permille) far below it
