@@ -180,6 +180,17 @@ disk_pause(struct gm_diskguard *g, struct gm_metrics *m)
     }
 }
 
+/* The log's end as /metrics shows it (gamify_lag_bytes): the file log's
+ * durable end read now, so that a processor catching up (or paused) shows
+ * how far it has to go; once caught up, where it stopped. */
+static void
+note_log_end(struct gm_metrics *m, const struct gm_logsrc *src, uint64_t offset)
+{
+    uint64_t end;
+    if (gm_logsrc_end(src, &end))
+        atomic_store(&m->log_end, end > offset ? end : offset);
+}
+
 /* Everything --check-config can know without starting. */
 static int
 check(const struct gm_config *cfg, struct gm_err *err)
@@ -550,6 +561,7 @@ run(const struct gm_config *cfg)
     if (metrics_addr && (rc = gm_metrics_serve(&m, metrics_addr, &srv, &err)))
         goto fail;
     atomic_store(&m.offset, offset);
+    note_log_end(&m, src, offset);
     atomic_store(&m.lag_records, -1); /* a file log has bytes, not records, to lag by */
     atomic_store(&m.lmdb_bytes, file_size(dir));
     gm_log(GM_LOG_INFO, "following %s from offset %llu into %s", log_uri,
@@ -599,6 +611,7 @@ run(const struct gm_config *cfg)
             atomic_store(&m.held_bytes, held.bytes);
             atomic_store(&m.journal_bytes, held.journal_bytes);
             atomic_store(&m.offset, offset);
+            note_log_end(&m, src, offset);
             int64_t newest = gm_state_newest_time(st);
             atomic_store(&m.last_event_time, newest);
             atomic_store(&m.lag_seconds, newest ? (int64_t)t1 - newest : 0);

@@ -1353,6 +1353,25 @@ gm_filelog_reader_pos(const struct gm_filelog_reader *r)
     return r->pos;
 }
 
+int
+gm_filelog_reader_end(const struct gm_filelog_reader *r, uint64_t *end)
+{
+    uint64_t mark = r->durable;
+    if (r->dirfd >= 0) {
+        int fd = openat(r->dirfd, MARK_NAME, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 && errno != ENOENT)
+            return -errno;
+        if (fd >= 0) {
+            int rc = mark_read(fd, MARK_READ_TRIES, &mark);
+            close(fd);
+            if (rc < 0)
+                return rc;
+        }
+    }
+    *end = mark > r->pos ? mark : r->pos;
+    return 0;
+}
+
 const char *
 gm_filelog_reader_errmsg(const struct gm_filelog_reader *r)
 {

@@ -142,6 +142,14 @@ int gm_filelog_reader_wait(struct gm_filelog_reader *r, int timeout_ms);
 /* The offset of the next record the reader will return. */
 uint64_t gm_filelog_reader_pos(const struct gm_filelog_reader *r);
 
+/*
+ * The log's durable end as its mark says now (read afresh, without moving
+ * the reader), at least the reader's position: how far a reader has still
+ * to go. A log without a mark (older appenders) reports the end of what the
+ * reader has seen. 0 or a negative code (the mark cannot be read).
+ */
+int gm_filelog_reader_end(const struct gm_filelog_reader *r, uint64_t *end);
+
 /* Why the last reader call failed ("" if none); borrowed. */
 const char *gm_filelog_reader_errmsg(const struct gm_filelog_reader *r);
 

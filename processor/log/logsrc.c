@@ -322,6 +322,12 @@ gm_logsrc_next(struct gm_logsrc *s, struct gm_record *rec)
     return rc;
 }
 
+bool
+gm_logsrc_end(const struct gm_logsrc *s, uint64_t *end)
+{
+    return s->scheme == GM_LOGSRC_FILE && s->fr && gm_filelog_reader_end(s->fr, end) == 0;
+}
+
 int
 gm_logsrc_wait(struct gm_logsrc *s, int timeout_ms)
 {

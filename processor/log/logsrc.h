@@ -15,6 +15,7 @@
 
 #include "err.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -71,6 +72,10 @@ int gm_logsrc_next(struct gm_logsrc *s, struct gm_record *rec);
 int gm_logsrc_wait(struct gm_logsrc *s, int timeout_ms);
 
 enum gm_record_format gm_logsrc_format(const struct gm_logsrc *s);
+
+/* A file log's durable end now (gm_filelog_reader_end): true and *end, or
+ * false (another scheme, or the end could not be read). */
+bool gm_logsrc_end(const struct gm_logsrc *s, uint64_t *end);
 
 /* Why the last call failed ("" if none); borrowed from s. */
 const char *gm_logsrc_errmsg(const struct gm_logsrc *s);

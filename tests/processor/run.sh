@@ -321,12 +321,16 @@ disk-low)
     [ "$(metric gamify_state_disk_free_bytes)" -gt 0 ] || fail "free bytes not reported"
     sleep 1.5
     [ "$(metric gamify_source_offset)" = 0 ] || fail "folded below the floor"
+    # paused before its first batch, it still shows how far it has to go
+    [ "$(metric gamify_lag_bytes)" = "$end" ] ||
+        fail "paused at offset 0 of $end: gamify_lag_bytes $(metric gamify_lag_bytes)"
     http "$mport" /readyz | grep -q "paused: the state's disk" || fail "readyz: $(http "$mport" /readyz)"
     grep -q "MiB free, less than --min-free-disk-mb $huge" "$tmp/proc.err" || fail "no warning"
     stop_ok
     start
     wait_offset "$end"
     [ "$(metric gamify_state_disk_low)" = 0 ] || fail "disk_low still raised"
+    [ "$(metric gamify_lag_bytes)" = 0 ] || fail "caught up: gamify_lag_bytes $(metric gamify_lag_bytes)"
     stop_ok
     rc=0
     "$gamify" replay --quiet --log "file:$tmp/log" --state "$tmp/r2" --min-free-disk-mb "$huge" \

@@ -335,6 +335,33 @@ Test(filelog, reader_at_end_sees_a_later_append)
     gm_filelog_close(log);
 }
 
+Test(filelog, reader_end_is_the_durable_end_now)
+{
+    uint64_t off[5], end = five_records(off), got = 0;
+    struct gm_filelog_reader *r = open_reader(0);
+    /* before reading anything: the whole log lies ahead */
+    cr_assert_eq(gm_filelog_reader_end(r, &got), 0);
+    cr_assert_eq(got, end);
+    char buf[64];
+    cr_assert_eq(read_next(r, buf, sizeof buf, NULL, NULL), 1);
+    cr_assert_eq(gm_filelog_reader_end(r, &got), 0);
+    cr_assert_eq(got, end);
+    /* an append the reader has not reached counts at once */
+    struct gm_filelog *log = open_log(0);
+    append_str(log, "sixth");
+    uint64_t end2 = gm_filelog_end(log);
+    cr_assert_gt(end2, end);
+    cr_assert_eq(gm_filelog_reader_end(r, &got), 0);
+    cr_assert_eq(got, end2);
+    while (read_next(r, buf, sizeof buf, NULL, NULL) == 1)
+        ;
+    cr_assert_eq(gm_filelog_reader_pos(r), end2);
+    cr_assert_eq(gm_filelog_reader_end(r, &got), 0);
+    cr_assert_eq(got, end2);
+    gm_filelog_reader_close(r);
+    gm_filelog_close(log);
+}
+
 Test(filelog, torn_tail_at_every_byte_is_cut)
 {
     uint64_t off[5];
