@@ -167,19 +167,6 @@ disk_low(struct gm_diskguard *g, struct gm_metrics *m)
     return low;
 }
 
-static bool
-disk_pause(struct gm_diskguard *g, struct gm_metrics *m)
-{
-    bool waited = false;
-    for (;;) {
-        if (!disk_low(g, m) || stop)
-            return waited;
-        waited = true;
-        struct timespec ts = {1, 0};
-        nanosleep(&ts, NULL);
-    }
-}
-
 /* The log's end as /metrics shows it (gamify_lag_bytes): the file log's
  * durable end read now, so that a processor catching up (or paused) shows
  * how far it has to go; once caught up, where it stopped. */
@@ -189,6 +176,24 @@ note_log_end(struct gm_metrics *m, const struct gm_logsrc *src, uint64_t offset)
     uint64_t end;
     if (gm_logsrc_end(src, &end))
         atomic_store(&m->log_end, end > offset ? end : offset);
+}
+
+/* src (NULL: none to watch, a Kafka log): a file log whose end /metrics
+ * keeps showing while paused, from offset. */
+static bool
+disk_pause(struct gm_diskguard *g, struct gm_metrics *m, const struct gm_logsrc *src,
+           uint64_t offset)
+{
+    bool waited = false;
+    for (;;) {
+        if (!disk_low(g, m) || stop)
+            return waited;
+        waited = true;
+        if (src)
+            note_log_end(m, src, offset);
+        struct timespec ts = {1, 0};
+        nanosleep(&ts, NULL);
+    }
 }
 
 /* Everything --check-config can know without starting. */
@@ -573,7 +578,7 @@ run(const struct gm_config *cfg)
     struct gm_diskguard guard;
     gm_diskguard_init(&guard, dir, (uint64_t)gm_config_int(cfg, "min-free-disk-mb"));
     while (!stop) {
-        if (disk_pause(&guard, &m))
+        if (disk_pause(&guard, &m, src, offset))
             continue;
         double t0 = now_s();
         size_t n = 0;
@@ -611,7 +616,8 @@ run(const struct gm_config *cfg)
             atomic_store(&m.held_bytes, held.bytes);
             atomic_store(&m.journal_bytes, held.journal_bytes);
             atomic_store(&m.offset, offset);
-            note_log_end(&m, src, offset);
+            if (full) /* else caught up: the end is where it stopped, below */
+                note_log_end(&m, src, offset);
             int64_t newest = gm_state_newest_time(st);
             atomic_store(&m.last_event_time, newest);
             atomic_store(&m.lag_seconds, newest ? (int64_t)t1 - newest : 0);
@@ -1154,7 +1160,7 @@ run_kafka(const struct gm_config *cfg, const char *rest)
             for (size_t i = 0; i < k.n_parts; i++)
                 if ((rc = kpart_commit(&k, &k.parts[i], &err)))
                     goto fail;
-            disk_pause(&guard, &m);
+            disk_pause(&guard, &m, NULL, 0);
             if (stop)
                 break;
         }

@@ -385,8 +385,12 @@ gm_feedshare_offer(struct gm_feedshare *sh, struct gm_state *st)
             abort();
     }
     int rc = gm_state_pending_records(st, pd->own_first, pend_keep, pd);
-    if (pd->n > 0)
-        sh->rec_bytes = pd->data_len / pd->n + 16;
+    if (pd->n > 0) {
+        /* at most 1 KiB a record: one large record must not make the next
+         * offer of 10,000 ask for a gigabyte (pend_keep grows past it) */
+        size_t avg = pd->data_len / pd->n + 16;
+        sh->rec_bytes = avg < 1024 ? avg : 1024;
+    }
     pthread_mutex_lock(&sh->mu);
     pend_unref(sh->pend);
     sh->pend = rc == 0 && pd->end > pd->first ? pd : NULL;
