@@ -127,6 +127,13 @@ rpid=
 REDIS_SAVE='3600 1'
 # (it saves at shutdown: wait for it before its folder goes)
 trap '[ -n "$rpid" ] && kill -TERM "$rpid" 2>/dev/null && wait "$rpid"; cleanup' EXIT
+# produce_chunks PAUSE: each $tmp/chunk.* appended on its own, PAUSE s apart
+produce_chunks() {
+    for c in "$tmp"/chunk.*; do
+        "$gamify" produce --log "file:$tmp/log" "$c" >/dev/null 2>&1 || fail "produce $c"
+        sleep "$1"
+    done
+}
 # above METRIC X: the metric is a number greater than X
 above() { awk -v v="$(metric "$1")" -v x="$2" 'BEGIN { exit !(v != "" && v + 0 > x + 0) }'; }
 
@@ -281,10 +288,7 @@ down-backoff)
     wait_for gamify_source_offset "$end"
     split -l 20 "$tmp/more.jsonl" "$tmp/chunk."
     t0=$(date +%s%N)
-    for c in "$tmp"/chunk.*; do
-        "$gamify" produce --log "file:$tmp/log" "$c" >/dev/null 2>&1 || fail "produce $c"
-        sleep 0.1
-    done
+    produce_chunks 0.1
     secs=$(( ($(date +%s%N) - t0) / 1000000000 ))
     commits=$(metric gamify_batch_size_count)
     failures=$(metric gamify_redis_projector_failures_total)
@@ -310,10 +314,7 @@ early | early-kill9)
         redis-cli -p "$rport" monitor > "$tmp/monitor" &
         mpid=$!
         sleep 0.3
-        for c in "$tmp"/chunk.*; do
-            "$gamify" produce --log "file:$tmp/log" "$c" >/dev/null 2>&1 || fail "produce $c"
-            sleep 0.02
-        done
+        produce_chunks 0.02
         sleep 1
         wait_for gamify_redis_projector_lag_changes 0
         kill "$mpid"
@@ -426,10 +427,7 @@ early-behind)
             "batch's may be)"
     "$gen" --events 200 --users 400 --seed 37 > "$tmp/more.jsonl"
     split -l 20 "$tmp/more.jsonl" "$tmp/chunk."
-    for c in "$tmp"/chunk.*; do
-        "$gamify" produce --log "file:$tmp/log" "$c" >/dev/null 2>&1 || fail "produce $c"
-        sleep 0.05
-    done
+    produce_chunks 0.05
     sleep 0.5
     wait_for gamify_redis_projector_lag_changes 0
     caught_up=$(metric gamify_redis_projector_early_total)
