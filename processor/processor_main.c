@@ -113,6 +113,10 @@ static const struct gm_setting settings[] = {
      "disk has less than this many MiB free; 0: no check"},
     {"idle-wait-ms", GM_SET_INT, "1000", 1, 60000, false,
      "longest wait for the log to grow before looking again (appends wake it sooner)"},
+    {"progress-seconds", GM_SET_INT, "10", 0, 3600, false,
+     "while catching up with a file log (batches end at their bound), log the offset, the "
+     "log's end, the rate and the time left every this many seconds, and when it is caught "
+     "up (0: never)"},
     {"hold-mib", GM_SET_INT, "16", 0, 65536, false,
      "write-behind learners: keep up to this many MiB of changed learner records in memory and "
      "in an appended journal, written back to their tree later, once (short commits under "
@@ -194,6 +198,56 @@ disk_pause(struct gm_diskguard *g, struct gm_metrics *m, const struct gm_logsrc 
         struct timespec ts = {1, 0};
         nanosleep(&ts, NULL);
     }
+}
+
+/* A catch-up's progress lines (--progress-seconds): from where and when it
+ * started, and the last line. */
+struct catchup {
+    double every_s;
+    bool on; /* a catch-up is being reported */
+    double t_start, t_last;
+    uint64_t off_start, off_last, records, records_last;
+};
+
+/* After a batch that ended at its bound: a line every every_s seconds. */
+static void
+catchup_batch(struct catchup *c, struct gm_metrics *m, uint64_t offset, size_t n, double now)
+{
+    if (c->every_s <= 0)
+        return;
+    if (!c->on) {
+        *c = (struct catchup){c->every_s, true, now, now, offset, offset, 0, 0};
+        return; /* the first full batch starts the count */
+    }
+    c->records += n;
+    if (now - c->t_last < c->every_s)
+        return;
+    uint64_t end = atomic_load(&m->log_end);
+    double dt = now - c->t_last, bytes_s = (double)(offset - c->off_last) / dt;
+    double pct = end > 0 ? 100.0 * (double)offset / (double)end : 100.0;
+    gm_log(GM_LOG_INFO,
+           "catching up: offset %llu of %llu (%.1f%%), %.0f records/s, about %.0f s left",
+           (unsigned long long)offset, (unsigned long long)end, pct,
+           (double)(c->records - c->records_last) / dt,
+           bytes_s > 0 && end > offset ? (double)(end - offset) / bytes_s : 0.0);
+    c->t_last = now;
+    c->off_last = offset;
+    c->records_last = c->records;
+}
+
+/* The log's end reached: a last line if the catch-up was reported. */
+static void
+catchup_done(struct catchup *c, uint64_t offset, size_t n, double now)
+{
+    if (!c->on)
+        return;
+    c->on = false;
+    if (c->t_last == c->t_start)
+        return; /* shorter than a period: no line was written, none closes it */
+    double dt = now - c->t_start;
+    gm_log(GM_LOG_INFO, "caught up at offset %llu: %llu records in %.1f s (%.0f records/s)",
+           (unsigned long long)offset, (unsigned long long)(c->records + n), dt,
+           dt > 0 ? (double)(c->records + n) / dt : 0.0);
 }
 
 /* Everything --check-config can know without starting. */
@@ -574,6 +628,7 @@ run(const struct gm_config *cfg)
 
     double last_size = 0;
     int64_t trimmed = 0;
+    struct catchup cu = {.every_s = (double)gm_config_int(cfg, "progress-seconds")};
     uint64_t redemptions_seen = gm_state_stats(st)->redemptions;
     struct gm_diskguard guard;
     gm_diskguard_init(&guard, dir, (uint64_t)gm_config_int(cfg, "min-free-disk-mb"));
@@ -636,9 +691,12 @@ run(const struct gm_config *cfg)
             gm_pump_release(st, sink, hold_min(projectors_hold(redis, pg), gm_projrun_hold(wh)));
             projector_metrics(&m, st, redis, pg, rp);
             gm_whrun_metrics(&m, whp, gm_state_change_end(st));
-            if (full)
+            if (full) {
+                catchup_batch(&cu, &m, offset, n, t1);
                 continue; /* more is probably waiting */
+            }
         }
+        catchup_done(&cu, offset, n, t1);
         atomic_store(&m.lag_seconds, 0);
         atomic_store(&m.log_end, offset);
         if (!atomic_load(&m.ready)) {

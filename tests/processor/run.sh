@@ -2,7 +2,7 @@
 # gamify-processor end to end on the embedded file log (no servers needed):
 #   run.sh BUILD_ROOT EXAMPLES_DIR CHECK     (EXAMPLES_DIR: examples/)
 # CHECK: follow, restart, config, bad-records, requeue, unsynced, ahead, future, out-trim,
-# disk-low.
+# disk-low, progress.
 set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -304,6 +304,29 @@ config)
     expect_error "bad.conf:1: expected name = value" --config "$tmp/bad.conf"
     # whole output first: grep -q may exit before --help ends writing (SIGPIPE)
     grep -q -- '--idle-wait-ms N  (GAMIFY_IDLE_WAIT_MS)' <<<"$("$proc" --help)" || fail "help"
+    ;;
+progress)
+    # --progress-seconds: a long catch-up (30,000 events in batches of 10,
+    # each committed with its fsync) logs where it is, and when it is done
+    "$gen" --events 30000 --users 500 --seed 26 > "$tmp/all.jsonl"
+    end=$(produce "$tmp/all.jsonl")
+    start --batch-max 10 --progress-seconds 1 --log-level info
+    wait_offset "$end"
+    stop_ok
+    line=$(grep '"msg":"catching up: offset' "$tmp/proc.err" | head -n 1)
+    [ -n "$line" ] || fail "no progress line: $(grep -c . "$tmp/proc.err") lines logged"
+    grep -Eq "catching up: offset [0-9]+ of $end \([0-9.]+%\), [0-9]+ records/s, about [0-9]+ s left" \
+        <<<"$line" || fail "progress line: $line"
+    grep -q "\"msg\":\"caught up at offset $end: [0-9]* records in " "$tmp/proc.err" ||
+        fail "no caught-up line after the progress lines"
+    lines=$(grep -c '"msg":"catching up: offset' "$tmp/proc.err")
+    # off: no such line
+    rm -rf "$tmp/state" "$tmp/proc.err"
+    start --batch-max 10 --progress-seconds 0 --log-level info
+    wait_offset "$end"
+    stop_ok
+    ! grep -q 'catching up: offset' "$tmp/proc.err" || fail "a progress line with 0"
+    echo "ok: $lines progress lines, the first: $line"
     ;;
 disk-low)
     # --min-free-disk-mb: below the floor nothing is folded (MDB_WRITEMAP
