@@ -113,10 +113,10 @@ static const struct gm_setting settings[] = {
      "disk has less than this many MiB free; 0: no check"},
     {"idle-wait-ms", GM_SET_INT, "1000", 1, 60000, false,
      "longest wait for the log to grow before looking again (appends wake it sooner)"},
-    {"progress-seconds", GM_SET_INT, "10", 0, 3600, false,
+    {"progress-ms", GM_SET_INT, "10000", 0, 3600000, false,
      "while catching up with a file log (batches end at their bound), log the offset, the "
-     "log's end, the rate and the time left every this many seconds, and when it is caught "
-     "up (0: never)"},
+     "log's end, the rate and the time left every this many ms, and when it is caught up "
+     "(0: never)"},
     {"hold-mib", GM_SET_INT, "16", 0, 65536, false,
      "write-behind learners: keep up to this many MiB of changed learner records in memory and "
      "in an appended journal, written back to their tree later, once (short commits under "
@@ -200,7 +200,7 @@ disk_pause(struct gm_diskguard *g, struct gm_metrics *m, const struct gm_logsrc 
     }
 }
 
-/* A catch-up's progress lines (--progress-seconds): from where and when it
+/* A catch-up's progress lines (--progress-ms): from where and when it
  * started, and the last line. */
 struct catchup {
     double every_s;
@@ -628,7 +628,7 @@ run(const struct gm_config *cfg)
 
     double last_size = 0;
     int64_t trimmed = 0;
-    struct catchup cu = {.every_s = (double)gm_config_int(cfg, "progress-seconds")};
+    struct catchup cu = {.every_s = (double)gm_config_int(cfg, "progress-ms") / 1000.0};
     uint64_t redemptions_seen = gm_state_stats(st)->redemptions;
     struct gm_diskguard guard;
     gm_diskguard_init(&guard, dir, (uint64_t)gm_config_int(cfg, "min-free-disk-mb"));
