@@ -200,13 +200,13 @@ disk_pause(struct gm_diskguard *g, struct gm_metrics *m, const struct gm_logsrc 
     }
 }
 
-/* A catch-up's progress lines (--progress-ms): from where and when it
- * started, and the last line. */
+/* A catch-up's progress lines (--progress-ms): when it started, and the
+ * offset, time and records counted at the last line. */
 struct catchup {
     double every_s;
     bool on; /* a catch-up is being reported */
     double t_start, t_last;
-    uint64_t off_start, off_last, records, records_last;
+    uint64_t off_last, records, records_last;
 };
 
 /* After a batch that ended at its bound: a line every every_s seconds. */
@@ -216,7 +216,7 @@ catchup_batch(struct catchup *c, struct gm_metrics *m, uint64_t offset, size_t n
     if (c->every_s <= 0)
         return;
     if (!c->on) {
-        *c = (struct catchup){c->every_s, true, now, now, offset, offset, 0, 0};
+        *c = (struct catchup){c->every_s, true, now, now, offset, 0, 0};
         return; /* the first full batch starts the count */
     }
     c->records += n;
