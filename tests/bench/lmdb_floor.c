@@ -40,6 +40,20 @@
  * numbers), so that a second run can go on in the state of a first: a
  * paced run over learners who already have records and lessons.
  *
+ * --pipeline-us X models a writer split over the two cores: a second
+ * thread "folds" each batch while the main thread writes and commits the
+ * one before it (one batch ahead at most, as a fold stage feeding a write
+ * stage would). Its fold of an event is a read of a random learner's
+ * record in a read transaction and a spin until X microseconds per event
+ * have passed; the writes are the same as without it. The rate then says
+ * what a pipelined writer whose fold costs X per event could reach here at
+ * best, with both stages and the kernel's writeback sharing the cores.
+ *
+ * --preload N first stores N other event ids in the dedupe tree and its
+ * time index, untimed ("preload-NNNNNNNNNNNN" at the log's first second,
+ * as tests/bench/preload_dedupe does for the fold benchmark's run with
+ * 10,000,000 ids stored), then syncs and starts the timed run.
+ *
  * Ids: --ids bench gives the generated log's shapes ("g42-N" event ids,
  * "user-N" learners, "lesson-N"), --ids uuid random 36-character event ids
  * (what producers usually send; each insert lands on a random page).
@@ -47,10 +61,12 @@
  *
  * usage: lmdb_floor DIR [--events N] [--users N] [--batch N] [--reclen N] [--sorted]
  *                       [--ids bench|uuid] [--no-sync] [--rate R] [--journal N]
- *                       [--first tree|learner] [--from N]
+ *                       [--first tree|learner] [--from N] [--preload N]
+ *                       [--pipeline-us X]
  * Prints one line: events=... batch=... seconds=... events_per_s=...
  */
 #include <lmdb.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,6 +147,28 @@ put_learners(MDB_txn *txn, MDB_dbi profiles, const uint32_t *users, size_t n, in
     }
 }
 
+/* Stores n ids in dedupe and dedupe_time (untimed), in commits of 1,000,000, then syncs. */
+static void
+preload_ids(MDB_env *env, MDB_dbi dedupe, MDB_dbi dedupe_time, long n)
+{
+    uint64_t at_be = __builtin_bswap64(1793534400u);
+    for (long done = 0; done < n;) {
+        MDB_txn *txn;
+        check(mdb_txn_begin(env, NULL, 0, &txn), "preload begin");
+        for (long end = done + 1000000 < n ? done + 1000000 : n; done < end; done++) {
+            char tk[8 + 32];
+            int idl = snprintf(tk + 8, sizeof tk - 8, "preload-%012ld", done);
+            memcpy(tk, &at_be, 8);
+            MDB_val k = {(size_t)idl, tk + 8}, v = {8, &at_be};
+            MDB_val tkv = {8 + (size_t)idl, tk}, empty = {0, ""};
+            check(mdb_put(txn, dedupe, &k, &v, 0), "preload put");
+            check(mdb_put(txn, dedupe_time, &tkv, &empty, 0), "preload time put");
+        }
+        check(mdb_txn_commit(txn), "preload commit");
+    }
+    check(mdb_env_sync(env, 1), "preload sync");
+}
+
 static double
 now_s(void)
 {
@@ -139,10 +177,59 @@ now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* The fold stage of --pipeline-us: batches folded and batches committed, under one lock. */
+struct stage {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    long folded, committed, n_batches, batch, events, users;
+    double us; /* per event */
+    MDB_env *env;
+    MDB_dbi profiles;
+    double wait_s; /* how long the writer waited for folded batches */
+};
+
+static void *
+fold_stage(void *arg)
+{
+    struct stage *f = arg;
+    uint64_t r = 0x2545f4914f6cdd1dull;
+    unsigned sink = 0;
+    for (long b = 0; b < f->n_batches; b++) {
+        pthread_mutex_lock(&f->mu);
+        while (b > f->committed + 1) /* one batch ahead of the writer at most */
+            pthread_cond_wait(&f->cv, &f->mu);
+        pthread_mutex_unlock(&f->mu);
+        long n = b + 1 < f->n_batches ? f->batch : f->events - b * f->batch;
+        MDB_txn *rtxn;
+        check(mdb_txn_begin(f->env, NULL, MDB_RDONLY, &rtxn), "fold begin");
+        double t0 = now_s();
+        for (long k = 0; k < n; k++) {
+            r ^= r << 13;
+            r ^= r >> 7;
+            r ^= r << 17;
+            char uk[24];
+            int ukl = snprintf(uk, sizeof uk, "user-%u", (unsigned)(r % (uint64_t)f->users));
+            MDB_val key = {(size_t)ukl, uk}, v;
+            if (mdb_get(rtxn, f->profiles, &key, &v) == 0)
+                sink += ((const unsigned char *)v.mv_data)[v.mv_size / 2];
+            double due = t0 + (double)(k + 1) * f->us / 1e6;
+            while (now_s() < due)
+                ;
+        }
+        mdb_txn_abort(rtxn);
+        pthread_mutex_lock(&f->mu);
+        f->folded = b + 1;
+        pthread_cond_broadcast(&f->cv);
+        pthread_mutex_unlock(&f->mu);
+    }
+    return (void *)(uintptr_t)sink;
+}
+
 int
 main(int argc, char **argv)
 {
-    long events = 1000000, users = 100000, batch = 50000, journal = 0, from = 0;
+    long events = 1000000, users = 100000, batch = 50000, journal = 0, from = 0, preload = 0;
+    double pipeline_us = 0;
     int reclen = 569, uuid = 0, no_sync = 0, first_tree = 1, sorted_writes = 0;
     double rate = 0;
     const char *dir = NULL;
@@ -166,6 +253,10 @@ main(int argc, char **argv)
             journal = atol(argv[++i]);
         else if (v && !strcmp(a, "--from"))
             from = atol(argv[++i]);
+        else if (v && !strcmp(a, "--preload"))
+            preload = atol(argv[++i]);
+        else if (v && !strcmp(a, "--pipeline-us"))
+            pipeline_us = atof(argv[++i]);
         else if (v && !strcmp(a, "--first"))
             first_tree = strcmp(argv[++i], "learner") != 0;
         else if (v && !strcmp(a, "--ids"))
@@ -178,10 +269,12 @@ main(int argc, char **argv)
         }
     }
     if (!dir || events < 1 || users < 1 || batch < 1 || reclen < 1 || reclen > 4000 || rate < 0 ||
-        journal < 0 || from < 0) {
+        journal < 0 || from < 0 || preload < 0 || pipeline_us < 0 ||
+        (pipeline_us > 0 && rate > 0)) {
         fprintf(stderr, "usage: lmdb_floor DIR [--events N] [--users N] [--batch N] "
                         "[--reclen 1..4000] [--ids bench|uuid] [--no-sync] [--rate R] "
-                        "[--journal N] [--first tree|learner] [--from N] [--sorted]\n");
+                        "[--journal N] [--first tree|learner] [--from N] [--sorted] "
+                        "[--preload N] [--pipeline-us X (not with --rate)]\n");
         return 2;
     }
 
@@ -206,6 +299,9 @@ main(int argc, char **argv)
     check(mdb_dbi_open(txn, "changes", MDB_CREATE, &changes), "changes");
     check(mdb_dbi_open(txn, "journal", MDB_CREATE, &jdb), "journal");
     check(mdb_txn_commit(txn), "commit");
+    preload_ids(env, dedupe, dedupe_time, preload);
+    struct rusage ru0; /* the timed run's CPU only, not the preload's */
+    getrusage(RUSAGE_SELF, &ru0);
 
     uint32_t *seen = calloc((size_t)users, sizeof *seen);
     uint32_t *touched = malloc((size_t)batch * sizeof *touched);
@@ -231,7 +327,19 @@ main(int argc, char **argv)
     long n_touched = 0;
     static char rec[4096];
     memset(rec, 7, sizeof rec);
+    struct stage fs = {.n_batches = (events + batch - 1) / batch,
+                       .batch = batch,
+                       .events = events,
+                       .users = users,
+                       .us = pipeline_us,
+                       .env = env,
+                       .profiles = profiles};
+    pthread_t fold_thread;
+    pthread_mutex_init(&fs.mu, NULL);
+    pthread_cond_init(&fs.cv, NULL);
     double t0 = now_s();
+    if (pipeline_us > 0 && pthread_create(&fold_thread, NULL, fold_stage, &fs) != 0)
+        abort();
     long batch_end = 0; /* the open batch ends before this event */
     for (long i = 0; i < events; i++) {
         if (i == batch_end) { /* a new batch: what has arrived, at most batch */
@@ -251,6 +359,14 @@ main(int argc, char **argv)
                     double w = t - (t0 + (double)j / rate);
                     waits[j] = w > 0 ? w : 0;
                 }
+            }
+            if (pipeline_us > 0) { /* this batch must have been folded */
+                double w0 = now_s();
+                pthread_mutex_lock(&fs.mu);
+                while (fs.folded <= n_batch)
+                    pthread_cond_wait(&fs.cv, &fs.mu);
+                pthread_mutex_unlock(&fs.mu);
+                fs.wait_s += now_s() - w0;
             }
             check(mdb_txn_begin(env, NULL, 0, &txn), "begin");
         }
@@ -348,21 +464,34 @@ main(int argc, char **argv)
             double c0 = now_s();
             check(mdb_txn_commit(txn), "commit");
             commits[n_commits++] = now_s() - c0;
+            if (pipeline_us > 0) {
+                pthread_mutex_lock(&fs.mu);
+                fs.committed = n_batch;
+                pthread_cond_broadcast(&fs.cv);
+                pthread_mutex_unlock(&fs.mu);
+            }
         }
     }
     double sec = now_s() - t0;
+    if (pipeline_us > 0)
+        pthread_join(fold_thread, NULL);
     long long wbytes = written_bytes() - wbytes0;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    printf("events=%ld users=%ld batch=%ld reclen=%d ids=%s sync=%s seconds=%.2f "
+    printf("events=%ld users=%ld batch=%ld reclen=%d ids=%s preload=%ld sync=%s seconds=%.2f "
            "events_per_s=%.0f user_s=%.2f sys_s=%.2f ",
-           events, users, batch, reclen, uuid ? "uuid" : "bench", no_sync ? "no" : "yes", sec,
-           (double)events / sec, (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6,
-           (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6);
+           events, users, batch, reclen, uuid ? "uuid" : "bench", preload, no_sync ? "no" : "yes",
+           sec, (double)events / sec,
+           (double)(ru.ru_utime.tv_sec - ru0.ru_utime.tv_sec) +
+               (double)(ru.ru_utime.tv_usec - ru0.ru_utime.tv_usec) / 1e6,
+           (double)(ru.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
+               (double)(ru.ru_stime.tv_usec - ru0.ru_stime.tv_usec) / 1e6);
     size_t nc = n_commits;
     double c50 = pct(commits, nc, 50), c99 = pct(commits, nc, 99), cmax = pct(commits, nc, 100);
     printf("disk_bytes_per_event=%.0f journal=%ld written_back=%ld first=%s ",
            (double)wbytes / events, journal, written_back, first_tree ? "tree" : "learner");
+    if (pipeline_us > 0)
+        printf("pipeline_us=%.2f fold_wait_s=%.2f ", pipeline_us, fs.wait_s);
     printf("commits=%zu commit_ms_p50=%.2f commit_ms_p99=%.2f commit_ms_max=%.2f", nc, c50 * 1e3,
            c99 * 1e3, cmax * 1e3);
     if (rate > 0) {
