@@ -214,6 +214,33 @@ header_alg(const char *token, char *alg, size_t n)
     return ok;
 }
 
+/*
+ * Whether token (tlen bytes) is three non-empty parts of base64url (RFC 7515's
+ * compact form: A-Z a-z 0-9 - _, no padding) joined by two dots. libjwt 1.10
+ * decodes an RS256 signature leniently (other bytes in it are skipped), so a
+ * valid token with junk in its signature would pass; fuzz_jwt found it.
+ */
+static bool
+compact_form(const char *token, size_t tlen)
+{
+    int dots = 0;
+    size_t part = 0;
+    for (size_t i = 0; i < tlen; i++) {
+        unsigned char c = (unsigned char)token[i];
+        if (c == '.') {
+            if (part == 0 || ++dots > 2)
+                return false;
+            part = 0;
+        } else if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                   c == '-' || c == '_') {
+            part++;
+        } else {
+            return false;
+        }
+    }
+    return dots == 2 && part > 0;
+}
+
 /* Whether the token's aud (a string or an array of strings) names aud. */
 static bool
 audience_ok(jwt_t *jwt, const char *aud)
@@ -307,6 +334,10 @@ gm_api_auth_verify(const struct gm_api_auth *a, const char *token, time_t now, c
             *role = slot->role;
         }
         return rc;
+    }
+    if (!compact_form(token, tlen)) {
+        snprintf(why, why_len, "malformed token");
+        goto out;
     }
     if (!header_alg(token, alg, sizeof alg)) {
         snprintf(why, why_len, "malformed token header");

@@ -207,6 +207,14 @@ no sub|hs256|{"iss":"gamify-test","aud":"gamify-api","sub":null}
 EOF2
     expect "Basic scheme refused" 401 "$(gql "$PORT" "" "$Q_PROFILE" -H 'Authorization: Basic dTpw')"
     expect "garbage token refused" 401 "$(gql "$PORT" "not.a.token" "$Q_PROFILE")"
+    # A valid token with a stray byte in its signature (libjwt skips it in RS256) or a
+    # padded signature: not the compact form, refused before decoding.
+    local rs
+    rs=$(token rs256 "$good")
+    expect "RS256 with a stray byte in its signature refused" 401 \
+        "$(gql "$PORT" "${rs:0:$((${#rs} - 20))}!${rs: -20}" "$Q_PROFILE")"
+    body_has "malformed token" || fail "reason: $(cat "$T/body")"
+    expect "padded signature refused" 401 "$(gql "$PORT" "$rs=" "$Q_PROFILE")"
     stop "$PID"
     # RS256 only: an HS256 token made with the public key has no key to be checked against.
     KEY_ARGS="--jwt-rs256-public-key $T/rs.pub" start rs --jwt-leeway-seconds 0 --threads 1
