@@ -84,7 +84,9 @@ struct gm_rules {
     /* thresholds[i] is the EXP needed to reach level i + 1; thresholds[0] == 0;
      * n_levels entries; the last is the cap. A `formula` is expanded here,
      * up to max_level or the last level whose threshold is at most
-     * GM_RULES_MAX_EXP, whichever comes first. Strictly increasing. */
+     * GM_RULES_MAX_EXP, whichever comes first. Never decreasing: a
+     * `thresholds` list is strictly increasing; a formula whose steps shrink
+     * to 0 repeats its last threshold, and those levels are reached together. */
     int64_t *thresholds;
     size_t n_levels;
     int64_t level_up_coins;

@@ -2,9 +2,10 @@
  * fuzz_rules.c: gm_rules_parse on the bytes as a rules file (YAML), as
  * `gamify rules check` and a RulesPublished event deliver it. A rejected
  * file must come with at least one error, each with a message; an accepted
- * one must hold what rules.h promises: a level table starting at 0,
- * strictly increasing and within bounds, level_for agreeing with it, badge
- * criteria reading only counters, every `when` present.
+ * one must hold what rules.h promises: a level table starting at 0, never
+ * decreasing (a formula whose steps shrink to 0 repeats its threshold: those
+ * levels are reached together) and within bounds, level_for agreeing with
+ * it, badge criteria reading only counters, every `when` present.
  */
 #include "fuzz.h"
 #include "rules.h"
@@ -16,14 +17,18 @@ check_levels(const struct gm_rules *r)
                   "1 to GM_RULES_MAX_LEVELS levels");
     GM_FUZZ_CHECK(r->thresholds[0] == 0, "level 1 needs 0 EXP");
     for (size_t i = 1; i < r->n_levels; i++) {
-        GM_FUZZ_CHECK(r->thresholds[i] > r->thresholds[i - 1], "thresholds strictly increase");
+        GM_FUZZ_CHECK(r->thresholds[i] >= r->thresholds[i - 1], "thresholds never decrease");
         GM_FUZZ_CHECK(r->thresholds[i] <= GM_RULES_MAX_EXP, "thresholds within GM_RULES_MAX_EXP");
     }
-    /* Every threshold (at most 10000, a binary search each) reaches its level. */
+    /* Every threshold (at most 10000, a binary search each) reaches its level, or the last
+     * of the levels that share it; one EXP short of the first of them stays below it. */
     for (size_t i = 0; i < r->n_levels; i++) {
-        GM_FUZZ_CHECK(gm_rules_level_for(r, r->thresholds[i]) == (int64_t)i + 1,
-                      "a threshold reaches its level");
-        if (r->thresholds[i] > 0)
+        size_t last = i;
+        while (last + 1 < r->n_levels && r->thresholds[last + 1] == r->thresholds[i])
+            last++;
+        GM_FUZZ_CHECK(gm_rules_level_for(r, r->thresholds[i]) == (int64_t)last + 1,
+                      "a threshold reaches its level (the last of those sharing it)");
+        if (i > 0 && r->thresholds[i] > r->thresholds[i - 1])
             GM_FUZZ_CHECK(gm_rules_level_for(r, r->thresholds[i] - 1) == (int64_t)i,
                           "one EXP short stays a level below");
     }
