@@ -1,7 +1,7 @@
 // tests/http/connections.mjs: N connections to gamify-api open at once, each
 // answered 200 with the data, twice.
 //
-// First the sockets open in waves of WAVE, each sending one query on keep-alive;
+// First the sockets open in waves of WAVE (default 50), each sending one query on keep-alive;
 // a wave opens only once the one before it is answered, so the kernel's accept
 // queue (its size is the machine's: net.core.somaxconn) never overflows: an
 // overflow makes a client retransmit with back-off, which on a loaded machine
@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs';
 
 const [host, port, token, nStr, waveStr] = process.argv.slice(2);
 const n = Number(nStr);
-const wave = Number(waveStr || 100);
+const wave = Number(waveStr || 50);
 const body = JSON.stringify({ query: '{ __typename }' });
 const request =
   `POST /graphql HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${token}\r\n` +
