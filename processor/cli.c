@@ -59,7 +59,7 @@ usage(FILE *to)
                 "  ledger --state DIR --user ID [--since TIME] [--until TIME]\n"
                 "                          a learner's EXP and coin changes, and their sums\n"
                 "  dlq list --state DIR    the dead letters, one JSON line each\n"
-                "  dlq requeue --state DIR --log file:DIR [--reason R]\n"
+                "  dlq requeue --state DIR --log file:DIR [--reason R] [--seq N]\n"
                 "                          append dead letters to the log again, once fixed\n"
                 "  migrate --postgres CONNINFO\n"
                 "                          apply the read model's schema migrations\n"

@@ -101,7 +101,7 @@ static const struct gm_setting settings[] = {
 #define N_SETTINGS (sizeof settings / sizeof settings[0])
 
 static const char synopsis[] =
-    "usage: gamify-api --listen ADDR --postgres CONNINFO --redis URL --log URI\n"
+    "gamify-api --listen ADDR --postgres CONNINFO --redis URL --log URI\n"
     "                  [--jwt-hs256-secret-file F] [--jwt-rs256-public-key F] [--check-config]\n"
     "GraphQL over HTTP at /graphql, subscriptions over SSE at /graphql/stream;\n"
     "/healthz, /readyz, /metrics. Every flag also reads\n"

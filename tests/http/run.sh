@@ -606,6 +606,10 @@ check_config() {
     out=$("$API" --help 2>&1) || rc=$?
     expect "--help" 0 "$rc"
     echo "$out" | grep -q -- '--jwt-rs256-public-key' && pass "--help lists the flags" || fail "$out"
+    # its first line once read "usage: usage: gamify-api"
+    local first=${out%%$'\n'*}
+    [ "${first:0:18}" = "usage: gamify-api " ] &&
+        pass "--help starts with one usage:" || fail "first line: $first"
     local base=(--listen 127.0.0.1:1 --postgres x --redis redis://127.0.0.1:1 --log file:/x)
     local args
     while IFS='|' read -r name args want; do
