@@ -159,6 +159,9 @@ readyz(struct gm_api_server *s, struct MHD_Connection *c, struct gm__api_req *r)
 }
 
 /* Appends to a growing text buffer; aborts on out of memory. */
+static void out(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 static void
 out(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
 {
@@ -277,7 +280,8 @@ metrics(struct gm_api_server *s, struct MHD_Connection *c, struct gm__api_req *r
         "# HELP gamify_api_streams_open Open /graphql/stream event streams.\n"
         "# TYPE gamify_api_streams_open gauge\ngamify_api_streams_open %zu\n",
         (unsigned long long)atomic_load(&m->auth_failures),
-        (unsigned long long)atomic_load(&m->masked_errors), (long long)atomic_load(&m->in_flight),
+        (unsigned long long)atomic_load(&m->masked_errors),
+        (unsigned long long)atomic_load(&m->body_timeouts), (long long)atomic_load(&m->in_flight),
         gm__api_sse_open(s));
     struct gm_api_backend_stats bs;
     gm_api_backend_stats(s->d.backend, &bs);

@@ -310,6 +310,13 @@ check_http() {
         'gamify_api_body_timeouts_total 1'; do
         grep -qF "$m" "$T/metrics" && pass "metric $m" || fail "metric $m missing"
     done
+    # whole lines: these three once printed each other's values (a missing
+    # argument: body timeouts showed the requests in flight, the streams garbage)
+    for m in 'gamify_api_body_timeouts_total 1' 'gamify_api_requests_in_flight 1' \
+        'gamify_api_streams_open 0'; do
+        grep -qxF "$m" "$T/metrics" && pass "metric line $m" ||
+            fail "metric line $m: $(grep -E "^${m%% *} " "$T/metrics")"
+    done
     local hits
     hits=$(grep -F 'gamify_api_document_cache_total{result="hit"}' "$T/metrics" | awk '{print $2}')
     [ "${hits:-0}" -ge 1 ] && pass "document cache hits counted ($hits)" || fail "cache hits $hits"
