@@ -944,11 +944,18 @@ gm__api_sse_request(struct gm_api_server *s, struct MHD_Connection *c, struct gm
     char user[GM_API_USER_MAX + 1];
     enum gm_api_role role;
     char why[128] = "authentication required: send Authorization: Bearer TOKEN";
-    if (!authz || strncasecmp(authz, "Bearer ", 7) != 0 ||
-        gm_api_auth_verify(s->d.auth, authz + 7 + strspn(authz + 7, " "), time(NULL), user, &role,
-                           why, sizeof why) != 0) {
+    bool bearer = authz && strncasecmp(authz, "Bearer ", 7) == 0;
+    if (!bearer || gm_api_auth_verify(s->d.auth, authz + 7 + strspn(authz + 7, " "), time(NULL),
+                                      user, &role, why, sizeof why) != 0) {
         atomic_fetch_add(&s->m.auth_failures, 1);
-        gm__api_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"gamify\"");
+        /* as /graphql (RFC 6750): a token that was refused is invalid_token, with the reason */
+        if (bearer)
+            gm__api_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                           "Bearer realm=\"gamify\", error=\"invalid_token\", "
+                           "error_description=\"%s\"",
+                           why);
+        else
+            gm__api_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"gamify\"");
         gm_log(GM_LOG_INFO, "stream refused: %s", why);
         return refuse(c, r, 401, "UNAUTHENTICATED", why);
     }

@@ -132,7 +132,11 @@ async function main() {
 
   // No token: refused before any stream.
   const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json', Accept: 'text/event-stream' }, body: JSON.stringify({ query: sub }) });
-  eq([res.status, res.headers.get('www-authenticate') !== null], [401, true], 'a stream without a token');
+  eq([res.status, res.headers.get('www-authenticate')], [401, 'Bearer realm="gamify"'], 'a stream without a token');
+  // A token that is refused: invalid_token with the reason, as on /graphql (RFC 6750).
+  const junk = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json', Accept: 'text/event-stream', Authorization: 'Bearer junk' }, body: JSON.stringify({ query: sub }) });
+  eq([junk.status, /^Bearer realm="gamify", error="invalid_token", error_description="malformed token"$/.test(junk.headers.get('www-authenticate'))],
+    [401, true], `a stream with a bad token (WWW-Authenticate: ${junk.headers.get('www-authenticate')})`);
   let refused = null;
   try {
     const it2 = client(null).iterate({ query: sub });
