@@ -27,6 +27,12 @@ build=$1 examples=$2 check=$3
 gamify=$build/processor/gamify
 proc=$build/processor/gamify-processor
 gen=$build/tests/bench/gen_events
+# The generated events cover the 28 days before yesterday: Redis expires a
+# finished period's key by the wall clock (keep_weeks + 1 weeks after the
+# week starts), the state by its newest event time, so events at a fixed
+# date would see their week keys expire in Redis while the dump keeps them
+# (a fixed 2026-11-01 start broke the boards checks from 2026-12-14 on).
+gstart=$(($(date +%s) - 29 * 86400))
 reader=$build/tests/processor/read_alerts
 receiver=$build/tests/processor/webhook_receiver
 tmp=$(mktemp -d)
@@ -181,7 +187,7 @@ need_kafka() {
     fi
 }
 if [ "$check" != config ]; then
-    "$gen" --events 6000 --users 400 --seed 31 > "$tmp/all.jsonl"
+    "$gen" --start "$gstart" --events 6000 --users 400 --seed 31 > "$tmp/all.jsonl"
     end=$("$gamify" produce --log "file:$tmp/log" "$tmp/all.jsonl" 2>&1 | sed -n 's/.*log end offset //p')
     redis_up --maxmemory 512mb
 fi
