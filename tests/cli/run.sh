@@ -246,7 +246,11 @@ postgres)
     "$gamify" project --state "$tmp/one" --postgres "host=127.0.0.1 port=1 connect_timeout=1" \
         2>"$tmp/down.err" &
     down=$!
-    sleep 1
+    # SIGTERM once it has retried (a fixed second was too short for a slow start)
+    for _ in $(seq 200); do
+        [ "$(grep -c 'retrying in' "$tmp/down.err")" -ge 2 ] && break
+        sleep 0.05
+    done
     kill -TERM "$down"
     rc=0
     wait "$down" || rc=$?

@@ -6,9 +6,9 @@
  * the field's type: objects are a dummy parent, lists are empty, Int 0,
  * strings "stub", enums their first value, and any `userId` field the
  * caller's user id (so a test sees which token was accepted). Two
- * arguments drive the tests: userId "slow" makes the field take 1.5 s (the
- * drain test), userId "boom" makes it fail with an internal error whose
- * text must not reach the client. The backend is ready unless the file
+ * arguments drive the tests: userId "slow" makes the field take 4 s (the
+ * drain test: long enough to be seen in progress on a slow machine), userId "boom" makes it fail
+ * with an internal error whose text must not reach the client. The backend is ready unless the file
  * named by GAMIFY_STUB_NOT_READY exists.
  */
 #include "resolvers.h"
@@ -119,7 +119,7 @@ resolve(struct gm_gql_rctx *ctx, struct gm_gql_rval *out)
     const struct gm_gql_ival *uid = ctx->field->n_args ? gm_gql_arg(ctx, "userId") : NULL;
     if (uid && uid->kind == GM_GQL_I_STRING) {
         if (strcmp(uid->s, "slow") == 0) {
-            struct timespec ts = {1, 500 * 1000 * 1000};
+            struct timespec ts = {4, 0};
             nanosleep(&ts, NULL);
         } else if (strcmp(uid->s, "boom") == 0) {
             return gm_gql_rctx_error(ctx, NULL,

@@ -81,7 +81,8 @@ if [ "$mode" = kafka ]; then
     rules=$tmp/rules.yaml
     topic=gamify-test-wh-$$-$RANDOM$RANDOM
     log="kafka://$GAMIFY_TEST_KAFKA/$topic"
-    group_args=(--group "g-$topic")
+    # a short session: the restart after kill -9 waits for the dead member to expire
+    group_args=(--group "g-$topic" --kafka-session-timeout-ms 6000)
     repeats_per_kill=4 # the mock broker's new topics have 4 partitions
 fi
 # states: the folders holding webhook delivery state

@@ -30,7 +30,8 @@ sleep_ms(long ms)
 Test(api_lbcache, a_page_is_kept_then_expires)
 {
     struct gm__lbcache *c;
-    gm__lbc_new(150, &c);
+    /* a second: the hits below must come before it ends on a loaded machine */
+    gm__lbc_new(1000, &c);
     struct gm_arena a;
     gm_arena_init(&a, 1 << 16);
     struct gm__lb_page got;
@@ -47,7 +48,7 @@ Test(api_lbcache, a_page_is_kept_then_expires)
     cr_assert(!gm__lbc_get(c, "p:lb:global:all", 10, 10, &a, &got, &gen));
     cr_assert(!gm__lbc_get(c, "p:lb:global:all", 0, 5, &a, &got, &gen));
     cr_assert(!gm__lbc_get(c, "p:lb:other:all", 0, 10, &a, &got, &gen));
-    sleep_ms(200); /* past the bound */
+    sleep_ms(1100); /* past the bound */
     cr_assert(!gm__lbc_get(c, "p:lb:global:all", 0, 10, &a, &got, &gen), "served past ttl");
     gm_arena_deinit(&a);
     gm__lbc_free(c);
