@@ -135,6 +135,13 @@ stop() {
     wait "$1" || STOP_RC=$?
 }
 
+# burst_most LIMIT T0 T1: the most requests a per-minute LIMIT allows from
+# T0 to T1 (ns): the limit at once, a slot per 60/LIMIT s after, and one
+# for the edge
+burst_most() {
+    echo $(($1 + ($3 - $2) * $1 / 60000000000 + 1))
+}
+
 # gql PORT TOKEN JSON [CURL-ARGS...]: POST /graphql; the body in $T/body,
 # headers in $T/headers; prints the status
 gql() {
@@ -351,7 +358,7 @@ check_ratelimit() {
         n=$((n + 1)) refuser=
     done
     t1=$(date +%s%N)
-    most=$((20 + (t1 - t0) / 3000000000 + 1))
+    most=$(burst_most 20 "$t0" "$t1")
     [ -n "$refuser" ] && [ "$n" -ge 20 ] && [ "$n" -le "$most" ] &&
         pass "$n redeemReward over two servers, then 429 (at most $most)" ||
         fail "redeemReward over two servers: $n allowed, refused: ${refuser:-never}, at most $most"
@@ -421,7 +428,7 @@ check_ratelimit() {
         t1=$(date +%s%N)
         # allowed before the first refusal, counting the request above
         n=$(($(sed '/^429$/,$d' "$T/codes" | grep -c '^200$' || true) + 1))
-        most=$((want + (t1 - t0) * want / 60000000000 + 1))
+        most=$(burst_most "$want" "$t0" "$t1")
         if grep -q '^429$' "$T/codes" && [ "$n" -ge "$want" ] && [ "$n" -le "$most" ]; then
             pass "$op: $n allowed in a burst (default $want a minute), then RATE_LIMITED"
         else
@@ -553,7 +560,7 @@ check_ratelimit_leases() {
         [ "$st" = 200 ] && n=$((n + 1))
     done
     t1=$(date +%s%N)
-    most=$((40 + 2 + (t1 - t0) * 40 / 60000000000 + 1))
+    most=$(($(burst_most 40 "$t0" "$t1") + 2))
     if [ "$n" -ge 38 ] && [ "$n" -le "$most" ]; then
         pass "two replicas with leases allowed $n of 60 (limit 40, 38 to $most)"
     else
@@ -578,7 +585,7 @@ check_redis_down() {
         n=$((n + 1))
     done
     t1=$(date +%s%N)
-    most=$((20 + (t1 - t0) / 3000000000 + 1))
+    most=$(burst_most 20 "$t0" "$t1")
     [ "$st" = 429 ] && [ "$n" -ge 20 ] && [ "$n" -le "$most" ] &&
         pass "$n redeemReward with Redis down, then 429 from the local limiter (at most $most)" ||
         fail "with Redis down: $n allowed, last $st, at most $most"
@@ -601,9 +608,10 @@ check_drain() {
         --data-binary '{"query":"{ userProfile(userId: \"slow\") { userId } }"}' \
         "http://127.0.0.1:$PORT/graphql" >"$T/slow.status" &
     local curl_pid=$!
-    # SIGTERM once the slow request (4 s in the stub) is in progress: two in
-    # flight, this /metrics request and it. A poll that lands on the thread
-    # the slow request holds waits for it, so each poll gives up after 0.3 s.
+    # SIGTERM once the slow request (4 s in the stub) is being served, that
+    # is once /metrics counts two requests in flight: itself and that one.
+    # A poll that lands on the thread the slow request holds waits for it,
+    # so each poll gives up after 0.3 s.
     for _ in $(seq 60); do
         curl -s -m 0.3 "http://127.0.0.1:$PORT/metrics" >"$T/metrics" || true
         [ "$(awk '$1 == "gamify_api_requests_in_flight" { print $2 }' "$T/metrics")" -ge 2 ] 2>/dev/null && break
