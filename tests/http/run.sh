@@ -608,10 +608,10 @@ check_drain() {
         --data-binary '{"query":"{ userProfile(userId: \"slow\") { userId } }"}' \
         "http://127.0.0.1:$PORT/graphql" >"$T/slow.status" &
     local curl_pid=$!
-    # SIGTERM once the slow request (4 s in the stub) is being served, that
-    # is once /metrics counts two requests in flight: itself and that one.
-    # A poll that lands on the thread the slow request holds waits for it,
-    # so each poll gives up after 0.3 s.
+    # The slow request takes 4 s in the stub. SIGTERM goes once it is served:
+    # /metrics then counts two requests in flight, itself and the slow one.
+    # A poll on the thread the slow request holds would wait for it.
+    # So each poll gives up after 0.3 s.
     for _ in $(seq 60); do
         curl -s -m 0.3 "http://127.0.0.1:$PORT/metrics" >"$T/metrics" || true
         [ "$(awk '$1 == "gamify_api_requests_in_flight" { print $2 }' "$T/metrics")" -ge 2 ] 2>/dev/null && break
